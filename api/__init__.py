@@ -1,0 +1,1 @@
+"""The FastAPI service: routers per resource, auth, the dashboard page. No business rule here."""

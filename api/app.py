@@ -1,0 +1,76 @@
+"""Builds the FastAPI app. Nothing is created at import; `create_api` is called by entry points."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+import flowsight
+from api.auth import Authenticator
+from api.deps import ApiState
+from api.problems import install_problem_handlers
+from api.routers import dashboard, health, pressure, services
+from flowsight.catalogue import load_catalogue
+from flowsight.readmodel.database import create_engine
+from flowsight.settings import Settings
+
+
+def create_api(settings: Settings) -> FastAPI:
+    """The API for `settings`: catalogue loaded and keys parsed now, database opened on start-up."""
+    catalogue = load_catalogue(settings.catalogue_path)
+    authenticator = Authenticator(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        app.state.flowsight = ApiState(settings, catalogue, engine, authenticator)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="flowsight",
+        version=flowsight.__version__,
+        summary="Live patient flow, queues, delays and pressure across a health and care system.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    _install_metrics(app)
+    for module in (health, pressure, services, dashboard):
+        app.include_router(module.router)
+    return app
+
+
+def _install_metrics(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    app.state.registry = registry
+    requests = Counter(
+        "flowsight_api_requests",
+        "HTTP requests answered, by route template and status.",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "flowsight_api_request_seconds",
+        "Time to answer an HTTP request, by route template.",
+        ["method", "route"],
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # The route template, never the raw path: labels stay bounded.
+        template = getattr(route, "path", "unmatched")
+        requests.labels(request.method, template, str(response.status_code)).inc()
+        latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response

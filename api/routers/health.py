@@ -1,0 +1,41 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from api.deps import StateDep
+from flowsight.kafka_admin import BrokerUnreachable, wait_for_broker
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Kafka and the database are reachable")
+async def readyz(state: StateDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unreachable: {type(error).__name__}"
+    try:
+        await wait_for_broker(state.settings.kafka_bootstrap, within=0)
+        checks["kafka"] = "ok"
+    except BrokerUnreachable:
+        checks["kafka"] = f"unreachable at {state.settings.kafka_bootstrap}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Local, Docker-free runners for the real services flowsight needs (Kafka, PostgreSQL)."""

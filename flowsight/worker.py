@@ -1,0 +1,61 @@
+"""`flowsight worker`: the stream processor, with its metrics endpoint and read-model sink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from prometheus_client import start_http_server
+
+from flowsight.catalogue import load_catalogue
+from flowsight.kafka_admin import ensure_topics, product_topics, wait_for_broker
+from flowsight.logs import logging_config
+from flowsight.readmodel.database import create_engine, describe
+from flowsight.readmodel.migrate import upgrade
+from flowsight.settings import Settings
+from streams.app import create_app
+from streams.metrics import WorkerMetrics
+from streams.sink import ReadModelSink
+
+log = logging.getLogger("flowsight.worker")
+
+
+def prepare(settings: Settings) -> None:
+    """What must exist before the worker starts: a reachable broker, the topics, the schema."""
+    catalogue = load_catalogue(settings.catalogue_path)
+
+    async def _kafka() -> None:
+        await wait_for_broker(settings.kafka_bootstrap, within=30)
+        await ensure_topics(settings, product_topics(settings, catalogue))
+
+    asyncio.run(_kafka())
+    upgrade(settings.resolved_database_url)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker until it is stopped by a signal."""
+    catalogue = load_catalogue(settings.catalogue_path)
+    prepare(settings)
+    metrics = WorkerMetrics()
+    if settings.worker_metrics_port:
+        start_http_server(
+            settings.worker_metrics_port,
+            addr=settings.worker_metrics_host,
+            registry=metrics.registry,
+        )
+    engine = create_engine(settings.resolved_database_url)
+    flow = create_app(settings, catalogue, ReadModelSink(engine, catalogue, metrics), metrics)
+    log.info(
+        "worker starting: kafka %s, database %s, metrics on :%s",
+        settings.kafka_bootstrap,
+        describe(settings.resolved_database_url),
+        settings.worker_metrics_port,
+    )
+    worker = faust.Worker(
+        flow.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings),
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()

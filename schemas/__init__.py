@@ -1,0 +1,1 @@
+"""The flowsight event contract v1: typed models, code lists and JSON Schema export. No I/O."""

@@ -1,0 +1,90 @@
+"""The service catalogue (SPEC section 2): which services the system has, as configuration."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+
+from schemas.codes import CapacityUnit, ServiceKind
+from schemas.events import SERVICE_ID_PATTERN
+
+
+class Threshold(BaseModel):
+    """Level 2/3/4 thresholds of one pressure indicator, and its weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level2: float
+    level3: float
+    level4: float
+    weight: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _monotonic(self) -> Threshold:
+        if not self.level2 <= self.level3 <= self.level4:
+            raise ValueError(
+                f"thresholds must rise from level2 to level4, got "
+                f"{self.level2}, {self.level3}, {self.level4}"
+            )
+        return self
+
+
+class Service(BaseModel):
+    """One service of the health and care system."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=SERVICE_ID_PATTERN)
+    name: str = Field(min_length=1)
+    organisation: str = Field(pattern=r"^[A-Za-z0-9]{2,10}$")
+    kind: ServiceKind
+    capacity_unit: CapacityUnit
+    capacity: NonNegativeInt | None = None
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+
+
+class Organisation(BaseModel):
+    """An organisation that publishes events for its own services."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[A-Za-z0-9]{2,10}$")
+    name: str = Field(min_length=1)
+
+
+class Catalogue(BaseModel):
+    """The whole system: its organisations and their services."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(min_length=1)
+    organisations: list[Organisation] = Field(min_length=1)
+    services: list[Service] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        codes = [organisation.code for organisation in self.organisations]
+        if len(set(codes)) != len(codes):
+            raise ValueError("organisation codes must be unique")
+        seen: set[str] = set()
+        for service in self.services:
+            if service.id in seen:
+                raise ValueError(f"service {service.id!r} is listed twice")
+            seen.add(service.id)
+            if service.organisation not in codes:
+                raise ValueError(
+                    f"service {service.id!r} belongs to organisation "
+                    f"{service.organisation!r}, which is not in organisations"
+                )
+        return self
+
+    def service(self, service_id: str) -> Service | None:
+        """The service with this id, or None."""
+        return next((s for s in self.services if s.id == service_id), None)
+
+    @property
+    def service_ids(self) -> frozenset[str]:
+        return frozenset(s.id for s in self.services)
+
+    @property
+    def organisation_codes(self) -> list[str]:
+        return [organisation.code for organisation in self.organisations]

@@ -1,0 +1,184 @@
+"""Event contract v1 (SPEC section 3): what integration teams publish, one JSON object an event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from schemas.codes import (
+    AdmissionMethod,
+    AssessmentKind,
+    AssessmentStatus,
+    AttendanceOutcome,
+    CapacityUnit,
+    DelayReason,
+    DischargeDestination,
+    Pathway,
+    ReferralStatus,
+)
+from schemas.nhs_number import nhs_number_problem, normalise_nhs_number
+
+SCHEMA_VERSION: Literal["1"] = "1"
+
+#: ODS-style organisation code, a slash, then the publishing system: "RR8/pas".
+SOURCE_PATTERN = r"^[A-Za-z0-9]{2,10}/[A-Za-z0-9._-]{1,64}$"
+SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+ServiceId = Annotated[str, Field(pattern=SERVICE_ID_PATTERN, description="a service id")]
+Text = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class PatientIdentity(_Contract):
+    """Who the event is about: an NHS number, a source-local identifier, or both."""
+
+    nhs_number: str | None = Field(None, description="10 digits, valid Modulus 11 check digit")
+    local_id: Text | None = None
+    id_system: Text | None = Field(None, description="the system that issued local_id")
+
+    @field_validator("nhs_number")
+    @classmethod
+    def _valid_nhs_number(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normalised = normalise_nhs_number(value)
+        problem = nhs_number_problem(normalised)
+        if problem:
+            raise ValueError(f"NHS number {problem}")
+        return normalised
+
+    @model_validator(mode="after")
+    def _at_least_one_identifier(self) -> PatientIdentity:
+        if self.nhs_number is None and self.local_id is None:
+            raise ValueError("patient needs nhs_number or local_id")
+        if self.local_id is not None and self.id_system is None:
+            raise ValueError("local_id needs id_system")
+        return self
+
+
+class Envelope(_Contract):
+    """Fields every event carries."""
+
+    event_id: Text = Field(description="unique within source; (source, event_id) is idempotent")
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    source: str = Field(pattern=SOURCE_PATTERN, description="organisation/system, e.g. RR8/pas")
+    occurred_at: AwareDatetime = Field(description="when it happened, RFC 3339 with offset")
+    service: ServiceId
+    correlation_id: Text | None = None
+
+    @property
+    def organisation(self) -> str:
+        """The organisation code part of `source`."""
+        return self.source.split("/", 1)[0]
+
+
+class PatientEvent(Envelope):
+    """Fields every event about a patient carries."""
+
+    patient: PatientIdentity
+    episode_id: Text = Field(description="the source's encounter, spell or referral id")
+
+
+class Attendance(PatientEvent):
+    event_type: Literal["attendance"]
+    arrived_at: AwareDatetime
+    departed_at: AwareDatetime | None = None
+    outcome: AttendanceOutcome | None = None
+
+    @model_validator(mode="after")
+    def _departs_after_arrival(self) -> Attendance:
+        if self.departed_at is not None and self.departed_at < self.arrived_at:
+            raise ValueError("departed_at is before arrived_at")
+        return self
+
+
+class Admission(PatientEvent):
+    event_type: Literal["admission"]
+    unit: Text | None = None
+    admission_method: AdmissionMethod
+    care_hours_per_week: NonNegativeFloat | None = None
+
+
+class Transfer(PatientEvent):
+    event_type: Literal["transfer"]
+    from_service: ServiceId
+    to_service: ServiceId
+    to_unit: Text | None = None
+
+
+class Referral(PatientEvent):
+    event_type: Literal["referral"]
+    to_service: ServiceId
+    pathway: Pathway | None = None
+    priority: Text | None = None
+    status: ReferralStatus
+
+
+class Assessment(PatientEvent):
+    event_type: Literal["assessment"]
+    kind: AssessmentKind
+    status: AssessmentStatus
+    meets_criteria_to_reside: bool | None = None
+    discharge_ready_at: AwareDatetime | None = None
+    delay_reason: DelayReason | None = None
+    pathway: Pathway | None = None
+    care_need_hours: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _ctr_review_says_whether_criteria_met(self) -> Assessment:
+        if self.kind == AssessmentKind.CTR_REVIEW and self.meets_criteria_to_reside is None:
+            raise ValueError("a ctr_review needs meets_criteria_to_reside")
+        return self
+
+
+class Discharge(PatientEvent):
+    event_type: Literal["discharge"]
+    destination: DischargeDestination
+    pathway: Pathway | None = None
+    care_hours_per_week: NonNegativeFloat | None = None
+    independent: bool | None = None
+
+
+class Capacity(Envelope):
+    event_type: Literal["capacity"]
+    open: NonNegativeInt
+    total: NonNegativeInt | None = None
+    unit: CapacityUnit
+
+
+class Cancellation(PatientEvent):
+    event_type: Literal["cancellation"]
+    cancels_event_id: Text
+
+
+Event = Annotated[
+    Attendance | Admission | Transfer | Referral | Assessment | Discharge | Capacity | Cancellation,
+    Field(discriminator="event_type"),
+]
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    "attendance": Attendance,
+    "admission": Admission,
+    "transfer": Transfer,
+    "referral": Referral,
+    "assessment": Assessment,
+    "discharge": Discharge,
+    "capacity": Capacity,
+    "cancellation": Cancellation,
+}
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,20 @@
+"""Keyed pseudonyms: the only patient identity that leaves the validator."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from schemas.events import PatientIdentity
+
+
+def identity_key(patient: PatientIdentity) -> str:
+    """The normalised identifier a pseudonym is computed from: the NHS number when known."""
+    if patient.nhs_number is not None:
+        return f"nhs:{patient.nhs_number}"
+    return f"local:{patient.id_system}:{patient.local_id}"
+
+
+def pseudonymise(patient: PatientIdentity, key: bytes) -> str:
+    """HMAC-SHA-256 of the patient's normalised identifier, as 64 hex characters."""
+    return hmac.new(key, identity_key(patient).encode(), hashlib.sha256).hexdigest()

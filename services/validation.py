@@ -1,0 +1,158 @@
+"""Validate a raw published event, then normalise and pseudonymise it, or say why not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.catalogue import Catalogue, Service
+from schemas.events import EVENT_TYPES, Envelope, PatientEvent, Transfer, event_adapter
+from services.pseudonym import pseudonymise
+from services.timestamps import utc_timestamp
+
+# Machine-readable reasons a dead letter carries in its `error.reason` header.
+MALFORMED_JSON = "malformed_json"
+NOT_AN_OBJECT = "not_an_object"
+MISSING_FIELD = "missing_field"
+INVALID_FIELD = "invalid_field"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+INVALID_NHS_NUMBER = "invalid_nhs_number"
+UNKNOWN_SERVICE = "unknown_service"
+SOURCE_MISMATCH = "source_mismatch"
+SERVICE_NOT_OWNED = "service_not_owned"
+IN_THE_FUTURE = "in_the_future"
+TOO_LATE = "too_late"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid event, normalised: `patient` replaced by its `pseudonym`."""
+
+    key: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why an event was refused: a reason code, the offending field and a sentence."""
+
+    reason: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationContext:
+    """What validation needs to know beyond the event itself."""
+
+    catalogue: Catalogue
+    pseudonym_key: bytes
+    clock_skew: timedelta
+    services: Mapping[str, Service] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "services", {s.id: s for s in self.catalogue.services})
+
+
+def validate_event(
+    raw: bytes, *, organisation: str, context: ValidationContext, now: datetime
+) -> Accepted | Rejected:
+    """Check `raw` against the contract and the catalogue for an event `organisation` sent."""
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        return Rejected(MALFORMED_JSON, "", f"not valid JSON: {error}")
+    return validate_document(document, organisation=organisation, context=context, now=now)
+
+
+def validate_document(
+    document: object, *, organisation: str, context: ValidationContext, now: datetime
+) -> Accepted | Rejected:
+    """As `validate_event`, for a document already parsed from JSON."""
+    if not isinstance(document, dict):
+        return Rejected(NOT_AN_OBJECT, "", "an event must be a JSON object")
+    try:
+        event = event_adapter.validate_python(document)
+    except ValidationError as error:
+        return _rejection_from(error)
+    return check_event(event, organisation=organisation, context=context, now=now)
+
+
+def check_event(
+    event: Envelope, *, organisation: str, context: ValidationContext, now: datetime
+) -> Accepted | Rejected:
+    """The rules beyond the schema: who may publish what, for which service, and when."""
+    if event.organisation != organisation:
+        return Rejected(
+            SOURCE_MISMATCH,
+            "source",
+            f"source {event.source!r} is not organisation {organisation!r}, "
+            "which this topic or credential belongs to",
+        )
+    service = context.services.get(event.service)
+    if service is None:
+        return Rejected(
+            UNKNOWN_SERVICE, "service", f"no service {event.service!r} in the catalogue"
+        )
+    if service.organisation != organisation:
+        return Rejected(
+            SERVICE_NOT_OWNED,
+            "service",
+            f"service {event.service!r} belongs to {service.organisation!r}, not {organisation!r}",
+        )
+    for name in ("to_service", "from_service"):
+        other = getattr(event, name, None)
+        if other is not None and context.services.get(other) is None:
+            return Rejected(UNKNOWN_SERVICE, name, f"no service {other!r} in the catalogue")
+    if isinstance(event, Transfer) and event.from_service != event.service:
+        return Rejected(
+            INVALID_FIELD, "from_service", "a transfer's from_service must be its service"
+        )
+    if event.occurred_at > now + context.clock_skew:
+        return Rejected(
+            IN_THE_FUTURE,
+            "occurred_at",
+            f"occurred_at {event.occurred_at.isoformat()} is in the future",
+        )
+    return Accepted(*normalise(event, context.pseudonym_key))
+
+
+def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any]]:
+    """The event as it travels after the validator, and its key (pseudonym or service)."""
+    body = event.model_dump(mode="json", exclude={"patient"}, exclude_none=True)
+    for name, value in event:
+        if isinstance(value, datetime):
+            body[name] = utc_timestamp(value)
+    if isinstance(event, PatientEvent):
+        pseudonym = pseudonymise(event.patient, pseudonym_key)
+        body["pseudonym"] = pseudonym
+        return pseudonym, body
+    return f"service:{event.service}", body
+
+
+def _rejection_from(error: ValidationError) -> Rejected:
+    first = error.errors()[0]
+    kind = first["type"]
+    if kind == "union_tag_invalid":
+        return Rejected(UNKNOWN_EVENT_TYPE, "event_type", first["msg"])
+    if kind == "union_tag_not_found":
+        return Rejected(MISSING_FIELD, "event_type", "event_type is required")
+    # The discriminated union puts the event type first in the location of every error.
+    location = list(first["loc"])
+    if location and location[0] in EVENT_TYPES:
+        location = location[1:]
+    path = ".".join(str(part) for part in location)
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if path == "schema_version":
+        return Rejected(UNSUPPORTED_SCHEMA_VERSION, path, 'schema_version must be "1"')
+    if kind == "missing":
+        return Rejected(MISSING_FIELD, path, f"{path} is required")
+    if path == "patient.nhs_number":
+        return Rejected(INVALID_NHS_NUMBER, path, message)
+    return Rejected(INVALID_FIELD, path, f"{path or 'event'}: {message}")

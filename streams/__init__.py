@@ -1,0 +1,1 @@
+"""The Faust app: topics, agents and tables. Agents read, call services/, write."""

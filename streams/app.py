@@ -1,0 +1,188 @@
+"""Builds the Faust app: the validator and the state agents, their topics and tables."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+from faust.types import EventT, StreamT
+
+from flowsight.settings import Settings
+from schemas.catalogue import Catalogue
+from services.journey import Journey, Recorded, replay
+from services.validation import (
+    TOO_LATE,
+    Accepted,
+    Rejected,
+    ValidationContext,
+    validate_event,
+)
+from streams.metrics import WorkerMetrics
+from streams.sink import ReadModelSink
+
+log = logging.getLogger("flowsight.worker")
+
+
+@dataclass
+class FlowApp:
+    """The Faust app and the parts tests reach into."""
+
+    app: faust.App
+    validator: Any
+    tracker: Any
+    journeys: Any
+    capacity: Any
+
+
+def create_app(
+    settings: Settings,
+    catalogue: Catalogue,
+    sink: ReadModelSink,
+    metrics: WorkerMetrics,
+) -> FlowApp:
+    """A Faust app wired for `settings`: nothing connects until a worker starts it."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.state_store,
+        autodiscover=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        table_standby_replicas=0,
+    )
+    ingest_pattern = re.compile(settings.ingest_topic_pattern)
+    # Faust's aiokafka driver cannot subscribe by pattern, so the validator subscribes to one
+    # topic per catalogue organisation; a new organisation means a catalogue change and restart.
+    ingest = app.topic(
+        *(settings.ingest_topic(code) for code in catalogue.organisation_codes),
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
+    journeys = app.Table(
+        "journeys", default=list, key_serializer="raw", value_serializer="json"
+    )
+    capacity = app.Table("capacity", default=dict, key_serializer="raw", value_serializer="json")
+    context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
+
+    async def dead_letter(event: EventT, reason: str, field: str, message: str) -> None:
+        headers = list(_headers(event.message.headers))
+        headers += [
+            ("error.reason", reason.encode()),
+            ("error.field", field.encode()),
+            ("error.message", message.encode()),
+            ("error.topic", event.message.topic.encode()),
+            ("error.partition", str(event.message.partition).encode()),
+            ("error.offset", str(event.message.offset).encode()),
+        ]
+        await dead_letters.send(key=event.message.key, value=event.message.value, headers=headers)
+        metrics.dead_letters.labels(reason).inc()
+
+    async def validate(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        """Validate each published event: pseudonymised onto the events topic, or dead-lettered."""
+        async for event in stream.events():
+            match = ingest_pattern.match(event.message.topic)
+            organisation = match.group(1) if match else ""
+            outcome = validate_event(
+                event.value, organisation=organisation, context=context, now=datetime.now(UTC)
+            )
+            if isinstance(outcome, Accepted):
+                await events.send(key=outcome.key.encode(), value=orjson.dumps(outcome.event))
+                metrics.events.labels(outcome.event["event_type"], "valid").inc()
+            else:
+                assert isinstance(outcome, Rejected)
+                await dead_letter(event, outcome.reason, outcome.field, outcome.message)
+                metrics.events.labels(_event_type_of(event.value), "dead_lettered").inc()
+                log.warning(
+                    "dead-lettered an event from %s offset %s: %s (%s)",
+                    event.message.topic,
+                    event.message.offset,
+                    outcome.reason,
+                    outcome.message,
+                )
+            yield None
+
+    async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        """Keep each patient's journey and each service's capacity; write changes in batches."""
+        lateness = settings.lateness_window
+        async for batch in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            changed: dict[str, Journey] = {}
+            capacity_rows: dict[str, dict[str, Any]] = {}
+            for event in batch:
+                body = orjson.loads(event.value)
+                event_type = body["event_type"]
+                if event_type == "capacity":
+                    latest = capacity[body["service"]]
+                    if latest and latest["occurred_at"] > body["occurred_at"]:
+                        metrics.events.labels(event_type, "superseded").inc()
+                        continue
+                    capacity[body["service"]] = body
+                    capacity_rows[body["service"]] = _capacity_row(body)
+                    metrics.events.labels(event_type, "applied").inc()
+                    continue
+                pseudonym = body["pseudonym"]
+                journey = changed.get(pseudonym) or Journey.from_stored(journeys[pseudonym])
+                recorded = journey.record(body, lateness)
+                metrics.events.labels(event_type, recorded.value).inc()
+                if recorded is Recorded.APPLIED:
+                    changed[pseudonym] = journey
+                elif recorded is Recorded.TOO_LATE:
+                    await dead_letter(
+                        event,
+                        TOO_LATE,
+                        "occurred_at",
+                        f"occurred_at {body['occurred_at']} is older than the lateness window "
+                        f"({settings.lateness_window_days} days) behind this patient's latest event",
+                    )
+            for pseudonym, journey in changed.items():
+                journeys[pseudonym] = journey.to_stored()
+            await sink.write(
+                (replay(pseudonym, journey.events) for pseudonym, journey in changed.items()),
+                capacity_rows.values(),
+            )
+            metrics.sink_batch_size.observe(len(batch))
+            yield None
+
+    validator = app.agent(ingest, name="validator", concurrency=1)(validate)
+    tracker = app.agent(events, name="tracker", concurrency=1)(track)
+    return FlowApp(app, validator, tracker, journeys, capacity)
+
+
+def _headers(headers: Any) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(key), bytes(value or b"")) for key, value in items]
+
+
+def _event_type_of(raw: bytes) -> str:
+    # A bounded label for a refused event: its declared type when readable and known.
+    try:
+        declared = orjson.loads(raw).get("event_type")
+    except (orjson.JSONDecodeError, AttributeError):
+        return "unreadable"
+    known = {"attendance", "admission", "transfer", "referral", "assessment", "discharge",
+             "capacity", "cancellation"}
+    return declared if declared in known else "unknown"
+
+
+def _capacity_row(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service_id": body["service"],
+        "open": body["open"],
+        "total": body.get("total"),
+        "unit": body["unit"],
+        "as_of": datetime.fromisoformat(body["occurred_at"]),
+    }
