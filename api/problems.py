@@ -43,7 +43,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        response = problem_response(request, error.status_code, str(error.detail), str(error.detail))
+        response = problem_response(
+            request, error.status_code, str(error.detail), str(error.detail)
+        )
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
@@ -55,4 +57,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             for e in error.errors()
         ]
         fields = ", ".join(e["field"] for e in errors)
-        return problem_response(request, 422, "Invalid request", f"invalid: {fields}", errors=errors)
+        return problem_response(
+            request, 422, "Invalid request", f"invalid: {fields}", errors=errors
+        )

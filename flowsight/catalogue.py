@@ -25,7 +25,9 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         return Catalogue.model_validate(document)
     except ValidationError as error:
-        problems = "\n".join(f"  - {_where(document, e['loc'])}: {e['msg']}" for e in error.errors())
+        problems = "\n".join(
+            f"  - {_where(document, e['loc'])}: {e['msg']}" for e in error.errors()
+        )
         raise CatalogueError(f"the service catalogue {path} has problems:\n{problems}") from error
 
 

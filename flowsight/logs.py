@@ -35,9 +35,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 ],
             }
         },
-        "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "structured"}
-        },
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["default"], "level": settings.log_level.upper()},
         "loggers": {
             # aiokafka reports every retried connection at ERROR; warnings are enough.

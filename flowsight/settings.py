@@ -71,8 +71,10 @@ class Settings(BaseSettings):
 
     # Simulator
     simulator_rate: float = Field(
-        5.0, gt=0, description="events per second the simulator publishes"
+        500.0, gt=0, description="most events per second the simulator publishes (catch-up)"
     )
+    simulator_history_days: float = Field(7.0, ge=0)
+    simulator_volume: float = Field(1.0, gt=0)
     simulator_seed: int | None = None
 
     @model_validator(mode="after")

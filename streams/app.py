@@ -69,10 +69,10 @@ def create_app(
     )
     events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
-    journeys = app.Table(
-        "journeys", default=list, key_serializer="raw", value_serializer="json"
-    )
-    capacity = app.Table("capacity", default=dict, key_serializer="raw", value_serializer="json")
+    # Tables are written once per batch, after the batch's events were iterated, so the changelog
+    # partition comes from the key (same partitioner and key bytes as the events topic).
+    journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
+    capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
     context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
 
     async def dead_letter(event: EventT, reason: str, field: str, message: str) -> None:
@@ -124,16 +124,17 @@ def create_app(
                 body = orjson.loads(event.value)
                 event_type = body["event_type"]
                 if event_type == "capacity":
-                    latest = capacity[body["service"]]
+                    key = event.key.decode()
+                    latest = capacity.get(key)
                     if latest and latest["occurred_at"] > body["occurred_at"]:
                         metrics.events.labels(event_type, "superseded").inc()
                         continue
-                    capacity[body["service"]] = body
+                    capacity[key] = body
                     capacity_rows[body["service"]] = _capacity_row(body)
                     metrics.events.labels(event_type, "applied").inc()
                     continue
                 pseudonym = body["pseudonym"]
-                journey = changed.get(pseudonym) or Journey.from_stored(journeys[pseudonym])
+                journey = changed.get(pseudonym) or Journey.from_stored(journeys.get(pseudonym))
                 recorded = journey.record(body, lateness)
                 metrics.events.labels(event_type, recorded.value).inc()
                 if recorded is Recorded.APPLIED:
@@ -173,8 +174,16 @@ def _event_type_of(raw: bytes) -> str:
         declared = orjson.loads(raw).get("event_type")
     except (orjson.JSONDecodeError, AttributeError):
         return "unreadable"
-    known = {"attendance", "admission", "transfer", "referral", "assessment", "discharge",
-             "capacity", "cancellation"}
+    known = {
+        "attendance",
+        "admission",
+        "transfer",
+        "referral",
+        "assessment",
+        "discharge",
+        "capacity",
+        "cancellation",
+    }
     return declared if declared in known else "unknown"
 
 

@@ -13,7 +13,9 @@ from flowsight.readmodel import store
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
 
-@router.get("/pressure", response_model=PressureOut, summary="Current pressure, system and services")
+@router.get(
+    "/pressure", response_model=PressureOut, summary="Current pressure, system and services"
+)
 async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> PressureOut:
     """Queue lengths, longest waits and capacity per service, and the system total."""
     now = datetime.now(UTC)

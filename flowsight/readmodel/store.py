@@ -121,5 +121,11 @@ async def audit(
     """Append one line to the audit log."""
     await connection.execute(
         insert(audit_log),
-        {"at": at, "principal": principal, "action": action, "resource": resource, "client": client},
+        {
+            "at": at,
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "client": client,
+        },
     )

@@ -1,0 +1,306 @@
+"""The `flowsight` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from flowsight.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="flowsight: live patient flow, queues, delays and pressure for a health and care system.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(
+    help="A local Apache Kafka broker (KRaft, no Docker).", no_args_is_help=True
+)
+postgres_app = typer.Typer(
+    help="A local PostgreSQL cluster from Debian's packages.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics flowsight uses.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(postgres_app, name="postgres")
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+app.add_typer(keys_app, name="keys")
+
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as error:
+        console.print(f"[red]Invalid settings:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def up(
+    postgres: Annotated[
+        bool, typer.Option(help="Use a local PostgreSQL instead of the embedded SQLite file.")
+    ] = False,
+    simulate: Annotated[bool, typer.Option(help="Run the event simulator too.")] = True,
+) -> None:
+    """Start Kafka, the database, the worker, the API and the simulator; Ctrl-C stops them all."""
+    from flowsight.stack import Stack
+
+    settings = _settings()
+    try:
+        Stack(settings, console, use_postgres=postgres, simulate=simulate).run()
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+
+
+@app.command()
+def worker() -> None:
+    """Run the stream worker (validator and state agents)."""
+    from flowsight.catalogue import CatalogueError
+    from flowsight.kafka_admin import BrokerUnreachable
+    from flowsight.logs import configure_logging
+    from flowsight.worker import run_worker
+
+    settings = _settings()
+    configure_logging(settings)
+    try:
+        run_worker(settings)
+    except (BrokerUnreachable, CatalogueError) as error:
+        raise _fail(str(error), 2) from None
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API and dashboard (uvicorn)."""
+    import uvicorn
+
+    from api.app import create_api
+    from flowsight.catalogue import CatalogueError
+    from flowsight.logs import configure_logging, logging_config
+
+    settings = _settings()
+    configure_logging(settings)
+    try:
+        application = create_api(settings)
+    except (CatalogueError, ValueError) as error:
+        raise _fail(str(error), 2) from None
+    uvicorn.run(
+        application,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=logging_config(settings),
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def publish(
+    file: Annotated[
+        Path, typer.Argument(help="JSON: one event, an array of events, or JSON lines.")
+    ],
+) -> None:
+    """Publish events from a file to their organisations' ingest topics."""
+    from flowsight.publisher import publish_events, read_events
+
+    settings = _settings()
+    try:
+        events = read_events(file)
+    except (OSError, ValueError) as error:
+        raise _fail(f"cannot read {file}: {error}") from None
+    try:
+        sent = asyncio.run(publish_events(settings, events, console=console))
+    except RuntimeError as error:
+        raise _fail(str(error), 2) from None
+    console.print(f"published {sent} event(s) to {settings.kafka_bootstrap}")
+
+
+@app.command("simulate")
+def simulate_command(
+    history_days: Annotated[
+        float | None, typer.Option(help="Days of history to replay first.")
+    ] = None,
+    volume: Annotated[float | None, typer.Option(help="Patients per day, 1 = a city.")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run on).")
+    ] = None,
+) -> None:
+    """Publish a realistic synthetic event stream for the catalogue's services."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flowsight.catalogue import load_catalogue
+    from flowsight.kafka_admin import (
+        BrokerUnreachable,
+        ensure_topics,
+        product_topics,
+        wait_for_broker,
+    )
+    from flowsight.logs import configure_logging
+    from flowsight.simulator.run import simulate
+
+    settings = _settings()
+    configure_logging(settings)
+    catalogue = load_catalogue(settings.catalogue_path)
+    history = timedelta(
+        days=settings.simulator_history_days if history_days is None else history_days
+    )
+
+    async def _run() -> int:
+        await wait_for_broker(settings.kafka_bootstrap, within=30)
+        await ensure_topics(settings, product_topics(settings, catalogue))
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("simulating: {task.completed:,.0f} events published"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("simulate")
+            return await simulate(
+                settings,
+                catalogue,
+                history=history,
+                volume=settings.simulator_volume if volume is None else volume,
+                duration=duration,
+                on_published=lambda n: progress.advance(task, n),
+            )
+
+    try:
+        sent = asyncio.run(_run())
+    except BrokerUnreachable as error:
+        raise _fail(str(error), 2) from None
+    except KeyboardInterrupt:
+        return
+    console.print(f"simulator published {sent:,} events")
+
+
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Download (once) and start a single-node broker on FLOWSIGHT_KAFKA_BOOTSTRAP."""
+    from flowsight.local.kafka import LocalKafka
+
+    settings = _settings()
+    broker = LocalKafka(settings)
+    try:
+        with console.status(f"fetching Apache Kafka {settings.kafka_version} (first run only)…"):
+            broker.ensure_downloaded(progress=lambda line: console.log(line))
+        with console.status(f"starting Kafka on {settings.kafka_bootstrap}…"):
+            started = broker.start()
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    console.print(("started" if started else "already running") + f": {settings.kafka_bootstrap}")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker."""
+    from flowsight.local.kafka import LocalKafka
+
+    stopped = LocalKafka(_settings()).stop()
+    console.print("stopped" if stopped else "not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Say whether the local broker runs, and where."""
+    from flowsight.local.kafka import LocalKafka
+
+    status = LocalKafka(_settings()).status()
+    typer.echo(json.dumps(_plain(status), indent=2, default=str))
+
+
+@postgres_app.command("start")
+def postgres_start(port: int = 5433) -> None:
+    """Install (if missing) and start a local PostgreSQL cluster; print its URL."""
+    from flowsight.local.postgres import LocalPostgres
+
+    server = LocalPostgres(port=port)
+    try:
+        with console.status("starting PostgreSQL…"):
+            server.ensure_installed()
+            server.start()
+            asyncio.run(server.create_database("flowsight", exist_ok=True))
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    console.print("running; use it with:")
+    typer.echo(f"FLOWSIGHT_DATABASE_URL={server.url('flowsight')}")
+
+
+@postgres_app.command("stop")
+def postgres_stop(port: int = 5433) -> None:
+    """Stop the local PostgreSQL cluster."""
+    from flowsight.local.postgres import LocalPostgres
+
+    console.print("stopped" if LocalPostgres(port=port).stop() else "not running")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the read model's tables (Alembic migrations)."""
+    from flowsight.readmodel.database import describe
+    from flowsight.readmodel.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    console.print(f"database at {describe(settings.resolved_database_url)} is up to date")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the ingest, events and dead-letter topics that do not exist yet."""
+    from flowsight.catalogue import load_catalogue
+    from flowsight.kafka_admin import ensure_topics, product_topics, wait_for_broker
+
+    settings = _settings()
+    catalogue = load_catalogue(settings.catalogue_path)
+
+    async def _create() -> list[str]:
+        await wait_for_broker(settings.kafka_bootstrap, within=10)
+        return await ensure_topics(settings, product_topics(settings, catalogue))
+
+    for name in asyncio.run(_create()):
+        console.print(f"created {name}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who the key is for, e.g. bed-managers.")],
+    roles: Annotated[str, typer.Option(help="Comma-separated: viewer, caseload, oncall, admin.")],
+) -> None:
+    """Make a new API key; store only the printed configuration entry, give the key out once."""
+    from api.auth import new_api_key, parse_api_keys
+
+    key, entry = new_api_key(name, [r.strip() for r in roles.split(",") if r.strip()])
+    try:
+        parse_api_keys(entry)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"key (give it to {name}; it is not stored): {key}")
+    typer.echo(f"add to FLOWSIGHT_API_KEYS: {entry}")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

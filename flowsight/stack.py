@@ -1,0 +1,153 @@
+"""`flowsight up`: the whole product on one machine, and nothing left running after Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from rich.console import Console
+
+from flowsight.catalogue import load_catalogue
+from flowsight.kafka_admin import ensure_topics, product_topics
+from flowsight.local.kafka import LocalKafka
+from flowsight.readmodel.database import describe
+from flowsight.readmodel.migrate import upgrade
+from flowsight.settings import Settings
+
+STOP_GRACE_SECONDS = 15
+
+
+@dataclass
+class Stack:
+    """Starts each part in order, watches them, and stops them in reverse order."""
+
+    settings: Settings
+    console: Console
+    use_postgres: bool = False
+    simulate: bool = True
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    started_kafka: bool = False
+    started_postgres: bool = False
+
+    def run(self) -> None:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._start()
+            self._watch()
+        except KeyboardInterrupt:
+            self.console.print("\nstopping…")
+        finally:
+            self._stop()
+            signal.signal(signal.SIGTERM, previous)
+
+    def _start(self) -> None:
+        settings = self.settings
+        catalogue = load_catalogue(settings.catalogue_path)
+        broker = LocalKafka(settings)
+        with self.console.status(
+            f"fetching Apache Kafka {settings.kafka_version} (first run only)…"
+        ):
+            broker.ensure_downloaded()
+        with self.console.status(f"starting Kafka on {settings.kafka_bootstrap}…"):
+            self.started_kafka = broker.start()
+        self.console.print(
+            f"kafka      {settings.kafka_bootstrap} ({'started' if self.started_kafka else 'already running'})"
+        )
+        env = dict(os.environ)
+        if self.use_postgres:
+            env["FLOWSIGHT_DATABASE_URL"] = self._start_postgres()
+            settings = self.settings = settings.model_copy(
+                update={"database_url": env["FLOWSIGHT_DATABASE_URL"]}
+            )
+        asyncio.run(ensure_topics(settings, product_topics(settings, catalogue)))
+        upgrade(settings.resolved_database_url)
+        self.console.print(f"database   {describe(settings.resolved_database_url)}")
+        self._spawn("worker", env)
+        self._spawn("api", env)
+        self._wait_for_api()
+        if self.simulate:
+            self._spawn("simulate", env)
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        self.console.print(
+            "\n[bold]flowsight is running[/bold]\n"
+            f"  dashboard       {base}/\n"
+            f"  pressure        {base}/v1/pressure\n"
+            f"  API docs        {base}/docs\n"
+            f"  API metrics     {base}/metrics\n"
+            f"  worker metrics  http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics\n"
+            "Press Ctrl-C to stop everything.\n"
+        )
+
+    def _start_postgres(self) -> str:
+        from flowsight.local.postgres import LocalPostgres
+
+        server = LocalPostgres()
+        with self.console.status("starting PostgreSQL…"):
+            server.ensure_installed()
+            self.started_postgres = server.start()
+            asyncio.run(server.create_database("flowsight", exist_ok=True))
+        return server.url("flowsight")
+
+    def _spawn(self, command: str, env: dict[str, str]) -> None:
+        # Own process groups: Ctrl-C reaches only `up`, which then stops each part in order.
+        self.children[command] = subprocess.Popen(
+            [sys.executable, "-m", "flowsight", command], env=env, start_new_session=True
+        )
+
+    def _wait_for_api(self, timeout: float = 60) -> None:
+        url = f"http://{self.settings.api_host}:{self.settings.api_port}/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the API did not become ready at {url} within {timeout:.0f}s")
+
+    def _check_children(self) -> None:
+        for name, child in self.children.items():
+            code = child.poll()
+            if code is not None:
+                raise RuntimeError(
+                    f"`flowsight {name}` exited with status {code}; see its log above"
+                )
+
+    def _watch(self) -> None:
+        while True:
+            self._check_children()
+            time.sleep(1)
+
+    def _stop(self) -> None:
+        for name in reversed(list(self.children)):
+            child = self.children[name]
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+                try:
+                    child.wait(STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.console.print(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it")
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+            self.console.print(f"stopped {name}")
+        if self.started_kafka:
+            LocalKafka(self.settings).stop()
+            self.console.print("stopped kafka")
+        if self.started_postgres:
+            from flowsight.local.postgres import LocalPostgres
+
+            LocalPostgres().stop()
+            self.console.print("stopped postgresql")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    # SIGTERM (from a service manager, say) stops the stack exactly as Ctrl-C does.
+    raise KeyboardInterrupt
