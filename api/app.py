@@ -16,6 +16,7 @@ from api.problems import install_problem_handlers
 from api.routers import dashboard, health, pressure, services
 from flowsight.catalogue import load_catalogue
 from flowsight.readmodel.database import create_engine
+from flowsight.readmodel.migrate import head_revision
 from flowsight.settings import Settings
 
 
@@ -27,7 +28,9 @@ def create_api(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
-        app.state.flowsight = ApiState(settings, catalogue, engine, authenticator)
+        app.state.flowsight = ApiState(
+            settings, catalogue, engine, authenticator, schema_revision=head_revision()
+        )
         try:
             yield
         finally:

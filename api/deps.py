@@ -26,6 +26,7 @@ class ApiState:
     catalogue: Catalogue
     engine: AsyncEngine
     authenticator: Authenticator
+    schema_revision: str
 
 
 def api_state(request: Request) -> ApiState:

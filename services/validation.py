@@ -28,6 +28,7 @@ SOURCE_MISMATCH = "source_mismatch"
 SERVICE_NOT_OWNED = "service_not_owned"
 IN_THE_FUTURE = "in_the_future"
 TOO_LATE = "too_late"
+UNPROCESSABLE = "unprocessable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from faust.types import EventT, StreamT
 
 from flowsight.settings import Settings
 from schemas.catalogue import Catalogue
+from schemas.events import EVENT_TYPES
 from services.journey import Journey, Recorded, replay
 from services.validation import (
     TOO_LATE,
+    UNPROCESSABLE,
     Accepted,
     Rejected,
     ValidationContext,
@@ -27,6 +29,15 @@ from streams.metrics import WorkerMetrics
 from streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
+
+
+@dataclass
+class BatchChanges:
+    """What one batch of events changed: patients' journeys and services' capacity."""
+
+    journeys: dict[str, Journey] = field(default_factory=dict)
+    capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latest_capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,16 +104,21 @@ def create_app(
         async for event in stream.events():
             match = ingest_pattern.match(event.message.topic)
             organisation = match.group(1) if match else ""
-            outcome = validate_event(
-                event.value, organisation=organisation, context=context, now=datetime.now(UTC)
-            )
+            try:
+                outcome = validate_event(
+                    event.value, organisation=organisation, context=context, now=datetime.now(UTC)
+                )
+            except Exception as error:  # a bug must not stop the stream or lose the event
+                log.exception(
+                    "validator failed on %s offset %s", event.message.topic, event.message.offset
+                )
+                outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
             if isinstance(outcome, Accepted):
                 await events.send(key=outcome.key.encode(), value=orjson.dumps(outcome.event))
-                metrics.events.labels(outcome.event["event_type"], "valid").inc()
+                metrics.validated.labels(outcome.event["event_type"], "valid").inc()
             else:
-                assert isinstance(outcome, Rejected)
                 await dead_letter(event, outcome.reason, outcome.field, outcome.message)
-                metrics.events.labels(_event_type_of(event.value), "dead_lettered").inc()
+                metrics.validated.labels(_event_type_of(event.value), "dead_lettered").inc()
                 log.warning(
                     "dead-lettered an event from %s offset %s: %s (%s)",
                     event.message.topic,
@@ -114,47 +130,57 @@ def create_app(
 
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
-        lateness = settings.lateness_window
         async for batch in stream.take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
-            changed: dict[str, Journey] = {}
-            capacity_rows: dict[str, dict[str, Any]] = {}
+            changes = BatchChanges()
             for event in batch:
-                body = orjson.loads(event.value)
-                event_type = body["event_type"]
-                if event_type == "capacity":
-                    key = event.key.decode()
-                    latest = capacity.get(key)
-                    if latest and latest["occurred_at"] > body["occurred_at"]:
-                        metrics.events.labels(event_type, "superseded").inc()
-                        continue
-                    capacity[key] = body
-                    capacity_rows[body["service"]] = _capacity_row(body)
-                    metrics.events.labels(event_type, "applied").inc()
-                    continue
-                pseudonym = body["pseudonym"]
-                journey = changed.get(pseudonym) or Journey.from_stored(journeys.get(pseudonym))
-                recorded = journey.record(body, lateness)
-                metrics.events.labels(event_type, recorded.value).inc()
-                if recorded is Recorded.APPLIED:
-                    changed[pseudonym] = journey
-                elif recorded is Recorded.TOO_LATE:
-                    await dead_letter(
-                        event,
-                        TOO_LATE,
-                        "occurred_at",
-                        f"occurred_at {body['occurred_at']} is older than the lateness window "
-                        f"({settings.lateness_window_days} days) behind this patient's latest event",
-                    )
-            for pseudonym, journey in changed.items():
+                try:
+                    rejection = apply_event(event, changes)
+                except Exception as error:  # one bad record must not stop every patient's flow
+                    log.exception("state agent failed on offset %s", event.message.offset)
+                    rejection = Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
+                    metrics.applied.labels(_event_type_of(event.value), "failed").inc()
+                if rejection is not None:
+                    await dead_letter(event, rejection.reason, rejection.field, rejection.message)
+            for pseudonym, journey in changes.journeys.items():
                 journeys[pseudonym] = journey.to_stored()
             await sink.write(
-                (replay(pseudonym, journey.events) for pseudonym, journey in changed.items()),
-                capacity_rows.values(),
+                (replay(p, journey.events) for p, journey in changes.journeys.items()),
+                changes.capacity.values(),
             )
             metrics.sink_batch_size.observe(len(batch))
             yield None
+
+    def apply_event(event: EventT, changes: BatchChanges) -> Rejected | None:
+        """Fold one validated event into the batch's changes; a rejection to dead-letter, or None."""
+        body = orjson.loads(event.value)
+        event_type = body["event_type"]
+        if event_type == "capacity":
+            key = event.key.decode()
+            latest = changes.latest_capacity.get(key) or capacity.get(key)
+            if latest and latest["occurred_at"] > body["occurred_at"]:
+                metrics.applied.labels(event_type, "superseded").inc()
+                return None
+            capacity[key] = body
+            changes.latest_capacity[key] = body
+            changes.capacity[body["service"]] = _capacity_row(body)
+            metrics.applied.labels(event_type, "applied").inc()
+            return None
+        pseudonym = body["pseudonym"]
+        journey = changes.journeys.get(pseudonym) or Journey.from_stored(journeys.get(pseudonym))
+        recorded = journey.record(body, settings.lateness_window)
+        metrics.applied.labels(event_type, recorded.value).inc()
+        if recorded is Recorded.APPLIED:
+            changes.journeys[pseudonym] = journey
+        elif recorded is Recorded.TOO_LATE:
+            return Rejected(
+                TOO_LATE,
+                "occurred_at",
+                f"occurred_at {body['occurred_at']} is older than the lateness window "
+                f"({settings.lateness_window_days} days) behind this patient's latest event",
+            )
+        return None
 
     validator = app.agent(ingest, name="validator", concurrency=1)(validate)
     tracker = app.agent(events, name="tracker", concurrency=1)(track)
@@ -174,17 +200,7 @@ def _event_type_of(raw: bytes) -> str:
         declared = orjson.loads(raw).get("event_type")
     except (orjson.JSONDecodeError, AttributeError):
         return "unreadable"
-    known = {
-        "attendance",
-        "admission",
-        "transfer",
-        "referral",
-        "assessment",
-        "discharge",
-        "capacity",
-        "cancellation",
-    }
-    return declared if declared in known else "unknown"
+    return declared if declared in EVENT_TYPES else "unknown"
 
 
 def _capacity_row(body: dict[str, Any]) -> dict[str, Any]:

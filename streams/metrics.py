@@ -14,9 +14,16 @@ class WorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.events = Counter(
-            "flowsight_events",
-            "Events the validator and the state agent handled, by type and outcome.",
+        self.validated = Counter(
+            "flowsight_events_validated",
+            "Published events the validator checked, by type and outcome (valid, dead_lettered).",
+            ["event_type", "outcome"],
+            registry=self.registry,
+        )
+        self.applied = Counter(
+            "flowsight_events_applied",
+            "Validated events the state agent handled, by type and outcome "
+            "(applied, duplicate, too_late, superseded, failed).",
             ["event_type", "outcome"],
             registry=self.registry,
         )
@@ -35,6 +42,11 @@ class WorkerMetrics:
         self.sink_seconds = Histogram(
             "flowsight_sink_batch_seconds",
             "Time to write one batch of state changes to the read model.",
+            registry=self.registry,
+        )
+        self.sink_retries = Counter(
+            "flowsight_sink_retries",
+            "Read-model writes that failed and were retried (the database was unavailable).",
             registry=self.registry,
         )
         self.sink_batch_size = Histogram(

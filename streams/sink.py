@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
 
 from flowsight.readmodel import store
 from schemas.catalogue import Catalogue
 from services.journey import JourneyState
 from streams.metrics import WorkerMetrics
+
+log = logging.getLogger("flowsight.sink")
 
 
 class ReadModelSink:
@@ -31,6 +41,18 @@ class ReadModelSink:
         capacity_rows = list(capacity)
         if not states and not capacity_rows:
             return
+        # A database outage stalls the stream rather than losing writes: offsets are committed
+        # only for batches the agent finished, so retry until the database is back.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((OperationalError, DBAPIError, OSError)),
+            wait=wait_exponential_jitter(initial=0.5, max=30),
+            before_sleep=self._log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                await self._write(states, capacity_rows)
+
+    async def _write(self, states: list[JourneyState], capacity_rows: list[dict[str, Any]]) -> None:
         started = time.perf_counter()
         now = datetime.now(UTC)
         async with self.engine.begin() as connection:
@@ -46,3 +68,10 @@ class ReadModelSink:
         for service in self.catalogue.services:
             summary = summaries.get(service.id)
             self.metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.metrics.sink_retries.inc()
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "read-model write failed (attempt %d), retrying: %s", state.attempt_number, error
+        )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import StateDep
 from flowsight.kafka_admin import BrokerUnreachable, wait_for_broker
+from flowsight.readmodel.migrate import current_revision
 
 router = APIRouter(tags=["operations"])
 
@@ -23,9 +24,14 @@ async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         async with state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as error:
+            revision = await current_revision(connection)
+        checks["database"] = (
+            "ok"
+            if revision == state.schema_revision
+            else f"schema at {revision or 'nothing'}, needs {state.schema_revision} "
+            "(the worker migrates it; or run `flowsight db upgrade`)"
+        )
+    except (OSError, SQLAlchemyError) as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
     try:
         await wait_for_broker(state.settings.kafka_bootstrap, within=0)

@@ -1,0 +1,192 @@
+"""End to end on real parts: ingest topic → validator → events topic → state → database → API."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from tests.integration.stack import TEST_PSEUDONYM_KEY, Stack
+
+pytestmark = pytest.mark.integration
+
+# Valid NHS numbers (Modulus 11): 943 476 5919 is the NHS's own published example.
+NHS_NUMBER = "9434765919"
+
+
+def pseudonym_of(nhs_number: str) -> str:
+    """What the validator must turn this NHS number into, computed independently of its code."""
+    return hmac.new(
+        TEST_PSEUDONYM_KEY.encode(), f"nhs:{nhs_number}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def event(event_type: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "event_id": f"{event_type}-{uuid.uuid4().hex[:12]}",
+        "schema_version": "1",
+        "event_type": event_type,
+        "source": "RR8/pas",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "service": "lth-wards",
+        "patient": {"nhs_number": NHS_NUMBER},
+        "episode_id": "SPELL-0001",
+    }
+    body.update(fields)
+    return body
+
+
+async def publish(bootstrap: str, topic: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, key=b"SPELL-0001", value=value)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int, within: float = 60) -> list[Any]:
+    """Read `topic` from the start until `expected` records arrived (or fail after `within` s)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+    except TimeoutError:
+        raise AssertionError(f"only {len(records)} of {expected} records on {topic}") from None
+    finally:
+        await consumer.stop()
+    return records
+
+
+def queue_entries(stack: Stack, service: str) -> list[dict[str, Any]]:
+    response = stack.get(f"/v1/services/{service}/queue")
+    assert response.status_code == 200, response.text
+    return response.json()["entries"]
+
+
+def test_referred_patient_appears_in_the_queue_then_leaves_it_on_admission(stack: Stack) -> None:
+    settings = stack.settings
+    expected = pseudonym_of(NHS_NUMBER)
+    referral = event("referral", to_service="lcc-reablement", pathway="P1", status="new")
+    asyncio.run(
+        publish(
+            settings.kafka_bootstrap, settings.ingest_topic("RR8"), json.dumps(referral).encode()
+        )
+    )
+
+    entries = stack.wait_until(
+        lambda: [e for e in queue_entries(stack, "lcc-reablement") if e["pseudonym"] == expected],
+        timeout=90,
+        what="the referred patient in the reablement queue",
+    )
+    assert entries[0]["pathway"] == "P1"
+    assert entries[0]["referring_service"] == "lth-wards"
+    assert 119 <= entries[0]["waiting_minutes"] <= 125  # referred two hours ago
+
+    pressure = stack.get("/v1/pressure").json()
+    reablement = next(s for s in pressure["services"] if s["id"] == "lcc-reablement")
+    assert reablement["queue_length"] == 1
+    assert pressure["system"]["queue_length"] == 1
+
+    # The council starts the package of care: the patient leaves the queue.
+    admission = event(
+        "admission",
+        source="LCC/mosaic",
+        service="lcc-reablement",
+        admission_method="start_of_care",
+        occurred_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    )
+    asyncio.run(
+        publish(
+            settings.kafka_bootstrap, settings.ingest_topic("LCC"), json.dumps(admission).encode()
+        )
+    )
+    stack.wait_until(
+        lambda: stack.get("/v1/services/lcc-reablement/queue").json()["length"] == 0,
+        timeout=60,
+        what="the admitted patient to leave the queue",
+    )
+    # No raw NHS number reaches the read model the API serves.
+    assert NHS_NUMBER not in stack.get("/v1/pressure").text
+
+
+def test_bad_events_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
+    stack: Stack,
+) -> None:
+    settings = stack.settings
+    bad = [
+        b'{"event_id": "broken", ',
+        json.dumps(
+            event("admission", admission_method="emergency", patient={"nhs_number": "9434765918"})
+        ).encode(),
+        json.dumps(event("referral", to_service="no-such-service", status="new")).encode(),
+        json.dumps(event("discharge")).encode(),  # destination missing
+        json.dumps(
+            event("admission", source="RY6/systmone", admission_method="emergency")
+        ).encode(),
+    ]
+    good = event("referral", to_service="lch-community-beds", pathway="P2", status="new")
+    asyncio.run(
+        publish(
+            settings.kafka_bootstrap, settings.ingest_topic("RR8"), *bad, json.dumps(good).encode()
+        )
+    )
+
+    dead = asyncio.run(read_topic(settings.kafka_bootstrap, settings.dlq_topic, expected=len(bad)))
+    by_value = {record.value: dict(record.headers) for record in dead}
+    assert set(by_value) == set(bad), "each bad event is dead-lettered with its original bytes"
+    reasons = [by_value[value]["error.reason"].decode() for value in bad]
+    assert reasons == [
+        "malformed_json",
+        "invalid_nhs_number",
+        "unknown_service",
+        "missing_field",
+        "source_mismatch",
+    ]
+    fields = [by_value[value]["error.field"].decode() for value in bad]
+    assert fields == ["", "patient.nhs_number", "to_service", "destination", "source"]
+    for value in bad:
+        headers = by_value[value]
+        assert headers["error.topic"].decode() == settings.ingest_topic("RR8")
+        assert int(headers["error.offset"]) >= 0
+
+    # The valid event published after the bad ones was still processed.
+    expected = pseudonym_of(NHS_NUMBER)
+    stack.wait_until(
+        lambda: [
+            e for e in queue_entries(stack, "lch-community-beds") if e["pseudonym"] == expected
+        ],
+        timeout=90,
+        what="the valid event after the bad ones",
+    )
+    metrics = stack.wait_until(
+        lambda: _metric_lines(stack, "flowsight_dead_letters_total"),
+        timeout=10,
+        what="dead-letter metrics",
+    )
+    assert 'flowsight_dead_letters_total{reason="malformed_json"} 1.0' in metrics
+
+
+def _metric_lines(stack: Stack, name: str) -> str:
+    text = httpx.get(stack.worker_metrics_url, timeout=5).text
+    return "\n".join(line for line in text.splitlines() if line.startswith(name))
