@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,6 @@ class Settings(BaseSettings):
         "",
         description="comma-separated name:role+role:sha256-of-key entries (`flowsight keys create`)",
     )
-    page_size_max: int = 500
 
     # Domain
     catalogue_path: Path = DEFAULT_CATALOGUE
@@ -76,6 +75,12 @@ class Settings(BaseSettings):
     simulator_history_days: float = Field(7.0, ge=0)
     simulator_volume: float = Field(1.0, gt=0)
     simulator_seed: int | None = None
+
+    @field_validator("pseudonym_key", "simulator_seed", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FLOWSIGHT_PSEUDONYM_KEY=` in an .env file means "not set", not "the empty key".
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

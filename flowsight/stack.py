@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -57,7 +58,8 @@ class Stack:
         with self.console.status(f"starting Kafka on {settings.kafka_bootstrap}…"):
             self.started_kafka = broker.start()
         self.console.print(
-            f"kafka      {settings.kafka_bootstrap} ({'started' if self.started_kafka else 'already running'})"
+            f"kafka      {settings.kafka_bootstrap} ({'started' if self.started_kafka else 'already running'})",
+            soft_wrap=True,
         )
         env = dict(os.environ)
         if self.use_postgres:
@@ -67,7 +69,7 @@ class Stack:
             )
         asyncio.run(ensure_topics(settings, product_topics(settings, catalogue)))
         upgrade(settings.resolved_database_url)
-        self.console.print(f"database   {describe(settings.resolved_database_url)}")
+        self.console.print(f"database   {describe(settings.resolved_database_url)}", soft_wrap=True)
         self._spawn("worker", env)
         self._spawn("api", env)
         self._wait_for_api()
@@ -81,7 +83,9 @@ class Stack:
             f"  API docs        {base}/docs\n"
             f"  API metrics     {base}/metrics\n"
             f"  worker metrics  http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics\n"
-            "Press Ctrl-C to stop everything.\n"
+            f"  logs            {settings.data_dir / 'logs'}\n"
+            "Press Ctrl-C to stop everything.\n",
+            soft_wrap=True,
         )
 
     def _start_postgres(self) -> str:
@@ -96,9 +100,20 @@ class Stack:
 
     def _spawn(self, command: str, env: dict[str, str]) -> None:
         # Own process groups: Ctrl-C reaches only `up`, which then stops each part in order.
-        self.children[command] = subprocess.Popen(
-            [sys.executable, "-m", "flowsight", command], env=env, start_new_session=True
-        )
+        log = self._log_path(command)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as output:
+            self.children[command] = subprocess.Popen(
+                [sys.executable, "-m", "flowsight", command],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.console.print(f"{command:<10} started, logging to {log}", soft_wrap=True)
+
+    def _log_path(self, command: str) -> Path:
+        return self.settings.data_dir / "logs" / f"{command}.log"
 
     def _wait_for_api(self, timeout: float = 60) -> None:
         url = f"http://{self.settings.api_host}:{self.settings.api_port}/readyz"

@@ -139,11 +139,11 @@ SPEC_EVENT_TYPES = (
 PUBLISHER = {event_type: doc["source"].split("/")[0] for event_type, doc in _DOCUMENTS.items()}
 
 
-def example(event_type: str, **changes: Any) -> dict[str, Any]:
-    """A fresh copy of the example `event_type` document with `changes` applied."""
+def example(kind: str, /, **changes: Any) -> dict[str, Any]:
+    """A fresh copy of the example document of event type `kind` with `changes` applied."""
     document = {
         key: dict(value) if isinstance(value, dict) else value
-        for key, value in _DOCUMENTS[event_type].items()
+        for key, value in _DOCUMENTS[kind].items()
     }
     document.update(changes)
     return document

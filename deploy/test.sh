@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: static checks, then every test. Integration tests start a real Kafka broker
+# and a real PostgreSQL through fixtures and fail (never skip) when they cannot.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${VENV:-.venv}/bin
+
+echo "== ruff"
+"$BIN/ruff" check . || exit 1
+echo "== mypy (strict on schemas/ and services/)"
+"$BIN/mypy" || exit 1
+echo "== pytest"
+"$BIN/pytest" "$@"
+code=$?
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$code"

@@ -1,0 +1,96 @@
+"""`flowsight up` runs the whole product, shows live simulated data, and Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.stack import TEST_API_KEY, free_port, listening, stack_env
+
+pytestmark = pytest.mark.integration
+
+
+def processes_with(marker: str) -> list[str]:
+    """Command lines of live processes whose environment contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{entry.name}: {cmdline}")
+        except OSError:
+            continue
+    return found
+
+
+def test_up_shows_simulated_queues_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    kafka_port, controller_port = free_port(), free_port()
+    env = stack_env(
+        f"127.0.0.1:{kafka_port}",
+        f"sqlite+aiosqlite:///{tmp_path / 'flowsight.db'}",
+        tmp_path,
+        FLOWSIGHT_KAFKA_CONTROLLER_PORT=str(controller_port),
+        FLOWSIGHT_SIMULATOR_HISTORY_DAYS="2",
+        FLOWSIGHT_SIMULATOR_VOLUME="3",
+    )
+    ports = {
+        "kafka": kafka_port,
+        "kafka controller": controller_port,
+        "api": int(env["FLOWSIGHT_API_PORT"]),
+        "worker metrics": int(env["FLOWSIGHT_WORKER_METRICS_PORT"]),
+    }
+    log = tmp_path / "up.log"
+    started = time.monotonic()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flowsight", "up"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pressure_url = f"http://127.0.0.1:{ports['api']}/v1/pressure"
+    try:
+        deadline = time.monotonic() + 180
+        system_queue = 0
+        while time.monotonic() < deadline and up.poll() is None:
+            try:
+                response = httpx.get(
+                    pressure_url, headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=2
+                )
+                if response.status_code == 200:
+                    system_queue = response.json()["system"]["queue_length"]
+                    if system_queue > 0:
+                        break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        output = log.read_text(errors="replace")
+        assert system_queue > 0, f"no simulated queue reached the API:\n{output[-5000:]}"
+        print(f"\nflowsight up: non-zero pressure after {time.monotonic() - started:.1f}s")
+        assert f"http://127.0.0.1:{ports['api']}/" in output, "up prints where to look"
+        for name, port in ports.items():
+            assert listening(port), f"{name} should be listening on {port} while up runs"
+    finally:
+        # Ctrl-C at a terminal signals the foreground process group.
+        os.killpg(up.pid, signal.SIGINT)
+        try:
+            up.wait(90)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            raise
+
+    output = log.read_text(errors="replace")
+    assert up.returncode == 0, output[-3000:]
+    still_listening = [name for name, port in ports.items() if listening(port)]
+    assert not still_listening, f"still listening after Ctrl-C: {still_listening}\n{output[-3000:]}"
+    leftovers = processes_with(f"FLOWSIGHT_DATA_DIR={tmp_path}")
+    assert not leftovers, f"processes left running after Ctrl-C: {leftovers}"

@@ -1,0 +1,431 @@
+"""validate_event: a raw published event becomes a pseudonymised, normalised event or a reason."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from flowsight.catalogue import load_catalogue
+from flowsight.settings import DEFAULT_CATALOGUE
+from services import validation
+from services.validation import Accepted, Rejected, ValidationContext, validate_event
+from tests.schemas.examples import (
+    NHS_NUMBER_DIGITS,
+    PUBLISHER,
+    SPEC_EVENT_TYPES,
+    example,
+    without,
+)
+
+NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
+KEY = b"test-pseudonym-key-0123456789abcdef"
+OTHER_KEY = b"another-pseudonym-key-0123456789ab"
+FIXED_WIDTH_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+HEX_64 = re.compile(r"^[0-9a-f]{64}$")
+TIMESTAMP_FIELDS = ("occurred_at", "arrived_at", "departed_at", "discharge_ready_at")
+
+
+@pytest.fixture(scope="module")
+def context() -> ValidationContext:
+    return ValidationContext(
+        catalogue=load_catalogue(DEFAULT_CATALOGUE),
+        pseudonym_key=KEY,
+        clock_skew=timedelta(minutes=5),
+    )
+
+
+def check(
+    document: Any,
+    context: ValidationContext,
+    *,
+    organisation: str | None = None,
+    key: bytes | None = None,
+) -> Accepted | Rejected:
+    if key is not None:
+        context = ValidationContext(context.catalogue, key, context.clock_skew)
+    if organisation is None:
+        organisation = document["source"].split("/")[0]
+    raw = json.dumps(document).encode()
+    return validate_event(raw, organisation=organisation, context=context, now=NOW)
+
+
+def accepted(document: dict[str, Any], context: ValidationContext, **options: Any) -> Accepted:
+    outcome = check(document, context, **options)
+    assert isinstance(outcome, Accepted), outcome
+    return outcome
+
+
+def pseudonym_of(patient: dict[str, str], context: ValidationContext, **options: Any) -> str:
+    return str(accepted(example("admission", patient=patient), context, **options).event["pseudonym"])
+
+
+# -- every reason code, with the field it names -------------------------------------------------
+
+REJECTIONS: list[tuple[str, Any, str, str]] = [
+    # (what, document or raw bytes, reason, field)
+    ("truncated JSON", b'{"event_id": "pas-adm-991", ', validation.MALFORMED_JSON, ""),
+    ("not UTF-8", b'{"event_id": "\xff\xfe"}', validation.MALFORMED_JSON, ""),
+    ("empty body", b"", validation.MALFORMED_JSON, ""),
+    ("a JSON array", [example("admission")], validation.NOT_AN_OBJECT, ""),
+    ("a JSON string", "admission", validation.NOT_AN_OBJECT, ""),
+    ("JSON null", None, validation.NOT_AN_OBJECT, ""),
+    (
+        "no event_type",
+        without(example("admission"), "event_type"),
+        validation.MISSING_FIELD,
+        "event_type",
+    ),
+    (
+        "no admission_method",
+        without(example("admission"), "admission_method"),
+        validation.MISSING_FIELD,
+        "admission_method",
+    ),
+    ("no patient", without(example("discharge"), "patient"), validation.MISSING_FIELD, "patient"),
+    (
+        "no occurred_at",
+        without(example("capacity"), "occurred_at"),
+        validation.MISSING_FIELD,
+        "occurred_at",
+    ),
+    (
+        "unknown admission method",
+        example("admission", admission_method="ambulance"),
+        validation.INVALID_FIELD,
+        "admission_method",
+    ),
+    (
+        "an extra field",
+        example("admission", ward_name="J24"),
+        validation.INVALID_FIELD,
+        "ward_name",
+    ),
+    (
+        "a naive timestamp",
+        example("admission", occurred_at="2025-03-10T09:40:00"),
+        validation.INVALID_FIELD,
+        "occurred_at",
+    ),
+    (
+        "local_id without id_system",
+        example("admission", patient={"local_id": "MRN0012345"}),
+        validation.INVALID_FIELD,
+        "patient",
+    ),
+    (
+        "a transfer whose from_service is not its service",
+        example("transfer", from_service="lth-ed"),
+        validation.INVALID_FIELD,
+        "from_service",
+    ),
+    (
+        "an event type the contract lacks",
+        example("admission", event_type="death"),
+        validation.UNKNOWN_EVENT_TYPE,
+        "event_type",
+    ),
+    (
+        "schema version 2",
+        example("admission", schema_version="2"),
+        validation.UNSUPPORTED_SCHEMA_VERSION,
+        "schema_version",
+    ),
+    (
+        "wrong check digit",
+        example("admission", patient={"nhs_number": "943 476 5918"}),
+        validation.INVALID_NHS_NUMBER,
+        "patient.nhs_number",
+    ),
+    (
+        "placeholder NHS number",
+        example("admission", patient={"nhs_number": "1111111111"}),
+        validation.INVALID_NHS_NUMBER,
+        "patient.nhs_number",
+    ),
+    (
+        "nine-digit NHS number",
+        example("admission", patient={"nhs_number": "943476591"}),
+        validation.INVALID_NHS_NUMBER,
+        "patient.nhs_number",
+    ),
+    (
+        "a service not in the catalogue",
+        example("admission", service="lth-theatres"),
+        validation.UNKNOWN_SERVICE,
+        "service",
+    ),
+    (
+        "a referral to a service not in the catalogue",
+        example("referral", to_service="lcc-day-centres"),
+        validation.UNKNOWN_SERVICE,
+        "to_service",
+    ),
+    (
+        "a transfer to a service not in the catalogue",
+        example("transfer", to_service="bradford-beds"),
+        validation.UNKNOWN_SERVICE,
+        "to_service",
+    ),
+    (
+        "another organisation's source",
+        example("admission", source="RY6/systmone"),
+        validation.SOURCE_MISMATCH,
+        "source",
+    ),
+    (
+        "another organisation's service",
+        example("admission", service="lch-ucr"),
+        validation.SERVICE_NOT_OWNED,
+        "service",
+    ),
+    (
+        "capacity for another organisation's service",
+        example("capacity", source="RR8/bedview", service="lch-ucr"),
+        validation.SERVICE_NOT_OWNED,
+        "service",
+    ),
+    (
+        "six minutes in the future",
+        example("admission", occurred_at="2025-03-16T12:06:00Z"),
+        validation.IN_THE_FUTURE,
+        "occurred_at",
+    ),
+    (
+        "in the future once its offset is applied",
+        example("admission", occurred_at="2025-03-16T08:00:00-05:00"),
+        validation.IN_THE_FUTURE,
+        "occurred_at",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "reason", "field"),
+    [pytest.param(document, reason, field, id=what) for what, document, reason, field in REJECTIONS],
+)
+def test_each_problem_is_refused_with_its_reason_and_field(
+    document: Any, reason: str, field: str, context: ValidationContext
+) -> None:
+    raw = document if isinstance(document, bytes) else json.dumps(document).encode()
+    # The topic or credential belongs to RR8, as the example documents' sources do (but not all).
+    outcome = validate_event(raw, organisation="RR8", context=context, now=NOW)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (reason, field)
+    assert outcome.message
+
+
+def test_every_reason_code_is_exercised() -> None:
+    # too_late is decided by the journey, not the validator.
+    codes = {
+        value
+        for name, value in vars(validation).items()
+        if name.isupper() and isinstance(value, str) and name != "TOO_LATE"
+    }
+    assert codes == {reason for _, _, reason, _ in REJECTIONS}
+
+
+def test_a_source_claiming_another_organisation_is_refused_before_anything_else(
+    context: ValidationContext,
+) -> None:
+    # An RY6 system publishing on RR8's topic is refused even for an event RY6 could publish.
+    outcome = check(example("capacity"), context, organisation="RR8")
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (validation.SOURCE_MISMATCH, "source")
+    assert "RY6/systmone" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        (example("attendance", departed_at="2025-03-10T05:01:00Z"), "departed_at"),
+        (without(example("assessment"), "meets_criteria_to_reside"), "meets_criteria_to_reside"),
+    ],
+)
+def test_rules_across_fields_are_refused_with_a_message_naming_them(
+    document: dict[str, Any], named: str, context: ValidationContext
+) -> None:
+    outcome = check(document, context)
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == validation.INVALID_FIELD
+    assert named in outcome.message
+
+
+def test_messages_name_the_offending_value(context: ValidationContext) -> None:
+    unknown = check(example("admission", service="lth-theatres"), context)
+    not_owned = check(example("admission", service="lch-ucr"), context)
+    missing = check(without(example("admission"), "admission_method"), context)
+
+    assert isinstance(unknown, Rejected) and "lth-theatres" in unknown.message
+    assert isinstance(not_owned, Rejected) and "RY6" in not_owned.message
+    assert isinstance(missing, Rejected) and "admission_method" in missing.message
+
+
+def test_clock_skew_of_up_to_five_minutes_is_tolerated(context: ValidationContext) -> None:
+    accepted(example("admission", occurred_at="2025-03-16T12:04:59Z"), context)
+    accepted(example("admission", occurred_at="2025-03-16T12:05:00Z"), context)
+
+
+# -- what an accepted event looks like ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", SPEC_EVENT_TYPES)
+def test_every_example_event_is_accepted(event_type: str, context: ValidationContext) -> None:
+    outcome = accepted(example(event_type), context, organisation=PUBLISHER[event_type])
+
+    assert outcome.event["event_type"] == event_type
+    assert outcome.event["event_id"] == example(event_type)["event_id"]
+
+
+@pytest.mark.parametrize("event_type", [t for t in SPEC_EVENT_TYPES if t != "capacity"])
+def test_accepted_patient_events_carry_a_pseudonym_and_no_nhs_number(
+    event_type: str, context: ValidationContext
+) -> None:
+    outcome = accepted(example(event_type), context)
+    text = json.dumps(outcome.event)
+
+    assert "patient" not in outcome.event
+    assert NHS_NUMBER_DIGITS not in text
+    assert "943 476 5919" not in text
+    assert HEX_64.match(outcome.event["pseudonym"])
+    assert outcome.key == outcome.event["pseudonym"]
+
+
+def test_local_identifiers_do_not_travel_either(context: ValidationContext) -> None:
+    patient = {"nhs_number": "4010232137", "local_id": "MRN0012345", "id_system": "RR8/pas"}
+    text = json.dumps(accepted(example("admission", patient=patient), context).event)
+
+    assert "MRN0012345" not in text
+    assert "4010232137" not in text
+
+
+def test_capacity_is_keyed_by_its_service_not_a_patient(context: ValidationContext) -> None:
+    outcome = accepted(example("capacity"), context)
+
+    assert "pseudonym" not in outcome.event
+    assert "lch-community-beds" in outcome.key
+    assert outcome.event["open"] == 172
+
+
+@pytest.mark.parametrize("event_type", SPEC_EVENT_TYPES)
+def test_every_timestamp_is_fixed_width_utc(event_type: str, context: ValidationContext) -> None:
+    event = accepted(example(event_type), context, organisation=PUBLISHER[event_type]).event
+
+    stamps = {name: event[name] for name in TIMESTAMP_FIELDS if name in event}
+    assert "occurred_at" in stamps
+    for name, value in stamps.items():
+        assert FIXED_WIDTH_UTC.match(value), (name, value)
+
+
+def test_an_offset_becomes_the_same_instant_in_utc(context: ValidationContext) -> None:
+    document = example(
+        "attendance",
+        occurred_at="2025-03-16T00:30:00+01:00",
+        arrived_at="2025-03-15T21:05:00+01:00",
+        departed_at="2025-03-16T00:30:00.250+01:00",
+    )
+    event = accepted(document, context).event
+
+    assert event["occurred_at"] == "2025-03-15T23:30:00.000000Z"
+    assert event["arrived_at"] == "2025-03-15T20:05:00.000000Z"
+    assert event["departed_at"] == "2025-03-15T23:30:00.250000Z"
+
+
+def test_a_negative_offset_and_a_z_suffix_agree(context: ValidationContext) -> None:
+    west = accepted(example("admission", occurred_at="2025-03-10T04:40:00-05:00"), context)
+    utc = accepted(example("admission", occurred_at="2025-03-10T09:40:00Z"), context)
+
+    assert west.event["occurred_at"] == utc.event["occurred_at"] == "2025-03-10T09:40:00.000000Z"
+
+
+def test_discharge_ready_date_is_normalised_too(context: ValidationContext) -> None:
+    document = example("assessment", discharge_ready_at="2025-03-11T08:00:00+01:00")
+
+    assert accepted(document, context).event["discharge_ready_at"] == "2025-03-11T07:00:00.000000Z"
+
+
+@pytest.mark.parametrize("typed", ["943 476 5919", "9434765919", "943-476-5919", " 9434765919 "])
+def test_the_pseudonym_ignores_how_the_nhs_number_was_typed(
+    typed: str, context: ValidationContext
+) -> None:
+    assert pseudonym_of({"nhs_number": typed}, context) == pseudonym_of(
+        {"nhs_number": "9434765919"}, context
+    )
+
+
+def test_the_same_patient_from_two_organisations_has_one_pseudonym(
+    context: ValidationContext,
+) -> None:
+    hospital = accepted(example("admission"), context)
+    council = accepted(
+        example(
+            "admission",
+            source="LCC/mosaic",
+            service="lcc-reablement",
+            admission_method="start_of_care",
+            patient={"nhs_number": "943 476 5919", "local_id": "P-0099", "id_system": "LCC/mosaic"},
+        ),
+        context,
+    )
+
+    assert hospital.event["pseudonym"] == council.event["pseudonym"]
+
+
+def test_different_patients_have_different_pseudonyms(context: ValidationContext) -> None:
+    assert pseudonym_of({"nhs_number": "9434765919"}, context) != pseudonym_of(
+        {"nhs_number": "4010232137"}, context
+    )
+
+
+def test_the_pseudonym_depends_on_the_key(context: ValidationContext) -> None:
+    patient = {"nhs_number": "9434765919"}
+
+    assert pseudonym_of(patient, context) != pseudonym_of(patient, context, key=OTHER_KEY)
+    assert pseudonym_of(patient, context, key=OTHER_KEY) == pseudonym_of(
+        patient, context, key=OTHER_KEY
+    )
+
+
+def test_local_id_pseudonyms_differ_by_id_system(context: ValidationContext) -> None:
+    pas = pseudonym_of({"local_id": "100234", "id_system": "RR8/pas"}, context)
+    ed = pseudonym_of({"local_id": "100234", "id_system": "RR8/symphony"}, context)
+    again = pseudonym_of({"local_id": "100234", "id_system": "RR8/pas"}, context)
+
+    assert pas != ed
+    assert pas == again
+    assert HEX_64.match(pas)
+
+
+def test_a_local_id_never_collides_with_an_nhs_number(context: ValidationContext) -> None:
+    by_nhs = pseudonym_of({"nhs_number": "9434765919"}, context)
+    by_local = pseudonym_of({"local_id": "9434765919", "id_system": "nhs"}, context)
+
+    assert by_nhs != by_local
+
+
+# -- edges of the calendar: bad input must be refused or normalised, never raise ----------------
+
+
+def test_a_year_before_1000_is_still_fixed_width(context: ValidationContext) -> None:
+    # A mistyped year ("0999" for "1999") is in the past, so nothing refuses it; the journey then
+    # compares timestamps as text, which only works when every one has a four-digit year.
+    outcome = check(example("admission", occurred_at="0999-06-01T10:00:00Z"), context)
+
+    if isinstance(outcome, Accepted):
+        assert FIXED_WIDTH_UTC.match(outcome.event["occurred_at"]), outcome.event["occurred_at"]
+
+
+def test_the_first_day_of_the_calendar_with_an_offset_is_refused_not_raised(
+    context: ValidationContext,
+) -> None:
+    # 0001-01-01T00:30+01:00 is 31 December of year 0 in UTC, which Python cannot represent;
+    # .NET systems send 0001-01-01 as their "no date" value.
+    outcome = check(example("admission", occurred_at="0001-01-01T00:30:00+01:00"), context)
+
+    assert isinstance(outcome, Rejected)
