@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flowsight.settings import Settings, load_settings
 
@@ -41,12 +42,12 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ValueError as error:
-        console.print(f"[red]Invalid settings:[/red] {error}")
+        console.print(f"[red]Invalid settings:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 

@@ -1,0 +1,53 @@
+"""A user who points flowsight at a broker that is not there gets one clear sentence, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stack import free_port, stack_env
+
+
+@pytest.mark.parametrize("command", ["publish", "worker"])
+def test_unreachable_broker_is_named_without_a_stack_trace(command: str, tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"event_id": "e1", "source": "RR8/pas"}))
+    env = stack_env(address, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    args = [str(events)] if command == "publish" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", command, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert f"cannot reach Kafka at {address}" in " ".join(output.split())
+    assert "Traceback" not in output
+
+
+def test_bad_catalogue_names_the_service_and_field(tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(
+        "system: test\norganisations: [{code: RR8, name: H}]\n"
+        "services:\n  - {id: ward, name: W, organisation: RR8, kind: hospital, capacity_unit: beds}\n"
+    )
+    env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    env["FLOWSIGHT_CATALOGUE_PATH"] = str(catalogue)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2, output
+    assert "services[ward].kind" in output
+    assert "Traceback" not in output

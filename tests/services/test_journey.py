@@ -1,0 +1,473 @@
+"""A patient's journey (SPEC section 5): rebuilt in event-time order, whatever the arrival order."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.journey import Journey, JourneyState, QueueEntry, Recorded, replay
+from services.timestamps import utc_timestamp
+
+PSEUDONYM = "a" * 64
+BASE = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
+LATENESS = timedelta(days=7)
+
+# Who publishes for each service of the default catalogue.
+SOURCES = {
+    "lth-ed": "RR8/symphony",
+    "lth-wards": "RR8/pas",
+    "lth-toc-hub": "RR8/pas",
+    "lch-community-beds": "RY6/systmone",
+    "lcc-reablement": "LCC/mosaic",
+}
+
+Event = dict[str, Any]
+
+
+def at(hours: float) -> str:
+    """A timestamp `hours` after BASE, in the form the validator writes."""
+    return utc_timestamp(BASE + timedelta(hours=hours))
+
+
+def event(
+    event_type: str, event_id: str, hours: float, service: str, source: str | None = None, **extra: Any
+) -> Event:
+    """A validated, pseudonymised event as the journey receives it from the events topic."""
+    return {
+        "event_id": event_id,
+        "schema_version": "1",
+        "event_type": event_type,
+        "source": source or SOURCES[service],
+        "occurred_at": at(hours),
+        "service": service,
+        "episode_id": f"EP-{service}",
+        "pseudonym": PSEUDONYM,
+        **extra,
+    }
+
+
+def referral(
+    event_id: str,
+    hours: float,
+    to: str,
+    status: str = "new",
+    service: str = "lth-toc-hub",
+    **extra: Any,
+) -> Event:
+    return event("referral", event_id, hours, service, to_service=to, status=status, **extra)
+
+
+def admission(event_id: str, hours: float, service: str) -> Event:
+    return event("admission", event_id, hours, service, admission_method="emergency")
+
+
+def discharge(event_id: str, hours: float, service: str) -> Event:
+    return event("discharge", event_id, hours, service, destination="usual_residence")
+
+
+def transfer(event_id: str, hours: float, from_service: str, to_service: str) -> Event:
+    return event(
+        "transfer", event_id, hours, from_service, from_service=from_service, to_service=to_service
+    )
+
+
+def cancellation(event_id: str, hours: float, cancelled: Event) -> Event:
+    return event(
+        "cancellation",
+        event_id,
+        hours,
+        cancelled["service"],
+        source=cancelled["source"],
+        cancels_event_id=cancelled["event_id"],
+    )
+
+
+def state_after(*events: Event) -> JourneyState:
+    """The journey after `events` arrive in the given order, each one applied."""
+    journey = Journey()
+    for each in events:
+        assert journey.record(each, LATENESS) is Recorded.APPLIED, each
+    return replay(PSEUDONYM, journey.events)
+
+
+# -- duplicates and lateness --------------------------------------------------------------------
+
+
+def test_a_redelivered_event_is_absorbed() -> None:
+    admitted = admission("adm-1", 0, "lth-wards")
+    journey = Journey()
+
+    assert journey.record(admitted, LATENESS) is Recorded.APPLIED
+    assert journey.record(dict(admitted), LATENESS) is Recorded.DUPLICATE
+    assert len(journey.events) == 1
+
+
+def test_a_duplicate_is_recognised_by_source_and_event_id_not_by_content() -> None:
+    journey = Journey()
+    journey.record(admission("adm-1", 0, "lth-wards"), LATENESS)
+
+    # The same id re-sent with different content is still the same event: the first one stands.
+    assert journey.record(discharge("adm-1", 5, "lth-wards"), LATENESS) is Recorded.DUPLICATE
+    assert replay(PSEUDONYM, journey.events).in_services == {"lth-wards": at(0)}
+
+
+def test_the_same_event_id_from_another_source_is_a_different_event() -> None:
+    journey = Journey()
+    journey.record(admission("1001", 0, "lth-wards"), LATENESS)
+
+    assert journey.record(admission("1001", 1, "lch-community-beds"), LATENESS) is Recorded.APPLIED
+    assert set(replay(PSEUDONYM, journey.events).in_services) == {"lth-wards", "lch-community-beds"}
+
+
+def test_duplicates_are_still_recognised_after_the_journey_is_stored_and_reloaded() -> None:
+    journey = Journey()
+    journey.record(admission("adm-1", 0, "lth-wards"), LATENESS)
+    reloaded = Journey.from_stored(json.loads(json.dumps(journey.to_stored())))
+
+    assert reloaded.record(admission("adm-1", 0, "lth-wards"), LATENESS) is Recorded.DUPLICATE
+
+
+def test_an_event_inside_the_lateness_window_is_applied_in_its_place() -> None:
+    journey = Journey()
+    journey.record(discharge("dis-1", 6 * 24, "lth-wards"), LATENESS)
+
+    # The admission six days before the discharge arrives after it: still admitted, then left.
+    assert journey.record(admission("adm-1", 0, "lth-wards"), LATENESS) is Recorded.APPLIED
+    assert [e["event_id"] for e in journey.events] == ["adm-1", "dis-1"]
+    assert replay(PSEUDONYM, journey.events).in_services == {}
+
+
+def test_an_event_further_behind_than_the_lateness_window_is_too_late() -> None:
+    journey = Journey()
+    journey.record(referral("ref-1", 8 * 24, to="lcc-reablement"), LATENESS)
+    before = replay(PSEUDONYM, journey.events)
+
+    assert journey.record(admission("adm-1", 0, "lcc-reablement"), LATENESS) is Recorded.TOO_LATE
+    assert [e["event_id"] for e in journey.events] == ["ref-1"]
+    assert replay(PSEUDONYM, journey.events) == before
+
+
+def test_the_window_is_measured_from_the_patients_newest_event() -> None:
+    newest = 30 * 24
+    journey = Journey()
+    journey.record(admission("adm-1", newest, "lth-wards"), LATENESS)
+
+    exactly_a_week = admission("adm-2", newest - 7 * 24, "lch-community-beds")
+    a_second_more = event(
+        "admission", "adm-3", newest - 7 * 24 - 1 / 3600, "lth-ed", admission_method="emergency"
+    )
+    assert journey.record(exactly_a_week, LATENESS) is Recorded.APPLIED
+    assert journey.record(a_second_more, LATENESS) is Recorded.TOO_LATE
+
+
+def test_a_shorter_window_is_honoured() -> None:
+    journey = Journey()
+    journey.record(admission("adm-1", 10, "lth-wards"), timedelta(hours=1))
+
+    assert journey.record(referral("ref-1", 8, to="lcc-reablement"), timedelta(hours=1)) is (
+        Recorded.TOO_LATE
+    )
+    assert journey.record(referral("ref-2", 9.5, to="lcc-reablement"), timedelta(hours=1)) is (
+        Recorded.APPLIED
+    )
+
+
+def test_a_backfill_of_an_old_period_is_not_too_late() -> None:
+    # Lateness is against the patient's own events, not the wall clock: 2019 replays fine.
+    old = BASE.replace(year=2019)
+    discharged = {**discharge("dis-1", 0, "lth-wards"), "occurred_at": utc_timestamp(old)}
+    admitted = {
+        **admission("adm-1", 0, "lth-wards"),
+        "occurred_at": utc_timestamp(old - timedelta(days=6)),
+    }
+
+    assert state_after(discharged, admitted).in_services == {}
+
+
+def test_a_newer_event_moves_the_window_forward() -> None:
+    journey = Journey()
+    journey.record(admission("adm-1", 0, "lth-wards"), LATENESS)
+    journey.record(discharge("dis-1", 10 * 24, "lth-wards"), LATENESS)
+
+    assert journey.record(referral("ref-1", 24, to="lcc-reablement"), LATENESS) is (
+        Recorded.TOO_LATE
+    )
+
+
+# -- queues -------------------------------------------------------------------------------------
+
+
+def test_a_new_referral_opens_a_queue_entry_for_the_service_referred_to() -> None:
+    state = state_after(
+        referral("ref-1", 2, to="lcc-reablement", pathway="P1", priority="urgent"),
+    )
+
+    assert state.queues == {
+        "lcc-reablement": QueueEntry(
+            service="lcc-reablement",
+            pseudonym=PSEUDONYM,
+            referred_at=at(2),
+            referring_service="lth-toc-hub",
+            pathway="P1",
+            priority="urgent",
+        )
+    }
+    assert state.in_services == {}
+
+
+def test_an_accepted_referral_alone_opens_a_queue_entry() -> None:
+    state = state_after(referral("ref-1", 2, to="lcc-reablement", status="accepted"))
+
+    assert set(state.queues) == {"lcc-reablement"}
+    assert state.queues["lcc-reablement"].referred_at == at(2)
+
+
+def test_accepting_a_referral_keeps_the_patients_place_in_the_queue() -> None:
+    state = state_after(
+        referral("ref-1", 2, to="lcc-reablement", pathway="P1"),
+        referral(
+            "ref-2", 30, to="lcc-reablement", status="accepted", service="lcc-reablement"
+        ),
+    )
+
+    entry = state.queues["lcc-reablement"]
+    assert entry.referred_at == at(2)
+    assert entry.referring_service == "lth-toc-hub"
+    assert entry.pathway == "P1"
+
+
+def test_acceptance_arriving_before_the_referral_still_keeps_the_original_referred_at() -> None:
+    state = state_after(
+        referral("ref-2", 30, to="lcc-reablement", status="accepted", service="lcc-reablement"),
+        referral("ref-1", 2, to="lcc-reablement"),
+    )
+
+    assert state.queues["lcc-reablement"].referred_at == at(2)
+
+
+def test_a_declined_or_withdrawn_referral_leaves_the_queue() -> None:
+    for status in ("declined", "withdrawn"):
+        state = state_after(
+            referral("ref-1", 2, to="lcc-reablement"),
+            referral("ref-2", 4, to="lcc-reablement", status=status),
+        )
+        assert state.queues == {}, status
+
+
+def test_admission_to_the_service_ends_the_wait() -> None:
+    state = state_after(
+        referral("ref-1", 2, to="lch-community-beds"),
+        admission("adm-1", 26, "lch-community-beds"),
+    )
+
+    assert state.queues == {}
+    assert state.in_services == {"lch-community-beds": at(26)}
+
+
+def test_admission_elsewhere_does_not_end_the_wait() -> None:
+    state = state_after(
+        referral("ref-1", 2, to="lch-community-beds"),
+        admission("adm-1", 3, "lth-wards"),
+    )
+
+    assert set(state.queues) == {"lch-community-beds"}
+
+
+def test_transfer_into_the_service_ends_the_wait_and_moves_the_patient() -> None:
+    state = state_after(
+        admission("adm-1", 0, "lth-wards"),
+        referral("ref-1", 2, to="lch-community-beds"),
+        transfer("trf-1", 50, "lth-wards", "lch-community-beds"),
+    )
+
+    assert state.queues == {}
+    assert state.in_services == {"lch-community-beds": at(50)}
+
+
+def test_a_referral_to_a_service_the_patient_is_already_in_does_not_queue() -> None:
+    state = state_after(
+        admission("adm-1", 0, "lch-community-beds"),
+        referral("ref-1", 2, to="lch-community-beds"),
+    )
+
+    assert state.queues == {}
+
+
+def test_after_discharge_a_new_referral_queues_again() -> None:
+    state = state_after(
+        admission("adm-1", 0, "lch-community-beds"),
+        discharge("dis-1", 24, "lch-community-beds"),
+        referral("ref-1", 48, to="lch-community-beds"),
+    )
+
+    assert state.in_services == {}
+    assert state.queues["lch-community-beds"].referred_at == at(48)
+
+
+def test_queues_for_different_services_are_independent() -> None:
+    state = state_after(
+        referral("ref-1", 2, to="lcc-reablement"),
+        referral("ref-2", 3, to="lch-community-beds"),
+        referral("ref-3", 4, to="lcc-reablement", status="withdrawn"),
+    )
+
+    assert set(state.queues) == {"lch-community-beds"}
+
+
+def test_a_discharge_leaves_the_service_but_not_other_queues() -> None:
+    state = state_after(
+        admission("adm-1", 0, "lth-wards"),
+        referral("ref-1", 2, to="lcc-reablement"),
+        discharge("dis-1", 5, "lth-wards"),
+    )
+
+    assert state.in_services == {}
+    assert set(state.queues) == {"lcc-reablement"}
+
+
+def test_a_referral_at_the_same_instant_as_the_admission_is_not_left_waiting() -> None:
+    # A source that stamps "referred and admitted" with one time, sending the admission first.
+    state = state_after(
+        admission("adm-1", 5, "lch-community-beds"),
+        referral("ref-1", 5, to="lch-community-beds"),
+    )
+
+    assert state.queues == {}
+    assert set(state.in_services) == {"lch-community-beds"}
+
+
+# -- cancellations ------------------------------------------------------------------------------
+
+
+def test_a_cancelled_admission_puts_the_patient_back_in_the_queue() -> None:
+    admitted = admission("adm-1", 26, "lch-community-beds")
+    state = state_after(
+        referral("ref-1", 2, to="lch-community-beds"),
+        admitted,
+        cancellation("cxl-1", 27, admitted),
+    )
+
+    assert state.in_services == {}
+    assert state.queues["lch-community-beds"].referred_at == at(2)
+
+
+def test_a_cancellation_that_arrives_before_its_event_still_cancels_it() -> None:
+    admitted = admission("adm-1", 26, "lch-community-beds")
+    state = state_after(
+        cancellation("cxl-1", 27, admitted),
+        referral("ref-1", 2, to="lch-community-beds"),
+        admitted,
+    )
+
+    assert state.in_services == {}
+    assert set(state.queues) == {"lch-community-beds"}
+
+
+def test_a_cancelled_referral_never_queued() -> None:
+    referred = referral("ref-1", 2, to="lcc-reablement")
+
+    assert state_after(referred, cancellation("cxl-1", 3, referred)).queues == {}
+
+
+def test_a_cancelled_discharge_leaves_the_patient_in_the_service() -> None:
+    discharged = discharge("dis-1", 24, "lth-wards")
+    state = state_after(
+        admission("adm-1", 0, "lth-wards"), discharged, cancellation("cxl-1", 25, discharged)
+    )
+
+    assert state.in_services == {"lth-wards": at(0)}
+
+
+def test_a_cancelled_transfer_leaves_the_patient_where_they_were() -> None:
+    moved = transfer("trf-1", 50, "lth-wards", "lch-community-beds")
+    state = state_after(
+        admission("adm-1", 0, "lth-wards"),
+        referral("ref-1", 2, to="lch-community-beds"),
+        moved,
+        cancellation("cxl-1", 51, moved),
+    )
+
+    assert state.in_services == {"lth-wards": at(0)}
+    assert set(state.queues) == {"lch-community-beds"}
+
+
+def test_a_cancellation_only_retracts_an_event_of_its_own_source() -> None:
+    admitted = admission("1001", 0, "lth-wards")  # RR8/pas
+    other_source = {**cancellation("cxl-1", 1, admitted), "source": "RY6/systmone"}
+
+    assert state_after(admitted, other_source).in_services == {"lth-wards": at(0)}
+
+
+def test_a_cancellation_of_an_unknown_event_changes_nothing() -> None:
+    admitted = admission("adm-1", 0, "lth-wards")
+    ghost = admission("adm-404", 0, "lth-wards")
+
+    assert state_after(admitted, cancellation("cxl-1", 1, ghost)) == state_after(admitted)
+
+
+# -- any arrival order, any duplicates: the same journey ----------------------------------------
+
+SERVICES = ("lth-wards", "lch-community-beds", "lcc-reablement")
+STATUSES = ("new", "accepted", "declined", "withdrawn")
+
+
+@st.composite
+def journeys(draw: st.DrawFn) -> list[Event]:
+    """A patient's events in time order, within the lateness window; ties allowed."""
+    events: list[Event] = []
+    minutes = 0
+    for number in range(draw(st.integers(1, 12))):
+        # Gaps of up to 12 hours keep 12 events well inside the 7-day window; 0 makes ties.
+        minutes += draw(st.sampled_from([0, 0, 1, 30, 90, 240, 720]))
+        hours = minutes / 60
+        event_id = f"e{number}"
+        kind = draw(st.sampled_from(["referral", "admission", "discharge", "transfer", "cancel"]))
+        service = draw(st.sampled_from(SERVICES))
+        if kind == "referral":
+            events.append(
+                referral(
+                    event_id,
+                    hours,
+                    to=service,
+                    status=draw(st.sampled_from(STATUSES)),
+                    service=draw(st.sampled_from(SERVICES)),
+                    pathway=draw(st.sampled_from([None, "P1", "P2", "P3"])),
+                )
+            )
+        elif kind == "admission":
+            events.append(admission(event_id, hours, service))
+        elif kind == "discharge":
+            events.append(discharge(event_id, hours, service))
+        elif kind == "transfer":
+            to = draw(st.sampled_from([s for s in SERVICES if s != service]))
+            events.append(transfer(event_id, hours, service, to))
+        elif events:
+            events.append(cancellation(event_id, hours, draw(st.sampled_from(events))))
+    return events
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), events=journeys())
+def test_any_arrival_order_with_duplicates_gives_the_same_journey(
+    data: st.DataObject, events: list[Event]
+) -> None:
+    in_order = Journey()
+    for each in events:
+        assert in_order.record(each, LATENESS) is Recorded.APPLIED
+    expected = replay(PSEUDONYM, in_order.events)
+
+    redelivered = data.draw(st.lists(st.sampled_from(events), max_size=len(events)))
+    arrivals = data.draw(st.permutations(events + [dict(e) for e in redelivered]))
+    shuffled = Journey()
+    outcomes = [shuffled.record(each, LATENESS) for each in arrivals]
+
+    assert outcomes.count(Recorded.APPLIED) == len(events)
+    assert Recorded.TOO_LATE not in outcomes
+    assert replay(PSEUDONYM, shuffled.events) == expected
+    if len({e["occurred_at"] for e in events}) == len(events):
+        # Without ties, "in order" has only one meaning: replaying the events as generated.
+        assert expected == replay(PSEUDONYM, events)
