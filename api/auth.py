@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 from dataclasses import dataclass
 
 from flowsight.settings import Settings
@@ -38,15 +39,16 @@ def parse_api_keys(config: str) -> list[ApiKey]:
     """Parse `name:role+role:sha256,...`, naming the entry that is wrong."""
     keys = []
     for entry in filter(None, (part.strip() for part in config.split(","))):
-        try:
-            name, roles, digest = entry.split(":")
-        except ValueError:
-            raise ValueError(f"API key entry {entry[:20]!r} must be name:roles:sha256") from None
+        # Roles may contain a colon themselves (publisher:RR8), names and digests never do.
+        head, _, digest = entry.rpartition(":")
+        name, _, roles = head.partition(":")
+        if not name or not roles or not digest:
+            raise ValueError(f"API key entry {entry[:20]!r} must be name:roles:sha256")
         role_set = frozenset(roles.split("+"))
         unknown = role_set - ROLES - {r for r in role_set if r.startswith("publisher:")}
         if unknown:
             raise ValueError(f"API key {name!r} has unknown roles {sorted(unknown)}")
-        if len(digest) != 64:
+        if len(digest) != 64 or any(c not in string.hexdigits for c in digest):
             raise ValueError(f"API key {name!r} needs a 64-character SHA-256 hex digest")
         keys.append(ApiKey(name, role_set, digest.lower()))
     return keys

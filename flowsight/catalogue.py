@@ -18,7 +18,7 @@ def load_catalogue(path: Path) -> Catalogue:
     """Read and validate the catalogue at `path`."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise CatalogueError(f"cannot read the service catalogue {path}: {error}") from error
     except yaml.YAMLError as error:
         raise CatalogueError(f"the service catalogue {path} is not valid YAML: {error}") from error
@@ -38,7 +38,7 @@ def _where(document: object, location: tuple[int | str, ...]) -> str:
     for part in location:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             node = node[part]
-            label = node.get("id") or node.get("code") if isinstance(node, dict) else None
+            label = (node.get("id") or node.get("code")) if isinstance(node, dict) else None
             parts[-1] = f"{parts[-1]}[{label or part}]"
             continue
         parts.append(str(part))

@@ -86,12 +86,12 @@ class Settings(BaseSettings):
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and self.pseudonym_key is None:
             raise ValueError(
-                "FLOWSIGHT_PSEUDONYM_KEY must be set outside development: "
+                "FLOWSIGHT_PSEUDONYM_KEY must be set in production: "
                 "patient pseudonyms are keyed with it"
             )
         if self.environment == "production" and not self.api_keys:
             raise ValueError(
-                "FLOWSIGHT_API_KEYS must be set outside development: "
+                "FLOWSIGHT_API_KEYS must be set in production: "
                 "create keys with `flowsight keys create`"
             )
         if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 32:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     NonNegativeFloat,
     NonNegativeInt,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -99,11 +101,15 @@ class Attendance(PatientEvent):
     departed_at: AwareDatetime | None = None
     outcome: AttendanceOutcome | None = None
 
-    @model_validator(mode="after")
-    def _departs_after_arrival(self) -> Attendance:
-        if self.departed_at is not None and self.departed_at < self.arrived_at:
+    @field_validator("departed_at")
+    @classmethod
+    def _departs_after_arrival(
+        cls, value: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        arrived = info.data.get("arrived_at")
+        if value is not None and arrived is not None and value < arrived:
             raise ValueError("departed_at is before arrived_at")
-        return self
+        return value
 
 
 class Admission(PatientEvent):
@@ -132,17 +138,20 @@ class Assessment(PatientEvent):
     event_type: Literal["assessment"]
     kind: AssessmentKind
     status: AssessmentStatus
-    meets_criteria_to_reside: bool | None = None
+    meets_criteria_to_reside: bool | None = Field(None, validate_default=True)
     discharge_ready_at: AwareDatetime | None = None
     delay_reason: DelayReason | None = None
     pathway: Pathway | None = None
     care_need_hours: NonNegativeFloat | None = None
 
-    @model_validator(mode="after")
-    def _ctr_review_says_whether_criteria_met(self) -> Assessment:
-        if self.kind == AssessmentKind.CTR_REVIEW and self.meets_criteria_to_reside is None:
+    @field_validator("meets_criteria_to_reside")
+    @classmethod
+    def _ctr_review_says_whether_criteria_met(
+        cls, value: bool | None, info: ValidationInfo
+    ) -> bool | None:
+        if info.data.get("kind") == AssessmentKind.CTR_REVIEW and value is None:
             raise ValueError("a ctr_review needs meets_criteria_to_reside")
-        return self
+        return value
 
 
 class Discharge(PatientEvent):

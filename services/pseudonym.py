@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 from schemas.events import PatientIdentity
 
@@ -12,7 +13,8 @@ def identity_key(patient: PatientIdentity) -> str:
     """The normalised identifier a pseudonym is computed from: the NHS number when known."""
     if patient.nhs_number is not None:
         return f"nhs:{patient.nhs_number}"
-    return f"local:{patient.id_system}:{patient.local_id}"
+    # JSON keeps the two parts apart even when they contain colons (identifier systems are URIs).
+    return "local:" + json.dumps([patient.id_system, patient.local_id], separators=(",", ":"))
 
 
 def pseudonymise(patient: PatientIdentity, key: bytes) -> str:

@@ -8,8 +8,13 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def utc_timestamp(moment: datetime) -> str:
-    """`moment` as a fixed-width UTC timestamp string."""
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    """`moment` as a fixed-width UTC timestamp string; OverflowError if UTC cannot hold it."""
+    utc = moment.astimezone(UTC)
+    # strftime("%Y") does not pad years before 1000, which would break the string order.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
 
 
 def parse_timestamp(text: str) -> datetime:

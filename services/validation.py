@@ -31,6 +31,14 @@ TOO_LATE = "too_late"
 UNPROCESSABLE = "unprocessable"
 
 
+class TimestampOutOfRange(ValueError):
+    """A timestamp that cannot be expressed in UTC (e.g. 0001-01-01T00:30+01:00)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """A valid event, normalised: `patient` replaced by its `pseudonym`."""
@@ -121,7 +129,10 @@ def check_event(
             "occurred_at",
             f"occurred_at {event.occurred_at.isoformat()} is in the future",
         )
-    return Accepted(*normalise(event, context.pseudonym_key))
+    try:
+        return Accepted(*normalise(event, context.pseudonym_key))
+    except TimestampOutOfRange as error:
+        return Rejected(INVALID_FIELD, error.field, f"{error.field} is out of range in UTC")
 
 
 def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any]]:
@@ -129,7 +140,10 @@ def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any
     body = event.model_dump(mode="json", exclude={"patient"}, exclude_none=True)
     for name, value in event:
         if isinstance(value, datetime):
-            body[name] = utc_timestamp(value)
+            try:
+                body[name] = utc_timestamp(value)
+            except OverflowError:
+                raise TimestampOutOfRange(name) from None
     if isinstance(event, PatientEvent):
         pseudonym = pseudonymise(event.patient, pseudonym_key)
         body["pseudonym"] = pseudonym

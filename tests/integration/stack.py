@@ -21,7 +21,9 @@ from api.auth import new_api_key
 from flowsight.settings import Settings
 
 #: A key with every reading role, granted to each test stack's API.
-TEST_API_KEY, TEST_API_KEY_ENTRY = new_api_key("integration-tests", ["viewer", "caseload", "oncall"])
+TEST_API_KEY, TEST_API_KEY_ENTRY = new_api_key(
+    "integration-tests", ["viewer", "caseload", "oncall"]
+)
 
 #: The pseudonym key every test process uses, so tests can compute the pseudonyms they expect.
 TEST_PSEUDONYM_KEY = "integration-test-pseudonym-key-0123456789abcdef"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from schemas.events import EVENT_TYPES, Envelope, PatientEvent, event_adapter
 from tests.schemas.examples import NHS_NUMBER_DIGITS, SPEC_EVENT_TYPES, example, without
@@ -18,7 +19,7 @@ def parse(document: dict[str, Any]) -> Envelope:
     return event_adapter.validate_json(json.dumps(document))
 
 
-def errors_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+def errors_of(document: dict[str, Any]) -> list[ErrorDetails]:
     with pytest.raises(ValidationError) as raised:
         parse(document)
     return list(raised.value.errors())
@@ -126,7 +127,7 @@ def test_departure_at_arrival_or_not_yet_is_accepted(departed_at: str | None) ->
     document = example("attendance", arrived_at="2025-03-10T09:00:00Z", departed_at=departed_at)
 
     assert parse(document).departed_at == (  # type: ignore[attr-defined]
-        None if departed_at is None else datetime(2025, 3, 10, 9, tzinfo=timezone.utc)
+        None if departed_at is None else datetime(2025, 3, 10, 9, tzinfo=UTC)
     )
 
 
@@ -197,9 +198,7 @@ def test_source_must_be_organisation_slash_system(source: str) -> None:
 
 @pytest.mark.parametrize("schema_version", ["2", 1, "1.0"])
 def test_only_schema_version_1_is_understood(schema_version: object) -> None:
-    assert failing_fields(example("admission", schema_version=schema_version)) == {
-        "schema_version"
-    }
+    assert failing_fields(example("admission", schema_version=schema_version)) == {"schema_version"}
 
 
 @pytest.mark.parametrize("event_id", ["", "x" * 129])

@@ -115,7 +115,5 @@ def test_any_swap_of_neighbouring_digits_is_caught(nine: str, position: int) -> 
     number = with_check_digit(nine)
     if number is None or len(set(number)) == 1 or number[position] == number[position + 1]:
         return
-    swapped = (
-        number[:position] + number[position + 1] + number[position] + number[position + 2 :]
-    )
+    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
     assert not is_valid_nhs_number(swapped)

@@ -11,12 +11,11 @@ from services.timestamps import parse_timestamp, utc_timestamp
 
 # Years 1000-9998 only: the calendar's edges are covered (and fail) in test_validation.py.
 moments = st.datetimes(
-    min_value=datetime(1000, 1, 2), max_value=datetime(9998, 12, 30)
-).flatmap(
-    lambda naive: st.builds(
-        lambda minutes: naive.replace(tzinfo=timezone(timedelta(minutes=minutes))),
-        st.integers(-14 * 60, 14 * 60),
-    )
+    min_value=datetime(1000, 1, 2),
+    max_value=datetime(9998, 12, 30),
+    timezones=st.builds(
+        lambda minutes: timezone(timedelta(minutes=minutes)), st.integers(-14 * 60, 14 * 60)
+    ),
 )
 
 

@@ -60,7 +60,9 @@ def accepted(document: dict[str, Any], context: ValidationContext, **options: An
 
 
 def pseudonym_of(patient: dict[str, str], context: ValidationContext, **options: Any) -> str:
-    return str(accepted(example("admission", patient=patient), context, **options).event["pseudonym"])
+    return str(
+        accepted(example("admission", patient=patient), context, **options).event["pseudonym"]
+    )
 
 
 # -- every reason code, with the field it names -------------------------------------------------
@@ -205,7 +207,10 @@ REJECTIONS: list[tuple[str, Any, str, str]] = [
 
 @pytest.mark.parametrize(
     ("document", "reason", "field"),
-    [pytest.param(document, reason, field, id=what) for what, document, reason, field in REJECTIONS],
+    [
+        pytest.param(document, reason, field, id=what)
+        for what, document, reason, field in REJECTIONS
+    ],
 )
 def test_each_problem_is_refused_with_its_reason_and_field(
     document: Any, reason: str, field: str, context: ValidationContext
@@ -430,3 +435,21 @@ def test_the_first_day_of_the_calendar_with_an_offset_is_refused_not_raised(
     outcome = check(example("admission", occurred_at="0001-01-01T00:30:00+01:00"), context)
 
     assert isinstance(outcome, Rejected)
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (example("attendance", departed_at="2025-03-10T05:01:00Z"), "departed_at"),
+        (
+            without(example("assessment", kind="ctr_review"), "meets_criteria_to_reside"),
+            "meets_criteria_to_reside",
+        ),
+    ],
+)
+def test_rules_across_two_fields_name_the_field_to_fix(
+    document: dict[str, Any], field: str, context: ValidationContext
+) -> None:
+    outcome = check(document, context)
+    assert isinstance(outcome, Rejected), outcome
+    assert (outcome.reason, outcome.field) == (validation.INVALID_FIELD, field)

@@ -1,0 +1,200 @@
+"""API keys and roles (SPEC section 9): the right key gives the right principal, nothing else does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from api.auth import (
+    DEVELOPMENT_PRINCIPAL,
+    ApiKey,
+    Authenticator,
+    Principal,
+    hash_key,
+    new_api_key,
+    parse_api_keys,
+)
+from flowsight.settings import Settings
+
+PSEUDONYM_KEY = "p" * 32
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer FLOWSIGHT_* variable or .env file may change what these tests see."""
+    for name in list(os.environ):
+        if name.startswith("FLOWSIGHT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def authenticator(environment: str, *entries: str) -> Authenticator:
+    settings = Settings(
+        _env_file=None,
+        environment=environment,
+        api_keys=",".join(entries),
+        pseudonym_key=PSEUDONYM_KEY,
+    )
+    return Authenticator(settings)
+
+
+# -- parsing FLOWSIGHT_API_KEYS -----------------------------------------------------------------
+
+
+def test_a_created_entry_parses_back_to_its_name_and_roles() -> None:
+    key, entry = new_api_key("bed-managers", ["viewer", "caseload"])
+
+    assert parse_api_keys(entry) == [
+        ApiKey("bed-managers", frozenset({"viewer", "caseload"}), hash_key(key))
+    ]
+
+
+def test_each_created_key_is_new() -> None:
+    first, _ = new_api_key("bed-managers", ["viewer"])
+    second, _ = new_api_key("bed-managers", ["viewer"])
+
+    assert first != second
+    assert len(first) >= 32
+
+
+def test_the_entry_never_contains_the_key_itself() -> None:
+    key, entry = new_api_key("bed-managers", ["viewer"])
+
+    assert key not in entry
+    assert key.removeprefix("fs_") not in entry
+
+
+def test_several_entries_with_spaces_and_a_trailing_comma_parse() -> None:
+    _, viewers = new_api_key("dashboard", ["viewer"])
+    _, on_call = new_api_key("silver-on-call", ["oncall", "viewer"])
+
+    keys = parse_api_keys(f" {viewers} ,\n{on_call},")
+
+    assert [k.name for k in keys] == ["dashboard", "silver-on-call"]
+
+
+def test_no_entries_is_no_keys() -> None:
+    assert parse_api_keys("") == []
+    assert parse_api_keys(" , ") == []
+
+
+def test_a_publisher_entry_made_by_new_api_key_parses() -> None:
+    # SPEC section 9: publisher:<org> may publish for that organisation. The role itself holds
+    # a colon, the same character that separates name, roles and digest in an entry.
+    key, entry = new_api_key("rr8-pas", ["publisher:RR8"])
+
+    assert parse_api_keys(entry) == [ApiKey("rr8-pas", frozenset({"publisher:RR8"}), hash_key(key))]
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ("bed-managers", "bed-managers"),
+        ("bed-managers:viewer", "bed-managers"),
+        (f"bed-managers:superuser:{'a' * 64}", "bed-managers"),
+        (f"bed-managers:viewer+root:{'a' * 64}", "root"),
+        (f"bed-managers::{'a' * 64}", "bed-managers"),
+        ("bed-managers:viewer:abc123", "bed-managers"),
+        (f"bed-managers:viewer:{'a' * 63}", "bed-managers"),
+        (f"bed-managers:viewer:{'a' * 65}", "bed-managers"),
+    ],
+)
+def test_a_malformed_entry_is_refused_naming_it(entry: str, named: str) -> None:
+    good = new_api_key("dashboard", ["viewer"])[1]
+
+    with pytest.raises(ValueError, match=named):
+        parse_api_keys(f"{good},{entry}")
+
+
+def test_a_digest_that_is_not_hexadecimal_is_refused() -> None:
+    # 64 characters but not SHA-256 hex: no presented key could ever match it, so the operator
+    # should hear about it at start-up rather than from callers who are all refused.
+    with pytest.raises(ValueError, match="bed-managers"):
+        parse_api_keys(f"bed-managers:viewer:{'z' * 64}")
+
+
+def test_an_upper_case_digest_still_matches_its_key() -> None:
+    key = "fs_copied-from-a-password-manager"
+    entry = f"bed-managers:viewer:{hash_key(key).upper()}"
+
+    principal = authenticator("production", entry).principal(key)
+
+    assert principal == Principal("bed-managers", frozenset({"viewer"}))
+
+
+# -- resolving a presented key ------------------------------------------------------------------
+
+
+def test_each_key_resolves_to_its_own_principal() -> None:
+    viewer_key, viewer_entry = new_api_key("dashboard", ["viewer"])
+    oncall_key, oncall_entry = new_api_key("silver-on-call", ["oncall", "viewer"])
+    auth = authenticator("production", viewer_entry, oncall_entry)
+
+    assert auth.principal(viewer_key) == Principal("dashboard", frozenset({"viewer"}))
+    assert auth.principal(oncall_key) == Principal(
+        "silver-on-call", frozenset({"oncall", "viewer"})
+    )
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_a_wrong_key_resolves_to_nobody(environment: str) -> None:
+    key, entry = new_api_key("dashboard", ["viewer"])
+    auth = authenticator(environment, entry)
+
+    assert auth.principal(key + "x") is None
+    assert auth.principal(key[:-1]) is None
+    assert auth.principal("") is None
+    assert auth.principal(hash_key(key)) is None  # the stored digest is not a key
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_no_key_with_keys_configured_is_nobody(environment: str) -> None:
+    _, entry = new_api_key("dashboard", ["viewer"])
+
+    assert authenticator(environment, entry).principal(None) is None
+
+
+def test_development_without_keys_serves_the_development_principal() -> None:
+    auth = authenticator("development")
+
+    assert auth.principal(None) == DEVELOPMENT_PRINCIPAL
+    assert auth.principal("fs_anything") is None
+
+
+def test_the_test_environment_without_keys_is_not_open() -> None:
+    assert authenticator("test").principal(None) is None
+
+
+def test_the_development_principal_cannot_acknowledge_alerts_or_administer() -> None:
+    assert DEVELOPMENT_PRINCIPAL.has("viewer")
+    assert DEVELOPMENT_PRINCIPAL.has("caseload")
+    assert not DEVELOPMENT_PRINCIPAL.has("oncall")
+    assert not DEVELOPMENT_PRINCIPAL.has("admin")
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+
+def test_a_principal_has_only_its_roles() -> None:
+    viewer = Principal("dashboard", frozenset({"viewer"}))
+
+    assert viewer.has("viewer")
+    assert not viewer.has("caseload")
+    assert not viewer.has("oncall")
+    assert not viewer.has("admin")
+    assert not viewer.has("publisher:RR8")
+
+
+@pytest.mark.parametrize("role", ["viewer", "caseload", "oncall", "admin", "publisher:RR8"])
+def test_admin_implies_every_role(role: str) -> None:
+    assert Principal("ops", frozenset({"admin"})).has(role)
+
+
+def test_a_publisher_may_publish_for_its_own_organisation_only() -> None:
+    publisher = Principal("rr8-pas", frozenset({"publisher:RR8"}))
+
+    assert publisher.has("publisher:RR8")
+    assert not publisher.has("publisher:RY6")
+    assert not publisher.has("viewer")
