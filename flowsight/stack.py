@@ -37,7 +37,8 @@ class Stack:
     started_postgres: bool = False
 
     def run(self) -> None:
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        # Explicit handlers: a shell that starts `up` in the background makes it ignore SIGINT.
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._start()
             self._watch()
@@ -45,7 +46,8 @@ class Stack:
             self.console.print("\nstopping…")
         finally:
             self._stop()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _start(self) -> None:
         settings = self.settings

@@ -68,6 +68,7 @@ def create_app(
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        datadir=str(settings.data_dir / "faust"),
         table_standby_replicas=0,
     )
     ingest_pattern = re.compile(settings.ingest_topic_pattern)
