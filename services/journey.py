@@ -9,11 +9,24 @@ delivery and late source systems need.
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from schemas.catalogue import Catalogue
+from schemas.codes import CapacityUnit
+from services.facts import (
+    READMISSION_WINDOW,
+    Anomaly,
+    Assessment,
+    Attendance,
+    Delay,
+    Referral,
+    Stay,
+    midnights,
+)
 from services.timestamps import parse_timestamp, utc_timestamp
 
 Event = dict[str, Any]
@@ -90,24 +103,50 @@ class QueueEntry:
     priority: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceMap:
+    """What replay needs to know of the catalogue: each service's kind, and which have beds."""
+
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    bed_based: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> ServiceMap:
+        return cls(
+            {s.id: s.kind.value for s in catalogue.services},
+            frozenset(s.id for s in catalogue.services if s.capacity_unit == CapacityUnit.BEDS),
+        )
+
+    def services_of_kind(self, kind: str) -> frozenset[str]:
+        return frozenset(service for service, k in self.kinds.items() if k == kind)
+
+
 @dataclass(slots=True)
 class JourneyState:
-    """Where a patient is now: the services they are in (since when) and the queues they wait in."""
+    """Where a patient is now, and the facts of their journey so far."""
 
     pseudonym: str
     in_services: dict[str, str] = field(default_factory=dict)
     queues: dict[str, QueueEntry] = field(default_factory=dict)
+    stays: list[Stay] = field(default_factory=list)
+    delays: list[Delay] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    attendances: list[Attendance] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
 
 
-def replay(pseudonym: str, events: list[Event]) -> JourneyState:
-    """Derive the patient's current state from their events, as if they arrived in order."""
+def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = None) -> JourneyState:
+    """Derive the patient's state and facts from their events, as if they arrived in order."""
     cancelled = _cancelled(events)
-    state = JourneyState(pseudonym)
+    fold = _Fold(pseudonym, services or ServiceMap())
     for event in events:
         if (event["source"], event["event_id"]) in cancelled:
             continue
-        _APPLY.get(event["event_type"], _ignore)(state, event)
-    return state
+        handler = _HANDLERS.get(event["event_type"])
+        if handler is not None:
+            handler(fold, event)
+    return fold.finish()
 
 
 def _cancelled(events: list[Event]) -> set[tuple[str, str]]:
@@ -133,46 +172,218 @@ def _cancelled(events: list[Event]) -> set[tuple[str, str]]:
     return {key for key in retracted_by if is_cancelled(key, frozenset())}
 
 
-def _referral(state: JourneyState, event: Event) -> None:
-    target = event["to_service"]
-    if event["status"] not in _OPEN_REFERRAL:
-        state.queues.pop(target, None)
+class _Fold:
+    """The replay's working state: open stays, delays, referrals, attendances, assessments."""
+
+    def __init__(self, pseudonym: str, services: ServiceMap) -> None:
+        self.pseudonym = pseudonym
+        self.services = services
+        self.stays: dict[str, Stay] = {}  # open, by service
+        self.delays: dict[str, Delay] = {}  # current, by service
+        self.referrals: dict[str, Referral] = {}  # latest, by service referred to
+        self.attendances: dict[tuple[str, str], Attendance] = {}
+        self.assessments: dict[tuple[str, str], Assessment] = {}  # open, by service and kind
+        self.care_type: str | None = None  # where the last discharge sent them: a care-home type
+        self.done: JourneyState = JourneyState(pseudonym)
+
+    def anomaly(self, event: Event, kind: str) -> None:
+        self.done.anomalies.append(
+            Anomaly(
+                event["service"], kind, event["source"], event["event_id"], event["occurred_at"]
+            )
+        )
+
+    def start_stay(self, service: str, event: Event, method: str | None) -> None:
+        if service in self.stays:
+            self.anomaly(event, "admitted_while_in_service")
+            return
+        self.stays[service] = Stay(
+            service,
+            event["occurred_at"],
+            admission_method=method,
+            start_care_hours=event.get("care_hours_per_week"),
+            care_type=_care_type(event.get("unit")) or self.care_type,
+        )
+        referral = self.referrals.get(service)
+        if referral is not None and referral.waiting:
+            self.referrals[service] = replace(
+                referral, status="started", started_at=event["occurred_at"]
+            )
+
+    def end_stay(self, service: str, event: Event, ended_by: str) -> bool:
+        stay = self.stays.pop(service, None)
+        if stay is None:
+            return False
+        self.end_delay(service, event["occurred_at"])
+        nctr = sum(
+            midnights(d.started_at, d.ended_at or event["occurred_at"])
+            for d in self.done.delays
+            if d.service == service and d.started_at >= stay.started_at
+        )
+        self.done.stays.append(
+            replace(
+                stay,
+                ended_at=event["occurred_at"],
+                nctr_days=nctr,
+                ended_by=ended_by,
+                end_care_hours=event.get("care_hours_per_week"),
+                destination=event.get("destination"),
+                pathway=event.get("pathway"),
+                independent=event.get("independent"),
+            )
+        )
+        return True
+
+    def end_delay(self, service: str, at: str) -> None:
+        delay = self.delays.pop(service, None)
+        if delay is not None:
+            self.done.delays.append(replace(delay, ended_at=max(at, delay.started_at)))
+
+    def finish(self) -> JourneyState:
+        state = self.done
+        state.stays.extend(self.stays.values())
+        state.delays.extend(self.delays.values())
+        state.referrals.extend(self.referrals.values())
+        state.attendances.extend(self.attendances.values())
+        state.assessments.extend(self.assessments.values())
+        state.stays = _with_readmissions(state.stays, self.services)
+        state.in_services = {s.service: s.started_at for s in self.stays.values()}
+        state.queues = {
+            r.to_service: QueueEntry(
+                r.to_service, self.pseudonym, r.referred_at, r.from_service, r.pathway, r.priority
+            )
+            for r in self.referrals.values()
+            if r.waiting
+        }
+        return state
+
+
+def _referral(fold: _Fold, event: Event) -> None:
+    target, status, at = event["to_service"], event["status"], event["occurred_at"]
+    current = fold.referrals.get(target)
+    if status in _OPEN_REFERRAL:
+        if target in fold.stays:
+            return  # already in the service: nothing to wait for
+        if current is None or not current.waiting:
+            if current is not None:
+                fold.done.referrals.append(current)
+            current = Referral(target, event["service"], at, "new")
+        fold.referrals[target] = replace(
+            current,
+            status="accepted" if status == "accepted" or current.status == "accepted" else "new",
+            decided_at=current.decided_at or (at if status == "accepted" else None),
+            pathway=event.get("pathway") or current.pathway,
+            priority=event.get("priority") or current.priority,
+        )
         return
-    if target in state.in_services:
+    if current is not None and current.waiting:
+        fold.referrals[target] = replace(current, status=status, decided_at=at)
+    else:
+        fold.anomaly(event, f"referral_{status}_without_referral")
+
+
+def _admission(fold: _Fold, event: Event) -> None:
+    fold.start_stay(event["service"], event, event.get("admission_method"))
+
+
+def _transfer(fold: _Fold, event: Event) -> None:
+    if not fold.end_stay(event["from_service"], event, "transfer"):
+        fold.anomaly(event, "transfer_without_admission")
+    fold.start_stay(event["to_service"], event, "transfer_in")
+
+
+def _discharge(fold: _Fold, event: Event) -> None:
+    if not fold.end_stay(event["service"], event, "discharge"):
+        fold.anomaly(event, "discharge_without_admission")
+    elif event.get("destination") in _CARE_HOME_TYPES:
+        fold.care_type = _CARE_HOME_TYPES[event["destination"]]
+
+
+def _assessment(fold: _Fold, event: Event) -> None:
+    service, kind, at = event["service"], event["kind"], event["occurred_at"]
+    if kind == "ctr_review":
+        _ctr_review(fold, event)
         return
-    waiting = state.queues.get(target)
-    state.queues[target] = QueueEntry(
-        service=target,
-        pseudonym=state.pseudonym,
-        referred_at=waiting.referred_at if waiting else event["occurred_at"],
-        referring_service=waiting.referring_service if waiting else event["service"],
-        pathway=event.get("pathway") or (waiting.pathway if waiting else None),
-        priority=event.get("priority") or (waiting.priority if waiting else None),
+    key = (service, kind)
+    current = fold.assessments.get(key)
+    if event["status"] == "open":
+        if current is None:
+            fold.assessments[key] = Assessment(service, kind, at)
+        return
+    if current is None:
+        current = Assessment(service, kind, at)  # completed with no open seen: took no time
+    fold.assessments.pop(key, None)
+    fold.done.assessments.append(replace(current, completed_at=at))
+
+
+def _ctr_review(fold: _Fold, event: Event) -> None:
+    service, at = event["service"], event["occurred_at"]
+    if service not in fold.stays:
+        fold.anomaly(event, "review_without_admission")
+        return
+    if event["meets_criteria_to_reside"]:
+        fold.end_delay(service, at)
+        return
+    if service not in fold.services.bed_based:
+        return  # no criteria to reside is about beds; home-based services have no delay
+    current = fold.delays.get(service)
+    ready = event.get("discharge_ready_at") or at
+    fold.delays[service] = Delay(
+        service,
+        current.started_at if current else max(ready, fold.stays[service].started_at),
+        reason=event.get("delay_reason") or (current.reason if current else None),
+        pathway=event.get("pathway") or (current.pathway if current else None),
     )
 
 
-def _admission(state: JourneyState, event: Event) -> None:
-    state.in_services[event["service"]] = event["occurred_at"]
-    state.queues.pop(event["service"], None)
+def _attendance(fold: _Fold, event: Event) -> None:
+    key = (event["service"], event["episode_id"])
+    current = fold.attendances.get(key)
+    fold.attendances[key] = Attendance(
+        event["service"],
+        event["episode_id"],
+        current.arrived_at if current else event["arrived_at"],
+        event.get("departed_at") or (current.departed_at if current else None),
+        event.get("outcome") or (current.outcome if current else None),
+    )
 
 
-def _transfer(state: JourneyState, event: Event) -> None:
-    state.in_services.pop(event["from_service"], None)
-    state.in_services[event["to_service"]] = event["occurred_at"]
-    state.queues.pop(event["to_service"], None)
+def _with_readmissions(stays: list[Stay], services: ServiceMap) -> list[Stay]:
+    """Mark stays followed by an emergency acute admission within 30 days."""
+    acute = services.services_of_kind("acute_inpatient")
+    emergencies = sorted(
+        s.started_at
+        for s in stays
+        if s.service in acute and s.admission_method in ("emergency", None)
+    )
+    if not emergencies:
+        return stays
+    care_homes = services.services_of_kind("residential_nursing")
+    marked = []
+    for stay in stays:
+        # From a care home the window runs from the placement's start; elsewhere from discharge.
+        anchor = stay.started_at if stay.service in care_homes else stay.ended_at
+        if anchor is None:
+            marked.append(stay)
+            continue
+        limit = utc_timestamp(parse_timestamp(anchor) + READMISSION_WINDOW)
+        later = next((t for t in emergencies if anchor < t <= limit), None)
+        marked.append(replace(stay, readmitted_at=later) if later else stay)
+    return marked
 
 
-def _discharge(state: JourneyState, event: Event) -> None:
-    state.in_services.pop(event["service"], None)
+def _care_type(unit: str | None) -> str | None:
+    text = (unit or "").lower()
+    return "nursing" if "nursing" in text else "residential" if "residential" in text else None
 
 
-def _ignore(state: JourneyState, event: Event) -> None:
-    """Event types this slice of state does not use yet."""
+_CARE_HOME_TYPES = {"care_home_nursing": "nursing", "care_home_residential": "residential"}
 
-
-_APPLY = {
+_HANDLERS: dict[str, Callable[[_Fold, Event], None]] = {
     "referral": _referral,
     "admission": _admission,
     "transfer": _transfer,
     "discharge": _discharge,
+    "assessment": _assessment,
+    "attendance": _attendance,
 }

@@ -256,13 +256,28 @@ class City:
         self, patient: Patient, target: Service, pathway: str
     ) -> Iterator[dict[str, Any]]:
         ward = self.by_kind[ServiceKind.ACUTE_INPATIENT]
-        yield self._event(
-            "discharge", ward, patient, destination=DESTINATION[target.kind], pathway=pathway
+        destination = DESTINATION[target.kind]
+        if target.kind == ServiceKind.RESIDENTIAL_NURSING and self.rng.random() < 0.4:
+            destination = "care_home_nursing"
+        yield self._event("discharge", ward, patient, destination=destination, pathway=pathway)
+        # Transport and handover: care starts an hour or so after the patient leaves the ward.
+        self._schedule(
+            self._after(HOUR, 0.3),
+            self._arrive_downstream,
+            patient,
+            extra={"target": target, "destination": destination},
         )
+
+    def _arrive_downstream(
+        self, patient: Patient, target: Service, destination: str
+    ) -> Iterator[dict[str, Any]]:
         hours = (
             round(self.rng.uniform(7, 21), 1)
             if target.kind in (ServiceKind.REABLEMENT, ServiceKind.HOME_CARE)
             else None
+        )
+        unit = {"care_home_nursing": "Nursing", "care_home_residential": "Residential"}.get(
+            destination
         )
         yield self._event(
             "admission",
@@ -270,6 +285,7 @@ class City:
             patient,
             admission_method="start_of_care",
             care_hours_per_week=hours,
+            unit=unit,
         )
         if target.kind == ServiceKind.REABLEMENT:
             self._schedule(

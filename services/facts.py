@@ -1,0 +1,119 @@
+"""What a patient's journey says happened: the facts every figure is computed from.
+
+Facts are derived by replaying a patient's events in event-time order; the read model stores
+them per patient, replacing them whenever the journey changes, so a late or corrected event
+corrects every figure that depends on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from services.timestamps import parse_timestamp
+
+#: Lost bed days are counted in midnights of the NHS's clock, whatever the server's zone.
+LONDON = ZoneInfo("Europe/London")
+READMISSION_WINDOW = timedelta(days=30)
+LONG_DELAY_BANDS = (21, 14, 7)
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """A spell in one service: admitted (or transferred in), until discharged or transferred out."""
+
+    service: str
+    started_at: str
+    ended_at: str | None = None
+    ended_by: str | None = None  # "discharge" or "transfer"
+    admission_method: str | None = None
+    start_care_hours: float | None = None
+    end_care_hours: float | None = None
+    destination: str | None = None
+    pathway: str | None = None
+    independent: bool | None = None
+    care_type: str | None = None  # "nursing" or "residential", for care-home placements
+    readmitted_at: str | None = None  # an emergency acute admission within 30 days
+    nctr_days: int | None = None  # of the stay's midnights, those with no criteria to reside
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """No criteria to reside: in a bed from the discharge ready date until they leave it."""
+
+    service: str
+    started_at: str  # the Discharge Ready Date
+    ended_at: str | None = None
+    reason: str | None = None
+    pathway: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A referral to a service, from first referred until started, declined or withdrawn."""
+
+    to_service: str
+    from_service: str
+    referred_at: str
+    status: str  # new, accepted, declined, withdrawn, started
+    pathway: str | None = None
+    priority: str | None = None
+    decided_at: str | None = None
+    started_at: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.status in ("new", "accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """A front-door attendance: arrived, and departed (or still in the department)."""
+
+    service: str
+    episode_id: str
+    arrived_at: str
+    departed_at: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A social-care, continuing-care or therapy assessment, open until completed."""
+
+    service: str
+    kind: str
+    opened_at: str
+    completed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """An event that does not fit the journey as known (e.g. a discharge with no admission)."""
+
+    service: str
+    kind: str
+    source: str
+    event_id: str
+    occurred_at: str
+
+
+def midnights(start: str, end: str | datetime) -> int:
+    """Midnights (Europe/London) passed from `start` to `end`: the lost bed days of a delay."""
+    first = parse_timestamp(start).astimezone(LONDON).date()
+    last_moment = end if isinstance(end, datetime) else parse_timestamp(end)
+    return max(0, (last_moment.astimezone(LONDON).date() - first).days)
+
+
+def delay_days(delay: Delay, now: datetime) -> int:
+    """Lost bed days of a delay: up to now while it lasts, up to its end once it ended."""
+    return midnights(delay.started_at, delay.ended_at or now)
+
+
+def delay_band(days: int) -> str:
+    """The long-delay band of a delay of `days`: 21+, 14+, 7+ or under 7."""
+    for threshold in LONG_DELAY_BANDS:
+        if days >= threshold:
+            return f"{threshold}+"
+    return "under 7"
