@@ -53,3 +53,74 @@ class QueueOut(BaseModel):
     )
     limit: int
     offset: int
+
+
+Figures = dict[str, float | int | None]
+
+
+class ServiceOut(BaseModel):
+    id: str
+    name: str
+    organisation: str
+    kind: str
+    capacity_unit: str
+    capacity: int | None
+
+
+class ServiceSummary(ServiceOut):
+    today: Figures | None = Field(
+        description="today's figures as last computed by the worker (every 30 s by default)"
+    )
+
+
+class ServiceDetail(BaseModel):
+    service: ServiceOut
+    as_of: datetime
+    current: Figures = Field(description="figures as of now: queue, occupancy, delays")
+    today: Figures = Field(description="since midnight (Europe/London)")
+    this_week: Figures = Field(description="since Monday midnight (Europe/London)")
+
+
+class DailyOut(BaseModel):
+    service: str
+    days: list[dict[str, float | int | str | None]]
+
+
+class DelayGroup(BaseModel):
+    key: str
+    count: int
+    lost_bed_days: int
+
+
+class DelaysOut(BaseModel):
+    as_of: datetime
+    count: int = Field(description="patients with no criteria to reside still in a bed")
+    lost_bed_days: int = Field(description="midnights (Europe/London) since ready to go, summed")
+    by_service: list[DelayGroup]
+    by_reason: list[DelayGroup]
+    by_pathway: list[DelayGroup]
+    by_band: list[DelayGroup]
+
+
+class DelayedPatient(BaseModel):
+    pseudonym: str
+    service: str
+    ready_since: datetime = Field(description="the Discharge Ready Date")
+    days: int
+    band: str
+    reason: str | None
+    pathway: str | None
+
+
+class DelayedPatientsOut(BaseModel):
+    as_of: datetime
+    total: int
+    patients: list[DelayedPatient]
+    limit: int
+    offset: int
+
+
+class AnomalyCount(BaseModel):
+    service: str
+    kind: str
+    count: int

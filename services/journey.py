@@ -77,6 +77,21 @@ class Journey:
     def latest_occurred_at(self) -> str | None:
         return self.events[-1]["occurred_at"] if self.events else None
 
+    def earliest_affected(self, event: Event) -> str:
+        """The earliest event time `event` can change: its own, or the event it cancels."""
+        moment: str = event["occurred_at"]
+        by_id = {(e["source"], e["event_id"]): e for e in self.events}
+        seen = set()
+        # Follow a chain of cancellations down to the event whose effect comes or goes.
+        while event["event_type"] == "cancellation":
+            target = (event["source"], event["cancels_event_id"])
+            if target in seen or target not in by_id:
+                break
+            seen.add(target)
+            event = by_id[target]
+            moment = min(moment, event["occurred_at"])
+        return moment
+
     def record(self, event: Event, lateness: timedelta) -> Recorded:
         """Add `event` unless it is a duplicate or older than the lateness window allows."""
         identity = (event["source"], event["event_id"])

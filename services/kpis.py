@@ -20,7 +20,6 @@ from services.facts import (
     Referral,
     Stay,
     delay_band,
-    delay_days,
     midnights,
 )
 from services.timestamps import parse_timestamp, utc_timestamp
@@ -31,6 +30,24 @@ HOME = frozenset({"usual_residence", "usual_residence_with_support"})
 LONG_TERM_KINDS = frozenset({ServiceKind.HOME_CARE, ServiceKind.RESIDENTIAL_NURSING})
 
 Figures = dict[str, float | int | None]
+
+#: Figures that describe a moment (as of `now`), not a period.
+CURRENT_FIGURES = frozenset(
+    {
+        "queue_length",
+        "longest_wait_hours",
+        "in_service",
+        "occupied_beds",
+        "occupancy_pct",
+        "delayed_count",
+        "lost_bed_days",
+        "delayed_7_plus",
+        "delayed_14_plus",
+        "delayed_21_plus",
+        "open_assessments",
+        "in_department_over_4h",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +96,10 @@ def _common(
     service: Service, facts: ServiceFacts, period: Period, now: datetime, open_capacity: int | None
 ) -> Figures:
     now_text = utc_timestamp(now)
-    waiting = [r for r in facts.referrals if r.waiting and r.referred_at <= now_text]
-    current_stays = [s for s in facts.stays if s.ended_at is None and s.started_at <= now_text]
-    current_delays = [d for d in facts.delays if d.ended_at is None and d.started_at <= now_text]
-    delay_lengths = [delay_days(d, now) for d in current_delays]
+    waiting = waiting_at(facts.referrals, now_text)
+    current_stays = [s for s in facts.stays if _during(s.started_at, s.ended_at, now_text)]
+    current_delays = [d for d in facts.delays if _during(d.started_at, d.ended_at, now_text)]
+    delay_lengths = [midnights(d.started_at, now) for d in current_delays]
     ended = _ended_in(facts.stays, period)
     figures: Figures = {
         "queue_length": len(waiting),
@@ -113,9 +130,7 @@ def _front_door(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     now_text = utc_timestamp(now)
     departed = [a for a in facts.attendances if period.holds(a.departed_at)]
     breaches = [a for a in departed if _longer_than(a.arrived_at, a.departed_at, FOUR_HOURS)]
-    in_department = [
-        a for a in facts.attendances if a.departed_at is None and a.arrived_at <= now_text
-    ]
+    in_department = [a for a in facts.attendances if _during(a.arrived_at, a.departed_at, now_text)]
     return {
         "attendances": sum(1 for a in facts.attendances if period.holds(a.arrived_at)),
         "admissions_from_ed": sum(1 for a in departed if a.outcome == "admitted"),
@@ -144,7 +159,7 @@ def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Fi
     completed = [a for a in facts.assessments if period.holds(a.completed_at)]
     return {
         "open_assessments": sum(
-            1 for a in facts.assessments if a.completed_at is None and a.opened_at <= now_text
+            1 for a in facts.assessments if _during(a.opened_at, a.completed_at, now_text)
         ),
         "assessments_completed": len(completed),
         "assessment_hours_mean": _mean(
@@ -241,12 +256,12 @@ class DelayRow:
 
 
 def delay_rows(delays: Iterable[Delay], now: datetime) -> list[DelayRow]:
-    """The current delays with their lost bed days and band, for grouping."""
+    """The delays running at `now` with their lost bed days and band, for grouping."""
     now_text = utc_timestamp(now)
     rows = []
     for delay in delays:
-        if delay.ended_at is None and delay.started_at <= now_text:
-            days = delay_days(delay, now)
+        if _during(delay.started_at, delay.ended_at, now_text):
+            days = midnights(delay.started_at, now)
             rows.append(
                 DelayRow(
                     delay.service,
@@ -273,7 +288,7 @@ def system_figures(
             1
             for service in long_term
             for s in facts.get(service, ServiceFacts()).stays
-            if s.ended_at is None and s.started_at <= now_text
+            if _during(s.started_at, s.ended_at, now_text)
         ),
         "long_term_started": sum(
             1
@@ -282,6 +297,24 @@ def system_figures(
             if period.holds(s.started_at)
         ),
     }
+
+
+def waiting_at(referrals: Iterable[Referral], moment: str) -> list[Referral]:
+    """Referrals waiting at `moment`: referred by then, not yet started, declined or withdrawn."""
+    return [r for r in referrals if _during(r.referred_at, _closed_at(r), moment)]
+
+
+def _closed_at(referral: Referral) -> str | None:
+    if referral.status == "started":
+        return referral.started_at
+    if referral.status in ("declined", "withdrawn"):
+        return referral.decided_at
+    return None
+
+
+def _during(start: str, end: str | None, moment: str) -> bool:
+    # As of `moment`, so that a past day's figures come out as they were at its end.
+    return start <= moment and (end is None or end > moment)
 
 
 def _ended_in(stays: Iterable[Stay], period: Period) -> list[Stay]:

@@ -16,7 +16,7 @@ from faust.types import EventT, StreamT
 from flowsight.settings import Settings
 from schemas.catalogue import Catalogue
 from schemas.events import EVENT_TYPES
-from services.journey import Journey, Recorded, replay
+from services.journey import Journey, Recorded, ServiceMap, replay
 from services.validation import (
     TOO_LATE,
     UNPROCESSABLE,
@@ -25,6 +25,7 @@ from services.validation import (
     ValidationContext,
     validate_event,
 )
+from streams.daily import refresh_daily
 from streams.metrics import WorkerMetrics
 from streams.sink import ReadModelSink
 
@@ -38,6 +39,11 @@ class BatchChanges:
     journeys: dict[str, Journey] = field(default_factory=dict)
     capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
     latest_capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The earliest event time the batch changed: figures from then on may need recomputing.
+    since: str | None = None
+
+    def changed_from(self, moment: str) -> None:
+        self.since = moment if self.since is None else min(self.since, moment)
 
 
 @dataclass
@@ -86,6 +92,7 @@ def create_app(
     journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
     capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
     context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
+    services = ServiceMap.of(catalogue)
 
     async def dead_letter(event: EventT, reason: str, field: str, message: str) -> None:
         headers = list(_headers(event.message.headers))
@@ -147,8 +154,9 @@ def create_app(
             for pseudonym, journey in changes.journeys.items():
                 journeys[pseudonym] = journey.to_stored()
             await sink.write(
-                (replay(p, journey.events) for p, journey in changes.journeys.items()),
+                [replay(p, journey.events, services) for p, journey in changes.journeys.items()],
                 changes.capacity.values(),
+                since=changes.since,
             )
             metrics.sink_batch_size.observe(len(batch))
             yield None
@@ -174,6 +182,7 @@ def create_app(
         metrics.applied.labels(event_type, recorded.value).inc()
         if recorded is Recorded.APPLIED:
             changes.journeys[pseudonym] = journey
+            changes.changed_from(journey.earliest_affected(body))
         elif recorded is Recorded.TOO_LATE:
             return Rejected(
                 TOO_LATE,
@@ -183,6 +192,14 @@ def create_app(
             )
         return None
 
+    async def refresh() -> None:
+        """Recompute daily figures (late events change past days; time alone changes today)."""
+        try:
+            await refresh_daily(sink.engine, catalogue, metrics, datetime.now(UTC))
+        except Exception:  # the next tick tries again; the dirty marks are still there
+            log.exception("daily figures could not be refreshed")
+
+    app.timer(settings.daily_refresh_seconds, on_leader=True)(refresh)
     validator = app.agent(ingest, name="validator", concurrency=1)(validate)
     tracker = app.agent(events, name="tracker", concurrency=1)(track)
     return FlowApp(app, validator, tracker, journeys, capacity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -14,6 +15,7 @@ class WorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self._anomaly_kinds_seen: set[str] = set()
         self.validated = Counter(
             "flowsight_events_validated",
             "Published events the validator checked, by type and outcome (valid, dead_lettered).",
@@ -49,9 +51,42 @@ class WorkerMetrics:
             "Read-model writes that failed and were retried (the database was unavailable).",
             registry=self.registry,
         )
+        self.delayed = Gauge(
+            "flowsight_delayed_patients",
+            "Patients with no criteria to reside still in a bed of the service.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.lost_bed_days = Gauge(
+            "flowsight_lost_bed_days",
+            "Lost bed days of the service's current delays (midnights since ready to go).",
+            ["service"],
+            registry=self.registry,
+        )
+        self.anomalies = Gauge(
+            "flowsight_anomalies",
+            "Events that do not fit the journey as known, not yet reconciled, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.sink_batch_size = Histogram(
             "flowsight_sink_batch_events",
             "Events in one batch written to the read model.",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
             registry=self.registry,
         )
+
+    def publish_service_figures(self, service: str, figures: dict[str, Any]) -> None:
+        """Set the service gauges from today's figures."""
+        self.delayed.labels(service).set(figures.get("delayed_count") or 0)
+        self.lost_bed_days.labels(service).set(figures.get("lost_bed_days") or 0)
+
+    def publish_anomalies(self, counts: list[dict[str, Any]]) -> None:
+        """Set the anomaly gauge from counts by service and kind."""
+        by_kind: dict[str, int] = {}
+        for row in counts:
+            by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["count"]
+        # Kinds seen before and now reconciled drop to zero rather than keep a stale count.
+        self._anomaly_kinds_seen |= set(by_kind)
+        for kind in self._anomaly_kinds_seen:
+            self.anomalies.labels(kind).set(by_kind.get(kind, 0))

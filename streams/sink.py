@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from flowsight.readmodel import store
+from flowsight.readmodel import facts, store
 from schemas.catalogue import Catalogue
 from services.journey import JourneyState
 from streams.metrics import WorkerMetrics
@@ -34,9 +34,16 @@ class ReadModelSink:
         self.metrics = metrics
 
     async def write(
-        self, journeys: Iterable[JourneyState], capacity: Iterable[dict[str, Any]] = ()
+        self,
+        journeys: Iterable[JourneyState],
+        capacity: Iterable[dict[str, Any]] = (),
+        since: str | None = None,
     ) -> None:
-        """Replace the read model's rows for these patients and services."""
+        """Replace the read model's rows for these patients and services.
+
+        `since` is the earliest event time the changes can affect; the daily figures of every
+        day from then on that the old or new facts touch are marked for recomputing.
+        """
         states = list(journeys)
         capacity_rows = list(capacity)
         if not states and not capacity_rows:
@@ -50,18 +57,27 @@ class ReadModelSink:
             reraise=True,
         ):
             with attempt:
-                await self._write(states, capacity_rows)
+                await self._write(states, capacity_rows, since)
 
-    async def _write(self, states: list[JourneyState], capacity_rows: list[dict[str, Any]]) -> None:
+    async def _write(
+        self, states: list[JourneyState], capacity_rows: list[dict[str, Any]], since: str | None
+    ) -> None:
         started = time.perf_counter()
         now = datetime.now(UTC)
+        patients = [state.pseudonym for state in states]
         async with self.engine.begin() as connection:
+            touched: set[tuple[str, date]] = set()
+            if since is not None:
+                old = await facts.stored_states(connection, patients)
+                touched = facts.touched_days([*old, *states], since)
             await store.replace_queue_entries(
                 connection,
-                (state.pseudonym for state in states),
+                patients,
                 (entry for state in states for entry in state.queues.values()),
                 now,
             )
+            await facts.replace_facts(connection, states)
+            await facts.mark_dirty(connection, touched)
             await store.replace_capacity(connection, capacity_rows)
             summaries = await store.queue_summaries(connection)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import ConnectionDep, StateDep, Viewer, audit_read
-from api.models import QueueEntryOut, QueueOut
+from api.deps import ApiState, ConnectionDep, StateDep, Viewer, audit_read
+from api.models import DailyOut, QueueEntryOut, QueueOut, ServiceDetail, ServiceOut, ServiceSummary
 from api.problems import Problem
-from flowsight.readmodel import store
+from flowsight.readmodel import facts, store
+from schemas.catalogue import Service
+from services.facts import LONDON
+from services.kpis import CURRENT_FIGURES, Period, service_figures
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -26,8 +29,7 @@ async def service_queue(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QueueOut:
     """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
-    if state.catalogue.service(service_id) is None:
-        raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
+    _known(state, service_id)
     now = datetime.now(UTC)
     summary = (await store.queue_summaries(connection)).get(service_id)
     entries = None
@@ -56,3 +58,75 @@ async def service_queue(
         limit=limit,
         offset=offset,
     )
+
+
+def _service_out(service: Service) -> ServiceOut:
+    return ServiceOut(
+        id=service.id,
+        name=service.name,
+        organisation=service.organisation,
+        kind=service.kind.value,
+        capacity_unit=service.capacity_unit.value,
+        capacity=service.capacity,
+    )
+
+
+def _known(state: ApiState, service_id: str) -> Service:
+    service = state.catalogue.service(service_id)
+    if service is None:
+        raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
+    return service
+
+
+@router.get("", response_model=list[ServiceSummary], summary="The catalogue, with today's figures")
+async def list_services(
+    state: StateDep, connection: ConnectionDep, _: Viewer
+) -> list[ServiceSummary]:
+    """Every service of the system with its figures for today as last computed."""
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    summaries = []
+    for service in state.catalogue.services:
+        rows = await facts.daily_figures(connection, service.id, today, today)
+        figures = {k: v for k, v in rows[0].items() if k != "day"} if rows else None
+        summaries.append(
+            ServiceSummary(**_service_out(service).model_dump(), today=figures)  # type: ignore[arg-type]
+        )
+    return summaries
+
+
+@router.get("/{service_id}", response_model=ServiceDetail, summary="A service's figures")
+async def service_detail(
+    service_id: str, state: StateDep, connection: ConnectionDep, _: Viewer
+) -> ServiceDetail:
+    """Current figures, and today's and this week's, computed from the journey facts now."""
+    service = _known(state, service_id)
+    now = datetime.now(UTC)
+    today_start, _end = facts.day_bounds(now.astimezone(LONDON).date())
+    week_start = today_start - timedelta(days=today_start.weekday())
+    service_facts = await facts.service_facts(connection, service_id, since=week_start)
+    reported = (await store.capacities(connection)).get(service_id)
+    open_capacity = reported["open"] if reported else None
+    today = service_figures(service, service_facts, Period(today_start, now), now, open_capacity)
+    week = service_figures(service, service_facts, Period(week_start, now), now, open_capacity)
+    return ServiceDetail(
+        service=_service_out(service),
+        as_of=now,
+        current={k: v for k, v in today.items() if k in CURRENT_FIGURES},
+        today={k: v for k, v in today.items() if k not in CURRENT_FIGURES},
+        this_week={k: v for k, v in week.items() if k not in CURRENT_FIGURES},
+    )
+
+
+@router.get("/{service_id}/daily", response_model=DailyOut, summary="A service's daily figures")
+async def service_daily(
+    service_id: str,
+    state: StateDep,
+    connection: ConnectionDep,
+    _: Viewer,
+    days: Annotated[int, Query(ge=1, le=366)] = 28,
+) -> DailyOut:
+    """One row of figures per day (Europe/London), oldest first, for trends."""
+    _known(state, service_id)
+    last = datetime.now(UTC).astimezone(LONDON).date()
+    rows = await facts.daily_figures(connection, service_id, last - timedelta(days=days - 1), last)
+    return DailyOut(service=service_id, days=rows)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
 
 metadata = MetaData()
 
@@ -40,4 +52,102 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("resource", String(256), nullable=False),
     Column("client", String(128)),
+)
+
+# Journey facts, replaced per patient whenever the journey changes. Timestamps are the
+# fixed-width UTC strings of services.timestamps: they compare in time order as text.
+TIMESTAMP = String(27)
+
+stays = Table(
+    "stays",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("service_id", String(64), primary_key=True),
+    Column("started_at", TIMESTAMP, primary_key=True),
+    Column("ended_at", TIMESTAMP),
+    Column("ended_by", String(16)),
+    Column("admission_method", String(32)),
+    Column("start_care_hours", Float),
+    Column("end_care_hours", Float),
+    Column("destination", String(32)),
+    Column("pathway", String(2)),
+    Column("independent", Boolean),
+    Column("care_type", String(16)),
+    Column("readmitted_at", TIMESTAMP),
+    Column("nctr_days", Integer),
+)
+
+delays = Table(
+    "delays",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("service_id", String(64), primary_key=True),
+    Column("started_at", TIMESTAMP, primary_key=True),
+    Column("ended_at", TIMESTAMP),
+    Column("reason", String(64)),
+    Column("pathway", String(2)),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("to_service", String(64), primary_key=True),
+    Column("referred_at", TIMESTAMP, primary_key=True),
+    Column("from_service", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pathway", String(2)),
+    Column("priority", String(128)),
+    Column("decided_at", TIMESTAMP),
+    Column("started_at", TIMESTAMP),
+)
+
+attendances = Table(
+    "attendances",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("service_id", String(64), primary_key=True),
+    Column("episode_id", String(128), primary_key=True),
+    Column("arrived_at", TIMESTAMP, nullable=False),
+    Column("departed_at", TIMESTAMP),
+    Column("outcome", String(16)),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("service_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("opened_at", TIMESTAMP, primary_key=True),
+    Column("completed_at", TIMESTAMP),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("pseudonym", String(64), nullable=False),
+    Column("source", String(80), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("occurred_at", TIMESTAMP, nullable=False),
+)
+
+#: One row per service per day: that day's figures, for trends and the weekly report.
+service_daily = Table(
+    "service_daily",
+    metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("figures", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Days whose figures changed since they were last computed (written with the facts).
+service_daily_dirty = Table(
+    "service_daily_dirty",
+    metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
 )
