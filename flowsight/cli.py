@@ -29,11 +29,16 @@ postgres_app = typer.Typer(
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics flowsight uses.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: throughput and latency, with a baseline measured in the same run.",
+    no_args_is_help=True,
+)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(postgres_app, name="postgres")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 
@@ -291,6 +296,34 @@ def keys_create(
         raise _fail(str(error)) from None
     typer.echo(f"key (give it to {name}; it is not stored): {key}")
     typer.echo(f"add to FLOWSIGHT_API_KEYS: {entry}")
+
+
+@bench_app.command("core")
+def bench_core_command(
+    days: Annotated[float, typer.Option(help="Days of simulated city to process.")] = 28,
+    volume: Annotated[float, typer.Option(help="Simulator volume (1 = a city).")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Events per batch, as the state agent.")] = 500,
+    repeat: Annotated[int, typer.Option(help="Runs; the best of each is reported.")] = 3,
+) -> None:
+    """The domain core (record + replay), single-threaded, against decode-and-group."""
+    from flowsight.bench import bench_core, simulated_events
+    from flowsight.catalogue import load_catalogue
+
+    settings = _settings()
+    catalogue = load_catalogue(settings.catalogue_path)
+    with console.status(f"simulating {days:g} days of events…"):
+        events = simulated_events(catalogue, days, volume)
+    patients = len({json.loads(e)["pseudonym"] for e in events})
+    typer.echo(f"{len(events):,} events of {patients:,} patients, batches of {batch_size}")
+    runs = [bench_core(catalogue, events, batch_size) for _ in range(repeat)]
+    baseline = max((run[0] for run in runs), key=lambda m: m.rate)
+    core = max((run[1] for run in runs), key=lambda m: m.rate)
+    typer.echo(baseline.line())
+    typer.echo(core.line())
+    typer.echo(f"core / baseline throughput: {core.rate / baseline.rate:.2f}")
+    target = 100_000
+    verdict = "meets" if core.rate >= target else "MISSES"
+    typer.echo(f"target {target:,} events/s: {verdict}")
 
 
 def _plain(value: Any) -> Any:

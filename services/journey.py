@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -94,15 +94,19 @@ class Journey:
 
     def record(self, event: Event, lateness: timedelta) -> Recorded:
         """Add `event` unless it is a duplicate or older than the lateness window allows."""
-        identity = (event["source"], event["event_id"])
-        if any((e["source"], e["event_id"]) == identity for e in self.events):
-            return Recorded.DUPLICATE
-        latest = self.latest_occurred_at
-        if latest is not None and event["occurred_at"] < latest:
+        events, source, event_id = self.events, event["source"], event["event_id"]
+        for other in events:  # a plain loop: this is the hot path
+            if other["event_id"] == event_id and other["source"] == source:
+                return Recorded.DUPLICATE
+        if not events or _order(event) >= _order(events[-1]):
+            events.append(event)  # in order, the usual case
+            return Recorded.APPLIED
+        latest = events[-1]["occurred_at"]
+        if event["occurred_at"] < latest:
             oldest_allowed = utc_timestamp(parse_timestamp(latest) - lateness)
             if event["occurred_at"] < oldest_allowed:
                 return Recorded.TOO_LATE
-        insort(self.events, event, key=_order)
+        insort(events, event, key=_order)
         return Recorded.APPLIED
 
 
@@ -124,6 +128,13 @@ class ServiceMap:
 
     kinds: Mapping[str, str] = field(default_factory=dict)
     bed_based: frozenset[str] = frozenset()
+    acute_inpatient: frozenset[str] = field(init=False)
+    care_homes: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Looked up for every replay: computed once.
+        object.__setattr__(self, "acute_inpatient", self.services_of_kind("acute_inpatient"))
+        object.__setattr__(self, "care_homes", self.services_of_kind("residential_nursing"))
 
     @classmethod
     def of(cls, catalogue: Catalogue) -> ServiceMap:
@@ -154,9 +165,9 @@ class JourneyState:
 def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = None) -> JourneyState:
     """Derive the patient's state and facts from their events, as if they arrived in order."""
     cancelled = _cancelled(events)
-    fold = _Fold(pseudonym, services or ServiceMap())
+    fold = _Fold(pseudonym, services or _NO_SERVICES)
     for event in events:
-        if (event["source"], event["event_id"]) in cancelled:
+        if cancelled and (event["source"], event["event_id"]) in cancelled:
             continue
         handler = _HANDLERS.get(event["event_type"])
         if handler is not None:
@@ -221,9 +232,7 @@ class _Fold:
         )
         referral = self.referrals.get(service)
         if referral is not None and referral.waiting:
-            self.referrals[service] = replace(
-                referral, status="started", started_at=event["occurred_at"]
-            )
+            referral.status, referral.started_at = "started", event["occurred_at"]
 
     def end_stay(self, service: str, event: Event, ended_by: str) -> bool:
         stay = self.stays.pop(service, None)
@@ -235,41 +244,46 @@ class _Fold:
             for d in self.done.delays
             if d.service == service and d.started_at >= stay.started_at
         )
-        self.done.stays.append(
-            replace(
-                stay,
-                ended_at=event["occurred_at"],
-                nctr_days=nctr,
-                ended_by=ended_by,
-                end_care_hours=event.get("care_hours_per_week"),
-                destination=event.get("destination"),
-                pathway=event.get("pathway"),
-                independent=event.get("independent"),
-            )
-        )
+        stay.ended_at, stay.ended_by, stay.nctr_days = event["occurred_at"], ended_by, nctr
+        stay.end_care_hours = event.get("care_hours_per_week")
+        stay.destination, stay.pathway = event.get("destination"), event.get("pathway")
+        stay.independent = event.get("independent")
+        self.done.stays.append(stay)
         return True
 
     def end_delay(self, service: str, at: str) -> None:
         delay = self.delays.pop(service, None)
         if delay is not None:
-            self.done.delays.append(replace(delay, ended_at=max(at, delay.started_at)))
+            delay.ended_at = max(at, delay.started_at)
+            self.done.delays.append(delay)
 
     def finish(self) -> JourneyState:
         state = self.done
-        state.stays.extend(self.stays.values())
-        state.delays.extend(self.delays.values())
-        state.referrals.extend(self.referrals.values())
-        state.attendances.extend(self.attendances.values())
-        state.assessments.extend(self.assessments.values())
-        state.stays = _with_readmissions(state.stays, self.services)
-        state.in_services = {s.service: s.started_at for s in self.stays.values()}
-        state.queues = {
-            r.to_service: QueueEntry(
-                r.to_service, self.pseudonym, r.referred_at, r.from_service, r.pathway, r.priority
-            )
-            for r in self.referrals.values()
-            if r.waiting
-        }
+        if self.stays:
+            state.stays.extend(self.stays.values())
+            state.in_services = {s.service: s.started_at for s in self.stays.values()}
+        if self.delays:
+            state.delays.extend(self.delays.values())
+        if self.referrals:
+            state.referrals.extend(self.referrals.values())
+            state.queues = {
+                r.to_service: QueueEntry(
+                    r.to_service,
+                    self.pseudonym,
+                    r.referred_at,
+                    r.from_service,
+                    r.pathway,
+                    r.priority,
+                )
+                for r in self.referrals.values()
+                if r.waiting
+            }
+        if self.attendances:
+            state.attendances.extend(self.attendances.values())
+        if self.assessments:
+            state.assessments.extend(self.assessments.values())
+        if len(state.stays) > 1:  # a readmission needs a stay before it
+            state.stays = _with_readmissions(state.stays, self.services)
         return state
 
 
@@ -283,16 +297,14 @@ def _referral(fold: _Fold, event: Event) -> None:
             if current is not None:
                 fold.done.referrals.append(current)
             current = Referral(target, event["service"], at, "new")
-        fold.referrals[target] = replace(
-            current,
-            status="accepted" if status == "accepted" or current.status == "accepted" else "new",
-            decided_at=current.decided_at or (at if status == "accepted" else None),
-            pathway=event.get("pathway") or current.pathway,
-            priority=event.get("priority") or current.priority,
-        )
+            fold.referrals[target] = current
+        if status == "accepted" and current.status != "accepted":
+            current.status, current.decided_at = "accepted", current.decided_at or at
+        current.pathway = event.get("pathway") or current.pathway
+        current.priority = event.get("priority") or current.priority
         return
     if current is not None and current.waiting:
-        fold.referrals[target] = replace(current, status=status, decided_at=at)
+        current.status, current.decided_at = status, at
     else:
         fold.anomaly(event, f"referral_{status}_without_referral")
 
@@ -328,7 +340,8 @@ def _assessment(fold: _Fold, event: Event) -> None:
     if current is None:
         current = Assessment(service, kind, at)  # completed with no open seen: took no time
     fold.assessments.pop(key, None)
-    fold.done.assessments.append(replace(current, completed_at=at))
+    current.completed_at = at
+    fold.done.assessments.append(current)
 
 
 def _ctr_review(fold: _Fold, event: Event) -> None:
@@ -342,30 +355,38 @@ def _ctr_review(fold: _Fold, event: Event) -> None:
     if service not in fold.services.bed_based:
         return  # no criteria to reside is about beds; home-based services have no delay
     current = fold.delays.get(service)
-    ready = event.get("discharge_ready_at") or at
-    fold.delays[service] = Delay(
-        service,
-        current.started_at if current else max(ready, fold.stays[service].started_at),
-        reason=event.get("delay_reason") or (current.reason if current else None),
-        pathway=event.get("pathway") or (current.pathway if current else None),
-    )
+    if current is None:
+        ready = event.get("discharge_ready_at") or at
+        fold.delays[service] = Delay(
+            service,
+            max(ready, fold.stays[service].started_at),
+            reason=event.get("delay_reason"),
+            pathway=event.get("pathway"),
+        )
+        return
+    current.reason = event.get("delay_reason") or current.reason
+    current.pathway = event.get("pathway") or current.pathway
 
 
 def _attendance(fold: _Fold, event: Event) -> None:
     key = (event["service"], event["episode_id"])
     current = fold.attendances.get(key)
-    fold.attendances[key] = Attendance(
-        event["service"],
-        event["episode_id"],
-        current.arrived_at if current else event["arrived_at"],
-        event.get("departed_at") or (current.departed_at if current else None),
-        event.get("outcome") or (current.outcome if current else None),
-    )
+    if current is None:
+        fold.attendances[key] = Attendance(
+            event["service"],
+            event["episode_id"],
+            event["arrived_at"],
+            event.get("departed_at"),
+            event.get("outcome"),
+        )
+        return
+    current.departed_at = event.get("departed_at") or current.departed_at
+    current.outcome = event.get("outcome") or current.outcome
 
 
 def _with_readmissions(stays: list[Stay], services: ServiceMap) -> list[Stay]:
     """Mark stays followed by an emergency acute admission within 30 days."""
-    acute = services.services_of_kind("acute_inpatient")
+    acute = services.acute_inpatient
     emergencies = sorted(
         s.started_at
         for s in stays
@@ -373,18 +394,15 @@ def _with_readmissions(stays: list[Stay], services: ServiceMap) -> list[Stay]:
     )
     if not emergencies:
         return stays
-    care_homes = services.services_of_kind("residential_nursing")
-    marked = []
+    care_homes = services.care_homes
     for stay in stays:
         # From a care home the window runs from the placement's start; elsewhere from discharge.
         anchor = stay.started_at if stay.service in care_homes else stay.ended_at
-        if anchor is None:
-            marked.append(stay)
+        if anchor is None or anchor >= emergencies[-1]:
             continue
         limit = utc_timestamp(parse_timestamp(anchor) + READMISSION_WINDOW)
-        later = next((t for t in emergencies if anchor < t <= limit), None)
-        marked.append(replace(stay, readmitted_at=later) if later else stay)
-    return marked
+        stay.readmitted_at = next((t for t in emergencies if anchor < t <= limit), None)
+    return stays
 
 
 def _care_type(unit: str | None) -> str | None:
@@ -393,6 +411,7 @@ def _care_type(unit: str | None) -> str | None:
 
 
 _CARE_HOME_TYPES = {"care_home_nursing": "nursing", "care_home_residential": "residential"}
+_NO_SERVICES = ServiceMap()
 
 _HANDLERS: dict[str, Callable[[_Fold, Event], None]] = {
     "referral": _referral,

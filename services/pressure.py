@@ -1,0 +1,459 @@
+"""Pressure, OPEL levels and escalation (SPEC section 6). Pure: no I/O.
+
+Scoring. An indicator scores the highest level (2, 3 or 4) whose threshold its value reaches
+(`>=` for indicators where higher is worse, `<=` where lower is worse), else level 1. A service's
+score is the weighted mean of its indicators' levels,
+
+    score = sum(weight_i * level_i) / sum(weight_i)    over indicators that have a value,
+
+so it lies in 1..4 whatever the weights, and its OPEL level is 1 plus the number of cut-offs
+(default 1.5, 2.5, 3.5) the score reaches. The system combines the services' levels the same
+way, with a weight per service (default 1). Example (lth-ed): queue 95 against 60/90/120 is
+level 3 (weight 1), four-hour breaches 30 % against 25/35/45 is level 2 (weight 2):
+(1*3 + 2*2) / 3 = 2.333333, below 2.5, so OPEL 2.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from schemas.catalogue import Catalogue, Service, Threshold
+from schemas.codes import ServiceKind
+
+SYSTEM_SCOPE = "system"
+DEFAULT_HOLD = timedelta(minutes=30)
+LEVELS = (1, 2, 3, 4)
+#: Within a service (or the system) no weight may outweigh another more than this many times:
+#: past that the lighter indicator barely moves the mean, which is a configuration mistake.
+MAX_WEIGHT_RATIO = 100.0
+# Alert ids are uuid5 in this namespace, so a replayed level change gets the same id.
+_ALERT_NAMESPACE = uuid.UUID("6f1c2a52-52d5-4b7e-9c1e-5b0f9c3e7a41")
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """A pressure indicator: a service figure with a unit and which way is worse."""
+
+    name: str
+    unit: str
+    higher_is_worse: bool = True
+
+
+def _indicators(*items: tuple[str, str] | tuple[str, str, bool]) -> dict[str, Indicator]:
+    return {item[0]: Indicator(*item) for item in items}
+
+
+_COMMON = _indicators(
+    ("queue_length", "patients"),
+    ("longest_wait_hours", "hours"),
+    ("in_service", "patients"),
+    ("los_days_mean", "days"),
+    ("delayed_count", "patients"),
+    ("lost_bed_days", "days"),
+    ("delayed_7_plus", "patients"),
+    ("delayed_14_plus", "patients"),
+    ("delayed_21_plus", "patients"),
+)
+_BEDS = _indicators(
+    ("occupied_beds", "beds"),
+    ("occupancy_pct", "%"),
+    ("nctr_days_mean", "days"),
+    ("ctr_days_mean", "days"),
+)
+_READMISSIONS = _indicators(("readmitted_30d_pct", "%"))
+_SOURCING = _indicators(("time_to_source_days_mean", "days"))
+
+#: The indicators each kind of service can be scored on: the figures of services.kpis.
+INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
+    ServiceKind.ACUTE_FRONT_DOOR: _COMMON
+    | _indicators(
+        ("attendances", "patients"),
+        ("admissions_from_ed", "patients"),
+        ("four_hour_breaches", "patients"),
+        ("four_hour_breach_pct", "%"),
+        ("in_department_over_4h", "patients"),
+    ),
+    ServiceKind.ACUTE_INPATIENT: _COMMON | _BEDS | _indicators(("complex_discharge_pct", "%")),
+    ServiceKind.TRANSFERS_OF_CARE: _COMMON
+    | _indicators(
+        ("open_assessments", "assessments"),
+        ("assessments_completed", "assessments", False),
+        ("assessment_hours_mean", "hours"),
+    ),
+    ServiceKind.UCR: _COMMON
+    | _indicators(
+        ("referrals", "referrals"),
+        ("referrals_accepted_pct", "%", False),
+        ("no_further_action_pct", "%", False),
+    ),
+    ServiceKind.REABLEMENT: _COMMON
+    | _indicators(("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False)),
+    ServiceKind.SHORT_TERM_BEDS: _COMMON
+    | _BEDS
+    | _READMISSIONS
+    | _indicators(("discharged_home_pct", "%", False)),
+    ServiceKind.HOME_CARE: _COMMON
+    | _SOURCING
+    | _indicators(("new_packages", "packages"), ("package_hours_mean", "hours/week")),
+    ServiceKind.RESIDENTIAL_NURSING: _COMMON
+    | _BEDS
+    | _READMISSIONS
+    | _SOURCING
+    | _indicators(("placements_started", "placements")),
+}
+
+#: Every indicator name any kind of service can be scored on.
+KNOWN_INDICATORS: frozenset[str] = frozenset(
+    name for indicators in INDICATORS_BY_KIND.values() for name in indicators
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """The scores at which a weighted mean of levels becomes OPEL 2, 3 and 4."""
+
+    level2: float = 1.5
+    level3: float = 2.5
+    level4: float = 3.5
+
+    def level(self, score: float) -> int:
+        """The OPEL level of `score`: 1 plus the number of cut-offs it reaches."""
+        return 1 + sum(score >= cutoff for cutoff in (self.level2, self.level3, self.level4))
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorScore:
+    """One indicator's value, its thresholds and weight, and the level it scored."""
+
+    name: str
+    unit: str
+    value: float | None
+    threshold: Threshold
+    higher_is_worse: bool
+    level: int | None  # None when there is no value to score
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "value": self.value,
+            "level": self.level,
+            "weight": self.threshold.weight,
+            "higher_is_worse": self.higher_is_worse,
+            "thresholds": {
+                "level2": self.threshold.level2,
+                "level3": self.threshold.level3,
+                "level4": self.threshold.level4,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceScore:
+    """A service's score and OPEL level with every indicator that produced them."""
+
+    service_id: str
+    score: float | None  # None when no indicator had a value
+    level: int | None
+    indicators: tuple[IndicatorScore, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scope": self.service_id,
+            "score": self.score,
+            "level": self.level,
+            "indicators": [indicator.to_dict() for indicator in self.indicators],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedService:
+    """A service's score as it counts towards the system level."""
+
+    service: ServiceScore
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class SystemScore:
+    """The system's score and OPEL level with every service's contribution."""
+
+    score: float | None
+    level: int | None
+    services: tuple[WeightedService, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scope": SYSTEM_SCOPE,
+            "score": self.score,
+            "level": self.level,
+            "services": [
+                {"weight": entry.weight, **entry.service.to_dict()} for entry in self.services
+            ],
+        }
+
+
+def indicator_level(value: float, threshold: Threshold, higher_is_worse: bool = True) -> int:
+    """The highest level whose threshold `value` reaches, else 1."""
+    for level, limit in ((4, threshold.level4), (3, threshold.level3), (2, threshold.level2)):
+        if (value >= limit) if higher_is_worse else (value <= limit):
+            return level
+    return 1
+
+
+def weighted_level(
+    pairs: Iterable[tuple[int, float]], cutoffs: Cutoffs
+) -> tuple[float | None, int | None]:
+    """The weighted mean of (level, weight) pairs and its OPEL level; None for no pairs."""
+    scored = list(pairs)
+    total = sum(weight for _, weight in scored)
+    if not scored or total <= 0:
+        return None, None
+    # Rounded so that a tie computed in floating point (2.4999999999) reaches its cut-off.
+    score = round(sum(level * weight for level, weight in scored) / total, 6)
+    return score, cutoffs.level(score)
+
+
+def score_service(
+    service: Service, indicators: Mapping[str, float | None], cutoffs: Cutoffs | None = None
+) -> ServiceScore:
+    """Score each configured indicator of `service` and combine them into its OPEL level."""
+    cutoffs = cutoffs or Cutoffs()
+    known = INDICATORS_BY_KIND[service.kind]
+    scores: list[IndicatorScore] = []
+    for name, threshold in sorted(service.thresholds.items()):
+        indicator = known.get(name)
+        if indicator is None:
+            raise ValueError(f"service {service.id!r}: {_unknown(name, service.kind)}")
+        value = indicators.get(name)
+        # A missing or non-finite figure (no capacity, no departures yet) is not scored at all,
+        # rather than scored as level 1 and diluting the indicators that do have values.
+        if value is None or not math.isfinite(value):
+            value, level = None, None
+        else:
+            level = indicator_level(value, threshold, indicator.higher_is_worse)
+        scores.append(
+            IndicatorScore(name, indicator.unit, value, threshold, indicator.higher_is_worse, level)
+        )
+    score, level = weighted_level(
+        ((s.level, s.threshold.weight) for s in scores if s.level is not None), cutoffs
+    )
+    return ServiceScore(service.id, score, level, tuple(scores))
+
+
+def score_system(
+    service_scores: Iterable[ServiceScore],
+    cutoffs: Cutoffs | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> SystemScore:
+    """Combine the services' levels (weight per service id, default 1) into the system level."""
+    weights = weights or {}
+    entries = tuple(WeightedService(s, weights.get(s.service_id, 1.0)) for s in service_scores)
+    score, level = weighted_level(
+        ((e.service.level, e.weight) for e in entries if e.service.level is not None),
+        cutoffs or Cutoffs(),
+    )
+    return SystemScore(score, level, entries)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """A change of a scope's OPEL level: one alert."""
+
+    scope: str
+    from_level: int
+    to_level: int
+    at: datetime
+    reason: str
+
+    @property
+    def escalation(self) -> bool:
+        return self.to_level > self.from_level
+
+    @property
+    def alert_id(self) -> str:
+        """A stable id: the same change, replayed after a crash, is the same alert."""
+        key = f"{self.scope}|{self.from_level}|{self.to_level}|{self.at.isoformat()}"
+        return str(uuid.uuid5(_ALERT_NAMESPACE, key))
+
+
+@dataclass(slots=True)
+class Escalation:
+    """A scope's published OPEL level: up at once, down only after the hold period."""
+
+    scope: str
+    hold: timedelta = DEFAULT_HOLD
+    level: int = 1
+    last_at: datetime | None = None
+    # For each level below the published one: since when every reading has been at or below it.
+    below_since: dict[int, datetime] = field(default_factory=dict)
+
+    def observe(self, level: int, at: datetime) -> LevelChange | None:
+        """Take a reading; the change of published level it causes, if any, exactly once."""
+        if level not in LEVELS:
+            raise ValueError(f"{self.scope}: an OPEL level is 1 to 4, got {level!r}")
+        if at.tzinfo is None:
+            raise ValueError(f"{self.scope}: reading time {at.isoformat()} has no time zone")
+        if self.last_at is not None and at < self.last_at:
+            return None  # a reading older than one already taken changes nothing
+        self.last_at = at
+        if level > self.level:
+            change = LevelChange(
+                self.scope, self.level, level, at, f"rose to level {level} from {self.level}"
+            )
+            self.level, self.below_since = level, {}
+            return change
+        for lower in range(1, self.level):
+            if level <= lower:
+                self.below_since.setdefault(lower, at)
+            else:
+                self.below_since.pop(lower, None)
+        held = [lower for lower, since in self.below_since.items() if at - since >= self.hold]
+        if not held:
+            return None
+        target = min(held)
+        since = self.below_since[target]
+        change = LevelChange(
+            self.scope,
+            self.level,
+            target,
+            at,
+            f"at level {target} or lower since {since.isoformat()}, "
+            f"held for {_minutes(self.hold)} minutes",
+        )
+        self.level = target
+        self.below_since = {k: v for k, v in self.below_since.items() if k < target}
+        return change
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form, for a Faust table."""
+        return {
+            "scope": self.scope,
+            "hold_seconds": self.hold.total_seconds(),
+            "level": self.level,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+            "below_since": {str(k): v.isoformat() for k, v in self.below_since.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Escalation:
+        """The escalation `to_dict` described."""
+        hold, level, last_at, below = (
+            data["hold_seconds"],
+            data["level"],
+            data.get("last_at"),
+            data.get("below_since") or {},
+        )
+        if not isinstance(hold, int | float) or level not in LEVELS or not isinstance(level, int):
+            raise ValueError(f"not an escalation state: {dict(data)!r}")
+        if not isinstance(below, Mapping) or not isinstance(last_at, str | None):
+            raise ValueError(f"not an escalation state: {dict(data)!r}")
+        return cls(
+            scope=str(data["scope"]),
+            hold=timedelta(seconds=hold),
+            level=level,
+            last_at=datetime.fromisoformat(last_at) if last_at else None,
+            below_since={int(k): datetime.fromisoformat(str(v)) for k, v in below.items()},
+        )
+
+
+class PressureConfigError(ValueError):
+    """Thresholds, weights or cut-offs that cannot be scored; the message lists every problem."""
+
+
+def check_thresholds(
+    catalogue: Catalogue,
+    cutoffs: Cutoffs | None = None,
+    service_weights: Mapping[str, float] | None = None,
+) -> list[str]:
+    """Every problem with the catalogue's thresholds, weights and the cut-offs, one per line."""
+    problems = _check_cutoffs(cutoffs or Cutoffs())
+    for service in catalogue.services:
+        where = f"service {service.id!r}"
+        if service.id == SYSTEM_SCOPE:
+            problems.append(f"{where}: the id {SYSTEM_SCOPE!r} is reserved for the system level")
+        for name, threshold in sorted(service.thresholds.items()):
+            indicator = INDICATORS_BY_KIND[service.kind].get(name)
+            if indicator is None:
+                problems.append(f"{where}: {_unknown(name, service.kind)}")
+                continue
+            problems.extend(
+                f"{where}, indicator {name!r}: {p}" for p in _check(threshold, indicator)
+            )
+        weights = {name: t.weight for name, t in service.thresholds.items()}
+        problems.extend(f"{where}: {p}" for p in _check_weights(weights, "indicator"))
+    if service_weights:
+        for service_id in sorted(set(service_weights) - catalogue.service_ids):
+            problems.append(f"system weights: service {service_id!r} is not in the catalogue")
+        problems.extend(
+            f"system weights: {p}" for p in _check_weights(dict(service_weights), "service")
+        )
+    return problems
+
+
+def require_valid(
+    catalogue: Catalogue,
+    cutoffs: Cutoffs | None = None,
+    service_weights: Mapping[str, float] | None = None,
+) -> None:
+    """Raise PressureConfigError listing every problem `check_thresholds` finds."""
+    problems = check_thresholds(catalogue, cutoffs, service_weights)
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise PressureConfigError(f"pressure thresholds cannot be used:\n{listed}")
+
+
+def _unknown(name: str, kind: ServiceKind) -> str:
+    known = ", ".join(sorted(INDICATORS_BY_KIND[kind]))
+    if name in KNOWN_INDICATORS:
+        return f"indicator {name!r} is not measured for a {kind.value} service (known: {known})"
+    return f"unknown indicator {name!r} (known for a {kind.value} service: {known})"
+
+
+def _check(threshold: Threshold, indicator: Indicator) -> list[str]:
+    values = (threshold.level2, threshold.level3, threshold.level4)
+    if not all(math.isfinite(value) for value in values):
+        return [f"thresholds must be finite numbers, got {_listed(values)}"]
+    if indicator.higher_is_worse and not values[0] <= values[1] <= values[2]:
+        return [f"higher is worse, so thresholds must rise level2 to level4: {_listed(values)}"]
+    if not indicator.higher_is_worse and not values[0] >= values[1] >= values[2]:
+        return [f"lower is worse, so thresholds must fall level2 to level4: {_listed(values)}"]
+    return []
+
+
+def _check_weights(weights: dict[str, float], what: str) -> list[str]:
+    problems = [
+        f"{what} {name!r}: weight must be a positive finite number, got {weight!r}"
+        for name, weight in sorted(weights.items())
+        if not (math.isfinite(weight) and weight > 0)
+    ]
+    usable = {name: w for name, w in weights.items() if math.isfinite(w) and w > 0}
+    if problems or len(usable) < 2:
+        return problems
+    heaviest, lightest = max(usable, key=usable.__getitem__), min(usable, key=usable.__getitem__)
+    if usable[heaviest] > MAX_WEIGHT_RATIO * usable[lightest]:
+        problems.append(
+            f"{what} {heaviest!r} weighs {usable[heaviest]:g}, more than "
+            f"{MAX_WEIGHT_RATIO:g} times {what} {lightest!r} ({usable[lightest]:g}), "
+            f"which would barely count"
+        )
+    return problems
+
+
+def _check_cutoffs(cutoffs: Cutoffs) -> list[str]:
+    values = (cutoffs.level2, cutoffs.level3, cutoffs.level4)
+    if all(math.isfinite(v) for v in values) and 1 < values[0] < values[1] < values[2] <= 4:
+        return []
+    return [f"OPEL cut-offs must rise strictly within (1, 4], got {_listed(values)}"]
+
+
+def _listed(values: Iterable[float]) -> str:
+    return ", ".join(f"{value:g}" for value in values)
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:g}"
