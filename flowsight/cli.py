@@ -29,6 +29,7 @@ postgres_app = typer.Typer(
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics flowsight uses.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks: throughput and latency, with a baseline measured in the same run.",
     no_args_is_help=True,
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
+app.add_typer(schema_app, name="schema")
 
 console = Console(stderr=True)
 
@@ -296,6 +298,19 @@ def keys_create(
         raise _fail(str(error)) from None
     typer.echo(f"key (give it to {name}; it is not stored): {key}")
     typer.echo(f"add to FLOWSIGHT_API_KEYS: {entry}")
+
+
+@schema_app.command("export")
+def schema_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write the *.schema.json files.")],
+) -> None:
+    """Write one JSON Schema per event type, plus the envelope and the union of all types."""
+    from schemas.export import contract_schemas, render
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, document in contract_schemas().items():
+        (directory / name).write_text(render(document), encoding="utf-8")
+        console.print(f"wrote {directory / name}")
 
 
 @bench_app.command("core")
