@@ -11,7 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.catalogue import Catalogue, Service
-from schemas.events import EVENT_TYPES, Envelope, PatientEvent, Transfer, event_adapter
+from schemas.events import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    Envelope,
+    PatientEvent,
+    Transfer,
+    event_adapter,
+)
 from services.pseudonym import pseudonymise
 from services.timestamps import utc_timestamp
 
@@ -70,14 +77,67 @@ class ValidationContext:
 
 
 def validate_event(
-    raw: bytes, *, organisation: str, context: ValidationContext, now: datetime
+    raw: bytes,
+    *,
+    organisation: str,
+    context: ValidationContext,
+    now: datetime,
+    headers: Mapping[str, bytes] | None = None,
 ) -> Accepted | Rejected:
-    """Check `raw` against the contract and the catalogue for an event `organisation` sent."""
+    """Check `raw` against the contract and the catalogue for an event `organisation` sent.
+
+    With CloudEvents 1.0 binary-mode headers (`ce_specversion`, `ce_id`, ...), the envelope
+    may come from the headers and the body carries the rest.
+    """
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         return Rejected(MALFORMED_JSON, "", f"not valid JSON: {error}")
+    if headers and "ce_specversion" in headers:
+        merged = from_cloudevent(headers, document)
+        if isinstance(merged, Rejected):
+            return merged
+        document = merged
     return validate_document(document, organisation=organisation, context=context, now=now)
+
+
+#: CloudEvents attributes (Kafka binary content mode) and the contract fields they carry.
+CLOUDEVENT_ATTRIBUTES = {
+    "ce_id": "event_id",
+    "ce_source": "source",
+    "ce_type": "event_type",
+    "ce_time": "occurred_at",
+}
+CLOUDEVENT_TYPE_PREFIX = "org.flowsight."
+CLOUDEVENT_TYPE_SUFFIX = ".v1"
+
+
+def from_cloudevent(headers: Mapping[str, bytes], document: object) -> object | Rejected:
+    """Merge CloudEvents attributes into the body; a header and a body field must agree."""
+    version = headers["ce_specversion"].decode(errors="replace")
+    if version != "1.0":
+        return Rejected(
+            UNSUPPORTED_SCHEMA_VERSION, "ce_specversion", f"CloudEvents {version!r} is not 1.0"
+        )
+    if not isinstance(document, dict):
+        return document
+    merged = dict(document)
+    for header, name in CLOUDEVENT_ATTRIBUTES.items():
+        if header not in headers:
+            continue
+        value = headers[header].decode(errors="replace")
+        if name == "event_type":
+            # Accept both "admission" and the reverse-DNS form "org.flowsight.admission.v1".
+            value = value.removeprefix(CLOUDEVENT_TYPE_PREFIX).removesuffix(CLOUDEVENT_TYPE_SUFFIX)
+        if name in merged and merged[name] != value:
+            return Rejected(
+                INVALID_FIELD,
+                name,
+                f"the {header} header ({value!r}) and {name} in the body differ",
+            )
+        merged[name] = value
+    merged.setdefault("schema_version", SCHEMA_VERSION)
+    return merged
 
 
 def validate_document(

@@ -114,7 +114,11 @@ def create_app(
             organisation = match.group(1) if match else ""
             try:
                 outcome = validate_event(
-                    event.value, organisation=organisation, context=context, now=datetime.now(UTC)
+                    event.value,
+                    organisation=organisation,
+                    context=context,
+                    now=datetime.now(UTC),
+                    headers=dict(_headers(event.message.headers)),
                 )
             except Exception as error:  # a bug must not stop the stream or lose the event
                 log.exception(
