@@ -29,6 +29,10 @@ postgres_app = typer.Typer(
 db_app = typer.Typer(help="The read-model database.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics flowsight uses.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: why events were refused, and replaying them after a fix.",
+    no_args_is_help=True,
+)
 schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks: throughput and latency, with a baseline measured in the same run.",
@@ -41,6 +45,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
 app.add_typer(schema_app, name="schema")
+app.add_typer(dlq_app, name="dlq")
 
 console = Console(stderr=True)
 
@@ -298,6 +303,87 @@ def keys_create(
         raise _fail(str(error)) from None
     typer.echo(f"key (give it to {name}; it is not stored): {key}")
     typer.echo(f"add to FLOWSIGHT_API_KEYS: {entry}")
+
+
+def _dead_letters(settings: Settings) -> list[Any]:
+    from flowsight.dlq import read_dead_letters
+    from flowsight.kafka_admin import BrokerUnreachable
+
+    try:
+        return asyncio.run(read_dead_letters(settings))
+    except BrokerUnreachable as error:
+        raise _fail(str(error), 2) from None
+
+
+@dlq_app.command("list")
+def dlq_list(
+    reason: Annotated[str | None, typer.Option(help="Only this error.reason.")] = None,
+    limit: Annotated[int, typer.Option(help="The newest N.")] = 50,
+) -> None:
+    """The newest dead letters: where, when, why, and from which topic."""
+    from rich.table import Table
+
+    letters = [d for d in _dead_letters(_settings()) if reason in (None, d.reason)]
+    table = Table("position", "at (UTC)", "reason", "field", "from", "message")
+    for letter in letters[-limit:]:
+        table.add_row(
+            letter.position,
+            letter.at.strftime("%Y-%m-%d %H:%M:%S"),
+            letter.reason,
+            letter.header("error.field"),
+            letter.header("error.gateway") or letter.origin_topic,
+            letter.header("error.message")[:80],
+        )
+    Console().print(table)
+    console.print(f"{len(letters)} dead letter(s)" + (f" with reason {reason}" if reason else ""))
+
+
+@dlq_app.command("show")
+def dlq_show(
+    position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, from `dlq list`.")],
+) -> None:
+    """One dead letter: every header and the original message."""
+    letter = _find_letter(position)
+    for name, value in sorted(letter.headers.items()):
+        typer.echo(f"{name}: {value.decode(errors='replace')}")
+    typer.echo("")
+    try:
+        typer.echo(json.dumps(json.loads(letter.value), indent=2, ensure_ascii=False))
+    except ValueError:
+        typer.echo(letter.value.decode(errors="replace"))
+
+
+def _find_letter(position: str) -> Any:
+    from flowsight.dlq import parse_position
+
+    try:
+        wanted = parse_position(position)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    for letter in _dead_letters(_settings()):
+        if (letter.partition, letter.offset) == wanted:
+            return letter
+    raise _fail(f"no dead letter at {position}; see `flowsight dlq list`")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, from `dlq list`.")],
+    file: Annotated[
+        Path | None, typer.Option(help="A corrected version to publish instead of the original.")
+    ] = None,
+) -> None:
+    """Publish a dead letter again to the ingest topic it came from, e.g. after a fix."""
+    from flowsight.dlq import replay
+
+    letter = _find_letter(position)
+    corrected = file.read_bytes() if file else None
+    try:
+        topic = asyncio.run(replay(_settings(), letter, corrected))
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    what = f"the corrected event from {file}" if file else "the original message"
+    console.print(f"replayed {position}: {what} to {topic}")
 
 
 @schema_app.command("export")
