@@ -1,0 +1,83 @@
+"""The weekly system report, as HTML for people and CSV for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.deps import ConnectionDep, StateDep, Viewer
+from api.problems import Problem
+from flowsight.readmodel import facts, store
+from services.report import iso_week, week_period, weekly_report
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+@router.get(
+    "/weekly",
+    summary="The weekly system report (HTML or CSV)",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}, "text/csv": {}}}},
+)
+async def weekly(
+    state: StateDep,
+    connection: ConnectionDep,
+    _: Viewer,
+    week: Annotated[
+        str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W47")
+    ] = None,
+    format: Annotated[Literal["html", "csv"], Query()] = "html",
+) -> Response:
+    """Queues, efficiency and outcomes of every service for one ISO week (default: this week)."""
+    now = datetime.now(UTC)
+    week = week or iso_week(now)
+    try:
+        start, _end = week_period(week)
+    except ValueError as error:
+        raise Problem(422, "Invalid week", str(error)) from None
+    if start > now:
+        raise Problem(422, "Invalid week", f"week {week} has not started yet")
+    services = state.catalogue.services
+    service_facts = {
+        s.id: await facts.service_facts(connection, s.id, since=start) for s in services
+    }
+    capacity = await store.capacities(connection)
+    report = weekly_report(
+        week, services, service_facts, now, {k: v["open"] for k, v in capacity.items()}
+    )
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["week", "service", "section", "figure", "label", "value"])
+        for line in report.lines:
+            writer.writerow([week, line.service, line.section, line.figure, line.label, line.value])
+        for name, value in report.system.items():
+            writer.writerow([week, "system", "system", name, name.replace("_", " "), value])
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="flowsight-{week}.csv"'},
+        )
+    lines = defaultdict(list)
+    for line in report.lines:
+        lines[line.service].append(line)
+    html = _templates.get_template("weekly.html").render(
+        report=report,
+        services=services,
+        lines=lines,
+        system_name=state.catalogue.system,
+        one_day=timedelta(days=1),
+    )
+    return HTMLResponse(html)

@@ -1,0 +1,117 @@
+"""The weekly system report: for each service, queues, efficiency and outcomes of one ISO week.
+
+The three questions come from the system visibility model: is each service meeting demand
+(queues), delivering what we expect (efficiency), with the quality we expect (outcomes)?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from schemas.catalogue import Service
+from services.facts import LONDON
+from services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
+
+#: (section, figure, label) in the order the report shows them; a service shows those it has.
+LAYOUT: tuple[tuple[str, str, str], ...] = (
+    ("queues", "queue_length", "Waiting at the end of the week"),
+    ("queues", "longest_wait_hours", "Longest wait (hours)"),
+    ("queues", "in_department_over_4h", "In the department over 4 hours"),
+    ("queues", "open_assessments", "Open assessments"),
+    ("queues", "occupancy_pct", "Bed occupancy (%)"),
+    ("queues", "delayed_count", "Delayed, no criteria to reside"),
+    ("queues", "lost_bed_days", "Lost bed days of current delays"),
+    ("queues", "delayed_21_plus", "Delayed 21 days or more"),
+    ("efficiency", "attendances", "Attendances"),
+    ("efficiency", "four_hour_breach_pct", "Four-hour breaches (%)"),
+    ("efficiency", "referrals", "Referrals"),
+    ("efficiency", "referrals_accepted_pct", "Referrals accepted (%)"),
+    ("efficiency", "starts", "Starts"),
+    ("efficiency", "discharges", "Discharges and transfers out"),
+    ("efficiency", "los_days_mean", "Length of stay (days)"),
+    ("efficiency", "ctr_days_mean", "of which criteria to reside (days)"),
+    ("efficiency", "nctr_days_mean", "of which no criteria to reside (days)"),
+    ("efficiency", "assessment_hours_mean", "Assessment completion (hours)"),
+    ("efficiency", "time_to_source_days_mean", "Time to source (days)"),
+    ("outcomes", "admissions_from_ed", "Admissions from the department"),
+    ("outcomes", "complex_discharge_pct", "Complex discharges, pathways 1-3 (%)"),
+    ("outcomes", "no_further_action_pct", "Discharged with no further action (%)"),
+    ("outcomes", "care_hours_change_mean", "Change in care hours a week, start to end"),
+    ("outcomes", "independent_pct", "Discharged independent (%)"),
+    ("outcomes", "discharged_home_pct", "Discharged home (%)"),
+    ("outcomes", "readmitted_30d_pct", "Readmitted within 30 days (%)"),
+    ("outcomes", "new_packages", "New packages"),
+    ("outcomes", "package_hours_mean", "Average package (hours a week)"),
+    ("outcomes", "placements_started", "Placements started"),
+    ("outcomes", "nursing_placements", "of which nursing"),
+    ("outcomes", "residential_placements", "of which residential"),
+)
+SECTIONS = ("queues", "efficiency", "outcomes")
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    service: str
+    section: str
+    figure: str
+    label: str
+    value: float | int | None
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    week: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+    lines: list[ReportLine]
+    system: Figures
+
+
+def week_period(week: str) -> tuple[datetime, datetime]:
+    """'2026-W47' → Monday 00:00 and the next Monday 00:00, Europe/London."""
+    try:
+        year, number = week.split("-W")
+        monday = date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise ValueError(f"week {week!r} is not an ISO week like 2026-W47") from None
+    start = datetime.combine(monday, datetime.min.time(), tzinfo=LONDON)
+    return start, datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=LONDON)
+
+
+def iso_week(moment: datetime) -> str:
+    """The ISO week (Europe/London) `moment` falls in, as '2026-W47'."""
+    year, number, _ = moment.astimezone(LONDON).isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def weekly_report(
+    week: str,
+    services: list[Service],
+    facts: Mapping[str, ServiceFacts],
+    now: datetime,
+    open_capacity: Mapping[str, int | None],
+) -> WeeklyReport:
+    """The report of `week`: for a week still running, figures as of `now`."""
+    start, end = week_period(week)
+    as_of = min(now, end - timedelta(microseconds=1))
+    period = Period(start, end)
+    lines = []
+    for service in services:
+        figures = service_figures(
+            service,
+            facts.get(service.id, ServiceFacts()),
+            period,
+            as_of,
+            open_capacity.get(service.id),
+        )
+        lines += [
+            ReportLine(service.id, section, name, label, figures[name])
+            for section, name, label in LAYOUT
+            if name in figures
+        ]
+    return WeeklyReport(
+        week, start, end, as_of, lines, system_figures(services, dict(facts), period, as_of)
+    )
