@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from flowsight.alerts.routes import AlertRoutes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOGUE = REPO_ROOT / "deploy" / "catalogue" / "leeds.yaml"
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
         "",
         description="comma-separated name:role+role:sha256-of-key entries (`flowsight keys create`)",
     )
+
+    # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager)
+    alert_routes: Annotated[AlertRoutes, NoDecode] = Field(default_factory=AlertRoutes)
 
     # Domain
     catalogue_path: Path = DEFAULT_CATALOGUE

@@ -36,6 +36,24 @@ SERVICE_NOT_OWNED = "service_not_owned"
 IN_THE_FUTURE = "in_the_future"
 TOO_LATE = "too_late"
 UNPROCESSABLE = "unprocessable"
+#: Every reason a dead letter can carry.
+REASONS = frozenset(
+    {
+        MALFORMED_JSON,
+        NOT_AN_OBJECT,
+        MISSING_FIELD,
+        INVALID_FIELD,
+        UNKNOWN_EVENT_TYPE,
+        UNSUPPORTED_SCHEMA_VERSION,
+        INVALID_NHS_NUMBER,
+        UNKNOWN_SERVICE,
+        SOURCE_MISMATCH,
+        SERVICE_NOT_OWNED,
+        IN_THE_FUTURE,
+        TOO_LATE,
+        UNPROCESSABLE,
+    }
+)
 
 
 class TimestampOutOfRange(ValueError):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from flowsight.readmodel.database import create_engine
 from flowsight.readmodel.tables import metadata
 from tests.integration.stack import Stack
-from tests.integration.test_pipeline import event, publish, pseudonym_of, queue_entries
+from tests.integration.test_pipeline import event, pseudonym_of, publish, queue_entries
 
 pytestmark = pytest.mark.integration
 
@@ -72,18 +72,29 @@ async def database_text(url: str) -> str:
 def test_no_raw_nhs_number_after_the_validator(stack: Stack) -> None:
     settings = stack.settings
     published = []
-    for number, to_service in zip(PATIENTS, ["lcc-reablement", "lcc-home-care", "lch-community-beds"], strict=True):
+    for number, to_service in zip(
+        PATIENTS, ["lcc-reablement", "lcc-home-care", "lch-community-beds"], strict=True
+    ):
         published.append(
             event("referral", to_service=to_service, status="new", patient={"nhs_number": number})
         )
         published.append(
-            event("assessment", kind="ctr_review", status="completed", meets_criteria_to_reside=False,
-                  patient={"nhs_number": number})
+            event(
+                "assessment",
+                kind="ctr_review",
+                status="completed",
+                meets_criteria_to_reside=False,
+                patient={"nhs_number": number},
+            )
         )
     # One that is refused: the dead-letter topic keeps its original bytes, by design.
     published.append(event("discharge", patient={"nhs_number": digits(PATIENTS[0])}))
     asyncio.run(
-        publish(settings.kafka_bootstrap, settings.ingest_topic("RR8"), *(json.dumps(e).encode() for e in published))
+        publish(
+            settings.kafka_bootstrap,
+            settings.ingest_topic("RR8"),
+            *(json.dumps(e).encode() for e in published),
+        )
     )
     last = pseudonym_of(digits(PATIENTS[-1]))
     stack.wait_until(
@@ -94,7 +105,9 @@ def test_no_raw_nhs_number_after_the_validator(stack: Stack) -> None:
     numbers = [digits(n).encode() for n in PATIENTS] + [n.encode() for n in PATIENTS]
 
     # Kafka after the validator: the events topic and every state changelog of this app.
-    topics = asyncio.run(topics_of(settings.kafka_bootstrap, (settings.events_topic, settings.app_id)))
+    topics = asyncio.run(
+        topics_of(settings.kafka_bootstrap, (settings.events_topic, settings.app_id))
+    )
     assert settings.events_topic in topics and any("changelog" in t for t in topics)
     records = asyncio.run(everything_on(settings.kafka_bootstrap, topics))
     assert len(records) > 10

@@ -20,9 +20,7 @@ CONTEXT = ValidationContext(
     load_catalogue(DEFAULT_CATALOGUE), b"fuzz-pseudonym-key-0123456789abcdef", timedelta(minutes=5)
 )
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-REASONS = {
-    value for name, value in vars(validation).items() if name.isupper() and isinstance(value, str)
-}
+REASONS = validation.REASONS
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda children: (

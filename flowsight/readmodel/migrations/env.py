@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import flowsight.alerts.tables  # noqa: F401  (registers the alert tables on the metadata)
 from flowsight.readmodel.database import create_engine
 from flowsight.readmodel.tables import metadata
 

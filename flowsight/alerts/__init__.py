@@ -1,0 +1,1 @@
+"""Escalation alerts: stored with a durable outbox and delivered to every configured route."""
