@@ -87,12 +87,13 @@ def worker() -> None:
     from flowsight.kafka_admin import BrokerUnreachable
     from flowsight.logs import configure_logging
     from flowsight.worker import run_worker
+    from services.pressure import PressureConfigError
 
     settings = _settings()
     configure_logging(settings)
     try:
         run_worker(settings)
-    except (BrokerUnreachable, CatalogueError) as error:
+    except (BrokerUnreachable, CatalogueError, PressureConfigError) as error:
         raise _fail(str(error), 2) from None
 
 

@@ -62,6 +62,8 @@ def product_topics(settings: Settings, catalogue: Catalogue) -> list[str]:
         *(settings.ingest_topic(code) for code in catalogue.organisation_codes),
         settings.events_topic,
         settings.dlq_topic,
+        settings.pressure_topic,
+        settings.alerts_topic,
     ]
 
 

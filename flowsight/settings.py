@@ -67,6 +67,11 @@ class Settings(BaseSettings):
 
     # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager)
     alert_routes: Annotated[AlertRoutes, NoDecode] = Field(default_factory=AlertRoutes)
+    # Pressure: weighted-mean scores at which OPEL 2, 3 and 4 begin; hold before de-escalating;
+    # each service's weight in the system level (default 1)
+    opel_cutoffs: tuple[float, float, float] = (1.5, 2.5, 3.5)
+    escalation_hold_minutes: float = Field(30.0, ge=0)
+    system_weights: dict[str, float] = Field(default_factory=dict)
 
     # Domain
     catalogue_path: Path = DEFAULT_CATALOGUE

@@ -14,6 +14,7 @@ from flowsight.logs import logging_config
 from flowsight.readmodel.database import create_engine, describe
 from flowsight.readmodel.migrate import upgrade
 from flowsight.settings import Settings
+from services.pressure import Cutoffs, require_valid
 from streams.app import create_app
 from streams.metrics import WorkerMetrics
 from streams.sink import ReadModelSink
@@ -36,6 +37,7 @@ def prepare(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     """Run the worker until it is stopped by a signal."""
     catalogue = load_catalogue(settings.catalogue_path)
+    require_valid(catalogue, Cutoffs(*settings.opel_cutoffs), settings.system_weights)
     prepare(settings)
     metrics = WorkerMetrics()
     if settings.worker_metrics_port:

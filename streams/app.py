@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
+from flowsight.alerts.delivery import Deliverer
+from flowsight.alerts.messages import webhook_document
 from flowsight.settings import Settings
 from schemas.catalogue import Catalogue
 from schemas.events import EVENT_TYPES
@@ -27,9 +30,11 @@ from services.validation import (
 )
 from streams.daily import refresh_daily
 from streams.metrics import WorkerMetrics
+from streams.pressure import assess_pressure, pressure_policy
 from streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
+REFRESH_DEBOUNCE_SECONDS = 2.0
 
 
 @dataclass
@@ -196,14 +201,60 @@ def create_app(
             )
         return None
 
-    async def refresh() -> None:
-        """Recompute daily figures (late events change past days; time alone changes today)."""
-        try:
-            await refresh_daily(sink.engine, catalogue, metrics, datetime.now(UTC))
-        except Exception:  # the next tick tries again; the dirty marks are still there
-            log.exception("daily figures could not be refreshed")
+    pressure_topic = app.topic(
+        settings.pressure_topic, key_serializer="raw", value_serializer="raw"
+    )
+    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
+    policy = pressure_policy(settings)
 
-    app.timer(settings.daily_refresh_seconds, on_leader=True)(refresh)
+    async def refresh_once() -> None:
+        """Today's figures, the days late events changed, then pressure and any alerts."""
+        now = datetime.now(UTC)
+        todays = await refresh_daily(sink.engine, catalogue, metrics, now)
+        assessment = await assess_pressure(sink.engine, catalogue, todays, policy, now)
+        for score in [*assessment.services, assessment.system]:
+            body = score.to_dict()
+            metrics.publish_pressure(str(body["scope"]), score.level, score.score)
+            await pressure_topic.send(
+                key=str(body["scope"]).encode(),
+                value=orjson.dumps({**body, "as_of": now.isoformat()}),
+            )
+        for alert in assessment.alerts:
+            log.warning(
+                "OPEL %s: %s level %s → %s",
+                alert.scope,
+                alert.reason,
+                alert.level_from,
+                alert.level_to,
+            )
+            message = {"kind": "level_change", **webhook_document(alert, alert.id)}
+            await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(message))
+
+    async def refresh() -> None:
+        """Refresh when state changed (at most every few seconds) and on a timer regardless."""
+        while not app.should_stop:
+            try:
+                await asyncio.wait_for(sink.changed.wait(), settings.daily_refresh_seconds)
+                await asyncio.sleep(REFRESH_DEBOUNCE_SECONDS)  # let a burst of batches land
+            except TimeoutError:
+                pass  # waits and delays grow with time alone
+            sink.changed.clear()
+            try:
+                await refresh_once()
+            except Exception:  # the next round tries again; the dirty marks are still there
+                log.exception("figures and pressure could not be refreshed")
+
+    async def deliver() -> None:
+        """Send recorded alerts from the outbox to every configured route."""
+        deliverer = Deliverer(sink.engine, settings.alert_routes.by_name(), metrics.registry)
+        stop = asyncio.Event()
+        try:
+            await deliverer.run(stop)
+        finally:
+            await deliverer.aclose()
+
+    app.task(refresh)
+    app.task(deliver)
     validator = app.agent(ingest, name="validator", concurrency=1)(validate)
     tracker = app.agent(events, name="tracker", concurrency=1)(track)
     return FlowApp(app, validator, tracker, journeys, capacity)

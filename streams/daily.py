@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flowsight.readmodel import facts, store
 from schemas.catalogue import Catalogue
 from services.facts import LONDON
-from services.kpis import Period, service_figures
+from services.kpis import Figures, Period, service_figures
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.daily")
@@ -20,14 +20,15 @@ _END_OF_DAY = timedelta(microseconds=1)
 
 async def refresh_daily(
     engine: AsyncEngine, catalogue: Catalogue, metrics: WorkerMetrics, now: datetime
-) -> int:
-    """Recompute the dirty days and today's figures of every service; return rows written."""
+) -> dict[str, Figures]:
+    """Recompute the dirty days and today's figures of every service; return today's."""
     async with engine.connect() as connection:
         dirty = await facts.dirty_days(connection)
         capacity = await store.capacities(connection)
         anomalies = await facts.anomaly_counts(connection)
     today = now.astimezone(LONDON).date()
     work = sorted(set(dirty) | {(service.id, today) for service in catalogue.services})
+    todays: dict[str, Figures] = {}
     for service_id, day in work:
         service = catalogue.service(service_id)
         start, end = facts.day_bounds(day)
@@ -46,6 +47,7 @@ async def refresh_daily(
             )
             await facts.store_daily(connection, service_id, day, figures, now)
         if day == today:
+            todays[service_id] = figures
             metrics.publish_service_figures(service_id, figures)
     metrics.publish_anomalies(anomalies)
-    return len(work)
+    return todays

@@ -63,6 +63,18 @@ class WorkerMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.opel_level = Gauge(
+            "flowsight_opel_level",
+            "Current OPEL level (1 steady to 4 extreme) of each service and of the system.",
+            ["scope"],
+            registry=self.registry,
+        )
+        self.pressure_score = Gauge(
+            "flowsight_pressure_score",
+            "Weighted mean of indicator levels behind each scope's OPEL level.",
+            ["scope"],
+            registry=self.registry,
+        )
         self.anomalies = Gauge(
             "flowsight_anomalies",
             "Events that do not fit the journey as known, not yet reconciled, by kind.",
@@ -75,6 +87,13 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
             registry=self.registry,
         )
+
+    def publish_pressure(self, scope: str, level: int | None, score: float | None) -> None:
+        """Set the OPEL gauges of a scope (a service, or "system")."""
+        if level is not None:
+            self.opel_level.labels(scope).set(level)
+        if score is not None:
+            self.pressure_score.labels(scope).set(score)
 
     def publish_service_figures(self, service: str, figures: dict[str, Any]) -> None:
         """Set the service gauges from today's figures."""

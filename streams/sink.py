@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -32,6 +33,8 @@ class ReadModelSink:
         self.engine = engine
         self.catalogue = catalogue
         self.metrics = metrics
+        #: Set after each write, so figures and pressure are refreshed soon after state changes.
+        self.changed = asyncio.Event()
 
     async def write(
         self,
@@ -81,6 +84,7 @@ class ReadModelSink:
             await store.replace_capacity(connection, capacity_rows)
             summaries = await store.queue_summaries(connection)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
+        self.changed.set()
         for service in self.catalogue.services:
             summary = summaries.get(service.id)
             self.metrics.queue_length.labels(service.id).set(summary.length if summary else 0)

@@ -151,3 +151,30 @@ service_daily_dirty = Table(
     Column("service_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
 )
+
+#: Each scope's (a service's, or "system") latest score and escalation state.
+pressure_state = Table(
+    "pressure_state",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("level", Integer),
+    Column("score", Float),
+    Column("published_level", Integer, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("escalation", JSON, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+#: Thresholds changed at run time by an admin, over the catalogue's (every change is audited).
+threshold_overrides = Table(
+    "threshold_overrides",
+    metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("indicator", String(64), primary_key=True),
+    Column("level2", Float, nullable=False),
+    Column("level3", Float, nullable=False),
+    Column("level4", Float, nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -26,7 +26,15 @@ class Publisher:
     def __init__(self, stack: Stack, now: datetime) -> None:
         self.stack, self.now, self.count = stack, now, 0
 
-    def send(self, organisation: str, event_type: str, service: str, ago: timedelta, patient: int, **fields: Any) -> None:
+    def send(
+        self,
+        organisation: str,
+        event_type: str,
+        service: str,
+        ago: timedelta,
+        patient: int,
+        **fields: Any,
+    ) -> None:
         self.count += 1
         event = {
             "event_id": f"{event_type}-{self.count}",
@@ -41,7 +49,11 @@ class Publisher:
         }
         settings = self.stack.settings
         asyncio.run(
-            publish(settings.kafka_bootstrap, settings.ingest_topic(organisation), json.dumps(event).encode())
+            publish(
+                settings.kafka_bootstrap,
+                settings.ingest_topic(organisation),
+                json.dumps(event).encode(),
+            )
         )
 
 
@@ -61,28 +73,82 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
     rr8, ry6, lcc = (Publisher(stack, now) for _ in range(3))
     # Patient 0: through the emergency department into a ward.
     rr8.send("RR8", "attendance", "lth-ed", hours(3), 0, arrived_at=(now - hours(3)).isoformat())
-    rr8.send("RR8", "attendance", "lth-ed", hours(2.5), 0, arrived_at=(now - hours(3)).isoformat(),
-             departed_at=(now - hours(2.5)).isoformat(), outcome="admitted")
+    rr8.send(
+        "RR8",
+        "attendance",
+        "lth-ed",
+        hours(2.5),
+        0,
+        arrived_at=(now - hours(3)).isoformat(),
+        departed_at=(now - hours(2.5)).isoformat(),
+        outcome="admitted",
+    )
     rr8.send("RR8", "admission", "lth-wards", hours(2.5), 0, admission_method="emergency")
     # Patient 1: in a ward four days, ready to go for three, waiting for reablement (P1).
     rr8.send("RR8", "admission", "lth-wards", days(4), 1, admission_method="emergency")
-    rr8.send("RR8", "assessment", "lth-wards", days(3), 1, kind="ctr_review", status="completed",
-             meets_criteria_to_reside=False, discharge_ready_at=(now - days(3)).isoformat(),
-             delay_reason="p1_awaiting_resource", pathway="P1")
-    rr8.send("RR8", "referral", "lth-wards", days(3), 1, to_service="lcc-reablement", pathway="P1", status="new")
-    lcc.send("LCC", "referral", "lcc-reablement", days(2), 1, to_service="lcc-reablement", status="accepted")
+    rr8.send(
+        "RR8",
+        "assessment",
+        "lth-wards",
+        days(3),
+        1,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=False,
+        discharge_ready_at=(now - days(3)).isoformat(),
+        delay_reason="p1_awaiting_resource",
+        pathway="P1",
+    )
+    rr8.send(
+        "RR8",
+        "referral",
+        "lth-wards",
+        days(3),
+        1,
+        to_service="lcc-reablement",
+        pathway="P1",
+        status="new",
+    )
+    lcc.send(
+        "LCC",
+        "referral",
+        "lcc-reablement",
+        days(2),
+        1,
+        to_service="lcc-reablement",
+        status="accepted",
+    )
     # Patients 2 and 3: urgent community response referrals, one declined.
     ry6.send("RY6", "referral", "lch-ucr", hours(1), 2, to_service="lch-ucr", status="new")
     ry6.send("RY6", "referral", "lch-ucr", hours(2), 3, to_service="lch-ucr", status="new")
     ry6.send("RY6", "referral", "lch-ucr", hours(1.5), 3, to_service="lch-ucr", status="declined")
     # Patient 4: a home-care package sourced four days after the referral.
-    rr8.send("RR8", "referral", "lth-wards", days(5), 4, to_service="lcc-home-care", pathway="P1", status="new")
-    lcc.send("LCC", "admission", "lcc-home-care", days(1), 4, admission_method="start_of_care", care_hours_per_week=10)
+    rr8.send(
+        "RR8",
+        "referral",
+        "lth-wards",
+        days(5),
+        4,
+        to_service="lcc-home-care",
+        pathway="P1",
+        status="new",
+    )
+    lcc.send(
+        "LCC",
+        "admission",
+        "lcc-home-care",
+        days(1),
+        4,
+        admission_method="start_of_care",
+        care_hours_per_week=10,
+    )
 
     stack.wait_until(
-        lambda: current(stack, "lcc-home-care", "in_service") == 1
-        and current(stack, "lch-ucr", "queue_length") == 1
-        and current(stack, "lth-wards", "delayed_count") == 1,
+        lambda: (
+            current(stack, "lcc-home-care", "in_service") == 1
+            and current(stack, "lch-ucr", "queue_length") == 1
+            and current(stack, "lth-wards", "delayed_count") == 1
+        ),
         timeout=90,
         what="the events of three organisations in the API",
     )
@@ -106,17 +172,33 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
         assert home_care["package_hours_mean"] == 10.0
     delays = stack.get("/v1/delays").json()
     assert (delays["count"], delays["lost_bed_days"]) == (1, lost)
-    assert delays["by_reason"] == [{"key": "p1_awaiting_resource", "count": 1, "lost_bed_days": lost}]
+    assert delays["by_reason"] == [
+        {"key": "p1_awaiting_resource", "count": 1, "lost_bed_days": lost}
+    ]
     assert stack.get("/v1/anomalies").json() == []
 
     # Restart the worker: state comes back from the changelog; nothing is counted twice.
     assert stack.processes["worker"].stop() == 0
     stack.start_worker()
     # Patient 1 leaves the ward for reablement: only a recovered journey knows the admission.
-    rr8.send("RR8", "discharge", "lth-wards", timedelta(minutes=5), 1,
-             destination="usual_residence_with_support", pathway="P1")
-    lcc.send("LCC", "admission", "lcc-reablement", timedelta(minutes=4), 1,
-             admission_method="start_of_care", care_hours_per_week=12)
+    rr8.send(
+        "RR8",
+        "discharge",
+        "lth-wards",
+        timedelta(minutes=5),
+        1,
+        destination="usual_residence_with_support",
+        pathway="P1",
+    )
+    lcc.send(
+        "LCC",
+        "admission",
+        "lcc-reablement",
+        timedelta(minutes=4),
+        1,
+        admission_method="start_of_care",
+        care_hours_per_week=12,
+    )
     stack.wait_until(
         lambda: current(stack, "lcc-reablement", "in_service") == 1,
         timeout=120,
@@ -135,6 +217,10 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
     if ward_week["discharges"]:  # unless Monday midnight fell in the last few minutes
         assert ward_week["discharges"] == 1
         # Admitted 4 days ago: 4 midnights, 3 of them after the discharge ready date.
-        assert ward_week["los_days_mean"] == midnights((now - days(4)).isoformat(), now - timedelta(minutes=5))
-        assert ward_week["nctr_days_mean"] == midnights((now - days(3)).isoformat(), now - timedelta(minutes=5))
+        assert ward_week["los_days_mean"] == midnights(
+            (now - days(4)).isoformat(), now - timedelta(minutes=5)
+        )
+        assert ward_week["nctr_days_mean"] == midnights(
+            (now - days(3)).isoformat(), now - timedelta(minutes=5)
+        )
     assert stack.get("/v1/pressure").json()["system"]["queue_length"] == 1

@@ -1,0 +1,95 @@
+"""The pressure step: score each service and the system, escalate or hold, record alerts.
+
+It runs after each refresh of today's figures (when state changed, and on a timer, since waits
+and delays grow with time alone). Escalation state, the latest scores and any new alert with its
+outbox rows are written in one transaction: a worker killed after scoring either recorded the
+alert, which the deliverer then sends, or did not, and the next run scores the same change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flowsight.alerts.outbox import Alert, record_alert
+from flowsight.readmodel import pressure as pressure_store
+from flowsight.settings import Settings
+from schemas.catalogue import Catalogue
+from services.escalation import Escalation
+from services.kpis import Figures
+from services.pressure import (
+    SYSTEM_SCOPE,
+    Cutoffs,
+    ServiceScore,
+    SystemScore,
+    score_service,
+    score_system,
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One run of the pressure step: every score, and the alerts it raised."""
+
+    services: list[ServiceScore]
+    system: SystemScore
+    alerts: list[Alert]
+
+
+@dataclass(frozen=True)
+class PressurePolicy:
+    """How scores become levels and levels become alerts."""
+
+    cutoffs: Cutoffs
+    hold: timedelta
+    service_weights: Mapping[str, float]
+    routes: list[str]
+
+
+def pressure_policy(settings: Settings) -> PressurePolicy:
+    """The pressure policy the settings describe."""
+    return PressurePolicy(
+        cutoffs=Cutoffs(*settings.opel_cutoffs),
+        hold=timedelta(minutes=settings.escalation_hold_minutes),
+        service_weights=settings.system_weights,
+        routes=list(settings.alert_routes.by_name()),
+    )
+
+
+async def assess_pressure(
+    engine: AsyncEngine,
+    catalogue: Catalogue,
+    figures: Mapping[str, Figures],
+    policy: PressurePolicy,
+    now: datetime,
+) -> Assessment:
+    """Score every service with thresholds, then the system; record any change of level."""
+    async with engine.begin() as connection:
+        effective = pressure_store.effective_catalogue(
+            catalogue, await pressure_store.overrides(connection)
+        )
+        scores = [
+            score_service(service, figures.get(service.id, {}), policy.cutoffs)
+            for service in effective.services
+            if service.thresholds
+        ]
+        system = score_system(scores, policy.cutoffs, policy.service_weights)
+        known = await pressure_store.escalations(connection)
+        alerts = []
+        scored: list[tuple[str, int | None, ServiceScore | SystemScore]] = [
+            *((s.service_id, s.level, s) for s in scores),
+            (SYSTEM_SCOPE, system.level, system),
+        ]
+        for scope, level, score in scored:
+            escalation = known.get(scope) or Escalation(scope, hold=policy.hold)
+            # No figure to score (nothing reported yet) is no reading, not a reading of 1.
+            change = escalation.observe(level, now) if level is not None else None
+            if change is not None:
+                alert = Alert.from_change(change, score)
+                if await record_alert(connection, alert, policy.routes, now):
+                    alerts.append(alert)
+            await pressure_store.save_state(connection, scope, escalation, score.to_dict(), now)
+    return Assessment(scores, system, alerts)
