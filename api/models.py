@@ -14,17 +14,34 @@ class CapacityOut(BaseModel):
     as_of: datetime
 
 
+class IndicatorOut(BaseModel):
+    name: str
+    unit: str
+    value: float | None
+    level: int | None
+    weight: float
+    higher_is_worse: bool
+    thresholds: dict[str, float] = Field(description="the values at which levels 2, 3 and 4 begin")
+
+
 class ServicePressure(BaseModel):
     id: str
     name: str
     organisation: str
     kind: str
+    level: int | None = Field(description="published OPEL level: 1 steady to 4 extreme")
+    score: float | None = Field(description="weighted mean of the indicator levels, 1 to 4")
+    indicators: list[IndicatorOut] = Field(description="why: each indicator's value and thresholds")
+    scored_at: datetime | None
     queue_length: int = Field(description="patients with an open referral, not yet admitted")
     longest_wait_minutes: float | None
     capacity: CapacityOut | None
 
 
 class SystemPressure(BaseModel):
+    level: int | None = Field(description="published OPEL level of the system")
+    score: float | None = Field(description="weighted mean of the services' levels")
+    scored_at: datetime | None
     queue_length: int = Field(description="patients waiting across every service")
 
 
@@ -124,3 +141,52 @@ class AnomalyCount(BaseModel):
     service: str
     kind: str
     count: int
+
+
+class DeliveryOut(BaseModel):
+    route: str
+    state: str = Field(description="pending, delivering, delivered or failed")
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    scope: str
+    level_from: int
+    level_to: int
+    direction: str = Field(description="escalation or de-escalation")
+    at: datetime
+    reason: str
+    score: float | None
+    evidence: dict[str, object] = Field(description="the indicators, values and thresholds")
+    state: str = Field(description="open or acknowledged")
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_note: str | None
+    deliveries: list[DeliveryOut]
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AckIn(BaseModel):
+    note: str | None = Field(None, max_length=2000, description="what is being done about it")
+
+
+class ThresholdIn(BaseModel):
+    level2: float
+    level3: float
+    level4: float
+    weight: float = Field(1.0, gt=0)
+
+
+class ThresholdsOut(BaseModel):
+    services: dict[str, dict[str, ThresholdIn]] = Field(
+        description="service → indicator → thresholds in force (catalogue, then run-time changes)"
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter
 
 from api.deps import ConnectionDep, StateDep, Viewer
 from api.models import CapacityOut, PressureOut, ServicePressure, SystemPressure
+from flowsight.readmodel import pressure as pressure_store
 from flowsight.readmodel import store
+from services.pressure import SYSTEM_SCOPE
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
@@ -21,6 +24,7 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
     now = datetime.now(UTC)
     summaries = await store.queue_summaries(connection)
     capacity = await store.capacities(connection)
+    scored = await pressure_store.states(connection)
     services = []
     for service in state.catalogue.services:
         summary = summaries.get(service.id)
@@ -31,6 +35,7 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
                 name=service.name,
                 organisation=service.organisation,
                 kind=service.kind.value,
+                **_published(scored.get(service.id)),
                 queue_length=summary.length if summary else 0,
                 longest_wait_minutes=store.minutes_waited(summary.oldest_referred_at, now)
                 if summary and summary.oldest_referred_at
@@ -40,8 +45,22 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
                 else None,
             )
         )
+    system = _published(scored.get(SYSTEM_SCOPE))
+    del system["indicators"]
     return PressureOut(
         as_of=now,
-        system=SystemPressure(queue_length=sum(s.queue_length for s in services)),
+        system=SystemPressure(queue_length=sum(s.queue_length for s in services), **system),
         services=services,
     )
+
+
+def _published(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The published level of a scope, and the evidence of its latest score."""
+    if row is None:
+        return {"level": None, "score": None, "indicators": [], "scored_at": None}
+    return {
+        "level": row["published_level"],
+        "score": row["score"],
+        "indicators": row["evidence"].get("indicators", []),
+        "scored_at": store.as_utc(row["as_of"]),
+    }

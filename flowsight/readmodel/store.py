@@ -117,6 +117,7 @@ async def audit(
     resource: str,
     client: str | None,
     at: datetime,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one line to the audit log."""
     await connection.execute(
@@ -127,5 +128,6 @@ async def audit(
             "action": action,
             "resource": resource,
             "client": client,
+            "detail": detail,
         },
     )

@@ -52,6 +52,7 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("resource", String(256), nullable=False),
     Column("client", String(128)),
+    Column("detail", JSON),  # what changed, for admin changes: before and after
 )
 
 # Journey facts, replaced per patient whenever the journey changes. Timestamps are the

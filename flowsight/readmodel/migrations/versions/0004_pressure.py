@@ -1,4 +1,5 @@
-"""Pressure: each scope's latest score and escalation state, and run-time threshold changes.
+"""Pressure: each scope's latest score and escalation state, run-time threshold changes, and
+the detail of audited admin changes.
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("audit_log") as table:
+        table.add_column(sa.Column("detail", sa.JSON))
     op.create_table(
         "pressure_state",
         sa.Column("scope", sa.String(64), primary_key=True),
@@ -41,5 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log") as table:
+        table.drop_column("detail")
     op.drop_table("threshold_overrides")
     op.drop_table("pressure_state")

@@ -1,0 +1,107 @@
+"""Escalation alerts, and their acknowledgement by the on-call lead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import func, select
+
+from api.auth import Principal
+from api.deps import ConnectionDep, Viewer, audit_read, require
+from api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
+from api.problems import Problem
+from flowsight.alerts import outbox
+from flowsight.alerts.tables import alerts as alerts_table
+from flowsight.readmodel import store
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+OnCall = Annotated[Principal, Depends(require("oncall"))]
+
+
+async def _alert_out(connection: Any, row: Any) -> AlertOut:
+    deliveries = await outbox.deliveries(connection, row.id)
+    return AlertOut(
+        id=row.id,
+        scope=row.scope,
+        level_from=row.level_from,
+        level_to=row.level_to,
+        direction="escalation" if row.level_to > row.level_from else "de-escalation",
+        at=store.as_utc(row.at),
+        reason=row.reason,
+        score=row.score,
+        evidence=row.indicators,
+        state=row.state,
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=store.as_utc(row.acknowledged_at) if row.acknowledged_at else None,
+        acknowledged_note=row.acknowledged_note,
+        deliveries=[
+            DeliveryOut(
+                route=d["route"],
+                state=d["state"],
+                attempts=d["attempts"],
+                last_error=d["last_error"],
+                delivered_at=store.as_utc(d["delivered_at"]) if d["delivered_at"] else None,
+            )
+            for d in deliveries
+        ],
+    )
+
+
+@router.get("", response_model=AlertsOut, summary="Escalations and de-escalations, newest first")
+async def list_alerts(
+    connection: ConnectionDep,
+    _: Viewer,
+    state: Literal["open", "acknowledged"] | None = None,
+    scope: Annotated[str | None, Query(description="a service id, or system")] = None,
+    level: Annotated[int | None, Query(ge=1, le=4, description="the level changed to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AlertsOut:
+    """Alerts with their evidence and the state of each delivery."""
+    query = select(alerts_table)
+    if state is not None:
+        query = query.where(alerts_table.c.state == state)
+    if scope is not None:
+        query = query.where(alerts_table.c.scope == scope)
+    if level is not None:
+        query = query.where(alerts_table.c.level_to == level)
+    total = (
+        await connection.execute(select(func.count()).select_from(query.subquery()))
+    ).scalar_one()
+    rows = await connection.execute(
+        query.order_by(alerts_table.c.at.desc(), alerts_table.c.id).limit(limit).offset(offset)
+    )
+    return AlertsOut(
+        alerts=[await _alert_out(connection, row) for row in rows.all()],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
+async def acknowledge(
+    alert_id: str,
+    request: Request,
+    connection: ConnectionDep,
+    principal: OnCall,
+    body: AckIn | None = None,
+) -> AlertOut:
+    """Record who acknowledged the alert, when, and a note; once only."""
+    note = body.note if body else None
+    done = await outbox.acknowledge(connection, alert_id, principal.name, note, datetime.now(UTC))
+    row = (
+        await connection.execute(select(alerts_table).where(alerts_table.c.id == alert_id))
+    ).first()
+    if row is None:
+        raise Problem(404, "Unknown alert", f"no alert {alert_id!r}")
+    if not done:
+        raise Problem(
+            409,
+            "Already acknowledged",
+            f"alert {alert_id} was acknowledged by {row.acknowledged_by} at {row.acknowledged_at}",
+        )
+    await audit_read(connection, request, principal, "acknowledge_alert")
+    return await _alert_out(connection, row)

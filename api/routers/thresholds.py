@@ -1,0 +1,92 @@
+"""Pressure thresholds in force, and changing them at run time (admin; every change audited)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from api.auth import Principal
+from api.deps import ConnectionDep, StateDep, Viewer, require
+from api.models import ThresholdIn, ThresholdsOut
+from api.problems import Problem
+from flowsight.readmodel import pressure as pressure_store
+from flowsight.readmodel import store
+from schemas.catalogue import Threshold
+from services.pressure import Cutoffs, check_thresholds
+
+router = APIRouter(prefix="/v1/thresholds", tags=["thresholds"])
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+@router.get("", response_model=ThresholdsOut, summary="The thresholds in force")
+async def thresholds(state: StateDep, connection: ConnectionDep, _: Viewer) -> ThresholdsOut:
+    """Each service's indicator thresholds: the catalogue's, with run-time changes applied."""
+    effective = pressure_store.effective_catalogue(
+        state.catalogue, await pressure_store.overrides(connection)
+    )
+    return ThresholdsOut(
+        services={
+            service.id: {
+                name: ThresholdIn(**threshold.model_dump())
+                for name, threshold in sorted(service.thresholds.items())
+            }
+            for service in effective.services
+        }
+    )
+
+
+@router.put(
+    "/{service_id}/{indicator}", response_model=ThresholdsOut, summary="Change one threshold"
+)
+async def change_threshold(
+    service_id: str,
+    indicator: str,
+    body: ThresholdIn,
+    request: Request,
+    state: StateDep,
+    connection: ConnectionDep,
+    principal: Admin,
+) -> ThresholdsOut:
+    """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable."""
+    if state.catalogue.service(service_id) is None:
+        raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
+    try:
+        threshold = Threshold(**body.model_dump())
+    except ValueError as error:
+        raise Problem(
+            422, "Unusable threshold", f"service {service_id!r}, indicator {indicator!r}: {error}"
+        ) from None
+    changed = dict(await pressure_store.overrides(connection))
+    changed[(service_id, indicator)] = {**threshold.model_dump()}
+    problems = check_thresholds(
+        pressure_store.effective_catalogue(state.catalogue, changed),
+        Cutoffs(*state.settings.opel_cutoffs),
+        state.settings.system_weights,
+    )
+    if problems:
+        raise Problem(422, "Unusable threshold", "; ".join(problems), problems=problems)
+    now = datetime.now(UTC)
+    before = pressure_store.effective_catalogue(
+        state.catalogue, await pressure_store.overrides(connection)
+    ).service(service_id)
+    previous = before.thresholds.get(indicator) if before else None
+    await pressure_store.set_threshold(
+        connection, service_id, indicator, threshold, principal.name, now
+    )
+    await store.audit(
+        connection,
+        principal=principal.name,
+        action="set_threshold",
+        resource=str(request.url.path),
+        client=request.client.host if request.client else None,
+        at=now,
+        detail={
+            "service": service_id,
+            "indicator": indicator,
+            "before": previous.model_dump() if previous else None,
+            "after": threshold.model_dump(),
+        },
+    )
+    return await thresholds(state, connection, principal)
