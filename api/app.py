@@ -11,29 +11,49 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 import flowsight
 from api.auth import Authenticator
-from api.deps import ApiState
+from api.deps import ApiState, GatewayWriter
 from api.problems import install_problem_handlers
-from api.routers import dashboard, health, pressure, services
+from api.routers import (
+    alerts,
+    dashboard,
+    delays,
+    events,
+    fhir,
+    health,
+    pressure,
+    reports,
+    services,
+    thresholds,
+)
 from flowsight.catalogue import load_catalogue
 from flowsight.readmodel.database import create_engine
 from flowsight.readmodel.migrate import head_revision
 from flowsight.settings import Settings
+from services.validation import ValidationContext
 
 
 def create_api(settings: Settings) -> FastAPI:
     """The API for `settings`: catalogue loaded and keys parsed now, database opened on start-up."""
     catalogue = load_catalogue(settings.catalogue_path)
     authenticator = Authenticator(settings)
+    validation = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         app.state.flowsight = ApiState(
-            settings, catalogue, engine, authenticator, schema_revision=head_revision()
+            settings,
+            catalogue,
+            engine,
+            authenticator,
+            schema_revision=head_revision(),
+            validation=validation,
+            gateway=gateway,
         )
         try:
             yield
         finally:
+            await gateway.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -44,7 +64,10 @@ def create_api(settings: Settings) -> FastAPI:
     )
     install_problem_handlers(app)
     _install_metrics(app)
-    for module in (health, pressure, services, dashboard):
+    # Kafka is reached on the first published event, not here: the API starts without it.
+    gateway = GatewayWriter(settings, app.state.registry)
+    routers = (health, pressure, services, delays, alerts, thresholds, reports, dashboard)
+    for module in (*routers, events, fhir):
         app.include_router(module.router)
     return app
 

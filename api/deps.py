@@ -1,21 +1,125 @@
-"""Request-scoped dependencies: the read-model connection, the catalogue, the caller."""
+"""Request-scoped dependencies: the read-model connection, the catalogue, the caller, and the
+gateway writer the ways in (`POST /v1/events`, FHIR) share."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
+from aiokafka.errors import KafkaError
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import Authenticator, Principal
 from api.problems import Problem
+from flowsight.gateways.publisher import GatewayPublisher
 from flowsight.readmodel import store
 from flowsight.settings import Settings
 from schemas.catalogue import Catalogue
+from services.validation import ValidationContext
+
+log = logging.getLogger("flowsight.api")
+
+#: Longest a gateway request waits for Kafka's acknowledgements before answering 503.
+GATEWAY_ACK_TIMEOUT_SECONDS = 20.0
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not acknowledge a gateway's write; nothing of the request may be claimed."""
+
+
+class EventWriter(Protocol):
+    """Where the ways in write: accepted events to ingest topics, refused ones to the DLQ."""
+
+    async def publish(
+        self, gateway: str, organisation: str, events: Sequence[dict[str, Any]]
+    ) -> None: ...
+
+    async def dead_letter(
+        self, raw: bytes, *, organisation: str, gateway: str, reason: str, field: str, message: str
+    ) -> None: ...
+
+
+class GatewayWriter:
+    """A GatewayPublisher started on first use, so the API starts (and reports) without Kafka."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self._publisher: GatewayPublisher | None = None
+        self._starting = asyncio.Lock()
+        self.accepted = Counter(
+            "flowsight_gateway_events",
+            "Events a gateway wrote to an ingest topic, by gateway.",
+            ["gateway"],
+            registry=registry,
+        )
+        # Same name and labels as the worker's counter, so one query sums every dead letter.
+        self.dead_letters = Counter(
+            "flowsight_dead_letters",
+            "Messages written to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+
+    async def _started(self) -> GatewayPublisher:
+        async with self._starting:
+            if self._publisher is None:
+                publisher = GatewayPublisher(self.settings)
+                try:
+                    await publisher.start()
+                except BaseException as error:
+                    # Also on a time-out: a half-started producer would keep its connections.
+                    await publisher.stop()
+                    if isinstance(error, KafkaError | OSError):
+                        raise KafkaUnavailable(f"cannot reach Kafka: {error}") from error
+                    raise
+                self._publisher = publisher
+            return self._publisher
+
+    async def publish(
+        self, gateway: str, organisation: str, events: Sequence[dict[str, Any]]
+    ) -> None:
+        """Write `events` to `organisation`'s ingest topic; return once Kafka acknowledged all."""
+        try:
+            async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
+                await (await self._started()).publish(organisation, events)
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("gateway %s could not publish for %s: %r", gateway, organisation, error)
+            raise KafkaUnavailable(f"Kafka did not acknowledge the events: {error!r}") from error
+        self.accepted.labels(gateway).inc(len(events))
+
+    async def dead_letter(
+        self, raw: bytes, *, organisation: str, gateway: str, reason: str, field: str, message: str
+    ) -> None:
+        """Write a refused message to the dead-letter topic; return once Kafka acknowledged it."""
+        try:
+            async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
+                publisher = await self._started()
+                await publisher.dead_letter(
+                    raw,
+                    organisation=organisation,
+                    gateway=gateway,
+                    reason=reason,
+                    field=field,
+                    message=message,
+                )
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("gateway %s could not dead-letter (%s): %r", gateway, reason, error)
+            raise KafkaUnavailable(
+                f"Kafka did not acknowledge the dead letter: {error!r}"
+            ) from error
+        self.dead_letters.labels(reason).inc()
+
+    async def stop(self) -> None:
+        if self._publisher is not None:
+            await self._publisher.stop()
+            self._publisher = None
 
 
 @dataclass
@@ -27,6 +131,8 @@ class ApiState:
     engine: AsyncEngine
     authenticator: Authenticator
     schema_revision: str
+    validation: ValidationContext
+    gateway: GatewayWriter
 
 
 def api_state(request: Request) -> ApiState:
@@ -49,12 +155,18 @@ _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def caller(
-    state: StateDep,
+def presented_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
-    presented = bearer.credentials if bearer else header_key
+) -> str | None:
+    """The API key the caller presented, if any (bearer token first)."""
+    return bearer.credentials if bearer else header_key
+
+
+PresentedKey = Annotated[str | None, Depends(presented_key)]
+
+
+def caller(state: StateDep, presented: PresentedKey) -> Principal:
     principal = state.authenticator.principal(presented)
     if principal is None:
         raise Problem(
@@ -82,6 +194,31 @@ def require(role: str) -> Callable[[Principal], Principal]:
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
+
+
+def event_writer(state: StateDep) -> EventWriter:
+    """The gateway writer; tests override this dependency to isolate the HTTP behaviour."""
+    return state.gateway
+
+
+WriterDep = Annotated[EventWriter, Depends(event_writer)]
+
+
+def publisher_organisations(principal: Principal) -> frozenset[str]:
+    """The organisations a caller may publish for: its `publisher:<ORG>` roles (admin is not one)."""
+    return frozenset(
+        role.removeprefix("publisher:") for role in principal.roles if role.startswith("publisher:")
+    )
+
+
+def organisation_for(source: object, organisations: frozenset[str]) -> str:
+    """The organisation an event is checked against: its source's, if the key publishes for it."""
+    if isinstance(source, str):
+        claimed = source.split("/", 1)[0]
+        if claimed in organisations:
+            return claimed
+    # Otherwise any of the key's organisations: validation then refuses it as source_mismatch.
+    return min(organisations)
 
 
 async def audit_read(

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,8 +145,18 @@ def _answers(url: str) -> bool:
         return False
 
 
-def stack_env(bootstrap: str, database_url: str, directory: Path, **extra: str) -> dict[str, str]:
-    """The environment of one isolated stack: unique namespace and app id, free ports."""
+def stack_env(
+    bootstrap: str,
+    database_url: str,
+    directory: Path,
+    *,
+    api_keys: Sequence[str] = (),
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of one isolated stack: unique namespace and app id, free ports.
+
+    `api_keys` are extra `FLOWSIGHT_API_KEYS` entries (e.g. a publisher's) beside the test key.
+    """
     unique = uuid.uuid4().hex[:10]
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWSIGHT_")}
     env.update(
@@ -158,7 +168,7 @@ def stack_env(bootstrap: str, database_url: str, directory: Path, **extra: str) 
             "FLOWSIGHT_DATABASE_URL": database_url,
             "FLOWSIGHT_DATA_DIR": str(directory),
             "FLOWSIGHT_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
-            "FLOWSIGHT_API_KEYS": TEST_API_KEY_ENTRY,
+            "FLOWSIGHT_API_KEYS": ",".join([TEST_API_KEY_ENTRY, *api_keys]),
             "FLOWSIGHT_API_PORT": str(free_port()),
             "FLOWSIGHT_WORKER_METRICS_PORT": str(free_port()),
             "FLOWSIGHT_SINK_BATCH_SECONDS": "0.2",

@@ -1,0 +1,624 @@
+"""The ways in over HTTP, isolated from Kafka: what a publisher is answered (202, 403, 413, 422,
+503), what is written and what is dead-lettered, for `POST /v1/events` and the FHIR gateway.
+
+Kafka is replaced ON PURPOSE by a recording writer, so each answer is checked against exactly
+what was (or was not) handed to Kafka; tests/integration/test_http_fhir_gateways.py runs the
+same paths against a real broker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_api
+from api.auth import new_api_key
+from api.deps import KafkaUnavailable, event_writer
+from api.routers.events import HTTP_BATCH_MAX, HTTP_BODY_MAX_BYTES
+from api.routers.fhir import FHIR_BUNDLE_MAX, FHIR_JSON
+from flowsight.gateways.fhir_mapping import HL7_ACT_CODE, NHS_NUMBER_SYSTEM
+from flowsight.settings import Settings
+from tests.integration.stack import free_port
+
+NHS_NUMBER = "9434765919"
+RR8_KEY, RR8_ENTRY = new_api_key("rr8-pas", ["publisher:RR8"])
+TRUSTS_KEY, TRUSTS_ENTRY = new_api_key("trusts", ["publisher:RR8", "publisher:RY6"])
+VIEWER_KEY, VIEWER_ENTRY = new_api_key("dashboard", ["viewer"])
+ADMIN_KEY, ADMIN_ENTRY = new_api_key("admin", ["admin"])
+
+
+@dataclass
+class RecordingWriter:
+    """Stands in for Kafka: records what would be written, or fails like an unreachable broker."""
+
+    published: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: bool = False
+
+    async def publish(
+        self, gateway: str, organisation: str, events: Sequence[dict[str, Any]]
+    ) -> None:
+        if self.unavailable:
+            raise KafkaUnavailable("cannot reach Kafka")
+        self.published.append((gateway, organisation, list(events)))
+
+    async def dead_letter(
+        self, raw: bytes, *, organisation: str, gateway: str, reason: str, field: str, message: str
+    ) -> None:
+        if self.unavailable:
+            raise KafkaUnavailable("cannot reach Kafka")
+        self.dead_letters.append(
+            {
+                "raw": raw,
+                "organisation": organisation,
+                "gateway": gateway,
+                "reason": reason,
+                "field": field,
+                "message": message,
+            }
+        )
+
+    def events(self) -> list[dict[str, Any]]:
+        return [event for _, _, events in self.published for event in events]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer FLOWSIGHT_* variable or .env file may change what these tests see."""
+    for name in list(os.environ):
+        if name.startswith("FLOWSIGHT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        api_keys=",".join([RR8_ENTRY, TRUSTS_ENTRY, VIEWER_ENTRY, ADMIN_ENTRY]),
+        pseudonym_key="p" * 32,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}",
+        # Nothing listens here: any real Kafka write fails fast.
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+    )
+
+
+@pytest.fixture
+def writer() -> RecordingWriter:
+    return RecordingWriter()
+
+
+@pytest.fixture
+async def client(tmp_path: Path, writer: RecordingWriter) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_api(settings(tmp_path))
+    app.dependency_overrides[event_writer] = lambda: writer
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        yield client
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def event(event_id: str = "ref-1", **changes: Any) -> dict[str, Any]:
+    body = {
+        "event_id": event_id,
+        "schema_version": "1",
+        "event_type": "referral",
+        "source": "RR8/pas",
+        "occurred_at": "2025-03-10T09:30:00+00:00",
+        "service": "lth-wards",
+        "patient": {"nhs_number": NHS_NUMBER},
+        "episode_id": "SPELL-1",
+        "to_service": "lcc-reablement",
+        "pathway": "P1",
+        "status": "new",
+    }
+    body.update(changes)
+    return body
+
+
+async def post_events(
+    client: httpx.AsyncClient, body: bytes | Any, key: str = RR8_KEY
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await client.post(
+        "/v1/events",
+        content=content,
+        headers={**auth(key), "Content-Type": "application/json"},
+    )
+
+
+# -- POST /v1/events: accepted -----------------------------------------------------------------
+
+
+async def test_a_valid_event_is_written_for_the_key_organisation_and_answered_202(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_events(client, event())
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 1, "event_ids": ["ref-1"]}
+    assert writer.published == [("http", "RR8", [event()])]
+    assert writer.dead_letters == []
+
+
+async def test_a_batch_is_written_in_order(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    batch = [event(f"ref-{n}", episode_id=f"SPELL-{n}") for n in range(3)]
+
+    response = await post_events(client, batch)
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 3, "event_ids": ["ref-0", "ref-1", "ref-2"]}
+    assert writer.events() == batch
+
+
+async def test_a_key_for_two_trusts_publishes_each_event_for_its_source(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    community = event("ucr-1", source="RY6/systmone", service="lch-ucr", to_service="lcc-home-care")
+
+    response = await post_events(client, [event(), community], key=TRUSTS_KEY)
+
+    assert response.status_code == 202, response.text
+    assert sorted(
+        (org, [e["event_id"] for e in events]) for _, org, events in writer.published
+    ) == [
+        ("RR8", ["ref-1"]),
+        ("RY6", ["ucr-1"]),
+    ]
+
+
+# -- POST /v1/events: invalid events -----------------------------------------------------------
+
+
+async def test_an_invalid_event_is_a_422_naming_the_field_and_is_dead_lettered_as_sent(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    raw = json.dumps(event(patient={"nhs_number": "9434765918"}), indent=2).encode()
+
+    response = await post_events(client, raw)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"] == [
+        {
+            "index": 0,
+            "event_id": "ref-1",
+            "reason": "invalid_nhs_number",
+            "field": "patient.nhs_number",
+            "message": problem["errors"][0]["message"],
+        }
+    ]
+    assert "check digit" in problem["errors"][0]["message"]
+    assert problem["accepted"] == 0
+    assert writer.published == []
+    assert writer.dead_letters == [
+        {
+            "raw": raw,
+            "organisation": "RR8",
+            "gateway": "http",
+            "reason": "invalid_nhs_number",
+            "field": "patient.nhs_number",
+            "message": problem["errors"][0]["message"],
+        }
+    ]
+
+
+async def test_a_partly_invalid_batch_delivers_the_valid_events_and_names_each_invalid_one(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    missing_status = {k: v for k, v in event("ref-2").items() if k != "status"}
+    body = (
+        b'[\n  {"event_id": "no-type",   "source": "RR8/pas"},\n  '
+        + json.dumps(event("ref-1")).encode()
+        + b",\n"
+        + json.dumps(missing_status).encode()
+        + b",\n  42\n]\n"
+    )
+
+    response = await post_events(client, body)
+
+    assert response.status_code == 422
+    problem = response.json()
+    assert [
+        (e["index"], e.get("event_id"), e["reason"], e["field"]) for e in problem["errors"]
+    ] == [
+        (0, "no-type", "missing_field", "event_type"),
+        (2, "ref-2", "missing_field", "status"),
+        (3, None, "not_an_object", ""),
+    ]
+    assert (problem["accepted"], problem["event_ids"]) == (1, ["ref-1"])
+    assert writer.events() == [event("ref-1")]
+    # Each invalid event is dead-lettered with exactly the bytes it was sent as.
+    assert [letter["raw"] for letter in writer.dead_letters] == [
+        b'{"event_id": "no-type",   "source": "RR8/pas"}',
+        json.dumps(missing_status).encode(),
+        b"42",
+    ]
+
+
+async def test_an_event_of_another_organisation_is_a_source_mismatch(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_events(client, event(source="RY6/systmone", service="lch-ucr"))
+
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["reason"], error["field"]) == ("source_mismatch", "source")
+    assert writer.published == []
+    assert writer.dead_letters[0]["reason"] == "source_mismatch"
+
+
+async def test_a_key_for_two_trusts_names_both_when_the_source_is_neither(
+    client: httpx.AsyncClient,
+) -> None:
+    council = event(source="LCC/mosaic", service="lcc-reablement")
+
+    response = await post_events(client, council, key=TRUSTS_KEY)
+
+    (error,) = response.json()["errors"]
+    assert error["reason"] == "source_mismatch"
+    assert "(RR8, RY6)" in error["message"]
+
+
+# -- POST /v1/events: the body itself ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event_id": "broken", ',
+        b"\xff\xfe not utf-8",
+        b"[1, 2",
+        b'{"a": NaN}',
+        b"[{}] []",
+        b"",
+        b"[" * 100_000,
+    ],
+)
+async def test_a_body_that_is_not_json_is_a_422_naming_the_body_and_dead_lettered(
+    client: httpx.AsyncClient, writer: RecordingWriter, body: bytes
+) -> None:
+    response = await post_events(client, body)
+
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["title"] == "Malformed body"
+    assert problem["errors"][0]["field"] == "body"
+    assert writer.published == []
+    assert [(d["raw"], d["reason"]) for d in writer.dead_letters] == [(body, "malformed_json")]
+
+
+async def test_an_empty_batch_is_refused(client: httpx.AsyncClient) -> None:
+    response = await post_events(client, b"[ ]")
+
+    assert response.status_code == 422
+    assert "empty" in response.json()["detail"]
+
+
+async def test_a_body_over_the_limit_is_a_413_and_nothing_is_written(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    padded = event(correlation_id="x" * 100)
+    body = json.dumps([padded] * (HTTP_BODY_MAX_BYTES // 400 + 1)).encode()
+    assert len(body) > HTTP_BODY_MAX_BYTES
+
+    response = await post_events(client, body)
+
+    assert response.status_code == 413
+    assert str(HTTP_BODY_MAX_BYTES) in response.json()["detail"]
+    assert (writer.published, writer.dead_letters) == ([], [])
+
+
+async def test_a_batch_longer_than_the_limit_is_a_413_and_nothing_is_written(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_events(client, [event(f"ref-{n}") for n in range(HTTP_BATCH_MAX + 1)])
+
+    assert response.status_code == 413
+    assert f"at most {HTTP_BATCH_MAX}" in response.json()["detail"]
+    assert (writer.published, writer.dead_letters) == ([], [])
+
+
+# -- POST /v1/events: who may publish, and Kafka down ------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "status"), [(VIEWER_KEY, 403), (ADMIN_KEY, 403), (None, 401)])
+async def test_only_a_publisher_key_may_publish(
+    client: httpx.AsyncClient, writer: RecordingWriter, key: str | None, status: int
+) -> None:
+    headers = auth(key) if key else {}
+
+    response = await client.post("/v1/events", json=event(), headers=headers)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    if status == 403:
+        assert "publisher:<ORG>" in response.json()["detail"]
+    assert (writer.published, writer.dead_letters) == ([], [])
+
+
+async def test_kafka_not_acknowledging_is_a_503_to_retry(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    writer.unavailable = True
+
+    response = await post_events(client, event())
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "send the same request again" in response.json()["detail"]
+
+
+async def test_without_kafka_the_api_starts_reports_it_and_answers_503_to_publishers(
+    tmp_path: Path,
+) -> None:
+    app = create_api(settings(tmp_path))  # the real gateway writer, and no broker
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        ready = await client.get("/readyz")
+        published = await post_events(client, event())
+        fhir = await client.post("/fhir/Encounter", json=encounter(), headers=auth(RR8_KEY))
+
+    assert ready.json()["checks"]["kafka"].startswith("unreachable")
+    assert published.status_code == 503
+    assert "cannot reach Kafka" in published.json()["detail"]
+    assert fhir.status_code == 503
+    assert fhir.json()["issue"][0]["code"] == "transient"
+
+
+# -- FHIR --------------------------------------------------------------------------------------
+
+
+def encounter(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": "enc-1",
+        "identifier": [{"value": "SPELL-9"}],
+        "status": "in-progress",
+        "class": {"system": HL7_ACT_CODE, "code": "EMER"},
+        "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}},
+        "period": {"start": "2025-03-10T09:40:00+00:00"},
+        "serviceProvider": {"identifier": {"value": "RR8"}},
+        "location": [{"location": {"identifier": {"value": "lth-wards"}}}],
+    }
+    document.update(changes)
+    return document
+
+
+async def post_fhir(
+    client: httpx.AsyncClient, path: str, body: bytes | Any, key: str = RR8_KEY
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await client.post(
+        path, content=content, headers={**auth(key), "Content-Type": FHIR_JSON}
+    )
+
+
+def issues(response: httpx.Response) -> list[tuple[str, str, str | None, str | None]]:
+    """(severity, code, expression, reason) of each OperationOutcome issue."""
+    assert response.headers["content-type"] == FHIR_JSON
+    document = response.json()
+    assert document["resourceType"] == "OperationOutcome"
+    return [
+        (
+            issue["severity"],
+            issue["code"],
+            (issue.get("expression") or [None])[0],
+            (issue.get("details") or {"coding": [{"code": None}]})["coding"][0]["code"],
+        )
+        for issue in document["issue"]
+    ]
+
+
+async def test_an_encounter_becomes_an_admission_answered_with_information(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_fhir(client, "/fhir/Encounter", encounter())
+
+    assert response.status_code == 202, response.text
+    assert issues(response) == [("information", "informational", "Encounter", None)]
+    assert "enc-1:admission" in response.json()["issue"][0]["diagnostics"]
+    ((gateway, organisation, events),) = writer.published
+    assert (gateway, organisation) == ("fhir", "RR8")
+    assert [(e["event_type"], e["event_id"], e["admission_method"]) for e in events] == [
+        ("admission", "enc-1:admission", "emergency")
+    ]
+
+
+async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_lettered(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    raw = json.dumps(encounter(period={"start": "10/03/2025 09:40"})).encode()
+
+    response = await post_fhir(client, "/fhir/Encounter", raw)
+
+    assert response.status_code == 422
+    assert issues(response) == [("error", "structure", "Encounter.period.start", "invalid_fhir")]
+    assert writer.published == []
+    assert [(d["raw"], d["reason"], d["field"], d["gateway"]) for d in writer.dead_letters] == [
+        (raw, "invalid_fhir", "Encounter.period.start", "fhir")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "expression", "reason"),
+    [
+        (
+            {"subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": "9434765918"}}},
+            "value",
+            "Encounter.subject.identifier.value",
+            "invalid_nhs_number",
+        ),
+        (
+            {"location": [{"location": {"identifier": {"value": "no-such-ward"}}}]},
+            "code-invalid",
+            "Encounter.location[0].location.identifier.value",
+            "unknown_service",
+        ),
+        (
+            {"serviceProvider": {"identifier": {"value": "RY6"}}},
+            "business-rule",
+            "Encounter.serviceProvider.identifier.value",
+            "source_mismatch",
+        ),
+        ({"status": "planned"}, "not-supported", "Encounter.status", "unsupported_encounter"),
+        (
+            {"period": {"start": "2099-01-01T00:00:00+00:00"}},
+            "business-rule",
+            "Encounter.period.start",
+            "in_the_future",
+        ),
+    ],
+    ids=["nhs-number", "service", "other-trust", "planned", "future"],
+)
+async def test_an_encounter_breaking_a_rule_names_the_element_and_reason(
+    client: httpx.AsyncClient,
+    writer: RecordingWriter,
+    changes: dict[str, Any],
+    code: str,
+    expression: str,
+    reason: str,
+) -> None:
+    response = await post_fhir(client, "/fhir/Encounter", encounter(**changes))
+
+    assert response.status_code == 422
+    assert issues(response) == [("error", code, expression, reason)]
+    assert writer.published == []
+    assert [(d["reason"], d["field"]) for d in writer.dead_letters] == [(reason, expression)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"resourceType": "Encounter", ',
+        json.dumps({"resourceType": "Patient"}).encode(),
+        b"[" * 100_000,
+    ],
+)
+async def test_a_body_that_is_not_an_encounter_is_a_400_and_dead_lettered(
+    client: httpx.AsyncClient, writer: RecordingWriter, body: bytes
+) -> None:
+    response = await post_fhir(client, "/fhir/Encounter", body)
+
+    assert response.status_code == 400
+    assert issues(response)[0][:3] == ("error", "structure", "Encounter")
+    assert [d["raw"] for d in writer.dead_letters] == [body]
+
+
+def bundle(*resources: Any, kind: str = "transaction") -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": kind,
+        "entry": [
+            {"resource": resource, "request": {"method": "POST", "url": "Encounter"}}
+            for resource in resources
+        ],
+    }
+
+
+async def test_a_transaction_bundle_publishes_every_encounter(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    second = encounter(id="enc-2", identifier=[{"value": "SPELL-10"}])
+
+    response = await post_fhir(client, "/fhir", bundle(encounter(), second))
+
+    assert response.status_code == 202, response.text
+    assert [issue[2] for issue in issues(response)] == [
+        "Bundle.entry[0].resource",
+        "Bundle.entry[1].resource",
+    ]
+    assert [e["event_id"] for e in writer.events()] == ["enc-1:admission", "enc-2:admission"]
+
+
+async def test_a_bundle_with_an_invalid_entry_publishes_nothing_and_names_the_entry(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    invalid = encounter(id="enc-2", status="triaged")
+    document = bundle(encounter(), invalid, {"resourceType": "Patient", "id": "p1"})
+
+    response = await post_fhir(client, "/fhir", document)
+
+    assert response.status_code == 422
+    assert issues(response) == [
+        ("error", "not-supported", "Bundle.entry[1].resource.status", "unsupported_encounter"),
+        ("error", "not-supported", "Bundle.entry[2].resource", "unsupported_encounter"),
+    ]
+    assert writer.published == []
+    assert [(json.loads(d["raw"]), d["field"]) for d in writer.dead_letters] == [
+        (invalid, "Encounter.status"),
+        (document["entry"][2], "Encounter"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "expression"),
+    [
+        (bundle(encounter(), kind="batch"), "Bundle.type"),
+        (bundle(), "Bundle.entry"),
+        ({**bundle(encounter()), "type": 7}, "Bundle.type"),
+        (
+            {**bundle(encounter()), "entry": [{"request": {"method": "POST"}}]},
+            "Bundle.entry[0].request.url",
+        ),
+    ],
+    ids=["batch", "empty", "type-not-a-code", "entry-without-url"],
+)
+async def test_a_bundle_that_is_not_a_transaction_of_entries_is_refused_whole(
+    client: httpx.AsyncClient, writer: RecordingWriter, document: dict[str, Any], expression: str
+) -> None:
+    response = await post_fhir(client, "/fhir", document)
+
+    assert response.status_code == 422
+    assert expression in [issue[2] for issue in issues(response)]
+    assert writer.published == []
+    assert len(writer.dead_letters) == 1
+
+
+async def test_a_bundle_longer_than_the_limit_is_a_413(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_fhir(client, "/fhir", bundle(*[encounter()] * (FHIR_BUNDLE_MAX + 1)))
+
+    assert response.status_code == 413
+    assert issues(response)[0][1] == "too-long"
+    assert writer.published == []
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "code"), [(VIEWER_KEY, 403, "forbidden"), (None, 401, "login")]
+)
+async def test_only_a_publisher_may_post_encounters(
+    client: httpx.AsyncClient, writer: RecordingWriter, key: str | None, status: int, code: str
+) -> None:
+    headers = {**(auth(key) if key else {}), "Content-Type": FHIR_JSON}
+
+    response = await client.post("/fhir/Encounter", json=encounter(), headers=headers)
+
+    assert response.status_code == status
+    assert issues(response)[0][:2] == ("error", code)
+    assert (writer.published, writer.dead_letters) == ([], [])
+
+
+async def test_the_openapi_document_lists_both_ways_in(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    assert {"/v1/events", "/fhir/Encounter", "/fhir"} <= set(paths)
+    assert "requestBody" in paths["/v1/events"]["post"]
