@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from flowsight.kafka_admin import wait_for_broker
+from flowsight.kafka_admin import topic_partitions, wait_for_broker
 from flowsight.settings import Settings
 
 REPLAYED_FROM = "flowsight.replayed_from"
@@ -67,18 +67,15 @@ async def _reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
 async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter on the topic now, oldest first within each partition."""
     async with _reader(settings) as consumer:
-        partitions = consumer.partitions_for_topic(settings.dlq_topic) or set()
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(settings.dlq_topic) or set()
-        assigned = [TopicPartition(settings.dlq_topic, p) for p in sorted(partitions)]
+        partitions = await topic_partitions(settings.kafka_bootstrap, settings.dlq_topic)
+        assigned = [TopicPartition(settings.dlq_topic, p) for p in partitions]
         if not assigned:
             return []
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
         letters: list[DeadLetter] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in assigned):
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(*assigned, timeout_ms=1000)
             for records in batch.values():
                 for record in records:

@@ -91,3 +91,17 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
         return wanted
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of `topic` (empty if it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry.get("topic") == topic and not entry.get("error_code"):
+            return sorted(p["partition"] for p in entry.get("partitions", []))
+    return []

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from flowsight.kafka_admin import topic_partitions
 from tests.fuzzing import malformed_events
 from tests.integration.stack import Stack
 from tests.integration.test_pipeline import (
@@ -72,10 +73,7 @@ def _count(stack: Stack, topic: str) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=stack.settings.kafka_bootstrap, group_id=None)
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                await consumer.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
+            partitions = await topic_partitions(stack.settings.kafka_bootstrap, topic)
             assigned = [TopicPartition(topic, p) for p in partitions]
             ends = await consumer.end_offsets(assigned)
             starts = await consumer.beginning_offsets(assigned)

@@ -1,4 +1,5 @@
-"""Real services for integration tests: one Kafka broker and one PostgreSQL cluster per session.
+"""Real services for integration and browser tests: one Kafka broker and one PostgreSQL cluster
+per session, started only when a test asks for them.
 
 A service that cannot start fails the tests that need it; nothing here ever skips.
 """
