@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowsight.gateways.hl7_cli import hl7_app
 from flowsight.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(hl7_app, name="hl7")
 
 console = Console(stderr=True)
 

@@ -81,6 +81,11 @@ class WorkerMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.sink_failures = Counter(
+            "flowsight_sink_failures",
+            "Patients whose rows the read model refused (not an outage); written again later.",
+            registry=self.registry,
+        )
         self.sink_batch_size = Histogram(
             "flowsight_sink_batch_events",
             "Events in one batch written to the read model.",

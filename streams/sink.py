@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     wait_exponential_jitter,
 )
 
@@ -51,10 +51,28 @@ class ReadModelSink:
         capacity_rows = list(capacity)
         if not states and not capacity_rows:
             return
+        try:
+            await self._retrying(states, capacity_rows, since)
+        except SQLAlchemyError as error:
+            # Not an outage but rows the database refuses: write patient by patient so that one
+            # patient's bad rows cannot stall everyone else's. Their journey stays in the table
+            # and is written again with their next event.
+            log.error("read-model batch refused (%s); writing patient by patient", error)
+            await self._retrying([], capacity_rows, since)
+            for state in states:
+                try:
+                    await self._retrying([state], [], since)
+                except SQLAlchemyError as refused:
+                    self.metrics.sink_failures.inc()
+                    log.error("read model refused patient %s: %s", state.pseudonym, refused)
+
+    async def _retrying(
+        self, states: list[JourneyState], capacity_rows: list[dict[str, Any]], since: str | None
+    ) -> None:
         # A database outage stalls the stream rather than losing writes: offsets are committed
         # only for batches the agent finished, so retry until the database is back.
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((OperationalError, DBAPIError, OSError)),
+            retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(initial=0.5, max=30),
             before_sleep=self._log_retry,
             reraise=True,
@@ -95,3 +113,10 @@ class ReadModelSink:
         log.warning(
             "read-model write failed (attempt %d), retrying: %s", state.attempt_number, error
         )
+
+
+def _transient(error: BaseException) -> bool:
+    """An outage worth waiting out (connection lost, database locked), not refused data."""
+    if isinstance(error, DBAPIError):
+        return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
+    return isinstance(error, OSError | TimeoutError)

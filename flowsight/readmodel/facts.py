@@ -36,11 +36,11 @@ _TABLES: tuple[tuple[Table, type[Any], str, str], ...] = (
 )
 
 
-def _row(fact: Any, pseudonym: str, service_field: str) -> dict[str, Any]:
+def _row(fact: Any, pseudonym: str, seq: int, service_field: str) -> dict[str, Any]:
     row = asdict(fact)
     if service_field:
         row["service_id"] = row.pop(service_field)
-    row["pseudonym"] = pseudonym
+    row["pseudonym"], row["seq"] = pseudonym, seq
     return row
 
 
@@ -60,9 +60,9 @@ async def replace_facts(connection: AsyncConnection, states: Sequence[JourneySta
     for table, _kind, attribute, service_field in _TABLES:
         await connection.execute(delete(table).where(table.c.pseudonym.in_(patients)))
         rows = [
-            _row(fact, state.pseudonym, service_field)
+            _row(fact, state.pseudonym, seq, service_field)
             for state in states
-            for fact in getattr(state, attribute)
+            for seq, fact in enumerate(getattr(state, attribute))
         ]
         if rows:
             await connection.execute(insert(table), rows)

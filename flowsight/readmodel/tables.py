@@ -55,16 +55,18 @@ audit_log = Table(
     Column("detail", JSON),  # what changed, for admin changes: before and after
 )
 
-# Journey facts, replaced per patient whenever the journey changes. Timestamps are the
-# fixed-width UTC strings of services.timestamps: they compare in time order as text.
+# Journey facts, replaced per patient whenever the journey changes; `seq` numbers a patient's
+# facts of one kind. Timestamps are the fixed-width UTC strings of services.timestamps: they
+# compare in time order as text.
 TIMESTAMP = String(27)
 
 stays = Table(
     "stays",
     metadata,
     Column("pseudonym", String(64), primary_key=True),
-    Column("service_id", String(64), primary_key=True),
-    Column("started_at", TIMESTAMP, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("started_at", TIMESTAMP, nullable=False),
     Column("ended_at", TIMESTAMP),
     Column("ended_by", String(16)),
     Column("admission_method", String(32)),
@@ -82,8 +84,9 @@ delays = Table(
     "delays",
     metadata,
     Column("pseudonym", String(64), primary_key=True),
-    Column("service_id", String(64), primary_key=True),
-    Column("started_at", TIMESTAMP, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("started_at", TIMESTAMP, nullable=False),
     Column("ended_at", TIMESTAMP),
     Column("reason", String(64)),
     Column("pathway", String(2)),
@@ -93,8 +96,9 @@ referrals = Table(
     "referrals",
     metadata,
     Column("pseudonym", String(64), primary_key=True),
-    Column("to_service", String(64), primary_key=True),
-    Column("referred_at", TIMESTAMP, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("to_service", String(64), nullable=False),
+    Column("referred_at", TIMESTAMP, nullable=False),
     Column("from_service", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("pathway", String(2)),
@@ -107,8 +111,9 @@ attendances = Table(
     "attendances",
     metadata,
     Column("pseudonym", String(64), primary_key=True),
-    Column("service_id", String(64), primary_key=True),
-    Column("episode_id", String(128), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("episode_id", String(128), nullable=False),
     Column("arrived_at", TIMESTAMP, nullable=False),
     Column("departed_at", TIMESTAMP),
     Column("outcome", String(16)),
@@ -118,19 +123,21 @@ assessments = Table(
     "assessments",
     metadata,
     Column("pseudonym", String(64), primary_key=True),
-    Column("service_id", String(64), primary_key=True),
-    Column("kind", String(16), primary_key=True),
-    Column("opened_at", TIMESTAMP, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("opened_at", TIMESTAMP, nullable=False),
     Column("completed_at", TIMESTAMP),
 )
 
 anomalies = Table(
     "anomalies",
     metadata,
-    Column("pseudonym", String(64), nullable=False),
-    Column("source", String(80), primary_key=True),
-    Column("event_id", String(128), primary_key=True),
-    Column("kind", String(64), primary_key=True),
+    Column("pseudonym", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("source", String(80), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
     Column("service_id", String(64), nullable=False),
     Column("occurred_at", TIMESTAMP, nullable=False),
 )

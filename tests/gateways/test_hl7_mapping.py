@@ -1,4 +1,4 @@
-"""HL7 v2.5 ADT messages, as a PAS sends them, become contract events (or say which field is wrong)."""
+"""HL7 v2.5 ADT messages, as a PAS sends them, become contract events or say what is wrong."""
 
 from __future__ import annotations
 
@@ -454,9 +454,21 @@ def test_segments_ended_by_line_feeds_are_read_too() -> None:
     )
 
 
-def test_bytes_that_are_not_hl7_are_unparseable() -> None:
-    with pytest.raises(Unparseable, match="MSH"):
-        parse_message(b"GET / HTTP/1.1\r\nHost: flowsight\r\n\r\n")
+def test_blank_lines_between_segments_are_skipped() -> None:
+    gappy = A01.replace("\r", "\r\n\r\n")
+    assert mapped(parse_message(gappy.encode()).message) == mapped(
+        parse_message(A01.encode()).message
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GET / HTTP/1.1\r\nHost: flowsight\r\n\r\n", b"MSH|\r", b"MSHE^&\\&|PAS|RR8|F|L\r"],
+    ids=["not HL7", "bare MSH", "separators the library cannot use"],
+)
+def test_bytes_that_are_not_hl7_are_unparseable(raw: bytes) -> None:
+    with pytest.raises(Unparseable):
+        parse_message(raw)
 
 
 def test_the_declared_character_set_decodes_the_message() -> None:

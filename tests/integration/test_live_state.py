@@ -200,9 +200,10 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
         care_hours_per_week=12,
     )
     stack.wait_until(
-        lambda: current(stack, "lcc-reablement", "in_service") == 1,
+        lambda: current(stack, "lcc-reablement", "in_service") == 1
+        and current(stack, "lth-wards", "in_service") == 1,
         timeout=120,
-        what="the restarted worker to apply new events",
+        what="the restarted worker to apply both new events",
     )
     after = {key: current(stack, *key) for key in expected}
     assert after == {

@@ -20,15 +20,20 @@ TIMESTAMP = sa.String(27)
 
 
 def _patient_key(*columns: sa.Column[object]) -> list[sa.Column[object]]:
-    return [sa.Column("pseudonym", sa.String(64), primary_key=True), *columns]
+    # A patient's facts of one kind are numbered: two may share every other value.
+    return [
+        sa.Column("pseudonym", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        *columns,
+    ]
 
 
 def upgrade() -> None:
     op.create_table(
         "stays",
         *_patient_key(
-            sa.Column("service_id", sa.String(64), primary_key=True),
-            sa.Column("started_at", TIMESTAMP, primary_key=True),
+            sa.Column("service_id", sa.String(64), nullable=False),
+            sa.Column("started_at", TIMESTAMP, nullable=False),
         ),
         sa.Column("ended_at", TIMESTAMP),
         sa.Column("ended_by", sa.String(16)),
@@ -46,8 +51,8 @@ def upgrade() -> None:
     op.create_table(
         "delays",
         *_patient_key(
-            sa.Column("service_id", sa.String(64), primary_key=True),
-            sa.Column("started_at", TIMESTAMP, primary_key=True),
+            sa.Column("service_id", sa.String(64), nullable=False),
+            sa.Column("started_at", TIMESTAMP, nullable=False),
         ),
         sa.Column("ended_at", TIMESTAMP),
         sa.Column("reason", sa.String(64)),
@@ -57,8 +62,8 @@ def upgrade() -> None:
     op.create_table(
         "referrals",
         *_patient_key(
-            sa.Column("to_service", sa.String(64), primary_key=True),
-            sa.Column("referred_at", TIMESTAMP, primary_key=True),
+            sa.Column("to_service", sa.String(64), nullable=False),
+            sa.Column("referred_at", TIMESTAMP, nullable=False),
         ),
         sa.Column("from_service", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -71,8 +76,8 @@ def upgrade() -> None:
     op.create_table(
         "attendances",
         *_patient_key(
-            sa.Column("service_id", sa.String(64), primary_key=True),
-            sa.Column("episode_id", sa.String(128), primary_key=True),
+            sa.Column("service_id", sa.String(64), nullable=False),
+            sa.Column("episode_id", sa.String(128), nullable=False),
         ),
         sa.Column("arrived_at", TIMESTAMP, nullable=False),
         sa.Column("departed_at", TIMESTAMP),
@@ -82,22 +87,21 @@ def upgrade() -> None:
     op.create_table(
         "assessments",
         *_patient_key(
-            sa.Column("service_id", sa.String(64), primary_key=True),
-            sa.Column("kind", sa.String(16), primary_key=True),
-            sa.Column("opened_at", TIMESTAMP, primary_key=True),
+            sa.Column("service_id", sa.String(64), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("opened_at", TIMESTAMP, nullable=False),
         ),
         sa.Column("completed_at", TIMESTAMP),
     )
     op.create_table(
         "anomalies",
-        sa.Column("pseudonym", sa.String(64), nullable=False),
-        sa.Column("source", sa.String(80), primary_key=True),
-        sa.Column("event_id", sa.String(128), primary_key=True),
-        sa.Column("kind", sa.String(64), primary_key=True),
+        *_patient_key(),
+        sa.Column("source", sa.String(80), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("service_id", sa.String(64), nullable=False),
         sa.Column("occurred_at", TIMESTAMP, nullable=False),
     )
-    op.create_index("ix_anomalies_pseudonym", "anomalies", ["pseudonym"])
     op.create_table(
         "service_daily",
         sa.Column("service_id", sa.String(64), primary_key=True),

@@ -1,0 +1,126 @@
+"""A service crosses OPEL 3 on real Kafka; the worker is killed between scoring and delivery;
+the on-call lead's webhook, down until then, receives the alert exactly once, signed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from flowsight.alerts.routes import verify_signature
+from schemas.nhs_number import with_check_digit
+from tests.alerts.receivers import HttpReceiver
+from tests.integration.stack import free_port, running_stack, stack_env
+from tests.integration.test_pipeline import publish
+
+pytestmark = pytest.mark.integration
+SECRET = "escalation-test-webhook-secret-0123456789"
+
+
+def nhs_numbers(count: int) -> list[str]:
+    numbers = (
+        with_check_digit(f"{first_nine:09d}") for first_nine in range(400_000_001, 400_001_000)
+    )
+    return [n for n in numbers if n][:count]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_kill_between_scoring_and_delivery_loses_nothing_and_sends_once(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    receiver = HttpReceiver(free_port())  # not started: the on-call webhook is down
+    routes = [
+        {
+            "kind": "webhook",
+            "name": "oncall",
+            "url": f"http://127.0.0.1:{receiver.port}/hook",
+            "secret": SECRET,
+        }
+    ]
+    env = stack_env(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        FLOWSIGHT_ALERT_ROUTES=json.dumps(routes),
+        FLOWSIGHT_DAILY_REFRESH_SECONDS="2",
+    )
+    with running_stack(env, tmp_path) as stack:
+        stack.start_worker()
+        stack.start_api()
+        settings = stack.settings
+        # 26 urgent community response referrals, waiting five hours: UCR thresholds are
+        # queue 15/25/40 and longest wait 2/4/8 h, so both indicators score level 3:
+        # (3 + 3) / 2 = 3.0 reaches the level-3 cut-off of 2.5 → OPEL 3, from 1.
+        since = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+        referrals = [
+            {
+                "event_id": f"ucr-{n}",
+                "schema_version": "1",
+                "event_type": "referral",
+                "source": "RY6/systmone",
+                "occurred_at": since,
+                "service": "lch-ucr",
+                "patient": {"nhs_number": number},
+                "episode_id": f"UCR-{n}",
+                "to_service": "lch-ucr",
+                "status": "new",
+                "priority": "2-hour",
+            }
+            for n, number in enumerate(nhs_numbers(26))
+        ]
+        asyncio.run(
+            publish(
+                settings.kafka_bootstrap,
+                settings.ingest_topic("RY6"),
+                *(json.dumps(r).encode() for r in referrals),
+            )
+        )
+
+        def ucr_alerts() -> list[dict]:
+            return stack.get("/v1/alerts?scope=lch-ucr").json()["alerts"]
+
+        (alert,) = stack.wait_until(
+            lambda: [a for a in ucr_alerts() if a["deliveries"][0]["attempts"] >= 1] or None,
+            timeout=120,
+            what="the OPEL 3 alert, recorded, with a failed first delivery",
+        )
+        assert (alert["level_from"], alert["level_to"], alert["direction"]) == (1, 3, "escalation")
+        assert alert["deliveries"][0]["state"] == "pending", "the receiver is down: still to send"
+        queue = next(i for i in alert["evidence"]["indicators"] if i["name"] == "queue_length")
+        assert (queue["value"], queue["level"], queue["thresholds"]["level3"]) == (26, 3, 25)
+
+        # Kill the worker outright, between scoring and delivery. Then the webhook comes up.
+        assert stack.processes["worker"].stop(signal.SIGKILL) == -signal.SIGKILL
+        receiver.start()
+        try:
+            stack.start_worker()
+            stack.wait_until(lambda: receiver.requests, timeout=120, what="the delivery")
+            # Several more scoring rounds (every 2 s) and delivery polls: nothing new is sent.
+            time.sleep(12)
+            assert len(receiver.requests) == 1, [r.headers for r in receiver.requests]
+            request = receiver.requests[0]
+            assert verify_signature(
+                SECRET,
+                request.headers["x-flowsight-timestamp"],
+                request.body,
+                request.headers["x-flowsight-signature"],
+                datetime.now(UTC),
+            )
+            body = json.loads(request.body)
+            assert (body["alert_id"], body["scope"], body["level_to"]) == (
+                alert["id"],
+                "lch-ucr",
+                3,
+            )
+            (after,) = ucr_alerts()
+            assert after["deliveries"][0]["state"] == "delivered"
+            pressure = stack.get("/v1/pressure").json()
+            ucr = next(s for s in pressure["services"] if s["id"] == "lch-ucr")
+            assert (ucr["level"], ucr["score"]) == (3, 3.0)
+        finally:
+            receiver.stop()
