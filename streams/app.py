@@ -221,11 +221,12 @@ def create_app(
             )
         for alert in assessment.alerts:
             log.warning(
-                "OPEL %s: %s level %s → %s",
+                "OPEL %s: level %s → %s (%s); alert %s",
                 alert.scope,
-                alert.reason,
                 alert.level_from,
                 alert.level_to,
+                alert.reason,
+                alert.id,
             )
             message = {"kind": "level_change", **webhook_document(alert, alert.id)}
             await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(message))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.debian import ensure_program
 
 BINARY = Path("/usr/bin/prometheus-alertmanager")
 #: Every alert goes to a receiver that notifies no one: the tests read the alerts API.
@@ -16,17 +17,8 @@ CONFIG = 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'
 
 def install() -> None:
     """Install Debian's prometheus-alertmanager if missing; RuntimeError saying why if not."""
-    if BINARY.exists():
-        return
-    if shutil.which("apt-get") is None:
-        raise RuntimeError(f"{BINARY} is missing and apt-get is not available to install it")
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "prometheus-alertmanager"],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"`{' '.join(command)}` failed: {done.stderr.strip()}")
+    if not BINARY.exists():
+        ensure_program(BINARY.name, "prometheus-alertmanager")
 
 
 class LocalAlertmanager:

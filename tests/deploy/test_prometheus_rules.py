@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.debian import ensure_program
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    """Debian's promtool; installed when missing (root), and a failure, never a skip, otherwise."""
-    found = shutil.which("promtool")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "prometheus"],
-            env=env,
-            check=False,
-            capture_output=True,
-        )
-        found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is missing: apt-get install prometheus", pytrace=False)
-    return found
+    """Debian's promtool (package prometheus); a failure, never a skip, when it cannot be had."""
+    try:
+        return ensure_program("promtool", "prometheus")
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 def test_rules_are_valid(promtool: str) -> None:

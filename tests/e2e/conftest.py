@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-
 import pytest
+
+from tests.debian import ensure_program
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            env=env,
-            check=False,
-            capture_output=True,
-        )
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.fail("Chromium is missing: apt-get install chromium", pytrace=False)
-    return found
+    try:
+        return ensure_program("chromium", "chromium")
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)

@@ -1,0 +1,182 @@
+"""Alerts and thresholds through the HTTP API, on a real (SQLite) read model: who may do what,
+what an on-call lead's acknowledgement records, and how an unusable threshold is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_api
+from api.auth import new_api_key
+from flowsight.alerts.outbox import Alert, record_alert
+from flowsight.readmodel.database import create_engine
+from flowsight.readmodel.migrate import upgrade
+from flowsight.readmodel.tables import audit_log
+from flowsight.settings import Settings
+
+KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        database_url=database,
+        data_dir=tmp_path,
+        api_keys=",".join(entry for _key, entry in KEYS.values()),
+        kafka_bootstrap="127.0.0.1:1",
+    )
+    with TestClient(create_api(settings)) as test_client:
+        yield test_client
+
+
+def as_role(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[role][0]}"}
+
+
+def seed_alert(database: str) -> str:
+    alert = Alert(
+        id="7d1f0d52-0000-5000-8000-000000000001",
+        scope="lch-ucr",
+        level_from=1,
+        level_to=3,
+        at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        reason="rose to level 3 from 1",
+        score=3.0,
+        evidence={"indicators": [{"name": "queue_length", "value": 26, "level": 3}]},
+    )
+
+    async def record() -> None:
+        engine = create_engine(database)
+        async with engine.begin() as connection:
+            await record_alert(connection, alert, ["oncall"], datetime.now(UTC))
+        await engine.dispose()
+
+    asyncio.run(record())
+    return alert.id
+
+
+def audit_lines(database: str) -> list[tuple[str, str, object]]:
+    async def read() -> list[tuple[str, str, object]]:
+        engine = create_engine(database)
+        async with engine.connect() as connection:
+            rows = await connection.execute(select(audit_log))
+            found = [(row.principal, row.action, row.detail) for row in rows]
+        await engine.dispose()
+        return found
+
+    return asyncio.run(read())
+
+
+def test_an_on_call_lead_acknowledges_an_alert_once(client: TestClient, database: str) -> None:
+    alert_id = seed_alert(database)
+    listed = client.get("/v1/alerts?state=open&scope=lch-ucr", headers=as_role("viewer")).json()
+    assert [a["id"] for a in listed["alerts"]] == [alert_id]
+    assert listed["alerts"][0]["deliveries"] == [
+        {
+            "route": "oncall",
+            "state": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "delivered_at": None,
+        }
+    ]
+
+    refused = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("viewer"), json={})
+    assert refused.status_code == 403 and "oncall" in refused.json()["detail"]
+
+    done = client.post(
+        f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={"note": "extra UCR crew"}
+    )
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["state"], body["acknowledged_by"], body["acknowledged_note"]) == (
+        "acknowledged",
+        "oncall-lead",
+        "extra UCR crew",
+    )
+    again = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={})
+    assert again.status_code == 409 and "oncall-lead" in again.json()["detail"]
+    assert client.get("/v1/alerts?state=open", headers=as_role("viewer")).json()["total"] == 0
+    assert ("oncall-lead", "acknowledge_alert", None) in audit_lines(database)
+    assert client.post("/v1/alerts/nope/ack", headers=as_role("oncall"), json={}).status_code == 404
+
+
+def test_an_admin_changes_a_threshold_and_the_change_is_audited(
+    client: TestClient, database: str
+) -> None:
+    before = client.get("/v1/thresholds", headers=as_role("viewer")).json()
+    assert before["services"]["lch-ucr"]["queue_length"] == {
+        "level2": 15.0,
+        "level3": 25.0,
+        "level4": 40.0,
+        "weight": 1.0,
+    }
+    new = {"level2": 10, "level3": 20, "level4": 30, "weight": 2}
+    assert (
+        client.put(
+            "/v1/thresholds/lch-ucr/queue_length", headers=as_role("viewer"), json=new
+        ).status_code
+        == 403
+    )
+    changed = client.put("/v1/thresholds/lch-ucr/queue_length", headers=as_role("admin"), json=new)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["services"]["lch-ucr"]["queue_length"]["level3"] == 20.0
+    assert (
+        client.get("/v1/thresholds", headers=as_role("viewer")).json()["services"]["lch-ucr"][
+            "queue_length"
+        ]["weight"]
+        == 2.0
+    )
+    (line,) = [line for line in audit_lines(database) if line[1] == "set_threshold"]
+    assert line[0] == "admin-lead"
+    assert line[2]["before"]["level3"] == 25.0 and line[2]["after"]["level3"] == 20.0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        (
+            "/v1/thresholds/lch-ucr/queue_length",
+            {"level2": 30, "level3": 20, "level4": 40},
+            ["lch-ucr", "queue_length", "rise"],
+        ),
+        (
+            "/v1/thresholds/lch-ucr/four_hour_breach_pct",
+            {"level2": 1, "level3": 2, "level4": 3},
+            ["lch-ucr", "four_hour_breach_pct"],
+        ),
+        (
+            "/v1/thresholds/lch-ucr/queue_length",
+            {"level2": 1, "level3": 2, "level4": 3, "weight": 0},
+            ["weight"],
+        ),
+    ],
+)
+def test_an_unusable_threshold_is_refused_naming_the_service_and_indicator(
+    client: TestClient, path: str, body: dict[str, float], words: list[str]
+) -> None:
+    refused = client.put(path, headers=as_role("admin"), json=body)
+    assert refused.status_code == 422, refused.text
+    text = str(refused.json())
+    assert all(word in text for word in words), text
+    assert (
+        client.get("/v1/thresholds", headers=as_role("viewer")).json()["services"]["lch-ucr"][
+            "queue_length"
+        ]["level3"]
+        == 25.0
+    ), "nothing was changed"
