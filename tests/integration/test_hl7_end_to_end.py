@@ -142,7 +142,7 @@ def test_a_thousand_malformed_messages_are_each_answered_and_accounted_for(stack
     settings = stack.settings
     refused = codes.count("AE") + codes.count("AR")
     dead = asyncio.run(read_topic(settings.kafka_bootstrap, settings.dlq_topic, expected=refused))
-    from_hl7 = [r for r in dead if dict(r.headers).get("error.gateway") == b"hl7"]
+    from_hl7 = [r for r in dead if dict(r.headers).get("error.gateway") == b"hl7-mllp"]
     assert len(from_hl7) == refused, "every refusal is on the dead-letter topic"
     assert stack.processes["hl7"].process.poll() is None, "the listener is still running"
     # And it still takes a good message.
