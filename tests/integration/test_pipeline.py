@@ -101,6 +101,15 @@ def test_referred_patient_appears_in_the_queue_then_leaves_it_on_admission(stack
     )
     assert entries[0]["pathway"] == "P1"
     assert entries[0]["referring_service"] == "lth-wards"
+    # On the events topic: the normalised event, keyed and identified by the pseudonym only.
+    (record,) = asyncio.run(read_topic(settings.kafka_bootstrap, settings.events_topic, expected=1))
+    normalised = json.loads(record.value)
+    assert record.key == expected.encode()
+    assert {k: v for k, v in normalised.items() if k != "occurred_at"} == {
+        **{k: v for k, v in referral.items() if k not in ("patient", "occurred_at")},
+        "pseudonym": expected,
+    }
+    assert normalised["occurred_at"].endswith("Z") and len(normalised["occurred_at"]) == 27
     assert 119 <= entries[0]["waiting_minutes"] <= 125  # referred two hours ago
 
     pressure = stack.get("/v1/pressure").json()
@@ -190,3 +199,26 @@ def test_bad_events_are_dead_lettered_with_reasons_and_the_worker_keeps_going(
 def _metric_lines(stack: Stack, name: str) -> str:
     text = httpx.get(stack.worker_metrics_url, timeout=5).text
     return "\n".join(line for line in text.splitlines() if line.startswith(name))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_same_event_delivered_three_times_by_kafka_changes_state_once(stack: Stack) -> None:
+    settings = stack.settings
+    referral = json.dumps(event("referral", to_service="lcc-home-care", pathway="P1", status="new"))
+    # A producer retry and a consumer redelivery look the same downstream: the bytes again.
+    asyncio.run(
+        publish(settings.kafka_bootstrap, settings.ingest_topic("RR8"), *[referral.encode()] * 3)
+    )
+    stack.wait_until(
+        lambda: (
+            'outcome="duplicate"} 2.0' in _metric_lines(stack, "flowsight_events_applied_total")
+        ),
+        timeout=90,
+        what="the second and third copies to be recognised as duplicates",
+    )
+    assert 'event_type="referral",outcome="applied"} 1.0' in _metric_lines(
+        stack, "flowsight_events_applied_total"
+    )
+    home_care = stack.get("/v1/services/lcc-home-care").json()
+    assert home_care["current"]["queue_length"] == 1
+    assert len(queue_entries(stack, "lcc-home-care")) == 1
