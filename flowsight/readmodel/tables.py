@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -60,11 +62,20 @@ audit_log = Table(
 # compare in time order as text.
 TIMESTAMP = String(27)
 
-stays = Table(
+
+def _patient_facts(name: str, *columns: Column[Any]) -> Table:
+    """A table of one kind of fact, numbered per patient."""
+    return Table(
+        name,
+        metadata,
+        Column("pseudonym", String(64), primary_key=True),
+        Column("seq", Integer, primary_key=True),
+        *columns,
+    )
+
+
+stays = _patient_facts(
     "stays",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("service_id", String(64), nullable=False),
     Column("started_at", TIMESTAMP, nullable=False),
     Column("ended_at", TIMESTAMP),
@@ -80,11 +91,8 @@ stays = Table(
     Column("nctr_days", Integer),
 )
 
-delays = Table(
+delays = _patient_facts(
     "delays",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("service_id", String(64), nullable=False),
     Column("started_at", TIMESTAMP, nullable=False),
     Column("ended_at", TIMESTAMP),
@@ -92,11 +100,8 @@ delays = Table(
     Column("pathway", String(2)),
 )
 
-referrals = Table(
+referrals = _patient_facts(
     "referrals",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("to_service", String(64), nullable=False),
     Column("referred_at", TIMESTAMP, nullable=False),
     Column("from_service", String(64), nullable=False),
@@ -107,11 +112,8 @@ referrals = Table(
     Column("started_at", TIMESTAMP),
 )
 
-attendances = Table(
+attendances = _patient_facts(
     "attendances",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("service_id", String(64), nullable=False),
     Column("episode_id", String(128), nullable=False),
     Column("arrived_at", TIMESTAMP, nullable=False),
@@ -119,22 +121,16 @@ attendances = Table(
     Column("outcome", String(16)),
 )
 
-assessments = Table(
+assessments = _patient_facts(
     "assessments",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("service_id", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("opened_at", TIMESTAMP, nullable=False),
     Column("completed_at", TIMESTAMP),
 )
 
-anomalies = Table(
+anomalies = _patient_facts(
     "anomalies",
-    metadata,
-    Column("pseudonym", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
     Column("source", String(80), nullable=False),
     Column("event_id", String(128), nullable=False),
     Column("kind", String(64), nullable=False),
