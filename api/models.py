@@ -30,6 +30,10 @@ class ServicePressure(BaseModel):
     organisation: str
     kind: str
     level: int | None = Field(description="published OPEL level: 1 steady to 4 extreme")
+    scored_level: int | None = Field(
+        description="the level the latest score maps to; a lower one is published only after "
+        "it has held for the hold period"
+    )
     score: float | None = Field(description="weighted mean of the indicator levels, 1 to 4")
     indicators: list[IndicatorOut] = Field(description="why: each indicator's value and thresholds")
     scored_at: datetime | None
@@ -40,6 +44,7 @@ class ServicePressure(BaseModel):
 
 class SystemPressure(BaseModel):
     level: int | None = Field(description="published OPEL level of the system")
+    scored_level: int | None = Field(description="the level the latest score maps to")
     score: float | None = Field(description="weighted mean of the services' levels")
     scored_at: datetime | None
     queue_length: int = Field(description="patients waiting across every service")

@@ -57,9 +57,16 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
 def _published(row: dict[str, Any] | None) -> dict[str, Any]:
     """The published level of a scope, and the evidence of its latest score."""
     if row is None:
-        return {"level": None, "score": None, "indicators": [], "scored_at": None}
+        return {
+            "level": None,
+            "scored_level": None,
+            "score": None,
+            "indicators": [],
+            "scored_at": None,
+        }
     return {
         "level": row["published_level"],
+        "scored_level": row["level"],
         "score": row["score"],
         "indicators": row["evidence"].get("indicators", []),
         "scored_at": store.as_utc(row["as_of"]),
