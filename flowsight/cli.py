@@ -153,8 +153,15 @@ def simulate_command(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run on).")
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="Begin a new city instead of resuming the recorded one.")
+    ] = False,
 ) -> None:
-    """Publish a realistic synthetic event stream for the catalogue's services."""
+    """Publish a realistic synthetic event stream for the catalogue's services.
+
+    A restarted simulator resumes its city (recorded in the data directory): it replays the same
+    events, which are absorbed as duplicates, and carries on from where it was.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from flowsight.catalogue import load_catalogue
@@ -165,13 +172,25 @@ def simulate_command(
         wait_for_broker,
     )
     from flowsight.logs import configure_logging
-    from flowsight.simulator.run import simulate
+    from flowsight.simulator.run import CityRun, simulate
 
     settings = _settings()
     configure_logging(settings)
     catalogue = load_catalogue(settings.catalogue_path)
     history = timedelta(
         days=settings.simulator_history_days if history_days is None else history_days
+    )
+    run, resumed = CityRun.resume_or_begin(
+        settings.data_dir / f"simulator-{settings.topic_namespace}.json",
+        history=history,
+        volume=settings.simulator_volume if volume is None else volume,
+        seed=settings.simulator_seed,
+        fresh=fresh,
+    )
+    console.print(
+        f"{'resuming' if resumed else 'beginning'} a city that began {run.start:%Y-%m-%d %H:%M} UTC "
+        f"(seed {run.seed}, volume {run.volume:g})",
+        soft_wrap=True,
     )
 
     async def _run() -> int:
@@ -188,8 +207,7 @@ def simulate_command(
             return await simulate(
                 settings,
                 catalogue,
-                history=history,
-                volume=settings.simulator_volume if volume is None else volume,
+                run,
                 duration=duration,
                 on_published=lambda n: progress.advance(task, n),
             )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -17,21 +21,54 @@ from schemas.catalogue import Catalogue
 log = logging.getLogger("flowsight.simulator")
 
 
+@dataclass(frozen=True)
+class CityRun:
+    """Where a simulated city began, and its seed: the same run replays the same events."""
+
+    start: datetime
+    seed: int
+    volume: float
+
+    @classmethod
+    def resume_or_begin(
+        cls, path: Path, *, history: timedelta, volume: float, seed: int | None, fresh: bool
+    ) -> tuple[CityRun, bool]:
+        """The run recorded at `path` (True), or a new one beginning `history` ago (False).
+
+        Resuming replays the same events from the same start: the ones already published are
+        absorbed as duplicates, so a restarted simulator neither doubles the city nor strands
+        the patients it was moving through their journeys.
+        """
+        if path.exists() and not fresh:
+            recorded = json.loads(path.read_text())
+            return cls(
+                datetime.fromisoformat(recorded["start"]), recorded["seed"], recorded["volume"]
+            ), True
+        run = cls(
+            datetime.now(UTC) - history,
+            seed if seed is not None else random.SystemRandom().randrange(2**31),
+            volume,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps({"start": run.start.isoformat(), "seed": run.seed, "volume": run.volume})
+        )
+        return run, False
+
+
 async def simulate(
     settings: Settings,
     catalogue: Catalogue,
+    run: CityRun,
     *,
-    history: timedelta,
-    volume: float,
     duration: float | None = None,
     on_published: Callable[[int], None] | None = None,
 ) -> int:
-    """Replay `history` of the city as fast as the rate allows, then follow the wall clock.
+    """Replay the city from its start as fast as the rate allows, then follow the wall clock.
 
     Returns the number of events published. Runs until `duration` seconds pass, or forever.
     """
-    now = datetime.now(UTC)
-    city = City(catalogue, now - history, seed=settings.simulator_seed, volume=volume)
+    city = City(catalogue, run.start, seed=run.seed, volume=run.volume)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
     )
