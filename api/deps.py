@@ -94,6 +94,15 @@ class GatewayWriter:
             raise KafkaUnavailable(f"Kafka did not acknowledge the events: {error!r}") from error
         self.accepted.labels(gateway).inc(len(events))
 
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Write one record to `topic`; KafkaUnavailable unless acknowledged in time."""
+        try:
+            async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
+                publisher = await self._started()
+                await publisher.producer.send_and_wait(topic, key=key, value=value)
+        except (KafkaError, OSError, TimeoutError) as error:
+            raise KafkaUnavailable(f"Kafka did not acknowledge the write: {error!r}") from error
+
     async def dead_letter(
         self, raw: bytes, *, organisation: str, gateway: str, reason: str, field: str, message: str
     ) -> None:

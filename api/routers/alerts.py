@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -9,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
 from api.auth import Principal
-from api.deps import ConnectionDep, Viewer, audit_read, require
+from api.deps import ConnectionDep, KafkaUnavailable, StateDep, Viewer, audit_read, require
 from api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
 from api.problems import Problem
 from flowsight.alerts import outbox
@@ -17,6 +19,7 @@ from flowsight.alerts.tables import alerts as alerts_table
 from flowsight.readmodel import store
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+log = logging.getLogger("flowsight.api")
 OnCall = Annotated[Principal, Depends(require("oncall"))]
 
 
@@ -85,6 +88,7 @@ async def list_alerts(
 async def acknowledge(
     alert_id: str,
     request: Request,
+    state: StateDep,
     connection: ConnectionDep,
     principal: OnCall,
     body: AckIn | None = None,
@@ -104,4 +108,17 @@ async def acknowledge(
             f"alert {alert_id} was acknowledged by {row.acknowledged_by} at {row.acknowledged_at}",
         )
     await audit_read(connection, request, principal, "acknowledge_alert")
-    return await _alert_out(connection, row)
+    acknowledged = await _alert_out(connection, row)
+    # The alerts topic carries acknowledgements too; the database is the record, so a Kafka
+    # outage leaves the acknowledgement recorded, and only the topic without it.
+    message = {
+        "kind": "acknowledgement",
+        **acknowledged.model_dump(mode="json", exclude={"deliveries"}),
+    }
+    try:
+        await state.gateway.send(
+            state.settings.alerts_topic, alert_id.encode(), json.dumps(message).encode()
+        )
+    except KafkaUnavailable as error:
+        log.warning("acknowledgement of %s not published to the alerts topic: %s", alert_id, error)
+    return acknowledged
