@@ -115,12 +115,13 @@ _OTHER_METHODS = frozenset({"1", "2", "3", "6", "7", "8", "9"})
 _D = DischargeDestination
 _DESTINATIONS: dict[str, str] = {  # NHS Data Dictionary discharge destination → code list 8.3
     "19": _D.USUAL_RESIDENCE,
-    **dict.fromkeys(["49", "50", "51", "52", "53", "84", "87"], _D.OTHER_HOSPITAL),
+    # 48 is a high-security psychiatric hospital (Scotland): a hospital, as over FHIR.
+    **dict.fromkeys(["48", "49", "50", "51", "52", "53", "84", "87"], _D.OTHER_HOSPITAL),
     "54": _D.CARE_HOME_NURSING,
     **dict.fromkeys(["65", "85"], _D.CARE_HOME_RESIDENTIAL),
     "79": _D.DIED,
     "88": _D.HOSPICE,
-    **dict.fromkeys(["29", "30", "37", "38", "48", "66", "98", "99"], _D.OTHER),
+    **dict.fromkeys(["29", "30", "37", "38", "66", "98", "99"], _D.OTHER),
     **{destination.value: destination.value for destination in _D},
 }
 _TS = re.compile(
