@@ -109,10 +109,6 @@ def midnights(start: str, end: str | datetime) -> int:
     return max(0, (last_moment.astimezone(LONDON).date() - first).days)
 
 
-def delay_days(delay: Delay, now: datetime) -> int:
-    """Lost bed days of a delay: up to now while it lasts, up to its end once it ended."""
-    return midnights(delay.started_at, delay.ended_at or now)
-
 
 def delay_band(days: int) -> str:
     """The long-delay band of a delay of `days`: 21+, 14+, 7+ or under 7."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,22 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from flowsight.local.kafka import LocalKafka, broker_answers
 from flowsight.settings import Settings
+from tests.integration.stack import free_port, listening
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:port."""
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def local_kafka(
