@@ -31,6 +31,7 @@ from services.validation import (
 from streams.daily import refresh_daily
 from streams.metrics import WorkerMetrics
 from streams.pressure import assess_pressure, pressure_policy
+from streams.recovery import FlowSafeTableManager
 from streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
@@ -81,6 +82,7 @@ def create_app(
         web_enabled=False,
         datadir=str(settings.data_dir / "faust"),
         table_standby_replicas=0,
+        TableManager=FlowSafeTableManager,  # a rebalance must not lose fetched records
     )
     ingest_pattern = re.compile(settings.ingest_topic_pattern)
     # Faust's aiokafka driver cannot subscribe by pattern, so the validator subscribes to one

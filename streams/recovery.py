@@ -1,0 +1,37 @@
+"""Table recovery that cannot lose a record fetched while a rebalance finishes.
+
+When faust-streaming (0.15) completes a rebalance it resumes the stream partitions, waits for the
+seek to their committed offsets, then resumes flow control, which empties every stream queue. When
+the fetcher is already running (after a changelog restore, or any rebalance of a running worker),
+a record fetched during that wait reaches a stream queue, counts as read, and is then emptied out
+of the queue unprocessed: the worker carries on past it and only a later rebalance reads it again
+(faust-streaming issue #596). A restarted worker looked idle because of this.
+
+Here the consumer's flow is stopped for the length of that step. While it is stopped the
+fetcher delivers nothing and seeks back to the committed offsets; faust resumes the flow itself
+once the seek is done and the queues are emptied, so the first record delivered is one that will
+be processed.
+"""
+
+from __future__ import annotations
+
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
+
+
+class HeldFlowRecovery(Recovery):
+    """Recovery whose final step runs with the consumer's flow stopped."""
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        self.app.consumer.stop_flow()
+        await super().on_recovery_completed(generation_id)
+
+
+class FlowSafeTableManager(TableManager):
+    """The table manager, with `HeldFlowRecovery` as its recovery service."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = HeldFlowRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
