@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import KafkaError
 from faust.types import EventT, StreamT
 
 from flowsight.alerts.delivery import Deliverer
@@ -29,6 +30,7 @@ from services.validation import (
     validate_event,
 )
 from streams.daily import refresh_daily
+from streams.lag import ConsumerLag
 from streams.metrics import WorkerMetrics
 from streams.pressure import assess_pressure, pressure_policy
 from streams.recovery import FlowSafeTableManager
@@ -87,12 +89,10 @@ def create_app(
     ingest_pattern = re.compile(settings.ingest_topic_pattern)
     # Faust's aiokafka driver cannot subscribe by pattern, so the validator subscribes to one
     # topic per catalogue organisation; a new organisation means a catalogue change and restart.
-    ingest = app.topic(
-        *(settings.ingest_topic(code) for code in catalogue.organisation_codes),
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw")
+    ingest_topics = [settings.ingest_topic(code) for code in catalogue.organisation_codes]
+    events_topic = settings.events_topic
+    ingest = app.topic(*ingest_topics, key_serializer="raw", value_serializer="raw")
+    events = app.topic(events_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
@@ -256,8 +256,25 @@ def create_app(
         finally:
             await deliverer.aclose()
 
+    async def watch_lag() -> None:
+        """Publish how far behind the worker is on the topics it reads, as the broker sees it."""
+        lag = ConsumerLag(settings.kafka_bootstrap, settings.app_id, [*ingest_topics, events_topic])
+        await lag.start()
+        try:
+            while not app.should_stop:
+                # First sample after one interval: by then the worker has joined its group.
+                await asyncio.sleep(settings.lag_sample_seconds)
+                try:
+                    for topic, behind in (await lag.measure()).items():
+                        metrics.consumer_lag.labels(topic).set(behind)
+                except KafkaError as error:  # the broker may be restarting; ask again later
+                    log.warning("could not measure the consumer lag: %s", error)
+        finally:
+            await lag.close()
+
     app.task(refresh)
     app.task(deliver)
+    app.task(watch_lag)
     validator = app.agent(ingest, name="validator", concurrency=1)(validate)
     tracker = app.agent(events, name="tracker", concurrency=1)(track)
     return FlowApp(app, validator, tracker, journeys, capacity)

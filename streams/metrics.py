@@ -92,6 +92,13 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
             registry=self.registry,
         )
+        self.consumer_lag = Gauge(
+            "flowsight_consumer_lag",
+            "Records published to a topic the worker reads and not yet committed by it, "
+            "as the broker reports them.",
+            ["topic"],
+            registry=self.registry,
+        )
 
     def publish_pressure(self, scope: str, level: int | None, score: float | None) -> None:
         """Set the OPEL gauges of a scope (a service, or "system")."""

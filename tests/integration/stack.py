@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.auth import new_api_key
 from flowsight.settings import Settings
@@ -129,6 +130,23 @@ class Stack:
         logs = "\n".join(f"--- {r.name}\n{r.output()[-3000:]}" for r in self.processes.values())
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{logs}")
 
+    def worker_metrics(self) -> str:
+        """The worker's metrics page; empty while it does not answer."""
+        try:
+            return httpx.get(self.worker_metrics_url, timeout=5).text
+        except httpx.HTTPError:
+            return ""
+
+    def worker_metric(self, name: str, **labels: str) -> float | None:
+        """One sample from the worker's metrics page, or None when it is not (yet) there."""
+        for family in text_string_to_metric_families(self.worker_metrics()):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    return float(sample.value)
+        return None
+
     def get(self, path: str, *, key: str | None = TEST_API_KEY) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.get(f"{self.api_url}{path}", headers=headers, timeout=10)
@@ -172,6 +190,7 @@ def stack_env(
             "FLOWSIGHT_API_PORT": str(free_port()),
             "FLOWSIGHT_WORKER_METRICS_PORT": str(free_port()),
             "FLOWSIGHT_SINK_BATCH_SECONDS": "0.2",
+            "FLOWSIGHT_LAG_SAMPLE_SECONDS": "1",
             "FLOWSIGHT_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
