@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 
 echo "== ruff"
-"$BIN/ruff" check . || exit 1
+"$BIN/ruff" check . && "$BIN/ruff" format --check . || exit 1
 echo "== mypy (strict on schemas/ and services/)"
 "$BIN/mypy" || exit 1
 echo "== pytest"

@@ -38,8 +38,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["default"], "level": settings.log_level.upper()},
         "loggers": {
-            # aiokafka reports every retried connection at ERROR; warnings are enough.
-            "aiokafka": {"level": "WARNING"},
+            # aiokafka reports every retried connection at ERROR; warnings are enough, unless
+            # someone is debugging the consumer group.
+            "aiokafka": {"level": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"},
             "uvicorn.access": {"level": "WARNING"},
         },
     }

@@ -109,7 +109,6 @@ def midnights(start: str, end: str | datetime) -> int:
     return max(0, (last_moment.astimezone(LONDON).date() - first).days)
 
 
-
 def delay_band(days: int) -> str:
     """The long-delay band of a delay of `days`: 21+, 14+, 7+ or under 7."""
     for threshold in LONG_DELAY_BANDS:
