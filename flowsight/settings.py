@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(0.5, gt=0)
     daily_refresh_seconds: float = Field(30.0, gt=0)
     lag_sample_seconds: float = Field(15.0, gt=0)
+    ready_max_lag: int = Field(1000, ge=0)
 
     # API
     api_host: str = "127.0.0.1"

@@ -17,6 +17,7 @@ from faust.types import EventT, StreamT
 
 from flowsight.alerts.delivery import Deliverer
 from flowsight.alerts.messages import webhook_document
+from flowsight.lag import ConsumerLag, consumed_topics
 from flowsight.settings import Settings
 from schemas.catalogue import Catalogue
 from schemas.events import EVENT_TYPES
@@ -30,7 +31,6 @@ from services.validation import (
     validate_event,
 )
 from streams.daily import refresh_daily
-from streams.lag import ConsumerLag
 from streams.metrics import WorkerMetrics
 from streams.pressure import assess_pressure, pressure_policy
 from streams.recovery import FlowSafeTableManager
@@ -89,10 +89,12 @@ def create_app(
     ingest_pattern = re.compile(settings.ingest_topic_pattern)
     # Faust's aiokafka driver cannot subscribe by pattern, so the validator subscribes to one
     # topic per catalogue organisation; a new organisation means a catalogue change and restart.
-    ingest_topics = [settings.ingest_topic(code) for code in catalogue.organisation_codes]
-    events_topic = settings.events_topic
-    ingest = app.topic(*ingest_topics, key_serializer="raw", value_serializer="raw")
-    events = app.topic(events_topic, key_serializer="raw", value_serializer="raw")
+    ingest = app.topic(
+        *(settings.ingest_topic(code) for code in catalogue.organisation_codes),
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
@@ -173,7 +175,7 @@ def create_app(
             yield None
 
     def apply_event(event: EventT, changes: BatchChanges) -> Rejected | None:
-        """Fold one validated event into the batch's changes; a rejection to dead-letter, or None."""
+        """Fold one validated event into the batch's changes; return a rejection to dead-letter."""
         body = orjson.loads(event.value)
         event_type = body["event_type"]
         if event_type == "capacity":
@@ -258,8 +260,9 @@ def create_app(
 
     async def watch_lag() -> None:
         """Publish how far behind the worker is on the topics it reads, as the broker sees it."""
-        lag = ConsumerLag(settings.kafka_bootstrap, settings.app_id, [*ingest_topics, events_topic])
-        await lag.start()
+        lag = ConsumerLag(
+            settings.kafka_bootstrap, settings.app_id, consumed_topics(settings, catalogue)
+        )
         try:
             while not app.should_stop:
                 # First sample after one interval: by then the worker has joined its group.

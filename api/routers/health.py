@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import StateDep
+from api.deps import ApiState, StateDep
 from flowsight.kafka_admin import BrokerUnreachable, wait_for_broker
+from flowsight.lag import ConsumerLag, consumed_topics
 from flowsight.readmodel.migrate import current_revision
 
 router = APIRouter(tags=["operations"])
@@ -19,7 +23,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Kafka and the database are reachable")
+@router.get(
+    "/readyz",
+    summary="Readiness: Kafka and the database reachable, and the worker's state caught up",
+)
 async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -38,8 +45,34 @@ async def readyz(state: StateDep) -> JSONResponse:
         checks["kafka"] = "ok"
     except BrokerUnreachable:
         checks["kafka"] = f"unreachable at {state.settings.kafka_bootstrap}"
-    ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, Any] = {"checks": checks}
+    if checks["kafka"] == "ok":
+        checks["state"], body["lag"] = await _state_caught_up(state)
+    # A lag that cannot be measured (no coordinator for the group yet) does not block readiness.
+    ready = all(value == "ok" or value.startswith("unknown") for value in checks.values())
+    return JSONResponse({"ready": ready, **body}, status_code=200 if ready else 503)
+
+
+async def _state_caught_up(state: ApiState) -> tuple[str, dict[str, int]]:
+    """Whether the worker has processed what was published, with its lag per topic."""
+    settings = state.settings
+    lag = ConsumerLag(
+        settings.kafka_bootstrap, settings.app_id, consumed_topics(settings, state.catalogue)
+    )
+    try:
+        behind = await lag.measure()
+    except KafkaError as error:
+        return f"unknown: the worker's lag cannot be measured ({type(error).__name__})", {}
+    finally:
+        await lag.close()
+    total = sum(behind.values())
+    if total > settings.ready_max_lag:
+        return (
+            f"behind: {total} events not yet processed by the worker "
+            f"(more than FLOWSIGHT_READY_MAX_LAG={settings.ready_max_lag})",
+            behind,
+        )
+    return "ok", behind
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

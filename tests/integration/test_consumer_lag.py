@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import OffsetAndMetadata
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from streams.lag import ConsumerLag
+from flowsight.lag import ConsumerLag
+from tests.integration.stack import running_stack, stack_env
+from tests.integration.test_pipeline import event, publish
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +46,6 @@ async def test_lag_is_what_the_group_has_not_committed(kafka_bootstrap: str) -> 
         await producer.stop()
 
     lag = ConsumerLag(kafka_bootstrap, group, [topic, idle])
-    await lag.start()
     try:
         assert await measured(lag) == {topic: 5, idle: 1}, "nothing committed: all of it waits"
 
@@ -56,3 +61,38 @@ async def test_lag_is_what_the_group_has_not_committed(kafka_bootstrap: str) -> 
         assert await measured(lag) == {topic: 2, idle: 1}
     finally:
         await lag.close()
+
+
+def test_the_api_is_not_ready_while_the_worker_is_behind(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    env = stack_env(
+        kafka_bootstrap,
+        f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}",
+        tmp_path,
+        FLOWSIGHT_READY_MAX_LAG="2",
+    )
+    with running_stack(env, tmp_path) as stack:
+        stack.start_worker()
+        stack.start_api()
+        ingest = stack.settings.ingest_topic("RR8")
+        stack.wait_until(
+            lambda: stack.worker_metric("flowsight_consumer_lag", topic=ingest) == 0,
+            timeout=60,
+            what="the worker to have its topics and measure its lag",
+        )
+        assert stack.processes["worker"].stop() == 0
+        referrals = [json.dumps(event("referral", to_service="lch-ucr", status="new")).encode()]
+        asyncio.run(publish(kafka_bootstrap, stack.settings.ingest_topic("RR8"), *(referrals * 3)))
+
+        ready = httpx.get(f"{stack.api_url}/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["state"].startswith("behind: 3 events not yet processed")
+        assert ready.json()["lag"][ingest] == 3
+
+        stack.start_worker()
+        stack.wait_until(
+            lambda: httpx.get(f"{stack.api_url}/readyz", timeout=30).status_code == 200,
+            timeout=90,
+            what="the API to be ready once the worker caught up",
+        )

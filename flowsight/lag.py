@@ -14,9 +14,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 
+from flowsight.settings import Settings
+from schemas.catalogue import Catalogue
+
+
+def consumed_topics(settings: Settings, catalogue: Catalogue) -> list[str]:
+    """The topics the worker reads: each organisation's ingest topic and the events topic."""
+    ingest = [settings.ingest_topic(code) for code in catalogue.organisation_codes]
+    return [*ingest, settings.events_topic]
+
 
 class ConsumerLag:
-    """Measures the lag of consumer group `group` on `topics`; `start` before, `close` after."""
+    """The lag of consumer group `group` on `topics`; connects on first use, `close` after."""
 
     def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
         self.group = group
@@ -24,17 +33,27 @@ class ConsumerLag:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         # No group: this consumer only asks for offsets, it never joins or reads.
         self._offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._started: list[AIOKafkaAdminClient | AIOKafkaConsumer] = []
 
-    async def start(self) -> None:
-        await self._admin.start()
-        await self._offsets.start()
+    async def _connect(self) -> None:
+        # Each client once; a broker that was away on a first try is tried again next time.
+        if self._admin not in self._started:
+            await self._admin.start()
+            self._started.append(self._admin)
+        if self._offsets not in self._started:
+            await self._offsets.start()
+            self._started.append(self._offsets)
 
     async def close(self) -> None:
-        await self._offsets.stop()
-        await self._admin.close()
+        if self._offsets in self._started:
+            await self._offsets.stop()
+        if self._admin in self._started:
+            await self._admin.close()
+        self._started.clear()
 
     async def measure(self) -> dict[str, int]:
         """Records published but not committed, per topic."""
+        await self._connect()
         committed = await self._admin.list_consumer_group_offsets(self.group)
         partitions = []
         for topic in await self._admin.describe_topics(self.topics):
