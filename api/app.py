@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 import flowsight
 from api.auth import Authenticator
 from api.deps import ApiState, GatewayWriter
+from api.live import LiveFeed
 from api.problems import install_problem_handlers
 from api.routers import (
     alerts,
@@ -23,6 +24,7 @@ from api.routers import (
     pressure,
     reports,
     services,
+    stream,
     thresholds,
 )
 from flowsight.catalogue import load_catalogue
@@ -50,9 +52,11 @@ def create_api(settings: Settings) -> FastAPI:
             validation=validation,
             gateway=gateway,
         )
+        app.state.live = LiveFeed(settings)  # reads Kafka once a client asks for /v1/stream
         try:
             yield
         finally:
+            await app.state.live.close()
             await gateway.stop()
             await engine.dispose()
 
@@ -66,7 +70,7 @@ def create_api(settings: Settings) -> FastAPI:
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.
     gateway = GatewayWriter(settings, app.state.registry)
-    routers = (health, pressure, services, delays, alerts, thresholds, reports, dashboard)
+    routers = (health, pressure, stream, services, delays, alerts, thresholds, reports, dashboard)
     for module in (*routers, events, fhir):
         app.include_router(module.router)
     return app

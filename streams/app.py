@@ -219,9 +219,12 @@ def create_app(
         for score in [*assessment.services, assessment.system]:
             body = score.to_dict()
             metrics.publish_pressure(str(body["scope"]), score.level, score.score)
+            published = assessment.published.get(str(body["scope"]))
             await pressure_topic.send(
                 key=str(body["scope"]).encode(),
-                value=orjson.dumps({**body, "as_of": now.isoformat()}),
+                value=orjson.dumps(
+                    {**body, "published_level": published, "as_of": now.isoformat()}
+                ),
             )
         for alert in assessment.alerts:
             log.warning(

@@ -37,6 +37,8 @@ class Assessment:
     services: list[ServiceScore]
     system: SystemScore
     alerts: list[Alert]
+    #: Each scope's published level after this run (it falls only after the hold period).
+    published: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ async def assess_pressure(
         system = score_system(scores, policy.cutoffs, policy.service_weights)
         known = await pressure_store.escalations(connection)
         alerts = []
+        published: dict[str, int] = {}
         scored: list[tuple[str, int | None, ServiceScore | SystemScore]] = [
             *((s.service_id, s.level, s) for s in scores),
             (SYSTEM_SCOPE, system.level, system),
@@ -92,4 +95,5 @@ async def assess_pressure(
                 if await record_alert(connection, alert, policy.routes, now):
                     alerts.append(alert)
             await pressure_store.save_state(connection, scope, escalation, score.to_dict(), now)
-    return Assessment(scores, system, alerts)
+            published[scope] = escalation.level
+    return Assessment(scores, system, alerts, published)
