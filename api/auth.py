@@ -1,4 +1,5 @@
-"""Who is asking: API keys (stored as SHA-256 hashes) mapped to roles (SPEC section 9)."""
+"""Who is asking: API keys (stored as SHA-256 hashes) mapped to roles, or OIDC bearer tokens
+(`api/oidc.py`) carrying them (SPEC section 9)."""
 
 from __future__ import annotations
 
@@ -65,11 +66,16 @@ def new_api_key(name: str, roles: list[str]) -> tuple[str, str]:
 
 
 class Authenticator:
-    """Resolves a presented key to a principal."""
+    """Resolves a presented key to a principal; holds the token verifier when OIDC is set up."""
 
     def __init__(self, settings: Settings) -> None:
+        from api.oidc import OidcVerifier  # it builds on Principal and ROLES, defined here
+
         self.keys = parse_api_keys(settings.api_keys)
-        self.open_development = settings.environment == "development" and not self.keys
+        self.oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+        self.open_development = (
+            settings.environment == "development" and not self.keys and self.oidc is None
+        )
 
     def principal(self, presented: str | None) -> Principal | None:
         if presented is None:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import Authenticator, Principal
+from api.oidc import TokenRejected, looks_like_jwt
 from api.problems import Problem
 from flowsight.gateways.publisher import GatewayPublisher
 from flowsight.readmodel import store
@@ -160,7 +161,9 @@ async def read_connection(state: StateDep) -> AsyncIterator[AsyncConnection]:
 
 ConnectionDep = Annotated[AsyncConnection, Depends(read_connection)]
 
-_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+_bearer = HTTPBearer(
+    auto_error=False, description="API key, or an OIDC access token when an issuer is configured"
+)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
@@ -176,6 +179,12 @@ PresentedKey = Annotated[str | None, Depends(presented_key)]
 
 
 def caller(state: StateDep, presented: PresentedKey) -> Principal:
+    oidc = state.authenticator.oidc
+    if presented is not None and oidc is not None and looks_like_jwt(presented):
+        try:
+            return oidc.principal(presented)
+        except TokenRejected as error:
+            raise Problem(401, "Unauthorised", f"the bearer token is not valid: {error}") from None
     principal = state.authenticator.principal(presented)
     if principal is None:
         raise Problem(

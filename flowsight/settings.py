@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         "",
         description="comma-separated name:role+role:sha256-of-key entries (`flowsight keys create`)",
     )
+    # OIDC bearer tokens, when an issuer is set: verified against its JWKS
+    oidc_issuer: str = ""
+    oidc_audience: str = "flowsight"
+    oidc_jwks_url: str = ""
+    oidc_roles_claim: str = "roles"
 
     # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager)
     alert_routes: Annotated[AlertRoutes, NoDecode] = Field(default_factory=AlertRoutes)
@@ -102,10 +107,10 @@ class Settings(BaseSettings):
                 "FLOWSIGHT_PSEUDONYM_KEY must be set in production: "
                 "patient pseudonyms are keyed with it"
             )
-        if self.environment == "production" and not self.api_keys:
+        if self.environment == "production" and not self.api_keys and not self.oidc_issuer:
             raise ValueError(
-                "FLOWSIGHT_API_KEYS must be set in production: "
-                "create keys with `flowsight keys create`"
+                "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set in production: "
+                "create keys with `flowsight keys create`, or name your identity provider"
             )
         if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 32:
             raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be at least 32 characters long")

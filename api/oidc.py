@@ -1,0 +1,87 @@
+"""OIDC/JWT bearer tokens (SPEC section 9), verified with PyJWT against the issuer's JWKS.
+
+A token is accepted when its signature verifies with one of the issuer's published keys (an
+asymmetric algorithm only), it is not expired, and its issuer and audience are the configured
+ones. The caller is the token's `sub`; its roles are the flowsight roles found in the configured
+claim (`roles` by default; a dotted path such as `realm_access.roles` reaches nested claims).
+Other roles an identity provider puts in the same claim are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import jwt
+
+from api.auth import ROLES, Principal
+from flowsight.settings import Settings
+
+#: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+#: Clock difference tolerated between the identity provider and this server.
+LEEWAY_SECONDS = 30
+
+
+class TokenRejected(Exception):
+    """The bearer token is not one this API accepts; the message says why, without the token."""
+
+
+def looks_like_jwt(presented: str) -> bool:
+    return presented.count(".") == 2 and presented.startswith("eyJ")
+
+
+class OidcVerifier:
+    """Verifies bearer tokens from the issuer in `settings` (keys fetched once, then cached)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.issuer = settings.oidc_issuer
+        self.audience = settings.oidc_audience
+        self.roles_claim = settings.oidc_roles_claim
+        self._jwks_url = settings.oidc_jwks_url or None
+        self._keys: jwt.PyJWKClient | None = None
+
+    def principal(self, token: str) -> Principal:
+        try:
+            signing_key = self._key_set().get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                signing_key.key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientError as error:
+            raise TokenRejected(f"no signing key of {self.issuer} verifies it ({error})") from None
+        except (jwt.InvalidTokenError, httpx.HTTPError, KeyError, ValueError) as error:
+            raise TokenRejected(str(error) or type(error).__name__) from None
+        return Principal(str(claims["sub"]), frozenset(self._roles(claims)))
+
+    def _roles(self, claims: dict[str, Any]) -> list[str]:
+        value: Any = claims
+        for part in self.roles_claim.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            value = value.split()
+        if not isinstance(value, list):
+            return []
+        return [r for r in value if isinstance(r, str) and (r in ROLES or _is_publisher(r))]
+
+    def _key_set(self) -> jwt.PyJWKClient:
+        if self._keys is None:
+            url = self._jwks_url or _discover_jwks_url(self.issuer)
+            self._keys = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+        return self._keys
+
+
+def _is_publisher(role: str) -> bool:
+    return role.startswith("publisher:") and len(role) > len("publisher:")
+
+
+def _discover_jwks_url(issuer: str) -> str:
+    """The JWKS address from the issuer's OpenID Provider configuration document."""
+    response = httpx.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=5)
+    response.raise_for_status()
+    return str(response.json()["jwks_uri"])
