@@ -8,6 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from schemas.catalogue import Catalogue
+from services.pressure import check_thresholds
 
 
 class CatalogueError(ValueError):
@@ -23,12 +24,18 @@ def load_catalogue(path: Path) -> Catalogue:
     except yaml.YAMLError as error:
         raise CatalogueError(f"the service catalogue {path} is not valid YAML: {error}") from error
     try:
-        return Catalogue.model_validate(document)
+        catalogue = Catalogue.model_validate(document)
     except ValidationError as error:
         problems = "\n".join(
             f"  - {_where(document, e['loc'])}: {e['msg']}" for e in error.errors()
         )
         raise CatalogueError(f"the service catalogue {path} has problems:\n{problems}") from error
+    # Indicators a service kind measures, and which way each is worse, are domain knowledge.
+    unusable = check_thresholds(catalogue)
+    if unusable:
+        listed = "\n".join(f"  - {problem}" for problem in unusable)
+        raise CatalogueError(f"the service catalogue {path} has problems:\n{listed}")
+    return catalogue
 
 
 def _where(document: object, location: tuple[int | str, ...]) -> str:

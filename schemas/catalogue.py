@@ -9,23 +9,19 @@ from schemas.events import SERVICE_ID_PATTERN
 
 
 class Threshold(BaseModel):
-    """Level 2/3/4 thresholds of one pressure indicator, and its weight."""
+    """Level 2/3/4 thresholds of one pressure indicator, and its weight.
+
+    Whether they must rise or fall from level 2 to level 4 depends on the indicator (a queue is
+    worse as it grows, the share discharged home as it shrinks), so the direction is checked
+    where indicators are known: `services.pressure.check_thresholds`, at start-up and on change.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    level2: float
-    level3: float
-    level4: float
+    level2: float = Field(allow_inf_nan=False)
+    level3: float = Field(allow_inf_nan=False)
+    level4: float = Field(allow_inf_nan=False)
     weight: float = Field(1.0, gt=0)
-
-    @model_validator(mode="after")
-    def _monotonic(self) -> Threshold:
-        if not self.level2 <= self.level3 <= self.level4:
-            raise ValueError(
-                f"thresholds must rise from level2 to level4, got "
-                f"{self.level2}, {self.level3}, {self.level4}"
-            )
-        return self
 
 
 class Service(BaseModel):

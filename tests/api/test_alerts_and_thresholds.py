@@ -147,6 +147,22 @@ def test_an_admin_changes_a_threshold_and_the_change_is_audited(
     assert line[2]["before"]["level3"] == 25.0 and line[2]["after"]["level3"] == 20.0
 
 
+def test_an_indicator_where_lower_is_worse_takes_falling_thresholds(client: TestClient) -> None:
+    # Fewer patients discharged home from community beds is worse: 70 %, 60 %, 50 %.
+    path = "/v1/thresholds/lch-community-beds/discharged_home_pct"
+    falling = {"level2": 70, "level3": 60, "level4": 50}
+    changed = client.put(path, headers=as_role("admin"), json=falling)
+    assert changed.status_code == 200, changed.text
+    beds = client.get("/v1/thresholds", headers=as_role("viewer")).json()["services"]
+    assert beds["lch-community-beds"]["discharged_home_pct"]["level4"] == 50.0
+
+    rising = client.put(
+        path, headers=as_role("admin"), json={"level2": 50, "level3": 60, "level4": 70}
+    )
+    assert rising.status_code == 422
+    assert "lower is worse, so thresholds must fall" in rising.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "words"),
     [

@@ -100,8 +100,20 @@ def test_thresholds_that_fall_name_the_service_and_indicator(
 
     message = problem(tmp_path, leeds, falling)
 
-    assert "services[lch-ucr].thresholds.longest_wait_hours" in message
-    assert "level2" in message
+    assert "service 'lch-ucr', indicator 'longest_wait_hours'" in message
+    assert "higher is worse, so thresholds must rise level2 to level4: 8, 4, 2" in message
+
+
+def test_thresholds_fall_where_lower_is_worse(tmp_path: Path, leeds: Document) -> None:
+    falling = {"level2": 70, "level3": 60, "level4": 50}
+    service(leeds, "lch-community-beds")["thresholds"]["discharged_home_pct"] = falling
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump(leeds))
+
+    beds = load_catalogue(path).service("lch-community-beds")
+
+    assert beds is not None
+    assert beds.thresholds["discharged_home_pct"].level4 == 50
 
 
 def test_a_service_listed_twice_is_named(tmp_path: Path, leeds: Document) -> None:
