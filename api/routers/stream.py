@@ -37,8 +37,12 @@ async def stream(request: Request, state: StateDep, _: Viewer) -> EventSourceRes
     """
     feed: LiveFeed = request.app.state.live
     queue = feed.subscribe()  # before the snapshot, so no change falls between the two
-    async with state.engine.connect() as connection:
-        snapshot = await pressure_store.states(connection)
+    try:
+        async with state.engine.connect() as connection:
+            snapshot = await pressure_store.states(connection)
+    except BaseException:
+        feed.unsubscribe(queue)
+        raise
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         try:
