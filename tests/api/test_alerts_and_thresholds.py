@@ -16,18 +16,10 @@ from api.app import create_api
 from api.auth import new_api_key
 from flowsight.alerts.outbox import Alert, record_alert
 from flowsight.readmodel.database import create_engine
-from flowsight.readmodel.migrate import upgrade
 from flowsight.readmodel.tables import audit_log
 from flowsight.settings import Settings
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

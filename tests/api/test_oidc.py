@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_api
 from api.auth import new_api_key
-from flowsight.readmodel.migrate import upgrade
 from flowsight.settings import Settings
 from tests.api.test_alerts_and_thresholds import audit_lines
 
@@ -91,13 +90,6 @@ def idp() -> Iterator[IdentityProvider]:
     provider = IdentityProvider()
     yield provider
     provider.close()
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

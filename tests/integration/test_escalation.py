@@ -9,6 +9,7 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,26 @@ def nhs_numbers(count: int) -> list[str]:
         with_check_digit(f"{first_nine:09d}") for first_nine in range(400_000_001, 400_001_000)
     )
     return [n for n in numbers if n][:count]
+
+
+def ucr_referrals(count: int, since: str) -> list[dict[str, Any]]:
+    """`count` new two-hour urgent community response referrals, each waiting since `since`."""
+    return [
+        {
+            "event_id": f"ucr-{n}",
+            "schema_version": "1",
+            "event_type": "referral",
+            "source": "RY6/systmone",
+            "occurred_at": since,
+            "service": "lch-ucr",
+            "patient": {"nhs_number": number},
+            "episode_id": f"UCR-{n}",
+            "to_service": "lch-ucr",
+            "status": "new",
+            "priority": "2-hour",
+        }
+        for n, number in enumerate(nhs_numbers(count))
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -57,22 +78,7 @@ def test_kill_between_scoring_and_delivery_loses_nothing_and_sends_once(
         # queue 15/25/40 and longest wait 2/4/8 h, so both indicators score level 3:
         # (3 + 3) / 2 = 3.0 reaches the level-3 cut-off of 2.5 → OPEL 3, from 1.
         since = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
-        referrals = [
-            {
-                "event_id": f"ucr-{n}",
-                "schema_version": "1",
-                "event_type": "referral",
-                "source": "RY6/systmone",
-                "occurred_at": since,
-                "service": "lch-ucr",
-                "patient": {"nhs_number": number},
-                "episode_id": f"UCR-{n}",
-                "to_service": "lch-ucr",
-                "status": "new",
-                "priority": "2-hour",
-            }
-            for n, number in enumerate(nhs_numbers(26))
-        ]
+        referrals = ucr_referrals(26, since)
         asyncio.run(
             publish(
                 settings.kafka_bootstrap,

@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.stack import TEST_API_KEY, Stack, running_stack, stack_env
-from tests.integration.test_escalation import nhs_numbers
+from tests.integration.test_escalation import ucr_referrals
 from tests.integration.test_pipeline import publish
 
 pytestmark = pytest.mark.integration
@@ -88,23 +88,8 @@ def test_a_connected_client_hears_an_escalation_and_its_acknowledgement(
 
         # 26 urgent community response referrals waiting five hours: OPEL 1 → 3 (see
         # test_escalation for the arithmetic).
-        since = datetime.now(UTC).timestamp() - 5 * 3600
-        referrals = [
-            {
-                "event_id": f"ucr-{n}",
-                "schema_version": "1",
-                "event_type": "referral",
-                "source": "RY6/systmone",
-                "occurred_at": datetime.fromtimestamp(since, UTC).isoformat(),
-                "service": "lch-ucr",
-                "patient": {"nhs_number": number},
-                "episode_id": f"UCR-{n}",
-                "to_service": "lch-ucr",
-                "status": "new",
-                "priority": "2-hour",
-            }
-            for n, number in enumerate(nhs_numbers(26))
-        ]
+        since = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+        referrals = ucr_referrals(26, since)
         started = time.monotonic()
         asyncio.run(
             publish(
