@@ -94,7 +94,6 @@ class LiveFeed:
         self.changes = Changes()
         self._subscribers: set[asyncio.Queue[Change]] = set()
         self._reader: asyncio.Task[None] | None = None
-        self.reading = asyncio.Event()
 
     def subscribe(self) -> asyncio.Queue[Change]:
         """A queue of changes for one client; the reader starts with the first client."""
@@ -132,10 +131,6 @@ class LiveFeed:
             )
             try:
                 await consumer.start()
-                # Position on the current end before telling anyone the feed is live.
-                for partition in consumer.assignment():
-                    await consumer.position(partition)
-                self.reading.set()
                 async for record in consumer:
                     change = self.changes.of(topics[record.topic], record.value or b"")
                     if change is not None:
@@ -143,7 +138,6 @@ class LiveFeed:
             except KafkaError as error:
                 log.warning("live feed lost Kafka (%s); reconnecting", error)
             finally:
-                self.reading.clear()
                 await consumer.stop()
             await asyncio.sleep(RECONNECT_SECONDS)
 
