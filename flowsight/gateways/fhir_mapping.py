@@ -1,10 +1,11 @@
-"""FHIR R4 Encounter to event contract v1: the admission, transfers and discharge (or their
-cancellations) that one Encounter snapshot says happened. Pure: no I/O, no clock."""
+"""FHIR R4 Encounter to event contract v1: the emergency department attendance, admission,
+transfers and discharge (or their cancellations) that one Encounter snapshot says happened.
+Pure: no I/O, no clock."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.reference import Reference
 
-from schemas.codes import AdmissionMethod, DischargeDestination
+from schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from schemas.events import SCHEMA_VERSION
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -160,15 +161,20 @@ class _Stay:
 
 
 def encounter_events(
-    encounter: Encounter, *, organisation: str | None, now: datetime
+    encounter: Encounter,
+    *,
+    organisation: str | None,
+    now: datetime,
+    front_door: Collection[str] = frozenset(),
 ) -> list[MappedEvent] | MappingProblem:
     """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
 
     `organisation` is used when the Encounter names no serviceProvider; `now` times cancellations
-    of an Encounter without meta.lastUpdated.
+    of an Encounter without meta.lastUpdated. Time spent at a `front_door` service (an emergency
+    department) is an attendance there, not an admission: see `_department`.
     """
     try:
-        return _events(encounter, organisation, now)
+        return _events(encounter, organisation, now, front_door)
     except _Refused as refused:
         return refused.problem
 
@@ -199,7 +205,9 @@ class _Snapshot:
         ]
 
 
-def _events(encounter: Encounter, organisation: str | None, now: datetime) -> list[MappedEvent]:
+def _events(
+    encounter: Encounter, organisation: str | None, now: datetime, front_door: Collection[str]
+) -> list[MappedEvent]:
     status = encounter.status
     if status not in ADMITTED_STATUSES | RETRACTED_STATUSES:
         raise _Refused(
@@ -209,9 +217,17 @@ def _events(encounter: Encounter, organisation: str | None, now: datetime) -> li
             "in-progress, onleave, finished, and entered-in-error or cancelled to retract",
         )
     snapshot = _snapshot(encounter, organisation)
+    in_department = _department(snapshot.stays, front_door)
     if status in RETRACTED_STATUSES:
-        return _cancellations(encounter, snapshot, now)
-    events = [_admission(encounter, snapshot)]
+        return _cancellations(encounter, snapshot, now, in_department)
+    if not in_department:
+        events = [_admission(encounter, snapshot)]
+    else:
+        events = _attendance(encounter, snapshot, in_department, status)
+        if len(in_department) == len(snapshot.stays):
+            return events
+        snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
+        events.append(_admission_from_department(snapshot))
     for suffix, previous, stay in snapshot.transfers():
         start_element = f"Encounter.location[{stay.index}].period.start"
         fields = {
@@ -285,6 +301,101 @@ def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     )
 
 
+def _department(stays: list[_Stay], front_door: Collection[str]) -> list[_Stay]:
+    """The stays at the front door the Encounter begins with (empty: it begins with a stay).
+
+    An Encounter that begins in the emergency department is an attendance there. If it moves on
+    to a service that is not a front door, the patient left the department admitted at that
+    moment, and the rest of the Encounter is an emergency admission, its transfers and discharge.
+    Moves between front-door services (to an observation unit) continue the attendance.
+    """
+    count = 0
+    while count < len(stays) and stays[count].service in front_door:
+        count += 1
+    return stays[:count]
+
+
+def _attendance(
+    encounter: Encounter, snapshot: _Snapshot, in_department: list[_Stay], status: str
+) -> list[MappedEvent]:
+    department = in_department[0]
+    start = encounter.period.start if encounter.period else None
+    arrived = _timestamp(start, "Encounter.period.start", "the arrival time")
+    arrival = snapshot.event(
+        "attendance",
+        "attendance",
+        department,
+        {"occurred_at": arrived, "arrived_at": arrived},
+        occurred_at="Encounter.period.start",
+        arrived_at="Encounter.period.start",
+    )
+    onward = snapshot.stays[len(in_department) :]
+    if onward:
+        element = f"Encounter.location[{onward[0].index}].period.start"
+        departed = _timestamp(onward[0].start, element, "the time the patient left for a ward")
+        outcome, outcome_element = AttendanceOutcome.ADMITTED, _location_element(onward[0].index)
+    elif status == "finished":
+        element = "Encounter.period.end"
+        end = encounter.period.end if encounter.period else None
+        departed = _timestamp(end, element, "the time the patient left the department")
+        outcome, outcome_element = _attendance_outcome(encounter)
+    else:
+        return [arrival]
+    fields = {
+        "occurred_at": departed,
+        "arrived_at": arrived,
+        "departed_at": departed,
+        "outcome": outcome.value,
+    }
+    departure = snapshot.event(
+        "attendance:departure",
+        "attendance",
+        department,
+        fields,
+        occurred_at=element,
+        arrived_at="Encounter.period.start",
+        departed_at=element,
+        outcome=outcome_element,
+    )
+    return [arrival, departure]
+
+
+def _attendance_outcome(encounter: Encounter) -> tuple[AttendanceOutcome, str]:
+    """Left before treatment, transferred to another hospital, or (by default) discharged."""
+    element = "Encounter.hospitalization.dischargeDisposition"
+    disposition = (
+        encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
+    )
+    if disposition is None:
+        return AttendanceOutcome.DISCHARGED, element
+    codes = {(c.system, c.code) for c in disposition.coding or []}
+    if (HL7_DISCHARGE_DISPOSITION, "aadvice") in codes:
+        return AttendanceOutcome.LEFT, element
+    if _lookup(disposition, DISCHARGE_DESTINATION_CODES) == DischargeDestination.OTHER_HOSPITAL:
+        return AttendanceOutcome.TRANSFERRED, element
+    return AttendanceOutcome.DISCHARGED, element
+
+
+def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
+    """The emergency admission of a patient who left the department for `snapshot.stays[0]`."""
+    ward = snapshot.stays[0]
+    element = f"Encounter.location[{ward.index}].period.start"
+    fields = {
+        "occurred_at": _timestamp(ward.start, element, "the admission time"),
+        "admission_method": AdmissionMethod.EMERGENCY.value,
+        **({"unit": ward.unit} if ward.unit else {}),
+    }
+    return snapshot.event(
+        "admission",
+        "admission",
+        ward,
+        fields,
+        occurred_at=element,
+        admission_method=_location_element(ward.index - 1),
+        unit=f"Encounter.location[{ward.index}].location.display",
+    )
+
+
 def _discharge(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     end = encounter.period.end if encounter.period else None
     fields = {
@@ -301,16 +412,23 @@ def _discharge(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     )
 
 
-def _cancellations(encounter: Encounter, snapshot: _Snapshot, now: datetime) -> list[MappedEvent]:
+def _cancellations(
+    encounter: Encounter, snapshot: _Snapshot, now: datetime, in_department: list[_Stay]
+) -> list[MappedEvent]:
     # Retract every event an earlier snapshot may have produced; a cancellation of an event that
     # never arrived changes nothing.
     retracted_at = encounter.meta.lastUpdated if encounter.meta else None
     occurred_at = _timestamp(retracted_at or now, "Encounter.meta.lastUpdated", "the retraction")
-    targets = [
-        ("admission", snapshot.stays[0]),
-        *((suffix, previous) for suffix, previous, _ in snapshot.transfers()),
-        ("discharge", snapshot.stays[-1]),
-    ]
+    targets: list[tuple[str, _Stay]] = []
+    if in_department:
+        targets += [("attendance", in_department[0]), ("attendance:departure", in_department[0])]
+        snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
+    if snapshot.stays:
+        targets += [
+            ("admission", snapshot.stays[0]),
+            *((suffix, previous) for suffix, previous, _ in snapshot.transfers()),
+            ("discharge", snapshot.stays[-1]),
+        ]
     return [
         snapshot.event(
             f"{suffix}:cancelled",

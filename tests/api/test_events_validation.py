@@ -442,6 +442,21 @@ async def test_an_encounter_becomes_an_admission_answered_with_information(
     ]
 
 
+async def test_an_encounter_at_the_emergency_department_becomes_an_attendance(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    # lth-ed is the catalogue's acute front door.
+    at_the_door = encounter(location=[{"location": {"identifier": {"value": "lth-ed"}}}])
+
+    response = await post_fhir(client, "/fhir/Encounter", at_the_door)
+
+    assert response.status_code == 202, response.text
+    ((_, _, events),) = writer.published
+    assert [(e["event_type"], e["service"], e["arrived_at"]) for e in events] == [
+        ("attendance", "lth-ed", "2025-03-10T09:40:00+00:00")
+    ]
+
+
 async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_lettered(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:

@@ -76,9 +76,16 @@ def finished(disposition: dict[str, Any] | None = None, **changes: Any) -> dict[
     return document
 
 
-def events_of(document: dict[str, Any], organisation: str | None = "RR8") -> list[MappedEvent]:
+def events_of(
+    document: dict[str, Any],
+    organisation: str | None = "RR8",
+    front_door: frozenset[str] = frozenset(),
+) -> list[MappedEvent]:
     mapped = encounter_events(
-        Encounter.model_validate(document), organisation=organisation, now=NOW
+        Encounter.model_validate(document),
+        organisation=organisation,
+        now=NOW,
+        front_door=front_door,
     )
     assert not isinstance(mapped, MappingProblem), mapped
     return mapped
@@ -497,3 +504,132 @@ def test_each_event_field_names_the_element_it_came_from() -> None:
     assert admission.element_of("episode_id") == "Encounter.identifier[0].value"
     assert admission.element_of("admission_method") == "Encounter.hospitalization.extension"
     assert admission.element_of("correlation_id") == "Encounter"
+
+
+# -- the emergency department ------------------------------------------------------------------
+
+FRONT_DOOR = frozenset({"lth-ed"})
+ED_THEN_WARD = [
+    {"location": {"identifier": {"value": "lth-ed"}}},
+    {
+        "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
+        "period": {"start": "2025-03-10T13:10:00+00:00"},
+    },
+]
+
+
+def department_events(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [mapped.event for mapped in events_of(document, front_door=FRONT_DOOR)]
+
+
+def ed_only(**changes: Any) -> dict[str, Any]:
+    return encounter(
+        **{"class": {"system": HL7_ACT_CODE, "code": "EMER"}},
+        location=[{"location": {"identifier": {"value": "lth-ed"}}, "status": "active"}],
+        **changes,
+    )
+
+
+def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admission() -> None:
+    (arrival,) = department_events(ed_only())
+    assert arrival == {
+        "event_id": "enc-7781:attendance",
+        "event_type": "attendance",
+        "schema_version": "1",
+        "source": "RR8/fhir",
+        "patient": {"nhs_number": NHS_NUMBER},
+        "episode_id": "SPELL-55123",
+        "service": "lth-ed",
+        "occurred_at": "2025-03-10T09:40:00+00:00",
+        "arrived_at": "2025-03-10T09:40:00+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("disposition", "outcome"),
+    [
+        (None, "discharged"),
+        ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "19"}]}, "discharged"),
+        ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "49"}]}, "transferred"),
+        ({"coding": [{"system": HL7_DISCHARGE_DISPOSITION, "code": "aadvice"}]}, "left"),
+    ],
+)
+def test_leaving_the_department_is_the_attendance_departure_with_its_outcome(
+    disposition: dict[str, Any] | None, outcome: str
+) -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T14:05:00+00:00"}
+    document = ed_only(status="finished", period=period)
+    if disposition:
+        document["hospitalization"]["dischargeDisposition"] = disposition
+
+    arrival, departure = department_events(document)
+
+    assert arrival["event_id"] == "enc-7781:attendance"
+    assert {k: departure[k] for k in ("event_id", "service", "occurred_at", "outcome")} == {
+        "event_id": "enc-7781:attendance:departure",
+        "service": "lth-ed",
+        "occurred_at": "2025-03-10T14:05:00+00:00",
+        "outcome": outcome,
+    }
+    # Four hours and twenty-five minutes: the breach a bed manager would count.
+    assert (departure["arrived_at"], departure["departed_at"]) == (
+        "2025-03-10T09:40:00+00:00",
+        "2025-03-10T14:05:00+00:00",
+    )
+
+
+def test_moving_on_to_a_ward_is_leaving_the_department_admitted_then_an_admission() -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    document = finished(
+        location=ED_THEN_WARD, period=period, **{"class": {"system": HL7_ACT_CODE, "code": "EMER"}}
+    )
+
+    events = department_events(document)
+
+    assert [(e["event_id"], e["event_type"], e["service"], e["occurred_at"]) for e in events] == [
+        ("enc-7781:attendance", "attendance", "lth-ed", "2025-03-10T09:40:00+00:00"),
+        ("enc-7781:attendance:departure", "attendance", "lth-ed", "2025-03-10T13:10:00+00:00"),
+        ("enc-7781:admission", "admission", "lth-wards", "2025-03-10T13:10:00+00:00"),
+        ("enc-7781:discharge", "discharge", "lth-wards", "2025-03-14T15:00:00+00:00"),
+    ]
+    assert events[1]["outcome"] == "admitted"
+    assert (events[2]["admission_method"], events[2]["unit"]) == ("emergency", "Ward 12")
+
+
+def test_every_department_event_passes_the_contract_and_the_catalogue() -> None:
+    context = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    documents = [
+        ed_only(),
+        finished(location=ED_THEN_WARD, period=period),
+        ed_only(status="cancelled"),
+    ]
+    for document in documents:
+        for event in department_events(document):
+            outcome = validate_document(event, organisation="RR8", context=context, now=NOW)
+            assert isinstance(outcome, Accepted), (event, outcome)
+
+
+def test_a_retracted_department_encounter_cancels_the_attendance_and_what_followed() -> None:
+    document = encounter(status="cancelled", location=ED_THEN_WARD)
+
+    cancelled = [c["cancels_event_id"] for c in department_events(document)]
+
+    assert cancelled == [
+        "enc-7781:attendance",
+        "enc-7781:attendance:departure",
+        "enc-7781:admission",
+        "enc-7781:discharge",
+    ]
+
+
+def test_an_encounter_that_leaves_without_a_ward_start_time_names_that_location() -> None:
+    location = [ED_THEN_WARD[0], {"location": {"identifier": {"value": "lth-wards"}}}]
+    mapped = encounter_events(
+        Encounter.model_validate(encounter(location=location)),
+        organisation="RR8",
+        now=NOW,
+        front_door=FRONT_DOOR,
+    )
+    assert isinstance(mapped, MappingProblem)
+    assert mapped.element == "Encounter.location[1].period.start"
