@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.catalogue import Catalogue, Service
+from schemas.codes import ServiceKind
 from schemas.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
@@ -89,9 +90,15 @@ class ValidationContext:
     pseudonym_key: bytes
     clock_skew: timedelta
     services: Mapping[str, Service] = field(init=False)
+    #: Emergency departments: where the gateways map an arrival to an attendance.
+    front_door: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "services", {s.id: s for s in self.catalogue.services})
+        departments = (
+            s.id for s in self.catalogue.services if s.kind is ServiceKind.ACUTE_FRONT_DOOR
+        )
+        object.__setattr__(self, "front_door", frozenset(departments))
 
 
 def validate_event(

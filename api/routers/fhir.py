@@ -37,7 +37,6 @@ from flowsight.gateways.fhir_mapping import (
     MappingProblem,
     encounter_events,
 )
-from schemas.codes import ServiceKind
 from services.validation import (
     IN_THE_FUTURE,
     MALFORMED_JSON,
@@ -163,7 +162,9 @@ def _error(status: int, code: str, diagnostics: str, expression: str | None = No
 
 
 @router.post(
-    "/Encounter", summary="Publish an Encounter as admission, transfer, discharge", **_ROUTE
+    "/Encounter",
+    summary="Publish an Encounter as attendance, admission, transfer, discharge",
+    **_ROUTE,
 )
 async def post_encounter(
     request: Request, state: StateDep, key: PresentedKey, writer: WriterDep
@@ -326,12 +327,7 @@ def _examine(
     if encounter is None:
         return Refusal(issues, INVALID_FHIR, _relative(issues[0].expression), issues[0].diagnostics)
     hint = next(iter(organisations)) if len(organisations) == 1 else None
-    front_door = frozenset(
-        service_id
-        for service_id, service in context.services.items()
-        if service.kind == ServiceKind.ACUTE_FRONT_DOOR
-    )
-    mapped = encounter_events(encounter, organisation=hint, now=now, front_door=front_door)
+    mapped = encounter_events(encounter, organisation=hint, now=now, front_door=context.front_door)
     if isinstance(mapped, MappingProblem):
         return _refusal(mapped.reason, mapped.element, mapped.message, prefix)
     events = []
