@@ -1,12 +1,22 @@
-"""Shared by the API tests that run on a real (SQLite) read model."""
+"""Shared by the API tests: a clean environment, and a real (SQLite) read model."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from flowsight.readmodel.migrate import upgrade
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer FLOWSIGHT_* variable or .env file may change what these tests see."""
+    for name in list(os.environ):
+        if name.startswith("FLOWSIGHT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from api.auth import (
@@ -19,15 +16,6 @@ from api.auth import (
 from flowsight.settings import Settings
 
 PSEUDONYM_KEY = "p" * 32
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer FLOWSIGHT_* variable or .env file may change what these tests see."""
-    for name in list(os.environ):
-        if name.startswith("FLOWSIGHT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def authenticator(environment: str, *entries: str) -> Authenticator:

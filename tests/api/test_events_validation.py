@@ -9,7 +9,6 @@ same paths against a real broker.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,15 +66,6 @@ class RecordingWriter:
 
     def events(self) -> list[dict[str, Any]]:
         return [event for _, _, events in self.published for event in events]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer FLOWSIGHT_* variable or .env file may change what these tests see."""
-    for name in list(os.environ):
-        if name.startswith("FLOWSIGHT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def settings(tmp_path: Path) -> Settings:

@@ -13,26 +13,18 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas.nhs_number import with_check_digit
 from tests.integration.stack import Stack
+from tests.integration.test_escalation import nhs_numbers
 from tests.integration.test_live_state import current
 
 pytestmark = pytest.mark.integration
 
 #: One referral every 40 ms: a busy hour's rate for a city, squeezed into seconds.
 INTERVAL_SECONDS = 0.04
-
-
-def nhs_numbers() -> Any:
-    for prefix in range(943476000, 943477000):
-        number = with_check_digit(str(prefix))
-        if number:
-            yield number
 
 
 def referral(nhs_number: str) -> bytes:
@@ -75,7 +67,7 @@ class Referrals(threading.Thread):
         )
         await producer.start()
         try:
-            for number in nhs_numbers():
+            for number in nhs_numbers(1000):
                 if self.stopping.is_set():
                     return
                 await producer.send_and_wait(
