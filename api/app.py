@@ -10,11 +10,14 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 import flowsight
-from api.auth import Authenticator
-from api.deps import ApiState, GatewayWriter
-from api.live import LiveFeed
-from api.problems import install_problem_handlers
-from api.routers import (
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.migrate import head_revision
+from flowsight.api.auth import Authenticator
+from flowsight.api.deps import ApiState, GatewayWriter
+from flowsight.api.live import LiveFeed
+from flowsight.api.problems import install_problem_handlers
+from flowsight.api.routers import (
     alerts,
     dashboard,
     delays,
@@ -27,11 +30,8 @@ from api.routers import (
     stream,
     thresholds,
 )
-from flowsight.catalogue import load_catalogue
-from flowsight.readmodel.database import create_engine
-from flowsight.readmodel.migrate import head_revision
+from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
-from services.validation import ValidationContext
 
 
 def create_api(settings: Settings) -> FastAPI:

@@ -69,7 +69,9 @@ class Authenticator:
     """Resolves a presented key to a principal; holds the token verifier when OIDC is set up."""
 
     def __init__(self, settings: Settings) -> None:
-        from api.oidc import OidcVerifier  # it builds on Principal and ROLES, defined here
+        from flowsight.api.oidc import (
+            OidcVerifier,  # it builds on Principal and ROLES, defined here
+        )
 
         self.keys = parse_api_keys(settings.api_keys)
         self.oidc = OidcVerifier(settings) if settings.oidc_issuer else None

@@ -16,14 +16,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.auth import Authenticator, Principal
-from api.oidc import TokenRejected, looks_like_jwt
-from api.problems import Problem
-from flowsight.gateways.publisher import GatewayPublisher
-from flowsight.readmodel import store
+from flowsight.adapters.kafka.producer import GatewayPublisher
+from flowsight.adapters.readmodel import store
+from flowsight.api.auth import Authenticator, Principal
+from flowsight.api.oidc import TokenRejected, looks_like_jwt
+from flowsight.api.problems import Problem
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
-from schemas.catalogue import Catalogue
-from services.validation import ValidationContext
 
 log = logging.getLogger("flowsight.api")
 

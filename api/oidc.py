@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import jwt
 
-from api.auth import ROLES, Principal
+from flowsight.api.auth import ROLES, Principal
 from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.

@@ -7,7 +7,7 @@ BIN=${VENV:-.venv}/bin
 
 echo "== ruff"
 "$BIN/ruff" check . && "$BIN/ruff" format --check . || exit 1
-echo "== mypy (strict on schemas/ and services/)"
+echo "== mypy (the whole flowsight namespace; strict where set in pyproject.toml)"
 "$BIN/mypy" || exit 1
 echo "== pytest"
 "$BIN/pytest" "$@"

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from flowsight.alerts.routes import AlertRoutes
+from flowsight.adapters.notify.routes import AlertRoutes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOGUE = REPO_ROOT / "deploy" / "catalogue" / "leeds.yaml"

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from flowsight.catalogue import load_catalogue
-from flowsight.kafka_admin import ensure_topics, product_topics
-from flowsight.local.kafka import LocalKafka
-from flowsight.readmodel.database import describe
-from flowsight.readmodel.migrate import upgrade
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.kafka.admin import ensure_topics, product_topics
+from flowsight.adapters.readmodel.database import describe
+from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.devtools.local.kafka import LocalKafka
 from flowsight.settings import Settings
 
 STOP_GRACE_SECONDS = 15
@@ -91,7 +91,7 @@ class Stack:
         )
 
     def _start_postgres(self) -> str:
-        from flowsight.local.postgres import LocalPostgres
+        from flowsight.devtools.local.postgres import LocalPostgres
 
         server = LocalPostgres()
         with self.console.status("starting PostgreSQL…"):
@@ -159,7 +159,7 @@ class Stack:
             LocalKafka(self.settings).stop()
             self.console.print("stopped kafka")
         if self.started_postgres:
-            from flowsight.local.postgres import LocalPostgres
+            from flowsight.devtools.local.postgres import LocalPostgres
 
             LocalPostgres().stop()
             self.console.print("stopped postgresql")

@@ -8,16 +8,16 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
-from flowsight.catalogue import load_catalogue
-from flowsight.kafka_admin import ensure_topics, product_topics, wait_for_broker
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.kafka.admin import ensure_topics, product_topics, wait_for_broker
+from flowsight.adapters.readmodel.database import create_engine, describe
+from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.logs import logging_config
-from flowsight.readmodel.database import create_engine, describe
-from flowsight.readmodel.migrate import upgrade
+from flowsight.services.pressure import Cutoffs, require_valid
 from flowsight.settings import Settings
-from services.pressure import Cutoffs, require_valid
-from streams.app import create_app
-from streams.metrics import WorkerMetrics
-from streams.sink import ReadModelSink
+from flowsight.streams.app import create_app
+from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
 

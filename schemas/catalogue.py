@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
-from schemas.codes import CapacityUnit, ServiceKind
-from schemas.events import SERVICE_ID_PATTERN
+from flowsight.schemas.codes import CapacityUnit, ServiceKind
+from flowsight.schemas.events import SERVICE_ID_PATTERN
 
 
 class Threshold(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.codes import (
+from flowsight.schemas.codes import (
     AdmissionMethod,
     AssessmentKind,
     AssessmentStatus,
@@ -29,7 +29,7 @@ from schemas.codes import (
     Pathway,
     ReferralStatus,
 )
-from schemas.nhs_number import nhs_number_problem, normalise_nhs_number
+from flowsight.schemas.nhs_number import nhs_number_problem, normalise_nhs_number
 
 SCHEMA_VERSION: Literal["1"] = "1"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.events import EVENT_TYPES, SCHEMA_VERSION, Envelope, Event
+from flowsight.schemas.events import EVENT_TYPES, SCHEMA_VERSION, Envelope, Event
 
 SCHEMA_BASE = "https://flowsight.example/schemas/v1"
 

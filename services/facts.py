@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.timestamps import parse_timestamp
+from flowsight.services.timestamps import parse_timestamp
 
 #: Lost bed days are counted in midnights of the NHS's clock, whatever the server's zone.
 LONDON = ZoneInfo("Europe/London")

@@ -15,9 +15,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from schemas.catalogue import Catalogue
-from schemas.codes import CapacityUnit
-from services.facts import (
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.schemas.codes import CapacityUnit
+from flowsight.services.facts import (
     READMISSION_WINDOW,
     Anomaly,
     Assessment,
@@ -27,7 +27,7 @@ from services.facts import (
     Stay,
     midnights,
 )
-from services.timestamps import parse_timestamp, utc_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 Event = dict[str, Any]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from schemas.catalogue import Service
-from schemas.codes import CapacityUnit, ServiceKind
-from services.facts import (
+from flowsight.schemas.catalogue import Service
+from flowsight.schemas.codes import CapacityUnit, ServiceKind
+from flowsight.services.facts import (
     Assessment,
     Attendance,
     Delay,
@@ -22,7 +22,7 @@ from services.facts import (
     delay_band,
     midnights,
 )
-from services.timestamps import parse_timestamp, utc_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 FOUR_HOURS = timedelta(hours=4)
 COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})

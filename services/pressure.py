@@ -19,9 +19,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from schemas.catalogue import Catalogue, Service, Threshold
-from schemas.codes import ServiceKind
-from services.escalation import DEFAULT_HOLD, LEVELS, Escalation, LevelChange
+from flowsight.schemas.catalogue import Catalogue, Service, Threshold
+from flowsight.schemas.codes import ServiceKind
+from flowsight.services.escalation import DEFAULT_HOLD, LEVELS, Escalation, LevelChange
 
 __all__ = [
     "DEFAULT_HOLD",

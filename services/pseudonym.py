@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 
-from schemas.events import PatientIdentity
+from flowsight.schemas.events import PatientIdentity
 
 
 def identity_key(patient: PatientIdentity) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from schemas.catalogue import Service
-from services.facts import LONDON
-from services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
+from flowsight.schemas.catalogue import Service
+from flowsight.services.facts import LONDON
+from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
 
 #: (section, figure, label) in the order the report shows them; a service shows those it has.
 LAYOUT: tuple[tuple[str, str, str], ...] = (

@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.catalogue import Catalogue, Service
-from schemas.codes import ServiceKind
-from schemas.events import (
+from flowsight.schemas.catalogue import Catalogue, Service
+from flowsight.schemas.codes import ServiceKind
+from flowsight.schemas.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
     Envelope,
@@ -20,8 +20,8 @@ from schemas.events import (
     Transfer,
     event_adapter,
 )
-from services.pseudonym import pseudonymise
-from services.timestamps import utc_timestamp
+from flowsight.services.pseudonym import pseudonymise
+from flowsight.services.timestamps import utc_timestamp
 
 # Machine-readable reasons a dead letter carries in its `error.reason` header.
 MALFORMED_JSON = "malformed_json"

@@ -15,14 +15,14 @@ import orjson
 from aiokafka.errors import KafkaError
 from faust.types import EventT, StreamT
 
-from flowsight.alerts.delivery import Deliverer
-from flowsight.alerts.messages import webhook_document
-from flowsight.lag import ConsumerLag, consumed_topics
-from flowsight.settings import Settings
-from schemas.catalogue import Catalogue
-from schemas.events import EVENT_TYPES
-from services.journey import Journey, Recorded, ServiceMap, replay
-from services.validation import (
+from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
+from flowsight.adapters.notify.delivery import Deliverer
+from flowsight.adapters.notify.messages import webhook_document
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.schemas.events import EVENT_TYPES
+from flowsight.services.journey import Journey, Recorded, ServiceMap, replay
+from flowsight.services.pressure import ServiceScore, SystemScore
+from flowsight.services.validation import (
     TOO_LATE,
     UNPROCESSABLE,
     Accepted,
@@ -30,11 +30,12 @@ from services.validation import (
     ValidationContext,
     validate_event,
 )
-from streams.daily import refresh_daily
-from streams.metrics import WorkerMetrics
-from streams.pressure import assess_pressure, pressure_policy
-from streams.recovery import FlowSafeTableManager
-from streams.sink import ReadModelSink
+from flowsight.settings import Settings
+from flowsight.streams.daily import refresh_daily
+from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.pressure import assess_pressure, pressure_policy
+from flowsight.streams.recovery import FlowSafeTableManager
+from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
 REFRESH_DEBOUNCE_SECONDS = 2.0
@@ -103,7 +104,7 @@ def create_app(
     context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
     services = ServiceMap.of(catalogue)
 
-    async def dead_letter(event: EventT, reason: str, field: str, message: str) -> None:
+    async def dead_letter(event: EventT[bytes], reason: str, field: str, message: str) -> None:
         headers = list(_headers(event.message.headers))
         headers += [
             ("error.reason", reason.encode()),
@@ -151,7 +152,7 @@ def create_app(
 
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
-        async for batch in stream.take_events(
+        async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             changes = BatchChanges()
@@ -174,12 +175,12 @@ def create_app(
             metrics.sink_batch_size.observe(len(batch))
             yield None
 
-    def apply_event(event: EventT, changes: BatchChanges) -> Rejected | None:
+    def apply_event(event: EventT[bytes], changes: BatchChanges) -> Rejected | None:
         """Fold one validated event into the batch's changes; return a rejection to dead-letter."""
         body = orjson.loads(event.value)
         event_type = body["event_type"]
         if event_type == "capacity":
-            key = event.key.decode()
+            key = bytes(event.key or b"").decode()
             latest = changes.latest_capacity.get(key) or capacity.get(key)
             if latest and latest["occurred_at"] > body["occurred_at"]:
                 metrics.applied.labels(event_type, "superseded").inc()
@@ -216,7 +217,8 @@ def create_app(
         now = datetime.now(UTC)
         todays = await refresh_daily(sink.engine, catalogue, metrics, now)
         assessment = await assess_pressure(sink.engine, catalogue, todays, policy, now)
-        for score in [*assessment.services, assessment.system]:
+        scores: list[ServiceScore | SystemScore] = [*assessment.services, assessment.system]
+        for score in scores:
             body = score.to_dict()
             metrics.publish_pressure(str(body["scope"]), score.level, score.score)
             published = assessment.published.get(str(body["scope"]))

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flowsight.readmodel import facts, store
-from schemas.catalogue import Catalogue
-from services.facts import LONDON
-from services.kpis import Figures, Period, service_figures
-from streams.metrics import WorkerMetrics
+from flowsight.adapters.readmodel import facts, store
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.facts import LONDON
+from flowsight.services.kpis import Figures, Period, service_figures
+from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.daily")
 #: Figures "as of the end of a day" are taken just before midnight.

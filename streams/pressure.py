@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flowsight.alerts.outbox import Alert, record_alert
-from flowsight.readmodel import pressure as pressure_store
-from flowsight.settings import Settings
-from schemas.catalogue import Catalogue
-from services.escalation import Escalation
-from services.kpis import Figures
-from services.pressure import (
+from flowsight.adapters.readmodel import pressure as pressure_store
+from flowsight.adapters.readmodel.outbox import Alert, record_alert
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.escalation import Escalation
+from flowsight.services.kpis import Figures
+from flowsight.services.pressure import (
     SYSTEM_SCOPE,
     Cutoffs,
     ServiceScore,
@@ -28,6 +27,7 @@ from services.pressure import (
     score_service,
     score_system,
 )
+from flowsight.settings import Settings
 
 
 @dataclass(frozen=True)

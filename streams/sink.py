@@ -18,10 +18,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from flowsight.readmodel import facts, store
-from schemas.catalogue import Catalogue
-from services.journey import JourneyState
-from streams.metrics import WorkerMetrics
+from flowsight.adapters.readmodel import facts, store
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.journey import JourneyState
+from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.sink")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flowsight.local.kafka import LocalKafka
-from flowsight.local.postgres import LocalPostgres
+from flowsight.devtools.local.kafka import LocalKafka
+from flowsight.devtools.local.postgres import LocalPostgres
 from flowsight.settings import Settings
 from tests.integration.stack import Stack, free_port, running_stack, stack_env
 

@@ -10,13 +10,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
-from api.auth import Principal
-from api.deps import ConnectionDep, KafkaUnavailable, StateDep, Viewer, audit_read, require
-from api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
-from api.problems import Problem
-from flowsight.alerts import outbox
-from flowsight.alerts.tables import alerts as alerts_table
-from flowsight.readmodel import store
+from flowsight.adapters.readmodel import outbox, store
+from flowsight.adapters.readmodel.alert_tables import alerts as alerts_table
+from flowsight.api.auth import Principal
+from flowsight.api.deps import (
+    ConnectionDep,
+    KafkaUnavailable,
+    StateDep,
+    Viewer,
+    audit_read,
+    require,
+)
+from flowsight.api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
+from flowsight.api.problems import Problem
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 log = logging.getLogger("flowsight.api")

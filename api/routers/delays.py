@@ -9,20 +9,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.auth import Principal
-from api.deps import ConnectionDep, StateDep, Viewer, audit_read, require
-from api.models import (
+from flowsight.adapters.readmodel import facts
+from flowsight.api.auth import Principal
+from flowsight.api.deps import ConnectionDep, StateDep, Viewer, audit_read, require
+from flowsight.api.models import (
     AnomalyCount,
     DelayedPatient,
     DelayedPatientsOut,
     DelayGroup,
     DelaysOut,
 )
-from api.problems import Problem
-from flowsight.readmodel import facts
-from services.facts import delay_band, midnights
-from services.kpis import DelayRow, delay_rows
-from services.timestamps import parse_timestamp
+from flowsight.api.problems import Problem
+from flowsight.services.facts import delay_band, midnights
+from flowsight.services.kpis import DelayRow, delay_rows
+from flowsight.services.timestamps import parse_timestamp
 
 router = APIRouter(prefix="/v1", tags=["delays"])
 Caseload = Annotated[Principal, Depends(require("caseload"))]

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.auth import Principal
-from api.deps import (
+from flowsight.api.auth import Principal
+from flowsight.api.deps import (
     CallerDep,
     EventWriter,
     KafkaUnavailable,
@@ -21,8 +21,8 @@ from api.deps import (
     organisation_for,
     publisher_organisations,
 )
-from api.problems import Problem, problem_response
-from services.validation import (
+from flowsight.api.problems import Problem, problem_response
+from flowsight.services.validation import (
     MALFORMED_JSON,
     SOURCE_MISMATCH,
     Accepted,

@@ -1,7 +1,7 @@
 """The FHIR R4 gateway: `POST /fhir/Encounter`, and transaction Bundles of them at `POST /fhir`.
 
 Encounters are checked with fhir.resources (R4B models), mapped to contract v1 events by
-flowsight.gateways.fhir_mapping, validated like any event, and written to the ingest topic.
+flowsight.adapters.fhir.mapping, validated like any event, and written to the ingest topic.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
-from api.deps import (
+from flowsight.adapters.fhir.mapping import (
+    INVALID_FHIR,
+    MISSING_FIELD,
+    UNSUPPORTED_ENCOUNTER,
+    MappingProblem,
+    encounter_events,
+)
+from flowsight.api.deps import (
     EventWriter,
     KafkaUnavailable,
     PresentedKey,
@@ -29,15 +36,8 @@ from api.deps import (
     organisation_for,
     publisher_organisations,
 )
-from api.routers.events import RETRY_AFTER_SECONDS, BodyTooLarge, read_body
-from flowsight.gateways.fhir_mapping import (
-    INVALID_FHIR,
-    MISSING_FIELD,
-    UNSUPPORTED_ENCOUNTER,
-    MappingProblem,
-    encounter_events,
-)
-from services.validation import (
+from flowsight.api.routers.events import RETRY_AFTER_SECONDS, BodyTooLarge, read_body
+from flowsight.services.validation import (
     IN_THE_FUTURE,
     MALFORMED_JSON,
     SERVICE_NOT_OWNED,

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import ApiState, StateDep
-from flowsight.kafka_admin import BrokerUnreachable, wait_for_broker
-from flowsight.lag import ConsumerLag, consumed_topics
-from flowsight.readmodel.migrate import current_revision
+from flowsight.adapters.kafka.admin import BrokerUnreachable, wait_for_broker
+from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
+from flowsight.adapters.readmodel.migrate import current_revision
+from flowsight.api.deps import ApiState, StateDep
 
 router = APIRouter(tags=["operations"])
 

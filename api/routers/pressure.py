@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ConnectionDep, StateDep, Viewer
-from api.models import CapacityOut, PressureOut, ServicePressure, SystemPressure
-from flowsight.readmodel import pressure as pressure_store
-from flowsight.readmodel import store
-from services.pressure import SYSTEM_SCOPE
+from flowsight.adapters.readmodel import pressure as pressure_store
+from flowsight.adapters.readmodel import store
+from flowsight.api.deps import ConnectionDep, StateDep, Viewer
+from flowsight.api.models import CapacityOut, PressureOut, ServicePressure, SystemPressure
+from flowsight.services.pressure import SYSTEM_SCOPE
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 

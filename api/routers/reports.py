@@ -13,10 +13,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.deps import ConnectionDep, StateDep, Viewer
-from api.problems import Problem
-from flowsight.readmodel import facts, store
-from services.report import iso_week, week_period, weekly_report
+from flowsight.adapters.readmodel import facts, store
+from flowsight.api.deps import ConnectionDep, StateDep, Viewer
+from flowsight.api.problems import Problem
+from flowsight.services.report import iso_week, week_period, weekly_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 _templates = Environment(

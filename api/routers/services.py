@@ -7,13 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import ApiState, ConnectionDep, StateDep, Viewer, audit_read
-from api.models import DailyOut, QueueEntryOut, QueueOut, ServiceDetail, ServiceOut, ServiceSummary
-from api.problems import Problem
-from flowsight.readmodel import facts, store
-from schemas.catalogue import Service
-from services.facts import LONDON
-from services.kpis import CURRENT_FIGURES, Period, service_figures
+from flowsight.adapters.readmodel import facts, store
+from flowsight.api.deps import ApiState, ConnectionDep, StateDep, Viewer, audit_read
+from flowsight.api.models import (
+    DailyOut,
+    QueueEntryOut,
+    QueueOut,
+    ServiceDetail,
+    ServiceOut,
+    ServiceSummary,
+)
+from flowsight.api.problems import Problem
+from flowsight.schemas.catalogue import Service
+from flowsight.services.facts import LONDON
+from flowsight.services.kpis import CURRENT_FIGURES, Period, service_figures
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -88,9 +95,7 @@ async def list_services(
     for service in state.catalogue.services:
         rows = await facts.daily_figures(connection, service.id, today, today)
         figures = {k: v for k, v in rows[0].items() if k != "day"} if rows else None
-        summaries.append(
-            ServiceSummary(**_service_out(service).model_dump(), today=figures)  # type: ignore[arg-type]
-        )
+        summaries.append(ServiceSummary(**_service_out(service).model_dump(), today=figures))
     return summaries
 
 

@@ -9,10 +9,10 @@ import orjson
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
-from api.deps import StateDep, Viewer
-from api.live import Change, LiveFeed, pressure_view
-from flowsight.readmodel import pressure as pressure_store
-from flowsight.readmodel import store
+from flowsight.adapters.readmodel import pressure as pressure_store
+from flowsight.adapters.readmodel import store
+from flowsight.api.deps import StateDep, Viewer
+from flowsight.api.live import Change, LiveFeed, pressure_view
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 

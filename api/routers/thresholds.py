@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.auth import Principal
-from api.deps import ConnectionDep, StateDep, Viewer, require
-from api.models import ThresholdIn, ThresholdsOut
-from api.problems import Problem
-from flowsight.readmodel import pressure as pressure_store
-from flowsight.readmodel import store
-from schemas.catalogue import Threshold
-from services.pressure import Cutoffs, check_thresholds
+from flowsight.adapters.readmodel import pressure as pressure_store
+from flowsight.adapters.readmodel import store
+from flowsight.api.auth import Principal
+from flowsight.api.deps import ConnectionDep, StateDep, Viewer, require
+from flowsight.api.models import ThresholdIn, ThresholdsOut
+from flowsight.api.problems import Problem
+from flowsight.schemas.catalogue import Threshold
+from flowsight.services.pressure import Cutoffs, check_thresholds
 
 router = APIRouter(prefix="/v1/thresholds", tags=["thresholds"])
 Admin = Annotated[Principal, Depends(require("admin"))]

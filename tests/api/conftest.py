@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowsight.readmodel.migrate import upgrade
+from flowsight.adapters.readmodel.migrate import upgrade
 
 
 @pytest.fixture(autouse=True)

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_api
-from api.auth import new_api_key
-from flowsight.alerts.outbox import Alert, record_alert
-from flowsight.readmodel.database import create_engine
-from flowsight.readmodel.tables import audit_log
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.outbox import Alert, record_alert
+from flowsight.adapters.readmodel.tables import audit_log
+from flowsight.api.app import create_api
+from flowsight.api.auth import new_api_key
 from flowsight.settings import Settings
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import (
+from flowsight.api.auth import (
     DEVELOPMENT_PRINCIPAL,
     ApiKey,
     Authenticator,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from api.live import CLIENT_BUFFER, Change, Changes, LiveFeed
+from flowsight.api.live import CLIENT_BUFFER, Change, Changes, LiveFeed
 from flowsight.settings import Settings
 
 

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from api.app import create_api
-from api.auth import new_api_key
+from flowsight.api.app import create_api
+from flowsight.api.auth import new_api_key
 from flowsight.settings import Settings
 from tests.api.test_alerts_and_thresholds import audit_lines
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from api.auth import new_api_key
+from flowsight.api.auth import new_api_key
 from flowsight.settings import REPO_ROOT, Settings
 
 KEY_32 = "k" * 32

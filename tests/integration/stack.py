@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.auth import new_api_key
+from flowsight.api.auth import new_api_key
 from flowsight.settings import Settings
 
 #: A key with every reading role, granted to each test stack's API.

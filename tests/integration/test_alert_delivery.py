@@ -24,8 +24,11 @@ from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flowsight.alerts.delivery import Deliverer, RetryPolicy
-from flowsight.alerts.outbox import (
+from flowsight.adapters.notify.delivery import Deliverer, RetryPolicy
+from flowsight.adapters.notify.routes import AlertRoutes, Route
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.adapters.readmodel.outbox import (
     Alert,
     acknowledge,
     as_utc,
@@ -33,12 +36,9 @@ from flowsight.alerts.outbox import (
     record_alert,
     retry_failed,
 )
-from flowsight.alerts.routes import AlertRoutes, Route
-from flowsight.readmodel.database import create_engine
-from flowsight.readmodel.migrate import upgrade
-from tests.alerts.alertmanager import LocalAlertmanager, install
-from tests.alerts.examples import escalation_alert
-from tests.alerts.receivers import HttpReceiver, Mailbox
+from tests.adapters.notify.alertmanager import LocalAlertmanager, install
+from tests.adapters.notify.examples import escalation_alert
+from tests.adapters.notify.receivers import HttpReceiver, Mailbox
 from tests.integration.stack import free_port
 
 SECRET = "integration-webhook-secret-0123456789"

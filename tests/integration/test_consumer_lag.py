@@ -14,7 +14,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import OffsetAndMetadata
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from flowsight.lag import ConsumerLag
+from flowsight.adapters.kafka.lag import ConsumerLag
 from tests.integration.stack import running_stack, stack_env
 from tests.integration.test_pipeline import event, publish
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from flowsight.alerts.routes import verify_signature
-from schemas.nhs_number import with_check_digit
-from tests.alerts.receivers import HttpReceiver
+from flowsight.adapters.notify.routes import verify_signature
+from flowsight.schemas.nhs_number import with_check_digit
+from tests.adapters.notify.receivers import HttpReceiver
 from tests.integration.stack import free_port, running_stack, stack_env
 from tests.integration.test_pipeline import publish
 

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from flowsight.kafka_admin import topic_partitions
+from flowsight.adapters.kafka.admin import topic_partitions
 from tests.fuzzing import malformed_events
 from tests.integration.stack import Stack
 from tests.integration.test_pipeline import (

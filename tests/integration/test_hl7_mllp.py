@@ -21,9 +21,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 
-from flowsight.catalogue import load_catalogue
-from flowsight.gateways.hl7_mapping import ErrorCode, LocationMap, parse_message
-from flowsight.gateways.mllp import (
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.hl7.listener import (
     AckError,
     Discarded,
     Frame,
@@ -32,8 +31,9 @@ from flowsight.gateways.mllp import (
     Oversize,
     build_ack,
 )
-from flowsight.gateways.publisher import GatewayPublisher
-from flowsight.kafka_admin import ensure_topics, product_topics
+from flowsight.adapters.hl7.mapping import ErrorCode, LocationMap, parse_message
+from flowsight.adapters.kafka.admin import ensure_topics, product_topics
+from flowsight.adapters.kafka.producer import GatewayPublisher
 from flowsight.settings import Settings
 from tests.integration.stack import Stack, free_port, stack_env
 

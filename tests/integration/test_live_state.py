@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.facts import midnights
+from flowsight.services.facts import midnights
 from tests.integration.stack import Stack
 from tests.integration.test_pipeline import publish
 

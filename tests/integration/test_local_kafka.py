@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from flowsight.local.kafka import LocalKafka, broker_answers
+from flowsight.devtools.local.kafka import LocalKafka, broker_answers
 from flowsight.settings import Settings
 from tests.integration.stack import free_port, listening
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from flowsight.local.postgres import LocalPostgres
+from flowsight.devtools.local.postgres import LocalPostgres
 
 pytestmark = pytest.mark.postgres
 

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
-from flowsight.readmodel.database import create_engine
-from flowsight.readmodel.tables import metadata
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.tables import metadata
 from tests.integration.stack import Stack
 from tests.integration.test_pipeline import event, pseudonym_of, publish, queue_entries
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from schemas.events import EVENT_TYPES, Envelope, PatientEvent, event_adapter
+from flowsight.schemas.events import EVENT_TYPES, Envelope, PatientEvent, event_adapter
 from tests.schemas.examples import NHS_NUMBER_DIGITS, SPEC_EVENT_TYPES, example, without
 
 

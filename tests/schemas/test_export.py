@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.export import contract_schemas, render
+from flowsight.schemas.export import contract_schemas, render
 from tests.schemas.examples import SPEC_EVENT_TYPES, example
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "json"

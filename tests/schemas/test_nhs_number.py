@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.nhs_number import (
+from flowsight.schemas.nhs_number import (
     is_valid_nhs_number,
     nhs_number_problem,
     normalise_nhs_number,

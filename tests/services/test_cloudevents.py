@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from flowsight.catalogue import load_catalogue
-from flowsight.settings import DEFAULT_CATALOGUE
-from services.validation import (
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.services.validation import (
     INVALID_FIELD,
     UNSUPPORTED_SCHEMA_VERSION,
     Accepted,
@@ -15,6 +14,7 @@ from services.validation import (
     ValidationContext,
     validate_event,
 )
+from flowsight.settings import DEFAULT_CATALOGUE
 
 CONTEXT = ValidationContext(
     load_catalogue(DEFAULT_CATALOGUE), b"cloudevents-test-key-0123456789abcd", timedelta(minutes=5)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.escalation import DEFAULT_HOLD, Escalation, LevelChange
+from flowsight.services.escalation import DEFAULT_HOLD, Escalation, LevelChange
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.journey import Journey, JourneyState, QueueEntry, Recorded, replay
-from services.timestamps import utc_timestamp
+from flowsight.services.journey import Journey, JourneyState, QueueEntry, Recorded, replay
+from flowsight.services.timestamps import utc_timestamp
 
 PSEUDONYM = "a" * 64
 BASE = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowsight.catalogue import load_catalogue
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.services.journey import Journey, JourneyState, Recorded, ServiceMap, replay
+from flowsight.services.kpis import Period, ServiceFacts, service_figures
+from flowsight.services.timestamps import utc_timestamp
 from flowsight.settings import DEFAULT_CATALOGUE
-from services.journey import Journey, JourneyState, Recorded, ServiceMap, replay
-from services.kpis import Period, ServiceFacts, service_figures
-from services.timestamps import utc_timestamp
 
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
 SERVICES = ServiceMap.of(CATALOGUE)

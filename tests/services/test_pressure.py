@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flowsight.catalogue import load_catalogue
-from schemas.catalogue import Catalogue, Organisation, Service, Threshold
-from schemas.codes import CapacityUnit, ServiceKind
-from services.pressure import (
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.schemas.catalogue import Catalogue, Organisation, Service, Threshold
+from flowsight.schemas.codes import CapacityUnit, ServiceKind
+from flowsight.services.pressure import (
     KNOWN_INDICATORS,
     Cutoffs,
     Escalation,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.events import PatientIdentity
-from services.pseudonym import pseudonymise
+from flowsight.schemas.events import PatientIdentity
+from flowsight.services.pseudonym import pseudonymise
 
 KEY = b"test-pseudonym-key-0123456789abcdef"
 

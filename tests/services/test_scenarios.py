@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from flowsight.catalogue import load_catalogue
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.services.facts import delay_band, midnights
+from flowsight.services.journey import Journey, JourneyState, Recorded, ServiceMap, replay
+from flowsight.services.kpis import Figures, Period, ServiceFacts, delay_rows, service_figures
+from flowsight.services.validation import Accepted, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
-from services.facts import delay_band, midnights
-from services.journey import Journey, JourneyState, Recorded, ServiceMap, replay
-from services.kpis import Figures, Period, ServiceFacts, delay_rows, service_figures
-from services.validation import Accepted, ValidationContext, validate_document
 
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
 SOURCE = {"RR8": "RR8/pas", "RY6": "RY6/systmone", "LCC": "LCC/mosaic"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.timestamps import parse_timestamp, utc_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 # Years 1000-9998 only: the calendar's edges are covered (and fail) in test_validation.py.
 moments = st.datetimes(

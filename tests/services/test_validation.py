@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from flowsight.catalogue import load_catalogue
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.services import validation
+from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_event
 from flowsight.settings import DEFAULT_CATALOGUE
-from services import validation
-from services.validation import Accepted, Rejected, ValidationContext, validate_event
 from tests.schemas.examples import (
     NHS_NUMBER_DIGITS,
     PUBLISHER,

@@ -16,7 +16,7 @@ import faust
 from faust.tables import TableManager
 from faust.types import TP
 
-from streams.recovery import FlowSafeTableManager, HeldFlowRecovery
+from flowsight.streams.recovery import FlowSafeTableManager, HeldFlowRecovery
 
 INGEST = TP("flowsight.ingest.RR8.v1", 0)
 

@@ -1,0 +1,252 @@
+"""Journey facts in the read model: replaced per patient, read per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowsight.adapters.readmodel.tables import (
+    anomalies,
+    assessments,
+    attendances,
+    delays,
+    referrals,
+    service_daily,
+    service_daily_dirty,
+    stays,
+)
+from flowsight.services.facts import LONDON, Anomaly, Assessment, Attendance, Delay, Referral, Stay
+from flowsight.services.journey import JourneyState
+from flowsight.services.kpis import ServiceFacts
+from flowsight.services.timestamps import utc_timestamp
+
+#: Which table holds which fact, and the fact field stored as `service_id`.
+_TABLES: tuple[tuple[Table, type[Any], str, str], ...] = (
+    (stays, Stay, "stays", "service"),
+    (delays, Delay, "delays", "service"),
+    (referrals, Referral, "referrals", ""),
+    (attendances, Attendance, "attendances", "service"),
+    (assessments, Assessment, "assessments", "service"),
+    (anomalies, Anomaly, "anomalies", "service"),
+)
+
+
+def _row(fact: Any, pseudonym: str, seq: int, service_field: str) -> dict[str, Any]:
+    row = asdict(fact)
+    if service_field:
+        row["service_id"] = row.pop(service_field)
+    row["pseudonym"], row["seq"] = pseudonym, seq
+    return row
+
+
+def _fact(kind: type[Any], row: Any, service_field: str) -> Any:
+    values = row._mapping
+    names = [f.name for f in fields(kind)]
+    return kind(
+        **{name: values["service_id"] if name == service_field else values[name] for name in names}
+    )
+
+
+async def replace_facts(connection: AsyncConnection, states: Sequence[JourneyState]) -> None:
+    """Make the stored facts of these patients exactly those of their states (idempotent)."""
+    patients = [state.pseudonym for state in states]
+    if not patients:
+        return
+    for table, _kind, attribute, service_field in _TABLES:
+        await connection.execute(delete(table).where(table.c.pseudonym.in_(patients)))
+        rows = [
+            _row(fact, state.pseudonym, seq, service_field)
+            for state in states
+            for seq, fact in enumerate(getattr(state, attribute))
+        ]
+        if rows:
+            await connection.execute(insert(table), rows)
+
+
+async def stored_states(
+    connection: AsyncConnection, pseudonyms: Sequence[str]
+) -> list[JourneyState]:
+    """The facts stored for these patients, as journey states (what the read model holds)."""
+    states = {p: JourneyState(p) for p in pseudonyms}
+    if not states:
+        return []
+    for table, kind, attribute, service_field in _TABLES:
+        rows = await connection.execute(select(table).where(table.c.pseudonym.in_(list(states))))
+        for row in rows:
+            getattr(states[row.pseudonym], attribute).append(_fact(kind, row, service_field))
+    return list(states.values())
+
+
+async def service_facts(
+    connection: AsyncConnection, service_id: str, since: datetime
+) -> ServiceFacts:
+    """The facts of a service that are current, or that happened on or after `since`."""
+    after = utc_timestamp(since)
+    facts = ServiceFacts()
+    query = select(stays).where(
+        stays.c.service_id == service_id,
+        or_(stays.c.ended_at.is_(None), stays.c.ended_at >= after, stays.c.started_at >= after),
+    )
+    facts.stays = [_fact(Stay, row, "service") for row in await connection.execute(query)]
+    query = select(delays).where(
+        delays.c.service_id == service_id,
+        or_(delays.c.ended_at.is_(None), delays.c.ended_at >= after),
+    )
+    facts.delays = [_fact(Delay, row, "service") for row in await connection.execute(query)]
+    query = select(referrals).where(
+        referrals.c.to_service == service_id,
+        or_(
+            referrals.c.status.in_(("new", "accepted")),
+            referrals.c.referred_at >= after,
+            referrals.c.decided_at >= after,
+            referrals.c.started_at >= after,
+        ),
+    )
+    facts.referrals = [_fact(Referral, row, "") for row in await connection.execute(query)]
+    query = select(attendances).where(
+        attendances.c.service_id == service_id,
+        or_(
+            attendances.c.departed_at.is_(None),
+            attendances.c.departed_at >= after,
+            attendances.c.arrived_at >= after,
+        ),
+    )
+    facts.attendances = [
+        _fact(Attendance, row, "service") for row in await connection.execute(query)
+    ]
+    query = select(assessments).where(
+        assessments.c.service_id == service_id,
+        or_(assessments.c.completed_at.is_(None), assessments.c.completed_at >= after),
+    )
+    facts.assessments = [
+        _fact(Assessment, row, "service") for row in await connection.execute(query)
+    ]
+    return facts
+
+
+async def current_delays(
+    connection: AsyncConnection, service_id: str | None = None
+) -> list[tuple[str, Delay]]:
+    """Every delay still running (optionally of one service), with its patient's pseudonym."""
+    query = select(delays).where(delays.c.ended_at.is_(None))
+    if service_id is not None:
+        query = query.where(delays.c.service_id == service_id)
+    return [
+        (row.pseudonym, _fact(Delay, row, "service")) for row in await connection.execute(query)
+    ]
+
+
+async def anomaly_counts(connection: AsyncConnection) -> list[dict[str, Any]]:
+    """Unreconciled anomalies, counted by service and kind."""
+    rows = await connection.execute(select(anomalies.c.service_id, anomalies.c.kind))
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        counts[(row.service_id, row.kind)] = counts.get((row.service_id, row.kind), 0) + 1
+    return [
+        {"service": service, "kind": kind, "count": count}
+        for (service, kind), count in sorted(counts.items())
+    ]
+
+
+def london_day(timestamp: str) -> date:
+    """The calendar day (Europe/London) a fact's timestamp falls on."""
+    return datetime.fromisoformat(timestamp).astimezone(LONDON).date()
+
+
+#: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
+_MOMENTS = (
+    ("stays", "service", ("started_at", "ended_at")),
+    ("referrals", "to_service", ("referred_at", "decided_at", "started_at")),
+    ("attendances", "service", ("arrived_at", "departed_at")),
+    ("assessments", "service", ("opened_at", "completed_at")),
+    ("delays", "service", ("started_at", "ended_at")),
+)
+
+
+def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, date]]:
+    """(service, day) pairs whose figures may have changed: facts on or after `since`."""
+    touched: set[tuple[str, date]] = set()
+    for state in states:
+        for attribute, service_field, moments in _MOMENTS:
+            for fact in getattr(state, attribute):
+                for name in moments:
+                    moment = getattr(fact, name)
+                    if moment and moment >= since:
+                        touched.add((getattr(fact, service_field), london_day(moment)))
+    return touched
+
+
+async def mark_dirty(connection: AsyncConnection, days: set[tuple[str, date]]) -> None:
+    """Remember that these days' figures need computing again."""
+    if not days:
+        return
+    existing = await connection.execute(
+        select(service_daily_dirty).where(
+            or_(
+                *(
+                    and_(service_daily_dirty.c.service_id == s, service_daily_dirty.c.day == d)
+                    for s, d in days
+                )
+            )
+        )
+    )
+    new = days - {(row.service_id, row.day) for row in existing}
+    if new:
+        await connection.execute(
+            insert(service_daily_dirty), [{"service_id": s, "day": d} for s, d in new]
+        )
+
+
+async def dirty_days(connection: AsyncConnection, limit: int = 500) -> list[tuple[str, date]]:
+    """Days waiting to have their figures computed, oldest first."""
+    query = select(service_daily_dirty).order_by(service_daily_dirty.c.day).limit(limit)
+    return [(row.service_id, row.day) for row in await connection.execute(query)]
+
+
+async def store_daily(
+    connection: AsyncConnection,
+    service_id: str,
+    day: date,
+    figures: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Replace one day's figures of a service, and clear its dirty mark."""
+    key = and_(service_daily.c.service_id == service_id, service_daily.c.day == day)
+    await connection.execute(delete(service_daily).where(key))
+    await connection.execute(
+        insert(service_daily),
+        {"service_id": service_id, "day": day, "figures": figures, "updated_at": now},
+    )
+    await connection.execute(
+        delete(service_daily_dirty).where(
+            service_daily_dirty.c.service_id == service_id, service_daily_dirty.c.day == day
+        )
+    )
+
+
+async def daily_figures(
+    connection: AsyncConnection, service_id: str, first: date, last: date
+) -> list[dict[str, Any]]:
+    """A service's stored daily figures from `first` to `last` inclusive."""
+    query = (
+        select(service_daily)
+        .where(
+            service_daily.c.service_id == service_id,
+            service_daily.c.day >= first,
+            service_daily.c.day <= last,
+        )
+        .order_by(service_daily.c.day)
+    )
+    return [{"day": row.day.isoformat(), **row.figures} for row in await connection.execute(query)]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The start and end of a London calendar day, as aware datetimes."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=LONDON)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=LONDON)
+    return start, end

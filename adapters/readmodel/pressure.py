@@ -1,0 +1,105 @@
+"""Pressure in the read model: each scope's latest score, its escalation, and threshold changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowsight.adapters.readmodel.tables import pressure_state, threshold_overrides
+from flowsight.schemas.catalogue import Catalogue, Threshold
+from flowsight.services.escalation import Escalation
+
+
+async def escalations(connection: AsyncConnection) -> dict[str, Escalation]:
+    """Every scope's escalation state, as last saved."""
+    rows = await connection.execute(select(pressure_state.c.scope, pressure_state.c.escalation))
+    return {row.scope: Escalation.from_dict(row.escalation) for row in rows}
+
+
+async def save_state(
+    connection: AsyncConnection,
+    scope: str,
+    escalation: Escalation,
+    evidence: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Replace a scope's latest score, evidence and escalation state."""
+    await connection.execute(delete(pressure_state).where(pressure_state.c.scope == scope))
+    await connection.execute(
+        insert(pressure_state),
+        {
+            "scope": scope,
+            "level": evidence.get("level"),
+            "score": evidence.get("score"),
+            "published_level": escalation.level,
+            "evidence": evidence,
+            "escalation": escalation.to_dict(),
+            "as_of": now,
+        },
+    )
+
+
+async def states(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """Every scope's latest score and published level."""
+    rows = await connection.execute(select(pressure_state))
+    return {row.scope: dict(row._mapping) for row in rows}
+
+
+async def overrides(connection: AsyncConnection) -> dict[tuple[str, str], dict[str, Any]]:
+    """Thresholds changed at run time, by (service, indicator)."""
+    rows = await connection.execute(select(threshold_overrides))
+    return {(row.service_id, row.indicator): dict(row._mapping) for row in rows}
+
+
+def effective_catalogue(
+    catalogue: Catalogue, changed: dict[tuple[str, str], dict[str, Any]]
+) -> Catalogue:
+    """The catalogue with run-time threshold changes applied over the file's."""
+    if not changed:
+        return catalogue
+    services = []
+    for service in catalogue.services:
+        thresholds = dict(service.thresholds)
+        for (service_id, indicator), row in changed.items():
+            if service_id == service.id:
+                thresholds[indicator] = Threshold(
+                    level2=row["level2"],
+                    level3=row["level3"],
+                    level4=row["level4"],
+                    weight=row["weight"],
+                )
+        services.append(service.model_copy(update={"thresholds": thresholds}))
+    return catalogue.model_copy(update={"services": services})
+
+
+async def set_threshold(
+    connection: AsyncConnection,
+    service_id: str,
+    indicator: str,
+    threshold: Threshold,
+    by: str,
+    now: datetime,
+) -> None:
+    """Store one run-time threshold change."""
+    await connection.execute(
+        delete(threshold_overrides).where(
+            threshold_overrides.c.service_id == service_id,
+            threshold_overrides.c.indicator == indicator,
+        )
+    )
+    await connection.execute(
+        insert(threshold_overrides),
+        {
+            "service_id": service_id,
+            "indicator": indicator,
+            "level2": threshold.level2,
+            "level3": threshold.level3,
+            "level4": threshold.level4,
+            "weight": threshold.weight,
+            "updated_by": by,
+            "updated_at": now,
+        },
+    )

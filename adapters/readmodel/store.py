@@ -1,0 +1,133 @@
+"""Reads and writes of the read model. The caller owns the connection and its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowsight.adapters.readmodel.tables import audit_log, queue_entries, service_capacity
+from flowsight.services.journey import QueueEntry
+from flowsight.services.timestamps import parse_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """How many wait for a service, and since when the longest has waited."""
+
+    service_id: str
+    length: int
+    oldest_referred_at: datetime | None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def minutes_waited(since: datetime, now: datetime) -> float:
+    """Minutes from `since` (as stored) to `now`, to one decimal place."""
+    return round((now - as_utc(since)).total_seconds() / 60, 1)
+
+
+async def replace_queue_entries(
+    connection: AsyncConnection,
+    pseudonyms: Iterable[str],
+    entries: Iterable[QueueEntry],
+    now: datetime,
+) -> None:
+    """Make the queue entries of these patients exactly `entries` (idempotent)."""
+    patients = list(pseudonyms)
+    if not patients:
+        return
+    await connection.execute(delete(queue_entries).where(queue_entries.c.pseudonym.in_(patients)))
+    rows = [
+        {
+            "service_id": entry.service,
+            "pseudonym": entry.pseudonym,
+            "referred_at": parse_timestamp(entry.referred_at),
+            "referring_service": entry.referring_service,
+            "pathway": entry.pathway,
+            "priority": entry.priority,
+            "updated_at": now,
+        }
+        for entry in entries
+    ]
+    if rows:
+        await connection.execute(insert(queue_entries), rows)
+
+
+async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Store the latest capacity of each service in `rows`."""
+    if not rows:
+        return
+    services = [row["service_id"] for row in rows]
+    await connection.execute(
+        delete(service_capacity).where(service_capacity.c.service_id.in_(services))
+    )
+    await connection.execute(insert(service_capacity), rows)
+
+
+async def queue_for(
+    connection: AsyncConnection, service_id: str, *, limit: int, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The patients waiting for a service, longest wait first."""
+    query = (
+        select(queue_entries)
+        .where(queue_entries.c.service_id == service_id)
+        .order_by(queue_entries.c.referred_at, queue_entries.c.pseudonym)
+        .limit(limit)
+        .offset(offset)
+    )
+    result = await connection.execute(query)
+    return [dict(row._mapping) for row in result]
+
+
+async def queue_summaries(connection: AsyncConnection) -> dict[str, QueueSummary]:
+    """Queue length and longest wait of every service with anyone waiting."""
+    query = select(
+        queue_entries.c.service_id,
+        func.count().label("length"),
+        func.min(queue_entries.c.referred_at).label("oldest"),
+    ).group_by(queue_entries.c.service_id)
+    result = await connection.execute(query)
+    return {
+        row.service_id: QueueSummary(
+            row.service_id, row.length, as_utc(row.oldest) if row.oldest else None
+        )
+        for row in result
+    }
+
+
+async def capacities(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """The latest reported capacity of each service."""
+    result = await connection.execute(select(service_capacity))
+    return {row.service_id: dict(row._mapping) for row in result}
+
+
+async def audit(
+    connection: AsyncConnection,
+    *,
+    principal: str,
+    action: str,
+    resource: str,
+    client: str | None,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one line to the audit log."""
+    await connection.execute(
+        insert(audit_log),
+        {
+            "at": at,
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "client": client,
+            "detail": detail,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Development and demonstration tools: local Kafka and PostgreSQL, the simulated city, benchmarks."""

@@ -1,0 +1,104 @@
+"""Publish the simulated city's events to the organisations' ingest topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from flowsight.devtools.simulator.model import City
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.settings import Settings
+
+log = logging.getLogger("flowsight.devtools.simulator")
+
+
+@dataclass(frozen=True)
+class CityRun:
+    """Where a simulated city began, and its seed: the same run replays the same events."""
+
+    start: datetime
+    seed: int
+    volume: float
+
+    @classmethod
+    def resume_or_begin(
+        cls, path: Path, *, history: timedelta, volume: float, seed: int | None, fresh: bool
+    ) -> tuple[CityRun, bool]:
+        """The run recorded at `path` (True), or a new one beginning `history` ago (False).
+
+        Resuming replays the same events from the same start: the ones already published are
+        absorbed as duplicates, so a restarted simulator neither doubles the city nor strands
+        the patients it was moving through their journeys.
+        """
+        if path.exists() and not fresh:
+            recorded = json.loads(path.read_text())
+            return cls(
+                datetime.fromisoformat(recorded["start"]), recorded["seed"], recorded["volume"]
+            ), True
+        run = cls(
+            datetime.now(UTC) - history,
+            seed if seed is not None else random.SystemRandom().randrange(2**31),
+            volume,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps({"start": run.start.isoformat(), "seed": run.seed, "volume": run.volume})
+        )
+        return run, False
+
+
+async def simulate(
+    settings: Settings,
+    catalogue: Catalogue,
+    run: CityRun,
+    *,
+    duration: float | None = None,
+    on_published: Callable[[int], None] | None = None,
+) -> int:
+    """Replay the city from its start as fast as the rate allows, then follow the wall clock.
+
+    Returns the number of events published. Runs until `duration` seconds pass, or forever.
+    """
+    city = City(catalogue, run.start, seed=run.seed, volume=run.volume)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    loop = asyncio.get_running_loop()
+    stop_at = None if duration is None else loop.time() + duration
+    interval = 1.0 / settings.simulator_rate
+    published = 0
+    try:
+        while stop_at is None or loop.time() < stop_at:
+            started = loop.time()
+            batch = list(city.events_until(min(datetime.now(UTC), city.next_time())))
+            for event in batch:
+                organisation = event["source"].split("/", 1)[0]
+                await producer.send(
+                    settings.ingest_topic(organisation),
+                    key=str(event.get("episode_id", event["service"])).encode(),
+                    value=orjson.dumps(event),
+                )
+                published += 1
+            if on_published and batch:
+                on_published(len(batch))
+            if not batch:
+                # Caught up with the wall clock: wait for the next step, a second at most.
+                wait = (city.next_time() - datetime.now(UTC)).total_seconds()
+                await asyncio.sleep(min(max(wait, 0.05), 1.0))
+            else:
+                await asyncio.sleep(max(0.0, interval * len(batch) - (loop.time() - started)))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    log.info("simulator published %d events", published)
+    return published

@@ -1,0 +1,635 @@
+"""FHIR Encounter to events: what an integration engineer sends becomes the events a bed manager
+would expect, with ids that make a resend change nothing, or a reason naming the element."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.encounter import Encounter
+
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.fhir.mapping import (
+    ADMISSION_METHOD_ENGLAND,
+    ADMISSION_METHOD_EXTENSION,
+    DISCHARGE_DESTINATION_ENGLAND,
+    FLOWSIGHT_DISCHARGE_DESTINATION,
+    HL7_ACT_CODE,
+    HL7_ADMIT_SOURCE,
+    HL7_DISCHARGE_DISPOSITION,
+    NHS_NUMBER_SYSTEM,
+    SOURCE_OF_ADMISSION_ENGLAND,
+    MappedEvent,
+    MappingProblem,
+    encounter_events,
+)
+from flowsight.services.validation import Accepted, ValidationContext, validate_document
+from flowsight.settings import DEFAULT_CATALOGUE
+
+NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
+NHS_NUMBER = "9434765919"
+
+
+def encounter(**changes: Any) -> dict[str, Any]:
+    """A UK Core-style inpatient Encounter of RR8, admitted through the emergency department."""
+    document: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": "enc-7781",
+        "meta": {"versionId": "1", "lastUpdated": "2025-03-10T09:45:00+00:00"},
+        "identifier": [{"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-55123"}],
+        "status": "in-progress",
+        "class": {"system": HL7_ACT_CODE, "code": "IMP"},
+        "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}},
+        "period": {"start": "2025-03-10T09:40:00+00:00"},
+        "hospitalization": {
+            "extension": [
+                {
+                    "url": ADMISSION_METHOD_EXTENSION,
+                    "valueCodeableConcept": {
+                        "coding": [{"system": ADMISSION_METHOD_ENGLAND, "code": "21"}]
+                    },
+                }
+            ]
+        },
+        "serviceProvider": {
+            "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RR8"}
+        },
+        "location": [
+            {
+                "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
+                "status": "active",
+                "period": {"start": "2025-03-10T09:40:00+00:00"},
+            }
+        ],
+    }
+    document.update(changes)
+    return document
+
+
+def finished(disposition: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    document = encounter(**{"status": "finished", "period": period, **changes})
+    document["hospitalization"]["dischargeDisposition"] = disposition or {
+        "coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "19"}]
+    }
+    return document
+
+
+def events_of(
+    document: dict[str, Any],
+    organisation: str | None = "RR8",
+    front_door: frozenset[str] = frozenset(),
+) -> list[MappedEvent]:
+    mapped = encounter_events(
+        Encounter.model_validate(document),
+        organisation=organisation,
+        now=NOW,
+        front_door=front_door,
+    )
+    assert not isinstance(mapped, MappingProblem), mapped
+    return mapped
+
+
+def problem_of(document: dict[str, Any], organisation: str | None = "RR8") -> MappingProblem:
+    mapped = encounter_events(
+        Encounter.model_validate(document), organisation=organisation, now=NOW
+    )
+    assert isinstance(mapped, MappingProblem), mapped
+    return mapped
+
+
+def bodies(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [mapped.event for mapped in events_of(document)]
+
+
+# -- admission ---------------------------------------------------------------------------------
+
+
+def test_an_in_progress_encounter_is_an_admission_to_its_location_service() -> None:
+    assert bodies(encounter()) == [
+        {
+            "event_id": "enc-7781:admission",
+            "event_type": "admission",
+            "schema_version": "1",
+            "source": "RR8/fhir",
+            "patient": {"nhs_number": NHS_NUMBER},
+            "episode_id": "SPELL-55123",
+            "service": "lth-wards",
+            "unit": "Ward 12",
+            "occurred_at": "2025-03-10T09:40:00+00:00",
+            "admission_method": "emergency",
+        }
+    ]
+
+
+def test_every_mapped_event_passes_the_event_contract_and_the_catalogue() -> None:
+    context = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+    history = finished(
+        location=[
+            {"location": {"identifier": {"value": "lth-ed"}}},
+            {
+                "location": {"identifier": {"value": "lth-wards"}},
+                "period": {"start": "2025-03-10T13:00:00+00:00"},
+            },
+        ]
+    )
+    for document in (encounter(), history, encounter(status="entered-in-error")):
+        for mapped in events_of(document):
+            outcome = validate_document(mapped.event, organisation="RR8", context=context, now=NOW)
+            assert isinstance(outcome, Accepted), (mapped.event, outcome)
+
+
+def test_a_resend_or_a_new_version_maps_to_the_same_event_ids() -> None:
+    first = bodies(encounter())
+    again = encounter(meta={"versionId": "7", "lastUpdated": "2025-03-11T08:00:00+00:00"})
+    discharged = finished()
+
+    assert bodies(again) == first
+    # The discharge snapshot repeats the admission with its id, so it is absorbed downstream.
+    assert [event["event_id"] for event in bodies(discharged)] == [
+        "enc-7781:admission",
+        "enc-7781:discharge",
+    ]
+
+
+def test_without_an_id_event_ids_come_from_the_encounter_identifier() -> None:
+    document = encounter()
+    del document["id"]
+
+    assert bodies(document)[0]["event_id"] == "SPELL-55123:admission"
+
+
+def method_extension(code: str) -> dict[str, Any]:
+    coding = {"system": ADMISSION_METHOD_ENGLAND, "code": code}
+    return {"url": ADMISSION_METHOD_EXTENSION, "valueCodeableConcept": {"coding": [coding]}}
+
+
+def admit_source(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+@pytest.mark.parametrize(
+    ("hospitalization", "encounter_class", "expected"),
+    [
+        pytest.param(
+            {
+                "extension": [method_extension("12")],
+                "admitSource": admit_source(HL7_ADMIT_SOURCE, "emd"),
+            },
+            "EMER",
+            "elective",
+            id="extension-wins",
+        ),
+        pytest.param(
+            {"extension": [method_extension("81")]}, "IMP", "transfer_in", id="extension-transfer"
+        ),
+        pytest.param(
+            {"extension": [method_extension("82")]}, "IMP", "emergency", id="extension-birth"
+        ),
+        pytest.param(
+            {
+                "extension": [method_extension("99")],
+                "admitSource": admit_source(HL7_ADMIT_SOURCE, "hosp-trans"),
+            },
+            "EMER",
+            "transfer_in",
+            id="unknown-method-falls-to-admit-source",
+        ),
+        pytest.param(
+            {"admitSource": admit_source(SOURCE_OF_ADMISSION_ENGLAND, "51")},
+            "IMP",
+            "transfer_in",
+            id="uk-source-other-hospital",
+        ),
+        pytest.param(
+            {"admitSource": admit_source(HL7_ADMIT_SOURCE, "outp")},
+            "IMP",
+            "elective",
+            id="hl7-outpatients",
+        ),
+        pytest.param(
+            {"admitSource": admit_source(SOURCE_OF_ADMISSION_ENGLAND, "19")},
+            "EMER",
+            "emergency",
+            id="home-source-falls-to-class",
+        ),
+        pytest.param(None, "HH", "start_of_care", id="home-health-class"),
+    ],
+)
+def test_the_admission_method_comes_from_the_extension_then_admit_source_then_class(
+    hospitalization: dict[str, Any] | None, encounter_class: str, expected: str
+) -> None:
+    document = encounter(hospitalization=hospitalization)
+    document["class"] = {"system": HL7_ACT_CODE, "code": encounter_class}
+
+    assert bodies(document)[0]["admission_method"] == expected
+
+
+def test_the_extension_is_also_read_on_the_encounter_itself() -> None:
+    document = encounter(hospitalization=None, extension=[method_extension("11")])
+
+    admission = events_of(document)[0]
+
+    assert admission.event["admission_method"] == "elective"
+    assert admission.element_of("admission_method") == "Encounter.extension"
+
+
+def test_an_admission_method_that_cannot_be_told_names_admit_source() -> None:
+    document = encounter(hospitalization=None)
+
+    problem = problem_of(document)
+
+    assert (problem.reason, problem.element) == (
+        "missing_field",
+        "Encounter.hospitalization.admitSource",
+    )
+    assert "AdmissionMethod extension" in problem.message
+
+
+# -- transfer ----------------------------------------------------------------------------------
+
+
+def test_a_new_location_in_the_history_is_a_transfer_at_its_start() -> None:
+    document = encounter(
+        location=[
+            {"location": {"identifier": {"value": "lth-ed"}}, "status": "completed"},
+            {
+                "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
+                "status": "active",
+                "period": {"start": "2025-03-10T13:05:00+00:00"},
+            },
+            {"location": {"identifier": {"value": "lch-community-beds"}}, "status": "planned"},
+        ]
+    )
+
+    admission, transfer = bodies(document)
+
+    assert admission["service"] == "lth-ed"
+    assert transfer == {
+        "event_id": "enc-7781:transfer:1",
+        "event_type": "transfer",
+        "schema_version": "1",
+        "source": "RR8/fhir",
+        "patient": {"nhs_number": NHS_NUMBER},
+        "episode_id": "SPELL-55123",
+        "service": "lth-ed",
+        "from_service": "lth-ed",
+        "to_service": "lth-wards",
+        "to_unit": "Ward 12",
+        "occurred_at": "2025-03-10T13:05:00+00:00",
+    }
+
+
+def test_a_move_between_wards_of_one_service_is_a_transfer_to_the_new_unit() -> None:
+    document = encounter(
+        location=[
+            {"location": {"reference": "Location/lth-wards", "display": "Ward 12"}},
+            {
+                "location": {"reference": "Location/lth-wards", "display": "Ward 30"},
+                "period": {"start": "2025-03-11T10:00:00+00:00"},
+            },
+        ]
+    )
+
+    admission, transfer = bodies(document)
+
+    assert (admission["service"], admission["unit"]) == ("lth-wards", "Ward 12")
+    assert (transfer["to_service"], transfer["to_unit"]) == ("lth-wards", "Ward 30")
+
+
+def test_a_transfer_without_a_start_names_that_location_period() -> None:
+    document = encounter(
+        location=[
+            {"location": {"identifier": {"value": "lth-ed"}}},
+            {"location": {"identifier": {"value": "lth-wards"}}},
+        ]
+    )
+
+    problem = problem_of(document)
+
+    assert (problem.reason, problem.element) == (
+        "missing_field",
+        "Encounter.location[1].period.start",
+    )
+
+
+def test_a_location_without_a_service_id_is_named() -> None:
+    document = encounter(location=[{"location": {"display": "Ward 12"}}])
+
+    problem = problem_of(document)
+
+    assert problem.element == "Encounter.location[0].location.identifier.value"
+    assert "flowsight service id" in problem.message
+
+
+# -- discharge ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "destination"),
+    [
+        (DISCHARGE_DESTINATION_ENGLAND, "19", "usual_residence"),
+        (DISCHARGE_DESTINATION_ENGLAND, "29", "other"),
+        (DISCHARGE_DESTINATION_ENGLAND, "51", "other_hospital"),
+        (DISCHARGE_DESTINATION_ENGLAND, "54", "care_home_nursing"),
+        (DISCHARGE_DESTINATION_ENGLAND, "65", "care_home_residential"),
+        (DISCHARGE_DESTINATION_ENGLAND, "85", "care_home_residential"),
+        (DISCHARGE_DESTINATION_ENGLAND, "79", "died"),
+        (DISCHARGE_DESTINATION_ENGLAND, "88", "hospice"),
+        (DISCHARGE_DESTINATION_ENGLAND, "98", "other"),
+        (HL7_DISCHARGE_DISPOSITION, "home", "usual_residence"),
+        (HL7_DISCHARGE_DISPOSITION, "rehab", "short_term_bed"),
+        (HL7_DISCHARGE_DISPOSITION, "snf", "care_home_nursing"),
+        (HL7_DISCHARGE_DISPOSITION, "exp", "died"),
+        (FLOWSIGHT_DISCHARGE_DESTINATION, "usual_residence_with_support", None),
+    ],
+)
+def test_a_finished_encounter_is_a_discharge_to_the_mapped_destination(
+    system: str, code: str, destination: str | None
+) -> None:
+    document = finished(
+        {"coding": [{"system": "urn:unknown", "code": "x"}, {"system": system, "code": code}]}
+    )
+
+    discharge = bodies(document)[-1]
+
+    assert discharge["event_type"] == "discharge"
+    assert discharge["destination"] == (destination or code)
+    assert discharge["occurred_at"] == "2025-03-14T15:00:00+00:00"
+    assert discharge["service"] == "lth-wards"
+
+
+def test_a_discharge_is_from_the_last_location() -> None:
+    document = finished(
+        location=[
+            {"location": {"identifier": {"value": "lth-ed"}}},
+            {
+                "location": {"identifier": {"value": "lth-wards"}},
+                "period": {"start": "2025-03-10T13:00:00+00:00"},
+            },
+        ]
+    )
+
+    types = [(event["event_type"], event["service"]) for event in bodies(document)]
+
+    assert types == [("admission", "lth-ed"), ("transfer", "lth-ed"), ("discharge", "lth-wards")]
+
+
+def test_a_destination_no_table_knows_is_refused_naming_the_disposition() -> None:
+    document = finished({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "97"}]})
+
+    problem = problem_of(document)
+
+    assert (problem.reason, problem.element) == (
+        "invalid_field",
+        "Encounter.hospitalization.dischargeDisposition",
+    )
+    assert f"{DISCHARGE_DESTINATION_ENGLAND}|97" in problem.message
+
+
+def test_a_finished_encounter_needs_its_end_and_disposition() -> None:
+    no_end = finished(period={"start": "2025-03-10T09:40:00+00:00"})
+    no_disposition = finished()
+    del no_disposition["hospitalization"]["dischargeDisposition"]
+
+    assert problem_of(no_end).element == "Encounter.period.end"
+    assert problem_of(no_disposition).element == "Encounter.hospitalization.dischargeDisposition"
+
+
+# -- retraction and statuses -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
+def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str) -> None:
+    document = encounter(
+        status=status,
+        location=[
+            {"location": {"identifier": {"value": "lth-ed"}}},
+            {
+                "location": {"identifier": {"value": "lth-wards"}},
+                "period": {"start": "2025-03-10T13:00:00+00:00"},
+            },
+        ],
+    )
+
+    cancellations = bodies(document)
+
+    assert [(c["event_type"], c["cancels_event_id"], c["service"]) for c in cancellations] == [
+        ("cancellation", "enc-7781:admission", "lth-ed"),
+        ("cancellation", "enc-7781:transfer:1", "lth-ed"),
+        ("cancellation", "enc-7781:discharge", "lth-wards"),
+    ]
+    assert {c["occurred_at"] for c in cancellations} == {"2025-03-10T09:45:00+00:00"}
+
+
+def test_a_retraction_without_last_updated_is_timed_now() -> None:
+    document = encounter(status="entered-in-error", meta=None)
+
+    assert bodies(document)[0]["occurred_at"] == NOW.isoformat()
+
+
+@pytest.mark.parametrize("status", ["planned", "arrived", "triaged", "unknown", "made-up"])
+def test_statuses_before_admission_are_not_supported(status: str) -> None:
+    problem = problem_of(encounter(status=status))
+
+    assert (problem.reason, problem.element) == ("unsupported_encounter", "Encounter.status")
+    assert repr(status) in problem.message
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+def test_a_local_patient_identifier_becomes_local_id_and_its_system() -> None:
+    document = encounter(
+        subject={"identifier": {"system": "https://fhir.rr8.example/Id/mrn", "value": "MRN-1"}}
+    )
+
+    assert bodies(document)[0]["patient"] == {
+        "local_id": "MRN-1",
+        "id_system": "https://fhir.rr8.example/Id/mrn",
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "element"),
+    [
+        ({"reference": "Patient/123"}, "Encounter.subject.identifier"),
+        ({"identifier": {"value": "MRN-1"}}, "Encounter.subject.identifier.system"),
+    ],
+)
+def test_a_patient_that_cannot_be_identified_is_named(
+    subject: dict[str, Any], element: str
+) -> None:
+    problem = problem_of(encounter(subject=subject))
+
+    assert (problem.reason, problem.element) == ("missing_field", element)
+
+
+def test_an_encounter_without_an_identifier_is_refused() -> None:
+    problem = problem_of(encounter(identifier=None))
+
+    assert (problem.reason, problem.element) == ("missing_field", "Encounter.identifier")
+
+
+def test_a_start_without_a_time_and_offset_is_refused() -> None:
+    problem = problem_of(encounter(period={"start": "2025-03-10"}))
+
+    assert (problem.reason, problem.element) == ("invalid_field", "Encounter.period.start")
+    assert "offset" in problem.message
+
+
+def test_without_a_service_provider_the_key_organisation_is_the_source() -> None:
+    document = encounter(serviceProvider=None)
+
+    assert bodies(document)[0]["source"] == "RR8/fhir"
+    assert problem_of(document, organisation=None).element == (
+        "Encounter.serviceProvider.identifier.value"
+    )
+
+
+def test_the_service_provider_ods_code_is_the_source_organisation() -> None:
+    document = encounter(serviceProvider={"identifier": {"value": "RY6"}})
+
+    assert bodies(document)[0]["source"] == "RY6/fhir"
+
+
+def test_each_event_field_names_the_element_it_came_from() -> None:
+    admission = events_of(encounter())[0]
+
+    assert admission.element_of("patient.nhs_number") == "Encounter.subject.identifier.value"
+    assert admission.element_of("service") == "Encounter.location[0].location.identifier.value"
+    assert admission.element_of("source") == "Encounter.serviceProvider.identifier.value"
+    assert admission.element_of("occurred_at") == "Encounter.period.start"
+    assert admission.element_of("episode_id") == "Encounter.identifier[0].value"
+    assert admission.element_of("admission_method") == "Encounter.hospitalization.extension"
+    assert admission.element_of("correlation_id") == "Encounter"
+
+
+# -- the emergency department ------------------------------------------------------------------
+
+FRONT_DOOR = frozenset({"lth-ed"})
+ED_THEN_WARD = [
+    {"location": {"identifier": {"value": "lth-ed"}}},
+    {
+        "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
+        "period": {"start": "2025-03-10T13:10:00+00:00"},
+    },
+]
+
+
+def department_events(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [mapped.event for mapped in events_of(document, front_door=FRONT_DOOR)]
+
+
+def ed_only(**changes: Any) -> dict[str, Any]:
+    return encounter(
+        **{"class": {"system": HL7_ACT_CODE, "code": "EMER"}},
+        location=[{"location": {"identifier": {"value": "lth-ed"}}, "status": "active"}],
+        **changes,
+    )
+
+
+def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admission() -> None:
+    (arrival,) = department_events(ed_only())
+    assert arrival == {
+        "event_id": "enc-7781:attendance",
+        "event_type": "attendance",
+        "schema_version": "1",
+        "source": "RR8/fhir",
+        "patient": {"nhs_number": NHS_NUMBER},
+        "episode_id": "SPELL-55123",
+        "service": "lth-ed",
+        "occurred_at": "2025-03-10T09:40:00+00:00",
+        "arrived_at": "2025-03-10T09:40:00+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("disposition", "outcome"),
+    [
+        (None, "discharged"),
+        ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "19"}]}, "discharged"),
+        ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "49"}]}, "transferred"),
+        ({"coding": [{"system": HL7_DISCHARGE_DISPOSITION, "code": "aadvice"}]}, "left"),
+    ],
+)
+def test_leaving_the_department_is_the_attendance_departure_with_its_outcome(
+    disposition: dict[str, Any] | None, outcome: str
+) -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T14:05:00+00:00"}
+    document = ed_only(status="finished", period=period)
+    if disposition:
+        document["hospitalization"]["dischargeDisposition"] = disposition
+
+    arrival, departure = department_events(document)
+
+    assert arrival["event_id"] == "enc-7781:attendance"
+    assert {k: departure[k] for k in ("event_id", "service", "occurred_at", "outcome")} == {
+        "event_id": "enc-7781:attendance:departure",
+        "service": "lth-ed",
+        "occurred_at": "2025-03-10T14:05:00+00:00",
+        "outcome": outcome,
+    }
+    # Four hours and twenty-five minutes: the breach a bed manager would count.
+    assert (departure["arrived_at"], departure["departed_at"]) == (
+        "2025-03-10T09:40:00+00:00",
+        "2025-03-10T14:05:00+00:00",
+    )
+
+
+def test_moving_on_to_a_ward_is_leaving_the_department_admitted_then_an_admission() -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    document = finished(
+        location=ED_THEN_WARD, period=period, **{"class": {"system": HL7_ACT_CODE, "code": "EMER"}}
+    )
+
+    events = department_events(document)
+
+    assert [(e["event_id"], e["event_type"], e["service"], e["occurred_at"]) for e in events] == [
+        ("enc-7781:attendance", "attendance", "lth-ed", "2025-03-10T09:40:00+00:00"),
+        ("enc-7781:attendance:departure", "attendance", "lth-ed", "2025-03-10T13:10:00+00:00"),
+        ("enc-7781:admission", "admission", "lth-wards", "2025-03-10T13:10:00+00:00"),
+        ("enc-7781:discharge", "discharge", "lth-wards", "2025-03-14T15:00:00+00:00"),
+    ]
+    assert events[1]["outcome"] == "admitted"
+    assert (events[2]["admission_method"], events[2]["unit"]) == ("emergency", "Ward 12")
+
+
+def test_every_department_event_passes_the_contract_and_the_catalogue() -> None:
+    context = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    documents = [
+        ed_only(),
+        finished(location=ED_THEN_WARD, period=period),
+        ed_only(status="cancelled"),
+    ]
+    for document in documents:
+        for event in department_events(document):
+            outcome = validate_document(event, organisation="RR8", context=context, now=NOW)
+            assert isinstance(outcome, Accepted), (event, outcome)
+
+
+def test_a_retracted_department_encounter_cancels_the_attendance_and_what_followed() -> None:
+    document = encounter(status="cancelled", location=ED_THEN_WARD)
+
+    cancelled = [c["cancels_event_id"] for c in department_events(document)]
+
+    assert cancelled == [
+        "enc-7781:attendance",
+        "enc-7781:attendance:departure",
+        "enc-7781:admission",
+        "enc-7781:discharge",
+    ]
+
+
+def test_an_encounter_that_leaves_without_a_ward_start_time_names_that_location() -> None:
+    location = [ED_THEN_WARD[0], {"location": {"identifier": {"value": "lth-wards"}}}]
+    mapped = encounter_events(
+        Encounter.model_validate(encounter(location=location)),
+        organisation="RR8",
+        now=NOW,
+        front_door=FRONT_DOOR,
+    )
+    assert isinstance(mapped, MappingProblem)
+    assert mapped.element == "Encounter.location[1].period.start"
