@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 import flowsight
-from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.auth import Authenticator
@@ -30,15 +29,14 @@ from flowsight.api.routers import (
     stream,
     thresholds,
 )
+from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 
 
-def create_api(settings: Settings) -> FastAPI:
-    """The API for `settings`: catalogue loaded and keys parsed now, database opened on start-up."""
-    catalogue = load_catalogue(settings.catalogue_path)
+def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationContext) -> FastAPI:
+    """The API for `settings`: keys parsed now, database opened on start-up."""
     authenticator = Authenticator(settings)
-    validation = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

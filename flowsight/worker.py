@@ -8,12 +8,12 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
-from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics, wait_for_broker
 from flowsight.adapters.readmodel.database import create_engine, describe
 from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.context import build_runtime
 from flowsight.logs import logging_config
-from flowsight.services.pressure import Cutoffs, require_valid
+from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 from flowsight.streams.app import create_app
 from flowsight.streams.metrics import WorkerMetrics
@@ -22,9 +22,8 @@ from flowsight.streams.sink import ReadModelSink
 log = logging.getLogger("flowsight.worker")
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, catalogue: Catalogue) -> None:
     """What must exist before the worker starts: a reachable broker, the topics, the schema."""
-    catalogue = load_catalogue(settings.catalogue_path)
 
     async def _kafka() -> None:
         await wait_for_broker(settings.kafka_bootstrap, within=30)
@@ -36,9 +35,9 @@ def prepare(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run the worker until it is stopped by a signal."""
-    catalogue = load_catalogue(settings.catalogue_path)
-    require_valid(catalogue, Cutoffs(*settings.opel_cutoffs), settings.system_weights)
-    prepare(settings)
+    runtime = build_runtime(settings)
+    catalogue = runtime.catalogue
+    prepare(settings, catalogue)
     metrics = WorkerMetrics()
     if settings.worker_metrics_port:
         start_http_server(
@@ -47,7 +46,9 @@ def run_worker(settings: Settings) -> None:
             registry=metrics.registry,
         )
     engine = create_engine(settings.resolved_database_url)
-    flow = create_app(settings, catalogue, ReadModelSink(engine, catalogue, metrics), metrics)
+    flow = create_app(
+        settings, runtime.validation, ReadModelSink(engine, catalogue, metrics), metrics
+    )
     log.info(
         "worker starting: kafka %s, database %s, metrics on :%s",
         settings.kafka_bootstrap,

@@ -18,7 +18,6 @@ from faust.types import EventT, StreamT
 from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
 from flowsight.adapters.notify.delivery import Deliverer
 from flowsight.adapters.notify.messages import webhook_document
-from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.events import EVENT_TYPES
 from flowsight.services.journey import Journey, Recorded, ServiceMap, replay
 from flowsight.services.pressure import ServiceScore, SystemScore
@@ -68,11 +67,12 @@ class FlowApp:
 
 def create_app(
     settings: Settings,
-    catalogue: Catalogue,
+    context: ValidationContext,
     sink: ReadModelSink,
     metrics: WorkerMetrics,
 ) -> FlowApp:
     """A Faust app wired for `settings`: nothing connects until a worker starts it."""
+    catalogue = context.catalogue
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -101,7 +101,6 @@ def create_app(
     # partition comes from the key (same partitioner and key bytes as the events topic).
     journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
     capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
-    context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
     services = ServiceMap.of(catalogue)
 
     async def dead_letter(event: EventT[bytes], reason: str, field: str, message: str) -> None:

@@ -45,7 +45,6 @@ from flowsight.adapters.hl7.mapping import (
     parse_message,
 )
 from flowsight.adapters.kafka.producer import GatewayPublisher
-from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import (
     UNPROCESSABLE,
     Rejected,
@@ -240,7 +239,7 @@ class MllpListener:
         self,
         settings: Settings,
         publisher: GatewayPublisher,
-        catalogue: Catalogue,
+        context: ValidationContext,
         organisation: str,
         host: str,
         port: int,
@@ -262,7 +261,7 @@ class MllpListener:
         self.publish_timeout = publish_timeout
         self.processing_ids = processing_ids
         self.application = application
-        self.context = ValidationContext(catalogue, settings.pseudonym_secret, settings.clock_skew)
+        self.context = context
         registry = registry if registry is not None else CollectorRegistry()
         self.messages = Counter(
             "flowsight_hl7_messages",

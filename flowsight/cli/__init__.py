@@ -105,14 +105,15 @@ def api() -> None:
     import uvicorn
 
     from flowsight.adapters.catalogue import CatalogueError
-    from flowsight.api.app import create_api
+    from flowsight.context import build_api
     from flowsight.logs import configure_logging, logging_config
+    from flowsight.services.pressure import PressureConfigError
 
     settings = _settings()
     configure_logging(settings)
     try:
-        application = create_api(settings)
-    except (CatalogueError, ValueError) as error:
+        application = build_api(settings)
+    except (CatalogueError, PressureConfigError, ValueError) as error:
         raise _fail(str(error), 2) from None
     uvicorn.run(
         application,

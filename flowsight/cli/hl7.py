@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowsight.adapters.hl7.mapping import LocationMap
-from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings, load_settings
 
 hl7_app = typer.Typer(help="HL7 v2 ADT over MLLP.", no_args_is_help=True)
@@ -72,8 +72,10 @@ def listen(
     ] = None,
 ) -> None:
     """Listen for HL7 v2 ADT over MLLP; ACK each message once Kafka has its event."""
-    from flowsight.adapters.catalogue import CatalogueError, load_catalogue
+    from flowsight.adapters.catalogue import CatalogueError
+    from flowsight.context import build_runtime
     from flowsight.logs import configure_logging
+    from flowsight.services.pressure import PressureConfigError
 
     try:
         settings = load_settings()
@@ -81,9 +83,10 @@ def listen(
         raise _fail(f"invalid settings: {error}") from None
     configure_logging(settings)
     try:
-        catalogue = load_catalogue(settings.catalogue_path)
-    except CatalogueError as error:
+        runtime = build_runtime(settings)
+    except (CatalogueError, PressureConfigError) as error:
         raise _fail(str(error)) from None
+    catalogue = runtime.catalogue
     if organisation not in catalogue.organisation_codes:
         raise _fail(
             f"organisation {organisation!r} is not in the catalogue "
@@ -101,14 +104,16 @@ def listen(
     if metrics_port is not None:
         start_http_server(metrics_port, addr=address, registry=registry)
     try:
-        asyncio.run(_serve(settings, catalogue, organisation, address, port, locations, registry))
+        asyncio.run(
+            _serve(settings, runtime.validation, organisation, address, port, locations, registry)
+        )
     except RuntimeError as error:
         raise _fail(str(error)) from None
 
 
 async def _serve(
     settings: Settings,
-    catalogue: Catalogue,
+    validation: ValidationContext,
     organisation: str,
     host: str,
     port: int,
@@ -135,7 +140,7 @@ async def _serve(
     listener = MllpListener(
         settings,
         publisher,
-        catalogue,
+        validation,
         organisation,
         host,
         port,

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.outbox import Alert, record_alert
 from flowsight.adapters.readmodel.tables import audit_log
-from flowsight.api.app import create_api
 from flowsight.api.auth import new_api_key
+from flowsight.context import build_api
 from flowsight.settings import Settings
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
@@ -32,7 +32,7 @@ def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
         api_keys=",".join(entry for _key, entry in KEYS.values()),
         kafka_bootstrap="127.0.0.1:1",
     )
-    with TestClient(create_api(settings)) as test_client:
+    with TestClient(build_api(settings)) as test_client:
         yield test_client
 
 

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from flowsight.adapters.fhir.mapping import HL7_ACT_CODE, NHS_NUMBER_SYSTEM
-from flowsight.api.app import create_api
 from flowsight.api.auth import new_api_key
 from flowsight.api.deps import KafkaUnavailable, event_writer
 from flowsight.api.routers.events import HTTP_BATCH_MAX, HTTP_BODY_MAX_BYTES
 from flowsight.api.routers.fhir import FHIR_BUNDLE_MAX, FHIR_JSON
+from flowsight.context import build_api
 from flowsight.settings import Settings
 from tests.integration.stack import free_port
 
@@ -87,7 +87,7 @@ def writer() -> RecordingWriter:
 
 @pytest.fixture
 async def client(tmp_path: Path, writer: RecordingWriter) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(settings(tmp_path))
+    app = build_api(settings(tmp_path))
     app.dependency_overrides[event_writer] = lambda: writer
     async with (
         app.router.lifespan_context(app),
@@ -357,7 +357,7 @@ async def test_kafka_not_acknowledging_is_a_503_to_retry(
 async def test_without_kafka_the_api_starts_reports_it_and_answers_503_to_publishers(
     tmp_path: Path,
 ) -> None:
-    app = create_api(settings(tmp_path))  # the real gateway writer, and no broker
+    app = build_api(settings(tmp_path))  # the real gateway writer, and no broker
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from flowsight.api.app import create_api
 from flowsight.api.auth import new_api_key
+from flowsight.context import build_api
 from flowsight.settings import Settings
 from tests.api.test_alerts_and_thresholds import audit_lines
 
@@ -107,7 +107,7 @@ def client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[Tes
         oidc_audience=AUDIENCE,
         oidc_roles_claim="realm_access.roles",
     )
-    with TestClient(create_api(settings)) as test_client:
+    with TestClient(build_api(settings)) as test_client:
         yield test_client
 
 

@@ -21,7 +21,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 
-from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.hl7.listener import (
     AckError,
     Discarded,
@@ -34,6 +33,7 @@ from flowsight.adapters.hl7.listener import (
 from flowsight.adapters.hl7.mapping import ErrorCode, LocationMap, parse_message
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics
 from flowsight.adapters.kafka.producer import GatewayPublisher
+from flowsight.context import build_runtime
 from flowsight.settings import Settings
 from tests.integration.stack import Stack, free_port, stack_env
 
@@ -149,12 +149,19 @@ def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 async def running_listener(
     settings: Settings, publisher: GatewayPublisher | None = None, **options: Any
 ) -> AsyncIterator[MllpListener]:
-    catalogue = load_catalogue(settings.catalogue_path)
-    await ensure_topics(settings, product_topics(settings, catalogue))
+    runtime = build_runtime(settings)
+    await ensure_topics(settings, product_topics(settings, runtime.catalogue))
     publisher = publisher or GatewayPublisher(settings)
     await publisher.start()
     listener = MllpListener(
-        settings, publisher, catalogue, "RR8", "127.0.0.1", 0, locations=LOCATIONS, **options
+        settings,
+        publisher,
+        runtime.validation,
+        "RR8",
+        "127.0.0.1",
+        0,
+        locations=LOCATIONS,
+        **options,
     )
     await listener.start()
     try:
