@@ -21,6 +21,7 @@ from tenacity import (
 from flowsight.adapters.readmodel import facts, store
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.journey import JourneyState
+from flowsight.services.touched import touched_days
 from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.sink")
@@ -90,7 +91,7 @@ class ReadModelSink:
             touched: set[tuple[str, date]] = set()
             if since is not None:
                 old = await facts.stored_states(connection, patients)
-                touched = facts.touched_days([*old, *states], since)
+                touched = touched_days([*old, *states], since)
             await store.replace_queue_entries(
                 connection,
                 patients,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -151,34 +151,6 @@ async def anomaly_counts(connection: AsyncConnection) -> list[dict[str, Any]]:
         {"service": service, "kind": kind, "count": count}
         for (service, kind), count in sorted(counts.items())
     ]
-
-
-def london_day(timestamp: str) -> date:
-    """The calendar day (Europe/London) a fact's timestamp falls on."""
-    return datetime.fromisoformat(timestamp).astimezone(LONDON).date()
-
-
-#: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
-_MOMENTS = (
-    ("stays", "service", ("started_at", "ended_at")),
-    ("referrals", "to_service", ("referred_at", "decided_at", "started_at")),
-    ("attendances", "service", ("arrived_at", "departed_at")),
-    ("assessments", "service", ("opened_at", "completed_at")),
-    ("delays", "service", ("started_at", "ended_at")),
-)
-
-
-def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, date]]:
-    """(service, day) pairs whose figures may have changed: facts on or after `since`."""
-    touched: set[tuple[str, date]] = set()
-    for state in states:
-        for attribute, service_field, moments in _MOMENTS:
-            for fact in getattr(state, attribute):
-                for name in moments:
-                    moment = getattr(fact, name)
-                    if moment and moment >= since:
-                        touched.add((getattr(fact, service_field), london_day(moment)))
-    return touched
 
 
 async def mark_dirty(connection: AsyncConnection, days: set[tuple[str, date]]) -> None:

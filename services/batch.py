@@ -1,0 +1,152 @@
+"""What one batch of validated events changes: patients' journeys and services' capacity.
+
+The worker reads the events topic in batches. Each event is recorded in its patient's journey
+(duplicates ignored, events older than the lateness window refused), and each patient the batch
+changed is replayed once, however many of their events it held. Capacity reports follow "the
+latest report wins": a report older than the one already known changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flowsight.schemas.events import EVENT_TYPES
+from flowsight.services.journey import Event, Journey, JourneyState, Recorded, ServiceMap, replay
+from flowsight.services.validation import TOO_LATE, UNPROCESSABLE, Rejected
+
+#: Outcomes counted per event type besides `Recorded`'s: an older capacity report, a failure.
+SUPERSEDED = "superseded"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An event of the batch to dead-letter: its position in the batch and why."""
+
+    position: int
+    rejected: Rejected
+    #: The error behind an unprocessable event, so the worker can log where it came from.
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class BatchChanges:
+    """What one batch changed, ready to be stored, written to the read model and counted."""
+
+    #: Each changed patient's journey, to store for their next events.
+    journeys: dict[str, Journey] = field(default_factory=dict)
+    #: The changed patients' states, replayed once each.
+    states: list[JourneyState] = field(default_factory=list)
+    #: The latest capacity report of each service the batch changed, to store.
+    capacity: dict[str, Event] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)
+    #: Events handled, by (event type, outcome).
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: The earliest event time the batch changed: figures from then on may need recomputing.
+    since: str | None = None
+
+    @property
+    def capacity_rows(self) -> list[dict[str, Any]]:
+        """The read model's capacity row of each service whose report changed."""
+        return [capacity_row(report) for report in self.capacity.values()]
+
+    def changed_from(self, moment: str) -> None:
+        """Note that figures from `moment` on may have changed."""
+        self.since = moment if self.since is None else min(self.since, moment)
+
+
+def apply_batch(
+    events: Sequence[Event],
+    stored_journey: Callable[[str], list[Event] | None],
+    latest_capacity: Callable[[str], Event | None],
+    lateness: timedelta,
+    services: ServiceMap,
+) -> BatchChanges:
+    """Fold a batch of validated events into journeys and capacity; say what changed.
+
+    `stored_journey(pseudonym)` gives a patient's journey as stored before the batch and
+    `latest_capacity(service)` a service's latest known capacity report; neither is changed.
+    """
+    changes = BatchChanges()
+    # Journeys read in this batch, changed or not: a patient's next event builds on the same one.
+    working: dict[str, Journey] = {}
+    for position, event in enumerate(events):
+        try:
+            if event["event_type"] == "capacity":
+                outcome = _apply_capacity(event, latest_capacity, changes)
+            else:
+                outcome = _apply_patient_event(event, stored_journey, lateness, working, changes)
+        except Exception as error:  # one bad record must not stop every patient's flow
+            changes.outcomes[event_type_label(event), FAILED] += 1
+            refusal = Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
+            changes.refusals.append(Refusal(position, refusal, error))
+            continue
+        changes.outcomes[event["event_type"], outcome] += 1
+        if outcome == Recorded.TOO_LATE.value:
+            changes.refusals.append(Refusal(position, _too_late(event, lateness)))
+    changes.states = [
+        replay(pseudonym, journey.events, services)
+        for pseudonym, journey in changes.journeys.items()
+    ]
+    return changes
+
+
+def _apply_capacity(
+    report: Event, latest_capacity: Callable[[str], Event | None], changes: BatchChanges
+) -> str:
+    service = report["service"]
+    latest = changes.capacity.get(service) or latest_capacity(service)
+    if latest and latest["occurred_at"] > report["occurred_at"]:
+        return SUPERSEDED
+    changes.capacity[service] = report
+    return Recorded.APPLIED.value
+
+
+def _apply_patient_event(
+    event: Event,
+    stored_journey: Callable[[str], list[Event] | None],
+    lateness: timedelta,
+    working: dict[str, Journey],
+    changes: BatchChanges,
+) -> str:
+    pseudonym = event["pseudonym"]
+    journey = working.get(pseudonym)
+    if journey is None:
+        journey = working[pseudonym] = Journey.from_stored(stored_journey(pseudonym))
+    recorded = journey.record(event, lateness)
+    if recorded is Recorded.APPLIED:
+        changes.journeys[pseudonym] = journey
+        changes.changed_from(journey.earliest_affected(event))
+    return recorded.value
+
+
+def _too_late(event: Event, lateness: timedelta) -> Rejected:
+    return Rejected(
+        TOO_LATE,
+        "occurred_at",
+        f"occurred_at {event['occurred_at']} is older than the lateness window "
+        f"({lateness.days} days) behind this patient's latest event",
+    )
+
+
+def event_type_label(document: object) -> str:
+    """A bounded label for a refused event: its declared type when readable and known."""
+    if not isinstance(document, dict):
+        return "unreadable"
+    declared = document.get("event_type")
+    return declared if declared in EVENT_TYPES else "unknown"
+
+
+def capacity_row(report: Event) -> dict[str, Any]:
+    """A capacity report as the read model stores it."""
+    return {
+        "service_id": report["service"],
+        "open": report["open"],
+        "total": report.get("total"),
+        "unit": report["unit"],
+        "as_of": datetime.fromisoformat(report["occurred_at"]),
+    }

@@ -1,0 +1,40 @@
+"""Which days' figures a change to patients' facts touches, so only those are recomputed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from flowsight.services.facts import LONDON
+from flowsight.services.journey import JourneyState
+
+#: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
+_MOMENTS = (
+    ("stays", "service", ("started_at", "ended_at")),
+    ("referrals", "to_service", ("referred_at", "decided_at", "started_at")),
+    ("attendances", "service", ("arrived_at", "departed_at")),
+    ("assessments", "service", ("opened_at", "completed_at")),
+    ("delays", "service", ("started_at", "ended_at")),
+)
+
+
+def london_day(timestamp: str) -> date:
+    """The calendar day (Europe/London) a fact's timestamp falls on."""
+    return datetime.fromisoformat(timestamp).astimezone(LONDON).date()
+
+
+def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, date]]:
+    """(service, day) pairs whose figures may have changed: facts on or after `since`.
+
+    Pass both the facts as they were and as they are now: a fact that moved or went away
+    changes the days it used to be on as well as the days it is on now.
+    """
+    touched: set[tuple[str, date]] = set()
+    for state in states:
+        for attribute, service_field, moments in _MOMENTS:
+            for fact in getattr(state, attribute):
+                for name in moments:
+                    moment = getattr(fact, name)
+                    if moment and moment >= since:
+                        touched.add((getattr(fact, service_field), london_day(moment)))
+    return touched
