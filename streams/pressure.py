@@ -8,7 +8,7 @@ alert, which the deliverer then sends, or did not, and the next run scores the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,13 +51,13 @@ class PressurePolicy:
     routes: list[str]
 
 
-def pressure_policy(settings: Settings) -> PressurePolicy:
-    """The pressure policy the settings describe."""
+def pressure_policy(settings: Settings, routes: Iterable[str]) -> PressurePolicy:
+    """The pressure policy the settings describe, alerting the named `routes`."""
     return PressurePolicy(
         cutoffs=Cutoffs(*settings.opel_cutoffs),
         hold=timedelta(minutes=settings.escalation_hold_minutes),
         service_weights=settings.system_weights,
-        routes=list(settings.alert_routes.by_name()),
+        routes=list(routes),
     )
 
 

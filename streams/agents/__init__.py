@@ -1,0 +1,1 @@
+"""The worker's agents: each reads a topic, calls the domain, writes what changed."""

@@ -1,0 +1,128 @@
+"""The tracker agent: keeps each patient's journey and each service's capacity, in batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
+from functools import partial
+from typing import Any, Protocol
+
+import orjson
+from faust.types import EventT, StreamT
+
+from flowsight.services.batch import FAILED, BatchChanges, apply_batch
+from flowsight.services.journey import Event, JourneyState, ServiceMap
+from flowsight.services.validation import UNPROCESSABLE, Rejected
+from flowsight.settings import Settings
+from flowsight.streams.dead_letters import DeadLetters
+from flowsight.streams.metrics import WorkerMetrics
+
+log = logging.getLogger("flowsight.worker")
+
+Agent = Callable[[StreamT[bytes]], AsyncIterator[None]]
+
+
+class StateWriter(Protocol):
+    """Where a batch's changes go: the read model's sink."""
+
+    async def write(
+        self,
+        journeys: Iterable[JourneyState],
+        capacity: Iterable[dict[str, Any]] = (),
+        since: str | None = None,
+    ) -> None: ...
+
+
+def tracker(
+    journeys: MutableMapping[str, Any],
+    capacity: MutableMapping[str, Any],
+    sink: StateWriter,
+    dead_letters: DeadLetters,
+    metrics: WorkerMetrics,
+    settings: Settings,
+    services: ServiceMap,
+) -> Agent:
+    """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink."""
+
+    async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
+        """Keep each patient's journey and each service's capacity; write changes in batches."""
+        async for batch in stream.take_events(  # type: ignore[attr-defined]
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            read, documents = await _decoded(batch, dead_letters, metrics)
+            capacity_keys = _capacity_keys(read, documents)
+            changes = apply_batch(
+                documents,
+                journeys.get,
+                partial(_latest_capacity, capacity, capacity_keys),
+                settings.lateness_window,
+                services,
+            )
+            await _dead_letter_refusals(changes, read, dead_letters)
+            _count(changes, metrics)
+            # Tables are written after the batch's events were iterated, so their changelog
+            # partition comes from the key (the tables use the events topic's partitioner).
+            for pseudonym, journey in changes.journeys.items():
+                journeys[pseudonym] = journey.to_stored()
+            for service, report in changes.capacity.items():
+                capacity[capacity_keys[service]] = report
+            await sink.write(changes.states, changes.capacity_rows, since=changes.since)
+            metrics.sink_batch_size.observe(len(batch))
+            yield None
+
+    return track
+
+
+async def _decoded(
+    batch: Sequence[EventT[bytes]], dead_letters: DeadLetters, metrics: WorkerMetrics
+) -> tuple[list[EventT[bytes]], list[Event]]:
+    """The batch's readable events and their documents; unreadable ones are dead-lettered."""
+    read: list[EventT[bytes]] = []
+    documents: list[Event] = []
+    for event in batch:
+        try:
+            document = orjson.loads(event.value)
+        except (orjson.JSONDecodeError, TypeError) as error:
+            log.error("state agent cannot read offset %s", event.message.offset, exc_info=error)
+            metrics.applied.labels("unreadable", FAILED).inc()
+            failed = Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
+            await dead_letters.send(event, failed)
+            continue
+        read.append(event)
+        documents.append(document)
+    return read, documents
+
+
+async def _dead_letter_refusals(
+    changes: BatchChanges, read: list[EventT[bytes]], dead_letters: DeadLetters
+) -> None:
+    for refusal in changes.refusals:
+        event = read[refusal.position]
+        if refusal.error is not None:
+            log.error(
+                "state agent failed on offset %s", event.message.offset, exc_info=refusal.error
+            )
+        await dead_letters.send(event, refusal.rejected)
+
+
+def _count(changes: BatchChanges, metrics: WorkerMetrics) -> None:
+    for (event_type, outcome), count in changes.outcomes.items():
+        metrics.applied.labels(event_type, outcome).inc(count)
+
+
+def _capacity_keys(read: list[EventT[bytes]], documents: list[Event]) -> dict[str, str]:
+    """The capacity table's key for each service reporting in the batch: its events' key."""
+    return {
+        document["service"]: bytes(event.key or b"").decode()
+        for event, document in zip(read, documents, strict=True)
+        if isinstance(document, dict)
+        and document.get("event_type") == "capacity"
+        and isinstance(document.get("service"), str)
+    }
+
+
+def _latest_capacity(
+    capacity: MutableMapping[str, Any], keys: dict[str, str], service: str
+) -> Event | None:
+    latest: Event | None = capacity.get(keys[service])
+    return latest

@@ -1,0 +1,1 @@
+"""The worker's background tasks: refreshing figures and pressure, delivering alerts, lag."""

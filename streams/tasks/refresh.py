@@ -1,0 +1,95 @@
+"""The refresh task: the figures of the days that changed, then pressure and any alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import orjson
+from faust.types import ChannelT
+
+from flowsight.adapters.notify.messages import webhook_document
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.pressure import ServiceScore, SystemScore
+from flowsight.streams.daily import refresh_daily
+from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.pressure import PressurePolicy, assess_pressure
+from flowsight.streams.sink import ReadModelSink
+
+log = logging.getLogger("flowsight.worker")
+REFRESH_DEBOUNCE_SECONDS = 2.0
+
+
+class Refresh:
+    """Recomputes figures and pressure; publishes the scores and the alerts they raise."""
+
+    def __init__(
+        self,
+        sink: ReadModelSink,
+        catalogue: Catalogue,
+        policy: PressurePolicy,
+        metrics: WorkerMetrics,
+        pressure_topic: ChannelT[bytes],
+        alerts_topic: ChannelT[bytes],
+    ) -> None:
+        self.sink = sink
+        self.catalogue = catalogue
+        self.metrics = metrics
+        self.pressure_topic = pressure_topic
+        self.alerts_topic = alerts_topic
+        self.policy = policy
+
+    async def once(self) -> None:
+        """Today's figures, the days late events changed, then pressure and any alerts."""
+        now = datetime.now(UTC)
+        todays = await refresh_daily(self.sink.engine, self.catalogue, self.metrics, now)
+        assessment = await assess_pressure(
+            self.sink.engine, self.catalogue, todays, self.policy, now
+        )
+        scores: list[ServiceScore | SystemScore] = [*assessment.services, assessment.system]
+        for score in scores:
+            body = score.to_dict()
+            scope = str(body["scope"])
+            self.metrics.publish_pressure(scope, score.level, score.score)
+            published = assessment.published.get(scope)
+            await self.pressure_topic.send(
+                key=scope.encode(),
+                value=orjson.dumps(
+                    {**body, "published_level": published, "as_of": now.isoformat()}
+                ),
+            )
+        for alert in assessment.alerts:
+            log.warning(
+                "OPEL %s: level %s → %s (%s); alert %s",
+                alert.scope,
+                alert.level_from,
+                alert.level_to,
+                alert.reason,
+                alert.id,
+            )
+            message = {"kind": "level_change", **webhook_document(alert, alert.id)}
+            await self.alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(message))
+
+    def task(
+        self, should_stop: Callable[[], bool], every_seconds: float
+    ) -> Callable[[], Awaitable[None]]:
+        """The worker's task: refresh when state changed (at most every few seconds) and every
+        `every_seconds` regardless, until `should_stop()`."""
+
+        async def refresh() -> None:
+            changed = self.sink.changed
+            while not should_stop():
+                try:
+                    await asyncio.wait_for(changed.wait(), every_seconds)
+                    await asyncio.sleep(REFRESH_DEBOUNCE_SECONDS)  # let a burst of batches land
+                except TimeoutError:
+                    pass  # waits and delays grow with time alone
+                changed.clear()
+                try:
+                    await self.once()
+                except Exception:  # the next round tries again; the dirty marks are still there
+                    log.exception("figures and pressure could not be refreshed")
+
+        return refresh

@@ -1,0 +1,143 @@
+"""The tracker agent: a batch of events updates the journeys and capacity, then the sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+import orjson
+import pytest
+
+from flowsight.services.journey import JourneyState, ServiceMap
+from flowsight.settings import Settings
+from flowsight.streams.agents.tracker import tracker
+from flowsight.streams.dead_letters import DeadLetters
+from flowsight.streams.metrics import WorkerMetrics
+from tests.streams.conftest import CATALOGUE, raw_topic
+
+ANN = "a" * 64
+
+
+class RecordingSink:
+    """Stands in for the read model: keeps what each batch wrote."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[list[JourneyState], list[dict[str, Any]], str | None]] = []
+
+    async def write(
+        self,
+        journeys: Iterable[JourneyState],
+        capacity: Iterable[dict[str, Any]] = (),
+        since: str | None = None,
+    ) -> None:
+        self.writes.append((list(journeys), list(capacity), since))
+
+
+class Tracker:
+    """The tracker on the events topic, with the tables `create_app` gives it."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self.metrics = WorkerMetrics()
+        self.sink = RecordingSink()
+        self.journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
+        self.capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
+        dead_letters = app.channel()
+        self.dead_letters = aiter(dead_letters)
+        self.agent = app.agent(raw_topic(app, settings.events_topic), name="tracker")(
+            tracker(
+                self.journeys,
+                self.capacity,
+                self.sink,
+                DeadLetters(dead_letters, self.metrics),
+                self.metrics,
+                settings,
+                ServiceMap.of(CATALOGUE),
+            )
+        )
+
+    def count(self, event_type: str, outcome: str) -> float:
+        labels = {"event_type": event_type, "outcome": outcome}
+        value = self.metrics.registry.get_sample_value("flowsight_events_applied_total", labels)
+        return value or 0.0
+
+
+@pytest.fixture
+def subject(app: faust.App, settings: Settings) -> Tracker:
+    return Tracker(app, settings)
+
+
+def admission(event_id: str, at: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": "admission",
+        "source": "RR8/pas",
+        "occurred_at": at,
+        "service": "lth-wards",
+        "episode_id": "SPELL-1",
+        "admission_method": "emergency",
+        "pseudonym": ANN,
+    }
+
+
+def capacity(at: str, open_beds: int) -> dict[str, Any]:
+    return {
+        "event_id": f"bed-state-{at}",
+        "event_type": "capacity",
+        "source": "RR8/pas",
+        "occurred_at": at,
+        "service": "lth-wards",
+        "open": open_beds,
+        "unit": "beds",
+    }
+
+
+async def test_a_batch_updates_the_journeys_table_and_writes_the_patient_to_the_sink(
+    subject: Tracker,
+) -> None:
+    event = admission("adm-1", "2026-05-01T10:00:00+00:00")
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(event), key=ANN.encode())
+        await agent.put(orjson.dumps(event), key=ANN.encode())  # delivered again
+
+    assert subject.journeys[ANN] == [event]
+    (first, _), (again, _) = [(states, since) for states, _, since in subject.sink.writes]
+    (state,) = first
+    assert state.pseudonym == ANN
+    assert state.in_services == {"lth-wards": "2026-05-01T10:00:00+00:00"}
+    assert again == []
+    assert subject.count("admission", "applied") == 1
+    assert subject.count("admission", "duplicate") == 1
+
+
+async def test_an_older_capacity_report_does_not_replace_the_latest(subject: Tracker) -> None:
+    async with subject.agent.test_context() as agent:
+        for report in (
+            capacity("2026-05-01T12:00:00+00:00", open_beds=5),
+            capacity("2026-05-01T08:00:00+00:00", open_beds=9),
+        ):
+            await agent.put(orjson.dumps(report), key=b"service:lth-wards")
+
+    assert subject.capacity["service:lth-wards"]["open"] == 5
+    (_, rows, _), (_, later_rows, _) = subject.sink.writes
+    assert [row["open"] for row in rows] == [5]
+    assert later_rows == []
+    assert subject.count("capacity", "superseded") == 1
+
+
+async def test_an_unreadable_or_too_late_event_is_dead_lettered_and_the_stream_goes_on(
+    subject: Tracker,
+) -> None:
+    async with subject.agent.test_context() as agent:
+        await agent.put(b"not json", key=ANN.encode())
+        unreadable = await subject.dead_letters.get(timeout=1)
+        await agent.put(orjson.dumps(admission("adm-2", "2026-05-20T10:00:00+00:00")))
+        await agent.put(orjson.dumps(admission("adm-1", "2026-05-01T10:00:00+00:00")))
+        too_late = await subject.dead_letters.get(timeout=1)
+
+    assert unreadable.value == b"not json"
+    assert dict(unreadable.message.headers)["error.reason"] == b"unprocessable"
+    assert dict(too_late.message.headers)["error.reason"] == b"too_late"
+    assert [e["event_id"] for e in subject.journeys[ANN]] == ["adm-2"]
+    assert subject.count("unreadable", "failed") == 1
+    assert subject.count("admission", "too_late") == 1

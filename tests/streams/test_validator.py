@@ -1,0 +1,96 @@
+"""The validator agent: valid events leave pseudonymised; invalid ones go to the dead letters."""
+
+from __future__ import annotations
+
+import re
+
+import faust
+import orjson
+import pytest
+
+from flowsight.services.validation import ValidationContext
+from flowsight.settings import Settings
+from flowsight.streams.agents.validator import validator
+from flowsight.streams.dead_letters import DeadLetters
+from flowsight.streams.metrics import WorkerMetrics
+from tests.schemas.examples import NHS_NUMBER_DIGITS, example, without
+from tests.streams.conftest import raw_topic
+
+
+class Validator:
+    """The validator on the RR8 ingest topic, its outputs read back from in-memory channels."""
+
+    def __init__(self, app: faust.App, settings: Settings, context: ValidationContext) -> None:
+        self.metrics = WorkerMetrics()
+        events, dead_letters = app.channel(), app.channel()
+        # Subscribed before anything is sent: a channel keeps only what a subscriber will read.
+        self.events, self.dead_letters = aiter(events), aiter(dead_letters)
+        self.agent = app.agent(raw_topic(app, settings.ingest_topic("RR8")), name="validator")(
+            validator(
+                re.compile(settings.ingest_topic_pattern),
+                context,
+                events,
+                DeadLetters(dead_letters, self.metrics),
+                self.metrics,
+            )
+        )
+
+    def count(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def subject(app: faust.App, settings: Settings, context: ValidationContext) -> Validator:
+    return Validator(app, settings, context)
+
+
+async def test_a_valid_event_goes_to_the_events_topic_pseudonymised(subject: Validator) -> None:
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(example("admission")), key=b"pas-adm-991")
+        published = await subject.events.get(timeout=1)
+
+    body = orjson.loads(published.value)
+    assert body["event_id"] == "pas-adm-991"
+    assert "patient" not in body
+    assert len(body["pseudonym"]) == 64
+    assert published.key == body["pseudonym"].encode()
+    assert NHS_NUMBER_DIGITS.encode() not in published.value
+    assert subject.dead_letters.queue.empty()
+    labels = {"event_type": "admission", "outcome": "valid"}
+    assert subject.count("flowsight_events_validated_total", **labels) == 1
+
+
+async def test_an_invalid_event_goes_to_the_dead_letters_unchanged_with_the_reason(
+    subject: Validator,
+) -> None:
+    raw = orjson.dumps(without(example("admission"), "service"))
+    async with subject.agent.test_context() as agent:
+        await agent.put(raw, key=b"pas-adm-991", headers=[("traceparent", b"00-abc")])
+        refused = await subject.dead_letters.get(timeout=1)
+
+    assert refused.value == raw
+    assert refused.key == b"pas-adm-991"
+    headers = dict(refused.message.headers)
+    assert headers["traceparent"] == b"00-abc"
+    assert headers["error.reason"] == b"missing_field"
+    assert headers["error.field"] == b"service"
+    assert headers["error.message"] == b"service is required"
+    assert headers["error.topic"] == b"flowsight.ingest.RR8.v1"
+    assert (headers["error.partition"], headers["error.offset"]) == (b"0", b"0")
+    assert subject.events.queue.empty()
+    assert subject.count("flowsight_dead_letters_total", reason="missing_field") == 1
+    labels = {"event_type": "admission", "outcome": "dead_lettered"}
+    assert subject.count("flowsight_events_validated_total", **labels) == 1
+
+
+async def test_an_event_from_another_organisation_s_system_is_dead_lettered(
+    subject: Validator,
+) -> None:
+    # Published on RR8's topic, but the source is a Leeds City Council system.
+    document = example("admission", source="LCC/mosaic")
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(document), key=b"pas-adm-991")
+        refused = await subject.dead_letters.get(timeout=1)
+
+    assert dict(refused.message.headers)["error.field"] == b"source"
+    assert subject.events.queue.empty()
