@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.services.journey import Journey, ServiceMap, replay
+from flowsight.services.batch import apply_batch
+from flowsight.services.journey import Event, ServiceMap
 from flowsight.services.validation import Accepted, ValidationContext, validate_document
 
 LATENESS = timedelta(days=7)
@@ -93,19 +94,18 @@ def bench_core(
             body = orjson.loads(raw)
             grouped[body["pseudonym"]].append(body)
 
-    journeys: dict[str, Journey] = defaultdict(Journey)
+    stored: dict[str, list[Event]] = {}
+    capacity: dict[str, Event] = {}
 
     def core(batch: list[bytes]) -> None:
-        # Decode, record (dedupe, lateness, order) and replay each changed patient once per
-        # batch: what the tracker agent does between reading the topic and writing the sink.
-        changed = {}
-        for raw in batch:
-            body = orjson.loads(raw)
-            journey = journeys[body["pseudonym"]]
-            journey.record(body, LATENESS)
-            changed[body["pseudonym"]] = journey
-        for pseudonym, journey in changed.items():
-            replay(pseudonym, journey.events, services)
+        # Decode, then fold the batch as the tracker agent does between reading the topic and
+        # writing the sink: record (dedupe, lateness, order), replay each changed patient once.
+        changes = apply_batch(
+            [orjson.loads(raw) for raw in batch], stored.get, capacity.get, LATENESS, services
+        )
+        for pseudonym, journey in changes.journeys.items():
+            stored[pseudonym] = journey.to_stored()
+        capacity.update(changes.capacity)
 
     return (
         _measure("baseline: decode + group by patient", events, batch_size, baseline),
