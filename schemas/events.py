@@ -72,6 +72,11 @@ class PatientIdentity(_Contract):
         return self
 
 
+def organisation_of(source: str) -> str:
+    """The organisation code of a `source` ("RR8/pas" → "RR8"), for events not yet validated."""
+    return source.split("/", 1)[0]
+
+
 class Envelope(_Contract):
     """Fields every event carries."""
 
@@ -85,7 +90,7 @@ class Envelope(_Contract):
     @property
     def organisation(self) -> str:
         """The organisation code part of `source`."""
-        return self.source.split("/", 1)[0]
+        return organisation_of(self.source)
 
 
 class PatientEvent(Envelope):

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.admin import topic_partitions, wait_for_broker
+from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.settings import Settings
 
 REPLAYED_FROM = "flowsight.replayed_from"
@@ -100,20 +101,14 @@ async def replay(settings: Settings, letter: DeadLetter, corrected: bytes | None
             f"dead letter {letter.position} came from {topic or 'an unknown topic'}, "
             "not an ingest topic of this namespace; publish a corrected event instead"
         )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        passthrough = [
-            (name, value) for name, value in letter.headers.items() if not name.startswith("error.")
-        ]
-        await producer.send_and_wait(
+    passthrough = [
+        (name, value) for name, value in letter.headers.items() if not name.startswith("error.")
+    ]
+    async with EventPublisher(settings) as publisher:
+        await publisher.write(
             topic,
+            corrected if corrected is not None else letter.value,
             key=letter.key,
-            value=corrected if corrected is not None else letter.value,
             headers=[*passthrough, (REPLAYED_FROM, letter.position.encode())],
         )
-    finally:
-        await producer.stop()
     return topic

@@ -1,60 +1,122 @@
-"""What every gateway shares: write an accepted event to its organisation's ingest topic, or a
-refused one to the dead-letter topic, and return only once Kafka has acknowledged the write."""
+"""The one way flowsight writes to Kafka: events to their organisation's ingest topic, refused
+messages to the dead-letter topic, and dead letters back again, each call returning only once
+Kafka has acknowledged the write.
+
+The gateways, `flowsight publish`, the simulator and `flowsight dlq replay` all write through
+`EventPublisher`, so they share one producer configuration and one partition-key rule.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from flowsight.schemas.events import organisation_of
 from flowsight.settings import Settings
 
 #: `error.offset` of a dead letter that never reached an ingest topic (refused at a gateway).
 NOT_ON_A_TOPIC = "-1"
+#: How long the producer waits for the broker to answer a request before the send fails.
+REQUEST_TIMEOUT_MS = 15_000
+
+Headers = Sequence[tuple[str, bytes]]
 
 
-class GatewayPublisher:
-    """One idempotent producer (acks=all) shared by a gateway process."""
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """Every flowsight producer's options: no write is lost or doubled (acks=all, idempotence).
+
+    The connection's security options (TLS, SASL) belong here too when they are configured.
+    """
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+    }
+
+
+def event_key(event: Mapping[str, Any]) -> bytes:
+    """The partition key: the episode, so one patient's episode stays in order; else the service."""
+    return str(event.get("episode_id") or event.get("service") or "").encode()
+
+
+def source_organisation(event: object) -> str:
+    """The organisation named by an event's `source`; ValueError if it names none."""
+    source = event.get("source") if isinstance(event, Mapping) else None
+    if not isinstance(source, str) or "/" not in source:
+        raise ValueError(
+            f"cannot tell the organisation of an event without a source: {event!r:.80}"
+        )
+    return organisation_of(source)
+
+
+class EventPublisher:
+    """One idempotent producer (acks=all) shared by everything in a process that writes events."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=15000,
-        )
+        """Connect to the brokers (raises if none answers)."""
+        self._producer = AIOKafkaProducer(**producer_config(self.settings))
         await self._producer.start()
 
     async def stop(self) -> None:
+        """Send what is queued and disconnect; safe to call when not started."""
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
 
+    async def __aenter__(self) -> EventPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
     @property
     def producer(self) -> AIOKafkaProducer:
+        """The started aiokafka producer."""
         if self._producer is None:
-            raise RuntimeError("GatewayPublisher.start() was not called")
+            raise RuntimeError(f"{type(self).__name__}.start() was not called")
         return self._producer
 
-    async def publish(self, organisation: str, events: Sequence[dict[str, Any]]) -> None:
+    async def publish(self, organisation: str, events: Sequence[Mapping[str, Any]]) -> None:
         """Write events to `organisation`'s ingest topic, keyed by episode; wait for every ack."""
         topic = self.settings.ingest_topic(organisation)
+        await _acknowledged([await self._send(topic, event) for event in events])
+
+    async def publish_by_source(self, events: Iterable[Mapping[str, Any]]) -> int:
+        """Write each event to the ingest topic of the organisation its `source` names.
+
+        Waits for every ack; returns how many events were written. ValueError at the first event
+        without a source (the ones before it are still written when the publisher stops).
+        """
         pending = [
-            await self.producer.send(
-                topic,
-                key=str(event.get("episode_id") or event.get("service") or "").encode(),
-                value=orjson.dumps(event),
-            )
+            await self._send(self.settings.ingest_topic(source_organisation(event)), event)
             for event in events
         ]
-        for delivery in pending:
-            await delivery
+        await _acknowledged(pending)
+        return len(pending)
+
+    async def write(
+        self, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers = ()
+    ) -> None:
+        """Write one record to `topic` exactly as given; wait for the ack."""
+        await self.producer.send_and_wait(
+            topic, key=key, value=value, headers=list(headers) or None
+        )
 
     async def dead_letter(
         self,
@@ -77,6 +139,19 @@ class GatewayPublisher:
             ("error.offset", NOT_ON_A_TOPIC.encode()),
             ("error.gateway", gateway.encode()),
         ]
-        await self.producer.send_and_wait(
-            self.settings.dlq_topic, key=key, value=raw, headers=headers
+        await self.write(self.settings.dlq_topic, raw, key=key, headers=headers)
+
+    async def _send(self, topic: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
+        delivery: asyncio.Future[Any] = await self.producer.send(
+            topic, key=event_key(event), value=orjson.dumps(event)
         )
+        return delivery
+
+
+async def _acknowledged(pending: Sequence[asyncio.Future[Any]]) -> None:
+    for delivery in pending:
+        await delivery
+
+
+#: The gateways' name for the publisher (the HL7 listener and its tests still use it).
+GatewayPublisher = EventPublisher

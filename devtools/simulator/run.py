@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-from aiokafka import AIOKafkaProducer
-
+from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.devtools.simulator.model import City
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
@@ -69,26 +67,15 @@ async def simulate(
     Returns the number of events published. Runs until `duration` seconds pass, or forever.
     """
     city = City(catalogue, run.start, seed=run.seed, volume=run.volume)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
     loop = asyncio.get_running_loop()
     stop_at = None if duration is None else loop.time() + duration
     interval = 1.0 / settings.simulator_rate
     published = 0
-    try:
+    async with EventPublisher(settings) as publisher:
         while stop_at is None or loop.time() < stop_at:
             started = loop.time()
             batch = list(city.events_until(min(datetime.now(UTC), city.next_time())))
-            for event in batch:
-                organisation = event["source"].split("/", 1)[0]
-                await producer.send(
-                    settings.ingest_topic(organisation),
-                    key=str(event.get("episode_id", event["service"])).encode(),
-                    value=orjson.dumps(event),
-                )
-                published += 1
+            published += await publisher.publish_by_source(batch)
             if on_published and batch:
                 on_published(len(batch))
             if not batch:
@@ -97,8 +84,5 @@ async def simulate(
                 await asyncio.sleep(min(max(wait, 0.05), 1.0))
             else:
                 await asyncio.sleep(max(0.0, interval * len(batch) - (loop.time() - started)))
-        await producer.flush()
-    finally:
-        await producer.stop()
     log.info("simulator published %d events", published)
     return published

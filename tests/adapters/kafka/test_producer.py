@@ -1,0 +1,168 @@
+"""The one producer: its settings, its partition key, the organisation it writes for, and the
+records it hands to Kafka (a recording stand-in for aiokafka's producer, no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from flowsight.adapters.kafka import producer as producer_module
+from flowsight.adapters.kafka.producer import (
+    NOT_ON_A_TOPIC,
+    EventPublisher,
+    GatewayPublisher,
+    event_key,
+    producer_config,
+    source_organisation,
+)
+from flowsight.settings import Settings
+
+
+def settings() -> Settings:
+    return Settings(_env_file=None, kafka_bootstrap="kafka.internal:19092", topic_namespace="t")
+
+
+class RecordingProducer:
+    """Takes what aiokafka's producer would send and acknowledges it at once."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+        self.sent: list[dict[str, Any]] = []
+        self.running = False
+
+    async def start(self) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+
+    async def send(self, topic: str, **record: Any) -> asyncio.Future[None]:
+        self.sent.append({"topic": topic, **record})
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(None)
+        return acknowledged
+
+    async def send_and_wait(self, topic: str, **record: Any) -> None:
+        await (await self.send(topic, **record))
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[RecordingProducer]:
+    made: list[RecordingProducer] = []
+
+    def make(**config: Any) -> RecordingProducer:
+        made.append(RecordingProducer(**config))
+        return made[-1]
+
+    monkeypatch.setattr(producer_module, "AIOKafkaProducer", make)
+    return made
+
+
+def test_every_producer_is_idempotent_waits_for_all_replicas_and_times_out() -> None:
+    assert producer_config(settings()) == {
+        "bootstrap_servers": "kafka.internal:19092",
+        "acks": "all",
+        "enable_idempotence": True,
+        "request_timeout_ms": 15_000,
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "key"),
+    [
+        ({"episode_id": "E1", "service": "lth-ed"}, b"E1"),
+        ({"service": "lth-ed"}, b"lth-ed"),  # capacity reports have no episode
+        ({"episode_id": "", "service": "lth-ed"}, b"lth-ed"),
+        ({"episode_id": None, "service": "lth-ed"}, b"lth-ed"),
+        ({}, b""),
+    ],
+)
+def test_events_are_keyed_by_episode_else_by_service(event: dict[str, Any], key: bytes) -> None:
+    assert event_key(event) == key
+
+
+def test_the_organisation_is_the_source_before_its_slash() -> None:
+    assert source_organisation({"source": "RR8/pas"}) == "RR8"
+
+
+@pytest.mark.parametrize("event", [{"event_id": "e1"}, {"source": "RR8"}, {"source": 8}, [1]])
+def test_an_event_naming_no_organisation_is_refused_saying_so(event: object) -> None:
+    with pytest.raises(ValueError, match="cannot tell the organisation"):
+        source_organisation(event)
+
+
+async def test_publish_writes_to_the_organisations_ingest_topic_keyed_by_episode(
+    recording: list[RecordingProducer],
+) -> None:
+    events = [{"episode_id": "E1", "service": "lth-ed"}, {"service": "lth-beds"}]
+
+    async with EventPublisher(settings()) as publisher:
+        await publisher.publish("RR8", events)
+
+    (made,) = recording
+    assert made.config == producer_config(settings())
+    assert [(r["topic"], r["key"]) for r in made.sent] == [
+        ("t.ingest.RR8.v1", b"E1"),
+        ("t.ingest.RR8.v1", b"lth-beds"),
+    ]
+    assert [orjson.loads(r["value"]) for r in made.sent] == events
+    assert not made.running
+
+
+async def test_publish_by_source_sends_each_event_to_its_own_organisation(
+    recording: list[RecordingProducer],
+) -> None:
+    events = [
+        {"source": "RR8/pas", "episode_id": "E1", "service": "lth-ed"},
+        {"source": "LCC/mosaic", "service": "lcc-reablement"},
+    ]
+
+    async with EventPublisher(settings()) as publisher:
+        assert await publisher.publish_by_source(events) == 2
+
+    assert [(r["topic"], r["key"]) for r in recording[0].sent] == [
+        ("t.ingest.RR8.v1", b"E1"),
+        ("t.ingest.LCC.v1", b"lcc-reablement"),
+    ]
+
+
+async def test_a_dead_letter_keeps_the_message_as_received_and_says_why(
+    recording: list[RecordingProducer],
+) -> None:
+    async with EventPublisher(settings()) as publisher:
+        await publisher.dead_letter(
+            b"not json",
+            organisation="RR8",
+            gateway="http",
+            reason="malformed_json",
+            field="",
+            message="not JSON",
+        )
+
+    (record,) = recording[0].sent
+    assert (record["topic"], record["key"], record["value"]) == (
+        "t.events.dlq.v1",
+        None,
+        b"not json",
+    )
+    assert dict(record["headers"]) == {
+        "error.reason": b"malformed_json",
+        "error.field": b"",
+        "error.message": b"not JSON",
+        "error.topic": b"t.ingest.RR8.v1",
+        "error.partition": NOT_ON_A_TOPIC.encode(),
+        "error.offset": NOT_ON_A_TOPIC.encode(),
+        "error.gateway": b"http",
+    }
+
+
+async def test_using_the_producer_before_start_says_so() -> None:
+    with pytest.raises(RuntimeError, match=r"start\(\) was not called"):
+        await EventPublisher(settings()).publish("RR8", [{"service": "lth-ed"}])
+
+
+def test_the_gateways_name_is_the_same_publisher() -> None:
+    assert GatewayPublisher is EventPublisher
