@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 import flowsight
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import head_revision
-from flowsight.api.auth import Authenticator
 from flowsight.api.deps import ApiState, GatewayWriter
 from flowsight.api.live import LiveFeed
+from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
 from flowsight.api.routers import (
     alerts,

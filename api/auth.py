@@ -1,5 +1,6 @@
-"""Who is asking: API keys (stored as SHA-256 hashes) mapped to roles, or OIDC bearer tokens
-(`api/oidc.py`) carrying them (SPEC section 9)."""
+"""Who a caller is and what it may do (SPEC section 9): principals, roles and API keys (stored
+as SHA-256 hashes). OIDC tokens (`api/oidc.py`) resolve to the same principals; `api/principal.py`
+chooses between the two."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from flowsight.settings import Settings
 
 ROLES = frozenset({"viewer", "caseload", "oncall", "admin"})
 
@@ -22,11 +22,14 @@ class Principal:
     roles: frozenset[str]
 
     def has(self, role: str) -> bool:
+        """Whether the caller holds `role` (an admin holds every role)."""
         return role in self.roles or "admin" in self.roles
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
+    """One configured key: whom it belongs to, its roles, and the SHA-256 of the secret."""
+
     name: str
     roles: frozenset[str]
     sha256: str
@@ -56,6 +59,7 @@ def parse_api_keys(config: str) -> list[ApiKey]:
 
 
 def hash_key(key: str) -> str:
+    """The SHA-256 hex digest a key is configured (and compared) as."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -65,25 +69,10 @@ def new_api_key(name: str, roles: list[str]) -> tuple[str, str]:
     return key, f"{name}:{'+'.join(roles)}:{hash_key(key)}"
 
 
-class Authenticator:
-    """Resolves a presented key to a principal; holds the token verifier when OIDC is set up."""
-
-    def __init__(self, settings: Settings) -> None:
-        from flowsight.api.oidc import (
-            OidcVerifier,  # it builds on Principal and ROLES, defined here
-        )
-
-        self.keys = parse_api_keys(settings.api_keys)
-        self.oidc = OidcVerifier(settings) if settings.oidc_issuer else None
-        self.open_development = (
-            settings.environment == "development" and not self.keys and self.oidc is None
-        )
-
-    def principal(self, presented: str | None) -> Principal | None:
-        if presented is None:
-            return DEVELOPMENT_PRINCIPAL if self.open_development else None
-        digest = hash_key(presented)
-        for key in self.keys:
-            if hmac.compare_digest(digest, key.sha256):
-                return Principal(key.name, key.roles)
-        return None
+def key_holder(keys: Sequence[ApiKey], presented: str) -> Principal | None:
+    """The principal whose key was presented, or None if no configured key matches."""
+    digest = hash_key(presented)
+    for key in keys:
+        if hmac.compare_digest(digest, key.sha256):
+            return Principal(key.name, key.roles)
+    return None

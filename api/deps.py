@@ -16,12 +16,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from flowsight.adapters.kafka.producer import GatewayPublisher
+from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.adapters.readmodel import store
-from flowsight.api.auth import Authenticator, Principal
-from flowsight.api.oidc import TokenRejected, looks_like_jwt
+from flowsight.api.auth import Principal
+from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
+from flowsight.schemas.events import organisation_of
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 
@@ -48,11 +49,11 @@ class EventWriter(Protocol):
 
 
 class GatewayWriter:
-    """A GatewayPublisher started on first use, so the API starts (and reports) without Kafka."""
+    """An EventPublisher started on first use, so the API starts (and reports) without Kafka."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self.settings = settings
-        self._publisher: GatewayPublisher | None = None
+        self._publisher: EventPublisher | None = None
         self._starting = asyncio.Lock()
         self.accepted = Counter(
             "flowsight_gateway_events",
@@ -68,10 +69,10 @@ class GatewayWriter:
             registry=registry,
         )
 
-    async def _started(self) -> GatewayPublisher:
+    async def _started(self) -> EventPublisher:
         async with self._starting:
             if self._publisher is None:
-                publisher = GatewayPublisher(self.settings)
+                publisher = EventPublisher(self.settings)
                 try:
                     await publisher.start()
                 except BaseException as error:
@@ -99,8 +100,7 @@ class GatewayWriter:
         """Write one record to `topic`; KafkaUnavailable unless acknowledged in time."""
         try:
             async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
-                publisher = await self._started()
-                await publisher.producer.send_and_wait(topic, key=key, value=value)
+                await (await self._started()).write(topic, value, key=key)
         except (KafkaError, OSError, TimeoutError) as error:
             raise KafkaUnavailable(f"Kafka did not acknowledge the write: {error!r}") from error
 
@@ -127,6 +127,7 @@ class GatewayWriter:
         self.dead_letters.labels(reason).inc()
 
     async def stop(self) -> None:
+        """Stop the publisher, if one was started."""
         if self._publisher is not None:
             await self._publisher.stop()
             self._publisher = None
@@ -146,6 +147,7 @@ class ApiState:
 
 
 def api_state(request: Request) -> ApiState:
+    """What the API built at start-up."""
     state: ApiState = request.app.state.flowsight
     return state
 
@@ -179,22 +181,11 @@ PresentedKey = Annotated[str | None, Depends(presented_key)]
 
 
 def caller(state: StateDep, presented: PresentedKey) -> Principal:
-    oidc = state.authenticator.oidc
-    if presented is not None and oidc is not None and looks_like_jwt(presented):
-        try:
-            return oidc.principal(presented)
-        except TokenRejected as error:
-            raise Problem(401, "Unauthorised", f"the bearer token is not valid: {error}") from None
-    principal = state.authenticator.principal(presented)
-    if principal is None:
-        raise Problem(
-            401,
-            "Unauthorised",
-            "an API key is required (Authorization: Bearer <key> or X-API-Key)"
-            if presented is None
-            else "the API key is not recognised",
-        )
-    return principal
+    """The authenticated caller, by OIDC token or API key; 401 naming what is missing or wrong."""
+    try:
+        return state.authenticator.authenticate(presented)
+    except Unauthenticated as refusal:
+        raise Problem(401, "Unauthorised", str(refusal)) from None
 
 
 CallerDep = Annotated[Principal, Depends(caller)]
@@ -232,7 +223,7 @@ def publisher_organisations(principal: Principal) -> frozenset[str]:
 def organisation_for(source: object, organisations: frozenset[str]) -> str:
     """The organisation an event is checked against: its source's, if the key publishes for it."""
     if isinstance(source, str):
-        claimed = source.split("/", 1)[0]
+        claimed = organisation_of(source)
         if claimed in organisations:
             return claimed
     # Otherwise any of the key's organisations: validation then refuses it as source_mismatch.

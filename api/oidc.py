@@ -28,6 +28,7 @@ class TokenRejected(Exception):
 
 
 def looks_like_jwt(presented: str) -> bool:
+    """Whether a presented credential has a JWT's shape (three parts, a JSON header)."""
     return presented.count(".") == 2 and presented.startswith("eyJ")
 
 
@@ -42,6 +43,7 @@ class OidcVerifier:
         self._keys: jwt.PyJWKClient | None = None
 
     def principal(self, token: str) -> Principal:
+        """The token's subject and flowsight roles; TokenRejected saying why it is not valid."""
         try:
             signing_key = self._key_set().get_signing_key_from_jwt(token)
             claims = jwt.decode(

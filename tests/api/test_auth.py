@@ -7,12 +7,12 @@ import pytest
 from flowsight.api.auth import (
     DEVELOPMENT_PRINCIPAL,
     ApiKey,
-    Authenticator,
     Principal,
     hash_key,
     new_api_key,
     parse_api_keys,
 )
+from flowsight.api.principal import Authenticator
 from flowsight.settings import Settings
 
 PSEUDONYM_KEY = "p" * 32

@@ -1,0 +1,46 @@
+"""The caller of a request, decided in one place: an OIDC bearer token when an issuer is
+configured and the credential looks like one, otherwise an API key (SPEC section 9)."""
+
+from __future__ import annotations
+
+from flowsight.api.auth import DEVELOPMENT_PRINCIPAL, Principal, key_holder, parse_api_keys
+from flowsight.api.oidc import OidcVerifier, TokenRejected, looks_like_jwt
+from flowsight.settings import Settings
+
+
+class Unauthenticated(Exception):
+    """No principal for the presented credential; the message says why, without the credential."""
+
+
+class Authenticator:
+    """The configured API keys and, when OIDC is set up, the token verifier."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.keys = parse_api_keys(settings.api_keys)
+        self.oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+        # Only a development run with nothing configured is open; production refuses to start so.
+        self.open_development = (
+            settings.environment == "development" and not self.keys and self.oidc is None
+        )
+
+    def authenticate(self, presented: str | None) -> Principal:
+        """The caller presenting `presented` (a token or an API key); Unauthenticated if none."""
+        if presented is not None and self.oidc is not None and looks_like_jwt(presented):
+            try:
+                return self.oidc.principal(presented)
+            except TokenRejected as error:
+                raise Unauthenticated(f"the bearer token is not valid: {error}") from None
+        principal = self.principal(presented)
+        if principal is None:
+            raise Unauthenticated(
+                "an API key is required (Authorization: Bearer <key> or X-API-Key)"
+                if presented is None
+                else "the API key is not recognised"
+            )
+        return principal
+
+    def principal(self, presented: str | None) -> Principal | None:
+        """The holder of the API key `presented` (tokens are not keys), or None."""
+        if presented is None:
+            return DEVELOPMENT_PRINCIPAL if self.open_development else None
+        return key_holder(self.keys, presented)
