@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from flowsight.adapters.notify.routes import AlertRoutes
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOGUE = REPO_ROOT / "deploy" / "catalogue" / "leeds.yaml"
@@ -72,8 +70,9 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_roles_claim: str = "roles"
 
-    # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager)
-    alert_routes: Annotated[AlertRoutes, NoDecode] = Field(default_factory=AlertRoutes)
+    # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager), kept as
+    # written; adapters/notify/routes.py parses and checks it when a process starts
+    alert_routes: str = ""
     # Pressure: weighted-mean scores at which OPEL 2, 3 and 4 begin; hold before de-escalating;
     # each service's weight in the system level (default 1)
     opel_cutoffs: tuple[float, float, float] = (1.5, 2.5, 3.5)

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics
 from flowsight.adapters.readmodel.database import describe
 from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.devtools.local.kafka import LocalKafka
+from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 
 STOP_GRACE_SECONDS = 15
@@ -30,6 +30,7 @@ class Stack:
 
     settings: Settings
     console: Console
+    catalogue: Catalogue
     use_postgres: bool = False
     simulate: bool = True
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -51,7 +52,6 @@ class Stack:
 
     def _start(self) -> None:
         settings = self.settings
-        catalogue = load_catalogue(settings.catalogue_path)
         broker = LocalKafka(settings)
         with self.console.status(
             f"fetching Apache Kafka {settings.kafka_version} (first run only)…"
@@ -69,7 +69,7 @@ class Stack:
             settings = self.settings = settings.model_copy(
                 update={"database_url": env["FLOWSIGHT_DATABASE_URL"]}
             )
-        asyncio.run(ensure_topics(settings, product_topics(settings, catalogue)))
+        asyncio.run(ensure_topics(settings, product_topics(settings, self.catalogue)))
         upgrade(settings.resolved_database_url)
         self.console.print(f"database   {describe(settings.resolved_database_url)}", soft_wrap=True)
         self._spawn("worker", env)

@@ -7,7 +7,7 @@ FLOWSIGHT_ALERT_ROUTES is a JSON list, e.g.
     "recipients": ["oncall@example"], "username": "flowsight", "password": "..."},
    {"kind": "alertmanager", "url": "http://alertmanager:9093"}]
 Each route has a `name` (default: its kind) that must be unique; it is part of the dedupe key.
-Settings declare it `alert_routes: Annotated[AlertRoutes, NoDecode] = Field(default_factory=AlertRoutes)`.
+Settings keep the variable's text (`Settings.alert_routes`); `alert_routes` parses and checks it.
 """
 
 from __future__ import annotations
@@ -263,6 +263,11 @@ class AlertRoutes(RootModel[list[RouteSettings]]):
     def by_name(self) -> dict[str, Route]:
         """The routes, by the name the outbox records them under."""
         return {route.route_name: route for route in self.root}
+
+
+def alert_routes(setting: str) -> AlertRoutes:
+    """The routes FLOWSIGHT_ALERT_ROUTES describes; ValueError naming what is wrong with them."""
+    return AlertRoutes.model_validate(setting)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from flowsight.adapters.notify.routes import alert_routes
 from flowsight.api.auth import new_api_key
 from flowsight.settings import REPO_ROOT, Settings
 
@@ -194,3 +195,15 @@ def test_kafka_host_and_port_come_from_the_bootstrap_address(
     loaded = settings()
 
     assert (loaded.kafka_host, loaded.kafka_port) == ("kafka.internal", 19092)
+
+
+def test_alert_routes_are_kept_as_written_and_parsed_by_the_notify_adapter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routes = '[{"kind": "alertmanager", "name": "am", "url": "http://127.0.0.1:9093"}]'
+    monkeypatch.setenv("FLOWSIGHT_ALERT_ROUTES", routes)
+
+    loaded = settings()
+
+    assert loaded.alert_routes == routes
+    assert list(alert_routes(loaded.alert_routes).by_name()) == ["am"]

@@ -51,3 +51,23 @@ def test_bad_catalogue_names_the_service_and_field(tmp_path: Path) -> None:
     assert done.returncode == 2, output
     assert "services[ward].kind" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_invalid_alert_routes_stop_a_process_at_start_naming_the_variable(
+    command: str, tmp_path: Path
+) -> None:
+    env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    env["FLOWSIGHT_ALERT_ROUTES"] = '[{"kind": "teams",'
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2, output
+    assert "Invalid settings: " in output
+    assert "FLOWSIGHT_ALERT_ROUTES is not valid JSON" in output
+    assert "Traceback" not in output

@@ -1,0 +1,66 @@
+"""Running flowsight: the whole stack on one machine, the stream worker, the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_exit
+
+
+def up(
+    postgres: Annotated[
+        bool, typer.Option(help="Use a local PostgreSQL instead of the embedded SQLite file.")
+    ] = False,
+    simulate: Annotated[bool, typer.Option(help="Run the event simulator too.")] = True,
+) -> None:
+    """Start Kafka, the database, the worker, the API and the simulator; Ctrl-C stops them all."""
+    from flowsight.stack import Stack
+
+    settings = settings_or_exit()
+    catalogue = runtime_or_exit(settings).catalogue
+    try:
+        Stack(settings, console, catalogue, use_postgres=postgres, simulate=simulate).run()
+    except RuntimeError as error:
+        raise fail(str(error)) from None
+
+
+def worker() -> None:
+    """Run the stream worker (validator and state agents)."""
+    from flowsight.adapters.catalogue import CatalogueError
+    from flowsight.adapters.kafka.admin import BrokerUnreachable
+    from flowsight.logs import configure_logging
+    from flowsight.services.pressure import PressureConfigError
+    from flowsight.worker import run_worker
+
+    settings = settings_or_exit()
+    configure_logging(settings)
+    try:
+        run_worker(settings)
+    except (BrokerUnreachable, CatalogueError, PressureConfigError) as error:
+        raise fail(str(error), 2) from None
+
+
+def api() -> None:
+    """Run the HTTP API and dashboard (uvicorn)."""
+    import uvicorn
+
+    from flowsight.adapters.catalogue import CatalogueError
+    from flowsight.context import build_api
+    from flowsight.logs import configure_logging, logging_config
+    from flowsight.services.pressure import PressureConfigError
+
+    settings = settings_or_exit()
+    configure_logging(settings)
+    try:
+        application = build_api(settings)
+    except (CatalogueError, PressureConfigError, ValueError) as error:
+        raise fail(str(error), 2) from None
+    uvicorn.run(
+        application,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=logging_config(settings),
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,50 @@
+"""What every command shares: the error console, settings read once, and clear failures.
+
+Heavier modules are imported inside the functions, so that `flowsight --help` stays quick.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from flowsight.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from flowsight.context import Runtime
+
+console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or exit 2 naming what is invalid (the alert routes included)."""
+    from flowsight.adapters.notify.routes import alert_routes
+
+    try:
+        settings = load_settings()
+        alert_routes(settings.alert_routes)
+    except ValueError as error:
+        console.print(f"[red]Invalid settings:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    return settings
+
+
+def runtime_or_exit(settings: Settings) -> Runtime:
+    """The process's catalogue and validation context, or exit 2 naming what is unusable."""
+    from flowsight.adapters.catalogue import CatalogueError
+    from flowsight.context import build_runtime
+    from flowsight.services.pressure import PressureConfigError
+
+    try:
+        return build_runtime(settings)
+    except (CatalogueError, PressureConfigError) as error:
+        raise fail(str(error), 2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `message` as an error; raise the returned Exit to leave with `code`."""
+    console.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)

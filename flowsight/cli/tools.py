@@ -1,0 +1,133 @@
+"""Tools around the product: the contract as JSON Schema, the simulated city, benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_exit
+
+schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: throughput and latency, with a baseline measured in the same run.",
+    no_args_is_help=True,
+)
+
+
+@schema_app.command("export")
+def schema_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write the *.schema.json files.")],
+) -> None:
+    """Write one JSON Schema per event type, plus the envelope and the union of all types."""
+    from flowsight.schemas.export import contract_schemas, render
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, document in contract_schemas().items():
+        (directory / name).write_text(render(document), encoding="utf-8")
+        console.print(f"wrote {directory / name}")
+
+
+def simulate_command(
+    history_days: Annotated[
+        float | None, typer.Option(help="Days of history to replay first.")
+    ] = None,
+    volume: Annotated[float | None, typer.Option(help="Patients per day, 1 = a city.")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run on).")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="Begin a new city instead of resuming the recorded one.")
+    ] = False,
+) -> None:
+    """Publish a realistic synthetic event stream for the catalogue's services.
+
+    A restarted simulator resumes its city (recorded in the data directory): it replays the same
+    events, which are absorbed as duplicates, and carries on from where it was.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flowsight.adapters.kafka.admin import (
+        BrokerUnreachable,
+        ensure_topics,
+        product_topics,
+        wait_for_broker,
+    )
+    from flowsight.devtools.simulator.run import CityRun, simulate
+    from flowsight.logs import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings)
+    catalogue = runtime_or_exit(settings).catalogue
+    history = timedelta(
+        days=settings.simulator_history_days if history_days is None else history_days
+    )
+    run, resumed = CityRun.resume_or_begin(
+        settings.data_dir / f"simulator-{settings.topic_namespace}.json",
+        history=history,
+        volume=settings.simulator_volume if volume is None else volume,
+        seed=settings.simulator_seed,
+        fresh=fresh,
+    )
+    console.print(
+        f"{'resuming' if resumed else 'beginning'} a city that began {run.start:%Y-%m-%d %H:%M} UTC "
+        f"(seed {run.seed}, volume {run.volume:g})",
+        soft_wrap=True,
+    )
+
+    async def _run() -> int:
+        await wait_for_broker(settings.kafka_bootstrap, within=30)
+        await ensure_topics(settings, product_topics(settings, catalogue))
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("simulating: {task.completed:,.0f} events published"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("simulate")
+            return await simulate(
+                settings,
+                catalogue,
+                run,
+                duration=duration,
+                on_published=lambda n: progress.advance(task, n),
+            )
+
+    try:
+        sent = asyncio.run(_run())
+    except BrokerUnreachable as error:
+        raise fail(str(error), 2) from None
+    except KeyboardInterrupt:
+        return
+    console.print(f"simulator published {sent:,} events")
+
+
+@bench_app.command("core")
+def bench_core_command(
+    days: Annotated[float, typer.Option(help="Days of simulated city to process.")] = 28,
+    volume: Annotated[float, typer.Option(help="Simulator volume (1 = a city).")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Events per batch, as the state agent.")] = 500,
+    repeat: Annotated[int, typer.Option(help="Runs; the best of each is reported.")] = 3,
+) -> None:
+    """The domain core (record + replay), single-threaded, against decode-and-group."""
+    from flowsight.devtools.bench import bench_core, simulated_events
+
+    catalogue = runtime_or_exit(settings_or_exit()).catalogue
+    with console.status(f"simulating {days:g} days of events…"):
+        events = simulated_events(catalogue, days, volume)
+    patients = len({json.loads(e)["pseudonym"] for e in events})
+    typer.echo(f"{len(events):,} events of {patients:,} patients, batches of {batch_size}")
+    runs = [bench_core(catalogue, events, batch_size) for _ in range(repeat)]
+    baseline = max((run[0] for run in runs), key=lambda m: m.rate)
+    core = max((run[1] for run in runs), key=lambda m: m.rate)
+    typer.echo(baseline.line())
+    typer.echo(core.line())
+    typer.echo(f"core / baseline throughput: {core.rate / baseline.rate:.2f}")
+    target = 100_000
+    verdict = "meets" if core.rate >= target else "MISSES"
+    typer.echo(f"target {target:,} events/s: {verdict}")
