@@ -82,8 +82,7 @@ def apply_batch(
                 outcome = _apply_patient_event(event, stored_journey, lateness, working, changes)
         except Exception as error:  # one bad record must not stop every patient's flow
             changes.outcomes[event_type_label(event), FAILED] += 1
-            refusal = Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
-            changes.refusals.append(Refusal(position, refusal, error))
+            changes.refusals.append(Refusal(position, unprocessable(error), error))
             continue
         changes.outcomes[event["event_type"], outcome] += 1
         if outcome == Recorded.TOO_LATE.value:
@@ -122,6 +121,11 @@ def _apply_patient_event(
         changes.journeys[pseudonym] = journey
         changes.changed_from(journey.earliest_affected(event))
     return recorded.value
+
+
+def unprocessable(error: Exception) -> Rejected:
+    """Why an event the fold could not handle is dead-lettered."""
+    return Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
 
 
 def _too_late(event: Event, lateness: timedelta) -> Rejected:

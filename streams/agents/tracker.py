@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
 import orjson
 from faust.types import EventT, StreamT
 
-from flowsight.services.batch import FAILED, BatchChanges, apply_batch
+from flowsight.services.batch import FAILED, BatchChanges, apply_batch, unprocessable
 from flowsight.services.journey import Event, JourneyState, ServiceMap
-from flowsight.services.validation import UNPROCESSABLE, Rejected
 from flowsight.settings import Settings
+from flowsight.streams.agents import Agent
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.worker")
-
-Agent = Callable[[StreamT[bytes]], AsyncIterator[None]]
 
 
 class StateWriter(Protocol):
@@ -85,8 +83,7 @@ async def _decoded(
         except (orjson.JSONDecodeError, TypeError) as error:
             log.error("state agent cannot read offset %s", event.message.offset, exc_info=error)
             metrics.applied.labels("unreadable", FAILED).inc()
-            failed = Rejected(UNPROCESSABLE, "", f"the state agent failed: {error!r}")
-            await dead_letters.send(event, failed)
+            await dead_letters.send(event, unprocessable(error))
             continue
         read.append(event)
         documents.append(document)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
@@ -17,12 +17,11 @@ from flowsight.services.validation import (
     ValidationContext,
     validate_event,
 )
+from flowsight.streams.agents import Agent
 from flowsight.streams.dead_letters import DeadLetters, event_type_of, message_headers
 from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.worker")
-
-Agent = Callable[[StreamT[bytes]], AsyncIterator[None]]
 
 
 def validator(
