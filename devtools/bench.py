@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from flowsight.schemas.catalogue import Catalogue
+from flowsight.schemas.events import organisation_of
 from flowsight.services.batch import apply_batch
 from flowsight.services.journey import Event, ServiceMap
 from flowsight.services.validation import Accepted, ValidationContext, validate_document
@@ -57,7 +58,7 @@ def simulated_events(
     encoded = []
     for event in city.events_until(now):
         outcome = validate_document(
-            event, organisation=event["source"].split("/", 1)[0], context=context, now=now
+            event, organisation=organisation_of(event["source"]), context=context, now=now
         )
         if isinstance(outcome, Accepted) and "pseudonym" in outcome.event:
             encoded.append(orjson.dumps(outcome.event))
