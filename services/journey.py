@@ -17,8 +17,8 @@ from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import CapacityUnit
+from flowsight.services.cancellations import cancelled_events
 from flowsight.services.facts import (
-    READMISSION_WINDOW,
     Anomaly,
     Assessment,
     Attendance,
@@ -26,6 +26,13 @@ from flowsight.services.facts import (
     Referral,
     Stay,
     midnights,
+)
+from flowsight.services.leaving import (
+    CARE_HOME_TYPES,
+    care_type,
+    close_on_death,
+    describe_transfer,
+    with_readmissions,
 )
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
@@ -164,7 +171,7 @@ class JourneyState:
 
 def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = None) -> JourneyState:
     """Derive the patient's state and facts from their events, as if they arrived in order."""
-    cancelled = _cancelled(events)
+    cancelled = cancelled_events(events)
     fold = _Fold(pseudonym, services or _NO_SERVICES)
     for event in events:
         if cancelled and (event["source"], event["event_id"]) in cancelled:
@@ -173,29 +180,6 @@ def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = No
         if handler is not None:
             handler(fold, event)
     return fold.finish()
-
-
-def _cancelled(events: list[Event]) -> set[tuple[str, str]]:
-    """The events retracted by cancellations that are not themselves retracted."""
-    retracted_by: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for event in events:
-        if event["event_type"] == "cancellation":
-            target = (event["source"], event["cancels_event_id"])
-            retracted_by.setdefault(target, []).append((event["source"], event["event_id"]))
-    if not retracted_by:
-        return set()
-    settled: dict[tuple[str, str], bool] = {}
-
-    def is_cancelled(key: tuple[str, str], visiting: frozenset[tuple[str, str]]) -> bool:
-        if key in settled:
-            return settled[key]
-        if key in visiting:  # a cancellation cycle, entered in error: it retracts nothing
-            return False
-        result = any(not is_cancelled(by, visiting | {key}) for by in retracted_by.get(key, ()))
-        settled[key] = result
-        return result
-
-    return {key for key in retracted_by if is_cancelled(key, frozenset())}
 
 
 class _Fold:
@@ -228,7 +212,7 @@ class _Fold:
             event["occurred_at"],
             admission_method=method,
             start_care_hours=event.get("care_hours_per_week"),
-            care_type=_care_type(event.get("unit")) or self.care_type,
+            care_type=care_type(event.get("unit")) or self.care_type,
         )
         referral = self.referrals.get(service)
         if referral is not None and referral.waiting:
@@ -283,7 +267,9 @@ class _Fold:
         if self.assessments:
             state.assessments.extend(self.assessments.values())
         if len(state.stays) > 1:  # a readmission needs a stay before it
-            state.stays = _with_readmissions(state.stays, self.services)
+            state.stays = with_readmissions(
+                state.stays, self.services.acute_inpatient, self.services.care_homes
+            )
         return state
 
 
@@ -314,16 +300,31 @@ def _admission(fold: _Fold, event: Event) -> None:
 
 
 def _transfer(fold: _Fold, event: Event) -> None:
-    if not fold.end_stay(event["from_service"], event, "transfer"):
+    source, target = event["from_service"], event["to_service"]
+    if source == target and source in fold.stays:
+        stay = fold.stays[source]  # a ward move: the stay and any delay go on, the unit changes
+        stay.care_type = care_type(event.get("to_unit")) or stay.care_type
+        return
+    referral = fold.referrals.get(target)
+    if not fold.end_stay(source, event, "transfer"):
         fold.anomaly(event, "transfer_without_admission")
-    fold.start_stay(event["to_service"], event, "transfer_in")
+    else:
+        describe_transfer(
+            fold.done.stays[-1],
+            fold.services.kinds.get(target),
+            referral.pathway if referral is not None and referral.waiting else None,
+            care_type(event.get("to_unit")),
+        )
+    fold.start_stay(target, event, "transfer_in")
 
 
 def _discharge(fold: _Fold, event: Event) -> None:
     if not fold.end_stay(event["service"], event, "discharge"):
         fold.anomaly(event, "discharge_without_admission")
-    elif event.get("destination") in _CARE_HOME_TYPES:
-        fold.care_type = _CARE_HOME_TYPES[event["destination"]]
+    elif event.get("destination") in CARE_HOME_TYPES:
+        fold.care_type = CARE_HOME_TYPES[event["destination"]]
+    if event.get("destination") == "died":
+        close_on_death(fold.referrals, fold.assessments, fold.done, event["occurred_at"])
 
 
 def _assessment(fold: _Fold, event: Event) -> None:
@@ -352,18 +353,19 @@ def _ctr_review(fold: _Fold, event: Event) -> None:
     if event["meets_criteria_to_reside"]:
         fold.end_delay(service, at)
         return
-    if service not in fold.services.bed_based:
-        return  # no criteria to reside is about beds; home-based services have no delay
-    current = fold.delays.get(service)
+    # In a home-based service the same review says the person is ready to move on and waits for
+    # the next service: a hidden delay, counted in that service (docs/metrics.md).
+    current, ready = fold.delays.get(service), event.get("discharge_ready_at")
     if current is None:
-        ready = event.get("discharge_ready_at") or at
         fold.delays[service] = Delay(
             service,
-            max(ready, fold.stays[service].started_at),
+            max(ready or at, fold.stays[service].started_at),
             reason=event.get("delay_reason"),
             pathway=event.get("pathway"),
         )
         return
+    if ready:  # a corrected Discharge Ready Date moves the start of the running delay
+        current.started_at = max(ready, fold.stays[service].started_at)
     current.reason = event.get("delay_reason") or current.reason
     current.pathway = event.get("pathway") or current.pathway
 
@@ -384,33 +386,6 @@ def _attendance(fold: _Fold, event: Event) -> None:
     current.outcome = event.get("outcome") or current.outcome
 
 
-def _with_readmissions(stays: list[Stay], services: ServiceMap) -> list[Stay]:
-    """Mark stays followed by an emergency acute admission within 30 days."""
-    acute = services.acute_inpatient
-    emergencies = sorted(
-        s.started_at
-        for s in stays
-        if s.service in acute and s.admission_method in ("emergency", None)
-    )
-    if not emergencies:
-        return stays
-    care_homes = services.care_homes
-    for stay in stays:
-        # From a care home the window runs from the placement's start; elsewhere from discharge.
-        anchor = stay.started_at if stay.service in care_homes else stay.ended_at
-        if anchor is None or anchor >= emergencies[-1]:
-            continue
-        limit = utc_timestamp(parse_timestamp(anchor) + READMISSION_WINDOW)
-        stay.readmitted_at = next((t for t in emergencies if anchor < t <= limit), None)
-    return stays
-
-
-def _care_type(unit: str | None) -> str | None:
-    text = (unit or "").lower()
-    return "nursing" if "nursing" in text else "residential" if "residential" in text else None
-
-
-_CARE_HOME_TYPES = {"care_home_nursing": "nursing", "care_home_residential": "residential"}
 _NO_SERVICES = ServiceMap()
 
 _HANDLERS: dict[str, Callable[[_Fold, Event], None]] = {

@@ -13,20 +13,28 @@ from statistics import fmean
 
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit, ServiceKind
-from flowsight.services.facts import (
-    Assessment,
-    Attendance,
-    Delay,
-    Referral,
-    Stay,
-    delay_band,
-    midnights,
+from flowsight.services.delays import DelayRow as DelayRow
+from flowsight.services.delays import delay_rows as delay_rows
+from flowsight.services.delays import during, is_running
+from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay, midnights
+from flowsight.services.flow_figures import (
+    HOME,
+    delays_by_publication_band,
+    hidden_delays,
+    hospital_discharges,
+    left_hospital,
+    long_stays,
+    long_term_starts,
+    percent,
+    queue_by_pathway,
 )
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 FOUR_HOURS = timedelta(hours=4)
+#: Pressure is scored on the last 24 hours, not on "today": a period that restarts at midnight
+#: makes one breach at 00:05 a 100 % breach rate (see also the minimum sample in pressure).
+PRESSURE_WINDOW = timedelta(hours=24)
 COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})
-HOME = frozenset({"usual_residence", "usual_residence_with_support"})
 LONG_TERM_KINDS = frozenset({ServiceKind.HOME_CARE, ServiceKind.RESIDENTIAL_NURSING})
 
 Figures = dict[str, float | int | None]
@@ -46,6 +54,9 @@ CURRENT_FIGURES = frozenset(
         "delayed_21_plus",
         "open_assessments",
         "in_department_over_4h",
+        *(f"queue_p{n}" for n in range(4)),
+        *(f"long_stay_{d}_plus" for d in (7, 14, 21)),
+        *(f"delayed_days_{b}" for b in ("0", "1", "2_3", "4_6", "7_13", "14_20", "21_plus")),
     }
 )
 
@@ -66,6 +77,11 @@ class Period:
 
     def holds(self, moment: str | None) -> bool:
         return moment is not None and self.start_text <= moment < self.end_text
+
+
+def pressure_period(now: datetime) -> Period:
+    """The period whose figures pressure is scored on: the 24 hours up to `now`."""
+    return Period(now - PRESSURE_WINDOW, now)
 
 
 @dataclass(slots=True)
@@ -97,8 +113,8 @@ def _common(
 ) -> Figures:
     now_text = utc_timestamp(now)
     waiting = waiting_at(facts.referrals, now_text)
-    current_stays = [s for s in facts.stays if _during(s.started_at, s.ended_at, now_text)]
-    current_delays = [d for d in facts.delays if _during(d.started_at, d.ended_at, now_text)]
+    current_stays = [s for s in facts.stays if during(s.started_at, s.ended_at, now_text)]
+    current_delays = [d for d in facts.delays if is_running(d, now_text)]
     delay_lengths = [midnights(d.started_at, now) for d in current_delays]
     ended = _ended_in(facts.stays, period)
     figures: Figures = {
@@ -107,17 +123,21 @@ def _common(
         "in_service": len(current_stays),
         "starts": sum(1 for s in facts.stays if period.holds(s.started_at)),
         "discharges": len(ended),
+        "discharged": sum(1 for s in ended if s.ended_by == "discharge"),
         "los_days_mean": _mean(midnights(s.started_at, s.ended_at or now) for s in ended),
         "delayed_count": len(current_delays),
         "lost_bed_days": sum(delay_lengths),
         "delayed_7_plus": sum(1 for d in delay_lengths if d >= 7),
         "delayed_14_plus": sum(1 for d in delay_lengths if d >= 14),
         "delayed_21_plus": sum(1 for d in delay_lengths if d >= 21),
+        **delays_by_publication_band(delay_lengths),
+        **queue_by_pathway(waiting),
     }
     capacity = open_capacity if open_capacity is not None else service.capacity
     if service.capacity_unit == CapacityUnit.BEDS:
         figures["occupied_beds"] = len(current_stays)
-        figures["occupancy_pct"] = _pct(len(current_stays), capacity)
+        figures["occupancy_pct"] = percent(len(current_stays), capacity)
+        figures.update(long_stays(current_stays, now))
     if ended and service.capacity_unit == CapacityUnit.BEDS:
         nctr = [s.nctr_days or 0 for s in ended]
         los = [midnights(s.started_at, s.ended_at or now) for s in ended]
@@ -130,12 +150,13 @@ def _front_door(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     now_text = utc_timestamp(now)
     departed = [a for a in facts.attendances if period.holds(a.departed_at)]
     breaches = [a for a in departed if _longer_than(a.arrived_at, a.departed_at, FOUR_HOURS)]
-    in_department = [a for a in facts.attendances if _during(a.arrived_at, a.departed_at, now_text)]
+    in_department = [a for a in facts.attendances if during(a.arrived_at, a.departed_at, now_text)]
     return {
         "attendances": sum(1 for a in facts.attendances if period.holds(a.arrived_at)),
         "admissions_from_ed": sum(1 for a in departed if a.outcome == "admitted"),
+        "departures": len(departed),
         "four_hour_breaches": len(breaches),
-        "four_hour_breach_pct": _pct(len(breaches), len(departed)),
+        "four_hour_breach_pct": percent(len(breaches), len(departed)),
         # For a front door, those waiting are those in the department.
         "queue_length": len(in_department),
         "longest_wait_hours": _hours(min((a.arrived_at for a in in_department), default=None), now),
@@ -146,21 +167,27 @@ def _front_door(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 
 
 def _inpatient(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
+    # Leaving by transfer to a community or care service is a discharge from hospital too.
+    ended = _ended_in(facts.stays, period)
+    moved_out = left_hospital((s for s in ended if s.ended_by == "transfer"), period.holds)
+    left = [s for s in ended if s.ended_by == "discharge"] + moved_out
     return {
-        "complex_discharge_pct": _pct(
-            sum(1 for s in discharged if s.pathway in COMPLEX_PATHWAYS), len(discharged)
-        )
+        "complex_discharge_pct": percent(
+            sum(1 for s in left if s.pathway in COMPLEX_PATHWAYS), len(left)
+        ),
+        **hospital_discharges(facts.stays, period.holds),
     }
 
 
 def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     now_text = utc_timestamp(now)
     completed = [a for a in facts.assessments if period.holds(a.completed_at)]
+    open_now = [a for a in facts.assessments if during(a.opened_at, a.completed_at, now_text)]
     return {
-        "open_assessments": sum(
-            1 for a in facts.assessments if _during(a.opened_at, a.completed_at, now_text)
-        ),
+        "open_assessments": len(open_now),
+        # The hub's queue is its open assessments, not referrals to it.
+        "queue_length": len(open_now),
+        "longest_wait_hours": _hours(min((a.opened_at for a in open_now), default=None), now),
         "assessments_completed": len(completed),
         "assessment_hours_mean": _mean(
             _hours(a.opened_at, parse_timestamp(a.completed_at))
@@ -171,10 +198,12 @@ def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Fi
 
 
 def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
+    # A referral that went straight to a start was accepted when it started.
     decided = [
         r
         for r in facts.referrals
-        if period.holds(r.decided_at) and r.status in ("accepted", "started", "declined")
+        if r.status in ("accepted", "started", "declined")
+        and period.holds(r.decided_at or (r.started_at if r.status == "started" else None))
     ]
     discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
     no_further_action = [
@@ -182,10 +211,11 @@ def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     ]
     return {
         "referrals": sum(1 for r in facts.referrals if period.holds(r.referred_at)),
-        "referrals_accepted_pct": _pct(
+        "referrals_decided": len(decided),
+        "referrals_accepted_pct": percent(
             sum(1 for r in decided if r.status != "declined"), len(decided)
         ),
-        "no_further_action_pct": _pct(len(no_further_action), len(discharged)),
+        "no_further_action_pct": percent(len(no_further_action), len(discharged)),
     }
 
 
@@ -196,17 +226,20 @@ def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
         "care_hours_change_mean": _mean(
             (s.end_care_hours or 0) - (s.start_care_hours or 0) for s in measured
         ),
-        "independent_pct": _pct(sum(1 for s in ended if s.independent), len(ended)),
+        "independent_pct": percent(sum(1 for s in ended if s.independent), len(ended)),
+        "readmitted_30d_pct": percent(sum(1 for s in ended if s.readmitted_at), len(ended)),
     }
 
 
 def _short_term_beds(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
     return {
-        "discharged_home_pct": _pct(
+        "discharged_home_pct": percent(
             sum(1 for s in discharged if s.destination in HOME), len(discharged)
         ),
-        "readmitted_30d_pct": _pct(sum(1 for s in discharged if s.readmitted_at), len(discharged)),
+        "readmitted_30d_pct": percent(
+            sum(1 for s in discharged if s.readmitted_at), len(discharged)
+        ),
     }
 
 
@@ -227,7 +260,7 @@ def _care_homes(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
         "placements_started": len(started),
         "nursing_placements": sum(1 for s in started if s.care_type == "nursing"),
         "residential_placements": sum(1 for s in started if s.care_type == "residential"),
-        "readmitted_30d_pct": _pct(sum(1 for s in started if s.readmitted_at), len(started)),
+        "readmitted_30d_pct": percent(sum(1 for s in started if s.readmitted_at), len(started)),
         "time_to_source_days_mean": _time_to_source(facts.referrals, period),
     }
 
@@ -244,36 +277,6 @@ _BY_KIND = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DelayRow:
-    """One current delay, as counted by service, reason, pathway and band."""
-
-    service: str
-    reason: str
-    pathway: str
-    band: str
-    days: int
-
-
-def delay_rows(delays: Iterable[Delay], now: datetime) -> list[DelayRow]:
-    """The delays running at `now` with their lost bed days and band, for grouping."""
-    now_text = utc_timestamp(now)
-    rows = []
-    for delay in delays:
-        if _during(delay.started_at, delay.ended_at, now_text):
-            days = midnights(delay.started_at, now)
-            rows.append(
-                DelayRow(
-                    delay.service,
-                    delay.reason or "unknown",
-                    delay.pathway or "unknown",
-                    delay_band(days),
-                    days,
-                )
-            )
-    return rows
-
-
 def system_figures(
     services: Sequence[Service], facts: dict[str, ServiceFacts], period: Period, now: datetime
 ) -> Figures:
@@ -281,14 +284,26 @@ def system_figures(
     rows = delay_rows((d for f in facts.values() for d in f.delays), now)
     long_term = [s.id for s in services if s.kind in LONG_TERM_KINDS]
     now_text = utc_timestamp(now)
+    beds = frozenset(s.id for s in services if s.capacity_unit == CapacityUnit.BEDS)
+
+    def stays_of(kind: ServiceKind) -> list[Stay]:
+        return [
+            x for s in services if s.kind == kind for x in facts.get(s.id, ServiceFacts()).stays
+        ]
+
     return {
         "delayed_count": len(rows),
-        "lost_bed_days": sum(r.days for r in rows),
+        # Lost bed days are bed days: a hidden delay at home loses no bed.
+        "lost_bed_days": sum(r.days for r in rows if r.service in beds),
+        "hidden_delays": hidden_delays((r.service for r in rows), beds),
+        **long_term_starts(
+            stays_of(ServiceKind.RESIDENTIAL_NURSING), stays_of(ServiceKind.HOME_CARE), period.holds
+        ),
         "long_term_in_care": sum(
             1
             for service in long_term
             for s in facts.get(service, ServiceFacts()).stays
-            if _during(s.started_at, s.ended_at, now_text)
+            if during(s.started_at, s.ended_at, now_text)
         ),
         "long_term_started": sum(
             1
@@ -301,7 +316,7 @@ def system_figures(
 
 def waiting_at(referrals: Iterable[Referral], moment: str) -> list[Referral]:
     """Referrals waiting at `moment`: referred by then, not yet started, declined or withdrawn."""
-    return [r for r in referrals if _during(r.referred_at, _closed_at(r), moment)]
+    return [r for r in referrals if during(r.referred_at, _closed_at(r), moment)]
 
 
 def _closed_at(referral: Referral) -> str | None:
@@ -310,11 +325,6 @@ def _closed_at(referral: Referral) -> str | None:
     if referral.status in ("declined", "withdrawn"):
         return referral.decided_at
     return None
-
-
-def _during(start: str, end: str | None, moment: str) -> bool:
-    # As of `moment`, so that a past day's figures come out as they were at its end.
-    return start <= moment and (end is None or end > moment)
 
 
 def _ended_in(stays: Iterable[Stay], period: Period) -> list[Stay]:
@@ -345,7 +355,3 @@ def _hours(since: str | None, now: datetime) -> float | None:
 def _mean(values: Iterable[float | int | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(fmean(present), 2) if present else None
-
-
-def _pct(part: int, whole: int | None) -> float | None:
-    return round(100 * part / whole, 1) if whole else None

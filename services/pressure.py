@@ -7,10 +7,20 @@ score is the weighted mean of its indicators' levels,
     score = sum(weight_i * level_i) / sum(weight_i)    over indicators that have a value,
 
 so it lies in 1..4 whatever the weights, and its OPEL level is 1 plus the number of cut-offs
-(default 1.5, 2.5, 3.5) the score reaches. The system combines the services' levels the same
-way, with a weight per service (default 1). Example (lth-ed): queue 95 against 60/90/120 is
+(default 1.5, 2.5, 3.5) the score reaches. Example (lth-ed): queue 95 against 60/90/120 is
 level 3 (weight 1), four-hour breaches 30 % against 25/35/45 is level 2 (weight 2):
-(1*3 + 2*2) / 3 = 2.333333, below 2.5, so OPEL 2. Escalation over time is services.escalation.
+(1*3 + 2*2) / 3 = 2.333333, below 2.5, so OPEL 2.
+
+A rate (a % over a period) is scored only on a sample of at least `MIN_SAMPLE` (its `sample`
+figure, e.g. departures for the four-hour breach %): one breach out of one departure is not a
+100 % breach rate worth escalating.
+
+The system. Its score is the weighted mean of the services' levels (weight per service, default
+1), mapped by the same cut-offs; its level is never below the acute pillar's: the level of the
+acute services (front door and inpatients) combined the same way. NHS England's integrated OPEL
+framework 2024-26 builds the ICS level from its providers' pillars and asks the system to act
+on a provider's escalation: an acute trust at OPEL 4 with six quiet community services must not
+come out as a system OPEL 2. Escalation over time is services.escalation.
 """
 
 from __future__ import annotations
@@ -22,12 +32,19 @@ from dataclasses import dataclass
 from flowsight.schemas.catalogue import Catalogue, Service, Threshold
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.escalation import DEFAULT_HOLD, LEVELS, Escalation, LevelChange
+from flowsight.services.indicators import (
+    INDICATORS_BY_KIND,
+    KNOWN_INDICATORS,
+    MIN_SAMPLE,
+    Indicator,
+)
 
 __all__ = [
     "DEFAULT_HOLD",
     "INDICATORS_BY_KIND",
     "KNOWN_INDICATORS",
     "LEVELS",
+    "MIN_SAMPLE",
     "SYSTEM_SCOPE",
     "Cutoffs",
     "Escalation",
@@ -47,87 +64,10 @@ __all__ = [
 ]
 
 SYSTEM_SCOPE = "system"
+ACUTE_KINDS = frozenset({ServiceKind.ACUTE_FRONT_DOOR, ServiceKind.ACUTE_INPATIENT})
 #: Within a service (or the system) no weight may outweigh another more than this many times:
 #: past that the lighter indicator barely moves the mean, which is a configuration mistake.
 MAX_WEIGHT_RATIO = 100.0
-
-
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    """A pressure indicator: a service figure with a unit and which way is worse."""
-
-    name: str
-    unit: str
-    higher_is_worse: bool = True
-
-
-def _indicators(*items: tuple[str, str] | tuple[str, str, bool]) -> dict[str, Indicator]:
-    return {item[0]: Indicator(*item) for item in items}
-
-
-_COMMON = _indicators(
-    ("queue_length", "patients"),
-    ("longest_wait_hours", "hours"),
-    ("in_service", "patients"),
-    ("los_days_mean", "days"),
-    ("delayed_count", "patients"),
-    ("lost_bed_days", "days"),
-    ("delayed_7_plus", "patients"),
-    ("delayed_14_plus", "patients"),
-    ("delayed_21_plus", "patients"),
-)
-_BEDS = _indicators(
-    ("occupied_beds", "beds"),
-    ("occupancy_pct", "%"),
-    ("nctr_days_mean", "days"),
-    ("ctr_days_mean", "days"),
-)
-_READMISSIONS = _indicators(("readmitted_30d_pct", "%"))
-_SOURCING = _indicators(("time_to_source_days_mean", "days"))
-
-#: The indicators each kind of service can be scored on: the figures of services.kpis.
-INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
-    ServiceKind.ACUTE_FRONT_DOOR: _COMMON
-    | _indicators(
-        ("attendances", "patients"),
-        ("admissions_from_ed", "patients"),
-        ("four_hour_breaches", "patients"),
-        ("four_hour_breach_pct", "%"),
-        ("in_department_over_4h", "patients"),
-    ),
-    ServiceKind.ACUTE_INPATIENT: _COMMON | _BEDS | _indicators(("complex_discharge_pct", "%")),
-    ServiceKind.TRANSFERS_OF_CARE: _COMMON
-    | _indicators(
-        ("open_assessments", "assessments"),
-        ("assessments_completed", "assessments", False),
-        ("assessment_hours_mean", "hours"),
-    ),
-    ServiceKind.UCR: _COMMON
-    | _indicators(
-        ("referrals", "referrals"),
-        ("referrals_accepted_pct", "%", False),
-        ("no_further_action_pct", "%", False),
-    ),
-    ServiceKind.REABLEMENT: _COMMON
-    | _indicators(("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False)),
-    ServiceKind.SHORT_TERM_BEDS: _COMMON
-    | _BEDS
-    | _READMISSIONS
-    | _indicators(("discharged_home_pct", "%", False)),
-    ServiceKind.HOME_CARE: _COMMON
-    | _SOURCING
-    | _indicators(("new_packages", "packages"), ("package_hours_mean", "hours/week")),
-    ServiceKind.RESIDENTIAL_NURSING: _COMMON
-    | _BEDS
-    | _READMISSIONS
-    | _SOURCING
-    | _indicators(("placements_started", "placements")),
-}
-
-#: Every indicator name any kind of service can be scored on.
-KNOWN_INDICATORS: frozenset[str] = frozenset(
-    name for indicators in INDICATORS_BY_KIND.values() for name in indicators
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +118,7 @@ class ServiceScore:
     score: float | None  # None when no indicator had a value
     level: int | None
     indicators: tuple[IndicatorScore, ...]
+    kind: ServiceKind | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -203,12 +144,14 @@ class SystemScore:
     score: float | None
     level: int | None
     services: tuple[WeightedService, ...]
+    acute_level: int | None = None  # the floor under the system level
 
     def to_dict(self) -> dict[str, object]:
         return {
             "scope": SYSTEM_SCOPE,
             "score": self.score,
             "level": self.level,
+            "acute_level": self.acute_level,
             "services": [
                 {"weight": entry.weight, **entry.service.to_dict()} for entry in self.services
             ],
@@ -237,7 +180,10 @@ def weighted_level(
 
 
 def score_service(
-    service: Service, indicators: Mapping[str, float | None], cutoffs: Cutoffs | None = None
+    service: Service,
+    indicators: Mapping[str, float | None],
+    cutoffs: Cutoffs | None = None,
+    min_sample: int = MIN_SAMPLE,
 ) -> ServiceScore:
     """Score each configured indicator of `service` and combine them into its OPEL level."""
     cutoffs = cutoffs or Cutoffs()
@@ -252,6 +198,8 @@ def score_service(
         # rather than scored as level 1 and diluting the indicators that do have values.
         if value is None or not math.isfinite(value):
             value, level = None, None
+        elif _too_few(indicator, indicators, min_sample):
+            level = None  # shown, not scored: too few cases for the rate to mean anything
         else:
             level = indicator_level(value, threshold, indicator.higher_is_worse)
         scores.append(
@@ -260,7 +208,12 @@ def score_service(
     score, level = weighted_level(
         ((s.level, s.threshold.weight) for s in scores if s.level is not None), cutoffs
     )
-    return ServiceScore(service.id, score, level, tuple(scores))
+    return ServiceScore(service.id, score, level, tuple(scores), service.kind)
+
+
+def _too_few(indicator: Indicator, figures: Mapping[str, float | None], least: int) -> bool:
+    cases = figures.get(indicator.sample) if indicator.sample else None
+    return cases is not None and cases < least
 
 
 def score_system(
@@ -268,14 +221,22 @@ def score_system(
     cutoffs: Cutoffs | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> SystemScore:
-    """Combine the services' levels (weight per service id, default 1) into the system level."""
-    weights = weights or {}
+    """Combine the services' levels (weight per service id, default 1) into the system level.
+
+    The level is the weighted mean's, floored at the acute services' combined level.
+    """
+    weights, cutoffs = weights or {}, cutoffs or Cutoffs()
     entries = tuple(WeightedService(s, weights.get(s.service_id, 1.0)) for s in service_scores)
-    score, level = weighted_level(
-        ((e.service.level, e.weight) for e in entries if e.service.level is not None),
-        cutoffs or Cutoffs(),
+    scored = [
+        (e.service.level, e.weight, e.service.kind) for e in entries if e.service.level is not None
+    ]
+    score, level = weighted_level(((lv, w) for lv, w, _k in scored), cutoffs)
+    _acute_score, acute = weighted_level(
+        ((lv, w) for lv, w, k in scored if k in ACUTE_KINDS), cutoffs
     )
-    return SystemScore(score, level, entries)
+    if level is not None and acute is not None:
+        level = max(level, acute)
+    return SystemScore(score, level, entries, acute)
 
 
 class PressureConfigError(ValueError):

@@ -160,9 +160,10 @@ def test_the_system_combines_service_levels_with_per_service_weights() -> None:
         {"queue_length": 3},
     )  # OPEL 1
     silent = score_service(service("quiet", "reablement"), {})  # no thresholds: not counted
-    # Equal weights: (3 + 3 + 1) / 3 = 2.333333 -> OPEL 2.
+    # Equal weights: (3 + 3 + 1) / 3 = 2.333333 -> OPEL 2 by the mean; but the acute services
+    # combined are (3 + 3) / 2 = 3.0 -> OPEL 3, the floor under the system: OPEL 3.
     system = score_system([ed, wards, ucr, silent])
-    assert (system.score, system.level) == (2.333333, 2)
+    assert (system.score, system.acute_level, system.level) == (2.333333, 3, 3)
     # The ED counted twice: (2*3 + 3 + 1) / 4 = 2.5 -> OPEL 3.
     weighted = score_system([ed, wards, ucr, silent], weights={"lth-ed": 2})
     assert (weighted.score, weighted.level) == (2.5, 3)

@@ -1,0 +1,58 @@
+"""Delays running at a moment, and the rows the delay counts and lists are grouped from.
+
+One rule for every count and list (SPEC section 5): a delay counts from its Discharge Ready
+Date until it ends; a delay whose DRD is still in the future is not a delay yet, anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flowsight.services.facts import Delay, delay_band, midnights
+from flowsight.services.flow_figures import publication_band
+from flowsight.services.timestamps import utc_timestamp
+
+
+def during(start: str, end: str | None, moment: str) -> bool:
+    """Whether a fact from `start` to `end` (open if None) is under way at `moment`."""
+    # As of `moment`, so that a past day's figures come out as they were at its end.
+    return start <= moment and (end is None or end > moment)
+
+
+@dataclass(frozen=True, slots=True)
+class DelayRow:
+    """One current delay, as counted by service, reason, pathway and band."""
+
+    service: str
+    reason: str
+    pathway: str
+    band: str
+    days: int
+    publication_band: str = "0"  # the publication's: 0, 1, 2_3, 4_6, 7_13, 14_20, 21_plus
+
+
+def is_running(delay: Delay, moment: str) -> bool:
+    """Whether `delay` counts at `moment` (UTC text): its DRD has come and it has not ended."""
+    return during(delay.started_at, delay.ended_at, moment)
+
+
+def delay_rows(delays: Iterable[Delay], now: datetime) -> list[DelayRow]:
+    """The delays running at `now` with their lost bed days and band, for grouping."""
+    now_text = utc_timestamp(now)
+    rows = []
+    for delay in delays:
+        if is_running(delay, now_text):
+            days = midnights(delay.started_at, now)
+            rows.append(
+                DelayRow(
+                    delay.service,
+                    delay.reason or "unknown",
+                    delay.pathway or "unknown",
+                    delay_band(days),
+                    days,
+                    publication_band(days),
+                )
+            )
+    return rows

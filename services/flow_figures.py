@@ -1,0 +1,111 @@
+"""The seed metrics table's flow figures that services.kpis adds to each service's figures.
+
+Queues by pathway, long stays, delays in the bands of NHS England's discharge publication,
+where patients go when they leave hospital, and the system's long-term placements. Pure:
+plain functions over journey facts; `holds` says whether a moment falls in the period counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from flowsight.services.facts import Referral, Stay, midnights
+
+Figures = dict[str, float | int | None]
+Holds = Callable[[str | None], bool]
+
+PATHWAYS = ("P0", "P1", "P2", "P3")
+HOME = frozenset({"usual_residence", "usual_residence_with_support"})
+#: Long stays in a bed (NHS "long-stay patients"): in the bed this many midnights or more.
+LONG_STAY_DAYS = (7, 14, 21)
+#: Delay-length bands of NHS England's discharge delays publication: (name, from, to) days.
+PUBLICATION_BANDS = (
+    ("0", 0, 0),
+    ("1", 1, 1),
+    ("2_3", 2, 3),
+    ("4_6", 4, 6),
+    ("7_13", 7, 13),
+    ("14_20", 14, 20),
+    ("21_plus", 21, None),
+)
+
+
+def publication_band(days: int) -> str:
+    """The publication band of a delay of `days` midnights: 0, 1, 2_3, 4_6, 7_13, 14_20, 21_plus."""
+    for name, low, high in PUBLICATION_BANDS:
+        if days >= low and (high is None or days <= high):
+            return name
+    return "0"  # a negative length cannot happen: midnights() is never below 0
+
+
+def queue_by_pathway(waiting: Iterable[Referral]) -> Figures:
+    """Patients waiting, by the pathway their referral names (`queue_p0`..`queue_p3`)."""
+    counts: Figures = {f"queue_{p.lower()}": 0 for p in PATHWAYS}
+    for referral in waiting:
+        name = f"queue_{(referral.pathway or '').lower()}"
+        if name in counts:
+            counts[name] = int(counts[name] or 0) + 1
+    return counts
+
+
+def long_stays(current: Iterable[Stay], now: datetime) -> Figures:
+    """Patients in a bed now for 7, 14 and 21 midnights or more (`long_stay_7_plus`...)."""
+    lengths = [midnights(s.started_at, now) for s in current]
+    return {f"long_stay_{d}_plus": sum(1 for n in lengths if n >= d) for d in LONG_STAY_DAYS}
+
+
+def delays_by_publication_band(lengths: Iterable[int]) -> Figures:
+    """Current delays counted in the publication's bands (`delayed_days_0`...)."""
+    counts: Figures = {f"delayed_days_{name}": 0 for name, _low, _high in PUBLICATION_BANDS}
+    for days in lengths:
+        name = f"delayed_days_{publication_band(days)}"
+        counts[name] = int(counts[name] or 0) + 1
+    return counts
+
+
+def left_hospital(stays: Iterable[Stay], holds: Holds) -> list[Stay]:
+    """Acute stays that ended in the period by leaving the hospital alive.
+
+    A discharge, or a transfer to a service outside the hospital (the journey gives those a
+    destination and pathway); a move to another acute service is not leaving; a death is not
+    a discharge to a pathway.
+    """
+    return [
+        s
+        for s in stays
+        if holds(s.ended_at)
+        and s.destination != "died"
+        and (s.ended_by == "discharge" or (s.ended_by == "transfer" and s.destination is not None))
+    ]
+
+
+def hospital_discharges(stays: Iterable[Stay], holds: Holds) -> Figures:
+    """Where patients leaving hospital went: % directly home, and the P0-P3 shares."""
+    left = left_hospital(stays, holds)
+    figures: Figures = {
+        "hospital_discharges": len(left),
+        "directly_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),
+    }
+    for pathway in PATHWAYS:
+        share = percent(sum(1 for s in left if s.pathway == pathway), len(left))
+        figures[f"pathway_{pathway.lower()}_pct"] = share
+    return figures
+
+
+def long_term_starts(placements: Iterable[Stay], packages: Iterable[Stay], holds: Holds) -> Figures:
+    """Long-term care started in the period: care-home placements and home-care packages."""
+    return {
+        "long_term_placements_started": sum(1 for s in placements if holds(s.started_at)),
+        "long_term_packages_started": sum(1 for s in packages if holds(s.started_at)),
+    }
+
+
+def hidden_delays(delayed_in: Iterable[str], bed_based: frozenset[str]) -> int:
+    """Running delays (given by service) outside beds: people ready to move on from home."""
+    return sum(1 for service in delayed_in if service not in bed_based)
+
+
+def percent(part: int, whole: int | None) -> float | None:
+    """`part` as a percentage of `whole`, to one decimal; None when there is no whole."""
+    return round(100 * part / whole, 1) if whole else None

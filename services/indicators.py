@@ -1,0 +1,106 @@
+"""The pressure indicators each kind of service can be scored on: the figures of services.kpis.
+
+Each has a unit and a direction (higher or lower is worse); a rate (a % over a period) also
+names its sample, the figure counting the cases it is a rate of, so that a rate of too few
+cases is not scored (services.pressure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flowsight.schemas.codes import ServiceKind
+
+#: A rate indicator needs at least this many cases in its period to be scored.
+MIN_SAMPLE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """A pressure indicator: a service figure with a unit and which way is worse."""
+
+    name: str
+    unit: str
+    higher_is_worse: bool = True
+    sample: str | None = None  # for a rate: the figure counting the cases it is a rate of
+
+
+def _indicators(
+    *items: tuple[str, str] | tuple[str, str, bool] | tuple[str, str, bool, str],
+) -> dict[str, Indicator]:
+    return {item[0]: Indicator(*item) for item in items}
+
+
+_COMMON = _indicators(
+    ("queue_length", "patients"),
+    ("longest_wait_hours", "hours"),
+    ("in_service", "patients"),
+    ("los_days_mean", "days"),
+    ("delayed_count", "patients"),
+    ("lost_bed_days", "days"),
+    ("delayed_7_plus", "patients"),
+    ("delayed_14_plus", "patients"),
+    ("delayed_21_plus", "patients"),
+)
+_BEDS = _indicators(
+    ("occupied_beds", "beds"),
+    ("occupancy_pct", "%"),
+    ("nctr_days_mean", "days"),
+    ("ctr_days_mean", "days"),
+)
+_READMISSIONS = _indicators(("readmitted_30d_pct", "%", True, "discharged"))
+_SOURCING = _indicators(("time_to_source_days_mean", "days"))
+
+#: The indicators each kind of service can be scored on: the figures of services.kpis.
+INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
+    ServiceKind.ACUTE_FRONT_DOOR: _COMMON
+    | _indicators(
+        ("attendances", "patients"),
+        ("admissions_from_ed", "patients"),
+        ("four_hour_breaches", "patients"),
+        ("four_hour_breach_pct", "%", True, "departures"),
+        ("in_department_over_4h", "patients"),
+    ),
+    ServiceKind.ACUTE_INPATIENT: _COMMON
+    | _BEDS
+    | _indicators(("complex_discharge_pct", "%", True, "hospital_discharges")),
+    ServiceKind.TRANSFERS_OF_CARE: _COMMON
+    | _indicators(
+        ("open_assessments", "assessments"),
+        ("assessments_completed", "assessments", False),
+        ("assessment_hours_mean", "hours"),
+    ),
+    ServiceKind.UCR: _COMMON
+    | _indicators(
+        ("referrals", "referrals"),
+        ("referrals_accepted_pct", "%", False, "referrals_decided"),
+        ("no_further_action_pct", "%", False, "discharged"),
+    ),
+    ServiceKind.REABLEMENT: _COMMON
+    | _READMISSIONS
+    | _indicators(
+        ("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False, "discharged")
+    ),
+    ServiceKind.SHORT_TERM_BEDS: _COMMON
+    | _BEDS
+    | _READMISSIONS
+    | _indicators(("discharged_home_pct", "%", False, "discharged")),
+    ServiceKind.HOME_CARE: _COMMON
+    | _SOURCING
+    | _indicators(("new_packages", "packages"), ("package_hours_mean", "hours/week")),
+    ServiceKind.RESIDENTIAL_NURSING: _COMMON
+    | _BEDS
+    | _READMISSIONS
+    | _SOURCING
+    # A care home's readmissions are of the placements it started, not of its discharges.
+    | _indicators(
+        ("placements_started", "placements"),
+        ("readmitted_30d_pct", "%", True, "placements_started"),
+    ),
+}
+
+#: Every indicator name any kind of service can be scored on.
+KNOWN_INDICATORS: frozenset[str] = frozenset(
+    name for indicators in INDICATORS_BY_KIND.values() for name in indicators
+)

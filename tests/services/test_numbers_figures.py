@@ -1,0 +1,206 @@
+"""Numbers a bed manager signs off: UCR acceptance, the hub's queue, pressure and the seed figures.
+
+Each scenario publishes the events a source would send, replays them as the worker does, and
+checks the figure a bed manager (or the on-call lead) reads, with the arithmetic worked by hand.
+"""
+
+from __future__ import annotations
+
+from flowsight.schemas.catalogue import Threshold
+from flowsight.services.kpis import Period, pressure_period, service_figures, system_figures
+from flowsight.services.pressure import score_service, score_system
+from tests.services.test_pressure import ED, WARDS, service
+from tests.services.test_scenarios import CATALOGUE, City, utc
+
+WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
+
+
+def test_a_referral_that_goes_straight_to_a_start_counts_as_accepted() -> None:
+    city = City()
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T09:00:00+01:00", 0, to_service="lch-ucr", status="new"
+    )
+    city.publish(
+        "admission", "lch-ucr", "2026-05-05T10:00:00+01:00", 0, admission_method="start_of_care"
+    )
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T09:30:00+01:00", 1, to_service="lch-ucr", status="new"
+    )
+    city.publish(
+        "referral",
+        "lth-ed",
+        "2026-05-05T11:00:00+01:00",
+        1,
+        to_service="lch-ucr",
+        status="declined",
+    )
+    ucr = city.figures("lch-ucr", *WEEK)
+    # Two decided: one started (an acceptance), one declined: 1 / 2 = 50 %.
+    assert ucr["referrals_accepted_pct"] == 50.0
+    assert ucr["referrals_decided"] == 2
+
+
+def test_the_transfer_of_care_hubs_queue_is_its_open_assessments() -> None:
+    city = City()
+    # Two referrals to the hub; it opens three assessments (one patient needs two kinds).
+    for patient in (0, 1):
+        city.publish(
+            "referral",
+            "lth-wards",
+            "2026-05-05T09:00:00+01:00",
+            patient,
+            to_service="lth-toc-hub",
+            status="new",
+        )
+    city.publish(
+        "assessment", "lth-toc-hub", "2026-05-05T10:00:00+01:00", 0, kind="care_act", status="open"
+    )
+    city.publish(
+        "assessment", "lth-toc-hub", "2026-05-05T11:00:00+01:00", 0, kind="chc", status="open"
+    )
+    city.publish(
+        "assessment", "lth-toc-hub", "2026-05-05T12:00:00+01:00", 2, kind="care_act", status="open"
+    )
+    hub = city.figures("lth-toc-hub", *WEEK, now="2026-05-05T14:00:00+01:00")
+    # Queue = open assessments = 3 (not the 2 referrals); the oldest opened 4 hours ago.
+    assert (hub["queue_length"], hub["open_assessments"], hub["longest_wait_hours"]) == (3, 3, 4.0)
+
+
+def _ed_with(city: City, departures: list[tuple[str, str]]) -> None:
+    for number, (arrived, departed) in enumerate(departures):
+        city.publish(
+            "attendance",
+            "lth-ed",
+            arrived,
+            episode_id=f"ED-{number}",
+            arrived_at=arrived,
+            departed_at=departed,
+            outcome="discharged",
+            event_id=f"att-{number}",
+        )
+
+
+def test_one_breach_just_after_midnight_does_not_escalate_the_ed() -> None:
+    city = City()
+    # Yesterday evening 20 departures within 4 hours; one breach leaves at 00:05.
+    _ed_with(
+        city,
+        [
+            (f"2026-05-05T{h:02d}:{m:02d}:00+01:00", f"2026-05-05T{h + 1:02d}:{m:02d}:00+01:00")
+            for h in (18, 19)
+            for m in range(0, 50, 5)
+        ]
+        + [("2026-05-05T19:00:00+01:00", "2026-05-06T00:05:00+01:00")],
+    )
+    now = utc("2026-05-06T00:10:00+01:00")
+    ed = CATALOGUE.service("lth-ed")
+    assert ed is not None
+    facts = city.facts("lth-ed")
+    # "Today" so far: 1 departure, 1 breach = 100 %, but a sample of 1 is not scored.
+    today = service_figures(ed, facts, Period(utc("2026-05-06T00:00:00+01:00"), now), now)
+    assert score_service(ed, today).level == 1  # queue 0 -> level 1; the rate is not scored
+    assert (today["departures"], today["four_hour_breach_pct"]) == (1, 100.0)
+    # The last 24 hours: 21 departures, 1 breach: 1 / 21 = 4.8 % -> level 1.
+    window = service_figures(ed, facts, pressure_period(now), now)
+    assert (window["departures"], window["four_hour_breach_pct"]) == (21, 4.8)
+    assert score_service(ed, window).level == 1
+
+
+def test_a_rate_on_a_sample_big_enough_is_scored() -> None:
+    # 40 % of 50 departures reaches 35 (level 3), weight 2; queue 95 is level 3: OPEL 3.
+    score = score_service(ED, {"queue_length": 95, "four_hour_breach_pct": 40, "departures": 50})
+    assert score.level == 3
+    # The same rate of 4 departures is shown but not scored: the queue 10 alone, level 1.
+    small = score_service(ED, {"queue_length": 10, "four_hour_breach_pct": 40, "departures": 4})
+    assert {i.name: i.level for i in small.indicators}["four_hour_breach_pct"] is None
+    assert small.level == 1
+
+
+def test_an_acute_opel_4_is_not_averaged_away_by_quiet_community_services() -> None:
+    ed = score_service(ED, {"queue_length": 130, "four_hour_breach_pct": 50, "departures": 300})
+    wards = score_service(WARDS, {"occupancy_pct": 99, "delayed_count": 260})
+    assert (ed.level, wards.level) == (4, 4)
+    quiet = [
+        score_service(
+            service(
+                f"community-{n}",
+                "reablement",
+                queue_length=Threshold(level2=15, level3=25, level4=40),
+            ),
+            {"queue_length": 0},
+        )
+        for n in range(6)
+    ]
+    system = score_system([ed, wards, *quiet])
+    # Mean (4 + 4 + 6 * 1) / 8 = 1.75 -> OPEL 2; the acute floor (4 + 4) / 2 = 4 -> OPEL 4.
+    assert (system.score, system.level) == (1.75, 4)
+    assert system.acute_level == 4
+
+
+def test_the_seed_flow_figures() -> None:
+    city = City()
+    # Patient 0: in the wards 10 days, a delay of 4 midnights; waiting for reablement on P1.
+    city.publish(
+        "admission", "lth-wards", "2026-04-28T10:00:00+01:00", 0, admission_method="emergency"
+    )
+    city.publish(
+        "assessment",
+        "lth-wards",
+        "2026-05-04T10:00:00+01:00",
+        0,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=False,
+        delay_reason="p1_awaiting_resource",
+        pathway="P1",
+    )
+    city.publish(
+        "referral",
+        "lth-wards",
+        "2026-05-04T11:00:00+01:00",
+        0,
+        to_service="lcc-reablement",
+        pathway="P1",
+        status="new",
+    )
+    # Patient 1: in reablement, ready to move on to home care since the 6th: a hidden delay.
+    city.publish(
+        "admission",
+        "lcc-reablement",
+        "2026-05-01T10:00:00+01:00",
+        1,
+        admission_method="start_of_care",
+    )
+    city.publish(
+        "assessment",
+        "lcc-reablement",
+        "2026-05-06T10:00:00+01:00",
+        1,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=False,
+        delay_reason="p1_awaiting_resource",
+        pathway="P1",
+    )
+    # Patient 2: a care-home placement started from the hub this week.
+    city.publish(
+        "admission",
+        "lcc-care-homes",
+        "2026-05-05T10:00:00+01:00",
+        2,
+        admission_method="start_of_care",
+    )
+    now = "2026-05-08T12:00:00+01:00"
+    wards = city.figures("lth-wards", *WEEK, now=now)
+    # In since 28 April: 10 midnights -> 7+ yes, 14+ no. Delay from 4 May: 4 midnights -> band 4_6.
+    assert (wards["long_stay_7_plus"], wards["long_stay_14_plus"]) == (1, 0)
+    assert (wards["delayed_days_4_6"], wards["delayed_days_21_plus"]) == (1, 0)
+    reablement = city.figures("lcc-reablement", *WEEK, now=now)
+    assert (reablement["queue_p1"], reablement["queue_p2"]) == (1, 0)
+    # The hidden delay counts in reablement: 1 delayed, 2 midnights (7th, 8th).
+    assert (reablement["delayed_count"], reablement["lost_bed_days"]) == (1, 2)
+    facts = {s.id: city.facts(s.id) for s in CATALOGUE.services}
+    system = system_figures(CATALOGUE.services, facts, Period(utc(WEEK[0]), utc(WEEK[1])), utc(now))
+    # 2 delayed across the system, 1 of them outside beds; lost bed days are the ward's 4 only.
+    assert (system["delayed_count"], system["hidden_delays"], system["lost_bed_days"]) == (2, 1, 4)
+    assert system["long_term_placements_started"] == 1

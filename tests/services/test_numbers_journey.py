@@ -1,0 +1,232 @@
+"""Numbers a bed manager signs off: ward moves, deaths, readmissions and corrected DRDs.
+
+Each scenario publishes the events a source would send, replays them as the worker does, and
+checks the figure a bed manager reads, with the arithmetic worked by hand.
+"""
+
+from __future__ import annotations
+
+from flowsight.services.kpis import delay_rows, is_running
+from tests.services.test_scenarios import City, utc
+
+WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
+
+
+def _no_criteria(
+    city: City, when: str, ready: str | None = None, service: str = "lth-wards"
+) -> None:
+    city.publish(
+        "assessment",
+        service,
+        when,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=False,
+        delay_reason="p1_awaiting_resource",
+        pathway="P1",
+        **({"discharge_ready_at": ready} if ready else {}),
+    )
+
+
+def test_a_ward_move_inside_the_wards_keeps_the_stay_and_the_delay() -> None:
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    _no_criteria(city, "2026-05-04T09:00:00+01:00")
+    # HL7 A02: moved from ward J16 to J32, still in the general and acute wards.
+    city.publish(
+        "transfer",
+        "lth-wards",
+        "2026-05-05T15:00:00+01:00",
+        from_service="lth-wards",
+        to_service="lth-wards",
+        to_unit="J32",
+    )
+    wards = city.figures("lth-wards", *WEEK, now="2026-05-07T12:00:00+01:00")
+    # Still delayed since 4 May 09:00: midnights of the 5th, 6th and 7th = 3 lost bed days.
+    assert (wards["delayed_count"], wards["lost_bed_days"]) == (1, 3)
+    # One stay, not two: in the wards, nobody has left, and nobody has started this week.
+    assert (wards["in_service"], wards["discharges"], wards["starts"]) == (1, 0, 0)
+    (state,) = city.states()
+    assert len(state.stays) == 1 and len(state.delays) == 1
+
+
+def test_a_death_closes_the_patients_referrals_and_assessments() -> None:
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    city.publish(
+        "referral",
+        "lth-wards",
+        "2026-05-04T10:00:00+01:00",
+        to_service="lcc-reablement",
+        pathway="P1",
+        status="new",
+    )
+    city.publish(
+        "assessment", "lth-toc-hub", "2026-05-04T11:00:00+01:00", kind="care_act", status="open"
+    )
+    city.publish("discharge", "lth-wards", "2026-05-05T03:00:00+01:00", destination="died")
+    later = "2026-05-08T12:00:00+01:00"
+    # Before the death: one waiting for reablement, one open assessment at the hub.
+    assert (
+        city.figures("lcc-reablement", *WEEK, now="2026-05-04T12:00:00+01:00")["queue_length"] == 1
+    )
+    # After it: nobody waits for reablement and the hub has no open assessment.
+    assert city.figures("lcc-reablement", *WEEK, now=later)["queue_length"] == 0
+    hub = city.figures("lth-toc-hub", *WEEK, now=later)
+    assert (hub["open_assessments"], hub["queue_length"]) == (0, 0)
+    (state,) = city.states()
+    assert state.queues == {}
+    assert [(r.status, r.decided_at) for r in state.referrals] == [
+        ("withdrawn", "2026-05-05T02:00:00.000000Z")
+    ]
+
+
+def test_a_readmission_the_same_minute_as_the_discharge_is_a_readmission() -> None:
+    city = City()
+    city.publish(
+        "admission",
+        "lch-community-beds",
+        "2026-05-01T10:00:00+01:00",
+        admission_method="transfer_in",
+    )
+    city.publish(
+        "discharge",
+        "lch-community-beds",
+        "2026-05-05T14:30:00+01:00",
+        destination="usual_residence",
+    )
+    city.publish(
+        "admission", "lth-wards", "2026-05-05T14:30:00+01:00", admission_method="emergency"
+    )
+    beds = city.figures("lch-community-beds", *WEEK)
+    # 1 discharged, readmitted at the same minute: 1 / 1 = 100 %.
+    assert beds["readmitted_30d_pct"] == 100.0
+
+
+def test_a_readmission_by_transfer_from_reablement_is_a_readmission() -> None:
+    city = City()
+    city.publish(
+        "admission",
+        "lch-community-beds",
+        "2026-05-01T10:00:00+01:00",
+        admission_method="transfer_in",
+    )
+    city.publish(
+        "discharge",
+        "lch-community-beds",
+        "2026-05-04T11:00:00+01:00",
+        destination="usual_residence",
+    )
+    city.publish(
+        "admission", "lcc-reablement", "2026-05-04T15:00:00+01:00", admission_method="start_of_care"
+    )
+    # Ten days later reablement sends the person into hospital: a transfer, not an admission.
+    city.publish(
+        "transfer",
+        "lcc-reablement",
+        "2026-05-14T09:00:00+01:00",
+        from_service="lcc-reablement",
+        to_service="lth-wards",
+    )
+    beds = city.figures("lch-community-beds", *WEEK)
+    # The bed's one discharge was followed, within 30 days, by an unplanned acute stay: 100 %.
+    assert beds["readmitted_30d_pct"] == 100.0
+
+
+def test_a_transfer_to_a_community_bed_counts_as_a_complex_discharge() -> None:
+    city = City()
+    for patient in (0, 1):
+        city.publish(
+            "admission",
+            "lth-wards",
+            "2026-05-01T10:00:00+01:00",
+            patient,
+            admission_method="emergency",
+        )
+    city.publish(
+        "discharge",
+        "lth-wards",
+        "2026-05-05T10:00:00+01:00",
+        0,
+        destination="usual_residence",
+        pathway="P0",
+    )
+    city.publish(
+        "transfer",
+        "lth-wards",
+        "2026-05-06T10:00:00+01:00",
+        1,
+        from_service="lth-wards",
+        to_service="lch-community-beds",
+    )
+    wards = city.figures("lth-wards", *WEEK)
+    # Two left hospital: one home on P0, one to a pathway 2 bed. Complex: 1 / 2 = 50 %.
+    assert wards["complex_discharge_pct"] == 50.0
+    # Directly home 1 / 2 = 50 %; P0 and P2 half each.
+    assert (wards["directly_home_pct"], wards["pathway_p0_pct"], wards["pathway_p2_pct"]) == (
+        50.0,
+        50.0,
+        50.0,
+    )
+
+
+def test_a_corrected_discharge_ready_date_moves_the_running_delay() -> None:
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    _no_criteria(city, "2026-05-06T09:00:00+01:00", ready="2026-05-06T09:00:00+01:00")
+    # The ward corrects it: the patient was ready on Monday the 4th.
+    _no_criteria(city, "2026-05-06T16:00:00+01:00", ready="2026-05-04T08:00:00+01:00")
+    wards = city.figures("lth-wards", *WEEK, now="2026-05-07T12:00:00+01:00")
+    # From 4 May: midnights of the 5th, 6th, 7th = 3 lost bed days (not 1 from the 6th).
+    assert (wards["delayed_count"], wards["lost_bed_days"]) == (1, 3)
+
+
+def test_a_future_discharge_ready_date_is_not_a_delay_in_counts_or_lists() -> None:
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    # Reviewed on the 6th: expected ready on the 9th.
+    _no_criteria(city, "2026-05-06T10:00:00+01:00", ready="2026-05-09T10:00:00+01:00")
+    now = "2026-05-07T12:00:00+01:00"
+    assert city.figures("lth-wards", *WEEK, now=now)["delayed_count"] == 0
+    (state,) = city.states()
+    (delay,) = state.delays
+    # The one rule for counts and lists: not running before its DRD.
+    assert not is_running(delay, "2026-05-07T11:00:00.000000Z")
+    assert delay_rows(state.delays, utc(now)) == []
+    # On the 10th it is a delay of 1 midnight.
+    (row,) = delay_rows(state.delays, utc("2026-05-10T12:00:00+01:00"))
+    assert (row.days, row.publication_band) == (1, "1")
+
+
+def test_reablement_readmissions() -> None:
+    city = City()
+    for patient in (0, 1):
+        city.publish(
+            "admission",
+            "lcc-reablement",
+            "2026-04-20T10:00:00+01:00",
+            patient,
+            admission_method="start_of_care",
+        )
+        city.publish(
+            "discharge",
+            "lcc-reablement",
+            "2026-05-05T10:00:00+01:00",
+            patient,
+            destination="usual_residence",
+            independent=True,
+        )
+    city.publish(
+        "admission", "lth-wards", "2026-05-20T10:00:00+01:00", 1, admission_method="emergency"
+    )
+    reablement = city.figures("lcc-reablement", *WEEK)
+    # Two discharged; one back in hospital as an emergency 15 days later: 1 / 2 = 50 %.
+    assert reablement["readmitted_30d_pct"] == 50.0
