@@ -9,6 +9,7 @@ from __future__ import annotations
 from flowsight.schemas.catalogue import Threshold
 from flowsight.services.kpis import Period, pressure_period, service_figures, system_figures
 from flowsight.services.pressure import score_service, score_system
+from flowsight.services.report import weekly_report
 from tests.services.test_pressure import ED, WARDS, service
 from tests.services.test_scenarios import CATALOGUE, City, utc
 
@@ -204,3 +205,26 @@ def test_the_seed_flow_figures() -> None:
     # 2 delayed across the system, 1 of them outside beds; lost bed days are the ward's 4 only.
     assert (system["delayed_count"], system["hidden_delays"], system["lost_bed_days"]) == (2, 1, 4)
     assert system["long_term_placements_started"] == 1
+
+
+def test_the_weekly_report_shows_where_patients_went_from_hospital() -> None:
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    city.publish(
+        "transfer",
+        "lth-wards",
+        "2026-05-06T10:00:00+01:00",
+        from_service="lth-wards",
+        to_service="lcc-reablement",
+    )
+    facts = {s.id: city.facts(s.id) for s in CATALOGUE.services}
+    report = weekly_report("2026-W19", list(CATALOGUE.services), facts, utc(WEEK[1]), {})
+    wards = {line.figure: line.value for line in report.lines if line.service == "lth-wards"}
+    # One left hospital, to reablement: home with new support, pathway 1: 100 % home, 100 % P1.
+    assert (wards["directly_home_pct"], wards["pathway_p1_pct"], wards["pathway_p2_pct"]) == (
+        100.0,
+        100.0,
+        0.0,
+    )
