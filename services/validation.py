@@ -75,11 +75,23 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Why an event was refused: a reason code, the offending field and a sentence."""
+    """Why something was refused: a reason code, the offending field and a sentence.
+
+    The one refusal of every way in: contract validation names a contract field (`service`);
+    the HL7 gateway an HL7 field (`PV1-3`); the FHIR gateway an element (`Encounter.status`).
+    """
 
     reason: str
     field: str
     message: str
+
+
+class Refused(Exception):
+    """Raised by a gateway's mapping to stop at the first problem; carries the rejection."""
+
+    def __init__(self, reason: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.rejected = Rejected(reason, field, message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """HL7 v2 over MLLP: a TCP listener that acknowledges each ADT message only once Kafka has it.
 
-Per message: parse → map (`hl7_mapping`) → validate as the organisation's event → publish to its
-ingest topic → ACK. The acknowledgement codes follow HL7 v2.5 (2.9.2, table 0008):
+Per message: parse → map (`mapping`) → validate as the organisation's event → publish to its
+ingest topic → ACK (`ack`). The acknowledgement codes follow HL7 v2.5 (2.9.2, table 0008):
 
 - `AA` once Kafka acknowledged the event, or for a trigger that changes nothing (A08, A28, A31).
 - `AE` (error in the content: fix, then resend) for a message that maps or validates badly; it
@@ -11,9 +11,8 @@ ingest topic → ACK. The acknowledgement codes follow HL7 v2.5 (2.9.2, table 00
   Kafka did not acknowledge the event or the dead letter in time. The last case is temporary:
   the sender should resend, and the resend is absorbed downstream if the first write did land.
 
-MLLP frames are `0x0B message 0x1C 0x0D`. Bytes outside a frame are skipped and counted; a frame
-broken off by a new start byte or by the connection closing is counted and never acknowledged,
-so the sender resends it. Messages on one connection are handled in order, one at a time.
+Frames are cut by `framing.MllpFramer` (why not python-hl7's `hl7.mllp`: see that module).
+Messages on one connection are handled in order, one at a time.
 """
 
 from __future__ import annotations
@@ -22,25 +21,33 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import hl7
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
+from flowsight.adapters.hl7.framing import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Discarded,
+    Frame,
+    MllpFramer,
+    Oversize,
+    frame,
+)
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
-    UNPARSEABLE,
-    ErrorCode,
     LocationMap,
     Mapped,
     NoChange,
+    map_message,
+)
+from flowsight.adapters.hl7.parse import (
+    UNPARSEABLE,
     Unparseable,
     control_id,
-    hl7_field_of,
-    map_message,
     message_trigger,
     parse_message,
 )
@@ -53,183 +60,11 @@ from flowsight.services.validation import (
 )
 from flowsight.settings import Settings
 
-START_BLOCK = b"\x0b"
-END_BLOCK = b"\x1c\x0d"
 GATEWAY = "hl7-mllp"
-#: Under Kafka's default 1 MB record limit, so a refused message still fits on the DLQ.
-DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024
-#: How much of an oversize message is kept to acknowledge and dead-letter it.
-HEAD_BYTES = 8 * 1024
 TOO_LARGE = "hl7_message_too_large"
-_UNKNOWN_SENDER = "MSH|^~\\&|||||||ACK^||P|2.5"
-_CODE_TEXT = {
-    100: "Segment sequence error",
-    101: "Required field missing",
-    102: "Data type error",
-    103: "Table value not found",
-    200: "Unsupported message type",
-    201: "Unsupported event code",
-    202: "Unsupported processing id",
-    207: "Application internal error",
-}
+KAFKA_UNAVAILABLE = "kafka_unavailable"
 
 logger = logging.getLogger("flowsight.hl7")
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One complete MLLP frame's payload."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Oversize:
-    """A frame longer than the limit: its size and first bytes (the rest was dropped)."""
-
-    size: int
-    head: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Discarded:
-    """Bytes outside any frame (`garbage`) or a frame that never ended (`incomplete`)."""
-
-    kind: str
-    size: int
-
-
-class MllpFramer:
-    """Splits a TCP byte stream into MLLP frames, whatever the read boundaries."""
-
-    def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
-        self.max_message_bytes = max_message_bytes
-        self._buffer = bytearray()
-        self._in_frame = False
-        self._scanned = 0  # bytes of the current frame already searched for an end block
-        self._dropped = 0  # bytes of an oversize frame dropped so far
-        self._head = b""
-        self._garbage = 0
-
-    def feed(self, data: bytes) -> list[Frame | Oversize | Discarded]:
-        """Take the next bytes read; return the frames (and discards) they complete."""
-        self._buffer += data
-        found: list[Frame | Oversize | Discarded] = []
-        while self._buffer:
-            if not self._in_frame:
-                start = self._buffer.find(START_BLOCK)
-                if start < 0:
-                    self._garbage += len(self._buffer)
-                    self._buffer.clear()
-                    break
-                self._garbage += start
-                if self._garbage:
-                    found.append(Discarded("garbage", self._garbage))
-                    self._garbage = 0
-                del self._buffer[: start + 1]
-                self._in_frame, self._scanned = True, 0
-                continue
-            end = self._buffer.find(END_BLOCK, self._scanned)
-            restart = self._buffer.find(START_BLOCK, self._scanned)
-            if restart >= 0 and (end < 0 or restart < end):
-                # 0x0B never occurs inside HL7 text: the sender gave up and began again.
-                found.append(Discarded("incomplete", self._dropped + restart))
-                del self._buffer[:restart]
-                self._in_frame, self._dropped, self._head = False, 0, b""
-                continue
-            if end < 0:
-                self._scanned = max(len(self._buffer) - 1, 0)  # 0x1C may end this read
-                if self._dropped or len(self._buffer) > self.max_message_bytes:
-                    self._head = self._head or self._head_of(self._buffer)
-                    self._dropped += self._scanned
-                    del self._buffer[: self._scanned]
-                    self._scanned = 0
-                break
-            size = self._dropped + end
-            if size > self.max_message_bytes:
-                found.append(Oversize(size, self._head or self._head_of(self._buffer)))
-            else:
-                found.append(Frame(bytes(self._buffer[:end])))
-            del self._buffer[: end + len(END_BLOCK)]
-            self._in_frame, self._scanned, self._dropped, self._head = False, 0, 0, b""
-        return found
-
-    def _head_of(self, data: bytearray) -> bytes:
-        return bytes(data[: min(HEAD_BYTES, self.max_message_bytes)])
-
-    def finish(self) -> list[Discarded]:
-        """What is left when the connection closes: a frame that never ended, stray bytes."""
-        left: list[Discarded] = []
-        if self._in_frame:
-            left.append(Discarded("incomplete", self._dropped + len(self._buffer)))
-        if self._garbage:
-            left.append(Discarded("garbage", self._garbage))
-        self._buffer.clear()
-        self._in_frame, self._garbage, self._dropped = False, 0, 0
-        return left
-
-
-def frame(payload: bytes) -> bytes:
-    """`payload` in an MLLP frame."""
-    return START_BLOCK + payload + END_BLOCK
-
-
-@dataclass(frozen=True, slots=True)
-class AckError:
-    """What an AE or AR acknowledgement says went wrong (ERR segment)."""
-
-    reason: str
-    field: str
-    message: str
-    code: ErrorCode
-
-
-def build_ack(
-    source: Any, ack_code: str, *, application: str, facility: str, error: AckError | None = None
-) -> Any:
-    """An ACK (hl7.Message) for `source` (None when unreadable), with MSA and, on error, ERR."""
-    header = source if source is not None else hl7.parse(_UNKNOWN_SENDER)
-    msh = header.segment("MSH")
-    sender = {n: str(msh(n)) if n < len(msh) else "" for n in (5, 6)}
-    try:
-        ack = header.create_ack(
-            ack_code, application=sender[5] or application, facility=sender[6] or facility
-        )
-    except (TypeError, AttributeError, IndexError):
-        # create_ack needs MSH-9 with components; answer a bare "ADT" in our own header.
-        ack = hl7.parse(_UNKNOWN_SENDER).create_ack(
-            ack_code, application=application, facility=facility
-        )
-        if source is not None:
-            ack.segment("MSA").assign_field(ack.escape(control_id(source)), 2)
-    # The library stamps MSH-7 in UTC without saying so; HL7 lets us say it.
-    ack.segment("MSH").assign_field(datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
-    if error is None:
-        return ack
-    ack.segment("MSA").assign_field(ack.escape(error.message[:80]), 3)
-    err = ack.create_segment([ack.create_field(["ERR"])])
-    for position, part in enumerate(_error_location(error.field), start=1):
-        err.assign_field(part, 2, 1, position)
-    err.assign_field(str(int(error.code)), 3, 1, 1)
-    err.assign_field(_CODE_TEXT.get(int(error.code), ""), 3, 1, 2)
-    err.assign_field("HL70357", 3, 1, 3)
-    err.assign_field("E", 4)
-    err.assign_field(ack.escape(error.reason), 5, 1, 1)
-    err.assign_field(ack.escape(error.message), 8)
-    ack.append(err)
-    return ack
-
-
-def _error_location(path: str) -> list[str]:
-    """`PV1-3.1` as an ERL: segment, sequence, field, repetition, component."""
-    if not path:
-        return []
-    segment, _, rest = path.partition("-")
-    number, _, component = rest.partition(".")
-    parts = [segment, "1"]
-    if number:
-        parts += [number, "1"] + ([component] if component else [])
-    return parts
 
 
 class MllpListener:
@@ -364,7 +199,7 @@ class MllpListener:
                 raw,
                 None,
                 "other",
-                AckError(UNPROCESSABLE, "", "internal error", ErrorCode.APPLICATION_INTERNAL_ERROR),
+                Rejected(UNPROCESSABLE, "", "internal error"),
             )
 
     def _count_discard(self, item: Discarded) -> None:
@@ -376,9 +211,8 @@ class MllpListener:
         try:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
-            code = ErrorCode.SEGMENT_SEQUENCE_ERROR
             return await self._refuse(
-                raw, unreadable.header, "other", AckError(UNPARSEABLE, "", str(unreadable), code)
+                raw, unreadable.header, "other", Rejected(UNPARSEABLE, "", str(unreadable))
             )
         message, encoding = parsed.message, parsed.encoding
         trigger = message_trigger(message)
@@ -399,14 +233,13 @@ class MllpListener:
             logger.info("HL7 %s %s acknowledged: %s", trigger, control_id(message), result.why)
             return self._ack(message, encoding, "AA")
         if not isinstance(result, Mapped):
-            error = AckError(result.reason, result.field, result.message, result.code)
-            return await self._refuse(raw, message, label, error, encoding)
+            return await self._refuse(raw, message, label, result, encoding)
         event = result.event
         verdict = validate_document(
             event, organisation=self.organisation, context=self.context, now=datetime.now(UTC)
         )
         if isinstance(verdict, Rejected):
-            error = _validation_error(verdict, event["event_type"])
+            error = in_hl7_terms(verdict, event["event_type"])
             return await self._refuse(raw, message, label, error, encoding)
         try:
             await asyncio.wait_for(
@@ -419,7 +252,7 @@ class MllpListener:
         return self._ack(message, encoding, "AA")
 
     async def _refuse(
-        self, raw: bytes, message: Any, label: str, error: AckError, encoding: str = "utf-8"
+        self, raw: bytes, message: Any, label: str, error: Rejected, encoding: str = "utf-8"
     ) -> bytes:
         """Dead-letter `raw` and answer AE or AR; AR if even the dead letter was not written."""
         control = control_id(message) if message is not None else ""
@@ -462,11 +295,8 @@ class MllpListener:
             what,
             type(failure).__name__,
         )
-        error = AckError(
-            "kafka_unavailable",
-            "",
-            "the message could not be stored; send it again later",
-            ErrorCode.APPLICATION_INTERNAL_ERROR,
+        error = Rejected(
+            KAFKA_UNAVAILABLE, "", "the message could not be stored; send it again later"
         )
         return self._ack(message, encoding, "AR", error)
 
@@ -476,17 +306,16 @@ class MllpListener:
         except Unparseable as unreadable:
             header = unreadable.header
         limit = self.max_message_bytes
-        error = AckError(
+        error = Rejected(
             TOO_LARGE,
             "",
             f"the message is {item.size} bytes, over the {limit}-byte limit; "
             f"the dead letter holds its first {len(item.head)} bytes",
-            ErrorCode.APPLICATION_INTERNAL_ERROR,
         )
         self.framing_errors.labels("oversize").inc()
         return await self._refuse(item.head, header, _label(header), error)
 
-    def _ack(self, message: Any, encoding: str, code: str, error: AckError | None = None) -> bytes:
+    def _ack(self, message: Any, encoding: str, code: str, error: Rejected | None = None) -> bytes:
         ack = build_ack(
             message,
             code,
@@ -501,15 +330,3 @@ def _label(message: Any) -> str:
     """The trigger as a metric label: one of the supported triggers, else `other`."""
     trigger = message_trigger(message) if message is not None else ""
     return trigger if trigger in SUPPORTED_TRIGGERS else "other"
-
-
-def _validation_error(verdict: Rejected, event_type: str) -> AckError:
-    """A contract rejection, told in HL7 terms: the field it came from and an HL7 error code."""
-    code = {
-        "missing_field": ErrorCode.REQUIRED_FIELD_MISSING,
-        "unknown_service": ErrorCode.TABLE_VALUE_NOT_FOUND,
-        "service_not_owned": ErrorCode.TABLE_VALUE_NOT_FOUND,
-    }.get(verdict.reason, ErrorCode.DATA_TYPE_ERROR)
-    where = hl7_field_of(verdict.field, event_type)
-    message = f"{verdict.field}: {verdict.message}" if verdict.field else verdict.message
-    return AckError(verdict.reason, where, message, code)

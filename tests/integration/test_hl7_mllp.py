@@ -21,19 +21,15 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 
-from flowsight.adapters.hl7.listener import (
-    AckError,
-    Discarded,
-    Frame,
-    MllpFramer,
-    MllpListener,
-    Oversize,
-    build_ack,
-)
-from flowsight.adapters.hl7.mapping import ErrorCode, LocationMap, parse_message
+from flowsight.adapters.hl7.ack import build_ack
+from flowsight.adapters.hl7.framing import Discarded, Frame, MllpFramer, Oversize
+from flowsight.adapters.hl7.listener import MllpListener
+from flowsight.adapters.hl7.mapping import LocationMap
+from flowsight.adapters.hl7.parse import parse_message
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics
 from flowsight.adapters.kafka.producer import GatewayPublisher
 from flowsight.context import build_runtime
+from flowsight.services.validation import Rejected
 from flowsight.settings import Settings
 from tests.integration.stack import Stack, free_port, stack_env
 
@@ -453,7 +449,7 @@ def test_a_frame_cut_off_by_the_connection_closing_is_reported() -> None:
 
 def test_an_ack_answers_even_a_header_without_a_trigger() -> None:
     header = parse_message(b"MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261123||ADT|X1|P|2.5\r").message
-    error = AckError("hl7_unsupported_trigger", "MSH-9.2", "no trigger", ErrorCode(201))
+    error = Rejected("hl7_unsupported_trigger", "MSH-9.2", "no trigger")
     ack = ack_of(
         str(build_ack(header, "AR", application="FS", facility="RR8", error=error)).encode()
     )

@@ -12,13 +12,11 @@ from flowsight.adapters.hl7.mapping import (
     LocationMap,
     Mapped,
     NoChange,
-    Refusal,
-    Unparseable,
     hl7_field_of,
     map_message,
-    parse_message,
 )
-from flowsight.services.validation import Accepted, ValidationContext, validate_document
+from flowsight.adapters.hl7.parse import Unparseable, parse_message
+from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 
 NHS_NUMBER = "9434765919"  # the NHS's published example, valid Modulus 11
@@ -84,9 +82,9 @@ def mapped(hl7_message: Any, locations: LocationMap = LOCATIONS) -> dict[str, An
     return result.event
 
 
-def refused(hl7_message: Any, locations: LocationMap = LOCATIONS) -> Refusal:
+def refused(hl7_message: Any, locations: LocationMap = LOCATIONS) -> Rejected:
     result = map_message(hl7_message, organisation="RR8", locations=locations)
-    assert isinstance(result, Refusal), result
+    assert isinstance(result, Rejected), result
     return result
 
 

@@ -1,0 +1,126 @@
+"""HL7 v2 acknowledgements: the ACK (AA) or NAK (AE, AR with an ERR segment) for one message.
+
+A refusal, whether the mapping's or the contract validation's, is a
+`flowsight.services.validation.Rejected`; its reason decides the HL7 error condition code
+(table 0357, ERR-3) the ACK carries, and its field (an HL7 field such as `PV1-3`) the ERR-2
+location. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+import hl7
+
+from flowsight.adapters.hl7 import parse
+from flowsight.adapters.hl7.mapping import hl7_field_of
+from flowsight.adapters.hl7.parse import control_id
+from flowsight.services import validation
+from flowsight.services.validation import Rejected
+
+_UNKNOWN_SENDER = "MSH|^~\\&|||||||ACK^||P|2.5"
+
+
+class ErrorCode(IntEnum):
+    """HL7 table 0357, message error condition codes (ERR-3)."""
+
+    SEGMENT_SEQUENCE_ERROR = 100
+    REQUIRED_FIELD_MISSING = 101
+    DATA_TYPE_ERROR = 102
+    TABLE_VALUE_NOT_FOUND = 103
+    UNSUPPORTED_MESSAGE_TYPE = 200
+    UNSUPPORTED_EVENT_CODE = 201
+    UNSUPPORTED_PROCESSING_ID = 202
+    APPLICATION_INTERNAL_ERROR = 207
+
+
+_CODE_TEXT = {
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    202: "Unsupported processing id",
+    207: "Application internal error",
+}
+
+#: The error condition of each refusal reason; any other (a message too large, Kafka not taking
+#: it, an internal error) is an application internal error.
+ERROR_CODE_OF: dict[str, ErrorCode] = {
+    # The contract's own reasons: a value the event cannot hold, unless named below.
+    **dict.fromkeys(validation.REASONS - {validation.UNPROCESSABLE}, ErrorCode.DATA_TYPE_ERROR),
+    validation.MISSING_FIELD: ErrorCode.REQUIRED_FIELD_MISSING,
+    validation.UNKNOWN_SERVICE: ErrorCode.TABLE_VALUE_NOT_FOUND,
+    validation.SERVICE_NOT_OWNED: ErrorCode.TABLE_VALUE_NOT_FOUND,
+    parse.UNPARSEABLE: ErrorCode.SEGMENT_SEQUENCE_ERROR,
+    parse.UNSUPPORTED_MESSAGE_TYPE: ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
+    parse.UNSUPPORTED_TRIGGER: ErrorCode.UNSUPPORTED_EVENT_CODE,
+    parse.UNSUPPORTED_PROCESSING_ID: ErrorCode.UNSUPPORTED_PROCESSING_ID,
+    parse.MISSING_SEGMENT: ErrorCode.SEGMENT_SEQUENCE_ERROR,
+    parse.MISSING_FIELD: ErrorCode.REQUIRED_FIELD_MISSING,
+    parse.INVALID_FIELD: ErrorCode.DATA_TYPE_ERROR,
+    parse.UNMAPPED_LOCATION: ErrorCode.TABLE_VALUE_NOT_FOUND,
+}
+
+
+def error_code(reason: str) -> ErrorCode:
+    """The HL7 error condition (ERR-3) of a refusal reason."""
+    return ERROR_CODE_OF.get(reason, ErrorCode.APPLICATION_INTERNAL_ERROR)
+
+
+def in_hl7_terms(verdict: Rejected, event_type: str) -> Rejected:
+    """A contract rejection, told in HL7 terms: the field it came from, the contract field named."""
+    message = f"{verdict.field}: {verdict.message}" if verdict.field else verdict.message
+    return Rejected(verdict.reason, hl7_field_of(verdict.field, event_type), message)
+
+
+def build_ack(
+    source: Any, ack_code: str, *, application: str, facility: str, error: Rejected | None = None
+) -> Any:
+    """An ACK (hl7.Message) for `source` (None when unreadable), with MSA and, on error, ERR."""
+    header = source if source is not None else hl7.parse(_UNKNOWN_SENDER)
+    msh = header.segment("MSH")
+    sender = {n: str(msh(n)) if n < len(msh) else "" for n in (5, 6)}
+    try:
+        ack = header.create_ack(
+            ack_code, application=sender[5] or application, facility=sender[6] or facility
+        )
+    except (TypeError, AttributeError, IndexError):
+        # create_ack needs MSH-9 with components; answer a bare "ADT" in our own header.
+        ack = hl7.parse(_UNKNOWN_SENDER).create_ack(
+            ack_code, application=application, facility=facility
+        )
+        if source is not None:
+            ack.segment("MSA").assign_field(ack.escape(control_id(source)), 2)
+    # The library stamps MSH-7 in UTC without saying so; HL7 lets us say it.
+    ack.segment("MSH").assign_field(datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
+    if error is None:
+        return ack
+    code = error_code(error.reason)
+    ack.segment("MSA").assign_field(ack.escape(error.message[:80]), 3)
+    err = ack.create_segment([ack.create_field(["ERR"])])
+    for position, part in enumerate(_error_location(error.field), start=1):
+        err.assign_field(part, 2, 1, position)
+    err.assign_field(str(int(code)), 3, 1, 1)
+    err.assign_field(_CODE_TEXT.get(int(code), ""), 3, 1, 2)
+    err.assign_field("HL70357", 3, 1, 3)
+    err.assign_field("E", 4)
+    err.assign_field(ack.escape(error.reason), 5, 1, 1)
+    err.assign_field(ack.escape(error.message), 8)
+    ack.append(err)
+    return ack
+
+
+def _error_location(path: str) -> list[str]:
+    """`PV1-3.1` as an ERL: segment, sequence, field, repetition, component."""
+    if not path:
+        return []
+    segment, _, rest = path.partition("-")
+    number, _, component = rest.partition(".")
+    parts = [segment, "1"]
+    if number:
+        parts += [number, "1"] + ([component] if component else [])
+    return parts

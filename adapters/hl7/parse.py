@@ -1,0 +1,184 @@
+"""Reading one HL7 v2 message, whatever carried it: decoding, parsing, field and time access.
+
+Parsing, unescaping (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\) and the message's own separators are the `hl7`
+library's job; this module decodes the bytes (per MSH-18), hands the text to the library and
+reads fields back. A field that is missing or unreadable raises
+`flowsight.services.validation.Refused`, naming the HL7 field (e.g. `PV1-3`).
+
+**Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are local
+time in Europe/London: in the hour repeated when clocks go back the first (BST) reading is taken,
+and a time skipped when they go forward is read as GMT. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import hl7
+
+from flowsight.services.validation import Refused
+
+LONDON = ZoneInfo("Europe/London")
+
+# Reasons a refused message carries in its dead letter's `error.reason` header.
+UNPARSEABLE = "hl7_unparseable"
+UNSUPPORTED_MESSAGE_TYPE = "hl7_unsupported_message_type"
+UNSUPPORTED_TRIGGER = "hl7_unsupported_trigger"
+UNSUPPORTED_PROCESSING_ID = "hl7_unsupported_processing_id"
+MISSING_SEGMENT = "hl7_missing_segment"
+MISSING_FIELD = "hl7_missing_field"
+INVALID_FIELD = "hl7_invalid_field"
+UNMAPPED_LOCATION = "hl7_unmapped_location"
+
+_TS = re.compile(
+    r"^\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?"
+    r"(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?$"
+)
+
+
+class Unparseable(ValueError):
+    """Bytes that are not an HL7 v2 message; `header` is what could be read, for the ACK."""
+
+    def __init__(self, message: str, header: Any = None) -> None:
+        super().__init__(message)
+        self.header = header
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed message and the character set its bytes were decoded with."""
+
+    message: Any  # hl7.Message
+    encoding: str
+
+
+def parse_message(raw: bytes) -> Parsed:
+    """Decode (per MSH-18) and parse one message; raise Unparseable when it is not HL7 v2."""
+    # Separators are ASCII, so a Latin-1 reading (which never fails) is enough to find MSH-18.
+    header = _parse(raw.decode("latin-1"))
+    declared = text(header, "MSH", 18).upper()
+    encoding = _encoding_of(declared)
+    try:
+        decoded = raw.decode(encoding or "utf-8")
+    except (ValueError, LookupError):  # undecodable, or no such codec
+        if declared:
+            raise Unparseable(
+                f"the message cannot be decoded as {declared} (MSH-18)", header
+            ) from None
+        # Undeclared and not UTF-8: most likely a Windows or Latin-1 sender.
+        return Parsed(header, "latin-1")
+    return Parsed(_parse(decoded), encoding or "utf-8")
+
+
+def _encoding_of(declared: str) -> str:
+    """The Python codec of an HL7 character set (table 0211); empty when none is declared."""
+    part = re.fullmatch(r"8859/(\d{1,2})", declared)
+    if part:
+        return f"iso8859-{part.group(1)}"
+    return {"": "", "ASCII": "ascii", "UNICODE UTF-8": "utf-8", "UNICODE": "utf-8"}.get(
+        declared, declared.lower()
+    )
+
+
+def _parse(message: str) -> Any:
+    # Over MLLP segments end in CR; some senders end them in LF or CRLF, which HL7 text can
+    # never contain unescaped, so they are read as CR. Blank segments would trip the library.
+    lines = message.replace("\r\n", "\r").replace("\n", "\r").split("\r")
+    message = "\r".join(line for line in lines if line.strip())
+    if not message.startswith("MSH") or len(message) < 8:
+        raise Unparseable("the message does not start with an MSH segment")
+    try:
+        return hl7.parse(message)
+    except (hl7.ParseException, ValueError, IndexError, AssertionError) as error:
+        raise Unparseable(f"the message cannot be parsed: {error}") from None
+
+
+def message_trigger(message: Any) -> str:
+    """The trigger event (MSH-9.2, else EVN-1), e.g. `A01`; empty when there is none."""
+    return (text(message, "MSH", 9, 2) or text(message, "EVN", 1)).upper()
+
+
+def control_id(message: Any) -> str:
+    """The message control id, MSH-10."""
+    return text(message, "MSH", 10)
+
+
+def has_segment(message: Any, segment: str) -> bool:
+    """Whether `message` has a `segment` segment."""
+    return any(str(s[0]) == segment for s in message)
+
+
+def text(message: Any, segment: str, number: int, component: int = 1, repetition: int = 1) -> str:
+    """A field's (unescaped) text, empty when absent or the HL7 null `""`."""
+    try:
+        value = message.extract_field(segment, 1, number, repetition, component, 1)
+    except (KeyError, IndexError):
+        return ""
+    found = str(value).strip()
+    return "" if found == '""' else found
+
+
+def repetitions(message: Any, segment: str, number: int) -> int:
+    """How many repetitions a field has (0 when the segment or field is absent)."""
+    try:
+        return len(message.segment(segment)(number))
+    except (KeyError, IndexError):
+        return 0
+
+
+def required(message: Any, segment: str, number: int, component: int = 1) -> str:
+    """A field's text; Refused as missing when it is empty."""
+    value = text(message, segment, number, component)
+    if not value:
+        where = f"{segment}-{number}" + (f".{component}" if component > 1 else "")
+        raise Refused(MISSING_FIELD, where, f"{where} is required")
+    return value
+
+
+def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
+    """The first of the fields `paths` (segment, number) that holds a time, read as a time."""
+    for segment, number in paths:
+        value = text(message, segment, number)
+        if value:
+            return parse_time(value, f"{segment}-{number}")
+    return None
+
+
+def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
+    """As `first_time`, refusing a message in which none of the fields holds a time."""
+    moment = first_time(message, *paths)
+    if moment is None:
+        names = ", ".join(f"{s}-{n}" for s, n in paths)
+        raise Refused(MISSING_FIELD, f"{paths[0][0]}-{paths[0][1]}", f"no event time in {names}")
+    return moment
+
+
+def parse_time(value: str, where: str) -> datetime:
+    """An HL7 TS as an aware datetime; no offset means Europe/London local time."""
+    if not _TS.match(value):
+        raise Refused(
+            INVALID_FIELD, where, f"{where} {value!r} is not an HL7 time (YYYYMMDDHHMMSS+ZZZZ)"
+        )
+    try:
+        moment: datetime = hl7.parse_datetime(value)
+        offset = moment.utcoffset()
+        tz = LONDON if offset is None else timezone(offset)
+        moment = moment.replace(tzinfo=tz)
+        moment.astimezone(UTC)  # refuse instants UTC cannot hold (year 1 with an offset)
+    except (ValueError, OverflowError):
+        raise Refused(INVALID_FIELD, where, f"{where} {value!r} is not a real time") from None
+    return moment
+
+
+def id_time(moment: datetime) -> str:
+    """`moment` in UTC as it appears in an event id: `20261123T093000Z`."""
+    utc = moment.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return (
+        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T"
+        f"{utc.hour:02d}{utc.minute:02d}{utc.second:02d}{fraction}Z"
+    )

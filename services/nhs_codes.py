@@ -1,0 +1,60 @@
+"""NHS Data Dictionary codes the gateways read, and the contract value each one means.
+
+One table per Data Dictionary data element, shared by the HL7 v2 gateway (codes in PV1-4, PV1-36,
+PV1-37) and the FHIR gateway (the UK Core CodeSystems *AdmissionMethodEngland*,
+*SourceOfAdmissionEngland* and *DischargeDestinationEngland*, which carry the same codes), so a
+sender gets the same event whichever way in it uses. Codes of a gateway's own notation (HL7
+table 0007, the HL7 FHIR admit-source and discharge-disposition systems) stay in that gateway.
+Plain data: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
+
+_Value = TypeVar("_Value")
+
+
+def _codes(groups: dict[str, _Value]) -> dict[str, _Value]:
+    """`{"space separated codes": value}` as one entry per code."""
+    return {code: value for codes, value in groups.items() for code in codes.split()}
+
+
+_A, _D = AdmissionMethod, DischargeDestination
+
+#: ADMISSION METHOD (Hospital Provider Spell). Labour and birth admissions (31, 32, 82, 83) count
+#: as emergencies: unplanned, not from a waiting list. 98 and 99 (not applicable, not known) are
+#: absent on purpose: they decide nothing.
+ADMISSION_METHODS: dict[str, AdmissionMethod] = _codes(
+    {
+        "11 12 13": _A.ELECTIVE,
+        "21 22 23 24 25 28 2A 2C 2D": _A.EMERGENCY,
+        "31 32 82 83": _A.EMERGENCY,
+        "2B 81": _A.TRANSFER_IN,
+    }
+)
+
+#: SOURCE OF ADMISSION codes that mean another hospital provider (NHS or not): a transfer in.
+SOURCES_OF_ADMISSION: dict[str, AdmissionMethod] = _codes({"49 50 51 52 53 87": _A.TRANSFER_IN})
+
+#: DISCHARGE DESTINATION (Hospital Provider Spell) as contract code list 8.3. 48 is a
+#: high-security psychiatric hospital: a hospital. 98 and 99 (not applicable, not known) are
+#: `other`: the patient has left, which is what counts.
+DISCHARGE_DESTINATIONS: dict[str, DischargeDestination] = _codes(
+    {
+        "19": _D.USUAL_RESIDENCE,
+        "48 49 50 51 52 53 84 87": _D.OTHER_HOSPITAL,
+        "54": _D.CARE_HOME_NURSING,
+        "65 85": _D.CARE_HOME_RESIDENTIAL,
+        "79": _D.DIED,
+        "88": _D.HOSPICE,
+        "29 30 37 38 66 98 99": _D.OTHER,
+    }
+)
+
+#: DISCHARGE METHOD codes saying the patient died (4) or was stillborn (5).
+DISCHARGE_METHODS_DIED = frozenset({"4", "5"})
+#: The other DISCHARGE METHOD codes: they say how, not where to, so they name no destination.
+DISCHARGE_METHODS_ALIVE = frozenset({"1", "2", "3", "6", "7", "8", "9"})
