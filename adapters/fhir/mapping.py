@@ -1,37 +1,33 @@
 """FHIR R4 Encounter to event contract v1: the emergency department attendance, admission,
 transfers and discharge (or their cancellations) that one Encounter snapshot says happened.
-Pure: no I/O, no clock."""
+
+Elements are read by `elements` and `codes`; what cannot be read is a `Rejected` naming the
+element. Pure: no I/O, no clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any
 
-from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.encounter import Encounter
-from fhir.resources.R4B.reference import Reference
 
-from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
+from flowsight.adapters.fhir.codes import admission_method, attendance_outcome, destination
+from flowsight.adapters.fhir.elements import (
+    Stay,
+    episode,
+    identifier_value,
+    location_element,
+    patient,
+    stays,
+    timestamp,
+)
+from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.schemas.events import SCHEMA_VERSION
-
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-ADMISSION_METHOD_EXTENSION = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
-)
-ADMISSION_METHOD_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland"
-SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceOfAdmissionEngland"
-DISCHARGE_DESTINATION_ENGLAND = (
-    "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
-)
-HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
-HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
-HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-#: Senders may name a contract value directly, with these systems.
-FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
-FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
+from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
 
 #: The system part of `source` for every event the FHIR gateway makes: "RR8/fhir".
 SOURCE_SYSTEM = "fhir"
@@ -39,84 +35,11 @@ SOURCE_SYSTEM = "fhir"
 # Dead-letter reasons of the FHIR gateway beyond those of services.validation.
 INVALID_FHIR = "invalid_fhir"
 UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
-MISSING_FIELD = "missing_field"
-INVALID_FIELD = "invalid_field"
-
-_Code = TypeVar("_Code")
-
-
-def _table(system: str, groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
-    """A lookup by (system, code) from `{"space separated codes": value}`."""
-    return {(system, code): value for codes, value in groups.items() for code in codes.split()}
-
-
-_A, _D = AdmissionMethod, DischargeDestination
-
-#: Admission method, tried in this order: the UK Core extension, admitSource, then class.
-#: Unplanned maternity admissions and births (31, 32, 82, 83) count as emergencies, as in the
-#: HL7 v2 gateway; 98 and 99 (not applicable, not known) decide nothing.
-ADMISSION_METHOD_CODES = {
-    **_table(
-        ADMISSION_METHOD_ENGLAND,
-        {
-            "11 12 13": _A.ELECTIVE,
-            "21 22 23 24 25 28 2A 2C 2D 31 32 82 83": _A.EMERGENCY,
-            "2B 81": _A.TRANSFER_IN,
-        },
-    ),
-    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
-}
-ADMIT_SOURCE_CODES = {
-    **_table(
-        HL7_ADMIT_SOURCE,
-        {
-            "hosp-trans nursing psych rehab": _A.TRANSFER_IN,
-            "emd gp": _A.EMERGENCY,
-            "outp mp": _A.ELECTIVE,
-        },
-    ),
-    # Admitted from another hospital provider (NHS or not): a transfer in.
-    **_table(SOURCE_OF_ADMISSION_ENGLAND, {"49 50 51 52 53 87": _A.TRANSFER_IN}),
-    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
-}
-CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE})
-
-#: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
-#: 98 and 99 (not applicable, not known) are `other`: the patient has left, which is what counts.
-DISCHARGE_DESTINATION_CODES = {
-    **_table(
-        DISCHARGE_DESTINATION_ENGLAND,
-        {
-            "19": _D.USUAL_RESIDENCE,
-            "48 49 50 51 52 53 84 87": _D.OTHER_HOSPITAL,
-            "54": _D.CARE_HOME_NURSING,
-            "65 85": _D.CARE_HOME_RESIDENTIAL,
-            "79": _D.DIED,
-            "88": _D.HOSPICE,
-            "29 30 37 38 66 98 99": _D.OTHER,
-        },
-    ),
-    **_table(
-        HL7_DISCHARGE_DISPOSITION,
-        {
-            "home": _D.USUAL_RESIDENCE,
-            "other-hcf psy": _D.OTHER_HOSPITAL,
-            "hosp": _D.HOSPICE,
-            "long snf": _D.CARE_HOME_NURSING,
-            "rehab": _D.SHORT_TERM_BED,
-            "exp": _D.DIED,
-            "alt-home aadvice oth": _D.OTHER,
-        },
-    ),
-    **_table(FLOWSIGHT_DISCHARGE_DESTINATION, {value.value: value for value in _D}),
-}
 
 #: Statuses whose snapshot says the patient was admitted (and, if finished, discharged).
 ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
-#: Location entries that have not happened yet.
-_NOT_YET = frozenset({"planned", "reserved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,38 +58,13 @@ class MappedEvent:
         return "Encounter"
 
 
-@dataclass(frozen=True, slots=True)
-class MappingProblem:
-    """Why an Encounter cannot become events: a reason code, the element and a sentence."""
-
-    reason: str
-    element: str
-    message: str
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str, element: str, message: str) -> None:
-        super().__init__(message)
-        self.problem = MappingProblem(reason, element, message)
-
-
-@dataclass(frozen=True, slots=True)
-class _Stay:
-    """One location of the Encounter's history: where (service, unit) and since when."""
-
-    index: int
-    service: str
-    unit: str | None
-    start: datetime | None
-
-
 def encounter_events(
     encounter: Encounter,
     *,
     organisation: str | None,
     now: datetime,
     front_door: Collection[str] = frozenset(),
-) -> list[MappedEvent] | MappingProblem:
+) -> list[MappedEvent] | Rejected:
     """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
 
     `organisation` is used when the Encounter names no serviceProvider; `now` times cancellations
@@ -175,8 +73,8 @@ def encounter_events(
     """
     try:
         return _events(encounter, organisation, now, front_door)
-    except _Refused as refused:
-        return refused.problem
+    except Refused as refused:
+        return refused.rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +84,17 @@ class _Snapshot:
     key: str
     common: dict[str, Any]
     elements: dict[str, str]
-    stays: list[_Stay]
+    stays: list[Stay]
 
     def event(
-        self, suffix: str, event_type: str, stay: _Stay, fields: dict[str, Any], **elements: str
+        self, suffix: str, event_type: str, stay: Stay, fields: dict[str, Any], **elements: str
     ) -> MappedEvent:
         """An event of this Encounter, its id `<key>:<suffix>`, in `stay`'s service."""
         body = {"event_id": f"{self.key}:{suffix}", "event_type": event_type, **self.common}
-        where = {**self.elements, "service": _location_element(stay.index), **elements}
+        where = {**self.elements, "service": location_element(stay.index), **elements}
         return MappedEvent(body | {"service": stay.service} | fields, where)
 
-    def transfers(self) -> list[tuple[str, _Stay, _Stay]]:
+    def transfers(self) -> list[tuple[str, Stay, Stay]]:
         """(id suffix, from, to) for each move to another service or unit in the history."""
         return [
             (f"transfer:{stay.index}", previous, stay)
@@ -210,7 +108,7 @@ def _events(
 ) -> list[MappedEvent]:
     status = encounter.status
     if status not in ADMITTED_STATUSES | RETRACTED_STATUSES:
-        raise _Refused(
+        raise Refused(
             UNSUPPORTED_ENCOUNTER,
             "Encounter.status",
             f"status {status!r} is not an admission, transfer or discharge; flowsight takes "
@@ -231,7 +129,7 @@ def _events(
     for suffix, previous, stay in snapshot.transfers():
         start_element = f"Encounter.location[{stay.index}].period.start"
         fields = {
-            "occurred_at": _timestamp(stay.start, start_element, "the transfer time"),
+            "occurred_at": timestamp(stay.start, start_element, "the transfer time"),
             "from_service": previous.service,
             "to_service": stay.service,
             **({"to_unit": stay.unit} if stay.unit else {}),
@@ -243,8 +141,8 @@ def _events(
                 previous,
                 fields,
                 occurred_at=start_element,
-                from_service=_location_element(previous.index),
-                to_service=_location_element(stay.index),
+                from_service=location_element(previous.index),
+                to_service=location_element(stay.index),
                 to_unit=f"Encounter.location[{stay.index}].location.display",
             )
         )
@@ -254,11 +152,11 @@ def _events(
 
 
 def _snapshot(encounter: Encounter, organisation: str | None) -> _Snapshot:
-    episode_id, episode_element = _episode(encounter)
+    episode_id, episode_element = episode(encounter)
     source_element = "Encounter.serviceProvider.identifier.value"
-    provider = _identifier_value(encounter.serviceProvider) or organisation
+    provider = identifier_value(encounter.serviceProvider) or organisation
     if provider is None:
-        raise _Refused(
+        raise Refused(
             MISSING_FIELD,
             source_element,
             "Encounter.serviceProvider.identifier (the ODS code) is required when the API "
@@ -267,7 +165,7 @@ def _snapshot(encounter: Encounter, organisation: str | None) -> _Snapshot:
     common = {
         "schema_version": SCHEMA_VERSION,
         "source": f"{provider}/{SOURCE_SYSTEM}",
-        "patient": _patient(encounter),
+        "patient": patient(encounter),
         "episode_id": episode_id,
     }
     elements = {
@@ -278,15 +176,15 @@ def _snapshot(encounter: Encounter, organisation: str | None) -> _Snapshot:
         "episode_id": episode_element,
         "schema_version": "Encounter",
     }
-    return _Snapshot(encounter.id or episode_id, common, elements, _stays(encounter))
+    return _Snapshot(encounter.id or episode_id, common, elements, stays(encounter))
 
 
 def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     first = snapshot.stays[0]
     start = encounter.period.start if encounter.period else None
-    method, method_element = _admission_method(encounter)
+    method, method_element = admission_method(encounter)
     fields = {
-        "occurred_at": _timestamp(start, "Encounter.period.start", "the admission time"),
+        "occurred_at": timestamp(start, "Encounter.period.start", "the admission time"),
         "admission_method": method.value,
         **({"unit": first.unit} if first.unit else {}),
     }
@@ -301,7 +199,7 @@ def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     )
 
 
-def _department(stays: list[_Stay], front_door: Collection[str]) -> list[_Stay]:
+def _department(stays: list[Stay], front_door: Collection[str]) -> list[Stay]:
     """The stays at the front door the Encounter begins with (empty: it begins with a stay).
 
     An Encounter that begins in the emergency department is an attendance there. If it moves on
@@ -316,11 +214,11 @@ def _department(stays: list[_Stay], front_door: Collection[str]) -> list[_Stay]:
 
 
 def _attendance(
-    encounter: Encounter, snapshot: _Snapshot, in_department: list[_Stay], status: str
+    encounter: Encounter, snapshot: _Snapshot, in_department: list[Stay], status: str
 ) -> list[MappedEvent]:
     department = in_department[0]
     start = encounter.period.start if encounter.period else None
-    arrived = _timestamp(start, "Encounter.period.start", "the arrival time")
+    arrived = timestamp(start, "Encounter.period.start", "the arrival time")
     arrival = snapshot.event(
         "attendance",
         "attendance",
@@ -332,13 +230,13 @@ def _attendance(
     onward = snapshot.stays[len(in_department) :]
     if onward:
         element = f"Encounter.location[{onward[0].index}].period.start"
-        departed = _timestamp(onward[0].start, element, "the time the patient left for a ward")
-        outcome, outcome_element = AttendanceOutcome.ADMITTED, _location_element(onward[0].index)
+        departed = timestamp(onward[0].start, element, "the time the patient left for a ward")
+        outcome, outcome_element = AttendanceOutcome.ADMITTED, location_element(onward[0].index)
     elif status == "finished":
         element = "Encounter.period.end"
         end = encounter.period.end if encounter.period else None
-        departed = _timestamp(end, element, "the time the patient left the department")
-        outcome, outcome_element = _attendance_outcome(encounter)
+        departed = timestamp(end, element, "the time the patient left the department")
+        outcome, outcome_element = attendance_outcome(encounter)
     else:
         return [arrival]
     fields = {
@@ -360,28 +258,12 @@ def _attendance(
     return [arrival, departure]
 
 
-def _attendance_outcome(encounter: Encounter) -> tuple[AttendanceOutcome, str]:
-    """Left before treatment, transferred to another hospital, or (by default) discharged."""
-    element = "Encounter.hospitalization.dischargeDisposition"
-    disposition = (
-        encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
-    )
-    if disposition is None:
-        return AttendanceOutcome.DISCHARGED, element
-    codes = {(c.system, c.code) for c in disposition.coding or []}
-    if (HL7_DISCHARGE_DISPOSITION, "aadvice") in codes:
-        return AttendanceOutcome.LEFT, element
-    if _lookup(disposition, DISCHARGE_DESTINATION_CODES) == DischargeDestination.OTHER_HOSPITAL:
-        return AttendanceOutcome.TRANSFERRED, element
-    return AttendanceOutcome.DISCHARGED, element
-
-
 def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
     """The emergency admission of a patient who left the department for `snapshot.stays[0]`."""
     ward = snapshot.stays[0]
     element = f"Encounter.location[{ward.index}].period.start"
     fields = {
-        "occurred_at": _timestamp(ward.start, element, "the admission time"),
+        "occurred_at": timestamp(ward.start, element, "the admission time"),
         "admission_method": AdmissionMethod.EMERGENCY.value,
         **({"unit": ward.unit} if ward.unit else {}),
     }
@@ -391,7 +273,7 @@ def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
         ward,
         fields,
         occurred_at=element,
-        admission_method=_location_element(ward.index - 1),
+        admission_method=location_element(ward.index - 1),
         unit=f"Encounter.location[{ward.index}].location.display",
     )
 
@@ -399,8 +281,8 @@ def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
 def _discharge(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     end = encounter.period.end if encounter.period else None
     fields = {
-        "occurred_at": _timestamp(end, "Encounter.period.end", "the discharge time"),
-        "destination": _destination(encounter).value,
+        "occurred_at": timestamp(end, "Encounter.period.end", "the discharge time"),
+        "destination": destination(encounter).value,
     }
     return snapshot.event(
         "discharge",
@@ -413,13 +295,13 @@ def _discharge(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
 
 
 def _cancellations(
-    encounter: Encounter, snapshot: _Snapshot, now: datetime, in_department: list[_Stay]
+    encounter: Encounter, snapshot: _Snapshot, now: datetime, in_department: list[Stay]
 ) -> list[MappedEvent]:
     # Retract every event an earlier snapshot may have produced; a cancellation of an event that
     # never arrived changes nothing.
     retracted_at = encounter.meta.lastUpdated if encounter.meta else None
-    occurred_at = _timestamp(retracted_at or now, "Encounter.meta.lastUpdated", "the retraction")
-    targets: list[tuple[str, _Stay]] = []
+    occurred_at = timestamp(retracted_at or now, "Encounter.meta.lastUpdated", "the retraction")
+    targets: list[tuple[str, Stay]] = []
     if in_department:
         targets += [("attendance", in_department[0]), ("attendance:departure", in_department[0])]
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
@@ -440,148 +322,3 @@ def _cancellations(
         )
         for suffix, stay in targets
     ]
-
-
-def _episode(encounter: Encounter) -> tuple[str, str]:
-    for index, identifier in enumerate(encounter.identifier or []):
-        if identifier.value:
-            return identifier.value, f"Encounter.identifier[{index}].value"
-    raise _Refused(
-        MISSING_FIELD,
-        "Encounter.identifier",
-        "Encounter.identifier (the spell or episode id) is required",
-    )
-
-
-def _patient(encounter: Encounter) -> dict[str, str]:
-    identifier = encounter.subject.identifier if encounter.subject else None
-    if identifier is None or not identifier.value:
-        raise _Refused(
-            MISSING_FIELD,
-            "Encounter.subject.identifier",
-            f"Encounter.subject.identifier is required (system {NHS_NUMBER_SYSTEM}); "
-            "a reference alone cannot be resolved",
-        )
-    if identifier.system == NHS_NUMBER_SYSTEM:
-        return {"nhs_number": identifier.value}
-    if not identifier.system:
-        raise _Refused(
-            MISSING_FIELD,
-            "Encounter.subject.identifier.system",
-            f"Encounter.subject.identifier.system is required: {NHS_NUMBER_SYSTEM} for an NHS "
-            "number, or the local system that issued the id",
-        )
-    return {"local_id": identifier.value, "id_system": identifier.system}
-
-
-def _stays(encounter: Encounter) -> list[_Stay]:
-    stays = []
-    for index, entry in enumerate(encounter.location or []):
-        if entry.status in _NOT_YET:
-            continue
-        service = _identifier_value(entry.location) or _referenced_id(entry.location, "Location")
-        if service is None:
-            raise _Refused(
-                MISSING_FIELD,
-                _location_element(index),
-                f"Encounter.location[{index}].location needs an identifier whose value is a "
-                "flowsight service id (or a reference Location/<service id>)",
-            )
-        start = entry.period.start if entry.period else None
-        stays.append(_Stay(index, service, entry.location.display, start))
-    if not stays:
-        raise _Refused(
-            MISSING_FIELD,
-            "Encounter.location",
-            "Encounter.location needs at least one location that is not planned or reserved, "
-            "identified by a flowsight service id",
-        )
-    return stays
-
-
-def _admission_method(encounter: Encounter) -> tuple[AdmissionMethod, str]:
-    hospitalization = encounter.hospitalization
-    # UK Core puts the extension on Encounter.hospitalization; some senders put it on Encounter.
-    for extensions, element in (
-        ((hospitalization.extension or []) if hospitalization else [], "hospitalization.extension"),
-        (encounter.extension or [], "extension"),
-    ):
-        for extension in extensions:
-            if extension.url == ADMISSION_METHOD_EXTENSION:
-                method = _lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES)
-                if method is not None:
-                    return method, f"Encounter.{element}"
-    if hospitalization is not None:
-        method = _lookup(hospitalization.admitSource, ADMIT_SOURCE_CODES)
-        if method is not None:
-            return method, "Encounter.hospitalization.admitSource"
-    method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
-    if method is not None:
-        return method, "Encounter.class"
-    raise _Refused(
-        MISSING_FIELD,
-        "Encounter.hospitalization.admitSource",
-        "the admission method cannot be told: give the UK Core AdmissionMethod extension, a "
-        "hospitalization.admitSource meaning a transfer, emergency or elective admission, or "
-        "class EMER or HH",
-    )
-
-
-def _destination(encounter: Encounter) -> DischargeDestination:
-    element = "Encounter.hospitalization.dischargeDisposition"
-    disposition = (
-        encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
-    )
-    if disposition is None:
-        raise _Refused(MISSING_FIELD, element, f"a finished Encounter needs {element}")
-    destination = _lookup(disposition, DISCHARGE_DESTINATION_CODES)
-    if destination is None:
-        codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
-        raise _Refused(
-            INVALID_FIELD,
-            element,
-            f"no discharge destination for {codes or 'a coding-less disposition'}; use the UK Core "
-            f"DischargeDestinationEngland codes, {HL7_DISCHARGE_DISPOSITION}, or "
-            f"{FLOWSIGHT_DISCHARGE_DESTINATION} with a code list 8.3 value",
-        )
-    return destination
-
-
-def _lookup(
-    concept: CodeableConcept | None, table: Mapping[tuple[str, str], _Code]
-) -> _Code | None:
-    for coding in (concept.coding or []) if concept else []:
-        found = table.get((coding.system or "", coding.code or ""))
-        if found is not None:
-            return found
-    return None
-
-
-def _identifier_value(reference: Reference | None) -> str | None:
-    if reference is None or reference.identifier is None:
-        return None
-    return reference.identifier.value or None
-
-
-def _referenced_id(reference: Reference | None, resource_type: str) -> str | None:
-    target = reference.reference if reference else None
-    if target and target.startswith(f"{resource_type}/"):
-        return target.removeprefix(f"{resource_type}/") or None
-    return None
-
-
-def _location_element(index: int) -> str:
-    return f"Encounter.location[{index}].location.identifier.value"
-
-
-def _timestamp(value: datetime | date | str | None, element: str, meaning: str) -> str:
-    if value is None:
-        raise _Refused(MISSING_FIELD, element, f"{element} ({meaning}) is required")
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _Refused(
-            INVALID_FIELD,
-            element,
-            f"{element} needs a date, a time and an offset (e.g. 2026-11-23T09:30:00+00:00), "
-            f"got {value!s}",
-        )
-    return value.isoformat()

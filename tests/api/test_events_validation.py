@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from flowsight.adapters.fhir.mapping import HL7_ACT_CODE, NHS_NUMBER_SYSTEM
+from flowsight.adapters.fhir.codes import HL7_ACT_CODE, NHS_NUMBER_SYSTEM
+from flowsight.adapters.fhir.intake import FHIR_BUNDLE_MAX
+from flowsight.adapters.fhir.outcome import FHIR_JSON
 from flowsight.api.auth import new_api_key
 from flowsight.api.deps import KafkaUnavailable, event_writer
 from flowsight.api.routers.events import HTTP_BATCH_MAX, HTTP_BODY_MAX_BYTES
-from flowsight.api.routers.fhir import FHIR_BUNDLE_MAX, FHIR_JSON
 from flowsight.context import build_api
 from flowsight.settings import Settings
 from tests.integration.stack import free_port

@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.catalogue import load_catalogue
-from flowsight.adapters.fhir.mapping import (
+from flowsight.adapters.fhir.codes import (
     ADMISSION_METHOD_ENGLAND,
     ADMISSION_METHOD_EXTENSION,
     DISCHARGE_DESTINATION_ENGLAND,
@@ -20,11 +20,9 @@ from flowsight.adapters.fhir.mapping import (
     HL7_DISCHARGE_DISPOSITION,
     NHS_NUMBER_SYSTEM,
     SOURCE_OF_ADMISSION_ENGLAND,
-    MappedEvent,
-    MappingProblem,
-    encounter_events,
 )
-from flowsight.services.validation import Accepted, ValidationContext, validate_document
+from flowsight.adapters.fhir.mapping import MappedEvent, encounter_events
+from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 
 NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
@@ -87,15 +85,15 @@ def events_of(
         now=NOW,
         front_door=front_door,
     )
-    assert not isinstance(mapped, MappingProblem), mapped
+    assert not isinstance(mapped, Rejected), mapped
     return mapped
 
 
-def problem_of(document: dict[str, Any], organisation: str | None = "RR8") -> MappingProblem:
+def problem_of(document: dict[str, Any], organisation: str | None = "RR8") -> Rejected:
     mapped = encounter_events(
         Encounter.model_validate(document), organisation=organisation, now=NOW
     )
-    assert isinstance(mapped, MappingProblem), mapped
+    assert isinstance(mapped, Rejected), mapped
     return mapped
 
 
@@ -240,7 +238,7 @@ def test_an_admission_method_that_cannot_be_told_names_admit_source() -> None:
 
     problem = problem_of(document)
 
-    assert (problem.reason, problem.element) == (
+    assert (problem.reason, problem.field) == (
         "missing_field",
         "Encounter.hospitalization.admitSource",
     )
@@ -308,7 +306,7 @@ def test_a_transfer_without_a_start_names_that_location_period() -> None:
 
     problem = problem_of(document)
 
-    assert (problem.reason, problem.element) == (
+    assert (problem.reason, problem.field) == (
         "missing_field",
         "Encounter.location[1].period.start",
     )
@@ -319,7 +317,7 @@ def test_a_location_without_a_service_id_is_named() -> None:
 
     problem = problem_of(document)
 
-    assert problem.element == "Encounter.location[0].location.identifier.value"
+    assert problem.field == "Encounter.location[0].location.identifier.value"
     assert "flowsight service id" in problem.message
 
 
@@ -381,7 +379,7 @@ def test_a_destination_no_table_knows_is_refused_naming_the_disposition() -> Non
 
     problem = problem_of(document)
 
-    assert (problem.reason, problem.element) == (
+    assert (problem.reason, problem.field) == (
         "invalid_field",
         "Encounter.hospitalization.dischargeDisposition",
     )
@@ -393,8 +391,8 @@ def test_a_finished_encounter_needs_its_end_and_disposition() -> None:
     no_disposition = finished()
     del no_disposition["hospitalization"]["dischargeDisposition"]
 
-    assert problem_of(no_end).element == "Encounter.period.end"
-    assert problem_of(no_disposition).element == "Encounter.hospitalization.dischargeDisposition"
+    assert problem_of(no_end).field == "Encounter.period.end"
+    assert problem_of(no_disposition).field == "Encounter.hospitalization.dischargeDisposition"
 
 
 # -- retraction and statuses -------------------------------------------------------------------
@@ -433,7 +431,7 @@ def test_a_retraction_without_last_updated_is_timed_now() -> None:
 def test_statuses_before_admission_are_not_supported(status: str) -> None:
     problem = problem_of(encounter(status=status))
 
-    assert (problem.reason, problem.element) == ("unsupported_encounter", "Encounter.status")
+    assert (problem.reason, problem.field) == ("unsupported_encounter", "Encounter.status")
     assert repr(status) in problem.message
 
 
@@ -463,19 +461,19 @@ def test_a_patient_that_cannot_be_identified_is_named(
 ) -> None:
     problem = problem_of(encounter(subject=subject))
 
-    assert (problem.reason, problem.element) == ("missing_field", element)
+    assert (problem.reason, problem.field) == ("missing_field", element)
 
 
 def test_an_encounter_without_an_identifier_is_refused() -> None:
     problem = problem_of(encounter(identifier=None))
 
-    assert (problem.reason, problem.element) == ("missing_field", "Encounter.identifier")
+    assert (problem.reason, problem.field) == ("missing_field", "Encounter.identifier")
 
 
 def test_a_start_without_a_time_and_offset_is_refused() -> None:
     problem = problem_of(encounter(period={"start": "2025-03-10"}))
 
-    assert (problem.reason, problem.element) == ("invalid_field", "Encounter.period.start")
+    assert (problem.reason, problem.field) == ("invalid_field", "Encounter.period.start")
     assert "offset" in problem.message
 
 
@@ -483,7 +481,7 @@ def test_without_a_service_provider_the_key_organisation_is_the_source() -> None
     document = encounter(serviceProvider=None)
 
     assert bodies(document)[0]["source"] == "RR8/fhir"
-    assert problem_of(document, organisation=None).element == (
+    assert problem_of(document, organisation=None).field == (
         "Encounter.serviceProvider.identifier.value"
     )
 
@@ -631,5 +629,5 @@ def test_an_encounter_that_leaves_without_a_ward_start_time_names_that_location(
         now=NOW,
         front_door=FRONT_DOOR,
     )
-    assert isinstance(mapped, MappingProblem)
-    assert mapped.element == "Encounter.location[1].period.start"
+    assert isinstance(mapped, Rejected)
+    assert mapped.field == "Encounter.location[1].period.start"

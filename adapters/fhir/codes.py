@@ -1,0 +1,162 @@
+"""The coded elements of an Encounter the FHIR gateway reads, and the contract value of each code.
+
+NHS Data Dictionary codes come from `flowsight.services.nhs_codes`, the tables the HL7 v2 gateway
+reads too; the UK Core CodeSystems carry them under their own system URIs. HL7 FHIR's own
+terminology (admit-source, discharge-disposition, v3 ActCode) is FHIR's alone and lives here.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.encounter import Encounter
+
+from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
+from flowsight.services import nhs_codes
+from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ADMISSION_METHOD_EXTENSION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
+)
+ADMISSION_METHOD_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland"
+SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceOfAdmissionEngland"
+DISCHARGE_DESTINATION_ENGLAND = (
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
+)
+HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
+HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+#: Senders may name a contract value directly, with these systems.
+FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
+FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
+
+_Code = TypeVar("_Code")
+
+
+def _table(system: str, groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
+    """A lookup by (system, code) from `{"space separated codes": value}`."""
+    return {(system, code): value for codes, value in groups.items() for code in codes.split()}
+
+
+def _in(system: str, codes: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
+    """An NHS Data Dictionary table under a UK Core system."""
+    return {(system, code): value for code, value in codes.items()}
+
+
+_A, _D = AdmissionMethod, DischargeDestination
+
+#: Admission method, tried in this order: the UK Core extension, admitSource, then class.
+ADMISSION_METHOD_CODES = {
+    **_in(ADMISSION_METHOD_ENGLAND, nhs_codes.ADMISSION_METHODS),
+    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
+}
+ADMIT_SOURCE_CODES = {
+    **_table(
+        HL7_ADMIT_SOURCE,
+        {
+            "hosp-trans nursing psych rehab": _A.TRANSFER_IN,
+            "emd gp": _A.EMERGENCY,
+            "outp mp": _A.ELECTIVE,
+        },
+    ),
+    **_in(SOURCE_OF_ADMISSION_ENGLAND, nhs_codes.SOURCES_OF_ADMISSION),
+    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
+}
+CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE})
+
+#: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
+DISCHARGE_DESTINATION_CODES = {
+    **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
+    **_table(
+        HL7_DISCHARGE_DISPOSITION,
+        {
+            "home": _D.USUAL_RESIDENCE,
+            "other-hcf psy": _D.OTHER_HOSPITAL,
+            "hosp": _D.HOSPICE,
+            "long snf": _D.CARE_HOME_NURSING,
+            "rehab": _D.SHORT_TERM_BED,
+            "exp": _D.DIED,
+            "alt-home aadvice oth": _D.OTHER,
+        },
+    ),
+    **_table(FLOWSIGHT_DISCHARGE_DESTINATION, {value.value: value for value in _D}),
+}
+
+_DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
+
+
+def admission_method(encounter: Encounter) -> tuple[AdmissionMethod, str]:
+    """The admission method and the element it was read from; Refused when none tells it."""
+    hospitalization = encounter.hospitalization
+    # UK Core puts the extension on Encounter.hospitalization; some senders put it on Encounter.
+    for extensions, element in (
+        ((hospitalization.extension or []) if hospitalization else [], "hospitalization.extension"),
+        (encounter.extension or [], "extension"),
+    ):
+        for extension in extensions:
+            if extension.url == ADMISSION_METHOD_EXTENSION:
+                method = lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES)
+                if method is not None:
+                    return method, f"Encounter.{element}"
+    if hospitalization is not None:
+        method = lookup(hospitalization.admitSource, ADMIT_SOURCE_CODES)
+        if method is not None:
+            return method, "Encounter.hospitalization.admitSource"
+    method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
+    if method is not None:
+        return method, "Encounter.class"
+    raise Refused(
+        MISSING_FIELD,
+        "Encounter.hospitalization.admitSource",
+        "the admission method cannot be told: give the UK Core AdmissionMethod extension, a "
+        "hospitalization.admitSource meaning a transfer, emergency or elective admission, or "
+        "class EMER or HH",
+    )
+
+
+def destination(encounter: Encounter) -> DischargeDestination:
+    """Where a finished Encounter's patient went; Refused when the disposition does not say."""
+    disposition = (
+        encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
+    )
+    if disposition is None:
+        raise Refused(MISSING_FIELD, _DISPOSITION, f"a finished Encounter needs {_DISPOSITION}")
+    found = lookup(disposition, DISCHARGE_DESTINATION_CODES)
+    if found is None:
+        codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
+        raise Refused(
+            INVALID_FIELD,
+            _DISPOSITION,
+            f"no discharge destination for {codes or 'a coding-less disposition'}; use the UK Core "
+            f"DischargeDestinationEngland codes, {HL7_DISCHARGE_DISPOSITION}, or "
+            f"{FLOWSIGHT_DISCHARGE_DESTINATION} with a code list 8.3 value",
+        )
+    return found
+
+
+def attendance_outcome(encounter: Encounter) -> tuple[AttendanceOutcome, str]:
+    """Left before treatment, transferred to another hospital, or (by default) discharged."""
+    disposition = (
+        encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
+    )
+    if disposition is None:
+        return AttendanceOutcome.DISCHARGED, _DISPOSITION
+    codes = {(c.system, c.code) for c in disposition.coding or []}
+    if (HL7_DISCHARGE_DISPOSITION, "aadvice") in codes:
+        return AttendanceOutcome.LEFT, _DISPOSITION
+    if lookup(disposition, DISCHARGE_DESTINATION_CODES) == DischargeDestination.OTHER_HOSPITAL:
+        return AttendanceOutcome.TRANSFERRED, _DISPOSITION
+    return AttendanceOutcome.DISCHARGED, _DISPOSITION
+
+
+def lookup(concept: CodeableConcept | None, table: Mapping[tuple[str, str], _Code]) -> _Code | None:
+    """The value of the first coding of `concept` that `table` knows."""
+    for coding in (concept.coding or []) if concept else []:
+        found = table.get((coding.system or "", coding.code or ""))
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,143 @@
+"""What the FHIR gateway answers: an OperationOutcome, its HTTP status, and what to dead-letter.
+
+A refusal is a `flowsight.services.validation.Rejected` (reason, element, sentence); each becomes
+an OperationOutcome issue whose `details` carry the dead-letter reason and whose `expression`
+points into the request (`Bundle.entry[2].resource.status`). Built and checked by
+fhir.resources; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
+from flowsight.services.validation import (
+    IN_THE_FUTURE,
+    MALFORMED_JSON,
+    MISSING_FIELD,
+    SERVICE_NOT_OWNED,
+    SOURCE_MISMATCH,
+    UNKNOWN_SERVICE,
+    Rejected,
+)
+
+FHIR_JSON = "application/fhir+json"
+#: The code system of the dead-letter reason an error issue carries in `details`.
+REASON_SYSTEM = "urn:flowsight:dead-letter-reason"
+
+#: OperationOutcome issue type (http://hl7.org/fhir/issue-type) for each dead-letter reason.
+ISSUE_TYPES = {
+    MALFORMED_JSON: "structure",
+    INVALID_FHIR: "structure",
+    MISSING_FIELD: "required",
+    UNSUPPORTED_ENCOUNTER: "not-supported",
+    UNKNOWN_SERVICE: "code-invalid",
+    SOURCE_MISMATCH: "business-rule",
+    SERVICE_NOT_OWNED: "business-rule",
+    IN_THE_FUTURE: "business-rule",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One OperationOutcome.issue."""
+
+    severity: str
+    code: str
+    diagnostics: str
+    expression: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An OperationOutcome to answer with, its HTTP status, and the refused bytes to dead-letter."""
+
+    status: int
+    issues: list[Issue]
+    dead_letters: list[tuple[bytes, Rejected]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedEvent:
+    """An event an Encounter became, the organisation it is published for, and where it came from."""
+
+    organisation: str
+    event: dict[str, Any]
+    expression: str
+
+
+def error(status: int, code: str, diagnostics: str, expression: str | None = None) -> Answer:
+    """An answer with one error issue and nothing to dead-letter."""
+    return Answer(status, [Issue("error", code, diagnostics, expression)])
+
+
+def refused(raw: bytes, rejected: Rejected, prefix: str) -> Answer:
+    """A 422 for one refused resource: its issue points at the element below `prefix`."""
+    expression = prefix + rejected.field.removeprefix("Encounter")
+    issue_type = ISSUE_TYPES.get(rejected.reason, "value")
+    issue = Issue("error", issue_type, rejected.message, expression, rejected.reason)
+    return Answer(422, [issue], [(raw, rejected)])
+
+
+def refused_all(answers: Sequence[Answer]) -> Answer:
+    """One 422 for every refused entry of a Bundle: all their issues and dead letters."""
+    return Answer(
+        422,
+        [issue for answer in answers for issue in answer.issues],
+        [letter for answer in answers for letter in answer.dead_letters],
+    )
+
+
+def accepted(events: Sequence[AcceptedEvent]) -> Answer:
+    """A 202 naming every event published."""
+    return Answer(
+        202,
+        [
+            Issue(
+                "information",
+                "informational",
+                f"accepted {item.event['event_type']} {item.event['event_id']}",
+                item.expression,
+            )
+            for item in events
+        ],
+    )
+
+
+def unavailable(why: str) -> Answer:
+    """A 503: Kafka did not acknowledge, so nothing of the request is claimed."""
+    return error(
+        503,
+        "transient",
+        f"{why}. Nothing of this request is claimed as accepted: send it again "
+        "(resent Encounters map to the same event ids and are absorbed).",
+    )
+
+
+def operation_outcome(issues: Sequence[Issue]) -> str:
+    """The OperationOutcome resource of `issues`, as FHIR JSON."""
+    resource = OperationOutcome.model_validate(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": issue.severity,
+                    "code": issue.code,
+                    "diagnostics": issue.diagnostics,
+                    **({"expression": [issue.expression]} if issue.expression else {}),
+                    **(
+                        {"details": {"coding": [{"system": REASON_SYSTEM, "code": issue.reason}]}}
+                        if issue.reason
+                        else {}
+                    ),
+                }
+                for issue in issues
+            ],
+        }
+    )
+    return str(resource.model_dump_json())
