@@ -5,7 +5,6 @@ not valid or not a publisher's is refused, as an OperationOutcome."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,21 @@ from fastapi.testclient import TestClient
 from flowsight.adapters.fhir.outcome import FHIR_JSON
 from flowsight.api.deps import event_writer
 from tests.api.test_events_validation import RecordingWriter, bundle, encounter, event
-from tests.api.test_oidc import IdentityProvider, bearer
-from tests.api.test_oidc import client as oidc_client  # noqa: F401  (the fixture, by name)
+from tests.api.test_oidc import (
+    IdentityProvider,
+    bearer,
+    idp,  # noqa: F401
+)
+from tests.api.test_oidc import client as oidc_client  # noqa: F401  (fixtures, by name)
 
-PUBLISHER_ROLES = {"realm_access": {"roles": ["publisher:RR8"]}}
+PUBLISHER_ROLES: dict[str, Any] = {"realm_access": {"roles": ["publisher:RR8"]}}
 
 
 @pytest.fixture
-def idp() -> Iterator[IdentityProvider]:
-    provider = IdentityProvider()
-    yield provider
-    provider.close()
+def issuer(request: pytest.FixtureRequest) -> IdentityProvider:
+    """The identity provider the OIDC tests' API trusts."""
+    provider: IdentityProvider = request.getfixturevalue("idp")
+    return provider
 
 
 @pytest.fixture
@@ -62,9 +65,9 @@ OTHER_ORGANISATION = {
 
 @pytest.mark.parametrize("path", list(WAYS_IN))
 def test_a_publisher_token_publishes_over_every_way_in(
-    client: TestClient, idp: IdentityProvider, writer: RecordingWriter, path: str
+    client: TestClient, issuer: IdentityProvider, writer: RecordingWriter, path: str
 ) -> None:
-    response = post(client, path, WAYS_IN[path](), idp.token(**PUBLISHER_ROLES))
+    response = post(client, path, WAYS_IN[path](), issuer.token(**PUBLISHER_ROLES))
 
     assert response.status_code == 202, response.text
     assert [organisation for _, organisation, _ in writer.published] == ["RR8"]
@@ -73,9 +76,9 @@ def test_a_publisher_token_publishes_over_every_way_in(
 
 @pytest.mark.parametrize("path", list(OTHER_ORGANISATION))
 def test_a_publisher_token_is_refused_for_another_organisation_over_every_way_in(
-    client: TestClient, idp: IdentityProvider, writer: RecordingWriter, path: str
+    client: TestClient, issuer: IdentityProvider, writer: RecordingWriter, path: str
 ) -> None:
-    response = post(client, path, OTHER_ORGANISATION[path](), idp.token(**PUBLISHER_ROLES))
+    response = post(client, path, OTHER_ORGANISATION[path](), issuer.token(**PUBLISHER_ROLES))
 
     assert response.status_code == 422, response.text
     assert "source_mismatch" in response.text
@@ -85,9 +88,9 @@ def test_a_publisher_token_is_refused_for_another_organisation_over_every_way_in
 
 @pytest.mark.parametrize("path", ["/fhir/Encounter", "/fhir"])
 def test_a_token_that_is_not_valid_is_a_401_operation_outcome(
-    client: TestClient, idp: IdentityProvider, writer: RecordingWriter, path: str
+    client: TestClient, issuer: IdentityProvider, writer: RecordingWriter, path: str
 ) -> None:
-    expired = idp.token(exp=int(time.time()) - 120, **PUBLISHER_ROLES)
+    expired = issuer.token(exp=int(time.time()) - 120, **PUBLISHER_ROLES)
 
     response = post(client, path, encounter(), expired)
 
@@ -100,9 +103,9 @@ def test_a_token_that_is_not_valid_is_a_401_operation_outcome(
 
 
 def test_a_token_without_a_publisher_role_is_a_403_operation_outcome(
-    client: TestClient, idp: IdentityProvider, writer: RecordingWriter
+    client: TestClient, issuer: IdentityProvider, writer: RecordingWriter
 ) -> None:
-    response = post(client, "/fhir/Encounter", encounter(), idp.token())
+    response = post(client, "/fhir/Encounter", encounter(), issuer.token())
 
     assert response.status_code == 403
     assert response.json()["issue"][0]["code"] == "forbidden"
