@@ -10,6 +10,7 @@ from flowsight.schemas.catalogue import Threshold
 from flowsight.services.kpis import Period, pressure_period, service_figures, system_figures
 from flowsight.services.pressure import score_service, score_system
 from flowsight.services.report import weekly_report
+from tests.services.test_numbers_journey import no_criteria
 from tests.services.test_pressure import ED, WARDS, service
 from tests.services.test_scenarios import CATALOGUE, City, utc
 
@@ -144,17 +145,7 @@ def test_the_seed_flow_figures() -> None:
     city.publish(
         "admission", "lth-wards", "2026-04-28T10:00:00+01:00", 0, admission_method="emergency"
     )
-    city.publish(
-        "assessment",
-        "lth-wards",
-        "2026-05-04T10:00:00+01:00",
-        0,
-        kind="ctr_review",
-        status="completed",
-        meets_criteria_to_reside=False,
-        delay_reason="p1_awaiting_resource",
-        pathway="P1",
-    )
+    no_criteria(city, "2026-05-04T10:00:00+01:00", service="lth-wards", patient=0)
     city.publish(
         "referral",
         "lth-wards",
@@ -172,17 +163,7 @@ def test_the_seed_flow_figures() -> None:
         1,
         admission_method="start_of_care",
     )
-    city.publish(
-        "assessment",
-        "lcc-reablement",
-        "2026-05-06T10:00:00+01:00",
-        1,
-        kind="ctr_review",
-        status="completed",
-        meets_criteria_to_reside=False,
-        delay_reason="p1_awaiting_resource",
-        pathway="P1",
-    )
+    no_criteria(city, "2026-05-06T10:00:00+01:00", service="lcc-reablement", patient=1)
     # Patient 2: a care-home placement started from the hub this week.
     city.publish(
         "admission",

@@ -12,13 +12,15 @@ from tests.services.test_scenarios import City, utc
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 
 
-def _no_criteria(
-    city: City, when: str, ready: str | None = None, service: str = "lth-wards"
+def no_criteria(
+    city: City, when: str, ready: str | None = None, service: str = "lth-wards", patient: int = 0
 ) -> None:
+    """Publish a review finding the patient no longer meets the criteria to reside."""
     city.publish(
         "assessment",
         service,
         when,
+        patient,
         kind="ctr_review",
         status="completed",
         meets_criteria_to_reside=False,
@@ -33,7 +35,7 @@ def test_a_ward_move_inside_the_wards_keeps_the_stay_and_the_delay() -> None:
     city.publish(
         "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
     )
-    _no_criteria(city, "2026-05-04T09:00:00+01:00")
+    no_criteria(city, "2026-05-04T09:00:00+01:00")
     # HL7 A02: moved from ward J16 to J32, still in the general and acute wards.
     city.publish(
         "transfer",
@@ -85,20 +87,19 @@ def test_a_death_closes_the_patients_referrals_and_assessments() -> None:
     ]
 
 
-def test_a_readmission_the_same_minute_as_the_discharge_is_a_readmission() -> None:
-    city = City()
+def _home_from_a_community_bed(city: City, discharged_at: str) -> None:
     city.publish(
         "admission",
         "lch-community-beds",
         "2026-05-01T10:00:00+01:00",
         admission_method="transfer_in",
     )
-    city.publish(
-        "discharge",
-        "lch-community-beds",
-        "2026-05-05T14:30:00+01:00",
-        destination="usual_residence",
-    )
+    city.publish("discharge", "lch-community-beds", discharged_at, destination="usual_residence")
+
+
+def test_a_readmission_the_same_minute_as_the_discharge_is_a_readmission() -> None:
+    city = City()
+    _home_from_a_community_bed(city, "2026-05-05T14:30:00+01:00")
     city.publish(
         "admission", "lth-wards", "2026-05-05T14:30:00+01:00", admission_method="emergency"
     )
@@ -109,18 +110,7 @@ def test_a_readmission_the_same_minute_as_the_discharge_is_a_readmission() -> No
 
 def test_a_readmission_by_transfer_from_reablement_is_a_readmission() -> None:
     city = City()
-    city.publish(
-        "admission",
-        "lch-community-beds",
-        "2026-05-01T10:00:00+01:00",
-        admission_method="transfer_in",
-    )
-    city.publish(
-        "discharge",
-        "lch-community-beds",
-        "2026-05-04T11:00:00+01:00",
-        destination="usual_residence",
-    )
+    _home_from_a_community_bed(city, "2026-05-04T11:00:00+01:00")
     city.publish(
         "admission", "lcc-reablement", "2026-05-04T15:00:00+01:00", admission_method="start_of_care"
     )
@@ -179,9 +169,9 @@ def test_a_corrected_discharge_ready_date_moves_the_running_delay() -> None:
     city.publish(
         "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
     )
-    _no_criteria(city, "2026-05-06T09:00:00+01:00", ready="2026-05-06T09:00:00+01:00")
+    no_criteria(city, "2026-05-06T09:00:00+01:00", ready="2026-05-06T09:00:00+01:00")
     # The ward corrects it: the patient was ready on Monday the 4th.
-    _no_criteria(city, "2026-05-06T16:00:00+01:00", ready="2026-05-04T08:00:00+01:00")
+    no_criteria(city, "2026-05-06T16:00:00+01:00", ready="2026-05-04T08:00:00+01:00")
     wards = city.figures("lth-wards", *WEEK, now="2026-05-07T12:00:00+01:00")
     # From 4 May: midnights of the 5th, 6th, 7th = 3 lost bed days (not 1 from the 6th).
     assert (wards["delayed_count"], wards["lost_bed_days"]) == (1, 3)
@@ -193,7 +183,7 @@ def test_a_future_discharge_ready_date_is_not_a_delay_in_counts_or_lists() -> No
         "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
     )
     # Reviewed on the 6th: expected ready on the 9th.
-    _no_criteria(city, "2026-05-06T10:00:00+01:00", ready="2026-05-09T10:00:00+01:00")
+    no_criteria(city, "2026-05-06T10:00:00+01:00", ready="2026-05-09T10:00:00+01:00")
     now = "2026-05-07T12:00:00+01:00"
     assert city.figures("lth-wards", *WEEK, now=now)["delayed_count"] == 0
     (state,) = city.states()
