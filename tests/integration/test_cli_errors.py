@@ -12,6 +12,18 @@ import pytest
 from tests.integration.stack import free_port, stack_env
 
 
+def flowsight(env: dict[str, str], *args: str, timeout: float = 60) -> tuple[int, str]:
+    """Run `flowsight ARGS`: its exit status, and its output with each run of spaces as one."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+
 @pytest.mark.parametrize("command", ["publish", "worker"])
 def test_unreachable_broker_is_named_without_a_stack_trace(command: str, tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
@@ -19,16 +31,9 @@ def test_unreachable_broker_is_named_without_a_stack_trace(command: str, tmp_pat
     events.write_text(json.dumps({"event_id": "e1", "source": "RR8/pas"}))
     env = stack_env(address, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     args = [str(events)] if command == "publish" else []
-    done = subprocess.run(
-        [sys.executable, "-m", "flowsight", command, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 2, output
-    assert f"cannot reach Kafka at {address}" in " ".join(output.split())
+    status, output = flowsight(env, command, *args, timeout=120)
+    assert status == 2, output
+    assert f"cannot reach Kafka at {address}" in output
     assert "Traceback" not in output
 
 
@@ -40,15 +45,8 @@ def test_bad_catalogue_names_the_service_and_field(tmp_path: Path) -> None:
     )
     env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     env["FLOWSIGHT_CATALOGUE_PATH"] = str(catalogue)
-    done = subprocess.run(
-        [sys.executable, "-m", "flowsight", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    output = " ".join((done.stdout + done.stderr).split())
-    assert done.returncode == 2, output
+    status, output = flowsight(env, "worker")
+    assert status == 2, output
     assert "services[ward].kind" in output
     assert "Traceback" not in output
 
@@ -59,15 +57,8 @@ def test_invalid_alert_routes_stop_a_process_at_start_naming_the_variable(
 ) -> None:
     env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     env["FLOWSIGHT_ALERT_ROUTES"] = '[{"kind": "teams",'
-    done = subprocess.run(
-        [sys.executable, "-m", "flowsight", command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    output = " ".join((done.stdout + done.stderr).split())
-    assert done.returncode == 2, output
+    status, output = flowsight(env, command)
+    assert status == 2, output
     assert "Invalid settings: " in output
     assert "FLOWSIGHT_ALERT_ROUTES is not valid JSON" in output
     assert "Traceback" not in output
