@@ -15,7 +15,6 @@ from typing import Any
 import hl7
 
 from flowsight.adapters.hl7 import parse
-from flowsight.adapters.hl7.mapping import hl7_field_of
 from flowsight.adapters.hl7.parse import control_id
 from flowsight.services import validation
 from flowsight.services.validation import Rejected
@@ -75,6 +74,28 @@ def in_hl7_terms(verdict: Rejected, event_type: str) -> Rejected:
     """A contract rejection, told in HL7 terms: the field it came from, the contract field named."""
     message = f"{verdict.field}: {verdict.message}" if verdict.field else verdict.message
     return Rejected(verdict.reason, hl7_field_of(verdict.field, event_type), message)
+
+
+def hl7_field_of(contract_field: str, event_type: str) -> str:
+    """Where in the HL7 message a contract field came from, to name it in an ACK's ERR."""
+    if contract_field.startswith("patient"):
+        return "PID-3.4" if contract_field.endswith("id_system") else "PID-3"
+    if contract_field in {"service", "from_service"}:
+        return "PV1-6" if event_type == "transfer" else "PV1-3"
+    return {
+        "event_id": "PV1-19",
+        "episode_id": "PV1-19",
+        "source": "MSH-3",
+        "occurred_at": "EVN-2" if event_type == "cancellation" else "EVN-6",
+        "arrived_at": "PV1-44",
+        "departed_at": "EVN-6",
+        "to_service": "PV1-3",
+        "to_unit": "PV1-3.1",
+        "unit": "PV1-3.1",
+        "admission_method": "PV1-4",
+        "destination": "PV1-37",
+        "cancels_event_id": "EVN-6",
+    }.get(contract_field, "")
 
 
 def build_ack(

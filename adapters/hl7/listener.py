@@ -12,7 +12,13 @@ ingest topic → ACK (`ack`). The acknowledgement codes follow HL7 v2.5 (2.9.2, 
   the sender should resend, and the resend is absorbed downstream if the first write did land.
 
 Frames are cut by `framing.MllpFramer` (why not python-hl7's `hl7.mllp`: see that module).
-Messages on one connection are handled in order, one at a time.
+Messages on one connection are handled in order, one at a time. A frame holding several messages
+(several MSH segments, or a FHS/BHS batch) is split: each message is handled and acknowledged on
+its own, each ACK in its own frame, in order (no batch acknowledgement: HL7 v2.5 2.10.3 leaves the
+batch protocol to agreement between sender and receiver, and per-message ACKs need none).
+
+A cancellation whose target this listener has not published since it started is counted in
+`flowsight_hl7_unmatched_cancellations_total` and logged (it may predate the start).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +35,7 @@ import hl7
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
+from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.framing import (
     DEFAULT_MAX_MESSAGE_BYTES,
     Discarded,
@@ -39,7 +47,6 @@ from flowsight.adapters.hl7.framing import (
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
-    LocationMap,
     Mapped,
     NoChange,
     map_message,
@@ -50,8 +57,10 @@ from flowsight.adapters.hl7.parse import (
     control_id,
     message_trigger,
     parse_message,
+    split_messages,
 )
 from flowsight.adapters.kafka.producer import GatewayPublisher
+from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import (
     UNPROCESSABLE,
     Rejected,
@@ -80,10 +89,11 @@ class MllpListener:
         port: int,
         *,
         locations: LocationMap | None = None,
+        profile: MappingProfile | None = None,
         registry: CollectorRegistry | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         publish_timeout: float = 20.0,
-        processing_ids: frozenset[str] = frozenset({"P"}),
+        processing_ids: frozenset[str] | None = None,
         application: str = "FLOWSIGHT",
     ) -> None:
         self.settings = settings
@@ -91,7 +101,10 @@ class MllpListener:
         self.organisation = organisation
         self.host = host
         self.requested_port = port
-        self.locations = locations or LocationMap()
+        self.profile = profile or (locations or LocationMap()).profile(organisation)
+        self.front_door = frozenset(
+            s for s in context.front_door if context.services[s].organisation == organisation
+        )
         self.max_message_bytes = max_message_bytes
         self.publish_timeout = publish_timeout
         self.processing_ids = processing_ids
@@ -110,6 +123,18 @@ class MllpListener:
             ["kind"],
             registry=registry,
         )
+        self.ignored = Counter(
+            "flowsight_hl7_ignored",
+            "HL7 v2 messages acknowledged AA that change nothing, by why",
+            ["why"],
+            registry=registry,
+        )
+        self.unmatched_cancellations = Counter(
+            "flowsight_hl7_unmatched_cancellations",
+            "HL7 cancels (A11-A13) whose target this listener has not published since it started",
+            registry=registry,
+        )
+        self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
         self.connections = Gauge(
             "flowsight_hl7_connections", "Open MLLP connections", registry=registry
         )
@@ -164,8 +189,7 @@ class MllpListener:
                 self._busy.add(task)
                 try:
                     for item in framer.feed(data):
-                        reply = await self._receive(item)
-                        if reply is not None:
+                        for reply in await self._receive(item):
                             writer.write(frame(reply))
                             await writer.drain()
                 finally:
@@ -182,19 +206,25 @@ class MllpListener:
                 await writer.wait_closed()
             logger.info("MLLP connection from %s closed", peer)
 
-    async def _receive(self, item: Frame | Oversize | Discarded) -> bytes | None:
+    async def _receive(self, item: Frame | Oversize | Discarded) -> list[bytes]:
         if isinstance(item, Discarded):
             self._count_discard(item)
-            return None
+            return []
+        if isinstance(item, Oversize):
+            return [await self._guarded(item, item.head)]
+        replies = [await self._guarded(item, raw) for raw in split_messages(item.payload) or [b""]]
+        return [reply for reply in replies if reply]  # an ACK received is never answered
+
+    async def _guarded(self, item: Frame | Oversize, raw: bytes) -> bytes:
         try:
             if isinstance(item, Oversize):
                 return await self._too_large(item)
-            return await self.acknowledge(item.payload)
+            reply = await self.acknowledge(raw)
+            return reply if reply is not None else b""
         except Exception as error:  # a bug must cost one message, never the listener
             where = "".join(traceback.format_tb(error.__traceback__)[-3:])
             # The error's text may quote the message, so only its type and place are logged.
             logger.error("HL7 message failed with %s at\n%s", type(error).__name__, where)
-            raw = item.payload if isinstance(item, Frame) else item.head
             return await self._refuse(
                 raw,
                 None,
@@ -225,31 +255,47 @@ class MllpListener:
         result = map_message(
             message,
             organisation=self.organisation,
-            locations=self.locations,
+            profile=self.profile,
+            front_door=self.front_door,
             processing_ids=self.processing_ids,
         )
         if isinstance(result, NoChange):
             self.messages.labels(label, "ignored").inc()
+            self.ignored.labels(result.kind).inc()
             logger.info("HL7 %s %s acknowledged: %s", trigger, control_id(message), result.why)
             return self._ack(message, encoding, "AA")
         if not isinstance(result, Mapped):
             return await self._refuse(raw, message, label, result, encoding)
-        event = result.event
-        verdict = validate_document(
-            event, organisation=self.organisation, context=self.context, now=datetime.now(UTC)
-        )
-        if isinstance(verdict, Rejected):
-            error = in_hl7_terms(verdict, event["event_type"])
-            return await self._refuse(raw, message, label, error, encoding)
+        now = datetime.now(UTC)
+        for event in result.events:
+            verdict = validate_document(
+                event, organisation=self.organisation, context=self.context, now=now
+            )
+            if isinstance(verdict, Rejected):
+                error = in_hl7_terms(verdict, event["event_type"])
+                return await self._refuse(raw, message, label, error, encoding)
         try:
             await asyncio.wait_for(
-                self.publisher.publish(self.organisation, [event]), self.publish_timeout
+                self.publisher.publish(self.organisation, result.events), self.publish_timeout
             )
         except Exception as failure:
             return self._unavailable(message, label, encoding, "the event", failure)
         self.messages.labels(label, "published").inc()
-        logger.info("HL7 %s %s published as %s", trigger, control_id(message), event["event_type"])
+        self._remember(result.events, control_id(message))
+        kinds = "+".join(event["event_type"] for event in result.events)
+        logger.info("HL7 %s %s published as %s", trigger, control_id(message), kinds)
         return self._ack(message, encoding, "AA")
+
+    def _remember(self, events: list[dict[str, Any]], control: str) -> None:
+        """Keep recent event ids, and count a cancel none of whose targets is among them."""
+        targets = [e["cancels_event_id"] for e in events if e["event_type"] == "cancellation"]
+        if targets and not any(target in self._published for target in targets):
+            self.unmatched_cancellations.inc()
+            logger.warning("HL7 %s cancels an event not published since start-up", control)
+        for event in events:
+            self._published[event["event_id"]] = None
+        while len(self._published) > 100_000:
+            self._published.popitem(last=False)
 
     async def _refuse(
         self, raw: bytes, message: Any, label: str, error: Rejected, encoding: str = "utf-8"

@@ -1,50 +1,47 @@
-"""Map one HL7 v2 ADT message to a flowsight contract event (v1), or say which field is wrong.
+"""Map one HL7 v2 ADT message to flowsight contract events (v1), or say which field is wrong.
 
-Segments it does not read (Z-segments, NK1, AL1, DG1, ...) are ignored. Nothing here does I/O.
+Segments it does not read (Z-segments, NK1, AL1, DG1, ...) are ignored. What locations, codes and
+identifiers mean comes from the source's mapping profile (`fields.Reading`). Nothing does I/O.
 
-| trigger | event | event_id | occurred_at (T) | service |
-|---|---|---|---|---|
-| A01 admit | admission (method: PV1-4) | `<visit>:admission:<T>` | EVN-6, PV1-44, EVN-2, MSH-7 | PV1-3 |
-| A04 register | admission (`start_of_care`) | `<visit>:admission:<T>` | as A01 | PV1-3 |
-| A02 transfer | transfer PV1-6 → PV1-3 | `<visit>:transfer:<T>` | EVN-6, EVN-2, MSH-7 | PV1-6 |
-| A03 discharge | discharge (PV1-36/37) | `<visit>:discharge:<T>` | EVN-6, PV1-45, EVN-2, MSH-7 | PV1-3 |
-| A11, A12, A13 | cancellation of `<visit>:<kind>:<T>` | that id + `:cancelled` | EVN-2, MSH-7 | PV1-3 |
-| A08, A28, A31 | none: acknowledged AA, nothing published (demographics only) | | | |
-| any other | refused | | | |
+| trigger | events | event_id |
+|---|---|---|
+| A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
+| A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
+| A04 register, class O, P or R | none: acknowledged AA and counted (holds no bed) | |
+| A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
+| A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
+| A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
+| A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
+| A11, A12, A13 cancel | cancellation of the admission/attendance, transfer, discharge/departure | `<that id>:cancelled` |
+| A08, A28, A31 | none: demographics only | |
+| any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) | |
 
-- **Event ids** are built from the visit (PV1-19.1), the kind and the event time T in UTC
-  (`20261123T093000Z`), not from MSH-10: a resend of the same message, even re-generated with a
-  new control id, gets the same id and is absorbed as a duplicate downstream; a second transfer,
-  or a discharge after a cancelled one, gets a new id. A cancel message names its target through
-  EVN-6, which HL7 v2.5 defines, on a cancellation, as "the date/time that the event being
-  cancelled occurred" (A11 may fall back on PV1-44, A13 on PV1-45); without it the cancellation
-  is refused, since cancelling a guessed id would silently do nothing.
-- **Patient**: the PID-3 repetition with identifier type NH (or assigning authority NHS) is the NHS
-  number; otherwise the first identifier is `local_id`, its system CX.4 (else MSH-4).
+- **Event ids** come from the visit (PV1-19.1), the kind and a time in UTC (`20261123T093000Z`), never
+  from MSH-10, so a resend is absorbed downstream. The time is the visit's own clock where HL7 has
+  one, PV1-44 (admit) for an admission or attendance and PV1-45 (discharge) for a discharge or
+  departure, else EVN-6, EVN-2, MSH-7; a cancel (A11, A13) carries the same PV1 of the visit, so
+  it finds its target even when its EVN-6 is blank or differs. A cancel names every candidate it
+  has (PV1-44/45 and EVN-6, which HL7 v2.5 defines on a cancel as the cancelled event's time);
+  one cancellation each, of which at most one matches. With neither it is refused.
+- **occurred_at** is EVN-6, else PV1-44/45, EVN-2, MSH-7 (the event's real-world time).
 - **source** is `<organisation>/<MSH-3.1 lowercased>`; **episode_id** is PV1-19.1.
-- **Services**: a point of care (PL.1 of PV1-3 or PV1-6) is looked up in the location map, else
-  the default service; with neither the message is refused as `hl7_unmapped_location`.
-- **Admission method** (PV1-4): HL7 table 0007 (E, A, U, L, N emergency, C, R elective) or an NHS
-  Data Dictionary admission method (`flowsight.services.nhs_codes`). An empty PV1-4 with patient
-  class E (PV1-2) is an emergency.
-- **Discharge destination**: PV1-36 discharge method 4 or 5 (died, stillbirth) is `died`; else
-  the NHS Data Dictionary discharge destination code (or a flowsight code word) in PV1-36 or
-  PV1-37.1. Neither given: `other` (a discharge without destination must still end the stay).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
+from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
+from flowsight.adapters.hl7.fields import Reading
 from flowsight.adapters.hl7.parse import (
     INVALID_FIELD,
     MISSING_FIELD,
     MISSING_SEGMENT,
-    UNMAPPED_LOCATION,
     UNPARSEABLE,
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_PROCESSING_ID,
@@ -54,13 +51,11 @@ from flowsight.adapters.hl7.parse import (
     id_time,
     message_trigger,
     occurred,
-    repetitions,
     required,
     text,
 )
-from flowsight.schemas.catalogue import Catalogue
-from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
-from flowsight.services import nhs_codes
+from flowsight.adapters.profile import NOT_IN_A_BED, Located, MappingProfile, default_profile
+from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from flowsight.services.validation import Refused, Rejected
 
 #: Refusals of the message as a whole (HL7 v2.5 2.9.2.1): acknowledged AR, not AE.
@@ -71,91 +66,70 @@ MESSAGE_REJECTIONS = frozenset(
 Fields = dict[str, Any]
 #: Triggers that change nothing flowsight tracks: acknowledged AA and not published.
 NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
-
-_EMERGENCY = AdmissionMethod.EMERGENCY.value
-_ADMISSION_METHODS: dict[str, str] = {
-    **dict.fromkeys(["E", "A", "U", "L", "N"], _EMERGENCY),  # HL7 table 0007
-    **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
-    **{code: method.value for code, method in nhs_codes.ADMISSION_METHODS.items()},
-}
-#: Destinations by NHS Data Dictionary code or by flowsight code word.
-_DESTINATIONS: dict[str, str] = {
-    **{code: destination.value for code, destination in nhs_codes.DISCHARGE_DESTINATIONS.items()},
-    **{destination.value: destination.value for destination in DischargeDestination},
-}
 #: Envelope fields first, in contract order, so published events read like the SPEC's.
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
 ).split()
 _SYSTEM_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
+_ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
+_EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """A contract event to validate and publish."""
+    """Contract events to validate and publish, in order, and what was let through."""
 
-    event: dict[str, Any]
+    events: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The first event (most messages become exactly one)."""
+        return self.events[0]
 
 
 @dataclass(frozen=True, slots=True)
 class NoChange:
-    """A message that is understood and acknowledged but changes nothing flowsight tracks."""
+    """A message understood and acknowledged that changes nothing flowsight tracks.
+
+    `kind` (a bounded metric label): `no_flow_change`, `not_taken`, `not_in_a_bed`, `same_place`.
+    """
 
     why: str
-
-
-@dataclass(frozen=True, slots=True)
-class LocationMap:
-    """Which catalogue service a point of care (PL.1) belongs to; `default_service` otherwise."""
-
-    default_service: str | None = None
-    services: Mapping[str, str] = field(default_factory=dict)
-
-    def service_for(self, point_of_care: str) -> str | None:
-        """The service of `point_of_care`, else the default service (None: neither)."""
-        return self.services.get(point_of_care, self.default_service)
-
-    def problems(self, catalogue: Catalogue, organisation: str) -> list[str]:
-        """Every service named here that is not a catalogue service of `organisation`."""
-        named = [("--service", self.default_service)] if self.default_service else []
-        named += [(f"location {code!r}", service) for code, service in self.services.items()]
-        owned = {s.id for s in catalogue.services if s.organisation == organisation}
-        return [
-            f"{where}: {service!r} is not a service of {organisation} in the catalogue"
-            for where, service in named
-            if service not in owned
-        ]
+    kind: str = "no_flow_change"
+    warnings: list[str] = field(default_factory=list)
 
 
 def map_message(
     message: Any,
     *,
     organisation: str,
-    locations: LocationMap,
-    processing_ids: frozenset[str] = frozenset({"P"}),
+    locations: LocationMap | None = None,
+    profile: MappingProfile | None = None,
+    front_door: frozenset[str] = frozenset(),
+    processing_ids: frozenset[str] | None = None,
 ) -> Mapped | NoChange | Rejected:
-    """The contract event `message` stands for, NoChange, or a Rejected naming the HL7 field."""
+    """The contract events `message` stands for, NoChange, or a Rejected naming the HL7 field.
+
+    `front_door`: the organisation's emergency departments (where an arrival is an attendance);
+    `processing_ids` overrides the profile's.
+    """
+    if profile is None:
+        profile = locations.profile(organisation) if locations else default_profile(organisation)
+    reading = Reading(message, profile, front_door)
+    accepted = processing_ids or frozenset(profile.hl7.processing_ids)
     try:
-        return _map(message, organisation, locations, processing_ids)
+        return _map(reading, organisation, accepted)
     except Refused as refused:
         return refused.rejected
 
 
-def _map(
-    message: Any, organisation: str, locations: LocationMap, processing_ids: frozenset[str]
-) -> Mapped | NoChange:
+def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) -> Mapped | NoChange:
+    message = reading.message
     message_type = text(message, "MSH", 9).upper()
     if message_type != "ADT":
         raise Refused(
             UNSUPPORTED_MESSAGE_TYPE, "MSH-9", f"message type {message_type!r} is not ADT"
-        )
-    trigger = message_trigger(message)
-    if trigger not in SUPPORTED_TRIGGERS:
-        raise Refused(
-            UNSUPPORTED_TRIGGER,
-            "MSH-9.2",
-            f"trigger {trigger!r} is not taken; flowsight takes "
-            + ", ".join(sorted(SUPPORTED_TRIGGERS)),
         )
     processing_id = text(message, "MSH", 11)
     if processing_id not in processing_ids:
@@ -166,6 +140,17 @@ def _map(
             + ", ".join(sorted(processing_ids))
             + ")",
         )
+    trigger = message_trigger(message)
+    decision = reading.profile.hl7.decides(trigger)
+    if decision == "refuse":
+        raise Refused(
+            UNSUPPORTED_TRIGGER,
+            "MSH-9.2",
+            f"trigger {trigger!r} is not taken; flowsight takes "
+            + ", ".join(sorted(reading.profile.hl7.take)),
+        )
+    if decision == "ignore":
+        return NoChange(f"{trigger or 'no trigger'} is not taken: acknowledged", "not_taken")
     if trigger in NO_FLOW_CHANGE:
         return NoChange(f"{trigger} updates patient information only")
     for segment in ("PID", "PV1"):
@@ -173,117 +158,225 @@ def _map(
             raise Refused(MISSING_SEGMENT, segment, f"an ADT^{trigger} needs a {segment} segment")
 
     visit = required(message, "PV1", 19)
-    event: dict[str, Any] = {
+    envelope: dict[str, Any] = {
         "schema_version": "1",
         "source": f"{organisation}/{_system_name(message)}",
-        "patient": _patient(message),
+        "patient": reading.patient(),
         "episode_id": visit,
     }
-    event |= _BY_TRIGGER[trigger](message, visit, locations)
-    envelope_first = {name: event.pop(name) for name in _ENVELOPE}
-    return Mapped(envelope_first | event)
+    result = _BY_TRIGGER[trigger](reading, visit)
+    if isinstance(result, NoChange):
+        return NoChange(result.why, result.kind, reading.warnings)
+    events = []
+    for fields in result:
+        event = envelope | fields
+        envelope_first = {name: event.pop(name) for name in _ENVELOPE}
+        events.append(envelope_first | event)
+    return Mapped(events, reading.warnings)
 
 
-def _admission(message: Any, visit: str, locations: LocationMap, *, method: str | None) -> Fields:
-    """A01 (method from PV1-4) and A04 (`method` start of care): an admission."""
-    moment = occurred(message, ("EVN", 6), ("PV1", 44), ("EVN", 2), ("MSH", 7))
+def _id(visit: str, kind: str, moment: datetime) -> str:
+    return f"{visit}:{kind}:{id_time(moment)}"
+
+
+def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields] | NoChange:
+    """A01 and A04: an attendance at the ED, else an admission (none for an outpatient)."""
+    message = reading.message
+    located = reading.place(3, required=False)
+    moment = occurred(message, _EVENT, _ADMIT, _RECORDED, _SENT)
+    clock = occurred(message, _ADMIT, _EVENT, _RECORDED, _SENT)
+    if reading.at_front_door(located):
+        return [
+            {
+                "event_type": "attendance",
+                "event_id": _id(visit, "attendance", clock),
+                "occurred_at": moment.isoformat(),
+                "service": reading.department(located),
+                "arrived_at": moment.isoformat(),
+            }
+        ]
+    patient_class = reading.patient_class()
+    if registration and patient_class in NOT_IN_A_BED:
+        return NoChange(f"a {patient_class.value} registration holds no bed", "not_in_a_bed")
+    method = AdmissionMethod.START_OF_CARE.value if registration else reading.admission_method()
+    return [_admission_fields(visit, clock, moment, located, method)]
+
+
+def _admission_fields(
+    visit: str, clock: datetime, moment: datetime, located: Located, method: str
+) -> Fields:
     fields = {
         "event_type": "admission",
-        "event_id": f"{visit}:admission:{id_time(moment)}",
+        "event_id": _id(visit, "admission", clock),
         "occurred_at": moment.isoformat(),
-        "service": _service(message, locations, 3, required=False),
-        "admission_method": method or _admission_method(message),
+        "service": located.service,
+        "admission_method": method,
     }
-    return _with(fields, "unit", text(message, "PV1", 3, 1))
+    return _with(fields, "unit", located.unit)
 
 
-def _transfer(message: Any, visit: str, locations: LocationMap) -> Fields:
-    """A02: a transfer from PV1-6 to PV1-3."""
-    moment = occurred(message, ("EVN", 6), ("EVN", 2), ("MSH", 7))
-    from_service = _service(message, locations, 6, required=True)
+def _departure(
+    reading: Reading, visit: str, service: str, moment: datetime, clock: datetime, outcome: str
+) -> Fields:
+    """The end of an attendance: the same episode's attendance, now departed."""
+    arrived = first_time(reading.message, _ADMIT)
+    arrived = arrived if arrived is not None and arrived <= moment else moment
+    return {
+        "event_type": "attendance",
+        "event_id": _id(visit, "departure", clock),
+        "occurred_at": moment.isoformat(),
+        "service": service,
+        "arrived_at": arrived.isoformat(),
+        "departed_at": moment.isoformat(),
+        "outcome": outcome,
+    }
+
+
+def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
+    """A02: a transfer from PV1-6 to PV1-3, unless it stays within one unit or the ED."""
+    message = reading.message
+    moment = occurred(message, _EVENT, _RECORDED, _SENT)
+    before, after = reading.place(6, required=True), reading.place(3, required=True)
+    in_ed = before.service in reading.front_door
+    if (before.service, before.unit) == (after.service, after.unit) or (
+        in_ed and after.service in reading.front_door
+    ):
+        return NoChange(f"a move within {before.unit or before.service}", "same_place")
+    if in_ed:  # from the ED to a ward: the attendance ends in an admission
+        admitted = AttendanceOutcome.ADMITTED.value
+        method = AdmissionMethod.EMERGENCY.value
+        return [
+            _departure(reading, visit, before.service, moment, moment, admitted),
+            _admission_fields(visit, moment, moment, after, method),
+        ]
     fields = {
         "event_type": "transfer",
-        "event_id": f"{visit}:transfer:{id_time(moment)}",
+        "event_id": _id(visit, "transfer", moment),
         "occurred_at": moment.isoformat(),
-        "service": from_service,
-        "from_service": from_service,
-        "to_service": _service(message, locations, 3, required=True),
+        "service": before.service,
+        "from_service": before.service,
+        "to_service": after.service,
     }
-    return _with(fields, "to_unit", text(message, "PV1", 3, 1))
+    return [_with(fields, "to_unit", after.unit)]
 
 
-def _discharge(message: Any, visit: str, locations: LocationMap) -> Fields:
-    """A03: a discharge to the destination PV1-36/37 name."""
-    moment = occurred(message, ("EVN", 6), ("PV1", 45), ("EVN", 2), ("MSH", 7))
-    return {
-        "event_type": "discharge",
-        "event_id": f"{visit}:discharge:{id_time(moment)}",
-        "occurred_at": moment.isoformat(),
-        "service": _service(message, locations, 3, required=False),
-        "destination": _destination(message),
-    }
+def _discharge(reading: Reading, visit: str) -> list[Fields]:
+    """A03: a discharge to the destination PV1-36/37 name, or the end of an ED attendance."""
+    message = reading.message
+    moment = occurred(message, _EVENT, _DISCHARGED, _RECORDED, _SENT)
+    clock = occurred(message, _DISCHARGED, _EVENT, _RECORDED, _SENT)
+    located = reading.place(3, required=False)
+    destination = reading.destination()
+    if reading.at_front_door(located):
+        outcome = AttendanceOutcome.DISCHARGED.value
+        if reading.discharge_method() == "2":  # self-discharged: left before treatment ended
+            outcome = AttendanceOutcome.LEFT.value
+        elif destination == DischargeDestination.OTHER_HOSPITAL.value:
+            outcome = AttendanceOutcome.TRANSFERRED.value
+        service = reading.department(located)
+        return [_departure(reading, visit, service, moment, clock, outcome)]
+    return [
+        {
+            "event_type": "discharge",
+            "event_id": _id(visit, "discharge", clock),
+            "occurred_at": moment.isoformat(),
+            "service": located.service,
+            "destination": destination,
+        }
+    ]
 
 
-def _cancellation(
-    message: Any,
-    visit: str,
-    locations: LocationMap,
-    *,
-    trigger: str,
-    kind: str,
-    fallback: tuple[str, int] | None = None,
-) -> Fields:
-    """A11, A12, A13: the cancellation of the `kind` event that occurred at EVN-6."""
-    cancelled_at = first_time(message, ("EVN", 6), *([fallback] if fallback else []))
-    if cancelled_at is None:
+def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
+    """A06: an outpatient or ED patient admitted; the ED attendance (PV1-6) ends `admitted`."""
+    message = reading.message
+    moment = occurred(message, _EVENT, _RECORDED, _SENT)
+    after = reading.place(3, required=True)
+    events: list[Fields] = []
+    if text(message, "PV1", 6):
+        before = reading.place(6, required=False)
+        if before.service in reading.front_door:
+            prior_visit = text(message, "MRG", 5) or visit  # a new visit number for the spell
+            admitted = AttendanceOutcome.ADMITTED.value
+            departure = _departure(reading, prior_visit, before.service, moment, moment, admitted)
+            events.append(departure | {"episode_id": prior_visit})
+    method = (
+        reading.admission_method()
+        if text(message, "PV1", 4) or not events
+        else AdmissionMethod.EMERGENCY.value
+    )
+    return [*events, _admission_fields(visit, moment, moment, after, method)]
+
+
+def _to_outpatient(reading: Reading, visit: str) -> list[Fields]:
+    """A07: an inpatient becomes an outpatient or ED patient: the stay in PV1-6's service ends.
+
+    The ED attendance an A06 closed is not reopened (the contract cannot reopen it); the stay
+    ends with destination `other`, so no bed stays held.
+    """
+    moment = occurred(reading.message, _EVENT, _RECORDED, _SENT)
+    before = reading.place(6, required=True)
+    return [
+        {
+            "event_type": "discharge",
+            "event_id": _id(visit, "discharge", moment),
+            "occurred_at": moment.isoformat(),
+            "service": before.service,
+            "destination": DischargeDestination.OTHER.value,
+        }
+    ]
+
+
+def _cancellation(reading: Reading, visit: str, *, trigger: str) -> list[Fields]:
+    """A11, A12, A13: one cancellation per time the cancelled event's id may carry."""
+    message = reading.message
+    located = reading.place(3, required=False)
+    at_ed = reading.at_front_door(located)
+    kind, clock = {
+        "A11": ("attendance" if at_ed else "admission", [_ADMIT, _EVENT]),
+        "A12": ("transfer", [_EVENT]),
+        "A13": ("departure" if at_ed else "discharge", [_DISCHARGED, _EVENT]),
+    }[trigger]
+    targets = dict.fromkeys(
+        _id(visit, kind, moment)
+        for moment in (first_time(message, path) for path in clock)
+        if moment is not None
+    )
+    if not targets:
+        fields = " or ".join(f"{s}-{n}" for s, n in clock)
         raise Refused(
             MISSING_FIELD,
             "EVN-6",
-            f"an {trigger} needs EVN-6, the time the cancelled {kind} occurred",
+            f"an {trigger} needs {fields}, the time the cancelled {kind} occurred",
         )
-    target = f"{visit}:{kind}:{id_time(cancelled_at)}"
-    return {
-        "event_type": "cancellation",
-        "event_id": f"{target}:cancelled",
-        "occurred_at": occurred(message, ("EVN", 2), ("MSH", 7)).isoformat(),
-        "service": _service(message, locations, 3, required=False),
-        "cancels_event_id": target,
-    }
+    recorded = occurred(message, _RECORDED, _SENT).isoformat()
+    service = reading.department(located) if at_ed else located.service
+    return [
+        {
+            "event_type": "cancellation",
+            "event_id": f"{target}:cancelled",
+            "occurred_at": recorded,
+            "service": service,
+            "cancels_event_id": target,
+        }
+        for target in targets
+    ]
 
 
-_BY_TRIGGER: dict[str, Callable[[Any, str, LocationMap], Fields]] = {
-    "A01": partial(_admission, method=None),
-    "A04": partial(_admission, method=AdmissionMethod.START_OF_CARE.value),
+_BY_TRIGGER: dict[str, Callable[[Reading, str], list[Fields] | NoChange]] = {
+    "A01": partial(_arrival, registration=False),
+    "A04": partial(_arrival, registration=True),
     "A02": _transfer,
     "A03": _discharge,
-    "A11": partial(_cancellation, trigger="A11", kind="admission", fallback=("PV1", 44)),
-    "A12": partial(_cancellation, trigger="A12", kind="transfer"),
-    "A13": partial(_cancellation, trigger="A13", kind="discharge", fallback=("PV1", 45)),
+    "A06": _to_inpatient,
+    "A07": _to_outpatient,
+    **{t: partial(_cancellation, trigger=t) for t in ("A11", "A12", "A13")},
+    **dict.fromkeys(NO_FLOW_CHANGE, lambda reading, visit: NoChange("demographics only")),
 }
-SUPPORTED_TRIGGERS = frozenset(_BY_TRIGGER) | NO_FLOW_CHANGE
+#: Every trigger mapped here; `profile.HL7_TRIGGERS` names the same (a test keeps them in step).
+SUPPORTED_TRIGGERS = frozenset(_BY_TRIGGER)
 
 
-def hl7_field_of(contract_field: str, event_type: str) -> str:
-    """Where in the HL7 message a contract field came from, to name it in an ACK's ERR."""
-    if contract_field.startswith("patient"):
-        return "PID-3.4" if contract_field.endswith("id_system") else "PID-3"
-    if contract_field in {"service", "from_service"}:
-        return "PV1-6" if event_type == "transfer" else "PV1-3"
-    return {
-        "event_id": "PV1-19",
-        "episode_id": "PV1-19",
-        "source": "MSH-3",
-        "occurred_at": "EVN-2" if event_type == "cancellation" else "EVN-6",
-        "to_service": "PV1-3",
-        "to_unit": "PV1-3.1",
-        "unit": "PV1-3.1",
-        "admission_method": "PV1-4",
-        "destination": "PV1-37",
-        "cancels_event_id": "EVN-6",
-    }.get(contract_field, "")
-
-
-def _with(fields: Fields, name: str, value: str) -> Fields:
+def _with(fields: Fields, name: str, value: str | None) -> Fields:
     return fields | {name: value} if value else fields
 
 
@@ -297,75 +390,3 @@ def _system_name(message: Any) -> str:
             "(letters, digits, '.', '_' and '-', at most 64)",
         )
     return name
-
-
-def _patient(message: Any) -> dict[str, str]:
-    first: dict[str, str] | None = None
-    for number in range(1, repetitions(message, "PID", 3) + 1):
-        identifier = text(message, "PID", 3, 1, number)
-        if not identifier:
-            continue
-        kind = text(message, "PID", 3, 5, number).upper()
-        authority = text(message, "PID", 3, 4, number)
-        if kind == "NH" or authority.upper() == "NHS":
-            return {"nhs_number": identifier}
-        if first is None:
-            system = authority or text(message, "MSH", 4)
-            if not system:
-                raise Refused(MISSING_FIELD, "PID-3.4", "a local identifier needs its authority")
-            first = {"local_id": identifier, "id_system": system}
-    if first is None:
-        raise Refused(MISSING_FIELD, "PID-3", "PID-3 has no patient identifier")
-    return first
-
-
-def _service(message: Any, locations: LocationMap, number: int, *, required: bool) -> str:
-    where = f"PV1-{number}"
-    point_of_care = text(message, "PV1", number, 1)
-    if required and not point_of_care:
-        raise Refused(MISSING_FIELD, where, f"{where} (point of care) is required")
-    service = locations.service_for(point_of_care)
-    if service is None:
-        raise Refused(
-            UNMAPPED_LOCATION,
-            where,
-            f"point of care {point_of_care!r} is not in the location map and there is no "
-            "default service",
-        )
-    return service
-
-
-def _admission_method(message: Any) -> str:
-    code = text(message, "PV1", 4).upper()
-    if not code and text(message, "PV1", 2).upper() == "E":
-        return _EMERGENCY
-    if not code:
-        raise Refused(MISSING_FIELD, "PV1-4", "PV1-4 (admission type) is required for an A01")
-    method = _ADMISSION_METHODS.get(code)
-    if method is None:
-        raise Refused(
-            INVALID_FIELD,
-            "PV1-4",
-            f"admission type {code!r} is neither an HL7 table 0007 nor an NHS Data Dictionary "
-            "admission method code",
-        )
-    return method
-
-
-def _destination(message: Any) -> str:
-    method = text(message, "PV1", 36)
-    if method in nhs_codes.DISCHARGE_METHODS_DIED:
-        return DischargeDestination.DIED.value
-    for where, value in (("PV1-36", method), ("PV1-37", text(message, "PV1", 37))):
-        if not value or (where == "PV1-36" and value in nhs_codes.DISCHARGE_METHODS_ALIVE):
-            continue
-        destination = _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower())
-        if destination is None:
-            raise Refused(
-                INVALID_FIELD,
-                where,
-                f"{value!r} is not an NHS Data Dictionary discharge destination code "
-                "nor one of " + ", ".join(d.value for d in DischargeDestination),
-            )
-        return destination
-    return DischargeDestination.OTHER.value

@@ -56,8 +56,33 @@ class Parsed:
     encoding: str
 
 
+#: Batch envelope segments (HL7 v2.5 2.10.3): file and batch header and trailer.
+BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")
+_SEGMENT_END = re.compile(rb"\r\n|\r|\n")
+
+
+def split_messages(raw: bytes) -> list[bytes]:
+    """The messages in one MLLP frame or file: several MSHs, a FHS/BHS batch, a leading BOM.
+
+    A UTF-8 byte-order mark is dropped; batch header and trailer segments are dropped too (each
+    message in a batch is taken and acknowledged on its own); text before the first MSH, when
+    the bytes hold one, stays with it so the message is refused as unparseable, never lost.
+    """
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    segments = [s for s in _SEGMENT_END.split(raw) if not s.lstrip().startswith(BATCH_SEGMENTS)]
+    messages: list[list[bytes]] = []
+    for segment in segments:
+        if segment.startswith(b"MSH") or not messages:
+            messages.append([segment])
+        else:
+            messages[-1].append(segment)
+    found = [b"\r".join(lines) for lines in messages]
+    return [message for message in found if message.strip()]
+
+
 def parse_message(raw: bytes) -> Parsed:
     """Decode (per MSH-18) and parse one message; raise Unparseable when it is not HL7 v2."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
     # Separators are ASCII, so a Latin-1 reading (which never fails) is enough to find MSH-18.
     header = _parse(raw.decode("latin-1"))
     declared = text(header, "MSH", 18).upper()

@@ -224,8 +224,9 @@ async def test_bad_messages_are_answered_ae_or_ar_with_err_and_dead_lettered_as_
 ) -> None:
     caplog.set_level("DEBUG", logger="flowsight.hl7")
     bad = [
-        adt(control="BAD1", nhs_number="9434765918"),  # fails the Modulus 11 check digit
-        adt("A05", control="BAD2"),  # pre-admit: not a trigger flowsight takes
+        # Fails the Modulus 11 check digit, and no local id to fall back on.
+        adt(control="BAD1", nhs_number="9434765918").replace(b"RR8123456^^^RR8^MR~", b""),
+        adt(control="BAD2").replace(b"|P|2.5|", b"|T|2.5|"),  # a test feed: not taken here
         b"HELLO, this is not HL7",
         adt(control="BAD4", pv1=False),
     ]
@@ -243,7 +244,7 @@ async def test_bad_messages_are_answered_ae_or_ar_with_err_and_dead_lettered_as_
     ]
     assert err == [
         ("PID", "3", "102", "invalid_nhs_number"),
-        ("MSH", "9", "201", "hl7_unsupported_trigger"),
+        ("MSH", "11", "202", "hl7_unsupported_processing_id"),
         ("", "", "100", "hl7_unparseable"),
         ("PV1", "", "100", "hl7_missing_segment"),
     ]
@@ -254,7 +255,7 @@ async def test_bad_messages_are_answered_ae_or_ar_with_err_and_dead_lettered_as_
     assert len(dead) == len(bad) and set(by_value) == set(bad), "original bytes, one each"
     assert [(by_value[m]["error.reason"], by_value[m]["error.field"]) for m in bad] == [
         ("invalid_nhs_number", "PID-3"),
-        ("hl7_unsupported_trigger", "MSH-9.2"),
+        ("hl7_unsupported_processing_id", "MSH-11"),
         ("hl7_unparseable", ""),
         ("hl7_missing_segment", "PV1"),
     ]
@@ -265,7 +266,8 @@ async def test_bad_messages_are_answered_ae_or_ar_with_err_and_dead_lettered_as_
     ingest = await read_topic(settings.kafka_bootstrap, settings.ingest_topic("RR8"), 1)
     assert [json.loads(r.value)["episode_id"] for r in ingest] == ["SPELL-2"]
     assert count(registry, "flowsight_hl7_messages_total", trigger="A01", outcome="refused") == 2
-    assert count(registry, "flowsight_hl7_messages_total", trigger="other", outcome="rejected") == 2
+    assert count(registry, "flowsight_hl7_messages_total", trigger="A01", outcome="rejected") == 1
+    assert count(registry, "flowsight_hl7_messages_total", trigger="other", outcome="rejected") == 1
     assert "invalid_nhs_number" in caplog.text
     assert "9434765918" not in caplog.text and "O'Brien" not in caplog.text
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.hl7.ack import hl7_field_of
 from flowsight.adapters.hl7.mapping import (
     LocationMap,
     Mapped,
     NoChange,
-    hl7_field_of,
     map_message,
 )
 from flowsight.adapters.hl7.parse import Unparseable, parse_message
@@ -201,7 +201,7 @@ def test_an_a01_without_a_known_admission_type_is_refused(admission_type: str, r
 
 
 def test_an_a04_registration_is_a_start_of_care_admission() -> None:
-    event = mapped(message(msh("A04"), "EVN|A04|20261123101500", PID, pv1(f2="O", f3="TOCH")))
+    event = mapped(message(msh("A04"), "EVN|A04|20261123101500", PID, pv1(f2="", f3="TOCH")))
     assert event["event_type"] == "admission"
     assert event["admission_method"] == "start_of_care"
     assert event["service"] == "lth-toc-hub"
@@ -270,10 +270,16 @@ def test_an_a03_is_a_discharge_at_pv1_45_when_evn_6_is_absent() -> None:
     assert event["service"] == "lth-wards"
 
 
-def test_an_unknown_discharge_destination_is_refused_naming_the_field() -> None:
+def test_an_unknown_discharge_destination_still_discharges_with_a_warning() -> None:
     segment = pv1(f3="WARD7", f37="01")  # a US UB-04 status code, not an NHS one
-    refusal = refused(message(msh("A03"), "EVN|A03|20261123150500", PID, segment))
-    assert (refusal.reason, refusal.field) == ("hl7_invalid_field", "PV1-37")
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+    assert isinstance(result, Mapped)
+    assert result.event["destination"] == "other"
+    assert any(w.startswith("PV1-37") for w in result.warnings)
 
 
 @pytest.mark.parametrize(
@@ -370,7 +376,6 @@ def test_patient_information_updates_change_nothing(trigger: str) -> None:
 @pytest.mark.parametrize(
     ("header", "reason", "field"),
     [
-        (msh("A05"), "hl7_unsupported_trigger", "MSH-9.2"),
         (msh("R01", kind="ORU"), "hl7_unsupported_message_type", "MSH-9"),
         (msh("A01", pid="T"), "hl7_unsupported_processing_id", "MSH-11"),
     ],

@@ -1,0 +1,216 @@
+"""What an ADT message's fields mean under a source's mapping profile: patient, place, codes.
+
+The mapping profile (`flowsight.adapters.profile`) says where NHS numbers are, which service a
+location (PL.4 facility, PL.1 point of care, PL.2 room, PL.3 bed) belongs to and which part is
+the unit, and what vendor codes mean; the standard tables (HL7 0004 and 0007, the NHS Data
+Dictionary codes of `flowsight.services.nhs_codes`) apply to any code the profile does not list.
+Each reader raises `Refused` naming the HL7 field, or adds a warning for what it let through.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowsight.adapters.hl7.parse import (
+    INVALID_FIELD,
+    MISSING_FIELD,
+    UNMAPPED_LOCATION,
+    repetitions,
+    text,
+)
+from flowsight.adapters.profile import (
+    STANDARD_PATIENT_CLASSES,
+    Located,
+    MappingProfile,
+    PatientClass,
+    profile_from_location_map,
+)
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
+from flowsight.schemas.nhs_number import nhs_number_problem, normalise_nhs_number
+from flowsight.services import nhs_codes
+from flowsight.services.validation import Refused
+
+_EMERGENCY = AdmissionMethod.EMERGENCY.value
+_ADMISSION_METHODS: dict[str, str] = {
+    **dict.fromkeys(["E", "A", "U", "L", "N"], _EMERGENCY),  # HL7 table 0007
+    **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
+    **{code: method.value for code, method in nhs_codes.ADMISSION_METHODS.items()},
+}
+#: Destinations by NHS Data Dictionary code or by flowsight code word.
+_DESTINATIONS: dict[str, str] = {
+    **{code: destination.value for code, destination in nhs_codes.DISCHARGE_DESTINATIONS.items()},
+    **{destination.value: destination.value for destination in DischargeDestination},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LocationMap:
+    """The old `--location-map`: point of care (PL.1) → service; `default_service` otherwise."""
+
+    default_service: str | None = None
+    services: Mapping[str, str] = field(default_factory=dict)
+
+    def profile(self, organisation: str) -> MappingProfile:
+        """This map as a mapping profile of literal point-of-care rules."""
+        return profile_from_location_map(dict(self.services), organisation, self.default_service)
+
+    def problems(self, catalogue: Catalogue, organisation: str) -> list[str]:
+        """Every service named here that is not a catalogue service of `organisation`."""
+        named = [("--service", self.default_service)] if self.default_service else []
+        named += [(f"location {code!r}", service) for code, service in self.services.items()]
+        owned = {s.id for s in catalogue.services if s.organisation == organisation}
+        return [
+            f"{where}: {service!r} is not a service of {organisation} in the catalogue"
+            for where, service in named
+            if service not in owned
+        ]
+
+
+@dataclass(slots=True)
+class Reading:
+    """One message read under a profile; `warnings` collects what was let through."""
+
+    message: Any
+    profile: MappingProfile
+    front_door: frozenset[str] = frozenset()
+    warnings: list[str] = field(default_factory=list)
+
+    def patient_class(self) -> PatientClass:
+        """PV1-2 as a flow meaning (profile codes first, then HL7 table 0004)."""
+        code = text(self.message, "PV1", 2).upper()
+        meaning = self.profile.codes.patient_class.get(code) or STANDARD_PATIENT_CLASSES.get(code)
+        if meaning is None:
+            if code:
+                self.warnings.append(f"PV1-2: patient class {code!r} is not mapped")
+            return PatientClass.UNKNOWN
+        return meaning
+
+    def place(self, number: int, *, required: bool) -> Located:
+        """The service and unit of the location in PV1-`number` (3 assigned, 6 prior)."""
+        where = f"PV1-{number}"
+        point_of_care = text(self.message, "PV1", number, 1)
+        if required and not point_of_care:
+            raise Refused(MISSING_FIELD, where, f"{where} (point of care) is required")
+        parts = {
+            "point_of_care": point_of_care or None,
+            "room": text(self.message, "PV1", number, 2) or None,
+            "bed": text(self.message, "PV1", number, 3) or None,
+            "facility": text(self.message, "PV1", number, 4) or None,
+        }
+        located = self.profile.locate(**parts)
+        if located is None:
+            shown = "^".join(value or "" for value in parts.values()).rstrip("^")
+            raise Refused(
+                UNMAPPED_LOCATION,
+                where,
+                f"location {shown!r} matches no rule of the mapping profile and there is no "
+                "default service",
+            )
+        return located
+
+    def at_front_door(self, located: Located) -> bool:
+        """Whether a visit is an emergency attendance: class E, or an ED service's location."""
+        # Class E where no ED is known (an organisation without one): an admission, as before.
+        emergency = self.patient_class() is PatientClass.EMERGENCY and bool(self.front_door)
+        return located.service in self.front_door or emergency
+
+    def department(self, located: Located) -> str:
+        """The front-door service of an attendance at `located`."""
+        if located.service in self.front_door:
+            return located.service
+        if len(self.front_door) == 1:
+            (only,) = self.front_door
+            return only
+        raise Refused(
+            UNMAPPED_LOCATION,
+            "PV1-3",
+            f"an emergency attendance at {located.service!r}: map this location to the "
+            "emergency department's service in the mapping profile",
+        )
+
+    def admission_method(self) -> str:
+        """PV1-4 as a contract admission method; class E with no PV1-4 is an emergency."""
+        code = text(self.message, "PV1", 4).upper()
+        if not code and self.patient_class() is PatientClass.EMERGENCY:
+            return _EMERGENCY
+        if not code:
+            raise Refused(MISSING_FIELD, "PV1-4", "PV1-4 (admission type) is required")
+        mapped = self.profile.codes.admission_method.get(code)
+        method = mapped.value if mapped is not None else _ADMISSION_METHODS.get(code)
+        if method is None:
+            raise Refused(
+                INVALID_FIELD,
+                "PV1-4",
+                f"admission type {code!r} is neither an HL7 table 0007 nor an NHS Data "
+                "Dictionary admission method code, nor in the profile's codes.admission_method",
+            )
+        return method
+
+    def discharge_method(self) -> str:
+        """PV1-36 as an NHS Data Dictionary discharge method code (empty when none)."""
+        code = text(self.message, "PV1", 36)
+        return self.profile.codes.discharge_method.get(code, code)
+
+    def destination(self) -> str:
+        """PV1-36/37 as a contract destination; an unknown code is `other`, with a warning."""
+        method = self.discharge_method()
+        if method in nhs_codes.DISCHARGE_METHODS_DIED:
+            return DischargeDestination.DIED.value
+        codes = self.profile.codes.discharge_destination
+        for where, value in (("PV1-36", method), ("PV1-37", text(self.message, "PV1", 37))):
+            if not value or (where == "PV1-36" and value in nhs_codes.DISCHARGE_METHODS_ALIVE):
+                continue
+            mapped = codes.get(value)
+            destination = (
+                mapped.value
+                if mapped is not None
+                else _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower())
+            )
+            if destination is not None:
+                return destination
+            # Refusing would leave the patient in a bed for ever; leaving is what counts.
+            self.warnings.append(
+                f"{where}: discharge destination {value!r} is not mapped; taken as 'other'"
+            )
+            return DischargeDestination.OTHER.value
+        return DischargeDestination.OTHER.value
+
+    def patient(self) -> dict[str, str]:
+        """The NHS number (by the profile's rules) if valid, else the first local identifier."""
+        rules = self.profile.hl7.nhs_number
+        authorities = {a.upper() for a in rules.authorities}
+        kinds = {k.upper() for k in rules.identifier_types}
+        nhs_numbers: list[tuple[str, str]] = []
+        local: dict[str, str] | None = None
+        for number in range(1, repetitions(self.message, "PID", 3) + 1):
+            identifier = text(self.message, "PID", 3, 1, number)
+            if not identifier:
+                continue
+            kind = text(self.message, "PID", 3, 5, number).upper()
+            authority = text(self.message, "PID", 3, 4, number)
+            if kind in kinds or authority.upper() in authorities:
+                nhs_numbers.append(("PID-3", identifier))
+            elif local is None:
+                system = authority or text(self.message, "MSH", 4)
+                if system:
+                    local = {"local_id": identifier, "id_system": system}
+        if rules.read_pid2 and text(self.message, "PID", 2):
+            nhs_numbers.append(("PID-2", text(self.message, "PID", 2)))
+        for where, candidate in nhs_numbers:
+            problem = nhs_number_problem(normalise_nhs_number(candidate))
+            if problem is None:
+                return {"nhs_number": candidate}
+            if local is not None:
+                self.warnings.append(f"{where}: NHS number {problem}; the local id is used")
+        if nhs_numbers and local is None:
+            # Refused by contract validation, which names the check that failed.
+            return {"nhs_number": nhs_numbers[0][1]}
+        if local is None:
+            if repetitions(self.message, "PID", 3) and text(self.message, "PID", 3):
+                raise Refused(MISSING_FIELD, "PID-3.4", "a local identifier needs its authority")
+            raise Refused(MISSING_FIELD, "PID-3", "PID-3 has no patient identifier")
+        return local
