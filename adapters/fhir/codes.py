@@ -9,14 +9,15 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.encounter import Encounter
 
+from flowsight.adapters.fhir.elements import Note
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from flowsight.services import nhs_codes
-from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
+from flowsight.services.validation import MISSING_FIELD, Refused
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ADMISSION_METHOD_EXTENSION = (
@@ -87,10 +88,16 @@ DISCHARGE_DESTINATION_CODES = {
 }
 
 _DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
+_NONE: Mapping[str, Any] = {}
 
 
-def admission_method(encounter: Encounter) -> tuple[AdmissionMethod, str]:
-    """The admission method and the element it was read from; Refused when none tells it."""
+def admission_method(
+    encounter: Encounter, vendor: Mapping[str, AdmissionMethod] = _NONE
+) -> tuple[AdmissionMethod, str]:
+    """The admission method and the element it was read from; Refused when none tells it.
+
+    `vendor` is the sender's mapping profile's admission method codes.
+    """
     hospitalization = encounter.hospitalization
     # UK Core puts the extension on Encounter.hospitalization; some senders put it on Encounter.
     for extensions, element in (
@@ -99,11 +106,11 @@ def admission_method(encounter: Encounter) -> tuple[AdmissionMethod, str]:
     ):
         for extension in extensions:
             if extension.url == ADMISSION_METHOD_EXTENSION:
-                method = lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES)
+                method = lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES, vendor)
                 if method is not None:
                     return method, f"Encounter.{element}"
     if hospitalization is not None:
-        method = lookup(hospitalization.admitSource, ADMIT_SOURCE_CODES)
+        method = lookup(hospitalization.admitSource, ADMIT_SOURCE_CODES, vendor)
         if method is not None:
             return method, "Encounter.hospitalization.admitSource"
     method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
@@ -118,23 +125,31 @@ def admission_method(encounter: Encounter) -> tuple[AdmissionMethod, str]:
     )
 
 
-def destination(encounter: Encounter) -> DischargeDestination:
-    """Where a finished Encounter's patient went; Refused when the disposition does not say."""
+def destination(
+    encounter: Encounter, notes: list[Note], vendor: Mapping[str, DischargeDestination] = _NONE
+) -> DischargeDestination:
+    """Where a finished Encounter's patient went: the sender's `vendor` codes, then the standard
+    tables; `other`, with a note, when the disposition is missing or no table knows it (the
+    patient has left, which is what flow needs; the HL7 v2 gateway does the same)."""
     disposition = (
         encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
     )
     if disposition is None:
-        raise Refused(MISSING_FIELD, _DISPOSITION, f"a finished Encounter needs {_DISPOSITION}")
-    found = lookup(disposition, DISCHARGE_DESTINATION_CODES)
+        notes.append(Note(_DISPOSITION, f"no {_DISPOSITION}: the destination is other"))
+        return DischargeDestination.OTHER
+    found = lookup(disposition, DISCHARGE_DESTINATION_CODES, vendor)
     if found is None:
         codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
-        raise Refused(
-            INVALID_FIELD,
-            _DISPOSITION,
-            f"no discharge destination for {codes or 'a coding-less disposition'}; use the UK Core "
-            f"DischargeDestinationEngland codes, {HL7_DISCHARGE_DISPOSITION}, or "
-            f"{FLOWSIGHT_DISCHARGE_DESTINATION} with a code list 8.3 value",
+        notes.append(
+            Note(
+                _DISPOSITION,
+                f"no discharge destination for {codes or repr(disposition.text or '')}: the "
+                "destination is other; use the UK Core DischargeDestinationEngland codes, "
+                f"{HL7_DISCHARGE_DISPOSITION}, {FLOWSIGHT_DISCHARGE_DESTINATION} with a code "
+                "list 8.3 value, or map the code in the mapping profile",
+            )
         )
+        return DischargeDestination.OTHER
     return found
 
 
@@ -153,9 +168,19 @@ def attendance_outcome(encounter: Encounter) -> tuple[AttendanceOutcome, str]:
     return AttendanceOutcome.DISCHARGED, _DISPOSITION
 
 
-def lookup(concept: CodeableConcept | None, table: Mapping[tuple[str, str], _Code]) -> _Code | None:
-    """The value of the first coding of `concept` that `table` knows."""
-    for coding in (concept.coding or []) if concept else []:
+def lookup(
+    concept: CodeableConcept | None,
+    table: Mapping[tuple[str, str], _Code],
+    vendor: Mapping[str, _Code] | None = None,
+) -> _Code | None:
+    """The value of the first coding of `concept` that `table` knows; a code of the sender's
+    mapping profile (`vendor`, by code whatever its system) wins over the standard tables."""
+    codings = (concept.coding or []) if concept else []
+    for coding in codings if vendor else []:
+        found = vendor.get(coding.code or "") if vendor else None
+        if found is not None:
+            return found
+    for coding in codings:
         found = table.get((coding.system or "", coding.code or ""))
         if found is not None:
             return found

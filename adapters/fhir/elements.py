@@ -12,81 +12,35 @@ from datetime import date, datetime
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.reference import Reference
 
-from flowsight.adapters.fhir.codes import NHS_NUMBER_SYSTEM
 from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
 
-#: Location entries that have not happened yet.
-_NOT_YET = frozenset({"planned", "reserved"})
+# Dead-letter reasons of the FHIR gateway beyond those of services.validation.
+INVALID_FHIR = "invalid_fhir"
+UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
 
 
 @dataclass(frozen=True, slots=True)
-class Stay:
-    """One location of the Encounter's history: where (service, unit) and since when."""
+class Note:
+    """A warning about an accepted Encounter: a default was used where the sender said nothing
+    flowsight knows (an unmapped location, an unknown code), so a person should look."""
 
-    index: int
-    service: str
-    unit: str | None
-    start: datetime | None
+    element: str
+    message: str
 
 
 def episode(encounter: Encounter) -> tuple[str, str]:
-    """The spell or episode id (the first Encounter.identifier with a value) and its element."""
+    """The spell or episode id and its element: the first Encounter.identifier with a value,
+    else the Encounter's own id (logical id, stable across versions)."""
     for index, identifier in enumerate(encounter.identifier or []):
         if identifier.value:
             return identifier.value, f"Encounter.identifier[{index}].value"
+    if encounter.id:
+        return encounter.id, "Encounter.id"
     raise Refused(
         MISSING_FIELD,
         "Encounter.identifier",
-        "Encounter.identifier (the spell or episode id) is required",
+        "Encounter.identifier (the spell or episode id) or Encounter.id is required",
     )
-
-
-def patient(encounter: Encounter) -> dict[str, str]:
-    """The contract patient: an NHS number, or a local id and the system that issued it."""
-    identifier = encounter.subject.identifier if encounter.subject else None
-    if identifier is None or not identifier.value:
-        raise Refused(
-            MISSING_FIELD,
-            "Encounter.subject.identifier",
-            f"Encounter.subject.identifier is required (system {NHS_NUMBER_SYSTEM}); "
-            "a reference alone cannot be resolved",
-        )
-    if identifier.system == NHS_NUMBER_SYSTEM:
-        return {"nhs_number": identifier.value}
-    if not identifier.system:
-        raise Refused(
-            MISSING_FIELD,
-            "Encounter.subject.identifier.system",
-            f"Encounter.subject.identifier.system is required: {NHS_NUMBER_SYSTEM} for an NHS "
-            "number, or the local system that issued the id",
-        )
-    return {"local_id": identifier.value, "id_system": identifier.system}
-
-
-def stays(encounter: Encounter) -> list[Stay]:
-    """The locations the patient has been at, in order; planned and reserved ones left out."""
-    found = []
-    for index, entry in enumerate(encounter.location or []):
-        if entry.status in _NOT_YET:
-            continue
-        service = identifier_value(entry.location) or referenced_id(entry.location, "Location")
-        if service is None:
-            raise Refused(
-                MISSING_FIELD,
-                location_element(index),
-                f"Encounter.location[{index}].location needs an identifier whose value is a "
-                "flowsight service id (or a reference Location/<service id>)",
-            )
-        start = entry.period.start if entry.period else None
-        found.append(Stay(index, service, entry.location.display, start))
-    if not found:
-        raise Refused(
-            MISSING_FIELD,
-            "Encounter.location",
-            "Encounter.location needs at least one location that is not planned or reserved, "
-            "identified by a flowsight service id",
-        )
-    return found
 
 
 def identifier_value(reference: Reference | None) -> str | None:

@@ -1,16 +1,18 @@
 """Reading what a FHIR client posted: an Encounter, or a transaction Bundle of them, within bounds.
 
-Resources are checked with fhir.resources (R4B models), mapped to contract v1 events by
-`mapping`, and validated like any event. Each step returns what it read or the `outcome.Answer`
-to give instead (a 400, 413 or 422 OperationOutcome, with what to dead-letter). No I/O: the
-HTTP edge reads the body and writes to Kafka.
+Resources arrive as FHIR JSON or FHIR XML (`xml_body`), are checked with fhir.resources (R4B
+models), mapped to contract v1 events by `mapping` through the sender's mapping profile, and
+validated like any event. Each step returns what it read or the `outcome.Answer` to give instead
+(a 400, 413 or 422 OperationOutcome, with what to dead-letter). No I/O: the HTTP edge reads the
+body and writes to Kafka; `flowsight fhir check` reads files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,15 +21,19 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
-from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, encounter_events
+from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, map_encounter
 from flowsight.adapters.fhir.outcome import (
     AcceptedEvent,
     Answer,
+    Examined,
     Issue,
     error,
     refused,
     refused_all,
 )
+from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex
+from flowsight.adapters.fhir.xml_body import XmlRefused, resource_from_xml
+from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import (
     MALFORMED_JSON,
     MISSING_FIELD,
@@ -55,8 +61,24 @@ def too_large() -> Answer:
     return error(413, "too-long", f"the body is over {FHIR_BODY_MAX_BYTES} bytes")
 
 
-def resource_of(body: bytes, resource_type: str) -> dict[str, Any] | Answer:
-    """The body's JSON object if it is a `resource_type`; else a 400 that dead-letters the body."""
+def is_xml(content_type: str | None) -> bool:
+    """Whether a request's Content-Type says FHIR XML (`application/fhir+xml`, `.../xml`)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media.endswith("/xml") or media.endswith("+xml")
+
+
+def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str, Any] | Answer:
+    """The body's resource (FHIR JSON, or FHIR XML when `xml`) if it is a `resource_type`;
+    else a 400 (413 for an XML Bundle over FHIR_BUNDLE_MAX entries) that dead-letters the body."""
+    if xml:
+        try:
+            return resource_from_xml(body, resource_type, FHIR_BUNDLE_MAX)
+        except XmlRefused as refusal:
+            if refusal.status == 413:
+                return error(413, "too-long", refusal.rejected.message, "Bundle.entry")
+            message = refusal.rejected.message
+            issue = Issue("error", "structure", message, resource_type, INVALID_FHIR)
+            return Answer(refusal.status, [issue], [(body, refusal.rejected)])
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as problem:
@@ -72,56 +94,104 @@ def resource_of(body: bytes, resource_type: str) -> dict[str, Any] | Answer:
     return Answer(400, [issue], [(body, rejected)])
 
 
-def examine_encounter(
-    document: dict[str, Any],
-    body: bytes,
-    organisations: frozenset[str],
-    context: ValidationContext,
-    now: datetime,
-    organisation_of: OrganisationOf,
-) -> list[AcceptedEvent] | Answer:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What posted resources are read against: the caller's organisations, the validation
+    context, the time, how an event's organisation is told, and each sender's mapping profile."""
+
+    organisations: frozenset[str]
+    context: ValidationContext
+    now: datetime
+    organisation_of: OrganisationOf
+    profiles: Mapping[str, MappingProfile] = field(default_factory=dict)
+
+
+def examine_encounter(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
     """The events a posted Encounter becomes, or a 422 saying why it cannot become any."""
-    return _examine(document, body, "Encounter", organisations, context, now, organisation_of)
+    return _examine(document, body, "Encounter", reading, NO_BUNDLE)
 
 
-def examine_bundle(
-    document: dict[str, Any],
-    body: bytes,
-    organisations: frozenset[str],
-    context: ValidationContext,
-    now: datetime,
-    organisation_of: OrganisationOf,
-) -> list[AcceptedEvent] | Answer:
-    """The events of every entry of a posted Bundle, or the answer naming every refused one.
+def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
+    """The events of every Encounter of a posted transaction Bundle, or the answer naming every
+    refused one. A transaction is all or nothing: no entry is published when any is refused.
 
-    A transaction is all or nothing: no entry is published when any is refused.
+    Other entries (a Patient, a Condition, a request without a resource) are not mapped and not
+    a failure; the answer says each was ignored. A Patient is read when an Encounter's subject
+    refers to it.
     """
     entries = _bundle_entries(document, body)
     if isinstance(entries, Answer):
         return entries
+    bundle = BundleIndex(entries)
     accepted: list[AcceptedEvent] = []
+    notes: list[Issue] = []
     refusals: list[Answer] = []
     for index, entry in enumerate(entries):
         prefix = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or resource.get("resourceType") != "Encounter":
-            kind = resource.get("resourceType") if isinstance(resource, dict) else None
-            message = f"{prefix} must be an Encounter, not {kind or 'missing'}"
-            rejected = Rejected(UNSUPPORTED_ENCOUNTER, "Encounter", message)
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if kind != "Encounter" and (resource is None or isinstance(kind, str)):
+            notes.append(_ignored(index, entry, kind))
+            continue
+        if not isinstance(resource, dict) or kind is None:
+            message = f"{prefix} must be a resource with a resourceType"
+            rejected = Rejected(INVALID_FHIR, "Encounter", message)
             refusals.append(refused(orjson.dumps(entry), rejected, prefix))
             continue
         raw = orjson.dumps(resource)
-        examined = _examine(resource, raw, prefix, organisations, context, now, organisation_of)
+        examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)
         else:
-            accepted.extend(examined)
-    return refused_all(refusals) if refusals else accepted
+            accepted.extend(examined.events)
+            notes.extend(examined.notes)
+    if refusals:
+        answer = refused_all(refusals)
+        return Answer(answer.status, answer.issues + notes, answer.dead_letters)
+    if not accepted:
+        notes.append(
+            Issue("information", "informational", "no Encounter in the Bundle: nothing published")
+        )
+    return Examined(accepted, notes)
+
+
+def _ignored(index: int, entry: object, kind: object) -> Issue:
+    """The note that a Bundle entry other than an Encounter was not mapped."""
+    request = entry.get("request") if isinstance(entry, dict) else None
+    method, url = (
+        (request.get("method"), request.get("url")) if isinstance(request, dict) else (None, None)
+    )
+    if kind is None:
+        if isinstance(url, str) and url.startswith("Encounter"):
+            return Issue(
+                "warning",
+                "not-supported",
+                f"Bundle.entry[{index}] ({method} {url}) ignored: an Encounter is retracted by "
+                "sending it with status entered-in-error, not by a request without a resource",
+                f"Bundle.entry[{index}].request",
+            )
+        what = f"a {method} {url} request without a resource" if method else "an empty entry"
+    else:
+        what = f"a {kind}"
+    return Issue(
+        "information",
+        "informational",
+        f"Bundle.entry[{index}] is {what}: not mapped, ignored (flowsight maps Encounters; a "
+        "Patient is read as the subject of an Encounter that refers to it)",
+        f"Bundle.entry[{index}]",
+    )
 
 
 def _bundle_entries(document: dict[str, Any], body: bytes) -> list[Any] | Answer:
     """The entries of a transaction Bundle whose envelope is valid; a 422 or 413 otherwise."""
     entries = document.get("entry")
+    if isinstance(entries, list) and len(entries) > FHIR_BUNDLE_MAX:
+        return error(
+            413,
+            "too-long",
+            f"the Bundle has {len(entries)} entries; send at most {FHIR_BUNDLE_MAX}",
+            "Bundle.entry",
+        )
     # The envelope is checked without the resources, which are checked one by one as Encounters.
     shell = dict(document)
     if isinstance(entries, list):
@@ -139,40 +209,38 @@ def _bundle_entries(document: dict[str, Any], body: bytes) -> list[Any] | Answer
         rejected = Rejected(first.reason or INVALID_FHIR, first.expression or "", first.diagnostics)
         return Answer(422, issues, [(body, rejected)])
     assert isinstance(entries, list)  # checked by the Bundle model above
-    if len(entries) > FHIR_BUNDLE_MAX:
-        return error(
-            413,
-            "too-long",
-            f"the Bundle has {len(entries)} entries; send at most {FHIR_BUNDLE_MAX}",
-            "Bundle.entry",
-        )
     return entries
 
 
 def _examine(
-    document: dict[str, Any],
-    raw: bytes,
-    prefix: str,
-    organisations: frozenset[str],
-    context: ValidationContext,
-    now: datetime,
-    organisation_of: OrganisationOf,
-) -> list[AcceptedEvent] | Answer:
+    document: dict[str, Any], raw: bytes, prefix: str, reading: Reading, bundle: BundleIndex
+) -> Examined | Answer:
     """The events an Encounter at `prefix` becomes, or a 422 saying why it cannot become any."""
     encounter, issues = _parsed(Encounter, document, prefix)
     if encounter is None:
         first = issues[0]
         rejected = Rejected(INVALID_FHIR, _relative(first.expression), first.diagnostics)
         return Answer(422, issues, [(raw, rejected)])
+    organisations, context = reading.organisations, reading.context
     hint = next(iter(organisations)) if len(organisations) == 1 else None
-    mapped = encounter_events(encounter, organisation=hint, now=now, front_door=context.front_door)
+    mapped = map_encounter(
+        encounter,
+        organisation=hint,
+        now=reading.now,
+        front_door=context.front_door,
+        profiles=reading.profiles,
+        services=context.services.keys(),
+        bundle=bundle,
+    )
     if isinstance(mapped, Rejected):
         return refused(raw, mapped, prefix)
     events = []
-    for item in mapped:
+    for item in mapped.events:
         source = item.event["source"]
-        organisation = organisation_of(source, organisations)
-        checked = validate_document(item.event, organisation=organisation, context=context, now=now)
+        organisation = reading.organisation_of(source, organisations)
+        checked = validate_document(
+            item.event, organisation=organisation, context=context, now=reading.now
+        )
         if isinstance(checked, Rejected):
             message = checked.message
             if checked.reason == SOURCE_MISMATCH:
@@ -184,7 +252,16 @@ def _examine(
             element = item.element_of(checked.field)
             return refused(raw, Rejected(checked.reason, element, f"{label}: {message}"), prefix)
         events.append(AcceptedEvent(organisation, item.event, prefix))
-    return events
+    notes = [
+        Issue(
+            "warning",
+            "informational",
+            note.message,
+            prefix + note.element.removeprefix("Encounter"),
+        )
+        for note in mapped.notes
+    ]
+    return Examined(events, notes)
 
 
 def _without_resource(entry: object) -> object:

@@ -17,14 +17,17 @@ from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.codes import admission_method, attendance_outcome, destination
 from flowsight.adapters.fhir.elements import (
-    Stay,
+    INVALID_FHIR,
+    UNSUPPORTED_ENCOUNTER,
+    Note,
     episode,
     identifier_value,
     location_element,
-    patient,
-    stays,
     timestamp,
 )
+from flowsight.adapters.fhir.locations import Places, Stay, stays
+from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, patient
+from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.schemas.events import SCHEMA_VERSION
 from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
@@ -32,9 +35,7 @@ from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
 #: The system part of `source` for every event the FHIR gateway makes: "RR8/fhir".
 SOURCE_SYSTEM = "fhir"
 
-# Dead-letter reasons of the FHIR gateway beyond those of services.validation.
-INVALID_FHIR = "invalid_fhir"
-UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
+__all__ = ["INVALID_FHIR", "UNSUPPORTED_ENCOUNTER", "MappedEncounter", "MappedEvent"]
 
 #: Statuses whose snapshot says the patient was admitted (and, if finished, discharged).
 ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
@@ -58,6 +59,40 @@ class MappedEvent:
         return "Encounter"
 
 
+@dataclass(frozen=True, slots=True)
+class MappedEncounter:
+    """The events an Encounter became, and the warnings a person should read."""
+
+    events: list[MappedEvent]
+    notes: list[Note]
+
+
+def map_encounter(
+    encounter: Encounter,
+    *,
+    organisation: str | None,
+    now: datetime,
+    front_door: Collection[str] = frozenset(),
+    profiles: Mapping[str, MappingProfile] | None = None,
+    services: Collection[str] = frozenset(),
+    bundle: BundleIndex = NO_BUNDLE,
+) -> MappedEncounter | Rejected:
+    """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
+
+    `organisation` is used when the Encounter names no serviceProvider; `now` times cancellations
+    of an Encounter without meta.lastUpdated. Time spent at a `front_door` service (an emergency
+    department) is an attendance there, not an admission: see `_department`. Locations and codes
+    are read through the serviceProvider's mapping profile in `profiles`; `services` are the
+    catalogue's service ids; `bundle` the transaction the Encounter came in, if any.
+    """
+    notes: list[Note] = []
+    try:
+        reading = _Reading(front_door, profiles or {}, services, bundle, notes)
+        return MappedEncounter(_events(encounter, organisation, now, reading), notes)
+    except Refused as refused:
+        return refused.rejected
+
+
 def encounter_events(
     encounter: Encounter,
     *,
@@ -65,16 +100,20 @@ def encounter_events(
     now: datetime,
     front_door: Collection[str] = frozenset(),
 ) -> list[MappedEvent] | Rejected:
-    """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
+    """The events of `map_encounter`, without its warnings."""
+    mapped = map_encounter(encounter, organisation=organisation, now=now, front_door=front_door)
+    return mapped if isinstance(mapped, Rejected) else mapped.events
 
-    `organisation` is used when the Encounter names no serviceProvider; `now` times cancellations
-    of an Encounter without meta.lastUpdated. Time spent at a `front_door` service (an emergency
-    department) is an attendance there, not an admission: see `_department`.
-    """
-    try:
-        return _events(encounter, organisation, now, front_door)
-    except Refused as refused:
-        return refused.rejected
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What an Encounter is read against besides itself, and where warnings go."""
+
+    front_door: Collection[str]
+    profiles: Mapping[str, MappingProfile]
+    services: Collection[str]
+    bundle: BundleIndex
+    notes: list[Note]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +124,7 @@ class _Snapshot:
     common: dict[str, Any]
     elements: dict[str, str]
     stays: list[Stay]
+    profile: MappingProfile | None
 
     def event(
         self, suffix: str, event_type: str, stay: Stay, fields: dict[str, Any], **elements: str
@@ -104,7 +144,7 @@ class _Snapshot:
 
 
 def _events(
-    encounter: Encounter, organisation: str | None, now: datetime, front_door: Collection[str]
+    encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
 ) -> list[MappedEvent]:
     status = encounter.status
     if status not in ADMITTED_STATUSES | RETRACTED_STATUSES:
@@ -114,8 +154,8 @@ def _events(
             f"status {status!r} is not an admission, transfer or discharge; flowsight takes "
             "in-progress, onleave, finished, and entered-in-error or cancelled to retract",
         )
-    snapshot = _snapshot(encounter, organisation)
-    in_department = _department(snapshot.stays, front_door)
+    snapshot = _snapshot(encounter, organisation, reading)
+    in_department = _department(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
         return _cancellations(encounter, snapshot, now, in_department)
     if not in_department:
@@ -147,11 +187,11 @@ def _events(
             )
         )
     if status == "finished":
-        events.append(_discharge(encounter, snapshot))
+        events.append(_discharge(encounter, snapshot, reading.notes))
     return events
 
 
-def _snapshot(encounter: Encounter, organisation: str | None) -> _Snapshot:
+def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> _Snapshot:
     episode_id, episode_element = episode(encounter)
     source_element = "Encounter.serviceProvider.identifier.value"
     provider = identifier_value(encounter.serviceProvider) or organisation
@@ -162,27 +202,32 @@ def _snapshot(encounter: Encounter, organisation: str | None) -> _Snapshot:
             "Encounter.serviceProvider.identifier (the ODS code) is required when the API "
             "key publishes for several organisations",
         )
+    identity, patient_element = patient(encounter, reading.bundle)
     common = {
         "schema_version": SCHEMA_VERSION,
         "source": f"{provider}/{SOURCE_SYSTEM}",
-        "patient": patient(encounter),
+        "patient": identity,
         "episode_id": episode_id,
     }
     elements = {
         "event_id": "Encounter.id" if encounter.id else episode_element,
         "source": source_element,
-        "patient": "Encounter.subject.identifier.value",
+        "patient": patient_element,
         "patient.id_system": "Encounter.subject.identifier.system",
         "episode_id": episode_element,
         "schema_version": "Encounter",
     }
-    return _Snapshot(encounter.id or episode_id, common, elements, stays(encounter))
+    profile = reading.profiles.get(provider)
+    places = Places(profile, reading.services, reading.bundle)
+    history = stays(encounter, places, reading.notes)
+    return _Snapshot(encounter.id or episode_id, common, elements, history, profile)
 
 
 def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     first = snapshot.stays[0]
     start = encounter.period.start if encounter.period else None
-    method, method_element = admission_method(encounter)
+    vendor = snapshot.profile.codes.admission_method if snapshot.profile else {}
+    method, method_element = admission_method(encounter, vendor)
     fields = {
         "occurred_at": timestamp(start, "Encounter.period.start", "the admission time"),
         "admission_method": method.value,
@@ -278,11 +323,12 @@ def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
     )
 
 
-def _discharge(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
+def _discharge(encounter: Encounter, snapshot: _Snapshot, notes: list[Note]) -> MappedEvent:
     end = encounter.period.end if encounter.period else None
+    vendor = snapshot.profile.codes.discharge_destination if snapshot.profile else {}
     fields = {
         "occurred_at": timestamp(end, "Encounter.period.end", "the discharge time"),
-        "destination": destination(encounter).value,
+        "destination": destination(encounter, notes, vendor).value,
     }
     return snapshot.event(
         "discharge",

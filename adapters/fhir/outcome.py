@@ -14,7 +14,7 @@ from typing import Any
 
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
+from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
 from flowsight.services.validation import (
     IN_THE_FUTURE,
     MALFORMED_JSON,
@@ -71,6 +71,15 @@ class AcceptedEvent:
     expression: str
 
 
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """What a request's resources became: the events to publish, and issues to tell the sender
+    (warnings such as an unmapped location, entries of a Bundle that were not mapped)."""
+
+    events: list[AcceptedEvent]
+    notes: list[Issue] = field(default_factory=list)
+
+
 def error(status: int, code: str, diagnostics: str, expression: str | None = None) -> Answer:
     """An answer with one error issue and nothing to dead-letter."""
     return Answer(status, [Issue("error", code, diagnostics, expression)])
@@ -93,8 +102,8 @@ def refused_all(answers: Sequence[Answer]) -> Answer:
     )
 
 
-def accepted(events: Sequence[AcceptedEvent]) -> Answer:
-    """A 202 naming every event published."""
+def accepted(examined: Examined) -> Answer:
+    """A 202 naming every event published, then every warning and note."""
     return Answer(
         202,
         [
@@ -104,8 +113,9 @@ def accepted(events: Sequence[AcceptedEvent]) -> Answer:
                 f"accepted {item.event['event_type']} {item.event['event_id']}",
                 item.expression,
             )
-            for item in events
-        ],
+            for item in examined.events
+        ]
+        + examined.notes,
     )
 
 

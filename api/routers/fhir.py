@@ -9,14 +9,16 @@ writes to Kafka and answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from flowsight.adapters.fhir import intake, outcome
-from flowsight.adapters.fhir.outcome import FHIR_JSON, AcceptedEvent, Answer
+from flowsight.adapters.fhir.outcome import FHIR_JSON, Answer, Examined
+from flowsight.adapters.fhir.xml_body import FHIR_XML
+from flowsight.adapters.profile import MappingProfile
 from flowsight.api.deps import (
     ApiState,
     EventWriter,
@@ -30,9 +32,10 @@ from flowsight.api.deps import (
 )
 from flowsight.api.problems import Problem
 from flowsight.api.routers.events import RETRY_AFTER_SECONDS, BodyTooLarge, read_body
-from flowsight.services.validation import ValidationContext
 
 GATEWAY = "fhir"
+#: Where the composition root leaves each organisation's mapping profile on the app's state.
+PROFILES_STATE = "mapping_profiles"
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -51,7 +54,11 @@ _ROUTE: dict[str, Any] = {
     "openapi_extra": {
         "requestBody": {
             "required": True,
-            "content": {FHIR_JSON: {"schema": {"type": "object"}}, "application/json": {}},
+            "content": {
+                FHIR_JSON: {"schema": {"type": "object"}},
+                "application/json": {},
+                FHIR_XML: {},
+            },
         }
     },
 }
@@ -79,10 +86,13 @@ def fhir_publisher(state: StateDep, key: PresentedKey) -> frozenset[str] | Answe
 
 PublisherDep = Annotated[frozenset[str] | Answer, Depends(fhir_publisher)]
 #: What a resource of the body becomes: its events, or the OperationOutcome to answer.
-_Examine = Callable[
-    [dict[str, Any], bytes, frozenset[str], ValidationContext, datetime, intake.OrganisationOf],
-    list[AcceptedEvent] | Answer,
-]
+_Examine = Callable[[dict[str, Any], bytes, intake.Reading], Examined | Answer]
+
+
+def mapping_profiles(request: Request) -> Mapping[str, MappingProfile]:
+    """Each organisation's mapping profile, as the composition root loaded them (none: {})."""
+    profiles: Mapping[str, MappingProfile] = getattr(request.app.state, PROFILES_STATE, {})
+    return profiles
 
 
 @router.post(
@@ -119,14 +129,12 @@ async def _serve(
         body = await read_body(request, intake.FHIR_BODY_MAX_BYTES)
     except BodyTooLarge:
         return _response(intake.too_large())
-    document = intake.resource_of(body, resource_type)
-    result = (
-        document
-        if isinstance(document, Answer)
-        else examine(
-            document, body, publisher, state.validation, datetime.now(UTC), organisation_for
-        )
+    xml = intake.is_xml(request.headers.get("content-type"))
+    document = intake.resource_of(body, resource_type, xml=xml)
+    reading = intake.Reading(
+        publisher, state.validation, datetime.now(UTC), organisation_for, mapping_profiles(request)
     )
+    result = document if isinstance(document, Answer) else examine(document, body, reading)
     try:
         if isinstance(result, Answer):
             await _dead_letter(writer, publisher, result)
@@ -150,13 +158,13 @@ async def _dead_letter(writer: EventWriter, organisations: frozenset[str], answe
         )
 
 
-async def _publish(writer: EventWriter, accepted: list[AcceptedEvent]) -> Answer:
+async def _publish(writer: EventWriter, examined: Examined) -> Answer:
     by_organisation: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in accepted:
+    for item in examined.events:
         by_organisation[item.organisation].append(item.event)
     for organisation, events in by_organisation.items():
         await writer.publish(GATEWAY, organisation, events)
-    return outcome.accepted(accepted)
+    return outcome.accepted(examined)
 
 
 def _response(answer: Answer) -> Response:

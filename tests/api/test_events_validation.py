@@ -558,19 +558,21 @@ async def test_a_bundle_with_an_invalid_entry_publishes_nothing_and_names_the_en
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
     invalid = encounter(id="enc-2", status="triaged")
-    document = bundle(encounter(), invalid, {"resourceType": "Patient", "id": "p1"})
+    unreadable = {"resource": {"id": "no-type"}, "request": {"method": "POST", "url": "X"}}
+    document = bundle(encounter(), invalid)
+    document["entry"].append(unreadable)
 
     response = await post_fhir(client, "/fhir", document)
 
     assert response.status_code == 422
     assert issues(response) == [
         ("error", "not-supported", "Bundle.entry[1].resource.status", "unsupported_encounter"),
-        ("error", "not-supported", "Bundle.entry[2].resource", "unsupported_encounter"),
+        ("error", "structure", "Bundle.entry[2].resource", "invalid_fhir"),
     ]
     assert writer.published == []
     assert [(json.loads(d["raw"]), d["field"]) for d in writer.dead_letters] == [
         (invalid, "Encounter.status"),
-        (document["entry"][2], "Encounter"),
+        (unreadable, "Encounter"),
     ]
 
 

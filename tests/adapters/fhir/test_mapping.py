@@ -21,7 +21,12 @@ from flowsight.adapters.fhir.codes import (
     NHS_NUMBER_SYSTEM,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
-from flowsight.adapters.fhir.mapping import MappedEvent, encounter_events
+from flowsight.adapters.fhir.mapping import (
+    MappedEncounter,
+    MappedEvent,
+    encounter_events,
+    map_encounter,
+)
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 
@@ -94,6 +99,12 @@ def problem_of(document: dict[str, Any], organisation: str | None = "RR8") -> Re
         Encounter.model_validate(document), organisation=organisation, now=NOW
     )
     assert isinstance(mapped, Rejected), mapped
+    return mapped
+
+
+def mapped_of(document: dict[str, Any]) -> MappedEncounter:
+    mapped = map_encounter(Encounter.model_validate(document), organisation="RR8", now=NOW)
+    assert not isinstance(mapped, Rejected), mapped
     return mapped
 
 
@@ -374,25 +385,26 @@ def test_a_discharge_is_from_the_last_location() -> None:
     assert types == [("admission", "lth-ed"), ("transfer", "lth-ed"), ("discharge", "lth-wards")]
 
 
-def test_a_destination_no_table_knows_is_refused_naming_the_disposition() -> None:
+def test_a_destination_no_table_knows_is_other_with_a_warning_naming_the_code() -> None:
     document = finished({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "97"}]})
 
-    problem = problem_of(document)
+    mapped = mapped_of(document)
 
-    assert (problem.reason, problem.field) == (
-        "invalid_field",
-        "Encounter.hospitalization.dischargeDisposition",
-    )
-    assert f"{DISCHARGE_DESTINATION_ENGLAND}|97" in problem.message
+    assert mapped.events[-1].event["destination"] == "other"
+    [note] = mapped.notes
+    assert note.element == "Encounter.hospitalization.dischargeDisposition"
+    assert f"{DISCHARGE_DESTINATION_ENGLAND}|97" in note.message
 
 
-def test_a_finished_encounter_needs_its_end_and_disposition() -> None:
+def test_a_finished_encounter_needs_its_end_and_without_a_disposition_went_to_other() -> None:
     no_end = finished(period={"start": "2025-03-10T09:40:00+00:00"})
     no_disposition = finished()
     del no_disposition["hospitalization"]["dischargeDisposition"]
 
     assert problem_of(no_end).field == "Encounter.period.end"
-    assert problem_of(no_disposition).field == "Encounter.hospitalization.dischargeDisposition"
+    mapped = mapped_of(no_disposition)
+    assert mapped.events[-1].event["destination"] == "other"
+    assert [n.element for n in mapped.notes] == ["Encounter.hospitalization.dischargeDisposition"]
 
 
 # -- retraction and statuses -------------------------------------------------------------------
@@ -452,7 +464,8 @@ def test_a_local_patient_identifier_becomes_local_id_and_its_system() -> None:
 @pytest.mark.parametrize(
     ("subject", "element"),
     [
-        ({"reference": "Patient/123"}, "Encounter.subject.identifier"),
+        ({"reference": "Patient/123"}, "Encounter.subject.reference"),
+        ({"display": "Richard Smith"}, "Encounter.subject.identifier"),
         ({"identifier": {"value": "MRN-1"}}, "Encounter.subject.identifier.system"),
     ],
 )
@@ -464,8 +477,8 @@ def test_a_patient_that_cannot_be_identified_is_named(
     assert (problem.reason, problem.field) == ("missing_field", element)
 
 
-def test_an_encounter_without_an_identifier_is_refused() -> None:
-    problem = problem_of(encounter(identifier=None))
+def test_an_encounter_without_an_identifier_or_an_id_is_refused() -> None:
+    problem = problem_of(encounter(identifier=None, id=None))
 
     assert (problem.reason, problem.field) == ("missing_field", "Encounter.identifier")
 

@@ -1,0 +1,142 @@
+"""Where an Encounter's patient has been: `Encounter.location`, in order, as catalogue services
+and the units (wards) bed managers know, read through the sender's mapping profile.
+
+A location is named by its reference's identifier, a conditional reference
+(`Location?identifier=system|value`), a literal reference (`Location/<id>`, `#contained`, or a
+Bundle entry), the Location's own identifiers and name, or the reference's display. The first of
+those names a profile rule matches gives the service; else a name that is a catalogue service
+id; else the profile's default service, with a warning. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qs
+
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.reference import Reference
+
+from flowsight.adapters.fhir.elements import Note, identifier_value, location_element, referenced_id
+from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve
+from flowsight.adapters.profile import MappingProfile
+from flowsight.services.validation import MISSING_FIELD, UNKNOWN_SERVICE, Refused
+
+#: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
+NOT_YET = frozenset({"planned", "reserved"})
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """One location of the Encounter's history: where (service, unit) and since when."""
+
+    index: int
+    service: str
+    unit: str | None
+    start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """What locations are read against: the sender's profile, the catalogue's service ids, the
+    Bundle the Encounter came in, and where to note a location that only the default placed."""
+
+    profile: MappingProfile | None = None
+    services: Collection[str] = frozenset()
+    bundle: BundleIndex = NO_BUNDLE
+
+
+def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]:
+    """The locations the patient has been at, in order; planned and reserved ones left out."""
+    found = []
+    for index, entry in enumerate(encounter.location or []):
+        if entry.status in NOT_YET:
+            continue
+        service, unit = _place(entry.location, index, encounter, places, notes)
+        start = entry.period.start if entry.period else None
+        found.append(Stay(index, service, unit, start))
+    if not found:
+        raise Refused(
+            MISSING_FIELD,
+            "Encounter.location",
+            "Encounter.location needs at least one location that is not planned or reserved, "
+            "identified by a flowsight service id or a rule of the sender's mapping profile",
+        )
+    return found
+
+
+def _place(
+    reference: Reference, index: int, encounter: Encounter, places: Places, notes: list[Note]
+) -> tuple[str, str | None]:
+    element = location_element(index)
+    location = resolve(
+        reference, Location, encounter, places.bundle, f"Encounter.location[{index}].location"
+    )
+    display = reference.display or (location.name if location else None)
+    direct, facility = _direct_names(reference, location)
+    names = [*direct, *_names_of(location), *([display] if display else [])]
+    profile = places.profile
+    if profile is not None:
+        rules = profile.model_copy(update={"default_service": None})
+        for name in names:
+            located = rules.locate(facility=facility, location=name)
+            if located is not None:
+                return located.service, display or located.unit
+    for name in direct:
+        if name in places.services:
+            return name, display
+    said = ", ".join(repr(name) for name in names) or "no name"
+    unmatched = (
+        f"Encounter.location[{index}] ({said}) matches no location rule of "
+        f"{profile.organisation if profile else ''}'s mapping profile"
+    )
+    if profile is not None and profile.default_service is not None:
+        message = f"{unmatched}; placed in the default service {profile.default_service!r}"
+        notes.append(Note(element, message))
+        return profile.default_service, display
+    if profile is not None:
+        raise Refused(
+            UNKNOWN_SERVICE,
+            element,
+            f"{unmatched} and names no catalogue service; add a rule (or a default_service)",
+        )
+    if direct:
+        return direct[0], display  # validation refuses it, naming this element, if unknown
+    raise Refused(
+        MISSING_FIELD,
+        element,
+        f"Encounter.location[{index}].location needs an identifier whose value is a flowsight "
+        "service id (or a reference Location/<service id>), or a rule in the sender's mapping "
+        f"profile for {display!r}" + ("" if display else " (it has no display either)"),
+    )
+
+
+def _direct_names(reference: Reference, location: Location | None) -> tuple[list[str], str | None]:
+    """The names the reference itself gives (identifier, reference id), and the facility."""
+    names: list[str] = []
+    facility = reference.identifier.system if reference.identifier else None
+    if value := identifier_value(reference):
+        names.append(value)
+    target = reference.reference or ""
+    if target.startswith("Location?"):
+        # A conditional reference, as Synthea writes: Location?identifier=system|value
+        for searched in parse_qs(target.removeprefix("Location?")).get("identifier", []):
+            system, _, value = searched.rpartition("|")
+            names.append(value)
+            facility = facility or system or None
+    elif (logical_id := referenced_id(reference, "Location")) is not None:
+        names.append(logical_id)
+    elif location is not None and location.id:
+        names.append(location.id)
+    if location is not None and location.managingOrganization is not None:
+        facility = identifier_value(location.managingOrganization) or facility
+    return [name for name in names if name], facility
+
+
+def _names_of(location: Location | None) -> list[str]:
+    if location is None:
+        return []
+    names = [i.value for i in location.identifier or [] if i.value]
+    return names + ([location.name] if location.name else [])

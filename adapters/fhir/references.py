@@ -1,0 +1,175 @@
+"""Following an Encounter's references: to a resource it contains (`#id`), or to another entry of
+the transaction Bundle it came in (its `fullUrl`, a `urn:uuid:`, or `Patient/<id>`), and reading
+the patient it is about.
+
+FHIR R4's rules for resolving references in a Bundle (http://hl7.org/fhir/R4/bundle.html#references)
+are followed as far as a sender's Bundle can need: an absolute reference or a `urn:uuid:` matches
+an entry's `fullUrl`; a relative one (`Patient/123`) an entry whose resource has that type and id,
+or whose RESTful `fullUrl` ends so. Pure: no I/O, and nothing is fetched from a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.reference import Reference
+from pydantic import ValidationError
+
+from flowsight.adapters.fhir.codes import NHS_NUMBER_SYSTEM
+from flowsight.adapters.fhir.elements import INVALID_FHIR
+from flowsight.services.validation import MISSING_FIELD, Refused
+
+_Found = TypeVar("_Found", Patient, Location)
+
+
+class BundleIndex:
+    """The resources of a transaction Bundle by every name a reference may give them."""
+
+    def __init__(self, entries: Sequence[object] = ()) -> None:
+        self._named: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                continue
+            kind, logical_id = resource.get("resourceType"), resource.get("id")
+            url = entry.get("fullUrl") if isinstance(entry, dict) else None
+            names = [url] if isinstance(url, str) and url else []
+            if isinstance(kind, str) and isinstance(logical_id, str) and logical_id:
+                names.append(f"{kind}/{logical_id}")
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                names.append(_relative(url))
+            for name in names:
+                # The first entry a name points at wins: a second is the sender's mistake.
+                self._named.setdefault(name, (index, resource))
+
+    def find(self, reference: str) -> tuple[int, dict[str, Any]] | None:
+        """The entry (index, resource) `reference` names, if the Bundle holds it."""
+        found = self._named.get(reference)
+        if found is None and reference.startswith(("http://", "https://")):
+            found = self._named.get(_relative(reference))
+        return found
+
+
+#: No Bundle: a single posted Encounter can refer only to what it contains.
+NO_BUNDLE = BundleIndex()
+
+
+def resolve(
+    reference: Reference | None,
+    model: type[_Found],
+    encounter: Encounter,
+    bundle: BundleIndex,
+    element: str,
+) -> _Found | None:
+    """The `model` resource `reference` points at (contained or in the Bundle), else None.
+
+    Refused when it points at a resource of another type or one that is not valid FHIR.
+    """
+    target = reference.reference if reference else None
+    if not target:
+        return None
+    kind = model.get_resource_type()
+    if target.startswith("#"):
+        for contained in encounter.contained or []:
+            if contained.id == target[1:]:
+                return _as(model, contained, element, f"the contained resource {target}")
+        return None
+    found = bundle.find(target)
+    if found is None:
+        return None
+    index, resource = found
+    where = f"Bundle.entry[{index}]"
+    if resource.get("resourceType") != kind:
+        raise Refused(
+            MISSING_FIELD,
+            element,
+            f"{element} {target!r} is {where}, a {resource.get('resourceType')}, not a {kind}",
+        )
+    try:
+        return model.model_validate(resource)
+    except (ValidationError, ValueError, KeyError) as invalid:
+        raise Refused(
+            INVALID_FHIR, element, f"{element} {target!r} is {where}, not a valid {kind}: {invalid}"
+        ) from None
+
+
+def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict[str, str], str]:
+    """The contract patient and the element it was read from.
+
+    `Encounter.subject.identifier` if it has a value; otherwise the Patient `subject.reference`
+    points at, contained or in the same Bundle: its NHS number, else its first identifier with a
+    system and value that is not `old`.
+    """
+    subject = encounter.subject
+    identifier = subject.identifier if subject else None
+    if identifier is not None and identifier.value:
+        if identifier.system == NHS_NUMBER_SYSTEM:
+            return {"nhs_number": identifier.value}, "Encounter.subject.identifier.value"
+        if not identifier.system:
+            raise Refused(
+                MISSING_FIELD,
+                "Encounter.subject.identifier.system",
+                "Encounter.subject.identifier.system is required: "
+                f"{NHS_NUMBER_SYSTEM} for an NHS number, or the local system that issued the id",
+            )
+        return (
+            {"local_id": identifier.value, "id_system": identifier.system},
+            "Encounter.subject.identifier.value",
+        )
+    element = "Encounter.subject.reference"
+    target = subject.reference if subject else None
+    if not target:
+        raise Refused(
+            MISSING_FIELD,
+            "Encounter.subject.identifier",
+            f"Encounter.subject needs an identifier (system {NHS_NUMBER_SYSTEM}) or a reference "
+            "to a Patient contained in the Encounter or sent in the same transaction",
+        )
+    found = resolve(subject, Patient, encounter, bundle, element)
+    if found is None:
+        raise Refused(
+            MISSING_FIELD,
+            element,
+            f"{element} {target!r} is neither a Patient contained in the Encounter nor an entry "
+            "of its transaction Bundle; give Encounter.subject.identifier (the NHS number) or "
+            "send the Patient in the same transaction",
+        )
+    identity = patient_identity(found)
+    if identity is None:
+        raise Refused(
+            MISSING_FIELD,
+            element,
+            f"the Patient {target!r} has neither an NHS number ({NHS_NUMBER_SYSTEM}) nor an "
+            "identifier with a system and a value",
+        )
+    return identity, element
+
+
+def patient_identity(found: Patient) -> dict[str, str] | None:
+    """A Patient's NHS number, else its first current local identifier with a system."""
+    usable = [(i.value, i.system) for i in found.identifier or [] if i.value and i.use != "old"]
+    for value, system in usable:
+        if system == NHS_NUMBER_SYSTEM:
+            return {"nhs_number": value}
+    for value, system in usable:
+        if system:
+            return {"local_id": value, "id_system": system}
+    return None
+
+
+def _as(model: type[_Found], resource: object, element: str, what: str) -> _Found:
+    if isinstance(resource, model):
+        return resource
+    kind = getattr(resource, "get_resource_type", lambda: "resource")()
+    raise Refused(
+        MISSING_FIELD, element, f"{element}: {what} is a {kind}, not a {model.get_resource_type()}"
+    )
+
+
+def _relative(url: str) -> str:
+    """`Patient/123` of a RESTful URL `https://server/fhir/Patient/123`."""
+    return "/".join(url.rstrip("/").split("/")[-2:])
