@@ -72,6 +72,7 @@ _ENVELOPE = (
 ).split()
 _SYSTEM_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
 _ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
+_EMERGENCY = AdmissionMethod.EMERGENCY.value
 _EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
@@ -197,7 +198,7 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
         ]
     patient_class = reading.patient_class()
     if registration and patient_class in NOT_IN_A_BED:
-        return NoChange(f"a {patient_class.value} registration holds no bed", "not_in_a_bed")
+        return NoChange(f"registration of class {patient_class.value}: no bed", "not_in_a_bed")
     method = AdmissionMethod.START_OF_CARE.value if registration else reading.admission_method()
     return [_admission_fields(visit, clock, moment, located, method)]
 
@@ -299,11 +300,8 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
             admitted = AttendanceOutcome.ADMITTED.value
             departure = _departure(reading, prior_visit, before.service, moment, moment, admitted)
             events.append(departure | {"episode_id": prior_visit})
-    method = (
-        reading.admission_method()
-        if text(message, "PV1", 4) or not events
-        else AdmissionMethod.EMERGENCY.value
-    )
+    # Without PV1-4, an admission from the ED or a clinic is unplanned: NHS methods 21 and 23.
+    method = reading.admission_method() if text(message, "PV1", 4) else _EMERGENCY
     return [*events, _admission_fields(visit, moment, moment, after, method)]
 
 

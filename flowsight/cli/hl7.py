@@ -1,4 +1,4 @@
-"""`flowsight hl7 listen`: take HL7 v2 ADT over MLLP for one organisation, publish it to Kafka."""
+"""`flowsight hl7 listen` (HL7 v2 ADT over MLLP to Kafka) and `flowsight hl7 check` (a dry run)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 from rich.console import Console
 from rich.markup import escape
 
-from flowsight.adapters.hl7.mapping import LocationMap
+from flowsight.adapters.hl7.fields import LocationMap
+from flowsight.adapters.profile import MappingProfile
+from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings, load_settings
 
@@ -70,42 +72,33 @@ def listen(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (default: off).")
     ] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="The source's mapping profile (YAML; see docs).")
+    ] = None,
+    processing_id: Annotated[
+        list[str] | None,
+        typer.Option(help="Processing id (MSH-11) to take, e.g. T while onboarding; repeatable."),
+    ] = None,
 ) -> None:
     """Listen for HL7 v2 ADT over MLLP; ACK each message once Kafka has its event."""
-    from flowsight.adapters.catalogue import CatalogueError
-    from flowsight.context import build_runtime
-    from flowsight.logs import configure_logging
-    from flowsight.services.pressure import PressureConfigError
-
-    try:
-        settings = load_settings()
-    except ValueError as error:
-        raise _fail(f"invalid settings: {error}") from None
-    configure_logging(settings)
-    try:
-        runtime = build_runtime(settings)
-    except (CatalogueError, PressureConfigError) as error:
-        raise _fail(str(error)) from None
-    catalogue = runtime.catalogue
-    if organisation not in catalogue.organisation_codes:
-        raise _fail(
-            f"organisation {organisation!r} is not in the catalogue "
-            f"({', '.join(catalogue.organisation_codes)})"
-        )
-    try:
-        locations = load_location_map(location_map, service)
-    except ValueError as error:
-        raise _fail(str(error)) from None
-    problems = locations.problems(catalogue, organisation)
-    if problems:
-        raise _fail("\n  ".join(["the location map names unusable services:", *problems]))
+    settings, runtime = _runtime()
+    mapping = _profile(runtime.catalogue, organisation, profile, location_map, service)
+    processing_ids = _processing_ids(processing_id)
     registry = CollectorRegistry()
     address = host or settings.api_host
     if metrics_port is not None:
         start_http_server(metrics_port, addr=address, registry=registry)
     try:
         asyncio.run(
-            _serve(settings, runtime.validation, organisation, address, port, locations, registry)
+            _serve(
+                settings,
+                runtime.validation,
+                organisation,
+                address,
+                port,
+                (mapping, processing_ids),
+                registry,
+            )
         )
     except RuntimeError as error:
         raise _fail(str(error)) from None
@@ -117,7 +110,7 @@ async def _serve(
     organisation: str,
     host: str,
     port: int,
-    locations: LocationMap,
+    mapping: tuple[MappingProfile, frozenset[str] | None],
     registry: CollectorRegistry,
 ) -> None:
     from aiokafka.errors import KafkaError
@@ -127,7 +120,7 @@ async def _serve(
     from flowsight.adapters.kafka.producer import GatewayPublisher
 
     try:
-        await wait_for_broker(settings.kafka_bootstrap, within=30)
+        await wait_for_broker(settings, within=30)
     except BrokerUnreachable as error:
         raise RuntimeError(str(error)) from None
     try:
@@ -144,7 +137,8 @@ async def _serve(
         organisation,
         host,
         port,
-        locations=locations,
+        profile=mapping[0],
+        processing_ids=mapping[1],
         registry=registry,
     )
     stop = asyncio.Event()
@@ -168,6 +162,109 @@ async def _serve(
         with contextlib.suppress(Exception):
             await listener.stop()
         await publisher.stop()
+
+
+@hl7_app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="HL7 v2 message files, in feed order.")],
+    organisation: Annotated[str, typer.Option(help="The organisation the messages are from.")],
+    profile: Annotated[Path | None, typer.Option(help="The source's mapping profile.")] = None,
+    service: Annotated[
+        str | None, typer.Option(help="Service id for locations no profile rule maps.")
+    ] = None,
+    processing_id: Annotated[
+        list[str] | None, typer.Option(help="Processing id (MSH-11) to take; repeatable.")
+    ] = None,
+) -> None:
+    """Dry run: per message, the ACK and the events it becomes, or why it is refused; warnings."""
+    from flowsight.adapters.hl7.check import Checker, describe
+
+    _, runtime = _runtime()
+    mapping = _profile(runtime.catalogue, organisation, profile, None, service)
+    checker = Checker(organisation, mapping, runtime.validation, _processing_ids(processing_id))
+    refused = 0
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise _fail(f"cannot read {path}: {error}") from None
+        for number, outcome in enumerate(checker.check_bytes(raw), start=1):
+            typer.echo(
+                f"{path}#{number} {outcome.trigger or '-'} {outcome.control_id}: {outcome.ack}"
+            )
+            for event in outcome.events:
+                typer.echo(f"  event {describe(event)}")
+            if outcome.ignored:
+                typer.echo(f"  nothing published: {outcome.ignored}")
+            if outcome.refusal is not None:
+                refused += 1
+                why = outcome.refusal
+                typer.echo(f"  refused {why.reason} at {why.field or '-'}: {why.message}")
+            for warning in outcome.warnings:
+                typer.echo(f"  warning: {warning}")
+    if refused:
+        raise typer.Exit(1)
+
+
+def _runtime() -> Any:
+    from flowsight.adapters.catalogue import CatalogueError
+    from flowsight.context import build_runtime
+    from flowsight.logs import configure_logging
+    from flowsight.services.pressure import PressureConfigError
+
+    try:
+        settings = load_settings()
+    except ValueError as error:
+        raise _fail(f"invalid settings: {error}") from None
+    configure_logging(settings)
+    try:
+        return settings, build_runtime(settings)
+    except (CatalogueError, PressureConfigError) as error:
+        raise _fail(str(error)) from None
+
+
+def _profile(
+    catalogue: Catalogue,
+    organisation: str,
+    path: Path | None,
+    location_map: Path | None,
+    service: str | None,
+) -> MappingProfile:
+    """The mapping profile from --profile, else the old --location-map and --service."""
+    from flowsight.adapters.profile import ProfileError, load_profile
+
+    if organisation not in catalogue.organisation_codes:
+        raise _fail(
+            f"organisation {organisation!r} is not in the catalogue "
+            f"({', '.join(catalogue.organisation_codes)})"
+        )
+    if path is not None:
+        if location_map is not None:
+            raise _fail("give --profile or --location-map, not both")
+        try:
+            loaded = load_profile(path, catalogue)
+        except ProfileError as error:
+            raise _fail(str(error)) from None
+        if loaded.organisation != organisation:
+            raise _fail(f"the profile {path} is for {loaded.organisation}, not {organisation}")
+        if service is not None:
+            loaded = loaded.model_copy(update={"default_service": service})
+        return loaded
+    try:
+        locations = load_location_map(location_map, service)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    problems = locations.problems(catalogue, organisation)
+    if problems:
+        raise _fail("\n  ".join(["the location map names unusable services:", *problems]))
+    return locations.profile(organisation)
+
+
+def _processing_ids(given: list[str] | None) -> frozenset[str] | None:
+    bad = [code for code in given or [] if code not in {"P", "T", "D"}]
+    if bad:
+        raise _fail(f"--processing-id {', '.join(bad)}: a processing id is P, T or D")
+    return frozenset(given) if given else None
 
 
 if __name__ == "__main__":  # `python -m flowsight.cli.hl7 listen ...`

@@ -1,0 +1,110 @@
+"""A dry run of the HL7 gateway over files: per message, the ACK, events or refusal, and warnings.
+
+What `flowsight hl7 check` shows an integration team before a feed goes live. The same parsing,
+mapping and contract validation as the listener, without Kafka. Cancels are matched against the
+events of the messages checked before them, so a cancel that would find nothing is a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flowsight.adapters.hl7.ack import in_hl7_terms
+from flowsight.adapters.hl7.mapping import MESSAGE_REJECTIONS, Mapped, NoChange, map_message
+from flowsight.adapters.hl7.parse import (
+    UNPARSEABLE,
+    Unparseable,
+    control_id,
+    message_trigger,
+    parse_message,
+    split_messages,
+)
+from flowsight.adapters.profile import MappingProfile
+from flowsight.services.validation import Rejected, ValidationContext, validate_document
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the listener would do with one message."""
+
+    ack: str  # AA, AE or AR
+    trigger: str = ""
+    control_id: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    refusal: Rejected | None = None
+    ignored: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Checker:
+    """Checks messages in order as one source's feed, remembering the events they became."""
+
+    organisation: str
+    profile: MappingProfile
+    context: ValidationContext
+    processing_ids: frozenset[str] | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def check_bytes(self, raw: bytes) -> list[Outcome]:
+        """Every message in `raw` (a file or a frame), checked in order."""
+        return [self.check_message(message) for message in split_messages(raw) or [raw]]
+
+    def check_message(self, raw: bytes) -> Outcome:
+        """One message: its ACK code and events, refusal or reason for changing nothing."""
+        try:
+            message = parse_message(raw).message
+        except Unparseable as unreadable:
+            return Outcome("AR", refusal=Rejected(UNPARSEABLE, "", str(unreadable)))
+        outcome = Outcome("AA", message_trigger(message), control_id(message))
+        front_door = frozenset(
+            s
+            for s in self.context.front_door
+            if self.context.services[s].organisation == self.organisation
+        )
+        result = map_message(
+            message,
+            organisation=self.organisation,
+            profile=self.profile,
+            front_door=front_door,
+            processing_ids=self.processing_ids,
+        )
+        if isinstance(result, Rejected):
+            outcome.ack = "AR" if result.reason in MESSAGE_REJECTIONS else "AE"
+            outcome.refusal = result
+            return outcome
+        outcome.warnings = list(result.warnings)
+        if isinstance(result, NoChange):
+            outcome.ignored = result.why
+            return outcome
+        return self._validated(outcome, result)
+
+    def _validated(self, outcome: Outcome, result: Mapped) -> Outcome:
+        for event in result.events:
+            verdict = validate_document(
+                event, organisation=self.organisation, context=self.context, now=datetime.now(UTC)
+            )
+            if isinstance(verdict, Rejected):
+                outcome.ack, outcome.refusal = "AE", in_hl7_terms(verdict, event["event_type"])
+                return outcome
+        targets = [e["cancels_event_id"] for e in result.events if "cancels_event_id" in e]
+        if targets and not any(target in self.seen for target in targets):
+            outcome.warnings.append(
+                "the cancel matches no event of the messages checked before it: "
+                + ", ".join(targets)
+            )
+        self.seen.update(event["event_id"] for event in result.events)
+        outcome.events = result.events
+        return outcome
+
+
+def describe(event: dict[str, Any]) -> str:
+    """An event in one line: its type and the fields a bed manager would check."""
+    keys = (
+        "service unit arrived_at departed_at outcome admission_method from_service to_service "
+        "to_unit destination cancels_event_id"
+    ).split()
+    shown = " ".join(f"{k}={event[k]}" for k in keys if k in event)
+    return f"{event['event_type']} {event['event_id']} at {event['occurred_at']} {shown}"
