@@ -32,7 +32,10 @@ COPY deploy/ /app/deploy/
 RUN groupadd --system --gid 10001 flowsight \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/flowsight flowsight \
     && install -d -o flowsight -g flowsight /var/lib/flowsight
-ENV FLOWSIGHT_CATALOGUE_PATH=/app/deploy/catalogue/leeds.yaml \
+# Production unless told otherwise: the image refuses to start without API keys (or an OIDC
+# issuer) and a pseudonym key, and never serves anonymous callers.
+ENV FLOWSIGHT_ENVIRONMENT=production \
+    FLOWSIGHT_CATALOGUE_PATH=/app/deploy/catalogue/leeds.yaml \
     FLOWSIGHT_DATA_DIR=/var/lib/flowsight \
     FLOWSIGHT_API_HOST=0.0.0.0 \
     FLOWSIGHT_WORKER_METRICS_HOST=0.0.0.0 \

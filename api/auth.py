@@ -14,12 +14,23 @@ from dataclasses import dataclass
 ROLES = frozenset({"viewer", "caseload", "oncall", "admin"})
 
 
+#: What vouched for a principal; the audit log names it, so an OIDC subject can never pass for
+#: an API key of the same name (`oidc:alice` and `key:alice` are two callers).
+KEY, OIDC, LOCAL = "key", "oidc", "local"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller and what it may do."""
 
     name: str
     roles: frozenset[str]
+    kind: str = KEY
+
+    @property
+    def audit_name(self) -> str:
+        """Who the caller is in the audit log: `key:<name>`, `oidc:<sub>` or `local:<name>`."""
+        return f"{self.kind}:{self.name}"
 
     def has(self, role: str) -> bool:
         """Whether the caller holds `role` (an admin holds every role)."""
@@ -35,8 +46,8 @@ class ApiKey:
     sha256: str
 
 
-#: Without configured keys, development runs serve everyone as this principal (never production).
-DEVELOPMENT_PRINCIPAL = Principal("development-anonymous", frozenset({"viewer", "caseload"}))
+#: Without configured credentials, a local run serves everyone as this principal (nowhere else).
+LOCAL_PRINCIPAL = Principal("anonymous", frozenset({"viewer", "caseload"}), LOCAL)
 
 
 def parse_api_keys(config: str) -> list[ApiKey]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
 from aiokafka.errors import KafkaError
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,6 +27,13 @@ from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 
 log = logging.getLogger("flowsight.api")
+
+#: The furthest a list may be paged: beyond it the database cannot count (64-bit) and no list
+#: of ours is that long, so a larger offset is a 422 naming `offset`, not a database error.
+MAX_OFFSET = 2**31 - 1
+
+#: The `offset` query parameter every paginated list takes.
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="entries to skip")]
 
 #: Longest a gateway request waits for Kafka's acknowledgements before answering 503.
 GATEWAY_ACK_TIMEOUT_SECONDS = 20.0
@@ -196,7 +203,9 @@ def require(role: str) -> Callable[[Principal], Principal]:
 
     def _check(principal: CallerDep) -> Principal:
         if not principal.has(role):
-            raise Problem(403, "Forbidden", f"this needs the {role!r} role")
+            raise Problem(
+                403, "Forbidden", f"this needs the {role!r} role", who=principal.audit_name
+            )
         return principal
 
     return _check
@@ -236,9 +245,13 @@ async def audit_read(
     """Write a patient-level read to the audit log, in the request's transaction."""
     await store.audit(
         connection,
-        principal=principal.name,
+        principal=principal.audit_name,
         action=action,
         resource=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-        client=request.client.host if request.client else None,
+        client=_client(request),
         at=datetime.now(UTC),
     )
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None

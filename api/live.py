@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from flowsight.adapters.kafka.security import client_options
 from flowsight.settings import Settings
 
 log = logging.getLogger("flowsight.api.live")
@@ -125,7 +126,7 @@ class LiveFeed:
         while True:
             consumer = AIOKafkaConsumer(
                 *topics,
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **client_options(self.settings),
                 auto_offset_reset="latest",
                 enable_auto_commit=False,
             )

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import jwt
 
-from flowsight.api.auth import ROLES, Principal
+from flowsight.api.auth import OIDC, ROLES, Principal
 from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
@@ -59,7 +59,7 @@ class OidcVerifier:
             raise TokenRejected(f"no signing key of {self.issuer} verifies it ({error})") from None
         except (jwt.InvalidTokenError, httpx.HTTPError, KeyError, ValueError) as error:
             raise TokenRejected(str(error) or type(error).__name__) from None
-        return Principal(str(claims["sub"]), frozenset(self._roles(claims)))
+        return Principal(str(claims["sub"]), frozenset(self._roles(claims)), OIDC)
 
     def _roles(self, claims: dict[str, Any]) -> list[str]:
         value: Any = claims

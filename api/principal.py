@@ -3,7 +3,7 @@ configured and the credential looks like one, otherwise an API key (SPEC section
 
 from __future__ import annotations
 
-from flowsight.api.auth import DEVELOPMENT_PRINCIPAL, Principal, key_holder, parse_api_keys
+from flowsight.api.auth import LOCAL_PRINCIPAL, Principal, key_holder, parse_api_keys
 from flowsight.api.oidc import OidcVerifier, TokenRejected, looks_like_jwt
 from flowsight.settings import Settings
 
@@ -18,10 +18,8 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.keys = parse_api_keys(settings.api_keys)
         self.oidc = OidcVerifier(settings) if settings.oidc_issuer else None
-        # Only a development run with nothing configured is open; production refuses to start so.
-        self.open_development = (
-            settings.environment == "development" and not self.keys and self.oidc is None
-        )
+        # Only a local run with nothing configured is open; the settings refuse anything else so.
+        self.open_local = settings.is_local and not self.keys and self.oidc is None
 
     def authenticate(self, presented: str | None) -> Principal:
         """The caller presenting `presented` (a token or an API key); Unauthenticated if none."""
@@ -42,5 +40,5 @@ class Authenticator:
     def principal(self, presented: str | None) -> Principal | None:
         """The holder of the API key `presented` (tokens are not keys), or None."""
         if presented is None:
-            return DEVELOPMENT_PRINCIPAL if self.open_development else None
+            return LOCAL_PRINCIPAL if self.open_local else None
         return key_holder(self.keys, presented)

@@ -19,9 +19,13 @@ PROBLEM_JSON = "application/problem+json"
 class Problem(Exception):
     """An error to answer with a problem details document."""
 
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, who: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        #: The caller refused (401/403), for the log only: never part of the answer.
+        self.who = who
 
 
 def problem_response(
@@ -43,6 +47,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:
+        if error.status in (401, 403):
+            # Who was refused what, from where, and why; never the credential presented.
+            log.warning(
+                "denied %s %s from %s: %s %s (%s)",
+                request.method,
+                request.url.path,
+                request.client.host if request.client else "unknown",
+                error.status,
+                error.who or "unauthenticated",
+                error.detail,
+            )
         return problem_response(request, error.status, error.title, error.detail, **error.extra)
 
     @app.exception_handler(StarletteHTTPException)
@@ -56,7 +71,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, error: SQLAlchemyError) -> JSONResponse:
-        log.error("database error on %s: %s", request.url.path, error)
+        # The error's class only: its text quotes the statement's parameters (pseudonyms, notes).
+        log.error("database error on %s: %s", request.url.path, type(error).__name__)
         return problem_response(
             request,
             503,

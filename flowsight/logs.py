@@ -1,32 +1,130 @@
-"""Structured logs for every flowsight process: readable on a terminal, JSON lines in production."""
+"""Structured logs for every flowsight process: readable on a terminal, JSON lines in production.
+
+Logs never hold secrets, raw identifiers or message bodies, in either format: tracebacks are
+plain (no local variables, which held callers' API keys and raw events), and every rendered
+line passes through `Redactor`, which blanks the process's known secrets, credentials in URLs
+and headers, API keys and tokens, and anything shaped like an NHS number.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import logging.config
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 
-from flowsight.settings import Settings
+from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
+
+log = logging.getLogger("flowsight")
+
+REDACTED = "[redacted]"
+#: Ten digits, together or written 3-3-4: the shape of an NHS number (its check digit is not
+#: tested, so any such run goes, including an NHS number with a wrong check digit).
+NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}([ -]?)\d{3}\1\d{4}(?!\d)")
+#: Credentials whose values are not known in advance: what a caller or a URL carries.
+CREDENTIAL_SHAPES = (
+    # user:password@ in any URL (database, broker, webhook)
+    re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s]+(?=@)"),
+    # flowsight API keys (`fs_` and 43 URL-safe characters)
+    re.compile(r"fs_[A-Za-z0-9_-]{16,}"),
+    # JSON web tokens and bearer credentials
+    re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    re.compile(r"(?P<keep>(?i:bearer)\s+)[^\s'\",]+"),
+    re.compile(r"(?P<keep>(?i:x-api-key)['\"]?\s*[:=,]\s*['\"]?)[^\s'\",]+"),
+    # signatures and secrets in query strings (a Teams workflow URL's `sig`, say)
+    re.compile(r"(?P<keep>[?&](?i:sig|signature|token|secret|password|key|code)=)[^&\s'\"]+"),
+)
+
+
+class Redactor:
+    """Blanks known secret values, credential-shaped text and NHS-number-shaped digit runs."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret containing another is blanked whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """`text` with nothing secret or identifying left in it."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in CREDENTIAL_SHAPES:
+            text = pattern.sub(_keep_the_name, text)
+        return NHS_NUMBER_SHAPE.sub("[nhs-number?]", text)
+
+
+def _keep_the_name(match: re.Match[str]) -> str:
+    # What names the credential (`Bearer `, `user:`) stays; the credential goes.
+    return (match.groupdict().get("keep") or "") + REDACTED
+
+
+class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with each finished line (traceback included) redacted."""
+
+    def __init__(self, *args: Any, secrets: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.redact = Redactor(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The rendered record, redacted."""
+        return self.redact(super().format(record))
+
+
+def known_secrets(settings: Settings) -> list[str]:
+    """The secret values this process knows: never to be written to a log."""
+    values = [
+        secret.get_secret_value()
+        for secret in (settings.pseudonym_key, settings.kafka_sasl_password)
+        if secret is not None
+    ]
+    generated = settings.data_dir / LOCAL_PSEUDONYM_KEY_FILE
+    if settings.is_local and settings.pseudonym_key is None and generated.exists():
+        values.append(generated.read_text(encoding="utf-8").strip())
+    values += _route_secrets(settings.alert_routes)
+    return values
+
+
+def _route_secrets(routes: str) -> list[str]:
+    """Webhook secrets and SMTP passwords from FLOWSIGHT_ALERT_ROUTES (checked elsewhere)."""
+    try:
+        parsed = json.loads(routes) if routes else []
+    except ValueError:
+        return []
+    return [
+        str(route[name])
+        for route in parsed
+        if isinstance(route, dict)
+        for name in ("secret", "password")
+        if route.get(name)
+    ]
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A logging.dictConfig for stdlib loggers (ours, Faust's, uvicorn's) rendered by structlog."""
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
+    renderers: list[Any] = (
+        # format_exc_info: the traceback as plain text, never structlog's dict with locals.
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
             "structured": {
-                "()": structlog.stdlib.ProcessorFormatter,
+                "()": RedactingFormatter,
+                "secrets": known_secrets(settings),
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    renderer,
+                    *renderers,
                 ],
                 "foreign_pre_chain": [
                     structlog.stdlib.add_log_level,
@@ -47,5 +145,23 @@ def logging_config(settings: Settings) -> dict[str, Any]:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Apply `logging_config` to this process."""
+    """Apply `logging_config` to this process, and say so loudly when it runs in local mode."""
     logging.config.dictConfig(logging_config(settings))
+    announce_local_mode(settings)
+
+
+def announce_local_mode(settings: Settings) -> None:
+    """A WARNING at start when this process runs in local mode, which may be open to anyone."""
+    if not settings.is_local:
+        return
+    open_api = not settings.api_keys and not settings.oidc_issuer
+    log.warning(
+        "FLOWSIGHT_ENVIRONMENT=local: a trial on one machine, not for real patient data. %s"
+        "The pseudonym key is %s; /metrics, /readyz details and /docs are public.",
+        "The API needs no credentials: anyone who can reach it reads patient-level lists. "
+        if open_api
+        else "",
+        "FLOWSIGHT_PSEUDONYM_KEY"
+        if settings.pseudonym_key is not None
+        else f"generated for this machine ({settings.data_dir / LOCAL_PSEUDONYM_KEY_FILE})",
+    )

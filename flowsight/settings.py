@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -13,18 +15,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOGUE = REPO_ROOT / "deploy" / "catalogue" / "leeds.yaml"
 
-#: Used only when FLOWSIGHT_ENVIRONMENT=development and no key is set; never valid elsewhere.
-DEVELOPMENT_PSEUDONYM_KEY = "flowsight-development-only-key-do-not-use-in-production"
+#: The one environment that may run open (no credentials) with a key it generates itself.
+LOCAL = "local"
+#: Where a local run keeps the pseudonym key it generated, under the data directory.
+LOCAL_PSEUDONYM_KEY_FILE = "pseudonym.key"
 
 
 class Settings(BaseSettings):
     """Everything a flowsight process can be told; see `.env.example` for each variable."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FLOWSIGHT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="FLOWSIGHT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refusal names the setting; it must not quote every value (keys, passwords) with it.
+        hide_input_in_errors=True,
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Anything but `local` (the default included) refuses to start without credentials and keys.
+    environment: Literal["local", "development", "test", "production"] = "production"
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
@@ -39,6 +49,17 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(3, ge=1)
     topic_replication: int = Field(1, ge=1)
     app_id: str = "flowsight"
+    # Kafka connection security, for every client (adapters/kafka/security.py)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr | None = None
+    # How long raw (identifiable) messages stay on ingest and dead-letter topics: docs/security.md
+    ingest_retention_hours: float = Field(72.0, gt=0)
+    dlq_retention_days: float = Field(14.0, gt=0)
 
     # Local services (the `flowsight kafka` / `flowsight postgres` helpers)
     cache_dir: Path = Path.home() / ".cache" / "flowsight"
@@ -93,7 +114,15 @@ class Settings(BaseSettings):
     simulator_volume: float = Field(1.0, gt=0)
     simulator_seed: int | None = None
 
-    @field_validator("pseudonym_key", "simulator_seed", mode="before")
+    @field_validator(
+        "pseudonym_key",
+        "simulator_seed",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `FLOWSIGHT_PSEUDONYM_KEY=` in an .env file means "not set", not "the empty key".
@@ -101,19 +130,37 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
-        if self.environment == "production" and self.pseudonym_key is None:
-            raise ValueError(
-                "FLOWSIGHT_PSEUDONYM_KEY must be set in production: "
-                "patient pseudonyms are keyed with it"
-            )
-        if self.environment == "production" and not self.api_keys and not self.oidc_issuer:
-            raise ValueError(
-                "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set in production: "
-                "create keys with `flowsight keys create`, or name your identity provider"
-            )
         if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 32:
             raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be at least 32 characters long")
+        _check_kafka_security(self)
+        if self.is_local:
+            return self
+        unlocked = (
+            f"(FLOWSIGHT_ENVIRONMENT={self.environment}; only FLOWSIGHT_ENVIRONMENT=local, "
+            "for a trial on one machine, runs without it)"
+        )
+        if self.pseudonym_key is None:
+            raise ValueError(
+                "FLOWSIGHT_PSEUDONYM_KEY must be set: patient pseudonyms are keyed with it "
+                f"(e.g. `openssl rand -hex 32`) {unlocked}"
+            )
+        if not self.api_keys and not self.oidc_issuer:
+            raise ValueError(
+                "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set: create keys with "
+                f"`flowsight keys create`, or name your identity provider {unlocked}"
+            )
+        for name, url in (("ISSUER", self.oidc_issuer), ("JWKS_URL", self.oidc_jwks_url)):
+            if url and not url.startswith("https://"):
+                raise ValueError(
+                    f"FLOWSIGHT_OIDC_{name} must be an https:// address: tokens are verified "
+                    f"with the keys fetched from it {unlocked}"
+                )
         return self
+
+    @property
+    def is_local(self) -> bool:
+        """A trial on one machine: may run open, with a pseudonym key it generated itself."""
+        return self.environment == LOCAL
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -122,12 +169,14 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'flowsight.db'}"
 
-    @property
+    @cached_property
     def pseudonym_secret(self) -> bytes:
-        """The HMAC key for pseudonyms (the development key only in development and tests)."""
+        """The HMAC key for pseudonyms; a local run without one generates its own, once."""
         if self.pseudonym_key is not None:
             return self.pseudonym_key.get_secret_value().encode()
-        return DEVELOPMENT_PSEUDONYM_KEY.encode()
+        if not self.is_local:  # the validator refuses this; kept for settings built by copy
+            raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be set outside local mode")
+        return local_pseudonym_key(self.data_dir / LOCAL_PSEUDONYM_KEY_FILE).encode()
 
     @property
     def kafka_port(self) -> int:
@@ -172,6 +221,50 @@ class Settings(BaseSettings):
     @property
     def alerts_topic(self) -> str:
         return f"{self.topic_namespace}.alerts.v1"
+
+
+def local_pseudonym_key(path: Path) -> str:
+    """The key kept at `path` (mode 0600), made from 32 random bytes by the first run that asks.
+
+    Written under a temporary name and linked into place, so processes starting together agree
+    on one key and none reads a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process linked its key first; everyone uses that one
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _check_kafka_security(settings: Settings) -> None:
+    """Refuse a Kafka security setting that could only fail at the first connection."""
+    protocol = settings.kafka_security_protocol
+    if protocol.startswith("SASL_") and (
+        not settings.kafka_sasl_username or settings.kafka_sasl_password is None
+    ):
+        raise ValueError(
+            f"FLOWSIGHT_KAFKA_SECURITY_PROTOCOL={protocol} needs FLOWSIGHT_KAFKA_SASL_USERNAME "
+            "and FLOWSIGHT_KAFKA_SASL_PASSWORD"
+        )
+    if (settings.kafka_ssl_certfile is None) != (settings.kafka_ssl_keyfile is None):
+        raise ValueError(
+            "FLOWSIGHT_KAFKA_SSL_CERTFILE and FLOWSIGHT_KAFKA_SSL_KEYFILE go together "
+            "(a client certificate and its private key)"
+        )
+    tls_files = (settings.kafka_ssl_cafile, settings.kafka_ssl_certfile)
+    if not protocol.endswith("SSL") and any(f is not None for f in tls_files):
+        raise ValueError(
+            f"FLOWSIGHT_KAFKA_SSL_* files are set but FLOWSIGHT_KAFKA_SECURITY_PROTOCOL={protocol} "
+            "does not use TLS (SSL or SASL_SSL)"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

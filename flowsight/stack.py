@@ -19,7 +19,7 @@ from flowsight.adapters.readmodel.database import describe
 from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.devtools.local.kafka import LocalKafka
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.settings import Settings
+from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
 
 STOP_GRACE_SECONDS = 15
 
@@ -89,6 +89,8 @@ class Stack:
             "Press Ctrl-C to stop everything.\n",
             soft_wrap=True,
         )
+        if settings.is_local:
+            self.console.print(local_mode_notice(settings), soft_wrap=True)
 
     def _start_postgres(self) -> str:
         from flowsight.devtools.local.postgres import LocalPostgres
@@ -163,6 +165,28 @@ class Stack:
 
             LocalPostgres().stop()
             self.console.print("stopped postgresql")
+
+
+def local_mode_notice(settings: Settings) -> str:
+    """What `up` says about local mode: open to whoever reaches it, not for real patient data."""
+    open_api = not settings.api_keys and not settings.oidc_issuer
+    return (
+        "[bold red]LOCAL MODE[/bold red] (FLOWSIGHT_ENVIRONMENT=local): a trial on this machine, "
+        "not for real patient data.\n"
+        + (
+            f"  The API needs no credentials: anyone who can reach {settings.api_host} reads "
+            "patient-level lists.\n"
+            if open_api
+            else ""
+        )
+        + (
+            "  Pseudonyms use a key generated for this machine: "
+            f"{settings.data_dir / LOCAL_PSEUDONYM_KEY_FILE}\n"
+            if settings.pseudonym_key is None
+            else ""
+        )
+        + "  Elsewhere set FLOWSIGHT_ENVIRONMENT=production with API keys and a pseudonym key.\n"
+    )
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

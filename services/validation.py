@@ -37,6 +37,8 @@ SERVICE_NOT_OWNED = "service_not_owned"
 IN_THE_FUTURE = "in_the_future"
 TOO_LATE = "too_late"
 UNPROCESSABLE = "unprocessable"
+#: The integer range events may carry (a signed 64-bit integer).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Every reason a dead letter can carry.
 REASONS = frozenset(
     {
@@ -130,6 +132,9 @@ def validate_event(
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         return Rejected(MALFORMED_JSON, "", f"not valid JSON: {error}")
+    except RecursionError:
+        # The decoder's own message would quote nothing, but its traceback holds the body.
+        return Rejected(MALFORMED_JSON, "", "not valid JSON: nested too deeply")
     if headers and "ce_specversion" in headers:
         merged = from_cloudevent(headers, document)
         if isinstance(merged, Rejected):
@@ -220,6 +225,10 @@ def check_event(
         return Rejected(
             INVALID_FIELD, "from_service", "a transfer's from_service must be its service"
         )
+    for name, value in event:
+        # Kafka's writers (orjson) and every database column take 64-bit integers at most.
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            return Rejected(INVALID_FIELD, name, f"{name} is beyond the 64-bit integer range")
     if event.occurred_at > now + context.clock_skew:
         return Rejected(
             IN_THE_FUTURE,

@@ -7,6 +7,7 @@ A service that cannot start fails the tests that need it; nothing here ever skip
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,13 @@ from flowsight.devtools.local.kafka import LocalKafka
 from flowsight.devtools.local.postgres import LocalPostgres
 from flowsight.settings import Settings
 from tests.integration.stack import Stack, free_port, running_stack, stack_env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Settings a test builds describe a trial on one machine (local mode) unless it says
+    otherwise: anything else refuses to start without credentials and a pseudonym key."""
+    os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", "local")
+
 
 #: Tests use their own PostgreSQL cluster, so a developer's flowsight cluster on 5433 is untouched.
 TEST_POSTGRES_PORT = 5434
@@ -29,7 +37,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("kafka")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="test",
+        environment="local",
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
         data_dir=data_dir,

@@ -8,10 +8,15 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from flowsight.adapters.kafka.security import KafkaTarget, bootstrap_of, client_options
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
+
+HOUR_MS = 3_600_000
+log = logging.getLogger("flowsight.kafka")
 
 
 class BrokerUnreachable(RuntimeError):
@@ -30,14 +35,14 @@ def quiet_aiokafka() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-async def wait_for_broker(bootstrap: str, *, within: float = 30.0) -> None:
-    """Return once a broker at `bootstrap` answers a metadata request; raise BrokerUnreachable."""
+async def wait_for_broker(target: KafkaTarget, *, within: float = 30.0) -> None:
+    """Return once a broker at `target` answers a metadata request; raise BrokerUnreachable."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     last_error = "no answer"
     with quiet_aiokafka():
         while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            admin = AIOKafkaAdminClient(**client_options(target), request_timeout_ms=5000)
             try:
                 await asyncio.wait_for(admin.start(), timeout=6)
                 await asyncio.wait_for(admin.list_topics(), timeout=6)
@@ -49,7 +54,8 @@ async def wait_for_broker(bootstrap: str, *, within: float = 30.0) -> None:
                     await admin.close()
             if loop.time() >= deadline:
                 raise BrokerUnreachable(
-                    f"cannot reach Kafka at {bootstrap} (FLOWSIGHT_KAFKA_BOOTSTRAP): {last_error}. "
+                    f"cannot reach Kafka at {bootstrap_of(target)} (FLOWSIGHT_KAFKA_BOOTSTRAP): "
+                    f"{last_error}. "
                     "Start a local broker with `flowsight kafka start`, or point "
                     "FLOWSIGHT_KAFKA_BOOTSTRAP at yours."
                 )
@@ -67,35 +73,64 @@ def product_topics(settings: Settings, catalogue: Catalogue) -> list[str]:
     ]
 
 
+def retention_ms(settings: Settings, topic: str) -> int | None:
+    """How long `topic` keeps raw messages, if it holds them: ingest and dead-letter topics carry
+    NHS numbers and whole HL7 messages, so they keep them only as long as the settings say (an
+    information-governance decision, docs/security.md). Other topics keep Kafka's default."""
+    if topic == settings.dlq_topic:
+        return round(settings.dlq_retention_days * 24 * HOUR_MS)
+    if topic.startswith(f"{settings.topic_namespace}.ingest."):
+        return round(settings.ingest_retention_hours * HOUR_MS)
+    return None
+
+
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    """Create the topics that do not exist yet, and set the retention of those holding raw
+    messages (existing ones too); return the topics created."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
+        wanted = list(dict.fromkeys(names))
         existing = set(await admin.list_topics())
-        wanted = [name for name in dict.fromkeys(names) if name not in existing]
-        if not wanted:
-            return []
+        missing = [name for name in wanted if name not in existing]
         new = [
             NewTopic(
                 name=name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication,
+                topic_configs=_retention_config(settings, name),
             )
-            for name in wanted
+            for name in missing
         ]
-        try:
-            await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another process created them between our look and our create
-        return wanted
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our look and our create
+        # A topic made before retention was set (or with another value) is brought in line.
+        held = [
+            ConfigResource(ConfigResourceType.TOPIC, name, _retention_config(settings, name))
+            for name in wanted
+            if name in existing and retention_ms(settings, name) is not None
+        ]
+        if held:
+            for response in await admin.alter_configs(held):
+                for error_code, message, _kind, name in response.resources:
+                    if error_code:  # e.g. no AlterConfigs permission: the cluster's admin sets it
+                        log.warning("retention of %s not set: %s", name, message or error_code)
+        return missing
     finally:
         await admin.close()
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+def _retention_config(settings: Settings, topic: str) -> dict[str, str]:
+    retention = retention_ms(settings, topic)
+    return {} if retention is None else {"retention.ms": str(retention)}
+
+
+async def topic_partitions(target: KafkaTarget, topic: str) -> list[int]:
     """The partition numbers of `topic` (empty if it does not exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(target))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.admin import topic_partitions, wait_for_broker
 from flowsight.adapters.kafka.producer import EventPublisher
+from flowsight.adapters.kafka.security import client_options
 from flowsight.settings import Settings
 
 REPLAYED_FROM = "flowsight.replayed_from"
@@ -54,10 +55,8 @@ def parse_position(text: str) -> tuple[int, int]:
 
 @contextlib.asynccontextmanager
 async def _reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
-    await wait_for_broker(settings.kafka_bootstrap, within=10)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
-    )
+    await wait_for_broker(settings, within=10)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         yield consumer
@@ -68,7 +67,7 @@ async def _reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
 async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter on the topic now, oldest first within each partition."""
     async with _reader(settings) as consumer:
-        partitions = await topic_partitions(settings.kafka_bootstrap, settings.dlq_topic)
+        partitions = await topic_partitions(settings, settings.dlq_topic)
         assigned = [TopicPartition(settings.dlq_topic, p) for p in partitions]
         if not assigned:
             return []

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 
+from flowsight.adapters.kafka.security import KafkaTarget, client_options
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 
@@ -27,12 +28,12 @@ def consumed_topics(settings: Settings, catalogue: Catalogue) -> list[str]:
 class ConsumerLag:
     """The lag of consumer group `group` on `topics`; connects on first use, `close` after."""
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    def __init__(self, target: KafkaTarget, group: str, topics: Sequence[str]) -> None:
         self.group = group
         self.topics = list(topics)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._admin = AIOKafkaAdminClient(**client_options(target))
         # No group: this consumer only asks for offsets, it never joins or reads.
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._offsets = AIOKafkaConsumer(**client_options(target), enable_auto_commit=False)
         self._started: list[AIOKafkaAdminClient | AIOKafkaConsumer] = []
 
     async def _connect(self) -> None:

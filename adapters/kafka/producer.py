@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
 from flowsight.settings import Settings
 
@@ -28,12 +29,10 @@ Headers = Sequence[tuple[str, bytes]]
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
-    """Every flowsight producer's options: no write is lost or doubled (acks=all, idempotence).
-
-    The connection's security options (TLS, SASL) belong here too when they are configured.
-    """
+    """Every flowsight producer's options: no write is lost or doubled (acks=all, idempotence),
+    over the connection (TLS, SASL) every client shares."""
     return {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **client_options(settings),
         "acks": "all",
         "enable_idempotence": True,
         "request_timeout_ms": REQUEST_TIMEOUT_MS,

@@ -16,6 +16,7 @@ from flowsight.api.auth import Principal
 from flowsight.api.deps import (
     ConnectionDep,
     KafkaUnavailable,
+    Offset,
     StateDep,
     Viewer,
     audit_read,
@@ -66,7 +67,7 @@ async def list_alerts(
     scope: Annotated[str | None, Query(description="a service id, or system")] = None,
     level: Annotated[int | None, Query(ge=1, le=4, description="the level changed to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertsOut:
     """Alerts with their evidence and the state of each delivery."""
     query = select(alerts_table)

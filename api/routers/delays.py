@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from flowsight.adapters.readmodel import facts
 from flowsight.api.auth import Principal
-from flowsight.api.deps import ConnectionDep, StateDep, Viewer, audit_read, require
+from flowsight.api.deps import ConnectionDep, Offset, StateDep, Viewer, audit_read, require
 from flowsight.api.models import (
     AnomalyCount,
     DelayedPatient,
@@ -67,7 +67,7 @@ async def delayed_patients(
     principal: Caseload,
     service: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DelayedPatientsOut:
     """Every current delay with its patient's pseudonym, longest first. Each read is audited."""
     if service is not None and state.catalogue.service(service) is None:

@@ -267,5 +267,6 @@ def _publisher_organisations(principal: Principal) -> frozenset[str]:
             "Forbidden",
             f"API key {principal.name!r} has no publisher:<ORG> role (e.g. publisher:RR8), "
             "so it may not publish events",
+            who=principal.audit_name,
         )
     return organisations

@@ -41,7 +41,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     except (OSError, SQLAlchemyError) as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
     try:
-        await wait_for_broker(state.settings.kafka_bootstrap, within=0)
+        await wait_for_broker(state.settings, within=0)
         checks["kafka"] = "ok"
     except BrokerUnreachable:
         checks["kafka"] = f"unreachable at {state.settings.kafka_bootstrap}"
@@ -56,9 +56,7 @@ async def readyz(state: StateDep) -> JSONResponse:
 async def _state_caught_up(state: ApiState) -> tuple[str, dict[str, int]]:
     """Whether the worker has processed what was published, with its lag per topic."""
     settings = state.settings
-    lag = ConsumerLag(
-        settings.kafka_bootstrap, settings.app_id, consumed_topics(settings, state.catalogue)
-    )
+    lag = ConsumerLag(settings, settings.app_id, consumed_topics(settings, state.catalogue))
     try:
         behind = await lag.measure()
     except KafkaError as error:

@@ -45,10 +45,15 @@ async def weekly(
     week = week or iso_week(now)
     try:
         start, _end = week_period(week)
+        start.astimezone(UTC)  # a week at the edge of the calendar has no UTC instant
     except ValueError as error:
-        raise Problem(422, "Invalid week", str(error)) from None
+        raise Problem(422, "Invalid week", str(error), errors=[_week_error(str(error))]) from None
+    except OverflowError:
+        message = f"week {week} is outside the dates this report can cover"
+        raise Problem(422, "Invalid week", message, errors=[_week_error(message)]) from None
     if start > now:
-        raise Problem(422, "Invalid week", f"week {week} has not started yet")
+        message = f"week {week} has not started yet"
+        raise Problem(422, "Invalid week", message, errors=[_week_error(message)])
     services = state.catalogue.services
     service_facts = {
         s.id: await facts.service_facts(connection, s.id, since=start) for s in services
@@ -81,3 +86,8 @@ async def weekly(
         one_day=timedelta(days=1),
     )
     return HTMLResponse(html)
+
+
+def _week_error(message: str) -> dict[str, str]:
+    """The `errors` entry naming the `week` query parameter, as request validation does."""
+    return {"field": "query.week", "message": message}

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from flowsight.adapters.readmodel import facts, store
-from flowsight.api.deps import ApiState, ConnectionDep, StateDep, Viewer, audit_read
+from flowsight.api.deps import ApiState, ConnectionDep, Offset, StateDep, Viewer, audit_read
 from flowsight.api.models import (
     DailyOut,
     QueueEntryOut,
@@ -33,7 +33,7 @@ async def service_queue(
     connection: ConnectionDep,
     principal: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> QueueOut:
     """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
     _known(state, service_id)

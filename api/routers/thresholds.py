@@ -77,7 +77,7 @@ async def change_threshold(
     )
     await store.audit(
         connection,
-        principal=principal.name,
+        principal=principal.audit_name,
         action="set_threshold",
         resource=str(request.url.path),
         client=request.client.host if request.client else None,

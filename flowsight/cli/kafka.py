@@ -98,7 +98,7 @@ def topics_create() -> None:
     catalogue = runtime_or_exit(settings).catalogue
 
     async def _create() -> list[str]:
-        await wait_for_broker(settings.kafka_bootstrap, within=10)
+        await wait_for_broker(settings, within=10)
         return await ensure_topics(settings, product_topics(settings, catalogue))
 
     for name in asyncio.run(_create()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -16,8 +17,12 @@ def up(
     simulate: Annotated[bool, typer.Option(help="Run the event simulator too.")] = True,
 ) -> None:
     """Start Kafka, the database, the worker, the API and the simulator; Ctrl-C stops them all."""
+    from flowsight.settings import LOCAL
     from flowsight.stack import Stack
 
+    # The whole product on one machine is a local trial unless told otherwise; its children
+    # inherit the environment, so every part runs in the same mode with the same generated key.
+    os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
     settings = settings_or_exit()
     catalogue = runtime_or_exit(settings).catalogue
     try:

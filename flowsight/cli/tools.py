@@ -80,7 +80,7 @@ def simulate_command(
     )
 
     async def _run() -> int:
-        await wait_for_broker(settings.kafka_bootstrap, within=30)
+        await wait_for_broker(settings, within=30)
         await ensure_topics(settings, product_topics(settings, catalogue))
         with Progress(
             SpinnerColumn(),

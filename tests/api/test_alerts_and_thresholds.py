@@ -27,6 +27,7 @@ def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
+        pseudonym_key="p" * 32,
         database_url=database,
         data_dir=tmp_path,
         api_keys=",".join(entry for _key, entry in KEYS.values()),
@@ -104,7 +105,7 @@ def test_an_on_call_lead_acknowledges_an_alert_once(client: TestClient, database
     again = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={})
     assert again.status_code == 409 and "oncall-lead" in again.json()["detail"]
     assert client.get("/v1/alerts?state=open", headers=as_role("viewer")).json()["total"] == 0
-    assert ("oncall-lead", "acknowledge_alert", None) in audit_lines(database)
+    assert ("key:oncall-lead", "acknowledge_alert", None) in audit_lines(database)
     assert client.post("/v1/alerts/nope/ack", headers=as_role("oncall"), json={}).status_code == 404
 
 
@@ -135,7 +136,7 @@ def test_an_admin_changes_a_threshold_and_the_change_is_audited(
         == 2.0
     )
     (line,) = [line for line in audit_lines(database) if line[1] == "set_threshold"]
-    assert line[0] == "admin-lead"
+    assert line[0] == "key:admin-lead"
     assert line[2]["before"]["level3"] == 25.0 and line[2]["after"]["level3"] == 20.0
 
 

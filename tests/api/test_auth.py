@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flowsight.api.auth import (
-    DEVELOPMENT_PRINCIPAL,
+    LOCAL_PRINCIPAL,
+    OIDC,
     ApiKey,
     Principal,
     hash_key,
@@ -126,7 +127,7 @@ def test_each_key_resolves_to_its_own_principal() -> None:
     )
 
 
-@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize("environment", ["local", "development", "test", "production"])
 def test_a_wrong_key_resolves_to_nobody(environment: str) -> None:
     key, entry = new_api_key("dashboard", ["viewer"])
     auth = authenticator(environment, entry)
@@ -137,29 +138,41 @@ def test_a_wrong_key_resolves_to_nobody(environment: str) -> None:
     assert auth.principal(hash_key(key)) is None  # the stored digest is not a key
 
 
-@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize("environment", ["local", "development", "test", "production"])
 def test_no_key_with_keys_configured_is_nobody(environment: str) -> None:
     _, entry = new_api_key("dashboard", ["viewer"])
 
     assert authenticator(environment, entry).principal(None) is None
 
 
-def test_development_without_keys_serves_the_development_principal() -> None:
-    auth = authenticator("development")
+def test_local_mode_without_keys_serves_the_local_principal() -> None:
+    auth = authenticator("local")
 
-    assert auth.principal(None) == DEVELOPMENT_PRINCIPAL
+    assert auth.principal(None) == LOCAL_PRINCIPAL
     assert auth.principal("fs_anything") is None
 
 
-def test_the_test_environment_without_keys_is_not_open() -> None:
-    assert authenticator("test").principal(None) is None
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_no_environment_but_local_starts_without_keys(environment: str) -> None:
+    # Development used to serve anonymous callers patient-level lists (issue 13, item 1).
+    with pytest.raises(ValueError, match="FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER"):
+        authenticator(environment)
 
 
-def test_the_development_principal_cannot_acknowledge_alerts_or_administer() -> None:
-    assert DEVELOPMENT_PRINCIPAL.has("viewer")
-    assert DEVELOPMENT_PRINCIPAL.has("caseload")
-    assert not DEVELOPMENT_PRINCIPAL.has("oncall")
-    assert not DEVELOPMENT_PRINCIPAL.has("admin")
+def test_the_local_principal_cannot_acknowledge_alerts_or_administer() -> None:
+    assert LOCAL_PRINCIPAL.has("viewer")
+    assert LOCAL_PRINCIPAL.has("caseload")
+    assert not LOCAL_PRINCIPAL.has("oncall")
+    assert not LOCAL_PRINCIPAL.has("admin")
+
+
+def test_an_oidc_subject_and_a_key_of_the_same_name_are_two_callers_in_the_audit() -> None:
+    key = Principal("alice", frozenset({"viewer"}))
+    token = Principal("alice", frozenset({"viewer"}), OIDC)
+
+    assert key.audit_name == "key:alice"
+    assert token.audit_name == "oidc:alice"
+    assert LOCAL_PRINCIPAL.audit_name == "local:anonymous"
 
 
 # -- roles --------------------------------------------------------------------------------------

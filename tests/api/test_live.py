@@ -54,7 +54,7 @@ def test_every_alert_is_passed_on_and_unreadable_records_are_skipped() -> None:
 
 
 async def test_a_client_left_behind_is_told_to_resync_and_others_are_not() -> None:
-    feed = LiveFeed(Settings(_env_file=None))  # type: ignore[call-arg]
+    feed = LiveFeed(Settings(_env_file=None, environment="local"))  # type: ignore[call-arg]
     slow, quick = feed.subscribe(), feed.subscribe()
     await feed.close()  # no Kafka here: changes are handed over directly
     for n in range(CLIENT_BUFFER + 1):

@@ -97,7 +97,9 @@ def client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[Tes
     _key, entry = new_api_key("dashboard", ["viewer"])
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="production",
+        # The test identity provider serves plain HTTP, which only local mode accepts; keys and
+        # an issuer are configured, so nothing here is open.
+        environment="local",
         pseudonym_key="p" * 32,
         database_url=database,
         data_dir=tmp_path,
@@ -137,7 +139,7 @@ def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
     response = client.get("/v1/delays/patients", headers=bearer(token))
     assert response.status_code == 200, response.text
     assert [(who, what) for who, what, _ in audit_lines(database)] == [
-        ("0d9e-caseload-nurse", "read_delayed_patients")
+        ("oidc:0d9e-caseload-nurse", "read_delayed_patients")
     ]
 
 

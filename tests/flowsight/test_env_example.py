@@ -13,7 +13,7 @@ from flowsight.settings import REPO_ROOT, Settings
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
 
-def test_env_example_loads_as_a_development_configuration(
+def test_env_example_loads_as_a_local_configuration(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in list(os.environ):
@@ -21,7 +21,7 @@ def test_env_example_loads_as_a_development_configuration(
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     settings = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
-    assert settings.environment == "development"
+    assert settings.environment == "local"
     assert settings.pseudonym_key is None, "an empty key in .env means unset, not the empty key"
     assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
 

@@ -1,4 +1,4 @@
-"""Settings from FLOWSIGHT_* variables: safe defaults in development, refusals in production."""
+"""Settings from FLOWSIGHT_* variables: refusals unless in local mode, safe defaults there."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from flowsight.adapters.notify.routes import alert_routes
 from flowsight.api.auth import new_api_key
-from flowsight.settings import REPO_ROOT, Settings
+from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, REPO_ROOT, Settings
 
 KEY_32 = "k" * 32
 API_KEYS = new_api_key("bed-managers", ["viewer"])[1]
@@ -26,6 +26,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("FLOWSIGHT_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    # Most tests here are about one setting: they run as a local trial unless they say otherwise.
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "local")
 
 
 def settings() -> Settings:
@@ -38,11 +40,91 @@ def refusal() -> str:
     return str(raised.value)
 
 
-def test_development_needs_nothing_set() -> None:
+def test_local_mode_needs_nothing_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FLOWSIGHT_DATA_DIR", str(tmp_path))
     loaded = settings()
 
-    assert loaded.environment == "development"
+    assert loaded.environment == "local"
     assert len(loaded.pseudonym_secret) >= 32
+
+
+def test_without_an_environment_nothing_starts_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 13, item 1: no FLOWSIGHT_ENVIRONMENT used to mean an open development API.
+    monkeypatch.delenv("FLOWSIGHT_ENVIRONMENT")
+
+    assert "FLOWSIGHT_PSEUDONYM_KEY must be set" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    assert "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_API_KEYS", API_KEYS)
+    assert settings().environment == "production"
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_development_and_test_need_a_key_and_credentials_too(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", environment)
+
+    assert "FLOWSIGHT_PSEUDONYM_KEY must be set" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    assert "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER" in refusal()
+
+
+def test_a_local_run_generates_its_own_key_once_readable_by_its_owner_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_DATA_DIR", str(tmp_path / "state"))
+
+    first, second = settings().pseudonym_secret, settings().pseudonym_secret
+    other_machine = Settings(_env_file=None, data_dir=tmp_path / "other").pseudonym_secret
+
+    key_file = tmp_path / "state" / LOCAL_PSEUDONYM_KEY_FILE
+    assert first == second == key_file.read_text().strip().encode()
+    assert first != other_machine
+    assert b"development" not in first and len(first) == 64
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_refusal_never_quotes_the_secrets_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", "pseudonym-key-" + "s" * 32)
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SASL_PASSWORD", "kafka-password-123")
+
+    message = refusal()
+    assert "FLOWSIGHT_API_KEYS" in message
+    assert "s" * 32 not in message and "kafka-password-123" not in message
+
+
+@pytest.mark.parametrize("name", ["OIDC_ISSUER", "OIDC_JWKS_URL"])
+def test_oidc_addresses_must_be_https_outside_local_mode(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    monkeypatch.setenv("FLOWSIGHT_OIDC_ISSUER", "https://login.example.nhs.uk/realms/city")
+    monkeypatch.setenv(f"FLOWSIGHT_{name}", "http://login.example.nhs.uk/realms/city")
+
+    assert f"FLOWSIGHT_{name} must be an https:// address" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "local")
+    assert settings().oidc_issuer.startswith("http")
+
+
+def test_sasl_needs_a_user_and_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SASL_USERNAME", "flowsight-worker")
+
+    assert "FLOWSIGHT_KAFKA_SASL_PASSWORD" in refusal()
+
+
+def test_tls_files_without_tls_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SSL_CAFILE", "/etc/flowsight/kafka-ca.pem")
+
+    assert "does not use TLS" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SSL_CERTFILE", "/etc/flowsight/client.pem")
+    monkeypatch.setenv("FLOWSIGHT_KAFKA_SECURITY_PROTOCOL", "SSL")
+    assert "FLOWSIGHT_KAFKA_SSL_KEYFILE" in refusal()
 
 
 def test_production_without_a_pseudonym_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,7 +150,10 @@ def test_production_without_api_keys_is_refused(monkeypatch: pytest.MonkeyPatch)
     assert "FLOWSIGHT_API_KEYS" in refusal()
 
 
-def test_production_with_both_starts_and_uses_its_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_with_both_starts_and_uses_its_own_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_DATA_DIR", str(tmp_path))
     development = settings()
     monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
     monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
@@ -81,7 +166,7 @@ def test_production_with_both_starts_and_uses_its_own_key(monkeypatch: pytest.Mo
     assert KEY_32 not in repr(loaded)  # a secret never appears in logs of the settings
 
 
-@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize("environment", ["local", "development", "test", "production"])
 def test_a_short_pseudonym_key_is_refused_everywhere(
     monkeypatch: pytest.MonkeyPatch, environment: str
 ) -> None:
@@ -180,11 +265,14 @@ def test_the_defaults_match_the_spec() -> None:
     assert loaded.clock_skew == timedelta(minutes=5)  # SPEC section 3
 
 
-def test_a_dotenv_file_in_the_working_directory_is_ignored_here(tmp_path: Path) -> None:
+def test_a_dotenv_file_in_the_working_directory_is_ignored_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # The guard the other tests rely on: _env_file=None keeps a developer's .env out.
-    (tmp_path / ".env").write_text("FLOWSIGHT_ENVIRONMENT=production\n", encoding="utf-8")
+    monkeypatch.delenv("FLOWSIGHT_ENVIRONMENT")
+    (tmp_path / ".env").write_text("FLOWSIGHT_ENVIRONMENT=local\n", encoding="utf-8")
 
-    assert settings().environment == "development"
+    assert "FLOWSIGHT_PSEUDONYM_KEY must be set" in refusal()
 
 
 def test_kafka_host_and_port_come_from_the_bootstrap_address(

@@ -179,7 +179,7 @@ def stack_env(
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWSIGHT_")}
     env.update(
         {
-            "FLOWSIGHT_ENVIRONMENT": "test",
+            "FLOWSIGHT_ENVIRONMENT": "local",
             "FLOWSIGHT_KAFKA_BOOTSTRAP": bootstrap,
             "FLOWSIGHT_TOPIC_NAMESPACE": f"t{unique}",
             "FLOWSIGHT_APP_ID": f"flowsight-test-{unique}",

@@ -23,7 +23,7 @@ def local_kafka(
 ) -> LocalKafka:
     """A runner on free (or the given) ports, never the developer's 9092, with state in data_dir."""
     settings = Settings(
-        environment="test",
+        environment="local",
         kafka_bootstrap=f"127.0.0.1:{port or free_port()}",
         kafka_controller_port=controller_port or free_port(),
         data_dir=data_dir,

@@ -64,6 +64,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[RecordingProducer]:
 def test_every_producer_is_idempotent_waits_for_all_replicas_and_times_out() -> None:
     assert producer_config(settings()) == {
         "bootstrap_servers": "kafka.internal:19092",
+        "security_protocol": "PLAINTEXT",
         "acks": "all",
         "enable_idempotence": True,
         "request_timeout_ms": 15_000,
