@@ -28,6 +28,8 @@ SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceO
 DISCHARGE_DESTINATION_ENGLAND = (
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
 )
+#: The same NHS codes under the system URI of UK Core's first (STU) releases, still in its examples.
+DISCHARGE_DESTINATION_UK_CORE_STU = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-DischargeDestination"
 HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
 HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -72,6 +74,7 @@ CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE
 #: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
 DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
+    **_in(DISCHARGE_DESTINATION_UK_CORE_STU, nhs_codes.DISCHARGE_DESTINATIONS),
     **_table(
         HL7_DISCHARGE_DISPOSITION,
         {

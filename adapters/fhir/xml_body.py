@@ -13,6 +13,7 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.patient import Patient
 from lxml import etree
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR
@@ -20,7 +21,11 @@ from flowsight.services.validation import Rejected
 
 FHIR_XML = "application/fhir+xml"
 _FHIR_NAMESPACE = "http://hl7.org/fhir"
-_MODELS: dict[str, type[Encounter] | type[Bundle]] = {"Encounter": Encounter, "Bundle": Bundle}
+_MODELS: dict[str, type[Encounter] | type[Bundle] | type[Patient]] = {
+    "Encounter": Encounter,
+    "Bundle": Bundle,
+    "Patient": Patient,
+}
 
 
 class XmlRefused(Exception):
@@ -45,7 +50,7 @@ def safe_parser() -> etree.XMLParser:
 
 
 def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict[str, Any]:
-    """The `resource_type` (Encounter or Bundle) of an XML body, as FHIR JSON; XmlRefused if not.
+    """The `resource_type` (Encounter, Bundle or Patient) of an XML body, as FHIR JSON; XmlRefused if not.
 
     A Bundle's entries are counted before any of them is read into a model.
     """
@@ -74,3 +79,15 @@ def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict
         raise XmlRefused(422, Rejected(INVALID_FHIR, resource_type, message)) from None
     document: dict[str, Any] = resource.model_dump(mode="json")
     return document
+
+
+def root_type(body: bytes) -> str | None:
+    """The resource type an XML body's root names, if it is FHIR XML without a DOCTYPE."""
+    try:
+        root = etree.fromstring(body, parser=safe_parser())
+    except etree.XMLSyntaxError:
+        return None
+    found = etree.QName(root)
+    if root.getroottree().docinfo.doctype or found.namespace != _FHIR_NAMESPACE:
+        return None
+    return str(found.localname)

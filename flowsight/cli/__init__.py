@@ -8,6 +8,7 @@ import typer
 
 from flowsight.cli import kafka, run, tools
 from flowsight.cli.db import db_app, postgres_app
+from flowsight.cli.fhir import fhir_app
 from flowsight.cli.hl7 import hl7_app
 from flowsight.cli.keys import keys_app
 
@@ -31,6 +32,7 @@ app.add_typer(tools.bench_app, name="bench")
 app.add_typer(tools.schema_app, name="schema")
 app.add_typer(kafka.dlq_app, name="dlq")
 app.add_typer(hl7_app, name="hl7")
+app.add_typer(fhir_app, name="fhir")
 
 
 def main() -> None:

@@ -1,0 +1,122 @@
+"""Every FHIR file of the conformance corpus gives its expected answer: the events it becomes, or
+the refusal and the element it names (tests/conformance/expected_fhir.yaml says why each)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.fhir.intake import (
+    Reading,
+    examine_bundle,
+    examine_encounter,
+    is_xml,
+    resource_of,
+)
+from flowsight.adapters.fhir.outcome import Answer, Examined
+from flowsight.adapters.profile import MappingProfile
+from flowsight.schemas.events import organisation_of
+from flowsight.services.validation import ValidationContext
+from flowsight.settings import DEFAULT_CATALOGUE
+
+HERE = Path(__file__).parent
+CORPUS = HERE / "corpus" / "fhir"
+EXPECTED: dict[str, Any] = yaml.safe_load((HERE / "expected_fhir.yaml").read_text("utf-8"))
+FILES: dict[str, dict[str, Any]] = EXPECTED["files"]
+TRANSACTIONS: dict[str, dict[str, Any]] = EXPECTED["transactions"]
+_KEPT = ("event_type", "event_id", "service", "admission_method", "destination", "unit")
+
+
+@pytest.fixture(scope="module")
+def reading() -> Reading:
+    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    context = ValidationContext(catalogue, b"k" * 32, timedelta(minutes=5))
+    profile = MappingProfile.model_validate(EXPECTED["profile"])
+    assert profile.problems(catalogue) == []
+
+    def publisher(source: object, organisations: frozenset[str]) -> str:
+        claimed = organisation_of(source) if isinstance(source, str) else None
+        return claimed if claimed in organisations else min(organisations)
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return Reading(frozenset({"RR8"}), context, now, publisher, {"RR8": profile})
+
+
+def posted(body: bytes, xml: bool, reading: Reading) -> Examined | Answer:
+    """What the gateway answers: a Bundle at POST /fhir, anything else at POST /fhir/Encounter."""
+    kind = "Bundle" if (b"<Bundle" if xml else b'"Bundle"') in body[:400] else "Encounter"
+    document = resource_of(body, kind, xml=xml)
+    if isinstance(document, Answer):
+        return document
+    examine = examine_bundle if kind == "Bundle" else examine_encounter
+    return examine(document, body, reading)
+
+
+def as_expected(result: Examined | Answer) -> dict[str, Any]:
+    if isinstance(result, Examined):
+        found: dict[str, Any] = {
+            "status": 202,
+            "events": [{k: v for k, v in i.event.items() if k in _KEPT} for i in result.events],
+        }
+        notes = result.notes
+    else:
+        found = {"status": result.status}
+        errors = [issue for issue in result.issues if issue.severity == "error"]
+        if result.status == 422:
+            found["first"] = {"reason": errors[0].reason, "element": errors[0].expression}
+        notes = [issue for issue in result.issues if issue.severity != "error"]
+    if notes:
+        found["notes"] = len(notes)
+    return found
+
+
+def test_every_corpus_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in CORPUS.iterdir()) == sorted(FILES)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_the_corpus_file_gives_its_expected_answer(name: str, reading: Reading) -> None:
+    path = CORPUS / name
+    result = posted(path.read_bytes(), path.suffix == ".xml", reading)
+
+    assert as_expected(result) == FILES[name]
+
+
+@pytest.mark.parametrize("name", sorted(TRANSACTIONS))
+def test_an_encounter_with_its_patient_in_one_transaction(name: str, reading: Reading) -> None:
+    expected = dict(TRANSACTIONS[name])
+    entries = []
+    for file in expected.pop("entries"):
+        path = CORPUS / file
+        resource = resource_of(path.read_bytes(), _kind(path), xml=path.suffix == ".xml")
+        assert isinstance(resource, dict), resource
+        entries.append(
+            {
+                "fullUrl": f"{resource['resourceType']}/{resource['id']}",
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+        )
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+    result = posted(orjson.dumps(bundle), False, reading)
+
+    assert as_expected(result) == expected
+
+
+def _kind(path: Path) -> str:
+    """The resource type of a corpus file, as resource_of needs it named."""
+    text = path.read_text("utf-8")
+    return "Patient" if ("<Patient" in text or '"Patient"' in text[:200]) else "Encounter"
+
+
+def test_xml_content_types_are_told_apart() -> None:
+    assert is_xml("application/fhir+xml; charset=utf-8")
+    assert is_xml("application/xml")
+    assert not is_xml("application/fhir+json")
