@@ -1,0 +1,57 @@
+"""`flowsight fhir check` shows, per file, the events an Encounter becomes or why it is refused,
+and warnings, without a broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowsight.cli import app
+from tests.adapters.fhir.test_mapping import encounter, finished
+
+CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "fhir"
+
+
+@pytest.fixture(autouse=True)
+def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "local")
+    monkeypatch.setenv("FLOWSIGHT_DATA_DIR", str(tmp_path))
+
+
+def test_check_shows_events_warnings_and_refusals_and_exits_1_on_a_refusal(
+    tmp_path: Path,
+) -> None:
+    discharged = finished()
+    del discharged["hospitalization"]["dischargeDisposition"]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(discharged))
+    refused = tmp_path / "refused.json"
+    refused.write_text(json.dumps(encounter(subject={"reference": "Patient/x"})))
+
+    result = CliRunner().invoke(
+        app, ["fhir", "check", "--organisation", "RR8", str(good), str(refused)]
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "admission enc-7781:admission" in result.output
+    assert "discharge enc-7781:discharge" in result.output and "destination=other" in result.output
+    assert "warning Encounter.hospitalization.dischargeDisposition" in result.output
+    assert "missing_field Encounter.subject.reference" in result.output
+    assert "2 files, 1 refused" in result.output
+
+
+def test_check_reads_xml_and_says_other_resources_are_ignored() -> None:
+    files = [
+        str(CORPUS / "ukcore__UKCore-Patient-RichardSmith-Example.xml"),
+        str(CORPUS / "ms-fhir-server__Bundle-Transaction.json"),
+    ]
+
+    result = CliRunner().invoke(app, ["fhir", "check", *files])
+
+    assert result.exit_code == 0, result.output
+    assert "Patient\n  ignored" in result.output
+    assert "no Encounter in the Bundle" in result.output

@@ -1,0 +1,100 @@
+"""The FHIR gateway over HTTP takes what real senders post: FHIR XML, transactions carrying
+Patients and other resources, and the trust's own Locations placed by its mapping profile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.api.deps import event_writer
+from flowsight.api.routers.fhir import PROFILES_STATE
+from flowsight.context import build_api
+from tests.adapters.fhir.test_real_feeds import XML_ENCOUNTER
+from tests.api.test_events_validation import (
+    RR8_KEY,
+    RecordingWriter,
+    auth,
+    bundle,
+    encounter,
+    issues,
+    settings,
+)
+
+PROFILE = MappingProfile(
+    organisation="RR8", locations=[LocationRule(location="CARDIO*", service="lth-wards")]
+)
+
+
+@pytest.fixture
+def writer() -> RecordingWriter:
+    return RecordingWriter()
+
+
+@pytest.fixture
+async def client(tmp_path: Path, writer: RecordingWriter) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_api(settings(tmp_path))
+    app.dependency_overrides[event_writer] = lambda: writer
+    setattr(app.state, PROFILES_STATE, {"RR8": PROFILE})
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        yield client
+
+
+async def test_an_xml_encounter_is_published_like_its_json_twin(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+
+    response = await client.post("/fhir/Encounter", content=XML_ENCOUNTER, headers=headers)
+
+    assert response.status_code == 202, response.text
+    assert [e["event_id"] for e in writer.events()] == ["enc-x1:admission"]
+
+
+async def test_xml_declaring_entities_is_a_400_and_dead_lettered(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    body = (
+        b'<!DOCTYPE Encounter [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<Encounter xmlns="http://hl7.org/fhir"><id value="&x;"/></Encounter>'
+    )
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+
+    response = await client.post("/fhir/Encounter", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert writer.published == []
+    assert [d["raw"] for d in writer.dead_letters] == [body]
+
+
+async def test_a_transaction_with_a_patient_and_a_trust_location_is_published(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}],
+    }
+    document = bundle(
+        patient,
+        encounter(
+            subject={"reference": "urn:uuid:7"},
+            location=[{"location": {"reference": "Location/CARDIO-1", "display": "Ward 12"}}],
+        ),
+    )
+    document["entry"][0]["fullUrl"] = "urn:uuid:7"
+
+    response = await client.post(
+        "/fhir", json=document, headers={**auth(RR8_KEY), "Content-Type": "application/fhir+json"}
+    )
+
+    assert response.status_code == 202, response.text
+    [admission] = writer.events()
+    assert admission["patient"] == {"nhs_number": "9434765919"}
+    assert (admission["service"], admission["unit"]) == ("lth-wards", "Ward 12")
+    assert ("information", "informational", "Bundle.entry[0]", None) in issues(response)
