@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,11 +79,50 @@ async def wait_until_ready(
         await asyncio.sleep(0.3)
 
 
-class LocalKafka:
-    """One local KRaft broker+controller on the settings' ports, keeping its state in `data_dir`."""
+@dataclass(frozen=True)
+class SecureListener:
+    """A SASL_SSL listener beside the plain one, as a shared cluster would offer: TLS with the
+    given PEM certificate chain and unencrypted PKCS#8 key, SCRAM-SHA-512 users and passwords."""
 
-    def __init__(self, settings: Settings, *, data_dir: Path | None = None) -> None:
+    port: int
+    certificate: Path
+    private_key: Path
+    users: Mapping[str, str] = field(default_factory=dict)
+
+    def properties(self, host: str, keystore: Path) -> dict[str, str]:
+        """The broker properties this listener adds (keystore: key and chain in one PEM file)."""
+        prefix = "listener.name.sasl_ssl"
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            f"{prefix}.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            f"{prefix}.ssl.keystore.type": "PEM",
+            f"{prefix}.ssl.keystore.location": str(keystore),
+        }
+
+    def scram_arguments(self) -> list[str]:
+        """`kafka-storage format` arguments that create the users with the cluster."""
+        return [
+            argument
+            for name, password in self.users.items()
+            for argument in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+        ]
+
+
+class LocalKafka:
+    """One local KRaft broker+controller on the settings' ports, keeping its state in `data_dir`;
+    with `secure`, a SASL_SSL listener too (the plain one stays for the broker's own probes)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        data_dir: Path | None = None,
+        secure: SecureListener | None = None,
+    ) -> None:
         self.settings = settings
+        self.secure = secure
         self.version = settings.kafka_version
         self.bootstrap, self.host = settings.kafka_bootstrap, settings.kafka_host
         self.data_dir = (data_dir or settings.data_dir / "kafka").resolve()
@@ -188,15 +227,21 @@ class LocalKafka:
 
     def _server_properties(self) -> str:
         host, port, cport = self.host, self.settings.kafka_port, self.settings.kafka_controller_port
+        listeners, advertised = f"PLAINTEXT://{host}:{port}", f"PLAINTEXT://{host}:{port}"
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if self.secure is not None:
+            listeners += f",SASL_SSL://{host}:{self.secure.port}"
+            advertised += f",SASL_SSL://{host}:{self.secure.port}"
+            protocols += ",SASL_SSL:SASL_SSL"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{host}:{cport}",
-            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "listeners": f"{listeners},CONTROLLER://{host}:{cport}",
+            "advertised.listeners": advertised,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": protocols,
             "log.dirs": str(self.log_dirs),
             # One node: internal topics cannot be replicated further than that.
             "offsets.topic.replication.factor": "1",
@@ -210,7 +255,19 @@ class LocalKafka:
             # Friendly for local work: the tools and faust may create topics on first use.
             "auto.create.topics.enable": "true",
         }
+        if self.secure is not None:
+            props |= self.secure.properties(host, self._keystore())
         return "".join(f"{key}={value}\n" for key, value in props.items())
+
+    def _keystore(self) -> Path:
+        """The secure listener's key and certificate chain in one PEM file, readable by us only."""
+        assert self.secure is not None
+        keystore = self.data_dir / "keystore.pem"
+        keystore.touch(mode=0o600)
+        keystore.write_bytes(
+            self.secure.private_key.read_bytes() + self.secure.certificate.read_bytes()
+        )
+        return keystore
 
     def _format(self) -> None:
         # Kafka's cluster ids are url-safe base64 UUIDs; making one here saves a JVM start.
@@ -218,6 +275,8 @@ class LocalKafka:
         while cluster_id.startswith("-"):
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         cmd = [*self._java("kafka.tools.StorageTool"), "format", "-t", cluster_id]
+        if self.secure is not None:
+            cmd += self.secure.scram_arguments()
         done = subprocess.run([*cmd, "-c", str(self.config_file)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"Formatting {self.log_dirs} failed:\n{done.stdout}{done.stderr}")
