@@ -1,27 +1,24 @@
 """The FHIR gateway over HTTP takes what real senders post: FHIR XML, transactions carrying
 Patients and other resources, and the trust's own Locations placed by its mapping profile."""
 
+# ruff: noqa: F811  (the `client` and `writer` fixtures are imported by name)
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from flowsight.adapters.profile import LocationRule, MappingProfile
-from flowsight.api.deps import event_writer
-from flowsight.api.routers.fhir import PROFILES_STATE
-from flowsight.context import build_api
+from flowsight.api.routers import fhir as fhir_router
 from tests.adapters.fhir.test_real_feeds import XML_ENCOUNTER
-from tests.api.test_events_validation import (
+from tests.api.test_events_validation import (  # noqa: F401  (client, writer: fixtures by name)
     RR8_KEY,
     RecordingWriter,
     auth,
     bundle,
+    client,
     encounter,
     issues,
-    settings,
+    writer,
 )
 
 PROFILE = MappingProfile(
@@ -29,21 +26,10 @@ PROFILE = MappingProfile(
 )
 
 
-@pytest.fixture
-def writer() -> RecordingWriter:
-    return RecordingWriter()
-
-
-@pytest.fixture
-async def client(tmp_path: Path, writer: RecordingWriter) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_api(settings(tmp_path))
-    app.dependency_overrides[event_writer] = lambda: writer
-    setattr(app.state, PROFILES_STATE, {"RR8": PROFILE})
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
-    ):
-        yield client
+@pytest.fixture(autouse=True)
+def rr8_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RR8's FHIR mapping profile, as the composition root would leave it on the app."""
+    monkeypatch.setattr(fhir_router, "mapping_profiles", lambda request: {"RR8": PROFILE})
 
 
 async def test_an_xml_encounter_is_published_like_its_json_twin(
