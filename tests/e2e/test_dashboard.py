@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.feeds import event, publish
 from tests.integration.stack import running_stack, stack_env
-from tests.integration.test_pipeline import event, publish
 
 pytestmark = pytest.mark.integration
 NHS_NUMBERS = ["9434765919", "9434765870", "9434765838"]

@@ -15,8 +15,8 @@ from aiokafka.structs import OffsetAndMetadata
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from flowsight.adapters.kafka.lag import ConsumerLag
+from tests.integration.feeds import event, publish
 from tests.integration.stack import running_stack, stack_env
-from tests.integration.test_pipeline import event, publish
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.feeds import NHS_NUMBER, event, pseudonym_of, publish, queue_entries
 from tests.integration.stack import Stack
-from tests.integration.test_pipeline import NHS_NUMBER, event, pseudonym_of, publish, queue_entries
 
 pytestmark = pytest.mark.integration
 

@@ -9,45 +9,16 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from flowsight.adapters.notify.routes import verify_signature
-from flowsight.schemas.nhs_number import with_check_digit
 from tests.adapters.notify.receivers import HttpReceiver
+from tests.integration.feeds import publish, ucr_referrals
 from tests.integration.stack import free_port, running_stack, stack_env
-from tests.integration.test_pipeline import publish
 
 pytestmark = pytest.mark.integration
 SECRET = "escalation-test-webhook-secret-0123456789"
-
-
-def nhs_numbers(count: int) -> list[str]:
-    numbers = (
-        with_check_digit(f"{first_nine:09d}") for first_nine in range(400_000_001, 400_001_000)
-    )
-    return [n for n in numbers if n][:count]
-
-
-def ucr_referrals(count: int, since: str) -> list[dict[str, Any]]:
-    """`count` new two-hour urgent community response referrals, each waiting since `since`."""
-    return [
-        {
-            "event_id": f"ucr-{n}",
-            "schema_version": "1",
-            "event_type": "referral",
-            "source": "RY6/systmone",
-            "occurred_at": since,
-            "service": "lch-ucr",
-            "patient": {"nhs_number": number},
-            "episode_id": f"UCR-{n}",
-            "to_service": "lch-ucr",
-            "status": "new",
-            "priority": "2-hour",
-        }
-        for n, number in enumerate(nhs_numbers(count))
-    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)

@@ -11,8 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.admin import topic_partitions
 from tests.fuzzing import malformed_events
-from tests.integration.stack import Stack
-from tests.integration.test_pipeline import (
+from tests.integration.feeds import (
     NHS_NUMBER,
     event,
     pseudonym_of,
@@ -20,6 +19,7 @@ from tests.integration.test_pipeline import (
     queue_entries,
     read_topic,
 )
+from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration
 

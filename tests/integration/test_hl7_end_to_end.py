@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.integration.feeds import pseudonym_of, read_topic
 from tests.integration.stack import Stack, free_port, listening
 from tests.integration.test_hl7_mllp import NHS_NUMBER, ack_of, adt, field, framed, send
-from tests.integration.test_pipeline import pseudonym_of, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from flowsight.services.facts import midnights
+from tests.integration.feeds import current, publish
+from tests.integration.feeds import service_figures as service
 from tests.integration.stack import Stack
-from tests.integration.test_pipeline import publish
 
 pytestmark = pytest.mark.integration
 
@@ -55,16 +56,6 @@ class Publisher:
                 json.dumps(event).encode(),
             )
         )
-
-
-def service(stack: Stack, service_id: str) -> dict[str, Any]:
-    response = stack.get(f"/v1/services/{service_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def current(stack: Stack, service_id: str, name: str) -> Any:
-    return service(stack, service_id)["current"][name]
 
 
 def test_three_organisations_make_one_picture_that_survives_a_worker_restart(stack: Stack) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.tables import metadata
+from tests.integration.feeds import event, pseudonym_of, publish, queue_entries
 from tests.integration.stack import Stack
-from tests.integration.test_pipeline import event, pseudonym_of, publish, queue_entries
 
 pytestmark = pytest.mark.integration
 

@@ -3,85 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.integration.stack import TEST_PSEUDONYM_KEY, Stack
+from tests.integration.feeds import (
+    NHS_NUMBER,
+    event,
+    pseudonym_of,
+    publish,
+    queue_entries,
+    read_topic,
+)
+from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-# Valid NHS numbers (Modulus 11): 943 476 5919 is the NHS's own published example.
-NHS_NUMBER = "9434765919"
-
-
-def pseudonym_of(nhs_number: str) -> str:
-    """What the validator must turn this NHS number into, computed independently of its code."""
-    return hmac.new(
-        TEST_PSEUDONYM_KEY.encode(), f"nhs:{nhs_number}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def event(event_type: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "event_id": f"{event_type}-{uuid.uuid4().hex[:12]}",
-        "schema_version": "1",
-        "event_type": event_type,
-        "source": "RR8/pas",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
-        "service": "lth-wards",
-        "patient": {"nhs_number": NHS_NUMBER},
-        "episode_id": "SPELL-0001",
-    }
-    body.update(fields)
-    return body
-
-
-async def publish(bootstrap: str, topic: str, *values: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, key=b"SPELL-0001", value=value)
-    finally:
-        await producer.stop()
-
-
-async def read_topic(bootstrap: str, topic: str, expected: int, within: float = 60) -> list[Any]:
-    """Read `topic` from the start until `expected` records arrived (or fail after `within` s)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        async with asyncio.timeout(within):
-            while len(records) < expected:
-                batch = await consumer.getmany(timeout_ms=1000)
-                for partition_records in batch.values():
-                    records.extend(partition_records)
-    except TimeoutError:
-        raise AssertionError(f"only {len(records)} of {expected} records on {topic}") from None
-    finally:
-        await consumer.stop()
-    return records
-
-
-def queue_entries(stack: Stack, service: str) -> list[dict[str, Any]]:
-    response = stack.get(f"/v1/services/{service}/queue")
-    assert response.status_code == 200, response.text
-    return response.json()["entries"]
 
 
 def test_referred_patient_appears_in_the_queue_then_leaves_it_on_admission(stack: Stack) -> None:

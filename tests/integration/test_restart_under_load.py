@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from tests.integration.feeds import current, nhs_numbers
 from tests.integration.stack import Stack
-from tests.integration.test_escalation import nhs_numbers
-from tests.integration.test_live_state import current
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.feeds import publish, ucr_referrals
 from tests.integration.stack import TEST_API_KEY, Stack, running_stack, stack_env
-from tests.integration.test_escalation import ucr_referrals
-from tests.integration.test_pipeline import publish
 
 pytestmark = pytest.mark.integration
 
