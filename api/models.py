@@ -152,7 +152,9 @@ class DeliveryOut(BaseModel):
     route: str
     state: str = Field(description="pending, delivering, delivered or failed")
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(
+        description="the receiver's last refusal or error; shown to on-call and admin only"
+    )
     delivered_at: datetime | None
 
 

@@ -134,7 +134,8 @@ class AlertmanagerRoute(_RouteSettings):
 
 
 class EmailRoute(_RouteSettings):
-    """Email over SMTP: STARTTLS whenever the server offers it (`auto`), or as told."""
+    """Email over SMTP: STARTTLS (`auto`, `starttls`: refused when the server does not offer it),
+    TLS from the start (`ssl`), or in the clear only when told so (`none`)."""
 
     kind: Literal["email"]
     host: str = Field(min_length=1)
@@ -169,14 +170,14 @@ class EmailRoute(_RouteSettings):
             smtp.starttls(context=self._tls())
             smtp.ehlo()
             return
-        # `auto` sends in the clear to a server without STARTTLS, but never a password.
-        if self.security == "starttls" or self.username:
-            raise DeliveryFailed(
-                f"{self.host}:{self.port} does not offer STARTTLS; refusing to send "
-                f"{'the password' if self.username else 'the alert'} without TLS "
-                "(security 'none' allows it)",
-                permanent=True,
-            )
+        # An alert names services and levels: neither it nor a password goes out in the clear
+        # unless the route says `none`, so a downgraded (STARTTLS-stripped) server gets nothing.
+        raise DeliveryFailed(
+            f"{self.host}:{self.port} does not offer STARTTLS; refusing to send "
+            f"{'the password' if self.username else 'the alert'} without TLS "
+            "(security 'none' allows it)",
+            permanent=True,
+        )
 
     def _send(self, message: EmailMessage) -> None:
         try:

@@ -30,8 +30,11 @@ log = logging.getLogger("flowsight.api")
 OnCall = Annotated[Principal, Depends(require("oncall"))]
 
 
-async def _alert_out(connection: Any, row: Any) -> AlertOut:
+async def _alert_out(connection: Any, row: Any, principal: Principal) -> AlertOut:
     deliveries = await outbox.deliveries(connection, row.id)
+    # A receiver's answer can quote its own internals (addresses, stack traces): on-call and
+    # admins act on it, viewers see only the delivery's state.
+    detailed = principal.has("oncall")
     return AlertOut(
         id=row.id,
         scope=row.scope,
@@ -51,7 +54,7 @@ async def _alert_out(connection: Any, row: Any) -> AlertOut:
                 route=d["route"],
                 state=d["state"],
                 attempts=d["attempts"],
-                last_error=d["last_error"],
+                last_error=d["last_error"] if detailed else None,
                 delivered_at=store.as_utc(d["delivered_at"]) if d["delivered_at"] else None,
             )
             for d in deliveries
@@ -62,7 +65,7 @@ async def _alert_out(connection: Any, row: Any) -> AlertOut:
 @router.get("", response_model=AlertsOut, summary="Escalations and de-escalations, newest first")
 async def list_alerts(
     connection: ConnectionDep,
-    _: Viewer,
+    principal: Viewer,
     state: Literal["open", "acknowledged"] | None = None,
     scope: Annotated[str | None, Query(description="a service id, or system")] = None,
     level: Annotated[int | None, Query(ge=1, le=4, description="the level changed to")] = None,
@@ -84,7 +87,7 @@ async def list_alerts(
         query.order_by(alerts_table.c.at.desc(), alerts_table.c.id).limit(limit).offset(offset)
     )
     return AlertsOut(
-        alerts=[await _alert_out(connection, row) for row in rows.all()],
+        alerts=[await _alert_out(connection, row, principal) for row in rows.all()],
         total=total,
         limit=limit,
         offset=offset,
@@ -115,7 +118,7 @@ async def acknowledge(
             f"alert {alert_id} was acknowledged by {row.acknowledged_by} at {row.acknowledged_at}",
         )
     await audit_read(connection, request, principal, "acknowledge_alert")
-    acknowledged = await _alert_out(connection, row)
+    acknowledged = await _alert_out(connection, row, principal)
     # The alerts topic carries acknowledgements too; the database is the record, so a Kafka
     # outage leaves the acknowledgement recorded, and only the topic without it.
     message = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from flowsight.adapters.readmodel.database import create_engine
-from flowsight.adapters.readmodel.outbox import Alert, record_alert
+from flowsight.adapters.readmodel.outbox import Alert, claim_due, mark_failed, record_alert
 from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
@@ -189,3 +189,29 @@ def test_an_unusable_threshold_is_refused_naming_the_service_and_indicator(
         ]["level3"]
         == 25.0
     ), "nothing was changed"
+
+
+def test_viewers_see_a_delivery_failed_but_not_the_receivers_answer(
+    client: TestClient, database: str
+) -> None:
+    alert_id = seed_alert(database)
+    answer = "HTTP 500: Traceback (most recent call last): File /srv/hooks/app.py, password=x"
+
+    async def fail_delivery() -> None:
+        engine = create_engine(database)
+        async with engine.begin() as connection:
+            claims = await claim_due(
+                connection, datetime.now(UTC), limit=10, lease=timedelta(minutes=1)
+            )
+            await mark_failed(connection, claims[0], answer)
+        await engine.dispose()
+
+    asyncio.run(fail_delivery())
+
+    def delivery(role: str) -> dict[str, object]:
+        listed = client.get("/v1/alerts", headers=as_role(role)).json()
+        (found,) = [a for a in listed["alerts"] if a["id"] == alert_id]
+        return dict(found["deliveries"][0])
+
+    assert (delivery("viewer")["state"], delivery("viewer")["last_error"]) == ("failed", None)
+    assert delivery("admin")["last_error"] == answer  # on-call (with viewer) and admins see it

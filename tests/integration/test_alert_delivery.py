@@ -335,6 +335,7 @@ async def test_an_smtp_server_receives_the_email(engine: AsyncEngine) -> None:
                 "port": controller.port,
                 "sender": "flowsight@leeds.example",
                 "recipients": ["silver@leeds.example", "gold@leeds.example"],
+                "security": "none",  # this test server offers no STARTTLS
             }
         ]
     ).by_name()

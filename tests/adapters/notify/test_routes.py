@@ -73,6 +73,7 @@ def test_the_settings_field_reads_a_json_environment_variable(
     for name in list(os.environ):
         if name.startswith("FLOWSIGHT_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "local")  # no keys needed to read a route
     if variable is not None:
         monkeypatch.setenv("FLOWSIGHT_ALERT_ROUTES", variable)
     assert list(WithRoutes(_env_file=None).alert_routes.by_name()) == names
@@ -257,11 +258,14 @@ async def test_email_without_starttls_on_offer_refuses_to_send_a_password() -> N
     try:
         with pytest.raises(DeliveryFailed) as raised:
             await deliver(email_route(controller.port, username="u", password="right-password"))
-        await deliver(email_route(controller.port))  # no password: sent in the clear
+        with pytest.raises(DeliveryFailed) as no_password:
+            await deliver(email_route(controller.port))  # `auto` never falls back to clear text
+        await deliver(email_route(controller.port, security="none"))  # only when told so
     finally:
         controller.stop()
-    assert raised.value.permanent
+    assert raised.value.permanent and no_password.value.permanent
     assert "does not offer STARTTLS; refusing to send the password" in raised.value.reason
+    assert "does not offer STARTTLS; refusing to send the alert" in no_password.value.reason
     assert [over_tls for _, over_tls in mailbox.messages] == [False]
 
 
@@ -271,7 +275,10 @@ async def test_a_refused_recipient_fails_permanently_and_a_closed_port_is_retrie
     controller.start()
     try:
         with pytest.raises(DeliveryFailed) as refused:
-            await deliver(email_route(controller.port, recipients=["nobody@leeds.example"]))
+            await deliver(
+                # This test server offers no STARTTLS: only `none` sends to it at all.
+                email_route(controller.port, recipients=["nobody@leeds.example"], security="none")
+            )
     finally:
         controller.stop()
     assert refused.value.permanent and "550" in refused.value.reason
