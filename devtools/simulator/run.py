@@ -17,6 +17,7 @@ from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 
 log = logging.getLogger("flowsight.devtools.simulator")
+CATCH_UP_STEP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ async def simulate(
     duration: float | None = None,
     on_published: Callable[[int], None] | None = None,
 ) -> int:
-    """Replay the city from its start as fast as the rate allows, then follow the wall clock.
+    """Publish the city's census, replay it from its start as fast as the rate allows, then
+    follow the wall clock.
 
     Returns the number of events published. Runs until `duration` seconds pass, or forever.
     """
@@ -74,7 +76,10 @@ async def simulate(
     async with EventPublisher(settings) as publisher:
         while stop_at is None or loop.time() < stop_at:
             started = loop.time()
-            batch = list(city.events_until(min(datetime.now(UTC), city.next_time())))
+            # Catching up, take an hour of the city at a time (the census first): one instant
+            # at a time would publish its thousands of past events one by one.
+            horizon = min(datetime.now(UTC), city.next_time() + CATCH_UP_STEP)
+            batch = list(city.events_until(horizon))
             published += await publisher.publish_by_source(batch)
             if on_published and batch:
                 on_published(len(batch))
