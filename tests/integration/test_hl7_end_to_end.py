@@ -95,8 +95,9 @@ def mutate(rng: random.Random, message: bytes) -> bytes:
         text = text.replace(
             "ADT^A01", rng.choice(["ADT^A99", "ADT^A08", "ORU^R01", "ADT^", "^^", "ADT^A03"])
         )
-    elif how == 4:  # a wrong NHS number
+    elif how == 4:  # a wrong NHS number, and no hospital number to fall back on
         text = text.replace(NHS_NUMBER, "".join(rng.choice("0123456789") for _ in range(10)))
+        text = text.replace("RR8123456^^^RR8^MR~", "")
     elif how == 5:  # a date that is not a date
         text = text.replace(
             text.split("|")[6], rng.choice(["2026-13-45", "nonsense", "99999999999999", ""])
