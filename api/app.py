@@ -13,6 +13,7 @@ import flowsight
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
+from flowsight.api.hardening import install_hardening
 from flowsight.api.live import LiveFeed
 from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
@@ -63,8 +64,12 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         version=flowsight.__version__,
         summary="Live patient flow, queues, delays and pressure across a health and care system.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load from a CDN: local mode only (docs/security.md).
+        docs_url="/docs" if settings.is_local else None,
+        redoc_url="/redoc" if settings.is_local else None,
     )
     install_problem_handlers(app)
+    install_hardening(app, serve_docs=settings.is_local)
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.
     gateway = GatewayWriter(settings, app.state.registry)

@@ -11,7 +11,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ROLES = frozenset({"viewer", "caseload", "oncall", "admin"})
+#: `metrics` reads /metrics and /readyz's details outside local mode (a Prometheus scraper).
+ROLES = frozenset({"viewer", "caseload", "oncall", "admin", "metrics"})
 
 
 #: What vouched for a principal; the audit log names it, so an OIDC subject can never pass for

@@ -13,7 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from flowsight.adapters.kafka.admin import BrokerUnreachable, wait_for_broker
 from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
 from flowsight.adapters.readmodel.migrate import current_revision
-from flowsight.api.deps import ApiState, StateDep
+from flowsight.api.deps import ApiState, PresentedKey, StateDep, caller
+from flowsight.api.principal import Unauthenticated
+from flowsight.api.problems import Problem
+
+#: The role that reads operational detail (metrics, readiness checks) outside local mode.
+METRICS_ROLE = "metrics"
 
 router = APIRouter(tags=["operations"])
 
@@ -27,7 +32,9 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     summary="Readiness: Kafka and the database reachable, and the worker's state caught up",
 )
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(state: StateDep, presented: PresentedKey) -> JSONResponse:
+    """200 when ready, else 503; the checks and lag (which name the broker and the topics) only
+    in local mode or for a caller with the metrics role, so a load balancer needs no key."""
     checks: dict[str, str] = {}
     try:
         async with state.engine.connect() as connection:
@@ -50,7 +57,17 @@ async def readyz(state: StateDep) -> JSONResponse:
         checks["state"], body["lag"] = await _state_caught_up(state)
     # A lag that cannot be measured (no coordinator for the group yet) does not block readiness.
     ready = all(value == "ok" or value.startswith("unknown") for value in checks.values())
-    return JSONResponse({"ready": ready, **body}, status_code=200 if ready else 503)
+    shown = body if _may_see_operations(state, presented) else {}
+    return JSONResponse({"ready": ready, **shown}, status_code=200 if ready else 503)
+
+
+def _may_see_operations(state: ApiState, presented: str | None) -> bool:
+    if state.settings.is_local:
+        return True
+    try:
+        return state.authenticator.authenticate(presented).has(METRICS_ROLE)
+    except Unauthenticated:
+        return False
 
 
 async def _state_caught_up(state: ApiState) -> tuple[str, dict[str, int]]:
@@ -73,6 +90,17 @@ async def _state_caught_up(state: ApiState) -> tuple[str, dict[str, int]]:
     return "ok", behind
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (the metrics role, outside local mode)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def metrics(request: Request, state: StateDep, presented: PresentedKey) -> Response:
+    if not state.settings.is_local:
+        principal = caller(state, presented)  # 401 without a valid credential
+        if not principal.has(METRICS_ROLE):
+            raise Problem(
+                403, "Forbidden", "this needs the 'metrics' role", who=principal.audit_name
+            )
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -11,12 +12,17 @@ from sse_starlette import EventSourceResponse
 
 from flowsight.adapters.readmodel import pressure as pressure_store
 from flowsight.adapters.readmodel import store
-from flowsight.api.deps import StateDep, Viewer
+from flowsight.api.deps import PresentedKey, StateDep, Viewer
 from flowsight.api.live import Change, LiveFeed, pressure_view
+from flowsight.api.principal import Authenticator, Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
 PING_SECONDS = 15
+#: How often a quiet stream re-checks its caller: a stream must not outlive its credential.
+RECHECK_SECONDS = 15.0
+#: The last event of a stream whose credential expired or was revoked.
+CLOSED = Change("closed", {"reason": "the credential is no longer valid; reconnect with a new one"})
 
 
 @router.get(
@@ -25,7 +31,9 @@ PING_SECONDS = 15
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(request: Request, state: StateDep, _: Viewer) -> EventSourceResponse:
+async def stream(
+    request: Request, state: StateDep, _: Viewer, presented: PresentedKey
+) -> EventSourceResponse:
     """First a `pressure` event per scope with its current state, then each change as it happens:
 
     - `pressure`: a scope's published level (`level`), scored level, score and indicators;
@@ -33,7 +41,9 @@ async def stream(request: Request, state: StateDep, _: Viewer) -> EventSourceRes
       (`kind: acknowledgement`);
     - `resync`: the client fell too far behind; reload `GET /v1/pressure` and carry on.
 
-    A comment line is sent every 15 seconds so proxies keep the connection open.
+    A comment line is sent every 15 seconds so proxies keep the connection open. The caller's
+    credential is checked again before each change and at least every 15 seconds: when it has
+    expired or been revoked, a `closed` event ends the stream.
     """
     feed: LiveFeed = request.app.state.live
     queue = feed.subscribe()  # before the snapshot, so no change falls between the two
@@ -44,16 +54,52 @@ async def stream(request: Request, state: StateDep, _: Viewer) -> EventSourceRes
         feed.unsubscribe(queue)
         raise
 
+    first = [Change("pressure", _view(scope, row)) for scope, row in sorted(snapshot.items())]
+    allowed = still_allowed(state.authenticator, presented)
+
     async def events() -> AsyncIterator[dict[str, Any]]:
         try:
-            for scope, row in sorted(snapshot.items()):
-                yield _event(Change("pressure", _view(scope, row)))
-            while True:
-                yield _event(await queue.get())
+            async for change in live_changes(first, queue, allowed, RECHECK_SECONDS):
+                yield _event(change)
         finally:
             feed.unsubscribe(queue)
 
     return EventSourceResponse(events(), ping=PING_SECONDS)
+
+
+def still_allowed(authenticator: Authenticator, presented: str | None) -> Callable[[], bool]:
+    """Whether the credential that opened a stream still names a viewer (a token may expire)."""
+
+    def check() -> bool:
+        try:
+            return authenticator.authenticate(presented).has("viewer")
+        except Unauthenticated:
+            return False
+
+    return check
+
+
+async def live_changes(
+    first: list[Change],
+    queue: asyncio.Queue[Change],
+    allowed: Callable[[], bool],
+    recheck_seconds: float,
+) -> AsyncIterator[Change]:
+    """`first`, then each change from `queue`, for as long as `allowed()`; then `closed`."""
+    for change in first:
+        yield change
+    while True:
+        try:
+            change = await asyncio.wait_for(queue.get(), recheck_seconds)
+        except TimeoutError:
+            if not allowed():
+                yield CLOSED
+                return
+            continue
+        if not allowed():
+            yield CLOSED
+            return
+        yield change
 
 
 def _view(scope: str, row: dict[str, Any]) -> dict[str, Any]:

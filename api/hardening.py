@@ -1,0 +1,95 @@
+"""What every answer of the API carries for the browser's and the proxy's sake, and what an
+unexpected error is answered with.
+
+- Security headers on every response: no sniffing, no framing, no referrer, a Content Security
+  Policy that lets the dashboard run its own inline script (by hash) and nothing else;
+- `Cache-Control: no-store` on every `/v1` answer: patient-level lists (pseudonyms, dates) must not
+  stay in a browser's or a proxy's cache, and an aggregate is stale within seconds anyway;
+- an unexpected error is a 500 problem document that says nothing of its cause; the cause is
+  logged (the log formatter keeps secrets and NHS numbers out of it).
+
+Swagger UI (`/docs`) loads its scripts from a CDN, on the origin where the dashboard keeps its
+API key: it is served in local mode only, and exempt from the policy there.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from flowsight.api.problems import problem_response
+
+log = logging.getLogger("flowsight.api")
+
+DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
+#: Served only in local mode, where they load Swagger UI from its CDN.
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+def dashboard_script_hashes(page: Path = DASHBOARD) -> list[str]:
+    """CSP source expressions ('sha256-…') allowing exactly the page's inline scripts."""
+    scripts = re.findall(r"<script>(.*?)</script>", page.read_text(encoding="utf-8"), re.S)
+    return [
+        f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in scripts
+    ]
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """The policy: same-origin fetches, our own inline script and styles, nothing framed."""
+    scripts = " ".join(script_hashes) or "'none'"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {scripts}",
+            # The dashboard's and the weekly report's own <style> blocks; no script can run from
+            # a style, so inline styles are allowed rather than hashed per report.
+            "style-src 'unsafe-inline'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
+    """Add the headers to every response and the 500 handler to `app`."""
+    policy = content_security_policy(dashboard_script_hashes())
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": policy,
+    }
+
+    @app.middleware("http")
+    async def _secure_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        path = request.url.path
+        for name, value in headers.items():
+            if serve_docs and path in DOCS_PATHS and name == "Content-Security-Policy":
+                continue
+            response.headers.setdefault(name, value)
+        if path.startswith("/v1/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error(
+            "unexpected error answering %s %s", request.method, request.url.path, exc_info=error
+        )
+        return problem_response(
+            request, 500, "Internal error", "the server could not answer; the error is logged"
+        )
