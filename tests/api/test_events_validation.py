@@ -363,7 +363,7 @@ async def test_without_kafka_the_api_starts_reports_it_and_answers_503_to_publis
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
     ):
-        ready = await client.get("/readyz")
+        ready = await client.get("/readyz", headers=auth(ADMIN_KEY))  # details: metrics role
         published = await post_events(client, event())
         fhir = await client.post("/fhir/Encounter", json=encounter(), headers=auth(RR8_KEY))
 
