@@ -37,7 +37,10 @@ class ServicePressure(BaseModel):
     score: float | None = Field(description="weighted mean of the indicator levels, 1 to 4")
     indicators: list[IndicatorOut] = Field(description="why: each indicator's value and thresholds")
     scored_at: datetime | None
-    queue_length: int = Field(description="patients with an open referral, not yet admitted")
+    queue_length: int = Field(
+        description="patients with an open referral, not yet admitted; for the transfer-of-care "
+        "hub, its open assessments"
+    )
     longest_wait_minutes: float | None
     capacity: CapacityOut | None
 
@@ -46,6 +49,11 @@ class SystemPressure(BaseModel):
     level: int | None = Field(description="published OPEL level of the system")
     scored_level: int | None = Field(description="the level the latest score maps to")
     score: float | None = Field(description="weighted mean of the services' levels")
+    acute_level: int | None = Field(
+        None,
+        description="the acute services' level (front door and inpatients combined): the system "
+        "level is never below it (integrated OPEL framework 2024-26)",
+    )
     scored_at: datetime | None
     queue_length: int = Field(description="patients waiting across every service")
 
@@ -105,7 +113,12 @@ class ServiceDetail(BaseModel):
 
 class DailyOut(BaseModel):
     service: str
-    days: list[dict[str, float | int | str | None]]
+    days: list[dict[str, float | int | str | None]] = Field(
+        description="one row per day (Europe/London) from the service's first event, oldest "
+        "first: `day`, the day's figures (current ones as of its end) and "
+        "`period_lost_bed_days` (every midnight of the day with a delay running); see "
+        "docs/metrics.md"
+    )
 
 
 class DelayGroup(BaseModel):

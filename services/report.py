@@ -6,13 +6,18 @@ The three questions come from the system visibility model: is each service meeti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flowsight.schemas.catalogue import Service
-from flowsight.services.facts import LONDON
+from flowsight.schemas.codes import CapacityUnit
+from flowsight.services.facts import LONDON, Delay
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
+from flowsight.services.timestamps import parse_timestamp
+
+#: Figures "as of the end of" a period are taken just before it ends.
+END_OF_PERIOD = timedelta(microseconds=1)
 
 #: (section, figure, label) in the order the report shows them; a service shows those it has.
 LAYOUT: tuple[tuple[str, str, str], ...] = (
@@ -23,9 +28,19 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("queues", "occupancy_pct", "Bed occupancy (%)"),
     ("queues", "delayed_count", "Delayed, no criteria to reside"),
     ("queues", "lost_bed_days", "Lost bed days of current delays"),
+    ("queues", "period_lost_bed_days", "Lost bed days this week (every midnight delayed)"),
     ("queues", "delayed_21_plus", "Delayed 21 days or more"),
+    ("queues", "delayed_days_0", "Delayed under a day"),
+    ("queues", "delayed_days_1", "Delayed 1 day"),
+    ("queues", "delayed_days_2_3", "Delayed 2-3 days"),
+    ("queues", "delayed_days_4_6", "Delayed 4-6 days"),
+    ("queues", "delayed_days_7_13", "Delayed 7-13 days"),
+    ("queues", "delayed_days_14_20", "Delayed 14-20 days"),
+    ("queues", "delayed_days_21_plus", "Delayed 21 days or more (publication band)"),
     ("queues", "long_stay_7_plus", "In a bed 7 days or more"),
+    ("queues", "long_stay_14_plus", "In a bed 14 days or more"),
     ("queues", "long_stay_21_plus", "In a bed 21 days or more"),
+    ("queues", "queue_p0", "Waiting, pathway 0"),
     ("queues", "queue_p1", "Waiting, pathway 1"),
     ("queues", "queue_p2", "Waiting, pathway 2"),
     ("queues", "queue_p3", "Waiting, pathway 3"),
@@ -97,6 +112,65 @@ def iso_week(moment: datetime) -> str:
     return f"{year}-W{number:02d}"
 
 
+def period_moment(period: Period, now: datetime) -> datetime:
+    """The moment a period's current figures are taken: its end, or `now` while it runs."""
+    return min(now, period.end - END_OF_PERIOD)
+
+
+def period_lost_bed_days(delays: Iterable[Delay], period: Period, as_of: datetime) -> int:
+    """Lost bed days of a period: each midnight (Europe/London) in it, up to `as_of`, at which
+    a delay was running, whether it has ended since or not.
+
+    A delay loses the midnights after its Discharge Ready Date up to its end (as
+    `services.facts.midnights` counts them), so the periods of a partition add up to the
+    delays' lost bed days, and a delay whose DRD is still to come loses none.
+    """
+    first = _first_midnight(period.start)
+    last = min(_first_midnight(period.end) - timedelta(days=1), as_of.astimezone(LONDON).date())
+    total = 0
+    for delay in delays:
+        since = _day(delay.started_at) + timedelta(days=1)
+        until = _day(delay.ended_at) if delay.ended_at else as_of.astimezone(LONDON).date()
+        total += max(0, (min(last, until) - max(first, since)).days + 1)
+    return total
+
+
+def _day(timestamp: str) -> date:
+    return parse_timestamp(timestamp).astimezone(LONDON).date()
+
+
+def _first_midnight(moment: datetime) -> date:
+    """The day whose midnight is the first at or after `moment`."""
+    local = moment.astimezone(LONDON)
+    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
+
+
+def figures_of(
+    service: Service,
+    facts: ServiceFacts,
+    period: Period,
+    as_of: datetime,
+    open_capacity: int | None = None,
+) -> Figures:
+    """A service's figures for `period` as the API, daily rows and report show them: the
+    core's, with the period's lost bed days."""
+    figures = service_figures(service, facts, period, as_of, open_capacity)
+    figures["period_lost_bed_days"] = period_lost_bed_days(facts.delays, period, as_of)
+    return figures
+
+
+def system_figures_of(
+    services: list[Service], facts: Mapping[str, ServiceFacts], period: Period, as_of: datetime
+) -> Figures:
+    """The system's figures with the period's lost bed days (bed-based services only)."""
+    figures = system_figures(services, dict(facts), period, as_of)
+    beds = [s.id for s in services if s.capacity_unit == CapacityUnit.BEDS]
+    figures["period_lost_bed_days"] = sum(
+        period_lost_bed_days(facts[s].delays, period, as_of) for s in beds if s in facts
+    )
+    return figures
+
+
 def weekly_report(
     week: str,
     services: list[Service],
@@ -104,13 +178,16 @@ def weekly_report(
     now: datetime,
     open_capacity: Mapping[str, int | None],
 ) -> WeeklyReport:
-    """The report of `week`: for a week still running, figures as of `now`."""
-    start, end = week_period(week)
-    as_of = min(now, end - timedelta(microseconds=1))
-    period = Period(start, end)
+    """The report of `week`: for a week still running, figures as of `now`.
+
+    `open_capacity` is each service's capacity in force at the report's moment
+    (`period_moment`); a service without one is taken at its catalogue capacity.
+    """
+    period = Period(*week_period(week))
+    as_of = period_moment(period, now)
     lines = []
     for service in services:
-        figures = service_figures(
+        figures = figures_of(
             service,
             facts.get(service.id, ServiceFacts()),
             period,
@@ -123,5 +200,10 @@ def weekly_report(
             if name in figures
         ]
     return WeeklyReport(
-        week, start, end, as_of, lines, system_figures(services, dict(facts), period, as_of)
+        week,
+        period.start,
+        period.end,
+        as_of,
+        lines,
+        system_figures_of(services, facts, period, as_of),
     )

@@ -1,7 +1,8 @@
 """The pressure step: score each service and the system, escalate or hold, record alerts.
 
-It runs after each refresh of today's figures (when state changed, and on a timer, since waits
-and delays grow with time alone). Escalation state, the latest scores and any new alert with its
+It runs after each refresh of the figures (when state changed, and on a timer, since waits and
+delays grow with time alone), on each service's figures over the last 24 hours
+(`services.kpis.pressure_period`): rates are not restarted at midnight. Escalation state, the latest scores and any new alert with its
 outbox rows are written in one transaction: a worker killed after scoring either recorded the
 alert, which the deliverer then sends, or did not, and the next run scores the same change.
 """
@@ -68,7 +69,8 @@ async def assess_pressure(
     policy: PressurePolicy,
     now: datetime,
 ) -> Assessment:
-    """Score every service with thresholds, then the system; record any change of level."""
+    """Score every service with thresholds on `figures` (each service's figures over the
+    pressure period), then the system; record any change of level."""
     async with engine.begin() as connection:
         effective = pressure_store.effective_catalogue(
             catalogue, await pressure_store.overrides(connection)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -20,9 +21,14 @@ from tenacity import (
 
 from flowsight.adapters.readmodel import facts, store
 from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
 from flowsight.services.touched import touched_days
+from flowsight.streams.daily import days_through
 from flowsight.streams.metrics import WorkerMetrics
+
+#: The kinds of fact the daily figures are computed from (anomalies are counted, not figures).
+FACT_KINDS = ("stays", "delays", "referrals", "attendances", "assessments")
 
 log = logging.getLogger("flowsight.sink")
 
@@ -45,8 +51,11 @@ class ReadModelSink:
     ) -> None:
         """Replace the read model's rows for these patients and services.
 
-        `since` is the earliest event time the changes can affect; the daily figures of every
-        day from then on that the old or new facts touch are marked for recomputing.
+        The daily figures of every day a changed fact or capacity report can change are marked
+        for recomputing: from its earliest moment to today (`days_through`). `since`, the
+        earliest event time of the batch, is no longer needed for that: comparing the facts as
+        stored with the new ones finds every change, also one to a fact that ended before it
+        (a stay readmitted by a later admission).
         """
         states = list(journeys)
         capacity_rows = list(capacity)
@@ -88,10 +97,11 @@ class ReadModelSink:
         now = datetime.now(UTC)
         patients = [state.pseudonym for state in states]
         async with self.engine.begin() as connection:
-            touched: set[tuple[str, date]] = set()
-            if since is not None:
-                old = await facts.stored_states(connection, patients)
-                touched = touched_days([*old, *states], since)
+            old = await facts.stored_states(connection, patients) if patients else []
+            touched = touched_days(changed_facts(old, states), "")
+            touched |= {
+                (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
+            }
             await store.replace_queue_entries(
                 connection,
                 patients,
@@ -99,7 +109,8 @@ class ReadModelSink:
                 now,
             )
             await facts.replace_facts(connection, states)
-            await facts.mark_dirty(connection, touched)
+            today = now.astimezone(LONDON).date()
+            await facts.mark_dirty(connection, days_through(touched, today), uuid.uuid4().hex)
             await store.replace_capacity(connection, capacity_rows)
             summaries = await store.queue_summaries(connection)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
@@ -114,6 +125,26 @@ class ReadModelSink:
         log.warning(
             "read-model write failed (attempt %d), retrying: %s", state.attempt_number, error
         )
+
+
+def changed_facts(old: Sequence[JourneyState], new: Sequence[JourneyState]) -> list[JourneyState]:
+    """For each patient, the facts that differ between `old` and `new`: gone, new or altered."""
+    before = {state.pseudonym: state for state in old}
+    changed = []
+    for state in new:
+        was = before.get(state.pseudonym) or JourneyState(state.pseudonym)
+        difference = JourneyState(state.pseudonym)
+        for kind in FACT_KINDS:
+            remaining = list(getattr(state, kind))
+            gone = []
+            for fact in getattr(was, kind):
+                if fact in remaining:
+                    remaining.remove(fact)
+                else:
+                    gone.append(fact)
+            getattr(difference, kind).extend([*gone, *remaining])
+        changed.append(difference)
+    return changed
 
 
 def _transient(error: BaseException) -> bool:

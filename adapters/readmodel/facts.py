@@ -7,13 +7,15 @@ from dataclasses import asdict, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, or_, select
+from sqlalchemy import Table, and_, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowsight.adapters.readmodel.store import as_utc
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
     attendances,
+    capacity_reports,
     delays,
     referrals,
     service_daily,
@@ -24,6 +26,7 @@ from flowsight.services.facts import LONDON, Anomaly, Assessment, Attendance, De
 from flowsight.services.journey import JourneyState
 from flowsight.services.kpis import ServiceFacts
 from flowsight.services.timestamps import utc_timestamp
+from flowsight.services.touched import london_day
 
 #: Which table holds which fact, and the fact field stored as `service_id`.
 _TABLES: tuple[tuple[Table, type[Any], str, str], ...] = (
@@ -153,31 +156,35 @@ async def anomaly_counts(connection: AsyncConnection) -> list[dict[str, Any]]:
     ]
 
 
-async def mark_dirty(connection: AsyncConnection, days: set[tuple[str, date]]) -> None:
-    """Remember that these days' figures need computing again."""
-    if not days:
-        return
-    existing = await connection.execute(
-        select(service_daily_dirty).where(
-            or_(
-                *(
-                    and_(service_daily_dirty.c.service_id == s, service_daily_dirty.c.day == d)
-                    for s, d in days
+async def mark_dirty(connection: AsyncConnection, days: set[tuple[str, date]], token: str) -> None:
+    """Remember that these days' figures need computing again, under a new `token`."""
+    by_service: dict[str, list[date]] = {}
+    for service_id, day in days:
+        by_service.setdefault(service_id, []).append(day)
+    for service_id, marked in by_service.items():
+        for chunk in _chunks(sorted(marked)):
+            await connection.execute(
+                delete(service_daily_dirty).where(
+                    service_daily_dirty.c.service_id == service_id,
+                    service_daily_dirty.c.day.in_(chunk),
                 )
             )
-        )
-    )
-    new = days - {(row.service_id, row.day) for row in existing}
-    if new:
+    if days:
         await connection.execute(
-            insert(service_daily_dirty), [{"service_id": s, "day": d} for s, d in new]
+            insert(service_daily_dirty),
+            [{"service_id": s, "day": d, "token": token} for s, d in sorted(days)],
         )
 
 
-async def dirty_days(connection: AsyncConnection, limit: int = 500) -> list[tuple[str, date]]:
-    """Days waiting to have their figures computed, oldest first."""
+def _chunks(days: list[date], size: int = 400) -> list[list[date]]:
+    # A bounded IN list: databases limit the parameters of one statement.
+    return [days[i : i + size] for i in range(0, len(days), size)]
+
+
+async def dirty_days(connection: AsyncConnection, limit: int = 500) -> list[tuple[str, date, str]]:
+    """Days waiting to have their figures computed, oldest first, with their mark's token."""
     query = select(service_daily_dirty).order_by(service_daily_dirty.c.day).limit(limit)
-    return [(row.service_id, row.day) for row in await connection.execute(query)]
+    return [(row.service_id, row.day, row.token) for row in await connection.execute(query)]
 
 
 async def store_daily(
@@ -186,19 +193,70 @@ async def store_daily(
     day: date,
     figures: dict[str, Any],
     now: datetime,
+    token: str | None = None,
 ) -> None:
-    """Replace one day's figures of a service, and clear its dirty mark."""
+    """Replace one day's figures of a service; clear its dirty mark if it is still `token`."""
     key = and_(service_daily.c.service_id == service_id, service_daily.c.day == day)
     await connection.execute(delete(service_daily).where(key))
     await connection.execute(
         insert(service_daily),
         {"service_id": service_id, "day": day, "figures": figures, "updated_at": now},
     )
+    if token is not None:
+        await clear_mark(connection, service_id, day, token)
+
+
+async def clear_mark(connection: AsyncConnection, service_id: str, day: date, token: str) -> None:
+    """Clear a day's dirty mark unless it was set again (with another token) since read."""
     await connection.execute(
         delete(service_daily_dirty).where(
-            service_daily_dirty.c.service_id == service_id, service_daily_dirty.c.day == day
+            service_daily_dirty.c.service_id == service_id,
+            service_daily_dirty.c.day == day,
+            service_daily_dirty.c.token == token,
         )
     )
+
+
+async def first_fact_day(connection: AsyncConnection, service_id: str) -> date | None:
+    """The day (Europe/London) of the service's earliest fact or capacity report, if any."""
+    earliest = [
+        select(func.min(column).label("at")).where(key == service_id)
+        for column, key in (
+            (stays.c.started_at, stays.c.service_id),
+            (delays.c.started_at, delays.c.service_id),
+            (referrals.c.referred_at, referrals.c.to_service),
+            (attendances.c.arrived_at, attendances.c.service_id),
+            (assessments.c.opened_at, assessments.c.service_id),
+            (capacity_reports.c.reported_at, capacity_reports.c.service_id),
+        )
+    ]
+    moments = [(await connection.execute(query)).scalar_one_or_none() for query in earliest]
+    present = [moment for moment in moments if moment]
+    return london_day(min(present)) if present else None
+
+
+async def stored_days(
+    connection: AsyncConnection, service_id: str, since: date | None = None
+) -> dict[date, datetime]:
+    """When each stored day of a service (from `since`, else only the latest) was computed."""
+    query = select(service_daily.c.day, service_daily.c.updated_at).where(
+        service_daily.c.service_id == service_id
+    )
+    if since is None:
+        query = query.order_by(service_daily.c.day.desc()).limit(1)
+    else:
+        query = query.where(service_daily.c.day >= since)
+    return {row.day: as_utc(row.updated_at) for row in await connection.execute(query)}
+
+
+async def drop_days_before(
+    connection: AsyncConnection, service_id: str, first: date | None
+) -> None:
+    """Remove a service's rows before its first fact (all of them when it has none)."""
+    query = delete(service_daily).where(service_daily.c.service_id == service_id)
+    if first is not None:
+        query = query.where(service_daily.c.day < first)
+    await connection.execute(query)
 
 
 async def daily_figures(

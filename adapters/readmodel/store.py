@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,9 +11,15 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowsight.adapters.readmodel.tables import audit_log, queue_entries, service_capacity
+from flowsight.adapters.readmodel.tables import (
+    assessments,
+    audit_log,
+    capacity_reports,
+    queue_entries,
+    service_capacity,
+)
 from flowsight.services.journey import QueueEntry
-from flowsight.services.timestamps import parse_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ async def replace_queue_entries(
 
 
 async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Store the latest capacity of each service in `rows`."""
+    """Store the latest capacity of each service in `rows`, and keep each report in history."""
     if not rows:
         return
     services = [row["service_id"] for row in rows]
@@ -70,6 +77,77 @@ async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any
         delete(service_capacity).where(service_capacity.c.service_id.in_(services))
     )
     await connection.execute(insert(service_capacity), rows)
+    reports = [
+        {
+            "service_id": row["service_id"],
+            "reported_at": utc_timestamp(as_utc(row["as_of"])),
+            "open": row["open"],
+            "total": row["total"],
+            "unit": row["unit"],
+        }
+        for row in rows
+    ]
+    # A batch read again after a restart writes the same reports: replace, never duplicate.
+    for report in reports:
+        await connection.execute(
+            delete(capacity_reports).where(
+                capacity_reports.c.service_id == report["service_id"],
+                capacity_reports.c.reported_at == report["reported_at"],
+            )
+        )
+    await connection.execute(insert(capacity_reports), reports)
+
+
+async def capacity_history(connection: AsyncConnection, service_id: str) -> list[tuple[str, int]]:
+    """Every capacity report of a service as (reported at, open capacity), oldest first."""
+    query = (
+        select(capacity_reports.c.reported_at, capacity_reports.c.open)
+        .where(capacity_reports.c.service_id == service_id)
+        .order_by(capacity_reports.c.reported_at)
+    )
+    return [(row.reported_at, row.open) for row in await connection.execute(query)]
+
+
+def in_force(history: list[tuple[str, int]], moment: datetime) -> int | None:
+    """The open capacity of the latest report made by `moment` (None before the first)."""
+    position = bisect_right(history, utc_timestamp(moment), key=lambda report: report[0])
+    return history[position - 1][1] if position else None
+
+
+async def capacities_in_force(connection: AsyncConnection, moment: datetime) -> dict[str, int]:
+    """Each service's open capacity as reported by `moment` (services with a report only)."""
+    latest = (
+        select(
+            capacity_reports.c.service_id,
+            func.max(capacity_reports.c.reported_at).label("reported_at"),
+        )
+        .where(capacity_reports.c.reported_at <= utc_timestamp(moment))
+        .group_by(capacity_reports.c.service_id)
+        .subquery()
+    )
+    query = select(capacity_reports.c.service_id, capacity_reports.c.open).join(
+        latest,
+        (capacity_reports.c.service_id == latest.c.service_id)
+        & (capacity_reports.c.reported_at == latest.c.reported_at),
+    )
+    return {row.service_id: row.open for row in await connection.execute(query)}
+
+
+async def open_assessments(connection: AsyncConnection, now: datetime) -> dict[str, QueueSummary]:
+    """Assessments open at `now` by service, and the oldest's opening: the hub's queue."""
+    query = (
+        select(
+            assessments.c.service_id,
+            func.count().label("length"),
+            func.min(assessments.c.opened_at).label("oldest"),
+        )
+        .where(assessments.c.completed_at.is_(None), assessments.c.opened_at <= utc_timestamp(now))
+        .group_by(assessments.c.service_id)
+    )
+    return {
+        row.service_id: QueueSummary(row.service_id, row.length, parse_timestamp(row.oldest))
+        for row in await connection.execute(query)
+    }
 
 
 async def queue_for(

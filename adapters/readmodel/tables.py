@@ -42,6 +42,17 @@ service_capacity = Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 
+#: Every capacity report by service and time: the one in force on a past day gives its occupancy.
+capacity_reports = Table(
+    "capacity_reports",
+    metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("reported_at", String(27), primary_key=True),  # fixed-width UTC text, as facts
+    Column("open", Integer, nullable=False),
+    Column("total", Integer),
+    Column("unit", String(8), nullable=False),
+)
+
 #: Append-only: every patient-level read and every admin change (SPEC section 9).
 audit_log = Table(
     "audit_log",
@@ -148,12 +159,15 @@ service_daily = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Days whose figures changed since they were last computed (written with the facts).
+#: Days whose figures changed since they were last computed (written with the facts). A mark
+#: gets a new token each time it is set: the refresh clears only the mark it read, so a day
+#: marked again while it was being computed is computed again.
 service_daily_dirty = Table(
     "service_daily_dirty",
     metadata,
     Column("service_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
+    Column("token", String(32), nullable=False, server_default=""),
 )
 
 #: Each scope's (a service's, or "system") latest score and escalation state.

@@ -20,9 +20,10 @@ from flowsight.api.models import (
     DelaysOut,
 )
 from flowsight.api.problems import Problem
+from flowsight.services.delays import is_running
 from flowsight.services.facts import delay_band, midnights
 from flowsight.services.kpis import DelayRow, delay_rows
-from flowsight.services.timestamps import parse_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 router = APIRouter(prefix="/v1", tags=["delays"])
 Caseload = Annotated[Principal, Depends(require("caseload"))]
@@ -73,7 +74,13 @@ async def delayed_patients(
     if service is not None and state.catalogue.service(service) is None:
         raise Problem(404, "Unknown service", f"no service {service!r} in the catalogue")
     now = datetime.now(UTC)
-    current = await facts.current_delays(connection, service)
+    # One rule with the counts: a delay whose Discharge Ready Date is still to come is no delay.
+    now_text = utc_timestamp(now)
+    current = [
+        (pseudonym, delay)
+        for pseudonym, delay in await facts.current_delays(connection, service)
+        if is_running(delay, now_text)
+    ]
     current.sort(key=lambda item: (item[1].started_at, item[0]))
     patients = []
     for pseudonym, delay in current[offset : offset + limit]:

@@ -11,6 +11,7 @@ from flowsight.adapters.readmodel import pressure as pressure_store
 from flowsight.adapters.readmodel import store
 from flowsight.api.deps import ConnectionDep, StateDep, Viewer
 from flowsight.api.models import CapacityOut, PressureOut, ServicePressure, SystemPressure
+from flowsight.schemas.codes import ServiceKind
 from flowsight.services.pressure import SYSTEM_SCOPE
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
@@ -23,11 +24,16 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
     """Queue lengths, longest waits and capacity per service, and the system total."""
     now = datetime.now(UTC)
     summaries = await store.queue_summaries(connection)
+    # The transfer-of-care hub's queue is its open assessments, as its pressure is scored.
+    assessments = await store.open_assessments(connection, now)
     capacity = await store.capacities(connection)
     scored = await pressure_store.states(connection)
     services = []
     for service in state.catalogue.services:
-        summary = summaries.get(service.id)
+        if service.kind == ServiceKind.TRANSFERS_OF_CARE:
+            summary = assessments.get(service.id)
+        else:
+            summary = summaries.get(service.id)
         reported = capacity.get(service.id)
         services.append(
             ServicePressure(
@@ -45,8 +51,10 @@ async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> Pre
                 else None,
             )
         )
-    system = _published(scored.get(SYSTEM_SCOPE))
+    system_row = scored.get(SYSTEM_SCOPE)
+    system = _published(system_row)
     del system["indicators"]
+    system["acute_level"] = system_row["evidence"].get("acute_level") if system_row else None
     return PressureOut(
         as_of=now,
         system=SystemPressure(queue_length=sum(s.queue_length for s in services), **system),

@@ -16,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from flowsight.adapters.readmodel import facts, store
 from flowsight.api.deps import ConnectionDep, StateDep, Viewer
 from flowsight.api.problems import Problem
-from flowsight.services.report import iso_week, week_period, weekly_report
+from flowsight.services.kpis import Period
+from flowsight.services.report import iso_week, period_moment, week_period, weekly_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 _templates = Environment(
@@ -58,10 +59,10 @@ async def weekly(
     service_facts = {
         s.id: await facts.service_facts(connection, s.id, since=start) for s in services
     }
-    capacity = await store.capacities(connection)
-    report = weekly_report(
-        week, services, service_facts, now, {k: v["open"] for k, v in capacity.items()}
-    )
+    # Occupancy as of the report's moment takes the capacity report in force then.
+    as_of = period_moment(Period(*week_period(week)), now)
+    capacity = await store.capacities_in_force(connection, as_of)
+    report = weekly_report(week, services, service_facts, now, dict(capacity))
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)

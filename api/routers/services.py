@@ -20,7 +20,8 @@ from flowsight.api.models import (
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Service
 from flowsight.services.facts import LONDON
-from flowsight.services.kpis import CURRENT_FIGURES, Period, service_figures
+from flowsight.services.kpis import CURRENT_FIGURES, Period
+from flowsight.services.report import figures_of
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -111,8 +112,8 @@ async def service_detail(
     service_facts = await facts.service_facts(connection, service_id, since=week_start)
     reported = (await store.capacities(connection)).get(service_id)
     open_capacity = reported["open"] if reported else None
-    today = service_figures(service, service_facts, Period(today_start, now), now, open_capacity)
-    week = service_figures(service, service_facts, Period(week_start, now), now, open_capacity)
+    today = figures_of(service, service_facts, Period(today_start, now), now, open_capacity)
+    week = figures_of(service, service_facts, Period(week_start, now), now, open_capacity)
     return ServiceDetail(
         service=_service_out(service),
         as_of=now,

@@ -40,13 +40,28 @@ class Refresh:
         self.pressure_topic = pressure_topic
         self.alerts_topic = alerts_topic
         self.policy = policy
+        #: The first refresh of a worker also fills days missing from the whole history.
+        self.history_checked = False
 
     async def once(self) -> None:
-        """Today's figures, the days late events changed, then pressure and any alerts."""
+        """Today's figures, the days late events changed, then pressure and any alerts.
+
+        Pressure is scored on the last 24 hours (`services.kpis.pressure_period`), not on the
+        day so far: a period restarting at midnight made one breach at 00:05 a 100 % rate.
+        """
         now = datetime.now(UTC)
-        todays = await refresh_daily(self.sink.engine, self.catalogue, self.metrics, now)
+        daily = await refresh_daily(
+            self.sink.engine,
+            self.catalogue,
+            self.metrics,
+            now,
+            whole_history=not self.history_checked,
+        )
+        self.history_checked = True
+        if daily.more:  # a long backlog of days: go on at the next round, not the next timer
+            self.sink.changed.set()
         assessment = await assess_pressure(
-            self.sink.engine, self.catalogue, todays, self.policy, now
+            self.sink.engine, self.catalogue, daily.pressure, self.policy, now
         )
         scores: list[ServiceScore | SystemScore] = [*assessment.services, assessment.system]
         for score in scores:
