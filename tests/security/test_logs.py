@@ -1,0 +1,166 @@
+"""Logs hold no secrets, raw identifiers or message bodies, in either format (issue 13, item 2):
+errors are forced on each path (an API 500, a settings refusal, Kafka client errors) and the
+captured log is scanned for every secret and for the NHS number."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.api.auth import new_api_key
+from flowsight.api.deps import GatewayWriter, KafkaUnavailable
+from flowsight.context import build_api
+from flowsight.logs import Redactor, configure_logging
+from flowsight.settings import Settings
+from tests.integration.stack import free_port
+
+NHS_NUMBER = "9434765919"
+PSEUDONYM_KEY = "pseudonym-key-" + "q" * 32
+KAFKA_PASSWORD = "kafka-scram-password-7"
+DATABASE_PASSWORD = "db-password-31"
+WEBHOOK_SECRET = "webhook-signing-secret-5"
+CALLER_KEY, CALLER_ENTRY = new_api_key("bed-bureau", ["viewer", "caseload"])
+SECRETS = [NHS_NUMBER, PSEUDONYM_KEY, KAFKA_PASSWORD, DATABASE_PASSWORD, WEBHOOK_SECRET, CALLER_KEY]
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """configure_logging replaces the root logger's handlers: put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def settings(tmp_path: Path, log_format: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production",
+        log_format=log_format,
+        log_level="DEBUG",
+        pseudonym_key=PSEUDONYM_KEY,
+        api_keys=CALLER_ENTRY,
+        # The URL's password is blanked by shape; the SQLite file ignores it.
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username="flowsight-api",
+        kafka_sasl_password=KAFKA_PASSWORD,
+        alert_routes=(
+            '[{"kind": "webhook", "name": "oncall", "url": "https://hooks.example/x", '
+            f'"secret": "{WEBHOOK_SECRET}"}}]'
+        ),
+        data_dir=tmp_path,
+    )
+
+
+def assert_clean(log: str) -> None:
+    leaked = [secret for secret in SECRETS if secret in log]
+    assert not leaked, f"the log holds {leaked}:\n{log}"
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_an_api_500_logs_its_traceback_without_locals_secrets_or_nhs_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    configured = settings(tmp_path, log_format)
+    upgrade(configured.resolved_database_url)
+    configure_logging(configured)
+    app: FastAPI = build_api(configured)
+
+    @app.get("/v1/fails")
+    async def fails() -> None:
+        # What a crashing handler has in hand: the caller's key, the key, a raw event.
+        caller_key, key = CALLER_KEY, configured.pseudonym_secret  # noqa: F841
+        event = {"patient": {"nhs_number": NHS_NUMBER}}  # noqa: F841
+        database = f"postgresql://flowsight:{DATABASE_PASSWORD}@db/flowsight"
+        raise RuntimeError(f"lost {NHS_NUMBER} at {database} with {KAFKA_PASSWORD}")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1/fails", headers={"Authorization": f"Bearer {CALLER_KEY}"})
+
+    log = capsys.readouterr().err
+    assert response.status_code == 500
+    assert "unexpected error answering GET /v1/fails" in log
+    assert "RuntimeError" in log and "Traceback" in log
+    assert "postgresql://flowsight:[redacted]@db/flowsight" in log
+    assert_clean(log)
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+async def test_kafka_client_errors_are_logged_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    configured = settings(tmp_path, log_format)
+    configure_logging(configured)
+    writer = GatewayWriter(configured, CollectorRegistry())
+
+    with pytest.raises(KafkaUnavailable):
+        await writer.publish("http", "RR8", [{"patient": {"nhs_number": NHS_NUMBER}}])
+    with pytest.raises(KafkaUnavailable):
+        await writer.dead_letter(
+            f'{{"nhs_number": "{NHS_NUMBER}"}}'.encode(),
+            organisation="RR8",
+            gateway="http",
+            reason="malformed_json",
+            field="",
+            message="not valid JSON",
+        )
+    await writer.stop()
+
+    log = capsys.readouterr().err
+    assert "Unable to bootstrap" in log or "Unable connect" in log, log  # aiokafka spoke
+    assert_clean(log)
+
+
+def test_a_settings_refusal_at_start_quotes_no_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
+    env |= {
+        "FLOWSIGHT_ENVIRONMENT": "production",
+        "FLOWSIGHT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "FLOWSIGHT_KAFKA_SASL_PASSWORD": KAFKA_PASSWORD,
+        "FLOWSIGHT_DATABASE_URL": f"postgresql+asyncpg://u:{DATABASE_PASSWORD}@db/flowsight",
+        "FLOWSIGHT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 2
+    assert "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set" in done.stderr
+    assert_clean(done.stdout + done.stderr)
+
+
+def test_the_redactor_blanks_each_kind_of_secret() -> None:
+    redact = Redactor([PSEUDONYM_KEY])
+    text = (
+        f"key {PSEUDONYM_KEY}; caller {CALLER_KEY}; Authorization: Bearer abc.def; "
+        "X-API-Key: s3cr3t; https://user:pw@host/x?sig=signature123&a=1; "
+        "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln; "
+        f"nhs {NHS_NUMBER}, 943 476 5919, 943-476-5919, not 12345678901 or 2026-11-23"
+    )
+
+    redacted = redact(text)
+
+    for leaked in (PSEUDONYM_KEY, CALLER_KEY, "abc.def", "s3cr3t", "pw@", "signature123"):
+        assert leaked not in redacted
+    assert "eyJ" not in redacted
+    assert redacted.count("[nhs-number?]") == 3
+    assert "12345678901" in redacted and "2026-11-23" in redacted
+    assert "Bearer [redacted]" in redacted and "https://user:[redacted]@host" in redacted
