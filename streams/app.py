@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.adapters.notify.routes import alert_routes
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
@@ -46,6 +47,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),  # TLS/SASL as every other client
         store=settings.state_store,
         autodiscover=False,
         topic_partitions=settings.topic_partitions,

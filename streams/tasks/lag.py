@@ -26,9 +26,7 @@ def lag_watch(
 
     async def watch_lag() -> None:
         """Publish how far behind the worker is on the topics it reads, as the broker sees it."""
-        lag = ConsumerLag(
-            settings.kafka_bootstrap, settings.app_id, consumed_topics(settings, catalogue)
-        )
+        lag = ConsumerLag(settings, settings.app_id, consumed_topics(settings, catalogue))
         try:
             while not should_stop():
                 # First sample after one interval: by then the worker has joined its group.

@@ -4,6 +4,7 @@ records it hands to Kafka (a recording stand-in for aiokafka's producer, no brok
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,7 +19,9 @@ from flowsight.adapters.kafka.producer import (
     producer_config,
     source_organisation,
 )
+from flowsight.adapters.kafka.security import client_options, faust_credentials
 from flowsight.settings import Settings
+from tests.adapters.kafka.test_sasl_ssl import make_certificate_authority
 
 
 def settings() -> Settings:
@@ -167,3 +170,37 @@ async def test_using_the_producer_before_start_says_so() -> None:
 
 def test_the_gateways_name_is_the_same_publisher() -> None:
     assert GatewayPublisher is EventPublisher
+
+
+def test_every_client_and_faust_take_the_same_tls_and_sasl_options(tmp_path: Path) -> None:
+    ca, _certificate, _key = make_certificate_authority(tmp_path)
+    secure = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka_bootstrap="kafka.internal:19093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_ssl_cafile=ca,
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="flowsight-worker",
+        kafka_sasl_password="scram-password",
+    )
+
+    options = client_options(secure)
+    credentials = faust_credentials(secure)
+
+    producer = producer_config(secure)
+    assert {name: producer[name] for name in options if name != "ssl_context"} == {
+        name: value for name, value in options.items() if name != "ssl_context"
+    }
+    assert producer["ssl_context"].check_hostname
+    assert (options["security_protocol"], options["sasl_mechanism"]) == (
+        "SASL_SSL",
+        "SCRAM-SHA-256",
+    )
+    assert options["sasl_plain_username"] == "flowsight-worker"
+    assert options["sasl_plain_password"] == "scram-password"
+    assert options["ssl_context"].check_hostname
+    assert (credentials.username, credentials.password) == ("flowsight-worker", "scram-password")
+    assert credentials.mechanism.value == "SCRAM-SHA-256"
+    assert credentials.ssl_context is not None
+    assert faust_credentials(settings()) is None
+    assert client_options("127.0.0.1:9092") == {"bootstrap_servers": "127.0.0.1:9092"}
