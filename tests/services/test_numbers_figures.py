@@ -10,9 +10,8 @@ from flowsight.schemas.catalogue import Threshold
 from flowsight.services.kpis import Period, pressure_period, service_figures, system_figures
 from flowsight.services.pressure import score_service, score_system
 from flowsight.services.report import weekly_report
-from tests.services.test_numbers_journey import no_criteria
-from tests.services.test_pressure import ED, WARDS, service
-from tests.services.test_scenarios import CATALOGUE, City, utc
+from tests.services.city import CATALOGUE, City, no_criteria, utc
+from tests.services.pressure_services import ED, WARDS, service
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 

@@ -7,27 +7,9 @@ checks the figure a bed manager reads, with the arithmetic worked by hand.
 from __future__ import annotations
 
 from flowsight.services.kpis import delay_rows, is_running
-from tests.services.test_scenarios import City, utc
+from tests.services.city import City, no_criteria, utc
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
-
-
-def no_criteria(
-    city: City, when: str, ready: str | None = None, service: str = "lth-wards", patient: int = 0
-) -> None:
-    """Publish a review finding the patient no longer meets the criteria to reside."""
-    city.publish(
-        "assessment",
-        service,
-        when,
-        patient,
-        kind="ctr_review",
-        status="completed",
-        meets_criteria_to_reside=False,
-        delay_reason="p1_awaiting_resource",
-        pathway="P1",
-        **({"discharge_ready_at": ready} if ready else {}),
-    )
 
 
 def test_a_ward_move_inside_the_wards_keeps_the_stay_and_the_delay() -> None:

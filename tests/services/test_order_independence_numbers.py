@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from flowsight.services.kpis import Period, ServiceFacts, system_figures
 from flowsight.services.timestamps import utc_timestamp
-from tests.services.test_order_independence import CATALOGUE, OWNER, START, figures, fold
+from tests.services.arrivals import CATALOGUE, OWNER, START, figures, fold
 
 WARDS, BEDS, REABLEMENT, HUB = "lth-wards", "lch-community-beds", "lcc-reablement", "lth-toc-hub"
 minutes = st.integers(min_value=0, max_value=6 * 24 * 60)
