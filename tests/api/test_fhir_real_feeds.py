@@ -9,7 +9,7 @@ import pytest
 
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.api.routers import fhir as fhir_router
-from tests.adapters.fhir.test_real_feeds import XML_ENCOUNTER
+from tests.adapters.fhir.encounters import XML_ENCOUNTER
 from tests.api.test_events_validation import (  # noqa: F401  (client, writer: fixtures by name)
     RR8_KEY,
     RecordingWriter,

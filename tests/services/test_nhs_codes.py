@@ -13,7 +13,7 @@ from flowsight.adapters.fhir.codes import (
     SOURCE_OF_ADMISSION_ENGLAND,
 )
 from flowsight.services import nhs_codes
-from tests.adapters.fhir.test_mapping import bodies, encounter, finished, problem_of
+from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
 from tests.adapters.hl7.test_mapping import PID, mapped, msh, pv1, refused
 from tests.adapters.hl7.test_mapping import message as hl7_message
 

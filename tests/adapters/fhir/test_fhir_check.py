@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowsight.cli import app
-from tests.adapters.fhir.test_mapping import encounter, finished
+from tests.adapters.fhir.encounters import encounter, finished
 
 CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "fhir"
 

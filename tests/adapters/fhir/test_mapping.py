@@ -3,7 +3,7 @@ would expect, with ids that make a resend change nothing, or a reason naming the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,99 +18,23 @@ from flowsight.adapters.fhir.codes import (
     HL7_ACT_CODE,
     HL7_ADMIT_SOURCE,
     HL7_DISCHARGE_DISPOSITION,
-    NHS_NUMBER_SYSTEM,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
 from flowsight.adapters.fhir.mapping import (
-    MappedEncounter,
-    MappedEvent,
     encounter_events,
-    map_encounter,
 )
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
-
-NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
-NHS_NUMBER = "9434765919"
-
-
-def encounter(**changes: Any) -> dict[str, Any]:
-    """A UK Core-style inpatient Encounter of RR8, admitted through the emergency department."""
-    document: dict[str, Any] = {
-        "resourceType": "Encounter",
-        "id": "enc-7781",
-        "meta": {"versionId": "1", "lastUpdated": "2025-03-10T09:45:00+00:00"},
-        "identifier": [{"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-55123"}],
-        "status": "in-progress",
-        "class": {"system": HL7_ACT_CODE, "code": "IMP"},
-        "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}},
-        "period": {"start": "2025-03-10T09:40:00+00:00"},
-        "hospitalization": {
-            "extension": [
-                {
-                    "url": ADMISSION_METHOD_EXTENSION,
-                    "valueCodeableConcept": {
-                        "coding": [{"system": ADMISSION_METHOD_ENGLAND, "code": "21"}]
-                    },
-                }
-            ]
-        },
-        "serviceProvider": {
-            "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RR8"}
-        },
-        "location": [
-            {
-                "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
-                "status": "active",
-                "period": {"start": "2025-03-10T09:40:00+00:00"},
-            }
-        ],
-    }
-    document.update(changes)
-    return document
-
-
-def finished(disposition: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
-    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
-    document = encounter(**{"status": "finished", "period": period, **changes})
-    document["hospitalization"]["dischargeDisposition"] = disposition or {
-        "coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "19"}]
-    }
-    return document
-
-
-def events_of(
-    document: dict[str, Any],
-    organisation: str | None = "RR8",
-    front_door: frozenset[str] = frozenset(),
-) -> list[MappedEvent]:
-    mapped = encounter_events(
-        Encounter.model_validate(document),
-        organisation=organisation,
-        now=NOW,
-        front_door=front_door,
-    )
-    assert not isinstance(mapped, Rejected), mapped
-    return mapped
-
-
-def problem_of(document: dict[str, Any], organisation: str | None = "RR8") -> Rejected:
-    mapped = encounter_events(
-        Encounter.model_validate(document), organisation=organisation, now=NOW
-    )
-    assert isinstance(mapped, Rejected), mapped
-    return mapped
-
-
-def mapped_of(document: dict[str, Any]) -> MappedEncounter:
-    mapped = map_encounter(Encounter.model_validate(document), organisation="RR8", now=NOW)
-    assert not isinstance(mapped, Rejected), mapped
-    return mapped
-
-
-def bodies(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [mapped.event for mapped in events_of(document)]
-
+from tests.adapters.fhir.encounters import (
+    NHS_NUMBER,
+    NOW,
+    bodies,
+    encounter,
+    events_of,
+    finished,
+    mapped_of,
+    problem_of,
+)
 
 # -- admission ---------------------------------------------------------------------------------
 

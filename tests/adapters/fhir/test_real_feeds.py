@@ -16,7 +16,7 @@ from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.schemas.events import organisation_of
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
-from tests.adapters.fhir.test_mapping import NHS_NUMBER, NOW, encounter, finished
+from tests.adapters.fhir.encounters import NHS_NUMBER, NOW, XML_ENCOUNTER, encounter, finished
 
 CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, NOW - NOW)
 MRN = "https://fhir.rr8.example/Id/mrn"
@@ -307,17 +307,6 @@ def test_planned_and_reserved_locations_are_not_moves() -> None:
 
 
 # -- XML -----------------------------------------------------------------------------------------
-
-XML_ENCOUNTER = b"""<?xml version="1.0" encoding="UTF-8"?>
-<Encounter xmlns="http://hl7.org/fhir">
-  <id value="enc-x1"/>
-  <status value="in-progress"/>
-  <class><system value="http://terminology.hl7.org/CodeSystem/v3-ActCode"/><code value="EMER"/></class>
-  <subject><identifier><system value="https://fhir.nhs.uk/Id/nhs-number"/><value value="9434765919"/></identifier></subject>
-  <period><start value="2025-03-10T09:40:00+00:00"/></period>
-  <location><location><identifier><value value="lth-wards"/></identifier></location></location>
-</Encounter>
-"""
 
 
 def test_an_xml_encounter_is_read_as_its_json_twin() -> None:
