@@ -7,7 +7,7 @@ BIN=${VENV:-.venv}/bin
 
 echo "== ruff"
 "$BIN/ruff" check . && "$BIN/ruff" format --check . || exit 1
-echo "== mypy (the whole flowsight namespace; strict where set in pyproject.toml)"
+echo "== mypy --strict (the whole flowsight namespace)"
 "$BIN/mypy" || exit 1
 echo "== pytest"
 "$BIN/pytest" "$@"
