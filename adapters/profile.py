@@ -218,8 +218,12 @@ class MappingProfile(_Strict):
         room: str | None = None,
         bed: str | None = None,
         location: str | None = None,
+        match_only: bool = False,
     ) -> Located | None:
-        """The service (and unit) of a location: the first rule matching, else the default."""
+        """The service (and unit) of a location: the first rule matching, else the default.
+
+        `match_only` leaves the default out: None unless a rule matches.
+        """
         parts = {
             "facility": facility,
             "point_of_care": point_of_care,
@@ -231,7 +235,7 @@ class MappingProfile(_Strict):
             if rule.matches(parts):
                 unit = parts[rule.unit] if rule.unit else point_of_care or location
                 return Located(rule.service, unit or None)
-        if self.default_service is None:
+        if match_only or self.default_service is None:
             return None
         return Located(self.default_service, point_of_care or location or None)
 

@@ -79,9 +79,8 @@ def _place(
     names = [*direct, *_names_of(location), *([display] if display else [])]
     profile = places.profile
     if profile is not None:
-        rules = profile.model_copy(update={"default_service": None})
         for name in names:
-            located = rules.locate(facility=facility, location=name)
+            located = profile.locate(facility=facility, location=name, match_only=True)
             if located is not None:
                 return located.service, display or located.unit
     for name in direct:

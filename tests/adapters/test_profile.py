@@ -76,6 +76,15 @@ def test_without_a_rule_the_default_service_is_used_or_nothing() -> None:
     assert default_profile("RR8").locate(point_of_care="W7") is None
 
 
+def test_match_only_leaves_the_default_service_out() -> None:
+    profile = default_profile("RR8", "lth-wards")
+    assert profile.locate(point_of_care="W7", match_only=True) is None
+    ruled = profile.model_copy(
+        update={"locations": [LocationRule(point_of_care="W7", service="lth-ed")]}
+    )
+    assert ruled.locate(point_of_care="W7", match_only=True) == Located("lth-ed", "W7")
+
+
 def test_the_old_location_map_is_a_profile_of_literal_point_of_care_rules() -> None:
     profile = profile_from_location_map({"A&E": "lth-ed", "W[1]": "lth-toc-hub"}, "RR8", "x")
     assert profile.locate(point_of_care="A&E") == Located("lth-ed", "A&E")
