@@ -386,7 +386,10 @@ def cli_listener(settings: Settings, tmp_path: Path, location_map: Path) -> Iter
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
     env |= {
-        "FLOWSIGHT_ENVIRONMENT": "test",
+        # The one mode that runs without API keys (the listener serves none); its data dir is
+        # the test's, so nothing is written under the checkout.
+        "FLOWSIGHT_ENVIRONMENT": "local",
+        "FLOWSIGHT_DATA_DIR": str(tmp_path),
         "FLOWSIGHT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "FLOWSIGHT_TOPIC_NAMESPACE": settings.topic_namespace,
         "FLOWSIGHT_PSEUDONYM_KEY": settings.pseudonym_secret.decode(),
