@@ -1,0 +1,130 @@
+"""A fresh SQLite read model fed as the worker feeds it: contract events validated and folded by
+the core (`apply_batch`), written by the real sink, figures refreshed by the real refresh."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.adapters.readmodel.tables import service_daily
+from flowsight.services.batch import apply_batch
+from flowsight.services.facts import LONDON
+from flowsight.services.journey import Event, ServiceMap
+from flowsight.services.validation import Accepted, ValidationContext, validate_document
+from flowsight.settings import DEFAULT_CATALOGUE
+from flowsight.streams.daily import DailyRefresh, refresh_daily
+from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.sink import ReadModelSink
+
+CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
+SOURCE = {"RR8": "RR8/pas", "RY6": "RY6/systmone", "LCC": "LCC/mosaic"}
+PSEUDONYM_KEY = b"read-model-test-key-0123456789abcd"
+
+
+def nhs_number(n: int) -> str:
+    """The n-th valid NHS number (Modulus 11) of a test series."""
+    found = -1
+    for stem in range(943476500, 943477000):
+        digits = [int(d) for d in str(stem)]
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
+        if check == 11:
+            check = 0
+        if check != 10:
+            found += 1
+            if found == n:
+                return f"{stem}{check}"
+    raise ValueError(n)
+
+
+def midnight(day: date) -> datetime:
+    """00:00 (Europe/London) of `day`."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=LONDON)
+
+
+class Feed:
+    """Contract events as the organisations publish them, validated as the validator does."""
+
+    def __init__(self) -> None:
+        self.context = ValidationContext(CATALOGUE, PSEUDONYM_KEY, timedelta(minutes=5))
+        self.events: list[Event] = []
+        self.ids = count(1)
+
+    def publish(
+        self, event_type: str, service: str, when: datetime, patient: int = 0, **fields: Any
+    ) -> Event:
+        organisation = CATALOGUE.service(service).organisation  # type: ignore[union-attr]
+        document = {
+            "event_id": f"{event_type}-{next(self.ids)}",
+            "schema_version": "1",
+            "event_type": event_type,
+            "source": SOURCE[organisation],
+            "occurred_at": when.isoformat(),
+            "service": service,
+            **fields,
+        }
+        if event_type != "capacity":
+            document.setdefault("patient", {"nhs_number": nhs_number(patient)})
+            document.setdefault("episode_id", f"EP-{patient}")
+        outcome = validate_document(
+            document, organisation=organisation, context=self.context, now=datetime.now(UTC)
+        )
+        assert isinstance(outcome, Accepted), outcome
+        self.events.append(outcome.event)
+        return outcome.event
+
+
+class ReadModel:
+    """One read model, with the worker's sink and refresh over it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(self.url)
+        self.metrics = WorkerMetrics()
+        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics)
+        self.journeys: dict[str, list[Event]] = {}
+        self.capacity: dict[str, Event] = {}
+
+    @classmethod
+    async def open(cls, path: Path) -> ReadModel:
+        """A fresh read model at `path`, migrated to the head revision."""
+        url = f"sqlite+aiosqlite:///{path}"
+        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+        return cls(url)
+
+    async def fold(self, batch: Sequence[Event]) -> None:
+        """One batch of the tracker: fold with the core, write with the sink."""
+        changes = apply_batch(
+            list(batch),
+            self.journeys.get,
+            self.capacity.get,
+            timedelta(days=60),
+            ServiceMap.of(CATALOGUE),
+        )
+        assert not changes.refusals, changes.refusals
+        self.journeys.update((p, j.to_stored()) for p, j in changes.journeys.items())
+        self.capacity.update(changes.capacity)
+        await self.sink.write(changes.states, changes.capacity_rows, since=changes.since)
+
+    async def refresh(self, now: datetime, *, whole_history: bool = False) -> DailyRefresh:
+        """The refresh task's figures step at `now`."""
+        return await refresh_daily(
+            self.engine, CATALOGUE, self.metrics, now, whole_history=whole_history
+        )
+
+    async def rows(self) -> dict[tuple[str, date], dict[str, Any]]:
+        """Every stored daily row, by service and day."""
+        async with self.engine.connect() as connection:
+            result = await connection.execute(select(service_daily))
+            return {(row.service_id, row.day): row.figures for row in result}
+
+    async def close(self) -> None:
+        await self.engine.dispose()
