@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404 # python -m flowsight from argument lists, no shell
 import sys
 import time
 from dataclasses import dataclass, field
@@ -107,7 +107,7 @@ class Stack:
         log = self._log_path(command)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as output:
-            self.children[command] = subprocess.Popen(
+            self.children[command] = subprocess.Popen(  # nosec B603 # python -m flowsight
                 [sys.executable, "-m", "flowsight", command],
                 env=env,
                 stdout=output,

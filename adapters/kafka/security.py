@@ -30,13 +30,19 @@ def client_options(target: KafkaTarget) -> dict[str, Any]:
     if context is not None:
         options["ssl_context"] = context
     if target.kafka_security_protocol.startswith("SASL_"):
-        assert target.kafka_sasl_password is not None  # the settings refuse SASL without one
         options |= {
             "sasl_mechanism": target.kafka_sasl_mechanism,
             "sasl_plain_username": target.kafka_sasl_username,
-            "sasl_plain_password": target.kafka_sasl_password.get_secret_value(),
+            "sasl_plain_password": sasl_password(target),
         }
     return options
+
+
+def sasl_password(settings: Settings) -> str:
+    """The SASL password (the settings refuse SASL without one; a copy may have lost it)."""
+    if settings.kafka_sasl_password is None:
+        raise ValueError("FLOWSIGHT_KAFKA_SASL_PASSWORD is needed for SASL")
+    return settings.kafka_sasl_password.get_secret_value()
 
 
 def bootstrap_of(target: KafkaTarget) -> str:
@@ -63,10 +69,9 @@ def faust_credentials(settings: Settings) -> Any:
 
     context = tls_context(settings)
     if settings.kafka_security_protocol.startswith("SASL_"):
-        assert settings.kafka_sasl_password is not None
         return faust.SASLCredentials(
             username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password.get_secret_value(),
+            password=sasl_password(settings),
             mechanism=settings.kafka_sasl_mechanism,
             ssl_context=context,
         )

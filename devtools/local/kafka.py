@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 # java and mvn from argument lists built here, no shell
 import sys
 import time
 import uuid
@@ -155,7 +155,8 @@ class LocalKafka:
             cmd = ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM)]
             cmd += ["dependency:copy-dependencies", "-DincludeScope=runtime"]
             cmd += [f"-DoutputDirectory={self.libs_dir}", f"-Dkafka.version={self.version}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            # A fixed Maven command line, no shell; the version is our own setting.
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # nosec B603
             if done.returncode != 0 or not any(self.libs_dir.glob(f"kafka_*-{self.version}.jar")):
                 tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
                 raise RuntimeError(f"Downloading Kafka {self.version} with Maven failed:\n{tail}")
@@ -183,7 +184,7 @@ class LocalKafka:
         cmd = [*self._java("kafka.Kafka"), str(self.config_file)]
         with open(self.out_file, "ab") as out:
             # Own session: Ctrl-C in the shell that started it must not take the broker down.
-            self._proc = subprocess.Popen(
+            self._proc = subprocess.Popen(  # nosec B603 # our java command line, no shell
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.data_dir, start_new_session=True,
             )  # fmt: skip
@@ -256,17 +257,14 @@ class LocalKafka:
             "auto.create.topics.enable": "true",
         }
         if self.secure is not None:
-            props |= self.secure.properties(host, self._keystore())
+            props |= self.secure.properties(host, self._keystore(self.secure))
         return "".join(f"{key}={value}\n" for key, value in props.items())
 
-    def _keystore(self) -> Path:
+    def _keystore(self, secure: SecureListener) -> Path:
         """The secure listener's key and certificate chain in one PEM file, readable by us only."""
-        assert self.secure is not None
         keystore = self.data_dir / "keystore.pem"
         keystore.touch(mode=0o600)
-        keystore.write_bytes(
-            self.secure.private_key.read_bytes() + self.secure.certificate.read_bytes()
-        )
+        keystore.write_bytes(secure.private_key.read_bytes() + secure.certificate.read_bytes())
         return keystore
 
     def _format(self) -> None:
@@ -277,7 +275,8 @@ class LocalKafka:
         cmd = [*self._java("kafka.tools.StorageTool"), "format", "-t", cluster_id]
         if self.secure is not None:
             cmd += self.secure.scram_arguments()
-        done = subprocess.run([*cmd, "-c", str(self.config_file)], capture_output=True, text=True)
+        cmd += ["-c", str(self.config_file)]
+        done = subprocess.run(cmd, capture_output=True, text=True)  # nosec B603 # java, no shell
         if done.returncode != 0:
             raise RuntimeError(f"Formatting {self.log_dirs} failed:\n{done.stdout}{done.stderr}")
 
