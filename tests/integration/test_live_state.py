@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flowsight.services.facts import midnights
+from flowsight.services.facts import LONDON, midnights
 from tests.integration.feeds import current, publish
 from tests.integration.feeds import service_figures as service
 from tests.integration.stack import Stack
@@ -218,6 +218,20 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
             (now - days(3)).isoformat(), now - timedelta(minutes=5)
         )
     assert stack.get("/v1/pressure").json()["system"]["queue_length"] == 1
+    # Daily rows: one for every day from the ward's first event (patient 1's admission) to
+    # today, quiet days included; their period lost bed days add up to patient 1's delay.
+    first = (now - days(4)).astimezone(LONDON).date()
+    delay_days = midnights((now - days(3)).isoformat(), now - timedelta(minutes=5))
+
+    def ward_days_complete() -> bool:
+        rows = stack.get("/v1/services/lth-wards/daily?days=10").json()["days"]
+        today = datetime.now(UTC).astimezone(LONDON).date()
+        every_day = [(first + days(n)).isoformat() for n in range((today - first).days + 1)]
+        return [row["day"] for row in rows] == every_day and (
+            sum(row["period_lost_bed_days"] for row in rows) == delay_days
+        )
+
+    stack.wait_until(ward_days_complete, timeout=60, what="a daily row for every day")
     topics = [*(stack.settings.ingest_topic(org) for org in SOURCE), stack.settings.events_topic]
     stack.wait_until(
         lambda: all(stack.worker_metric("flowsight_consumer_lag", topic=t) == 0 for t in topics),
