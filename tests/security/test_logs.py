@@ -164,3 +164,19 @@ def test_the_redactor_blanks_each_kind_of_secret() -> None:
     assert redacted.count("[nhs-number?]") == 3
     assert "12345678901" in redacted and "2026-11-23" in redacted
     assert "Bearer [redacted]" in redacted and "https://user:[redacted]@host" in redacted
+
+
+def test_local_mode_says_so_loudly_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(
+        Settings(_env_file=None, environment="local", data_dir=tmp_path)  # type: ignore[call-arg]
+    )
+    local = capsys.readouterr().err
+    configure_logging(settings(tmp_path, "console"))
+    production = capsys.readouterr().err
+
+    assert "[warning" in local and "FLOWSIGHT_ENVIRONMENT=local" in local
+    assert "The API needs no credentials" in local
+    assert "not for real patient data" in local
+    assert "FLOWSIGHT_ENVIRONMENT=local" not in production
