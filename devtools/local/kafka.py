@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flowsight.settings import REPO_ROOT, Settings, load_settings
+from flowsight.settings import LOCAL, REPO_ROOT, Settings, load_settings
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO_ROOT / "deploy" / "kafka" / "log4j.properties"
@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1 or args[0] not in ("start", "stop", "status"):
         print("usage: python -m flowsight.devtools.local.kafka start|stop|status", file=sys.stderr)
         return 2
+    # A broker on this machine is a local tool: it needs no API keys or pseudonym key.
+    os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
     kafka = LocalKafka(load_settings())
     try:
         if args[0] == "start":

@@ -78,7 +78,7 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
 ) -> None:
     # A developer's set-up: no API keys, so the page needs none.
     env = stack_env(kafka_bootstrap, database_url, tmp_path)
-    env.update(FLOWSIGHT_ENVIRONMENT="development", FLOWSIGHT_API_KEYS="")
+    env.update(FLOWSIGHT_ENVIRONMENT="local", FLOWSIGHT_API_KEYS="")
     with running_stack(env, tmp_path) as stack:
         stack.start_worker()
         stack.start_api()
