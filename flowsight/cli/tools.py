@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -115,7 +116,7 @@ def bench_core_command(
     repeat: Annotated[int, typer.Option(help="Runs; the best of each is reported.")] = 3,
 ) -> None:
     """The domain core (record + replay), single-threaded, against decode-and-group."""
-    from flowsight.devtools.bench import bench_core, simulated_events
+    from flowsight.devtools.bench.core import bench_core, simulated_events
 
     catalogue = runtime_or_exit(settings_or_exit()).catalogue
     with console.status(f"simulating {days:g} days of events…"):
@@ -131,3 +132,56 @@ def bench_core_command(
     target = 100_000
     verdict = "meets" if core.rate >= target else "MISSES"
     typer.echo(f"target {target:,} events/s: {verdict}")
+
+
+Bootstrap = Annotated[
+    str | None,
+    typer.Option(help="A broker to use (host:port); default: a local one started for the run."),
+]
+Postgres = Annotated[
+    str | None,
+    typer.Option("--postgres", help="A PostgreSQL URL for the read model (default: SQLite)."),
+]
+
+
+def _city(events: int, volume: float) -> list[dict[str, object]]:
+    from flowsight.devtools.bench.harness import city_events
+    from flowsight.settings import LOCAL
+
+    # A benchmark is a trial on one machine: its own broker, topics and throw-away database.
+    os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
+    catalogue = runtime_or_exit(settings_or_exit()).catalogue
+    with console.status(f"simulating {events:,} events…"):
+        return city_events(catalogue, events, volume=volume)
+
+
+def _print(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+@bench_app.command("pipeline")
+def bench_pipeline_command(
+    events: Annotated[int, typer.Option(help="Simulated events to publish first.")] = 20_000,
+    volume: Annotated[float, typer.Option(help="Simulator volume (1 = a city).")] = 1,
+    bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
+) -> None:
+    """One worker through a published backlog, against a plain aiokafka consumer of it."""
+    from flowsight.devtools.bench.pipeline import bench_pipeline
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    city = _city(events, volume)
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_pipeline(
+                address,
+                directory,
+                city,
+                postgres,
+                progress.bar("publishing", len(city)),
+                progress.bar("worker committed", len(city)),
+            ),
+        )
+    _print(report.lines())

@@ -1,0 +1,266 @@
+"""The benchmarks' stage: a broker, an isolated flowsight (own topics, app id, database, ports)
+whose worker and API run as real subprocesses, and the simulated city's events to publish."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess  # nosec B404 # python -m flowsight from argument lists, no shell
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka.errors import KafkaError
+
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.kafka.admin import ensure_topics, product_topics, quiet_aiokafka
+from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
+from flowsight.adapters.kafka.producer import EventPublisher
+from flowsight.api.auth import new_api_key
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.settings import Settings
+
+#: Called with how much work was done since the last call (events, requests, seconds).
+Advance = Callable[[int], None]
+PSEUDONYM_KEY = "benchmark-pseudonym-key-0123456789abcdef"
+PUBLISH_CHUNK = 5_000
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def broker(bootstrap: str | None, directory: Path) -> Iterator[str]:
+    """The broker at `bootstrap`, or a local one started on free ports (stopped afterwards)."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from flowsight.devtools.local.kafka import LocalKafka
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="local",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        kafka_controller_port=free_port(),
+        kafka_heap="1g",
+        data_dir=directory,
+    )
+    kafka = LocalKafka(settings, data_dir=directory / "kafka")
+    kafka.start(timeout=180)
+    try:
+        yield settings.kafka_bootstrap
+    finally:
+        kafka.stop()
+
+
+@dataclass
+class Flowsight:
+    """One isolated flowsight on the broker: its topics, app id, database and ports."""
+
+    bootstrap: str
+    directory: Path
+    database_url: str | None = None
+    partitions: int = 3
+    extra: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unique = uuid.uuid4().hex[:10]
+        self.api_key, key_entry = new_api_key("bench", ["viewer"])
+        self.directory.mkdir(parents=True, exist_ok=True)
+        database = self.database_url or f"sqlite+aiosqlite:///{self.directory / 'read-model.db'}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
+        self.env.update(
+            {
+                "FLOWSIGHT_ENVIRONMENT": "local",
+                "FLOWSIGHT_KAFKA_BOOTSTRAP": self.bootstrap,
+                "FLOWSIGHT_TOPIC_NAMESPACE": f"b{unique}",
+                "FLOWSIGHT_APP_ID": f"flowsight-bench-{unique}",
+                "FLOWSIGHT_TOPIC_PARTITIONS": str(self.partitions),
+                "FLOWSIGHT_DATABASE_URL": database,
+                "FLOWSIGHT_DATA_DIR": str(self.directory),
+                "FLOWSIGHT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                "FLOWSIGHT_API_KEYS": key_entry,
+                "FLOWSIGHT_API_PORT": str(free_port()),
+                "FLOWSIGHT_WORKER_METRICS_PORT": str(free_port()),
+                "FLOWSIGHT_LAG_SAMPLE_SECONDS": "5",
+                "FLOWSIGHT_LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+                **self.extra,
+            }
+        )
+        self.settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            **{
+                k.removeprefix("FLOWSIGHT_").lower(): v
+                for k, v in self.env.items()
+                if k.startswith("FLOWSIGHT_")
+            },
+        )
+        self.catalogue: Catalogue = load_catalogue(self.settings.catalogue_path)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def start(self, command: str, name: str | None = None, **env: str) -> subprocess.Popen[bytes]:
+        """`flowsight <command>` in its own session, its output in `<name>.log`."""
+        name = name or command
+        with (self.directory / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(  # nosec B603 # our own interpreter and module, no shell
+                [sys.executable, "-m", "flowsight", command],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes[name] = process
+        return process
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        """Signal a process's session; SIGKILL if it has not ended after `timeout`."""
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        """Stop every process this stage started, newest first."""
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+    def log_tail(self, name: str, characters: int = 3000) -> str:
+        """The end of a process's log, for an error message."""
+        path = self.directory / f"{name}.log"
+        return path.read_text(errors="replace")[-characters:] if path.exists() else ""
+
+    def check_alive(self) -> None:
+        """RuntimeError, with its log, if a process this stage started has exited."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"`flowsight {name}` exited ({process.returncode}):\n{self.log_tail(name)}"
+                )
+
+    async def create_topics(self) -> None:
+        """Every product topic, before anything is published or started."""
+        await ensure_topics(self.settings, product_topics(self.settings, self.catalogue))
+
+    async def publish(self, events: list[dict[str, Any]], advance: Advance | None = None) -> float:
+        """Publish the events to their organisations' ingest topics; return the seconds taken."""
+        started = time.perf_counter()
+        # New topics' partitions elect leaders for a moment; the producer retries, quietly.
+        with quiet_aiokafka():
+            async with EventPublisher(self.settings) as publisher:
+                for start in range(0, len(events), PUBLISH_CHUNK):
+                    chunk = events[start : start + PUBLISH_CHUNK]
+                    await publisher.publish_by_source(chunk)
+                    if advance:
+                        advance(len(chunk))
+        return time.perf_counter() - started
+
+    async def wait_caught_up(
+        self, records: int, timeout: float, advance: Advance | None = None
+    ) -> float:
+        """Wait until the worker's group committed every record of the ingest and events
+        topics (twice in a row: the events topic fills as the ingest is read); return when."""
+        lag = ConsumerLag(
+            self.settings, self.settings.app_id, consumed_topics(self.settings, self.catalogue)
+        )
+        deadline = time.monotonic() + timeout
+        done_before = 0
+        try:
+            while True:
+                self.check_alive()
+                try:
+                    behind = await lag.measure()
+                except KafkaError:  # a fresh broker makes its group coordinator on first ask
+                    await asyncio.sleep(0.5)
+                    continue
+                now = time.perf_counter()
+                ingest = sum(v for t, v in behind.items() if t != self.settings.events_topic)
+                done = max(0, records - ingest)
+                if advance and done > done_before:
+                    advance(done - done_before)
+                    done_before = done
+                if not any(behind.values()):
+                    again = await lag.measure()
+                    if not any(again.values()):
+                        return now
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"the worker was still behind after {timeout:.0f}s: {behind}"
+                    )
+                await asyncio.sleep(0.25)
+        finally:
+            await lag.close()
+
+    async def wait_api(self, timeout: float = 60) -> None:
+        """Wait until the API answers /readyz."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                self.check_alive()
+                with suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.api_url}/healthz", timeout=2)).status_code == 200:
+                        return
+                await asyncio.sleep(0.3)
+        raise TimeoutError(f"the API at {self.api_url} did not answer within {timeout:.0f}s")
+
+
+@contextmanager
+def stage(
+    bootstrap: str, directory: Path, database_url: str | None = None, **kwargs: Any
+) -> Iterator[Flowsight]:
+    """A `Flowsight` whose processes are stopped on the way out, whatever happens."""
+    flowsight = Flowsight(bootstrap, directory, database_url, **kwargs)
+    try:
+        yield flowsight
+    finally:
+        flowsight.stop_all()
+
+
+def city_events(
+    catalogue: Catalogue, count: int, *, volume: float = 1.0, seed: int = 7, days: float = 365
+) -> list[dict[str, Any]]:
+    """The first `count` events of a simulated city that began `days` ago, as its sources
+    publish them (census first, then the flow, a day at a time)."""
+    from flowsight.devtools.simulator.model import City
+
+    now = datetime.now(UTC)
+    start = now - timedelta(days=days)
+    city = City(catalogue, start, seed=seed, volume=volume)
+    events: list[dict[str, Any]] = []
+    horizon = start
+    while len(events) < count and horizon < now:
+        horizon = min(now, horizon + timedelta(days=1))
+        events.extend(city.events_until(horizon))
+    return events[:count]
+
+
+def machine_load() -> str:
+    """The load averages, to print beside a measurement (others may share the machine)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"

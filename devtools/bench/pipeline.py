@@ -1,0 +1,141 @@
+"""`bench pipeline`: a worker's rate through a backlog of simulated events, against a plain
+aiokafka consumer reading and decoding the same topics in the same run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from flowsight.adapters.kafka.security import client_options
+from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.devtools.bench.report import Report, rate
+
+TARGET_RATE = 25_000
+TARGET_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One worker's pass through a backlog: events, from its start and from its first commit."""
+
+    events: int
+    workers: int
+    partitions: int
+    wall_seconds: float  # from the workers' start to every record committed
+    startup_seconds: float  # from their start to the group's first commit
+    raw_seconds: float  # the baseline consumer over the same ingest records
+
+    @property
+    def rate(self) -> float:
+        """Events a second once the group was consuming (start-up left out)."""
+        return self.events / max(self.wall_seconds - self.startup_seconds, 1e-9)
+
+    @property
+    def wall_rate(self) -> float:
+        return self.events / self.wall_seconds
+
+    @property
+    def raw_rate(self) -> float:
+        return self.events / self.raw_seconds
+
+
+async def raw_consume(flowsight: Flowsight, records: int) -> float:
+    """Seconds a plain consumer (no group) takes to read and JSON-decode `records` ingest records."""
+    settings = flowsight.settings
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topics = [settings.ingest_topic(code) for code in flowsight.catalogue.organisation_codes]
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        started, read = time.perf_counter(), 0
+        decoded: Any = None
+        while read < records:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batches.values():
+                for message in messages:
+                    decoded = orjson.loads(message.value)
+                read += sum(len(messages) for messages in batches.values())
+        del decoded
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # a fresh consumer has no topic metadata yet
+    return set(consumer.partitions_for_topic(topic) or ())
+
+
+async def run_pipeline(
+    flowsight: Flowsight,
+    events: list[dict[str, Any]],
+    *,
+    workers: int = 1,
+    timeout: float = 1800,
+    on_publish: Advance | None = None,
+    on_commit: Advance | None = None,
+) -> PipelineRun:
+    """Publish `events`, measure the baseline, then start `workers` and wait for their commits."""
+    await flowsight.create_topics()
+    await flowsight.publish(events, on_publish)
+    raw_seconds = await raw_consume(flowsight, len(events))
+    started = time.perf_counter()
+    for number in range(workers):
+        flowsight.start("worker", f"worker-{number}")
+    first_commit: list[float] = []
+
+    def progress(done: int) -> None:
+        if not first_commit:
+            first_commit.append(time.perf_counter())
+        if on_commit:
+            on_commit(done)
+
+    finished = await flowsight.wait_caught_up(len(events), timeout, progress)
+    startup = (first_commit[0] if first_commit else finished) - started
+    return PipelineRun(
+        len(events), workers, flowsight.partitions, finished - started, startup, raw_seconds
+    )
+
+
+def pipeline_report(run: PipelineRun, database: str) -> Report:
+    """The printed result of `bench pipeline`."""
+    report = Report(
+        f"pipeline: {run.events:,} simulated events, {run.workers} worker(s), "
+        f"{run.partitions} partition(s), {database}; {machine_load()}"
+    )
+    report.figure("baseline: aiokafka read + decode", rate(run.events, run.raw_seconds))
+    report.figure("worker: start to all committed", rate(run.events, run.wall_seconds))
+    report.figure(
+        "worker: first commit to all", rate(run.events, run.wall_seconds - run.startup_seconds)
+    )
+    report.figure("worker start-up (to first commit)", f"{run.startup_seconds:.1f} s")
+    report.ratio("worker / baseline", run.rate / run.raw_rate)
+    report.target(f"≥ {TARGET_RATE:,} events/s", f"{run.rate:,.0f}", run.rate >= TARGET_RATE)
+    share = run.rate / run.raw_rate
+    report.target(f"≥ {TARGET_SHARE:.0%} of raw aiokafka", f"{share:.1%}", share >= TARGET_SHARE)
+    return report
+
+
+async def bench_pipeline(
+    bootstrap: str,
+    directory: Path,
+    events: list[dict[str, Any]],
+    database_url: str | None,
+    on_publish: Advance | None = None,
+    on_commit: Advance | None = None,
+) -> Report:
+    """Run `bench pipeline` on its own stage."""
+    with stage(bootstrap, directory, database_url) as flowsight:
+        run = await run_pipeline(flowsight, events, on_publish=on_publish, on_commit=on_commit)
+    return pipeline_report(run, "PostgreSQL" if database_url else "SQLite")
