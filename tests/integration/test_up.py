@@ -42,6 +42,7 @@ def test_up_shows_simulated_queues_and_ctrl_c_stops_everything(tmp_path: Path) -
         FLOWSIGHT_SIMULATOR_HISTORY_DAYS="2",
         FLOWSIGHT_SIMULATOR_VOLUME="3",
     )
+    del env["FLOWSIGHT_ENVIRONMENT"]  # `up` is a local trial by itself, and says so
     ports = {
         "kafka": kafka_port,
         "kafka controller": controller_port,
@@ -77,6 +78,7 @@ def test_up_shows_simulated_queues_and_ctrl_c_stops_everything(tmp_path: Path) -
         assert system_queue > 0, f"no simulated queue reached the API:\n{output[-5000:]}"
         print(f"\nflowsight up: non-zero pressure after {time.monotonic() - started:.1f}s")
         assert f"http://127.0.0.1:{ports['api']}/" in output, "up prints where to look"
+        assert "LOCAL MODE (FLOWSIGHT_ENVIRONMENT=local)" in output, "up says it is local"
         for name, port in ports.items():
             assert listening(port), f"{name} should be listening on {port} while up runs"
     finally:
