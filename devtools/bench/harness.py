@@ -51,7 +51,7 @@ def broker(bootstrap: str | None, directory: Path) -> Iterator[str]:
     from flowsight.devtools.local.kafka import LocalKafka
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="local",
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
@@ -102,14 +102,12 @@ class Flowsight:
                 **self.extra,
             }
         )
-        self.settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            **{
-                k.removeprefix("FLOWSIGHT_").lower(): v
-                for k, v in self.env.items()
-                if k.startswith("FLOWSIGHT_")
-            },
-        )
+        overrides: dict[str, Any] = {
+            key.removeprefix("FLOWSIGHT_").lower(): value
+            for key, value in self.env.items()
+            if key.startswith("FLOWSIGHT_")
+        }
+        self.settings = Settings(_env_file=None, **overrides)
         self.catalogue: Catalogue = load_catalogue(self.settings.catalogue_path)
 
     @property
@@ -182,14 +180,14 @@ class Flowsight:
         return time.perf_counter() - started
 
     async def wait_caught_up(
-        self, records: int, timeout: float, advance: Advance | None = None
+        self, records: int, within: float, advance: Advance | None = None
     ) -> float:
         """Wait until the worker's group committed every record of the ingest and events
         topics (twice in a row: the events topic fills as the ingest is read); return when."""
         lag = ConsumerLag(
             self.settings, self.settings.app_id, consumed_topics(self.settings, self.catalogue)
         )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         done_before = 0
         try:
             while True:
@@ -210,16 +208,14 @@ class Flowsight:
                     if not any(again.values()):
                         return now
                 if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"the worker was still behind after {timeout:.0f}s: {behind}"
-                    )
+                    raise TimeoutError(f"the worker was still behind after {within:.0f}s: {behind}")
                 await asyncio.sleep(0.25)
         finally:
             await lag.close()
 
-    async def wait_api(self, timeout: float = 60) -> None:
+    async def wait_api(self, within: float = 60) -> None:
         """Wait until the API answers /readyz."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 self.check_alive()
@@ -227,7 +223,7 @@ class Flowsight:
                     if (await client.get(f"{self.api_url}/healthz", timeout=2)).status_code == 200:
                         return
                 await asyncio.sleep(0.3)
-        raise TimeoutError(f"the API at {self.api_url} did not answer within {timeout:.0f}s")
+        raise TimeoutError(f"the API at {self.api_url} did not answer within {within:.0f}s")
 
 
 @contextmanager

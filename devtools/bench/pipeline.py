@@ -82,7 +82,7 @@ async def run_pipeline(
     events: list[dict[str, Any]],
     *,
     workers: int = 1,
-    timeout: float = 1800,
+    within: float = 1800,
     on_publish: Advance | None = None,
     on_commit: Advance | None = None,
 ) -> PipelineRun:
@@ -101,7 +101,7 @@ async def run_pipeline(
         if on_commit:
             on_commit(done)
 
-    finished = await flowsight.wait_caught_up(len(events), timeout, progress)
+    finished = await flowsight.wait_caught_up(len(events), within, progress)
     startup = (first_commit[0] if first_commit else finished) - started
     return PipelineRun(
         len(events), workers, flowsight.partitions, finished - started, startup, raw_seconds

@@ -185,3 +185,138 @@ def bench_pipeline_command(
             ),
         )
     _print(report.lines())
+
+
+@bench_app.command("freshness")
+def bench_freshness_command(
+    rate: Annotated[float, typer.Option(help="Simulated events offered a second.")] = 1000,
+    seconds: Annotated[float, typer.Option(help="How long to offer them.")] = 30,
+    probe_every: Annotated[float, typer.Option(help="Seconds between probes.")] = 3,
+    bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
+) -> None:
+    """Send → change in GET /v1/pressure and on /v1/stream, under a steady offered rate."""
+    from flowsight.devtools.bench.freshness import bench_freshness
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    city = _city(int(rate * seconds), 1)
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_freshness(
+                address,
+                directory,
+                city,
+                rate,
+                probe_every,
+                postgres,
+                progress.bar("offering", len(city)),
+            ),
+        )
+    _print(report.lines())
+
+
+@bench_app.command("api")
+def bench_api_command(
+    requests: Annotated[int, typer.Option(help="Requests per endpoint.")] = 2_000,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 32,
+    events: Annotated[int, typer.Option(help="Simulated events of state first.")] = 10_000,
+    bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
+) -> None:
+    """GET /v1/pressure and a queue, against /healthz of the same server (httpx clients)."""
+    from flowsight.devtools.bench.api import bench_api
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    city = _city(events, 1)
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_api(
+                address,
+                directory,
+                city,
+                requests,
+                concurrency,
+                postgres,
+                progress.bar("building state", len(city)),
+                progress.bar("requests", 3 * requests),
+            ),
+        )
+    _print(report.lines())
+
+
+@bench_app.command("recovery")
+def bench_recovery_command(
+    events: Annotated[int, typer.Option(help="Simulated events of state first.")] = 20_000,
+    backlog: Annotated[int, typer.Option(help="Events published while it is down.")] = 1_000,
+    bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
+) -> None:
+    """Worker killed (kill -9) and restarted: time to caught up, against a clean restart."""
+    from flowsight.devtools.bench.recovery import bench_recovery
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    city = _city(events + 2 * backlog, 1)
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_recovery(
+                address, directory, city, backlog, postgres, progress.bar("state", events)
+            ),
+        )
+    _print(report.lines())
+
+
+@bench_app.command("replay")
+def bench_replay_command(
+    days: Annotated[float, typer.Option(help="Simulated days of the city.")] = 7,
+    volume: Annotated[float, typer.Option(help="Simulator volume (1 = a city).")] = 1,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """A city-period replayed from empty topics, compared with the same events built live."""
+    from flowsight.devtools.bench.harness import city_events
+    from flowsight.devtools.bench.replay import bench_replay
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    _city(0, volume)  # local mode, as every benchmark
+    catalogue = runtime_or_exit(settings_or_exit()).catalogue
+    with console.status(f"simulating {days:g} days…"):
+        city = city_events(catalogue, 10**9, volume=volume, days=days)
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_replay(
+                address,
+                directory,
+                city,
+                days,
+                None,
+                progress.bar("live build", len(city)),
+                progress.bar("replay", len(city)),
+            ),
+        )
+    _print(report.lines())
+
+
+@bench_app.command("scale")
+def bench_scale_command(
+    events: Annotated[int, typer.Option(help="Simulated events per run.")] = 20_000,
+    widths: Annotated[str, typer.Option(help="Partitions (= workers) per run.")] = "1,2,4",
+    bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
+) -> None:
+    """The pipeline with 1, 2 and 4 partitions and as many workers."""
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+    from flowsight.devtools.bench.scale import bench_scale
+
+    city = _city(events, 1)
+    counts = [int(width) for width in widths.split(",")]
+    with bars(console) as progress:
+        report = run_on_broker(
+            bootstrap,
+            lambda address, directory: bench_scale(
+                address, directory, city, counts, postgres, progress.bar("committed", None)
+            ),
+        )
+    _print(report.lines())

@@ -1,0 +1,188 @@
+"""`bench replay`: a simulated city-period from empty topics to its final state (every fact and
+every day's figures stored), and the same events built live (published in hourly steps to a
+running worker): the two read models must hold identical figures. The baseline is a plain
+aiokafka consumer reading the replayed topics in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from flowsight.adapters.readmodel.tables import (
+    anomalies,
+    assessments,
+    attendances,
+    capacity_reports,
+    delays,
+    queue_entries,
+    referrals,
+    service_capacity,
+    service_daily,
+    service_daily_dirty,
+    stays,
+)
+from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.devtools.bench.pipeline import raw_consume
+from flowsight.devtools.bench.report import Report, rate
+from flowsight.services.facts import LONDON
+
+TARGET_SECONDS = 300.0
+COMPARED: tuple[Table, ...] = (
+    queue_entries,
+    service_capacity,
+    capacity_reports,
+    stays,
+    delays,
+    referrals,
+    attendances,
+    assessments,
+    anomalies,
+    service_daily,
+)
+#: When a row was written, not what it says.
+_WRITTEN_AT = "updated_at"
+LIVE_STEP = 500
+
+
+@dataclass(frozen=True)
+class Build:
+    """One way of building the read model: its time and what it holds."""
+
+    how: str
+    seconds: float
+    content: dict[str, list[tuple[Any, ...]]]
+
+
+async def read_model(flowsight: Flowsight) -> dict[str, list[tuple[Any, ...]]]:
+    """Every compared table's rows, sorted, without write times; today's figures left out (they
+    are as of the moment each build last refreshed)."""
+    engine = create_async_engine(flowsight.settings.resolved_database_url)
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    content = {}
+    try:
+        async with engine.connect() as connection:
+            for table in COMPARED:
+                columns = [c for c in table.c if c.name != _WRITTEN_AT]
+                query = select(*columns)
+                if table is service_daily:
+                    query = query.where(service_daily.c.day < today)
+                rows = await connection.execute(query)
+                content[table.name] = sorted(tuple(map(repr, row)) for row in rows)
+    finally:
+        await engine.dispose()
+    return content
+
+
+async def wait_figures(flowsight: Flowsight, within: float = 600) -> None:
+    """Wait until no day waits for its figures (the refresh task has caught up)."""
+    engine = create_async_engine(flowsight.settings.resolved_database_url)
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            flowsight.check_alive()
+            async with engine.connect() as connection:
+                waiting = (
+                    await connection.execute(select(func.count()).select_from(service_daily_dirty))
+                ).scalar_one()
+                computed = (
+                    await connection.execute(select(func.count()).select_from(service_daily))
+                ).scalar_one()
+            if not waiting and computed:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+    raise TimeoutError(f"daily figures still waiting after {within:.0f}s")
+
+
+async def build_live(
+    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None
+) -> Build:
+    """A running worker, the events published in steps while it works."""
+    await flowsight.create_topics()
+    flowsight.start("worker")
+    started = time.perf_counter()
+    for index in range(0, len(events), LIVE_STEP):
+        await flowsight.publish(events[index : index + LIVE_STEP], advance)
+    await flowsight.wait_caught_up(len(events), 1800)
+    await wait_figures(flowsight)
+    return Build("live", time.perf_counter() - started, await read_model(flowsight))
+
+
+async def build_replay(
+    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None
+) -> tuple[Build, float]:
+    """Everything published first, then one worker: the replay; and the raw consumer's time."""
+    await flowsight.create_topics()
+    await flowsight.publish(events)
+    raw_seconds = await raw_consume(flowsight, len(events))
+    started = time.perf_counter()
+    flowsight.start("worker")
+    await flowsight.wait_caught_up(len(events), 1800, advance)
+    await wait_figures(flowsight)
+    return Build("replay", time.perf_counter() - started, await read_model(flowsight)), raw_seconds
+
+
+def differences(live: Build, replay: Build) -> list[str]:
+    """Each table whose rows differ between the builds, with counts."""
+    out = []
+    for table, rows in live.content.items():
+        other = replay.content[table]
+        if rows != other:
+            only_live = len(set(rows) - set(other))
+            only_replay = len(set(other) - set(rows))
+            out.append(f"{table}: {only_live} row(s) only live, {only_replay} only replayed")
+    return out
+
+
+async def bench_replay(
+    bootstrap: str,
+    directory: Path,
+    events: list[dict[str, Any]],
+    days: float,
+    database_url: str | None,
+    on_live: Advance | None = None,
+    on_replay: Advance | None = None,
+) -> Report:
+    """Run `bench replay`: the live build and the replay, each on its own stage."""
+    if database_url:
+        raise ValueError(
+            "bench replay compares two fresh SQLite read models; --postgres is not offered"
+        )
+    with stage(bootstrap, directory / "live") as flowsight:
+        live = await build_live(flowsight, events, on_live)
+    with stage(bootstrap, directory / "replay") as flowsight:
+        replay, raw_seconds = await build_replay(flowsight, events, on_replay)
+    return replay_report(live, replay, raw_seconds, len(events), days)
+
+
+def replay_report(
+    live: Build, replay: Build, raw_seconds: float, events: int, days: float
+) -> Report:
+    """The printed result of `bench replay`."""
+    report = Report(f"replay: {days:g} simulated days, {events:,} events; {machine_load()}")
+    report.figure("baseline: aiokafka read + decode", rate(events, raw_seconds))
+    report.figure("replay: start to final state", rate(events, replay.seconds))
+    report.figure("live build (published in steps)", f"{live.seconds:.1f} s")
+    rows = sum(len(r) for r in replay.content.values())
+    differing = differences(live, replay)
+    report.figure(
+        "read model compared",
+        f"{rows:,} rows in {len(replay.content)} tables: "
+        + ("identical" if not differing else "DIFFERENT: " + "; ".join(differing)),
+    )
+    report.ratio("replay / baseline rate", raw_seconds / replay.seconds)
+    per_year = replay.seconds * 365 / days
+    report.target(
+        "city-year replay ≤ 5 min, identical to live",
+        f"{per_year / 60:,.1f} min a year at this rate; {'identical' if not differing else 'different'}",
+        per_year <= TARGET_SECONDS and not differing,
+    )
+    return report

@@ -1,0 +1,85 @@
+"""`flowsight bench`: each benchmark runs at a tiny size and prints figures and a ratio.
+
+No timing is asserted: the figures depend on the machine. The broker is the test session's.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from flowsight.cli import app
+
+RATIO = re.compile(r"^(\s*ratio .+: \d+\.\d{3} \(|core / baseline throughput: \d+\.\d\d$)", re.M)
+FIGURE = re.compile(r"\d[\d,]*(\.\d+)? (/s|ms|s|req/s|events/s)\b")
+
+
+def bench(*arguments: str) -> str:
+    """Run `flowsight bench ...`; its output, once it succeeded."""
+    result = CliRunner().invoke(app, ["bench", *arguments], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def assert_measured(output: str) -> None:
+    assert FIGURE.search(output), output
+    assert RATIO.search(output), output
+
+
+def test_core_prints_both_rates_and_their_ratio() -> None:
+    output = bench("core", "--days", "1", "--volume", "0.2", "--repeat", "1")
+    assert "baseline: decode + group by patient" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_pipeline_prints_worker_and_raw_consumer_rates(kafka_bootstrap: str) -> None:
+    output = bench("pipeline", "--events", "300", "--bootstrap", kafka_bootstrap)
+    assert "baseline: aiokafka read + decode" in output
+    assert "target ≥ 25,000 events/s" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) -> None:
+    output = bench(
+        "freshness", "--rate", "50", "--seconds", "6", "--probe-every", "2",
+        "--bootstrap", kafka_bootstrap,
+    )  # fmt: skip
+    assert "send → GET /v1/pressure" in output
+    assert "send → /v1/stream" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_api_prints_each_endpoint_against_healthz(kafka_bootstrap: str) -> None:
+    output = bench(
+        "api", "--requests", "50", "--concurrency", "4", "--events", "300",
+        "--bootstrap", kafka_bootstrap,
+    )  # fmt: skip
+    assert "baseline: GET /healthz" in output
+    assert "GET /v1/pressure" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_recovery_prints_killed_against_clean_restart(kafka_bootstrap: str) -> None:
+    output = bench("recovery", "--events", "300", "--backlog", "50", "--bootstrap", kafka_bootstrap)
+    assert "kill -9" in output and "baseline: SIGTERM" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_replay_prints_rate_and_compares_with_the_live_build(kafka_bootstrap: str) -> None:
+    output = bench("replay", "--days", "0.2", "--volume", "0.2", "--bootstrap", kafka_bootstrap)
+    assert "read model compared" in output
+    assert_measured(output)
+
+
+@pytest.mark.integration
+def test_scale_prints_a_rate_per_width(kafka_bootstrap: str) -> None:
+    output = bench("scale", "--events", "300", "--widths", "1", "--bootstrap", kafka_bootstrap)
+    assert "pipeline 1 partition(s), 1 worker(s)" in output
+    assert_measured(output)
