@@ -39,33 +39,16 @@ def at(day: int, hour: int) -> datetime:
 def a_week_of_delays() -> Feed:
     """A delay that ends inside the week, one that starts in it, and one not yet due."""
     feed = Feed()
-    review = {"kind": "ctr_review", "status": "completed", "meets_criteria_to_reside": False}
     # Patient 0: in from Friday before; ready Saturday 14:00; home on Wednesday 11:00.
     feed.publish("admission", "lth-wards", at(-3, 10), 0, admission_method="emergency")
-    feed.publish(
-        "assessment",
-        "lth-wards",
-        at(-2, 15),
-        0,
-        discharge_ready_at=at(-2, 14).isoformat(),
-        **review,
-    )
+    feed.ready("lth-wards", at(-2, 15), 0, at(-2, 14))
     feed.publish("discharge", "lth-wards", at(2, 11), 0, destination="usual_residence")
     # Patient 1: in from Thursday; ready Friday 08:00; still in a bed.
     feed.publish("admission", "lth-wards", at(3, 10), 1, admission_method="emergency")
-    feed.publish(
-        "assessment", "lth-wards", at(4, 9), 1, discharge_ready_at=at(4, 8).isoformat(), **review
-    )
+    feed.ready("lth-wards", at(4, 9), 1, at(4, 8))
     # Patient 2: in since yesterday; the ward expects them ready in two days.
     feed.publish("admission", "lth-wards", NOW - timedelta(days=1), 2, admission_method="emergency")
-    feed.publish(
-        "assessment",
-        "lth-wards",
-        NOW - timedelta(hours=1),
-        2,
-        discharge_ready_at=(NOW + timedelta(days=2)).isoformat(),
-        **review,
-    )
+    feed.ready("lth-wards", NOW - timedelta(hours=1), 2, NOW + timedelta(days=2))
     # The transfer-of-care hub: two referrals, three open assessments (one patient needs two).
     for patient in (3, 4):
         feed.publish(

@@ -81,6 +81,22 @@ class Feed:
         self.events.append(outcome.event)
         return outcome.event
 
+    def ready(
+        self, service: str, reviewed: datetime, patient: int, ready: datetime, **fields: Any
+    ) -> Event:
+        """A review that finds the patient no longer meets the criteria to reside."""
+        return self.publish(
+            "assessment",
+            service,
+            reviewed,
+            patient,
+            kind="ctr_review",
+            status="completed",
+            meets_criteria_to_reside=False,
+            discharge_ready_at=ready.isoformat(),
+            **fields,
+        )
+
 
 class ReadModel:
     """One read model, with the worker's sink and refresh over it."""

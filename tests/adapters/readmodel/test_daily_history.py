@@ -28,17 +28,8 @@ def ward_fortnight() -> Feed:
     feed.publish("capacity", "lth-wards", at(0, 8), open=20, total=24, unit="beds")
     # Patient 0: in a ward from day 0; ready to go on day 2 at 14:00; home on day 6 at 11:00.
     feed.publish("admission", "lth-wards", at(0, 10), 0, admission_method="emergency")
-    feed.publish(
-        "assessment",
-        "lth-wards",
-        at(2, 15),
-        0,
-        kind="ctr_review",
-        status="completed",
-        meets_criteria_to_reside=False,
-        discharge_ready_at=at(2, 14).isoformat(),
-        delay_reason="p1_awaiting_resource",
-        pathway="P1",
+    feed.ready(
+        "lth-wards", at(2, 15), 0, at(2, 14), delay_reason="p1_awaiting_resource", pathway="P1"
     )
     feed.publish("discharge", "lth-wards", at(6, 11), 0, destination="usual_residence")
     # Patient 1: through the ED on day 1, in a ward, ready on day 4 at 08:00, moved to another
@@ -54,18 +45,7 @@ def ward_fortnight() -> Feed:
         outcome="admitted",
     )
     feed.publish("admission", "lth-wards", at(1, 9), 1, admission_method="emergency")
-    feed.publish(
-        "assessment",
-        "lth-wards",
-        at(4, 9),
-        1,
-        kind="ctr_review",
-        status="completed",
-        meets_criteria_to_reside=False,
-        discharge_ready_at=at(4, 8).isoformat(),
-        delay_reason="p2_awaiting_bed",
-        pathway="P2",
-    )
+    feed.ready("lth-wards", at(4, 9), 1, at(4, 8), delay_reason="p2_awaiting_bed", pathway="P2")
     feed.publish(
         "transfer", "lth-wards", at(5, 12), 1, from_service="lth-wards", to_service="lth-wards"
     )
