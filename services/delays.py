@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
-from flowsight.services.facts import Delay, delay_band, midnights
+from flowsight.services.facts import LONDON, Delay, delay_band, midnights
 from flowsight.services.flow_figures import publication_band
-from flowsight.services.timestamps import utc_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 
 def during(start: str, end: str | None, moment: str) -> bool:
@@ -56,3 +56,33 @@ def delay_rows(delays: Iterable[Delay], now: datetime) -> list[DelayRow]:
                 )
             )
     return rows
+
+
+def period_lost_bed_days(
+    delays: Iterable[Delay], start: datetime, end: datetime, as_of: datetime
+) -> int:
+    """Lost bed days of the period [start, end): each midnight (Europe/London) in it, up to `as_of`, at which
+    a delay was running, whether it has ended since or not.
+
+    A delay loses the midnights after its Discharge Ready Date up to its end (as
+    `services.facts.midnights` counts them), so the periods of a partition add up to the
+    delays' lost bed days, and a delay whose DRD is still to come loses none.
+    """
+    first = _first_midnight(start)
+    last = min(_first_midnight(end) - timedelta(days=1), as_of.astimezone(LONDON).date())
+    total = 0
+    for delay in delays:
+        since = _day(delay.started_at) + timedelta(days=1)
+        until = _day(delay.ended_at) if delay.ended_at else as_of.astimezone(LONDON).date()
+        total += max(0, (min(last, until) - max(first, since)).days + 1)
+    return total
+
+
+def _day(timestamp: str) -> date:
+    return parse_timestamp(timestamp).astimezone(LONDON).date()
+
+
+def _first_midnight(moment: datetime) -> date:
+    """The day whose midnight is the first at or after `moment`."""
+    local = moment.astimezone(LONDON)
+    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)

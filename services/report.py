@@ -6,15 +6,15 @@ The three questions come from the system visibility model: is each service meeti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit
-from flowsight.services.facts import LONDON, Delay
+from flowsight.services.delays import period_lost_bed_days
+from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
-from flowsight.services.timestamps import parse_timestamp
 
 #: Figures "as of the end of" a period are taken just before it ends.
 END_OF_PERIOD = timedelta(microseconds=1)
@@ -117,34 +117,6 @@ def period_moment(period: Period, now: datetime) -> datetime:
     return min(now, period.end - END_OF_PERIOD)
 
 
-def period_lost_bed_days(delays: Iterable[Delay], period: Period, as_of: datetime) -> int:
-    """Lost bed days of a period: each midnight (Europe/London) in it, up to `as_of`, at which
-    a delay was running, whether it has ended since or not.
-
-    A delay loses the midnights after its Discharge Ready Date up to its end (as
-    `services.facts.midnights` counts them), so the periods of a partition add up to the
-    delays' lost bed days, and a delay whose DRD is still to come loses none.
-    """
-    first = _first_midnight(period.start)
-    last = min(_first_midnight(period.end) - timedelta(days=1), as_of.astimezone(LONDON).date())
-    total = 0
-    for delay in delays:
-        since = _day(delay.started_at) + timedelta(days=1)
-        until = _day(delay.ended_at) if delay.ended_at else as_of.astimezone(LONDON).date()
-        total += max(0, (min(last, until) - max(first, since)).days + 1)
-    return total
-
-
-def _day(timestamp: str) -> date:
-    return parse_timestamp(timestamp).astimezone(LONDON).date()
-
-
-def _first_midnight(moment: datetime) -> date:
-    """The day whose midnight is the first at or after `moment`."""
-    local = moment.astimezone(LONDON)
-    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
-
-
 def figures_of(
     service: Service,
     facts: ServiceFacts,
@@ -155,7 +127,9 @@ def figures_of(
     """A service's figures for `period` as the API, daily rows and report show them: the
     core's, with the period's lost bed days."""
     figures = service_figures(service, facts, period, as_of, open_capacity)
-    figures["period_lost_bed_days"] = period_lost_bed_days(facts.delays, period, as_of)
+    figures["period_lost_bed_days"] = period_lost_bed_days(
+        facts.delays, period.start, period.end, as_of
+    )
     return figures
 
 
@@ -166,7 +140,9 @@ def system_figures_of(
     figures = system_figures(services, dict(facts), period, as_of)
     beds = [s.id for s in services if s.capacity_unit == CapacityUnit.BEDS]
     figures["period_lost_bed_days"] = sum(
-        period_lost_bed_days(facts[s].delays, period, as_of) for s in beds if s in facts
+        period_lost_bed_days(facts[s].delays, period.start, period.end, as_of)
+        for s in beds
+        if s in facts
     )
     return figures
 
