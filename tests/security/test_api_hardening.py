@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -29,7 +30,7 @@ METRICS_KEY, METRICS_ENTRY = new_api_key("prometheus", ["metrics"])
 def settings(tmp_path: Path, environment: str, **extra: object) -> Settings:
     database = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
     upgrade(database)
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "environment": environment,
         "pseudonym_key": "p" * 32,
         "api_keys": ",".join([VIEWER_ENTRY, CASELOAD_ENTRY, METRICS_ENTRY]),
@@ -37,7 +38,7 @@ def settings(tmp_path: Path, environment: str, **extra: object) -> Settings:
         "data_dir": tmp_path,
         "kafka_bootstrap": "127.0.0.1:1",
     }
-    return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(values | extra))
 
 
 @pytest.fixture

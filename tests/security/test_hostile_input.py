@@ -96,7 +96,7 @@ def client(tmp_path: Path, writer: RecordingWriter) -> Iterator[TestClient]:
     database = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
     upgrade(database)
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="production",
         pseudonym_key="p" * 32,
         api_keys=f"{PUBLISHER_ENTRY},{READER_ENTRY}",

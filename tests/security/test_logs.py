@@ -45,7 +45,7 @@ def restore_logging() -> Iterator[None]:
 
 def settings(tmp_path: Path, log_format: str) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="production",
         log_format=log_format,
         log_level="DEBUG",
@@ -169,9 +169,7 @@ def test_the_redactor_blanks_each_kind_of_secret() -> None:
 def test_local_mode_says_so_loudly_at_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging(
-        Settings(_env_file=None, environment="local", data_dir=tmp_path)  # type: ignore[call-arg]
-    )
+    configure_logging(Settings(_env_file=None, environment="local", data_dir=tmp_path))
     local = capsys.readouterr().err
     configure_logging(settings(tmp_path, "console"))
     production = capsys.readouterr().err

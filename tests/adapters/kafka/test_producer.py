@@ -175,7 +175,7 @@ def test_the_gateways_name_is_the_same_publisher() -> None:
 def test_every_client_and_faust_take_the_same_tls_and_sasl_options(tmp_path: Path) -> None:
     ca, _certificate, _key = make_certificate_authority(tmp_path)
     secure = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         kafka_bootstrap="kafka.internal:19093",
         kafka_security_protocol="SASL_SSL",
         kafka_ssl_cafile=ca,

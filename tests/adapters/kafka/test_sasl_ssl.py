@@ -102,7 +102,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     ca, certificate, key = make_certificate_authority(directory)
     secure_port = free_port()
     plain = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="local",
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
@@ -116,7 +116,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     broker.start(timeout=180)
     try:
         yield Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             environment="local",
             kafka_bootstrap=f"127.0.0.1:{secure_port}",
             kafka_security_protocol="SASL_SSL",
