@@ -43,6 +43,8 @@ class BatchChanges:
     states: list[JourneyState] = field(default_factory=list)
     #: The latest capacity report of each service the batch changed, to store.
     capacity: dict[str, Event] = field(default_factory=dict)
+    #: Every capacity report the batch brought, the superseded ones too: each is history.
+    reports: list[Event] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     #: Events handled, by (event type, outcome).
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -51,8 +53,10 @@ class BatchChanges:
 
     @property
     def capacity_rows(self) -> list[dict[str, Any]]:
-        """The read model's capacity row of each service whose report changed."""
-        return [capacity_row(report) for report in self.capacity.values()]
+        """The read model's row of every report the batch brought; `latest` marks each
+        service's current one, the others only join the capacity history."""
+        latest = {id(report) for report in self.capacity.values()}
+        return [{**capacity_row(report), "latest": id(report) in latest} for report in self.reports]
 
     def changed_from(self, moment: str) -> None:
         """Note that figures from `moment` on may have changed."""
@@ -98,6 +102,7 @@ def _apply_capacity(
     report: Event, latest_capacity: Callable[[str], Event | None], changes: BatchChanges
 ) -> str:
     service = report["service"]
+    changes.reports.append(report)
     latest = changes.capacity.get(service) or latest_capacity(service)
     if latest and latest["occurred_at"] > report["occurred_at"]:
         return SUPERSEDED

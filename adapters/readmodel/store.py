@@ -69,24 +69,37 @@ async def replace_queue_entries(
 
 
 async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Store the latest capacity of each service in `rows`, and keep each report in history."""
+    """Store each service's latest capacity (rows marked `latest`) and keep every report in
+    the capacity history, a late one for an earlier day too."""
     if not rows:
         return
-    services = [row["service_id"] for row in rows]
-    await connection.execute(
-        delete(service_capacity).where(service_capacity.c.service_id.in_(services))
-    )
-    await connection.execute(insert(service_capacity), rows)
-    reports = [
-        {
-            "service_id": row["service_id"],
-            "reported_at": utc_timestamp(as_utc(row["as_of"])),
-            "open": row["open"],
-            "total": row["total"],
-            "unit": row["unit"],
-        }
+    current = [
+        {key: value for key, value in row.items() if key != "latest"}
         for row in rows
+        if row.get("latest", True)
     ]
+    if current:
+        services = [row["service_id"] for row in current]
+        await connection.execute(
+            delete(service_capacity).where(service_capacity.c.service_id.in_(services))
+        )
+        await connection.execute(insert(service_capacity), current)
+    # One report per service and moment: a report delivered twice is history once.
+    reports = list(
+        {
+            (row["service_id"], report["reported_at"]): report
+            for row in rows
+            for report in [
+                {
+                    "service_id": row["service_id"],
+                    "reported_at": utc_timestamp(as_utc(row["as_of"])),
+                    "open": row["open"],
+                    "total": row["total"],
+                    "unit": row["unit"],
+                }
+            ]
+        }.values()
+    )
     # A batch read again after a restart writes the same reports: replace, never duplicate.
     for report in reports:
         await connection.execute(

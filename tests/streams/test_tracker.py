@@ -120,8 +120,9 @@ async def test_an_older_capacity_report_does_not_replace_the_latest(subject: Tra
 
     assert subject.capacity["service:lth-wards"]["open"] == 5
     (_, rows, _), (_, later_rows, _) = subject.sink.writes
-    assert [row["open"] for row in rows] == [5]
-    assert later_rows == []
+    assert [(row["open"], row["latest"]) for row in rows] == [(5, True)]
+    # The older report joins the capacity history; it does not become the current capacity.
+    assert [(row["open"], row["latest"]) for row in later_rows] == [(9, False)]
     assert subject.count("capacity", "superseded") == 1
 
 
