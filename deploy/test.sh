@@ -9,6 +9,8 @@ echo "== ruff"
 "$BIN/ruff" check . && "$BIN/ruff" format --check . || exit 1
 echo "== mypy --strict (the whole flowsight namespace)"
 "$BIN/mypy" || exit 1
+echo "== bandit"
+"$BIN/bandit" -q -c pyproject.toml -r . || exit 1
 echo "== pytest"
 "$BIN/pytest" "$@"
 code=$?

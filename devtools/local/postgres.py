@@ -6,7 +6,7 @@ import argparse
 import os
 import pwd
 import shutil
-import subprocess
+import subprocess  # nosec B404 # PostgreSQL's own tools from argument lists built here, no shell
 import sys
 import time
 from dataclasses import dataclass
@@ -46,7 +46,7 @@ def _run(cmd: list[str], *, stdin: str | None = None, timeout: float = 120) -> s
     """Run a command, returning stdout, or raise RuntimeError carrying its stderr."""
     # cwd=/ so psql run as the postgres user does not warn that it cannot enter root's cwd.
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # nosec B603 # argument lists built here, no shell
             cmd, input=stdin, capture_output=True, text=True, timeout=timeout, cwd="/", check=False
         )
     except subprocess.TimeoutExpired as exc:
@@ -70,7 +70,7 @@ class LocalPostgres:
         port: int = 5433,
         cluster: str = "flowsight",
         user: str = "flowsight",
-        password: str = "flowsight",
+        password: str = "flowsight",  # nosec B107 # a loopback-only cluster for trials and tests
     ) -> None:
         self.port = port
         self.cluster = cluster
@@ -98,7 +98,7 @@ class LocalPostgres:
         # noninteractive so debconf never waits on a prompt nobody can see.
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # nosec B603
             if proc.returncode != 0:
                 raise RuntimeError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()[-2000:]}")
         if not (shutil.which("pg_createcluster") and self.installed_versions()):
@@ -200,7 +200,7 @@ class LocalPostgres:
         # pg_ctlcluster waits for the postmaster, but a cluster started elsewhere may still be
         # recovering, so ask the server itself over TCP, the way clients will connect.
         probe = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]
-        while subprocess.run(probe, check=False).returncode != 0:
+        while subprocess.run(probe, check=False).returncode != 0:  # nosec B603 # pg_isready, no shell
             if time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL on 127.0.0.1:{self.port} did not become ready")
             time.sleep(0.2)

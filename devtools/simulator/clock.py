@@ -48,7 +48,7 @@ class Clock:
     """Scheduled steps in time order, the draws they make and the events they publish."""
 
     def __init__(self, catalogue: Catalogue, start: datetime, *, seed: int | None, volume: float):
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311 # a reproducible simulation, not a secret
         self.volume = volume
         self.start = start
         self.clock = start
