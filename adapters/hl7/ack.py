@@ -62,6 +62,8 @@ ERROR_CODE_OF: dict[str, ErrorCode] = {
     parse.MISSING_FIELD: ErrorCode.REQUIRED_FIELD_MISSING,
     parse.INVALID_FIELD: ErrorCode.DATA_TYPE_ERROR,
     parse.UNMAPPED_LOCATION: ErrorCode.TABLE_VALUE_NOT_FOUND,
+    # MSH-18 names no character set of table 0211 flowsight reads (0357 has no closer code).
+    parse.UNSUPPORTED_CHARACTER_SET: ErrorCode.TABLE_VALUE_NOT_FOUND,
 }
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from flowsight.adapters.hl7.ack import in_hl7_terms
 from flowsight.adapters.hl7.mapping import MESSAGE_REJECTIONS, Mapped, NoChange, map_message
 from flowsight.adapters.hl7.parse import (
-    UNPARSEABLE,
     Unparseable,
     control_id,
     message_trigger,
@@ -57,7 +56,8 @@ class Checker:
         try:
             message = parse_message(raw).message
         except Unparseable as unreadable:
-            return Outcome("AR", refusal=Rejected(UNPARSEABLE, "", str(unreadable)))
+            refusal = Rejected(unreadable.reason, unreadable.field, str(unreadable))
+            return Outcome("AR", refusal=refusal)
         outcome = Outcome("AA", message_trigger(message), control_id(message))
         front_door = frozenset(
             s

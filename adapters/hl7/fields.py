@@ -101,7 +101,12 @@ class Reading:
             "bed": text(self.message, "PV1", number, 3) or None,
             "facility": text(self.message, "PV1", number, 4) or None,
         }
-        located = self.profile.locate(**parts)
+        located = self.profile.locate(
+            point_of_care=parts["point_of_care"],
+            room=parts["room"],
+            bed=parts["bed"],
+            facility=parts["facility"],
+        )
         if located is None:
             shown = "^".join(value or "" for value in parts.values()).rstrip("^")
             raise Refused(

@@ -19,6 +19,10 @@ batch protocol to agreement between sender and receiver, and per-message ACKs ne
 
 A cancellation whose target this listener has not published since it started is counted in
 `flowsight_hl7_unmatched_cancellations_total` and logged (it may predate the start).
+
+Hostile senders are bounded by `limits.ConnectionLimits` (addresses, a cap, an idle timeout, TLS)
+and the parser (known character sets, a separator budget); a frame's messages yield to other
+connections between them. Logs name a refusal by reason, field and control id, never a value.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import traceback
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 import hl7
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
 from flowsight.adapters.hl7.fields import LocationMap
@@ -44,6 +49,7 @@ from flowsight.adapters.hl7.framing import (
     Oversize,
     frame,
 )
+from flowsight.adapters.hl7.limits import ConnectionLimits
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
@@ -51,8 +57,8 @@ from flowsight.adapters.hl7.mapping import (
     NoChange,
     map_message,
 )
+from flowsight.adapters.hl7.metrics import ListenerMetrics
 from flowsight.adapters.hl7.parse import (
-    UNPARSEABLE,
     Unparseable,
     control_id,
     message_trigger,
@@ -95,6 +101,7 @@ class MllpListener:
         publish_timeout: float = 20.0,
         processing_ids: frozenset[str] | None = None,
         application: str = "FLOWSIGHT",
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.settings = settings
         self.publisher = publisher
@@ -109,35 +116,10 @@ class MllpListener:
         self.publish_timeout = publish_timeout
         self.processing_ids = processing_ids
         self.application = application
+        self.limits = limits or ConnectionLimits()
         self.context = context
-        registry = registry if registry is not None else CollectorRegistry()
-        self.messages = Counter(
-            "flowsight_hl7_messages",
-            "HL7 v2 messages received over MLLP, by trigger and outcome",
-            ["trigger", "outcome"],
-            registry=registry,
-        )
-        self.framing_errors = Counter(
-            "flowsight_hl7_framing_errors",
-            "MLLP bytes that were not a whole message: garbage, incomplete, oversize",
-            ["kind"],
-            registry=registry,
-        )
-        self.ignored = Counter(
-            "flowsight_hl7_ignored",
-            "HL7 v2 messages acknowledged AA that change nothing, by why",
-            ["why"],
-            registry=registry,
-        )
-        self.unmatched_cancellations = Counter(
-            "flowsight_hl7_unmatched_cancellations",
-            "HL7 cancels (A11-A13) whose target this listener has not published since it started",
-            registry=registry,
-        )
+        self.metrics = ListenerMetrics(registry if registry is not None else CollectorRegistry())
         self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
-        self.connections = Gauge(
-            "flowsight_hl7_connections", "Open MLLP connections", registry=registry
-        )
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
@@ -173,34 +155,63 @@ class MllpListener:
             await self._server.wait_closed()
             self._server = None
 
+    def _refused(self, writer: asyncio.StreamWriter, peer: Any) -> bool:
+        """Close at once a connection from an address not allowed, or over the cap."""
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        why = "" if self.limits.permits(host) else "not_allowed"
+        if not why and len(self._tasks) >= self.limits.max_connections:
+            why = "over_cap"
+        if why:
+            self.metrics.closed.labels(why).inc()
+            logger.info("MLLP connection from %s refused: %s", peer, why)
+            writer.transport.abort()
+        return bool(why)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
-        self.connections.inc()
         peer = writer.get_extra_info("peername")
+        if self._refused(writer, peer):
+            return
+        self._tasks.add(task)
+        self.metrics.connections.inc()
         logger.info("MLLP connection from %s", peer)
         framer = MllpFramer(self.max_message_bytes)
+        idle = self.limits.idle_timeout
+        why = ""
         try:
+            if self.limits.tls is not None:
+                why = "tls_failed"
+                await writer.start_tls(self.limits.tls, ssl_handshake_timeout=min(idle, 60.0))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + idle  # moved on by each whole frame, not by single bytes
             while not self._stopping:
-                data = await reader.read(65536)
+                why = "idle"
+                async with asyncio.timeout_at(deadline):
+                    data = await reader.read(65536)
                 if not data:
                     break
                 self._busy.add(task)
                 try:
                     for item in framer.feed(data):
+                        deadline = loop.time() + idle
                         for reply in await self._receive(item):
                             writer.write(frame(reply))
-                            await writer.drain()
+                            why = "slow_reader"
+                            await asyncio.wait_for(writer.drain(), idle)
                 finally:
                     self._busy.discard(task)
             for item in framer.finish():
                 self._count_discard(item)
-        except (ConnectionError, OSError) as error:
-            logger.info("MLLP connection from %s lost: %s", peer, type(error).__name__)
+        except OSError as error:  # TimeoutError and ssl.SSLError included
+            limited = isinstance(error, TimeoutError | ssl.SSLError) or why == "tls_failed"
+            if limited:
+                self.metrics.closed.labels(why).inc()
+            what = f"closed: {why}" if limited else "lost"
+            logger.info("MLLP connection from %s %s (%s)", peer, what, type(error).__name__)
         finally:
             self._tasks.discard(task)
-            self.connections.dec()
+            self.metrics.connections.dec()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -212,7 +223,10 @@ class MllpListener:
             return []
         if isinstance(item, Oversize):
             return [await self._guarded(item, item.head)]
-        replies = [await self._guarded(item, raw) for raw in split_messages(item.payload) or [b""]]
+        replies = []
+        for raw in split_messages(item.payload) or [b""]:
+            replies.append(await self._guarded(item, raw))
+            await asyncio.sleep(0)  # a frame of many messages must not hold the loop
         return [reply for reply in replies if reply]  # an ACK received is never answered
 
     async def _guarded(self, item: Frame | Oversize, raw: bytes) -> bytes:
@@ -233,7 +247,7 @@ class MllpListener:
             )
 
     def _count_discard(self, item: Discarded) -> None:
-        self.framing_errors.labels(item.kind).inc()
+        self.metrics.framing_errors.labels(item.kind).inc()
         logger.warning("MLLP: %d byte(s) %s, not acknowledged", item.size, item.kind)
 
     async def acknowledge(self, raw: bytes) -> bytes | None:
@@ -241,16 +255,14 @@ class MllpListener:
         try:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
-            return await self._refuse(
-                raw, unreadable.header, "other", Rejected(UNPARSEABLE, "", str(unreadable))
-            )
+            error = Rejected(unreadable.reason, unreadable.field, str(unreadable))
+            return await self._refuse(raw, unreadable.header, "other", error)
         message, encoding = parsed.message, parsed.encoding
-        trigger = message_trigger(message)
         label = _label(message)
         if str(message.extract_field("MSH", 1, 9, 1, 1, 1)).upper() == "ACK":
             # Acknowledgements are never acknowledged (that would loop); nothing to do with one.
-            self.messages.labels(label, "ignored").inc()
-            logger.warning("HL7 ACK %s received and ignored", control_id(message))
+            self.metrics.messages.labels(label, "ignored").inc()
+            logger.warning("HL7 ACK %s received and ignored", _shown(control_id(message)))
             return None
         result = map_message(
             message,
@@ -260,9 +272,14 @@ class MllpListener:
             processing_ids=self.processing_ids,
         )
         if isinstance(result, NoChange):
-            self.messages.labels(label, "ignored").inc()
-            self.ignored.labels(result.kind).inc()
-            logger.info("HL7 %s %s acknowledged: %s", trigger, control_id(message), result.why)
+            self.metrics.messages.labels(label, "ignored").inc()
+            self.metrics.ignored.labels(result.kind).inc()
+            logger.info(
+                "HL7 %s %s acknowledged, nothing to publish: %s",
+                label,
+                _shown(control_id(message)),
+                result.kind,
+            )
             return self._ack(message, encoding, "AA")
         if not isinstance(result, Mapped):
             return await self._refuse(raw, message, label, result, encoding)
@@ -280,18 +297,18 @@ class MllpListener:
             )
         except Exception as failure:
             return self._unavailable(message, label, encoding, "the event", failure)
-        self.messages.labels(label, "published").inc()
+        self.metrics.messages.labels(label, "published").inc()
         self._remember(result.events, control_id(message))
         kinds = "+".join(event["event_type"] for event in result.events)
-        logger.info("HL7 %s %s published as %s", trigger, control_id(message), kinds)
+        logger.info("HL7 %s %s published as %s", label, _shown(control_id(message)), kinds)
         return self._ack(message, encoding, "AA")
 
     def _remember(self, events: list[dict[str, Any]], control: str) -> None:
         """Keep recent event ids, and count a cancel none of whose targets is among them."""
         targets = [e["cancels_event_id"] for e in events if e["event_type"] == "cancellation"]
         if targets and not any(target in self._published for target in targets):
-            self.unmatched_cancellations.inc()
-            logger.warning("HL7 %s cancels an event not published since start-up", control)
+            self.metrics.unmatched_cancellations.inc()
+            logger.warning("HL7 %s cancels an event not published since start-up", _shown(control))
         for event in events:
             self._published[event["event_id"]] = None
         while len(self._published) > 100_000:
@@ -318,26 +335,26 @@ class MllpListener:
         except Exception as failure:
             return self._unavailable(message, label, encoding, "the refused message", failure)
         rejected = error.reason in MESSAGE_REJECTIONS or error.reason == TOO_LARGE
-        self.messages.labels(label, "rejected" if rejected else "refused").inc()
+        self.metrics.messages.labels(label, "rejected" if rejected else "refused").inc()
+        # The reason and the field only: the message text may quote the field's value.
         logger.warning(
-            "HL7 %s %s refused (%s): %s at %s: %s",
+            "HL7 %s %s refused (%s): %s at %s",
             label,
-            control,
+            _shown(control),
             "AR" if rejected else "AE",
             error.reason,
             error.field or "-",
-            error.message,
         )
         return self._ack(message, encoding, "AR" if rejected else "AE", error)
 
     def _unavailable(
         self, message: Any, label: str, encoding: str, what: str, failure: BaseException
     ) -> bytes:
-        self.messages.labels(label, "unavailable").inc()
+        self.metrics.messages.labels(label, "unavailable").inc()
         logger.error(
             "HL7 %s %s: Kafka did not take %s (%s); answered AR so the sender resends",
             label,
-            control_id(message) if message is not None else "",
+            _shown(control_id(message) if message is not None else ""),
             what,
             type(failure).__name__,
         )
@@ -358,7 +375,7 @@ class MllpListener:
             f"the message is {item.size} bytes, over the {limit}-byte limit; "
             f"the dead letter holds its first {len(item.head)} bytes",
         )
-        self.framing_errors.labels("oversize").inc()
+        self.metrics.framing_errors.labels("oversize").inc()
         return await self._refuse(item.head, header, _label(header), error)
 
     def _ack(self, message: Any, encoding: str, code: str, error: Rejected | None = None) -> bytes:
@@ -370,6 +387,11 @@ class MllpListener:
             error=error,
         )
         return str(ack).encode(encoding, errors="replace")
+
+
+def _shown(control: str) -> str:
+    """A control id (MSH-10) fit for a log line: printable, at most 40 characters."""
+    return "".join(c if c.isprintable() else "?" for c in control[:40])
 
 
 def _label(message: Any) -> str:

@@ -42,7 +42,9 @@ from flowsight.adapters.hl7.parse import (
     INVALID_FIELD,
     MISSING_FIELD,
     MISSING_SEGMENT,
+    TOO_COMPLEX,
     UNPARSEABLE,
+    UNSUPPORTED_CHARACTER_SET,
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_PROCESSING_ID,
     UNSUPPORTED_TRIGGER,
@@ -60,7 +62,14 @@ from flowsight.services.validation import Refused, Rejected
 
 #: Refusals of the message as a whole (HL7 v2.5 2.9.2.1): acknowledged AR, not AE.
 MESSAGE_REJECTIONS = frozenset(
-    {UNPARSEABLE, UNSUPPORTED_MESSAGE_TYPE, UNSUPPORTED_TRIGGER, UNSUPPORTED_PROCESSING_ID}
+    {
+        UNPARSEABLE,
+        UNSUPPORTED_MESSAGE_TYPE,
+        UNSUPPORTED_TRIGGER,
+        UNSUPPORTED_PROCESSING_ID,
+        UNSUPPORTED_CHARACTER_SET,
+        TOO_COMPLEX,
+    }
 )
 #: The fields of an event that depend on its trigger.
 Fields = dict[str, Any]

@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import hl7
 
+from flowsight.adapters.hl7.charsets import codec_of
 from flowsight.services.validation import Refused
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,6 +35,15 @@ MISSING_SEGMENT = "hl7_missing_segment"
 MISSING_FIELD = "hl7_missing_field"
 INVALID_FIELD = "hl7_invalid_field"
 UNMAPPED_LOCATION = "hl7_unmapped_location"
+UNSUPPORTED_CHARACTER_SET = "hl7_unsupported_character_set"
+TOO_COMPLEX = "hl7_message_too_complex"
+
+#: The segments the mapping reads; only the first of each is parsed, the rest is never read.
+READ_SEGMENTS = frozenset({"MSH", "EVN", "PID", "PV1", "MRG"})
+#: Most separators (field, component, repetition, subcomponent, escape) those segments may hold.
+#: A real ADT's hold a few hundred; the hl7 library's parse time grows faster than their number
+#: (500 KB of `~` took 20 s), so this bounds the work, and the event loop's wait, per message.
+MAX_SEPARATORS = 2_000
 
 _TS = re.compile(
     r"^\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?"
@@ -41,11 +52,18 @@ _TS = re.compile(
 
 
 class Unparseable(ValueError):
-    """Bytes that are not an HL7 v2 message; `header` is what could be read, for the ACK."""
+    """Bytes not read as an HL7 v2 message; `header` is what could be read, for the ACK.
 
-    def __init__(self, message: str, header: Any = None) -> None:
+    `reason` and `field` say why, as a refusal does (unparseable unless told otherwise).
+    """
+
+    def __init__(
+        self, message: str, header: Any = None, *, reason: str = UNPARSEABLE, field: str = ""
+    ) -> None:
         super().__init__(message)
         self.header = header
+        self.reason = reason
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,68 +76,97 @@ class Parsed:
 
 #: Batch envelope segments (HL7 v2.5 2.10.3): file and batch header and trailer.
 BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")
-_SEGMENT_END = re.compile(rb"\r\n|\r|\n")
+_BATCH_SEGMENT = re.compile(rb"\r[ \t\x0b\x0c]*(?:" + b"|".join(BATCH_SEGMENTS) + rb")[^\r]*")
+_MESSAGE_START = re.compile(rb"\rMSH")
+_LINE = re.compile(r"MSH[^\r]*")
 
 
 def split_messages(raw: bytes) -> list[bytes]:
     """The messages in one MLLP frame or file: several MSHs, a FHS/BHS batch, a leading BOM.
 
     A UTF-8 byte-order mark is dropped; batch header and trailer segments are dropped too (each
-    message in a batch is taken and acknowledged on its own); text before the first MSH, when
-    the bytes hold one, stays with it so the message is refused as unparseable, never lost.
+    message in a batch is taken and acknowledged on its own); text before the first MSH is a
+    message of its own, refused as unparseable, never lost. Segments end in CR in what is
+    returned. Regular expressions only, so a frame of many short segments costs no Python loop.
     """
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    segments = [s for s in _SEGMENT_END.split(raw) if not s.lstrip().startswith(BATCH_SEGMENTS)]
-    messages: list[list[bytes]] = []
-    for segment in segments:
-        if segment.startswith(b"MSH") or not messages:
-            messages.append([segment])
-        else:
-            messages[-1].append(segment)
-    found = [b"\r".join(lines) for lines in messages]
-    return [message for message in found if message.strip()]
+    raw = _segment_ends_as_cr(raw.removeprefix(b"\xef\xbb\xbf"))
+    raw = _BATCH_SEGMENT.sub(b"", b"\r" + raw).removeprefix(b"\r")  # each batch segment, its CR
+    bounds = [0, *(found.start() + 1 for found in _MESSAGE_START.finditer(raw)), len(raw)]
+    bounds[1:1] = [0] if raw.startswith(b"MSH") else []
+    messages = [raw[start:end].removesuffix(b"\r") for start, end in pairwise(bounds[:-1])]
+    messages.append(raw[bounds[-2] :])
+    return [message for message in messages if message.strip()]
+
+
+def _segment_ends_as_cr(raw: bytes) -> bytes:
+    """Over MLLP segments end in CR; some senders end them in LF or CRLF, which HL7 text can
+    never contain unescaped, so they are read as CR."""
+    return raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
 
 
 def parse_message(raw: bytes) -> Parsed:
-    """Decode (per MSH-18) and parse one message; raise Unparseable when it is not HL7 v2."""
+    """Decode (per MSH-18) and parse one message; raise Unparseable when it is not HL7 v2.
+
+    Only the segments the mapping reads are parsed (`READ_SEGMENTS`), within `MAX_SEPARATORS`;
+    MSH-18 must be a known character set (`charsets`), never a codec name taken on trust.
+    """
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
     # Separators are ASCII, so a Latin-1 reading (which never fails) is enough to find MSH-18.
-    header = _parse(raw.decode("latin-1"))
-    declared = text(header, "MSH", 18).upper()
-    encoding = _encoding_of(declared)
+    raw = _segment_ends_as_cr(raw)
+    header = _parse(raw.decode("latin-1"), read=frozenset({"MSH"}))
+    declared = text(header, "MSH", 18)
+    encoding = codec_of(declared)
+    if encoding is None:
+        raise Unparseable(
+            "unsupported character set (MSH-18): see HL7 table 0211",
+            header,
+            reason=UNSUPPORTED_CHARACTER_SET,
+            field="MSH-18",
+        )
     try:
         decoded = raw.decode(encoding or "utf-8")
-    except (ValueError, LookupError):  # undecodable, or no such codec
+    except ValueError:  # undecodable
         if declared:
             raise Unparseable(
                 f"the message cannot be decoded as {declared} (MSH-18)", header
             ) from None
         # Undeclared and not UTF-8: most likely a Windows or Latin-1 sender.
-        return Parsed(header, "latin-1")
-    return Parsed(_parse(decoded), encoding or "utf-8")
+        decoded, encoding = raw.decode("latin-1"), "latin-1"
+    return Parsed(_parse(decoded, header), encoding or "utf-8")
 
 
-def _encoding_of(declared: str) -> str:
-    """The Python codec of an HL7 character set (table 0211); empty when none is declared."""
-    part = re.fullmatch(r"8859/(\d{1,2})", declared)
-    if part:
-        return f"iso8859-{part.group(1)}"
-    return {"": "", "ASCII": "ascii", "UNICODE UTF-8": "utf-8", "UNICODE": "utf-8"}.get(
-        declared, declared.lower()
-    )
+def _parse(message: str, header: Any = None, *, read: frozenset[str] = READ_SEGMENTS) -> Any:
+    """The MSH and the first of each other segment `read`, parsed; Unparseable when it is not.
 
-
-def _parse(message: str) -> Any:
-    # Over MLLP segments end in CR; some senders end them in LF or CRLF, which HL7 text can
-    # never contain unescaped, so they are read as CR. Blank segments would trip the library.
-    lines = message.replace("\r\n", "\r").replace("\n", "\r").split("\r")
-    message = "\r".join(line for line in lines if line.strip())
-    if not message.startswith("MSH") or len(message) < 8:
-        raise Unparseable("the message does not start with an MSH segment")
+    Segments end in CR; blank lines before MSH are skipped. Segments are found by searching,
+    never by splitting, so a message of many short segments costs no Python loop.
+    """
+    body = message.lstrip()
+    skipped = message[: len(message) - len(body)]
+    msh = _LINE.match(body)
+    if (skipped and skipped[-1] != "\r") or msh is None or len(msh[0]) < 8:
+        raise Unparseable("the message does not start with an MSH segment", header)
+    field_separator = msh[0][3]  # MSH-1; MSH-2 (below) holds the other separators
+    found = [msh]
+    for name in read - {"MSH"}:
+        pattern = rf"\r({name}(?:{re.escape(field_separator)}[^\r]*)?)(?=\r|$)"
+        found += [segment] if (segment := re.search(pattern, body)) else []
+    kept = [segment[segment.lastindex or 0] for segment in sorted(found, key=_start)]
+    text = "\r".join(kept)
+    separators = set(field_separator + msh[0][4:].split(field_separator, 1)[0][:5])
+    if sum(text.count(separator) for separator in separators) > MAX_SEPARATORS:
+        names = ", ".join(segment[:3] for segment in kept)
+        raise Unparseable(
+            f"over {MAX_SEPARATORS} separators in its {names} segments", header, reason=TOO_COMPLEX
+        )
     try:
-        return hl7.parse(message)
+        return hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError, AssertionError) as error:
-        raise Unparseable(f"the message cannot be parsed: {error}") from None
+        raise Unparseable(f"the message cannot be parsed: {error}", header) from None
+
+
+def _start(found: re.Match[str]) -> int:
+    return found.start()
 
 
 def message_trigger(message: Any) -> str:

@@ -1,0 +1,51 @@
+"""The character sets an HL7 v2 message may declare in MSH-18, and the Python codec of each.
+
+Only the values of HL7 table 0211 (v2.5 and later) and the spellings senders use in practice are
+known; any other is refused before a codec is looked up, so a message can never name a codec
+that is slow (`punycode` is quadratic) or that changes text on the way (`idna`, `rot13`), or
+that does not exist. Every codec here is one of CPython's C codecs, linear in the message size.
+"""
+
+from __future__ import annotations
+
+#: MSH-18 (upper case, as declared) → Python codec. Empty: none declared (UTF-8, else Latin-1).
+CHARACTER_SETS: dict[str, str] = {
+    "": "",
+    "ASCII": "ascii",
+    **{f"8859/{part}": f"iso8859-{part}" for part in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13)},
+    "8859/14": "iso8859-14",
+    "8859/15": "iso8859-15",
+    "ISO IR6": "ascii",
+    "ISO IR14": "shift_jis",  # JIS X 0201 (katakana) in a Shift JIS stream
+    "ISO IR87": "iso2022_jp",  # JIS X 0208, ISO 2022 escapes
+    "ISO IR159": "iso2022_jp_1",  # JIS X 0212
+    "ISO IR100": "iso8859-1",
+    "ISO IR101": "iso8859-2",
+    "ISO IR109": "iso8859-3",
+    "ISO IR110": "iso8859-4",
+    "ISO IR126": "iso8859-7",
+    "ISO IR127": "iso8859-6",
+    "ISO IR138": "iso8859-8",
+    "ISO IR144": "iso8859-5",
+    "ISO IR148": "iso8859-9",
+    "ISO IR192": "utf-8",
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc_kr",
+    "BIG-5": "big5",
+    "CNS 11643-1992": "big5",  # Python has no CNS 11643 codec; Big5 is its common subset
+    "UNICODE": "utf-8",  # v2.5 names no form; every sender seen means UTF-8
+    "UNICODE UTF-8": "utf-8",  # (UTF-16 and UTF-32 are left out: their MSH is not ASCII bytes)
+    # Not in table 0211, but sent in practice.
+    "UTF-8": "utf-8",
+    "UTF8": "utf-8",
+    "ISO-8859-1": "iso8859-1",
+    "ISO8859-1": "iso8859-1",
+    "LATIN1": "iso8859-1",
+    "WINDOWS-1252": "cp1252",
+    "CP1252": "cp1252",
+}
+
+
+def codec_of(declared: str) -> str | None:
+    """The Python codec of an MSH-18 value ('' when none is declared); None when unknown."""
+    return CHARACTER_SETS.get(" ".join(declared.upper().split()))

@@ -1,0 +1,166 @@
+"""The MLLP listener's limits (issue 13, items 4 and 6): an idle timeout that trickled bytes do
+not reset, a connection cap, an address allowlist, TLS with optional client certificates, known
+character sets only, and refusal logs that never quote a field's value."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import ssl
+from pathlib import Path
+
+import pytest
+
+from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
+from tests.adapters.hl7.listening import (
+    START,
+    adt,
+    closed,
+    closed_by_peer,
+    err,
+    exchange,
+    listening,
+    msa,
+)
+from tests.adapters.notify.receivers import self_signed_certificate
+
+
+async def test_an_idle_connection_is_closed_after_the_idle_timeout(tmp_path: Path) -> None:
+    async with listening(tmp_path, limits=ConnectionLimits(idle_timeout=0.5)) as (listener, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        assert await closed_by_peer(reader, within=5)
+        writer.close()
+        assert closed(listener, "idle") == 1
+
+
+async def test_bytes_trickled_without_a_whole_message_do_not_keep_a_connection(
+    tmp_path: Path,
+) -> None:
+    async with listening(tmp_path, limits=ConnectionLimits(idle_timeout=0.6)) as (listener, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(START)
+        for byte in adt()[:30]:  # a byte every 0.1 s: never idle, never a message
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.1)
+        assert await closed_by_peer(reader, within=2)
+        writer.close()
+        assert closed(listener, "idle") == 1
+        # A sender that finishes its messages is served however long it stays.
+        (reply,) = await exchange(listener.port, adt("OK"))
+        assert msa(reply) == ("AA", "OK")
+
+
+async def test_a_connection_over_the_cap_is_closed_at_once_and_counted(tmp_path: Path) -> None:
+    async with listening(tmp_path, limits=ConnectionLimits(max_connections=2)) as (listener, _):
+        held = [await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        assert await closed_by_peer(reader, within=1)
+        writer.close()
+        assert closed(listener, "over_cap") == 1
+        for _, other in held:
+            other.close()
+            await other.wait_closed()
+        await asyncio.sleep(0.1)
+        (reply,) = await exchange(listener.port, adt("AFTER"))
+        assert msa(reply) == ("AA", "AFTER")
+
+
+async def test_an_address_outside_the_allowlist_is_refused(tmp_path: Path) -> None:
+    elsewhere = ConnectionLimits(allow=networks(["10.0.0.0/8", "2001:db8::/32"]))
+    async with listening(tmp_path, limits=elsewhere) as (listener, publisher):
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"\x0b" + adt() + b"\x1c\r")
+        assert await closed_by_peer(reader, within=1)
+        writer.close()
+        assert closed(listener, "not_allowed") == 1 and publisher.published == []
+    loopback = ConnectionLimits(allow=networks(["127.0.0.0/8"]))
+    async with listening(tmp_path, limits=loopback) as (listener, _):
+        (reply,) = await exchange(listener.port, adt("IN"))
+        assert msa(reply) == ("AA", "IN")
+
+
+def test_allowlist_entries_are_cidr_blocks_or_addresses() -> None:
+    assert networks(["10.1.2.3", "192.168.0.0/16"]) == (
+        ipaddress.ip_network("10.1.2.3/32"),
+        ipaddress.ip_network("192.168.0.0/16"),
+    )
+    limits = ConnectionLimits(allow=networks(["10.0.0.0/8"]))
+    assert limits.permits("10.9.8.7") and limits.permits("::ffff:10.9.8.7")
+    assert not limits.permits("11.0.0.1") and not limits.permits("not an address")
+    with pytest.raises(ValueError, match=re.escape("'10.0.0.0/33'")):
+        networks(["10.0.0.0/33"])
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """The listener's certificate and key, and a client's (self-signed: its own CA)."""
+    (tmp_path / "server").mkdir()
+    (tmp_path / "client").mkdir()
+    return (
+        *self_signed_certificate(tmp_path / "server"),
+        *self_signed_certificate(tmp_path / "client"),
+    )
+
+
+async def test_over_tls_a_sender_is_served_and_a_plain_one_is_closed(
+    tmp_path: Path, certificates: tuple[Path, Path, Path, Path]
+) -> None:
+    cert, key, _, _ = certificates
+    limits = ConnectionLimits(tls=server_tls(cert, key), idle_timeout=2)
+    async with listening(tmp_path, limits=limits) as (listener, _):
+        client = ssl.create_default_context(cafile=cert)
+        (reply,) = await exchange(listener.port, adt("TLS"), ssl=client)
+        assert msa(reply) == ("AA", "TLS")
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"\x0b" + adt() + b"\x1c\r")
+        assert await closed_by_peer(reader, within=5)
+        writer.close()
+        assert closed(listener, "tls_failed") == 1
+
+
+async def test_with_a_client_ca_only_senders_with_its_certificate_are_served(
+    tmp_path: Path, certificates: tuple[Path, Path, Path, Path]
+) -> None:
+    cert, key, client_cert, client_key = certificates
+    limits = ConnectionLimits(tls=server_tls(cert, key, client_cert), idle_timeout=2)
+    async with listening(tmp_path, limits=limits) as (listener, _):
+        known = ssl.create_default_context(cafile=cert)
+        known.load_cert_chain(client_cert, client_key)
+        (reply,) = await exchange(listener.port, adt("KNOWN"), ssl=known)
+        assert msa(reply) == ("AA", "KNOWN")
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            await exchange(
+                listener.port, adt("STRANGER"), ssl=ssl.create_default_context(cafile=cert)
+            )
+        await asyncio.sleep(0.1)
+        assert closed(listener, "tls_failed") == 1
+
+
+async def test_an_idna_message_is_refused_once_never_published(tmp_path: Path) -> None:
+    # Before: IDNA published the event, then failed encoding the ACK and dead-lettered it too.
+    async with listening(tmp_path) as (listener, publisher):
+        punycode, idna, good = await exchange(
+            listener.port, adt("P", charset="PUNYCODE"), adt("I", charset="IDNA"), adt("G")
+        )
+    assert [msa(punycode), msa(idna), msa(good)] == [("AR", "P"), ("AR", "I"), ("AA", "G")]
+    assert err(idna, 2) == "MSH^1^18^1" and err(idna, 5) == "hl7_unsupported_character_set"
+    assert [event["episode_id"] for event in publisher.published] == ["SPELL-G"]
+    assert [headers["reason"] for _, headers in publisher.dead] == [
+        "hl7_unsupported_character_set"
+    ] * 2
+
+
+async def test_refusal_logs_name_reason_field_and_control_id_never_a_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="flowsight.hl7")
+    secret_time = "19450312PATIENTDOB"
+    bad = re.sub(rb"EVN\|[^\r]*", f"EVN|A01||||x|{secret_time}".encode(), adt("BADTIME"))
+    async with listening(tmp_path) as (listener, _):
+        (reply,) = await exchange(listener.port, bad)
+    assert msa(reply)[0] == "AE" and secret_time in err(reply, 8), "the sender is told"
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refusals and "BADTIME" in refusals[0] and "EVN-6" in refusals[0]
+    assert secret_time not in caplog.text
