@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowsight.adapters.hl7.fields import LocationMap
+from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
@@ -79,8 +80,26 @@ def listen(
         list[str] | None,
         typer.Option(help="Processing id (MSH-11) to take, e.g. T while onboarding; repeatable."),
     ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Close a connection with no whole message for this many seconds.")
+    ] = 300.0,
+    max_connections: Annotated[
+        int, typer.Option(help="Most connections at once; one more is closed at once.")
+    ] = 64,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these addresses may connect (CIDR, e.g. 10.0.0.0/8); repeatable."),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="TLS: the listener's certificate (PEM); needs --tls-key.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS: the certificate's key (PEM).")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="TLS: require client certificates signed by this CA.")
+    ] = None,
 ) -> None:
     """Listen for HL7 v2 ADT over MLLP; ACK each message once Kafka has its event."""
+    limits = _limits(idle_timeout, max_connections, allow, (tls_cert, tls_key, tls_client_ca))
     settings, runtime = _runtime()
     mapping = _profile(runtime.catalogue, organisation, profile, location_map, service)
     processing_ids = _processing_ids(processing_id)
@@ -98,6 +117,7 @@ def listen(
                 port,
                 (mapping, processing_ids),
                 registry,
+                limits,
             )
         )
     except RuntimeError as error:
@@ -112,6 +132,7 @@ async def _serve(
     port: int,
     mapping: tuple[MappingProfile, frozenset[str] | None],
     registry: CollectorRegistry,
+    limits: ConnectionLimits,
 ) -> None:
     from aiokafka.errors import KafkaError
 
@@ -140,6 +161,7 @@ async def _serve(
         profile=mapping[0],
         processing_ids=mapping[1],
         registry=registry,
+        limits=limits,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -258,6 +280,26 @@ def _profile(
     if problems:
         raise _fail("\n  ".join(["the location map names unusable services:", *problems]))
     return locations.profile(organisation)
+
+
+def _limits(
+    idle_timeout: float,
+    max_connections: int,
+    allow: list[str] | None,
+    tls: tuple[Path | None, Path | None, Path | None],
+) -> ConnectionLimits:
+    """The listener's connection limits from its options; exit 2 naming a bad one."""
+    cert, key, client_ca = tls
+    if (cert is None) != (key is None) or (client_ca is not None and cert is None):
+        raise _fail("TLS needs --tls-cert and --tls-key together (and them for --tls-client-ca)")
+    try:
+        context = server_tls(cert, key, client_ca) if cert and key else None
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise _fail(f"cannot load the TLS certificate, key or client CA: {error}") from None
+    try:
+        return ConnectionLimits(idle_timeout, max_connections, networks(allow or []), context)
+    except ValueError as error:
+        raise _fail(f"--allow, --idle-timeout or --max-connections: {error}") from None
 
 
 def _processing_ids(given: list[str] | None) -> frozenset[str] | None:

@@ -398,6 +398,7 @@ def cli_listener(settings: Settings, tmp_path: Path, location_map: Path) -> Iter
     log = tmp_path / "hl7-listen.log"
     command = [sys.executable, "-m", "flowsight", "hl7", "listen"]
     options = ["--organisation", "RR8", "--port", str(port), "--location-map", str(location_map)]
+    options += ["--allow", "127.0.0.0/8", "--max-connections", "8", "--idle-timeout", "60"]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT

@@ -164,3 +164,24 @@ async def test_refusal_logs_name_reason_field_and_control_id_never_a_value(
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert refusals and "BADTIME" in refusals[0] and "EVN-6" in refusals[0]
     assert secret_time not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key together"),
+        (["--tls-client-ca", "ca.pem"], "--tls-cert and --tls-key together"),
+        (["--tls-cert", "no.pem", "--tls-key", "no.key"], "cannot load the TLS certificate"),
+        (["--allow", "10.0.0.0/33"], "'10.0.0.0/33' is not an address or CIDR block"),
+        (["--max-connections", "0"], "the cap at least 1"),
+        (["--idle-timeout", "0"], "idle timeout must be positive"),
+    ],
+)
+def test_listen_refuses_bad_limits_before_it_starts(options: list[str], said: str) -> None:
+    from typer.testing import CliRunner
+
+    from flowsight.cli.hl7 import hl7_app
+
+    result = CliRunner().invoke(hl7_app, ["listen", "--organisation", "RR8", *options])
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
