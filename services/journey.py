@@ -87,6 +87,8 @@ class Journey:
     def earliest_affected(self, event: Event) -> str:
         """The earliest event time `event` can change: its own, or the event it cancels."""
         moment: str = event["occurred_at"]
+        if event["event_type"] != "cancellation":
+            return moment  # the usual case: no need to index the journey's events
         by_id = {(e["source"], e["event_id"]): e for e in self.events}
         seen = set()
         # Follow a chain of cancellations down to the event whose effect comes or goes.
@@ -286,8 +288,8 @@ def _referral(fold: _Fold, event: Event) -> None:
             fold.referrals[target] = current
         if status == "accepted" and current.status != "accepted":
             current.status, current.decided_at = "accepted", current.decided_at or at
-        current.pathway = event.get("pathway") or current.pathway
-        current.priority = event.get("priority") or current.priority
+        for name in ("pathway", "priority", "next_step"):  # a later event's word wins
+            setattr(current, name, event.get(name) or getattr(current, name))
         return
     if current is not None and current.waiting:
         current.status, current.decided_at = status, at
@@ -335,13 +337,13 @@ def _assessment(fold: _Fold, event: Event) -> None:
     key = (service, kind)
     current = fold.assessments.get(key)
     if event["status"] == "open":
-        if current is None:
-            fold.assessments[key] = Assessment(service, kind, at)
+        current = fold.assessments.setdefault(key, Assessment(service, kind, at))
+        current.next_step = event.get("next_step") or current.next_step
         return
     if current is None:
         current = Assessment(service, kind, at)  # completed with no open seen: took no time
     fold.assessments.pop(key, None)
-    current.completed_at = at
+    current.completed_at, current.next_step = at, event.get("next_step") or current.next_step
     fold.done.assessments.append(current)
 
 

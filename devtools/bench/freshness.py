@@ -72,13 +72,18 @@ def probed_service(flowsight: Flowsight) -> Service:
     )
 
 
-def probe_event(template: dict[str, Any], open_beds: int) -> dict[str, Any]:
-    """A capacity report like `template` (one of the city's), occurring now."""
+def probe_event(service: Service, open_beds: int) -> dict[str, Any]:
+    """A capacity report of `service`, occurring now, as its organisation's system sends it."""
     return {
-        **template,
         "event_id": f"probe-{uuid.uuid4().hex}",
+        "schema_version": "1",
+        "event_type": "capacity",
+        "source": f"{service.organisation}/bench",
         "occurred_at": datetime.now(UTC).isoformat(),
+        "service": service.id,
         "open": open_beds,
+        "total": service.capacity,
+        "unit": service.capacity_unit.value,
     }
 
 
@@ -97,9 +102,7 @@ async def _offer(
             await asyncio.sleep(max(0.0, started + (index + step) / rate - loop.time()))
 
 
-async def _send_probes(
-    flowsight: Flowsight, probes: Probes, template: dict[str, Any], count: int, every: float
-) -> None:
+async def _send_probes(flowsight: Flowsight, probes: Probes, count: int, every: float) -> None:
     total = probes.service.capacity or 1
     async with EventPublisher(flowsight.settings) as publisher:
         for number in range(count):
@@ -108,7 +111,7 @@ async def _send_probes(
             open_beds = total * 20 + number if number % 2 == 0 else 1 + number
             probe = Probe(open_beds, time.perf_counter())
             probes.sent.append(probe)
-            await publisher.publish_by_source([probe_event(template, open_beds)])
+            await publisher.publish_by_source([probe_event(probes.service, open_beds)])
             probe.acked = time.perf_counter()
 
 
@@ -148,9 +151,6 @@ async def run_freshness(
     flowsight.start("api")
     await flowsight.wait_api()
     service = probed_service(flowsight)
-    template = next(
-        e for e in background if e["event_type"] == "capacity" and e["service"] == service.id
-    )
     probes = Probes(service)
     stop = asyncio.Event()
     watchers = [
@@ -160,7 +160,7 @@ async def run_freshness(
     count = max(2, int(len(background) / rate / probe_every))
     await asyncio.gather(
         _offer(flowsight, background, rate, advance),
-        _send_probes(flowsight, probes, template, count, probe_every),
+        _send_probes(flowsight, probes, count, probe_every),
     )
     deadline = time.perf_counter() + 60
     while time.perf_counter() < deadline and any(p.in_pressure is None for p in probes.sent):

@@ -33,6 +33,9 @@ from flowsight.settings import Settings
 Advance = Callable[[int], None]
 PSEUDONYM_KEY = "benchmark-pseudonym-key-0123456789abcdef"
 PUBLISH_CHUNK = 5_000
+#: The simulated city at volume 1 (measured): its census, then its flow a day.
+CENSUS_EVENTS = 10_600
+FLOW_EVENTS_PER_DAY = 2_000
 
 
 def free_port() -> int:
@@ -239,12 +242,25 @@ def stage(
 
 
 def city_events(
-    catalogue: Catalogue, count: int, *, volume: float = 1.0, seed: int = 7, days: float = 365
+    catalogue: Catalogue,
+    count: int,
+    *,
+    volume: float = 1.0,
+    seed: int = 7,
+    days: float | None = None,
 ) -> list[dict[str, Any]]:
     """The first `count` events of a simulated city that began `days` ago, as its sources
-    publish them (census first, then the flow, a day at a time)."""
+    publish them (census first, then the flow, a day at a time).
+
+    Without `days`, the city begins just long enough ago for `count` events to reach about now:
+    a backlog of recent events, as a worker meets it after an outage (figures of old days are
+    recomputed when their facts change, so the age of the events matters).
+    """
     from flowsight.devtools.simulator.model import City
 
+    if days is None:
+        flow = max(0.0, count - CENSUS_EVENTS * volume)
+        days = max(0.5, flow / (FLOW_EVENTS_PER_DAY * volume))
     now = datetime.now(UTC)
     start = now - timedelta(days=days)
     city = City(catalogue, start, seed=seed, volume=volume)
