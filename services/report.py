@@ -6,13 +6,14 @@ The three questions come from the system visibility model: is each service meeti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit
 from flowsight.services.delays import period_lost_bed_days
+from flowsight.services.escalation import LEVELS, LevelChange
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
 
@@ -75,6 +76,9 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
 )
 SECTIONS = ("queues", "efficiency", "outcomes")
 
+#: The report compares its week with this many weeks before it (the seed's "change over time").
+WEEKS_COMPARED = 8
+
 
 @dataclass(frozen=True)
 class ReportLine:
@@ -86,13 +90,41 @@ class ReportLine:
 
 
 @dataclass(frozen=True)
-class WeeklyReport:
+class WeekFigures:
+    """One week's figures: every service's report lines and the system's figures."""
+
     week: str
     start: datetime
     end: datetime
     as_of: datetime
     lines: list[ReportLine]
     system: Figures
+
+
+@dataclass(frozen=True)
+class ScopePressure:
+    """A scope's OPEL levels over one week: hours at each level, escalations, de-escalations."""
+
+    scope: str
+    hours_at_level: dict[int, float]
+    escalations: int
+    de_escalations: int
+    level_at_start: int
+    level_at_end: int
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """The report of one week, the weeks it is compared with (oldest first), and pressure."""
+
+    week: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+    lines: list[ReportLine]
+    system: Figures
+    earlier: list[WeekFigures] = field(default_factory=list)
+    pressure: list[ScopePressure] = field(default_factory=list)
 
 
 def week_period(week: str) -> tuple[datetime, datetime]:
@@ -104,6 +136,12 @@ def week_period(week: str) -> tuple[datetime, datetime]:
         raise ValueError(f"week {week!r} is not an ISO week like 2026-W47") from None
     start = datetime.combine(monday, datetime.min.time(), tzinfo=LONDON)
     return start, datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=LONDON)
+
+
+def weeks_before(week: str, count: int = WEEKS_COMPARED) -> list[str]:
+    """The `count` ISO weeks before `week`, oldest first."""
+    start, _end = week_period(week)
+    return [iso_week(start - timedelta(weeks=n)) for n in range(count, 0, -1)]
 
 
 def iso_week(moment: datetime) -> str:
@@ -147,18 +185,15 @@ def system_figures_of(
     return figures
 
 
-def weekly_report(
+def week_figures(
     week: str,
-    services: list[Service],
+    services: Sequence[Service],
     facts: Mapping[str, ServiceFacts],
     now: datetime,
     open_capacity: Mapping[str, int | None],
-) -> WeeklyReport:
-    """The report of `week`: for a week still running, figures as of `now`.
-
-    `open_capacity` is each service's capacity in force at the report's moment
-    (`period_moment`); a service without one is taken at its catalogue capacity.
-    """
+) -> WeekFigures:
+    """Every service's report lines and the system's figures of `week` (as of `now` while it
+    runs); `open_capacity` is each service's capacity in force at the week's moment."""
     period = Period(*week_period(week))
     as_of = period_moment(period, now)
     lines = []
@@ -175,11 +210,64 @@ def weekly_report(
             for section, name, label in LAYOUT
             if name in figures
         ]
+    system = system_figures_of(list(services), facts, period, as_of)
+    return WeekFigures(week, period.start, period.end, as_of, lines, system)
+
+
+def weekly_report(
+    week: str,
+    services: list[Service],
+    facts: Mapping[str, ServiceFacts],
+    now: datetime,
+    open_capacity: Mapping[str, int | None],
+    earlier: Sequence[WeekFigures] = (),
+    pressure: Sequence[ScopePressure] = (),
+) -> WeeklyReport:
+    """The report of `week`: for a week still running, figures as of `now`.
+
+    `open_capacity` is each service's capacity in force at the report's moment
+    (`period_moment`); a service without one is taken at its catalogue capacity. `earlier`
+    are the weeks it is compared with, `pressure` its scopes' levels over the week.
+    """
+    this = week_figures(week, services, facts, now, open_capacity)
     return WeeklyReport(
         week,
-        period.start,
-        period.end,
-        as_of,
-        lines,
-        system_figures_of(services, facts, period, as_of),
+        this.start,
+        this.end,
+        this.as_of,
+        this.lines,
+        this.system,
+        list(earlier),
+        list(pressure),
+    )
+
+
+def week_pressure(
+    scope: str, changes: Sequence[LevelChange], start: datetime, end: datetime, now: datetime
+) -> ScopePressure:
+    """Hours at each OPEL level in [start, end) (up to `now`), from the scope's level changes.
+
+    Before its first change a scope was at that change's starting level; a scope that never
+    changed was at level 1, where every escalation starts (`services/escalation.py`).
+    """
+    ordered = sorted((c for c in changes if c.scope == scope), key=lambda c: c.at)
+    before = [c for c in ordered if c.at < start]
+    within = [c for c in ordered if start <= c.at < end]
+    level = before[-1].to_level if before else ordered[0].from_level if ordered else 1
+    level_at_start = level
+    seconds = dict.fromkeys(LEVELS, 0.0)
+    stop = min(end, now)
+    since = start
+    for change in within:
+        moment = min(change.at, stop)
+        seconds[level] += max((moment - since).total_seconds(), 0.0)
+        since, level = max(since, moment), change.to_level
+    seconds[level] += max((stop - since).total_seconds(), 0.0)
+    return ScopePressure(
+        scope,
+        {lvl: round(total / 3600, 1) for lvl, total in seconds.items()},
+        sum(1 for c in within if c.escalation),
+        sum(1 for c in within if not c.escalation),
+        level_at_start,
+        level,
     )

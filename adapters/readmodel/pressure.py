@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowsight.adapters.readmodel.alert_tables import alerts
+from flowsight.adapters.readmodel.store import as_utc
 from flowsight.adapters.readmodel.tables import pressure_state, threshold_overrides
 from flowsight.schemas.catalogue import Catalogue, Threshold
-from flowsight.services.escalation import Escalation
+from flowsight.services.escalation import Escalation, LevelChange
 
 
 async def escalations(connection: AsyncConnection) -> dict[str, Escalation]:
@@ -46,6 +48,23 @@ async def states(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
     """Every scope's latest score and published level."""
     rows = await connection.execute(select(pressure_state))
     return {row.scope: dict(row._mapping) for row in rows}
+
+
+async def level_changes(connection: AsyncConnection, until: datetime) -> list[LevelChange]:
+    """Every change of a scope's OPEL level (one per alert) before `until`, oldest first."""
+    # SQLite keeps the UTC wall time: compare in UTC.
+    query = (
+        select(alerts).where(alerts.c.at < until.astimezone(UTC)).order_by(alerts.c.at, alerts.c.id)
+    )
+    return [
+        LevelChange(row.scope, row.level_from, row.level_to, as_utc(row.at), row.reason)
+        for row in await connection.execute(query)
+    ]
+
+
+async def scored_scopes(connection: AsyncConnection) -> set[str]:
+    """The scopes pressure has ever been scored for."""
+    return set((await connection.execute(select(pressure_state.c.scope))).scalars())
 
 
 async def overrides(connection: AsyncConnection) -> dict[tuple[str, str], dict[str, Any]]:

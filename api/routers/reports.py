@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from flowsight.adapters.readmodel import facts, store
 from flowsight.api.deps import ConnectionDep, StateDep, Viewer
+from flowsight.api.models import PROBLEM_RESPONSES
 from flowsight.api.problems import Problem
-from flowsight.services.kpis import Period
-from flowsight.services.report import iso_week, period_moment, week_period, weekly_report
+from flowsight.api.weekly import gather_weekly_report, report_csv, report_html
+from flowsight.services.report import iso_week, week_period
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 
 
 @router.get(
     "/weekly",
-    summary="The weekly system report (HTML or CSV)",
+    summary="The weekly system report (HTML or CSV), compared with the 8 weeks before",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}, "text/csv": {}}}},
+    responses={
+        200: {
+            "description": "the report: printable HTML with inline charts, or CSV (one row per "
+            "week, scope and figure, oldest week first, then the pressure section)",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **PROBLEM_RESPONSES,
+    },
 )
 async def weekly(
     state: StateDep,
@@ -41,52 +42,30 @@ async def weekly(
     ] = None,
     format: Annotated[Literal["html", "csv"], Query()] = "html",
 ) -> Response:
-    """Queues, efficiency and outcomes of every service for one ISO week (default: this week)."""
+    """Queues, efficiency and outcomes of every service for one ISO week (default: this week),
+    each against the 8 weeks before, the system's summary first and a pressure section last."""
     now = datetime.now(UTC)
     week = week or iso_week(now)
     try:
-        start, _end = week_period(week)
-        start.astimezone(UTC)  # a week at the edge of the calendar has no UTC instant
+        first, end = week_period(week)
+        # A week at the edge of the calendar, or whose comparison weeks are, has no UTC instant.
+        (first - (end - first) * 9).astimezone(UTC)
     except ValueError as error:
         raise Problem(422, "Invalid week", str(error), errors=[_week_error(str(error))]) from None
     except OverflowError:
         message = f"week {week} is outside the dates this report can cover"
         raise Problem(422, "Invalid week", message, errors=[_week_error(message)]) from None
-    if start > now:
+    if first > now:
         message = f"week {week} has not started yet"
         raise Problem(422, "Invalid week", message, errors=[_week_error(message)])
-    services = state.catalogue.services
-    service_facts = {
-        s.id: await facts.service_facts(connection, s.id, since=start) for s in services
-    }
-    # Occupancy as of the report's moment takes the capacity report in force then.
-    as_of = period_moment(Period(*week_period(week)), now)
-    capacity = await store.capacities_in_force(connection, as_of)
-    report = weekly_report(week, services, service_facts, now, dict(capacity))
+    report = await gather_weekly_report(connection, state.catalogue, week, now)
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["week", "service", "section", "figure", "label", "value"])
-        for line in report.lines:
-            writer.writerow([week, line.service, line.section, line.figure, line.label, line.value])
-        for name, value in report.system.items():
-            writer.writerow([week, "system", "system", name, name.replace("_", " "), value])
         return Response(
-            buffer.getvalue(),
+            report_csv(report),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="flowsight-{week}.csv"'},
         )
-    lines = defaultdict(list)
-    for line in report.lines:
-        lines[line.service].append(line)
-    html = _templates.get_template("weekly.html").render(
-        report=report,
-        services=services,
-        lines=lines,
-        system_name=state.catalogue.system,
-        one_day=timedelta(days=1),
-    )
-    return HTMLResponse(html)
+    return HTMLResponse(report_html(report, state.catalogue))
 
 
 def _week_error(message: str) -> dict[str, str]:

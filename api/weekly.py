@@ -1,0 +1,182 @@
+"""The weekly report as people and spreadsheets read it: gathered from the read model, then
+rendered as printable HTML with inline SVG charts, or as CSV. Shared by `GET
+/v1/reports/weekly` and `flowsight report weekly`; the figures themselves come from
+`services/report.py`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowsight.adapters.readmodel import facts, pressure, store
+from flowsight.api.charts import LEVEL_COLOURS, level_bar, week_bars
+from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.kpis import Period
+from flowsight.services.report import (
+    WeekFigures,
+    WeeklyReport,
+    period_moment,
+    week_figures,
+    week_period,
+    week_pressure,
+    weekly_report,
+    weeks_before,
+)
+
+#: The system's figures, in the order the summary shows them.
+SYSTEM_LAYOUT: tuple[tuple[str, str], ...] = (
+    ("delayed_count", "Residents delayed across the system"),
+    ("lost_bed_days", "Lost bed days of current delays"),
+    ("period_lost_bed_days", "Lost bed days this week (every midnight delayed, in beds)"),
+    ("hidden_delays", "Hidden delays (ready to move on, outside beds)"),
+    ("long_term_in_care", "People in long-term care placements and packages"),
+    ("long_term_started", "Long-term placements and packages started this week"),
+    ("long_term_placements_started", "of which care-home placements"),
+    ("long_term_packages_started", "of which home-care packages"),
+)
+SYSTEM = "system"
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+async def gather_weekly_report(
+    connection: AsyncConnection, catalogue: Catalogue, week: str, now: datetime
+) -> WeeklyReport:
+    """The report of `week` with the weeks it is compared with and its pressure section."""
+    weeks = [*weeks_before(week), week]
+    first, _ = week_period(weeks[0])
+    start, end = week_period(week)
+    services = catalogue.services
+    service_facts = {
+        s.id: await facts.service_facts(connection, s.id, since=first) for s in services
+    }
+
+    async def capacity_of(name: str) -> dict[str, int | None]:
+        # Occupancy of each week takes the capacity report in force at its moment.
+        moment = period_moment(Period(*week_period(name)), now)
+        return dict(await store.capacities_in_force(connection, moment))
+
+    earlier: list[WeekFigures] = [
+        week_figures(name, services, service_facts, now, await capacity_of(name))
+        for name in weeks[:-1]
+    ]
+    changes = await pressure.level_changes(connection, until=end)
+    scored = await pressure.scored_scopes(connection)
+    scopes = [SYSTEM, *(s.id for s in services)]
+    levels = [week_pressure(scope, changes, start, end, now) for scope in scopes if scope in scored]
+    return weekly_report(
+        week, services, service_facts, now, await capacity_of(week), earlier, levels
+    )
+
+
+@dataclass(frozen=True)
+class ComparedFigure:
+    """One figure of the report: its value in each week shown (oldest first, this week last)."""
+
+    service: str
+    section: str
+    figure: str
+    label: str
+    values: list[float | int | None]
+    change: float | None
+
+
+def compared(report: WeeklyReport) -> list[ComparedFigure]:
+    """Every figure shown, the system's first, with its values over the weeks compared."""
+    weeks: list[WeekFigures | WeeklyReport] = [*report.earlier, report]
+
+    rows = [
+        _compared(SYSTEM, SYSTEM, name, label, [w.system.get(name) for w in weeks])
+        for name, label in SYSTEM_LAYOUT
+    ]
+    by_week = [{(line.service, line.figure): line.value for line in w.lines} for w in weeks]
+    rows += [
+        _compared(
+            line.service,
+            line.section,
+            line.figure,
+            line.label,
+            [values.get((line.service, line.figure)) for values in by_week],
+        )
+        for line in report.lines
+    ]
+    return rows
+
+
+def _compared(
+    service: str, section: str, figure: str, label: str, values: list[float | int | None]
+) -> ComparedFigure:
+    now, before = values[-1], values[-2] if len(values) > 1 else None
+    change = None if now is None or before is None else round(now - before, 2)
+    return ComparedFigure(service, section, figure, label, values, change)
+
+
+def weeks_shown(report: WeeklyReport) -> list[str]:
+    """The ISO weeks the report shows, oldest first."""
+    return [*(w.week for w in report.earlier), report.week]
+
+
+def report_csv(report: WeeklyReport) -> str:
+    """One row per week, scope and figure (oldest week first), then the pressure section."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["week", "service", "section", "figure", "label", "value", "weeks_before"])
+    weeks = weeks_shown(report)
+    rows = compared(report)
+    for position, week in enumerate(weeks):
+        for row in rows:
+            writer.writerow(
+                [
+                    week,
+                    row.service,
+                    row.section,
+                    row.figure,
+                    row.label,
+                    row.values[position],
+                    len(weeks) - 1 - position,
+                ]
+            )
+    for scope in report.pressure:
+        figures: list[tuple[str, str, float | int]] = [
+            (f"hours_at_opel_{level}", f"Hours at OPEL {level}", hours)
+            for level, hours in scope.hours_at_level.items()
+        ]
+        figures += [
+            ("escalations", "Escalations", scope.escalations),
+            ("de_escalations", "De-escalations", scope.de_escalations),
+        ]
+        for name, label, value in figures:
+            writer.writerow([report.week, scope.scope, "pressure", name, label, value, 0])
+    return buffer.getvalue()
+
+
+def report_html(report: WeeklyReport, catalogue: Catalogue) -> str:
+    """The printable page: system summary, one section per service, then pressure."""
+    weeks = weeks_shown(report)
+    rows = compared(report)
+    by_service: dict[str, list[ComparedFigure]] = {}
+    for row in rows:
+        by_service.setdefault(row.service, []).append(row)
+    names = {s.id: s.name for s in catalogue.services} | {SYSTEM: "System"}
+    return _templates.get_template("weekly.html").render(
+        report=report,
+        weeks=weeks,
+        short_weeks=[w.split("-")[1] for w in weeks],
+        services=catalogue.services,
+        by_service=by_service,
+        names=names,
+        system_name=catalogue.system,
+        one_day=timedelta(days=1),
+        week_bars=week_bars,
+        level_bar=level_bar,
+        level_colours=LEVEL_COLOURS,
+    )
