@@ -19,6 +19,8 @@ from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
 from flowsight.api.routers import (
     alerts,
+    audit,
+    caseload,
     dashboard,
     delays,
     events,
@@ -73,7 +75,19 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.
     gateway = GatewayWriter(settings, app.state.registry)
-    routers = (health, pressure, stream, services, delays, alerts, thresholds, reports, dashboard)
+    routers = (
+        health,
+        pressure,
+        stream,
+        services,
+        caseload,
+        delays,
+        alerts,
+        thresholds,
+        reports,
+        audit,
+        dashboard,
+    )
     for module in (*routers, events, fhir):
         app.include_router(module.router)
     return app

@@ -210,3 +210,49 @@ class ThresholdsOut(BaseModel):
     services: dict[str, dict[str, ThresholdIn]] = Field(
         description="service → indicator → thresholds in force (catalogue, then run-time changes)"
     )
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem details document, as every error is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = Field(
+        None, description="for invalid input: each field at fault and what is wrong with it"
+    )
+
+
+def _problem(description: str) -> dict[str, object]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": ProblemOut.model_json_schema()}},
+    }
+
+
+#: The errors every read endpoint behind a role can answer, for `responses=` in OpenAPI.
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: _problem("no credential, or one that is not valid"),
+    403: _problem("the caller lacks the role this needs"),
+    422: _problem("a query parameter is invalid; `errors` names it"),
+    503: _problem("the read model could not answer"),
+}
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    principal: str = Field(description="who: key:<name>, oidc:<subject> or local:<name>")
+    action: str = Field(description="what, e.g. read_delayed_patients, set_threshold")
+    resource: str = Field(description="the path and query read, or the thing changed")
+    client: str | None = Field(description="the caller's address")
+    detail: dict[str, object] | None = Field(description="for admin changes: before and after")
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]
+    total: int
+    limit: int
+    offset: int

@@ -222,3 +222,40 @@ async def audit(
             "detail": detail,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of the audit log, newest first, and how many lines match in all."""
+
+    entries: list[dict[str, Any]]
+    total: int
+
+
+async def audit_entries(
+    connection: AsyncConnection,
+    *,
+    who: str | None,
+    what: str | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+) -> AuditPage:
+    """Audit lines of caller `who` and action `what` made at or after `since`, newest first."""
+    query = select(audit_log)
+    if who is not None:
+        query = query.where(audit_log.c.principal == who)
+    if what is not None:
+        query = query.where(audit_log.c.action == what)
+    if since is not None:
+        query = query.where(audit_log.c.at >= since.astimezone(UTC))
+    total = (
+        await connection.execute(select(func.count()).select_from(query.subquery()))
+    ).scalar_one()
+    rows = await connection.execute(
+        query.order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit).offset(offset)
+    )
+    return AuditPage(
+        [{**row._mapping, "at": as_utc(row.at)} for row in rows],
+        total,
+    )

@@ -1,0 +1,57 @@
+"""The audit log, for admins: who read which patient-level list, who changed what, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from flowsight.adapters.readmodel import store
+from flowsight.api.auth import Principal
+from flowsight.api.deps import ConnectionDep, Offset, require
+from flowsight.api.models import PROBLEM_RESPONSES, AuditEntryOut, AuditOut
+from flowsight.api.problems import Problem
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+@router.get(
+    "",
+    response_model=AuditOut,
+    summary="The audit log, newest first (admin)",
+    responses=PROBLEM_RESPONSES,
+)
+async def audit_log(
+    connection: ConnectionDep,
+    _: Admin,
+    who: Annotated[
+        str | None,
+        Query(max_length=128, description="the caller, as logged: key:<name>, oidc:<sub>"),
+    ] = None,
+    what: Annotated[
+        str | None, Query(max_length=64, description="the action, e.g. read_delayed_patients")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="lines at or after this moment (ISO 8601 with a UTC offset)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Offset = 0,
+) -> AuditOut:
+    """Every patient-level read and admin change, filtered by who, what and since, paged."""
+    if since is not None and since.tzinfo is None:
+        message = "since needs a UTC offset, e.g. 2026-11-16T00:00:00Z"
+        raise Problem(
+            422, "Invalid request", message, errors=[{"field": "query.since", "message": message}]
+        )
+    page = await store.audit_entries(
+        connection, who=who, what=what, since=since, limit=limit, offset=offset
+    )
+    return AuditOut(
+        entries=[AuditEntryOut(**entry) for entry in page.entries],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
