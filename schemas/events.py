@@ -39,6 +39,16 @@ SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 ServiceId = Annotated[str, Field(pattern=SERVICE_ID_PATTERN, description="a service id")]
 Text = Annotated[str, Field(min_length=1, max_length=128)]
+#: What happens next for the patient, as the sending team words it (shown on the caseload).
+NextStep = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="the next action for this patient, as the sending team words it; shown "
+        "on the service's caseload (the latest referral's or assessment's), never in aggregates",
+    ),
+]
 
 
 class _Contract(BaseModel):
@@ -137,6 +147,7 @@ class Referral(PatientEvent):
     pathway: Pathway | None = None
     priority: Text | None = None
     status: ReferralStatus
+    next_step: NextStep | None = None
 
 
 class Assessment(PatientEvent):
@@ -148,6 +159,7 @@ class Assessment(PatientEvent):
     delay_reason: DelayReason | None = None
     pathway: Pathway | None = None
     care_need_hours: NonNegativeFloat | None = None
+    next_step: NextStep | None = None
 
     @field_validator("meets_criteria_to_reside")
     @classmethod

@@ -64,6 +64,7 @@ class Referral:
     priority: str | None = None
     decided_at: str | None = None
     started_at: str | None = None
+    next_step: str | None = None  # the latest the referral's events said, for the caseload
 
     @property
     def waiting(self) -> bool:
@@ -89,6 +90,7 @@ class Assessment:
     kind: str
     opened_at: str
     completed_at: str | None = None
+    next_step: str | None = None  # the latest the assessment's events said, for the caseload
 
 
 @dataclass(slots=True)
@@ -115,3 +117,23 @@ def delay_band(days: int) -> str:
         if days >= threshold:
             return f"{threshold}+"
     return "under 7"
+
+
+def latest_next_step(
+    referrals: list[Referral], assessments: list[Assessment]
+) -> tuple[str, Referral | Assessment] | None:
+    """A patient's next step: the one named by their latest referral or assessment that names
+    one (latest by its last recorded moment), with the fact it came from."""
+    dated: list[tuple[str, int, Referral | Assessment]] = []
+    for referral in referrals:
+        if referral.next_step:
+            moments = (referral.referred_at, referral.decided_at or "", referral.started_at or "")
+            dated.append((max(moments), 0, referral))
+    for assessment in assessments:
+        if assessment.next_step:
+            dated.append((assessment.completed_at or assessment.opened_at, 1, assessment))
+    if not dated:
+        return None
+    # On the same moment an assessment's word is the later one: it follows the referral.
+    fact = max(dated, key=lambda item: (item[0], item[1]))[2]
+    return (fact.next_step or "", fact)

@@ -47,7 +47,8 @@ def _row(fact: Any, pseudonym: str, seq: int, service_field: str) -> dict[str, A
     return row
 
 
-def _fact(kind: type[Any], row: Any, service_field: str) -> Any:
+def fact_of(kind: type[Any], row: Any, service_field: str) -> Any:
+    """The fact of `kind` a stored row holds."""
     values = row._mapping
     names = [f.name for f in fields(kind)]
     return kind(
@@ -81,7 +82,7 @@ async def stored_states(
     for table, kind, attribute, service_field in _TABLES:
         rows = await connection.execute(select(table).where(table.c.pseudonym.in_(list(states))))
         for row in rows:
-            getattr(states[row.pseudonym], attribute).append(_fact(kind, row, service_field))
+            getattr(states[row.pseudonym], attribute).append(fact_of(kind, row, service_field))
     return list(states.values())
 
 
@@ -95,12 +96,12 @@ async def service_facts(
         stays.c.service_id == service_id,
         or_(stays.c.ended_at.is_(None), stays.c.ended_at >= after, stays.c.started_at >= after),
     )
-    facts.stays = [_fact(Stay, row, "service") for row in await connection.execute(query)]
+    facts.stays = [fact_of(Stay, row, "service") for row in await connection.execute(query)]
     query = select(delays).where(
         delays.c.service_id == service_id,
         or_(delays.c.ended_at.is_(None), delays.c.ended_at >= after),
     )
-    facts.delays = [_fact(Delay, row, "service") for row in await connection.execute(query)]
+    facts.delays = [fact_of(Delay, row, "service") for row in await connection.execute(query)]
     query = select(referrals).where(
         referrals.c.to_service == service_id,
         or_(
@@ -110,7 +111,7 @@ async def service_facts(
             referrals.c.started_at >= after,
         ),
     )
-    facts.referrals = [_fact(Referral, row, "") for row in await connection.execute(query)]
+    facts.referrals = [fact_of(Referral, row, "") for row in await connection.execute(query)]
     query = select(attendances).where(
         attendances.c.service_id == service_id,
         or_(
@@ -120,14 +121,14 @@ async def service_facts(
         ),
     )
     facts.attendances = [
-        _fact(Attendance, row, "service") for row in await connection.execute(query)
+        fact_of(Attendance, row, "service") for row in await connection.execute(query)
     ]
     query = select(assessments).where(
         assessments.c.service_id == service_id,
         or_(assessments.c.completed_at.is_(None), assessments.c.completed_at >= after),
     )
     facts.assessments = [
-        _fact(Assessment, row, "service") for row in await connection.execute(query)
+        fact_of(Assessment, row, "service") for row in await connection.execute(query)
     ]
     return facts
 
@@ -140,7 +141,7 @@ async def current_delays(
     if service_id is not None:
         query = query.where(delays.c.service_id == service_id)
     return [
-        (row.pseudonym, _fact(Delay, row, "service")) for row in await connection.execute(query)
+        (row.pseudonym, fact_of(Delay, row, "service")) for row in await connection.execute(query)
     ]
 
 

@@ -121,6 +121,7 @@ referrals = _patient_facts(
     Column("priority", String(128)),
     Column("decided_at", TIMESTAMP),
     Column("started_at", TIMESTAMP),
+    Column("next_step", String(500)),
 )
 
 attendances = _patient_facts(
@@ -138,6 +139,7 @@ assessments = _patient_facts(
     Column("kind", String(16), nullable=False),
     Column("opened_at", TIMESTAMP, nullable=False),
     Column("completed_at", TIMESTAMP),
+    Column("next_step", String(500)),
 )
 
 anomalies = _patient_facts(

@@ -37,7 +37,7 @@ async def service_queue(
     offset: Offset = 0,
 ) -> QueueOut:
     """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
-    _known(state, service_id)
+    known_service(state, service_id)
     now = datetime.now(UTC)
     summary = (await store.queue_summaries(connection)).get(service_id)
     entries = None
@@ -79,7 +79,8 @@ def _service_out(service: Service) -> ServiceOut:
     )
 
 
-def _known(state: ApiState, service_id: str) -> Service:
+def known_service(state: ApiState, service_id: str) -> Service:
+    """The catalogue's service `service_id`; a 404 problem if there is none."""
     service = state.catalogue.service(service_id)
     if service is None:
         raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
@@ -105,7 +106,7 @@ async def service_detail(
     service_id: str, state: StateDep, connection: ConnectionDep, _: Viewer
 ) -> ServiceDetail:
     """Current figures, and today's and this week's, computed from the journey facts now."""
-    service = _known(state, service_id)
+    service = known_service(state, service_id)
     now = datetime.now(UTC)
     today_start, _end = facts.day_bounds(now.astimezone(LONDON).date())
     week_start = today_start - timedelta(days=today_start.weekday())
@@ -132,7 +133,7 @@ async def service_daily(
     days: Annotated[int, Query(ge=1, le=366)] = 28,
 ) -> DailyOut:
     """One row of figures per day (Europe/London), oldest first, for trends."""
-    _known(state, service_id)
+    known_service(state, service_id)
     last = datetime.now(UTC).astimezone(LONDON).date()
     rows = await facts.daily_figures(connection, service_id, last - timedelta(days=days - 1), last)
     return DailyOut(service=service_id, days=rows)

@@ -1,0 +1,141 @@
+"""A service's caseload through the HTTP API, on a read model the real fold and sink filled:
+who is in the ward or waiting for it, their stay, delay and next step; audited; caseload only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+
+from flowsight.adapters.readmodel.tables import audit_log
+from flowsight.api.auth import new_api_key
+from flowsight.context import build_api
+from flowsight.settings import Settings
+from tests.adapters.readmodel.model import Feed, ReadModel
+
+CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
+VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
+NOW = datetime.now(UTC)
+
+
+def a_ward_and_its_hub() -> Feed:
+    """Three patients on the wards (one delayed, referred on with a next step), one waiting."""
+    feed = Feed()
+    for patient, days in ((0, 9), (1, 3), (2, 1)):
+        feed.publish(
+            "admission",
+            "lth-wards",
+            NOW - timedelta(days=days),
+            patient,
+            admission_method="emergency",
+        )
+    # Patient 0: ready for five days, waiting for reablement; the hub assessed them.
+    feed.ready(
+        "lth-wards",
+        NOW - timedelta(days=5, hours=1),
+        0,
+        NOW - timedelta(days=5),
+        delay_reason="p1_awaiting_resource",
+        pathway="P1",
+    )
+    feed.publish(
+        "referral",
+        "lth-wards",
+        NOW - timedelta(days=4),
+        0,
+        to_service="lcc-reablement",
+        status="new",
+        pathway="P1",
+        next_step="Reablement start agreed for Monday; family to collect key safe code",
+    )
+    feed.publish(
+        "assessment",
+        "lth-toc-hub",
+        NOW - timedelta(days=5),
+        0,
+        kind="care_act",
+        status="open",
+        next_step="Care Act assessment booked",
+    )
+    # Patient 3: in the emergency department, referred to the wards.
+    feed.publish(
+        "referral", "lth-ed", NOW - timedelta(hours=3), 3, to_service="lth-wards", status="new"
+    )
+    return feed
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    async def fill() -> str:
+        model = await ReadModel.open(tmp_path / "read-model.db")
+        await model.fold(a_ward_and_its_hub().events)
+        await model.close()
+        return model.url
+
+    url = asyncio.run(fill())
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        pseudonym_key="p" * 32,
+        database_url=url,
+        data_dir=tmp_path,
+        api_keys=f"{CASELOAD_ENTRY},{VIEWER_ENTRY}",
+        kafka_bootstrap="127.0.0.1:1",
+    )
+    with TestClient(build_api(settings)) as test_client:
+        yield test_client
+
+
+def _as(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_caseload_lists_everyone_in_the_ward_or_waiting_with_their_next_step(
+    client: TestClient, tmp_path: Path
+) -> None:
+    answer = client.get("/v1/services/lth-wards/caseload", headers=_as(CASELOAD_KEY))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["total"] == 4
+    patients = body["patients"]
+    assert [p["status"] for p in patients] == ["in_service"] * 3 + ["waiting"]
+    longest = patients[0]
+    assert longest["length_of_stay_days"] in (8, 9, 10)  # midnights, whatever the hour
+    assert longest["delay_days"] in (4, 5, 6)
+    assert longest["delay_reason"] == "p1_awaiting_resource"
+    assert longest["pathway"] == "P1"
+    assert [r["to_service"] for r in longest["open_referrals"]] == ["lcc-reablement"]
+    assert [a["kind"] for a in longest["open_assessments"]] == ["care_act"]
+    # The referral is later than the assessment: its word is the next step.
+    assert longest["next_step"].startswith("Reablement start agreed")
+    assert longest["next_step_from"] == "referral to lcc-reablement"
+    waiting = patients[3]
+    assert waiting["length_of_stay_days"] is None and waiting["waiting_minutes"] >= 179
+    assert all(set(p["pseudonym"]) <= set("0123456789abcdef") for p in patients)
+    assert "nhs_number" not in answer.text
+    engine = create_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
+    with engine.connect() as connection:
+        actions = [row.action for row in connection.execute(select(audit_log))]
+    assert actions == ["read_caseload"]
+
+
+def test_a_viewer_may_not_read_the_caseload_but_sees_the_queue_by_pathway(
+    client: TestClient,
+) -> None:
+    refused = client.get("/v1/services/lth-wards/caseload", headers=_as(VIEWER_KEY))
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    pathways = client.get("/v1/services/lcc-reablement/pathways", headers=_as(VIEWER_KEY))
+    assert pathways.status_code == 200
+    assert [(q["pathway"], q["length"]) for q in pathways.json()["pathways"]] == [("P1", 1)]
+    assert pathways.json()["pathways"][0]["longest_wait_minutes"] >= 4 * 24 * 60
+
+
+def test_an_unknown_service_has_no_caseload(client: TestClient) -> None:
+    answer = client.get("/v1/services/nowhere/caseload", headers=_as(CASELOAD_KEY))
+    assert answer.status_code == 404
