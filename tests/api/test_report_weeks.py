@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from statistics import fmean
 from typing import Any
 
@@ -141,11 +140,15 @@ async def score(model: ReadModel) -> None:
     """The ED at OPEL 4 from Tuesday 10:00 of the reported week until Thursday 10:31."""
     policy = PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, [])
     calm: dict[str, Figures] = {s.id: {"queue_length": 0} for s in CATALOGUE.services}
-    crowded = {
+    crowded: dict[str, Figures] = {
         **calm,
         "lth-ed": {"queue_length": 130, "four_hour_breach_pct": 50.0, "departures": 20},
     }
-    readings = [(at(7, 3, 9), calm), (at(8, 1, 10), crowded), (at(8, 3, 10), calm)]
+    readings: list[tuple[datetime, dict[str, Figures]]] = [
+        (at(7, 3, 9), calm),
+        (at(8, 1, 10), crowded),
+        (at(8, 3, 10), calm),
+    ]
     readings += [(at(8, 3, 10, 31), calm)]
     for moment, figures in readings:
         await assess_pressure(model.engine, CATALOGUE, figures, policy, moment.astimezone(UTC))
@@ -182,10 +185,10 @@ class Stored:
     """What the database holds, read with plain SQL, not through the report's code."""
 
     daily: dict[tuple[str, date], dict[str, Any]]
-    stays: list[Any]
-    attendances: list[Any]
-    referrals: list[Any]
-    alerts: list[Any]
+    stays: Sequence[Any]
+    attendances: Sequence[Any]
+    referrals: Sequence[Any]
+    alerts: Sequence[Any]
 
 
 def stored(url: str) -> Stored:
@@ -203,13 +206,12 @@ def stored(url: str) -> Stored:
     return Stored(daily, *read)
 
 
-def london(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).astimezone(LONDON)
+def london(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(LONDON)
 
 
 def in_week(text: str | None, week: int) -> bool:
-    moment = london(text)
-    return moment is not None and at(week, 0, 0) <= moment < at(week, 7, 0)
+    return text is not None and at(week, 0, 0) <= london(text) < at(week, 7, 0)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -226,11 +228,11 @@ def from_facts(db: Stored, service: str, week: int) -> Figures:
         left = [a for a in db.attendances if in_week(a.departed_at, week)]
         late = [
             a for a in left if london(a.departed_at) - london(a.arrived_at) > timedelta(hours=4)
-        ]  # type: ignore[operator]
+        ]
         return {"four_hour_breach_pct": rate(len(late), len(left))}
     ended = [s for s in db.stays if s.service_id == service and in_week(s.ended_at, week)]
     if service == "lth-wards":
-        los = [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]  # type: ignore[union-attr]
+        los = [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]
         nctr = [s.nctr_days or 0 for s in ended]
         home = {"usual_residence", "usual_residence_with_support"}
         figures: Figures = {
@@ -265,7 +267,7 @@ def from_facts(db: Stored, service: str, week: int) -> Figures:
             ),
             "no_further_action_pct": rate(len(quiet), len(ended)),
             "los_days_mean": mean(
-                [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]  # type: ignore[union-attr]
+                [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]
             ),
         }
     return {}
@@ -339,7 +341,7 @@ NOTHING = object()
 
 
 def number(text: str) -> object:
-    if text in ("", "–"):
+    if text in ("", "\u2013"):  # the en dash the page shows for no figure
         return None
     value = float(text)
     return int(value) if value.is_integer() and "." not in text else value
