@@ -184,7 +184,7 @@ class MllpListener:
                 why = "tls_failed"
                 await writer.start_tls(self.limits.tls, ssl_handshake_timeout=min(idle, 60.0))
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + idle  # moved on by each whole frame, not by single bytes
+            deadline = loop.time() + idle  # moved on by whole frames, never by single bytes
             while not self._stopping:
                 why = "idle"
                 async with asyncio.timeout_at(deadline):
@@ -194,11 +194,11 @@ class MllpListener:
                 self._busy.add(task)
                 try:
                     for item in framer.feed(data):
-                        deadline = loop.time() + idle
                         for reply in await self._receive(item):
                             writer.write(frame(reply))
                             why = "slow_reader"
                             await asyncio.wait_for(writer.drain(), idle)
+                        deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
             for item in framer.finish():

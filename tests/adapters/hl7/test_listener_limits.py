@@ -9,6 +9,7 @@ import ipaddress
 import re
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,17 @@ def test_listen_refuses_bad_limits_before_it_starts(options: list[str], said: st
     result = CliRunner().invoke(hl7_app, ["listen", "--organisation", "RR8", *options])
     assert result.exit_code == 2, result.output
     assert said in " ".join(result.output.split())
+
+
+async def test_time_spent_handling_a_message_does_not_count_as_idle(tmp_path: Path) -> None:
+    async with listening(tmp_path, limits=ConnectionLimits(idle_timeout=0.5)) as (listener, kafka):
+        slow_publish = kafka.publish
+
+        async def slowly(organisation: str, events: Any) -> None:
+            await asyncio.sleep(0.8)  # a slow broker: longer than the idle timeout
+            await slow_publish(organisation, events)
+
+        kafka.publish = slowly  # type: ignore[method-assign]
+        replies = await exchange(listener.port, adt("S1"), adt("S2"))
+    assert [msa(reply) for reply in replies] == [("AA", "S1"), ("AA", "S2")]
+    assert closed(listener, "idle") == 0
