@@ -11,6 +11,7 @@ from flowsight.cli.db import db_app, postgres_app
 from flowsight.cli.fhir import fhir_app
 from flowsight.cli.hl7 import hl7_app
 from flowsight.cli.keys import keys_app
+from flowsight.cli.report import report_app
 
 app = typer.Typer(
     help="flowsight: live patient flow, queues, delays and pressure for a health and care system.",
@@ -28,6 +29,7 @@ app.add_typer(postgres_app, name="postgres")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka.topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
+app.add_typer(report_app, name="report")
 app.add_typer(tools.bench_app, name="bench")
 app.add_typer(tools.schema_app, name="schema")
 app.add_typer(kafka.dlq_app, name="dlq")

@@ -1,0 +1,102 @@
+"""`GET /v1/audit`: the audit log for admins, paged and filtered, problem details otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from flowsight.api.auth import new_api_key
+from flowsight.context import build_api
+from flowsight.settings import Settings
+
+KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "caseload", "admin")}
+
+
+def as_role(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[role][0]}"}
+
+
+@pytest.fixture
+def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        pseudonym_key="p" * 32,
+        database_url=database,
+        data_dir=tmp_path,
+        api_keys=",".join(entry for _key, entry in KEYS.values()),
+        kafka_bootstrap="127.0.0.1:1",
+    )
+    with TestClient(build_api(settings)) as test_client:
+        yield test_client
+
+
+def test_an_admin_reads_who_read_patient_lists_newest_first(client: TestClient) -> None:
+    for _ in range(3):
+        assert client.get("/v1/delays/patients", headers=as_role("caseload")).status_code == 200
+    changed = client.put(
+        "/v1/thresholds/lch-ucr/queue_length",
+        headers=as_role("admin"),
+        json={"level2": 20, "level3": 30, "level4": 45},
+    )
+    assert changed.status_code == 200, changed.text
+
+    everything = client.get("/v1/audit", headers=as_role("admin")).json()
+    assert everything["total"] == 4
+    assert everything["entries"][0]["principal"] == "key:admin-lead", "newest first"
+    assert everything["entries"][0]["detail"] is not None, "an admin change says what changed"
+
+    reads = client.get(
+        "/v1/audit?who=key:caseload-lead&what=read_delayed_patients&limit=2&offset=1",
+        headers=as_role("admin"),
+    ).json()
+    assert (reads["total"], reads["limit"], reads["offset"]) == (3, 2, 1)
+    assert len(reads["entries"]) == 2
+    assert {e["resource"] for e in reads["entries"]} == {"/v1/delays/patients"}
+    first = everything["entries"][-1]["at"]
+    since = client.get("/v1/audit", params={"since": first}, headers=as_role("admin")).json()
+    assert since["total"] == 4
+    later = client.get(
+        "/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=as_role("admin")
+    ).json()
+    assert later["total"] == 0
+
+
+@pytest.mark.parametrize("role", ["viewer", "caseload"])
+def test_only_admins_read_the_audit_log(client: TestClient, role: str) -> None:
+    response = client.get("/v1/audit", headers=as_role(role))
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/audit").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("since=yesterday", "query.since"),
+        ("since=2026-11-16T00:00:00", "query.since"),
+        ("limit=0", "query.limit"),
+        ("offset=-1", "query.offset"),
+        ("who=" + "x" * 129, "query.who"),
+    ],
+)
+def test_bad_input_is_a_problem_naming_the_parameter(
+    client: TestClient, query: str, field: str
+) -> None:
+    response = client.get(f"/v1/audit?{query}", headers=as_role("admin"))
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_the_openapi_document_declares_every_answer(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/audit"]["get"]
+    assert {"200", "401", "403", "422"} <= set(operation["responses"])
+    assert "application/problem+json" in operation["responses"]["403"]["content"]
+    report = client.get("/openapi.json").json()["paths"]["/v1/reports/weekly"]["get"]
+    assert {"text/html", "text/csv"} <= set(report["responses"]["200"]["content"])
