@@ -79,6 +79,8 @@ class Flowsight:
     partitions: int = 3
     extra: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: When the last `wait_caught_up` saw the ingest topics all committed (the validator done).
+    ingest_committed: float | None = None
 
     def __post_init__(self) -> None:
         unique = uuid.uuid4().hex[:10]
@@ -192,6 +194,7 @@ class Flowsight:
         )
         deadline = time.monotonic() + within
         done_before = 0
+        self.ingest_committed = None
         try:
             while True:
                 self.check_alive()
@@ -202,6 +205,8 @@ class Flowsight:
                     continue
                 now = time.perf_counter()
                 ingest = sum(v for t, v in behind.items() if t != self.settings.events_topic)
+                if not ingest and self.ingest_committed is None:
+                    self.ingest_committed = now
                 done = max(0, records - ingest)
                 if advance and done > done_before:
                     advance(done - done_before)
