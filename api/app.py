@@ -15,6 +15,7 @@ from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
 from flowsight.api.hardening import install_hardening
 from flowsight.api.live import LiveFeed
+from flowsight.api.openapi import install_openapi
 from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
 from flowsight.api.routers import (
@@ -90,6 +91,7 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     )
     for module in (*routers, events, fhir):
         app.include_router(module.router)
+    install_openapi(app, [module.router for module in (*routers, events, fhir)])
     return app
 
 

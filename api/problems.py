@@ -14,6 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("flowsight.api")
 
 PROBLEM_JSON = "application/problem+json"
+#: Where the OpenAPI document keeps the problem details schema (api/openapi.py puts it there).
+PROBLEM_SCHEMA = "Problem"
+
+
+def problem(description: str) -> dict[str, Any]:
+    """A `responses=` entry for OpenAPI: `description`, answered as a problem details document."""
+    schema = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
 
 
 class Problem(Exception):

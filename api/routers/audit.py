@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from flowsight.adapters.readmodel import store
 from flowsight.api.auth import Principal
@@ -14,6 +16,19 @@ from flowsight.api.models import PROBLEM_RESPONSES, AuditEntryOut, AuditOut
 from flowsight.api.problems import Problem
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+#: A date and a time of day, as the document's `date-time` says; the UTC offset is checked below.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _iso_8601(value: object) -> object:
+    """Refuse what pydantic would also read as a date-time: a bare number (Unix time), a date."""
+    if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+        raise ValueError("since must be an ISO 8601 date-time, e.g. 2026-11-16T00:00:00Z")
+    return value
+
+
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
@@ -35,6 +50,7 @@ async def audit_log(
     ] = None,
     since: Annotated[
         datetime | None,
+        BeforeValidator(_iso_8601),
         Query(description="lines at or after this moment (ISO 8601 with a UTC offset)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

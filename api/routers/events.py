@@ -21,7 +21,8 @@ from flowsight.api.deps import (
     organisation_for,
     publisher_organisations,
 )
-from flowsight.api.problems import Problem, problem_response
+from flowsight.api.openapi import inline_schema
+from flowsight.api.problems import PROBLEM_JSON, Problem, problem, problem_response
 from flowsight.services.validation import (
     MALFORMED_JSON,
     SOURCE_MISMATCH,
@@ -48,6 +49,29 @@ class EventsAccepted(BaseModel):
 
     accepted: int = Field(description="how many events were written")
     event_ids: list[str] = Field(description="their event ids, in request order")
+
+
+class RefusedEvent(BaseModel):
+    """One event of the body that was refused and dead-lettered."""
+
+    index: int | None = Field(None, description="its position in the batch")
+    event_id: str | None = Field(None, description="its event id, when it had one")
+    field: str = Field(description="the field at fault, or `body`")
+    reason: str = Field(description="the dead-letter reason, e.g. missing_field")
+    message: str
+
+
+class EventsRefused(BaseModel):
+    """A 422 problem: which events were refused, and those of the batch accepted all the same."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[RefusedEvent] | None = Field(None, description="each event refused")
+    accepted: int | None = Field(None, description="valid events of the batch, accepted")
+    event_ids: list[str] | None = Field(None, description="their event ids")
 
 
 class BodyTooLarge(Exception):
@@ -121,10 +145,22 @@ def _split(text: str, body: bytes) -> list[tuple[object, bytes]]:
     response_model=EventsAccepted,
     summary="Publish one event or a batch",
     responses={
-        403: {"description": "the API key has no publisher:<ORG> role"},
-        413: {"description": "body or batch larger than the gateway takes"},
-        422: {"description": "malformed body, or invalid events (one entry each, dead-lettered)"},
-        503: {"description": "Kafka did not acknowledge; nothing was claimed, retry"},
+        403: problem("the API key has no publisher:<ORG> role (problem details)"),
+        413: problem("body or batch larger than the gateway takes (problem details)"),
+        422: {
+            "description": "malformed body, or invalid events: one entry each, dead-lettered; "
+            "the valid events of the batch were accepted (problem details)",
+            "content": {PROBLEM_JSON: {"schema": inline_schema(EventsRefused)}},
+        },
+        503: {
+            **problem("Kafka did not acknowledge; nothing was claimed, retry (problem details)"),
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds to wait before sending the same request again",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
     },
     openapi_extra={
         "requestBody": {

@@ -39,29 +39,71 @@ PROFILES_STATE = "mapping_profiles"
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
+#: The FHIR R4 OperationOutcome every answer of the gateway is, as far as flowsight fills it in.
+OPERATION_OUTCOME: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"const": "OperationOutcome"},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"enum": ["fatal", "error", "warning", "information"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                    "expression": {"type": "array", "items": {"type": "string"}},
+                    "details": {"type": "object"},
+                },
+            },
+        },
+    },
+}
+
+
+def _outcome(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {FHIR_JSON: {"schema": OPERATION_OUTCOME}}}
+
+
 _ROUTE: dict[str, Any] = {
     "status_code": 202,
     "response_class": Response,
     "responses": {
-        202: {"content": {FHIR_JSON: {}}, "description": "OperationOutcome, information"},
-        400: {"description": "not JSON, or not the resource type (OperationOutcome)"},
-        401: {"description": "no API key or token, or not a valid one (OperationOutcome)"},
-        403: {"description": "the caller has no publisher:<ORG> role (OperationOutcome)"},
-        413: {"description": "body or Bundle larger than the gateway takes (OperationOutcome)"},
-        422: {"description": "refused; one issue per problem, dead-lettered (OperationOutcome)"},
-        503: {"description": "Kafka did not acknowledge; retry (OperationOutcome)"},
-    },
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {
-                FHIR_JSON: {"schema": {"type": "object"}},
-                "application/json": {},
-                FHIR_XML: {},
+        202: _outcome("OperationOutcome, information: what was published"),
+        400: _outcome("not JSON, or not the resource type (OperationOutcome)"),
+        401: _outcome("no API key or token, or not a valid one (OperationOutcome)"),
+        403: _outcome("the caller has no publisher:<ORG> role (OperationOutcome)"),
+        413: _outcome("body or Bundle larger than the gateway takes (OperationOutcome)"),
+        422: _outcome("refused; one issue per problem, dead-lettered (OperationOutcome)"),
+        503: {
+            **_outcome("Kafka did not acknowledge; retry (OperationOutcome)"),
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds to wait before sending the same request again",
+                    "schema": {"type": "string"},
+                }
             },
-        }
+        },
     },
 }
+
+
+def _route(resource_type: str) -> dict[str, Any]:
+    """The route's declaration: `_ROUTE`, and a body of `resource_type` in JSON or XML."""
+    resource = {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"const": resource_type}},
+    }
+    content = {
+        FHIR_JSON: {"schema": resource},
+        "application/json": {"schema": resource},
+        FHIR_XML: {"schema": {"type": "string", "description": f"a {resource_type}, as XML"}},
+    }
+    return _ROUTE | {"openapi_extra": {"requestBody": {"required": True, "content": content}}}
 
 
 def fhir_publisher(state: StateDep, key: PresentedKey) -> frozenset[str] | Answer:
@@ -98,7 +140,7 @@ def mapping_profiles(request: Request) -> Mapping[str, MappingProfile]:
 @router.post(
     "/Encounter",
     summary="Publish an Encounter as attendance, admission, transfer, discharge",
-    **_ROUTE,
+    **_route("Encounter"),
 )
 async def post_encounter(
     request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
@@ -107,7 +149,9 @@ async def post_encounter(
     return await _serve(request, state, publisher, writer, "Encounter", intake.examine_encounter)
 
 
-@router.post("", summary="Publish a transaction Bundle of Encounters, all or none", **_ROUTE)
+@router.post(
+    "", summary="Publish a transaction Bundle of Encounters, all or none", **_route("Bundle")
+)
 async def post_bundle(
     request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
 ) -> Response:

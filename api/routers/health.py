@@ -28,9 +28,25 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+#: What /readyz answers, ready (200) or not (503); `checks` and `lag` only for the metrics role.
+READY: dict[str, Any] = {
+    "type": "object",
+    "required": ["ready"],
+    "properties": {
+        "ready": {"type": "boolean"},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "lag": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+
+
 @router.get(
     "/readyz",
     summary="Readiness: Kafka and the database reachable, and the worker's state caught up",
+    responses={
+        200: {"description": "ready", "content": {"application/json": {"schema": READY}}},
+        503: {"description": "not ready", "content": {"application/json": {"schema": READY}}},
+    },
 )
 async def readyz(state: StateDep, presented: PresentedKey) -> JSONResponse:
     """200 when ready, else 503; the checks and lag (which name the broker and the topics) only

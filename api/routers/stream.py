@@ -15,6 +15,7 @@ from flowsight.adapters.readmodel import store
 from flowsight.api.deps import PresentedKey, StateDep, Viewer
 from flowsight.api.live import Change, LiveFeed, pressure_view
 from flowsight.api.principal import Authenticator, Unauthenticated
+from flowsight.api.problems import problem
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
@@ -24,12 +25,25 @@ RECHECK_SECONDS = 15.0
 #: The last event of a stream whose credential expired or was revoked.
 CLOSED = Change("closed", {"reason": "the credential is no longer valid; reconnect with a new one"})
 
+#: One event of the stream, as a client's EventSource sees it: its kind and its JSON data.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["pressure", "alert", "resync", "closed"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
 
 @router.get(
     "/stream",
     summary="Server-sent events: pressure and alert changes, live",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}},
+        503: problem("the read model could not give the first state (problem details)"),
+    },
 )
 async def stream(
     request: Request, state: StateDep, _: Viewer, presented: PresentedKey
