@@ -57,10 +57,14 @@ class Probes:
                 probe.in_pressure = now
 
     def match_stream(self) -> None:
-        """Each probe's stream latency: the first change of its service before the next probe."""
-        for probe, following in zip(self.sent, [*self.sent[1:], None], strict=True):
-            until = following.sent if following else float("inf")
-            probe.on_stream = next((t for t in self.stream_events if probe.sent < t < until), None)
+        """Each probe's stream latency: the first change of its service after the probe reached
+        the read model (seen in /v1/pressure) and before the next probe did; pressure is scored
+        from the read model, so no earlier change can carry it."""
+        landed = [p for p in self.sent if p.in_pressure is not None]
+        for probe, following in zip(landed, [*landed[1:], None], strict=True):
+            since = probe.in_pressure or 0.0
+            until = (following.in_pressure or since) if following else float("inf")
+            probe.on_stream = next((t for t in self.stream_events if since < t <= until), None)
 
 
 def probed_service(flowsight: Flowsight) -> Service:
