@@ -4,77 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.e2e.pages import tile, tile_queue, until
 from tests.integration.feeds import event, publish
 from tests.integration.stack import running_stack, stack_env
 
 pytestmark = pytest.mark.integration
 NHS_NUMBERS = ["9434765919", "9434765870", "9434765838"]
-# Chromium as root in a sandbox-less container, with no traffic off this machine.
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class Rows(HTMLParser):
-    """The dashboard's service rows: data-service → the text of each cell."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: dict[str, list[str]] = {}
-        self._service: str | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr" and dict(attrs).get("data-service"):
-            self._service = dict(attrs)["data-service"]
-            self.rows[self._service] = []
-        elif tag == "td" and self._service:
-            self._cell = []
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._service and self._cell is not None:
-            self.rows[self._service].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr":
-            self._service = None
-
-
-def render(chromium: str, url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            chromium,
-            *BROWSER_FLAGS,
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=8000",
-            *extra,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_dashboard_shows_live_queues_in_a_browser(
-    chromium: str, kafka_bootstrap: str, database_url: str, tmp_path: Path
+    browser: WebDriver, kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
     # A developer's set-up: no API keys, so the page needs none.
     env = stack_env(kafka_bootstrap, database_url, tmp_path)
@@ -106,27 +52,23 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
             timeout=90,
             what="three patients waiting for urgent community response",
         )
-        page = render(chromium, stack.api_url + "/", tmp_path / "profile", "--dump-dom")
-        assert page.returncode == 0, page.stderr[-2000:]
-        rows = Rows()
-        rows.feed(page.stdout)
-        assert set(rows.rows) >= {"lth-ed", "lth-wards", "lch-ucr", "lcc-reablement"}, page.stdout[
-            -3000:
-        ]
-        ucr = rows.rows["lch-ucr"]
-        assert ucr[0] == "Urgent Community Response"
-        assert ucr[4] == "3", f"queue column of {ucr}"
-        assert 'class="error"' not in page.stdout, "the page loaded every figure it asked for"
+        browser.get(stack.api_url + "/")
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "article.tile"), 30, "tiles")
+        shown = {
+            t.get_attribute("data-service")
+            for t in browser.find_elements(By.CSS_SELECTOR, "article.tile")
+        }
+        assert shown >= {"lth-ed", "lth-wards", "lch-ucr", "lcc-reablement"}, shown
+        assert tile(browser, "lch-ucr").find_element(By.TAG_NAME, "h3").text == (
+            "Urgent Community Response"
+        )
+        until(browser, lambda d: tile_queue(d, "lch-ucr") == "3", 30, "UCR's queue of 3")
+        assert not browser.find_elements(By.CSS_SELECTOR, ".error"), "every figure loaded"
+        assert browser.find_element(By.ID, "key-form").get_attribute("hidden") is not None
 
         shot = tmp_path / "dashboard.png"
-        taken = render(
-            chromium,
-            stack.api_url + "/",
-            tmp_path / "profile2",
-            f"--screenshot={shot}",
-            "--window-size=1400,900",
-        )
-        assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
         _keep(shot)
 
 

@@ -1,0 +1,182 @@
+"""The bed manager's desk in a real browser against the real API and worker: tiles and
+sparklines change live, on-call acknowledges an alert, the caseload shows next steps to the
+caseload role only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from flowsight.api.auth import new_api_key
+from tests.adapters.readmodel.model import nhs_number
+from tests.e2e.pages import sign_in, tile, tile_queue, tile_sparkline, until
+from tests.integration.feeds import event, publish
+from tests.integration.stack import Stack, running_stack, stack_env
+
+pytestmark = pytest.mark.integration
+ONCALL_KEY, ONCALL_ENTRY = new_api_key("on-call-lead", ["viewer", "oncall"])
+CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
+VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
+ADMIN_KEY, ADMIN_ENTRY = new_api_key("system-admin", ["viewer", "admin"])
+NEXT_STEP = "Reablement start agreed for Monday 10:00; family to bring the key safe code"
+
+
+@pytest.fixture(scope="module")
+def desk(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the module: SQLite read model, a key per role."""
+    directory = tmp_path_factory.mktemp("desk")
+    env = stack_env(
+        kafka_bootstrap,
+        f"sqlite+aiosqlite:///{directory / 'read-model.db'}",
+        directory,
+        api_keys=[ONCALL_ENTRY, CASELOAD_ENTRY, VIEWER_ENTRY, ADMIN_ENTRY],
+    )
+    with running_stack(env, directory) as stack:
+        stack.start_worker()
+        stack.start_api()
+        yield stack
+
+
+def send(stack: Stack, source: str, *events: dict[str, Any]) -> None:
+    """Publish `events` on the ingest topic of `source`'s organisation."""
+    topic = stack.settings.ingest_topic(source.split("/")[0])
+    asyncio.run(
+        publish(stack.settings.kafka_bootstrap, topic, *(json.dumps(e).encode() for e in events))
+    )
+
+
+def referral(patient: int, to_service: str, **fields: Any) -> dict[str, Any]:
+    return event(
+        "referral",
+        source="RY6/systmone",
+        service="lch-ucr",
+        to_service=to_service,
+        status="new",
+        patient={"nhs_number": nhs_number(patient)},
+        episode_id=f"UCR-{patient}",
+        **fields,
+    )
+
+
+def test_a_published_event_changes_a_tile_and_its_sparkline_within_5_s(
+    desk: Stack, browser: WebDriver
+) -> None:
+    sign_in(browser, desk.api_url + "/", VIEWER_KEY)
+    until(browser, lambda d: tile_queue(d, "lch-community-beds") != "", 30, "the tiles")
+    until(
+        browser,
+        lambda d: tile(d, "lch-community-beds").find_elements(By.CSS_SELECTOR, "svg.spark"),
+        30,
+        "the sparkline",
+    )
+    browser.execute_script("window.notReloaded = true")
+    queue, spark = (
+        tile_queue(browser, "lch-community-beds"),
+        tile_sparkline(browser, "lch-community-beds"),
+    )
+    send(desk, "RY6/systmone", referral(40, "lch-community-beds"))
+    published = time.monotonic()
+    until(browser, lambda d: tile_queue(d, "lch-community-beds") != queue, 5, "the tile's queue")
+    until(browser, lambda d: tile_sparkline(d, "lch-community-beds") != spark, 5, "the sparkline")
+    assert time.monotonic() - published <= 5
+    assert tile_queue(browser, "lch-community-beds") == str(int(queue) + 1)
+    assert tile_sparkline(browser, "lch-community-beds").split(",")[-1] == str(int(queue) + 1)
+    assert browser.execute_script("return window.notReloaded") is True, "the page reloaded"
+    assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+
+
+def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDriver) -> None:
+    # Thresholds an admin lowers: three waiting make UCR's queue level 4, the service level 3.
+    send(desk, "RY6/systmone", *(referral(patient, "lch-ucr") for patient in (1, 2, 3)))
+    changed = httpx.put(
+        desk.api_url + "/v1/thresholds/lch-ucr/queue_length",
+        json={"level2": 1, "level3": 2, "level4": 3, "weight": 1},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    assert changed.status_code == 200, changed.text
+    desk.wait_until(
+        lambda: desk.get("/v1/alerts?state=open&scope=lch-ucr").json()["total"],
+        timeout=90,
+        what="an escalation of urgent community response",
+    )
+    sign_in(browser, desk.api_url + "/", ONCALL_KEY)
+    item = until(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]"),
+        30,
+        "the open alert on the page",
+    )[0]
+    assert "lch-ucr" in item.text
+    alert_id = item.get_attribute("data-alert")
+    why = tile(browser, "lch-ucr").find_element(By.CSS_SELECTOR, ".why").text
+    assert "queue 3 ≥ 3" in why, why
+    assert tile_queue(browser, "lch-ucr") == "3"
+    item.find_element(By.TAG_NAME, "button").send_keys("\n")  # by keyboard
+    until(
+        browser,
+        lambda d: "Acknowledged" in d.find_element(By.ID, "ack-status").text,
+        10,
+        "the acknowledgement",
+    )
+    stored = desk.get("/v1/alerts?state=acknowledged&scope=lch-ucr").json()["alerts"]
+    assert [(a["id"], a["acknowledged_by"]) for a in stored] == [(alert_id, "on-call-lead")]
+    assert not browser.find_elements(By.CSS_SELECTOR, f'#alerts li[data-alert="{alert_id}"]')
+
+
+def test_a_caseload_user_sees_a_patients_next_step_and_a_viewer_does_not(
+    desk: Stack, browser: WebDriver
+) -> None:
+    admission = event(
+        "admission",
+        patient={"nhs_number": nhs_number(20)},
+        episode_id="SPELL-20",
+        admission_method="emergency",
+    )
+    onward = event(
+        "referral",
+        patient={"nhs_number": nhs_number(20)},
+        episode_id="SPELL-20",
+        to_service="lcc-reablement",
+        status="new",
+        pathway="P1",
+        next_step=NEXT_STEP,
+    )
+    send(desk, "RR8/pas", admission, onward)
+    desk.wait_until(
+        lambda: desk.get("/v1/services/lth-wards/caseload").json()["total"] >= 1,
+        timeout=60,
+        what="a patient on the wards",
+    )
+    sign_in(browser, desk.api_url + "/services/lth-wards", CASELOAD_KEY)
+    row = until(
+        browser,
+        lambda d: [
+            r
+            for r in d.find_elements(By.CSS_SELECTOR, "#caseload tr[data-patient]")
+            if NEXT_STEP in r.text
+        ],
+        30,
+        "the patient's next step on the caseload",
+    )[0]
+    assert "lcc-reablement" in row.text
+    assert browser.find_element(By.TAG_NAME, "h1").text == "LTH General and Acute Wards"
+    browser.delete_all_cookies()
+    browser.execute_script("sessionStorage.clear()")
+    sign_in(browser, desk.api_url + "/services/lth-wards", VIEWER_KEY)
+    status = until(
+        browser,
+        lambda d: d.find_element(By.ID, "caseload-status").text,
+        30,
+        "the caseload's answer",
+    )
+    assert "needs the caseload role" in status
+    assert not browser.find_elements(By.CSS_SELECTOR, "#caseload tr[data-patient]")
+    assert NEXT_STEP not in browser.page_source
