@@ -3,6 +3,7 @@ aiokafka consumer reading and decoding the same topics in the same run."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.security import client_options
+from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
 from flowsight.devtools.bench.report import Report, rate
 
@@ -91,6 +93,8 @@ async def run_pipeline(
     await flowsight.create_topics()
     await flowsight.publish(events, on_publish)
     raw_seconds = await raw_consume(flowsight, len(events))
+    # Workers starting together on an empty database would each run the migrations at once.
+    await asyncio.to_thread(upgrade, flowsight.settings.resolved_database_url)
     started = time.perf_counter()
     for number in range(workers):
         flowsight.start("worker", f"worker-{number}")
