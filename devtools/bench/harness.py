@@ -277,6 +277,12 @@ def city_events(
     return events[:count]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a running process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_load() -> str:
     """The load averages, to print beside a measurement (others may share the machine)."""
     one, five, fifteen = os.getloadavg()

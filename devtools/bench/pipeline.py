@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.adapters.readmodel.migrate import upgrade
-from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
 from flowsight.devtools.bench.report import Report, rate
 
 TARGET_RATE = 25_000
@@ -32,6 +32,10 @@ class PipelineRun:
     startup_seconds: float  # from their start to the group's first commit
     ingest_seconds: float  # from their start to every ingest record committed (validator done)
     raw_seconds: float  # the baseline consumer over the same ingest records
+    #: CPU seconds (user + system) of the workers and of the baseline consumer: on a shared
+    #: machine these say more than wall time, which depends on what else runs.
+    worker_cpu: float = 0.0
+    raw_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -92,12 +96,13 @@ async def run_pipeline(
     """Publish `events`, measure the baseline, then start `workers` and wait for their commits."""
     await flowsight.create_topics()
     await flowsight.publish(events, on_publish)
+    cpu_before = time.process_time()
     raw_seconds = await raw_consume(flowsight, len(events))
+    raw_cpu = time.process_time() - cpu_before
     # Workers starting together on an empty database would each run the migrations at once.
     await asyncio.to_thread(upgrade, flowsight.settings.resolved_database_url)
     started = time.perf_counter()
-    for number in range(workers):
-        flowsight.start("worker", f"worker-{number}")
+    started_workers = [flowsight.start("worker", f"worker-{n}") for n in range(workers)]
     first_commit: list[float] = []
 
     def progress(done: int) -> None:
@@ -107,10 +112,19 @@ async def run_pipeline(
             on_commit(done)
 
     finished = await flowsight.wait_caught_up(len(events), within, progress)
+    worker_cpu = sum(cpu_seconds(worker.pid) for worker in started_workers)
     startup = (first_commit[0] if first_commit else finished) - started
     ingest = (flowsight.ingest_committed or finished) - started
     return PipelineRun(
-        len(events), workers, flowsight.partitions, finished - started, startup, ingest, raw_seconds
+        len(events),
+        workers,
+        flowsight.partitions,
+        finished - started,
+        startup,
+        ingest,
+        raw_seconds,
+        worker_cpu,
+        raw_cpu,
     )
 
 
@@ -129,7 +143,16 @@ def pipeline_report(run: PipelineRun, database: str) -> Report:
     report.figure(
         "validator done (ingest committed)", f"{run.ingest_seconds:.1f} s after the start"
     )
+    report.figure(
+        "CPU: baseline consumer",
+        f"{run.raw_cpu:8.2f} s   ({run.events / max(run.raw_cpu, 1e-9):,.0f} events per CPU-second)",
+    )
+    report.figure(
+        "CPU: worker(s), start-up included",
+        f"{run.worker_cpu:8.2f} s   ({run.events / max(run.worker_cpu, 1e-9):,.0f} events per CPU-second)",
+    )
     report.ratio("worker / baseline", run.rate / run.raw_rate)
+    report.ratio("worker / baseline, per CPU-second", run.raw_cpu / max(run.worker_cpu, 1e-9))
     report.target(f"≥ {TARGET_RATE:,} events/s", f"{run.rate:,.0f}", run.rate >= TARGET_RATE)
     share = run.rate / run.raw_rate
     report.target(f"≥ {TARGET_SHARE:.0%} of raw aiokafka", f"{share:.1%}", share >= TARGET_SHARE)
