@@ -91,8 +91,19 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     )
     for module in (*routers, events, fhir):
         app.include_router(module.router)
-    install_openapi(app, [module.router for module in (*routers, events, fhir)])
+    install_openapi(
+        app,
+        [module.router for module in (*routers, events, fhir)],
+        examples=_examples(catalogue),
+    )
     return app
+
+
+def _examples(catalogue: Catalogue) -> dict[str, list[str]]:
+    """Example values of the parameters naming the catalogue: a few services and indicators."""
+    services = [service.id for service in catalogue.services][:2]
+    indicators = sorted({name for s in catalogue.services for name in s.thresholds})[:2]
+    return {"service_id": services, "service": services, "indicator": indicators}
 
 
 def _install_metrics(app: FastAPI) -> None:

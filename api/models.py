@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CapacityOut(BaseModel):
@@ -200,6 +200,9 @@ class AckIn(BaseModel):
 
 
 class ThresholdIn(BaseModel):
+    # Numbers only, as the document says: not `true` or "25" read as one.
+    model_config = ConfigDict(strict=True)
+
     level2: float
     level3: float
     level4: float

@@ -18,7 +18,7 @@ is optional, and it answers `{"ready": …}` with 200 or 503 to anyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -43,21 +43,28 @@ _DESCRIPTIONS = {
 }
 
 
-def install_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:
-    """Make `app.openapi()` declare the shared errors of `routers`' routes (those of `app`)."""
+def install_openapi(
+    app: FastAPI, routers: Sequence[APIRouter], examples: Mapping[str, Sequence[str]]
+) -> None:
+    """Make `app.openapi()` declare the shared errors of `routers`' routes (those of `app`),
+    and give the parameters named in `examples` (e.g. `service_id`) those example values."""
     generate: Callable[[], dict[str, Any]] = app.openapi
     described: list[dict[str, Any]] = []
 
     def document() -> dict[str, Any]:
         schema = generate()  # FastAPI's own, cached until a route is added
         if not described or described[0] is not schema:
-            described[:] = [describe(schema, routers)]
+            described[:] = [describe(schema, routers, examples)]
         return schema
 
     app.openapi = document  # type: ignore[method-assign]
 
 
-def describe(schema: dict[str, Any], routers: Sequence[APIRouter]) -> dict[str, Any]:
+def describe(
+    schema: dict[str, Any],
+    routers: Sequence[APIRouter],
+    examples: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """`schema` with each operation's shared errors declared, as the module docstring says."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components[PROBLEM_SCHEMA] = ProblemOut.model_json_schema(
@@ -71,6 +78,7 @@ def describe(schema: dict[str, Any], routers: Sequence[APIRouter]) -> dict[str, 
             operation = schema["paths"].get(route.path_format, {}).get(method.lower())
             if operation is not None:
                 _declare(operation, route, (method.lower(), route.path_format))
+                _give_examples(operation, examples or {})
     # FastAPI's validation error models describe an answer the API never gives.
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
@@ -99,6 +107,13 @@ def _declare(operation: dict[str, Any], route: APIRoute, key: tuple[str, str]) -
         statuses.append(503)
     for status in statuses:
         responses.setdefault(str(status), problem(_DESCRIPTIONS[status]))
+
+
+def _give_examples(operation: dict[str, Any], examples: Mapping[str, Sequence[str]]) -> None:
+    for parameter in operation.get("parameters", []):
+        values = examples.get(parameter["name"])
+        if values:
+            parameter["schema"]["examples"] = list(values)
 
 
 def _validation_default(response: dict[str, Any] | None) -> bool:

@@ -23,7 +23,7 @@ from flowsight.api.deps import (
     require,
 )
 from flowsight.api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
-from flowsight.api.problems import Problem
+from flowsight.api.problems import Problem, problem
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 log = logging.getLogger("flowsight.api")
@@ -94,7 +94,12 @@ async def list_alerts(
     )
 
 
-@router.post("/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
+@router.post(
+    "/{alert_id}/ack",
+    response_model=AlertOut,
+    summary="Acknowledge an alert",
+    responses={409: problem("the alert was acknowledged already: by whom, and when")},
+)
 async def acknowledge(
     alert_id: str,
     request: Request,
