@@ -24,6 +24,12 @@ from flowsight.streams.tasks.delivery import alert_delivery
 from flowsight.streams.tasks.lag import lag_watch
 from flowsight.streams.tasks.refresh import Refresh
 
+#: How long the group waits for a silent member (Kafka's own client default), and how often a
+#: member says it is alive (a third of that, as Kafka advises).
+SESSION_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 3.0
+PRODUCER_LINGER_SECONDS = 0.005
+
 
 @dataclass
 class FlowApp:
@@ -58,6 +64,13 @@ def create_app(
         datadir=str(settings.data_dir / "faust"),
         table_standby_replicas=0,
         TableManager=FlowSafeTableManager,  # a rebalance must not lose fetched records
+        # A worker killed without leaving its group holds its partitions until its session
+        # expires: faust's 60 s made a restarted worker wait a minute (docs/benchmarks.md).
+        broker_session_timeout=SESSION_TIMEOUT_SECONDS,
+        broker_heartbeat_interval=HEARTBEAT_SECONDS,
+        # The validator sends one record per event: a few milliseconds' linger lets the producer
+        # send them in batches rather than one request each (docs/benchmarks.md).
+        producer_linger=PRODUCER_LINGER_SECONDS,
     )
 
     def raw_topic(*names: str) -> Any:
