@@ -78,15 +78,16 @@ def hostile_message(kind: str, number: int, rng: random.Random) -> tuple[bytes, 
 async def _hostile_connection(port: int, kind: str, number: int, seen: Counter[str]) -> None:
     rng = random.Random(number)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
+        async with asyncio.timeout(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (OSError, TimeoutError):
         seen[f"{kind}:refused"] += 1
         return
     try:
         async with asyncio.timeout(15):
             if kind in {"idle", "slowloris"}:
-                # A byte every 50 ms for 2 s: never idle, never a whole message.
-                trickle = (START + adt(f"S{number}"))[:40] if kind == "slowloris" else b""
+                # A byte every 50 ms for 1.5 s: never idle, never a whole message.
+                trickle = (START + adt(f"S{number}"))[:30] if kind == "slowloris" else b""
                 for byte in trickle:
                     writer.write(bytes([byte]))
                     await writer.drain()
@@ -122,7 +123,8 @@ async def _hostile_load(port: int) -> dict[str, int]:
         async with gate:
             await _hostile_connection(port, kind, number, seen)
 
-    await asyncio.gather(*idle, *(gated(kind, n) for n, kind in enumerate(others)))
+    async with asyncio.timeout(45):  # never outlive the test, whatever the listener does
+        await asyncio.gather(*idle, *(gated(kind, n) for n, kind in enumerate(others)))
     return dict(seen)
 
 
@@ -209,22 +211,24 @@ async def test_a_well_behaved_sender_is_served_through_1000_hostile_connections(
     )
     await listener.start()
     loop = asyncio.get_running_loop()
+    # Not `with`: its exit waits for the hostile process, and must never block the event loop.
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
     try:
         async with asyncio.timeout(55), WellBehavedSender(listener.port) as pas:
             for _ in range(10):  # warm up: topic leaders, producer metadata
                 await pas.send()
             baseline = [await pas.send() for _ in range(BASELINE_MESSAGES)]
-            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-                done = asyncio.Event()
-                stall = asyncio.create_task(longest_stall(done))
-                hostile = loop.run_in_executor(pool, hostile_load, listener.port)
-                under_load: list[float] = []
-                while not hostile.done() or len(under_load) < BASELINE_MESSAGES:
-                    under_load.append(await pas.send())
-                seen = await hostile
-                done.set()
-                stalled = await stall
+            done = asyncio.Event()
+            stall = asyncio.create_task(longest_stall(done))
+            hostile = loop.run_in_executor(pool, hostile_load, listener.port)
+            under_load: list[float] = []
+            while not hostile.done() or len(under_load) < BASELINE_MESSAGES:
+                under_load.append(await pas.send())
+            seen = await hostile
+            done.set()
+            stalled = await stall
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         await listener.stop()
         await publisher.stop()
 
