@@ -14,7 +14,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.adapters.readmodel.migrate import upgrade
-from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
+from flowsight.devtools.bench.harness import (
+    Advance,
+    Flowsight,
+    cpu_seconds,
+    free_port,
+    machine_load,
+    stage,
+)
 from flowsight.devtools.bench.report import Report, rate
 
 TARGET_RATE = 25_000
@@ -102,7 +109,11 @@ async def run_pipeline(
     # Workers starting together on an empty database would each run the migrations at once.
     await asyncio.to_thread(upgrade, flowsight.settings.resolved_database_url)
     started = time.perf_counter()
-    started_workers = [flowsight.start("worker", f"worker-{n}") for n in range(workers)]
+    # Each worker its own metrics port: they share the stage's other settings.
+    started_workers = [
+        flowsight.start("worker", f"worker-{n}", FLOWSIGHT_WORKER_METRICS_PORT=str(free_port()))
+        for n in range(workers)
+    ]
     first_commit: list[float] = []
 
     def progress(done: int) -> None:
