@@ -291,6 +291,7 @@ def bench_replay_command(
                 directory,
                 city,
                 days,
+                volume,
                 None,
                 progress.bar("live build", len(city)),
                 progress.bar("replay", len(city)),
