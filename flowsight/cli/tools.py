@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_exit
+
+if TYPE_CHECKING:
+    from flowsight.devtools.bench.report import Report
+    from flowsight.devtools.bench.runner import Bars
 
 schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -155,8 +160,17 @@ def _city(events: int, volume: float) -> list[dict[str, object]]:
         return city_events(catalogue, events, volume=volume)
 
 
-def _print(lines: list[str]) -> None:
-    for line in lines:
+def _bench(bootstrap: str | None, body: Callable[[Bars, str, Path], Awaitable[Report]]) -> None:
+    """Run `body(progress bars, broker address, temporary directory)` and print its report."""
+
+    from flowsight.devtools.bench.runner import bars, run_on_broker
+
+    async def measured(address: str, directory: Path) -> Report:
+        return await body(progress, address, directory)
+
+    with bars(console) as progress:
+        report = run_on_broker(bootstrap, measured)
+    for line in report.lines():
         typer.echo(line)
 
 
@@ -169,22 +183,19 @@ def bench_pipeline_command(
 ) -> None:
     """One worker through a published backlog, against a plain aiokafka consumer of it."""
     from flowsight.devtools.bench.pipeline import bench_pipeline
-    from flowsight.devtools.bench.runner import bars, run_on_broker
 
     city = _city(events, volume)
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_pipeline(
-                address,
-                directory,
-                city,
-                postgres,
-                progress.bar("publishing", len(city)),
-                progress.bar("worker committed", len(city)),
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_pipeline(
+            address,
+            directory,
+            city,
+            postgres,
+            progress.bar("publishing", len(city)),
+            progress.bar("worker committed", len(city)),
+        ),
+    )
 
 
 @bench_app.command("freshness")
@@ -197,23 +208,20 @@ def bench_freshness_command(
 ) -> None:
     """Send → change in GET /v1/pressure and on /v1/stream, under a steady offered rate."""
     from flowsight.devtools.bench.freshness import bench_freshness
-    from flowsight.devtools.bench.runner import bars, run_on_broker
 
     city = _city(int(rate * seconds), 1)
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_freshness(
-                address,
-                directory,
-                city,
-                rate,
-                probe_every,
-                postgres,
-                progress.bar("offering", len(city)),
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_freshness(
+            address,
+            directory,
+            city,
+            rate,
+            probe_every,
+            postgres,
+            progress.bar("offering", len(city)),
+        ),
+    )
 
 
 @bench_app.command("api")
@@ -226,24 +234,21 @@ def bench_api_command(
 ) -> None:
     """GET /v1/pressure and a queue, against /healthz of the same server (httpx clients)."""
     from flowsight.devtools.bench.api import bench_api
-    from flowsight.devtools.bench.runner import bars, run_on_broker
 
     city = _city(events, 1)
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_api(
-                address,
-                directory,
-                city,
-                requests,
-                concurrency,
-                postgres,
-                progress.bar("building state", len(city)),
-                progress.bar("requests", 3 * requests),
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_api(
+            address,
+            directory,
+            city,
+            requests,
+            concurrency,
+            postgres,
+            progress.bar("building state", len(city)),
+            progress.bar("requests", 3 * requests),
+        ),
+    )
 
 
 @bench_app.command("recovery")
@@ -255,17 +260,14 @@ def bench_recovery_command(
 ) -> None:
     """Worker killed (kill -9) and restarted: time to caught up, against a clean restart."""
     from flowsight.devtools.bench.recovery import bench_recovery
-    from flowsight.devtools.bench.runner import bars, run_on_broker
 
     city = _city(events + 2 * backlog, 1)
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_recovery(
-                address, directory, city, backlog, postgres, progress.bar("state", events)
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_recovery(
+            address, directory, city, backlog, postgres, progress.bar("state", events)
+        ),
+    )
 
 
 @bench_app.command("replay")
@@ -277,27 +279,24 @@ def bench_replay_command(
     """A city-period replayed from empty topics, compared with the same events built live."""
     from flowsight.devtools.bench.harness import city_events
     from flowsight.devtools.bench.replay import bench_replay
-    from flowsight.devtools.bench.runner import bars, run_on_broker
 
     _city(0, volume)  # local mode, as every benchmark
     catalogue = runtime_or_exit(settings_or_exit()).catalogue
     with console.status(f"simulating {days:g} days…"):
         city = city_events(catalogue, 10**9, volume=volume, days=days)
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_replay(
-                address,
-                directory,
-                city,
-                days,
-                volume,
-                None,
-                progress.bar("live build", len(city)),
-                progress.bar("replay", len(city)),
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_replay(
+            address,
+            directory,
+            city,
+            days,
+            volume,
+            None,
+            progress.bar("live build", len(city)),
+            progress.bar("replay", len(city)),
+        ),
+    )
 
 
 @bench_app.command("scale")
@@ -308,16 +307,13 @@ def bench_scale_command(
     postgres: Postgres = None,
 ) -> None:
     """The pipeline with 1, 2 and 4 partitions and as many workers."""
-    from flowsight.devtools.bench.runner import bars, run_on_broker
     from flowsight.devtools.bench.scale import bench_scale
 
     city = _city(events, 1)
     counts = [int(width) for width in widths.split(",")]
-    with bars(console) as progress:
-        report = run_on_broker(
-            bootstrap,
-            lambda address, directory: bench_scale(
-                address, directory, city, counts, postgres, progress.bar("committed", None)
-            ),
-        )
-    _print(report.lines())
+    _bench(
+        bootstrap,
+        lambda progress, address, directory: bench_scale(
+            address, directory, city, counts, postgres, progress.bar("committed", None)
+        ),
+    )
