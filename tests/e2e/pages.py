@@ -17,15 +17,10 @@ T = TypeVar("T")
 def sign_in(driver: WebDriver, url: str, key: str) -> None:
     """Open `url`, give the key in the page's form, and wait for the page to load with it."""
     driver.get(url)
-    field = until(driver, lambda d: _shown(d, "key-input"), 30, "the API key form")
-    field.send_keys(key)
+    until(driver, lambda d: d.find_element(By.ID, "key-input").is_displayed(), 30, "the key form")
+    driver.find_element(By.ID, "key-input").send_keys(key)
     driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
     until(driver, lambda d: d.find_element(By.ID, "key-form").get_attribute("hidden"), 30, "load")
-
-
-def _shown(driver: WebDriver, element_id: str) -> WebElement | None:
-    found = driver.find_element(By.ID, element_id)
-    return found if found.is_displayed() else None
 
 
 def until(driver: WebDriver, condition: Callable[[WebDriver], T], seconds: float, what: str) -> T:

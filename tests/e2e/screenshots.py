@@ -36,12 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--history-days", default="14")
-    parser.add_argument("--settle-seconds", type=float, default=240)
+    parser.add_argument("--settle-seconds", type=float, default=420)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             environment="local",
             kafka_bootstrap=f"127.0.0.1:{free_port()}",
             kafka_controller_port=free_port(),
@@ -80,7 +80,7 @@ async def _ward_notes(stack: Stack) -> None:
     for n, step in enumerate(NEXT_STEPS):
         patient = {"nhs_number": nhs_number(400 + n)}
         common = {"patient": patient, "episode_id": f"SPELL-DEMO-{n}"}
-        admitted = now - timedelta(days=40 + n)
+        admitted = now - timedelta(days=75 + n)
         events += [
             event(
                 "admission",
@@ -130,7 +130,7 @@ def _photograph(api_url: str, out: Path) -> None:
         )
         time.sleep(2)
         driver.save_screenshot(str(out / "dashboard.png"))
-        driver.set_window_size(1440, 2400)
+        driver.set_window_size(1440, 1700)
         driver.get(api_url + "/services/lth-wards")
         until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#caseload tr"), 60, "caseload")
         time.sleep(2)

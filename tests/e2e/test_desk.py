@@ -90,7 +90,7 @@ def test_a_published_event_changes_a_tile_and_its_sparkline_within_5_s(
     assert tile_queue(browser, "lch-community-beds") == str(int(queue) + 1)
     assert tile_sparkline(browser, "lch-community-beds").split(",")[-1] == str(int(queue) + 1)
     assert browser.execute_script("return window.notReloaded") is True, "the page reloaded"
-    assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+    assert "error" not in (browser.find_element(By.ID, "status").get_attribute("class") or "")
 
 
 def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDriver) -> None:
