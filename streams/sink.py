@@ -83,7 +83,7 @@ class ReadModelSink:
         # only for batches the agent finished, so retry until the database is back.
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_transient),
-            wait=wait_exponential_jitter(initial=0.5, max=30),
+            wait=wait_exponential_jitter(multiplier=0.5, max=30),
             before_sleep=self._log_retry,
             reraise=True,
         ):
