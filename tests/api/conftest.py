@@ -1,13 +1,23 @@
-"""Shared by the API tests: a clean environment, and a real (SQLite) read model."""
+"""Shared by the API tests: a clean environment, a real (SQLite) read model, the gateway client
+with a recording writer, and an API client that trusts a test OIDC identity provider."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.api.auth import new_api_key
+from flowsight.api.deps import event_writer
+from flowsight.context import build_api
+from flowsight.settings import Settings
+from tests.api.gateway import RecordingWriter, settings
+from tests.api.identity import AUDIENCE, IdentityProvider
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +35,47 @@ def database(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture
+def writer() -> RecordingWriter:
+    return RecordingWriter()
+
+
+@pytest.fixture
+async def client(tmp_path: Path, writer: RecordingWriter) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_api(settings(tmp_path))
+    app.dependency_overrides[event_writer] = lambda: writer
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def idp() -> Iterator[IdentityProvider]:
+    provider = IdentityProvider()
+    yield provider
+    provider.close()
+
+
+@pytest.fixture
+def oidc_client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[TestClient]:
+    _key, entry = new_api_key("dashboard", ["viewer"])
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        # The test identity provider serves plain HTTP, which only local mode accepts; keys and
+        # an issuer are configured, so nothing here is open.
+        environment="local",
+        pseudonym_key="p" * 32,
+        database_url=database,
+        data_dir=tmp_path,
+        api_keys=entry,
+        kafka_bootstrap="127.0.0.1:1",
+        oidc_issuer=idp.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_roles_claim="realm_access.roles",
+    )
+    with TestClient(build_api(settings)) as test_client:
+        yield test_client

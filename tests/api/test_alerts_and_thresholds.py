@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.outbox import Alert, claim_due, mark_failed, record_alert
-from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
 from flowsight.settings import Settings
+from tests.api.audit_trail import (
+    audit_lines,
+)
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
 
@@ -61,18 +62,6 @@ def seed_alert(database: str) -> str:
 
     asyncio.run(record())
     return alert.id
-
-
-def audit_lines(database: str) -> list[tuple[str, str, object]]:
-    async def read() -> list[tuple[str, str, object]]:
-        engine = create_engine(database)
-        async with engine.connect() as connection:
-            rows = await connection.execute(select(audit_log))
-            found = [(row.principal, row.action, row.detail) for row in rows]
-        await engine.dispose()
-        return found
-
-    return asyncio.run(read())
 
 
 def test_an_on_call_lead_acknowledges_an_alert_once(client: TestClient, database: str) -> None:

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 
 from flowsight.adapters.fhir.outcome import FHIR_JSON
 from flowsight.api.deps import event_writer
-from tests.api.test_events_validation import RecordingWriter, bundle, encounter, event
-from tests.api.test_oidc import (
-    IdentityProvider,
-    bearer,
-    idp,  # noqa: F401
+from tests.api.gateway import (
+    RecordingWriter,
+    bundle,
+    encounter,
+    event,
 )
-from tests.api.test_oidc import client as oidc_client  # noqa: F401  (fixtures, by name)
+from tests.api.identity import IdentityProvider, bearer
 
 PUBLISHER_ROLES: dict[str, Any] = {"realm_access": {"roles": ["publisher:RR8"]}}
 

@@ -1,7 +1,6 @@
 """The FHIR gateway over HTTP takes what real senders post: FHIR XML, transactions carrying
 Patients and other resources, and the trust's own Locations placed by its mapping profile."""
 
-# ruff: noqa: F811  (the `client` and `writer` fixtures are imported by name)
 from __future__ import annotations
 
 import httpx
@@ -10,16 +9,7 @@ import pytest
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.api.routers import fhir as fhir_router
 from tests.adapters.fhir.encounters import XML_ENCOUNTER
-from tests.api.test_events_validation import (  # noqa: F401  (client, writer: fixtures by name)
-    RR8_KEY,
-    RecordingWriter,
-    auth,
-    bundle,
-    client,
-    encounter,
-    issues,
-    writer,
-)
+from tests.api.gateway import RR8_KEY, RecordingWriter, auth, bundle, encounter, issues
 
 PROFILE = MappingProfile(
     organisation="RR8", locations=[LocationRule(location="CARDIO*", service="lth-wards")]

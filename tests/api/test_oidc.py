@@ -9,11 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,121 +18,34 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from flowsight.api.auth import new_api_key
-from flowsight.context import build_api
 from flowsight.settings import Settings
-from tests.api.test_alerts_and_thresholds import audit_lines
-
-AUDIENCE = "flowsight-city"
-
-
-class IdentityProvider:
-    """Publishes `/.well-known/openid-configuration` and its JWKS; signs tokens with its key."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "city-idp-1"
-        self.requests: list[str] = []
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.requests.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": provider.issuer, "jwks_uri": f"{provider.issuer}/jwks"}
-                elif self.path == "/jwks":
-                    body = {"keys": [provider.public_jwk()]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def public_jwk(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
-
-    def token(self, *, key: Any = None, algorithm: str = "RS256", **claims: Any) -> str:
-        now = int(time.time())
-        body = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "c7a1e3f0-bed-manager",
-            "iat": now,
-            "exp": now + 300,
-            "realm_access": {"roles": ["viewer", "offline_access"]},
-            **claims,
-        }
-        signing_key = self.key if key is None else key
-        return jwt.encode(body, signing_key, algorithm=algorithm, headers={"kid": self.kid})
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def idp() -> Iterator[IdentityProvider]:
-    provider = IdentityProvider()
-    yield provider
-    provider.close()
-
-
-@pytest.fixture
-def client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[TestClient]:
-    _key, entry = new_api_key("dashboard", ["viewer"])
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        # The test identity provider serves plain HTTP, which only local mode accepts; keys and
-        # an issuer are configured, so nothing here is open.
-        environment="local",
-        pseudonym_key="p" * 32,
-        database_url=database,
-        data_dir=tmp_path,
-        api_keys=entry,
-        kafka_bootstrap="127.0.0.1:1",
-        oidc_issuer=idp.issuer,
-        oidc_audience=AUDIENCE,
-        oidc_roles_claim="realm_access.roles",
-    )
-    with TestClient(build_api(settings)) as test_client:
-        yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.api.audit_trail import audit_lines
+from tests.api.identity import (
+    IdentityProvider,
+    bearer,
+)
 
 
 def test_a_token_from_the_issuer_is_a_caller_with_its_roles(
-    client: TestClient, idp: IdentityProvider
+    oidc_client: TestClient, idp: IdentityProvider
 ) -> None:
-    response = client.get("/v1/delays", headers=bearer(idp.token()))
+    response = oidc_client.get("/v1/delays", headers=bearer(idp.token()))
     assert response.status_code == 200, response.text
     # Keys were found the way a relying party finds them: discovery, then the JWKS, once.
     assert idp.requests == ["/.well-known/openid-configuration", "/jwks"]
-    client.get("/v1/delays", headers=bearer(idp.token()))
+    oidc_client.get("/v1/delays", headers=bearer(idp.token()))
     assert len(idp.requests) == 2, "the signing keys are cached"
 
 
 def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
-    client: TestClient, idp: IdentityProvider, database: str
+    oidc_client: TestClient, idp: IdentityProvider, database: str
 ) -> None:
-    viewer_only = client.get("/v1/delays/patients", headers=bearer(idp.token()))
+    viewer_only = oidc_client.get("/v1/delays/patients", headers=bearer(idp.token()))
     assert viewer_only.status_code == 403
     assert "caseload" in viewer_only.json()["detail"]
 
     token = idp.token(sub="0d9e-caseload-nurse", realm_access={"roles": ["viewer", "caseload"]})
-    response = client.get("/v1/delays/patients", headers=bearer(token))
+    response = oidc_client.get("/v1/delays/patients", headers=bearer(token))
     assert response.status_code == 200, response.text
     assert [(who, what) for who, what, _ in audit_lines(database)] == [
         ("oidc:0d9e-caseload-nurse", "read_delayed_patients")
@@ -153,7 +62,7 @@ def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
     ],
 )
 def test_a_token_that_is_not_for_us_is_refused_with_the_reason(
-    client: TestClient, idp: IdentityProvider, claims: dict[str, Any], reason: str
+    oidc_client: TestClient, idp: IdentityProvider, claims: dict[str, Any], reason: str
 ) -> None:
     body = {k: v for k, v in claims.items() if v is not None}
     token = idp.token(**body)
@@ -162,7 +71,7 @@ def test_a_token_that_is_not_for_us_is_refused_with_the_reason(
         del payload["sub"]
         token = jwt.encode(payload, idp.key, algorithm="RS256", headers={"kid": idp.kid})
 
-    response = client.get("/v1/delays", headers=bearer(token))
+    response = oidc_client.get("/v1/delays", headers=bearer(token))
 
     assert response.status_code == 401
     assert response.json()["detail"].startswith("the bearer token is not valid")
@@ -171,18 +80,18 @@ def test_a_token_that_is_not_for_us_is_refused_with_the_reason(
 
 
 def test_a_token_signed_with_another_key_or_a_shared_secret_is_refused(
-    client: TestClient, idp: IdentityProvider
+    oidc_client: TestClient, idp: IdentityProvider
 ) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = idp.token(key=stranger, realm_access={"roles": ["admin"]})
-    assert client.get("/v1/delays", headers=bearer(forged)).status_code == 401
+    assert oidc_client.get("/v1/delays", headers=bearer(forged)).status_code == 401
 
     # The classic confusion: HMAC "signed" with the issuer's public key as the secret.
     public_pem = idp.key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     confused = _hs256(idp, public_pem)
-    assert client.get("/v1/delays", headers=bearer(confused)).status_code == 401
+    assert oidc_client.get("/v1/delays", headers=bearer(confused)).status_code == 401
 
 
 def _hs256(idp: IdentityProvider, secret: bytes) -> str:
@@ -199,9 +108,9 @@ def _hs256(idp: IdentityProvider, secret: bytes) -> str:
     return f"{header}.{payload}.{part(signature)}"
 
 
-def test_api_keys_still_work_beside_tokens(client: TestClient) -> None:
-    assert client.get("/v1/delays").status_code == 401
-    assert client.get("/v1/delays", headers=bearer("fs_not-a-key")).status_code == 401
+def test_api_keys_still_work_beside_tokens(oidc_client: TestClient) -> None:
+    assert oidc_client.get("/v1/delays").status_code == 401
+    assert oidc_client.get("/v1/delays", headers=bearer("fs_not-a-key")).status_code == 401
 
 
 def test_production_needs_api_keys_or_an_issuer() -> None:

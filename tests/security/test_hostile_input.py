@@ -25,7 +25,7 @@ from flowsight.services.validation import (
     validate_event,
 )
 from flowsight.settings import DEFAULT_CATALOGUE, Settings
-from tests.api.test_events_validation import RecordingWriter
+from tests.api.gateway import RecordingWriter
 
 NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
 BEYOND_64_BITS = 2**64

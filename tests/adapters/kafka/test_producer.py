@@ -21,7 +21,7 @@ from flowsight.adapters.kafka.producer import (
 )
 from flowsight.adapters.kafka.security import client_options, faust_credentials
 from flowsight.settings import Settings
-from tests.adapters.kafka.test_sasl_ssl import make_certificate_authority
+from tests.adapters.kafka.certificates import make_certificate_authority
 
 
 def settings() -> Settings:
