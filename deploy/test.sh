@@ -12,7 +12,7 @@ echo "== mypy --strict (the whole flowsight namespace)"
 echo "== bandit"
 "$BIN/bandit" -q -c pyproject.toml -r . || exit 1
 echo "== pytest"
-"$BIN/pytest" "$@"
+"$BIN/pytest" --durations=15 "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
