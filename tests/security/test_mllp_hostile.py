@@ -114,9 +114,22 @@ async def _hostile_connection(port: int, kind: str, number: int, seen: Counter[s
 
 async def _hostile_load(port: int) -> dict[str, int]:
     seen: Counter[str] = Counter()
-    idle = [_hostile_connection(port, "idle", n, seen) for n in range(KINDS["idle"])]
-    others = [kind for kind, count in KINDS.items() if kind != "idle" for _ in range(count)]
-    random.Random(13).shuffle(others)
+    # First a flood of connections that hold a place without ever finishing a message, far
+    # more than the cap at once: those over it are closed at once, the rest when idle. Then
+    # the hostile messages, within the cap, so every one reaches the parser and is answered:
+    # run together, the instant over-cap closes would race the idle ones for the places.
+    flood = [
+        _hostile_connection(port, kind, n, seen)
+        for kind in ("idle", "slowloris")
+        for n in range(KINDS[kind])
+    ]
+    messages = [
+        kind
+        for kind, count in KINDS.items()
+        if kind not in {"idle", "slowloris"}
+        for _ in range(count)
+    ]
+    random.Random(13).shuffle(messages)
     gate = asyncio.Semaphore(32)
 
     async def gated(kind: str, number: int) -> None:
@@ -124,7 +137,8 @@ async def _hostile_load(port: int) -> dict[str, int]:
             await _hostile_connection(port, kind, number, seen)
 
     async with asyncio.timeout(45):  # never outlive the test, whatever the listener does
-        await asyncio.gather(*idle, *(gated(kind, n) for n, kind in enumerate(others)))
+        await asyncio.gather(*flood)
+        await asyncio.gather(*(gated(kind, 1_000 + n) for n, kind in enumerate(messages)))
     return dict(seen)
 
 
