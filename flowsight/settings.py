@@ -40,6 +40,8 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
+    #: How long a process waits at start for the broker to answer before it gives up.
+    kafka_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
     kafka_controller_port: int = 9093
     kafka_version: str = "3.9.2"
     kafka_heap: str = "512m"

@@ -26,7 +26,7 @@ def prepare(settings: Settings, catalogue: Catalogue) -> None:
     """What must exist before the worker starts: a reachable broker, the topics, the schema."""
 
     async def _kafka() -> None:
-        await wait_for_broker(settings, within=30)
+        await wait_for_broker(settings, within=settings.kafka_wait_seconds)
         await ensure_topics(settings, product_topics(settings, catalogue))
 
     asyncio.run(_kafka())

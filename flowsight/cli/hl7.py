@@ -141,7 +141,7 @@ async def _serve(
     from flowsight.adapters.kafka.producer import GatewayPublisher
 
     try:
-        await wait_for_broker(settings, within=30)
+        await wait_for_broker(settings, within=settings.kafka_wait_seconds)
     except BrokerUnreachable as error:
         raise RuntimeError(str(error)) from None
     try:

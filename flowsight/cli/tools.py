@@ -86,7 +86,7 @@ def simulate_command(
     )
 
     async def _run() -> int:
-        await wait_for_broker(settings, within=30)
+        await wait_for_broker(settings, within=settings.kafka_wait_seconds)
         await ensure_topics(settings, product_topics(settings, catalogue))
         with Progress(
             SpinnerColumn(),

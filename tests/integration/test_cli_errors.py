@@ -30,6 +30,7 @@ def test_unreachable_broker_is_named_without_a_stack_trace(command: str, tmp_pat
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"event_id": "e1", "source": "RR8/pas"}))
     env = stack_env(address, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    env["FLOWSIGHT_KAFKA_WAIT_SECONDS"] = "3"  # nothing will answer: do not wait the default 30 s
     args = [str(events)] if command == "publish" else []
     status, output = flowsight(env, command, *args, timeout=120)
     assert status == 2, output
