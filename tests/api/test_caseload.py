@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, select
 from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
-from flowsight.settings import Settings
 from tests.adapters.readmodel.model import Feed, ReadModel
+from tests.api.read_model_api import api_settings
 
 CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
@@ -78,15 +78,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         return model.url
 
     url = asyncio.run(fill())
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        pseudonym_key="p" * 32,
-        database_url=url,
-        data_dir=tmp_path,
-        api_keys=f"{CASELOAD_ENTRY},{VIEWER_ENTRY}",
-        kafka_bootstrap="127.0.0.1:1",
-    )
+    settings = api_settings(url, tmp_path, f"{CASELOAD_ENTRY},{VIEWER_ENTRY}")
     with TestClient(build_api(settings)) as test_client:
         yield test_client
 

@@ -20,9 +20,9 @@ from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Figures
 from flowsight.services.pressure import Cutoffs
 from flowsight.services.report import iso_week
-from flowsight.settings import Settings
 from flowsight.streams.pressure import PressurePolicy, assess_pressure
 from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel, midnight
+from tests.api.read_model_api import api_settings
 
 KEY, KEY_ENTRY = new_api_key("bed-manager", ["viewer", "caseload"])
 NOW = datetime.now(UTC)
@@ -86,15 +86,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         return model.url
 
     url = asyncio.run(fill())
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        pseudonym_key="p" * 32,
-        database_url=url,
-        data_dir=tmp_path,
-        api_keys=KEY_ENTRY,
-        kafka_bootstrap="127.0.0.1:1",
-    )
+    settings = api_settings(url, tmp_path, KEY_ENTRY)
     with TestClient(build_api(settings), headers={"Authorization": f"Bearer {KEY}"}) as test_client:
         yield test_client
 

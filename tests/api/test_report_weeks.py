@@ -31,9 +31,9 @@ from flowsight.services.facts import LONDON
 from flowsight.services.kpis import CURRENT_FIGURES, Figures
 from flowsight.services.pressure import Cutoffs
 from flowsight.services.report import iso_week
-from flowsight.settings import Settings
 from flowsight.streams.pressure import PressurePolicy, assess_pressure
 from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel, midnight
+from tests.api.read_model_api import api_settings
 
 KEY, KEY_ENTRY = new_api_key("bed-manager", ["viewer"])
 NOW = datetime.now(UTC)
@@ -167,15 +167,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         return model.url
 
     url = asyncio.run(fill())
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        pseudonym_key="p" * 32,
-        database_url=url,
-        data_dir=path,
-        api_keys=KEY_ENTRY,
-        kafka_bootstrap="127.0.0.1:1",
-    )
+    settings = api_settings(url, path, KEY_ENTRY)
     with TestClient(build_api(settings), headers={"Authorization": f"Bearer {KEY}"}) as client:
         yield client, url.replace("+aiosqlite", "")
 
