@@ -114,15 +114,10 @@ class ScopePressure:
 
 
 @dataclass(frozen=True)
-class WeeklyReport:
-    """The report of one week, the weeks it is compared with (oldest first), and pressure."""
+class WeeklyReport(WeekFigures):
+    """The report of one week: its figures, the weeks it is compared with (oldest first), and
+    pressure."""
 
-    week: str
-    start: datetime
-    end: datetime
-    as_of: datetime
-    lines: list[ReportLine]
-    system: Figures
     earlier: list[WeekFigures] = field(default_factory=list)
     pressure: list[ScopePressure] = field(default_factory=list)
 
