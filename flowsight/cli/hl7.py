@@ -11,18 +11,17 @@ from typing import Annotated, Any
 import typer
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
-from rich.console import Console
 from rich.markup import escape
 
 from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
+from flowsight.cli.terminal import console, fail
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings, load_settings
 
 hl7_app = typer.Typer(help="HL7 v2 ADT over MLLP.", no_args_is_help=True)
-console = Console(stderr=True)
 
 
 @hl7_app.callback()
@@ -46,11 +45,6 @@ def load_location_map(path: Path | None, default_service: str | None) -> Locatio
         )
     # YAML reads a code such as 101 as a number; PV1-3.1 is always text.
     return LocationMap(default_service, {str(code): service for code, service in document.items()})
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code)
 
 
 @hl7_app.command("listen")
@@ -121,7 +115,7 @@ def listen(
             )
         )
     except RuntimeError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error), 2) from None
 
 
 async def _serve(
@@ -209,7 +203,7 @@ def check(
         try:
             raw = path.read_bytes()
         except OSError as error:
-            raise _fail(f"cannot read {path}: {error}") from None
+            raise fail(f"cannot read {path}: {error}", 2) from None
         for number, outcome in enumerate(checker.check_bytes(raw), start=1):
             typer.echo(
                 f"{path}#{number} {outcome.trigger or '-'} {outcome.control_id}: {outcome.ack}"
@@ -237,12 +231,12 @@ def _runtime() -> Any:
     try:
         settings = load_settings()
     except ValueError as error:
-        raise _fail(f"invalid settings: {error}") from None
+        raise fail(f"invalid settings: {error}", 2) from None
     configure_logging(settings)
     try:
         return settings, build_runtime(settings)
     except (CatalogueError, PressureConfigError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error), 2) from None
 
 
 def _profile(
@@ -256,29 +250,30 @@ def _profile(
     from flowsight.adapters.profile import ProfileError, load_profile
 
     if organisation not in catalogue.organisation_codes:
-        raise _fail(
+        raise fail(
             f"organisation {organisation!r} is not in the catalogue "
-            f"({', '.join(catalogue.organisation_codes)})"
+            f"({', '.join(catalogue.organisation_codes)})",
+            2,
         )
     if path is not None:
         if location_map is not None:
-            raise _fail("give --profile or --location-map, not both")
+            raise fail("give --profile or --location-map, not both", 2)
         try:
             loaded = load_profile(path, catalogue)
         except ProfileError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error), 2) from None
         if loaded.organisation != organisation:
-            raise _fail(f"the profile {path} is for {loaded.organisation}, not {organisation}")
+            raise fail(f"the profile {path} is for {loaded.organisation}, not {organisation}", 2)
         if service is not None:
             loaded = loaded.model_copy(update={"default_service": service})
         return loaded
     try:
         locations = load_location_map(location_map, service)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error), 2) from None
     problems = locations.problems(catalogue, organisation)
     if problems:
-        raise _fail("\n  ".join(["the location map names unusable services:", *problems]))
+        raise fail("\n  ".join(["the location map names unusable services:", *problems]), 2)
     return locations.profile(organisation)
 
 
@@ -291,21 +286,21 @@ def _limits(
     """The listener's connection limits from its options; exit 2 naming a bad one."""
     cert, key, client_ca = tls
     if (cert is None) != (key is None) or (client_ca is not None and cert is None):
-        raise _fail("TLS needs --tls-cert and --tls-key together (and them for --tls-client-ca)")
+        raise fail("TLS needs --tls-cert and --tls-key together (and them for --tls-client-ca)", 2)
     try:
         context = server_tls(cert, key, client_ca) if cert and key else None
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-        raise _fail(f"cannot load the TLS certificate, key or client CA: {error}") from None
+        raise fail(f"cannot load the TLS certificate, key or client CA: {error}", 2) from None
     try:
         return ConnectionLimits(idle_timeout, max_connections, networks(allow or []), context)
     except ValueError as error:
-        raise _fail(f"--allow, --idle-timeout or --max-connections: {error}") from None
+        raise fail(f"--allow, --idle-timeout or --max-connections: {error}", 2) from None
 
 
 def _processing_ids(given: list[str] | None) -> frozenset[str] | None:
     bad = [code for code in given or [] if code not in {"P", "T", "D"}]
     if bad:
-        raise _fail(f"--processing-id {', '.join(bad)}: a processing id is P, T or D")
+        raise fail(f"--processing-id {', '.join(bad)}: a processing id is P, T or D", 2)
     return frozenset(given) if given else None
 
 
