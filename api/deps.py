@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
@@ -15,10 +15,12 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.concurrency import run_in_threadpool
 
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.adapters.readmodel import store
 from flowsight.api.auth import Principal
+from flowsight.api.oidc import looks_like_jwt
 from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
@@ -153,7 +155,11 @@ class ApiState:
     gateway: GatewayWriter
 
 
-def api_state(request: Request) -> ApiState:
+# The dependencies below are coroutines: FastAPI runs a plain function dependency in a worker
+# thread, a hop that costs more than the check itself on every request.
+
+
+async def api_state(request: Request) -> ApiState:
     """What the API built at start-up."""
     state: ApiState = request.app.state.flowsight
     return state
@@ -176,7 +182,7 @@ _bearer = HTTPBearer(
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def presented_key(
+async def presented_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
 ) -> str | None:
@@ -195,13 +201,21 @@ def caller(state: StateDep, presented: PresentedKey) -> Principal:
         raise Problem(401, "Unauthorised", str(refusal)) from None
 
 
-CallerDep = Annotated[Principal, Depends(caller)]
+async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:
+    """`caller`, in a worker thread only for an OIDC token (its check may fetch the issuer's
+    keys); an API key is checked on the event loop (one SHA-256)."""
+    if presented is not None and state.authenticator.oidc is not None and looks_like_jwt(presented):
+        return await run_in_threadpool(caller, state, presented)
+    return caller(state, presented)
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
+CallerDep = Annotated[Principal, Depends(request_caller)]
+
+
+def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through callers holding `role`."""
 
-    def _check(principal: CallerDep) -> Principal:
+    async def _check(principal: CallerDep) -> Principal:
         if not principal.has(role):
             raise Problem(
                 403, "Forbidden", f"this needs the {role!r} role", who=principal.audit_name
@@ -214,7 +228,7 @@ def require(role: str) -> Callable[[Principal], Principal]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 
 
-def event_writer(state: StateDep) -> EventWriter:
+async def event_writer(state: StateDep) -> EventWriter:
     """The gateway writer; tests override this dependency to isolate the HTTP behaviour."""
     return state.gateway
 

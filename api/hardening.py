@@ -18,12 +18,12 @@ import base64
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from flowsight.api.middleware import SecurityHeaders
 from flowsight.api.problems import problem_response
 
 log = logging.getLogger("flowsight.api")
@@ -71,19 +71,7 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
         "Content-Security-Policy": policy,
     }
 
-    @app.middleware("http")
-    async def _secure_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        for name, value in headers.items():
-            if serve_docs and path in DOCS_PATHS and name == "Content-Security-Policy":
-                continue
-            response.headers.setdefault(name, value)
-        if path.startswith("/v1/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,0 +1,96 @@
+"""Plain ASGI middleware: what every answer carries, and what every request counts.
+
+Written against the ASGI interface rather than Starlette's `BaseHTTPMiddleware`, which wraps each
+request in a task and a stream of its own and cost more than a whole `/healthz` answer
+(docs/benchmarks.md). Both only look at the response's start message; bodies pass untouched, so a
+server-sent event stream is not buffered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Adds `headers` to every HTTP answer that does not set them itself, leaving out the
+    Content Security Policy on `exempt` paths, and `Cache-Control: no-store` on every `/v1/`
+    answer (replacing any other)."""
+
+    def __init__(
+        self, app: ASGIApp, *, headers: dict[str, str], exempt: Iterable[str] = ()
+    ) -> None:
+        self.app = app
+        self.headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        added = self.headers
+        if path in self.exempt:
+            added = [header for header in added if header[0] != b"content-security-policy"]
+        no_store = path.startswith("/v1/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                raw.extend(header for header in added if header[0] not in present)
+                if no_store:
+                    raw = [header for header in raw if header[0].lower() != b"cache-control"]
+                    raw.append(NO_STORE)
+                message = {**message, "headers": raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestMetrics:
+    """Counts each HTTP request by method, route template and status, and times it.
+
+    The route template (never the raw path) keeps the labels bounded; a request no route matched
+    is `unmatched`."""
+
+    def __init__(self, app: ASGIApp, *, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "flowsight_api_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "flowsight_api_request_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an error no handler answered
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.requests.labels(method, template, str(status)).inc()
+            self.latency.labels(method, template).observe(time.perf_counter() - started)
