@@ -2,8 +2,10 @@
 
 The worker reads the events topic in batches. Each event is recorded in its patient's journey
 (duplicates ignored, events older than the lateness window refused), and each patient the batch
-changed is replayed once, however many of their events it held. Capacity reports follow "the
-latest report wins": a report older than the one already known changes nothing.
+changed is replayed once, however many of their events it held, and once more as they were
+before the batch: the read model is then written what changed without reading it back.
+Capacity reports follow "the latest report wins": a report older than the one already known
+changes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class BatchChanges:
     journeys: dict[str, Journey] = field(default_factory=dict)
     #: The changed patients' states, replayed once each.
     states: list[JourneyState] = field(default_factory=list)
+    #: The same patients' states as they were before the batch, in the same order: what the
+    #: read model holds for them, so that only what changed is written.
+    before: list[JourneyState] = field(default_factory=list)
     #: The latest capacity report of each service the batch changed, to store.
     capacity: dict[str, Event] = field(default_factory=dict)
     #: Every capacity report the batch brought, the superseded ones too: each is history.
@@ -78,12 +83,16 @@ def apply_batch(
     changes = BatchChanges()
     # Journeys read in this batch, changed or not: a patient's next event builds on the same one.
     working: dict[str, Journey] = {}
+    # Each patient's events as stored before the batch (`Journey.from_stored` copies them).
+    stored: dict[str, list[Event]] = {}
     for position, event in enumerate(events):
         try:
             if event["event_type"] == "capacity":
                 outcome = _apply_capacity(event, latest_capacity, changes)
             else:
-                outcome = _apply_patient_event(event, stored_journey, lateness, working, changes)
+                outcome = _apply_patient_event(
+                    event, stored_journey, lateness, working, stored, changes
+                )
         except Exception as error:  # one bad record must not stop every patient's flow
             changes.outcomes[event_type_label(event), FAILED] += 1
             changes.refusals.append(Refusal(position, unprocessable(error), error))
@@ -94,6 +103,9 @@ def apply_batch(
     changes.states = [
         replay(pseudonym, journey.events, services)
         for pseudonym, journey in changes.journeys.items()
+    ]
+    changes.before = [
+        replay(pseudonym, stored[pseudonym], services) for pseudonym in changes.journeys
     ]
     return changes
 
@@ -115,12 +127,14 @@ def _apply_patient_event(
     stored_journey: Callable[[str], list[Event] | None],
     lateness: timedelta,
     working: dict[str, Journey],
+    stored: dict[str, list[Event]],
     changes: BatchChanges,
 ) -> str:
     pseudonym = event["pseudonym"]
     journey = working.get(pseudonym)
     if journey is None:
-        journey = working[pseudonym] = Journey.from_stored(stored_journey(pseudonym))
+        stored[pseudonym] = stored_journey(pseudonym) or []
+        journey = working[pseudonym] = Journey.from_stored(stored[pseudonym])
     recorded = journey.record(event, lateness)
     if recorded is Recorded.APPLIED:
         changes.journeys[pseudonym] = journey

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
 
+#: The kinds of fact the daily figures are computed from (anomalies are counted, not figures).
+FACT_KINDS = ("stays", "delays", "referrals", "attendances", "assessments")
 #: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
 _MOMENTS = (
     ("stays", "service", ("started_at", "ended_at")),
@@ -38,3 +40,24 @@ def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, d
                     if moment and moment >= since:
                         touched.add((getattr(fact, service_field), london_day(moment)))
     return touched
+
+
+def changed_facts(
+    before: Sequence[JourneyState], after: Sequence[JourneyState]
+) -> list[JourneyState]:
+    """For each patient of `after`, the facts that differ from those of `before` (the same
+    patients in the same order): gone, new or altered."""
+    changed = []
+    for was, state in zip(before, after, strict=True):
+        difference = JourneyState(state.pseudonym)
+        for kind in FACT_KINDS:
+            remaining = list(getattr(state, kind))
+            gone = []
+            for fact in getattr(was, kind):
+                if fact in remaining:
+                    remaining.remove(fact)
+                else:
+                    gone.append(fact)
+            getattr(difference, kind).extend([*gone, *remaining])
+        changed.append(difference)
+    return changed

@@ -5,7 +5,8 @@ row is what `services.report.figures_of` gives for that day as of its end (today
 with the capacity report in force then; so a day's row is the same whether it was built live,
 after a restart or from scratch. The refresh computes, per service:
 
-- the days marked dirty (facts or capacity changed; marked by the sink with the facts),
+- the days from its dirty mark's day to today (facts or capacity changed; marked by the sink
+  with the facts, once per service with the earliest day a change touched),
 - the days since the latest stored row (days on which nothing happened still had patients in
   beds and delays growing), and the latest row again if it was computed before its day ended,
 - at start-up, every day of the service's history that has no row or an unfinished one,
@@ -15,7 +16,7 @@ after a restart or from scratch. The refresh computes, per service:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,8 +31,9 @@ from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.daily")
 ONE_DAY = timedelta(days=1)
-#: Dirty marks taken per refresh; more are taken by the next one, which follows at once.
-DIRTY_PER_REFRESH = 500
+#: Marked days of one service computed per refresh (a year); the next refresh, which follows
+#: at once, computes the rest.
+DAYS_PER_REFRESH = 366
 
 
 @dataclass(frozen=True)
@@ -58,37 +60,39 @@ async def refresh_daily(
     `whole_history` also fills every missing or unfinished day since each service's first
     fact (at start-up: rows missing from before, or days the worker was down).
     """
-    today = now.astimezone(LONDON).date()
     async with engine.connect() as connection:
-        dirty = await facts.dirty_days(connection, DIRTY_PER_REFRESH)
+        marks = {mark.service_id: mark for mark in await facts.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
-    marks: dict[str, dict[date, str]] = {}
-    for service_id, day, token in dirty:
-        if day <= today:  # a day still to come is computed once it has begun
-            marks.setdefault(service_id, {})[day] = token
+        summaries = await store.queue_summaries(connection)
     known = {service.id for service in catalogue.services}
-    for service_id in set(marks) - known:  # removed from the catalogue since: nothing to compute
+    removed = [mark for service_id, mark in marks.items() if service_id not in known]
+    if removed:  # removed from the catalogue since: nothing to compute
         async with engine.begin() as connection:
-            for day, token in marks[service_id].items():
-                await facts.store_daily(connection, service_id, day, {}, now, token)
+            for mark in removed:
+                await facts.clear_mark(connection, mark)
     todays: dict[str, Figures] = {}
     scored_on: dict[str, Figures] = {}
+    more = False
     for service in catalogue.services:
-        todays[service.id], scored_on[service.id] = await _refresh_service(
-            engine, service, marks.get(service.id, {}), now, whole_history
+        todays[service.id], scored_on[service.id], left = await _refresh_service(
+            engine, service, marks.get(service.id), now, whole_history
         )
+        more = more or left
         metrics.publish_service_figures(service.id, todays[service.id])
+        summary = summaries.get(service.id)
+        metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
     metrics.publish_anomalies(anomalies)
-    return DailyRefresh(todays, scored_on, more=len(dirty) >= DIRTY_PER_REFRESH)
+    return DailyRefresh(todays, scored_on, more=more)
 
 
 async def _refresh_service(
     engine: AsyncEngine,
     service: Service,
-    marks: Mapping[date, str],
+    mark: facts.DirtyMark | None,
     now: datetime,
     whole_history: bool,
-) -> tuple[Figures, Figures]:
+) -> tuple[Figures, Figures, bool]:
+    """Today's and pressure's figures of a service, and whether marked days were left."""
     today = now.astimezone(LONDON).date()
     async with engine.connect() as connection:
         first = await facts.first_fact_day(connection, service.id)
@@ -98,11 +102,15 @@ async def _refresh_service(
             else {}
         )
     days = {today} | _days_to_fill(first, stored, today, whole_history)
-    days |= {day for day in marks if first is not None and day >= first}
+    marked_through = None  # the last marked day computed by this refresh
+    if mark is not None and first is not None and mark.day <= today:
+        start = max(mark.day, first)  # before its first fact: the facts that marked it have gone
+        marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
+        days.update(_days(start, marked_through))
     since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
     async with engine.connect() as connection:
         service_facts = await facts.service_facts(connection, service.id, since=since)
-        history = await store.capacity_history(connection, service.id)
+        history = await store.capacity_history(connection, service.id, since)
     rows = {}
     for day in sorted(days):
         period = Period(*facts.day_bounds(day))
@@ -114,14 +122,22 @@ async def _refresh_service(
         service, service_facts, pressure_period(now), now, store.in_force(history, now)
     )
     async with engine.begin() as connection:
-        for day, figures in rows.items():
-            if first is not None and day >= first:
-                await facts.store_daily(connection, service.id, day, figures, now, marks.get(day))
-        for day, token in marks.items():
-            if first is None or day < first:  # the facts that marked it have gone since
-                await facts.clear_mark(connection, service.id, day, token)
+        if first is not None:
+            computed = {day: figures for day, figures in rows.items() if day >= first}
+            await facts.store_days(connection, service.id, computed, now)
+        if mark is not None:
+            if first is None or (marked_through is not None and marked_through >= mark.through):
+                await facts.clear_mark(connection, mark)
+            elif marked_through is not None:
+                await facts.move_mark(connection, mark, marked_through + ONE_DAY)
+            # else days still to come: computed once they have begun
         await facts.drop_days_before(connection, service.id, first)
-    return rows[today], scored_on
+    left = (
+        mark is not None
+        and marked_through is not None
+        and marked_through < min(today, mark.through)
+    )
+    return rows[today], scored_on, left
 
 
 def _days_to_fill(
@@ -142,19 +158,8 @@ def _days_to_fill(
     return days
 
 
-def days_through(touched: Iterable[tuple[str, date]], today: date) -> set[tuple[str, date]]:
-    """Every day from each service's earliest touched day to today, and the touched days.
-
-    A fact that spans days (a stay, a running delay, a waiting referral, an open assessment)
-    counts on each day it is under way, so a change to it can change every day after its
-    earliest moment; a capacity report is in force until the next.
-    """
-    days = set(touched)
-    earliest: dict[str, date] = {}
-    for service_id, day in days:
-        earliest[service_id] = min(day, earliest.get(service_id, day))
-    for service_id, day in earliest.items():
-        while day <= today:
-            days.add((service_id, day))
-            day += ONE_DAY
-    return days
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += ONE_DAY

@@ -92,6 +92,13 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
             registry=self.registry,
         )
+        self.processing_latency = Histogram(
+            "flowsight_processing_latency_seconds",
+            "Seconds from an event's arrival on the events topic (its record timestamp) to its "
+            "patient's or service's state written to the read model.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "flowsight_consumer_lag",
             "Records published to a topic the worker reads and not yet committed by it, "

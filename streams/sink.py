@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -23,18 +23,15 @@ from flowsight.adapters.readmodel import facts, store
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
-from flowsight.services.touched import touched_days
-from flowsight.streams.daily import days_through
+from flowsight.services.touched import changed_facts, touched_days
 from flowsight.streams.metrics import WorkerMetrics
-
-#: The kinds of fact the daily figures are computed from (anomalies are counted, not figures).
-FACT_KINDS = ("stays", "delays", "referrals", "attendances", "assessments")
 
 log = logging.getLogger("flowsight.sink")
 
 
 class ReadModelSink:
-    """One transaction per batch: the changed patients' queue entries and service capacity."""
+    """One transaction per batch: what changed of the patients' facts and queue entries, the
+    services' capacity, and the marks of the figures to compute again."""
 
     def __init__(self, engine: AsyncEngine, catalogue: Catalogue, metrics: WorkerMetrics) -> None:
         self.engine = engine
@@ -45,39 +42,44 @@ class ReadModelSink:
 
     async def write(
         self,
-        journeys: Iterable[JourneyState],
+        journeys: Sequence[JourneyState],
         capacity: Iterable[dict[str, Any]] = (),
-        since: str | None = None,
+        *,
+        before: Sequence[JourneyState] | None = None,
     ) -> None:
-        """Replace the read model's rows for these patients and services.
+        """Write the changes from each patient's state `before` the batch to their new one.
 
-        The daily figures of every day a changed fact or capacity report can change are marked
-        for recomputing: from its earliest moment to today (`days_through`). `since`, the
-        earliest event time of the batch, is no longer needed for that: comparing the facts as
-        stored with the new ones finds every change, also one to a fact that ended before it
-        (a stay readmitted by a later admission).
+        `before[i]` is `journeys[i]`'s patient as the read model holds them (as the batch
+        found them); without `before`, the read model holds nothing of these patients. Only
+        the facts and queue entries that differ are written, nothing is read back. The
+        figures of each service a changed fact or capacity report touches are marked for
+        computing again, from the earliest day touched to today.
         """
-        states = list(journeys)
+        if before is None:
+            before = [JourneyState(state.pseudonym) for state in journeys]
+        if len(before) != len(journeys):
+            raise ValueError("one state before the batch is needed for each patient written")
+        pairs = list(zip(before, journeys, strict=True))
         capacity_rows = list(capacity)
-        if not states and not capacity_rows:
+        if not pairs and not capacity_rows:
             return
         try:
-            await self._retrying(states, capacity_rows, since)
+            await self._retrying(pairs, capacity_rows)
         except SQLAlchemyError as error:
             # Not an outage but rows the database refuses: write patient by patient so that one
             # patient's bad rows cannot stall everyone else's. Their journey stays in the table
             # and is written again with their next event.
             log.error("read-model batch refused (%s); writing patient by patient", error)
-            await self._retrying([], capacity_rows, since)
-            for state in states:
+            await self._retrying([], capacity_rows)
+            for pair in pairs:
                 try:
-                    await self._retrying([state], [], since)
+                    await self._retrying([pair], [])
                 except SQLAlchemyError as refused:
                     self.metrics.sink_failures.inc()
-                    log.error("read model refused patient %s: %s", state.pseudonym, refused)
+                    log.error("read model refused patient %s: %s", pair[1].pseudonym, refused)
 
     async def _retrying(
-        self, states: list[JourneyState], capacity_rows: list[dict[str, Any]], since: str | None
+        self, pairs: list[tuple[JourneyState, JourneyState]], capacity_rows: list[dict[str, Any]]
     ) -> None:
         # A database outage stalls the stream rather than losing writes: offsets are committed
         # only for batches the agent finished, so retry until the database is back.
@@ -88,36 +90,33 @@ class ReadModelSink:
             reraise=True,
         ):
             with attempt:
-                await self._write(states, capacity_rows, since)
+                await self._write(pairs, capacity_rows)
 
     async def _write(
-        self, states: list[JourneyState], capacity_rows: list[dict[str, Any]], since: str | None
+        self, pairs: list[tuple[JourneyState, JourneyState]], capacity_rows: list[dict[str, Any]]
     ) -> None:
         started = time.perf_counter()
         now = datetime.now(UTC)
-        patients = [state.pseudonym for state in states]
+        before = [was for was, _ in pairs]
+        states = [state for _, state in pairs]
+        touched = touched_days(changed_facts(before, states), "")
+        touched |= {
+            (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
+        }
+        # Every day from the earliest a change touched to today (or the latest touched): a fact
+        # that spans days counts on each, and a capacity report is in force until the next.
+        today = now.astimezone(LONDON).date()
+        dirty: dict[str, tuple[date, date]] = {}
+        for service_id, day in touched:
+            first, last = dirty.get(service_id, (day, today))
+            dirty[service_id] = (min(first, day), max(last, day))
         async with self.engine.begin() as connection:
-            old = await facts.stored_states(connection, patients) if patients else []
-            touched = touched_days(changed_facts(old, states), "")
-            touched |= {
-                (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
-            }
-            await store.replace_queue_entries(
-                connection,
-                patients,
-                (entry for state in states for entry in state.queues.values()),
-                now,
-            )
-            await facts.replace_facts(connection, states)
-            today = now.astimezone(LONDON).date()
-            await facts.mark_dirty(connection, days_through(touched, today), uuid.uuid4().hex)
+            await store.write_queue_entries(connection, before, states, now)
+            await facts.write_facts(connection, before, states)
+            await facts.mark_dirty(connection, dirty, uuid.uuid4().hex)
             await store.replace_capacity(connection, capacity_rows)
-            summaries = await store.queue_summaries(connection)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
         self.changed.set()
-        for service in self.catalogue.services:
-            summary = summaries.get(service.id)
-            self.metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.metrics.sink_retries.inc()
@@ -125,26 +124,6 @@ class ReadModelSink:
         log.warning(
             "read-model write failed (attempt %d), retrying: %s", state.attempt_number, error
         )
-
-
-def changed_facts(old: Sequence[JourneyState], new: Sequence[JourneyState]) -> list[JourneyState]:
-    """For each patient, the facts that differ between `old` and `new`: gone, new or altered."""
-    before = {state.pseudonym: state for state in old}
-    changed = []
-    for state in new:
-        was = before.get(state.pseudonym) or JourneyState(state.pseudonym)
-        difference = JourneyState(state.pseudonym)
-        for kind in FACT_KINDS:
-            remaining = list(getattr(state, kind))
-            gone = []
-            for fact in getattr(was, kind):
-                if fact in remaining:
-                    remaining.remove(fact)
-                else:
-                    gone.append(fact)
-            getattr(difference, kind).extend([*gone, *remaining])
-        changed.append(difference)
-    return changed
 
 
 def _transient(error: BaseException) -> bool:

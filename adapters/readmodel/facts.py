@@ -1,16 +1,17 @@
-"""Journey facts in the read model: replaced per patient, read per service."""
+"""Journey facts in the read model: written per patient as they change, read per service."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowsight.adapters.readmodel.store import as_utc
+from flowsight.adapters.readmodel.store import as_utc, dialect_insert, upsert
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
@@ -28,62 +29,83 @@ from flowsight.services.kpis import ServiceFacts
 from flowsight.services.timestamps import utc_timestamp
 from flowsight.services.touched import london_day
 
-#: Which table holds which fact, and the fact field stored as `service_id`.
-_TABLES: tuple[tuple[Table, type[Any], str, str], ...] = (
-    (stays, Stay, "stays", "service"),
-    (delays, Delay, "delays", "service"),
-    (referrals, Referral, "referrals", ""),
-    (attendances, Attendance, "attendances", "service"),
-    (assessments, Assessment, "assessments", "service"),
-    (anomalies, Anomaly, "anomalies", "service"),
+
+@dataclass(frozen=True, slots=True)
+class _FactTable:
+    """Which table holds one kind of fact: the fact's fields and the column each is stored in
+    (the fact's service as `service_id`), worked out once rather than per row."""
+
+    table: Table
+    kind: type[Any]
+    #: Where the facts of this kind are on a JourneyState.
+    attribute: str
+    columns: tuple[str, ...]
+    values: Callable[[Any], tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, table: Table, kind: type[Any], attribute: str, service_field: str) -> _FactTable:
+        names = tuple(f.name for f in fields(kind))
+        columns = tuple("service_id" if name == service_field else name for name in names)
+        return cls(table, kind, attribute, columns, attrgetter(*names))
+
+    def row(self, fact: Any, pseudonym: str, seq: int) -> dict[str, Any]:
+        row = dict(zip(self.columns, self.values(fact), strict=True))
+        row["pseudonym"], row["seq"] = pseudonym, seq
+        return row
+
+    def fact(self, row: Any) -> Any:
+        values = row._mapping
+        return self.kind(*[values[column] for column in self.columns])
+
+
+_TABLES = (
+    _FactTable.of(stays, Stay, "stays", "service"),
+    _FactTable.of(delays, Delay, "delays", "service"),
+    _FactTable.of(referrals, Referral, "referrals", ""),
+    _FactTable.of(attendances, Attendance, "attendances", "service"),
+    _FactTable.of(assessments, Assessment, "assessments", "service"),
+    _FactTable.of(anomalies, Anomaly, "anomalies", "service"),
 )
+_BY_KIND = {spec.kind: spec for spec in _TABLES}
 
 
-def _row(fact: Any, pseudonym: str, seq: int, service_field: str) -> dict[str, Any]:
-    row = asdict(fact)
-    if service_field:
-        row["service_id"] = row.pop(service_field)
-    row["pseudonym"], row["seq"] = pseudonym, seq
-    return row
+def fact_of(kind: type[Any], row: Any, service_field: str = "") -> Any:
+    """The fact of `kind` a stored row holds (`service_field`, the fact field stored as
+    `service_id`, is known for each kind: callers may name it or not)."""
+    return _BY_KIND[kind].fact(row)
 
 
-def fact_of(kind: type[Any], row: Any, service_field: str) -> Any:
-    """The fact of `kind` a stored row holds."""
-    values = row._mapping
-    names = [f.name for f in fields(kind)]
-    return kind(
-        **{name: values["service_id"] if name == service_field else values[name] for name in names}
-    )
+async def write_facts(
+    connection: AsyncConnection,
+    before: Sequence[JourneyState],
+    states: Sequence[JourneyState],
+) -> None:
+    """Write what changed from each patient's facts `before` to their `states`: the facts gone
+    are deleted, the new and altered ones upserted by (patient, number); nothing is read.
 
-
-async def replace_facts(connection: AsyncConnection, states: Sequence[JourneyState]) -> None:
-    """Make the stored facts of these patients exactly those of their states (idempotent)."""
-    patients = [state.pseudonym for state in states]
-    if not patients:
-        return
-    for table, _kind, attribute, service_field in _TABLES:
-        await connection.execute(delete(table).where(table.c.pseudonym.in_(patients)))
-        rows = [
-            _row(fact, state.pseudonym, seq, service_field)
-            for state in states
-            for seq, fact in enumerate(getattr(state, attribute))
-        ]
-        if rows:
-            await connection.execute(insert(table), rows)
-
-
-async def stored_states(
-    connection: AsyncConnection, pseudonyms: Sequence[str]
-) -> list[JourneyState]:
-    """The facts stored for these patients, as journey states (what the read model holds)."""
-    states = {p: JourneyState(p) for p in pseudonyms}
-    if not states:
-        return []
-    for table, kind, attribute, service_field in _TABLES:
-        rows = await connection.execute(select(table).where(table.c.pseudonym.in_(list(states))))
-        for row in rows:
-            getattr(states[row.pseudonym], attribute).append(fact_of(kind, row, service_field))
-    return list(states.values())
+    Idempotent: a batch written again after a restart (the read model already holding
+    `states`) writes the same rows again, one copy each.
+    """
+    for spec in _TABLES:
+        upserts: list[dict[str, Any]] = []
+        gone: list[dict[str, Any]] = []
+        for was, now in zip(before, states, strict=True):
+            old, new = getattr(was, spec.attribute), getattr(now, spec.attribute)
+            upserts.extend(
+                spec.row(fact, now.pseudonym, seq)
+                for seq, fact in enumerate(new)
+                if seq >= len(old) or old[seq] != fact
+            )
+            if len(old) > len(new):
+                gone.append({"patient": now.pseudonym, "kept": len(new)})
+        if gone:
+            table = spec.table
+            query = delete(table).where(
+                table.c.pseudonym == bindparam("patient"), table.c.seq >= bindparam("kept")
+            )
+            await connection.execute(query, gone)
+        if upserts:
+            await connection.execute(upsert(connection, spec.table), upserts)
 
 
 async def service_facts(
@@ -96,12 +118,12 @@ async def service_facts(
         stays.c.service_id == service_id,
         or_(stays.c.ended_at.is_(None), stays.c.ended_at >= after, stays.c.started_at >= after),
     )
-    facts.stays = [fact_of(Stay, row, "service") for row in await connection.execute(query)]
+    facts.stays = [fact_of(Stay, row) for row in await connection.execute(query)]
     query = select(delays).where(
         delays.c.service_id == service_id,
         or_(delays.c.ended_at.is_(None), delays.c.ended_at >= after),
     )
-    facts.delays = [fact_of(Delay, row, "service") for row in await connection.execute(query)]
+    facts.delays = [fact_of(Delay, row) for row in await connection.execute(query)]
     query = select(referrals).where(
         referrals.c.to_service == service_id,
         or_(
@@ -111,7 +133,7 @@ async def service_facts(
             referrals.c.started_at >= after,
         ),
     )
-    facts.referrals = [fact_of(Referral, row, "") for row in await connection.execute(query)]
+    facts.referrals = [fact_of(Referral, row) for row in await connection.execute(query)]
     query = select(attendances).where(
         attendances.c.service_id == service_id,
         or_(
@@ -120,16 +142,12 @@ async def service_facts(
             attendances.c.arrived_at >= after,
         ),
     )
-    facts.attendances = [
-        fact_of(Attendance, row, "service") for row in await connection.execute(query)
-    ]
+    facts.attendances = [fact_of(Attendance, row) for row in await connection.execute(query)]
     query = select(assessments).where(
         assessments.c.service_id == service_id,
         or_(assessments.c.completed_at.is_(None), assessments.c.completed_at >= after),
     )
-    facts.assessments = [
-        fact_of(Assessment, row, "service") for row in await connection.execute(query)
-    ]
+    facts.assessments = [fact_of(Assessment, row) for row in await connection.execute(query)]
     return facts
 
 
@@ -140,98 +158,116 @@ async def current_delays(
     query = select(delays).where(delays.c.ended_at.is_(None))
     if service_id is not None:
         query = query.where(delays.c.service_id == service_id)
-    return [
-        (row.pseudonym, fact_of(Delay, row, "service")) for row in await connection.execute(query)
-    ]
+    return [(row.pseudonym, fact_of(Delay, row)) for row in await connection.execute(query)]
 
 
 async def anomaly_counts(connection: AsyncConnection) -> list[dict[str, Any]]:
     """Unreconciled anomalies, counted by service and kind."""
-    rows = await connection.execute(select(anomalies.c.service_id, anomalies.c.kind))
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        counts[(row.service_id, row.kind)] = counts.get((row.service_id, row.kind), 0) + 1
+    query = (
+        select(anomalies.c.service_id, anomalies.c.kind, func.count().label("count"))
+        .group_by(anomalies.c.service_id, anomalies.c.kind)
+        .order_by(anomalies.c.service_id, anomalies.c.kind)
+    )
     return [
-        {"service": service, "kind": kind, "count": count}
-        for (service, kind), count in sorted(counts.items())
+        {"service": row.service_id, "kind": row.kind, "count": row.count}
+        for row in await connection.execute(query)
     ]
 
 
-async def mark_dirty(connection: AsyncConnection, days: set[tuple[str, date]], token: str) -> None:
-    """Remember that these days' figures need computing again, under a new `token`."""
-    by_service: dict[str, list[date]] = {}
-    for service_id, day in days:
-        by_service.setdefault(service_id, []).append(day)
-    for service_id, marked in by_service.items():
-        for chunk in _chunks(sorted(marked)):
-            await connection.execute(
-                delete(service_daily_dirty).where(
-                    service_daily_dirty.c.service_id == service_id,
-                    service_daily_dirty.c.day.in_(chunk),
-                )
-            )
-    if days:
-        await connection.execute(
-            insert(service_daily_dirty),
-            [{"service_id": s, "day": d, "token": token} for s, d in sorted(days)],
-        )
+async def mark_dirty(
+    connection: AsyncConnection, dirty: dict[str, tuple[date, date]], token: str
+) -> None:
+    """Remember that each service's figures need computing again over a span of days (first,
+    last), under a new `token`; a service already marked keeps the span covering both."""
+    if not dirty:
+        return
+    table = service_daily_dirty
+    query = dialect_insert(connection)(table)
+    postgres = connection.dialect.name == "postgresql"
+    earlier, later = (func.least, func.greatest) if postgres else (func.min, func.max)
+    query = query.on_conflict_do_update(
+        index_elements=[table.c.service_id],
+        set_={
+            "day": earlier(table.c.day, query.excluded.day),
+            "through": later(table.c.through, query.excluded.through),
+            "token": query.excluded.token,
+        },
+    )
+    rows = [
+        {"service_id": service_id, "day": first, "through": last, "token": token}
+        for service_id, (first, last) in sorted(dirty.items())
+    ]
+    await connection.execute(query, rows)
 
 
-def _chunks(days: list[date], size: int = 400) -> list[list[date]]:
-    # A bounded IN list: databases limit the parameters of one statement.
-    return [days[i : i + size] for i in range(0, len(days), size)]
+@dataclass(frozen=True, slots=True)
+class DirtyMark:
+    """A service's figures wait to be computed from `day` to `through`; `token` names the mark."""
+
+    service_id: str
+    day: date
+    through: date
+    token: str
 
 
-async def dirty_days(connection: AsyncConnection, limit: int = 500) -> list[tuple[str, date, str]]:
-    """Days waiting to have their figures computed, oldest first, with their mark's token."""
-    query = select(service_daily_dirty).order_by(service_daily_dirty.c.day).limit(limit)
-    return [(row.service_id, row.day, row.token) for row in await connection.execute(query)]
+async def dirty_marks(connection: AsyncConnection) -> list[DirtyMark]:
+    """Every service whose figures wait to be computed, with the days they wait for."""
+    query = select(service_daily_dirty).order_by(service_daily_dirty.c.service_id)
+    return [
+        DirtyMark(row.service_id, row.day, row.through, row.token)
+        for row in await connection.execute(query)
+    ]
 
 
-async def store_daily(
+async def store_days(
     connection: AsyncConnection,
     service_id: str,
-    day: date,
-    figures: dict[str, Any],
+    figures: dict[date, dict[str, Any]],
     now: datetime,
-    token: str | None = None,
 ) -> None:
-    """Replace one day's figures of a service; clear its dirty mark if it is still `token`."""
-    key = and_(service_daily.c.service_id == service_id, service_daily.c.day == day)
-    await connection.execute(delete(service_daily).where(key))
-    await connection.execute(
-        insert(service_daily),
-        {"service_id": service_id, "day": day, "figures": figures, "updated_at": now},
-    )
-    if token is not None:
-        await clear_mark(connection, service_id, day, token)
+    """Store (insert or replace) a service's figures of these days."""
+    if figures:
+        rows = [
+            {"service_id": service_id, "day": day, "figures": values, "updated_at": now}
+            for day, values in sorted(figures.items())
+        ]
+        await connection.execute(upsert(connection, service_daily), rows)
 
 
-async def clear_mark(connection: AsyncConnection, service_id: str, day: date, token: str) -> None:
-    """Clear a day's dirty mark unless it was set again (with another token) since read."""
-    await connection.execute(
-        delete(service_daily_dirty).where(
-            service_daily_dirty.c.service_id == service_id,
-            service_daily_dirty.c.day == day,
-            service_daily_dirty.c.token == token,
-        )
+def _mark_key(mark: DirtyMark) -> ColumnElement[bool]:
+    # Only the mark as read: set again since (another token), it may now start earlier.
+    return and_(
+        service_daily_dirty.c.service_id == mark.service_id,
+        service_daily_dirty.c.token == mark.token,
     )
+
+
+async def clear_mark(connection: AsyncConnection, mark: DirtyMark) -> None:
+    """Clear a service's dirty mark, its days computed, unless it was set again since read."""
+    await connection.execute(delete(service_daily_dirty).where(_mark_key(mark)))
+
+
+async def move_mark(connection: AsyncConnection, mark: DirtyMark, day: date) -> None:
+    """The mark's days before `day` were computed: it waits from `day` on (unless set again)."""
+    await connection.execute(update(service_daily_dirty).where(_mark_key(mark)).values(day=day))
 
 
 async def first_fact_day(connection: AsyncConnection, service_id: str) -> date | None:
     """The day (Europe/London) of the service's earliest fact or capacity report, if any."""
-    earliest = [
-        select(func.min(column).label("at")).where(key == service_id)
-        for column, key in (
-            (stays.c.started_at, stays.c.service_id),
-            (delays.c.started_at, delays.c.service_id),
-            (referrals.c.referred_at, referrals.c.to_service),
-            (attendances.c.arrived_at, attendances.c.service_id),
-            (assessments.c.opened_at, assessments.c.service_id),
-            (capacity_reports.c.reported_at, capacity_reports.c.service_id),
-        )
-    ]
-    moments = [(await connection.execute(query)).scalar_one_or_none() for query in earliest]
+    earliest = select(
+        *[
+            select(func.min(column)).where(key == service_id).scalar_subquery()
+            for column, key in (
+                (stays.c.started_at, stays.c.service_id),
+                (delays.c.started_at, delays.c.service_id),
+                (referrals.c.referred_at, referrals.c.to_service),
+                (attendances.c.arrived_at, attendances.c.service_id),
+                (assessments.c.opened_at, assessments.c.service_id),
+                (capacity_reports.c.reported_at, capacity_reports.c.service_id),
+            )
+        ]
+    )
+    moments = (await connection.execute(earliest)).one()
     present = [moment for moment in moments if moment]
     return london_day(min(present)) if present else None
 

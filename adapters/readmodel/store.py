@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.tables import (
@@ -18,7 +19,7 @@ from flowsight.adapters.readmodel.tables import (
     queue_entries,
     service_capacity,
 )
-from flowsight.services.journey import QueueEntry
+from flowsight.services.journey import JourneyState
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 
@@ -41,31 +42,61 @@ def minutes_waited(since: datetime, now: datetime) -> float:
     return round((now - as_utc(since)).total_seconds() / 60, 1)
 
 
-async def replace_queue_entries(
+def dialect_insert(connection: AsyncConnection) -> Callable[[Table], Any]:
+    """The database's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL both)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert(connection: AsyncConnection, table: Table) -> Any:
+    """INSERT into `table`, replacing the row with the same primary key if there is one."""
+    query = dialect_insert(connection)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return query.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            column.name: query.excluded[column.name]
+            for column in table.columns
+            if column.name not in keys
+        },
+    )
+
+
+async def write_queue_entries(
     connection: AsyncConnection,
-    pseudonyms: Iterable[str],
-    entries: Iterable[QueueEntry],
+    before: Sequence[JourneyState],
+    states: Sequence[JourneyState],
     now: datetime,
 ) -> None:
-    """Make the queue entries of these patients exactly `entries` (idempotent)."""
-    patients = list(pseudonyms)
-    if not patients:
-        return
-    await connection.execute(delete(queue_entries).where(queue_entries.c.pseudonym.in_(patients)))
-    rows = [
-        {
-            "service_id": entry.service,
-            "pseudonym": entry.pseudonym,
-            "referred_at": parse_timestamp(entry.referred_at),
-            "referring_service": entry.referring_service,
-            "pathway": entry.pathway,
-            "priority": entry.priority,
-            "updated_at": now,
-        }
-        for entry in entries
-    ]
+    """Write what changed from each patient's queue entries `before` to their `states`: the
+    entries gone are deleted, the new and altered ones upserted (idempotent, nothing read)."""
+    gone: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    for was, state in zip(before, states, strict=True):
+        gone.extend(
+            {"service": service, "patient": state.pseudonym}
+            for service in was.queues.keys() - state.queues.keys()
+        )
+        rows.extend(
+            {
+                "service_id": entry.service,
+                "pseudonym": entry.pseudonym,
+                "referred_at": parse_timestamp(entry.referred_at),
+                "referring_service": entry.referring_service,
+                "pathway": entry.pathway,
+                "priority": entry.priority,
+                "updated_at": now,
+            }
+            for service, entry in state.queues.items()
+            if was.queues.get(service) != entry
+        )
+    if gone:
+        query = delete(queue_entries).where(
+            queue_entries.c.service_id == bindparam("service"),
+            queue_entries.c.pseudonym == bindparam("patient"),
+        )
+        await connection.execute(query, gone)
     if rows:
-        await connection.execute(insert(queue_entries), rows)
+        await connection.execute(upsert(connection, queue_entries), rows)
 
 
 async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -111,13 +142,25 @@ async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any
     await connection.execute(insert(capacity_reports), reports)
 
 
-async def capacity_history(connection: AsyncConnection, service_id: str) -> list[tuple[str, int]]:
-    """Every capacity report of a service as (reported at, open capacity), oldest first."""
+async def capacity_history(
+    connection: AsyncConnection, service_id: str, since: datetime | None = None
+) -> list[tuple[str, int]]:
+    """The capacity reports of a service as (reported at, open capacity), oldest first: every
+    one, or (given `since`) those made from then on and the one in force then."""
+    reported_at = capacity_reports.c.reported_at
     query = (
-        select(capacity_reports.c.reported_at, capacity_reports.c.open)
+        select(reported_at, capacity_reports.c.open)
         .where(capacity_reports.c.service_id == service_id)
-        .order_by(capacity_reports.c.reported_at)
+        .order_by(reported_at)
     )
+    if since is not None:
+        after = utc_timestamp(since)
+        in_force = (
+            select(func.max(reported_at))
+            .where(capacity_reports.c.service_id == service_id, reported_at < after)
+            .scalar_subquery()
+        )
+        query = query.where(or_(reported_at >= after, reported_at == in_force))
     return [(row.reported_at, row.open) for row in await connection.execute(query)]
 
 

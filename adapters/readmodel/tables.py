@@ -161,14 +161,17 @@ service_daily = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Days whose figures changed since they were last computed (written with the facts). A mark
-#: gets a new token each time it is set: the refresh clears only the mark it read, so a day
-#: marked again while it was being computed is computed again.
+#: Services whose figures changed since they were last computed (written with the facts): the
+#: days from `day` to `through` (the day the mark was set, or the latest day a change touched).
+#: A mark gets a new token each time it is set (the span grown to cover both): the refresh
+#: clears or moves only the mark it read, so a service marked again while its figures were
+#: being computed is computed again.
 service_daily_dirty = Table(
     "service_daily_dirty",
     metadata,
     Column("service_id", String(64), primary_key=True),
-    Column("day", Date, primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("through", Date, nullable=False),
     Column("token", String(32), nullable=False, server_default=""),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -25,9 +26,10 @@ class StateWriter(Protocol):
 
     async def write(
         self,
-        journeys: Iterable[JourneyState],
+        journeys: Sequence[JourneyState],
         capacity: Iterable[dict[str, Any]] = (),
-        since: str | None = None,
+        *,
+        before: Sequence[JourneyState] | None = None,
     ) -> None: ...
 
 
@@ -64,8 +66,9 @@ def tracker(
                 journeys[pseudonym] = journey.to_stored()
             for service, report in changes.capacity.items():
                 capacity[capacity_keys[service]] = report
-            await sink.write(changes.states, changes.capacity_rows, since=changes.since)
+            await sink.write(changes.states, changes.capacity_rows, before=changes.before)
             metrics.sink_batch_size.observe(len(batch))
+            _observe_latency(batch, metrics)
             yield None
 
     return track
@@ -100,6 +103,14 @@ async def _dead_letter_refusals(
                 "state agent failed on offset %s", event.message.offset, exc_info=refusal.error
             )
         await dead_letters.send(event, refusal.rejected)
+
+
+def _observe_latency(batch: Sequence[EventT[bytes]], metrics: WorkerMetrics) -> None:
+    """Seconds from each event's arrival on the events topic (its record's timestamp: when the
+    validator sent it) to its state written to the read model."""
+    written = time.time()
+    for event in batch:
+        metrics.processing_latency.observe(max(0.0, written - event.message.timestamp))
 
 
 def _count(changes: BatchChanges, metrics: WorkerMetrics) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -19,7 +20,8 @@ from flowsight.streams.pressure import PressurePolicy, assess_pressure
 from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
-REFRESH_DEBOUNCE_SECONDS = 2.0
+#: How long a change waits for the batches of the same burst before figures are refreshed.
+COALESCE_SECONDS = 0.05
 
 
 class Refresh:
@@ -90,21 +92,30 @@ class Refresh:
     def task(
         self, should_stop: Callable[[], bool], every_seconds: float
     ) -> Callable[[], Awaitable[None]]:
-        """The worker's task: refresh when state changed (at most every few seconds) and every
-        `every_seconds` regardless, until `should_stop()`."""
+        """The worker's task: refresh soon after state changed and every `every_seconds`
+        regardless, until `should_stop()`."""
 
         async def refresh() -> None:
             changed = self.sink.changed
+            took = 0.0  # how long the last refresh took
+            ended = time.monotonic()
             while not should_stop():
                 try:
                     await asyncio.wait_for(changed.wait(), every_seconds)
-                    await asyncio.sleep(REFRESH_DEBOUNCE_SECONDS)  # let a burst of batches land
+                    # Let a burst of batches land; and under a steady flow, leave the batches
+                    # at least as long as the last refresh took, so that refreshing never takes
+                    # more than half of the worker's time. A lone change waits COALESCE_SECONDS.
+                    idle = time.monotonic() - ended
+                    await asyncio.sleep(max(COALESCE_SECONDS, took - idle))
                 except TimeoutError:
                     pass  # waits and delays grow with time alone
                 changed.clear()
+                started = time.monotonic()
                 try:
                     await self.once()
                 except Exception:  # the next round tries again; the dirty marks are still there
                     log.exception("figures and pressure could not be refreshed")
+                ended = time.monotonic()
+                took = ended - started
 
         return refresh

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
@@ -23,15 +23,20 @@ class RecordingSink:
     """Stands in for the read model: keeps what each batch wrote."""
 
     def __init__(self) -> None:
-        self.writes: list[tuple[list[JourneyState], list[dict[str, Any]], str | None]] = []
+        self.writes: list[
+            tuple[list[JourneyState], list[dict[str, Any]], list[JourneyState] | None]
+        ] = []
 
     async def write(
         self,
-        journeys: Iterable[JourneyState],
+        journeys: Sequence[JourneyState],
         capacity: Iterable[dict[str, Any]] = (),
-        since: str | None = None,
+        *,
+        before: Sequence[JourneyState] | None = None,
     ) -> None:
-        self.writes.append((list(journeys), list(capacity), since))
+        self.writes.append(
+            (list(journeys), list(capacity), None if before is None else list(before))
+        )
 
 
 class Tracker:
@@ -101,13 +106,21 @@ async def test_a_batch_updates_the_journeys_table_and_writes_the_patient_to_the_
         await agent.put(orjson.dumps(event), key=ANN.encode())  # delivered again
 
     assert subject.journeys[ANN] == [event]
-    (first, _), (again, _) = [(states, since) for states, _, since in subject.sink.writes]
+    (first, first_before), (again, _) = [
+        (states, before) for states, _, before in subject.sink.writes
+    ]
     (state,) = first
     assert state.pseudonym == ANN
     assert state.in_services == {"lth-wards": "2026-05-01T10:00:00+00:00"}
+    # The sink is told the patient as the read model holds them: not yet known.
+    assert first_before is not None and [s.pseudonym for s in first_before] == [ANN]
+    assert first_before[0].in_services == {} and first_before[0].stays == []
     assert again == []
     assert subject.count("admission", "applied") == 1
     assert subject.count("admission", "duplicate") == 1
+    # Each event's time from the events topic to the read model is measured once.
+    latency = subject.metrics.registry.get_sample_value
+    assert latency("flowsight_processing_latency_seconds_count") == 2
 
 
 async def test_an_older_capacity_report_does_not_replace_the_latest(subject: Tracker) -> None:

@@ -15,7 +15,16 @@ from sqlalchemy import select
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import upgrade
-from flowsight.adapters.readmodel.tables import service_daily
+from flowsight.adapters.readmodel.tables import (
+    anomalies,
+    assessments,
+    attendances,
+    delays,
+    queue_entries,
+    referrals,
+    service_daily,
+    stays,
+)
 from flowsight.services.batch import apply_batch
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import Event, ServiceMap
@@ -28,6 +37,7 @@ from flowsight.streams.sink import ReadModelSink
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
 SOURCE = {"RR8": "RR8/pas", "RY6": "RY6/systmone", "LCC": "LCC/mosaic"}
 PSEUDONYM_KEY = b"read-model-test-key-0123456789abcd"
+PATIENT_TABLES = (queue_entries, stays, delays, referrals, attendances, assessments, anomalies)
 
 
 def nhs_number(n: int) -> str:
@@ -112,7 +122,11 @@ class ReadModel:
     @classmethod
     async def open(cls, path: Path) -> ReadModel:
         """A fresh read model at `path`, migrated to the head revision."""
-        url = f"sqlite+aiosqlite:///{path}"
+        return await cls.at(f"sqlite+aiosqlite:///{path}")
+
+    @classmethod
+    async def at(cls, url: str) -> ReadModel:
+        """The empty database at `url` as a read model, migrated to the head revision."""
         await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
         return cls(url)
 
@@ -128,7 +142,7 @@ class ReadModel:
         assert not changes.refusals, changes.refusals
         self.journeys.update((p, j.to_stored()) for p, j in changes.journeys.items())
         self.capacity.update(changes.capacity)
-        await self.sink.write(changes.states, changes.capacity_rows, since=changes.since)
+        await self.sink.write(changes.states, changes.capacity_rows, before=changes.before)
 
     async def refresh(self, now: datetime, *, whole_history: bool = False) -> DailyRefresh:
         """The refresh task's figures step at `now`."""
@@ -141,6 +155,17 @@ class ReadModel:
         async with self.engine.connect() as connection:
             result = await connection.execute(select(service_daily))
             return {(row.service_id, row.day): row.figures for row in result}
+
+    async def patient_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every patient-level row (facts and queue entries), by table, in key order; the
+        moment a row was written left out."""
+        content = {}
+        async with self.engine.connect() as connection:
+            for table in PATIENT_TABLES:
+                columns = [column for column in table.columns if column.name != "updated_at"]
+                query = select(*columns).order_by(*table.primary_key.columns)
+                content[table.name] = [tuple(row) for row in await connection.execute(query)]
+        return content
 
     async def close(self) -> None:
         await self.engine.dispose()

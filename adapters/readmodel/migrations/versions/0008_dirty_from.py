@@ -1,0 +1,79 @@
+"""One dirty mark per service, the span of days its figures wait to be computed for (from the
+earliest day a change touched to the day it was marked or the latest day touched), instead of
+one mark per service per day: a batch marks each service it touched once, whatever the span.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-15
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+DIRTY = "service_daily_dirty"
+REPLACEMENT = "service_daily_dirty_new"
+
+
+def upgrade() -> None:
+    _replace(
+        sa.Column("service_id", sa.String(64), primary_key=True),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("through", sa.Date, nullable=False),
+    )
+    # The span of each service's marked days: every day in it is computed.
+    op.execute(
+        f"INSERT INTO {REPLACEMENT} (service_id, day, through, token) "
+        f"SELECT service_id, MIN(day), MAX(day), MAX(token) FROM {DIRTY} GROUP BY service_id"
+    )
+    _swap()
+
+
+def downgrade() -> None:
+    query = sa.text(f"SELECT service_id, day, through, token FROM {DIRTY}")
+    marks = op.get_bind().execute(query).all()
+    _replace(
+        sa.Column("service_id", sa.String(64), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+    )
+    rows = []
+    for service_id, first, through, token in marks:
+        day, last = _date(first), _date(through)
+        while day <= last:
+            rows.append({"service_id": service_id, "day": day, "token": token})
+            day += timedelta(days=1)
+    if rows:
+        table = sa.table(
+            REPLACEMENT,
+            sa.column("service_id", sa.String),
+            sa.column("day", sa.Date),
+            sa.column("token", sa.String),
+        )
+        op.bulk_insert(table, rows)
+    _swap()
+
+
+def _date(value: date | str) -> date:
+    # SQLite hands back dates as text in a raw query.
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _replace(*key: sa.Column[object]) -> None:
+    op.create_table(
+        REPLACEMENT,
+        *key,
+        sa.Column("token", sa.String(32), nullable=False, server_default=""),
+    )
+
+
+def _swap() -> None:
+    op.drop_table(DIRTY)
+    op.rename_table(REPLACEMENT, DIRTY)
