@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     daily_refresh_seconds: float = Field(30.0, gt=0)
     lag_sample_seconds: float = Field(15.0, gt=0)
     ready_max_lag: int = Field(1000, ge=0)
+    # Data lifecycle: closed journeys silent this long are purged, checked every interval
+    # (services/retention.py, docs/security.md); at least the readmission window (30 days)
+    patient_retention_days: int = Field(90, ge=30)
+    purge_interval_seconds: float = Field(3600.0, gt=0)
 
     # API
     api_host: str = "127.0.0.1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -22,7 +23,9 @@ from flowsight.streams.recovery import FlowSafeTableManager
 from flowsight.streams.sink import ReadModelSink
 from flowsight.streams.tasks.delivery import alert_delivery
 from flowsight.streams.tasks.lag import lag_watch
+from flowsight.streams.tasks.purge import PatientPurge
 from flowsight.streams.tasks.refresh import Refresh
+from flowsight.streams.tasks.sizes import state_sizes
 
 #: How long the group waits for a silent member (Kafka's own client default), and how often a
 #: member says it is alive (a third of that, as Kafka advises).
@@ -109,6 +112,17 @@ def create_app(
     app.task(refresh.task(should_stop, settings.daily_refresh_seconds))
     app.task(alert_delivery(sink.engine, routes, metrics))
     app.task(lag_watch(settings, catalogue, metrics, should_stop))
+    # Data lifecycle and state sizes (docs/security.md, docs/operations.md).
+    retention = timedelta(days=settings.patient_retention_days)
+    purge = PatientPurge(journeys, sink, ServiceMap.of(catalogue), metrics, retention)
+
+    def tables_ready() -> bool:  # a half-restored journey looks older than it is
+        return not (app.rebalancing or app.in_recovery)
+
+    app.task(purge.task(tables_ready, should_stop, settings.purge_interval_seconds))
+    app.task(
+        state_sizes(sink.engine, {"journeys": journeys, "capacity": capacity}, metrics, should_stop)
+    )
     return FlowApp(
         app,
         app.agent(ingest, name="validator", concurrency=1)(validate),

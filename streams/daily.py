@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flowsight.adapters.readmodel import facts, store
+from flowsight.adapters.readmodel import facts, purge, store
 from flowsight.schemas.catalogue import Catalogue, Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import PRESSURE_WINDOW, Figures, Period, pressure_period
@@ -96,6 +96,11 @@ async def _refresh_service(
     today = now.astimezone(LONDON).date()
     async with engine.connect() as connection:
         first = await facts.first_fact_day(connection, service.id)
+        # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
+        final = await purge.final_through(connection)
+        earliest = await purge.earliest_row(connection, service.id) if final else None
+        if final and earliest and earliest <= final:
+            first = min(first or earliest, earliest)
         stored = (
             await facts.stored_days(connection, service.id, first if whole_history else None)
             if first is not None
@@ -107,6 +112,11 @@ async def _refresh_service(
         start = max(mark.day, first)  # before its first fact: the facts that marked it have gone
         marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
         days.update(_days(start, marked_through))
+    kept: set[date] = set()
+    if final:
+        async with engine.connect() as connection:
+            kept = await purge.rows_among(connection, service.id, {d for d in days if d <= final})
+        days -= kept
     since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
     async with engine.connect() as connection:
         service_facts = await facts.service_facts(connection, service.id, since=since)

@@ -106,6 +106,35 @@ class WorkerMetrics:
             ["topic"],
             registry=self.registry,
         )
+        # Data lifecycle and state sizes (streams/tasks/purge.py, streams/tasks/sizes.py).
+        self.purged_patients = Counter(
+            "flowsight_purged_patients",
+            "Patients purged from the worker's state and the read model (retention passed).",
+            registry=self.registry,
+        )
+        self.purge_rounds = Counter(
+            "flowsight_purge_rounds",
+            "Purge rounds the worker finished.",
+            registry=self.registry,
+        )
+        self.silent_open_journeys = Gauge(
+            "flowsight_silent_open_journeys",
+            "Journeys of this worker's partitions with something open and no event for longer "
+            "than the retention (a discharge likely never sent); kept, not purged.",
+            registry=self.registry,
+        )
+        self.readmodel_rows = Gauge(
+            "flowsight_readmodel_rows",
+            "Rows in each read-model table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.state_entries = Gauge(
+            "flowsight_state_entries",
+            "Entries in each Faust table, for the partitions this worker holds.",
+            ["table"],
+            registry=self.registry,
+        )
 
     def publish_pressure(self, scope: str, level: int | None, score: float | None) -> None:
         """Set the OPEL gauges of a scope (a service, or "system")."""

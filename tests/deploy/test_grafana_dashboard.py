@@ -80,3 +80,17 @@ def test_dashboard_covers_lag_dead_letters_latency_and_deliveries() -> None:
         "flowsight_alert_deliveries_total",
     ):
         assert series in text, f"no panel shows {series}"
+
+
+def test_dashboard_and_rules_cover_processing_latency_and_state_sizes() -> None:
+    text = " ".join(expr for dashboard in DASHBOARDS for expr in queries(dashboard))
+    rules = RULES.read_text(encoding="utf-8")
+    for series in (
+        "flowsight_processing_latency_seconds_bucket",
+        "flowsight_readmodel_rows",
+        "flowsight_state_entries",
+        "flowsight_silent_open_journeys",
+    ):
+        assert series in text, f"no panel shows {series}"
+    for series in ("flowsight_processing_latency_seconds_bucket", "flowsight_purge_rounds_total"):
+        assert series in rules, f"no alerting rule watches {series}"

@@ -1,0 +1,115 @@
+"""Purging patients from the read model (the data-lifecycle rule of services/retention.py).
+
+Every table keyed by pseudonym loses the purged patients' rows: their queue entries and every
+kind of fact. What is kept: the per-service daily figures (`service_daily`), capacity reports
+and history, pressure and alerts (none name a patient), and the audit log, which information
+governance requires to outlive the data it audits (it names principals and lists read, not
+patients' facts). No day is marked dirty: a purge changes no figure.
+
+Each purge is recorded in `purges` with its horizon (patients purged had no event since).
+Daily rows on or before the latest horizon's day are final from then on: the facts behind
+them may be gone, so they are never recomputed or dropped (streams/daily.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowsight.adapters.readmodel.tables import (
+    TIMESTAMP,
+    anomalies,
+    assessments,
+    attendances,
+    delays,
+    metadata,
+    queue_entries,
+    referrals,
+    service_daily,
+    stays,
+)
+from flowsight.services.touched import london_day
+
+#: Every read-model table with patient-level rows (keyed by pseudonym).
+PATIENT_TABLES: tuple[Table, ...] = (
+    queue_entries,
+    stays,
+    delays,
+    referrals,
+    attendances,
+    assessments,
+    anomalies,
+)
+#: Bounded IN lists: databases limit the parameters of one statement.
+CHUNK = 400
+
+#: One row per purge that removed patients (migration 0007).
+purges = Table(
+    "purges",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("horizon", TIMESTAMP, nullable=False),
+    Column("patients", Integer, nullable=False),
+)
+
+
+async def purge_patients(
+    connection: AsyncConnection, pseudonyms: Sequence[str], horizon: str, now: datetime
+) -> None:
+    """Delete every patient-level row of these patients, and record the purge.
+
+    `horizon` is the fixed-width UTC timestamp none of their events is later than.
+    """
+    if not pseudonyms:
+        return
+    for start in range(0, len(pseudonyms), CHUNK):
+        chunk = list(pseudonyms[start : start + CHUNK])
+        for table in PATIENT_TABLES:
+            await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
+    await connection.execute(
+        insert(purges), {"at": now, "horizon": horizon, "patients": len(pseudonyms)}
+    )
+
+
+async def final_through(connection: AsyncConnection) -> date | None:
+    """The day (Europe/London) up to which daily rows are final, or None if nothing was
+    ever purged."""
+    horizon = (await connection.execute(select(func.max(purges.c.horizon)))).scalar_one_or_none()
+    return london_day(horizon) if horizon else None
+
+
+async def earliest_row(connection: AsyncConnection, service_id: str) -> date | None:
+    """The first day a service has a daily row for."""
+    query = select(func.min(service_daily.c.day)).where(service_daily.c.service_id == service_id)
+    day: date | None = (await connection.execute(query)).scalar_one_or_none()
+    return day
+
+
+async def rows_among(
+    connection: AsyncConnection, service_id: str, days: Collection[date]
+) -> set[date]:
+    """Which of `days` a service has a daily row for."""
+    ordered, found = sorted(days), set()
+    for start in range(0, len(ordered), CHUNK):
+        query = select(service_daily.c.day).where(
+            service_daily.c.service_id == service_id,
+            service_daily.c.day.in_(ordered[start : start + CHUNK]),
+        )
+        found |= {row.day for row in await connection.execute(query)}
+    return found
