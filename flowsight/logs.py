@@ -22,6 +22,8 @@ from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
 log = logging.getLogger("flowsight")
 
 REDACTED = "[redacted]"
+#: The fields a log call may add with `extra=`: an event's correlation id (docs/operations.md).
+LOGGED_EXTRAS = ("correlation_id",)
 #: Ten digits, together or written 3-3-4: the shape of an NHS number (its check digit is not
 #: tested, so any such run goes, including an NHS number with a wrong check digit).
 NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}([ -]?)\d{3}\1\d{4}(?!\d)")
@@ -130,6 +132,8 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                     structlog.stdlib.add_log_level,
                     structlog.stdlib.add_logger_name,
                     timestamper,
+                    # `extra={"correlation_id": ...}` of a log call, as a field of the line
+                    structlog.stdlib.ExtraAdder(allow=LOGGED_EXTRAS),
                 ],
             }
         },

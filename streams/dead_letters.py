@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 from faust.types import ChannelT, EventT
 
+from flowsight.adapters.kafka.producer import (
+    CORRELATION_HEADER,
+    correlation_id_from,
+    usable_correlation_id,
+)
 from flowsight.services.batch import event_type_label
 from flowsight.services.validation import Rejected
 from flowsight.streams.metrics import WorkerMetrics
 
+log = logging.getLogger("flowsight.worker")
+
+#: Names the correlation id of a record that arrived without one, from where it was read, so a
+#: record read twice (after a crash) keeps one id.
+RECORD_NAMESPACE = uuid.UUID("5f0c5d2e-8a4b-4f43-9a39-3b1f4ad2a0c1")
+
 
 class DeadLetters:
-    """Sends refused events to the dead-letter topic and counts them by reason."""
+    """Sends refused events to the dead-letter topic, counts them by reason, and logs each."""
 
     def __init__(self, topic: ChannelT[bytes], metrics: WorkerMetrics) -> None:
         self.topic = topic
         self.metrics = metrics
 
-    async def send(self, event: EventT[bytes], rejected: Rejected) -> None:
-        """Dead-letter `event` as it was read, with the reason, field and message as headers."""
+    async def send(
+        self, event: EventT[bytes], rejected: Rejected, correlation_id: str | None = None
+    ) -> Awaitable[Any]:
+        """Dead-letter `event` as it was read, with the reason, field and message as headers.
+
+        Returns the delivery, which the caller may await; the consumer does not commit the
+        event's offset before the producer has sent what was queued before it.
+        """
         message = event.message
         headers = message_headers(message.headers)
+        if correlation_id is None:
+            correlation_id = correlation_id_of(event, headers)
+        if not any(name == CORRELATION_HEADER for name, _ in headers):
+            headers.append((CORRELATION_HEADER, correlation_id.encode()))
         headers += [
             ("error.reason", rejected.reason.encode()),
             ("error.field", rejected.field.encode()),
@@ -31,8 +55,17 @@ class DeadLetters:
             ("error.partition", str(message.partition).encode()),
             ("error.offset", str(message.offset).encode()),
         ]
-        await self.topic.send(key=message.key, value=message.value, headers=headers)
+        delivery = await self.topic.send(key=message.key, value=message.value, headers=headers)
         self.metrics.dead_letters.labels(rejected.reason).inc()
+        log.warning(
+            "dead-lettered an event from %s offset %s: %s (%s)",
+            message.topic,
+            message.offset,
+            rejected.reason,
+            rejected.message,
+            extra={"correlation_id": correlation_id},
+        )
+        return delivery
 
 
 def message_headers(headers: Any) -> list[tuple[str, bytes]]:
@@ -41,6 +74,19 @@ def message_headers(headers: Any) -> list[tuple[str, bytes]]:
         return []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(str(key), bytes(value or b"")) for key, value in items]
+
+
+def correlation_id_of(event: EventT[bytes], headers: list[tuple[str, bytes]]) -> str:
+    """The record's correlation id: its `correlation-id` header when usable, else one named
+    after where the record was read (the same every time it is read)."""
+    for name, value in headers:
+        if name == CORRELATION_HEADER:
+            correlation_id = usable_correlation_id(value)
+            if correlation_id:
+                return correlation_id
+    message = event.message
+    place = f"{message.topic}/{message.partition}/{message.offset}"
+    return correlation_id_from(uuid.uuid5(RECORD_NAMESPACE, place))
 
 
 def event_type_of(raw: bytes) -> str:

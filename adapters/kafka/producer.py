@@ -9,7 +9,10 @@ The gateways, `flowsight publish`, the simulator and `flowsight dlq replay` all 
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +29,60 @@ NOT_ON_A_TOPIC = "-1"
 REQUEST_TIMEOUT_MS = 15_000
 
 Headers = Sequence[tuple[str, bytes]]
+
+#: The Kafka header that carries an event's correlation id, from its ingest record to its record
+#: on the events topic and to its dead letter (docs/operations.md).
+CORRELATION_HEADER = "correlation-id"
+#: The HTTP headers a publisher may name its correlation id in, the first one present winning.
+HTTP_CORRELATION_HEADERS = ("x-correlation-id", "x-request-id")
+#: What a caller's correlation id may look like: printable ASCII, no spaces, bounded; anything
+#: else is replaced by a new id rather than copied into every log line and header.
+CORRELATION_SHAPE = re.compile(r"[\x21-\x7e]{1,128}")
+_correlation: ContextVar[str | None] = ContextVar("flowsight_correlation_id", default=None)
+
+
+def new_correlation_id() -> str:
+    """A fresh correlation id."""
+    return correlation_id_from(uuid.uuid4())
+
+
+def correlation_id_from(value: uuid.UUID) -> str:
+    """`value` written as a correlation id: hex in groups of eight, which can never hold the
+    ten digits in a row that log redaction blanks as a possible NHS number (a UUID's last
+    group of twelve can)."""
+    text = value.hex
+    return "-".join(text[start : start + 8] for start in range(0, 32, 8))
+
+
+def usable_correlation_id(candidate: str | bytes | None) -> str | None:
+    """`candidate` when it is fit to be carried as a correlation id, else None."""
+    if isinstance(candidate, bytes):
+        candidate = candidate.decode("ascii", errors="replace")
+    if candidate and CORRELATION_SHAPE.fullmatch(candidate):
+        return candidate
+    return None
+
+
+def correlate(candidate: str | bytes | None = None) -> str:
+    """Make `candidate` (or, when unusable or missing, a new id) the correlation id of what the
+    current task publishes next through `EventPublisher`; returns the id."""
+    correlation_id = usable_correlation_id(candidate) or new_correlation_id()
+    _correlation.set(correlation_id)
+    return correlation_id
+
+
+def correlate_request(headers: Mapping[str, str]) -> str:
+    """`correlate` with the id a caller sent in `X-Correlation-ID` or `X-Request-ID`."""
+    for name in HTTP_CORRELATION_HEADERS:
+        correlation_id = usable_correlation_id(headers.get(name))
+        if correlation_id:
+            return correlate(correlation_id)
+    return correlate()
+
+
+def _correlation_headers() -> list[tuple[str, bytes]]:
+    """The header of the current task's correlation id; a new id per record when none is set."""
+    return [(CORRELATION_HEADER, (_correlation.get() or new_correlation_id()).encode())]
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -137,12 +194,13 @@ class EventPublisher:
             ("error.partition", NOT_ON_A_TOPIC.encode()),
             ("error.offset", NOT_ON_A_TOPIC.encode()),
             ("error.gateway", gateway.encode()),
+            *_correlation_headers(),
         ]
         await self.write(self.settings.dlq_topic, raw, key=key, headers=headers)
 
     async def _send(self, topic: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
         delivery: asyncio.Future[Any] = await self.producer.send(
-            topic, key=event_key(event), value=orjson.dumps(event)
+            topic, key=event_key(event), value=orjson.dumps(event), headers=_correlation_headers()
         )
         return delivery
 

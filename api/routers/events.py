@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from flowsight.adapters.kafka.producer import correlate_request
 from flowsight.api.auth import Principal
 from flowsight.api.deps import (
     CallerDep,
@@ -183,6 +184,7 @@ async def publish_events(
 ) -> Response:
     """Validate every event; write the valid ones to the organisation's ingest topic (202 once
     Kafka acknowledged), dead-letter the invalid ones and name each in a 422."""
+    correlate_request(request.headers)  # X-Correlation-ID / X-Request-ID onto every record
     organisations = _publisher_organisations(principal)
     try:
         body = await read_body(request, HTTP_BODY_MAX_BYTES)

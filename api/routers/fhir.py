@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from flowsight.adapters.fhir import intake, outcome
 from flowsight.adapters.fhir.outcome import FHIR_JSON, Answer, Examined
 from flowsight.adapters.fhir.xml_body import FHIR_XML
+from flowsight.adapters.kafka.producer import correlate_request
 from flowsight.adapters.profile import MappingProfile
 from flowsight.api.deps import (
     ApiState,
@@ -169,6 +170,7 @@ async def _serve(
 ) -> Response:
     if isinstance(publisher, Answer):
         return _response(publisher)
+    correlate_request(request.headers)  # X-Correlation-ID / X-Request-ID onto every record
     try:
         body = await read_body(request, intake.FHIR_BODY_MAX_BYTES)
     except BodyTooLarge:

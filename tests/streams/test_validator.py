@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import faust
 import orjson
 import pytest
 
+from flowsight.adapters.kafka.producer import CORRELATION_HEADER
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 from flowsight.streams.agents.validator import validator
@@ -94,3 +96,60 @@ async def test_an_event_from_another_organisation_s_system_is_dead_lettered(
 
     assert dict(refused.message.headers)["error.field"] == b"source"
     assert subject.events.queue.empty()
+
+
+async def test_the_publisher_s_correlation_id_goes_with_the_event_and_into_its_log_line(
+    subject: Validator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="flowsight.worker")
+    async with subject.agent.test_context() as agent:
+        await agent.put(
+            orjson.dumps(example("admission")),
+            key=b"pas-adm-991",
+            headers=[(CORRELATION_HEADER, b"ATT-778812")],
+        )
+        published = await subject.events.get(timeout=1)
+
+    assert dict(published.message.headers)[CORRELATION_HEADER] == b"ATT-778812"
+    (line,) = [r for r in caplog.records if getattr(r, "correlation_id", None) == "ATT-778812"]
+    assert "validated admission from flowsight.ingest.RR8.v1" in line.getMessage()
+
+
+async def test_a_dead_letter_keeps_the_correlation_id_and_its_warning_names_it(
+    subject: Validator, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = orjson.dumps(without(example("admission"), "service"))
+    async with subject.agent.test_context() as agent:
+        await agent.put(raw, key=b"k", headers=[(CORRELATION_HEADER, b"req-42")])
+        refused = await subject.dead_letters.get(timeout=1)
+
+    assert dict(refused.message.headers)[CORRELATION_HEADER] == b"req-42"
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert getattr(warning, "correlation_id", None) == "req-42"
+    assert "missing_field" in warning.getMessage()
+
+
+async def test_an_event_published_without_a_correlation_id_is_given_one_that_travels_with_it(
+    subject: Validator,
+) -> None:
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(example("admission")), key=b"a")
+        await agent.put(orjson.dumps(without(example("admission"), "service")), key=b"b")
+        published = await subject.events.get(timeout=1)
+        refused = await subject.dead_letters.get(timeout=1)
+
+    given = dict(published.message.headers)[CORRELATION_HEADER]
+    refused_id = dict(refused.message.headers)[CORRELATION_HEADER]
+    assert given and refused_id and given != refused_id
+
+
+async def test_a_batch_of_events_each_leave_in_the_order_they_came(subject: Validator) -> None:
+    ids = [f"pas-adm-{n}" for n in range(30)]
+    async with subject.agent.test_context() as agent:
+        for event_id in ids:
+            await agent.put(orjson.dumps(example("admission", event_id=event_id)), key=b"k")
+        published = [await subject.events.get(timeout=1) for _ in ids]
+
+    assert [orjson.loads(p.value)["event_id"] for p in published] == ids
+    labels = {"event_type": "admission", "outcome": "valid"}
+    assert subject.count("flowsight_events_validated_total", **labels) == len(ids)

@@ -4,6 +4,7 @@ records it hands to Kafka (a recording stand-in for aiokafka's producer, no brok
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,21 @@ import pytest
 
 from flowsight.adapters.kafka import producer as producer_module
 from flowsight.adapters.kafka.producer import (
+    CORRELATION_HEADER,
     NOT_ON_A_TOPIC,
     EventPublisher,
     GatewayPublisher,
+    correlate,
+    correlate_request,
+    correlation_id_from,
     event_key,
+    new_correlation_id,
     producer_config,
     source_organisation,
+    usable_correlation_id,
 )
 from flowsight.adapters.kafka.security import client_options, faust_credentials
+from flowsight.logs import Redactor
 from flowsight.settings import Settings
 from tests.adapters.kafka.certificates import make_certificate_authority
 
@@ -152,7 +160,9 @@ async def test_a_dead_letter_keeps_the_message_as_received_and_says_why(
         None,
         b"not json",
     )
-    assert dict(record["headers"]) == {
+    headers = dict(record["headers"])
+    assert headers.pop(CORRELATION_HEADER)  # a new id: the caller sent none
+    assert headers == {
         "error.reason": b"malformed_json",
         "error.field": b"",
         "error.message": b"not JSON",
@@ -161,6 +171,59 @@ async def test_a_dead_letter_keeps_the_message_as_received_and_says_why(
         "error.offset": NOT_ON_A_TOPIC.encode(),
         "error.gateway": b"http",
     }
+
+
+async def test_each_published_record_carries_the_correlation_id_it_was_published_under(
+    recording: list[RecordingProducer],
+) -> None:
+    async def request(headers: dict[str, str]) -> str:
+        # Each request in its own task, as the server runs them: ids never leak between them.
+        correlation_id = correlate_request(headers)
+        async with EventPublisher(settings()) as publisher:
+            await publisher.publish("RR8", [{"episode_id": "E1", "service": "lth-ed"}])
+        return correlation_id
+
+    sent = await asyncio.create_task(request({"x-correlation-id": "ATT-778812"}))
+    by_request_id = await asyncio.create_task(request({"x-request-id": "req-42"}))
+    hostile = await asyncio.create_task(request({"x-correlation-id": "two words\n"}))
+
+    (first,), (second,), (third,) = (made.sent for made in recording)
+    assert (sent, by_request_id) == ("ATT-778812", "req-42")
+    assert dict(first["headers"])[CORRELATION_HEADER] == b"ATT-778812"
+    assert dict(second["headers"])[CORRELATION_HEADER] == b"req-42"
+    # Not copied into headers and logs as sent: a new id instead.
+    assert hostile != "two words\n"
+    assert dict(third["headers"])[CORRELATION_HEADER] == hostile.encode()
+
+
+async def test_records_published_without_a_correlation_id_each_get_a_new_one(
+    recording: list[RecordingProducer],
+) -> None:
+    async def simulator() -> None:
+        async with EventPublisher(settings()) as publisher:
+            await publisher.publish_by_source(
+                [{"source": "RR8/pas", "service": "lth-ed"}, {"source": "RR8/pas", "service": "x"}]
+            )
+
+    await asyncio.create_task(simulator())
+
+    ids = [dict(record["headers"])[CORRELATION_HEADER] for record in recording[0].sent]
+    assert len(set(ids)) == 2 and all(ids)
+
+
+async def test_a_gateway_dead_letter_carries_the_request_s_correlation_id(
+    recording: list[RecordingProducer],
+) -> None:
+    async def request() -> None:
+        correlate("hl7-MSG00001")
+        async with EventPublisher(settings()) as publisher:
+            await publisher.dead_letter(
+                b"MSH|", organisation="RR8", gateway="hl7", reason="r", field="", message="m"
+            )
+
+    await asyncio.create_task(request())
+
+    assert dict(recording[0].sent[0]["headers"])[CORRELATION_HEADER] == b"hl7-MSG00001"
 
 
 async def test_using_the_producer_before_start_says_so() -> None:
@@ -204,3 +267,11 @@ def test_every_client_and_faust_take_the_same_tls_and_sasl_options(tmp_path: Pat
     assert credentials.ssl_context is not None
     assert faust_credentials(settings()) is None
     assert client_options("127.0.0.1:9092") == {"bootstrap_servers": "127.0.0.1:9092"}
+
+
+def test_a_new_correlation_id_survives_log_redaction_of_nhs_number_shapes() -> None:
+    # Ten digits in a row, as a UUID's last group may hold, would be blanked in every log line.
+    made = correlation_id_from(uuid.UUID("2b04fd98-1def-48d3-ad51-0123456789ee"))
+    assert made == "2b04fd98-1def48d3-ad510123-456789ee"
+    assert Redactor()(made) == made
+    assert usable_correlation_id(new_correlation_id())
