@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from flowsight.cli import kafka, run, tools
+from flowsight.cli import kafka, rebuild, run, tools
 from flowsight.cli.db import db_app, postgres_app
 from flowsight.cli.fhir import fhir_app
 from flowsight.cli.hl7 import hl7_app
@@ -24,6 +24,7 @@ app.command()(run.worker)
 app.command()(run.api)
 app.command()(kafka.publish)
 app.command("simulate")(tools.simulate_command)
+app.command()(rebuild.rebuild)
 app.add_typer(kafka.kafka_app, name="kafka")
 app.add_typer(postgres_app, name="postgres")
 app.add_typer(db_app, name="db")

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.readmodel.purge import PATIENT_TABLES
-from flowsight.adapters.readmodel.tables import service_daily
+from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty, stays
 from flowsight.services.facts import LONDON
 from tests.integration.feeds import nhs_numbers, publish
 from tests.integration.stack import Stack
@@ -121,3 +121,34 @@ def latest_per_key(bootstrap: str, topic: str) -> dict[str, bytes | None]:
     """The latest record of each key of `topic` (None for a tombstone), keys as text."""
     latest = asyncio.run(_latest_per_key(bootstrap, topic))
     return {key.decode(errors="replace"): value for key, value in latest.items()}
+
+
+def read_model(url: str, tables: tuple[Table, ...], after: int = 90) -> dict[str, list[Any]]:
+    """The tables' rows; of the daily figures, those of finished days within the last `after`
+    days (older ones may have been computed after or before a purge took their facts)."""
+    content = asyncio.run(_rows(url, tables))
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    first, last = repr(today - timedelta(days=after)), repr(today)
+    content["service_daily"] = [r for r in content["service_daily"] if first < r[1] < last]
+    return content
+
+
+async def _count(url: str, table: Table) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            query = select(func.count()).select_from(table)
+            return int((await connection.execute(query)).scalar_one())
+    except Exception:  # the schema is not there yet
+        return -1
+    finally:
+        await engine.dispose()
+
+
+def settled(url: str, facts: int) -> bool:
+    """`facts` stays written and every day's figures computed."""
+    return (
+        asyncio.run(_count(url, stays)) == facts
+        and asyncio.run(_count(url, service_daily)) > 0
+        and asyncio.run(_count(url, service_daily_dirty)) == 0
+    )

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.readmodel.purge import purges
-from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty, stays
+from flowsight.adapters.readmodel.tables import service_daily
 from tests.integration.feeds import pseudonym_of
 from tests.integration.lifecycle import (
     finished_days,
@@ -19,34 +19,12 @@ from tests.integration.lifecycle import (
     numbers,
     patient_rows,
     publish_events,
+    settled,
     stay_events,
 )
 from tests.integration.stack import running_stack, stack_env
 
 pytestmark = pytest.mark.integration
-
-
-async def _count(url: str, table: object) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            query = select(func.count()).select_from(table)  # type: ignore[arg-type]
-            return int((await connection.execute(query)).scalar_one())
-    finally:
-        await engine.dispose()
-
-
-def count(url: str, table: object) -> int:
-    return asyncio.run(_count(url, table))
-
-
-def settled(url: str, facts: int) -> bool:
-    """All facts written and every day's figures computed."""
-    return (
-        count(url, stays) == facts
-        and count(url, service_daily) > 0
-        and count(url, service_daily_dirty) == 0
-    )
 
 
 def test_a_purged_patient_is_gone_from_every_table_and_the_daily_figures_stay_the_same(
