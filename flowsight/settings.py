@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import socket
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -71,6 +73,9 @@ class Settings(BaseSettings):
     database_url: str = ""
 
     # Worker
+    #: This worker's name in its consumer group (Kafka static membership): restarted under the
+    #: same name, it takes its partitions straight back. Empty: `<host>-<data dir>-<port>`.
+    worker_id: str = Field("", pattern=r"^[A-Za-z0-9._:-]{0,200}$")
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 6067
     state_store: str = "memory://"
@@ -174,6 +179,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'flowsight.db'}"
+
+    @property
+    def group_instance_id(self) -> str:
+        """The worker's static member name: `worker_id`, else one stable for this host, data
+        directory and metrics port (so two workers on one host differ by their port)."""
+        if self.worker_id:
+            return self.worker_id
+        place = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:8]
+        return f"{socket.gethostname()}-{place}-{self.worker_metrics_port}"
 
     @cached_property
     def pseudonym_secret(self) -> bytes:

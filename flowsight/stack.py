@@ -16,12 +16,14 @@ from rich.console import Console
 
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics
 from flowsight.adapters.readmodel.database import describe
-from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
 from flowsight.devtools.local.kafka import LocalKafka
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
 
 STOP_GRACE_SECONDS = 15
+#: What stops the stack: Ctrl-C at its terminal, or a service manager's SIGTERM.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -38,17 +40,23 @@ class Stack:
     started_postgres: bool = False
 
     def run(self) -> None:
-        # Explicit handlers: a shell that starts `up` in the background makes it ignore SIGINT.
-        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Explicit handlers: a shell that starts `up` in the background makes it ignore SIGINT,
+        # and a service manager stops it with SIGTERM.
+        previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
         try:
             self._start()
             self._watch()
         except KeyboardInterrupt:
             self.console.print("\nstopping…")
         finally:
-            self._stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            # A second Ctrl-C or SIGTERM while stopping must not abandon what is left to stop.
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+            try:
+                self._stop()
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     def _start(self) -> None:
         settings = self.settings
@@ -57,6 +65,9 @@ class Stack:
             f"fetching Apache Kafka {settings.kafka_version} (first run only)…"
         ):
             broker.ensure_downloaded()
+        status = broker.status()
+        # Ours to stop from here on, even when a signal interrupts the start half-way.
+        self.started_kafka = not (status.running or status.answering)
         with self.console.status(f"starting Kafka on {settings.kafka_bootstrap}…"):
             self.started_kafka = broker.start()
         self.console.print(
@@ -70,7 +81,7 @@ class Stack:
                 update={"database_url": env["FLOWSIGHT_DATABASE_URL"]}
             )
         asyncio.run(ensure_topics(settings, product_topics(settings, self.catalogue)))
-        upgrade(settings.resolved_database_url)
+        upgrade_exclusively(settings.resolved_database_url)
         self.console.print(f"database   {describe(settings.resolved_database_url)}", soft_wrap=True)
         self._spawn("worker", env)
         self._spawn("api", env)
@@ -98,6 +109,8 @@ class Stack:
         server = LocalPostgres()
         with self.console.status("starting PostgreSQL…"):
             server.ensure_installed()
+            current = server.status()
+            self.started_postgres = current is None or not current.running
             self.started_postgres = server.start()
             asyncio.run(server.create_database("flowsight", exist_ok=True))
         return server.url("flowsight")

@@ -6,11 +6,10 @@ import asyncio
 import logging
 
 import faust
-from prometheus_client import start_http_server
 
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics, wait_for_broker
 from flowsight.adapters.readmodel.database import create_engine, describe
-from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
 from flowsight.context import build_runtime
 from flowsight.logs import logging_config
 from flowsight.schemas.catalogue import Catalogue
@@ -18,6 +17,7 @@ from flowsight.settings import Settings
 from flowsight.streams.app import create_app
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.sink import ReadModelSink
+from flowsight.worker_health import faust_health, serve_health_and_metrics
 
 log = logging.getLogger("flowsight.worker")
 
@@ -30,7 +30,8 @@ def prepare(settings: Settings, catalogue: Catalogue) -> None:
         await ensure_topics(settings, product_topics(settings, catalogue))
 
     asyncio.run(_kafka())
-    upgrade(settings.resolved_database_url)
+    # Workers started together must not all migrate at once (one would fail half-way).
+    upgrade_exclusively(settings.resolved_database_url)
 
 
 def run_worker(settings: Settings) -> None:
@@ -39,21 +40,23 @@ def run_worker(settings: Settings) -> None:
     catalogue = runtime.catalogue
     prepare(settings, catalogue)
     metrics = WorkerMetrics()
-    if settings.worker_metrics_port:
-        start_http_server(
-            settings.worker_metrics_port,
-            addr=settings.worker_metrics_host,
-            registry=metrics.registry,
-        )
     engine = create_engine(settings.resolved_database_url)
     flow = create_app(
         settings, runtime.validation, ReadModelSink(engine, catalogue, metrics), metrics
     )
+    if settings.worker_metrics_port:
+        serve_health_and_metrics(
+            settings.worker_metrics_port,
+            settings.worker_metrics_host,
+            metrics.registry,
+            faust_health(flow.app, [flow.validator, flow.tracker]),
+        )
     log.info(
-        "worker starting: kafka %s, database %s, metrics on :%s",
+        "worker starting: kafka %s, database %s, metrics and /healthz on :%s, member %s",
         settings.kafka_bootstrap,
         describe(settings.resolved_database_url),
         settings.worker_metrics_port,
+        settings.group_instance_id,
     )
     worker = faust.Worker(
         flow.app,
@@ -61,4 +64,7 @@ def run_worker(settings: Settings) -> None:
         logging_config=logging_config(settings),
         redirect_stdouts=False,
     )
+    # At WARNING and above faust's progress spinner sets the root logger to DEBUG, so every
+    # debug call of faust and aiokafka (several per event) built a record only to drop it.
+    worker.spinner = None
     worker.execute_from_commandline()

@@ -6,6 +6,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -295,3 +296,19 @@ def test_alert_routes_are_kept_as_written_and_parsed_by_the_notify_adapter(
 
     assert loaded.alert_routes == routes
     assert list(alert_routes(loaded.alert_routes).by_name()) == ["am"]
+
+
+def test_a_worker_s_static_member_name_is_stable_and_differs_by_metrics_port(
+    tmp_path: Path,
+) -> None:
+    def member(**changes: Any) -> str:
+        return Settings(_env_file=None, data_dir=tmp_path, **changes).group_instance_id
+
+    assert member(worker_metrics_port=6067) == member(worker_metrics_port=6067)
+    assert member(worker_metrics_port=6067) != member(worker_metrics_port=6068)
+    assert member(worker_id="flowsight-worker-1") == "flowsight-worker-1"
+
+
+def test_a_worker_id_kafka_would_refuse_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="worker_id"):
+        Settings(_env_file=None, worker_id="two words")

@@ -96,3 +96,49 @@ def test_up_shows_simulated_queues_and_ctrl_c_stops_everything(tmp_path: Path) -
     assert not still_listening, f"still listening after Ctrl-C: {still_listening}\n{output[-3000:]}"
     leftovers = processes_with(f"FLOWSIGHT_DATA_DIR={tmp_path}")
     assert not leftovers, f"processes left running after Ctrl-C: {leftovers}"
+
+
+@pytest.mark.parametrize("when", ["while Kafka starts", "once running"])
+def test_sigterm_stops_everything_up_started(tmp_path: Path, when: str) -> None:
+    kafka_port, controller_port = free_port(), free_port()
+    env = stack_env(
+        f"127.0.0.1:{kafka_port}",
+        f"sqlite+aiosqlite:///{tmp_path / 'flowsight.db'}",
+        tmp_path,
+        FLOWSIGHT_KAFKA_CONTROLLER_PORT=str(controller_port),
+    )
+    ports = [kafka_port, controller_port, int(env["FLOWSIGHT_API_PORT"])]
+    log = tmp_path / "up.log"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flowsight", "up", "--no-simulate"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    # The broker writes its pid file as soon as it is launched, long before it answers.
+    started = (
+        (lambda: (tmp_path / "kafka" / "kafka.pid").exists())
+        if when == "while Kafka starts"
+        else (lambda: "flowsight is running" in log.read_text(errors="replace"))
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not started() and time.monotonic() < deadline and up.poll() is None:
+            time.sleep(0.1)
+        assert started(), log.read_text(errors="replace")[-3000:]
+        # As a service manager stops it: SIGTERM to `up` alone, not to its process group.
+        up.send_signal(signal.SIGTERM)
+        up.wait(90)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+
+    output = log.read_text(errors="replace")
+    assert up.returncode == 0, output[-3000:]
+    deadline = time.monotonic() + 10
+    while any(listening(port) for port in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [port for port in ports if listening(port)], output[-3000:]
+    leftovers = processes_with(f"FLOWSIGHT_DATA_DIR={tmp_path}")
+    assert not leftovers, f"processes left running after SIGTERM: {leftovers}\n{output[-3000:]}"

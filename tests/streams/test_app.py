@@ -26,3 +26,16 @@ def test_each_agent_reads_its_topics_one_event_at_a_time(
     assert (flow.validator.concurrency, flow.tracker.concurrency) == (1, 1)
     assert (flow.journeys.name, flow.capacity.name) == ("journeys", "capacity")
     assert flow.journeys.use_partitioner and flow.capacity.use_partitioner
+
+
+def test_the_worker_joins_its_group_as_a_static_member_named_by_its_settings(
+    settings: Settings, context: ValidationContext
+) -> None:
+    metrics = WorkerMetrics()
+    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
+    named = settings.model_copy(update={"worker_id": "flowsight-worker-0"})
+
+    flow = create_app(named, context, sink, metrics)
+
+    # A restarted member with the same id takes its partitions back without a rebalance.
+    assert flow.app.conf.consumer_group_instance_id == "flowsight-worker-0"
