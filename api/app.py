@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 import flowsight
 from flowsight.adapters.readmodel.database import create_engine
@@ -15,6 +14,7 @@ from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
 from flowsight.api.hardening import install_hardening
 from flowsight.api.live import LiveFeed
+from flowsight.api.middleware import RequestMetrics
 from flowsight.api.openapi import install_openapi
 from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
@@ -54,7 +54,10 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
             validation=validation,
             gateway=gateway,
         )
-        app.state.live = LiveFeed(settings)  # reads Kafka once a client asks for /v1/stream
+        # Reads Kafka once a client asks for /v1/stream or /v1/pressure.
+        app.state.live = LiveFeed(settings)
+        app.state.pressure = pressure.pressure_snapshot(engine, catalogue)
+        app.state.live.listeners.append(app.state.pressure.invalidate)
         try:
             yield
         finally:
@@ -109,28 +112,4 @@ def _examples(catalogue: Catalogue) -> dict[str, list[str]]:
 def _install_metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
     app.state.registry = registry
-    requests = Counter(
-        "flowsight_api_requests",
-        "HTTP requests answered, by route template and status.",
-        ["method", "route", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "flowsight_api_request_seconds",
-        "Time to answer an HTTP request, by route template.",
-        ["method", "route"],
-        registry=registry,
-    )
-
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template, never the raw path: labels stay bounded.
-        template = getattr(route, "path", "unmatched")
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestMetrics, registry=registry)

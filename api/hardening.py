@@ -6,7 +6,9 @@ unexpected error is answered with.
 - `Cache-Control: no-store` on every `/v1` answer: patient-level lists (pseudonyms, dates) must not
   stay in a browser's or a proxy's cache, and an aggregate is stale within seconds anyway;
 - an unexpected error is a 500 problem document that says nothing of its cause; the cause is
-  logged (the log formatter keeps secrets and NHS numbers out of it).
+  logged (the log formatter keeps secrets and NHS numbers out of it);
+- a connection error reaching the edge (the database server refused, dropped or did not answer
+  the connection) is a 503 like a database error (`api/problems.py`), never a 500.
 
 Swagger UI (`/docs`) loads its scripts from a CDN, on the origin where the dashboard keeps its
 API key: it is served in local mode only, and exempt from the policy there.
@@ -72,6 +74,15 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
     }
 
     app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
+
+    @app.exception_handler(OSError)
+    async def _unreachable(request: Request, error: OSError) -> JSONResponse:
+        # The read model's server refused or dropped the connection, or did not answer in time
+        # (asyncpg raises these unwrapped): a 503 the caller may retry, as for a database error.
+        log.error("database unreachable on %s: %s", request.url.path, type(error).__name__)
+        return problem_response(
+            request, 503, "Read model unavailable", "the database could not answer; see /readyz"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.facts import fact_of
-from flowsight.adapters.readmodel.tables import assessments, delays, referrals, stays
+from flowsight.adapters.readmodel.store import as_utc
+from flowsight.adapters.readmodel.tables import (
+    assessments,
+    delays,
+    queue_entries,
+    referrals,
+    stays,
+)
 from flowsight.services.facts import Assessment, Delay, Referral, Stay
 
 WAITING = ("new", "accepted")
@@ -132,3 +141,43 @@ async def queue_by_pathway(connection: AsyncConnection, service_id: str) -> list
     rows = await connection.execute(query)
     found = [PathwayQueue(row.pathway, row.length, row.oldest) for row in rows]
     return sorted(found, key=lambda queue: (queue.pathway is None, queue.pathway or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """How many wait for a service and since when the longest has (None: nobody), and one page
+    of them, longest wait first."""
+
+    length: int
+    oldest_referred_at: datetime | None
+    entries: list[dict[str, Any]]
+
+
+async def queue_page(
+    connection: AsyncConnection, service_id: str, *, limit: int, offset: int
+) -> QueuePage:
+    """A service's queue: its length and longest wait, with a page of its entries (`limit` 0:
+    none), in one query unless the page is empty."""
+    length = func.count().over().label("queue_length")
+    oldest = func.min(queue_entries.c.referred_at).over().label("queue_oldest")
+    if limit > 0:
+        query = (
+            select(queue_entries, length, oldest)
+            .where(queue_entries.c.service_id == service_id)
+            .order_by(queue_entries.c.referred_at, queue_entries.c.pseudonym)
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = [dict(row._mapping) for row in await connection.execute(query)]
+        if rows:
+            first = rows[0]
+            return QueuePage(
+                first["queue_length"],
+                as_utc(first["queue_oldest"]),
+                [{k: v for k, v in row.items() if not k.startswith("queue_")} for row in rows],
+            )
+    query = select(func.count(), func.min(queue_entries.c.referred_at)).where(
+        queue_entries.c.service_id == service_id
+    )
+    count, earliest = (await connection.execute(query)).one()
+    return QueuePage(count, as_utc(earliest) if earliest else None, [])

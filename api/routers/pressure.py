@@ -2,34 +2,90 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowsight.adapters.readmodel import pressure as pressure_store
 from flowsight.adapters.readmodel import store
-from flowsight.api.deps import ConnectionDep, StateDep, Viewer
+from flowsight.api.deps import Viewer
 from flowsight.api.models import CapacityOut, PressureOut, ServicePressure, SystemPressure
+from flowsight.api.problems import problem
+from flowsight.api.snapshot import Snapshot
+from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.pressure import SYSTEM_SCOPE
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
 
+#: The oldest a served answer may be when the live feed has seen no change (queues and capacity
+#: change with every batch the worker applies, without a pressure record).
+MAX_AGE_SECONDS = 0.2
+
+
 @router.get(
-    "/pressure", response_model=PressureOut, summary="Current pressure, system and services"
+    "/pressure",
+    response_model=PressureOut,
+    summary="Current pressure, system and services",
+    responses={503: problem("the read model could not answer (problem details)")},
 )
-async def pressure(state: StateDep, connection: ConnectionDep, _: Viewer) -> PressureOut:
-    """Queue lengths, longest waits and capacity per service, and the system total."""
-    now = datetime.now(UTC)
-    summaries = await store.queue_summaries(connection)
+async def pressure(request: Request, _: Viewer) -> Response:
+    """Queue lengths, longest waits and capacity per service, and the system total.
+
+    Served from a snapshot of the read model shared by the requests of one API process: built
+    again when the worker publishes a score or an alert, and at least every 0.2 seconds;
+    `as_of` is when it was read."""
+    return Response((await current(request)).body, media_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class PressureNow:
+    """What one read of the read model gave: the rendered `GET /v1/pressure` answer, and every
+    service's queue (its waiting entries) as of the same moment."""
+
+    body: bytes
+    queues: dict[str, store.QueueSummary]
+    as_of: datetime
+
+
+async def current(request: Request) -> PressureNow:
+    """The process's latest read of pressure and queues (at most 0.2 s old, none older than a
+    record the live feed has seen)."""
+    request.app.state.live.run()  # its records mark the snapshot stale
+    snapshot: Snapshot[PressureNow] = request.app.state.pressure
+    return await snapshot.get()
+
+
+def pressure_snapshot(engine: AsyncEngine, catalogue: Catalogue) -> Snapshot[PressureNow]:
+    """The process's `GET /v1/pressure` answer and queues, rebuilt when stale."""
+
+    async def build() -> PressureNow:
+        now = datetime.now(UTC)
+        async with engine.connect() as connection:
+            summaries = await store.queue_summaries(connection)
+            answer = await current_pressure(connection, catalogue, summaries, now)
+        return PressureNow(answer.model_dump_json().encode(), summaries, now)
+
+    return Snapshot(build, MAX_AGE_SECONDS)
+
+
+async def current_pressure(
+    connection: AsyncConnection,
+    catalogue: Catalogue,
+    summaries: dict[str, store.QueueSummary],
+    now: datetime,
+) -> PressureOut:
+    """The pressure answer from the read model as of `now`, with the queues `summaries`."""
     # The transfer-of-care hub's queue is its open assessments, as its pressure is scored.
     assessments = await store.open_assessments(connection, now)
     capacity = await store.capacities(connection)
     scored = await pressure_store.states(connection)
     services = []
-    for service in state.catalogue.services:
+    for service in catalogue.services:
         if service.kind == ServiceKind.TRANSFERS_OF_CARE:
             summary = assessments.get(service.id)
         else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from flowsight.adapters.readmodel import facts, store
+from flowsight.adapters.readmodel import caseload, facts, store
 from flowsight.api.deps import ApiState, ConnectionDep, Offset, StateDep, Viewer, audit_read
 from flowsight.api.models import (
     DailyOut,
@@ -18,6 +18,7 @@ from flowsight.api.models import (
     ServiceSummary,
 )
 from flowsight.api.problems import Problem
+from flowsight.api.routers.pressure import current
 from flowsight.schemas.catalogue import Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import CURRENT_FIGURES, Period
@@ -31,18 +32,19 @@ async def service_queue(
     service_id: str,
     request: Request,
     state: StateDep,
-    connection: ConnectionDep,
     principal: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
-) -> QueueOut:
+) -> Response:
     """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
     known_service(state, service_id)
-    now = datetime.now(UTC)
-    summary = (await store.queue_summaries(connection)).get(service_id)
     entries = None
     if principal.has("caseload"):
-        rows = await store.queue_for(connection, service_id, limit=limit, offset=offset)
+        now = datetime.now(UTC)
+        async with state.engine.begin() as connection:  # the read and its audit row
+            queue = await caseload.queue_page(connection, service_id, limit=limit, offset=offset)
+            await audit_read(connection, request, principal, "read_queue_entries")
+        length, oldest = queue.length, queue.oldest_referred_at
         entries = [
             QueueEntryOut(
                 pseudonym=row["pseudonym"],
@@ -52,20 +54,26 @@ async def service_queue(
                 pathway=row["pathway"],
                 priority=row["priority"],
             )
-            for row in rows
+            for row in queue.entries
         ]
-        await audit_read(connection, request, principal, "read_queue_entries")
-    return QueueOut(
+    else:
+        # Without patients, the queue is the one the pressure snapshot read: no query.
+        latest = await current(request)
+        now = latest.as_of
+        summary = latest.queues.get(service_id)
+        length = summary.length if summary else 0
+        oldest = summary.oldest_referred_at if summary else None
+    answer = QueueOut(
         service=service_id,
         as_of=now,
-        length=summary.length if summary else 0,
-        longest_wait_minutes=store.minutes_waited(summary.oldest_referred_at, now)
-        if summary and summary.oldest_referred_at
-        else None,
+        length=length,
+        longest_wait_minutes=store.minutes_waited(oldest, now) if oldest else None,
         entries=entries,
         limit=limit,
         offset=offset,
     )
+    # Built and checked once here: rendered directly rather than validated again.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _service_out(service: Service) -> ServiceOut:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
 from flowsight.adapters.readmodel import pressure as pressure_store
 from flowsight.adapters.readmodel import store
-from flowsight.api.deps import PresentedKey, StateDep, Viewer
-from flowsight.api.live import Change, LiveFeed, pressure_view
+from flowsight.api import resume
+from flowsight.api.deps import ApiState, PresentedKey, StateDep, Viewer
+from flowsight.api.live import Change, Changes, LiveFeed, Position, pressure_view
 from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import problem
+
+log = logging.getLogger("flowsight.api.stream")
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
 
@@ -46,7 +50,18 @@ SSE_EVENT = {
     },
 )
 async def stream(
-    request: Request, state: StateDep, _: Viewer, presented: PresentedKey
+    request: Request,
+    state: StateDep,
+    _: Viewer,
+    presented: PresentedKey,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="the `id` of the last event received, to resume after it",
+            max_length=400,
+        ),
+    ] = None,
 ) -> EventSourceResponse:
     """First a `pressure` event per scope with its current state, then each change as it happens:
 
@@ -55,30 +70,101 @@ async def stream(
       (`kind: acknowledgement`);
     - `resync`: the client fell too far behind; reload `GET /v1/pressure` and carry on.
 
+    Each `pressure` and `alert` event has an `id`: the client's position in the worker's
+    pressure and alerts topics (every partition's next offset, e.g. `p=12,0,5;a=3,0,0`). A
+    client that reconnects with `Last-Event-ID` (a browser's EventSource does so by itself) is
+    sent every change after that position, read back from the topics, then the live ones, each
+    once and no snapshot first: so nothing is lost when an API process restarts, nor when the
+    client reconnects to another replica. An id that is not a position, or one the topics no
+    longer hold (retention), gets a fresh start: the snapshot first, as on a first connection.
+
     A comment line is sent every 15 seconds so proxies keep the connection open. The caller's
     credential is checked again before each change and at least every 15 seconds: when it has
     expired or been revoked, a `closed` event ends the stream.
     """
     feed: LiveFeed = request.app.state.live
     queue = feed.subscribe()  # before the snapshot, so no change falls between the two
+    # Every record read from here on reaches the queue.
+    subscribed_at = dict(feed.position) if feed.position is not None else None
     try:
-        async with state.engine.connect() as connection:
-            snapshot = await pressure_store.states(connection)
+        first, cursor = await _opening(state, feed, subscribed_at, last_event_id)
     except BaseException:
         feed.unsubscribe(queue)
         raise
-
-    first = [Change("pressure", _view(scope, row)) for scope, row in sorted(snapshot.items())]
     allowed = still_allowed(state.authenticator, presented)
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         try:
             async for change in live_changes(first, queue, allowed, RECHECK_SECONDS):
-                yield _event(change)
+                if cursor.admits(change):
+                    yield _event(change, cursor.event_id(change))
         finally:
             feed.unsubscribe(queue)
 
     return EventSourceResponse(events(), ping=PING_SECONDS)
+
+
+class Cursor:
+    """Where one client is in the topics: which changes it still needs, and its event ids."""
+
+    def __init__(self, feed: LiveFeed, position: Position | None, seen: Changes) -> None:
+        self.feed = feed
+        self.position = dict(position) if position is not None else None
+        self.seen = seen
+
+    def admits(self, change: Change) -> bool:
+        """Whether to send `change` (not one sent already); the position moves past it."""
+        if change.at is None:
+            return True
+        kind, partition, offset = change.at
+        if self.position is None:
+            if self.feed.start is None:
+                return self.seen.fresh(change)
+            # Subscribed before the reader was positioned: it has passed on all since its start.
+            self.position = dict(self.feed.start)
+        if offset < self.position.get((kind, partition), 0):
+            return False
+        self.position[(kind, partition)] = offset + 1
+        return self.seen.fresh(change)
+
+    def event_id(self, change: Change) -> str | None:
+        if change.kind not in ("pressure", "alert") or self.position is None:
+            return None
+        return resume.event_id(self.position)
+
+
+async def _opening(
+    state: ApiState, feed: LiveFeed, subscribed_at: Position | None, last_event_id: str | None
+) -> tuple[list[Change], Cursor]:
+    """The first events of a stream and its cursor: the changes since the client's position
+    when it names one that can be caught up from, else every scope's current state."""
+    if last_event_id:
+        try:
+            since = resume.position_of(last_event_id)
+            until = subscribed_at or await _started(feed)
+            # A scope's score is published on every refresh: two rounds read back before the
+            # position give each scope's score as the client last knew it.
+            priming = 2 * (len(state.catalogue.services) + 1)
+            caught_up, seen = await resume.catch_up(state.settings, since, until, priming)
+            return caught_up, Cursor(feed, since, seen)
+        except (ValueError, resume.Unresumable) as reason:
+            log.info(
+                "stream resumed from the current state instead of %r: %s", last_event_id, reason
+            )
+    async with state.engine.connect() as connection:
+        snapshot = await pressure_store.states(connection)
+    first = [Change("pressure", _view(scope, row)) for scope, row in sorted(snapshot.items())]
+    return first, Cursor(feed, subscribed_at, Changes())
+
+
+async def _started(feed: LiveFeed) -> Position:
+    """Where the feed started reading; Unresumable if it cannot reach the topics soon."""
+    try:
+        await asyncio.wait_for(feed.positioned.wait(), resume.CATCH_UP_SECONDS)
+    except TimeoutError:
+        raise resume.Unresumable("the live feed has not reached Kafka") from None
+    assert feed.start is not None
+    return feed.start
 
 
 def still_allowed(authenticator: Authenticator, presented: str | None) -> Callable[[], bool]:
@@ -128,5 +214,6 @@ def _view(scope: str, row: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _event(change: Change) -> dict[str, Any]:
-    return {"event": change.kind, "data": orjson.dumps(change.data).decode()}
+def _event(change: Change, event_id: str | None) -> dict[str, Any]:
+    event = {"event": change.kind, "data": orjson.dumps(change.data).decode()}
+    return event if event_id is None else {**event, "id": event_id}

@@ -1,10 +1,17 @@
-"""What the stream passes on: changes only, every alert, and a resync for a client left behind."""
+"""What the stream passes on: changes only, every alert, and a resync for a client left behind;
+where a client is (its event id) and which changes it still needs; the shared pressure snapshot."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
+import pytest
 
 from flowsight.api.live import CLIENT_BUFFER, Change, Changes, LiveFeed
+from flowsight.api.resume import event_id, position_of
+from flowsight.api.routers.stream import Cursor
+from flowsight.api.snapshot import Snapshot
 from flowsight.settings import Settings
 
 
@@ -64,3 +71,132 @@ async def test_a_client_left_behind_is_told_to_resync_and_others_are_not() -> No
     assert slow.qsize() == 1
     assert slow.get_nowait().kind == "resync"
     assert quick.get_nowait() == Change("alert", {"n": CLIENT_BUFFER})
+
+
+def test_an_event_id_names_every_partitions_next_offset_and_reads_back() -> None:
+    position = {
+        ("pressure", 0): 12,
+        ("pressure", 1): 0,
+        ("pressure", 2): 5,
+        ("alerts", 0): 3,
+        ("alerts", 1): 0,
+        ("alerts", 2): 0,
+    }
+
+    assert event_id(position) == "p=12,0,5;a=3,0,0"
+    assert position_of("p=12,0,5;a=3,0,0") == position
+    for wrong in ("", "garbage", "p=1", "p=1;x=2", "p=-1;a=0", "p=1,,2;a=0", "a=1;p=2;a=3"):
+        with pytest.raises(ValueError, match="not a stream position"):
+            position_of(wrong)
+
+
+def scored_at(partition: int, offset: int, score: float) -> Change:
+    view = orjson.loads(scored("lch-ucr", 1, 1, score))
+    change = Changes().of("pressure", orjson.dumps(view), ("pressure", partition, offset))
+    assert change is not None
+    return change
+
+
+def test_a_cursor_passes_each_change_once_and_its_id_is_where_the_client_is() -> None:
+    feed = LiveFeed(Settings(_env_file=None, environment="local"))  # type: ignore[call-arg]
+    cursor = Cursor(feed, {("pressure", 0): 5, ("alerts", 0): 2}, Changes())
+    told = Change("alert", {"alert_id": "a1"}, ("alerts", 0, 1))
+    new = Change("alert", {"alert_id": "a2"}, ("alerts", 0, 2))
+
+    assert not cursor.admits(told), "before the client's position: it has it"
+    assert cursor.admits(new) and cursor.event_id(new) == "p=5;a=3"
+    assert not cursor.admits(new), "the same record again (catch-up, then the live feed)"
+    assert cursor.admits(scored_at(0, 5, 1.0))
+    # The same score again is no news, but the client is past it.
+    assert not cursor.admits(scored_at(0, 6, 1.0))
+    assert cursor.admits(scored_at(0, 7, 2.0)) and cursor.position == {
+        ("pressure", 0): 8,
+        ("alerts", 0): 3,
+    }
+    resync = Change("resync", {"reason": "too many changes to send"})
+    assert cursor.admits(resync) and cursor.event_id(resync) is None
+
+
+def test_a_first_client_subscribed_before_the_feed_started_follows_from_its_start() -> None:
+    feed = LiveFeed(Settings(_env_file=None, environment="local"))  # type: ignore[call-arg]
+    cursor = Cursor(feed, None, Changes())
+    feed.start = {("pressure", 0): 10, ("alerts", 0): 4}
+
+    assert cursor.admits(Change("alert", {"n": 1}, ("alerts", 0, 4)))
+    assert cursor.event_id(Change("alert", {})) == "p=10;a=5"
+
+
+async def test_the_feed_tells_its_listeners_of_every_record_and_passes_on_news() -> None:
+    feed = LiveFeed(Settings(_env_file=None, environment="local"))  # type: ignore[call-arg]
+    feed.position = {("pressure", 0): 0, ("alerts", 0): 0}
+    heard: list[int] = []
+    feed.listeners.append(lambda: heard.append(1))
+    queue = feed.subscribe()
+    await feed.close()
+
+    feed.take("pressure", 0, 0, scored("lch-ucr", 1, 1, 1.0))
+    feed.take("pressure", 0, 1, scored("lch-ucr", 1, 1, 1.0))  # unchanged
+
+    assert len(heard) == 2 and feed.position[("pressure", 0)] == 2
+    assert queue.qsize() == 1 and queue.get_nowait().at == ("pressure", 0, 0)
+
+
+async def test_requests_share_one_build_and_a_change_makes_the_next_one_build_again() -> None:
+    builds: list[int] = []
+    release = asyncio.Event()
+
+    async def build() -> int:
+        builds.append(len(builds) + 1)
+        await release.wait()
+        return len(builds)
+
+    snapshot = Snapshot(build, max_age=60)
+    waiting = [asyncio.ensure_future(snapshot.get()) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [1] * 5
+    assert await snapshot.get() == 1, "fresh: no build"
+
+    snapshot.invalidate()
+    assert await snapshot.get() == 2
+
+    # A change seen while a build runs: that build may predate it, so the next request waits
+    # for a build that began after it.
+    release.clear()
+    snapshot.invalidate()
+    first = asyncio.ensure_future(snapshot.get())
+    await asyncio.sleep(0)
+    snapshot.invalidate()
+    second = asyncio.ensure_future(snapshot.get())
+    await asyncio.sleep(0)
+    release.set()
+    assert (await first, await second) == (3, 4)
+
+
+async def test_an_answer_older_than_its_age_is_built_again() -> None:
+    count = 0
+
+    async def build() -> int:
+        nonlocal count
+        count += 1
+        return count
+
+    snapshot = Snapshot(build, max_age=0)
+    assert [await snapshot.get(), await snapshot.get()] == [1, 2]
+
+
+async def test_a_failed_build_fails_every_request_waiting_for_it_and_is_not_kept() -> None:
+    calls = 0
+
+    async def build() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        if calls == 1:
+            raise OSError("database away")
+        return calls
+
+    snapshot = Snapshot(build, max_age=60)
+    results = await asyncio.gather(snapshot.get(), snapshot.get(), return_exceptions=True)
+    assert [type(r) for r in results] == [OSError, OSError]
+    assert await snapshot.get() == 2
