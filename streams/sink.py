@@ -39,6 +39,9 @@ class ReadModelSink:
         self.metrics = metrics
         #: Set after each write, so figures and pressure are refreshed soon after state changes.
         self.changed = asyncio.Event()
+        #: Patients whose rows the read model refused: what it holds of them is not their state
+        #: before their next batch, so that batch replaces their rows whole.
+        self.refused: set[str] = set()
 
     async def write(
         self,
@@ -75,6 +78,7 @@ class ReadModelSink:
                 try:
                     await self._retrying([pair], [])
                 except SQLAlchemyError as refused:
+                    self.refused.add(pair[1].pseudonym)
                     self.metrics.sink_failures.inc()
                     log.error("read model refused patient %s: %s", pair[1].pseudonym, refused)
 
@@ -97,8 +101,12 @@ class ReadModelSink:
     ) -> None:
         started = time.perf_counter()
         now = datetime.now(UTC)
-        before = [was for was, _ in pairs]
         states = [state for _, state in pairs]
+        rewritten = [state.pseudonym for state in states if state.pseudonym in self.refused]
+        before = [
+            JourneyState(state.pseudonym) if state.pseudonym in self.refused else was
+            for was, state in pairs
+        ]
         touched = touched_days(changed_facts(before, states), "")
         touched |= {
             (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
@@ -111,10 +119,13 @@ class ReadModelSink:
             first, last = dirty.get(service_id, (day, today))
             dirty[service_id] = (min(first, day), max(last, day))
         async with self.engine.begin() as connection:
+            if rewritten:
+                await facts.delete_patients(connection, rewritten)
             await store.write_queue_entries(connection, before, states, now)
             await facts.write_facts(connection, before, states)
             await facts.mark_dirty(connection, dirty, uuid.uuid4().hex)
             await store.replace_capacity(connection, capacity_rows)
+        self.refused.difference_update(rewritten)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
         self.changed.set()
 

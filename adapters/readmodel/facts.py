@@ -18,6 +18,7 @@ from flowsight.adapters.readmodel.tables import (
     attendances,
     capacity_reports,
     delays,
+    queue_entries,
     referrals,
     service_daily,
     service_daily_dirty,
@@ -106,6 +107,14 @@ async def write_facts(
             await connection.execute(query, gone)
         if upserts:
             await connection.execute(upsert(connection, spec.table), upserts)
+
+
+async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]) -> None:
+    """Delete every fact and queue entry of these patients (to write them afresh)."""
+    for table in (*(spec.table for spec in _TABLES), queue_entries):
+        for start in range(0, len(pseudonyms), 400):  # bounded IN lists
+            chunk = list(pseudonyms[start : start + 400])
+            await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
 
 
 async def service_facts(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flowsight.adapters.readmodel import facts
-from flowsight.services.facts import LONDON
+from flowsight.services.facts import LONDON, Stay
+from flowsight.services.journey import JourneyState
 from tests.adapters.readmodel.model import Feed, ReadModel, midnight
 
 NOW = datetime.now(UTC)
@@ -145,5 +146,39 @@ async def test_the_queue_length_gauge_follows_the_refresh(database_url: str) -> 
         sample = model.metrics.registry.get_sample_value
         assert sample("flowsight_queue_length", {"service": "lch-ucr"}) == 2
         assert sample("flowsight_queue_length", {"service": "lth-wards"}) == 0
+    finally:
+        await model.close()
+
+
+async def test_a_patient_whose_rows_were_refused_is_written_whole_with_their_next_batch(
+    database_url: str,
+) -> None:
+    ann, bob = "a" * 64, "b" * 64
+    admitted = at(1, 10).astimezone(UTC).isoformat()
+    home = at(3, 10).astimezone(UTC).isoformat()
+    again = at(4, 10).astimezone(UTC).isoformat()
+
+    def state(pseudonym: str, *stays: Stay) -> JourneyState:
+        return JourneyState(pseudonym, stays=list(stays))
+
+    model = await ReadModel.at(database_url)
+    try:
+        first = state(ann, Stay("lth-wards", admitted))
+        await model.sink.write([first])
+        # Ann's next state has a row the database refuses (no service): Bob's still lands.
+        ended = Stay("lth-wards", admitted, ended_at=home)
+        refused = state(ann, ended, Stay(None, again))  # type: ignore[arg-type]
+        await model.sink.write(
+            [refused, state(bob, Stay("lth-wards", admitted))], before=[first, state(bob)]
+        )
+        assert [row[0] for row in (await model.patient_rows())["stays"]] == [ann, bob]
+        # Her next batch finds the refused state as before; her rows are replaced whole.
+        fixed = state(ann, ended, Stay("lth-wards", again))
+        await model.sink.write([fixed], before=[refused])
+        stays = [row for row in (await model.patient_rows())["stays"] if row[0] == ann]
+        assert [(row[2], row[3], row[4]) for row in stays] == [
+            ("lth-wards", admitted, home),
+            ("lth-wards", again, None),
+        ]
     finally:
         await model.close()

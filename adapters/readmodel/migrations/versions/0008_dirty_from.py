@@ -25,7 +25,9 @@ REPLACEMENT = "service_daily_dirty_new"
 
 def upgrade() -> None:
     _replace(
-        sa.Column("service_id", sa.String(64), primary_key=True),
+        "service_daily_dirty_span_pkey",
+        ["service_id"],
+        sa.Column("service_id", sa.String(64)),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("through", sa.Date, nullable=False),
     )
@@ -41,8 +43,10 @@ def downgrade() -> None:
     query = sa.text(f"SELECT service_id, day, through, token FROM {DIRTY}")
     marks = op.get_bind().execute(query).all()
     _replace(
-        sa.Column("service_id", sa.String(64), primary_key=True),
-        sa.Column("day", sa.Date, primary_key=True),
+        "service_daily_dirty_pkey",
+        ["service_id", "day"],
+        sa.Column("service_id", sa.String(64)),
+        sa.Column("day", sa.Date),
     )
     rows = []
     for service_id, first, through, token in marks:
@@ -66,11 +70,13 @@ def _date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def _replace(*key: sa.Column[object]) -> None:
+def _replace(key_name: str, key: list[str], *columns: sa.Column[object]) -> None:
+    # The table is renamed once filled; PostgreSQL keeps its key's name, which must be free.
     op.create_table(
         REPLACEMENT,
-        *key,
+        *columns,
         sa.Column("token", sa.String(32), nullable=False, server_default=""),
+        sa.PrimaryKeyConstraint(*key, name=key_name),
     )
 
 

@@ -1,0 +1,50 @@
+"""Migration 0008: the days marked for computing, one row per service and day before, become one
+span per service, and back; no marked day is lost either way. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from alembic import command
+from sqlalchemy import column, insert, select, table
+
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.migrate import alembic_config, upgrade
+
+BEFORE = "0007"
+D0 = date(2026, 11, 2)
+#: Marks as the sink wrote them before 0008: the ward's days 0, 1, 2 and 5; the ED's day 3.
+MARKED = [("lth-wards", D0 + timedelta(days=n), "t1") for n in (0, 1, 2)] + [
+    ("lth-wards", D0 + timedelta(days=5), "t2"),
+    ("lth-ed", D0 + timedelta(days=3), "t3"),
+]
+
+
+async def test_marked_days_become_one_span_per_service_and_back(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, database_url, BEFORE)
+    engine = create_engine(database_url)
+    per_day = table("service_daily_dirty", column("service_id"), column("day"), column("token"))
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(per_day), [{"service_id": s, "day": d, "token": t} for s, d, t in MARKED]
+            )
+        await asyncio.to_thread(upgrade, database_url)
+        spans = table("service_daily_dirty", column("service_id"), column("day"), column("through"))
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(spans).order_by(spans.c.service_id))).all()
+        assert [(s, str(first), str(last)) for s, first, last in rows] == [
+            ("lth-ed", "2026-11-05", "2026-11-05"),
+            ("lth-wards", "2026-11-02", "2026-11-07"),
+        ]
+
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), BEFORE)
+        async with engine.connect() as connection:
+            days = (await connection.execute(select(per_day.c.service_id, per_day.c.day))).all()
+        ward = sorted(str(d) for s, d in days if s == "lth-wards")
+        assert ward == [str(D0 + timedelta(days=n)) for n in range(6)]  # the span, every day
+        assert [str(d) for s, d in days if s == "lth-ed"] == ["2026-11-05"]
+        await asyncio.to_thread(upgrade, database_url)  # and up again
+    finally:
+        await engine.dispose()
