@@ -20,11 +20,29 @@ from faust.tables.recovery import Recovery
 
 
 class HeldFlowRecovery(Recovery):
-    """Recovery whose final step runs with the consumer's flow stopped."""
+    """Recovery whose final step runs with the consumer's flow stopped, and that makes sure the
+    producer knows every changelog topic before the agents write a table."""
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         self.app.consumer.stop_flow()
+        await self._changelog_metadata()
         await super().on_recovery_completed(generation_id)
+
+    async def _changelog_metadata(self) -> None:
+        """Tables made with `use_partitioner` pick a write's changelog partition from the
+        producer's metadata without waiting for it (faust's `key_partition`). aiokafka keeps a
+        topic's partitions only while the topic is tracked: one it saw in a full metadata fetch
+        but never tracked is dropped by the next refresh, and a table write then raised
+        TypeError, crashing the agent and losing its batch. Track every changelog topic and
+        wait for its partitions before the flow resumes."""
+        names = [table.changelog_topic.get_topic_name() for table in self.tables.values()]
+        if not names:
+            return
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        for name in names:
+            producer.client.add_topic(name)
+        for name in names:
+            await producer.partitions_for(name)
 
 
 class FlowSafeTableManager(TableManager):
