@@ -59,7 +59,7 @@ async def stream(
         Header(
             alias="Last-Event-ID",
             description="the `id` of the last event received, to resume after it",
-            max_length=400,
+            max_length=4096,
         ),
     ] = None,
 ) -> EventSourceResponse:
