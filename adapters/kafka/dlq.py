@@ -1,10 +1,16 @@
-"""The dead-letter topic as an integration engineer uses it: why was it refused, and replay it."""
+"""The dead-letter topic as an integration engineer uses it: why was it refused, and replay it.
+
+The worker's delivery is at least once: a worker that crashes after dead-lettering a record but
+before committing its offset reads the record again and dead-letters it again. Each dead letter
+names the record it came from (`error.topic`, `error.partition`, `error.offset` headers), so the
+topic is read as one dead letter per original record, and the raw repeats are counted, not hidden.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,6 +33,8 @@ class DeadLetter:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+    #: How many records on the topic dead-letter the same original (1 unless redelivered).
+    copies: int = 1
 
     @property
     def position(self) -> str:
@@ -42,6 +50,30 @@ class DeadLetter:
     @property
     def origin_topic(self) -> str:
         return self.header("error.topic")
+
+    @property
+    def origin(self) -> tuple[str, int, int] | tuple[int, int]:
+        """The record it dead-letters (topic, partition, offset); a gateway's refusal, which
+        never was a record, is its own position on the dead-letter topic."""
+        try:
+            partition, offset = (
+                int(self.header("error.partition")),
+                int(self.header("error.offset")),
+            )
+        except ValueError:
+            return (self.partition, self.offset)
+        if not self.origin_topic or offset < 0:  # a gateway's refusal: error.offset -1
+            return (self.partition, self.offset)
+        return (self.origin_topic, partition, offset)
+
+
+def one_per_original(letters: list[DeadLetter]) -> list[DeadLetter]:
+    """The first dead letter of each original record, in order, with how many copies it has."""
+    first: dict[tuple[str, int, int] | tuple[int, int], DeadLetter] = {}
+    for letter in letters:
+        kept = first.get(letter.origin)
+        first[letter.origin] = letter if kept is None else replace(kept, copies=kept.copies + 1)
+    return list(first.values())
 
 
 def parse_position(text: str) -> tuple[int, int]:
@@ -64,8 +96,9 @@ async def _reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         await consumer.stop()
 
 
-async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
-    """Every dead letter on the topic now, oldest first within each partition."""
+async def read_dead_letters(settings: Settings, *, raw: bool = False) -> list[DeadLetter]:
+    """The dead letters on the topic now, oldest first: one per original record (its `copies`
+    say how many records the topic holds for it), or with `raw` every record as it is."""
     async with _reader(settings) as consumer:
         partitions = await topic_partitions(settings, settings.dlq_topic)
         assigned = [TopicPartition(settings.dlq_topic, p) for p in partitions]
@@ -89,7 +122,8 @@ async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
                             {name: value for name, value in record.headers},
                         )
                     )
-        return sorted(letters, key=lambda letter: (letter.at, letter.partition, letter.offset))
+        letters.sort(key=lambda letter: (letter.at, letter.partition, letter.offset))
+        return letters if raw else one_per_original(letters)
 
 
 async def replay(settings: Settings, letter: DeadLetter, corrected: bytes | None = None) -> str:

@@ -135,7 +135,12 @@ def dlq_list(
             letter.header("error.message")[:80],
         )
     Console().print(table)
-    console.print(f"{len(letters)} dead letter(s)" + (f" with reason {reason}" if reason else ""))
+    repeats = sum(letter.copies - 1 for letter in letters)  # redelivered: listed once
+    console.print(
+        f"{len(letters)} dead letter(s)"
+        + (f" with reason {reason}" if reason else "")
+        + f", one per original record; {repeats} raw duplicate(s) on the topic not listed"
+    )
 
 
 @dlq_app.command("show")

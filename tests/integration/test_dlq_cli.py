@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from flowsight.adapters.kafka.producer import EventPublisher
 from tests.integration.feeds import NHS_NUMBER, event, pseudonym_of, publish, queue_entries
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, running_stack, stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +64,36 @@ def test_list_show_and_replay_a_corrected_event(stack: Stack, tmp_path: Path) ->
         timeout=60,
         what="the replayed, corrected referral in the reablement queue",
     )
+
+
+def test_a_refusal_dead_lettered_again_after_a_crash_is_listed_once(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A worker killed between dead-lettering a record and committing its offset dead-letters it
+    again on restart: `flowsight dlq list` shows each original record once and counts the rest."""
+    env = stack_env(kafka_bootstrap, f"sqlite+aiosqlite:///{tmp_path / 'rm.db'}", tmp_path)
+    with running_stack(env, tmp_path) as stack:
+        settings = stack.settings
+        flowsight(stack, "topics", "create")
+        refused = event("referral", to_service="lcc-reablment", pathway="P1", status="new")
+        origin = [
+            ("error.reason", b"unknown_service"),
+            ("error.topic", settings.ingest_topic("RR8").encode()),
+            ("error.partition", b"1"),
+            ("error.offset", b"41"),
+        ]
+        # Two gateway refusals never were records (error.offset -1): two originals, not one.
+        gateway = [("error.reason", b"malformed_json"), ("error.offset", b"-1")]
+
+        async def dead_letter() -> None:
+            async with EventPublisher(settings) as publisher:
+                for headers in (origin, origin, origin, gateway, gateway):
+                    await publisher.write(
+                        settings.dlq_topic, json.dumps(refused).encode(), headers=headers
+                    )
+
+        asyncio.run(dead_letter())
+        listing = flowsight(stack, "dlq", "list")
+        assert listing.count("unknown_service") == 1, listing
+        assert listing.count("malformed_json") == 2, listing
+        assert "3 dead letter(s), one per original record; 2 raw duplicate(s)" in listing
