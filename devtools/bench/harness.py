@@ -124,11 +124,12 @@ class Flowsight:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, command: str, name: str | None = None, **env: str) -> subprocess.Popen[bytes]:
-        """`flowsight <command>` in its own session, its output in `<name>.log`."""
+        """`flowsight <command>` (words split on spaces, e.g. "hl7 listen --port 2575") in its
+        own session, its output in `<name>.log`."""
         name = name or command
         with (self.directory / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(  # nosec B603 # our own interpreter and module, no shell
-                [sys.executable, "-m", "flowsight", command],
+                [sys.executable, "-m", "flowsight", *command.split()],
                 env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

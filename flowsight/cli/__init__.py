@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from flowsight.cli import kafka, rebuild, run, tools
+from flowsight.cli import kafka, rebuild, run, soak, tools
 from flowsight.cli.db import db_app, postgres_app
 from flowsight.cli.fhir import fhir_app
 from flowsight.cli.hl7 import hl7_app
@@ -32,6 +32,7 @@ app.add_typer(kafka.topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.add_typer(tools.bench_app, name="bench")
+app.command()(soak.soak)
 app.add_typer(tools.schema_app, name="schema")
 app.add_typer(kafka.dlq_app, name="dlq")
 app.add_typer(hl7_app, name="hl7")

@@ -1,0 +1,275 @@
+"""The faults around the worker: the broker stopped, the read model unavailable, the API restarted
+under connected `/v1/stream` clients. Each stage publishes half the events, injects the fault while
+the other half streams, and is compared with the uninterrupted run once it has caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flowsight.api.auth import new_api_key
+from flowsight.devtools.bench.harness import Flowsight, free_port
+from flowsight.devtools.faults.inject import locked_sqlite
+from flowsight.devtools.faults.mllp import MllpSender
+from flowsight.devtools.faults.outcome import Outcome
+from flowsight.devtools.faults.stage import Campaign, halves
+from flowsight.devtools.faults.stream import StreamClient
+from flowsight.settings import Settings
+
+BROKER = "the broker stopped mid-stream, then restarted"
+DATABASE = "the read-model database unavailable mid-stream"
+API_RESTART = "the API restarted while `/v1/stream` clients are connected"
+PROBLEM_JSON = "application/problem+json"
+
+#: Holds the read model unavailable while entered (an SQLite lock, a stopped cluster).
+Outage = Callable[[Path], AbstractContextManager[None]]
+
+
+def sqlite_outage(directory: Path) -> AbstractContextManager[None]:
+    return locked_sqlite(directory / "read-model.db")
+
+
+@asynccontextmanager
+async def own_broker(directory: Path) -> AsyncIterator[Any]:
+    """A broker of this fault's own on free ports (stopping the shared one would break others)."""
+    from flowsight.devtools.local.kafka import LocalKafka
+
+    settings = Settings(
+        _env_file=None,
+        environment="local",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        kafka_controller_port=free_port(),
+        kafka_heap="512m",
+        data_dir=directory,
+    )
+    kafka = LocalKafka(settings, data_dir=directory / "kafka")
+    await asyncio.to_thread(kafka.start, 180)
+    try:
+        yield kafka
+    finally:
+        await asyncio.to_thread(kafka.stop)
+
+
+async def _probe_while(
+    until: float, probe: Callable[[httpx.AsyncClient], Any], statuses: Counter[str]
+) -> None:
+    """Call `probe` again and again until the monotonic clock reaches `until`; count answers."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        while time.monotonic() < until:
+            try:
+                response = await probe(client)
+                kind = response.headers.get("content-type", "").split(";")[0]
+                statuses[f"{response.status_code} {kind}"] += 1
+            except httpx.HTTPError as error:
+                statuses[type(error).__name__] += 1
+            await asyncio.sleep(1.0)
+
+
+def _no_500(
+    outcome: Outcome, statuses: Counter[str], what: str, refusal: str, *, refused: bool = True
+) -> None:
+    """Every answer while the fault lasted was a success or a `refusal` problem, never a 500;
+    with `refused`, at least one was the refusal."""
+    outcome.notes.append(f"{what} answered " + ", ".join(f"{n} x {s}" for s, n in statuses.items()))
+    outcome.check(
+        all(s.startswith(("2", refusal)) for s in statuses), f"{what} answered other than 2xx/503"
+    )
+    outcome.check(
+        all(s.endswith(PROBLEM_JSON) for s in statuses if s.startswith(refusal)),
+        f"a {refusal} of {what} was not problem details",
+    )
+    if refused:
+        outcome.check(
+            any(s.startswith(refusal) for s in statuses), f"{what} never answered {refusal}"
+        )
+
+
+async def broker_outage(campaign: Campaign) -> Outcome:
+    """Stop the stage's own broker for `plan.broker_outage_seconds` while the producers keep
+    sending; the gateway must answer 503 problem details and the MLLP listener AE/AR."""
+    outcome = Outcome(BROKER)
+    first, second = halves(campaign.events)
+    directory = campaign.directory / "broker"
+    directory.mkdir(parents=True, exist_ok=True)
+    async with own_broker(directory) as kafka:
+        catalogue_codes = _organisations(campaign)
+        publisher_key, publisher_entry = new_api_key(
+            "fault-publisher", [f"publisher:{code}" for code in catalogue_codes]
+        )
+        async with campaign.stage(
+            "broker", bootstrap=kafka.bootstrap, FLOWSIGHT_API_KEYS=publisher_entry
+        ) as flowsight:
+            mllp_port = free_port()
+            flowsight.start("worker")
+            flowsight.start("api")
+            flowsight.start(
+                f"hl7 listen --organisation RR8 --port {mllp_port} --service lth-wards",
+                "mllp",
+            )
+            await flowsight.wait_api()
+            sender = MllpSender(mllp_port, flowsight.settings)
+            await campaign.stream(flowsight, first)
+            headers = {"Authorization": f"Bearer {publisher_key}"}
+            sample = first[-1]
+
+            async def post(client: httpx.AsyncClient) -> httpx.Response:
+                # An event already published: accepted again, it is absorbed by its event id.
+                return await client.post(
+                    f"{flowsight.api_url}/v1/events", json=sample, headers=headers
+                )
+
+            feed = asyncio.ensure_future(campaign.stream(flowsight, second))
+            await asyncio.to_thread(kafka.stop)
+            campaign.injected(outcome)
+            stopped = time.monotonic()
+            statuses: Counter[str] = Counter()
+            until = stopped + campaign.plan.broker_outage_seconds
+            acks = await asyncio.gather(
+                _probe_while(until, post, statuses), sender.send_while(until)
+            )
+            await asyncio.to_thread(kafka.start, 180)
+            outcome.notes.append(f"broker away {time.monotonic() - stopped:.0f} s")
+            _no_500(outcome, statuses, "POST /v1/events", "503")
+            refused = acks[1]
+            outcome.notes.append(
+                "MLLP answered " + ", ".join(f"{n} x {c}" for c, n in Counter(refused).items())
+            )
+            outcome.check(
+                bool(refused) and all(code in ("AE", "AR") for code in refused),
+                "the MLLP listener did not answer AE/AR while Kafka was away",
+            )
+            await feed
+            await sender.until_accepted(within=120)
+            await campaign.finish("broker", flowsight, outcome)
+            _exclude_mllp_patient(campaign, outcome, sender.pseudonym)
+    return outcome
+
+
+def _organisations(campaign: Campaign) -> list[str]:
+    return sorted({str(event["source"]).split("/")[0] for event in campaign.events})
+
+
+def _exclude_mllp_patient(campaign: Campaign, outcome: Outcome, pseudonym: str) -> None:
+    """The MLLP sender's patient is not one of the city's: their rows must be there (nothing
+    the listener acknowledged was lost), and are left out of the comparison."""
+    content = campaign.contents["broker"]
+    theirs = sum(1 for rows in content.values() for row in rows if repr(pseudonym) in row)
+    outcome.check(theirs > 0, "the event the MLLP listener acknowledged after the outage is lost")
+    campaign.contents["broker"] = {
+        table: [row for row in rows if repr(pseudonym) not in row]
+        for table, rows in content.items()
+    }
+
+
+async def database_outage(
+    campaign: Campaign, outage: Outage = sqlite_outage, *, readers_refused: bool = False
+) -> Outcome:
+    """Hold the read model unavailable for `plan.database_outage_seconds` while events stream:
+    the sink must retry and catch up; the API answer 503 problem details, never 500.
+
+    An SQLite lock stops writers only (WAL readers go on), so there the API may answer from the
+    last committed state; a stopped PostgreSQL (`readers_refused`) must be answered with 503s.
+    The outage outlasts SQLite's 30 s busy timeout, so the sink's writes fail and are retried
+    rather than merely wait."""
+    outcome = Outcome(DATABASE)
+    first, second = halves(campaign.events)
+    async with campaign.stage("database") as flowsight:
+        flowsight.start("worker")
+        flowsight.start("api")
+        await flowsight.wait_api()
+        await campaign.stream(flowsight, first)
+        feed = asyncio.ensure_future(campaign.stream(flowsight, second))
+        statuses: Counter[str] = Counter()
+        seconds = campaign.plan.database_outage_seconds
+
+        async def get(client: httpx.AsyncClient) -> httpx.Response:
+            return await client.get(f"{flowsight.api_url}/v1/services", headers=flowsight.headers)
+
+        def hold() -> None:
+            with outage(flowsight.directory):
+                time.sleep(seconds)
+
+        held = asyncio.ensure_future(asyncio.to_thread(hold))
+        campaign.injected(outcome)
+        await asyncio.sleep(1.0)
+        await _probe_while(time.monotonic() + seconds - 2, get, statuses)
+        await held
+        outcome.notes.append(f"database away {seconds:.0f} s")
+        _no_500(outcome, statuses, "GET /v1/services", "503", refused=readers_refused)
+        await feed
+        await campaign.finish("database", flowsight, outcome)
+        retries = _sink_retries(flowsight)
+        outcome.notes.append(f"sink log: {retries} retried write(s)")
+        outcome.check(retries > 0, "the sink never retried a write during the outage")
+    return outcome
+
+
+def _sink_retries(flowsight: Flowsight) -> int:
+    return flowsight.log_tail("worker", 10_000_000).count("read-model write failed")
+
+
+async def api_restart(campaign: Campaign) -> Outcome:
+    """Restart the API while clients follow `/v1/stream`; each reconnects with `Last-Event-ID`
+    and must miss no change and see none twice, as a fresh client resuming after its first
+    change sees them."""
+    outcome = Outcome(API_RESTART)
+    plan = campaign.plan
+    first, second = halves(campaign.events)
+    async with campaign.stage("stream") as flowsight:
+        flowsight.start("worker")
+        flowsight.start("api")
+        await flowsight.wait_api()
+        url = f"{flowsight.api_url}/v1/stream"
+        clients = [StreamClient(url, flowsight.headers) for _ in range(plan.stream_clients)]
+        stop = asyncio.Event()
+        following = [asyncio.ensure_future(client.follow(stop)) for client in clients]
+        feed = asyncio.ensure_future(campaign.stream(flowsight, first + second))
+        for _ in range(plan.api_restarts):
+            await asyncio.sleep(max(2.0, len(first) / plan.step * plan.pause / 2))
+            flowsight.stop("api")
+            await asyncio.sleep(2.0)
+            flowsight.start("api")
+            await flowsight.wait_api()
+            campaign.injected(outcome, len(clients))
+        await feed
+        await campaign.finish("stream", flowsight, outcome)
+        await asyncio.sleep(3.0)  # the last changes reach the clients
+        stop.set()
+        await asyncio.gather(*following)
+        for client in clients:
+            await _resumed_completely(client, url, flowsight.headers, outcome)
+    return outcome
+
+
+async def _resumed_completely(
+    client: StreamClient, url: str, headers: dict[str, str], outcome: Outcome
+) -> None:
+    changes = client.changes
+    outcome.notes.append(
+        f"a client: {client.connections} connection(s), {len(client.received)} event(s), "
+        f"{len(changes)} with an id"
+    )
+    if not changes:
+        outcome.problems.append("the stream's events carry no `id:`: Last-Event-ID cannot resume")
+        return
+    ids = [change.id for change in changes]
+    twice = sum(count - 1 for count in Counter(ids).values())
+    outcome.applied_twice += twice
+    outcome.check(not twice, f"a client got {twice} change(s) twice across the restart")
+    fresh = StreamClient(url, headers, last_id=ids[0])
+    await fresh.read_until_quiet(quiet=3.0, within=30.0)
+    expected = [change.id for change in fresh.changes]
+    missed = [i for i in expected if i not in set(ids)]
+    outcome.lost += len(missed)
+    outcome.check(
+        bool(expected) or len(ids) == 1,
+        "resuming after a client's first change with Last-Event-ID gave no change",
+    )
+    outcome.check(not missed, f"a client missed {len(missed)} change(s) across the restart")
