@@ -3,7 +3,9 @@ messages to the dead-letter topic, and dead letters back again, each call return
 Kafka has acknowledged the write.
 
 The gateways, `flowsight publish`, the simulator and `flowsight dlq replay` all write through
-`EventPublisher`, so they share one producer configuration and one partition-key rule.
+`EventPublisher`, so they share one producer configuration and one partition-key rule. Each event
+record carries a `correlation-id` header: the one the current task was given with `correlate`
+(a gateway request's `X-Correlation-ID`), else a new one per record.
 """
 
 from __future__ import annotations

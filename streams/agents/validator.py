@@ -6,8 +6,9 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -66,19 +67,18 @@ def validator(
             BATCH_SIZE, within=BATCH_SECONDS
         ):
             counts: Counter[tuple[str, str]] = Counter()
-            deliveries = await _validated(batch, counts)
-            await asyncio.gather(*deliveries)
+            await delivered(await _validated(batch, counts))
             for (event_type, outcome), count in counts.items():
                 metrics.validated.labels(event_type, outcome).inc(count)
             yield None
 
     async def _validated(
         batch: Sequence[EventT[bytes]], counts: Counter[tuple[str, str]]
-    ) -> list[Awaitable[Any]]:
+    ) -> list[Sent]:
         """Validate and send each event of `batch`; the sends' deliveries, not yet awaited."""
         now = datetime.now(UTC)
         debug = log.isEnabledFor(logging.DEBUG)
-        deliveries: list[Awaitable[Any]] = []
+        deliveries: list[Sent] = []
         for event in batch:
             message = event.message
             headers = message_headers(message.headers)
@@ -101,13 +101,13 @@ def validator(
                 outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
             if isinstance(outcome, Accepted):
                 event_type = outcome.event["event_type"]
-                deliveries.append(
-                    await events.send(
-                        key=outcome.key.encode(),
-                        value=orjson.dumps(outcome.event),
-                        headers=[(CORRELATION_HEADER, correlation_id.encode())],
-                    )
+                send = partial(
+                    events.send,
+                    key=outcome.key.encode(),
+                    value=orjson.dumps(outcome.event),
+                    headers=[(CORRELATION_HEADER, correlation_id.encode())],
                 )
+                deliveries.append((await send(), send))
                 counts[event_type, "valid"] += 1
                 if debug:
                     log.debug(
@@ -118,8 +118,43 @@ def validator(
                         extra={"correlation_id": correlation_id},
                     )
             else:
-                deliveries.append(await dead_letters.send(event, outcome, correlation_id))
+                send = partial(dead_letters.send, event, outcome, correlation_id)
+                deliveries.append((await send(), send))
                 counts[event_type_of(event.value), "dead_lettered"] += 1
         return deliveries
 
     return validate
+
+
+#: A record handed to the producer: its delivery, and how to send it again.
+Sent = tuple[Awaitable[Any], Callable[[], Awaitable[Awaitable[Any]]]]
+#: How long to wait before sending again records Kafka did not acknowledge.
+RESEND_SECONDS = 1.0
+
+
+async def delivered(sent: list[Sent]) -> None:
+    """Wait until Kafka has acknowledged every record of `sent`, sending again those it did not.
+
+    faust acknowledges a batch's events even when the agent fails half-way, so a failed send
+    must not end the batch: it is sent again until Kafka has it, and the batch's offsets wait.
+    """
+    while sent:
+        results = await asyncio.gather(*(delivery for delivery, _ in sent), return_exceptions=True)
+        failed = [
+            again
+            for (_, again), result in zip(sent, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        if not failed:
+            return
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if any(isinstance(error, asyncio.CancelledError) for error in errors):
+            raise asyncio.CancelledError  # the producer is stopping: so is the worker
+        log.warning(
+            "Kafka did not acknowledge %d records (%r); sending them again in %.0f s",
+            len(failed),
+            errors[0],
+            RESEND_SECONDS,
+        )
+        await asyncio.sleep(RESEND_SECONDS)
+        sent = [(await again(), again) for again in failed]

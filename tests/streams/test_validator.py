@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 import faust
 import orjson
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 
 from flowsight.adapters.kafka.producer import CORRELATION_HEADER
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
+from flowsight.streams.agents import validator as validator_module
 from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
@@ -153,3 +156,26 @@ async def test_a_batch_of_events_each_leave_in_the_order_they_came(subject: Vali
     assert [orjson.loads(p.value)["event_id"] for p in published] == ids
     labels = {"event_type": "admission", "outcome": "valid"}
     assert subject.count("flowsight_events_validated_total", **labels) == len(ids)
+
+
+async def test_a_record_kafka_did_not_acknowledge_is_sent_again_before_the_batch_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    loop = asyncio.get_running_loop()
+    failed: asyncio.Future[None] = loop.create_future()
+    failed.set_exception(KafkaTimeoutError())
+    acknowledged: asyncio.Future[None] = loop.create_future()
+    acknowledged.set_result(None)
+    sent_again: list[str] = []
+
+    async def again() -> asyncio.Future[None]:
+        sent_again.append("record")
+        return acknowledged
+
+    async def never_called() -> asyncio.Future[None]:
+        raise AssertionError("an acknowledged record was sent again")
+
+    await validator_module.delivered([(failed, again), (acknowledged, never_called)])
+
+    assert sent_again == ["record"]
