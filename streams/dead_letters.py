@@ -93,6 +93,9 @@ def event_type_of(raw: bytes) -> str:
     """A bounded metrics label for a refused record: its declared type when readable and known."""
     try:
         document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError):  # not JSON, or no value at all
         return "unreadable"
-    return event_type_label(document)
+    try:
+        return event_type_label(document)
+    except TypeError:  # an event_type that is an object or a list
+        return "unknown"

@@ -66,8 +66,19 @@ def validator(
         async for batch in stream.take_events(  # type: ignore[attr-defined]
             BATCH_SIZE, within=BATCH_SECONDS
         ):
-            counts: Counter[tuple[str, str]] = Counter()
-            await delivered(await _validated(batch, counts))
+            while True:
+                counts: Counter[tuple[str, str]] = Counter()
+                try:
+                    await delivered(await _validated(batch, counts))
+                    break
+                except Exception:
+                    # faust would acknowledge the batch's events anyway: never let it end here.
+                    log.exception(
+                        "the validator could not hand on a batch of %d events; again in %.0f s",
+                        len(batch),
+                        RESEND_SECONDS,
+                    )
+                    await asyncio.sleep(RESEND_SECONDS)
             for (event_type, outcome), count in counts.items():
                 metrics.validated.labels(event_type, outcome).inc(count)
             yield None
@@ -84,13 +95,7 @@ def validator(
             headers = message_headers(message.headers)
             correlation_id = correlation_id_of(event, headers)
             try:
-                outcome = validate_event(
-                    event.value,
-                    organisation=organisation_of_topic(message.topic),
-                    context=context,
-                    now=now,
-                    headers=dict(headers),
-                )
+                send, label = _send_for(event, headers, correlation_id, now)
             except Exception as error:  # a bug must not stop the stream or lose the event
                 log.exception(
                     "validator failed on %s offset %s",
@@ -98,36 +103,51 @@ def validator(
                     message.offset,
                     extra={"correlation_id": correlation_id},
                 )
-                outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
-            if isinstance(outcome, Accepted):
-                event_type = outcome.event["event_type"]
-                send = partial(
-                    events.send,
-                    key=outcome.key.encode(),
-                    value=orjson.dumps(outcome.event),
-                    headers=[(CORRELATION_HEADER, correlation_id.encode())],
+                rejected = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
+                send = partial(dead_letters.send, event, rejected, correlation_id)
+                label = (event_type_of(event.value), "dead_lettered")
+            deliveries.append((await send(), send))
+            counts[label] += 1
+            if debug and label[1] == "valid":
+                log.debug(
+                    "validated %s from %s offset %s",
+                    label[0],
+                    message.topic,
+                    message.offset,
+                    extra={"correlation_id": correlation_id},
                 )
-                deliveries.append((await send(), send))
-                counts[event_type, "valid"] += 1
-                if debug:
-                    log.debug(
-                        "validated %s from %s offset %s",
-                        event_type,
-                        message.topic,
-                        message.offset,
-                        extra={"correlation_id": correlation_id},
-                    )
-            else:
-                send = partial(dead_letters.send, event, outcome, correlation_id)
-                deliveries.append((await send(), send))
-                counts[event_type_of(event.value), "dead_lettered"] += 1
         return deliveries
+
+    def _send_for(
+        event: EventT[bytes], headers: list[tuple[str, bytes]], correlation_id: str, now: datetime
+    ) -> tuple[Send, tuple[str, str]]:
+        """How to send `event` on (normalised, or as a dead letter) and its metrics labels."""
+        message = event.message
+        outcome = validate_event(
+            event.value,
+            organisation=organisation_of_topic(message.topic),
+            context=context,
+            now=now,
+            headers=dict(headers),
+        )
+        if isinstance(outcome, Accepted):
+            send = partial(
+                events.send,
+                key=outcome.key.encode(),
+                value=orjson.dumps(outcome.event),
+                headers=[(CORRELATION_HEADER, correlation_id.encode())],
+            )
+            return send, (outcome.event["event_type"], "valid")
+        label = (event_type_of(event.value), "dead_lettered")
+        return partial(dead_letters.send, event, outcome, correlation_id), label
 
     return validate
 
 
+#: Sends one record; returns its delivery.
+Send = Callable[[], Awaitable[Awaitable[Any]]]
 #: A record handed to the producer: its delivery, and how to send it again.
-Sent = tuple[Awaitable[Any], Callable[[], Awaitable[Awaitable[Any]]]]
+Sent = tuple[Awaitable[Any], Send]
 #: How long to wait before sending again records Kafka did not acknowledge.
 RESEND_SECONDS = 1.0
 

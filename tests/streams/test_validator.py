@@ -179,3 +179,20 @@ async def test_a_record_kafka_did_not_acknowledge_is_sent_again_before_the_batch
     await validator_module.delivered([(failed, again), (acknowledged, never_called)])
 
     assert sent_again == ["record"]
+
+
+async def test_an_event_whose_type_is_an_object_is_dead_lettered_and_its_batch_goes_on(
+    subject: Validator,
+) -> None:
+    odd = orjson.dumps(example("admission", event_type={"kind": "admission"}))
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(example("admission", event_id="before")), wait=False)
+        await agent.put(odd, wait=False)
+        await agent.put(orjson.dumps(example("admission", event_id="after")), wait=False)
+        published = [await subject.events.get(timeout=2) for _ in range(2)]
+        refused = await subject.dead_letters.get(timeout=2)
+
+    assert [orjson.loads(p.value)["event_id"] for p in published] == ["before", "after"]
+    assert refused.value == odd
+    labels = {"event_type": "unknown", "outcome": "dead_lettered"}
+    assert subject.count("flowsight_events_validated_total", **labels) == 1
