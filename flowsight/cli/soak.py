@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,9 @@ def soak(
     minutes: Annotated[
         float, typer.Option(help="Keep starting rounds of every fault for this long.")
     ] = 30,
+    events: Annotated[
+        int, typer.Option(help="Simulated events each fault's stage gets per round.")
+    ] = 3_000,
     postgres: Annotated[
         bool,
         typer.Option(
@@ -57,11 +61,13 @@ def soak(
             directory,
             minutes,
             postgres=server,
+            plan=plan,
             on_published=progress.bar("events published", None),
             on_injected=progress.bar("faults injected", None),
             on_round=progress.bar("rounds", None),
         )
 
+    plan = replace(SOAK_PLAN, events=events)
     started = time.monotonic()
     with bars(console) as progress:
         outcomes, rounds = run_on_broker(bootstrap, body)
@@ -71,7 +77,7 @@ def soak(
         report,
         outcomes.values(),
         how=f"`flowsight soak --minutes {minutes:g}` ({rounds} round(s) of every fault, "
-        f"{SOAK_PLAN.events:,} simulated events per stage, read models on {database})",
+        f"{events:,} simulated events per stage, read models on {database})",
         seconds=seconds,
         context=machine_load(),
     )
