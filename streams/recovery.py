@@ -48,6 +48,13 @@ class HeldFlowRecovery(Recovery):
 class FlowSafeTableManager(TableManager):
     """The table manager, with `HeldFlowRecovery` as its recovery service."""
 
+    async def on_start(self) -> None:
+        """faust's start without the second it first sleeps (a pause for tables declared late):
+        every table of ours exists before the app starts, and each start of a worker paid it."""
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
     @property
     def recovery(self) -> Recovery:
         if self._recovery is None:
