@@ -39,8 +39,13 @@ class ReadModelSink:
         self.metrics = metrics
         #: Set after each write, so figures and pressure are refreshed soon after state changes.
         self.changed = asyncio.Event()
-        #: Patients whose rows the read model refused: what it holds of them is not their state
-        #: before their next batch, so that batch replaces their rows whole.
+        #: Patients this sink wrote. A patient's first batch in this process, or the next one
+        #: after the read model refused their rows, replaces their rows whole: what the read
+        #: model holds of them may then be another state than the batch found (written before
+        #: a crash, ahead of the table's changelog; or never written).
+        self.written: set[str] = set()
+        #: Patients whose rows the read model refused: their state before is no guide to what
+        #: changed either (it may hold the very fact refused).
         self.refused: set[str] = set()
 
     async def write(
@@ -78,6 +83,7 @@ class ReadModelSink:
                 try:
                     await self._retrying([pair], [])
                 except SQLAlchemyError as refused:
+                    self.written.discard(pair[1].pseudonym)
                     self.refused.add(pair[1].pseudonym)
                     self.metrics.sink_failures.inc()
                     log.error("read model refused patient %s: %s", pair[1].pseudonym, refused)
@@ -102,12 +108,18 @@ class ReadModelSink:
         started = time.perf_counter()
         now = datetime.now(UTC)
         states = [state for _, state in pairs]
-        rewritten = [state.pseudonym for state in states if state.pseudonym in self.refused]
+        rewritten = [state.pseudonym for state in states if state.pseudonym not in self.written]
         before = [
+            was if state.pseudonym in self.written else JourneyState(state.pseudonym)
+            for was, state in pairs
+        ]
+        # The days a change touched: from the state the batch found (after a crash, the same
+        # batch written again brings the same state; the rows are what may differ).
+        found = [
             JourneyState(state.pseudonym) if state.pseudonym in self.refused else was
             for was, state in pairs
         ]
-        touched = touched_days(changed_facts(before, states), "")
+        touched = touched_days(changed_facts(found, states), "")
         touched |= {
             (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
         }
@@ -125,6 +137,7 @@ class ReadModelSink:
             await facts.write_facts(connection, before, states)
             await facts.mark_dirty(connection, dirty, uuid.uuid4().hex)
             await store.replace_capacity(connection, capacity_rows)
+        self.written.update(rewritten)
         self.refused.difference_update(rewritten)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
         self.changed.set()

@@ -144,6 +144,11 @@ class ReadModel:
         self.capacity.update(changes.capacity)
         await self.sink.write(changes.states, changes.capacity_rows, before=changes.before)
 
+    def restart(self, journeys: dict[str, list[Event]]) -> None:
+        """A new worker over the same read model, its journeys table restored as `journeys`."""
+        self.journeys = dict(journeys)
+        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics)
+
     async def refresh(self, now: datetime, *, whole_history: bool = False) -> DailyRefresh:
         """The refresh task's figures step at `now`."""
         return await refresh_daily(

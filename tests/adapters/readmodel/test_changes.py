@@ -94,8 +94,8 @@ async def test_batches_written_again_after_a_crash_leave_exactly_one_copy_of_the
         await model.fold(third)
         written = await model.patient_rows()
         # The worker dies: the read model holds every batch, its table and offsets only the
-        # first. Both later batches are read and written again.
-        model.journeys = journeys
+        # first. A new worker reads both later batches and writes them again.
+        model.restart(journeys)
         await model.fold(second)
         await model.fold(third)
         assert await model.patient_rows() == written
@@ -180,5 +180,28 @@ async def test_a_patient_whose_rows_were_refused_is_written_whole_with_their_nex
             ("lth-wards", admitted, home),
             ("lth-wards", again, None),
         ]
+    finally:
+        await model.close()
+
+
+async def test_a_change_undone_in_the_backlog_after_a_restart_leaves_no_trace(
+    database_url: str,
+) -> None:
+    feed = Feed()
+    admitted = feed.publish("admission", "lth-wards", at(1, 10), 0, admission_method="emergency")
+    discharged = feed.publish("discharge", "lth-wards", at(2, 10), 0, destination="usual_residence")
+    model = await ReadModel.at(database_url)
+    try:
+        await model.fold([admitted])
+        journeys = dict(model.journeys)
+        await model.fold([discharged])  # written; the worker dies before its table or offset
+        model.restart(journeys)
+        # The backlog read by the new worker: the discharge again, and its cancellation.
+        undone = feed.publish(
+            "cancellation", "lth-wards", at(2, 11), 0, cancels_event_id=discharged["event_id"]
+        )
+        await model.fold([discharged, undone])
+        (stay,) = (await model.patient_rows())["stays"]
+        assert stay[4] is None, "still in the ward: the discharge was cancelled"
     finally:
         await model.close()
