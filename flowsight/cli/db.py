@@ -18,10 +18,10 @@ postgres_app = typer.Typer(
 def db_upgrade() -> None:
     """Create or upgrade the read model's tables (Alembic migrations)."""
     from flowsight.adapters.readmodel.database import describe
-    from flowsight.adapters.readmodel.migrate import upgrade
+    from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
 
     settings = settings_or_exit()
-    upgrade(settings.resolved_database_url)
+    upgrade_exclusively(settings.resolved_database_url)
     console.print(f"database at {describe(settings.resolved_database_url)} is up to date")
 
 
