@@ -47,16 +47,17 @@ class StreamClient:
                     await asyncio.sleep(retry_seconds)
 
     async def read_until_quiet(self, quiet: float, within: float) -> None:
-        """One connection, read until no event came for `quiet` seconds (or `within` passed)."""
+        """One connection, read until the first event and then until none came for `quiet`
+        seconds (or `within` passed)."""
         async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as client:
             deadline = time.monotonic() + within
             reading = asyncio.ensure_future(self._connection(client))
-            seen = -1
+            seen = 0
             while time.monotonic() < deadline and not reading.done():
-                if len(self.received) == seen:
+                await asyncio.sleep(quiet)
+                if self.received and len(self.received) == seen:
                     break
                 seen = len(self.received)
-                await asyncio.sleep(quiet)
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
 

@@ -11,12 +11,21 @@ POISON_REPLAY = (
     "the tracker agent crashes, its batch is lost and the record is never dead-lettered"
 )
 
-#: The stream's Last-Event-ID resume is being built (api/live.py, api/routers/stream.py).
+#: Seen in 3 of 5 runs of ten kills on the loaded shared machine, before and after the validator
+#: stopped failing its batches: not every run, so the test cannot be a strict xfail.
+KILL = (
+    "intermittent: some runs of ten kills end with read-model rows missing against the "
+    "uninterrupted run (whole admissions, discharges; no agent crash logged), so a restarted "
+    "worker skipped records it had fetched; not yet diagnosed"
+)
+
+#: The resume landed (api/routers/stream.py); what a resumed stream sends is not what the client
+#: that reconnected got.
 STREAM_RESUME = (
-    "`/v1/stream` events carry no `id:` yet, so a client reconnecting after the API restarted "
-    "cannot resume with Last-Event-ID: it gets the current state again and misses the changes "
-    "made while it was away"
+    "clients reconnect after the restart and see no change twice, but a fresh stream opened with "
+    "the Last-Event-ID of a client's first change sends no change with an id, where the "
+    "contract says every later change; not yet diagnosed which side is wrong"
 )
 
 #: Reasons by fault name, for the report.
-KNOWN: dict[str, str] = {"poison-replay": POISON_REPLAY, "stream": STREAM_RESUME}
+KNOWN: dict[str, str] = {"poison-replay": POISON_REPLAY, "kill": KILL, "stream": STREAM_RESUME}
