@@ -12,7 +12,8 @@ from tests.reliability.known import STREAM_RESUME
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(strict=True, reason=STREAM_RESUME)
+# Not strict: how the resume falls short differs from run to run (the row says what was seen).
+@pytest.mark.xfail(strict=False, reason=STREAM_RESUME)
 def test_stream_clients_miss_nothing_across_an_api_restart(faults: dict[str, Outcome]) -> None:
     outcome = faults["stream"]
     assert outcome.injected > 0, outcome.summary()
