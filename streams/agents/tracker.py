@@ -60,13 +60,17 @@ def tracker(
             )
             await _dead_letter_refusals(changes, read, dead_letters)
             _count(changes, metrics)
-            # Tables are written after the batch's events were iterated, so their changelog
-            # partition comes from the key (the tables use the events topic's partitioner).
+            # The read model first, the tables after: a worker killed between the two restarts
+            # with tables behind the read model, folds the batch again to the same state and
+            # writes it again (idempotent). The other order lost the batch: tables restored
+            # from a changelog ahead of the read model took its events for duplicates and
+            # wrote nothing. Tables are written after the batch's events were iterated, so
+            # their changelog partition comes from the key (the events topic's partitioner).
+            await sink.write(changes.states, changes.capacity_rows, before=changes.before)
             for pseudonym, journey in changes.journeys.items():
                 journeys[pseudonym] = journey.to_stored()
             for service, report in changes.capacity.items():
                 capacity[capacity_keys[service]] = report
-            await sink.write(changes.states, changes.capacity_rows, before=changes.before)
             metrics.sink_batch_size.observe(len(batch))
             _observe_latency(batch, metrics)
             yield None
