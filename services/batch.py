@@ -85,6 +85,8 @@ def apply_batch(
     working: dict[str, Journey] = {}
     # Each patient's events as stored before the batch (`Journey.from_stored` copies them).
     stored: dict[str, list[Event]] = {}
+    # Where each patient's applied events sit in the batch, to refuse one that cannot replay.
+    applied: dict[str, list[int]] = {}
     for position, event in enumerate(events):
         try:
             if event["event_type"] == "capacity":
@@ -100,14 +102,60 @@ def apply_batch(
         changes.outcomes[event["event_type"], outcome] += 1
         if outcome == Recorded.TOO_LATE.value:
             changes.refusals.append(Refusal(position, _too_late(event, lateness)))
-    changes.states = [
-        replay(pseudonym, journey.events, services)
-        for pseudonym, journey in changes.journeys.items()
-    ]
-    changes.before = [
-        replay(pseudonym, stored[pseudonym], services) for pseudonym in changes.journeys
-    ]
+        elif outcome == Recorded.APPLIED.value and event["event_type"] != "capacity":
+            applied.setdefault(event["pseudonym"], []).append(position)
+    for pseudonym, journey in list(changes.journeys.items()):
+        try:
+            state = replay(pseudonym, journey.events, services)
+        except Exception:  # an event recorded but not replayable: find it, keep the others
+            replayed = _without_unreplayable(
+                pseudonym,
+                stored[pseudonym],
+                applied[pseudonym],
+                events,
+                lateness,
+                services,
+                changes,
+            )
+            if replayed is None:
+                continue
+            state = replayed
+        changes.states.append(state)
+        changes.before.append(replay(pseudonym, stored[pseudonym], services))
     return changes
+
+
+def _without_unreplayable(
+    pseudonym: str,
+    stored: list[Event],
+    positions: list[int],
+    events: Sequence[Event],
+    lateness: timedelta,
+    services: ServiceMap,
+    changes: BatchChanges,
+) -> JourneyState | None:
+    """The patient's state with the batch's events added one at a time, refusing each one the
+    journey cannot be replayed with (an admission naming no service, say): it is dead-lettered
+    with the error, and the patient's other events still count. None when none is left."""
+    journey = Journey.from_stored(stored)
+    state: JourneyState | None = None
+    for position in positions:
+        event = events[position]
+        trial = Journey.from_stored(journey.events)
+        trial.record(event, lateness)
+        try:
+            state = replay(pseudonym, trial.events, services)
+        except Exception as error:
+            changes.outcomes[event["event_type"], Recorded.APPLIED.value] -= 1
+            changes.outcomes[event_type_label(event), FAILED] += 1
+            changes.refusals.append(Refusal(position, unprocessable(error), error))
+            continue
+        journey = trial
+    if state is None:
+        del changes.journeys[pseudonym]
+        return None
+    changes.journeys[pseudonym] = journey
+    return state
 
 
 def _apply_capacity(

@@ -193,6 +193,43 @@ def test_a_malformed_event_is_refused_as_unprocessable_and_the_rest_of_the_batch
     assert [state.pseudonym for state in changes.states] == [BOB]
 
 
+def test_an_event_recorded_but_not_replayable_is_refused_and_the_patients_others_apply() -> None:
+    # An admission naming no service is recorded (it has what recording needs) but its replay
+    # fails: it must be refused on its own, not take the patient's batch (or the agent) down.
+    worker = Worker()
+    no_service = admission("a2", "2026-05-01T12:00:00+00:00")
+    del no_service["service"]
+    changes = worker.fold(
+        admission("a1", "2026-05-01T10:00:00+00:00"),
+        no_service,
+        discharge("a3", "2026-05-02T10:00:00+00:00"),
+        admission("b1", "2026-05-01T11:00:00+00:00", BOB),
+    )
+    (refusal,) = changes.refusals
+    assert refusal.position == 1
+    assert refusal.rejected.reason == "unprocessable"
+    assert isinstance(refusal.error, KeyError)
+    assert +changes.outcomes == {("admission", "applied"): 2, ("admission", "failed"): 1,
+                                 ("discharge", "applied"): 1}  # fmt: skip
+    by_patient = {state.pseudonym: state for state in changes.states}
+    (stay,) = by_patient[ANN].stays
+    assert stay.ended_at == "2026-05-02T10:00:00+00:00"
+    assert by_patient[BOB].in_services == {"lth-wards": "2026-05-01T11:00:00+00:00"}
+    assert [e["event_id"] for e in worker.journeys[ANN]] == ["a1", "a3"]
+    assert len(changes.before) == len(changes.states)
+
+
+def test_a_patient_whose_only_event_cannot_be_replayed_is_left_unchanged() -> None:
+    worker = Worker()
+    worker.fold(admission("a1", "2026-05-01T10:00:00+00:00"))
+    no_service = discharge("a2", "2026-05-02T10:00:00+00:00")
+    del no_service["service"]
+    changes = worker.fold(no_service)
+    assert [r.position for r in changes.refusals] == [0]
+    assert changes.states == [] and changes.journeys == {}
+    assert [e["event_id"] for e in worker.journeys[ANN]] == ["a1"]
+
+
 def test_the_stored_journey_is_not_changed_by_folding_a_batch() -> None:
     stored = [admission("a1", "2026-05-01T10:00:00+00:00")]
     apply_batch(
