@@ -22,6 +22,10 @@ from flowsight.streams.sink import ReadModelSink
 log = logging.getLogger("flowsight.worker")
 #: How long a change waits for the batches of the same burst before figures are refreshed.
 COALESCE_SECONDS = 0.05
+#: Under a steady flow: the least time between refreshes, and the time left to the batches
+#: between refreshes in refresh durations.
+STEADY_SECONDS = 2.0
+BATCHES_PER_REFRESH = 3
 
 
 class Refresh:
@@ -102,11 +106,13 @@ class Refresh:
             while not should_stop():
                 try:
                     await asyncio.wait_for(changed.wait(), every_seconds)
-                    # Let a burst of batches land; and under a steady flow, leave the batches
-                    # at least as long as the last refresh took, so that refreshing never takes
-                    # more than half of the worker's time. A lone change waits COALESCE_SECONDS.
+                    # A change after a quiet spell waits COALESCE_SECONDS, for the rest of its
+                    # burst. Under a steady flow, refreshes are STEADY_SECONDS apart at least,
+                    # and leave the batches BATCHES_PER_REFRESH times as long as they take:
+                    # back-to-back refreshes held the read model's writer from the batches.
                     idle = time.monotonic() - ended
-                    await asyncio.sleep(max(COALESCE_SECONDS, took - idle))
+                    rest = max(STEADY_SECONDS, BATCHES_PER_REFRESH * took) - idle
+                    await asyncio.sleep(max(COALESCE_SECONDS, rest))
                 except TimeoutError:
                     pass  # waits and delays grow with time alone
                 changed.clear()
