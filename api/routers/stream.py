@@ -154,7 +154,11 @@ async def _opening(
     async with state.engine.connect() as connection:
         snapshot = await pressure_store.states(connection)
     first = [Change("pressure", _view(scope, row)) for scope, row in sorted(snapshot.items())]
-    return first, Cursor(feed, subscribed_at, Changes())
+    # The snapshot is what the client knows: a record restating it is no change to send.
+    seen = Changes()
+    for change in first:
+        seen.fresh(change)
+    return first, Cursor(feed, subscribed_at, seen)
 
 
 async def _started(feed: LiveFeed) -> Position:

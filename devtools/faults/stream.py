@@ -4,8 +4,11 @@ went away, sending the last event id it saw as `Last-Event-ID`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -96,3 +99,32 @@ class StreamClient:
     def changes(self) -> list[Received]:
         """The events that carry an id (changes the client can resume after)."""
         return [event for event in self.received if event.id]
+
+
+#: A scope's pressure as a client knows it: published level, scored level, score.
+Known = tuple[object, object, object]
+
+
+def scores(events: Iterable[Received]) -> dict[str, Known]:
+    """Each scope's pressure as a client that read `events` knows it (snapshot and changes)."""
+    known: dict[str, Known] = {}
+    for event in events:
+        if event.event == "pressure":
+            data = json.loads(event.data)
+            known[data["scope"]] = (data["level"], data["scored_level"], data["score"])
+    return known
+
+
+def alerts(events: Iterable[Received]) -> list[str]:
+    """The alert events among `events`, as their data."""
+    return [event.data for event in events if event.event == "alert"]
+
+
+def current_scores(pressure: dict[str, Any]) -> dict[str, Known]:
+    """Each scope's pressure in a `GET /v1/pressure` answer (scopes scored so far)."""
+    answer = {"system": pressure["system"], **{s["id"]: s for s in pressure["services"]}}
+    return {
+        scope: (body["level"], body["scored_level"], body["score"])
+        for scope, body in answer.items()
+        if body.get("score") is not None
+    }

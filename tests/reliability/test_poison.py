@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from flowsight.devtools.faults.outcome import Outcome
-from tests.reliability.known import POISON_REPLAY
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +20,6 @@ def test_records_the_fold_cannot_record_are_dead_lettered_and_the_stream_goes_on
     assert outcome.harmless, outcome.summary()
 
 
-@pytest.mark.xfail(strict=True, reason=POISON_REPLAY)
 def test_a_record_the_fold_cannot_replay_is_dead_lettered_and_the_stream_goes_on(
     faults: dict[str, Outcome],
 ) -> None:

@@ -10,13 +10,10 @@ import pytest
 
 from flowsight.devtools.faults.outcome import Outcome
 from flowsight.devtools.faults.stage import Plan
-from tests.reliability.known import KILL
 
 pytestmark = pytest.mark.integration
 
 
-# Not strict: the loss is intermittent (docs/reliability.md says, each run, whether it happened).
-@pytest.mark.xfail(strict=False, reason=KILL)
 def test_ten_kills_lose_nothing_and_apply_nothing_twice(faults: dict[str, Outcome]) -> None:
     outcome = faults["kill"]
     assert outcome.injected == Plan().kills, outcome.summary()
