@@ -33,14 +33,15 @@ def upgrade() -> None:
     )
     # The span of each service's marked days: every day in it is computed.
     op.execute(
-        f"INSERT INTO {REPLACEMENT} (service_id, day, through, token) "
-        f"SELECT service_id, MIN(day), MAX(day), MAX(token) FROM {DIRTY} GROUP BY service_id"
+        "INSERT INTO service_daily_dirty_new (service_id, day, through, token) "
+        "SELECT service_id, MIN(day), MAX(day), MAX(token) FROM service_daily_dirty "
+        "GROUP BY service_id"
     )
     _swap()
 
 
 def downgrade() -> None:
-    query = sa.text(f"SELECT service_id, day, through, token FROM {DIRTY}")
+    query = sa.text("SELECT service_id, day, through, token FROM service_daily_dirty")
     marks = op.get_bind().execute(query).all()
     _replace(
         "service_daily_dirty_pkey",
