@@ -20,6 +20,9 @@ from flowsight.devtools.local.postgres import LocalPostgres
 
 #: One soak round: three times the CI suite's events, more stream clients and API restarts.
 SOAK_PLAN = Plan(events=3_000, stream_clients=5, api_restarts=2, settle_within=900.0)
+#: The outage stage's cluster: its name, and its port as an offset from the shared cluster's.
+OUTAGE_CLUSTER = "flowsight-soak-outage"
+OUTAGE_PORT_OFFSET = 100
 
 
 def merge(total: Outcome | None, new: Outcome, rounds: int) -> Outcome:
@@ -44,31 +47,42 @@ def merge(total: Outcome | None, new: Outcome, rounds: int) -> Outcome:
 
 
 class PostgresStages:
-    """A database per stage on a local cluster, dropped after each round; the read-model outage
-    is the cluster stopped and started again."""
+    """A database per stage on a local cluster, dropped after each round. The read-model outage
+    stage has a cluster of its own (`outage_server`), stopped and started again: stopping the
+    shared one would take every other stage's database away too, the uninterrupted run's with
+    them, and leave nothing sound to compare with."""
 
-    def __init__(self, server: LocalPostgres) -> None:
+    def __init__(self, server: LocalPostgres, outage_server: LocalPostgres) -> None:
         self.server = server
-        self.created: list[str] = []
+        self.outage_server = outage_server
+        self.created: list[tuple[LocalPostgres, str]] = []
 
     async def database_for(self, name: str) -> str | None:
+        server = self.outage_server if name == "database" else self.server
         database = f"flowsight_soak_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        await self.server.create_database(database)
-        self.created.append(database)
-        return self.server.url(database)
+        await server.create_database(database)
+        self.created.append((server, database))
+        return server.url(database)
 
     @contextmanager
     def outage(self, directory: Path) -> Iterator[None]:
-        self.server.stop()
+        self.outage_server.stop()
         try:
             yield
         finally:
-            self.server.start(timeout=120)
+            self.outage_server.start(timeout=120)
 
     async def drop_all(self) -> None:
-        for database in self.created:
-            await self.server.drop_database(database)
+        for server, database in self.created:
+            await server.drop_database(database)
         self.created.clear()
+
+
+def outage_cluster(shared: LocalPostgres) -> LocalPostgres:
+    """The read-model outage stage's own cluster, beside the shared one (created if missing)."""
+    server = LocalPostgres(port=shared.port + OUTAGE_PORT_OFFSET, cluster=OUTAGE_CLUSTER)
+    server.start(timeout=180)
+    return server
 
 
 async def soak(
@@ -86,7 +100,7 @@ async def soak(
     summed over the rounds, and how many rounds ran."""
     faults: dict[str, Fault] = dict(FAULTS)
     database_for: DatabaseFor = sqlite_database
-    stages = PostgresStages(postgres) if postgres else None
+    stages = PostgresStages(postgres, outage_cluster(postgres)) if postgres else None
     if stages:
         database_for = stages.database_for
         faults["database"] = partial(
