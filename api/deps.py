@@ -83,13 +83,9 @@ class GatewayWriter:
             if self._publisher is None:
                 publisher = EventPublisher(self.settings)
                 try:
-                    await publisher.start()
-                except BaseException as error:
-                    # Also on a time-out: a half-started producer would keep its connections.
-                    await publisher.stop()
-                    if isinstance(error, KafkaError | OSError):
-                        raise KafkaUnavailable(f"cannot reach Kafka: {error}") from error
-                    raise
+                    await publisher.start()  # closes its half-started producer if it fails
+                except (KafkaError, OSError) as error:
+                    raise KafkaUnavailable(f"cannot reach Kafka: {error}") from error
                 self._publisher = publisher
             return self._publisher
 

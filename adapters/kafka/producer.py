@@ -122,8 +122,14 @@ class EventPublisher:
 
     async def start(self) -> None:
         """Connect to the brokers (raises if none answers)."""
-        self._producer = AIOKafkaProducer(**producer_config(self.settings))
-        await self._producer.start()
+        producer = AIOKafkaProducer(**producer_config(self.settings))
+        try:
+            await producer.start()
+        except BaseException:
+            # A producer that could not start still holds a client and its connections.
+            await producer.stop()
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         """Send what is queued and disconnect; safe to call when not started."""

@@ -275,3 +275,26 @@ def test_a_new_correlation_id_survives_log_redaction_of_nhs_number_shapes() -> N
     assert made == "2b04fd98-1def48d3-ad510123-456789ee"
     assert Redactor()(made) == made
     assert usable_correlation_id(new_correlation_id())
+
+
+async def test_a_producer_that_cannot_reach_kafka_is_closed_and_the_error_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[RecordingProducer] = []
+
+    class Unreachable(RecordingProducer):
+        async def start(self) -> None:
+            self.running = True  # aiokafka holds a client and connections from here on
+            raise OSError("no broker answers at kafka.internal:19092")
+
+    def make(**config: Any) -> RecordingProducer:
+        made.append(Unreachable(**config))
+        return made[-1]
+
+    monkeypatch.setattr(producer_module, "AIOKafkaProducer", make)
+    publisher = EventPublisher(settings())
+    with pytest.raises(OSError, match="no broker answers"):
+        await publisher.start()
+    (producer,) = made
+    assert not producer.running  # stopped, not left for the garbage collector to warn about
+    await publisher.stop()  # still safe: nothing was started
