@@ -16,10 +16,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiokafka.errors import KafkaError
+
+if TYPE_CHECKING:
+    from flowsight.devtools.local.kafka import LocalKafka
 
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics, quiet_aiokafka
@@ -51,6 +54,16 @@ def broker(bootstrap: str | None, directory: Path) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
+    kafka = local_kafka(directory, heap="1g")
+    kafka.start(timeout=180)
+    try:
+        yield kafka.settings.kafka_bootstrap
+    finally:
+        kafka.stop()
+
+
+def local_kafka(directory: Path, heap: str) -> LocalKafka:
+    """A single-node broker on free ports with its data in `directory` (not yet started)."""
     from flowsight.devtools.local.kafka import LocalKafka
 
     settings = Settings(
@@ -58,15 +71,10 @@ def broker(bootstrap: str | None, directory: Path) -> Iterator[str]:
         environment="local",
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
-        kafka_heap="1g",
+        kafka_heap=heap,
         data_dir=directory,
     )
-    kafka = LocalKafka(settings, data_dir=directory / "kafka")
-    kafka.start(timeout=180)
-    try:
-        yield settings.kafka_bootstrap
-    finally:
-        kafka.stop()
+    return LocalKafka(settings, data_dir=directory / "kafka")
 
 
 @dataclass

@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 
 from flowsight.api.auth import new_api_key
-from flowsight.devtools.bench.harness import Flowsight, free_port
+from flowsight.devtools.bench.harness import Flowsight, free_port, local_kafka
 from flowsight.devtools.faults.inject import locked_sqlite
 from flowsight.devtools.faults.mllp import MllpSender
 from flowsight.devtools.faults.outcome import Outcome
 from flowsight.devtools.faults.stage import Campaign, halves, parts
 from flowsight.devtools.faults.stream import StreamClient, alerts, current_scores, scores
-from flowsight.settings import Settings
 
 BROKER = "the broker stopped mid-stream, then restarted"
 DATABASE = "the read-model database unavailable mid-stream"
@@ -39,17 +38,7 @@ def sqlite_outage(directory: Path) -> AbstractContextManager[None]:
 @asynccontextmanager
 async def own_broker(directory: Path) -> AsyncIterator[Any]:
     """A broker of this fault's own on free ports (stopping the shared one would break others)."""
-    from flowsight.devtools.local.kafka import LocalKafka
-
-    settings = Settings(
-        _env_file=None,
-        environment="local",
-        kafka_bootstrap=f"127.0.0.1:{free_port()}",
-        kafka_controller_port=free_port(),
-        kafka_heap="512m",
-        data_dir=directory,
-    )
-    kafka = LocalKafka(settings, data_dir=directory / "kafka")
+    kafka = local_kafka(directory, heap="512m")
     await asyncio.to_thread(kafka.start, 180)
     try:
         yield kafka
