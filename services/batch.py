@@ -1,9 +1,10 @@
 """What one batch of validated events changes: patients' journeys and services' capacity.
 
 The worker reads the events topic in batches. Each event is recorded in its patient's journey
-(duplicates ignored, events older than the lateness window refused), and each patient the batch
-changed is replayed once, however many of their events it held, and once more as they were
-before the batch: the read model is then written what changed without reading it back.
+(duplicates ignored, events further behind their own source's newest event than the lateness
+window refused: `services/lateness.py`), and each patient the batch changed is replayed once,
+however many of their events it held, and once more as they were before the batch: the read
+model is then written what changed without reading it back.
 Capacity reports follow "the latest report wins": a report older than the one already known
 changes nothing.
 """
@@ -200,7 +201,8 @@ def _too_late(event: Event, lateness: timedelta) -> Rejected:
         TOO_LATE,
         "occurred_at",
         f"occurred_at {event['occurred_at']} is older than the lateness window "
-        f"({lateness.days} days) behind this patient's latest event",
+        f"({lateness.days} days) behind the newest event {event['source']} sent for this "
+        f"patient's episode {event.get('episode_id')}",
     )
 
 

@@ -27,6 +27,7 @@ from flowsight.services.facts import (
     Stay,
     midnights,
 )
+from flowsight.services.lateness import too_late
 from flowsight.services.leaving import (
     CARE_HOME_TYPES,
     care_type,
@@ -34,7 +35,6 @@ from flowsight.services.leaving import (
     describe_transfer,
     with_readmissions,
 )
-from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 Event = dict[str, Any]
 
@@ -102,7 +102,8 @@ class Journey:
         return moment
 
     def record(self, event: Event, lateness: timedelta) -> Recorded:
-        """Add `event` unless it is a duplicate or older than the lateness window allows."""
+        """Add `event` unless it is a duplicate or further behind its own source's newest event
+        than the lateness window allows."""
         events, source, event_id = self.events, event["source"], event["event_id"]
         for other in events:  # a plain loop: this is the hot path
             if other["event_id"] == event_id and other["source"] == source:
@@ -110,11 +111,8 @@ class Journey:
         if not events or _order(event) >= _order(events[-1]):
             events.append(event)  # in order, the usual case
             return Recorded.APPLIED
-        latest = events[-1]["occurred_at"]
-        if event["occurred_at"] < latest:
-            oldest_allowed = utc_timestamp(parse_timestamp(latest) - lateness)
-            if event["occurred_at"] < oldest_allowed:
-                return Recorded.TOO_LATE
+        if too_late(events, event, lateness):  # measured per source episode: see lateness.py
+            return Recorded.TOO_LATE
         insort(events, event, key=_order)
         return Recorded.APPLIED
 

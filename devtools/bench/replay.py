@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from flowsight.adapters.kafka.security import client_options
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
@@ -56,6 +59,8 @@ COMPARED: tuple[Table, ...] = (
 #: When a row was written, not what it says.
 _WRITTEN_AT = "updated_at"
 LIVE_STEP = 500
+#: The dead-letter header that says why an event was refused.
+_REASON = "error.reason"
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Build:
     how: str
     seconds: float
     content: dict[str, list[tuple[Any, ...]]]
+    #: Events dead-lettered by either agent, by reason (`too_late`, ...).
+    refused: Counter[str] = field(default_factory=Counter)
 
 
 async def read_model(flowsight: Flowsight) -> dict[str, list[tuple[Any, ...]]]:
@@ -85,6 +92,34 @@ async def read_model(flowsight: Flowsight) -> dict[str, list[tuple[Any, ...]]]:
     finally:
         await engine.dispose()
     return content
+
+
+async def dead_letters(flowsight: Flowsight) -> Counter[str]:
+    """The dead-letter topic's records by reason, from its beginning to its end now."""
+    consumer = AIOKafkaConsumer(**client_options(flowsight.settings), enable_auto_commit=False)
+    await consumer.start()
+    reasons: Counter[str] = Counter()
+    try:
+        topic = flowsight.settings.dlq_topic
+        await consumer._client.force_metadata_update()  # a fresh consumer knows no topic yet
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            return reasons
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        left = {p for p in partitions if ends[p]}
+        while left:
+            batches = await consumer.getmany(*left, timeout_ms=1000)
+            for partition, messages in batches.items():
+                for message in messages:
+                    reason = dict(message.headers).get(_REASON, b"?").decode()
+                    reasons[reason] += 1
+                if messages and messages[-1].offset + 1 >= ends[partition]:
+                    left.discard(partition)
+    finally:
+        await consumer.stop()
+    return reasons
 
 
 async def wait_figures(flowsight: Flowsight, within: float = 600) -> None:
@@ -120,7 +155,8 @@ async def build_live(
         await flowsight.publish(events[index : index + LIVE_STEP], advance)
     await flowsight.wait_caught_up(len(events), 1800)
     await wait_figures(flowsight)
-    return Build("live", time.perf_counter() - started, await read_model(flowsight))
+    seconds = time.perf_counter() - started
+    return Build("live", seconds, await read_model(flowsight), await dead_letters(flowsight))
 
 
 async def build_replay(
@@ -134,12 +170,19 @@ async def build_replay(
     flowsight.start("worker")
     await flowsight.wait_caught_up(len(events), 1800, advance)
     await wait_figures(flowsight)
-    return Build("replay", time.perf_counter() - started, await read_model(flowsight)), raw_seconds
+    seconds = time.perf_counter() - started
+    content, refused = await read_model(flowsight), await dead_letters(flowsight)
+    return Build("replay", seconds, content, refused), raw_seconds
 
 
 def differences(live: Build, replay: Build) -> list[str]:
-    """Each table whose rows differ between the builds, with counts."""
+    """Each table whose rows differ between the builds, with counts; and the dead letters,
+    when the builds refused different events."""
     out = []
+    if live.refused != replay.refused:
+        out.append(
+            f"dead letters: live {_reasons(live.refused)}, replay {_reasons(replay.refused)}"
+        )
     for table, rows in live.content.items():
         other = replay.content[table]
         if rows != other:
@@ -171,6 +214,10 @@ async def bench_replay(
     return replay_report(live, replay, raw_seconds, len(events), days, volume)
 
 
+def _reasons(refused: Counter[str]) -> str:
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(refused.items())) or "none"
+
+
 def replay_report(
     live: Build, replay: Build, raw_seconds: float, events: int, days: float, volume: float
 ) -> Report:
@@ -185,6 +232,9 @@ def replay_report(
         "read model compared",
         f"{rows:,} rows in {len(replay.content)} tables: "
         + ("identical" if not differing else "DIFFERENT: " + "; ".join(differing)),
+    )
+    report.figure(
+        "dead letters (live; replay)", f"{_reasons(live.refused)}; {_reasons(replay.refused)}"
     )
     report.ratio("replay / baseline rate", raw_seconds / replay.seconds)
     # A year is one census and 365 days of flow: scaling the period's days would count its

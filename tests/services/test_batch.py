@@ -128,6 +128,10 @@ def test_an_event_older_than_the_lateness_window_is_refused_and_a_late_one_withi
     assert (refusal.rejected.reason, refusal.rejected.field) == ("too_late", "occurred_at")
     assert "2026-05-02T09:00:00+00:00" in refusal.rejected.message
     assert "(7 days)" in refusal.rejected.message
+    # An integration team reads whose newer event the refused one was measured against.
+    assert "behind the newest event RR8/pas sent for this patient's episode EP-1" in (
+        refusal.rejected.message
+    )
     assert changes.outcomes == {("referral", "too_late"): 1, ("referral", "applied"): 1}
     assert [e["event_id"] for e in worker.journeys[ANN]] == ["late", "a1"]
     assert changes.since == "2026-05-04T09:00:00+00:00"

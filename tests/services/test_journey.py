@@ -100,7 +100,7 @@ def state_after(*events: Event) -> JourneyState:
     return replay(PSEUDONYM, journey.events)
 
 
-# -- duplicates and lateness --------------------------------------------------------------------
+# -- duplicates --------------------------------------------------------------------------------
 
 
 def test_a_redelivered_event_is_absorbed() -> None:
@@ -137,71 +137,7 @@ def test_duplicates_are_still_recognised_after_the_journey_is_stored_and_reloade
     assert reloaded.record(admission("adm-1", 0, "lth-wards"), LATENESS) is Recorded.DUPLICATE
 
 
-def test_an_event_inside_the_lateness_window_is_applied_in_its_place() -> None:
-    journey = Journey()
-    journey.record(discharge("dis-1", 6 * 24, "lth-wards"), LATENESS)
-
-    # The admission six days before the discharge arrives after it: still admitted, then left.
-    assert journey.record(admission("adm-1", 0, "lth-wards"), LATENESS) is Recorded.APPLIED
-    assert [e["event_id"] for e in journey.events] == ["adm-1", "dis-1"]
-    assert replay(PSEUDONYM, journey.events).in_services == {}
-
-
-def test_an_event_further_behind_than_the_lateness_window_is_too_late() -> None:
-    journey = Journey()
-    journey.record(referral("ref-1", 8 * 24, to="lcc-reablement"), LATENESS)
-    before = replay(PSEUDONYM, journey.events)
-
-    assert journey.record(admission("adm-1", 0, "lcc-reablement"), LATENESS) is Recorded.TOO_LATE
-    assert [e["event_id"] for e in journey.events] == ["ref-1"]
-    assert replay(PSEUDONYM, journey.events) == before
-
-
-def test_the_window_is_measured_from_the_patients_newest_event() -> None:
-    newest = 30 * 24
-    journey = Journey()
-    journey.record(admission("adm-1", newest, "lth-wards"), LATENESS)
-
-    exactly_a_week = admission("adm-2", newest - 7 * 24, "lch-community-beds")
-    a_second_more = event(
-        "admission", "adm-3", newest - 7 * 24 - 1 / 3600, "lth-ed", admission_method="emergency"
-    )
-    assert journey.record(exactly_a_week, LATENESS) is Recorded.APPLIED
-    assert journey.record(a_second_more, LATENESS) is Recorded.TOO_LATE
-
-
-def test_a_shorter_window_is_honoured() -> None:
-    journey = Journey()
-    journey.record(admission("adm-1", 10, "lth-wards"), timedelta(hours=1))
-
-    assert journey.record(referral("ref-1", 8, to="lcc-reablement"), timedelta(hours=1)) is (
-        Recorded.TOO_LATE
-    )
-    assert journey.record(referral("ref-2", 9.5, to="lcc-reablement"), timedelta(hours=1)) is (
-        Recorded.APPLIED
-    )
-
-
-def test_a_backfill_of_an_old_period_is_not_too_late() -> None:
-    # Lateness is against the patient's own events, not the wall clock: 2019 replays fine.
-    old = BASE.replace(year=2019)
-    discharged = {**discharge("dis-1", 0, "lth-wards"), "occurred_at": utc_timestamp(old)}
-    admitted = {
-        **admission("adm-1", 0, "lth-wards"),
-        "occurred_at": utc_timestamp(old - timedelta(days=6)),
-    }
-
-    assert state_after(discharged, admitted).in_services == {}
-
-
-def test_a_newer_event_moves_the_window_forward() -> None:
-    journey = Journey()
-    journey.record(admission("adm-1", 0, "lth-wards"), LATENESS)
-    journey.record(discharge("dis-1", 10 * 24, "lth-wards"), LATENESS)
-
-    assert journey.record(referral("ref-1", 24, to="lcc-reablement"), LATENESS) is (
-        Recorded.TOO_LATE
-    )
+# The lateness window (per source episode) is tested in test_lateness.py.
 
 
 # -- queues -------------------------------------------------------------------------------------
