@@ -9,13 +9,14 @@ from typing import Any
 
 import faust
 
+from flowsight.adapters.kafka.producer import BATCH_BYTES, EventPublisher
 from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.adapters.notify.routes import alert_routes
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 from flowsight.streams.agents.tracker import tracker
-from flowsight.streams.agents.validator import validator
+from flowsight.streams.agents.validator import EventsTopic, validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.pressure import pressure_policy
@@ -78,8 +79,8 @@ def create_app(
         # partitions back at once instead of waiting out its old session (docs/decisions.md).
         consumer_group_instance_id=settings.group_instance_id,
         broker_commit_interval=COMMIT_SECONDS,
-        # The validator sends one record per event: a few milliseconds' linger lets the producer
-        # send them in batches rather than one request each (docs/benchmarks.md).
+        # The tables' changelogs get one record per changed key: a few milliseconds' linger lets
+        # the producer send them in batches rather than one request each (docs/benchmarks.md).
         producer_linger=PRODUCER_LINGER_SECONDS,
     )
 
@@ -90,6 +91,10 @@ def create_app(
     # topic per catalogue organisation; a new organisation means a catalogue change and restart.
     ingest = raw_topic(*(settings.ingest_topic(code) for code in catalogue.organisation_codes))
     events = raw_topic(settings.events_topic)
+    # The validator writes the events topic a batch at a time through a publisher of its own.
+    events_out = EventsTopic(
+        EventPublisher(settings, batch_bytes=BATCH_BYTES), settings.events_topic
+    )
     dead_letters = DeadLetters(raw_topic(settings.dlq_topic), metrics)
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
@@ -97,7 +102,7 @@ def create_app(
     capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
 
     validate = validator(
-        re.compile(settings.ingest_topic_pattern), context, events, dead_letters, metrics
+        re.compile(settings.ingest_topic_pattern), context, events_out, dead_letters, metrics
     )
     track = tracker(
         journeys, capacity, sink, dead_letters, metrics, settings, ServiceMap.of(catalogue)

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
@@ -31,6 +32,12 @@ NOT_ON_A_TOPIC = "-1"
 REQUEST_TIMEOUT_MS = 15_000
 
 Headers = Sequence[tuple[str, bytes]]
+#: One record of a batch: its key, value and headers.
+Record = tuple[bytes, bytes, Headers]
+#: A batch handed to the producer: the future Kafka's acknowledgement sets, and its records.
+Handed = tuple["asyncio.Future[Any]", list[Record]]
+#: Kafka's own limit of a produce request is 1 MiB: a batch of records stays well below it.
+BATCH_BYTES = 512 * 1024
 
 #: The Kafka header that carries an event's correlation id, from its ingest record to its record
 #: on the events topic and to its dead letter (docs/operations.md).
@@ -116,13 +123,23 @@ def source_organisation(event: object) -> str:
 class EventPublisher:
     """One idempotent producer (acks=all) shared by everything in a process that writes events."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, batch_bytes: int | None = None) -> None:
+        """`batch_bytes`: the size of the producer's batches (aiokafka's 16 KiB by default);
+        `send_batch` fills one batch a partition up to it."""
         self.settings = settings
+        self.batch_bytes = batch_bytes
         self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
 
     async def start(self) -> None:
         """Connect to the brokers (raises if none answers)."""
-        producer = AIOKafkaProducer(**producer_config(self.settings))
+        options = producer_config(self.settings)
+        if self.batch_bytes:
+            options["max_batch_size"] = self.batch_bytes
+        producer = AIOKafkaProducer(**options)
         try:
             await producer.start()
         except BaseException:
@@ -181,6 +198,36 @@ class EventPublisher:
         await self.producer.send_and_wait(
             topic, key=key, value=value, headers=list(headers) or None
         )
+
+    async def send_batch(self, topic: str, records: Sequence[Record]) -> list[Handed]:
+        """Hand `records` to the producer, in order, each to the partition of its key (the
+        partitioner `send` uses), one batch a partition (more when one fills).
+
+        Returns each batch's delivery, not awaited, with its records: a caller waits for all
+        of them once, and sends again only the records of a batch Kafka did not acknowledge.
+        """
+        producer = self.producer
+        partitions = sorted(await producer.partitions_for(topic))
+        choose = DefaultPartitioner()
+        by_partition: dict[int, list[Record]] = {}
+        for record in records:
+            by_partition.setdefault(choose(record[0], partitions, partitions), []).append(record)
+        handed: list[Handed] = []
+        for partition, chunk in by_partition.items():
+            builder, held = producer.create_batch(), list[Record]()
+            for record in chunk:
+                key, value, headers = record
+                # A batch takes its first record whatever its size; a full one takes none.
+                if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    handed.append(
+                        (await producer.send_batch(builder, topic, partition=partition), held)
+                    )
+                    builder, held = producer.create_batch(), list[Record]()
+                    builder.append(timestamp=None, key=key, value=value, headers=headers)
+                held.append(record)
+            builder.close()  # sent at once, not held back for the linger
+            handed.append((await producer.send_batch(builder, topic, partition=partition), held))
+        return handed
 
     async def dead_letter(
         self,

@@ -9,12 +9,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from faust.types import ChannelT, EventT, StreamT
+from faust.types import EventT, StreamT
 
-from flowsight.adapters.kafka.producer import CORRELATION_HEADER
+from flowsight.adapters.kafka.producer import CORRELATION_HEADER, EventPublisher, Record
 from flowsight.services.validation import (
     UNPROCESSABLE,
     Accepted,
@@ -40,10 +40,44 @@ BATCH_SIZE = 1000
 BATCH_SECONDS = 0.05
 
 
+class Outlet(Protocol):
+    """Where valid events go: the events topic."""
+
+    async def send(self, records: Sequence[Record]) -> list[Sent]:
+        """Hand `records` on, in order; their deliveries, not yet awaited."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class EventsTopic:
+    """The events topic, written a batch at a time through the worker's own publisher: one
+    batch a partition and one acknowledgement to wait for, where faust's `topic.send` made a
+    message, a future and a callback of each record (docs/benchmarks.md)."""
+
+    def __init__(self, publisher: EventPublisher, topic: str) -> None:
+        self.publisher = publisher
+        self.topic = topic
+
+    async def send(self, records: Sequence[Record]) -> list[Sent]:
+        if not records:
+            return []
+        if not self.publisher.started:  # here, so a broker still away is retried, not fatal
+            await self.publisher.start()
+        handed = await self.publisher.send_batch(self.topic, records)
+        return [(delivery, partial(self._again, held)) for delivery, held in handed]
+
+    async def _again(self, records: list[Record]) -> Awaitable[Any]:
+        return asyncio.gather(*(delivery for delivery, _ in await self.send(records)))
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+
+
 def validator(
     ingest_pattern: re.Pattern[str],
     context: ValidationContext,
-    events: ChannelT[bytes],
+    events: Outlet,
     dead_letters: DeadLetters,
     metrics: WorkerMetrics,
 ) -> Agent:
@@ -63,39 +97,53 @@ def validator(
         The batch's events are acknowledged (their offsets committable) only once Kafka has
         acknowledged every record they produced: nothing is lost if the worker dies mid-batch.
         """
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_SECONDS
-        ):
-            while True:
-                counts: Counter[tuple[str, str]] = Counter()
-                try:
-                    await delivered(await _validated(batch, counts))
-                    break
-                except Exception:
-                    # faust would acknowledge the batch's events anyway: never let it end here.
-                    log.exception(
-                        "the validator could not hand on a batch of %d events; again in %.0f s",
-                        len(batch),
-                        RESEND_SECONDS,
-                    )
-                    await asyncio.sleep(RESEND_SECONDS)
-            for (event_type, outcome), count in counts.items():
-                metrics.validated.labels(event_type, outcome).inc(count)
-            yield None
+        try:
+            async for batch in stream.take_events(  # type: ignore[attr-defined]
+                BATCH_SIZE, within=BATCH_SECONDS
+            ):
+                while True:
+                    counts: Counter[tuple[str, str]] = Counter()
+                    try:
+                        await delivered(await _validated(batch, counts))
+                        break
+                    except Exception:
+                        # faust would acknowledge the batch's events anyway: never end it here.
+                        log.exception(
+                            "the validator could not hand on a batch of %d events; again in %.0f s",
+                            len(batch),
+                            RESEND_SECONDS,
+                        )
+                        await asyncio.sleep(RESEND_SECONDS)
+                for (event_type, outcome), count in counts.items():
+                    metrics.validated.labels(event_type, outcome).inc(count)
+                yield None
+        finally:
+            await events.stop()
 
     async def _validated(
         batch: Sequence[EventT[bytes]], counts: Counter[tuple[str, str]]
     ) -> list[Sent]:
-        """Validate and send each event of `batch`; the sends' deliveries, not yet awaited."""
+        """Validate each event of `batch`, hand the valid ones on in one batch and dead-letter
+        the others; the deliveries, not yet awaited."""
         now = datetime.now(UTC)
         debug = log.isEnabledFor(logging.DEBUG)
-        deliveries: list[Sent] = []
+        records: list[Record] = []
+        refusals: list[Send] = []
         for event in batch:
             message = event.message
             headers = message_headers(message.headers)
             correlation_id = correlation_id_of(event, headers)
             try:
-                send, label = _send_for(event, headers, correlation_id, now)
+                outcome = validate_event(
+                    event.value,
+                    organisation=organisation_of_topic(message.topic),
+                    context=context,
+                    now=now,
+                    headers=dict(headers),
+                )
+                if isinstance(outcome, Accepted):
+                    event_type = outcome.event["event_type"]
+                    record = (outcome.key.encode(), orjson.dumps(outcome.event))
             except Exception as error:  # a bug must not stop the stream or lose the event
                 log.exception(
                     "validator failed on %s offset %s",
@@ -103,43 +151,26 @@ def validator(
                     message.offset,
                     extra={"correlation_id": correlation_id},
                 )
-                rejected = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
-                send = partial(dead_letters.send, event, rejected, correlation_id)
-                label = (event_type_of(event.value), "dead_lettered")
-            deliveries.append((await send(), send))
-            counts[label] += 1
-            if debug and label[1] == "valid":
-                log.debug(
-                    "validated %s from %s offset %s",
-                    label[0],
-                    message.topic,
-                    message.offset,
-                    extra={"correlation_id": correlation_id},
-                )
+                outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
+            if isinstance(outcome, Accepted):
+                records.append((*record, [(CORRELATION_HEADER, correlation_id.encode())]))
+                counts[event_type, "valid"] += 1
+                if debug:
+                    log.debug(
+                        "validated %s from %s offset %s",
+                        event_type,
+                        message.topic,
+                        message.offset,
+                        extra={"correlation_id": correlation_id},
+                    )
+            else:
+                refusals.append(partial(dead_letters.send, event, outcome, correlation_id))
+                counts[event_type_of(event.value), "dead_lettered"] += 1
+        # The events first: a publisher that cannot start yet fails the batch before any of
+        # its dead letters is sent (the batch is validated again, and would send them twice).
+        deliveries = await events.send(records)
+        deliveries += [(await refuse(), refuse) for refuse in refusals]
         return deliveries
-
-    def _send_for(
-        event: EventT[bytes], headers: list[tuple[str, bytes]], correlation_id: str, now: datetime
-    ) -> tuple[Send, tuple[str, str]]:
-        """How to send `event` on (normalised, or as a dead letter) and its metrics labels."""
-        message = event.message
-        outcome = validate_event(
-            event.value,
-            organisation=organisation_of_topic(message.topic),
-            context=context,
-            now=now,
-            headers=dict(headers),
-        )
-        if isinstance(outcome, Accepted):
-            send = partial(
-                events.send,
-                key=outcome.key.encode(),
-                value=orjson.dumps(outcome.event),
-                headers=[(CORRELATION_HEADER, correlation_id.encode())],
-            )
-            return send, (outcome.event["event_type"], "valid")
-        label = (event_type_of(event.value), "dead_lettered")
-        return partial(dead_letters.send, event, outcome, correlation_id), label
 
     return validate
 

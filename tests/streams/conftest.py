@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import faust
 import pytest
-from faust.types import TP
+from faust.types import TP, ChannelT
 
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.kafka.producer import Record
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE, Settings
 
@@ -44,3 +47,20 @@ def app() -> faust.App:
 
 def raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+class ChannelOutlet:
+    """The validator's outlet onto an in-memory channel, one record at a time."""
+
+    def __init__(self, channel: ChannelT[bytes]) -> None:
+        self.channel = channel
+
+    async def send(self, records: Sequence[Record]) -> list[Any]:
+        return [(await self._send(record), partial(self._send, record)) for record in records]
+
+    async def _send(self, record: Record) -> Awaitable[Any]:
+        key, value, headers = record
+        return await self.channel.send(key=key, value=value, headers=list(headers))
+
+    async def stop(self) -> None:
+        """Nothing to stop."""

@@ -19,7 +19,7 @@ from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 from tests.schemas.examples import NHS_NUMBER_DIGITS, example, without
-from tests.streams.conftest import raw_topic
+from tests.streams.conftest import ChannelOutlet, raw_topic
 
 
 class Validator:
@@ -34,7 +34,7 @@ class Validator:
             validator(
                 re.compile(settings.ingest_topic_pattern),
                 context,
-                events,
+                ChannelOutlet(events),
                 DeadLetters(dead_letters, self.metrics),
                 self.metrics,
             )
