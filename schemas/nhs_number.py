@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from operator import mul
 
 _SEPARATORS = re.compile(r"[\s-]")
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -15,7 +16,10 @@ def normalise_nhs_number(value: str) -> str:
 
 def _check_digit(first_nine: str) -> int | None:
     """The Modulus 11 check digit for nine digits; None when the result is 10 (never issued)."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, _WEIGHTS, strict=True))
+    if len(first_nine) != 9:
+        raise ValueError(f"a check digit needs nine digits, not {len(first_nine)}")
+    # map() rather than a generator: the validator checks one number an event.
+    total = sum(map(mul, map(int, first_nine), _WEIGHTS))
     check = 11 - total % 11
     if check == 11:
         return 0

@@ -19,6 +19,7 @@ from flowsight.streams.agents.tracker import tracker
 from flowsight.streams.agents.validator import EventsTopic, validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.monitor import QuietMonitor
 from flowsight.streams.pressure import pressure_policy
 from flowsight.streams.recovery import FlowSafeTableManager
 from flowsight.streams.sink import ReadModelSink
@@ -68,6 +69,7 @@ def create_app(
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        monitor=QuietMonitor(),  # its per-record bookkeeping only fed the web views
         datadir=str(settings.data_dir / "faust"),
         table_standby_replicas=0,
         TableManager=FlowSafeTableManager,  # a rebalance must not lose fetched records

@@ -15,12 +15,13 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
@@ -208,10 +209,11 @@ class EventPublisher:
         """
         producer = self.producer
         partitions = sorted(await producer.partitions_for(topic))
-        choose = DefaultPartitioner()
+        count = len(partitions)
         by_partition: dict[int, list[Record]] = {}
         for record in records:
-            by_partition.setdefault(choose(record[0], partitions, partitions), []).append(record)
+            partition = partitions[_key_hash(record[0]) % count]
+            by_partition.setdefault(partition, []).append(record)
         handed: list[Handed] = []
         for partition, chunk in by_partition.items():
             builder, held = producer.create_batch(), list[Record]()
@@ -258,6 +260,13 @@ class EventPublisher:
             topic, key=event_key(event), value=orjson.dumps(event), headers=_correlation_headers()
         )
         return delivery
+
+
+@lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    """The hash aiokafka's default partitioner takes a key's partition from (murmur2, as the
+    Java client), remembered: it is pure Python, and a patient's events share their key."""
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 async def _acknowledged(pending: Sequence[asyncio.Future[Any]]) -> None:

@@ -226,13 +226,17 @@ def bench_freshness_command(
 
 @bench_app.command("api")
 def bench_api_command(
-    requests: Annotated[int, typer.Option(help="Requests per endpoint.")] = 2_000,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 32,
+    seconds: Annotated[float, typer.Option(help="How long each endpoint is loaded.")] = 10,
+    requests: Annotated[
+        int, typer.Option(help="Stop each endpoint after this many requests (0: --seconds).")
+    ] = 0,
+    concurrency: Annotated[int, typer.Option(help="Connections (requests in flight).")] = 32,
     events: Annotated[int, typer.Option(help="Simulated events of state first.")] = 10_000,
     bootstrap: Bootstrap = None,
     postgres: Postgres = None,
 ) -> None:
-    """GET /v1/pressure and a queue, against /healthz of the same server (httpx clients)."""
+    """GET /v1/pressure and a queue, against /healthz of the same server (wrk when installed,
+    else httpx client processes), with the API process's CPU time per request."""
     from flowsight.devtools.bench.api import bench_api
 
     city = _city(events, 1)
@@ -242,11 +246,12 @@ def bench_api_command(
             address,
             directory,
             city,
+            seconds,
             requests,
             concurrency,
             postgres,
             progress.bar("building state", len(city)),
-            progress.bar("requests", 3 * requests),
+            progress.bar("endpoints loaded", 3),
         ),
     )
 
