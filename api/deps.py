@@ -178,10 +178,11 @@ _bearer = HTTPBearer(
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-async def presented_key(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header_key: Annotated[str | None, Depends(_api_key)],
-) -> str | None:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+HeaderKeyDep = Annotated[str | None, Depends(_api_key)]
+
+
+async def presented_key(bearer: BearerDep, header_key: HeaderKeyDep) -> str | None:
     """The API key the caller presented, if any (bearer token first)."""
     return bearer.credentials if bearer else header_key
 
@@ -189,7 +190,7 @@ async def presented_key(
 PresentedKey = Annotated[str | None, Depends(presented_key)]
 
 
-def caller(state: StateDep, presented: PresentedKey) -> Principal:
+def caller(state: ApiState, presented: str | None) -> Principal:
     """The authenticated caller, by OIDC token or API key; 401 naming what is missing or wrong."""
     try:
         return state.authenticator.authenticate(presented)
@@ -197,7 +198,7 @@ def caller(state: StateDep, presented: PresentedKey) -> Principal:
         raise Problem(401, "Unauthorised", str(refusal)) from None
 
 
-async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:
+async def authenticated(state: ApiState, presented: str | None) -> Principal:
     """`caller`, in a worker thread only for an OIDC token (its check may fetch the issuer's
     keys); an API key is checked on the event loop (one SHA-256)."""
     if presented is not None and state.authenticator.oidc is not None and looks_like_jwt(presented):
@@ -205,13 +206,25 @@ async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:
     return caller(state, presented)
 
 
+async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:
+    """The authenticated caller of the request (`authenticated`)."""
+    return await authenticated(state, presented)
+
+
 CallerDep = Annotated[Principal, Depends(request_caller)]
 
 
-def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through callers holding `role`."""
+def require(role: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through callers holding `role`.
 
-    async def _check(principal: CallerDep) -> Principal:
+    One dependency reading the two credential headers itself, rather than a chain of them
+    (state, key, caller, role): FastAPI resolves every dependency of every request anew, and on
+    the busiest routes (`GET /v1/pressure`) the chain cost more than the answer (docs/benchmarks.md).
+    """
+
+    async def _check(request: Request, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal:
+        state: ApiState = request.app.state.flowsight
+        principal = await authenticated(state, bearer.credentials if bearer else header_key)
         if not principal.has(role):
             raise Problem(
                 403, "Forbidden", f"this needs the {role!r} role", who=principal.audit_name

@@ -73,6 +73,9 @@ class RequestMetrics:
             ["method", "route"],
             registry=registry,
         )
+        # The labelled children, found once per label set rather than on every request
+        # (`labels()` takes a lock and builds the key each time).
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,6 +94,12 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.requests.labels(method, template, str(status)).inc()
-            self.latency.labels(method, template).observe(time.perf_counter() - started)
+            key = (scope["method"], template, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    self.requests.labels(key[0], template, str(status)),
+                    self.latency.labels(key[0], template),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)

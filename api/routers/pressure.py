@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ router = APIRouter(prefix="/v1", tags=["pressure"])
 #: The oldest a served answer may be when the live feed has seen no change (queues and capacity
 #: change with every batch the worker applies, without a pressure record).
 MAX_AGE_SECONDS = 0.2
+
+#: The most answers kept per read (`PressureNow.rendered`): every service's first page, and more.
+MAX_RENDERED = 256
 
 
 @router.get(
@@ -50,6 +54,18 @@ class PressureNow:
     body: bytes
     queues: dict[str, store.QueueSummary]
     as_of: datetime
+    #: Answers rendered from this read, by whoever renders them (`rendered`).
+    answers: dict[tuple[Any, ...], bytes] = field(default_factory=dict, compare=False)
+
+    def rendered(self, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+        """The answer `key` rendered from this read: `render()` the first time, then the same
+        bytes until the snapshot is rebuilt (each build is a new `PressureNow`)."""
+        body = self.answers.get(key)
+        if body is None:
+            body = render()
+            if len(self.answers) < MAX_RENDERED:  # odd pages are rendered, not kept
+                self.answers[key] = body
+        return body
 
 
 async def current(request: Request) -> PressureNow:

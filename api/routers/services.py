@@ -18,7 +18,7 @@ from flowsight.api.models import (
     ServiceSummary,
 )
 from flowsight.api.problems import Problem
-from flowsight.api.routers.pressure import current
+from flowsight.api.routers.pressure import PressureNow, current
 from flowsight.schemas.catalogue import Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import CURRENT_FIGURES, Period
@@ -31,20 +31,19 @@ router = APIRouter(prefix="/v1/services", tags=["services"])
 async def service_queue(
     service_id: str,
     request: Request,
-    state: StateDep,
     principal: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> Response:
     """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
+    state: ApiState = request.app.state.flowsight
     known_service(state, service_id)
-    entries = None
     if principal.has("caseload"):
         now = datetime.now(UTC)
         async with state.engine.begin() as connection:  # the read and its audit row
             queue = await caseload.queue_page(connection, service_id, limit=limit, offset=offset)
             await audit_read(connection, request, principal, "read_queue_entries")
-        length, oldest = queue.length, queue.oldest_referred_at
+        oldest = queue.oldest_referred_at
         entries = [
             QueueEntryOut(
                 pseudonym=row["pseudonym"],
@@ -56,24 +55,43 @@ async def service_queue(
             )
             for row in queue.entries
         ]
-    else:
-        # Without patients, the queue is the one the pressure snapshot read: no query.
-        latest = await current(request)
-        now = latest.as_of
-        summary = latest.queues.get(service_id)
-        length = summary.length if summary else 0
-        oldest = summary.oldest_referred_at if summary else None
-    answer = QueueOut(
-        service=service_id,
-        as_of=now,
-        length=length,
-        longest_wait_minutes=store.minutes_waited(oldest, now) if oldest else None,
-        entries=entries,
-        limit=limit,
-        offset=offset,
+        answer = QueueOut(
+            service=service_id,
+            as_of=now,
+            length=queue.length,
+            longest_wait_minutes=store.minutes_waited(oldest, now) if oldest else None,
+            entries=entries,
+            limit=limit,
+            offset=offset,
+        )
+        # Built and checked once here: rendered directly rather than validated again.
+        return Response(answer.model_dump_json(), media_type="application/json")
+    # Without patients, the queue is the one the pressure snapshot read: no query, and the
+    # answer rendered once per snapshot build.
+    latest = await current(request)
+    body = latest.rendered(
+        ("queue", service_id, limit, offset),
+        lambda: _queue_without_patients(latest, service_id, limit, offset),
     )
-    # Built and checked once here: rendered directly rather than validated again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(body, media_type="application/json")
+
+
+def _queue_without_patients(latest: PressureNow, service_id: str, limit: int, offset: int) -> bytes:
+    summary = latest.queues.get(service_id)
+    oldest = summary.oldest_referred_at if summary else None
+    return (
+        QueueOut(
+            service=service_id,
+            as_of=latest.as_of,
+            length=summary.length if summary else 0,
+            longest_wait_minutes=store.minutes_waited(oldest, latest.as_of) if oldest else None,
+            entries=None,
+            limit=limit,
+            offset=offset,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 def _service_out(service: Service) -> ServiceOut:

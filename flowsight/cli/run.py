@@ -62,10 +62,16 @@ def api() -> None:
         application = build_api(settings)
     except (CatalogueError, PressureConfigError, ValueError) as error:
         raise fail(str(error), 2) from None
+    # httptools and uvloop (uvicorn[standard]) named rather than left to "auto", which falls back
+    # to the pure-Python parser and loop silently; no access log: its logger is at WARNING
+    # (logging_config), so it wrote nothing and only cost each request a check.
     uvicorn.run(
         application,
         host=settings.api_host,
         port=settings.api_port,
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
         log_config=logging_config(settings),
         timeout_graceful_shutdown=5,
     )
