@@ -37,6 +37,15 @@ PRODUCER_LINGER_SECONDS = 0.005
 #: How often the worker commits its offsets (faust's default is 2.8 s): a restarted worker redoes
 #: less, and the lag Kafka reports follows the work within a second.
 COMMIT_SECONDS = 1.0
+#: The tables' changelog topics (compacted by faust) close a segment every 64 MiB or hour and
+#: are cleaned once a quarter of them is superseded: Kafka compacts only closed segments, and
+#: each batch rewrites every changed patient's whole journey, so with Kafka's 1 GiB or 7 day
+#: segments a new host restored several times the table's size (docs/operations.md).
+CHANGELOG_TOPIC_CONFIG = {
+    "segment.bytes": str(64 * 1024 * 1024),
+    "segment.ms": str(3_600_000),
+    "min.cleanable.dirty.ratio": "0.25",
+}
 
 
 @dataclass
@@ -100,8 +109,20 @@ def create_app(
     dead_letters = DeadLetters(raw_topic(settings.dlq_topic), metrics)
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
-    journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
-    capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
+    journeys = app.Table(
+        "journeys",
+        default=list,
+        key_type=str,
+        use_partitioner=True,
+        extra_topic_configs=CHANGELOG_TOPIC_CONFIG,
+    )
+    capacity = app.Table(
+        "capacity",
+        default=dict,
+        key_type=str,
+        use_partitioner=True,
+        extra_topic_configs=CHANGELOG_TOPIC_CONFIG,
+    )
 
     validate = validator(
         re.compile(settings.ingest_topic_pattern), context, events_out, dead_letters, metrics

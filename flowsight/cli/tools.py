@@ -149,7 +149,7 @@ Postgres = Annotated[
 ]
 
 
-def _city(events: int, volume: float) -> list[dict[str, object]]:
+def _city(events: int, volume: float, days: float | None = None) -> list[dict[str, object]]:
     from flowsight.devtools.bench.harness import city_events
     from flowsight.settings import LOCAL
 
@@ -157,7 +157,7 @@ def _city(events: int, volume: float) -> list[dict[str, object]]:
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
     catalogue = runtime_or_exit(settings_or_exit()).catalogue
     with console.status(f"simulating {events:,} events…"):
-        return city_events(catalogue, events, volume=volume)
+        return city_events(catalogue, events, volume=volume, days=days)
 
 
 def _bench(bootstrap: str | None, body: Callable[[Bars, str, Path], Awaitable[Report]]) -> None:
@@ -260,12 +260,42 @@ def bench_api_command(
 def bench_recovery_command(
     events: Annotated[int, typer.Option(help="Simulated events of state first.")] = 20_000,
     backlog: Annotated[int, typer.Option(help="Events published while it is down.")] = 1_000,
+    state_events: Annotated[
+        int,
+        typer.Option(
+            help="Instead of --events through the worker: this many events of state built by "
+            "the worker's fold straight into the tables' changelogs and the read model "
+            "(a city of volume --state-events / 100,000, so that all of it is retained)."
+        ),
+    ] = 0,
+    stores: Annotated[
+        str, typer.Option(help="With --state-events: the state stores to compare, comma-separated.")
+    ] = "memory://,rocksdb://",
     bootstrap: Bootstrap = None,
     postgres: Postgres = None,
 ) -> None:
     """Worker killed (kill -9) and restarted: time to caught up, against a clean restart."""
-    from flowsight.devtools.bench.recovery import bench_recovery
+    from flowsight.devtools.bench.harness import FLOW_EVENTS_PER_DAY
+    from flowsight.devtools.bench.recovery import bench_recovery, bench_store_recovery
 
+    if state_events:
+        chosen = [store.strip() for store in stores.split(",") if store.strip()]
+        wanted, volume = state_events + 3 * len(chosen) * backlog, max(1.0, state_events / 100_000)
+        # The simulated flow runs a little below its nominal rate: start early enough.
+        big_city = _city(wanted, volume, days=1.2 * wanted / (FLOW_EVENTS_PER_DAY * volume))
+        _bench(
+            bootstrap,
+            lambda progress, address, directory: bench_store_recovery(
+                address,
+                directory,
+                big_city,
+                backlog,
+                chosen,
+                postgres,
+                progress.bar("state (fold)", state_events),
+            ),
+        )
+        return
     city = _city(events + 2 * backlog, 1)
     _bench(
         bootstrap,
