@@ -1,4 +1,4 @@
-"""One run of every fault, concurrently (most of a fault is waiting: an outage's 30 s, a group's
+"""One run of every fault, concurrently (most of a fault is waiting: an outage, a group's
 session), each on its own stage, then each read model compared with the uninterrupted run's."""
 
 from __future__ import annotations

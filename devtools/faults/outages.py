@@ -16,11 +16,18 @@ import httpx
 
 from flowsight.api.auth import new_api_key
 from flowsight.devtools.bench.harness import Flowsight, free_port, local_kafka
+from flowsight.devtools.bench.replay import wait_figures
 from flowsight.devtools.faults.inject import locked_sqlite
 from flowsight.devtools.faults.mllp import MllpSender
 from flowsight.devtools.faults.outcome import Outcome
 from flowsight.devtools.faults.stage import Campaign, halves, parts
-from flowsight.devtools.faults.stream import StreamClient, alerts, current_scores, scores
+from flowsight.devtools.faults.stream import (
+    Known,
+    StreamClient,
+    alerts,
+    current_scores,
+    scores,
+)
 
 BROKER = "the broker stopped mid-stream, then restarted"
 DATABASE = "the read-model database unavailable mid-stream"
@@ -225,18 +232,46 @@ async def api_restart(campaign: Campaign) -> Outcome:
             await _each_told_of_a_change(clients, within=60.0)
             # In a thread: the API waits for its stream clients to go, and they must be read.
             await asyncio.to_thread(flowsight.stop, "api")
-            await campaign.stream(flowsight, chunk)  # scored while no API follows the topics
-            await asyncio.sleep(5.0)
+            await campaign.stream(flowsight, chunk)
+            # Scored and published while no API follows the topics.
+            await flowsight.wait_caught_up(0, plan.settle_within)
+            await wait_figures(flowsight, plan.settle_within)
             flowsight.start("api")
             await flowsight.wait_api()
             campaign.injected(outcome, len(clients))
         await campaign.finish("stream", flowsight, outcome)
-        await asyncio.sleep(3.0)  # the last changes reach the clients
+        # The last changes reach the clients.
+        truth = await _each_knows(clients, url, flowsight.headers, within=15.0)
         stop.set()
         await asyncio.gather(*following)
-        for client in clients:
-            await _resumed_completely(client, url, flowsight.headers, outcome)
+        fresh = await asyncio.gather(
+            *(_fresh_after_first_change(client, url, flowsight.headers) for client in clients)
+        )
+        for client, resumed in zip(clients, fresh, strict=True):
+            _resumed_completely(client, resumed, truth, outcome)
     return outcome
+
+
+async def _pressure(url: str, headers: dict[str, str]) -> dict[str, Known]:
+    """Each scope's pressure as `GET /v1/pressure` says it now."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url.removesuffix("/stream") + "/pressure", headers=headers)
+    return current_scores(answer.json())
+
+
+async def _each_knows(
+    clients: list[StreamClient], url: str, headers: dict[str, str], within: float
+) -> dict[str, Known]:
+    """What `GET /v1/pressure` says, once every client knows it (or `within` passed: the checks
+    then tell). Asked again each time: a refresh may move a score while the clients catch up."""
+    deadline = time.monotonic() + within
+    while True:
+        truth = await _pressure(url, headers)
+        known = [scores(client.received) for client in clients]
+        told = all(k.get(scope) == score for k in known for scope, score in truth.items())
+        if told or time.monotonic() > deadline:
+            return truth
+        await asyncio.sleep(0.2)  # the clients' lists are polled: nothing signals them
 
 
 async def _each_told_of_a_change(clients: list[StreamClient], within: float) -> None:
@@ -248,21 +283,33 @@ async def _each_told_of_a_change(clients: list[StreamClient], within: float) -> 
             await asyncio.sleep(0.2)  # the clients' lists are polled: nothing signals them
 
 
-async def _resumed_completely(
-    client: StreamClient, url: str, headers: dict[str, str], outcome: Outcome
+async def _fresh_after_first_change(
+    client: StreamClient, url: str, headers: dict[str, str]
+) -> StreamClient | None:
+    """A fresh client resuming after `client`'s first change, read until quiet (None when the
+    client saw no change)."""
+    if not client.changes:
+        return None
+    fresh = StreamClient(url, headers, last_id=client.changes[0].id)
+    await fresh.read_until_quiet(quiet=3.0, within=30.0)
+    return fresh
+
+
+def _resumed_completely(
+    client: StreamClient,
+    fresh: StreamClient | None,
+    truth: dict[str, Known],
+    outcome: Outcome,
 ) -> None:
-    """What a client knows at the end must be what the API says now, and a fresh client
-    resuming after the client's first change must come to know the same, with every alert the
-    client was told of after that change. Compared as what each knows, not as lists of events:
-    a resumed stream sends a score only when it differs from what its client knew."""
+    """What a client knows at the end must be what the API says now (`truth`), and a fresh
+    client resuming after the client's first change must come to know the same, with every alert
+    the client was told of after that change. Compared as what each knows, not as lists of
+    events: a resumed stream sends a score only when it differs from what its client knew."""
     changes = client.changes
     outcome.notes.append(
         f"a client: {client.connections} connection(s), {len(client.received)} event(s), "
         f"{len(changes)} with an id"
     )
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(url.removesuffix("/stream") + "/pressure", headers=headers)
-    truth = current_scores(answer.json())
     known = scores(client.received)
     stale = sorted(scope for scope in truth if known.get(scope) != truth[scope])
     outcome.lost += len(stale)
@@ -271,12 +318,10 @@ async def _resumed_completely(
     twice = sum(count - 1 for count in Counter(ids).values())
     outcome.applied_twice += twice
     outcome.check(not twice, f"a client got {twice} change(s) twice across the restart")
-    if not changes:
+    if fresh is None:
         outcome.notes.append("no change happened after the client's snapshot: nothing to resume")
         return
     first = client.received.index(changes[0])
-    fresh = StreamClient(url, headers, last_id=ids[0])
-    await fresh.read_until_quiet(quiet=3.0, within=30.0)
     outcome.notes.append(
         f"a fresh client resuming after its first change: {len(fresh.received)} event(s), "
         f"{len(fresh.changes)} with an id" + (f", refused {fresh.refused}" if fresh.refused else "")
