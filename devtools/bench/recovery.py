@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
 from flowsight.devtools.bench.report import Report
 from flowsight.devtools.bench.state import BuiltState, build_state
 
@@ -32,17 +32,21 @@ class Restart:
     backlog: int
     seconds: float  # from the new worker's start to everything committed
     store: str = "memory://"
+    cpu: float = 0.0  # the new worker's CPU seconds until then (robust on a shared machine)
 
 
 async def start_worker(
     flowsight: Flowsight, more: list[dict[str, Any]], already: int, store: str | None
-) -> float:
-    """Publish `more`, start a worker (on `store`); the seconds until it has caught up."""
+) -> tuple[float, float]:
+    """Publish `more`, start a worker (on `store`); the seconds until it has caught up, and the
+    CPU seconds it used until then."""
     await flowsight.publish(more)
     started = time.perf_counter()
-    flowsight.start("worker", "worker", **({"FLOWSIGHT_STATE_STORE": store} if store else {}))
-    finished = await flowsight.wait_caught_up(already + len(more), 1800)
-    return finished - started
+    worker = flowsight.start(
+        "worker", "worker", **({"FLOWSIGHT_STATE_STORE": store} if store else {})
+    )
+    finished = await flowsight.wait_caught_up(already + len(more), 3600)
+    return finished - started, cpu_seconds(worker.pid)
 
 
 async def restart(
@@ -55,9 +59,9 @@ async def restart(
 ) -> Restart:
     """Stop the running worker with `how`, publish `more`, start another; time its catching up."""
     flowsight.stop("worker", how)
-    seconds = await start_worker(flowsight, more, already, store)
+    seconds, cpu = await start_worker(flowsight, more, already, store)
     name = "kill -9" if how == signal.SIGKILL else "SIGTERM"
-    return Restart(f"{name} (round {round_})", len(more), seconds, store or "memory://")
+    return Restart(f"{name} (round {round_})", len(more), seconds, store or "memory://", cpu)
 
 
 async def run_recovery(
@@ -97,8 +101,8 @@ async def run_store_recovery(
         cold, clean, killed = chunks[3 * number : 3 * number + 3]
         if number:
             flowsight.stop("worker")
-        seconds = await start_worker(flowsight, cold, already, store)
-        restarts.append(Restart("cold start (nothing local)", backlog, seconds, store))
+        seconds, cpu = await start_worker(flowsight, cold, already, store)
+        restarts.append(Restart("cold start (nothing local)", backlog, seconds, store, cpu))
         already += backlog
         restarts.append(await restart(flowsight, signal.SIGTERM, clean, already, 1, store))
         already += backlog
@@ -117,12 +121,14 @@ def store_report(built: BuiltState, restarts: list[Restart]) -> Report:
     for run in restarts:
         report.figure(
             f"{run.store} {run.how}",
-            f"caught up {run.seconds:6.1f} s after start ({run.backlog:,} new events waiting)",
+            f"caught up {run.seconds:6.1f} s after start, worker CPU {run.cpu:6.1f} s "
+            f"({run.backlog:,} new events waiting)",
         )
     stores = list(dict.fromkeys(run.store for run in restarts))
     for store in stores:
         graceful, killed = (r for r in restarts if r.store == store and "round" in r.how)
         report.ratio(f"{store} kill -9 / SIGTERM catch-up time", killed.seconds / graceful.seconds)
+        report.ratio(f"{store} kill -9 / SIGTERM worker CPU", killed.cpu / graceful.cpu)
         report.target(
             f"{store} kill -9 → caught up ≤ {TARGET_SECONDS:.0f} s with ≥ {TARGET_STATE:,} "
             "events of state",
