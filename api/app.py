@@ -33,6 +33,7 @@ from flowsight.api.routers import (
     stream,
     thresholds,
 )
+from flowsight.api.shortcut import install_snapshot_answers
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
@@ -75,6 +76,8 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         redoc_url="/redoc" if settings.is_local else None,
     )
     install_problem_handlers(app)
+    # Innermost of the middleware: its answers still get the headers and are counted.
+    install_snapshot_answers(app)
     install_hardening(app, serve_docs=settings.is_local)
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.

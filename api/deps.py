@@ -190,6 +190,11 @@ async def presented_key(bearer: BearerDep, header_key: HeaderKeyDep) -> str | No
 PresentedKey = Annotated[str | None, Depends(presented_key)]
 
 
+async def presented_credential(request: Request) -> str | None:
+    """`presented_key` of a request, outside dependency injection (`api/shortcut.py`)."""
+    return await presented_key(await _bearer(request), await _api_key(request))
+
+
 def caller(state: ApiState, presented: str | None) -> Principal:
     """The authenticated caller, by OIDC token or API key; 401 naming what is missing or wrong."""
     try:

@@ -69,18 +69,17 @@ async def service_queue(
     # Without patients, the queue is the one the pressure snapshot read: no query, and the
     # answer rendered once per snapshot build.
     latest = await current(request)
-    body = latest.rendered(
-        ("queue", service_id, limit, offset),
-        lambda: _queue_without_patients(latest, service_id, limit, offset),
-    )
+    body = queue_without_patients(latest, service_id, limit, offset)
     return Response(body, media_type="application/json")
 
 
-def _queue_without_patients(latest: PressureNow, service_id: str, limit: int, offset: int) -> bytes:
-    summary = latest.queues.get(service_id)
-    oldest = summary.oldest_referred_at if summary else None
-    return (
-        QueueOut(
+def queue_without_patients(latest: PressureNow, service_id: str, limit: int, offset: int) -> bytes:
+    """The queue answer without patients as of the snapshot `latest`: rendered once a build."""
+
+    def render() -> bytes:
+        summary = latest.queues.get(service_id)
+        oldest = summary.oldest_referred_at if summary else None
+        answer = QueueOut(
             service=service_id,
             as_of=latest.as_of,
             length=summary.length if summary else 0,
@@ -89,9 +88,9 @@ def _queue_without_patients(latest: PressureNow, service_id: str, limit: int, of
             limit=limit,
             offset=offset,
         )
-        .model_dump_json()
-        .encode()
-    )
+        return answer.model_dump_json().encode()
+
+    return latest.rendered(("queue", service_id, limit, offset), render)
 
 
 def _service_out(service: Service) -> ServiceOut:
