@@ -90,8 +90,9 @@ def test_kill_between_scoring_and_delivery_loses_nothing_and_sends_once(
         try:
             stack.start_worker()
             stack.wait_until(lambda: receiver.requests, timeout=120, what="the delivery")
-            # Several more scoring rounds (every 2 s) and delivery polls: nothing new is sent.
-            time.sleep(12)
+            # Three more scoring rounds (every 2 s) and delivery polls (every 1 s): nothing new
+            # is sent.
+            time.sleep(6)
             assert len(receiver.requests) == 1, [r.headers for r in receiver.requests]
             request = receiver.requests[0]
             assert verify_signature(
