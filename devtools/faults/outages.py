@@ -121,10 +121,19 @@ async def broker_outage(campaign: Campaign) -> Outcome:
                     f"{flowsight.api_url}/v1/events", json=sample, headers=headers
                 )
 
-            feed = asyncio.ensure_future(campaign.stream(flowsight, second))
+            # Half of the rest streams as the broker stops, the other half after it stopped
+            # (each step retried until the broker is back): publishing spans the outage.
+            stopping, away = halves(second)
+            feed = asyncio.ensure_future(campaign.stream(flowsight, stopping))
             await asyncio.to_thread(kafka.stop)
             campaign.injected(outcome)
             stopped = time.monotonic()
+
+            async def then_the_rest() -> None:
+                await feed  # in order, as one source sends them
+                await campaign.stream(flowsight, away)
+
+            later = asyncio.ensure_future(then_the_rest())
             statuses: Counter[str] = Counter()
             until = stopped + campaign.plan.broker_outage_seconds
             acks = await asyncio.gather(
@@ -141,7 +150,7 @@ async def broker_outage(campaign: Campaign) -> Outcome:
                 bool(refused) and all(code in ("AE", "AR") for code in refused),
                 "the MLLP listener did not answer AE/AR while Kafka was away",
             )
-            await feed
+            await later
             await sender.until_accepted(within=120)
             await campaign.finish("broker", flowsight, outcome)
             _exclude_mllp_patient(campaign, outcome, sender.pseudonym)
