@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import Any
 
 import faust
 import orjson
@@ -196,3 +197,44 @@ async def test_an_event_whose_type_is_an_object_is_dead_lettered_and_its_batch_g
     assert refused.value == odd
     labels = {"event_type": "unknown", "outcome": "dead_lettered"}
     assert subject.count("flowsight_events_validated_total", **labels) == 1
+
+
+class FlakyPublisher:
+    """Acknowledges every batch but the first one it is handed, which Kafka 'did not get'."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.handed: list[list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = []
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    async def send_batch(self, topic: str, records: list[Any]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        handed = []
+        for record in records:  # one batch a record, as if each had its own partition
+            delivery: asyncio.Future[None] = loop.create_future()
+            if self.handed:
+                delivery.set_result(None)
+            else:
+                delivery.set_exception(KafkaTimeoutError())
+            self.handed.append([record])
+            handed.append((delivery, [record]))
+        return handed
+
+
+async def test_the_events_topic_sends_again_only_the_batch_kafka_did_not_acknowledge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    publisher = FlakyPublisher()
+    events = validator_module.EventsTopic(publisher, "events")  # type: ignore[arg-type]
+    records = [(b"a", b"first", []), (b"b", b"second", [])]
+
+    await validator_module.delivered(await events.send(records))
+
+    assert publisher.started
+    assert [batch[0][1] for batch in publisher.handed] == [b"first", b"second", b"first"]
