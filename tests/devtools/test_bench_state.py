@@ -8,8 +8,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from typer.testing import CliRunner
 
 from flowsight.adapters.kafka.security import client_options
+from flowsight.cli import app
 from flowsight.devtools.bench.harness import Flowsight, city_events, stage
 from flowsight.devtools.bench.state import build_state, changelog_topic, validated
 from flowsight.services.batch import apply_batch
@@ -73,3 +75,18 @@ async def test_a_worker_carries_on_from_the_state_the_fold_built(
     # journeys hold the events of both, as if one worker had read everything.
     assert stored.keys() == expected.keys()
     assert stored == expected
+
+
+def test_recovery_on_built_state_prints_each_store_against_its_clean_restart(
+    kafka_bootstrap: str,
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["bench", "recovery", "--state-events", "400", "--backlog", "30", "--stores",
+         "memory://", "--bootstrap", kafka_bootstrap],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "memory:// cold start (nothing local)" in result.output
+    assert "memory:// kill -9 (round 2)" in result.output
+    assert "ratio memory:// kill -9 / SIGTERM worker CPU" in result.output
