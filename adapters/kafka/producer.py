@@ -11,6 +11,7 @@ record carries a `correlation-id` header: the one the current task was given wit
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +27,8 @@ from aiokafka.partitioner import murmur2
 from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
 from flowsight.settings import Settings
+
+log = logging.getLogger("flowsight.kafka")
 
 #: `error.offset` of a dead letter that never reached an ingest topic (refused at a gateway).
 NOT_ON_A_TOPIC = "-1"
@@ -154,6 +157,22 @@ class EventPublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+    async def renew(self) -> None:
+        """Replace the producer with a new one (a new producer id), dropping the old one.
+
+        An idempotent producer numbers its batches per partition. One whose batch failed (a
+        broker that went away, a timeout) keeps that numbering, and Kafka refuses every later
+        batch from it as `OutOfOrderSequenceNumber`: records sent again must go through a new
+        producer. Raises like `start` when no broker answers; the old one is dropped anyway.
+        """
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                await old.stop()
+            except Exception as error:  # its failures are already the caller's to handle
+                log.warning("the old producer did not stop cleanly: %r", error)
+        await self.start()
 
     async def __aenter__(self) -> EventPublisher:
         await self.start()

@@ -58,16 +58,25 @@ class EventsTopic:
     def __init__(self, publisher: EventPublisher, topic: str) -> None:
         self.publisher = publisher
         self.topic = topic
+        #: Counts the publisher's producers: records a producer failed are sent again through
+        #: a new one, made once however many of its batches failed.
+        self.generation = 0
 
     async def send(self, records: Sequence[Record]) -> list[Sent]:
         if not records:
             return []
         if not self.publisher.started:  # here, so a broker still away is retried, not fatal
             await self.publisher.start()
+        generation = self.generation
         handed = await self.publisher.send_batch(self.topic, records)
-        return [(delivery, partial(self._again, held)) for delivery, held in handed]
+        return [(delivery, partial(self._again, held, generation)) for delivery, held in handed]
 
-    async def _again(self, records: list[Record]) -> Awaitable[Any]:
+    async def _again(self, records: list[Record], generation: int) -> Awaitable[Any]:
+        if generation == self.generation:
+            # The idempotent producer that failed them refuses every later batch as out of
+            # sequence (it waited forever after a broker outage): a new producer sends them.
+            self.generation += 1
+            await self.publisher.renew()
         return asyncio.gather(*(delivery for delivery, _ in await self.send(records)))
 
     async def stop(self) -> None:

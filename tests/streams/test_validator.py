@@ -200,10 +200,15 @@ async def test_an_event_whose_type_is_an_object_is_dead_lettered_and_its_batch_g
 
 
 class FlakyPublisher:
-    """Acknowledges every batch but the first one it is handed, which Kafka 'did not get'."""
+    """Like an idempotent producer after a broker outage: the first batch of each key in
+    `failing` is not acknowledged, and from then on the same producer has every batch of that
+    partition refused (out of sequence) until it is renewed."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: set[bytes]) -> None:
         self.started = False
+        self.failing = failing
+        self.refused: set[bytes] = set()  # partitions out of sequence on this producer
+        self.renewed = 0
         self.handed: list[list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = []
 
     async def start(self) -> None:
@@ -212,15 +217,22 @@ class FlakyPublisher:
     async def stop(self) -> None:
         self.started = False
 
+    async def renew(self) -> None:
+        self.renewed += 1
+        self.refused.clear()
+
     async def send_batch(self, topic: str, records: list[Any]) -> list[Any]:
         loop = asyncio.get_running_loop()
         handed = []
         for record in records:  # one batch a record, as if each had its own partition
+            key = record[0]
             delivery: asyncio.Future[None] = loop.create_future()
-            if self.handed:
-                delivery.set_result(None)
-            else:
+            if key in self.failing or key in self.refused:
+                self.failing.discard(key)
+                self.refused.add(key)
                 delivery.set_exception(KafkaTimeoutError())
+            else:
+                delivery.set_result(None)
             self.handed.append([record])
             handed.append((delivery, [record]))
         return handed
@@ -230,11 +242,26 @@ async def test_the_events_topic_sends_again_only_the_batch_kafka_did_not_acknowl
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
-    publisher = FlakyPublisher()
+    publisher = FlakyPublisher(failing={b"a"})
     events = validator_module.EventsTopic(publisher, "events")  # type: ignore[arg-type]
     records = [(b"a", b"first", []), (b"b", b"second", [])]
 
-    await validator_module.delivered(await events.send(records))
+    await asyncio.wait_for(validator_module.delivered(await events.send(records)), 5)
 
     assert publisher.started
     assert [batch[0][1] for batch in publisher.handed] == [b"first", b"second", b"first"]
+
+
+async def test_records_a_producer_failed_are_sent_again_through_one_new_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same producer would have them refused as out of sequence for ever."""
+    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    publisher = FlakyPublisher(failing={b"a", b"b"})
+    events = validator_module.EventsTopic(publisher, "events")  # type: ignore[arg-type]
+    records = [(b"a", b"first", []), (b"b", b"second", []), (b"c", b"third", [])]
+
+    await asyncio.wait_for(validator_module.delivered(await events.send(records)), 5)
+
+    assert publisher.renewed == 1
+    assert [batch[0][1] for batch in publisher.handed][-2:] == [b"first", b"second"]

@@ -70,3 +70,28 @@ async def test_a_batch_arrives_whole_in_order_on_each_key_s_partition(
     for partition in {p for p, _ in read}:
         on_it = [record for p, record in read if p == partition]
         assert on_it == [r for r in records if chosen[r[0]] == partition]
+
+
+async def test_a_renewed_publisher_sends_under_a_new_producer_id(kafka_bootstrap: str) -> None:
+    """Records a failed producer held are sent again through a new one: Kafka would refuse
+    the old one's next batches as out of sequence."""
+    settings = Settings(
+        _env_file=None,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_namespace=f"t{uuid.uuid4().hex[:8]}",
+        topic_partitions=1,
+    )
+    topic = settings.events_topic
+    await ensure_topics(settings, [topic])
+    async with EventPublisher(settings) as publisher:
+        first = publisher.producer
+        await asyncio.gather(*(d for d, _ in await publisher.send_batch(topic, [(b"k", b"1", [])])))
+        await publisher.renew()
+        assert publisher.producer is not first
+        assert publisher.producer.client is not first.client
+        await asyncio.gather(*(d for d, _ in await publisher.send_batch(topic, [(b"k", b"2", [])])))
+
+    assert [record for _, record in await read_back(settings, topic, 2)] == [
+        (b"k", b"1", []),
+        (b"k", b"2", []),
+    ]
