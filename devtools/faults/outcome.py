@@ -139,11 +139,12 @@ each run last refreshed).
 
 How the faults are made, and what a row can and cannot show:
 
-- Every stage runs with a lateness window longer than the simulated period. The simulated
-  census reaches two months back and Kafka orders no two partitions, so with the default 7 days
-  whether a patient's oldest event is refused as too late depends on which source's partition
-  the worker happened to read first: two clean runs then differ, and no comparison would mean
-  anything.
+- Every stage runs with a lateness window longer than the simulated period (the census reaches
+  two months back). Lateness is measured per source episode, whose order Kafka keeps, so the
+  default 7 days would refuse the same events in any read order (docs/decisions.md); but the
+  duplication stage shuffles deliveries, an episode's events among them, and with 7 days a
+  shuffled event could be refused where the uninterrupted run took it: the rows would then show
+  the window working, not a fault losing something.
 - `kill -9`: each kill comes a random moment (up to 1.5 s) after the (re)started worker was seen
   processing, while the events keep streaming; "restart to processing" is how long a restarted
   worker took to process again (it waits out the killed member's 10 s session unless the group
