@@ -57,7 +57,7 @@ def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) ->
 @pytest.mark.integration
 def test_api_prints_each_endpoint_against_healthz(kafka_bootstrap: str) -> None:
     output = bench(
-        "api", "--requests", "20", "--concurrency", "2", "--events", "100",
+        "api", "--requests", "20", "--seconds", "1", "--concurrency", "2", "--events", "100",
         "--bootstrap", kafka_bootstrap,
     )  # fmt: skip
     assert "baseline: GET /healthz" in output
