@@ -107,22 +107,20 @@ def create_app(
         EventPublisher(settings, batch_bytes=BATCH_BYTES), settings.events_topic
     )
     dead_letters = DeadLetters(raw_topic(settings.dlq_topic), metrics)
+
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
-    journeys = app.Table(
-        "journeys",
-        default=list,
-        key_type=str,
-        use_partitioner=True,
-        extra_topic_configs=CHANGELOG_TOPIC_CONFIG,
-    )
-    capacity = app.Table(
-        "capacity",
-        default=dict,
-        key_type=str,
-        use_partitioner=True,
-        extra_topic_configs=CHANGELOG_TOPIC_CONFIG,
-    )
+    def table(name: str, default: type) -> Any:
+        return app.Table(
+            name,
+            default=default,
+            key_type=str,
+            use_partitioner=True,
+            extra_topic_configs=CHANGELOG_TOPIC_CONFIG,
+        )
+
+    journeys = table("journeys", list)
+    capacity = table("capacity", dict)
 
     validate = validator(
         re.compile(settings.ingest_topic_pattern), context, events_out, dead_letters, metrics
