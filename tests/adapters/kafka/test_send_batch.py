@@ -14,6 +14,18 @@ from flowsight.adapters.kafka.security import client_options
 from flowsight.settings import Settings
 
 
+async def fresh_events_topic(kafka_bootstrap: str, partitions: int) -> tuple[Settings, str]:
+    """Settings of a namespace of its own, and its events topic, created."""
+    settings = Settings(
+        _env_file=None,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_namespace=f"t{uuid.uuid4().hex[:8]}",
+        topic_partitions=partitions,
+    )
+    await ensure_topics(settings, [settings.events_topic])
+    return settings, settings.events_topic
+
+
 async def read_back(settings: Settings, topic: str, count: int) -> list[tuple[int, Record]]:
     consumer = AIOKafkaConsumer(**client_options(settings), auto_offset_reset="earliest")
     await consumer.start()
@@ -44,14 +56,7 @@ async def partition_send_chooses(settings: Settings, topic: str, key: bytes) -> 
 async def test_a_batch_arrives_whole_in_order_on_each_key_s_partition(
     kafka_bootstrap: str,
 ) -> None:
-    settings = Settings(
-        _env_file=None,
-        kafka_bootstrap=kafka_bootstrap,
-        topic_namespace=f"t{uuid.uuid4().hex[:8]}",
-        topic_partitions=3,
-    )
-    topic = settings.events_topic
-    await ensure_topics(settings, [topic])
+    settings, topic = await fresh_events_topic(kafka_bootstrap, partitions=3)
     keys = [f"patient-{n % 7}".encode() for n in range(300)]
     records: list[Record] = [
         (key, f"event {n}".encode() * 20, [("correlation-id", f"c-{n}".encode())])
@@ -75,14 +80,7 @@ async def test_a_batch_arrives_whole_in_order_on_each_key_s_partition(
 async def test_a_renewed_publisher_sends_under_a_new_producer_id(kafka_bootstrap: str) -> None:
     """Records a failed producer held are sent again through a new one: Kafka would refuse
     the old one's next batches as out of sequence."""
-    settings = Settings(
-        _env_file=None,
-        kafka_bootstrap=kafka_bootstrap,
-        topic_namespace=f"t{uuid.uuid4().hex[:8]}",
-        topic_partitions=1,
-    )
-    topic = settings.events_topic
-    await ensure_topics(settings, [topic])
+    settings, topic = await fresh_events_topic(kafka_bootstrap, partitions=1)
     async with EventPublisher(settings) as publisher:
         first = publisher.producer
         await asyncio.gather(*(d for d, _ in await publisher.send_batch(topic, [(b"k", b"1", [])])))
