@@ -44,6 +44,8 @@ def tracker(
 ) -> Agent:
     """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink."""
 
+    patients: set[str] = set()  # the journeys this process has stored
+
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
         async for batch in stream.take_events(  # type: ignore[attr-defined]
@@ -71,6 +73,9 @@ def tracker(
                 journeys[pseudonym] = journey.to_stored()
             for service, report in changes.capacity.items():
                 capacity[capacity_keys[service]] = report
+            # A patient's first batch in this process stores them even if unchanged: a local
+            # store can be ahead of its changelog (`_first_touches`).
+            _store_again(journeys, _first_touches(_patients(documents), changes.journeys, patients))
             metrics.sink_batch_size.observe(len(batch))
             _observe_latency(batch, metrics)
             yield None
@@ -120,6 +125,43 @@ def _observe_latency(batch: Sequence[EventT[bytes]], metrics: WorkerMetrics) -> 
 def _count(changes: BatchChanges, metrics: WorkerMetrics) -> None:
     for (event_type, outcome), count in changes.outcomes.items():
         metrics.applied.labels(event_type, outcome).inc(count)
+
+
+def _patients(documents: list[Event]) -> set[str]:
+    """The pseudonyms the batch's patient events name."""
+    return {
+        document["pseudonym"]
+        for document in documents
+        if isinstance(document, dict)
+        and document.get("event_type") != "capacity"
+        and isinstance(document.get("pseudonym"), str)
+    }
+
+
+def _first_touches(touched: set[str], changed: Iterable[str], stored: set[str]) -> list[str]:
+    """The keys the batch touched without changing them that this process never stored.
+
+    With an on-disk store (rocksdb://) a worker killed after a table write landed locally but
+    before Kafka acknowledged its changelog record restarts with its store ahead of the
+    changelog. The batch was not committed (faust flushes the producer first), so it is read
+    again, found already folded in and taken for duplicates: nothing changes and nothing would
+    be written, and the changelog, all another host restores from, would miss it for good.
+    Storing each such key's current value once per process sends exactly those values again.
+    (The capacity table needs none of this: a report read again is applied again, not a
+    duplicate, so the fold itself stores it.)
+    """
+    stored.update(changed)
+    again = [key for key in touched if key not in stored]
+    stored.update(again)
+    return again
+
+
+def _store_again(table: MutableMapping[str, Any], keys: Iterable[str]) -> None:
+    """Write each key's current value to its table (and so to its changelog) once more."""
+    for key in keys:
+        value = table.get(key)
+        if value:
+            table[key] = value
 
 
 def _capacity_keys(read: list[EventT[bytes]], documents: list[Event]) -> dict[str, str]:

@@ -155,3 +155,50 @@ async def test_an_unreadable_or_too_late_event_is_dead_lettered_and_the_stream_g
     assert [e["event_id"] for e in subject.journeys[ANN]] == ["adm-2"]
     assert subject.count("unreadable", "failed") == 1
     assert subject.count("admission", "too_late") == 1
+
+
+class RecordingTable(dict[str, Any]):
+    """A table whose writes (what faust sends to its changelog) are kept in order."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.writes: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+async def test_a_batch_already_in_a_local_store_is_stored_again_once_per_process(
+    app: faust.App, settings: Settings
+) -> None:
+    """A worker killed after its on-disk tables took a batch but before the changelog had it
+    reads the batch again: the fold finds nothing new, yet the changelog must get the values."""
+    event = admission("adm-1", "2026-05-01T10:00:00+00:00")
+    report = capacity("2026-05-01T12:00:00+00:00", open_beds=5)
+    journeys = RecordingTable({ANN: [event]})
+    beds = RecordingTable({"service:lth-wards": report})
+    sink = RecordingSink()
+    channel = app.channel()
+    agent = app.agent(raw_topic(app, settings.events_topic), name="tracker")(
+        tracker(
+            journeys,
+            beds,
+            sink,
+            DeadLetters(channel, WorkerMetrics()),
+            WorkerMetrics(),
+            settings,
+            ServiceMap.of(CATALOGUE),
+        )
+    )
+    async with agent.test_context() as running:
+        for _ in range(2):  # read again after the restart, then delivered once more
+            await running.put(orjson.dumps(event), key=ANN.encode())
+            await running.put(orjson.dumps(report), key=b"service:lth-wards")
+
+    # The journey is stored once, as it was: nothing more on the later delivery.
+    assert journeys.writes == [ANN] and journeys[ANN] == [event]
+    # A capacity report read again is applied again (the fold stores it each time).
+    assert beds.writes == ["service:lth-wards"] * 2 and beds["service:lth-wards"] == report
+    # The read model already had the batch (it is written first): it is told nothing new.
+    assert all(states == [] for states, _, _ in sink.writes)
