@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The test command: static checks, then every test. Integration tests start a real Kafka broker
 # and a real PostgreSQL through fixtures and fail (never skip) when they cannot.
+# pytest runs in parallel processes (pytest-xdist), each with its own broker: 2 on CI (its 2
+# cores), else one per core up to 4 (each broker takes ~1 GB); PYTEST_WORKERS or a later `-n`
+# in the arguments overrides it (`-n 0`: one process). Arguments go to pytest (`-k`, paths...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
@@ -12,7 +15,11 @@ echo "== mypy --strict (the whole flowsight namespace)"
 echo "== bandit"
 "$BIN/bandit" -q -c pyproject.toml -r . || exit 1
 echo "== pytest"
-"$BIN/pytest" --durations=15 "$@"
+if [ -n "${CI:-}" ]; then default_workers=2; else default_workers=$(( $(nproc) < 4 ? $(nproc) : 4 )); fi
+workers=${PYTEST_WORKERS:-$default_workers}
+# loadgroup: the units conftest.py marks (a module, the fault campaign) stay in one process, taken
+# in conftest's order (slow ones first) rather than xdist's reordering by size.
+"$BIN/pytest" --durations=15 -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2

@@ -1,7 +1,12 @@
-"""Real services for integration and browser tests: one Kafka broker and one PostgreSQL cluster
-per session, started only when a test asks for them.
+"""Real services for integration and browser tests: one Kafka broker per test process and one
+PostgreSQL cluster shared by them, started only when a test asks for them.
 
 A service that cannot start fails the tests that need it; nothing here ever skips.
+
+Under pytest-xdist (`deploy/test.sh` runs `-n 2` on CI) each worker process has its own session,
+so its own broker; each test module is one unit of work (its module fixtures run once), the fault
+campaign's tests are one unit (it runs once), and the units that start real services go first so
+that no long one is left for the end.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,34 @@ def pytest_configure(config: pytest.Config) -> None:
     """Settings a test builds describe a trial on one machine (local mode) unless it says
     otherwise: anything else refuses to start without credentials and a pseudonym key."""
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", "local")
+
+
+#: Fixtures that make a test slow: a real broker, database, or the whole fault campaign.
+SLOW_FIXTURES = frozenset({"faults", "kafka_bootstrap", "local_postgres", "stack"})
+SLOW_MARKERS = ("integration", "postgres")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Units of work for `--dist loadgroup`: a module, or all the fault campaign's tests; in a
+    worker, the units that start real services first and the campaign first of all.
+
+    Every worker collects the same order, which xdist requires; a run without xdist keeps the
+    collection order."""
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if "faults" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("faults"))
+            rank[module] = 0
+            continue
+        item.add_marker(pytest.mark.xdist_group(module))
+        slow = SLOW_FIXTURES.intersection(item.fixturenames) or any(
+            item.get_closest_marker(name) for name in SLOW_MARKERS
+        )
+        rank[module] = min(rank.get(module, 2), 1 if slow else 2)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])
 
 
 #: Tests use their own PostgreSQL cluster, so a developer's flowsight cluster on 5433 is untouched.
@@ -53,15 +87,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def local_postgres() -> Iterator[LocalPostgres]:
-    """A real PostgreSQL cluster from Debian's packages, for the whole test session."""
+    """A real PostgreSQL cluster from Debian's packages, for the whole test session; shared with
+    the other test processes (each test makes its own database), stopped by the last of them."""
     server = LocalPostgres(port=TEST_POSTGRES_PORT, cluster=TEST_POSTGRES_CLUSTER)
-    try:
-        started = server.start(timeout=180)
-    except Exception as error:
-        pytest.fail(f"could not start the test PostgreSQL: {error}", pytrace=False)
-    yield server
-    if started:
-        server.stop()
+    with ExitStack() as lease:
+        try:
+            lease.enter_context(server.shared(timeout=180))
+        except Exception as error:
+            pytest.fail(f"could not start the test PostgreSQL: {error}", pytrace=False)
+        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

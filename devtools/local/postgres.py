@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import pwd
+import secrets
 import shutil
 import subprocess  # nosec B404 # PostgreSQL's own tools from argument lists built here, no shell
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -150,6 +155,31 @@ class LocalPostgres:
         _run(["pg_ctlcluster", current.version, self.cluster, "stop", "-m", "fast"])
         return True
 
+    @contextmanager
+    def shared(self, timeout: float = 60) -> Iterator[None]:
+        """Use the cluster alongside other processes (parallel test workers, several sessions).
+
+        Under one file lock: the first user starts the cluster if it is down, and the last user
+        stops it only if one of them started it, so a cluster that was already running is left
+        running and no process stops it under another. A user that died is forgotten.
+        """
+        users = Path(tempfile.gettempdir(), f"flowsight-postgres-{self.cluster}.users")
+        started_marker = users / "started"
+        me = users / f"{os.getpid()}-{secrets.token_hex(4)}"
+        with self._lease_lock():
+            users.mkdir(mode=0o700, exist_ok=True)
+            if self.start(timeout=timeout):
+                started_marker.touch()
+            me.touch()
+        try:
+            yield
+        finally:
+            with self._lease_lock():
+                me.unlink(missing_ok=True)
+                if not _live_users(users) and started_marker.exists():
+                    self.stop()
+                    started_marker.unlink()
+
     def url(self, database: str) -> str:
         """The SQLAlchemy URL (asyncpg driver) for one database in this cluster."""
         credentials = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
@@ -176,6 +206,16 @@ class LocalPostgres:
             await conn.close()
 
     # --- internals ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _lease_lock(self) -> Iterator[None]:
+        path = Path(tempfile.gettempdir(), f"flowsight-postgres-{self.cluster}.lock")
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _create(self) -> ClusterStatus:
         version = self.installed_versions()[0]
@@ -221,6 +261,24 @@ class LocalPostgres:
             password=self.password,
             database="postgres",
         )
+
+
+def _live_users(users: Path) -> list[int]:
+    """The pids registered in `users` (`<pid>-<token>`) still alive; dead ones' files removed."""
+    alive = []
+    for entry in users.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            entry.unlink(missing_ok=True)
+            continue
+        except PermissionError:
+            pass  # alive, another user's process
+        alive.append(int(pid))
+    return alive
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,9 @@
-"""LocalPostgres against a real cluster: a database is created, used over asyncpg and dropped."""
+"""LocalPostgres against a real cluster (the tests' own, never a developer's): a database is
+created, used over asyncpg and dropped, and a cluster shared by several users stays up for them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -13,23 +13,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from flowsight.devtools.local.postgres import LocalPostgres
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def local_postgres() -> Iterator[LocalPostgres]:
-    """A running local cluster; stopped afterwards only if this fixture started it."""
-    pg = LocalPostgres()
-    try:
-        started = pg.start(timeout=120)
-        error = None
-    except Exception as exc:
-        error = exc
-    if error is not None:
-        # Never skip: a suite that silently stops testing PostgreSQL is worse than a red one.
-        pytest.fail(f"could not start local PostgreSQL: {error}", pytrace=False)
-    yield pg
-    if started:
-        pg.stop()
 
 
 async def _database_exists(pg: LocalPostgres, name: str) -> bool:
@@ -71,3 +54,14 @@ async def test_create_use_and_drop_database(local_postgres: LocalPostgres) -> No
     finally:
         await pg.drop_database(name)
     assert not await _database_exists(pg, name)
+
+
+def test_a_user_leaving_a_shared_cluster_does_not_stop_it_under_another(
+    local_postgres: LocalPostgres,
+) -> None:
+    # This session holds the cluster (the fixture); a second user comes and goes.
+    with local_postgres.shared(timeout=60):
+        current = local_postgres.status()
+        assert current is not None and current.running
+    current = local_postgres.status()
+    assert current is not None and current.running, "the cluster was stopped under its user"
