@@ -23,6 +23,7 @@ from flowsight.streams.monitor import QuietMonitor
 from flowsight.streams.pressure import pressure_policy
 from flowsight.streams.recovery import FlowSafeTableManager
 from flowsight.streams.sink import ReadModelSink
+from flowsight.streams.store import StateTable
 from flowsight.streams.tasks.delivery import alert_delivery
 from flowsight.streams.tasks.lag import lag_watch
 from flowsight.streams.tasks.purge import PatientPurge
@@ -82,6 +83,7 @@ def create_app(
         datadir=str(settings.data_dir / "faust"),
         table_standby_replicas=0,
         TableManager=FlowSafeTableManager,  # a rebalance must not lose fetched records
+        Table=StateTable,  # on rocksdb://, each write filed under its changelog partition
         # A worker killed without leaving its group holds its partitions until its session
         # expires: faust's 60 s made a restarted worker wait a minute (docs/benchmarks.md).
         broker_session_timeout=SESSION_TIMEOUT_SECONDS,

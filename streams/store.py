@@ -1,0 +1,47 @@
+"""The tables' on-disk store: faust's RocksDB store, each write filed under its changelog partition.
+
+faust 0.15's RocksDB store files a table write under the partition of the event being processed
+(`Store._set` reads `current_event()`). The tracker writes its tables once per batch, outside any
+one event (`stream.take_events`): there is no current event, and every write raised
+AssertionError, crashing the agent after the read model was written. An event's partition would
+be wrong anyway for our tables: they are keyed by the producer's partitioner on the serialised
+key (`use_partitioner`), and a key's changelog records, hence its restore after a rebalance or a
+restart, are in that partition. Here a write goes where its changelog record goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.stores.rocksdb import Store
+
+
+class ChangelogPartitionedStore(Store):
+    """faust's RocksDB store whose writes are filed under the key's changelog partition."""
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        topic = self.table.changelog_topic.get_topic_name()
+        partition = self.app.producer.key_partition(topic, key).partition
+        self._key_index[key] = partition
+        self._db_for_partition(partition).put(key, value)
+
+
+class StateTable(faust.Table[Any, Any]):
+    """A faust table that keeps its data in `ChangelogPartitionedStore` on `rocksdb://`."""
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        if not str(url).startswith("rocksdb:"):
+            return super()._new_store_by_url(url)
+        return ChangelogPartitionedStore(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+        )
