@@ -232,7 +232,12 @@ async def test_a_batch_longer_than_the_limit_is_a_413_and_nothing_is_written(
 # -- POST /v1/events: who may publish, and Kafka down ------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "status"), [(VIEWER_KEY, 403), (ADMIN_KEY, 403), (None, 401)])
+# Ids name the role: the keys are random, and every xdist worker must collect the same ids.
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [(VIEWER_KEY, 403), (ADMIN_KEY, 403), (None, 401)],
+    ids=["viewer", "admin", "no-key"],
+)
 async def test_only_a_publisher_key_may_publish(
     client: httpx.AsyncClient, writer: RecordingWriter, key: str | None, status: int
 ) -> None:
@@ -463,7 +468,9 @@ async def test_a_bundle_longer_than_the_limit_is_a_413(
 
 
 @pytest.mark.parametrize(
-    ("key", "status", "code"), [(VIEWER_KEY, 403, "forbidden"), (None, 401, "login")]
+    ("key", "status", "code"),
+    [(VIEWER_KEY, 403, "forbidden"), (None, 401, "login")],
+    ids=["viewer", "no-key"],
 )
 async def test_only_a_publisher_may_post_encounters(
     client: httpx.AsyncClient, writer: RecordingWriter, key: str | None, status: int, code: str
