@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 run: bootstrap
 	$(BIN)/flowsight up
 
+# PYTEST_ARGS go to pytest after the defaults, e.g. `make test PYTEST_ARGS="-k pressure -n 0"`.
 test: bootstrap
-	deploy/test.sh
+	VENV=$(VENV) deploy/test.sh $(PYTEST_ARGS)
 
 bootstrap: $(VENV)/.installed
 
