@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, MutableMapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ def tracker(
 ) -> Agent:
     """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink."""
 
-    patients: set[str] = set()  # the journeys this process has stored
+    patients: set[str] = set()  # the unchanged journeys this process has stored again
 
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
@@ -67,7 +67,7 @@ def tracker(
             # writes it again (idempotent). The other order lost the batch: tables restored
             # from a changelog ahead of the read model took its events for duplicates and
             # wrote nothing. Tables are written after the batch's events were iterated, so
-            # their changelog partition comes from the key (the events topic's partitioner).
+            # their changelog partition comes from the key (the producer's partitioner).
             await sink.write(changes.states, changes.capacity_rows, before=changes.before)
             for pseudonym, journey in changes.journeys.items():
                 journeys[pseudonym] = journey.to_stored()
@@ -138,8 +138,8 @@ def _patients(documents: list[Event]) -> set[str]:
     }
 
 
-def _first_touches(touched: set[str], changed: Iterable[str], stored: set[str]) -> list[str]:
-    """The keys the batch touched without changing them that this process never stored.
+def _first_touches(touched: set[str], changed: Mapping[str, Any], stored: set[str]) -> list[str]:
+    """The keys the batch touched without changing them that this process has not stored again.
 
     With an on-disk store (rocksdb://) a worker killed after a table write landed locally but
     before Kafka acknowledged its changelog record restarts with its store ahead of the
@@ -150,9 +150,8 @@ def _first_touches(touched: set[str], changed: Iterable[str], stored: set[str]) 
     (The capacity table needs none of this: a report read again is applied again, not a
     duplicate, so the fold itself stores it.)
     """
-    stored.update(changed)
-    again = [key for key in touched if key not in stored]
-    stored.update(again)
+    again = [key for key in touched if key not in changed and key not in stored]
+    stored.update(again)  # only these: the set grows with duplicates, not with every patient
     return again
 
 
