@@ -1,9 +1,17 @@
 """`bench freshness`: from a producer's send to the change in `GET /v1/pressure` and on
 `/v1/stream`, while simulated events are offered at a steady rate.
 
-Probes are capacity reports of one bed-based service, each with an open-bed count no other report
-has and alternately far above and far below its beds (so its occupancy, and its pressure score,
-move each time). The baseline is the broker's own round trip: a probe's send until acked.
+Probes are capacity reports of one bed-based service, alternately one open bed (its occupancy
+far over its level-4 threshold while any bed is taken) and twenty times its beds (occupancy far
+under its level-2 threshold): each probe moves its occupancy indicator's level, so its score, and
+the stream pushes the change. A probe is seen in a view once the view shows the service's
+occupancy level the probe brings, scored (`as_of`) after the probe was sent; a probe whose
+successor is seen first is seen then (the newer score counts it too). Each probe is also
+followed through the stages between: the validator's record on the events topic, its capacity row
+in `GET /v1/pressure`, and the worker's pressure record (the refresh that scored it began at its
+`as_of` and published it at its timestamp). Times are wall-clock: the worker's and the API's
+timestamps are compared with the bench's. The baseline is the broker's own round trip: a probe's
+send until acked.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,71 +28,140 @@ from typing import Any
 
 import httpx
 import orjson
+from aiokafka import AIOKafkaConsumer
 
 from flowsight.adapters.kafka.producer import EventPublisher
-from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.adapters.kafka.security import client_options
+from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
 from flowsight.devtools.bench.report import Report, median, percentile
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit
 
 TARGET_P99_MS = 500
 POLL_SECONDS = 0.05
+INDICATOR = "occupancy_pct"
+#: The occupancy levels the two kinds of probe bring.
+FULL, EMPTY = 4, 1
 
 
 @dataclass
 class Probe:
-    """One capacity report sent, and when each view showed it."""
+    """One capacity report sent, and when (wall-clock seconds) each stage and view had it."""
 
     open: int
+    level: int
     sent: float
     acked: float = 0.0
+    validated: float | None = None
+    in_capacity: float | None = None
+    refresh_began: float | None = None
+    published: float | None = None
     in_pressure: float | None = None
     on_stream: float | None = None
+
+    @property
+    def occurred_at(self) -> str:
+        return datetime.fromtimestamp(self.sent, UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A view of the probed service's score: when seen, scored as of when, at which level; for
+    a pressure record, when it was published."""
+
+    at: float
+    scored: float
+    level: int | None
+    published: float = 0.0
 
 
 @dataclass
 class Probes:
-    """The probes of a run, and the stream's pressure events of the probed service."""
+    """The probes of a run and what each view showed of the probed service."""
 
     service: Service
     sent: list[Probe] = field(default_factory=list)
-    stream_events: list[float] = field(default_factory=list)
+    pressure: list[Seen] = field(default_factory=list)
+    stream: list[Seen] = field(default_factory=list)
+    records: list[Seen] = field(default_factory=list)
+    ids: dict[str, Probe] = field(default_factory=dict)
+    #: CPU seconds each process used from its start to the end of the offered events.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def see_pressure(self, body: dict[str, Any], now: float) -> None:
         shown = next((s for s in body["services"] if s["id"] == self.service.id), None)
-        opened = (shown or {}).get("capacity") or {}
-        for probe in self.sent:
-            if probe.in_pressure is None and opened.get("open") == probe.open:
-                probe.in_pressure = now
+        if shown is None:
+            return
+        reported = (shown.get("capacity") or {}).get("as_of")
+        if reported is not None:
+            at = _seconds(reported)
+            for probe in self.sent:
+                if probe.in_capacity is None and abs(at - probe.sent) < 1e-5:
+                    probe.in_capacity = now
+        if shown.get("scored_at"):
+            seen = Seen(now, _seconds(shown["scored_at"]), _level(shown.get("indicators")))
+            self.pressure.append(seen)
 
-    def match_stream(self) -> None:
-        """Each probe's stream latency: the first change of its service after the probe reached
-        the read model (seen in /v1/pressure) and before the next probe did; pressure is scored
-        from the read model, so no earlier change can carry it."""
-        landed = [p for p in self.sent if p.in_pressure is not None]
-        for probe, following in zip(landed, [*landed[1:], None], strict=True):
-            since = probe.in_pressure or 0.0
-            until = (following.in_pressure or since) if following else float("inf")
-            probe.on_stream = next((t for t in self.stream_events if since < t <= until), None)
+    def see_score(self, body: dict[str, Any], now: float, published: float = 0.0) -> Seen | None:
+        """A pressure record's or a stream event's score of the probed service."""
+        if body.get("scope") != self.service.id or not body.get("as_of"):
+            return None
+        return Seen(now, _seconds(body["as_of"]), _level(body.get("indicators")), published)
+
+    def match(self) -> None:
+        """When each view first showed each probe (module docstring)."""
+        for probe in self.sent:
+            found = _first(probe, self.records)
+            if found is not None:
+                probe.refresh_began, probe.published = found.scored, found.published
+            probe.in_pressure = _at(_first(probe, self.pressure))
+            probe.on_stream = _at(_first(probe, self.stream))
+        for name in ("refresh_began", "published", "in_pressure", "on_stream"):
+            later: float | None = None
+            for probe in reversed(self.sent):
+                mine = getattr(probe, name)
+                if later is not None and (mine is None or later < mine):
+                    setattr(probe, name, later)
+                later = getattr(probe, name)
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _level(indicators: Any) -> int | None:
+    found = next((i for i in indicators or [] if i.get("name") == INDICATOR), None)
+    return None if found is None else found.get("level")
+
+
+def _first(probe: Probe, seen: list[Seen]) -> Seen | None:
+    # Scored after the validator passed the probe on: a score from before it reached the read
+    # model may show the same level (from the probe before the last).
+    since = max(probe.sent, probe.validated or probe.sent)
+    return next((s for s in seen if s.scored >= since and s.level == probe.level), None)
+
+
+def _at(seen: Seen | None) -> float | None:
+    return None if seen is None else seen.at
 
 
 def probed_service(flowsight: Flowsight) -> Service:
-    """The first bed-based service with a capacity: its occupancy is scored."""
+    """The first bed-based service with a capacity whose occupancy is scored."""
     return next(
         s
         for s in flowsight.catalogue.services
-        if s.capacity_unit == CapacityUnit.BEDS and s.capacity
+        if s.capacity_unit == CapacityUnit.BEDS and s.capacity and INDICATOR in s.thresholds
     )
 
 
-def probe_event(service: Service, open_beds: int) -> dict[str, Any]:
-    """A capacity report of `service`, occurring now, as its organisation's system sends it."""
+def probe_event(service: Service, open_beds: int, occurred_at: str) -> dict[str, Any]:
+    """A capacity report of `service`, as its organisation's system sends it."""
     return {
         "event_id": f"probe-{uuid.uuid4().hex}",
         "schema_version": "1",
         "event_type": "capacity",
         "source": f"{service.organisation}/bench",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": occurred_at,
         "service": service.id,
         "open": open_beds,
         "total": service.capacity,
@@ -111,12 +189,13 @@ async def _send_probes(flowsight: Flowsight, probes: Probes, count: int, every: 
     async with EventPublisher(flowsight.settings) as publisher:
         for number in range(count):
             await asyncio.sleep(every)
-            # Far above the beds, then far below: occupancy (and the score) moves every time.
-            open_beds = total * 20 + number if number % 2 == 0 else 1 + number
-            probe = Probe(open_beds, time.perf_counter())
+            full = number % 2 == 0
+            probe = Probe(1 if full else total * 20, FULL if full else EMPTY, time.time())
+            event = probe_event(probes.service, probe.open, probe.occurred_at)
+            probes.ids[event["event_id"]] = probe
             probes.sent.append(probe)
-            await publisher.publish_by_source([probe_event(probes.service, open_beds)])
-            probe.acked = time.perf_counter()
+            await publisher.publish_by_source([event])
+            probe.acked = time.time()
 
 
 async def _poll_pressure(flowsight: Flowsight, probes: Probes, stop: asyncio.Event) -> None:
@@ -125,7 +204,7 @@ async def _poll_pressure(flowsight: Flowsight, probes: Probes, stop: asyncio.Eve
             with contextlib.suppress(httpx.HTTPError):
                 answer = await client.get("/v1/pressure", timeout=10)
                 if answer.status_code == 200:
-                    probes.see_pressure(answer.json(), time.perf_counter())
+                    probes.see_pressure(answer.json(), time.time())
             await asyncio.sleep(POLL_SECONDS)
 
 
@@ -138,8 +217,50 @@ async def _follow_stream(flowsight: Flowsight, probes: Probes) -> None:
                     kind = line.removeprefix("event:").strip()
                 elif line.startswith("data:") and kind == "pressure":
                     body = orjson.loads(line.removeprefix("data:").strip())
-                    if body.get("scope") == probes.service.id:
-                        probes.stream_events.append(time.perf_counter())
+                    seen = probes.see_score(body, time.time())
+                    if seen is not None:
+                        probes.stream.append(seen)
+
+
+async def _follow_topics(
+    flowsight: Flowsight, probes: Probes, ready: asyncio.Event, stop: asyncio.Event
+) -> None:
+    """The validator's probe records on the events topic, and the worker's pressure records."""
+    settings = flowsight.settings
+    consumer = AIOKafkaConsumer(
+        settings.events_topic,
+        settings.pressure_topic,
+        **client_options(settings),
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=200)
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        ready.set()
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for tp, records in batch.items():
+                for record in records:
+                    _take(probes, tp.topic == settings.pressure_topic, record, now)
+    finally:
+        await consumer.stop()
+
+
+def _take(probes: Probes, is_pressure: bool, record: Any, now: float) -> None:
+    stamp = record.timestamp / 1000
+    if is_pressure:
+        seen = probes.see_score(orjson.loads(record.value), now, stamp)
+        if seen is not None:
+            probes.records.append(seen)
+    elif b'"probe-' in record.value:
+        probe = probes.ids.get(orjson.loads(record.value).get("event_id", ""))
+        if probe is not None:
+            probe.validated = stamp
 
 
 async def run_freshness(
@@ -156,46 +277,73 @@ async def run_freshness(
     await flowsight.wait_api()
     service = probed_service(flowsight)
     probes = Probes(service)
-    stop = asyncio.Event()
+    stop, ready = asyncio.Event(), asyncio.Event()
     watchers = [
         asyncio.create_task(_poll_pressure(flowsight, probes, stop)),
         asyncio.create_task(_follow_stream(flowsight, probes)),
+        asyncio.create_task(_follow_topics(flowsight, probes, ready, stop)),
     ]
+    await asyncio.wait_for(ready.wait(), 60)
     count = max(2, int(len(background) / rate / probe_every))
     await asyncio.gather(
         _offer(flowsight, background, rate, advance),
         _send_probes(flowsight, probes, count, probe_every),
     )
+    probes.cpu = {name: cpu_seconds(flowsight.processes[name].pid) for name in ("worker", "api")}
     deadline = time.perf_counter() + 60
-    while time.perf_counter() < deadline and any(p.in_pressure is None for p in probes.sent):
+    while time.perf_counter() < deadline and not _all_seen(probes):
         flowsight.check_alive()
         await asyncio.sleep(0.5)
-    await asyncio.sleep(min(10.0, max(0.0, deadline - time.perf_counter())))  # the stream's last
     stop.set()
     for watcher in watchers:
         watcher.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
-    probes.match_stream()
+    probes.match()
     return probes
+
+
+def _all_seen(probes: Probes) -> bool:
+    probes.match()
+    last = probes.sent[-1]
+    return all(p.validated for p in probes.sent) and bool(last.in_pressure and last.on_stream)
+
+
+def _since_sent(probes: Probes, stage_of: Callable[[Probe], float | None]) -> list[float]:
+    return [(at - p.sent) * 1000 for p in probes.sent if (at := stage_of(p)) is not None]
 
 
 def freshness_report(probes: Probes, rate: float) -> Report:
     """The printed result of `bench freshness`."""
-    acked = [(p.acked - p.sent) * 1000 for p in probes.sent]
-    pressure = [(p.in_pressure - p.sent) * 1000 for p in probes.sent if p.in_pressure]
-    stream = [(p.on_stream - p.sent) * 1000 for p in probes.sent if p.on_stream]
+    acked = _since_sent(probes, lambda p: p.acked)
+    pressure = _since_sent(probes, lambda p: p.in_pressure)
+    stream = _since_sent(probes, lambda p: p.on_stream)
     report = Report(
         f"freshness: {rate:,.0f} events/s offered, {len(probes.sent)} probes "
-        f"(capacity of {probes.service.id}); {machine_load()}"
+        f"(capacity of {probes.service.id}, occupancy level {FULL}/{EMPTY} in turn); "
+        f"{machine_load()}"
+    )
+    report.figure(
+        "CPU seconds used", ", ".join(f"{name} {used:.1f}" for name, used in probes.cpu.items())
     )
     for name, values in (
         ("baseline: send → broker ack", acked),
+        ("stage: send → validator's record", _since_sent(probes, lambda p: p.validated)),
+        (
+            "stage: send → capacity row in /v1/pressure",
+            _since_sent(probes, lambda p: p.in_capacity),
+        ),
+        (
+            "stage: send → refresh that scored it began",
+            _since_sent(probes, lambda p: p.refresh_began),
+        ),
+        ("stage: send → its pressure record published", _since_sent(probes, lambda p: p.published)),
         ("send → GET /v1/pressure", pressure),
         ("send → /v1/stream", stream),
     ):
         report.figure(
             name,
-            f"p50 {median(values):8.0f} ms   p99 {percentile(values, 0.99):8.0f} ms   ({len(values)} of {len(probes.sent)} seen)",
+            f"p50 {median(values):8.0f} ms   p99 {percentile(values, 0.99):8.0f} ms   "
+            f"({len(values)} of {len(probes.sent)} seen)",
         )
     for name, values in (("pressure", pressure), ("stream", stream)):
         report.ratio(f"{name} p50 / broker ack p50", median(values) / max(median(acked), 1e-9))
