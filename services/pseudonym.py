@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 
 from flowsight.schemas.events import PatientIdentity
 
@@ -19,4 +20,11 @@ def identity_key(patient: PatientIdentity) -> str:
 
 def pseudonymise(patient: PatientIdentity, key: bytes) -> str:
     """HMAC-SHA-256 of the patient's normalised identifier, as 64 hex characters."""
-    return hmac.new(key, identity_key(patient).encode(), hashlib.sha256).hexdigest()
+    keyed = _keyed(key).copy()  # half the cost of setting the key up again for each event
+    keyed.update(identity_key(patient).encode())
+    return keyed.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)

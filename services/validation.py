@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,8 +39,12 @@ SERVICE_NOT_OWNED = "service_not_owned"
 IN_THE_FUTURE = "in_the_future"
 TOO_LATE = "too_late"
 UNPROCESSABLE = "unprocessable"
-#: Beyond this, a number orjson read may have been an integer the standard library keeps exact.
-HUGE_FLOAT = 2.0**64
+#: Beyond this, a number orjson read may have been an integer the standard library keeps exact
+#: (orjson reads integers from -2**63 to 2**64 - 1 exactly, others as floats).
+HUGE_FLOAT = 2.0**63
+#: A number that large is written with 19 digits or more, or with an exponent: a body without
+#: either holds none, and is not searched value by value.
+_MAYBE_HUGE = re.compile(rb"\d{19}|\d[eE]")
 #: The integer range events may carry (a signed 64-bit integer).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Every reason a dead letter can carry.
@@ -138,7 +143,7 @@ def validate_event(
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _validate_standard_json(raw, organisation, context, now, headers)
-    if _holds_a_huge_float(document):
+    if _MAYBE_HUGE.search(raw) and _holds_a_huge_float(document):
         return _validate_standard_json(raw, organisation, context, now, headers)
     return _validate_decoded(document, organisation, context, now, headers)
 

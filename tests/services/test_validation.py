@@ -449,3 +449,34 @@ def test_rules_across_two_fields_name_the_field_to_fix(
     outcome = check(document, context)
     assert isinstance(outcome, Rejected), outcome
     assert (outcome.reason, outcome.field) == (validation.INVALID_FIELD, field)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "-9223372036854775809",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "18446744073709551616",
+        "123456789012345678901.5",
+        "1e30",
+        "-1E19",
+        "12.5",
+        "7",
+    ],
+)
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [("capacity", "open"), ("admission", "care_hours_per_week"), ("admission", "extra")],
+)
+def test_a_number_gets_the_answer_the_standard_library_reading_gives(
+    number: str, event_type: str, field: str, context: ValidationContext
+) -> None:
+    document = {**example(event_type), field: "NUMBER"}
+    raw = json.dumps(document).replace('"NUMBER"', number).encode()
+    organisation = document["source"].split("/")[0]
+    # A body the standard library cannot read as UTF-8 JSON is read by it alone: the reference.
+    expected = validate_event(
+        raw.decode().encode("utf-16"), organisation=organisation, context=context, now=NOW
+    )
+    assert validate_event(raw, organisation=organisation, context=context, now=NOW) == expected
