@@ -202,7 +202,7 @@ def bench_pipeline_command(
 def bench_freshness_command(
     rate: Annotated[float, typer.Option(help="Simulated events offered a second.")] = 1000,
     seconds: Annotated[float, typer.Option(help="How long to offer them.")] = 30,
-    probe_every: Annotated[float, typer.Option(help="Seconds between probes.")] = 5,
+    probe_every: Annotated[float, typer.Option(help="Seconds between probes.")] = 1.5,
     bootstrap: Bootstrap = None,
     postgres: Postgres = None,
 ) -> None:
