@@ -17,9 +17,9 @@ echo "== bandit"
 echo "== pytest"
 if [ -n "${CI:-}" ]; then default_workers=2; else default_workers=$(( $(nproc) < 4 ? $(nproc) : 4 )); fi
 workers=${PYTEST_WORKERS:-$default_workers}
-# loadgroup: the units conftest.py marks (a module, the fault campaign) stay in one process, taken
-# in conftest's order (slow ones first) rather than xdist's reordering by size.
-"$BIN/pytest" --durations=15 -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
+# loadfile: each module (and the fault campaign's modules together: tests/conftest.py) runs whole in
+# one process, in conftest's order (slow ones first) rather than xdist's reordering by size.
+"$BIN/pytest" --durations=15 -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2

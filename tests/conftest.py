@@ -3,10 +3,10 @@ PostgreSQL cluster shared by them, started only when a test asks for them.
 
 A service that cannot start fails the tests that need it; nothing here ever skips.
 
-Under pytest-xdist (`deploy/test.sh` runs `-n 2` on CI) each worker process has its own session,
-so its own broker; each test module is one unit of work (its module fixtures run once), the fault
-campaign's tests are one unit (it runs once), and the units that start real services go first so
-that no long one is left for the end.
+Under pytest-xdist (`deploy/test.sh` runs `-n 2 --dist loadfile` on CI) each worker process has
+its own session, so its own broker; each test module is one unit of work (its module fixtures run
+once), the fault campaign's modules are one unit (it runs once), and the units that start real
+services go first so that no long one is left for the end.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,32 +33,48 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", "local")
 
 
-#: Fixtures that make a test slow: a real broker, database, or the whole fault campaign.
-SLOW_FIXTURES = frozenset({"faults", "kafka_bootstrap", "local_postgres", "stack"})
+#: The fault campaign (tests/reliability/conftest.py) runs once per test process, the first time
+#: one of its tests asks for it; its tests therefore share one unit of work.
+CAMPAIGN = "tests/reliability/"
+#: Fixtures and markers of the tests that wait on real services: their modules start first.
+SLOW_FIXTURES = frozenset({"kafka_bootstrap", "local_postgres", "stack"})
 SLOW_MARKERS = ("integration", "postgres")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Units of work for `--dist loadgroup`: a module, or all the fault campaign's tests; in a
-    worker, the units that start real services first and the campaign first of all.
+def work_unit(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: the fault campaign's tests, or one module."""
+    return CAMPAIGN if nodeid.startswith(CAMPAIGN) else nodeid.split("::", 1)[0]
 
-    Every worker collects the same order, which xdist requires; a run without xdist keeps the
-    collection order."""
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, but with the fault campaign's modules as one unit (xdist's own
+    loadgroup marks do not reach pytest 9's node ids). Units go out in collection order."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class CampaignOnce(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return CampaignOnce(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, the fault campaign's unit first, then the modules that start real
+    services, so that no long unit is left for the end; every worker sorts alike, as xdist
+    requires. A run without xdist keeps the collection order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     rank: dict[str, int] = {}
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if "faults" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("faults"))
-            rank[module] = 0
-            continue
-        item.add_marker(pytest.mark.xdist_group(module))
+        unit = work_unit(item.nodeid)
         slow = SLOW_FIXTURES.intersection(item.fixturenames) or any(
             item.get_closest_marker(name) for name in SLOW_MARKERS
         )
-        rank[module] = min(rank.get(module, 2), 1 if slow else 2)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])
+        rank[unit] = min(rank.get(unit, 2), 0 if unit == CAMPAIGN else 1 if slow else 2)
+    items.sort(key=lambda item: rank[work_unit(item.nodeid)])
 
 
 #: Tests use their own PostgreSQL cluster, so a developer's flowsight cluster on 5433 is untouched.
