@@ -2,7 +2,7 @@
 # The test command: static checks, then every test. Integration tests start a real Kafka broker
 # and a real PostgreSQL through fixtures and fail (never skip) when they cannot.
 # pytest runs in parallel processes (pytest-xdist), each with its own broker: 2 on CI (its 2
-# cores), else one per core up to 4 (each broker takes ~1 GB); PYTEST_WORKERS or a later `-n`
+# cores), else one per core up to 4 (each has a broker of 512 MB heap); PYTEST_WORKERS or a later `-n`
 # in the arguments overrides it (`-n 0`: one process). Arguments go to pytest (`-k`, paths...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
