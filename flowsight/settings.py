@@ -78,9 +78,10 @@ class Settings(BaseSettings):
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9._:-]{0,200}$")
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 6067
-    #: faust's table store. memory:// rebuilds the tables from their changelogs at each start;
-    #: faust's rocksdb:// is not safe with these tables yet (docs/decisions.md, state store).
-    state_store: str = "memory://"
+    #: faust's table store. rocksdb:// keeps the tables in the data directory and reads only the
+    #: changelogs' tail at a restart; memory:// rebuilds them from their changelogs at each start
+    #: (docs/decisions.md, state store).
+    state_store: str = "rocksdb://"
     sink_batch_size: int = Field(500, ge=1)
     sink_batch_seconds: float = Field(0.5, gt=0)
     daily_refresh_seconds: float = Field(30.0, gt=0)
