@@ -131,15 +131,9 @@ async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any
             ]
         }.values()
     )
-    # A batch read again after a restart writes the same reports: replace, never duplicate.
-    for report in reports:
-        await connection.execute(
-            delete(capacity_reports).where(
-                capacity_reports.c.service_id == report["service_id"],
-                capacity_reports.c.reported_at == report["reported_at"],
-            )
-        )
-    await connection.execute(insert(capacity_reports), reports)
+    # A batch read again after a restart writes the same reports: replace, never duplicate
+    # (one upsert by service and moment, where a delete a report took a statement each).
+    await connection.execute(upsert(connection, capacity_reports), reports)
 
 
 async def capacity_history(
