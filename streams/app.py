@@ -68,6 +68,11 @@ def create_app(
 ) -> FlowApp:
     """A Faust app wired for `settings`: nothing connects until a worker starts it."""
     catalogue = context.catalogue
+    # One directory per app id and member: a rebuild (a new app id) or a second worker on the
+    # same data directory would otherwise open the same RocksDB files, which lock them. faust
+    # makes only the last level of it.
+    datadir = settings.data_dir / "faust" / settings.app_id / settings.group_instance_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -80,7 +85,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         monitor=QuietMonitor(),  # its per-record bookkeeping only fed the web views
-        datadir=str(settings.data_dir / "faust"),
+        datadir=str(datadir),
         table_standby_replicas=0,
         TableManager=FlowSafeTableManager,  # a rebalance must not lose fetched records
         Table=StateTable,  # on rocksdb://, each write filed under its changelog partition
