@@ -85,9 +85,7 @@ class Settings(BaseSettings):
     #: Events folded and written together: a patient touched more than once in a batch is
     #: replayed, written and stored once, and each batch costs a few dozen statements.
     sink_batch_size: int = Field(2000, ge=1)
-    #: How long a batch waits to fill: part of every event's way to the figures under a steady
-    #: flow (a full batch goes at once), so it is kept well under the 500 ms freshness target.
-    sink_batch_seconds: float = Field(0.1, gt=0)
+    sink_batch_seconds: float = Field(0.5, gt=0)
     daily_refresh_seconds: float = Field(30.0, gt=0)
     lag_sample_seconds: float = Field(15.0, gt=0)
     ready_max_lag: int = Field(1000, ge=0)
