@@ -4,17 +4,14 @@ changed.
 Two rounds share the task. Each follows the sink's writes (and runs every `every_seconds`
 regardless, since waits and delays grow with time alone): a change after a quiet spell waits
 `COALESCE_SECONDS` for the batches of the same burst, and under a steady flow a round leaves the
-batches a multiple of the time it took since its last run:
+batches `BATCHES_PER_REFRESH` times as long as it took since its last run:
 
 - pressure: the services a write changed, and any not read for `STEADY_SECONDS`, are scored on
   their last 24 hours read afresh (`streams.daily.pressure_figures`), the other services on the
   figures read last; then every scope is escalated or held, and published if its level or score
-  changed or it was last published `STEADY_SECONDS` ago; at least `PRESSURE_SECONDS` apart,
-  and `PRESSURE_SHARE` times its duration (its reads do not hold SQLite's one writer, and its
-  one write is short);
+  changed or it was last published `STEADY_SECONDS` ago; at least `PRESSURE_SECONDS` apart;
 - figures: the days the dirty marks name, and today's, stored for the reports; at least
-  `STEADY_SECONDS` apart, and `BATCHES_PER_REFRESH` times its duration. A long history is
-  computed between pressure rounds, not ahead of them.
+  `STEADY_SECONDS` apart. A long history is computed between pressure rounds, not ahead of them.
 """
 
 from __future__ import annotations
@@ -44,10 +41,8 @@ COALESCE_SECONDS = 0.05
 #: pressure figures may be), and the time left to the batches in round durations.
 STEADY_SECONDS = 2.0
 BATCHES_PER_REFRESH = 3
-#: The least time between pressure rounds under a steady flow, and the time left to the
-#: batches in round durations.
+#: The least time between pressure rounds under a steady flow.
 PRESSURE_SECONDS = 0.2
-PRESSURE_SHARE = 1
 
 #: One round: given whether it was woken by the timer, it returns the seconds it held the
 #: read model.
@@ -218,7 +213,6 @@ class Refresh:
                         self.figures_changed,
                         STEADY_SECONDS,
                         COALESCE_SECONDS,
-                        BATCHES_PER_REFRESH,
                         should_stop,
                         every_seconds,
                     ),
@@ -228,7 +222,6 @@ class Refresh:
                         self.pressure_changed,
                         PRESSURE_SECONDS,
                         COALESCE_SECONDS,
-                        PRESSURE_SHARE,
                         should_stop,
                         every_seconds,
                     ),
@@ -247,11 +240,11 @@ class Refresh:
             self.pressure_changed.set()
 
 
-def wait_before(took: float, idle: float, least: float, coalesce: float, share: float) -> float:
-    """How long a round woken by a change waits: until `least` seconds, and `share` times the
-    `took` seconds of its last run, have passed since that run ended (`idle` seconds ago); at
-    least `coalesce`."""
-    return max(coalesce, max(least, share * took) - idle)
+def wait_before(took: float, idle: float, least: float, coalesce: float) -> float:
+    """How long a round woken by a change waits: until `least` seconds, and
+    `BATCHES_PER_REFRESH` times the `took` seconds of its last run, have passed since that run
+    ended (`idle` seconds ago); at least `coalesce`."""
+    return max(coalesce, max(least, BATCHES_PER_REFRESH * took) - idle)
 
 
 async def _rounds(
@@ -260,7 +253,6 @@ async def _rounds(
     changed: asyncio.Event,
     least: float,
     coalesce: float,
-    share: float,
     should_stop: Callable[[], bool],
     every_seconds: float,
 ) -> None:
@@ -274,8 +266,7 @@ async def _rounds(
         try:
             await asyncio.wait_for(changed.wait(), every_seconds)
             # Back-to-back rounds held the read model's writer from the batches.
-            idle = time.monotonic() - ended
-            await asyncio.sleep(wait_before(took, idle, least, coalesce, share))
+            await asyncio.sleep(wait_before(took, time.monotonic() - ended, least, coalesce))
         except TimeoutError:
             timed_out = True  # waits and delays grow with time alone
         changed.clear()

@@ -22,8 +22,6 @@ from flowsight.streams.tasks.refresh import (
     BATCHES_PER_REFRESH,
     COALESCE_SECONDS,
     PRESSURE_SECONDS,
-    PRESSURE_SHARE,
-    STEADY_SECONDS,
     Refresh,
     wait_before,
 )
@@ -151,18 +149,20 @@ async def test_a_change_is_scored_while_the_days_figures_are_still_being_compute
     assert still_computing
 
 
-def test_a_round_under_a_steady_flow_leaves_the_batches_a_multiple_of_its_duration() -> None:
-    pressure = {"least": PRESSURE_SECONDS, "coalesce": COALESCE_SECONDS, "share": PRESSURE_SHARE}
-    figures = {"least": STEADY_SECONDS, "coalesce": COALESCE_SECONDS, "share": BATCHES_PER_REFRESH}
+def test_a_round_under_a_steady_flow_leaves_the_batches_three_times_its_duration() -> None:
     # After a quiet spell: only the wait for the rest of the burst.
-    assert wait_before(took=0.05, idle=10.0, **pressure) == COALESCE_SECONDS
-    assert wait_before(took=0.5, idle=10.0, **figures) == COALESCE_SECONDS
+    assert (
+        wait_before(took=0.05, idle=10.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS)
+        == COALESCE_SECONDS
+    )
     # Right after a short round: the least spacing.
-    assert wait_before(took=0.01, idle=0.0, **pressure) == 0.2
-    assert wait_before(took=0.01, idle=0.0, **figures) == 2.0
-    # Right after a long one: as long as it took again, three times for the days' figures.
-    assert wait_before(took=1.0, idle=0.0, **pressure) == pytest.approx(1.0)
-    assert wait_before(took=1.0, idle=0.0, **figures) == pytest.approx(3.0)
+    assert (
+        wait_before(took=0.01, idle=0.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS) == 0.2
+    )
+    # Right after a long one: three times as long as it took.
+    assert wait_before(
+        took=0.5, idle=0.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS
+    ) == pytest.approx(BATCHES_PER_REFRESH * 0.5)
 
 
 async def test_the_days_figures_do_not_wait_for_scores_kafka_has_not_taken(
