@@ -65,7 +65,7 @@ def capacity_report(open_beds: int, when: datetime) -> Any:
 
 
 def occupancy_level(record: dict[str, Any]) -> int:
-    return int(next(i["level"] for i in record["indicators"] if i["name"] == "occupancy_pct"))
+    return next(i["level"] for i in record["indicators"] if i["name"] == "occupancy_pct")
 
 
 def new_refresh(model: ReadModel) -> tuple[Refresh, Channel]:
@@ -130,7 +130,7 @@ async def test_a_change_is_scored_while_the_days_figures_are_still_being_compute
 
     monkeypatch.setattr(refresh_module, "refresh_daily", slow_days)
     stopped = False
-    task: asyncio.Future[None] = asyncio.ensure_future(refresh.task(lambda: stopped, 60)())
+    task = asyncio.create_task(refresh.task(lambda: stopped, 60)())
     scores.sent.clear()
     scores.arrived.clear()
     await model.fold([capacity_report(1, datetime.now(UTC))])
@@ -163,29 +163,3 @@ def test_a_round_under_a_steady_flow_leaves_the_batches_three_times_its_duration
     assert wait_before(
         took=0.5, idle=0.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS
     ) == pytest.approx(BATCHES_PER_REFRESH * 0.5)
-
-
-async def test_the_days_figures_do_not_wait_for_scores_kafka_has_not_taken(
-    tmp_path: Path,
-) -> None:
-    now = datetime.now(UTC)
-    model = await city_model(tmp_path / "read-model.db", now)
-    refresh, scores = new_refresh(model)
-    await refresh.once()
-    sending, broker_back = asyncio.Event(), asyncio.Event()
-
-    async def held(*, key: bytes, value: bytes) -> None:  # a broker outage
-        sending.set()
-        await broker_back.wait()
-
-    scores.send = held  # type: ignore[method-assign]
-    await model.fold([capacity_report(1, datetime.now(UTC))])
-    scoring = asyncio.create_task(refresh.pressure(every_service=True))
-    await asyncio.wait_for(sending.wait(), 60)
-    figures = await asyncio.wait_for(refresh.figures(), 60)
-    held_then = not scoring.done()
-    broker_back.set()
-    await scoring
-    await model.close()
-
-    assert held_then and figures > 0
