@@ -2,16 +2,17 @@
 changed.
 
 Two rounds share the task. Each follows the sink's writes (and runs every `every_seconds`
-regardless, since waits and delays grow with time alone): a change after a quiet spell waits
-`COALESCE_SECONDS` for the batches of the same burst, and under a steady flow a round leaves the
+regardless, since waits and delays grow with time alone), and under a steady flow leaves the
 batches `BATCHES_PER_REFRESH` times as long as it took since its last run:
 
 - pressure: the services a write changed, and any not read for `STEADY_SECONDS`, are scored on
   their last 24 hours read afresh (`streams.daily.pressure_figures`), the other services on the
   figures read last; then every scope is escalated or held, and published if its level or score
-  changed or it was last published `STEADY_SECONDS` ago; at least `PRESSURE_SECONDS` apart;
+  changed or it was last published `STEADY_SECONDS` ago. It follows a change at once, at least
+  `PRESSURE_SECONDS` after its last run;
 - figures: the days the dirty marks name, and today's, stored for the reports; at least
-  `STEADY_SECONDS` apart. A long history is computed between pressure rounds, not ahead of them.
+  `STEADY_SECONDS` apart (a change after a quiet spell waits `COALESCE_SECONDS` for the rest of
+  its burst). A long history is computed between pressure rounds, not ahead of them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from flowsight.streams.pressure import Assessment, PressurePolicy, assess_pressu
 from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
-#: How long a change after a quiet spell waits for the batches of the same burst.
+#: How long a change after a quiet spell waits for the batches of the same burst before the
+#: days' figures are computed.
 COALESCE_SECONDS = 0.05
 #: Under a steady flow: the least time between figures rounds (and the oldest a service's
 #: pressure figures may be), and the time left to the batches in round durations.
@@ -221,7 +223,7 @@ class Refresh:
                         pressure,
                         self.pressure_changed,
                         PRESSURE_SECONDS,
-                        COALESCE_SECONDS,
+                        0.0,
                         should_stop,
                         every_seconds,
                     ),

@@ -20,7 +20,6 @@ from flowsight.streams.pressure import PressurePolicy
 from flowsight.streams.tasks import refresh as refresh_module
 from flowsight.streams.tasks.refresh import (
     BATCHES_PER_REFRESH,
-    COALESCE_SECONDS,
     PRESSURE_SECONDS,
     Refresh,
     wait_before,
@@ -150,16 +149,37 @@ async def test_a_change_is_scored_while_the_days_figures_are_still_being_compute
 
 
 def test_a_round_under_a_steady_flow_leaves_the_batches_three_times_its_duration() -> None:
-    # After a quiet spell: only the wait for the rest of the burst.
-    assert (
-        wait_before(took=0.05, idle=10.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS)
-        == COALESCE_SECONDS
-    )
+    # After a quiet spell: at once (but for the burst's wait).
+    assert wait_before(took=0.05, idle=10.0, least=PRESSURE_SECONDS, coalesce=0.0) == 0.0
     # Right after a short round: the least spacing.
-    assert (
-        wait_before(took=0.01, idle=0.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS) == 0.2
-    )
+    assert wait_before(took=0.01, idle=0.0, least=PRESSURE_SECONDS, coalesce=0.0) == 0.2
     # Right after a long one: three times as long as it took.
-    assert wait_before(
-        took=0.5, idle=0.0, least=PRESSURE_SECONDS, coalesce=COALESCE_SECONDS
-    ) == pytest.approx(BATCHES_PER_REFRESH * 0.5)
+    assert wait_before(took=0.5, idle=0.0, least=PRESSURE_SECONDS, coalesce=0.0) == pytest.approx(
+        BATCHES_PER_REFRESH * 0.5
+    )
+
+
+async def test_the_days_figures_do_not_wait_for_scores_kafka_has_not_taken(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    model = await city_model(tmp_path / "read-model.db", now)
+    refresh, scores = new_refresh(model)
+    await refresh.once()
+    sending, broker_back = asyncio.Event(), asyncio.Event()
+
+    async def held(*, key: bytes, value: bytes) -> None:  # a broker outage
+        sending.set()
+        await broker_back.wait()
+
+    scores.send = held  # type: ignore[method-assign]
+    await model.fold([capacity_report(1, datetime.now(UTC))])
+    scoring = asyncio.create_task(refresh.pressure(every_service=True))
+    await asyncio.wait_for(sending.wait(), 60)
+    figures = await asyncio.wait_for(refresh.figures(), 60)
+    held_then = not scoring.done()
+    broker_back.set()
+    await scoring
+    await model.close()
+
+    assert held_then and figures > 0
