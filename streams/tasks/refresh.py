@@ -32,7 +32,7 @@ from flowsight.services.kpis import Figures
 from flowsight.services.pressure import ServiceScore, SystemScore
 from flowsight.streams.daily import pressure_figures, refresh_daily
 from flowsight.streams.metrics import WorkerMetrics
-from flowsight.streams.pressure import Assessment, PressurePolicy, assess_pressure
+from flowsight.streams.pressure import PressurePolicy, assess_pressure
 from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
@@ -113,14 +113,39 @@ class Refresh:
         Pressure is scored on the last 24 hours (`services.kpis.pressure_period`), not on the
         day so far: a period restarting at midnight made one breach at 00:05 a 100 % rate.
         """
-        started = time.monotonic()
-        now = datetime.now(UTC)
         self.pressure_idle.clear()
         try:
-            assessment = await self._assess(every_service, now)
+            return await self._pressure(every_service)
         finally:
-            # Not while the records wait for Kafka: a broker outage would hold the days too.
             self.pressure_idle.set()
+
+    async def _after_pressure(self) -> None:
+        """Let the tasks ready run, and a pressure round under way finish: between days, the
+        figures round gives way to pressure (each of its reads waited for a day's figures)."""
+        await asyncio.sleep(0)
+        await self.pressure_idle.wait()
+
+    async def _pressure(self, every_service: bool) -> float:
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        touched, self.sink.touched = self.sink.touched, set()
+        stale = now - timedelta(seconds=STEADY_SECONDS)
+        due = [
+            service
+            for service in self.catalogue.services
+            if every_service
+            or service.id in touched
+            or self.read_at.get(service.id, stale) <= stale
+        ]
+        try:
+            self.scored_on.update(await pressure_figures(self.sink.engine, due, now))
+        except BaseException:
+            self.sink.touched |= touched  # scored at the next round
+            raise
+        self.read_at.update((service.id, now) for service in due)
+        assessment = await assess_pressure(
+            self.sink.engine, self.catalogue, self.scored_on, self.policy, now
+        )
         took = time.monotonic() - started
         scores: list[ServiceScore | SystemScore] = [*assessment.services, assessment.system]
         for score in scores:
@@ -148,33 +173,6 @@ class Refresh:
             message = {"kind": "level_change", **webhook_document(alert, alert.id)}
             await self.alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(message))
         return took
-
-    async def _after_pressure(self) -> None:
-        """Let the tasks ready run, and a pressure round under way finish: between days, the
-        figures round gives way to pressure (each of its reads waited for a day's figures)."""
-        await asyncio.sleep(0)
-        await self.pressure_idle.wait()
-
-    async def _assess(self, every_service: bool, now: datetime) -> Assessment:
-        """Read the figures of the services due (module docstring), then score every scope."""
-        touched, self.sink.touched = self.sink.touched, set()
-        stale = now - timedelta(seconds=STEADY_SECONDS)
-        due = [
-            service
-            for service in self.catalogue.services
-            if every_service
-            or service.id in touched
-            or self.read_at.get(service.id, stale) <= stale
-        ]
-        try:
-            self.scored_on.update(await pressure_figures(self.sink.engine, due, now))
-        except BaseException:
-            self.sink.touched |= touched  # scored at the next round
-            raise
-        self.read_at.update((service.id, now) for service in due)
-        return await assess_pressure(
-            self.sink.engine, self.catalogue, self.scored_on, self.policy, now
-        )
 
     def _news(self, scope: str, fingerprint: tuple[object, ...], every_service: bool) -> bool:
         """Whether to publish a scope's score: a change of its level, score or published level,

@@ -157,29 +157,3 @@ def test_a_round_under_a_steady_flow_leaves_the_batches_three_times_its_duration
     assert wait_before(took=0.5, idle=0.0, least=PRESSURE_SECONDS, coalesce=0.0) == pytest.approx(
         BATCHES_PER_REFRESH * 0.5
     )
-
-
-async def test_the_days_figures_do_not_wait_for_scores_kafka_has_not_taken(
-    tmp_path: Path,
-) -> None:
-    now = datetime.now(UTC)
-    model = await city_model(tmp_path / "read-model.db", now)
-    refresh, scores = new_refresh(model)
-    await refresh.once()
-    sending, broker_back = asyncio.Event(), asyncio.Event()
-
-    async def held(*, key: bytes, value: bytes) -> None:  # a broker outage
-        sending.set()
-        await broker_back.wait()
-
-    scores.send = held  # type: ignore[method-assign]
-    await model.fold([capacity_report(1, datetime.now(UTC))])
-    scoring = asyncio.create_task(refresh.pressure(every_service=True))
-    await asyncio.wait_for(sending.wait(), 60)
-    figures = await asyncio.wait_for(refresh.figures(), 60)
-    held_then = not scoring.done()
-    broker_back.set()
-    await scoring
-    await model.close()
-
-    assert held_then and figures > 0
