@@ -11,17 +11,12 @@ after a restart or from scratch. The refresh computes, per service:
   beds and delays growing), and the latest row again if it was computed before its day ended,
 - at start-up, every day of the service's history that has no row or an unfinished one,
 - today, as of now.
-
-Pressure's figures (the last 24 hours, as of now) need none of the days: `pressure_figures`
-reads a service's facts of those 24 hours alone, so the pressure step can score a change without
-waiting for its days to be computed again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -59,14 +54,11 @@ async def refresh_daily(
     now: datetime,
     *,
     whole_history: bool = False,
-    between_days: Callable[[], Awaitable[object]] = lambda: asyncio.sleep(0),
 ) -> DailyRefresh:
     """Bring every service's daily rows up to date; return today's and pressure's figures.
 
     `whole_history` also fills every missing or unfinished day since each service's first
-    fact (at start-up: rows missing from before, or days the worker was down). Each day's
-    figures are followed by `between_days()`, so that other work runs between them (by
-    default, the other tasks ready then).
+    fact (at start-up: rows missing from before, or days the worker was down).
     """
     async with engine.connect() as connection:
         marks = {mark.service_id: mark for mark in await facts.dirty_marks(connection)}
@@ -83,7 +75,7 @@ async def refresh_daily(
     more = False
     for service in catalogue.services:
         todays[service.id], scored_on[service.id], left = await _refresh_service(
-            engine, service, marks.get(service.id), now, whole_history, between_days
+            engine, service, marks.get(service.id), now, whole_history
         )
         more = more or left
         metrics.publish_service_figures(service.id, todays[service.id])
@@ -99,7 +91,6 @@ async def _refresh_service(
     mark: facts.DirtyMark | None,
     now: datetime,
     whole_history: bool,
-    between_days: Callable[[], Awaitable[object]],
 ) -> tuple[Figures, Figures, bool]:
     """Today's and pressure's figures of a service, and whether marked days were left."""
     today = now.astimezone(LONDON).date()
@@ -137,7 +128,6 @@ async def _refresh_service(
         rows[day] = figures_of(
             service, service_facts, period, as_of, store.in_force(history, as_of)
         )
-        await between_days()
     scored_on = figures_of(
         service, service_facts, pressure_period(now), now, store.in_force(history, now)
     )
@@ -158,23 +148,6 @@ async def _refresh_service(
         and marked_through < min(today, mark.through)
     )
     return rows[today], scored_on, left
-
-
-async def pressure_figures(
-    engine: AsyncEngine, services: Iterable[Service], now: datetime
-) -> dict[str, Figures]:
-    """Each of `services`' figures over the last 24 hours as of `now` (`pressure_period`), as
-    `refresh_daily` gives them, from the facts of those 24 hours alone."""
-    since = now - PRESSURE_WINDOW
-    scored_on: dict[str, Figures] = {}
-    async with engine.connect() as connection:
-        for service in services:
-            service_facts = await facts.service_facts(connection, service.id, since=since)
-            history = await store.capacity_history(connection, service.id, since)
-            scored_on[service.id] = figures_of(
-                service, service_facts, pressure_period(now), now, store.in_force(history, now)
-            )
-    return scored_on
 
 
 def _days_to_fill(
