@@ -39,8 +39,6 @@ class ReadModelSink:
         self.metrics = metrics
         #: Set after each write, so figures and pressure are refreshed soon after state changes.
         self.changed = asyncio.Event()
-        #: Services whose facts or capacity a write changed; the pressure step takes them.
-        self.touched: set[str] = set()
         #: Patients this sink wrote. A patient's first batch in this process, or the next one
         #: after the read model refused their rows, replaces their rows whole: what the read
         #: model holds of them may then be another state than the batch found (written before
@@ -142,7 +140,6 @@ class ReadModelSink:
         self.written.update(rewritten)
         self.refused.difference_update(rewritten)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
-        self.touched.update(dirty)
         self.changed.set()
 
     def _log_retry(self, state: RetryCallState) -> None:
