@@ -169,9 +169,12 @@ def locked_sqlite(path: Path) -> Iterator[None]:
         connection.close()
 
 
-async def worker_progress(flowsight: Flowsight) -> float:
-    """Events the running worker validated or applied since it started (its metrics); 0 while it
-    does not answer."""
+async def worker_progress(
+    flowsight: Flowsight,
+    families: tuple[str, ...] = ("flowsight_events_validated", "flowsight_events_applied"),
+) -> float:
+    """Events the running worker validated or applied since it started (its metrics: the
+    `families` counted); 0 while it does not answer."""
     url = f"http://127.0.0.1:{flowsight.settings.worker_metrics_port}/metrics"
     try:
         async with httpx.AsyncClient() as client:
@@ -180,7 +183,7 @@ async def worker_progress(flowsight: Flowsight) -> float:
         return 0.0
     total = 0.0
     for family in text_string_to_metric_families(page):
-        if family.name in ("flowsight_events_validated", "flowsight_events_applied"):
+        if family.name in families:
             total += sum(s.value for s in family.samples if s.name.endswith("_total"))
     return total
 

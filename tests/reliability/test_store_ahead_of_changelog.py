@@ -20,14 +20,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from rocksdict import AccessType, Options, Rdict
 
 from flowsight.devtools.bench.harness import Flowsight, city_events, stage
 from flowsight.devtools.bench.state import validated
+from flowsight.devtools.faults.inject import worker_progress
 from flowsight.devtools.faults.outages import own_broker
 
 pytestmark = pytest.mark.integration
@@ -44,21 +43,8 @@ WITHIN = 180.0
 
 
 async def _applied(flowsight: Flowsight) -> float:
-    """Events the running tracker has folded (its metrics; they answer while the broker is
-    frozen), 0 while it does not answer."""
-    url = f"http://127.0.0.1:{flowsight.settings.worker_metrics_port}/metrics"
-    try:
-        async with httpx.AsyncClient() as client:
-            page = (await client.get(url, timeout=2)).text
-    except httpx.HTTPError:
-        return 0.0
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(page)
-        if family.name == "flowsight_events_applied"
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
+    """Events the running tracker has folded (its metrics answer while the broker is frozen)."""
+    return await worker_progress(flowsight, ("flowsight_events_applied",))
 
 
 async def _until_applied(flowsight: Flowsight, count: float) -> float:
