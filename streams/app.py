@@ -9,7 +9,7 @@ from typing import Any
 
 import faust
 
-from flowsight.adapters.kafka.producer import BATCH_BYTES, EventPublisher
+from flowsight.adapters.kafka.producer import BATCH_BYTES, EventPublisher, key_partitioner
 from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.adapters.notify.routes import alert_routes
 from flowsight.services.journey import ServiceMap
@@ -29,6 +29,7 @@ from flowsight.streams.tasks.lag import lag_watch
 from flowsight.streams.tasks.purge import PatientPurge
 from flowsight.streams.tasks.refresh import Refresh
 from flowsight.streams.tasks.sizes import state_sizes
+from flowsight.streams.transport import inline_transport
 
 #: How long the group waits for a silent member (Kafka's own client default), and how often a
 #: member says it is alive (a third of that, as Kafka advises).
@@ -100,7 +101,9 @@ def create_app(
         # The tables' changelogs get one record per changed key: a few milliseconds' linger lets
         # the producer send them in batches rather than one request each (docs/benchmarks.md).
         producer_linger=PRODUCER_LINGER_SECONDS,
+        producer_partitioner=key_partitioner,  # Kafka's default, each key's hash remembered
     )
+    app.transport = inline_transport(app)  # before any topic: a record's hand-over in line
 
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw")

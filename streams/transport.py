@@ -1,0 +1,90 @@
+"""faust's Kafka transport, with each fetched record handed to its streams in line.
+
+faust hands every fetched record to the streams of its topic through
+`Service.wait_first(callback(message), suspend_flow.wait())`: four tasks made, a wait, three
+tasks cancelled and an event-loop turn for each record, so that a rebalance (the flow
+suspended) can interrupt a hand-over blocked on a full stream buffer. Most hand-overs never
+block: the record is decoded and put on a queue with room. That machinery was about a sixth of
+the worker's CPU (docs/benchmarks.md).
+
+Here the hand-over runs in line up to its first wait. One that finishes without waiting (the
+usual case) costs a function call. One that must wait goes on as a task, through faust's own
+`wait_first`, so a suspended flow still interrupts it as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+from faust.transport.drivers import aiokafka
+from mode.services import WaitArgT, WaitResults
+
+
+class InlineConsumer(aiokafka.Consumer):
+    """faust's aiokafka consumer; a record's hand-over runs in line until it would wait."""
+
+    async def wait_first(
+        self,
+        *coros: WaitArgT,
+        timeout: Any = None,  # noqa: ASYNC109 - mode's `Seconds | None`, overridden
+    ) -> WaitResults:
+        if len(coros) == 2 and timeout is None and _waits_on(coros[1], self.suspend_flow):
+            handover, suspended = coros
+            if isinstance(handover, Coroutine) and not self.suspend_flow.is_set():
+                return await self._hand_over(handover, suspended)
+        return await super().wait_first(*coros, timeout=timeout)
+
+    async def _hand_over(self, handover: Coroutine[Any, Any, Any], suspended: Any) -> WaitResults:
+        try:
+            awaiting = handover.send(None)
+        except StopIteration as done:
+            suspended.close()  # never started: nothing to wait for
+            return WaitResults([handover], [done.value], False)
+        except BaseException:
+            suspended.close()
+            raise
+        # It waits (a full buffer, flow control, the producer's buffer): from here as faust does.
+        going_on = asyncio.ensure_future(resumed(handover, awaiting))
+        return await super().wait_first(going_on, suspended)
+
+
+@types.coroutine
+def resumed(coroutine: Coroutine[Any, Any, Any], awaiting: Any) -> Generator[Any, Any, Any]:
+    """Go on with `coroutine`, stopped where it yielded `awaiting` to its task, under a new task.
+
+    The new task waits on what `coroutine` waited on, then resumes it; an error or cancellation
+    thrown in while waiting is thrown into `coroutine`, so it unwinds as it would have.
+    """
+    while True:
+        try:
+            sent = yield awaiting
+        except BaseException as error:  # thrown in by the task: passed on
+            try:
+                awaiting = coroutine.throw(error)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                awaiting = coroutine.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+def _waits_on(waitable: WaitArgT, event: Any) -> bool:
+    """Whether `waitable` is the not yet started `event.wait()`."""
+    frame = getattr(waitable, "cr_frame", None)
+    return frame is not None and frame.f_locals.get("self") is event
+
+
+class Transport(aiokafka.Transport):
+    """faust's aiokafka transport, with `InlineConsumer`."""
+
+    Consumer = InlineConsumer
+
+
+def inline_transport(app: Any) -> Transport:
+    """The transport `app` would make from its broker URL, with `InlineConsumer`."""
+    return Transport(app.conf.broker_consumer, app)

@@ -1,0 +1,120 @@
+"""A fetched record's hand-over to its streams: in line when it need not wait, as faust did
+(a task a suspended flow interrupts) when it must."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+import pytest
+
+from flowsight.streams.transport import InlineConsumer, inline_transport, resumed
+
+
+def _consumer() -> InlineConsumer:
+    app = faust.App("transport-test", broker="kafka://localhost:1", autodiscover=False)
+    app.transport = inline_transport(app)
+    consumer = app.consumer  # made by the transport; nothing connects until it starts
+    assert isinstance(consumer, InlineConsumer)
+    return consumer
+
+
+async def test_a_hand_over_that_need_not_wait_runs_in_the_fetchers_own_task() -> None:
+    consumer = _consumer()
+    handed: list[tuple[str, asyncio.Task[Any] | None]] = []
+
+    async def hand_over(record: str) -> str:
+        handed.append((record, asyncio.current_task()))
+        return f"{record} queued"
+
+    outcome = await consumer.wait_first(hand_over("r1"), consumer.suspend_flow.wait())
+
+    assert handed == [("r1", asyncio.current_task())]  # no task made for it
+    assert (outcome.results, outcome.stopped) == (["r1 queued"], False)
+
+
+async def test_a_hand_over_that_waits_goes_on_once_its_stream_has_room() -> None:
+    consumer = _consumer()
+    room = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def hand_over(record: str) -> str:
+        steps.append("full")
+        await room  # the stream's buffer is full
+        steps.append("queued")
+        return record
+
+    waiting = asyncio.ensure_future(
+        consumer.wait_first(hand_over("r2"), consumer.suspend_flow.wait())
+    )
+    await asyncio.sleep(0.01)
+    assert steps == ["full"] and not waiting.done()
+    room.set_result(None)
+
+    outcome = await asyncio.wait_for(waiting, 1)
+
+    assert steps == ["full", "queued"]
+    assert outcome.results == ["r2"]
+
+
+async def test_a_suspended_flow_interrupts_a_waiting_hand_over_which_unwinds() -> None:
+    consumer = _consumer()
+    unwound: list[type[BaseException]] = []
+
+    async def hand_over() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()  # never room
+        except BaseException as error:
+            unwound.append(type(error))
+            raise
+
+    waiting = asyncio.ensure_future(consumer.wait_first(hand_over(), consumer.suspend_flow.wait()))
+    await asyncio.sleep(0.01)
+    consumer.suspend_flow.set()  # a rebalance
+
+    outcome = await asyncio.wait_for(waiting, 1)
+    await asyncio.sleep(0)
+
+    assert outcome.results == [True]  # the suspension's wait won, as in faust's own wait_first
+    assert unwound == [asyncio.CancelledError]
+
+
+async def test_a_hand_over_that_fails_at_once_raises_its_error() -> None:
+    consumer = _consumer()
+
+    async def hand_over() -> None:
+        raise ValueError("undecodable")
+
+    with pytest.raises(ValueError, match="undecodable"):
+        await consumer.wait_first(hand_over(), consumer.suspend_flow.wait())
+
+
+async def test_resumed_passes_an_error_thrown_while_waiting_into_the_coroutine() -> None:
+    waited = asyncio.get_running_loop().create_future()
+
+    async def work() -> str:
+        try:
+            await waited
+        except KeyError:
+            return "handled"
+        return "not thrown"
+
+    coroutine = work()
+    awaiting = coroutine.send(None)
+    task = asyncio.ensure_future(resumed(coroutine, awaiting))
+    await asyncio.sleep(0)
+    waited.set_exception(KeyError("x"))
+
+    assert await task == "handled"
+
+
+async def test_other_waits_of_the_consumer_are_faust_s_own() -> None:
+    consumer = _consumer()
+    other = asyncio.Event()
+    other.set()
+
+    # One waitable with a timeout (mode's `Service.wait`): not a hand-over.
+    outcome = await consumer.wait_first(other.wait(), timeout=1)
+
+    assert outcome.results == [True]
