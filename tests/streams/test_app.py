@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flowsight.adapters.kafka.producer import key_partitioner
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
@@ -26,6 +27,8 @@ def test_each_agent_reads_its_topics_one_event_at_a_time(
     assert (flow.validator.concurrency, flow.tracker.concurrency) == (1, 1)
     assert (flow.journeys.name, flow.capacity.name) == ("journeys", "capacity")
     assert flow.journeys.use_partitioner and flow.capacity.use_partitioner
+    # The tables' changelogs are partitioned as the events topic, by the same partitioner.
+    assert flow.app.conf.producer_partitioner is key_partitioner
 
 
 def test_the_worker_joins_its_group_as_a_static_member_named_by_its_settings(

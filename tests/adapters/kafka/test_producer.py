@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from flowsight.adapters.kafka import producer as producer_module
 from flowsight.adapters.kafka.producer import (
@@ -21,6 +22,7 @@ from flowsight.adapters.kafka.producer import (
     correlate_request,
     correlation_id_from,
     event_key,
+    key_partitioner,
     new_correlation_id,
     producer_config,
     source_organisation,
@@ -94,6 +96,19 @@ def test_every_producer_is_idempotent_waits_for_all_replicas_and_times_out() -> 
 )
 def test_events_are_keyed_by_episode_else_by_service(event: dict[str, Any], key: bytes) -> None:
     assert event_key(event) == key
+
+
+@pytest.mark.parametrize("count", [1, 3, 7, 12])
+def test_the_remembering_partitioner_places_every_key_where_kafka_s_default_does(
+    count: int,
+) -> None:
+    # Another partition for a key would put a patient's table rows apart from their events.
+    kafka = DefaultPartitioner()
+    partitions = list(range(count))
+    keys = [uuid.uuid4().hex.encode() for _ in range(300)] + [b"", b'"a"', bytes(range(256))]
+
+    for key in keys * 2:  # the second time from its memory
+        assert key_partitioner(key, partitions, partitions) == kafka(key, partitions, partitions)
 
 
 def test_the_organisation_is_the_source_before_its_slash() -> None:
