@@ -131,13 +131,15 @@ class Flowsight:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
-    def start(self, command: str, name: str | None = None, **env: str) -> subprocess.Popen[bytes]:
-        """`flowsight <command>` (words split on spaces, e.g. "hl7 listen --port 2575") in its
-        own session, its output in `<name>.log`."""
+    def start(
+        self, command: str, name: str | None = None, module: str = "flowsight", **env: str
+    ) -> subprocess.Popen[bytes]:
+        """`flowsight <command>` (words split on spaces, e.g. "hl7 listen --port 2575"), or
+        `python -m <module> <command>`, in its own session, its output in `<name>.log`."""
         name = name or command
         with (self.directory / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(  # nosec B603 # our own interpreter and module, no shell
-                [sys.executable, "-m", "flowsight", *command.split()],
+                [sys.executable, "-m", module, *command.split()],
                 env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

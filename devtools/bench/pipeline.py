@@ -39,6 +39,10 @@ class PipelineRun:
     startup_seconds: float  # from their start to the group's first commit
     ingest_seconds: float  # from their start to every ingest record committed (validator done)
     raw_seconds: float  # the baseline consumer over the same ingest records
+    #: faust's floor over the same ingest records (`floor.py`): events a second, and per
+    #: CPU-second, after its first batch.
+    floor_rate: float
+    floor_per_cpu: float
     #: CPU seconds (user + system) of the workers and of the baseline consumer: on a shared
     #: machine these say more than wall time, which depends on what else runs.
     worker_cpu: float = 0.0
@@ -86,6 +90,26 @@ async def raw_consume(flowsight: Flowsight, records: int) -> float:
         await consumer.stop()
 
 
+async def faust_floor(
+    flowsight: Flowsight, records: int, within: float = 900
+) -> tuple[float, float]:
+    """faust's floor over the `records` ingest records (`floor.py`): seconds, CPU seconds."""
+    result = flowsight.directory / "floor.json"
+    flowsight.start(f"{records} {result}", "floor", module="flowsight.devtools.bench.floor")
+    deadline = time.monotonic() + within
+    try:
+        while not result.exists():
+            flowsight.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"faust's floor had not read {records} records in {within:.0f}s")
+            await asyncio.sleep(0.2)
+    finally:
+        flowsight.stop("floor")
+    measured = orjson.loads(result.read_bytes())
+    timed = measured["records"]  # none when the first batch held them all
+    return timed / max(measured["seconds"], 1e-9), timed / max(measured["cpu"], 1e-9)
+
+
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()  # a fresh consumer has no topic metadata yet
     return set(consumer.partitions_for_topic(topic) or ())
@@ -106,6 +130,7 @@ async def run_pipeline(
     cpu_before = time.process_time()
     raw_seconds = await raw_consume(flowsight, len(events))
     raw_cpu = time.process_time() - cpu_before
+    floor_rate, floor_per_cpu = await faust_floor(flowsight, len(events))
     # Workers starting together on an empty database would each run the migrations at once.
     await asyncio.to_thread(upgrade, flowsight.settings.resolved_database_url)
     started = time.perf_counter()
@@ -134,6 +159,8 @@ async def run_pipeline(
         startup,
         ingest,
         raw_seconds,
+        floor_rate,
+        floor_per_cpu,
         worker_cpu,
         raw_cpu,
     )
@@ -146,6 +173,12 @@ def pipeline_report(run: PipelineRun, database: str) -> Report:
         f"{run.partitions} partition(s), {database}; {machine_load()}"
     )
     report.figure("baseline: aiokafka read + decode", rate(run.events, run.raw_seconds))
+    report.figure(
+        "baseline: faust agent doing nothing",
+        f"{run.floor_rate:12,.0f} /s   ({run.floor_per_cpu:,.0f} events per CPU-second)"
+        if run.floor_rate
+        else "too few events to time (all in its first batch)",
+    )
     report.figure("worker: start to all committed", rate(run.events, run.wall_seconds))
     report.figure(
         "worker: first commit to all", rate(run.events, run.wall_seconds - run.startup_seconds)
@@ -164,6 +197,10 @@ def pipeline_report(run: PipelineRun, database: str) -> Report:
     )
     report.ratio("worker / baseline", run.rate / run.raw_rate)
     report.ratio("worker / baseline, per CPU-second", run.raw_cpu / max(run.worker_cpu, 1e-9))
+    # The worker reads every event twice (ingest, then events topic): faust's floor for it is
+    # half the floor's rate.
+    if run.floor_rate:
+        report.ratio("worker / faust's floor for two reads", run.rate / (run.floor_rate / 2))
     report.target(f"≥ {TARGET_RATE:,} events/s", f"{run.rate:,.0f}", run.rate >= TARGET_RATE)
     share = run.rate / run.raw_rate
     report.target(f"≥ {TARGET_SHARE:.0%} of raw aiokafka", f"{share:.1%}", share >= TARGET_SHARE)

@@ -39,6 +39,7 @@ def test_core_prints_both_rates_and_their_ratio() -> None:
 def test_pipeline_prints_worker_and_raw_consumer_rates(kafka_bootstrap: str) -> None:
     output = bench("pipeline", "--events", "100", "--bootstrap", kafka_bootstrap)
     assert "baseline: aiokafka read + decode" in output
+    assert "baseline: faust agent doing nothing" in output
     assert "target ≥ 25,000 events/s" in output
     assert_measured(output)
 
