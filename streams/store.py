@@ -11,6 +11,7 @@ restart, are in that partition. Here a write goes where its changelog record goe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import faust
@@ -27,8 +28,36 @@ class ChangelogPartitionedStore(Store):
         self._db_for_partition(partition).put(key, value)
 
 
+class OldChangelogKeys(RuntimeError):
+    """A table's changelog holds keys written before they were raw: a rebuild is needed."""
+
+
 class StateTable(faust.Table[Any, Any]):
-    """A faust table that keeps its data in `ChangelogPartitionedStore` on `rocksdb://`."""
+    """A faust table keyed as the events topic (the raw key bytes), whose data is kept in
+    `ChangelogPartitionedStore` on `rocksdb://`.
+
+    faust serialises a `str` key as JSON (`"<pseudonym>"`, quotes included) while the events
+    topic's key is the raw pseudonym, so a patient's changelog partition was not their events
+    partition, and faust restores a worker's tables from the changelog partitions numbered like
+    its events partitions: with several workers, one restarted or on a new host lacked the
+    patients whose rows another worker's partition held. Raw keys hash as the events topic's.
+    """
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        if typ is str:
+            return "raw"
+        return super()._serializer_from_type(typ)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        records = list(batch)
+        for record in records:
+            if (record.message.key or b"")[:1] == b'"':  # no pseudonym or service id starts so
+                raise OldChangelogKeys(
+                    f"{self.changelog_topic.get_topic_name()} holds keys written as JSON by an "
+                    "earlier flowsight: its partitions are not the events topic's. Rebuild the "
+                    "state under a new app id (`flowsight rebuild`, docs/operations.md)."
+                )
+        super().apply_changelog_batch(records)
 
     def _new_store_by_url(self, url: Any) -> Any:
         if not str(url).startswith("rocksdb:"):

@@ -6,7 +6,7 @@ in the benchmark's process over the simulated city's validated events, and what 
 have stored goes where the worker would have put it:
 
 - every batch's changed journeys and capacity reports to the tables' changelog topics, as faust
-  writes them (its JSON key and value, the producer's partitioner on the key bytes, topics made
+  writes them (the raw key, its JSON value, the producer's partitioner on the key bytes, topics made
   with the tables' own configuration): the changelog is as long as a live worker's;
 - the final patients' states and every capacity report to the read model, then its daily
   figures computed, as the worker's refresh does.
@@ -114,7 +114,7 @@ class _Changelog:
         self.bytes = 0
 
     async def write(self, topic: str, key: str, value: Any) -> None:
-        key_bytes = codecs.dumps("json", key)
+        key_bytes = key.encode()  # raw, as the tables' keys (streams/store.py)
         value_bytes = codecs.dumps("json", value)
         self.pending.append(await self.producer.send(topic, value_bytes, key=key_bytes))
         self.records += 1

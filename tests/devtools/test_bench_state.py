@@ -33,7 +33,7 @@ async def last_values(flowsight: Flowsight, topic: str) -> dict[str, Any]:
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
-                    values[orjson.loads(record.key)] = orjson.loads(record.value)
+                    values[record.key.decode()] = orjson.loads(record.value)
         return values
     finally:
         await consumer.stop()

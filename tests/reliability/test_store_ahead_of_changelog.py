@@ -69,7 +69,7 @@ def _local_journeys(data_dir: Path) -> dict[str, list[str]]:
             for key, value in db.items():
                 if key.startswith(b"__faust"):  # the persisted changelog offset
                     continue
-                pseudonym = orjson.loads(key)
+                pseudonym = key.decode()  # raw, as the events topic's key
                 assert pseudonym not in journeys, f"{pseudonym} in two partitions ({path.name})"
                 journeys[pseudonym] = [event["event_id"] for event in orjson.loads(value)]
         finally:

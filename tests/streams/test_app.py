@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from flowsight.adapters.kafka.producer import key_partitioner
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.services.validation import ValidationContext
@@ -9,6 +13,7 @@ from flowsight.settings import Settings
 from flowsight.streams.app import create_app
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.sink import ReadModelSink
+from flowsight.streams.store import OldChangelogKeys
 from tests.streams.conftest import CATALOGUE
 
 
@@ -42,3 +47,28 @@ def test_the_worker_joins_its_group_as_a_static_member_named_by_its_settings(
 
     # A restarted member with the same id takes its partitions back without a rebalance.
     assert flow.app.conf.consumer_group_instance_id == "flowsight-worker-0"
+
+
+def test_a_patient_s_table_rows_are_keyed_as_their_events_so_share_their_partition(
+    settings: Settings, context: ValidationContext
+) -> None:
+    metrics = WorkerMetrics()
+    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
+    flow = create_app(settings, context, sink, metrics)
+    pseudonym = "3f2a9c"  # the events topic's key is the pseudonym's bytes (the validator's)
+
+    for table in (flow.journeys, flow.capacity):
+        key = flow.app.serializers.dumps_key(str, pseudonym, serializer=table.key_serializer)
+        assert key == pseudonym.encode()
+
+
+def test_a_changelog_written_with_json_keys_is_refused_with_the_remedy(
+    settings: Settings, context: ValidationContext
+) -> None:
+    metrics = WorkerMetrics()
+    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
+    flow = create_app(settings, context, sink, metrics)
+    old = SimpleNamespace(message=SimpleNamespace(key=b'"3f2a9c"', value=b"[]", partition=0))
+
+    with pytest.raises(OldChangelogKeys, match="flowsight rebuild"):
+        flow.journeys.apply_changelog_batch([old])
