@@ -11,6 +11,7 @@ restart, are in that partition. Here a write goes where its changelog record goe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,16 @@ from faust.stores.rocksdb import Store
 class ChangelogPartitionedStore(Store):
     """faust's RocksDB store whose writes are filed under the key's changelog partition."""
 
+    def _open_for_partition(self, partition: int) -> Any:
+        db = super()._open_for_partition(partition)
+        # Keys sort bytewise and a JSON key starts with a quote, before any pseudonym or service
+        # id: a store written before the keys were raw shows it in its first key.
+        first = next(iter(db.keys()), b"")
+        if first[:1] == b'"':
+            db.close()
+            raise OldChangelogKeys(_old_keys(f"{self.table.name} partition {partition} on disk"))
+        return db
+
     def _set(self, key: bytes, value: bytes | None) -> None:
         topic = self.table.changelog_topic.get_topic_name()
         partition = self.app.producer.key_partition(topic, key).partition
@@ -29,7 +40,16 @@ class ChangelogPartitionedStore(Store):
 
 
 class OldChangelogKeys(RuntimeError):
-    """A table's changelog holds keys written before they were raw: a rebuild is needed."""
+    """A table's changelog or local store holds keys written before they were raw: a rebuild
+    is needed."""
+
+
+def _old_keys(where: str) -> str:
+    return (
+        f"{where} holds keys written as JSON by an earlier flowsight: their partitions are not "
+        "the events topic's. Rebuild the state under a new app id (`flowsight rebuild`, "
+        "docs/operations.md)."
+    )
 
 
 class StateTable(faust.Table[Any, Any]):
@@ -52,11 +72,11 @@ class StateTable(faust.Table[Any, Any]):
         records = list(batch)
         for record in records:
             if (record.message.key or b"")[:1] == b'"':  # no pseudonym or service id starts so
-                raise OldChangelogKeys(
-                    f"{self.changelog_topic.get_topic_name()} holds keys written as JSON by an "
-                    "earlier flowsight: its partitions are not the events topic's. Rebuild the "
-                    "state under a new app id (`flowsight rebuild`, docs/operations.md)."
-                )
+                error = OldChangelogKeys(_old_keys(self.changelog_topic.get_topic_name()))
+                # faust's recovery logs an error in a batch and tries it again, for ever: the
+                # worker is stopped instead, with the remedy.
+                self.crashing = asyncio.ensure_future(self.app.crash(error))
+                raise error
         super().apply_changelog_batch(records)
 
     def _new_store_by_url(self, url: Any) -> Any:

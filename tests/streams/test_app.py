@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from rocksdict import Options, Rdict
 
 from flowsight.adapters.kafka.producer import key_partitioner
 from flowsight.adapters.readmodel.database import create_engine
@@ -62,7 +64,7 @@ def test_a_patient_s_table_rows_are_keyed_as_their_events_so_share_their_partiti
         assert key == pseudonym.encode()
 
 
-def test_a_changelog_written_with_json_keys_is_refused_with_the_remedy(
+async def test_a_changelog_written_with_json_keys_stops_the_worker_with_the_remedy(
     settings: Settings, context: ValidationContext
 ) -> None:
     metrics = WorkerMetrics()
@@ -72,3 +74,23 @@ def test_a_changelog_written_with_json_keys_is_refused_with_the_remedy(
 
     with pytest.raises(OldChangelogKeys, match="flowsight rebuild"):
         flow.journeys.apply_changelog_batch([old])
+    await flow.journeys.crashing  # faust's recovery would only log it and try again
+
+    assert isinstance(flow.app.crash_reason, OldChangelogKeys)
+
+
+def test_a_local_store_written_with_json_keys_stops_the_worker_with_the_remedy(
+    settings: Settings, context: ValidationContext, tmp_path: Path
+) -> None:
+    on_disk = settings.model_copy(update={"state_store": "rocksdb://", "data_dir": tmp_path})
+    metrics = WorkerMetrics()
+    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
+    store = create_app(on_disk, context, sink, metrics).journeys.data
+    path = store.partition_path(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    earlier = Rdict(str(path), Options(raw_mode=True))  # a store an earlier flowsight wrote
+    earlier[b'"3f2a9c"'] = b"[]"
+    earlier.close()
+
+    with pytest.raises(OldChangelogKeys, match="journeys partition 0 on disk"):
+        store._db_for_partition(0)
