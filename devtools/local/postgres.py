@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import fcntl
 import os
 import pwd
@@ -22,6 +23,8 @@ import asyncpg
 
 PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_COMMAND = "sudo apt-get update && sudo apt-get install -y postgresql"
+#: Tries of a forced DROP DATABASE that another role's session (autovacuum) refuses, 0.5 s apart.
+DROP_ATTEMPTS = 20
 
 # One statement that creates the role or, when it exists, resets it, so a changed password or a
 # role left over from another setup still ends up as configured. Fed to psql on stdin because
@@ -201,7 +204,16 @@ class LocalPostgres:
         """Drop a database if it exists, ending any sessions still connected to it."""
         conn = await self._connect()
         try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+            for attempt in range(DROP_ATTEMPTS):
+                try:
+                    await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+                    return
+                except asyncpg.InsufficientPrivilegeError:
+                    # FORCE may end only our own role's sessions: an autovacuum worker busy in
+                    # the database (after a test's heavy writes) refuses it. It ends soon.
+                    if attempt == DROP_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.5)
         finally:
             await conn.close()
 

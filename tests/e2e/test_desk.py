@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -95,7 +96,14 @@ def test_a_published_event_changes_a_tile_and_its_sparkline_within_5_s(
 
 def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDriver) -> None:
     # Thresholds an admin lowers: three waiting make UCR's queue level 4, the service level 3.
-    send(desk, "RY6/systmone", *(referral(patient, "lch-ucr") for patient in (1, 2, 3)))
+    # Referred minutes ago: waits of two hours (the feeds' default) reach UCR's longest-wait level
+    # 2 by themselves, and the worker could page on them before the thresholds change.
+    recent = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    send(
+        desk,
+        "RY6/systmone",
+        *(referral(patient, "lch-ucr", occurred_at=recent) for patient in (1, 2, 3)),
+    )
     changed = httpx.put(
         desk.api_url + "/v1/thresholds/lch-ucr/queue_length",
         json={"level2": 1, "level3": 2, "level4": 3, "weight": 1},
