@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess  # nosec B404 # python -m flowsight from argument lists, no shell
@@ -41,11 +42,23 @@ CENSUS_EVENTS = 10_600
 FLOW_EVENTS_PER_DAY = 2_000
 
 
+#: Where `free_port` looks: below Linux's ephemeral range (32768 to 60999), from which every outgoing
+#: connection takes its local port. A stage's worker killed and restarted on its port found it
+#: taken by another process's client socket in the few seconds it was down.
+PORTS = range(20_000, 32_768)
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port nothing listens on now, outside the ephemeral range."""
+    for _ in range(1_000):
+        port = PORTS.start + secrets.randbelow(len(PORTS))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port from {PORTS.start} to {PORTS.stop - 1}")
 
 
 @contextmanager

@@ -5,7 +5,6 @@ is not a database."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
+from flowsight.devtools.bench.harness import free_port
 from tests.api.read_model_api import api_settings
 
 KEY, ENTRY = new_api_key("discharge-team", ["viewer", "caseload"])
@@ -35,9 +35,7 @@ READS = [
 
 
 def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the probe is closed
+    return free_port()  # nothing listens there
 
 
 @pytest.fixture(params=["postgres-refusing", "sqlite-not-a-database"])

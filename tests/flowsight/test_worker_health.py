@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,13 +10,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from flowsight.devtools.bench.harness import free_port
 from flowsight.worker_health import Health, faust_health, serve_health_and_metrics
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fake_app(*, started: bool = True, stopping: bool = False, crashed: bool = False) -> Any:

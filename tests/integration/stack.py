@@ -19,6 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from flowsight.api.auth import new_api_key
+from flowsight.devtools.bench.harness import free_port
 from flowsight.settings import Settings
 
 #: A key with every reading role, granted to each test stack's API.
@@ -28,12 +29,6 @@ TEST_API_KEY, TEST_API_KEY_ENTRY = new_api_key(
 
 #: The pseudonym key every test process uses, so tests can compute the pseudonyms they expect.
 TEST_PSEUDONYM_KEY = "integration-test-pseudonym-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def listening(port: int, host: str = "127.0.0.1") -> bool:

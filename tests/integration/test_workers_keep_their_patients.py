@@ -87,7 +87,10 @@ async def test_workers_on_new_hosts_restore_every_patient_of_their_partitions(
         await asyncio.sleep(1)  # the metrics of the last batches
         outcomes = await _outcomes(second)
 
-    assert outcomes.get("duplicate", 0) == patient_events, (
-        f"{outcomes.get('applied', 0):.0f} of {patient_events} patient events applied again "
-        f"on the new hosts: their patients' journeys were not restored there ({outcomes})"
+    # At least once: a rebalance while the second pair joins may fold some events twice, each
+    # time a duplicate. None may be applied: that is a journey the new host did not restore.
+    assert not outcomes.get("applied"), (
+        f"{outcomes['applied']:.0f} of {patient_events} patient events applied again on the "
+        f"new hosts: their patients' journeys were not restored there ({outcomes})"
     )
+    assert outcomes.get("duplicate", 0) >= patient_events, outcomes
