@@ -12,19 +12,23 @@ from flowsight.adapters.kafka.producer import key_partitioner
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
-from flowsight.streams.app import create_app
+from flowsight.streams.app import FlowApp, create_app
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.sink import ReadModelSink
 from flowsight.streams.store import OldChangelogKeys
 from tests.streams.conftest import CATALOGUE
 
 
+def _flow(settings: Settings, context: ValidationContext) -> FlowApp:
+    metrics = WorkerMetrics()
+    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
+    return create_app(settings, context, sink, metrics)
+
+
 def test_each_agent_reads_its_topics_one_event_at_a_time(
     settings: Settings, context: ValidationContext
 ) -> None:
-    metrics = WorkerMetrics()
-    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
-    flow = create_app(settings, context, sink, metrics)
+    flow = _flow(settings, context)
 
     assert set(flow.validator.channel.topics) == {
         settings.ingest_topic(code) for code in CATALOGUE.organisation_codes
@@ -41,11 +45,9 @@ def test_each_agent_reads_its_topics_one_event_at_a_time(
 def test_the_worker_joins_its_group_as_a_static_member_named_by_its_settings(
     settings: Settings, context: ValidationContext
 ) -> None:
-    metrics = WorkerMetrics()
-    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
     named = settings.model_copy(update={"worker_id": "flowsight-worker-0"})
 
-    flow = create_app(named, context, sink, metrics)
+    flow = _flow(named, context)
 
     # A restarted member with the same id takes its partitions back without a rebalance.
     assert flow.app.conf.consumer_group_instance_id == "flowsight-worker-0"
@@ -54,9 +56,7 @@ def test_the_worker_joins_its_group_as_a_static_member_named_by_its_settings(
 def test_a_patient_s_table_rows_are_keyed_as_their_events_so_share_their_partition(
     settings: Settings, context: ValidationContext
 ) -> None:
-    metrics = WorkerMetrics()
-    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
-    flow = create_app(settings, context, sink, metrics)
+    flow = _flow(settings, context)
     pseudonym = "3f2a9c"  # the events topic's key is the pseudonym's bytes (the validator's)
 
     for table in (flow.journeys, flow.capacity):
@@ -67,9 +67,7 @@ def test_a_patient_s_table_rows_are_keyed_as_their_events_so_share_their_partiti
 async def test_a_changelog_written_with_json_keys_stops_the_worker_with_the_remedy(
     settings: Settings, context: ValidationContext
 ) -> None:
-    metrics = WorkerMetrics()
-    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
-    flow = create_app(settings, context, sink, metrics)
+    flow = _flow(settings, context)
     old = SimpleNamespace(message=SimpleNamespace(key=b'"3f2a9c"', value=b"[]", partition=0))
 
     with pytest.raises(OldChangelogKeys, match="flowsight rebuild"):
@@ -83,9 +81,7 @@ def test_a_local_store_written_with_json_keys_stops_the_worker_with_the_remedy(
     settings: Settings, context: ValidationContext, tmp_path: Path
 ) -> None:
     on_disk = settings.model_copy(update={"state_store": "rocksdb://", "data_dir": tmp_path})
-    metrics = WorkerMetrics()
-    sink = ReadModelSink(create_engine("sqlite+aiosqlite:///:memory:"), CATALOGUE, metrics)
-    store = create_app(on_disk, context, sink, metrics).journeys.data
+    store = _flow(on_disk, context).journeys.data
     path = store.partition_path(0)
     path.parent.mkdir(parents=True, exist_ok=True)
     earlier = Rdict(str(path), Options(raw_mode=True))  # a store an earlier flowsight wrote
