@@ -42,9 +42,9 @@ CENSUS_EVENTS = 10_600
 FLOW_EVENTS_PER_DAY = 2_000
 
 
-#: Where `free_port` looks: below Linux's ephemeral range (32768 to 60999), from which every outgoing
-#: connection takes its local port. A stage's worker killed and restarted on its port found it
-#: taken by another process's client socket in the few seconds it was down.
+#: Where `free_port` looks: below Linux's ephemeral range (32768 to 60999), from which every
+#: outgoing connection takes its local port. A stage's worker killed and restarted on its port
+#: found it taken by another process's client socket in the few seconds it was down.
 PORTS = range(20_000, 32_768)
 
 

@@ -93,7 +93,8 @@ async def raw_consume(flowsight: Flowsight, records: int) -> float:
 async def faust_floor(
     flowsight: Flowsight, records: int, within: float = 900
 ) -> tuple[float, float]:
-    """faust's floor over the `records` ingest records (`floor.py`): seconds, CPU seconds."""
+    """faust's floor over the `records` ingest records (`floor.py`): events a second, and per
+    CPU-second (0 when its first batch held them all)."""
     result = flowsight.directory / "floor.json"
     flowsight.start(f"{records} {result}", "floor", module="flowsight.devtools.bench.floor")
     deadline = time.monotonic() + within
@@ -106,7 +107,7 @@ async def faust_floor(
     finally:
         flowsight.stop("floor")
     measured = orjson.loads(result.read_bytes())
-    timed = measured["records"]  # none when the first batch held them all
+    timed = measured["records"]
     return timed / max(measured["seconds"], 1e-9), timed / max(measured["cpu"], 1e-9)
 
 

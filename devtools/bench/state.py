@@ -5,9 +5,10 @@ and more. Here the same fold (`services.batch.apply_batch`, in batches of the wo
 in the benchmark's process over the simulated city's validated events, and what the worker would
 have stored goes where the worker would have put it:
 
-- every batch's changed journeys and capacity reports to the tables' changelog topics, as faust
-  writes them (the raw key, its JSON value, the producer's partitioner on the key bytes, topics made
-  with the tables' own configuration): the changelog is as long as a live worker's;
+- every batch's changed journeys and capacity reports to the tables' changelog topics, as the
+  worker's tables write them (the raw key, a JSON value, the producer's partitioner on the key
+  bytes, topics made with the tables' own configuration): the changelog is as long as a live
+  worker's;
 - the final patients' states and every capacity report to the read model, then its daily
   figures computed, as the worker's refresh does.
 

@@ -169,23 +169,33 @@ def locked_sqlite(path: Path) -> Iterator[None]:
         connection.close()
 
 
+async def counter_totals(
+    port: int, families: tuple[str, ...]
+) -> list[tuple[dict[str, str], float]]:
+    """The totals of the counter `families` on the /metrics of the local process at `port`: each
+    sample's labels and value. Raises `httpx.HTTPError` while it does not answer."""
+    async with httpx.AsyncClient() as client:
+        page = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(page)
+        if family.name in families
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    ]
+
+
 async def worker_progress(
     flowsight: Flowsight,
     families: tuple[str, ...] = ("flowsight_events_validated", "flowsight_events_applied"),
 ) -> float:
     """Events the running worker validated or applied since it started (its metrics: the
     `families` counted); 0 while it does not answer."""
-    url = f"http://127.0.0.1:{flowsight.settings.worker_metrics_port}/metrics"
     try:
-        async with httpx.AsyncClient() as client:
-            page = (await client.get(url, timeout=2)).text
+        totals = await counter_totals(flowsight.settings.worker_metrics_port, families)
     except httpx.HTTPError:
         return 0.0
-    total = 0.0
-    for family in text_string_to_metric_families(page):
-        if family.name in families:
-            total += sum(s.value for s in family.samples if s.name.endswith("_total"))
-    return total
+    return sum(value for _, value in totals)
 
 
 async def until_processing(flowsight: Flowsight, within: float) -> float | None:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from flowsight.devtools.bench.harness import Flowsight, city_events, free_port, stage
-from flowsight.devtools.faults.inject import LATENESS_WINDOW_DAYS
+from flowsight.devtools.faults.inject import LATENESS_WINDOW_DAYS, counter_totals
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +44,10 @@ def _start_pair(flowsight: Flowsight, names: tuple[str, str], root: Path) -> dic
 async def _outcomes(ports: dict[str, int]) -> dict[str, float]:
     """Patient events the workers applied, by outcome (capacity reports left out)."""
     totals: dict[str, float] = {}
-    async with httpx.AsyncClient() as client:
-        for port in ports.values():
-            page = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)).text
-            for family in text_string_to_metric_families(page):
-                if family.name != "flowsight_events_applied":
-                    continue
-                for sample in family.samples:
-                    labels = sample.labels
-                    if sample.name.endswith("_total") and labels["event_type"] != "capacity":
-                        outcome = labels["outcome"]
-                        totals[outcome] = totals.get(outcome, 0.0) + sample.value
+    for port in ports.values():
+        for labels, value in await counter_totals(port, ("flowsight_events_applied",)):
+            if labels["event_type"] != "capacity":
+                totals[labels["outcome"]] = totals.get(labels["outcome"], 0.0) + value
     return totals
 
 
