@@ -9,6 +9,11 @@ most. A `Snapshot` keeps the last answer built, and builds it again when:
 - it is older than `max_age` (queues and capacity change with every batch the worker applies,
   without a pressure record).
 
+An answer past half its `max_age` is still served, while the next one is built in the
+background: requests wait for a build only after a change, or when a build takes longer than
+half `max_age`. Before this, every request in flight when the answer aged out waited for the
+build, and those waits were the endpoint's p99.
+
 Requests that find it stale while it is being built wait for that one build; a build that began
 before the last invalidation does not count as fresh, so an answer never predates a change the
 feed had seen when the request arrived.
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+#: The part of `max_age` after which the next answer is built in the background.
+AHEAD = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +60,24 @@ class Snapshot(Generic[T]):
         while True:
             built = self._built
             generation = self._generation
-            if (
-                built is not None
-                and built.generation == generation
-                and time.monotonic() - built.at < self.max_age
-            ):
-                return built.value
+            if built is not None and built.generation == generation:
+                age = time.monotonic() - built.at
+                if age < self.max_age:
+                    if age >= self.max_age * AHEAD and self._building is None:
+                        self._start(generation).add_done_callback(_retrieved)
+                    return built.value
             if self._building is None:
-                self._building = asyncio.ensure_future(self._run(generation))
-                self._building_generation = generation
+                self._start(generation)
             if self._building_generation == generation:
                 # Shielded: a client that goes away does not cancel the others' build.
                 return (await asyncio.shield(self._building)).value
             # A build from before the last change: wait for it, then build anew.
             await asyncio.wait([self._building])
+
+    def _start(self, generation: int) -> asyncio.Future[Built[T]]:
+        self._building = asyncio.ensure_future(self._run(generation))
+        self._building_generation = generation
+        return self._building
 
     async def _run(self, generation: int) -> Built[T]:
         started = time.monotonic()
@@ -78,3 +89,10 @@ class Snapshot(Generic[T]):
             return built
         finally:
             self._building = None
+
+
+def _retrieved(build: asyncio.Future[Built[T]]) -> None:
+    """A build started ahead that failed: nobody waited for it, so its error is not logged as
+    never retrieved; the request that finds the answer aged out builds again, and gets it."""
+    if not build.cancelled():
+        build.exception()

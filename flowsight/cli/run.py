@@ -49,6 +49,8 @@ def worker() -> None:
 
 def api() -> None:
     """Run the HTTP API and dashboard (uvicorn)."""
+    import gc
+
     import uvicorn
 
     from flowsight.adapters.catalogue import CatalogueError
@@ -62,6 +64,11 @@ def api() -> None:
         application = build_api(settings)
     except (CatalogueError, PressureConfigError, ValueError) as error:
         raise fail(str(error), 2) from None
+    # What is loaded now (modules, routes, models: ~160,000 objects) lives as long as the process.
+    # Moved out of the collector's reach, a full collection under load no longer walks it: one
+    # took ~115 ms, a stall of every request in flight (docs/benchmarks.md, sixth round).
+    gc.collect()
+    gc.freeze()
     # httptools and uvloop (uvicorn[standard]) named rather than left to "auto", which falls back
     # to the pure-Python parser and loop silently; no access log: its logger is at WARNING
     # (logging_config), so it wrote nothing and only cost each request a check.

@@ -200,3 +200,43 @@ async def test_a_failed_build_fails_every_request_waiting_for_it_and_is_not_kept
     results = await asyncio.gather(snapshot.get(), snapshot.get(), return_exceptions=True)
     assert [type(r) for r in results] == [OSError, OSError]
     assert await snapshot.get() == 2
+
+
+async def test_an_aging_answer_is_served_while_the_next_is_built_behind_it() -> None:
+    release = asyncio.Event()
+    count = 0
+
+    async def build() -> int:
+        nonlocal count
+        count += 1
+        if count > 1:
+            await release.wait()
+        return count
+
+    snapshot = Snapshot(build, max_age=0.2)
+    assert await snapshot.get() == 1
+    await asyncio.sleep(0.12)  # past half its age: served at once, the next build begins
+    served = await asyncio.wait_for(snapshot.get(), 0.05)
+    assert served == 1 and snapshot.builds == 1 and count == 2
+    release.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(snapshot.get(), 0.05) == 2
+
+
+async def test_a_build_ahead_that_fails_is_built_again_by_the_request_that_needs_it() -> None:
+    calls = 0
+
+    async def build() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("database away")
+        return calls
+
+    snapshot = Snapshot(build, max_age=0.1)
+    assert await snapshot.get() == 1
+    await asyncio.sleep(0.06)
+    assert await snapshot.get() == 1  # the build ahead starts, and fails unseen
+    await asyncio.sleep(0.06)
+    assert await snapshot.get() == 3
