@@ -66,13 +66,12 @@ class Snapshot(Generic[T]):
                     if age >= self.max_age * AHEAD and self._building is None:
                         self._start(generation).add_done_callback(_retrieved)
                     return built.value
-            if self._building is None:
-                self._start(generation)
+            building = self._building or self._start(generation)
             if self._building_generation == generation:
                 # Shielded: a client that goes away does not cancel the others' build.
-                return (await asyncio.shield(self._building)).value
+                return (await asyncio.shield(building)).value
             # A build from before the last change: wait for it, then build anew.
-            await asyncio.wait([self._building])
+            await asyncio.wait([building])
 
     def _start(self, generation: int) -> asyncio.Future[Built[T]]:
         self._building = asyncio.ensure_future(self._run(generation))
