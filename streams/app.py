@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from flowsight.adapters.kafka.producer import BATCH_BYTES, EventPublisher, key_partitioner
 from flowsight.adapters.kafka.security import faust_credentials
@@ -15,6 +16,7 @@ from flowsight.adapters.notify.routes import alert_routes
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
+from flowsight.streams.agents import Backlog
 from flowsight.streams.agents.tracker import tracker
 from flowsight.streams.agents.validator import EventsTopic, validator
 from flowsight.streams.dead_letters import DeadLetters
@@ -132,11 +134,31 @@ def create_app(
     journeys = table("journeys", list)
     capacity = table("capacity", dict)
 
+    def highwater(tp: TP) -> int | None:
+        try:
+            return int(app.consumer.highwater(tp))
+        except Exception:  # not fetched yet, or no longer assigned: nothing known
+            return None
+
+    # Whether the agents are behind, for the refresh's pace.
+    backlog = Backlog(highwater)
     validate = validator(
-        re.compile(settings.ingest_topic_pattern), context, events_out, dead_letters, metrics
+        re.compile(settings.ingest_topic_pattern),
+        context,
+        events_out,
+        dead_letters,
+        metrics,
+        backlog,
     )
     track = tracker(
-        journeys, capacity, sink, dead_letters, metrics, settings, ServiceMap.of(catalogue)
+        journeys,
+        capacity,
+        sink,
+        dead_letters,
+        metrics,
+        settings,
+        ServiceMap.of(catalogue),
+        backlog,
     )
     # Parsed once per worker: the pressure step names the routes, the deliverer sends to them.
     routes = alert_routes(settings.alert_routes).by_name()
@@ -147,6 +169,7 @@ def create_app(
         metrics,
         raw_topic(settings.pressure_topic),
         raw_topic(settings.alerts_topic),
+        backlog,
     )
 
     def should_stop() -> bool:

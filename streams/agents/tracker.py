@@ -14,7 +14,7 @@ from faust.types import EventT, StreamT
 from flowsight.services.batch import FAILED, BatchChanges, apply_batch, unprocessable
 from flowsight.services.journey import Event, JourneyState, ServiceMap
 from flowsight.settings import Settings
-from flowsight.streams.agents import Agent
+from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -41,6 +41,7 @@ def tracker(
     metrics: WorkerMetrics,
     settings: Settings,
     services: ServiceMap,
+    backlog: Backlog,
 ) -> Agent:
     """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink."""
 
@@ -51,6 +52,7 @@ def tracker(
         async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
+            backlog.batch("tracker", batch, settings.sink_batch_size)
             read, documents = await _decoded(batch, dead_letters, metrics)
             capacity_keys = _capacity_keys(read, documents)
             changes = apply_batch(

@@ -22,7 +22,7 @@ from flowsight.services.validation import (
     ValidationContext,
     validate_event,
 )
-from flowsight.streams.agents import Agent
+from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.dead_letters import (
     DeadLetters,
     correlation_id_of,
@@ -89,6 +89,7 @@ def validator(
     events: Outlet,
     dead_letters: DeadLetters,
     metrics: WorkerMetrics,
+    backlog: Backlog,
 ) -> Agent:
     """The validator: the organisation comes from the ingest topic `ingest_pattern` matched."""
     organisations: dict[str, str] = {}
@@ -110,6 +111,7 @@ def validator(
             async for batch in stream.take_events(  # type: ignore[attr-defined]
                 BATCH_SIZE, within=BATCH_SECONDS
             ):
+                backlog.batch("validator", batch, BATCH_SIZE)
                 while True:
                     counts: Counter[tuple[str, str]] = Counter()
                     try:

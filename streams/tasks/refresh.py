@@ -14,6 +14,7 @@ from faust.types import ChannelT
 from flowsight.adapters.notify.messages import webhook_document
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.pressure import ServiceScore, SystemScore
+from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import refresh_daily
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.pressure import PressurePolicy, assess_pressure
@@ -22,10 +23,10 @@ from flowsight.streams.sink import ReadModelSink
 log = logging.getLogger("flowsight.worker")
 #: How long a change waits for the batches of the same burst before figures are refreshed.
 COALESCE_SECONDS = 0.05
-#: Under a steady flow: the least time between refreshes, and the time left to the batches
-#: between refreshes in refresh durations.
-STEADY_SECONDS = 2.0
-BATCHES_PER_REFRESH = 3
+#: Behind a backlog (`Backlog.behind`): the least time between refreshes, and
+#: the time left to the batches between refreshes, in refresh durations.
+BACKLOG_SECONDS = 2.0
+BACKLOG_BATCHES_PER_REFRESH = 3
 
 
 class Refresh:
@@ -39,8 +40,10 @@ class Refresh:
         metrics: WorkerMetrics,
         pressure_topic: ChannelT[bytes],
         alerts_topic: ChannelT[bytes],
+        backlog: Backlog,
     ) -> None:
         self.sink = sink
+        self.backlog = backlog
         self.catalogue = catalogue
         self.metrics = metrics
         self.pressure_topic = pressure_topic
@@ -113,13 +116,7 @@ class Refresh:
             while not should_stop():
                 try:
                     await asyncio.wait_for(changed.wait(), every_seconds)
-                    # A change after a quiet spell waits COALESCE_SECONDS, for the rest of its
-                    # burst. Under a steady flow, refreshes are STEADY_SECONDS apart at least,
-                    # and leave the batches BATCHES_PER_REFRESH times as long as they take:
-                    # back-to-back refreshes held the read model's writer from the batches.
-                    idle = time.monotonic() - ended
-                    rest = max(STEADY_SECONDS, BATCHES_PER_REFRESH * took) - idle
-                    await asyncio.sleep(max(COALESCE_SECONDS, rest))
+                    await asyncio.sleep(pause(took, time.monotonic() - ended, self.backlog.behind))
                 except TimeoutError:
                     pass  # waits and delays grow with time alone
                 changed.clear()
@@ -131,3 +128,19 @@ class Refresh:
                 ended = time.monotonic()
 
         return refresh
+
+
+def pause(took: float, idle: float, behind: bool) -> float:
+    """Seconds to wait, after a change, before the next refresh; the last one `took` seconds
+    and ended `idle` seconds ago; `behind`: a full batch waited behind an agent's last one
+    (`Backlog`).
+
+    A change waits COALESCE_SECONDS at least, for the rest of its burst. Caught up, the next
+    refresh waits as long as the last one took: figures follow a change within about two
+    refreshes, and refreshes take at most half the worker. Behind a backlog, refreshes are
+    BACKLOG_SECONDS apart at least and leave the batches BACKLOG_BATCHES_PER_REFRESH times as
+    long as they take: the figures of a state still catching up are stale anyway, and
+    back-to-back refreshes held the read model's writer from the batches.
+    """
+    wanted = max(BACKLOG_SECONDS, BACKLOG_BATCHES_PER_REFRESH * took) if behind else took
+    return max(COALESCE_SECONDS, wanted - idle)

@@ -11,6 +11,7 @@ import pytest
 
 from flowsight.services.journey import JourneyState, ServiceMap
 from flowsight.settings import Settings
+from flowsight.streams.agents import Backlog
 from flowsight.streams.agents.tracker import tracker
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
@@ -42,8 +43,9 @@ class RecordingSink:
 class Tracker:
     """The tracker on the events topic, with the tables `create_app` gives it."""
 
-    def __init__(self, app: faust.App, settings: Settings) -> None:
+    def __init__(self, app: faust.App, settings: Settings, highwater: int | None = None) -> None:
         self.metrics = WorkerMetrics()
+        self.backlog = Backlog(lambda tp: highwater)
         self.sink = RecordingSink()
         self.journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
         self.capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
@@ -58,6 +60,7 @@ class Tracker:
                 self.metrics,
                 settings,
                 ServiceMap.of(CATALOGUE),
+                self.backlog,
             )
         )
 
@@ -189,6 +192,7 @@ async def test_a_batch_already_in_a_local_store_is_stored_again_once_per_process
             WorkerMetrics(),
             settings,
             ServiceMap.of(CATALOGUE),
+            Backlog(lambda tp: None),
         )
     )
     async with agent.test_context() as running:
@@ -202,3 +206,12 @@ async def test_a_batch_already_in_a_local_store_is_stored_again_once_per_process
     assert beds.writes == ["service:lth-wards"] * 2 and beds["service:lth-wards"] == report
     # The read model already had the batch (it is written first): it is told nothing new.
     assert all(states == [] for states, _, _ in sink.writes)
+
+
+async def test_the_tracker_tells_the_refresh_whether_a_batch_was_waiting_behind_its_own(
+    app: faust.App, settings: Settings
+) -> None:
+    behind = Tracker(app, settings, highwater=1_000_000)  # the topic holds a million more
+    async with behind.agent.test_context() as agent:
+        await agent.put(orjson.dumps(admission("adm-1", "2026-05-01T10:00:00+00:00")), key=b"a")
+    assert behind.backlog.behind is True

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaTimeoutError
 from flowsight.adapters.kafka.producer import CORRELATION_HEADER
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
+from flowsight.streams.agents import Backlog
 from flowsight.streams.agents import validator as validator_module
 from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
@@ -38,6 +39,7 @@ class Validator:
                 ChannelOutlet(events),
                 DeadLetters(dead_letters, self.metrics),
                 self.metrics,
+                Backlog(lambda tp: None),
             )
         )
 
