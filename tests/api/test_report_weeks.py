@@ -81,16 +81,7 @@ def ten_weeks() -> Feed:
             arrived, stay = at(week, 1, 8 + i), 5 if i == 0 else 2  # the first breaches
             departed = arrived + timedelta(hours=stay)
             outcome = "admitted" if i == 0 else "discharged"
-            feed.publish("attendance", "lth-ed", arrived, person, arrived_at=arrived.isoformat())
-            feed.publish(
-                "attendance",
-                "lth-ed",
-                departed,
-                person,
-                arrived_at=arrived.isoformat(),
-                departed_at=departed.isoformat(),
-                outcome=outcome,
-            )
+            feed.visit("lth-ed", person, arrived, departed, outcome)
             if outcome != "admitted":
                 continue
             feed.publish("admission", "lth-wards", departed, person, admission_method="emergency")

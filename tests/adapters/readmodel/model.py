@@ -91,6 +91,27 @@ class Feed:
         self.events.append(outcome.event)
         return outcome.event
 
+    def visit(
+        self,
+        service: str,
+        patient: int,
+        arrived: datetime,
+        departed: datetime | None = None,
+        outcome: str = "discharged",
+    ) -> None:
+        """An attendance: its arrival, then its departure with `outcome` unless still there."""
+        self.publish("attendance", service, arrived, patient, arrived_at=arrived.isoformat())
+        if departed is not None:
+            self.publish(
+                "attendance",
+                service,
+                departed,
+                patient,
+                arrived_at=arrived.isoformat(),
+                departed_at=departed.isoformat(),
+                outcome=outcome,
+            )
+
     def ready(
         self, service: str, reviewed: datetime, patient: int, ready: datetime, **fields: Any
     ) -> Event:

@@ -23,20 +23,6 @@ def stamp(hours: float) -> str:
     return utc_timestamp(hours_ago(hours))
 
 
-def ed_visit(feed: Feed, patient: int, arrived: datetime, departed: datetime | None) -> None:
-    feed.publish("attendance", "lth-ed", arrived, patient, arrived_at=arrived.isoformat())
-    if departed is not None:
-        feed.publish(
-            "attendance",
-            "lth-ed",
-            departed,
-            patient,
-            arrived_at=arrived.isoformat(),
-            departed_at=departed.isoformat(),
-            outcome="discharged",
-        )
-
-
 async def test_a_service_s_open_and_recent_facts_are_read_and_older_ones_are_not(
     database_url: str,
 ) -> None:
@@ -54,10 +40,10 @@ async def test_a_service_s_open_and_recent_facts_are_read_and_older_ones_are_not
             feed.publish(
                 "discharge", "lth-wards", discharged, patient, destination="usual_residence"
             )
-    ed_visit(feed, 10, hours_ago(80), hours_ago(78))  # not read
-    ed_visit(feed, 11, hours_ago(1), None)  # in the department
-    ed_visit(feed, 12, hours_ago(30), hours_ago(6))  # left since
-    ed_visit(feed, 13, hours_ago(4), hours_ago(3))
+    feed.visit("lth-ed", 10, hours_ago(80), hours_ago(78))  # not read
+    feed.visit("lth-ed", 11, hours_ago(1))  # in the department
+    feed.visit("lth-ed", 12, hours_ago(30), hours_ago(6))  # left since
+    feed.visit("lth-ed", 13, hours_ago(4), hours_ago(3))
     model = await ReadModel.at(database_url)
     try:
         await model.fold(feed.events)
