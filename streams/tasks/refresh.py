@@ -23,8 +23,8 @@ from flowsight.streams.sink import ReadModelSink
 log = logging.getLogger("flowsight.worker")
 #: How long a change waits for the batches of the same burst before figures are refreshed.
 COALESCE_SECONDS = 0.05
-#: Behind a backlog (`Backlog.behind`): the least time between refreshes, and
-#: the time left to the batches between refreshes, in refresh durations.
+#: Behind a backlog (`Backlog.behind`): the least time between refreshes, and the time left to
+#: the batches between refreshes, in refresh durations.
 BACKLOG_SECONDS = 2.0
 BACKLOG_BATCHES_PER_REFRESH = 3
 
