@@ -56,8 +56,13 @@ async def own_broker(directory: Path) -> AsyncIterator[Any]:
 async def _probe_while(
     until: float, probe: Callable[[httpx.AsyncClient], Any], statuses: Counter[str]
 ) -> None:
-    """Call `probe` again and again until the monotonic clock reaches `until`; count answers."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    """Call `probe` again and again until the monotonic clock reaches `until`; count answers.
+
+    Each call on a new connection: a kept-alive one can be closed by the server's idle timeout
+    just as the next call is sent (a reset no server can prevent), which would count here as
+    the API failing."""
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=30, limits=no_reuse) as client:
         while time.monotonic() < until:
             try:
                 response = await probe(client)

@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from flowsight.adapters.kafka.admin import BrokerUnreachable, quiet_aiokafka
 from flowsight.adapters.kafka.producer import EventPublisher
-from flowsight.devtools.bench.harness import Flowsight, stage
+from flowsight.devtools.bench.harness import Flowsight
 from flowsight.devtools.bench.replay import read_model, wait_figures
 from flowsight.devtools.faults.inject import AlertReceiver, dead_letter_counts, stage_env
 from flowsight.devtools.faults.outcome import Content, Outcome
@@ -87,18 +87,21 @@ class Campaign:
         """An isolated flowsight for one fault, its topics made, escalations delivered to a
         receiver whose counts `finish` reads."""
         url = await self.database_for(name)
-        with (
-            AlertReceiver() as receiver,
-            stage(
+        with AlertReceiver() as receiver:
+            flowsight = Flowsight(
                 bootstrap or self.bootstrap,
                 self.directory / name,
                 url,
                 extra={**stage_env(receiver), **extra},
-            ) as flowsight,
-        ):
-            self.receivers[name] = receiver
-            await flowsight.create_topics()
-            yield flowsight
+            )
+            try:
+                self.receivers[name] = receiver
+                await flowsight.create_topics()
+                yield flowsight
+            finally:
+                # In a thread: a worker's graceful stop takes seconds, and every other stage's
+                # clients share this loop (a stalled probe meets the API's keep-alive timeout).
+                await asyncio.to_thread(flowsight.stop_all)
 
     async def stream(self, flowsight: Flowsight, events: list[dict[str, Any]]) -> None:
         """Publish `events` in small steps through one producer, as a source does; a step Kafka
