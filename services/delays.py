@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from flowsight.services.facts import LONDON, Delay, delay_band, midnights
+from flowsight.services.facts import LONDON, Delay, delay_band, london_day, midnights
 from flowsight.services.flow_figures import publication_band
-from flowsight.services.timestamps import parse_timestamp, utc_timestamp
+from flowsight.services.timestamps import utc_timestamp
+
+ONE_DAY = timedelta(days=1)
 
 
 def during(start: str, end: str | None, moment: str) -> bool:
@@ -69,20 +71,17 @@ def period_lost_bed_days(
     delays' lost bed days, and a delay whose DRD is still to come loses none.
     """
     first = _first_midnight(start)
-    last = min(_first_midnight(end) - timedelta(days=1), as_of.astimezone(LONDON).date())
+    as_of_day = as_of.astimezone(LONDON).date()
+    last = min(_first_midnight(end) - ONE_DAY, as_of_day)
     total = 0
     for delay in delays:
-        since = _day(delay.started_at) + timedelta(days=1)
-        until = _day(delay.ended_at) if delay.ended_at else as_of.astimezone(LONDON).date()
+        since = london_day(delay.started_at) + ONE_DAY
+        until = london_day(delay.ended_at) if delay.ended_at else as_of_day
         total += max(0, (min(last, until) - max(first, since)).days + 1)
     return total
-
-
-def _day(timestamp: str) -> date:
-    return parse_timestamp(timestamp).astimezone(LONDON).date()
 
 
 def _first_midnight(moment: datetime) -> date:
     """The day whose midnight is the first at or after `moment`."""
     local = moment.astimezone(LONDON)
-    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
+    return local.date() if local.time() == time(0) else local.date() + ONE_DAY

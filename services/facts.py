@@ -11,7 +11,8 @@ corrects every figure that depends on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flowsight.services.timestamps import parse_timestamp
@@ -104,11 +105,19 @@ class Anomaly:
     occurred_at: str
 
 
+@lru_cache(maxsize=1 << 15)  # a few MB: more than the timestamps of a city's open facts
+def london_day(timestamp: str) -> date:
+    """The calendar day (Europe/London) a fact's timestamp falls on.
+
+    Remembered: each refresh asks it again of every open fact's timestamps, for every period
+    it computes, and the zone conversion was most of the time lost bed days took."""
+    return parse_timestamp(timestamp).astimezone(LONDON).date()
+
+
 def midnights(start: str, end: str | datetime) -> int:
     """Midnights (Europe/London) passed from `start` to `end`: the lost bed days of a delay."""
-    first = parse_timestamp(start).astimezone(LONDON).date()
-    last_moment = end if isinstance(end, datetime) else parse_timestamp(end)
-    return max(0, (last_moment.astimezone(LONDON).date() - first).days)
+    last = end.astimezone(LONDON).date() if isinstance(end, datetime) else london_day(end)
+    return max(0, (last - london_day(start)).days)
 
 
 def delay_band(days: int) -> str:

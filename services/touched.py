@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 
-from flowsight.services.facts import LONDON
+from flowsight.services.facts import london_day
 from flowsight.services.journey import JourneyState
 
 #: The kinds of fact the daily figures are computed from (anomalies are counted, not figures).
@@ -18,11 +18,6 @@ _MOMENTS = (
     ("assessments", "service", ("opened_at", "completed_at")),
     ("delays", "service", ("started_at", "ended_at")),
 )
-
-
-def london_day(timestamp: str) -> date:
-    """The calendar day (Europe/London) a fact's timestamp falls on."""
-    return datetime.fromisoformat(timestamp).astimezone(LONDON).date()
 
 
 def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, date]]:

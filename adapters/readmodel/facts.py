@@ -36,11 +36,19 @@ from flowsight.adapters.readmodel.tables import (
     service_daily_dirty,
     stays,
 )
-from flowsight.services.facts import LONDON, Anomaly, Assessment, Attendance, Delay, Referral, Stay
+from flowsight.services.facts import (
+    LONDON,
+    Anomaly,
+    Assessment,
+    Attendance,
+    Delay,
+    Referral,
+    Stay,
+    london_day,
+)
 from flowsight.services.journey import JourneyState
 from flowsight.services.kpis import ServiceFacts
 from flowsight.services.timestamps import utc_timestamp
-from flowsight.services.touched import london_day
 
 
 @dataclass(frozen=True, slots=True)

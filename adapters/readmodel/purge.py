@@ -41,7 +41,7 @@ from flowsight.adapters.readmodel.tables import (
     service_daily,
     stays,
 )
-from flowsight.services.touched import london_day
+from flowsight.services.facts import london_day
 
 #: Every read-model table with patient-level rows (keyed by pseudonym).
 PATIENT_TABLES: tuple[Table, ...] = (
