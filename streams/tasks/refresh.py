@@ -123,6 +123,7 @@ class Refresh:
                 took = 0.0  # a refresh that failed is tried again at the next round
                 try:
                     took = await self.once()
+                    self.metrics.refresh_seconds.observe(took)
                 except Exception:  # the next round tries again; the dirty marks are still there
                     log.exception("figures and pressure could not be refreshed")
                 ended = time.monotonic()

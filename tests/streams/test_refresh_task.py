@@ -1,0 +1,59 @@
+"""The refresh task as the worker runs it: a change is refreshed and scored, every scope's score
+is published, and how long the refresh took is on the worker's metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from flowsight.services.pressure import SYSTEM_SCOPE, Cutoffs
+from flowsight.streams.agents import Backlog
+from flowsight.streams.pressure import PressurePolicy
+from flowsight.streams.tasks.refresh import Refresh
+from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel
+
+
+class Topic:
+    """Stands in for a Kafka topic the refresh sends to (Kafka is not what this test is about)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes]] = []
+
+    async def send(self, *, key: bytes, value: bytes) -> None:
+        self.records.append((key, value))
+
+
+async def test_a_change_is_scored_published_for_every_scope_and_its_refresh_timed(
+    tmp_path: Path,
+) -> None:
+    feed = Feed()
+    now = datetime.now(UTC)
+    feed.visit("lth-ed", 0, now - timedelta(hours=2))  # in the department for two hours
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)  # the sink marks the change
+    pressure, alerts = Topic(), Topic()
+    refresh = Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        pressure,  # type: ignore[arg-type]
+        alerts,  # type: ignore[arg-type]
+        Backlog(lambda tp: None),
+    )
+    try:
+        # One round: the change wakes it at once (the timer would be 30 s away).
+        await asyncio.wait_for(refresh.task(lambda: bool(pressure.records), 30)(), 20)
+    finally:
+        await model.close()
+
+    scores = {key.decode(): orjson.loads(value) for key, value in pressure.records}
+    assert set(scores) == {service.id for service in CATALOGUE.services} | {SYSTEM_SCOPE}
+    queue = next(i for i in scores["lth-ed"]["indicators"] if i["name"] == "queue_length")
+    assert queue["value"] == 1  # the patient in the department was counted
+    registry = model.metrics.registry
+    assert registry.get_sample_value("flowsight_refresh_seconds_count") == 1
+    assert (registry.get_sample_value("flowsight_refresh_seconds_sum") or 0) > 0
