@@ -31,7 +31,14 @@ from aiokafka import AIOKafkaConsumer
 
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.adapters.kafka.security import client_options
-from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
+from flowsight.devtools.bench.harness import (
+    Advance,
+    Flowsight,
+    cpu_seconds,
+    machine_load,
+    metric_samples,
+    stage,
+)
 from flowsight.devtools.bench.report import Report, median, percentile
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit
@@ -86,6 +93,8 @@ class Probes:
     ids: dict[str, Probe] = field(default_factory=dict)
     #: CPU seconds each process used from its start to the end of the offered events.
     cpu: dict[str, float] = field(default_factory=dict)
+    #: The worker's refreshes of figures and pressure (its metrics), and their seconds in all.
+    refreshes: tuple[float, float] = (0.0, 0.0)
 
     def see_pressure(self, body: dict[str, Any], now: float) -> None:
         shown = next((s for s in body["services"] if s["id"] == self.service.id), None)
@@ -293,12 +302,28 @@ async def run_freshness(
     while time.perf_counter() < deadline and not _all_seen(probes):
         flowsight.check_alive()
         await asyncio.sleep(0.5)
+    probes.refreshes = await _refreshes(flowsight)
     stop.set()
     for watcher in watchers:
         watcher.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
     probes.match()
     return probes
+
+
+async def _refreshes(flowsight: Flowsight) -> tuple[float, float]:
+    """How many refreshes the worker made, and their seconds in all (0, 0 if it did not say)."""
+    try:
+        samples = await metric_samples(
+            flowsight.settings.worker_metrics_port, ("flowsight_refresh_seconds",)
+        )
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    values = {sample.name: sample.value for sample in samples}
+    return (
+        values.get("flowsight_refresh_seconds_count", 0.0),
+        values.get("flowsight_refresh_seconds_sum", 0.0),
+    )
 
 
 def _all_seen(probes: Probes) -> bool:
@@ -341,6 +366,11 @@ def freshness_report(probes: Probes, rate: float) -> Report:
     )
     report.figure(
         "CPU seconds used", ", ".join(f"{name} {used:.1f}" for name, used in probes.cpu.items())
+    )
+    count, seconds = probes.refreshes
+    report.figure(
+        "worker's refreshes (figures, pressure)",
+        f"{count:.0f}, mean {seconds / count * 1000:.0f} ms" if count else "none measured",
     )
     for name, start, end in SPANS:
         values = _between(probes, start, end)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiokafka.errors import KafkaError
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 if TYPE_CHECKING:
     from flowsight.devtools.local.kafka import LocalKafka
@@ -256,6 +258,19 @@ class Flowsight:
                         return
                 await asyncio.sleep(0.3)
         raise TimeoutError(f"the API at {self.api_url} did not answer within {within:.0f}s")
+
+
+async def metric_samples(port: int, families: tuple[str, ...]) -> list[Sample]:
+    """The samples of the metric `families` on the /metrics of the local process at `port`.
+    Raises `httpx.HTTPError` while it does not answer."""
+    async with httpx.AsyncClient() as client:
+        page = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
+    return [
+        sample
+        for family in text_string_to_metric_families(page)
+        if family.name in families
+        for sample in family.samples
+    ]
 
 
 @contextmanager

@@ -20,10 +20,9 @@ from typing import Any
 
 import httpx
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
 from flowsight.adapters.kafka.dlq import read_dead_letters
-from flowsight.devtools.bench.harness import Flowsight, free_port
+from flowsight.devtools.bench.harness import Flowsight, free_port, metric_samples
 from flowsight.settings import Settings
 
 #: The simulated city's census reaches two months back, and Kafka orders no two partitions: with
@@ -174,15 +173,8 @@ async def counter_totals(
 ) -> list[tuple[dict[str, str], float]]:
     """The totals of the counter `families` on the /metrics of the local process at `port`: each
     sample's labels and value. Raises `httpx.HTTPError` while it does not answer."""
-    async with httpx.AsyncClient() as client:
-        page = (await client.get(f"http://127.0.0.1:{port}/metrics", timeout=2)).text
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(page)
-        if family.name in families
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    ]
+    samples = await metric_samples(port, families)
+    return [(sample.labels, sample.value) for sample in samples if sample.name.endswith("_total")]
 
 
 async def worker_progress(

@@ -52,6 +52,8 @@ def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) ->
     )  # fmt: skip
     assert "send → GET /v1/pressure" in output
     assert "send → /v1/stream" in output
+    refreshes = re.search(r"worker's refreshes \(figures, pressure\) +(\d+), mean (\d+) ms", output)
+    assert refreshes and int(refreshes[1]) >= 1, output  # the probes were scored by refreshes
     assert_measured(output)
 
 
