@@ -64,6 +64,8 @@ async def refresh_daily(
         marks = {mark.service_id: mark for mark in await facts.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
         summaries = await store.queue_summaries(connection)
+        # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
+        final = await purge.final_through(connection)
     known = {service.id for service in catalogue.services}
     removed = [mark for service_id, mark in marks.items() if service_id not in known]
     if removed:  # removed from the catalogue since: nothing to compute
@@ -75,7 +77,7 @@ async def refresh_daily(
     more = False
     for service in catalogue.services:
         todays[service.id], scored_on[service.id], left = await _refresh_service(
-            engine, service, marks.get(service.id), now, whole_history
+            engine, service, marks.get(service.id), now, whole_history, final
         )
         more = more or left
         metrics.publish_service_figures(service.id, todays[service.id])
@@ -91,13 +93,15 @@ async def _refresh_service(
     mark: facts.DirtyMark | None,
     now: datetime,
     whole_history: bool,
+    final: date | None,
 ) -> tuple[Figures, Figures, bool]:
-    """Today's and pressure's figures of a service, and whether marked days were left."""
+    """Today's and pressure's figures of a service, and whether marked days were left; rows
+    on or before `final` that exist are kept as they are."""
     today = now.astimezone(LONDON).date()
+    # Every read on one connection: under load each statement waits for a turn of the event
+    # loop, and a connection's checkout and return are statements too.
     async with engine.connect() as connection:
         first = await facts.first_fact_day(connection, service.id)
-        # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
-        final = await purge.final_through(connection)
         earliest = await purge.earliest_row(connection, service.id) if final else None
         if final and earliest and earliest <= final:
             first = min(first or earliest, earliest)
@@ -106,19 +110,15 @@ async def _refresh_service(
             if first is not None
             else {}
         )
-    days = {today} | _days_to_fill(first, stored, today, whole_history)
-    marked_through = None  # the last marked day computed by this refresh
-    if mark is not None and first is not None and mark.day <= today:
-        start = max(mark.day, first)  # before its first fact: the facts that marked it have gone
-        marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
-        days.update(_days(start, marked_through))
-    kept: set[date] = set()
-    if final:
-        async with engine.connect() as connection:
-            kept = await purge.rows_among(connection, service.id, {d for d in days if d <= final})
-        days -= kept
-    since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
-    async with engine.connect() as connection:
+        days = {today} | _days_to_fill(first, stored, today, whole_history)
+        marked_through = None  # the last marked day computed by this refresh
+        if mark is not None and first is not None and mark.day <= today:
+            start = max(mark.day, first)  # before its first fact: the facts that marked it went
+            marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
+            days.update(_days(start, marked_through))
+        if final:
+            days -= await purge.rows_among(connection, service.id, {d for d in days if d <= final})
+        since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
         service_facts = await facts.service_facts(connection, service.id, since=since)
         history = await store.capacity_history(connection, service.id, since)
     rows = {}
