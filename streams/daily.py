@@ -20,12 +20,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowsight.adapters.readmodel import facts, purge, store
 from flowsight.schemas.catalogue import Catalogue, Service
 from flowsight.services.facts import LONDON
-from flowsight.services.kpis import PRESSURE_WINDOW, Figures, Period, pressure_period
+from flowsight.services.kpis import (
+    PRESSURE_WINDOW,
+    Figures,
+    Period,
+    ServiceFacts,
+    pressure_period,
+)
 from flowsight.services.report import figures_of, period_moment
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -64,8 +70,6 @@ async def refresh_daily(
         marks = {mark.service_id: mark for mark in await facts.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
         summaries = await store.queue_summaries(connection)
-        # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
-        final = await purge.final_through(connection)
     known = {service.id for service in catalogue.services}
     removed = [mark for service_id, mark in marks.items() if service_id not in known]
     if removed:  # removed from the catalogue since: nothing to compute
@@ -77,7 +81,7 @@ async def refresh_daily(
     more = False
     for service in catalogue.services:
         todays[service.id], scored_on[service.id], left = await _refresh_service(
-            engine, service, marks.get(service.id), now, whole_history, final
+            engine, service, marks.get(service.id), now, whole_history
         )
         more = more or left
         metrics.publish_service_figures(service.id, todays[service.id])
@@ -87,40 +91,39 @@ async def refresh_daily(
     return DailyRefresh(todays, scored_on, more=more)
 
 
+@dataclass
+class _Read:
+    """What a service's refresh read: the days to compute and the facts to compute them from."""
+
+    first: date | None
+    days: set[date]
+    marked_through: date | None
+    facts: ServiceFacts
+    history: list[tuple[str, int]]
+
+
 async def _refresh_service(
     engine: AsyncEngine,
     service: Service,
     mark: facts.DirtyMark | None,
     now: datetime,
     whole_history: bool,
-    final: date | None,
 ) -> tuple[Figures, Figures, bool]:
-    """Today's and pressure's figures of a service, and whether marked days were left; rows
-    on or before `final` that exist are kept as they are."""
+    """Today's and pressure's figures of a service, and whether marked days were left."""
     today = now.astimezone(LONDON).date()
     # Every read on one connection: under load each statement waits for a turn of the event
     # loop, and a connection's checkout and return are statements too.
     async with engine.connect() as connection:
-        first = await facts.first_fact_day(connection, service.id)
-        earliest = await purge.earliest_row(connection, service.id) if final else None
-        if final and earliest and earliest <= final:
-            first = min(first or earliest, earliest)
-        stored = (
-            await facts.stored_days(connection, service.id, first if whole_history else None)
-            if first is not None
-            else {}
-        )
-        days = {today} | _days_to_fill(first, stored, today, whole_history)
-        marked_through = None  # the last marked day computed by this refresh
-        if mark is not None and first is not None and mark.day <= today:
-            start = max(mark.day, first)  # before its first fact: the facts that marked it went
-            marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
-            days.update(_days(start, marked_through))
-        if final:
-            days -= await purge.rows_among(connection, service.id, {d for d in days if d <= final})
-        since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
-        service_facts = await facts.service_facts(connection, service.id, since=since)
-        history = await store.capacity_history(connection, service.id, since)
+        while True:
+            # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
+            final = await purge.final_through(connection)
+            read = await _read(connection, service, mark, now, whole_history, final)
+            if await purge.final_through(connection) == final:
+                break
+            # A purge came between the reads: the facts may lack patients of days it made
+            # final, or the service look factless and lose every row. Read again.
+    first, days, marked_through = read.first, read.days, read.marked_through
+    service_facts, history = read.facts, read.history
     rows = {}
     for day in sorted(days):
         period = Period(*facts.day_bounds(day))
@@ -148,6 +151,40 @@ async def _refresh_service(
         and marked_through < min(today, mark.through)
     )
     return rows[today], scored_on, left
+
+
+async def _read(
+    connection: AsyncConnection,
+    service: Service,
+    mark: facts.DirtyMark | None,
+    now: datetime,
+    whole_history: bool,
+    final: date | None,
+) -> _Read:
+    """The days of `service` to compute this refresh, and the facts and capacity since the
+    first of them (rows on or before `final` that exist are kept as they are)."""
+    today = now.astimezone(LONDON).date()
+    first = await facts.first_fact_day(connection, service.id)
+    earliest = await purge.earliest_row(connection, service.id) if final else None
+    if final and earliest and earliest <= final:
+        first = min(first or earliest, earliest)
+    stored = (
+        await facts.stored_days(connection, service.id, first if whole_history else None)
+        if first is not None
+        else {}
+    )
+    days = {today} | _days_to_fill(first, stored, today, whole_history)
+    marked_through = None  # the last marked day computed by this refresh
+    if mark is not None and first is not None and mark.day <= today:
+        start = max(mark.day, first)  # before its first fact: the facts that marked it have gone
+        marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
+        days.update(_days(start, marked_through))
+    if final:
+        days -= await purge.rows_among(connection, service.id, {d for d in days if d <= final})
+    since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
+    service_facts = await facts.service_facts(connection, service.id, since=since)
+    history = await store.capacity_history(connection, service.id, since)
+    return _Read(first, days, marked_through, service_facts, history)
 
 
 def _days_to_fill(

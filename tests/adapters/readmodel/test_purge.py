@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from flowsight.adapters.readmodel import facts
 from flowsight.adapters.readmodel.purge import final_through
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import ServiceMap
@@ -73,6 +76,42 @@ async def test_a_purged_patient_leaves_every_table_and_no_days_figures_change(
     assert {k: v for k, v in after.items() if k[1] <= final} == {
         k: v for k, v in days_before.items() if k[1] <= final
     }
+    await model.close()
+
+
+@pytest.mark.parametrize("before", ["first_fact_day", "service_facts"])
+async def test_a_purge_while_a_refresh_reads_leaves_the_days_it_made_final_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: str
+) -> None:
+    # The worker's purge and refresh are separate tasks: the purge may commit between two of
+    # the refresh's reads of a service. The refresh must not take the service, whose only
+    # patient went, for one without history (dropping its rows), nor recompute final days
+    # without the purged patient.
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    feed = Feed()
+    stay(feed, "lch-community-beds", 0, admitted=60, left=45)
+    stay(feed, "lth-wards", 1, admitted=20, left=10)
+    await model.fold(feed.events)
+    await model.refresh(NOW, whole_history=True)
+    days_before = finished(await model.rows())
+    purge = PatientPurge(
+        model.journeys, model.sink, ServiceMap.of(CATALOGUE), WorkerMetrics(), RETENTION
+    )
+    read = getattr(facts, before)
+    purged: list[str] = []
+
+    async def purge_first(connection: Any, service_id: str, *args: Any, **kwargs: Any) -> Any:
+        if service_id == "lch-community-beds" and not purged:
+            purged.extend(await purge.once(NOW))
+        return await read(connection, service_id, *args, **kwargs)
+
+    monkeypatch.setattr(facts, before, purge_first)
+    await model.refresh(NOW)
+    monkeypatch.undo()
+
+    assert len(purged) == 1
+    await model.refresh(NOW, whole_history=True)  # and a restart after it
+    assert finished(await model.rows()) == days_before
     await model.close()
 
 
