@@ -35,8 +35,8 @@ from flowsight.devtools.bench.harness import (
     Advance,
     Flowsight,
     cpu_seconds,
+    histogram_totals,
     machine_load,
-    metric_samples,
     stage,
 )
 from flowsight.devtools.bench.report import Report, median, percentile
@@ -302,28 +302,15 @@ async def run_freshness(
     while time.perf_counter() < deadline and not _all_seen(probes):
         flowsight.check_alive()
         await asyncio.sleep(0.5)
-    probes.refreshes = await _refreshes(flowsight)
+    probes.refreshes = await histogram_totals(
+        flowsight.settings.worker_metrics_port, "flowsight_refresh_seconds"
+    )
     stop.set()
     for watcher in watchers:
         watcher.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
     probes.match()
     return probes
-
-
-async def _refreshes(flowsight: Flowsight) -> tuple[float, float]:
-    """How many refreshes the worker made, and their seconds in all (0, 0 if it did not say)."""
-    try:
-        samples = await metric_samples(
-            flowsight.settings.worker_metrics_port, ("flowsight_refresh_seconds",)
-        )
-    except httpx.HTTPError:
-        return 0.0, 0.0
-    values = {sample.name: sample.value for sample in samples}
-    return (
-        values.get("flowsight_refresh_seconds_count", 0.0),
-        values.get("flowsight_refresh_seconds_sum", 0.0),
-    )
 
 
 def _all_seen(probes: Probes) -> bool:

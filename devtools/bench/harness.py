@@ -273,6 +273,17 @@ async def metric_samples(port: int, families: tuple[str, ...]) -> list[Sample]:
     ]
 
 
+async def histogram_totals(port: int, family: str) -> tuple[float, float]:
+    """The count and sum of the histogram `family` on the /metrics of the local process at
+    `port`; (0, 0) when it does not answer or has no such histogram."""
+    try:
+        samples = await metric_samples(port, (family,))
+    except httpx.HTTPError:
+        return 0.0, 0.0
+    values = {sample.name: sample.value for sample in samples}
+    return values.get(f"{family}_count", 0.0), values.get(f"{family}_sum", 0.0)
+
+
 @contextmanager
 def stage(
     bootstrap: str, directory: Path, database_url: str | None = None, **kwargs: Any
