@@ -56,9 +56,7 @@ async def gather_weekly_report(
     first, _ = week_period(weeks[0])
     start, end = week_period(week)
     services = catalogue.services
-    service_facts = {
-        s.id: await facts.service_facts(connection, s.id, since=first) for s in services
-    }
+    service_facts = await facts.services_facts(connection, {s.id: first for s in services})
 
     async def capacity_of(name: str) -> dict[str, int | None]:
         # Occupancy of each week takes the capacity report in force at its moment.

@@ -15,14 +15,15 @@ after a restart or from scratch. The refresh computes, per service:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from flowsight.adapters.readmodel import facts, purge, store
+from flowsight.adapters.readmodel import daily_rows, facts, purge, store
 from flowsight.schemas.catalogue import Catalogue, Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import (
@@ -40,6 +41,9 @@ ONE_DAY = timedelta(days=1)
 #: Marked days of one service computed per refresh (a year); the next refresh, which follows
 #: at once, computes the rest.
 DAYS_PER_REFRESH = 366
+#: Services whose facts are read from within this long ago are read together (a week's facts
+#: are small); any other alone.
+TOGETHER = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -65,68 +69,163 @@ async def refresh_daily(
 
     `whole_history` also fills every missing or unfinished day since each service's first
     fact (at start-up: rows missing from before, or days the worker was down).
+
+    Every service is read and written in the same few statements (`adapters.readmodel.
+    daily_rows`, `facts.services_facts`), not a few per service: under load each statement
+    waits for turns of the event loop the batches share.
     """
     async with engine.connect() as connection:
-        marks = {mark.service_id: mark for mark in await facts.dirty_marks(connection)}
+        marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
         summaries = await store.queue_summaries(connection)
+        computed = await _compute(connection, catalogue.services, marks, now, whole_history)
     known = {service.id for service in catalogue.services}
+    # Removed from the catalogue since: nothing to compute.
     removed = [mark for service_id, mark in marks.items() if service_id not in known]
-    if removed:  # removed from the catalogue since: nothing to compute
-        async with engine.begin() as connection:
-            for mark in removed:
-                await facts.clear_mark(connection, mark)
-    todays: dict[str, Figures] = {}
-    scored_on: dict[str, Figures] = {}
-    more = False
+    async with engine.begin() as connection:
+        await _store(connection, computed, removed, now)
     for service in catalogue.services:
-        todays[service.id], scored_on[service.id], left = await _refresh_service(
-            engine, service, marks.get(service.id), now, whole_history
-        )
-        more = more or left
-        metrics.publish_service_figures(service.id, todays[service.id])
+        metrics.publish_service_figures(service.id, computed[service.id].today)
         summary = summaries.get(service.id)
         metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
     metrics.publish_anomalies(anomalies)
-    return DailyRefresh(todays, scored_on, more=more)
+    return DailyRefresh(
+        {service.id: computed[service.id].today for service in catalogue.services},
+        {service.id: computed[service.id].scored_on for service in catalogue.services},
+        more=any(service.plan.left(now) for service in computed.values()),
+    )
 
 
-@dataclass
-class _Read:
-    """What a service's refresh read: the days to compute and the facts to compute them from."""
+@dataclass(frozen=True)
+class _Plan:
+    """The days of a service to compute this refresh, and the moment its facts are read from."""
 
+    service: Service
+    mark: daily_rows.DirtyMark | None
     first: date | None
     days: set[date]
-    marked_through: date | None
-    facts: ServiceFacts
-    history: list[tuple[str, int]]
+    marked_through: date | None  # the last marked day computed by this refresh
+    since: datetime
+
+    def left(self, now: datetime) -> bool:
+        """Marked days were left for the next refresh."""
+        today = now.astimezone(LONDON).date()
+        return (
+            self.mark is not None
+            and self.marked_through is not None
+            and self.marked_through < min(today, self.mark.through)
+        )
 
 
-async def _refresh_service(
-    engine: AsyncEngine,
-    service: Service,
-    mark: facts.DirtyMark | None,
+@dataclass(frozen=True)
+class _Computed:
+    """A service's computed rows, with today's figures and those pressure is scored on."""
+
+    plan: _Plan
+    rows: dict[date, Figures]
+    today: Figures
+    scored_on: Figures
+
+
+async def _compute(
+    connection: AsyncConnection,
+    services: Sequence[Service],
+    marks: Mapping[str, daily_rows.DirtyMark],
     now: datetime,
     whole_history: bool,
-) -> tuple[Figures, Figures, bool]:
-    """Today's and pressure's figures of a service, and whether marked days were left."""
+) -> dict[str, _Computed]:
+    """Every service's rows to store and figures, from reads between two of the purge horizon."""
+    while True:
+        # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
+        final = await purge.final_through(connection)
+        plans = await _plans(connection, services, marks, now, whole_history, final)
+        computed: dict[str, _Computed] = {}
+        for group in _groups(plans, now):
+            since = {plan.service.id: plan.since for plan in group}
+            read = await facts.services_facts(connection, since)
+            histories = await store.capacity_histories(connection, since)
+            for plan in group:
+                computed[plan.service.id] = _figures(
+                    plan, read[plan.service.id], histories[plan.service.id], now
+                )
+                # A service's figures hold the loop for up to tens of milliseconds: let the
+                # agents' batches in between services, not only after all of them.
+                await asyncio.sleep(0)
+        if await purge.final_through(connection) == final:
+            return computed
+        # A purge came between the reads: the facts may lack patients of days it made final,
+        # or a service look factless and lose every row. Read again.
+
+
+def _groups(plans: list[_Plan], now: datetime) -> list[list[_Plan]]:
+    """The services read together: those whose facts are read from within TOGETHER of now;
+    any other (a backlog of marked days, a start-up's history) alone, so that only one
+    service's long history is in memory at a time."""
+    recent = [plan for plan in plans if plan.since >= now - TOGETHER]
+    return [recent] + [[plan] for plan in plans if plan.since < now - TOGETHER]
+
+
+async def _plans(
+    connection: AsyncConnection,
+    services: Sequence[Service],
+    marks: Mapping[str, daily_rows.DirtyMark],
+    now: datetime,
+    whole_history: bool,
+    final: date | None,
+) -> list[_Plan]:
+    """The days of each service to compute this refresh (rows on or before `final` that exist
+    are kept as they are)."""
     today = now.astimezone(LONDON).date()
-    # Every read on one connection: under load each statement waits for a turn of the event
-    # loop, and a connection's checkout and return are statements too.
-    async with engine.connect() as connection:
-        while True:
-            # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
-            final = await purge.final_through(connection)
-            read = await _read(connection, service, mark, now, whole_history, final)
-            if await purge.final_through(connection) == final:
-                break
-            # A purge came between the reads: the facts may lack patients of days it made
-            # final, or the service look factless and lose every row. Read again.
-    first, days, marked_through = read.first, read.days, read.marked_through
-    service_facts, history = read.facts, read.history
+    firsts = await facts.first_fact_days(connection, [service.id for service in services])
+    if final:  # a service's final rows may be older than its facts left by the purge
+        earliest = await daily_rows.earliest_days(connection)
+        for service_id, first in list(firsts.items()):
+            row = earliest.get(service_id)
+            if row is not None and row <= final:
+                firsts[service_id] = min(first or row, row)
+    if whole_history:
+        since = {service_id: first for service_id, first in firsts.items() if first}
+        stored = await daily_rows.stored_days(connection, since)
+    else:
+        latest = await daily_rows.latest_days(connection)
+        stored = {service_id: dict([latest[service_id]]) for service_id in latest}
+    days: dict[str, set[date]] = {}
+    marked: dict[str, date | None] = {}
+    for service in services:
+        first, mark = firsts[service.id], marks.get(service.id)
+        days[service.id] = {today} | _days_to_fill(
+            first, stored.get(service.id, {}), today, whole_history
+        )
+        through = None
+        if mark is not None and first is not None and mark.day <= today:
+            start = max(mark.day, first)  # before its first fact: the facts that marked it went
+            through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
+            days[service.id].update(_days(start, through))
+        marked[service.id] = through
+    if final:
+        candidates = {key: {day for day in span if day <= final} for key, span in days.items()}
+        for service_id, kept in (await daily_rows.days_among(connection, candidates)).items():
+            days[service_id] -= kept
+    return [
+        _Plan(
+            service,
+            marks.get(service.id),
+            firsts[service.id],
+            days[service.id],
+            marked[service.id],
+            min(daily_rows.day_bounds(min(days[service.id]))[0], now - PRESSURE_WINDOW),
+        )
+        for service in services
+    ]
+
+
+def _figures(
+    plan: _Plan, service_facts: ServiceFacts, history: list[tuple[str, int]], now: datetime
+) -> _Computed:
+    service = plan.service
     rows = {}
-    for day in sorted(days):
-        period = Period(*facts.day_bounds(day))
+    for day in sorted(plan.days):
+        period = Period(*daily_rows.day_bounds(day))
         as_of = period_moment(period, now)
         rows[day] = figures_of(
             service, service_facts, period, as_of, store.in_force(history, as_of)
@@ -134,57 +233,41 @@ async def _refresh_service(
     scored_on = figures_of(
         service, service_facts, pressure_period(now), now, store.in_force(history, now)
     )
-    async with engine.begin() as connection:
-        if first is not None:
-            computed = {day: figures for day, figures in rows.items() if day >= first}
-            await facts.store_days(connection, service.id, computed, now)
-        if mark is not None:
-            if first is None or (marked_through is not None and marked_through >= mark.through):
-                await facts.clear_mark(connection, mark)
-            elif marked_through is not None:
-                await facts.move_mark(connection, mark, marked_through + ONE_DAY)
-            # else days still to come: computed once they have begun
-        await facts.drop_days_before(connection, service.id, first)
-    left = (
-        mark is not None
-        and marked_through is not None
-        and marked_through < min(today, mark.through)
-    )
-    return rows[today], scored_on, left
-
-
-async def _read(
-    connection: AsyncConnection,
-    service: Service,
-    mark: facts.DirtyMark | None,
-    now: datetime,
-    whole_history: bool,
-    final: date | None,
-) -> _Read:
-    """The days of `service` to compute this refresh, and the facts and capacity since the
-    first of them (rows on or before `final` that exist are kept as they are)."""
     today = now.astimezone(LONDON).date()
-    first = await facts.first_fact_day(connection, service.id)
-    earliest = await purge.earliest_row(connection, service.id) if final else None
-    if final and earliest and earliest <= final:
-        first = min(first or earliest, earliest)
-    stored = (
-        await facts.stored_days(connection, service.id, first if whole_history else None)
-        if first is not None
-        else {}
+    return _Computed(plan, rows, rows[today], scored_on)
+
+
+async def _store(
+    connection: AsyncConnection,
+    computed: Mapping[str, _Computed],
+    removed: list[daily_rows.DirtyMark],
+    now: datetime,
+) -> None:
+    """Store the computed rows (from each service's first fact on), clear or move the marks
+    they computed, and drop rows from before each service's first fact."""
+    plans = [service.plan for service in computed.values()]
+    await daily_rows.store_days(
+        connection,
+        {
+            service_id: {day: f for day, f in service.rows.items() if day >= first}
+            for service_id, service in computed.items()
+            if (first := service.plan.first) is not None
+        },
+        now,
     )
-    days = {today} | _days_to_fill(first, stored, today, whole_history)
-    marked_through = None  # the last marked day computed by this refresh
-    if mark is not None and first is not None and mark.day <= today:
-        start = max(mark.day, first)  # before its first fact: the facts that marked it have gone
-        marked_through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
-        days.update(_days(start, marked_through))
-    if final:
-        days -= await purge.rows_among(connection, service.id, {d for d in days if d <= final})
-    since = min(facts.day_bounds(min(days))[0], now - PRESSURE_WINDOW)
-    service_facts = await facts.service_facts(connection, service.id, since=since)
-    history = await store.capacity_history(connection, service.id, since)
-    return _Read(first, days, marked_through, service_facts, history)
+    cleared, moved = list(removed), []
+    for plan in plans:
+        mark, through = plan.mark, plan.marked_through
+        if mark is None:
+            continue
+        if plan.first is None or (through is not None and through >= mark.through):
+            cleared.append(mark)
+        elif through is not None:
+            moved.append((mark, through + ONE_DAY))
+        # else days still to come: computed once they have begun
+    await daily_rows.clear_marks(connection, cleared)
+    await daily_rows.move_marks(connection, moved)
+    await daily_rows.drop_days_before(connection, {plan.service.id: plan.first for plan in plans})
 
 
 def _days_to_fill(
@@ -199,7 +282,7 @@ def _days_to_fill(
     day = start
     while day < today:
         # A row computed before its day ended holds figures as of then, not as of its end.
-        if day not in stored or stored[day] < facts.day_bounds(day)[1]:
+        if day not in stored or stored[day] < daily_rows.day_bounds(day)[1]:
             days.add(day)
         day += ONE_DAY
     return days

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,6 +85,7 @@ async def assess_pressure(
         known = await pressure_store.escalations(connection)
         alerts = []
         published: dict[str, int] = {}
+        saved: list[tuple[str, Escalation, dict[str, Any]]] = []
         scored: list[tuple[str, int | None, ServiceScore | SystemScore]] = [
             *((s.service_id, s.level, s) for s in scores),
             (SYSTEM_SCOPE, system.level, system),
@@ -96,6 +98,7 @@ async def assess_pressure(
                 alert = Alert.from_change(change, score)
                 if await record_alert(connection, alert, policy.routes, now):
                     alerts.append(alert)
-            await pressure_store.save_state(connection, scope, escalation, score.to_dict(), now)
+            saved.append((scope, escalation, score.to_dict()))
             published[scope] = escalation.level
+        await pressure_store.save_states(connection, saved, now)
     return Assessment(scores, system, alerts, published)

@@ -19,7 +19,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from flowsight.adapters.readmodel import facts, store
+from flowsight.adapters.readmodel import daily_rows, facts, store
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
@@ -135,7 +135,7 @@ class ReadModelSink:
                 await facts.delete_patients(connection, rewritten)
             await store.write_queue_entries(connection, before, states, now)
             await facts.write_facts(connection, before, states)
-            await facts.mark_dirty(connection, dirty, uuid.uuid4().hex)
+            await daily_rows.mark_dirty(connection, dirty, uuid.uuid4().hex)
             await store.replace_capacity(connection, capacity_rows)
         self.written.update(rewritten)
         self.refused.difference_update(rewritten)

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Select,
     Table,
-    and_,
     bindparam,
     delete,
     func,
     or_,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowsight.adapters.readmodel.store import as_utc, dialect_insert, upsert
+from flowsight.adapters.readmodel.store import upsert
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
@@ -32,12 +31,9 @@ from flowsight.adapters.readmodel.tables import (
     delays,
     queue_entries,
     referrals,
-    service_daily,
-    service_daily_dirty,
     stays,
 )
 from flowsight.services.facts import (
-    LONDON,
     Anomaly,
     Assessment,
     Attendance,
@@ -137,55 +133,111 @@ async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]
             await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
 
 
+#: Services read in one statement: SQLite allows 500 terms in a compound SELECT (three for a
+#: service's stays or attendances).
+SERVICES_PER_STATEMENT = 50
+
+
 async def service_facts(
     connection: AsyncConnection, service_id: str, since: datetime
 ) -> ServiceFacts:
     """The facts of a service that are current, or that happened on or after `since`."""
-    after = utc_timestamp(since)
-    facts = ServiceFacts()
-    ranges = open_or_since(stays, stays.c.service_id == service_id, "started_at", "ended_at", after)
-    facts.stays = [fact_of(Stay, row) for row in await connection.execute(ranges)]
-    query = select(delays).where(
-        delays.c.service_id == service_id,
-        or_(delays.c.ended_at.is_(None), delays.c.ended_at >= after),
-    )
-    facts.delays = [fact_of(Delay, row) for row in await connection.execute(query)]
-    query = select(referrals).where(
-        referrals.c.to_service == service_id,
-        or_(
-            referrals.c.status.in_(("new", "accepted")),
-            referrals.c.referred_at >= after,
-            referrals.c.decided_at >= after,
-            referrals.c.started_at >= after,
-        ),
-    )
-    facts.referrals = [fact_of(Referral, row) for row in await connection.execute(query)]
-    ranges = open_or_since(
-        attendances, attendances.c.service_id == service_id, "arrived_at", "departed_at", after
-    )
-    facts.attendances = [fact_of(Attendance, row) for row in await connection.execute(ranges)]
-    query = select(assessments).where(
-        assessments.c.service_id == service_id,
-        or_(assessments.c.completed_at.is_(None), assessments.c.completed_at >= after),
-    )
-    facts.assessments = [fact_of(Assessment, row) for row in await connection.execute(query)]
-    return facts
+    return (await services_facts(connection, {service_id: since}))[service_id]
+
+
+async def services_facts(
+    connection: AsyncConnection, since: Mapping[str, datetime]
+) -> dict[str, ServiceFacts]:
+    """Each service's facts that are current, or that happened on or after its moment in
+    `since`: one statement for each kind of fact, whatever the number of services (up to
+    SERVICES_PER_STATEMENT), since under load every statement waits for turns of the loop."""
+    found = {service_id: ServiceFacts() for service_id in since}
+    ids = sorted(since)
+    for start in range(0, len(ids), SERVICES_PER_STATEMENT):
+        after = {
+            service_id: utc_timestamp(since[service_id])
+            for service_id in ids[start : start + SERVICES_PER_STATEMENT]
+        }
+        for spec, owner, recent in _RECENT:
+            query = union_all(*(part for i, moment in after.items() for part in recent(i, moment)))
+            for row in await connection.execute(query):
+                getattr(found[row._mapping[owner]], spec.attribute).append(spec.fact(row))
+    return found
+
+
+_Recent = Callable[[str, str], list[Select[Any]]]
+
+
+def _recent_ranges(table: Table, began: str, ended: str) -> _Recent:
+    def recent(service_id: str, after: str) -> list[Select[Any]]:
+        return open_or_since_parts(table, table.c.service_id == service_id, began, ended, after)
+
+    return recent
+
+
+def _recent_delays(service_id: str, after: str) -> list[Select[Any]]:
+    ended = delays.c.ended_at
+    return [
+        select(delays).where(
+            delays.c.service_id == service_id, or_(ended.is_(None), ended >= after)
+        )
+    ]
+
+
+def _recent_referrals(service_id: str, after: str) -> list[Select[Any]]:
+    return [
+        select(referrals).where(
+            referrals.c.to_service == service_id,
+            or_(
+                referrals.c.status.in_(("new", "accepted")),
+                referrals.c.referred_at >= after,
+                referrals.c.decided_at >= after,
+                referrals.c.started_at >= after,
+            ),
+        )
+    ]
+
+
+def _recent_assessments(service_id: str, after: str) -> list[Select[Any]]:
+    completed = assessments.c.completed_at
+    return [
+        select(assessments).where(
+            assessments.c.service_id == service_id, or_(completed.is_(None), completed >= after)
+        )
+    ]
+
+
+#: Each kind of fact the figures read: where it is, the column naming its service, and the
+#: SELECTs of one service's rows current or since a moment.
+_RECENT: tuple[tuple[_FactTable, str, _Recent], ...] = (
+    (_BY_KIND[Stay], "service_id", _recent_ranges(stays, "started_at", "ended_at")),
+    (_BY_KIND[Delay], "service_id", _recent_delays),
+    (_BY_KIND[Referral], "to_service", _recent_referrals),
+    (_BY_KIND[Attendance], "service_id", _recent_ranges(attendances, "arrived_at", "departed_at")),
+    (_BY_KIND[Assessment], "service_id", _recent_assessments),
+)
 
 
 def open_or_since(
     table: Table, of_service: ColumnElement[bool], began: str, ended: str, after: str
 ) -> CompoundSelect[Any]:
-    """A service's rows not yet `ended`, or that `began` or `ended` at or after `after`: three
-    disjoint index ranges (service and end; service and start) rather than one OR, which the
-    planner may answer by reading the service's whole history (21 ms against 4 ms for the
-    wards' stays after 90 days, SQLite without statistics)."""
+    """A service's rows not yet `ended`, or that `began` or `ended` at or after `after`."""
+    return union_all(*open_or_since_parts(table, of_service, began, ended, after))
+
+
+def open_or_since_parts(
+    table: Table, of_service: ColumnElement[bool], began: str, ended: str, after: str
+) -> list[Select[Any]]:
+    """`open_or_since` as three disjoint index ranges (service and end; service and start)
+    rather than one OR, which the planner may answer by reading the service's whole history
+    (21 ms against 4 ms for the wards' stays after 90 days, SQLite without statistics)."""
     began_at, ended_at = table.c[began], table.c[ended]
     mine = select(table).where(of_service)
-    return union_all(
+    return [
         mine.where(ended_at.is_(None)),
         mine.where(ended_at >= after),
         mine.where(began_at >= after, ended_at < after),
-    )
+    ]
 
 
 async def current_delays(
@@ -211,146 +263,35 @@ async def anomaly_counts(connection: AsyncConnection) -> list[dict[str, Any]]:
     ]
 
 
-async def mark_dirty(
-    connection: AsyncConnection, dirty: dict[str, tuple[date, date]], token: str
-) -> None:
-    """Remember that each service's figures need computing again over a span of days (first,
-    last), under a new `token`; a service already marked keeps the span covering both."""
-    if not dirty:
-        return
-    table = service_daily_dirty
-    query = dialect_insert(connection)(table)
-    postgres = connection.dialect.name == "postgresql"
-    earlier, later = (func.least, func.greatest) if postgres else (func.min, func.max)
-    query = query.on_conflict_do_update(
-        index_elements=[table.c.service_id],
-        set_={
-            "day": earlier(table.c.day, query.excluded.day),
-            "through": later(table.c.through, query.excluded.through),
-            "token": query.excluded.token,
-        },
-    )
-    rows = [
-        {"service_id": service_id, "day": first, "through": last, "token": token}
-        for service_id, (first, last) in sorted(dirty.items())
-    ]
-    await connection.execute(query, rows)
-
-
-@dataclass(frozen=True, slots=True)
-class DirtyMark:
-    """A service's figures wait to be computed from `day` to `through`; `token` names the mark."""
-
-    service_id: str
-    day: date
-    through: date
-    token: str
-
-
-async def dirty_marks(connection: AsyncConnection) -> list[DirtyMark]:
-    """Every service whose figures wait to be computed, with the days they wait for."""
-    query = select(service_daily_dirty).order_by(service_daily_dirty.c.service_id)
-    return [
-        DirtyMark(row.service_id, row.day, row.through, row.token)
-        for row in await connection.execute(query)
-    ]
-
-
-async def store_days(
-    connection: AsyncConnection,
-    service_id: str,
-    figures: dict[date, dict[str, Any]],
-    now: datetime,
-) -> None:
-    """Store (insert or replace) a service's figures of these days."""
-    if figures:
-        rows = [
-            {"service_id": service_id, "day": day, "figures": values, "updated_at": now}
-            for day, values in sorted(figures.items())
-        ]
-        await connection.execute(upsert(connection, service_daily), rows)
-
-
-def _mark_key(mark: DirtyMark) -> ColumnElement[bool]:
-    # Only the mark as read: set again since (another token), it may now start earlier.
-    return and_(
-        service_daily_dirty.c.service_id == mark.service_id,
-        service_daily_dirty.c.token == mark.token,
-    )
-
-
-async def clear_mark(connection: AsyncConnection, mark: DirtyMark) -> None:
-    """Clear a service's dirty mark, its days computed, unless it was set again since read."""
-    await connection.execute(delete(service_daily_dirty).where(_mark_key(mark)))
-
-
-async def move_mark(connection: AsyncConnection, mark: DirtyMark, day: date) -> None:
-    """The mark's days before `day` were computed: it waits from `day` on (unless set again)."""
-    await connection.execute(update(service_daily_dirty).where(_mark_key(mark)).values(day=day))
-
-
-async def first_fact_day(connection: AsyncConnection, service_id: str) -> date | None:
-    """The day (Europe/London) of the service's earliest fact or capacity report, if any."""
-    earliest = select(
-        *[
-            select(func.min(column)).where(key == service_id).scalar_subquery()
-            for column, key in (
-                (stays.c.started_at, stays.c.service_id),
-                (delays.c.started_at, delays.c.service_id),
-                (referrals.c.referred_at, referrals.c.to_service),
-                (attendances.c.arrived_at, attendances.c.service_id),
-                (assessments.c.opened_at, assessments.c.service_id),
-                (capacity_reports.c.reported_at, capacity_reports.c.service_id),
-            )
-        ]
-    )
-    moments = (await connection.execute(earliest)).one()
-    present = [moment for moment in moments if moment]
-    return london_day(min(present)) if present else None
-
-
-async def stored_days(
-    connection: AsyncConnection, service_id: str, since: date | None = None
-) -> dict[date, datetime]:
-    """When each stored day of a service (from `since`, else only the latest) was computed."""
-    query = select(service_daily.c.day, service_daily.c.updated_at).where(
-        service_daily.c.service_id == service_id
-    )
-    if since is None:
-        query = query.order_by(service_daily.c.day.desc()).limit(1)
-    else:
-        query = query.where(service_daily.c.day >= since)
-    return {row.day: as_utc(row.updated_at) for row in await connection.execute(query)}
-
-
-async def drop_days_before(
-    connection: AsyncConnection, service_id: str, first: date | None
-) -> None:
-    """Remove a service's rows before its first fact (all of them when it has none)."""
-    query = delete(service_daily).where(service_daily.c.service_id == service_id)
-    if first is not None:
-        query = query.where(service_daily.c.day < first)
-    await connection.execute(query)
-
-
-async def daily_figures(
-    connection: AsyncConnection, service_id: str, first: date, last: date
-) -> list[dict[str, Any]]:
-    """A service's stored daily figures from `first` to `last` inclusive."""
-    query = (
-        select(service_daily)
-        .where(
-            service_daily.c.service_id == service_id,
-            service_daily.c.day >= first,
-            service_daily.c.day <= last,
+async def first_fact_days(
+    connection: AsyncConnection, service_ids: Sequence[str]
+) -> dict[str, date | None]:
+    """The day (Europe/London) of each service's earliest fact or capacity report (None if it
+    has none), in one statement (per SERVICES_PER_STATEMENT services)."""
+    firsts: dict[str, date | None] = {}
+    for start in range(0, len(service_ids), SERVICES_PER_STATEMENT):
+        chunk = service_ids[start : start + SERVICES_PER_STATEMENT]
+        earliest = select(
+            *[
+                select(func.min(column)).where(key == service_id).scalar_subquery()
+                for service_id in chunk
+                for column, key in _FIRST_MOMENTS
+            ]
         )
-        .order_by(service_daily.c.day)
-    )
-    return [{"day": row.day.isoformat(), **row.figures} for row in await connection.execute(query)]
+        moments = list((await connection.execute(earliest)).one())
+        for position, service_id in enumerate(chunk):
+            mine = moments[position * len(_FIRST_MOMENTS) :][: len(_FIRST_MOMENTS)]
+            present = [moment for moment in mine if moment]
+            firsts[service_id] = london_day(min(present)) if present else None
+    return firsts
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The start and end of a London calendar day, as aware datetimes."""
-    start = datetime.combine(day, datetime.min.time(), tzinfo=LONDON)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=LONDON)
-    return start, end
+#: Where a service's facts and capacity reports begin: (moment, service) columns.
+_FIRST_MOMENTS = (
+    (stays.c.started_at, stays.c.service_id),
+    (delays.c.started_at, delays.c.service_id),
+    (referrals.c.referred_at, referrals.c.to_service),
+    (attendances.c.arrived_at, attendances.c.service_id),
+    (assessments.c.opened_at, assessments.c.service_id),
+    (capacity_reports.c.reported_at, capacity_reports.c.service_id),
+)

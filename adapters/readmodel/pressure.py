@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,26 +22,31 @@ async def escalations(connection: AsyncConnection) -> dict[str, Escalation]:
     return {row.scope: Escalation.from_dict(row.escalation) for row in rows}
 
 
-async def save_state(
+async def save_states(
     connection: AsyncConnection,
-    scope: str,
-    escalation: Escalation,
-    evidence: dict[str, Any],
+    scored: Sequence[tuple[str, Escalation, dict[str, Any]]],
     now: datetime,
 ) -> None:
-    """Replace a scope's latest score, evidence and escalation state."""
-    await connection.execute(delete(pressure_state).where(pressure_state.c.scope == scope))
+    """Replace each scope's latest score, evidence and escalation state: (scope, escalation,
+    evidence) each."""
+    if not scored:
+        return
+    scopes = [scope for scope, _, _ in scored]
+    await connection.execute(delete(pressure_state).where(pressure_state.c.scope.in_(scopes)))
     await connection.execute(
         insert(pressure_state),
-        {
-            "scope": scope,
-            "level": evidence.get("level"),
-            "score": evidence.get("score"),
-            "published_level": escalation.level,
-            "evidence": evidence,
-            "escalation": escalation.to_dict(),
-            "as_of": now,
-        },
+        [
+            {
+                "scope": scope,
+                "level": evidence.get("level"),
+                "score": evidence.get("score"),
+                "published_level": escalation.level,
+                "evidence": evidence,
+                "escalation": escalation.to_dict(),
+                "as_of": now,
+            }
+            for scope, escalation, evidence in scored
+        ],
     )
 
 

@@ -13,7 +13,7 @@ them may be gone, so they are never recomputed or dropped (streams/daily.py).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -38,7 +38,6 @@ from flowsight.adapters.readmodel.tables import (
     metadata,
     queue_entries,
     referrals,
-    service_daily,
     stays,
 )
 from flowsight.services.facts import london_day
@@ -92,24 +91,3 @@ async def final_through(connection: AsyncConnection) -> date | None:
     ever purged."""
     horizon = (await connection.execute(select(func.max(purges.c.horizon)))).scalar_one_or_none()
     return london_day(horizon) if horizon else None
-
-
-async def earliest_row(connection: AsyncConnection, service_id: str) -> date | None:
-    """The first day a service has a daily row for."""
-    query = select(func.min(service_daily.c.day)).where(service_daily.c.service_id == service_id)
-    day: date | None = (await connection.execute(query)).scalar_one_or_none()
-    return day
-
-
-async def rows_among(
-    connection: AsyncConnection, service_id: str, days: Collection[date]
-) -> set[date]:
-    """Which of `days` a service has a daily row for."""
-    ordered, found = sorted(days), set()
-    for start in range(0, len(ordered), CHUNK):
-        query = select(service_daily.c.day).where(
-            service_daily.c.service_id == service_id,
-            service_daily.c.day.in_(ordered[start : start + CHUNK]),
-        )
-        found |= {row.day for row in await connection.execute(query)}
-    return found

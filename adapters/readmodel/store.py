@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -136,26 +136,32 @@ async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any
     await connection.execute(upsert(connection, capacity_reports), reports)
 
 
-async def capacity_history(
-    connection: AsyncConnection, service_id: str, since: datetime | None = None
-) -> list[tuple[str, int]]:
-    """The capacity reports of a service as (reported at, open capacity), oldest first: every
-    one, or (given `since`) those made from then on and the one in force then."""
-    reported_at = capacity_reports.c.reported_at
-    query = (
-        select(reported_at, capacity_reports.c.open)
-        .where(capacity_reports.c.service_id == service_id)
-        .order_by(reported_at)
-    )
-    if since is not None:
-        after = utc_timestamp(since)
+async def capacity_histories(
+    connection: AsyncConnection, since: Mapping[str, datetime]
+) -> dict[str, list[tuple[str, int]]]:
+    """Each service's capacity reports made from its moment in `since` on, and the one in force
+    then, as (reported at, open capacity), oldest first; one statement for all of them."""
+    histories: dict[str, list[tuple[str, int]]] = {service_id: [] for service_id in since}
+    reported_at, service = capacity_reports.c.reported_at, capacity_reports.c.service_id
+    parts = []
+    for service_id, moment in sorted(since.items()):
+        after = utc_timestamp(moment)
         in_force = (
             select(func.max(reported_at))
-            .where(capacity_reports.c.service_id == service_id, reported_at < after)
+            .where(service == service_id, reported_at < after)
             .scalar_subquery()
         )
-        query = query.where(or_(reported_at >= after, reported_at == in_force))
-    return [(row.reported_at, row.open) for row in await connection.execute(query)]
+        parts.append(
+            select(service, reported_at, capacity_reports.c.open).where(
+                service == service_id, or_(reported_at >= after, reported_at == in_force)
+            )
+        )
+    if parts:
+        for row in await connection.execute(union_all(*parts)):
+            histories[row.service_id].append((row.reported_at, row.open))
+    for history in histories.values():
+        history.sort(key=lambda report: report[0])
+    return histories
 
 
 def in_force(history: list[tuple[str, int]], moment: datetime) -> int | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from flowsight.adapters.readmodel import caseload, facts, store
+from flowsight.adapters.readmodel import caseload, daily_rows, facts, store
 from flowsight.api.deps import ApiState, ConnectionDep, Offset, StateDep, Viewer, audit_read
 from flowsight.api.models import (
     DailyOut,
@@ -120,7 +120,7 @@ async def list_services(
     today = datetime.now(UTC).astimezone(LONDON).date()
     summaries = []
     for service in state.catalogue.services:
-        rows = await facts.daily_figures(connection, service.id, today, today)
+        rows = await daily_rows.daily_figures(connection, service.id, today, today)
         figures = {k: v for k, v in rows[0].items() if k != "day"} if rows else None
         summaries.append(ServiceSummary(**_service_out(service).model_dump(), today=figures))
     return summaries
@@ -133,7 +133,7 @@ async def service_detail(
     """Current figures, and today's and this week's, computed from the journey facts now."""
     service = known_service(state, service_id)
     now = datetime.now(UTC)
-    today_start, _end = facts.day_bounds(now.astimezone(LONDON).date())
+    today_start, _end = daily_rows.day_bounds(now.astimezone(LONDON).date())
     week_start = today_start - timedelta(days=today_start.weekday())
     service_facts = await facts.service_facts(connection, service_id, since=week_start)
     reported = (await store.capacities(connection)).get(service_id)
@@ -160,5 +160,7 @@ async def service_daily(
     """One row of figures per day (Europe/London), oldest first, for trends."""
     known_service(state, service_id)
     last = datetime.now(UTC).astimezone(LONDON).date()
-    rows = await facts.daily_figures(connection, service_id, last - timedelta(days=days - 1), last)
+    rows = await daily_rows.daily_figures(
+        connection, service_id, last - timedelta(days=days - 1), last
+    )
     return DailyOut(service=service_id, days=rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flowsight.adapters.readmodel import facts
+from flowsight.adapters.readmodel import daily_rows
 from flowsight.services.facts import LONDON, Stay
 from flowsight.services.journey import JourneyState
 from tests.adapters.readmodel.model import Feed, ReadModel, midnight
@@ -115,22 +115,22 @@ async def test_a_service_marked_again_while_its_figures_are_computed_stays_marke
     try:
         day = D0 + timedelta(days=5)
         async with model.engine.begin() as connection:
-            await facts.mark_dirty(connection, {"lth-wards": (day, TODAY)}, "first")
+            await daily_rows.mark_dirty(connection, {"lth-wards": (day, TODAY)}, "first")
         async with model.engine.connect() as connection:
-            (read,) = await facts.dirty_marks(connection)
+            (read,) = await daily_rows.dirty_marks(connection)
         # A batch touching an earlier day lands while the refresh computes from day 5.
         async with model.engine.begin() as connection:
-            await facts.mark_dirty(connection, {"lth-wards": (D0, day)}, "second")
+            await daily_rows.mark_dirty(connection, {"lth-wards": (D0, day)}, "second")
         async with model.engine.begin() as connection:
-            await facts.clear_mark(connection, read)
-            await facts.move_mark(connection, read, TODAY)
+            await daily_rows.clear_marks(connection, [read])
+            await daily_rows.move_marks(connection, [(read, TODAY)])
         async with model.engine.connect() as connection:
-            marks = await facts.dirty_marks(connection)
-        assert marks == [facts.DirtyMark("lth-wards", D0, TODAY, "second")]
+            marks = await daily_rows.dirty_marks(connection)
+        assert marks == [daily_rows.DirtyMark("lth-wards", D0, TODAY, "second")]
 
         await model.refresh(NOW)  # nothing to compute (no fact): the mark is cleared
         async with model.engine.connect() as connection:
-            assert await facts.dirty_marks(connection) == []
+            assert await daily_rows.dirty_marks(connection) == []
     finally:
         await model.close()
 
