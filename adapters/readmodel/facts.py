@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowsight.adapters.readmodel import store
 from flowsight.adapters.readmodel.store import upsert
 from flowsight.adapters.readmodel.tables import (
     anomalies,
@@ -133,11 +134,6 @@ async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]
             await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
 
 
-#: Services read in one statement: SQLite allows 500 terms in a compound SELECT (three for a
-#: service's stays or attendances).
-SERVICES_PER_STATEMENT = 50
-
-
 async def service_facts(
     connection: AsyncConnection, service_id: str, since: datetime
 ) -> ServiceFacts:
@@ -149,18 +145,20 @@ async def services_facts(
     connection: AsyncConnection, since: Mapping[str, datetime]
 ) -> dict[str, ServiceFacts]:
     """Each service's facts that are current, or that happened on or after its moment in
-    `since`: one statement for each kind of fact, whatever the number of services (up to
-    SERVICES_PER_STATEMENT), since under load every statement waits for turns of the loop."""
+    `since`: one statement for each kind of fact and SERVICES_PER_STATEMENT services (under
+    load every statement waits for turns of the event loop)."""
     found = {service_id: ServiceFacts() for service_id in since}
     ids = sorted(since)
-    for start in range(0, len(ids), SERVICES_PER_STATEMENT):
+    for start in range(0, len(ids), store.SERVICES_PER_STATEMENT):
         after = {
             service_id: utc_timestamp(since[service_id])
-            for service_id in ids[start : start + SERVICES_PER_STATEMENT]
+            for service_id in ids[start : start + store.SERVICES_PER_STATEMENT]
         }
         for spec, owner, recent in _RECENT:
-            query = union_all(*(part for i, moment in after.items() for part in recent(i, moment)))
-            for row in await connection.execute(query):
+            parts = (
+                part for service_id, moment in after.items() for part in recent(service_id, moment)
+            )
+            for row in await connection.execute(union_all(*parts)):
                 getattr(found[row._mapping[owner]], spec.attribute).append(spec.fact(row))
     return found
 
@@ -267,10 +265,10 @@ async def first_fact_days(
     connection: AsyncConnection, service_ids: Sequence[str]
 ) -> dict[str, date | None]:
     """The day (Europe/London) of each service's earliest fact or capacity report (None if it
-    has none), in one statement (per SERVICES_PER_STATEMENT services)."""
+    has none), in one statement for SERVICES_PER_STATEMENT services."""
     firsts: dict[str, date | None] = {}
-    for start in range(0, len(service_ids), SERVICES_PER_STATEMENT):
-        chunk = service_ids[start : start + SERVICES_PER_STATEMENT]
+    for start in range(0, len(service_ids), store.SERVICES_PER_STATEMENT):
+        chunk = service_ids[start : start + store.SERVICES_PER_STATEMENT]
         earliest = select(
             *[
                 select(func.min(column)).where(key == service_id).scalar_subquery()

@@ -22,6 +22,10 @@ from flowsight.adapters.readmodel.tables import (
 from flowsight.services.journey import JourneyState
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
+#: Services read in one statement, where the refresh reads every service's rows at once:
+#: SQLite allows 500 terms in a compound SELECT (three for a service's stays or attendances).
+SERVICES_PER_STATEMENT = 50
+
 
 @dataclass(frozen=True, slots=True)
 class QueueSummary:
@@ -140,23 +144,25 @@ async def capacity_histories(
     connection: AsyncConnection, since: Mapping[str, datetime]
 ) -> dict[str, list[tuple[str, int]]]:
     """Each service's capacity reports made from its moment in `since` on, and the one in force
-    then, as (reported at, open capacity), oldest first; one statement for all of them."""
+    then, as (reported at, open capacity), oldest first; one statement for every
+    SERVICES_PER_STATEMENT services."""
     histories: dict[str, list[tuple[str, int]]] = {service_id: [] for service_id in since}
     reported_at, service = capacity_reports.c.reported_at, capacity_reports.c.service_id
-    parts = []
-    for service_id, moment in sorted(since.items()):
-        after = utc_timestamp(moment)
-        in_force = (
-            select(func.max(reported_at))
-            .where(service == service_id, reported_at < after)
-            .scalar_subquery()
-        )
-        parts.append(
-            select(service, reported_at, capacity_reports.c.open).where(
-                service == service_id, or_(reported_at >= after, reported_at == in_force)
+    ids = sorted(since)
+    for start in range(0, len(ids), SERVICES_PER_STATEMENT):
+        parts = []
+        for service_id in ids[start : start + SERVICES_PER_STATEMENT]:
+            after = utc_timestamp(since[service_id])
+            in_force = (
+                select(func.max(reported_at))
+                .where(service == service_id, reported_at < after)
+                .scalar_subquery()
             )
-        )
-    if parts:
+            parts.append(
+                select(service, reported_at, capacity_reports.c.open).where(
+                    service == service_id, or_(reported_at >= after, reported_at == in_force)
+                )
+            )
         for row in await connection.execute(union_all(*parts)):
             histories[row.service_id].append((row.reported_at, row.open))
     for history in histories.values():

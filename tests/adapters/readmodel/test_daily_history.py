@@ -7,6 +7,9 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from flowsight.adapters.readmodel import store
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import Event
 from tests.adapters.readmodel.model import Feed, ReadModel, midnight
@@ -125,6 +128,22 @@ async def test_daily_rows_are_the_same_built_live_after_a_restart_or_from_scratc
     assert days["lth-ed"] == span(1)
     assert days["lch-ucr"] == span(3)
     assert set(days) == {"lth-wards", "lth-ed", "lch-ucr"}, "no rows for services with no event"
+
+
+async def test_services_read_a_few_to_a_statement_give_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refresh reads every service's facts in the same statements, so many services to a
+    # statement (store.SERVICES_PER_STATEMENT); a catalogue larger than that is read in parts.
+    events = ward_fortnight().events
+    together = await restarted(tmp_path / "together.db", events)
+    monkeypatch.setattr(store, "SERVICES_PER_STATEMENT", 2)
+    in_parts = await restarted(tmp_path / "in-parts.db", events)
+    rows = await in_parts.rows()
+    assert rows == await together.rows()
+    assert {service for service, _day in rows} == {"lth-wards", "lth-ed", "lch-ucr"}
+    for model in (together, in_parts):
+        await model.close()
 
 
 async def test_a_quiet_fortnight_still_has_patients_in_beds_and_delays_growing(
