@@ -6,7 +6,9 @@ far over its level-4 threshold while any bed is taken) and twenty times its beds
 under its level-2 threshold): each probe moves its occupancy indicator's level, so its score, and
 the stream pushes the change. A probe is seen in a view once the view shows the service's
 occupancy level the probe brings, scored (`as_of`) after the probe was sent; a probe whose
-successor is seen first is seen then (the newer score counts it too). Each probe is also
+successor is seen first is seen then (the newer score counts it too). The stream sends changes
+only: a probe scored with its successor (neither shown alone) whose level the stream already
+shows gets no event, and is shown there from its pressure record on. Each probe is also
 followed through the stages between: the validator's record on the events topic, its capacity row
 in `GET /v1/pressure`, and the worker's pressure record (the refresh that scored it began at its
 `as_of` and published it at its timestamp). Times are wall-clock: the worker's and the API's
@@ -20,8 +22,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,118 +39,13 @@ from flowsight.devtools.bench.harness import (
     machine_load,
     stage,
 )
+from flowsight.devtools.bench.probes import EMPTY, FULL, INDICATOR, Probe, Probes
 from flowsight.devtools.bench.report import Report, median, percentile
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit
 
 TARGET_P99_MS = 500
 POLL_SECONDS = 0.05
-INDICATOR = "occupancy_pct"
-#: The occupancy levels the two kinds of probe bring.
-FULL, EMPTY = 4, 1
-
-
-@dataclass
-class Probe:
-    """One capacity report sent, and when (wall-clock seconds) each stage and view had it."""
-
-    open: int
-    level: int
-    sent: float
-    acked: float = 0.0
-    validated: float | None = None
-    in_capacity: float | None = None
-    refresh_began: float | None = None
-    published: float | None = None
-    in_pressure: float | None = None
-    on_stream: float | None = None
-
-    @property
-    def occurred_at(self) -> str:
-        return datetime.fromtimestamp(self.sent, UTC).isoformat()
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A view of the probed service's score: when seen, scored as of when, at which level; for
-    a pressure record, when it was published."""
-
-    at: float
-    scored: float
-    level: int | None
-    published: float = 0.0
-
-
-@dataclass
-class Probes:
-    """The probes of a run and what each view showed of the probed service."""
-
-    service: Service
-    sent: list[Probe] = field(default_factory=list)
-    pressure: list[Seen] = field(default_factory=list)
-    stream: list[Seen] = field(default_factory=list)
-    records: list[Seen] = field(default_factory=list)
-    ids: dict[str, Probe] = field(default_factory=dict)
-    #: CPU seconds each process used from its start to the end of the offered events.
-    cpu: dict[str, float] = field(default_factory=dict)
-    #: The worker's refreshes of figures and pressure (its metrics), and their seconds in all.
-    refreshes: tuple[float, float] = (0.0, 0.0)
-
-    def see_pressure(self, body: dict[str, Any], now: float) -> None:
-        shown = next((s for s in body["services"] if s["id"] == self.service.id), None)
-        if shown is None:
-            return
-        reported = (shown.get("capacity") or {}).get("as_of")
-        if reported is not None:
-            at = _seconds(reported)
-            for probe in self.sent:
-                if probe.in_capacity is None and abs(at - probe.sent) < 1e-5:
-                    probe.in_capacity = now
-        if shown.get("scored_at"):
-            seen = Seen(now, _seconds(shown["scored_at"]), _level(shown.get("indicators")))
-            self.pressure.append(seen)
-
-    def see_score(self, body: dict[str, Any], now: float, published: float = 0.0) -> Seen | None:
-        """A pressure record's or a stream event's score of the probed service."""
-        if body.get("scope") != self.service.id or not body.get("as_of"):
-            return None
-        return Seen(now, _seconds(body["as_of"]), _level(body.get("indicators")), published)
-
-    def match(self) -> None:
-        """When each view first showed each probe (module docstring)."""
-        for probe in self.sent:
-            found = _first(probe, self.records)
-            if found is not None:
-                probe.refresh_began, probe.published = found.scored, found.published
-            probe.in_pressure = _at(_first(probe, self.pressure))
-            probe.on_stream = _at(_first(probe, self.stream))
-        for name in ("refresh_began", "published", "in_pressure", "on_stream"):
-            later: float | None = None
-            for probe in reversed(self.sent):
-                mine = getattr(probe, name)
-                if later is not None and (mine is None or later < mine):
-                    setattr(probe, name, later)
-                later = getattr(probe, name)
-
-
-def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
-
-def _level(indicators: Any) -> int | None:
-    found = next((i for i in indicators or [] if i.get("name") == INDICATOR), None)
-    return None if found is None else found.get("level")
-
-
-def _first(probe: Probe, seen: list[Seen]) -> Seen | None:
-    # Scored after the validator passed the probe on: a score from before it reached the read
-    # model may show the same level (from the probe before the last).
-    since = max(probe.sent, probe.validated or probe.sent)
-    return next((s for s in seen if s.scored >= since and s.level == probe.level), None)
-
-
-def _at(seen: Seen | None) -> float | None:
-    return None if seen is None else seen.at
 
 
 def probed_service(flowsight: Flowsight) -> Service:
@@ -358,6 +253,10 @@ def freshness_report(probes: Probes, rate: float) -> Report:
     report.figure(
         "worker's refreshes (figures, pressure)",
         f"{count:.0f}, mean {seconds / count * 1000:.0f} ms" if count else "none measured",
+    )
+    report.figure(
+        "stream: probes already shown, no event",
+        f"{probes.unrepeated} (the probe before not scored, the score the one shown)",
     )
     for name, start, end in SPANS:
         values = _between(probes, start, end)
