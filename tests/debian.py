@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
+
+from flowsight.devtools.local.debian import apt_install, can_install
 
 
 def ensure_program(program: str, package: str) -> str:
@@ -12,13 +12,9 @@ def ensure_program(program: str, package: str) -> str:
     found = shutil.which(program)
     if found:
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not can_install():
         raise RuntimeError(f"{program} is missing: apt-get install {package}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"`{' '.join(command)}` failed: {done.stderr.strip()[-500:]}")
+    apt_install(package)
     found = shutil.which(program)
     if found is None:
         raise RuntimeError(f"installed {package} but {program} is still not on PATH")

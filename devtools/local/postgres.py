@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import asyncpg
 
+from flowsight.devtools.local.debian import apt_install, can_install
+
 PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_COMMAND = "sudo apt-get update && sudo apt-get install -y postgresql"
 #: Tries of a forced DROP DATABASE that another role's session (autovacuum) refuses, 0.5 s apart.
@@ -101,14 +103,9 @@ class LocalPostgres:
         """Install Debian's postgresql package if missing (root only), else say how to."""
         if shutil.which("pg_createcluster") and self.installed_versions():
             return
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
+        if not can_install():
             raise RuntimeError(f"PostgreSQL server is not installed; run: {INSTALL_COMMAND}")
-        # noninteractive so debconf never waits on a prompt nobody can see.
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # nosec B603
-            if proc.returncode != 0:
-                raise RuntimeError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()[-2000:]}")
+        apt_install("postgresql")
         if not (shutil.which("pg_createcluster") and self.installed_versions()):
             raise RuntimeError("apt-get installed postgresql but no server binaries were found")
 
