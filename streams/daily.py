@@ -188,7 +188,7 @@ async def _plans(
         stored = await daily_rows.stored_days(connection, since)
     else:
         latest = await daily_rows.latest_days(connection)
-        stored = {service_id: dict([latest[service_id]]) for service_id in latest}
+        stored = {service_id: {day: at} for service_id, (day, at) in latest.items()}
     days: dict[str, set[date]] = {}
     marked: dict[str, date | None] = {}
     for service in services:
