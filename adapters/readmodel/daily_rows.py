@@ -15,12 +15,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowsight.adapters.readmodel.store import as_utc, dialect_insert, upsert
+from flowsight.adapters.readmodel.store import IN_LIST, as_utc, dialect_insert, in_parts, upsert
 from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty
 from flowsight.services.facts import LONDON
-
-#: Bounded IN lists: databases limit the parameters of one statement.
-CHUNK = 400
 
 
 async def mark_dirty(
@@ -160,10 +157,9 @@ async def days_among(
     """Which of its `days` each service has a stored row for."""
     found: dict[str, set[date]] = {service_id: set() for service_id in days}
     wanted = sorted(set().union(*days.values())) if days else []
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in in_parts(wanted, IN_LIST):
         query = select(service_daily.c.service_id, service_daily.c.day).where(
-            service_daily.c.service_id.in_(sorted(days)),
-            service_daily.c.day.in_(wanted[start : start + CHUNK]),
+            service_daily.c.service_id.in_(sorted(days)), service_daily.c.day.in_(list(chunk))
         )
         for row in await connection.execute(query):
             if row.day in days[row.service_id]:

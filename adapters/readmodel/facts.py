@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel import store
-from flowsight.adapters.readmodel.store import upsert
+from flowsight.adapters.readmodel.store import IN_LIST, in_parts, upsert
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
@@ -129,9 +129,8 @@ async def write_facts(
 async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]) -> None:
     """Delete every fact and queue entry of these patients (to write them afresh)."""
     for table in (*(spec.table for spec in _TABLES), queue_entries):
-        for start in range(0, len(pseudonyms), 400):  # bounded IN lists
-            chunk = list(pseudonyms[start : start + 400])
-            await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
+        for chunk in in_parts(pseudonyms, IN_LIST):
+            await connection.execute(delete(table).where(table.c.pseudonym.in_(list(chunk))))
 
 
 async def service_facts(
@@ -148,12 +147,8 @@ async def services_facts(
     `since`: one statement for each kind of fact and SERVICES_PER_STATEMENT services (under
     load every statement waits for turns of the event loop)."""
     found = {service_id: ServiceFacts() for service_id in since}
-    ids = sorted(since)
-    for start in range(0, len(ids), store.SERVICES_PER_STATEMENT):
-        after = {
-            service_id: utc_timestamp(since[service_id])
-            for service_id in ids[start : start + store.SERVICES_PER_STATEMENT]
-        }
+    for ids in in_parts(sorted(since), store.SERVICES_PER_STATEMENT):
+        after = {service_id: utc_timestamp(since[service_id]) for service_id in ids}
         for spec, owner, recent in _RECENT:
             parts = (
                 part for service_id, moment in after.items() for part in recent(service_id, moment)
@@ -267,8 +262,7 @@ async def first_fact_days(
     """The day (Europe/London) of each service's earliest fact or capacity report (None if it
     has none), in one statement for SERVICES_PER_STATEMENT services."""
     firsts: dict[str, date | None] = {}
-    for start in range(0, len(service_ids), store.SERVICES_PER_STATEMENT):
-        chunk = service_ids[start : start + store.SERVICES_PER_STATEMENT]
+    for chunk in in_parts(service_ids, store.SERVICES_PER_STATEMENT):
         earliest = select(
             *[
                 select(func.min(column)).where(key == service_id).scalar_subquery()

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowsight.adapters.readmodel.store import IN_LIST, in_parts
 from flowsight.adapters.readmodel.tables import (
     TIMESTAMP,
     anomalies,
@@ -52,9 +53,6 @@ PATIENT_TABLES: tuple[Table, ...] = (
     assessments,
     anomalies,
 )
-#: Bounded IN lists: databases limit the parameters of one statement.
-CHUNK = 400
-
 #: One row per purge that removed patients (migration 0007).
 purges = Table(
     "purges",
@@ -77,10 +75,9 @@ async def purge_patients(
     """
     if not pseudonyms:
         return
-    for start in range(0, len(pseudonyms), CHUNK):
-        chunk = list(pseudonyms[start : start + CHUNK])
+    for chunk in in_parts(pseudonyms, IN_LIST):
         for table in PATIENT_TABLES:
-            await connection.execute(delete(table).where(table.c.pseudonym.in_(chunk)))
+            await connection.execute(delete(table).where(table.c.pseudonym.in_(list(chunk))))
     await connection.execute(
         insert(purges), {"at": now, "horizon": horizon, "patients": len(pseudonyms)}
     )

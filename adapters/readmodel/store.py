@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,16 @@ from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 #: Services read in one statement, where the refresh reads every service's rows at once:
 #: SQLite allows 500 terms in a compound SELECT (three for a service's stays or attendances).
 SERVICES_PER_STATEMENT = 50
+T = TypeVar("T")
+
+#: Values in one IN list: databases limit the parameters of one statement.
+IN_LIST = 400
+
+
+def in_parts(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive parts of at most `size`: one statement each, bounded."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +158,9 @@ async def capacity_histories(
     SERVICES_PER_STATEMENT services."""
     histories: dict[str, list[tuple[str, int]]] = {service_id: [] for service_id in since}
     reported_at, service = capacity_reports.c.reported_at, capacity_reports.c.service_id
-    ids = sorted(since)
-    for start in range(0, len(ids), SERVICES_PER_STATEMENT):
+    for ids in in_parts(sorted(since), SERVICES_PER_STATEMENT):
         parts = []
-        for service_id in ids[start : start + SERVICES_PER_STATEMENT]:
+        for service_id in ids:
             after = utc_timestamp(since[service_id])
             in_force = (
                 select(func.max(reported_at))
