@@ -9,16 +9,14 @@ instead of failing at once.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess  # nosec B404 # apt-get from argument lists built here, no shell
-import tempfile
-from pathlib import Path
+
+from flowsight.devtools.local.locks import held
 
 #: Seconds apt-get waits for another package manager (unattended upgrades, a second install).
 LOCK_WAIT_SECONDS = 600
-LOCK = Path(tempfile.gettempdir(), "flowsight-apt.lock")
 
 
 def can_install() -> bool:
@@ -34,15 +32,11 @@ def apt_install(package: str) -> None:
         ["apt-get", *wait, "update", "-qq"],
         ["apt-get", *wait, "install", "-y", "-qq", package],
     )
-    with LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            for command in commands:
-                done = subprocess.run(  # nosec B603 # apt-get, arguments built here
-                    command, env=env, capture_output=True, text=True, check=False
-                )
-                if done.returncode != 0:
-                    tail = done.stderr.strip()[-2000:]
-                    raise RuntimeError(f"`{' '.join(command)}` failed: {tail}")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with held("flowsight-apt.lock"):
+        for command in commands:
+            done = subprocess.run(  # nosec B603 # apt-get, arguments built here
+                command, env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                tail = done.stderr.strip()[-2000:]
+                raise RuntimeError(f"`{' '.join(command)}` failed: {tail}")

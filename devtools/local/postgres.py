@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
 import pwd
 import secrets
@@ -14,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from urllib.parse import quote
 import asyncpg
 
 from flowsight.devtools.local.debian import apt_install, can_install
+from flowsight.devtools.local.locks import held
 
 PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_COMMAND = "sudo apt-get update && sudo apt-get install -y postgresql"
@@ -216,15 +216,8 @@ class LocalPostgres:
 
     # --- internals ----------------------------------------------------------------------------
 
-    @contextmanager
-    def _lease_lock(self) -> Iterator[None]:
-        path = Path(tempfile.gettempdir(), f"flowsight-postgres-{self.cluster}.lock")
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _lease_lock(self) -> AbstractContextManager[None]:
+        return held(f"flowsight-postgres-{self.cluster}.lock")
 
     def _create(self) -> ClusterStatus:
         version = self.installed_versions()[0]
