@@ -1,15 +1,23 @@
-"""Which days' figures a change to patients' facts touches, so only those are recomputed."""
+"""Which days' figures a change to patients' facts touches, so only those are recomputed.
+
+A fact that changed counts on the days of its moments, old and new (the sink marks each
+service from the earliest such day to today). A fact that only *closed* (a discharge, a
+decision, a departure, a completion: a closing moment set or moved, with the fields that come
+with it) counts only on the days of its closing moments: every figure reads those fields of a
+fact closed in the period counted, and a day before the closing moment saw the fact open either
+way (`services.kpis`, `services.flow_figures`). A stay discharged after a year in a care home
+no longer makes the next refresh recompute the year.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import Any
 
 from flowsight.services.facts import london_day
 from flowsight.services.journey import JourneyState
 
-#: The kinds of fact the daily figures are computed from (anomalies are counted, not figures).
-FACT_KINDS = ("stays", "delays", "referrals", "attendances", "assessments")
 #: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
 _MOMENTS = (
     ("stays", "service", ("started_at", "ended_at")),
@@ -19,40 +27,110 @@ _MOMENTS = (
     ("delays", "service", ("started_at", "ended_at")),
 )
 
+#: Per kind of fact: what names one fact across versions (its opening), its closing moments, and
+#: the fields figures read only of a fact closed in the period counted. A change beyond these
+#: (an opening moved, a pathway corrected, a readmission found) counts on all its moments.
+_IDENTITY = {
+    "stays": ("service", "started_at"),
+    "referrals": ("to_service", "from_service", "referred_at"),
+    "attendances": ("service", "episode_id", "arrived_at"),
+    "assessments": ("service", "kind", "opened_at"),
+    "delays": ("service", "started_at"),
+}
+_CLOSING_MOMENTS = {
+    "stays": ("ended_at",),
+    "referrals": ("decided_at", "started_at"),
+    "attendances": ("departed_at",),
+    "assessments": ("completed_at",),
+    "delays": ("ended_at",),
+}
+_CLOSING_FIELDS = {
+    "stays": (
+        "ended_by",
+        "destination",
+        "pathway",
+        "nctr_days",
+        "end_care_hours",
+        "independent",
+    ),
+    # A referral's status says which of its moments closes it (`kpis.waiting_at`).
+    "referrals": ("status",),
+    "attendances": ("outcome",),
+    "assessments": (),
+    "delays": (),
+}
 
-def touched_days(states: Iterable[JourneyState], since: str) -> set[tuple[str, date]]:
-    """(service, day) pairs whose figures may have changed: facts on or after `since`.
 
-    Pass both the facts as they were and as they are now: a fact that moved or went away
-    changes the days it used to be on as well as the days it is on now.
-    """
+def changed_days(
+    before: Sequence[JourneyState], after: Sequence[JourneyState]
+) -> set[tuple[str, date]]:
+    """(service, day) pairs whose figures the change from `before` to `after` (the same
+    patients in the same order) may have changed."""
     touched: set[tuple[str, date]] = set()
-    for state in states:
+    for was, state in zip(before, after, strict=True):
         for attribute, service_field, moments in _MOMENTS:
-            for fact in getattr(state, attribute):
-                for name in moments:
-                    moment = getattr(fact, name)
-                    if moment and moment >= since:
-                        touched.add((getattr(fact, service_field), london_day(moment)))
+            gone, new = _differing(getattr(was, attribute), getattr(state, attribute))
+            identity = _IDENTITY[attribute]
+            for old, fact in _paired(gone, new, identity):
+                closing = _closing_moments(attribute, old, fact)
+                for version in (old, fact):
+                    if version is None:
+                        continue
+                    names = moments if closing is None else closing
+                    for name in names:
+                        moment = getattr(version, name)
+                        if moment:
+                            touched.add((getattr(version, service_field), london_day(moment)))
     return touched
 
 
-def changed_facts(
-    before: Sequence[JourneyState], after: Sequence[JourneyState]
-) -> list[JourneyState]:
-    """For each patient of `after`, the facts that differ from those of `before` (the same
-    patients in the same order): gone, new or altered."""
-    changed = []
-    for was, state in zip(before, after, strict=True):
-        difference = JourneyState(state.pseudonym)
-        for kind in FACT_KINDS:
-            remaining = list(getattr(state, kind))
-            gone = []
-            for fact in getattr(was, kind):
-                if fact in remaining:
-                    remaining.remove(fact)
-                else:
-                    gone.append(fact)
-            getattr(difference, kind).extend([*gone, *remaining])
-        changed.append(difference)
-    return changed
+def _differing(was: list[Any], now: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The facts of `was` not in `now`, and those of `now` not in `was`."""
+    remaining = list(now)
+    gone = []
+    for fact in was:
+        if fact in remaining:
+            remaining.remove(fact)
+        else:
+            gone.append(fact)
+    return gone, remaining
+
+
+def _paired(
+    gone: list[Any], new: list[Any], identity: tuple[str, ...]
+) -> Iterator[tuple[Any | None, Any | None]]:
+    """Each changed fact as (old version, new version): paired when exactly one of each has
+    the same identity; otherwise alone, with None for the missing version."""
+
+    def key(fact: Any) -> tuple[Any, ...]:
+        return tuple(getattr(fact, name) for name in identity)
+
+    olds: dict[tuple[Any, ...], list[Any]] = {}
+    for fact in gone:
+        olds.setdefault(key(fact), []).append(fact)
+    news: dict[tuple[Any, ...], list[Any]] = {}
+    for fact in new:
+        news.setdefault(key(fact), []).append(fact)
+    for name in olds.keys() | news.keys():
+        old, fresh = olds.get(name, []), news.get(name, [])
+        if len(old) == 1 and len(fresh) == 1:
+            yield old[0], fresh[0]
+        else:
+            yield from ((fact, None) for fact in old)
+            yield from ((None, fact) for fact in fresh)
+
+
+def _closing_moments(attribute: str, old: Any, new: Any) -> tuple[str, ...] | None:
+    """The closing moments whose days alone a change touches, when `old` became `new` by
+    closing (only closing moments and closing fields differ, and one of them is set); else None:
+    the change counts on all the moments of both versions."""
+    if old is None or new is None:
+        return None
+    closing = _CLOSING_MOMENTS[attribute]
+    allowed = set(closing) | set(_CLOSING_FIELDS[attribute])
+    differing = {name for name in old.__slots__ if getattr(old, name) != getattr(new, name)}
+    if not differing <= allowed:
+        return None
+    if not any(getattr(version, name) for version in (old, new) for name in closing):
+        return None  # closing fields changed on a fact open in both: counted as any change
+    return closing

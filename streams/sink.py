@@ -23,7 +23,7 @@ from flowsight.adapters.readmodel import daily_rows, facts, store
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
-from flowsight.services.touched import changed_facts, touched_days
+from flowsight.services.touched import changed_days
 from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.sink")
@@ -119,7 +119,7 @@ class ReadModelSink:
             JourneyState(state.pseudonym) if state.pseudonym in self.refused else was
             for was, state in pairs
         ]
-        touched = touched_days(changed_facts(found, states), "")
+        touched = changed_days(found, states)
         touched |= {
             (row["service_id"], row["as_of"].astimezone(LONDON).date()) for row in capacity_rows
         }

@@ -84,6 +84,11 @@ class Feed:
         if event_type != "capacity":
             document.setdefault("patient", {"nhs_number": nhs_number(patient)})
             document.setdefault("episode_id", f"EP-{patient}")
+        return self.accept(document)
+
+    def accept(self, document: Event) -> Event:
+        """A contract event of any source, validated and kept."""
+        organisation = document["source"].split("/")[0]
         outcome = validate_document(
             document, organisation=organisation, context=self.context, now=datetime.now(UTC)
         )

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from flowsight.adapters.readmodel import store
+from flowsight.devtools.simulator.model import City
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import Event
-from tests.adapters.readmodel.model import Feed, ReadModel, midnight
+from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel, midnight
 
 NOW = datetime.now(UTC)
 TODAY = NOW.astimezone(LONDON).date()
@@ -209,3 +210,26 @@ async def test_a_late_admission_corrects_every_day_since_not_only_its_own(
 
 def test_the_scenario_starts_twelve_days_ago() -> None:
     assert (TODAY - D0).days == 12 and isinstance(D0, date)
+
+
+async def test_a_simulated_fortnight_built_live_in_batches_has_the_rows_built_from_scratch(
+    tmp_path: Path,
+) -> None:
+    # The simulator's city: stays of days and months ending, delays, referrals decided, late
+    # events. Each batch marks only the days its changes touch (services.touched), and the
+    # refresh after it computes those: a worker catching up on a fortnight's backlog.
+    city = City(CATALOGUE, NOW - timedelta(days=14), seed=5, volume=0.2)
+    feed = Feed()
+    events = [feed.accept(event) for event in city.events_until(NOW)]
+    live = await ReadModel.open(tmp_path / "live.db")
+    await live.refresh(NOW, whole_history=True)
+    for part in batches(events, 150):
+        await live.fold(part)
+        await live.refresh(NOW)
+    rebuilt = await from_scratch(tmp_path / "scratch.db", events)
+    built_live, from_the_topics = await live.rows(), await rebuilt.rows()
+    await live.close()
+    await rebuilt.close()
+
+    assert len(events) > 2000
+    assert built_live == from_the_topics
