@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from flowsight.adapters.readmodel.store import IN_LIST, as_utc, dialect_insert, in_parts, upsert
 from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty
@@ -24,7 +25,7 @@ async def mark_dirty(
     connection: AsyncConnection, dirty: dict[str, tuple[date, date]], token: str
 ) -> None:
     """Remember that each service's figures need computing again over a span of days (first,
-    last), under a new `token`; a service already marked keeps the span covering both."""
+    last), marked by the batch `token` (the same batch written again widens its own mark)."""
     if not dirty:
         return
     table = service_daily_dirty
@@ -32,11 +33,10 @@ async def mark_dirty(
     postgres = connection.dialect.name == "postgresql"
     earlier, later = (func.least, func.greatest) if postgres else (func.min, func.max)
     query = query.on_conflict_do_update(
-        index_elements=[table.c.service_id],
+        index_elements=[table.c.service_id, table.c.token],
         set_={
             "day": earlier(table.c.day, query.excluded.day),
             "through": later(table.c.through, query.excluded.through),
-            "token": query.excluded.token,
         },
     )
     rows = [
@@ -48,50 +48,62 @@ async def mark_dirty(
 
 @dataclass(frozen=True, slots=True)
 class DirtyMark:
-    """A service's figures wait to be computed from `day` to `through`; `token` names the mark."""
+    """A service's figures wait to be computed from `day` to `through`: the span of the marks
+    of the batches `tokens`."""
 
     service_id: str
     day: date
     through: date
-    token: str
+    tokens: frozenset[str]
 
 
 async def dirty_marks(connection: AsyncConnection) -> list[DirtyMark]:
     """Every service whose figures wait to be computed, with the days they wait for."""
-    query = select(service_daily_dirty).order_by(service_daily_dirty.c.service_id)
+    spans: dict[str, tuple[date, date, set[str]]] = {}
+    for row in await connection.execute(select(service_daily_dirty)):
+        day, through, tokens = spans.get(row.service_id, (row.day, row.through, set()))
+        tokens.add(row.token)
+        spans[row.service_id] = (min(day, row.day), max(through, row.through), tokens)
     return [
-        DirtyMark(row.service_id, row.day, row.through, row.token)
-        for row in await connection.execute(query)
+        DirtyMark(service_id, day, through, frozenset(tokens))
+        for service_id, (day, through, tokens) in sorted(spans.items())
     ]
 
 
-#: A mark as read: set again since (another token), it may now start earlier, and stays.
+#: One batch's mark of a service, as read.
 _AS_READ = and_(
     service_daily_dirty.c.service_id == bindparam("mark_service"),
     service_daily_dirty.c.token == bindparam("mark_token"),
 )
 
 
-def _as_read(mark: DirtyMark) -> dict[str, Any]:
-    return {"mark_service": mark.service_id, "mark_token": mark.token}
+def _as_read(mark: DirtyMark, **values: Any) -> list[dict[str, Any]]:
+    return [
+        {"mark_service": mark.service_id, "mark_token": token, **values}
+        for token in sorted(mark.tokens)
+    ]
 
 
 async def clear_marks(connection: AsyncConnection, marks: Sequence[DirtyMark]) -> None:
-    """Clear these dirty marks, their days computed, unless set again since read."""
-    if marks:
-        await connection.execute(
-            delete(service_daily_dirty).where(_AS_READ), [_as_read(mark) for mark in marks]
-        )
+    """Clear the batches' marks that were read, their days computed; a batch's mark set since
+    stays."""
+    rows = [row for mark in marks for row in _as_read(mark)]
+    if rows:
+        await connection.execute(delete(service_daily_dirty).where(_AS_READ), rows)
 
 
 async def move_marks(connection: AsyncConnection, moves: Sequence[tuple[DirtyMark, date]]) -> None:
-    """Each mark's days before its `day` were computed: it waits from that day on (unless set
-    again since read)."""
-    if moves:
-        query = update(service_daily_dirty).where(_AS_READ).values(day=bindparam("from_day"))
-        await connection.execute(
-            query, [{**_as_read(mark), "from_day": day} for mark, day in moves]
-        )
+    """Each mark's days before its `day` were computed: the batches' marks read wait from that
+    day on (those that end before it are cleared); a batch's mark set since stays."""
+    rows = [row for mark, day in moves for row in _as_read(mark, from_day=day)]
+    if not rows:
+        return
+    table = service_daily_dirty
+    from_day: BindParameter[date] = bindparam("from_day")
+    await connection.execute(delete(table).where(_AS_READ, table.c.through < from_day), rows)
+    await connection.execute(
+        update(table).where(_AS_READ, table.c.day < from_day).values(day=from_day), rows
+    )
 
 
 async def store_days(

@@ -163,16 +163,17 @@ service_daily = Table(
 
 #: Services whose figures changed since they were last computed (written with the facts): the
 #: days from `day` to `through` (the day the mark was set, or the latest day a change touched).
-#: A mark gets a new token each time it is set (the span grown to cover both): the refresh
-#: clears or moves only the mark it read, so a service marked again while its figures were
-#: being computed is computed again.
+#: Each batch marks a service under its own token, in a row of its own: the refresh clears or
+#: moves only the marks it read, so a service marked again while its figures were being
+#: computed is computed again, over the days the later batch touched and no more.
 service_daily_dirty = Table(
     "service_daily_dirty",
     metadata,
     Column("service_id", String(64), primary_key=True),
     Column("day", Date, nullable=False),
     Column("through", Date, nullable=False),
-    Column("token", String(32), nullable=False, server_default=""),
+    # The batch that marked it: each batch's mark is cleared only by a refresh that read it.
+    Column("token", String(32), primary_key=True, server_default=""),
 )
 
 #: Each scope's (a service's, or "system") latest score and escalation state.

@@ -126,11 +126,46 @@ async def test_a_service_marked_again_while_its_figures_are_computed_stays_marke
             await daily_rows.move_marks(connection, [(read, TODAY)])
         async with model.engine.connect() as connection:
             marks = await daily_rows.dirty_marks(connection)
-        assert marks == [daily_rows.DirtyMark("lth-wards", D0, TODAY, "second")]
+        # The second batch's mark stays, over its own days only: the first one's were computed.
+        assert marks == [daily_rows.DirtyMark("lth-wards", D0, day, frozenset({"second"}))]
 
         await model.refresh(NOW)  # nothing to compute (no fact): the mark is cleared
         async with model.engine.connect() as connection:
             assert await daily_rows.dirty_marks(connection) == []
+    finally:
+        await model.close()
+
+
+async def test_under_steady_batches_a_service_s_marks_shrink_to_what_the_batches_touch(
+    database_url: str,
+) -> None:
+    # A refresh computes from day 0 while batches touching only today keep landing: what waits
+    # for the next refresh is today, not the fortnight again.
+    model = await ReadModel.at(database_url)
+    try:
+        async with model.engine.begin() as connection:
+            await daily_rows.mark_dirty(connection, {"lth-wards": (D0, TODAY)}, "backlog")
+        async with model.engine.connect() as connection:
+            (read,) = await daily_rows.dirty_marks(connection)
+        for batch in ("b1", "b2"):
+            async with model.engine.begin() as connection:
+                await daily_rows.mark_dirty(connection, {"lth-wards": (TODAY, TODAY)}, batch)
+        async with model.engine.begin() as connection:
+            # A batch written again (after a crash) widens its own mark, no other.
+            await daily_rows.mark_dirty(connection, {"lth-wards": (TODAY, TODAY)}, "b2")
+            await daily_rows.move_marks(connection, [(read, TODAY - timedelta(days=3))])
+        async with model.engine.connect() as connection:
+            (waiting,) = await daily_rows.dirty_marks(connection)
+        assert waiting == daily_rows.DirtyMark(
+            "lth-wards", TODAY - timedelta(days=3), TODAY, frozenset({"backlog", "b1", "b2"})
+        )
+        async with model.engine.begin() as connection:
+            await daily_rows.clear_marks(connection, [waiting])
+            await daily_rows.mark_dirty(connection, {"lth-wards": (TODAY, TODAY)}, "b3")
+        async with model.engine.connect() as connection:
+            assert await daily_rows.dirty_marks(connection) == [
+                daily_rows.DirtyMark("lth-wards", TODAY, TODAY, frozenset({"b3"}))
+            ]
     finally:
         await model.close()
 

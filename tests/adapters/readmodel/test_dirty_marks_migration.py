@@ -1,5 +1,6 @@
-"""Migration 0008: the days marked for computing, one row per service and day before, become one
-span per service, and back; no marked day is lost either way. SQLite and PostgreSQL."""
+"""Migrations 0008 and 0010: the days marked for computing, one row per service and day before,
+become one span per service (0008), then one span per service and batch (0010), and back; no
+marked day is lost either way. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -46,5 +47,43 @@ async def test_marked_days_become_one_span_per_service_and_back(database_url: st
         assert ward == [str(D0 + timedelta(days=n)) for n in range(6)]  # the span, every day
         assert [str(d) for s, d in days if s == "lth-ed"] == ["2026-11-05"]
         await asyncio.to_thread(upgrade, database_url)  # and up again
+    finally:
+        await engine.dispose()
+
+
+async def test_spans_become_one_per_service_and_batch_and_back(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, database_url, "0009")
+    engine = create_engine(database_url)
+    spans = table(
+        "service_daily_dirty",
+        column("service_id"),
+        column("day"),
+        column("through"),
+        column("token"),
+    )
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(spans), [{"service_id": "lth-wards", "day": D0, "through": D0, "token": "a"}]
+            )
+        await asyncio.to_thread(upgrade, database_url)
+        later = D0 + timedelta(days=4)
+        async with engine.begin() as connection:  # a second batch's mark of the same service
+            await connection.execute(
+                insert(spans),
+                [{"service_id": "lth-wards", "day": later, "through": later, "token": "b"}],
+            )
+            rows = (await connection.execute(select(spans).order_by(spans.c.token))).all()
+        assert [(s, str(first), str(last), t) for s, first, last, t in rows] == [
+            ("lth-wards", "2026-11-02", "2026-11-02", "a"),
+            ("lth-wards", "2026-11-06", "2026-11-06", "b"),
+        ]
+
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0009")
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(spans))).all()
+        assert [(s, str(first), str(last)) for s, first, last, _t in rows] == [
+            ("lth-wards", "2026-11-02", "2026-11-06")  # one span covering both
+        ]
     finally:
         await engine.dispose()
