@@ -20,6 +20,7 @@ from flowsight.streams.agents import Backlog
 from flowsight.streams.agents.tracker import tracker
 from flowsight.streams.agents.validator import EventsTopic, validator
 from flowsight.streams.dead_letters import DeadLetters
+from flowsight.streams.figures_process import FiguresProcess, separable
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.monitor import QuietMonitor
 from flowsight.streams.pressure import pressure_policy
@@ -162,6 +163,8 @@ def create_app(
     )
     # Parsed once per worker: the pressure step names the routes, the deliverer sends to them.
     routes = alert_routes(settings.alert_routes).by_name()
+    # The figures are computed beside the event loop, in a process of their own.
+    url = settings.resolved_database_url
     refresh = Refresh(
         sink,
         catalogue,
@@ -170,6 +173,7 @@ def create_app(
         raw_topic(settings.pressure_topic),
         raw_topic(settings.alerts_topic),
         backlog,
+        FiguresProcess(url) if separable(url) else None,
     )
 
     def should_stop() -> bool:

@@ -16,10 +16,12 @@ after a restart or from scratch. The refresh computes, per service:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,6 +59,39 @@ class DailyRefresh:
     more: bool = False
 
 
+@dataclass(frozen=True)
+class DailyReading:
+    """What a refresh reads and computes before it writes: the dirty marks it found, anomaly
+    counts and queue summaries for the metrics, and each service's computed rows and figures.
+    Picklable: the worker computes it in a process of its own (`streams.figures_process`)."""
+
+    marks: dict[str, daily_rows.DirtyMark]
+    anomalies: list[dict[str, Any]]
+    summaries: dict[str, store.QueueSummary]
+    computed: dict[str, _Computed]
+
+
+#: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another.
+DailyReader = Callable[[Sequence[Service], datetime, bool], Awaitable[DailyReading]]
+
+
+async def read_daily(
+    engine: AsyncEngine, services: Sequence[Service], now: datetime, whole_history: bool
+) -> DailyReading:
+    """The reads of a refresh and the figures computed from them (nothing is written).
+
+    Every service is read in the same few statements (`adapters.readmodel.daily_rows`,
+    `facts.services_facts`), not a few per service: under load each statement waits for turns
+    of the event loop the batches share.
+    """
+    async with engine.connect() as connection:
+        marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
+        anomalies = await facts.anomaly_counts(connection)
+        summaries = await store.queue_summaries(connection)
+        computed = await _compute(connection, services, marks, now, whole_history)
+    return DailyReading(marks, anomalies, summaries, computed)
+
+
 async def refresh_daily(
     engine: AsyncEngine,
     catalogue: Catalogue,
@@ -64,21 +99,18 @@ async def refresh_daily(
     now: datetime,
     *,
     whole_history: bool = False,
+    reader: DailyReader | None = None,
 ) -> DailyRefresh:
     """Bring every service's daily rows up to date; return today's and pressure's figures.
 
     `whole_history` also fills every missing or unfinished day since each service's first
-    fact (at start-up: rows missing from before, or days the worker was down).
-
-    Every service is read and written in the same few statements (`adapters.readmodel.
-    daily_rows`, `facts.services_facts`), not a few per service: under load each statement
-    waits for turns of the event loop the batches share.
+    fact (at start-up: rows missing from before, or days the worker was down). `reader` reads
+    and computes them (by default `read_daily` on `engine`, in this process); the rows are
+    written here, on `engine`.
     """
-    async with engine.connect() as connection:
-        marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
-        anomalies = await facts.anomaly_counts(connection)
-        summaries = await store.queue_summaries(connection)
-        computed = await _compute(connection, catalogue.services, marks, now, whole_history)
+    read = reader or functools.partial(read_daily, engine)
+    reading = await read(catalogue.services, now, whole_history)
+    computed, marks = reading.computed, reading.marks
     known = {service.id for service in catalogue.services}
     # Removed from the catalogue since: nothing to compute.
     removed = [mark for service_id, mark in marks.items() if service_id not in known]
@@ -86,9 +118,9 @@ async def refresh_daily(
         await _store(connection, computed, removed, now)
     for service in catalogue.services:
         metrics.publish_service_figures(service.id, computed[service.id].today)
-        summary = summaries.get(service.id)
+        summary = reading.summaries.get(service.id)
         metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
-    metrics.publish_anomalies(anomalies)
+    metrics.publish_anomalies(reading.anomalies)
     return DailyRefresh(
         {service.id: computed[service.id].today for service in catalogue.services},
         {service.id: computed[service.id].scored_on for service in catalogue.services},

@@ -16,6 +16,7 @@ from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.pressure import ServiceScore, SystemScore
 from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import refresh_daily
+from flowsight.streams.figures_process import FiguresProcess
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.pressure import PressurePolicy, assess_pressure
 from flowsight.streams.sink import ReadModelSink
@@ -41,8 +42,11 @@ class Refresh:
         pressure_topic: ChannelT[bytes],
         alerts_topic: ChannelT[bytes],
         backlog: Backlog,
+        reader: FiguresProcess | None = None,
     ) -> None:
         self.sink = sink
+        #: Reads and computes the figures (`streams.figures_process`); None: on this loop.
+        self.reader = reader
         self.backlog = backlog
         self.catalogue = catalogue
         self.metrics = metrics
@@ -67,6 +71,7 @@ class Refresh:
             self.metrics,
             now,
             whole_history=not self.history_checked,
+            reader=self.reader,
         )
         self.history_checked = True
         if daily.more:  # a long backlog of days: go on at the next round, not the next timer
@@ -104,31 +109,38 @@ class Refresh:
         self, should_stop: Callable[[], bool], every_seconds: float
     ) -> Callable[[], Awaitable[None]]:
         """The worker's task: refresh soon after state changed and every `every_seconds`
-        regardless, until `should_stop()`."""
+        regardless, until `should_stop()`; then stop the figures' process."""
 
         async def refresh() -> None:
-            changed = self.sink.changed
-            # How long the last refresh held the read model: the time its sends waited for
-            # Kafka is not counted, or a broker outage that held one send for a minute put the
-            # next refresh three minutes off, and figures and pressure stayed that stale.
-            took = 0.0
-            ended = time.monotonic()
-            while not should_stop():
-                try:
-                    await asyncio.wait_for(changed.wait(), every_seconds)
-                    await asyncio.sleep(pause(took, time.monotonic() - ended, self.backlog.behind))
-                except TimeoutError:
-                    pass  # waits and delays grow with time alone
-                changed.clear()
-                took = 0.0  # a refresh that failed is tried again at the next round
-                try:
-                    took = await self.once()
-                    self.metrics.refresh_seconds.observe(took)
-                except Exception:  # the next round tries again; the dirty marks are still there
-                    log.exception("figures and pressure could not be refreshed")
-                ended = time.monotonic()
+            try:
+                await self._rounds(should_stop, every_seconds)
+            finally:
+                if self.reader is not None:
+                    self.reader.close()
 
         return refresh
+
+    async def _rounds(self, should_stop: Callable[[], bool], every_seconds: float) -> None:
+        changed = self.sink.changed
+        # How long the last refresh held the read model: the time its sends waited for Kafka is
+        # not counted, or a broker outage that held one send for a minute put the next refresh
+        # three minutes off, and figures and pressure stayed that stale.
+        took = 0.0
+        ended = time.monotonic()
+        while not should_stop():
+            try:
+                await asyncio.wait_for(changed.wait(), every_seconds)
+                await asyncio.sleep(pause(took, time.monotonic() - ended, self.backlog.behind))
+            except TimeoutError:
+                pass  # waits and delays grow with time alone
+            changed.clear()
+            took = 0.0  # a refresh that failed is tried again at the next round
+            try:
+                took = await self.once()
+                self.metrics.refresh_seconds.observe(took)
+            except Exception:  # the next round tries again; the dirty marks are still there
+                log.exception("figures and pressure could not be refreshed")
+            ended = time.monotonic()
 
 
 def pause(took: float, idle: float, behind: bool) -> float:
