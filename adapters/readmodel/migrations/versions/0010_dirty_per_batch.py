@@ -20,20 +20,23 @@ depends_on = None
 
 DIRTY = "service_daily_dirty"
 REPLACEMENT = "service_daily_dirty_new"
-COLUMNS = "service_id, day, through, token"
 
 
 def upgrade() -> None:
     _replace("service_daily_dirty_batch_pkey", ["service_id", "token"])
-    op.execute(f"INSERT INTO {REPLACEMENT} ({COLUMNS}) SELECT {COLUMNS} FROM {DIRTY}")
+    op.execute(
+        "INSERT INTO service_daily_dirty_new (service_id, day, through, token) "
+        "SELECT service_id, day, through, token FROM service_daily_dirty"
+    )
     _swap()
 
 
 def downgrade() -> None:
     _replace("service_daily_dirty_span_pkey", ["service_id"])
     op.execute(
-        f"INSERT INTO {REPLACEMENT} ({COLUMNS}) "
-        f"SELECT service_id, MIN(day), MAX(through), MAX(token) FROM {DIRTY} GROUP BY service_id"
+        "INSERT INTO service_daily_dirty_new (service_id, day, through, token) "
+        "SELECT service_id, MIN(day), MAX(through), MAX(token) FROM service_daily_dirty "
+        "GROUP BY service_id"
     )
     _swap()
 
