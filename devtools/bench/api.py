@@ -9,14 +9,13 @@ processes; the report names which. The caller is a `viewer` API key, as a dashbo
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from flowsight.devtools.bench.harness import Advance, Flowsight, machine_load, stage
+from flowsight.devtools.bench.harness import Advance, Flowsight, cpu_seconds, machine_load, stage
 from flowsight.devtools.bench.load import Measured, measure
 from flowsight.devtools.bench.report import Report
 
@@ -30,7 +29,7 @@ class Load:
 
     path: str
     measured: Measured
-    server_cpu_seconds: float | None
+    server_cpu_seconds: float
 
     @property
     def rate(self) -> float:
@@ -38,7 +37,7 @@ class Load:
 
     @property
     def cpu_ms_per_request(self) -> float | None:
-        if self.server_cpu_seconds is None or not self.measured.requests:
+        if not self.measured.requests:
             return None
         return self.server_cpu_seconds * 1000 / self.measured.requests
 
@@ -49,16 +48,6 @@ class Load:
             f"p99 {self.measured.p99_ms:7.1f} ms   failures {self.measured.failures}   "
             + (f"server CPU {cpu:.3f} ms/req" if cpu is not None else "server CPU n/a")
         )
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process has used so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    # After the command name: state is field 3, utime 14 and stime 15 (1-based).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(
@@ -85,8 +74,7 @@ async def load(
     after = cpu_seconds(pid)
     if advance:
         advance(1)
-    used = after - before if before is not None and after is not None else None
-    return Load(path, measured, used)
+    return Load(path, measured, after - before)
 
 
 async def run_api(

@@ -328,9 +328,21 @@ def city_events(
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) a running process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system, all threads) a running process and its living descendants have
+    used, from /proc: the worker computes its figures in a child process of its own."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # after the command name: ppid is field 4, utime 14 and stime 15 (1-based)
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+    tree, seen = [pid], 0
+    while seen < len(tree):
+        tree.extend(child for child, fields in stats.items() if int(fields[1]) == tree[seen])
+        seen += 1
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) for p in tree if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def machine_load() -> str:

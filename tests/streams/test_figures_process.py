@@ -27,8 +27,8 @@ from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel
 NOW = datetime.now(UTC)
 
 
-async def ward_model(path: Path) -> ReadModel:
-    """A read model with a week of a ward and an ED, its figures never computed."""
+async def ward_model(url: str) -> ReadModel:
+    """A read model at `url` with a week of a ward and an ED, its figures never computed."""
     feed = Feed()
     for patient in range(6):
         admitted = NOW - timedelta(days=7 - patient, hours=3)
@@ -42,9 +42,13 @@ async def ward_model(path: Path) -> ReadModel:
                 patient,
                 destination="usual_residence",
             )
-    model = await ReadModel.open(path)
+    model = await ReadModel.at(url)
     await model.fold(feed.events)
     return model
+
+
+def sqlite(directory: Path) -> str:
+    return f"sqlite+aiosqlite:///{directory / 'read-model.db'}"
 
 
 def child_pids(process: FiguresProcess) -> list[int]:
@@ -52,8 +56,8 @@ def child_pids(process: FiguresProcess) -> list[int]:
     return list(pool._processes) if pool is not None and pool._processes else []
 
 
-async def test_the_child_computes_the_figures_the_worker_s_loop_would(tmp_path: Path) -> None:
-    model = await ward_model(tmp_path / "read-model.db")
+async def test_the_child_computes_the_figures_the_worker_s_loop_would(database_url: str) -> None:
+    model = await ward_model(database_url)
     process = FiguresProcess(model.url)
     try:
         in_child = await process(CATALOGUE.services, NOW, True)
@@ -72,7 +76,7 @@ async def test_the_child_computes_the_figures_the_worker_s_loop_would(tmp_path: 
 
 
 async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path) -> None:
-    model = await ward_model(tmp_path / "read-model.db")
+    model = await ward_model(sqlite(tmp_path))
     process = FiguresProcess(model.url)
     try:
         await process(CATALOGUE.services, NOW, False)
@@ -90,7 +94,7 @@ async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path)
 
 
 async def test_the_child_stops_with_the_refresh_task(tmp_path: Path) -> None:
-    model = await ward_model(tmp_path / "read-model.db")
+    model = await ward_model(sqlite(tmp_path))
     process = FiguresProcess(model.url)
     published: list[bytes] = []
 
@@ -147,7 +151,7 @@ def alive(pid: int) -> bool:
 
 
 def test_the_child_ends_with_a_worker_killed_outright(tmp_path: Path) -> None:
-    url = asyncio.run(closed(ward_model(tmp_path / "read-model.db")))
+    url = asyncio.run(closed(ward_model(sqlite(tmp_path))))
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     worker = subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, text=True)
