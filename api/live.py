@@ -3,9 +3,10 @@
 One Kafka reader per API process follows every partition of `<ns>.pressure.v1` and
 `<ns>.alerts.v1` from their end and hands each change to every connected client's queue. The
 worker publishes every scope's score on each refresh; only a change of published level, scored
-level or score is passed on. Each change carries where it was read (topic, partition, offset): a
-client's position in the topics is its stream's event id, from which a client that reconnects is
-caught up (`api/resume.py`), on this process or another one.
+level, score or an indicator (its value, level or thresholds) is passed on. Each change carries
+where it was read (topic, partition, offset): a client's position in the topics is its stream's
+event id, from which a client that reconnects is caught up (`api/resume.py`), on this process or
+another one.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Changes:
         return change if change is not None and self.fresh(change) else None
 
     def fresh(self, change: Change) -> bool:
-        """Whether `change` tells something new (always, but for a scope's unchanged score);
+        """Whether `change` tells something new (always, but for a scope's unchanged pressure);
         a pressure change is remembered as its scope's latest."""
         if change.kind != "pressure":
             return True
@@ -115,7 +116,8 @@ def parse(topic_kind: str, value: bytes, at: tuple[str, int, int] | None = None)
 
 
 def _fingerprint(view: dict[str, Any]) -> tuple[Any, ...]:
-    return (view["level"], view["scored_level"], view["score"])
+    # The indicators too: a queue that grew within its level is news to whoever watches it.
+    return (view["level"], view["scored_level"], view["score"], orjson.dumps(view["indicators"]))
 
 
 def topic_names(settings: Settings) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What the stream passes on: changes only, every alert, and a resync for a client left behind;
+"""What the stream passes on: changes only (of level, score or an indicator), every alert, and a resync for a client left behind;
 where a client is (its event id) and which changes it still needs; the shared pressure snapshot."""
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from flowsight.api.snapshot import Snapshot
 from flowsight.settings import Settings
 
 
-def scored(scope: str, published: int, level: int, score: float) -> bytes:
+def scored(scope: str, published: int, level: int, score: float, queue: int | None = None) -> bytes:
+    indicators = [] if queue is None else [{"name": "queue_length", "value": queue, "level": 1}]
     return orjson.dumps(
         {
             "scope": scope,
             "published_level": published,
             "level": level,
             "score": score,
-            "indicators": [],
+            "indicators": indicators,
             "as_of": "2026-11-23T10:00:00+00:00",
         }
     )
@@ -47,6 +48,15 @@ def test_a_score_is_passed_on_only_when_it_changes() -> None:
     # Scored lower but held at the published level: still a change worth showing.
     held = changes.of("pressure", scored("lch-ucr", 1, 1, 1.5))
     assert held is not None and held.data["score"] == 1.5
+
+
+def test_an_indicator_that_moved_within_its_level_is_passed_on() -> None:
+    # A queue of 12 becoming 14 moves no level and no score, but a bed manager watches it.
+    changes = Changes()
+    assert changes.of("pressure", scored("lch-ucr", 1, 1, 1.0, queue=12)) is not None
+    grown = changes.of("pressure", scored("lch-ucr", 1, 1, 1.0, queue=14))
+    assert grown is not None and grown.data["indicators"][0]["value"] == 14
+    assert changes.of("pressure", scored("lch-ucr", 1, 1, 1.0, queue=14)) is None
 
 
 def test_every_alert_is_passed_on_and_unreadable_records_are_skipped() -> None:
