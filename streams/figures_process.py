@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ _engine: AsyncEngine | None = None
 
 def _start(url: str) -> None:
     global _loop, _engine
+    # Ctrl-C in a terminal reaches the whole process group: the worker stops the child itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)

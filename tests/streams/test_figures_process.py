@@ -93,6 +93,22 @@ async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path)
         await model.close()
 
 
+async def test_ctrl_c_in_a_terminal_leaves_the_child_to_its_worker(tmp_path: Path) -> None:
+    # SIGINT reaches the whole process group; the worker stops the child as it stops.
+    model = await ward_model(sqlite(tmp_path))
+    process = FiguresProcess(model.url)
+    try:
+        await process(CATALOGUE.services, NOW, False)
+        (child,) = child_pids(process)
+        os.kill(child, signal.SIGINT)
+        reading = await process(CATALOGUE.services, NOW, False)
+        assert reading.computed["lth-wards"].scored_on["in_service"] == 3
+        assert child_pids(process) == [child]
+    finally:
+        process.close()
+        await model.close()
+
+
 async def test_the_child_stops_with_the_refresh_task(tmp_path: Path) -> None:
     model = await ward_model(sqlite(tmp_path))
     process = FiguresProcess(model.url)
