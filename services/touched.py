@@ -12,53 +12,66 @@ no longer makes the next refresh recompute the year.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flowsight.services.facts import london_day
 from flowsight.services.journey import JourneyState
 
-#: For each kind of fact: where it lives on a JourneyState, its service, and its moments.
-_MOMENTS = (
-    ("stays", "service", ("started_at", "ended_at")),
-    ("referrals", "to_service", ("referred_at", "decided_at", "started_at")),
-    ("attendances", "service", ("arrived_at", "departed_at")),
-    ("assessments", "service", ("opened_at", "completed_at")),
-    ("delays", "service", ("started_at", "ended_at")),
-)
 
-#: Per kind of fact: what names one fact across versions (its opening), its closing moments, and
-#: the fields figures read only of a fact closed in the period counted. A change beyond these
-#: (an opening moved, a pathway corrected, a readmission found) counts on all its moments.
-_IDENTITY = {
-    "stays": ("service", "started_at"),
-    "referrals": ("to_service", "from_service", "referred_at"),
-    "attendances": ("service", "episode_id", "arrived_at"),
-    "assessments": ("service", "kind", "opened_at"),
-    "delays": ("service", "started_at"),
-}
-_CLOSING_MOMENTS = {
-    "stays": ("ended_at",),
-    "referrals": ("decided_at", "started_at"),
-    "attendances": ("departed_at",),
-    "assessments": ("completed_at",),
-    "delays": ("ended_at",),
-}
-_CLOSING_FIELDS = {
-    "stays": (
-        "ended_by",
-        "destination",
-        "pathway",
-        "nctr_days",
-        "end_care_hours",
-        "independent",
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A kind of fact: where it lives on a JourneyState, its service, its moments, what names
+    one fact across versions (its opening), its closing moments, and the fields figures read
+    only of a fact closed in the period counted. A change beyond the closing moments and fields
+    (an opening moved, a pathway corrected, a readmission found) counts on all its moments."""
+
+    attribute: str
+    service: str
+    moments: tuple[str, ...]
+    identity: tuple[str, ...]
+    closing: tuple[str, ...]
+    closing_fields: tuple[str, ...] = ()
+
+
+_KINDS = (
+    _Kind(
+        "stays",
+        "service",
+        ("started_at", "ended_at"),
+        ("service", "started_at"),
+        ("ended_at",),
+        ("ended_by", "destination", "pathway", "nctr_days", "end_care_hours", "independent"),
     ),
     # A referral's status says which of its moments closes it (`kpis.waiting_at`).
-    "referrals": ("status",),
-    "attendances": ("outcome",),
-    "assessments": (),
-    "delays": (),
-}
+    _Kind(
+        "referrals",
+        "to_service",
+        ("referred_at", "decided_at", "started_at"),
+        ("to_service", "from_service", "referred_at"),
+        ("decided_at", "started_at"),
+        ("status",),
+    ),
+    _Kind(
+        "attendances",
+        "service",
+        ("arrived_at", "departed_at"),
+        ("service", "episode_id", "arrived_at"),
+        ("departed_at",),
+        ("outcome",),
+    ),
+    _Kind(
+        "assessments",
+        "service",
+        ("opened_at", "completed_at"),
+        ("service", "kind", "opened_at"),
+        ("completed_at",),
+    ),
+    _Kind(
+        "delays", "service", ("started_at", "ended_at"), ("service", "started_at"), ("ended_at",)
+    ),
+)
 
 
 def changed_days(
@@ -68,19 +81,17 @@ def changed_days(
     patients in the same order) may have changed."""
     touched: set[tuple[str, date]] = set()
     for was, state in zip(before, after, strict=True):
-        for attribute, service_field, moments in _MOMENTS:
-            gone, new = _differing(getattr(was, attribute), getattr(state, attribute))
-            identity = _IDENTITY[attribute]
-            for old, fact in _paired(gone, new, identity):
-                closing = _closing_moments(attribute, old, fact)
+        for kind in _KINDS:
+            gone, new = _differing(getattr(was, kind.attribute), getattr(state, kind.attribute))
+            for old, fact in _paired(gone, new, kind.identity):
+                names = kind.closing if _only_closed(kind, old, fact) else kind.moments
                 for version in (old, fact):
                     if version is None:
                         continue
-                    names = moments if closing is None else closing
                     for name in names:
                         moment = getattr(version, name)
                         if moment:
-                            touched.add((getattr(version, service_field), london_day(moment)))
+                            touched.add((getattr(version, kind.service), london_day(moment)))
     return touched
 
 
@@ -120,17 +131,14 @@ def _paired(
             yield from ((None, fact) for fact in fresh)
 
 
-def _closing_moments(attribute: str, old: Any, new: Any) -> tuple[str, ...] | None:
-    """The closing moments whose days alone a change touches, when `old` became `new` by
-    closing (only closing moments and closing fields differ, and one of them is set); else None:
-    the change counts on all the moments of both versions."""
+def _only_closed(kind: _Kind, old: Any, new: Any) -> bool:
+    """Whether `old` became `new` by closing: only closing moments and closing fields differ,
+    and a closing moment is set in one of them (closing fields changed on a fact open in both
+    count as any change)."""
     if old is None or new is None:
-        return None
-    closing = _CLOSING_MOMENTS[attribute]
-    allowed = set(closing) | set(_CLOSING_FIELDS[attribute])
+        return False
+    allowed = set(kind.closing) | set(kind.closing_fields)
     differing = {name for name in old.__slots__ if getattr(old, name) != getattr(new, name)}
-    if not differing <= allowed:
-        return None
-    if not any(getattr(version, name) for version in (old, new) for name in closing):
-        return None  # closing fields changed on a fact open in both: counted as any change
-    return closing
+    return differing <= allowed and any(
+        getattr(version, name) for version in (old, new) for name in kind.closing
+    )
