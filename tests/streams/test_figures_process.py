@@ -4,12 +4,13 @@ loop, a child that died replaced at the next refresh, none left once the worker 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,18 @@ async def ward_model(url: str) -> ReadModel:
     return model
 
 
+@contextlib.asynccontextmanager
+async def ward(url: str) -> AsyncIterator[tuple[ReadModel, FiguresProcess]]:
+    """`ward_model(url)` and a figures process reading it, both closed afterwards."""
+    model = await ward_model(url)
+    process = FiguresProcess(model.url)
+    try:
+        yield model, process
+    finally:
+        process.close()
+        await model.close()
+
+
 def sqlite(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'read-model.db'}"
 
@@ -57,9 +70,7 @@ def child_pids(process: FiguresProcess) -> list[int]:
 
 
 async def test_the_child_computes_the_figures_the_worker_s_loop_would(database_url: str) -> None:
-    model = await ward_model(database_url)
-    process = FiguresProcess(model.url)
-    try:
+    async with ward(database_url) as (model, process):
         in_child = await process(CATALOGUE.services, NOW, True)
         here = await read_daily(model.engine, CATALOGUE.services, NOW, True)
         assert in_child == here
@@ -70,15 +81,10 @@ async def test_the_child_computes_the_figures_the_worker_s_loop_would(database_u
         daily = await refresh_daily(model.engine, CATALOGUE, model.metrics, NOW, reader=process)
         assert daily.today["lth-wards"] == here.computed["lth-wards"].today
         assert len(await model.rows()) > 8
-    finally:
-        process.close()
-        await model.close()
 
 
 async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path) -> None:
-    model = await ward_model(sqlite(tmp_path))
-    process = FiguresProcess(model.url)
-    try:
+    async with ward(sqlite(tmp_path)) as (_model, process):
         await process(CATALOGUE.services, NOW, False)
         (first,) = child_pids(process)
         os.kill(first, signal.SIGKILL)
@@ -88,53 +94,40 @@ async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path)
         reading = await process(CATALOGUE.services, NOW, False)
         assert reading.computed["lth-wards"].scored_on["in_service"] == 3
         assert child_pids(process) and first not in child_pids(process)
-    finally:
-        process.close()
-        await model.close()
 
 
 async def test_ctrl_c_in_a_terminal_leaves_the_child_to_its_worker(tmp_path: Path) -> None:
     # SIGINT reaches the whole process group; the worker stops the child as it stops.
-    model = await ward_model(sqlite(tmp_path))
-    process = FiguresProcess(model.url)
-    try:
+    async with ward(sqlite(tmp_path)) as (_model, process):
         await process(CATALOGUE.services, NOW, False)
         (child,) = child_pids(process)
         os.kill(child, signal.SIGINT)
         reading = await process(CATALOGUE.services, NOW, False)
         assert reading.computed["lth-wards"].scored_on["in_service"] == 3
         assert child_pids(process) == [child]
-    finally:
-        process.close()
-        await model.close()
 
 
 async def test_the_child_stops_with_the_refresh_task(tmp_path: Path) -> None:
-    model = await ward_model(sqlite(tmp_path))
-    process = FiguresProcess(model.url)
     published: list[bytes] = []
 
     class Topic:
         async def send(self, *, key: bytes, value: bytes) -> None:
             published.append(key)
 
-    refresh = Refresh(
-        model.sink,
-        CATALOGUE,
-        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-        model.metrics,
-        Topic(),  # type: ignore[arg-type]
-        Topic(),  # type: ignore[arg-type]
-        Backlog(lambda tp: None),
-        process,
-    )
-    try:
+    async with ward(sqlite(tmp_path)) as (model, process):
+        refresh = Refresh(
+            model.sink,
+            CATALOGUE,
+            PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+            model.metrics,
+            Topic(),  # type: ignore[arg-type]
+            Topic(),  # type: ignore[arg-type]
+            Backlog(lambda tp: None),
+            process,
+        )
         await asyncio.wait_for(refresh.task(lambda: bool(published), 30)(), 60)
         assert published  # one round ran, in the child
         assert process._pool is None  # stopped with the task
-    finally:
-        process.close()
-        await model.close()
 
 
 #: A worker in a process of its own: one refresh's figures in the child, then it waits.
