@@ -49,12 +49,11 @@ def worker() -> None:
 
 def api() -> None:
     """Run the HTTP API and dashboard (uvicorn)."""
-    import gc
-
     import uvicorn
 
     from flowsight.adapters.catalogue import CatalogueError
     from flowsight.context import build_api
+    from flowsight.heap import settle_heap, watch_heap
     from flowsight.logs import configure_logging, logging_config
     from flowsight.services.pressure import PressureConfigError
 
@@ -67,8 +66,8 @@ def api() -> None:
     # What is loaded now (modules, routes, models: ~160,000 objects) lives as long as the process.
     # Moved out of the collector's reach, a full collection under load no longer walks it: one
     # took ~115 ms, a stall of every request in flight (docs/benchmarks.md, sixth round).
-    gc.collect()
-    gc.freeze()
+    watch_heap(application.state.registry)
+    settle_heap()
     # httptools and uvloop (uvicorn[standard]) named rather than left to "auto", which falls back
     # to the pure-Python parser and loop silently; no access log: its logger is at WARNING
     # (logging_config), so it wrote nothing and only cost each request a check.
