@@ -265,6 +265,16 @@ def freshness_report(probes: Probes, rate: float) -> Report:
             f"p50 {median(values):8.0f} ms   p99 {percentile(values, 0.99):8.0f} ms   "
             f"({len(values)} of {len(probes.sent)} seen)",
         )
+    # In the order sent: a tail at the start (the first refresh, the census) is not one spread
+    # over the run.
+    report.figure(
+        "each probe, send → GET /v1/pressure",
+        " ".join(
+            "-" if p.in_pressure is None else f"{(p.in_pressure - p.sent) * 1000:.0f}"
+            for p in probes.sent
+        )
+        + " ms",
+    )
     for name, values in (("pressure", pressure), ("stream", stream)):
         report.ratio(f"{name} p50 / broker ack p50", median(values) / max(median(acked), 1e-9))
         p99 = percentile(values, 0.99)
