@@ -7,7 +7,7 @@ own CPU while the batches held it in turn (docs/benchmarks.md, ninth round). So 
 reads and computes them (`streams.daily.read_daily`) in one child process with its own
 connection to the read model, and writes the rows itself: the read model keeps one writer.
 
-The child is started at the first refresh ("spawn": the worker's threads are not forked) and
+The child is started with the refresh task ("spawn": the worker's threads are not forked) and
 ends with the worker, however it ends. A child that died is started again at the next refresh;
 the refresh that lost it fails and is retried, as any failed refresh is. A database the child
 cannot open (SQLite in memory) is read in the worker's own process instead.
@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
@@ -64,6 +64,10 @@ def _read(services: Sequence[Service], now: datetime, whole_history: bool) -> Da
     return _loop.run_until_complete(read_daily(_engine, services, now, whole_history))
 
 
+def _ready() -> None:
+    """Nothing: run once the child has started."""
+
+
 def separable(url: str) -> bool:
     """Whether another process can open the database at `url` (not an in-memory SQLite)."""
     parsed = make_url(url)
@@ -76,10 +80,25 @@ class FiguresProcess:
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: ProcessPoolExecutor | None = None
+        #: Done once a child started by `start` is ready.
+        self.started: Future[None] | None = None
+
+    def start(self) -> None:
+        """Start the child now, not at the first refresh: its imports take a second or more of
+        CPU, which the first figures after a worker's start waited for."""
+        self.started = self._executor().submit(_ready)
 
     async def __call__(
         self, services: Sequence[Service], now: datetime, whole_history: bool
     ) -> DailyReading:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), _read, services, now, whole_history)
+        except BrokenProcessPool:
+            self.close()  # the next refresh starts a new child
+            raise
+
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
@@ -87,12 +106,7 @@ class FiguresProcess:
                 initializer=_start,
                 initargs=(self.url,),
             )
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, _read, services, now, whole_history)
-        except BrokenProcessPool:
-            self.close()  # the next refresh starts a new child
-            raise
+        return self._pool
 
     def close(self) -> None:
         """Stop the child, without waiting for a computation under way."""

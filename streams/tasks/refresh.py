@@ -112,6 +112,8 @@ class Refresh:
         regardless, until `should_stop()`; then stop the figures' process."""
 
         async def refresh() -> None:
+            if self.reader is not None:
+                self.reader.start()
             try:
                 await self._rounds(should_stop, every_seconds)
             finally:

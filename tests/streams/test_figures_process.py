@@ -130,6 +130,35 @@ async def test_the_child_stops_with_the_refresh_task(tmp_path: Path) -> None:
         assert process._pool is None  # stopped with the task
 
 
+async def test_the_child_starts_with_the_refresh_task_not_at_its_first_round(
+    tmp_path: Path,
+) -> None:
+    # Its imports took the first figures after a worker's start a second or more.
+    async with ward(sqlite(tmp_path)) as (model, process):
+        refresh = Refresh(
+            model.sink,
+            CATALOGUE,
+            PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+            model.metrics,
+            None,  # type: ignore[arg-type]  # no round runs: nothing is sent
+            None,  # type: ignore[arg-type]
+            Backlog(lambda tp: None),
+            process,
+        )
+        task = asyncio.ensure_future(refresh.task(lambda: False, 3600)())
+        try:
+            await asyncio.sleep(0)
+            assert process.started is not None
+            await asyncio.wait_for(asyncio.wrap_future(process.started), 60)
+            assert child_pids(process)
+            # No round has run.
+            assert model.metrics.registry.get_sample_value("flowsight_refresh_seconds_count") == 0
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert process._pool is None  # stopped with the task
+
+
 #: A worker in a process of its own: one refresh's figures in the child, then it waits.
 WORKER = """
 import asyncio, sys, time
