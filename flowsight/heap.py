@@ -3,8 +3,8 @@
 CPython's cyclic collector walks every object it tracks at each full collection. What a process
 loads before it serves (modules, classes, the app, its routes and models: ~170,000 objects in
 the worker) lives as long as the process, yet every full collection walked it again: in the
-worker one took ~250 ms of CPU, a stall of the agents' loop every ~2 s under load, and the
-collector ~15 % of the worker's CPU (docs/benchmarks.md, tenth round). So once loaded:
+worker one took 180 to 280 ms of CPU, a stall of the agents' loop every ~2 s under load, and the
+collector ~14 % of the worker's CPU (docs/benchmarks.md, tenth round). So once loaded:
 
 - everything alive is moved out of the collector's reach (`gc.freeze`);
 - the youngest generation is collected every YOUNG_THRESHOLD new containers rather than 700,

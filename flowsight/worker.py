@@ -74,6 +74,6 @@ def run_worker(settings: Settings) -> None:
     # debug call of faust and aiokafka (several per event) built a record only to drop it.
     worker.spinner = None
     # What is loaded now lives as long as the worker: out of the collector's reach, a full
-    # collection no longer walks it (~250 ms of CPU each, a stall of the agents every ~2 s).
+    # collection no longer walks it (180 to 280 ms of CPU each, a stall of the agents every ~2 s).
     settle_heap()
     worker.execute_from_commandline()
