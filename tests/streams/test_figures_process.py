@@ -107,26 +107,36 @@ async def test_ctrl_c_in_a_terminal_leaves_the_child_to_its_worker(tmp_path: Pat
         assert child_pids(process) == [child]
 
 
+class Topic:
+    """A topic that keeps the keys sent to it."""
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+
+    async def send(self, *, key: bytes, value: bytes) -> None:
+        self.keys.append(key)
+
+
+def refresh_in(model: ReadModel, process: FiguresProcess, topic: Topic) -> Refresh:
+    """The refresh task's rounds on `model`, its figures computed by `process`."""
+    return Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        topic,  # type: ignore[arg-type]
+        topic,  # type: ignore[arg-type]
+        Backlog(lambda tp: None),
+        process,
+    )
+
+
 async def test_the_child_stops_with_the_refresh_task(tmp_path: Path) -> None:
-    published: list[bytes] = []
-
-    class Topic:
-        async def send(self, *, key: bytes, value: bytes) -> None:
-            published.append(key)
-
+    published = Topic()
     async with ward(sqlite(tmp_path)) as (model, process):
-        refresh = Refresh(
-            model.sink,
-            CATALOGUE,
-            PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-            model.metrics,
-            Topic(),  # type: ignore[arg-type]
-            Topic(),  # type: ignore[arg-type]
-            Backlog(lambda tp: None),
-            process,
-        )
-        await asyncio.wait_for(refresh.task(lambda: bool(published), 30)(), 60)
-        assert published  # one round ran, in the child
+        refresh = refresh_in(model, process, published)
+        await asyncio.wait_for(refresh.task(lambda: bool(published.keys), 30)(), 60)
+        assert published.keys  # one round ran, in the child
         assert process._pool is None  # stopped with the task
 
 
@@ -135,17 +145,10 @@ async def test_the_child_starts_with_the_refresh_task_not_at_its_first_round(
 ) -> None:
     # Its imports took the first figures after a worker's start a second or more.
     async with ward(sqlite(tmp_path)) as (model, process):
-        refresh = Refresh(
-            model.sink,
-            CATALOGUE,
-            PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-            model.metrics,
-            None,  # type: ignore[arg-type]  # no round runs: nothing is sent
-            None,  # type: ignore[arg-type]
-            Backlog(lambda tp: None),
-            process,
+        published = Topic()
+        task = asyncio.ensure_future(
+            refresh_in(model, process, published).task(lambda: False, 3600)()
         )
-        task = asyncio.ensure_future(refresh.task(lambda: False, 3600)())
         try:
             await asyncio.sleep(0)
             assert process.started is not None
@@ -153,6 +156,7 @@ async def test_the_child_starts_with_the_refresh_task_not_at_its_first_round(
             assert child_pids(process)
             # No round has run.
             assert model.metrics.registry.get_sample_value("flowsight_refresh_seconds_count") == 0
+            assert not published.keys
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
