@@ -113,7 +113,10 @@ class Refresh:
 
         async def refresh() -> None:
             if self.reader is not None:
-                self.reader.start()
+                try:
+                    self.reader.start()
+                except Exception:  # the first round's figures start it again
+                    log.exception("the figures process could not start; the first refresh retries")
             try:
                 await self._rounds(should_stop, every_seconds)
             finally:

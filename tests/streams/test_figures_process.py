@@ -163,6 +163,21 @@ async def test_the_child_starts_with_the_refresh_task_not_at_its_first_round(
         assert process._pool is None  # stopped with the task
 
 
+async def test_a_child_that_cannot_start_with_the_task_is_started_by_the_first_round(
+    tmp_path: Path,
+) -> None:
+    class Unstartable(FiguresProcess):
+        def start(self) -> None:
+            raise OSError("no process could be made")
+
+    published = Topic()
+    async with ward(sqlite(tmp_path)) as (model, _):
+        process = Unstartable(model.url)
+        refresh = refresh_in(model, process, published)
+        await asyncio.wait_for(refresh.task(lambda: bool(published.keys), 30)(), 60)
+        assert published.keys  # the round ran, its figures in a child started then
+
+
 #: A worker in a process of its own: one refresh's figures in the child, then it waits.
 WORKER = """
 import asyncio, sys, time
