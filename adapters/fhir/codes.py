@@ -30,6 +30,15 @@ DISCHARGE_DESTINATION_ENGLAND = (
 )
 #: The same NHS codes under the system URI of UK Core's first (STU) releases, still in its examples.
 DISCHARGE_DESTINATION_UK_CORE_STU = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-DischargeDestination"
+#: The NHS Data Dictionary tables under the system URIs of UK Core STU1, still sent (the NHS
+#: England IOPS examples carry them).
+ADMISSION_METHOD_NHS_DD = (
+    "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-AdmissionMethod"
+)
+DISCHARGE_DESTINATION_NHS_DD = (
+    "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-DischargeDestination"
+)
+SNOMED_CT = "http://snomed.info/sct"
 HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
 HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -55,6 +64,7 @@ _A, _D = AdmissionMethod, DischargeDestination
 #: Admission method, tried in this order: the UK Core extension, admitSource, then class.
 ADMISSION_METHOD_CODES = {
     **_in(ADMISSION_METHOD_ENGLAND, nhs_codes.ADMISSION_METHODS),
+    **_in(ADMISSION_METHOD_NHS_DD, nhs_codes.ADMISSION_METHODS),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
 ADMIT_SOURCE_CODES = {
@@ -75,6 +85,7 @@ CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE
 DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_UK_CORE_STU, nhs_codes.DISCHARGE_DESTINATIONS),
+    **_in(DISCHARGE_DESTINATION_NHS_DD, nhs_codes.DISCHARGE_DESTINATIONS),
     **_table(
         HL7_DISCHARGE_DISPOSITION,
         {
@@ -88,6 +99,26 @@ DISCHARGE_DESTINATION_CODES = {
         },
     ),
     **_table(FLOWSIGHT_DISCHARGE_DESTINATION, {value.value: value for value in _D}),
+}
+
+_O = AttendanceOutcome
+#: Where an emergency department's patient went (Encounter.hospitalization.dischargeDisposition):
+#: the Emergency Care Data Set's EMERGENCY CARE DISCHARGE DESTINATION (SNOMED CT), which UK ED
+#: systems send. A ward, short-stay ward or critical care unit of the hospital is an admission;
+#: another hospital or a hospice a transfer; home, a care home, custody, same-day emergency care,
+#: hospital at home and the mortuary leave the department without an admission.
+ATTENDANCE_OUTCOME_CODES = {
+    **_table(
+        SNOMED_CT,
+        {
+            "306706006 1066331000000109 1066361000000104 1066371000000106 1066381000000108 "
+            "1066391000000105 1066401000000108": _O.ADMITTED,
+            "19712007 183919006": _O.TRANSFERRED,
+            "306689006 306691003 306694006 306705005 50861005 1066341000000100 "
+            "1066351000000102 305398007": _O.DISCHARGED,
+        },
+    ),
+    **_table(HL7_DISCHARGE_DISPOSITION, {"aadvice": _O.LEFT}),
 }
 
 _DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
@@ -156,18 +187,32 @@ def destination(
     return found
 
 
-def attendance_outcome(encounter: Encounter) -> tuple[AttendanceOutcome, str]:
-    """Left before treatment, transferred to another hospital, or (by default) discharged."""
+def attendance_outcome(encounter: Encounter, notes: list[Note]) -> tuple[AttendanceOutcome, str]:
+    """Admitted, transferred to another hospital, left before treatment, or discharged: by the
+    ECDS and HL7 codes, then the discharge destination tables (another hospital is a transfer);
+    discharged when there is no disposition, and discharged with a note naming the code when no
+    table knows it."""
     disposition = (
         encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
     )
     if disposition is None:
         return AttendanceOutcome.DISCHARGED, _DISPOSITION
-    codes = {(c.system, c.code) for c in disposition.coding or []}
-    if (HL7_DISCHARGE_DISPOSITION, "aadvice") in codes:
-        return AttendanceOutcome.LEFT, _DISPOSITION
-    if lookup(disposition, DISCHARGE_DESTINATION_CODES) == DischargeDestination.OTHER_HOSPITAL:
+    outcome = lookup(disposition, ATTENDANCE_OUTCOME_CODES)
+    if outcome is not None:
+        return outcome, _DISPOSITION
+    place = lookup(disposition, DISCHARGE_DESTINATION_CODES)
+    if place == DischargeDestination.OTHER_HOSPITAL:
         return AttendanceOutcome.TRANSFERRED, _DISPOSITION
+    if place is None:
+        codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
+        notes.append(
+            Note(
+                _DISPOSITION,
+                f"no attendance outcome for {codes or repr(disposition.text or '')}: counted as "
+                f"discharged; use the ECDS discharge destination codes ({SNOMED_CT}) or "
+                f"{HL7_DISCHARGE_DISPOSITION}",
+            )
+        )
     return AttendanceOutcome.DISCHARGED, _DISPOSITION
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
+from pydantic import ValidationError
 
 from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
 
@@ -75,3 +77,30 @@ def timestamp(value: datetime | date | str | None, element: str, meaning: str) -
             f"got {value!s}",
         )
     return value.isoformat()
+
+
+def in_order(period: Period | None, element: str) -> None:
+    """Refused when `period` ends before it starts (FHIR R4 invariant per-1): a discharge
+    before its admission would leave the patient in a bed for good."""
+    start, end = (period.start, period.end) if period else (None, None)
+    if not (isinstance(start, datetime) and isinstance(end, datetime)):
+        return
+    if start.tzinfo is None or end.tzinfo is None or end >= start:
+        return  # an instant without an offset is refused where it is read
+    raise Refused(
+        INVALID_FIELD,
+        f"{element}.end",
+        f"{element}.end ({end.isoformat()}) is before its start ({start.isoformat()}); a "
+        "Period's start must not be after its end (FHIR R4 invariant per-1)",
+    )
+
+
+def problems(invalid: Exception) -> str:
+    """What fhir.resources found wrong, by element, without the values it found there (a
+    Patient's are its NHS number and name)."""
+    if isinstance(invalid, ValidationError):
+        return "; ".join(
+            ".".join(str(part) for part in error["loc"] if part != "root") + f": {error['msg']}"
+            for error in invalid.errors(include_url=False)
+        )
+    return type(invalid).__name__

@@ -49,6 +49,10 @@ log = logging.getLogger("flowsight.api")
 FHIR_BUNDLE_MAX = 500
 #: Largest request body read, in bytes (setting `fhir_body_max_bytes`).
 FHIR_BODY_MAX_BYTES = 1_000_000
+#: Deepest nesting of objects and arrays read in a JSON body. A real Encounter in a transaction
+#: Bundle is about a dozen levels deep; past this a body is refused at the door, before any
+#: step that re-encodes it (orjson stops at 255 levels, the standard library's reader near 1,000).
+FHIR_MAX_DEPTH = 64
 
 #: The organisation an event is checked against, from its source and the caller's organisations.
 OrganisationOf = Callable[[object, frozenset[str]], str]
@@ -72,26 +76,55 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
     else a 400 (413 for an XML Bundle over FHIR_BUNDLE_MAX entries) that dead-letters the body."""
     if xml:
         try:
-            return resource_from_xml(body, resource_type, FHIR_BUNDLE_MAX)
+            document: object = resource_from_xml(body, resource_type, FHIR_BUNDLE_MAX)
         except XmlRefused as refusal:
             if refusal.status == 413:
                 return error(413, "too-long", refusal.rejected.message, "Bundle.entry")
             message = refusal.rejected.message
             issue = Issue("error", "structure", message, resource_type, INVALID_FHIR)
             return Answer(refusal.status, [issue], [(body, refusal.rejected)])
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as problem:
-        rejected = Rejected(MALFORMED_JSON, "", f"the body is not JSON: {problem}")
     else:
-        found = document.get("resourceType") if isinstance(document, dict) else None
-        if found == resource_type:
-            assert isinstance(document, dict)
-            return document
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as problem:
+            return _bad_body(
+                body, resource_type, MALFORMED_JSON, f"the body is not JSON: {problem}"
+            )
+    if _deeper_than(document, FHIR_MAX_DEPTH):
+        message = f"the body nests elements more than {FHIR_MAX_DEPTH} levels deep"
+        return _bad_body(body, resource_type, INVALID_FHIR, message)
+    found = document.get("resourceType") if isinstance(document, dict) else None
+    if found != resource_type:
         message = f"expected a {resource_type} resource, got {found or 'no resourceType'}"
-        rejected = Rejected(INVALID_FHIR, "resourceType", message)
-    issue = Issue("error", "structure", rejected.message, resource_type, rejected.reason)
-    return Answer(400, [issue], [(body, rejected)])
+        return _bad_body(body, resource_type, INVALID_FHIR, message, "resourceType")
+    assert isinstance(document, dict)
+    return document
+
+
+def _bad_body(
+    body: bytes, resource_type: str, reason: str, message: str, field: str = ""
+) -> Answer:
+    """The 400 for a body that is not a resource flowsight can read, dead-lettering it."""
+    issue = Issue("error", "structure", message, resource_type, reason)
+    return Answer(400, [issue], [(body, Rejected(reason, field, message))])
+
+
+def _deeper_than(document: object, limit: int) -> bool:
+    """Whether `document` nests objects and arrays more than `limit` levels, walked a level at
+    a time: a body too deep is exactly one that must not be recursed into."""
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,13 @@ from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.reference import Reference
 
-from flowsight.adapters.fhir.elements import Note, identifier_value, location_element, referenced_id
+from flowsight.adapters.fhir.elements import (
+    Note,
+    identifier_value,
+    in_order,
+    location_element,
+    referenced_id,
+)
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import MISSING_FIELD, UNKNOWN_SERVICE, Refused
@@ -32,7 +38,8 @@ NOT_YET = frozenset({"planned", "reserved"})
 class Stay:
     """One location of the Encounter's history: where (service, unit) and since when."""
 
-    index: int
+    index: int  # in Encounter.location
+    ordinal: int  # among the locations the patient has been at: what names a transfer
     service: str
     unit: str | None
     start: datetime | None
@@ -50,13 +57,14 @@ class Places:
 
 def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]:
     """The locations the patient has been at, in order; planned and reserved ones left out."""
-    found = []
+    found: list[Stay] = []
     for index, entry in enumerate(encounter.location or []):
         if entry.status in NOT_YET:
             continue
         service, unit = _place(entry.location, index, encounter, places, notes)
         start = entry.period.start if entry.period else None
-        found.append(Stay(index, service, unit, start))
+        in_order(entry.period, f"Encounter.location[{index}].period")
+        found.append(Stay(index, len(found), service, unit, start))
     if not found:
         raise Refused(
             MISSING_FIELD,

@@ -22,11 +22,12 @@ from flowsight.adapters.fhir.elements import (
     Note,
     episode,
     identifier_value,
+    in_order,
     location_element,
     timestamp,
 )
 from flowsight.adapters.fhir.locations import Places, Stay, stays
-from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, patient
+from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, part_of, patient
 from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.schemas.events import SCHEMA_VERSION
@@ -39,6 +40,9 @@ __all__ = ["INVALID_FHIR", "UNSUPPORTED_ENCOUNTER", "MappedEncounter", "MappedEv
 
 #: Statuses whose snapshot says the patient was admitted (and, if finished, discharged).
 ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
+#: Statuses of a patient present but not yet seen: at a front door (an emergency department)
+#: that is the attendance, whose four-hour clock runs from the arrival; at a ward, nothing yet.
+ARRIVED_STATUSES = frozenset({"arrived", "triaged"})
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 
@@ -87,6 +91,8 @@ def map_encounter(
     """
     notes: list[Note] = []
     try:
+        if encounter.partOf is not None:
+            return MappedEncounter([], [part_of(encounter.partOf, bundle)])
         reading = _Reading(front_door, profiles or {}, services, bundle, notes)
         return MappedEncounter(_events(encounter, organisation, now, reading), notes)
     except Refused as refused:
@@ -137,7 +143,7 @@ class _Snapshot:
     def transfers(self) -> list[tuple[str, Stay, Stay]]:
         """(id suffix, from, to) for each move to another service or unit in the history."""
         return [
-            (f"transfer:{stay.index}", previous, stay)
+            (f"transfer:{stay.ordinal}", previous, stay)
             for previous, stay in pairwise(self.stays)
             if (previous.service, previous.unit) != (stay.service, stay.unit)
         ]
@@ -147,21 +153,30 @@ def _events(
     encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
 ) -> list[MappedEvent]:
     status = encounter.status
-    if status not in ADMITTED_STATUSES | RETRACTED_STATUSES:
+    if status not in ADMITTED_STATUSES | RETRACTED_STATUSES | ARRIVED_STATUSES:
         raise Refused(
             UNSUPPORTED_ENCOUNTER,
             "Encounter.status",
-            f"status {status!r} is not an admission, transfer or discharge; flowsight takes "
-            "in-progress, onleave, finished, and entered-in-error or cancelled to retract",
+            f"status {status!r} is not an arrival, admission, transfer or discharge; flowsight "
+            "takes in-progress, onleave, finished, arrived or triaged at an emergency "
+            "department, and entered-in-error or cancelled to retract",
         )
+    in_order(encounter.period, "Encounter.period")
     snapshot = _snapshot(encounter, organisation, reading)
     in_department = _department(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
         return _cancellations(encounter, snapshot, now, in_department)
+    if status in ARRIVED_STATUSES and not in_department:
+        raise Refused(
+            UNSUPPORTED_ENCOUNTER,
+            "Encounter.status",
+            f"status {status!r} away from an emergency department: nothing has been admitted "
+            "yet; send the Encounter again once it is in-progress",
+        )
     if not in_department:
         events = [_admission(encounter, snapshot)]
     else:
-        events = _attendance(encounter, snapshot, in_department, status)
+        events = _attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
@@ -210,7 +225,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
         "episode_id": episode_id,
     }
     elements = {
-        "event_id": "Encounter.id" if encounter.id else episode_element,
+        "event_id": episode_element,
         "source": source_element,
         "patient": patient_element,
         "patient.id_system": "Encounter.subject.identifier.system",
@@ -220,7 +235,9 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
     history = stays(encounter, places, reading.notes)
-    return _Snapshot(encounter.id or episode_id, common, elements, history, profile)
+    # The business identifier, not the logical id: a transaction's POST has no id, and the same
+    # spell read back from a server, or sent again through a subscription, has one.
+    return _Snapshot(episode_id, common, elements, history, profile)
 
 
 def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
@@ -259,7 +276,11 @@ def _department(stays: list[Stay], front_door: Collection[str]) -> list[Stay]:
 
 
 def _attendance(
-    encounter: Encounter, snapshot: _Snapshot, in_department: list[Stay], status: str
+    encounter: Encounter,
+    snapshot: _Snapshot,
+    in_department: list[Stay],
+    status: str,
+    notes: list[Note],
 ) -> list[MappedEvent]:
     department = in_department[0]
     start = encounter.period.start if encounter.period else None
@@ -281,7 +302,7 @@ def _attendance(
         element = "Encounter.period.end"
         end = encounter.period.end if encounter.period else None
         departed = timestamp(end, element, "the time the patient left the department")
-        outcome, outcome_element = attendance_outcome(encounter)
+        outcome, outcome_element = attendance_outcome(encounter, notes)
     else:
         return [arrival]
     fields = {

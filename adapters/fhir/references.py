@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.location import Location
@@ -20,7 +21,7 @@ from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
 from flowsight.adapters.fhir.codes import NHS_NUMBER_SYSTEM
-from flowsight.adapters.fhir.elements import INVALID_FHIR
+from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, Note, problems
 from flowsight.services.validation import MISSING_FIELD, Refused
 
 _Found = TypeVar("_Found", Patient, Location)
@@ -87,14 +88,28 @@ def resolve(
         raise Refused(
             MISSING_FIELD,
             element,
-            f"{element} {target!r} is {where}, a {resource.get('resourceType')}, not a {kind}",
+            f"{element} {shown(target, kind)} is {where}, a {resource.get('resourceType')}, "
+            f"not a {kind}",
         )
     try:
         return model.model_validate(resource)
     except (ValidationError, ValueError, KeyError) as invalid:
         raise Refused(
-            INVALID_FHIR, element, f"{element} {target!r} is {where}, not a valid {kind}: {invalid}"
+            INVALID_FHIR,
+            element,
+            f"{element} {shown(target, kind)} is {where}, not a valid {kind}: {problems(invalid)}",
         ) from None
+
+
+def shown(target: str, kind: str) -> str:
+    """A reference as a message may quote it. A Patient's id or search may be the NHS number
+    (the PDS FHIR API's ids are), and an answer or a dead letter's header must not carry one:
+    of a Patient reference only its shape is shown."""
+    if kind != "Patient" or target.startswith(("#", "urn:uuid:")):
+        return repr(target)
+    if "?" in target:
+        return repr(target.split("?", 1)[0] + "?…") + " (a conditional reference)"
+    return repr(target.rsplit("/", 1)[0] + "/…") if "/" in target else "(an id)"
 
 
 def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict[str, str], str]:
@@ -131,22 +146,43 @@ def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict
         )
     found = resolve(subject, Patient, encounter, bundle, element)
     if found is None:
+        searched = _searched_identity(target)
+        if searched is not None:
+            return searched, element
         raise Refused(
             MISSING_FIELD,
             element,
-            f"{element} {target!r} is neither a Patient contained in the Encounter nor an entry "
-            "of its transaction Bundle; give Encounter.subject.identifier (the NHS number) or "
-            "send the Patient in the same transaction",
+            f"{element} {shown(target, 'Patient')} is neither a Patient contained in the "
+            "Encounter nor an entry of its transaction Bundle, nor a conditional reference "
+            "Patient?identifier=<system>|<value>; give Encounter.subject.identifier (the NHS "
+            "number) or send the Patient in the same transaction",
         )
     identity = patient_identity(found)
     if identity is None:
         raise Refused(
             MISSING_FIELD,
             element,
-            f"the Patient {target!r} has neither an NHS number ({NHS_NUMBER_SYSTEM}) nor an "
-            "identifier with a system and a value",
+            f"the Patient {shown(target, 'Patient')} has neither an NHS number "
+            f"({NHS_NUMBER_SYSTEM}) nor an identifier with a system and a value",
         )
     return identity, element
+
+
+def _searched_identity(target: str) -> dict[str, str] | None:
+    """The patient a conditional reference searches for by one identifier with a system
+    (`Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919`): in a transaction it
+    stands for the Patient that identifier names, as R4's transaction rules resolve it."""
+    if not target.startswith("Patient?"):
+        return None
+    searched = parse_qs(target.removeprefix("Patient?")).get("identifier", [])
+    if len(searched) != 1:
+        return None
+    system, bar, value = searched[0].rpartition("|")
+    if not (bar and system and value):
+        return None
+    if system == NHS_NUMBER_SYSTEM:
+        return {"nhs_number": value}
+    return {"local_id": value, "id_system": system}
 
 
 def patient_identity(found: Patient) -> dict[str, str] | None:
@@ -173,3 +209,25 @@ def _as(model: type[_Found], resource: object, element: str, what: str) -> _Foun
 def _relative(url: str) -> str:
     """`Patient/123` of a RESTful URL `https://server/fhir/Patient/123`."""
     return "/".join(url.rstrip("/").split("/")[-2:])
+
+
+def part_of(parent: Reference, bundle: BundleIndex) -> Note:
+    """An Encounter that is part of another (an episode within a spell, a ward stay within an
+    admission) publishes nothing: the patient's admission, moves and discharge are the spell's,
+    and mapping both would admit the patient twice. In the same transaction as the Encounter it
+    is part of it is noted; alone, refused, so that the sender learns to send the spell."""
+    target = parent.reference or ""
+    found = bundle.find(target) if target else None
+    if found is None or found[1].get("resourceType") != "Encounter":
+        raise Refused(
+            UNSUPPORTED_ENCOUNTER,
+            "Encounter.partOf",
+            "an Encounter that is part of another (partOf) is an episode of a spell: flowsight "
+            "maps the spell, the Encounter it is part of, with its location history; send that "
+            "one (in the same transaction, this one is noted and not mapped)",
+        )
+    return Note(
+        "Encounter.partOf",
+        f"part of Bundle.entry[{found[0]}], whose admission, moves and discharge are the "
+        "patient's: nothing published for this Encounter",
+    )

@@ -16,7 +16,7 @@ from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.patient import Patient
 from lxml import etree
 
-from flowsight.adapters.fhir.elements import INVALID_FHIR
+from flowsight.adapters.fhir.elements import INVALID_FHIR, problems
 from flowsight.services.validation import Rejected
 
 FHIR_XML = "application/fhir+xml"
@@ -75,7 +75,7 @@ def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict
     try:
         resource = _MODELS[resource_type].model_validate_xml(body, xmlparser=safe_parser())
     except Exception as invalid:  # fhir.resources raises ValidationError, KeyError, ValueError
-        message = f"{resource_type}: not valid FHIR R4 XML: {str(invalid)[:600]}"
+        message = f"{resource_type}: not valid FHIR R4 XML: {problems(invalid)[:600]}"
         raise XmlRefused(422, Rejected(INVALID_FHIR, resource_type, message)) from None
     document: dict[str, Any] = resource.model_dump(mode="json")
     return document

@@ -293,11 +293,11 @@ async def test_an_encounter_becomes_an_admission_answered_with_information(
 
     assert response.status_code == 202, response.text
     assert issues(response) == [("information", "informational", "Encounter", None)]
-    assert "enc-1:admission" in response.json()["issue"][0]["diagnostics"]
+    assert "SPELL-9:admission" in response.json()["issue"][0]["diagnostics"]
     ((gateway, organisation, events),) = writer.published
     assert (gateway, organisation) == ("fhir", "RR8")
     assert [(e["event_type"], e["event_id"], e["admission_method"]) for e in events] == [
-        ("admission", "enc-1:admission", "emergency")
+        ("admission", "SPELL-9:admission", "emergency")
     ]
 
 
@@ -408,7 +408,7 @@ async def test_a_transaction_bundle_publishes_every_encounter(
         "Bundle.entry[0].resource",
         "Bundle.entry[1].resource",
     ]
-    assert [e["event_id"] for e in writer.events()] == ["enc-1:admission", "enc-2:admission"]
+    assert [e["event_id"] for e in writer.events()] == ["SPELL-9:admission", "SPELL-10:admission"]
 
 
 async def test_a_bundle_with_an_invalid_entry_publishes_nothing_and_names_the_entry(

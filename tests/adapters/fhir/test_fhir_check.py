@@ -37,8 +37,10 @@ def test_check_shows_events_warnings_and_refusals_and_exits_1_on_a_refusal(
     )
 
     assert result.exit_code == 1, result.output
-    assert "admission enc-7781:admission" in result.output
-    assert "discharge enc-7781:discharge" in result.output and "destination=other" in result.output
+    assert "admission SPELL-55123:admission" in result.output
+    assert (
+        "discharge SPELL-55123:discharge" in result.output and "destination=other" in result.output
+    )
     assert "warning Encounter.hospitalization.dischargeDisposition" in result.output
     assert "missing_field Encounter.subject.reference" in result.output
     assert "2 files, 1 refused" in result.output

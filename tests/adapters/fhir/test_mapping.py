@@ -18,6 +18,7 @@ from flowsight.adapters.fhir.codes import (
     HL7_ACT_CODE,
     HL7_ADMIT_SOURCE,
     HL7_DISCHARGE_DISPOSITION,
+    SNOMED_CT,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
 from flowsight.adapters.fhir.mapping import (
@@ -42,7 +43,7 @@ from tests.adapters.fhir.encounters import (
 def test_an_in_progress_encounter_is_an_admission_to_its_location_service() -> None:
     assert bodies(encounter()) == [
         {
-            "event_id": "enc-7781:admission",
+            "event_id": "SPELL-55123:admission",
             "event_type": "admission",
             "schema_version": "1",
             "source": "RR8/fhir",
@@ -81,16 +82,18 @@ def test_a_resend_or_a_new_version_maps_to_the_same_event_ids() -> None:
     assert bodies(again) == first
     # The discharge snapshot repeats the admission with its id, so it is absorbed downstream.
     assert [event["event_id"] for event in bodies(discharged)] == [
-        "enc-7781:admission",
-        "enc-7781:discharge",
+        "SPELL-55123:admission",
+        "SPELL-55123:discharge",
     ]
 
 
-def test_without_an_id_event_ids_come_from_the_encounter_identifier() -> None:
-    document = encounter()
-    del document["id"]
+def test_the_spell_posted_without_an_id_and_read_back_with_one_maps_to_the_same_ids() -> None:
+    # A transaction's POST carries no id; the same Encounter from a server or a subscription
+    # does. The spell's identifier names the events either way, or it would be admitted twice.
+    posted = encounter()
+    del posted["id"]
 
-    assert bodies(document)[0]["event_id"] == "SPELL-55123:admission"
+    assert bodies(posted) == bodies(encounter())
 
 
 def method_extension(code: str) -> dict[str, Any]:
@@ -200,7 +203,7 @@ def test_a_new_location_in_the_history_is_a_transfer_at_its_start() -> None:
 
     assert admission["service"] == "lth-ed"
     assert transfer == {
-        "event_id": "enc-7781:transfer:1",
+        "event_id": "SPELL-55123:transfer:1",
         "event_type": "transfer",
         "schema_version": "1",
         "source": "RR8/fhir",
@@ -350,9 +353,9 @@ def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str
     cancellations = bodies(document)
 
     assert [(c["event_type"], c["cancels_event_id"], c["service"]) for c in cancellations] == [
-        ("cancellation", "enc-7781:admission", "lth-ed"),
-        ("cancellation", "enc-7781:transfer:1", "lth-ed"),
-        ("cancellation", "enc-7781:discharge", "lth-wards"),
+        ("cancellation", "SPELL-55123:admission", "lth-ed"),
+        ("cancellation", "SPELL-55123:transfer:1", "lth-ed"),
+        ("cancellation", "SPELL-55123:discharge", "lth-wards"),
     ]
     assert {c["occurred_at"] for c in cancellations} == {"2025-03-10T09:45:00+00:00"}
 
@@ -468,7 +471,7 @@ def ed_only(**changes: Any) -> dict[str, Any]:
 def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admission() -> None:
     (arrival,) = department_events(ed_only())
     assert arrival == {
-        "event_id": "enc-7781:attendance",
+        "event_id": "SPELL-55123:attendance",
         "event_type": "attendance",
         "schema_version": "1",
         "source": "RR8/fhir",
@@ -487,6 +490,11 @@ def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admiss
         ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "19"}]}, "discharged"),
         ({"coding": [{"system": DISCHARGE_DESTINATION_ENGLAND, "code": "49"}]}, "transferred"),
         ({"coding": [{"system": HL7_DISCHARGE_DISPOSITION, "code": "aadvice"}]}, "left"),
+        # The ECDS discharge destinations UK emergency departments send (SNOMED CT).
+        ({"coding": [{"system": SNOMED_CT, "code": "306706006"}]}, "admitted"),  # to a ward
+        ({"coding": [{"system": SNOMED_CT, "code": "1066391000000105"}]}, "admitted"),  # ICU
+        ({"coding": [{"system": SNOMED_CT, "code": "19712007"}]}, "transferred"),
+        ({"coding": [{"system": SNOMED_CT, "code": "306689006"}]}, "discharged"),  # home
     ],
 )
 def test_leaving_the_department_is_the_attendance_departure_with_its_outcome(
@@ -499,9 +507,9 @@ def test_leaving_the_department_is_the_attendance_departure_with_its_outcome(
 
     arrival, departure = department_events(document)
 
-    assert arrival["event_id"] == "enc-7781:attendance"
+    assert arrival["event_id"] == "SPELL-55123:attendance"
     assert {k: departure[k] for k in ("event_id", "service", "occurred_at", "outcome")} == {
-        "event_id": "enc-7781:attendance:departure",
+        "event_id": "SPELL-55123:attendance:departure",
         "service": "lth-ed",
         "occurred_at": "2025-03-10T14:05:00+00:00",
         "outcome": outcome,
@@ -522,10 +530,10 @@ def test_moving_on_to_a_ward_is_leaving_the_department_admitted_then_an_admissio
     events = department_events(document)
 
     assert [(e["event_id"], e["event_type"], e["service"], e["occurred_at"]) for e in events] == [
-        ("enc-7781:attendance", "attendance", "lth-ed", "2025-03-10T09:40:00+00:00"),
-        ("enc-7781:attendance:departure", "attendance", "lth-ed", "2025-03-10T13:10:00+00:00"),
-        ("enc-7781:admission", "admission", "lth-wards", "2025-03-10T13:10:00+00:00"),
-        ("enc-7781:discharge", "discharge", "lth-wards", "2025-03-14T15:00:00+00:00"),
+        ("SPELL-55123:attendance", "attendance", "lth-ed", "2025-03-10T09:40:00+00:00"),
+        ("SPELL-55123:attendance:departure", "attendance", "lth-ed", "2025-03-10T13:10:00+00:00"),
+        ("SPELL-55123:admission", "admission", "lth-wards", "2025-03-10T13:10:00+00:00"),
+        ("SPELL-55123:discharge", "discharge", "lth-wards", "2025-03-14T15:00:00+00:00"),
     ]
     assert events[1]["outcome"] == "admitted"
     assert (events[2]["admission_method"], events[2]["unit"]) == ("emergency", "Ward 12")
@@ -551,10 +559,10 @@ def test_a_retracted_department_encounter_cancels_the_attendance_and_what_follow
     cancelled = [c["cancels_event_id"] for c in department_events(document)]
 
     assert cancelled == [
-        "enc-7781:attendance",
-        "enc-7781:attendance:departure",
-        "enc-7781:admission",
-        "enc-7781:discharge",
+        "SPELL-55123:attendance",
+        "SPELL-55123:attendance:departure",
+        "SPELL-55123:admission",
+        "SPELL-55123:discharge",
     ]
 
 

@@ -123,17 +123,29 @@ def test_a_contained_patient_without_an_nhs_number_gives_its_local_identifier() 
 
 
 @pytest.mark.parametrize(
-    "subject",
-    [{"reference": "Patient/elsewhere"}, {"reference": "#missing"}],
+    ("reference", "named"),
+    [
+        ("#missing", "'#missing'"),
+        # A Patient's id may be the NHS number (the PDS FHIR API's are): only its shape is named.
+        ("Patient/elsewhere", "'Patient/…'"),
+        (
+            f"https://api.service.nhs.uk/personal-demographics/FHIR/R4/Patient/{NHS_NUMBER}",
+            "R4/Patient/…'",
+        ),
+        ("Patient?identifier=https://fhir.nhs.uk/Id/nhs-number", "'Patient?…' (a conditional"),
+    ],
 )
 def test_a_subject_reference_that_cannot_be_resolved_is_refused_naming_it(
-    subject: dict[str, Any],
+    reference: str, named: str
 ) -> None:
-    answer = refusal(encounter(subject=subject))
+    answer = refusal(encounter(subject={"reference": reference}))
 
     [issue] = answer.issues
     assert (issue.expression, issue.reason) == ("Encounter.subject.reference", "missing_field")
-    assert subject["reference"] in issue.diagnostics
+    assert named in issue.diagnostics
+    assert "elsewhere" not in issue.diagnostics
+    assert NHS_NUMBER not in issue.diagnostics
+    assert NHS_NUMBER not in answer.dead_letters[0][1].message
 
 
 def test_a_subject_reference_to_a_patient_without_identifiers_is_refused() -> None:
