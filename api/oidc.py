@@ -27,6 +27,17 @@ class TokenRejected(Exception):
     """The bearer token is not one this API accepts; the message says why, without the token."""
 
 
+#: The longest reason for a refused token that is answered and logged: PyJWT's messages may
+#: quote what the caller sent.
+REASON_MAX_CHARS = 200
+
+
+def _bounded(reason: str) -> str:
+    """`reason` on one line and at most REASON_MAX_CHARS long."""
+    flat = " ".join(reason.split())
+    return flat if len(flat) <= REASON_MAX_CHARS else flat[: REASON_MAX_CHARS - 1] + "…"
+
+
 def looks_like_jwt(presented: str) -> bool:
     """Whether a presented credential has a JWT's shape (three parts, a JSON header)."""
     return presented.count(".") == 2 and presented.startswith("eyJ")
@@ -55,10 +66,11 @@ class OidcVerifier:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-        except jwt.PyJWKClientError as error:
-            raise TokenRejected(f"no signing key of {self.issuer} verifies it ({error})") from None
+        except jwt.PyJWKClientError:
+            # PyJWT's message quotes the token's `kid`: the caller's text, of any length.
+            raise TokenRejected(f"no signing key of {self.issuer} verifies it") from None
         except (jwt.InvalidTokenError, httpx.HTTPError, KeyError, ValueError) as error:
-            raise TokenRejected(str(error) or type(error).__name__) from None
+            raise TokenRejected(_bounded(str(error) or type(error).__name__)) from None
         return Principal(str(claims["sub"]), frozenset(self._roles(claims)), OIDC)
 
     def _roles(self, claims: dict[str, Any]) -> list[str]:

@@ -50,6 +50,34 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+#: The most of a caller's path and of a refusal's reason a log line quotes.
+LOGGED_CHARS = 200
+
+
+def log_denied(request: Request, status: int, who: str | None, why: str) -> None:
+    """Log a refused request (401, 403): who was refused what, from where, and why; never the
+    credential presented. What the caller chose (the path, a token's text in the reason) is kept
+    on one line and cut at LOGGED_CHARS: a 65 kB path is a log line, not a burden."""
+    log.warning(
+        "denied %s %s from %s: %s %s (%s)",
+        request.method,
+        _quoted(request.url.path),
+        request.client.host if request.client else "unknown",
+        status,
+        who or "unauthenticated",
+        _quoted(why),
+    )
+
+
+def _quoted(text: str) -> str:
+    """`text` as it is when short and printable; else quoted (a newline cannot start a forged
+    line) and cut."""
+    if len(text) <= LOGGED_CHARS and text.isprintable():
+        return text
+    shown = repr(text[:LOGGED_CHARS])
+    return shown + (f" (cut from {len(text)} characters)" if len(text) > LOGGED_CHARS else "")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer our own errors, HTTP errors and validation errors as problem details."""
 
@@ -57,15 +85,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, error: Problem) -> JSONResponse:
         if error.status in (401, 403):
             # Who was refused what, from where, and why; never the credential presented.
-            log.warning(
-                "denied %s %s from %s: %s %s (%s)",
-                request.method,
-                request.url.path,
-                request.client.host if request.client else "unknown",
-                error.status,
-                error.who or "unauthenticated",
-                error.detail,
-            )
+            log_denied(request, error.status, error.who, error.detail)
         return problem_response(request, error.status, error.title, error.detail, **error.extra)
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
 
 log = logging.getLogger("flowsight")
@@ -24,17 +25,20 @@ log = logging.getLogger("flowsight")
 REDACTED = "[redacted]"
 #: The fields a log call may add with `extra=`: an event's correlation id (docs/operations.md).
 LOGGED_EXTRAS = ("correlation_id",)
-#: Ten digits, together or written 3-3-4: the shape of an NHS number (its check digit is not
-#: tested, so any such run goes, including an NHS number with a wrong check digit).
-NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}([ -]?)\d{3}\1\d{4}(?!\d)")
 #: Credentials whose values are not known in advance: what a caller or a URL carries.
 CREDENTIAL_SHAPES = (
-    # user:password@ in any URL (database, broker, webhook)
-    re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s]+(?=@)"),
+    # user:password@ in any URL (database, broker, webhook). A scheme is tried only where a run of
+    # scheme characters begins, and every part is bounded: unbounded, each try scanned to the end
+    # of the line, and a long line a caller chose (a 65 kB path, a token's header) took time
+    # quadratic in its length, holding the event loop for seconds to an hour.
+    re.compile(
+        r"(?P<keep>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}:)"
+        r"[^@\s]{1,256}(?=@)"
+    ),
     # flowsight API keys (`fs_` and 43 URL-safe characters)
     re.compile(r"fs_[A-Za-z0-9_-]{16,}"),
     # JSON web tokens and bearer credentials
-    re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     re.compile(r"(?P<keep>(?i:bearer)\s+)[^\s'\",]+"),
     re.compile(r"(?P<keep>(?i:x-api-key)['\"]?\s*[:=,]\s*['\"]?)[^\s'\",]+"),
     # signatures and secrets in query strings (a Teams workflow URL's `sig`, say)
@@ -55,7 +59,7 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         for pattern in CREDENTIAL_SHAPES:
             text = pattern.sub(_keep_the_name, text)
-        return NHS_NUMBER_SHAPE.sub("[nhs-number?]", text)
+        return without_nhs_numbers(text)
 
 
 def _keep_the_name(match: re.Match[str]) -> str:

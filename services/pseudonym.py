@@ -5,9 +5,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from functools import lru_cache
 
 from flowsight.schemas.events import PatientIdentity
+
+#: Ten digits, together or written 3-3-4 with spaces, hyphens or dots: the shape of an NHS number
+#: (its check digit is not tested, so any such run counts, a wrong check digit included). What
+#: flowsight keeps outside the validator (logs, the audit log) is blanked where it has this shape.
+NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}([ .-]?)\d{3}\1\d{4}(?!\d)", re.ASCII)
+NHS_NUMBER_BLANK = "[nhs-number?]"
+
+
+def without_nhs_numbers(text: str) -> str:
+    """`text` with every NHS-number-shaped run blanked (full-width digits read as digits)."""
+    return NHS_NUMBER_SHAPE.sub(NHS_NUMBER_BLANK, _ascii_digits(text))
+
+
+def _ascii_digits(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(str(int(c)) if c.isdecimal() else c for c in text)
 
 
 def identity_key(patient: PatientIdentity) -> str:

@@ -69,7 +69,8 @@ class Route(Protocol):
 
 
 class _RouteSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A refusal names the field, never the value given: a route holds secrets and passwords.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     kind: str
     name: str | None = Field(None, pattern=ROUTE_NAME_PATTERN)
@@ -232,6 +233,8 @@ RouteSettings = Annotated[
 
 class AlertRoutes(RootModel[list[RouteSettings]]):
     """Every configured alert route (FLOWSIGHT_ALERT_ROUTES, a JSON list)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     root: list[RouteSettings] = Field(default_factory=list)
 

@@ -4,6 +4,7 @@ captured log is scanned for every secret and for the NHS number."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -147,13 +148,50 @@ def test_a_settings_refusal_at_start_quotes_no_secret(tmp_path: Path) -> None:
     assert_clean(done.stdout + done.stderr)
 
 
+@pytest.mark.parametrize(
+    "route",
+    [
+        # A webhook secret one character short of the length asked for.
+        {"kind": "webhook", "url": "https://hooks.example.org/x", "secret": "S3CRET-" + "x" * 24},
+        # A misspelt kind: the whole route used to be quoted, its SMTP password with it.
+        {"kind": "emial", "host": "smtp.example.org", "password": "SMTP-PASSWORD-s3cr3t"},
+    ],
+)
+def test_an_alert_route_refused_at_start_quotes_none_of_its_secrets(
+    tmp_path: Path, route: dict[str, str]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
+    env |= {
+        "FLOWSIGHT_ENVIRONMENT": "production",
+        "FLOWSIGHT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "FLOWSIGHT_API_KEYS": f"v:viewer:{'0' * 64}",
+        "FLOWSIGHT_ALERT_ROUTES": json.dumps([route]),
+        "FLOWSIGHT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flowsight", "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 2
+    assert "AlertRoutes" in done.stderr
+    secret = route.get("secret") or route["password"]
+    assert secret not in done.stdout + done.stderr
+
+
 def test_the_redactor_blanks_each_kind_of_secret() -> None:
     redact = Redactor([PSEUDONYM_KEY])
     text = (
         f"key {PSEUDONYM_KEY}; caller {CALLER_KEY}; Authorization: Bearer abc.def; "
         "X-API-Key: s3cr3t; https://user:pw@host/x?sig=signature123&a=1; "
         "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln; "
-        f"nhs {NHS_NUMBER}, 943 476 5919, 943-476-5919, not 12345678901 or 2026-11-23"
+        f"nhs {NHS_NUMBER}, 943 476 5919, 943-476-5919, 943.476.5919, \uff19\uff14\uff13"
+        "\uff14\uff17\uff16\uff15\uff19\uff11\uff19 (full width), "
+        "not 12345678901 or 2026-11-23"
     )
 
     redacted = redact(text)
@@ -161,7 +199,7 @@ def test_the_redactor_blanks_each_kind_of_secret() -> None:
     for leaked in (PSEUDONYM_KEY, CALLER_KEY, "abc.def", "s3cr3t", "pw@", "signature123"):
         assert leaked not in redacted
     assert "eyJ" not in redacted
-    assert redacted.count("[nhs-number?]") == 3
+    assert redacted.count("[nhs-number?]") == 5
     assert "12345678901" in redacted and "2026-11-23" in redacted
     assert "Bearer [redacted]" in redacted and "https://user:[redacted]@host" in redacted
 
