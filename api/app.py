@@ -74,6 +74,9 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         # Swagger UI and ReDoc load from a CDN: local mode only (docs/security.md).
         docs_url="/docs" if settings.is_local else None,
         redoc_url="/redoc" if settings.is_local else None,
+        # A request for a path without its trailing slash is a 404, not a redirect built from the
+        # Host header the caller sent (a redirect to any host, carrying an X-API-Key with it).
+        redirect_slashes=False,
     )
     install_problem_handlers(app)
     # Innermost of the middleware: its answers still get the headers and are counted.

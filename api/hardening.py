@@ -7,6 +7,8 @@ unexpected error is answered with.
   stay in a browser's or a proxy's cache, and an aggregate is stale within seconds anyway;
 - an unexpected error is a 500 problem document that says nothing of its cause; the cause is
   logged (the log formatter keeps secrets and NHS numbers out of it);
+- every request body bounded in size (`BODY_MAX_BYTES`, before the caller is authenticated) and
+  in time (`BODY_SECONDS`, a 408 past it);
 - a connection error reaching the edge (the database server refused, dropped or did not answer
   the connection) is a 503 like a database error (`api/problems.py`), never a 500.
 
@@ -25,7 +27,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from flowsight.api.middleware import SecurityHeaders
+from flowsight.api.middleware import BodyBounds, SecurityHeaders
 from flowsight.api.problems import problem_response
 
 log = logging.getLogger("flowsight.api")
@@ -33,6 +35,13 @@ log = logging.getLogger("flowsight.api")
 DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
 #: Served only in local mode, where they load Swagger UI from its CDN.
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+#: The largest request body any route reads (docs/security.md); the gateways' own limits are
+#: theirs (`routers.events.HTTP_BODY_MAX_BYTES`, `fhir.intake.FHIR_BODY_MAX_BYTES`).
+BODY_MAX_BYTES = 1_000_000
+#: How long a request's body may take to arrive once a route reads it: 1 MB at 34 kB/s.
+BODY_SECONDS = 30.0
+#: The gateways, which read their bodies with a limit and an answer of their own.
+GATEWAY_PATHS = ("/v1/events", "/fhir")
 
 
 def dashboard_script_hashes(page: Path = DASHBOARD) -> list[str]:
@@ -74,6 +83,9 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
     }
 
     app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
+    app.add_middleware(
+        BodyBounds, max_bytes=BODY_MAX_BYTES, seconds=BODY_SECONDS, own_limits=GATEWAY_PATHS
+    )
 
     @app.exception_handler(OSError)
     async def _unreachable(request: Request, error: OSError) -> JSONResponse:

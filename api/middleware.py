@@ -8,10 +8,13 @@ server-sent event stream is not buffered.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NO_STORE = (b"cache-control", b"no-store")
@@ -51,6 +54,71 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyBounds:
+    """Bounds every request body in size and in time, before any route reads it, so before the
+    caller is authenticated (FastAPI reads a body parameter before the dependencies that check
+    the caller).
+
+    - Over `max_bytes`, declared or as it arrives: a 413 problem. Paths in `own_limits` read
+      their bodies with a limit and an answer of their own (the event and FHIR gateways).
+    - Not all arrived within `seconds` of the route asking for it: a 408 problem. A body
+      trickled a byte at a time otherwise holds a connection, a task and a buffer for as long as
+      its sender likes (headers trickled before a route is reached are the reverse proxy's to
+      time out: docs/security.md). Once the body is complete, waiting on the connection (a
+      stream's client going away) is not bounded.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, seconds: float, own_limits: Iterable[str] = ()
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.seconds = seconds
+        self.own_limits = tuple(own_limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = None if scope["path"].startswith(self.own_limits) else self.max_bytes
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        complete, received = False, 0
+
+        async def bounded_receive() -> Message:
+            nonlocal deadline, complete, received
+            if complete:
+                return await receive()
+            if deadline is None:
+                deadline = loop.time() + self.seconds
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                detail = f"the request body did not arrive within {self.seconds:g} s"
+                raise HTTPException(408, detail) from None
+            received += len(message.get("body", b""))
+            if limit is not None and received > limit:
+                raise HTTPException(413, f"the body is over {limit} bytes")
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, bounded_receive, send)
+
+
+def _too_large(limit: int) -> ASGIApp:
+    body = {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": f"the body is over {limit} bytes",
+    }
+    return JSONResponse(body, status_code=413, media_type="application/problem+json")
 
 
 class RequestMetrics:

@@ -31,7 +31,7 @@ from flowsight.api.deps import (
     organisation_for,
     publisher_organisations,
 )
-from flowsight.api.problems import Problem
+from flowsight.api.problems import Problem, log_denied
 from flowsight.api.routers.events import RETRY_AFTER_SECONDS, BodyTooLarge, read_body
 
 GATEWAY = "fhir"
@@ -107,23 +107,23 @@ def _route(resource_type: str) -> dict[str, Any]:
     return _ROUTE | {"openapi_extra": {"requestBody": {"required": True, "content": content}}}
 
 
-def fhir_publisher(state: StateDep, key: PresentedKey) -> frozenset[str] | Answer:
+def fhir_publisher(request: Request, state: StateDep, key: PresentedKey) -> frozenset[str] | Answer:
     """The organisations the caller publishes for, or the 401/403 OperationOutcome to answer.
 
     Authentication is `POST /v1/events`'s own dependency (API key, or OIDC token when an issuer
-    is configured); only its refusal is told as an OperationOutcome.
+    is configured); only its refusal is told as an OperationOutcome, and logged as every
+    refusal is.
     """
     try:
         principal = caller(state, key)
     except Problem as refused:
+        log_denied(request, refused.status, refused.who, refused.detail)
         return outcome.error(refused.status, "login", refused.detail)
     organisations = publisher_organisations(principal)
     if not organisations:
-        return outcome.error(
-            403,
-            "forbidden",
-            f"API key {principal.name!r} has no publisher:<ORG> role, so it may not publish",
-        )
+        detail = f"API key {principal.name!r} has no publisher:<ORG> role, so it may not publish"
+        log_denied(request, 403, principal.name, detail)
+        return outcome.error(403, "forbidden", detail)
     return organisations
 
 

@@ -1,0 +1,137 @@
+"""A caller who means harm, without a credential: one request must not hold the API, its memory
+or its log, nor send its keys elsewhere; refusals are logged on every way in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from starlette.types import Message
+
+from flowsight.api.hardening import BODY_MAX_BYTES
+from flowsight.api.middleware import BodyBounds
+from flowsight.context import build_api
+from tests.security.test_api_hardening import settings
+
+
+@pytest.fixture
+def production(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(build_api(settings(tmp_path, "production"))) as client:
+        yield client
+
+
+def test_redacting_a_long_line_a_caller_chose_takes_linear_time() -> None:
+    # Before, the URL-credential pattern was tried at every letter of a run and scanned to the end
+    # of the line each time: these lines took minutes, holding the event loop that logged them.
+    script = (
+        "from flowsight.logs import Redactor\n"
+        "r = Redactor()\n"
+        "for line in ('/' + 'a' * 300_000, 'a://x:' * 40_000, 'eyJ' * 100_000):\n"
+        "    assert len(r(line)) == len(line)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+def test_a_refusal_for_a_huge_path_is_one_short_log_line(
+    production: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = "a" * 60_000 + "%0Aforged line"
+    with caplog.at_level(logging.WARNING, logger="flowsight.api"):
+        assert production.get(f"/v1/services/{service}/queue").status_code == 401
+
+    [denied] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("denied")]
+    assert len(denied) < 600
+    assert "\n" not in denied
+    assert re.search(r"\(cut from 600\d\d characters\)", denied)
+
+
+def test_a_body_over_the_limit_is_refused_before_the_caller_is_asked_who_they_are(
+    production: TestClient,
+) -> None:
+    body = b'{"levels": [' + b"1," * BODY_MAX_BYTES + b"1]}"
+
+    declared = production.put("/v1/thresholds/lth-wards/queue_length", content=body)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(body), 65_536):
+            yield body[start : start + 65_536]
+
+    streamed = production.post("/v1/alerts/a1/ack", content=chunks())
+
+    for answer in (declared, streamed):
+        assert answer.status_code == 413
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_body_that_trickles_in_is_answered_408() -> None:
+    app = FastAPI()
+
+    @app.post("/slow")
+    async def slow(request: Request) -> dict[str, int]:
+        return {"read": len(await request.body())}
+
+    sent: list[Message] = []
+    chunks = [{"type": "http.request", "body": b"{", "more_body": True}]
+
+    async def receive() -> Message:
+        if chunks:
+            return chunks.pop()
+        await asyncio.sleep(3600)  # the rest never comes
+        raise AssertionError
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/slow",
+        "raw_path": b"/slow",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    asyncio.run(BodyBounds(app, max_bytes=100, seconds=0.2)(scope, receive, send))
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 408
+
+
+def test_a_path_with_a_trailing_slash_is_not_redirected_to_the_host_the_caller_named(
+    production: TestClient,
+) -> None:
+    answer = production.get(
+        "/v1/services/", headers={"host": "evil.example"}, follow_redirects=False
+    )
+
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+
+
+def test_a_refused_fhir_publisher_is_logged_like_any_refusal(
+    production: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="flowsight.api"):
+        answer = production.post(
+            "/fhir/Encounter",
+            content=b"{}",
+            headers={"X-API-Key": "fs_" + "w" * 43, "content-type": "application/fhir+json"},
+        )
+
+    assert answer.status_code == 401
+    assert any(
+        r.getMessage().startswith("denied POST /fhir/Encounter from testclient: 401")
+        for r in caplog.records
+    )
