@@ -4,11 +4,13 @@ gateway writer the ways in (`POST /v1/events`, FHIR) share."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
+from urllib.parse import urlencode
 
 from aiokafka.errors import KafkaError
 from fastapi import Depends, Query, Request
@@ -25,6 +27,7 @@ from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.events import organisation_of
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 
@@ -270,16 +273,50 @@ def organisation_for(source: object, organisations: frozenset[str]) -> str:
 async def audit_read(
     connection: AsyncConnection, request: Request, principal: Principal, action: str
 ) -> None:
-    """Write a patient-level read to the audit log, in the request's transaction."""
+    """Write a patient-level read to the audit log, in the request's transaction.
+
+    The resource is the path and the query parameters the route takes, as read; anything else
+    a caller put in the query is not kept, and nothing shaped like an NHS number is (the audit
+    log is read back by admins: SPEC section 9 allows raw NHS numbers nowhere past the validator).
+    """
     await store.audit(
         connection,
         principal=principal.audit_name,
         action=action,
-        resource=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+        resource=without_nhs_numbers(_resource(request))[:AUDITED_CHARS],
         client=_client(request),
         at=datetime.now(UTC),
     )
 
 
+#: The longest resource the audit log keeps.
+AUDITED_CHARS = 500
+
+
+def _resource(request: Request) -> str:
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    taken = {param.alias for param in _query_params(dependant)}
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name in taken]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    """Every query parameter a route's dependency tree declares."""
+    if dependant is None:
+        return []
+    found = list(dependant.query_params)
+    for child in dependant.dependencies:
+        found += _query_params(child)
+    return found
+
+
 def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """Where the read came from: the client's address, or "not an address" when what the
+    server was told (a forwarded header, say) is not one."""
+    if request.client is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(request.client.host))
+    except ValueError:
+        return "not an address"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -32,6 +32,12 @@ def _iso_8601(value: object) -> object:
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
+def _refuse_since(message: str) -> None:
+    raise Problem(
+        422, "Invalid request", message, errors=[{"field": "query.since", "message": message}]
+    )
+
+
 @router.get(
     "",
     response_model=AuditOut,
@@ -58,10 +64,12 @@ async def audit_log(
 ) -> AuditOut:
     """Every patient-level read and admin change, filtered by who, what and since, paged."""
     if since is not None and since.tzinfo is None:
-        message = "since needs a UTC offset, e.g. 2026-11-16T00:00:00Z"
-        raise Problem(
-            422, "Invalid request", message, errors=[{"field": "query.since", "message": message}]
-        )
+        _refuse_since("since needs a UTC offset, e.g. 2026-11-16T00:00:00Z")
+    if since is not None:
+        try:
+            since.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last representable moment
+            _refuse_since("since is outside the years 1 to 9999 once moved to UTC")
     page = await store.audit_entries(
         connection, who=who, what=what, since=since, limit=limit, offset=offset
     )

@@ -100,3 +100,28 @@ def test_the_openapi_document_declares_every_answer(client: TestClient) -> None:
     assert "application/problem+json" in operation["responses"]["403"]["content"]
     report = client.get("/openapi.json").json()["paths"]["/v1/reports/weekly"]["get"]
     assert {"text/html", "text/csv"} <= set(report["responses"]["200"]["content"])
+
+
+def test_the_audit_log_keeps_the_parameters_a_read_takes_and_no_nhs_number(
+    client: TestClient,
+) -> None:
+    nhs_number = "9434765919"
+    read = client.get(
+        f"/v1/delays/patients?service=lth-wards&nhs_number={nhs_number}&note=943.476.5919",
+        headers=as_role("caseload"),
+    )
+    assert read.status_code == 200, read.text
+
+    [entry] = client.get("/v1/audit", headers=as_role("admin")).json()["entries"]
+    # What the route took is kept; what it ignored (a caller's identifier in the URL) is not.
+    assert entry["resource"] == "/v1/delays/patients?service=lth-wards"
+    assert entry["client"] == "not an address"  # the test client's host is "testclient"
+    assert nhs_number not in str(entry)
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_since_beyond_the_calendar_in_utc_is_a_422(client: TestClient, since: str) -> None:
+    answer = client.get("/v1/audit", params={"since": since}, headers=as_role("admin"))
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "query.since"
