@@ -196,12 +196,14 @@ class AlertsOut(BaseModel):
 
 
 class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(None, max_length=2000, description="what is being done about it")
 
 
 class ThresholdIn(BaseModel):
-    # Numbers only, as the document says: not `true` or "25" read as one.
-    model_config = ConfigDict(strict=True)
+    # Numbers only, as the document says: not `true` or "25" read as one; no field but these.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     level2: float
     level3: float

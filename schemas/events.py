@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -87,13 +89,29 @@ def organisation_of(source: str) -> str:
     return source.split("/", 1)[0]
 
 
+def _rfc3339(value: object) -> object:
+    """Refuse what pydantic would also read as a moment but RFC 3339 is not: a number, or a
+    string of one (Unix time), so `occurred_at: 1764580000` is an error naming the field rather
+    than an event in December 2025."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
+        raise ValueError("must be an RFC 3339 date-time with an offset, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: A moment as the contract has it: RFC 3339, with a UTC offset.
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
+
 class Envelope(_Contract):
     """Fields every event carries."""
 
     event_id: Text = Field(description="unique within source; (source, event_id) is idempotent")
     schema_version: Literal["1"] = SCHEMA_VERSION
     source: str = Field(pattern=SOURCE_PATTERN, description="organisation/system, e.g. RR8/pas")
-    occurred_at: AwareDatetime = Field(description="when it happened, RFC 3339 with offset")
+    occurred_at: Moment = Field(description="when it happened, RFC 3339 with offset")
     service: ServiceId
     correlation_id: Text | None = None
 
@@ -112,8 +130,8 @@ class PatientEvent(Envelope):
 
 class Attendance(PatientEvent):
     event_type: Literal["attendance"]
-    arrived_at: AwareDatetime
-    departed_at: AwareDatetime | None = None
+    arrived_at: Moment
+    departed_at: Moment | None = None
     outcome: AttendanceOutcome | None = None
 
     @field_validator("departed_at")
@@ -155,7 +173,7 @@ class Assessment(PatientEvent):
     kind: AssessmentKind
     status: AssessmentStatus
     meets_criteria_to_reside: bool | None = Field(None, validate_default=True)
-    discharge_ready_at: AwareDatetime | None = None
+    discharge_ready_at: Moment | None = None
     delay_reason: DelayReason | None = None
     pathway: Pathway | None = None
     care_need_hours: NonNegativeFloat | None = None

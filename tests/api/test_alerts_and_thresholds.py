@@ -163,6 +163,11 @@ def test_an_indicator_where_lower_is_worse_takes_falling_thresholds(client: Test
             {"level2": 1, "level3": 2, "level4": 3, "weight": 0},
             ["weight"],
         ),
+        (
+            "/v1/thresholds/lch-ucr/queue_length",
+            {"level2": 1, "level3": 2, "level4": 3, "levle4": 30},  # a field it does not take
+            ["levle4"],
+        ),
     ],
 )
 def test_an_unusable_threshold_is_refused_naming_the_service_and_indicator(

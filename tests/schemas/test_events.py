@@ -101,6 +101,22 @@ def test_timestamps_without_an_offset_are_refused(event_type: str, field: str) -
     assert failing_fields(document) == {field}
 
 
+@pytest.mark.parametrize("moment", [1764580000, 1764580000.5, "1764580000", " 1.7645e9 "])
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [
+        ("admission", "occurred_at"),
+        ("attendance", "arrived_at"),
+        ("assessment", "discharge_ready_at"),
+    ],
+)
+def test_a_unix_time_is_not_a_timestamp(event_type: str, field: str, moment: object) -> None:
+    # pydantic alone reads these as moments in December 2025; the contract says RFC 3339.
+    document = example(event_type, **{field: moment})
+
+    assert failing_fields(document) == {field}
+
+
 def test_departure_before_arrival_is_refused() -> None:
     document = example(
         "attendance", arrived_at="2025-03-10T09:00:00Z", departed_at="2025-03-10T08:59:59Z"
