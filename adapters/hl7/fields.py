@@ -10,6 +10,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ from flowsight.services import nhs_codes
 from flowsight.services.validation import Refused
 
 _EMERGENCY = AdmissionMethod.EMERGENCY.value
+#: Characters a source system name may not hold: each run of them becomes one '-'.
+_NOT_IN_A_NAME = re.compile(r"[^a-z0-9._-]+")
 _ADMISSION_METHODS: dict[str, str] = {
     **dict.fromkeys(["E", "A", "U", "L", "N"], _EMERGENCY),  # HL7 table 0007
     **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
@@ -219,3 +222,24 @@ class Reading:
                 raise Refused(MISSING_FIELD, "PID-3.4", "a local identifier needs its authority")
             raise Refused(MISSING_FIELD, "PID-3", "PID-3 has no patient identifier")
         return local
+
+
+def system_name(message: Any) -> str:
+    """The source system MSH-3 names: its namespace id (HD.1), else its universal id (HD.2).
+
+    Lower case, and each run of characters other than letters, digits, '.', '_' and '-' becomes
+    one '-' (`CERNER/MILL` is `cerner-mill`), so any sending application an HL7 table 0361 may
+    hold names a system; refused only when nothing is left or the name passes 64 characters.
+    """
+    named = text(message, "MSH", 3) or text(message, "MSH", 3, 2)
+    if not named:
+        raise Refused(MISSING_FIELD, "MSH-3", "MSH-3 is required")
+    name = _NOT_IN_A_NAME.sub("-", named.lower()).strip("-")
+    if not name or len(name) > 64:
+        raise Refused(
+            INVALID_FIELD,
+            "MSH-3",
+            f"sending application {named!r} cannot name a source system "
+            "(letters, digits, '.', '_' and '-', 1 to 64 of them)",
+        )
+    return name

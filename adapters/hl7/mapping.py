@@ -24,12 +24,11 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
   has (PV1-44/45 and EVN-6, which HL7 v2.5 defines on a cancel as the cancelled event's time);
   one cancellation each, of which at most one matches. With neither it is refused.
 - **occurred_at** is EVN-6, else PV1-44/45, EVN-2, MSH-7 (the event's real-world time).
-- **source** is `<organisation>/<MSH-3.1 lowercased>`; **episode_id** is PV1-19.1.
+- **source** is `<organisation>/<system>`, the system named by MSH-3 (`fields.system_name`); **episode_id** is PV1-19.1.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,9 +36,8 @@ from functools import partial
 from typing import Any
 
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
-from flowsight.adapters.hl7.fields import Reading
+from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.parse import (
-    INVALID_FIELD,
     MISSING_FIELD,
     MISSING_SEGMENT,
     TOO_COMPLEX,
@@ -79,7 +77,6 @@ NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
 ).split()
-_SYSTEM_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
 _ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
 _EMERGENCY = AdmissionMethod.EMERGENCY.value
 _EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
@@ -170,7 +167,7 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
     visit = required(message, "PV1", 19)
     envelope: dict[str, Any] = {
         "schema_version": "1",
-        "source": f"{organisation}/{_system_name(message)}",
+        "source": f"{organisation}/{system_name(message)}",
         "patient": reading.patient(),
         "episode_id": visit,
     }
@@ -385,15 +382,3 @@ SUPPORTED_TRIGGERS = frozenset(_BY_TRIGGER)
 
 def _with(fields: Fields, name: str, value: str | None) -> Fields:
     return fields | {name: value} if value else fields
-
-
-def _system_name(message: Any) -> str:
-    name = re.sub(r"\s+", "-", required(message, "MSH", 3).lower())
-    if not _SYSTEM_NAME.match(name):
-        raise Refused(
-            INVALID_FIELD,
-            "MSH-3",
-            f"sending application {name!r} cannot name a source system "
-            "(letters, digits, '.', '_' and '-', at most 64)",
-        )
-    return name

@@ -449,7 +449,7 @@ def test_the_source_system_is_the_sending_application() -> None:
     header = msh("A01").replace("|PAS|", "|Leeds PAS|")
     event = mapped(message(header, PID, pv1(f3="WARD7", f4="E")))
     assert event["source"] == "RR8/leeds-pas"
-    refusal = refused(message(msh("A01").replace("|PAS|", "|P@S|"), PID, pv1(f3="W", f4="E")))
+    refusal = refused(message(msh("A01").replace("|PAS|", "|@@@|"), PID, pv1(f3="W", f4="E")))
     assert (refusal.reason, refusal.field) == ("hl7_invalid_field", "MSH-3")
 
 

@@ -1,0 +1,68 @@
+"""Fields real ADT feeds fill in their own way are read, not refused (each fails on the old code).
+
+The messages are cut down from the UCLH / Epic-shaped NHS England test messages of
+UCLH-DHCT/emap (hl7-reader/src/test/resources/Adt), with the NHS's published example number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.services.validation import Rejected
+from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
+
+ED = frozenset({"lth-ed"})
+PROFILE = MappingProfile(
+    organisation="RR8",
+    default_service="lth-wards",
+    locations=[LocationRule(point_of_care="ED", service="lth-ed")],
+)
+
+
+def result(hl7_message: Any, profile: MappingProfile = PROFILE) -> Any:
+    return map_message(hl7_message, organisation="RR8", profile=profile, front_door=ED)
+
+
+def events(hl7_message: Any, profile: MappingProfile = PROFILE) -> list[dict[str, Any]]:
+    mapped = result(hl7_message, profile)
+    assert isinstance(mapped, Mapped), mapped
+    return mapped.events
+
+
+def with_sender(sending_application: str) -> Any:
+    header = msh("A01").replace("|PAS|", f"|{sending_application}|")
+    return message(header, "EVN|A01|20261123101500", PID, pv1(f3="WARD7", f4="E"))
+
+
+@pytest.mark.parametrize(
+    ("sending_application", "system"),
+    [
+        ("CERNER/MILL", "cerner-mill"),
+        ("^2.16.840.1.113883.3.72.5.20^ISO", "2.16.840.1.113883.3.72.5.20"),
+        ("EPIC^2.16.840.1.113883.3.72.5.20^ISO", "epic"),
+        (" Leeds  PAS / ADT ", "leeds-pas-adt"),
+    ],
+    ids=["slash", "universal id only", "namespace id first", "spaces and slash"],
+)
+def test_any_sending_application_names_a_source_system(
+    sending_application: str, system: str
+) -> None:
+    (event,) = events(with_sender(sending_application))
+    assert event["source"] == f"RR8/{system}"
+
+
+@pytest.mark.parametrize(
+    ("sending_application", "reason"),
+    [("", "hl7_missing_field"), ("//", "hl7_invalid_field"), ("P" * 65, "hl7_invalid_field")],
+    ids=["empty", "nothing left", "too long"],
+)
+def test_a_sending_application_that_names_nothing_is_refused_at_msh3(
+    sending_application: str, reason: str
+) -> None:
+    refusal = result(with_sender(sending_application))
+    assert isinstance(refusal, Rejected)
+    assert (refusal.reason, refusal.field) == (reason, "MSH-3")
