@@ -12,7 +12,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
-| A11, A12, A13 cancel | cancellation of the admission/attendance, transfer, discharge/departure | `<that id>:cancelled` |
+| A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
 | A08, A28, A31 | none: demographics only | |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) | |
 
@@ -24,7 +24,8 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
   has (PV1-44/45 and EVN-6, which HL7 v2.5 defines on a cancel as the cancelled event's time);
   one cancellation each, of which at most one matches. With neither it is refused.
 - **occurred_at** is EVN-6, else PV1-44/45, EVN-2, MSH-7 (the event's real-world time).
-- **source** is `<organisation>/<system>`, the system named by MSH-3 (`fields.system_name`); **episode_id** is PV1-19.1.
+- **source** is `<organisation>/<system>`, the system MSH-3 names (`fields.system_name`);
+  **episode_id** is PV1-19.1.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from flowsight.adapters.hl7.cancellation import cancellations, event_id
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.parse import (
-    MISSING_FIELD,
     MISSING_SEGMENT,
     TOO_COMPLEX,
     UNPARSEABLE,
@@ -48,7 +49,6 @@ from flowsight.adapters.hl7.parse import (
     UNSUPPORTED_TRIGGER,
     first_time,
     has_segment,
-    id_time,
     message_trigger,
     occurred,
     required,
@@ -182,10 +182,6 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
     return Mapped(events, reading.warnings)
 
 
-def _id(visit: str, kind: str, moment: datetime) -> str:
-    return f"{visit}:{kind}:{id_time(moment)}"
-
-
 def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields] | NoChange:
     """A01 and A04: an attendance at the ED, else an admission (none for an outpatient)."""
     message = reading.message
@@ -196,7 +192,7 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
         return [
             {
                 "event_type": "attendance",
-                "event_id": _id(visit, "attendance", clock),
+                "event_id": event_id(visit, "attendance", clock),
                 "occurred_at": moment.isoformat(),
                 "service": reading.department(located),
                 "arrived_at": moment.isoformat(),
@@ -214,7 +210,7 @@ def _admission_fields(
 ) -> Fields:
     fields = {
         "event_type": "admission",
-        "event_id": _id(visit, "admission", clock),
+        "event_id": event_id(visit, "admission", clock),
         "occurred_at": moment.isoformat(),
         "service": located.service,
         "admission_method": method,
@@ -230,7 +226,7 @@ def _departure(
     arrived = arrived if arrived is not None and arrived <= moment else moment
     return {
         "event_type": "attendance",
-        "event_id": _id(visit, "departure", clock),
+        "event_id": event_id(visit, "departure", clock),
         "occurred_at": moment.isoformat(),
         "service": service,
         "arrived_at": arrived.isoformat(),
@@ -258,7 +254,7 @@ def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
         ]
     fields = {
         "event_type": "transfer",
-        "event_id": _id(visit, "transfer", moment),
+        "event_id": event_id(visit, "transfer", moment),
         "occurred_at": moment.isoformat(),
         "service": before.service,
         "from_service": before.service,
@@ -285,7 +281,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     return [
         {
             "event_type": "discharge",
-            "event_id": _id(visit, "discharge", clock),
+            "event_id": event_id(visit, "discharge", clock),
             "occurred_at": moment.isoformat(),
             "service": located.service,
             "destination": destination,
@@ -322,47 +318,11 @@ def _to_outpatient(reading: Reading, visit: str) -> list[Fields]:
     return [
         {
             "event_type": "discharge",
-            "event_id": _id(visit, "discharge", moment),
+            "event_id": event_id(visit, "discharge", moment),
             "occurred_at": moment.isoformat(),
             "service": before.service,
             "destination": DischargeDestination.OTHER.value,
         }
-    ]
-
-
-def _cancellation(reading: Reading, visit: str, *, trigger: str) -> list[Fields]:
-    """A11, A12, A13: one cancellation per time the cancelled event's id may carry."""
-    message = reading.message
-    located = reading.place(3, required=False)
-    at_ed = reading.at_front_door(located)
-    kind, clock = {
-        "A11": ("attendance" if at_ed else "admission", [_ADMIT, _EVENT]),
-        "A12": ("transfer", [_EVENT]),
-        "A13": ("departure" if at_ed else "discharge", [_DISCHARGED, _EVENT]),
-    }[trigger]
-    targets = dict.fromkeys(
-        _id(visit, kind, moment)
-        for moment in (first_time(message, path) for path in clock)
-        if moment is not None
-    )
-    if not targets:
-        fields = " or ".join(f"{s}-{n}" for s, n in clock)
-        raise Refused(
-            MISSING_FIELD,
-            "EVN-6",
-            f"an {trigger} needs {fields}, the time the cancelled {kind} occurred",
-        )
-    recorded = occurred(message, _RECORDED, _SENT).isoformat()
-    service = reading.department(located) if at_ed else located.service
-    return [
-        {
-            "event_type": "cancellation",
-            "event_id": f"{target}:cancelled",
-            "occurred_at": recorded,
-            "service": service,
-            "cancels_event_id": target,
-        }
-        for target in targets
     ]
 
 
@@ -373,7 +333,7 @@ _BY_TRIGGER: dict[str, Callable[[Reading, str], list[Fields] | NoChange]] = {
     "A03": _discharge,
     "A06": _to_inpatient,
     "A07": _to_outpatient,
-    **{t: partial(_cancellation, trigger=t) for t in ("A11", "A12", "A13")},
+    **{t: partial(cancellations, trigger=t) for t in ("A11", "A12", "A13")},
     **dict.fromkeys(NO_FLOW_CHANGE, lambda reading, visit: NoChange("demographics only")),
 }
 #: Every trigger mapped here; `profile.HL7_TRIGGERS` names the same (a test keeps them in step).

@@ -66,3 +66,34 @@ def test_a_sending_application_that_names_nothing_is_refused_at_msh3(
     refusal = result(with_sender(sending_application))
     assert isinstance(refusal, Rejected)
     assert (refusal.reason, refusal.field) == (reason, "MSH-3")
+
+
+def test_an_a12_of_a_move_out_of_the_ed_cancels_the_departure_and_the_admission() -> None:
+    moved = events(
+        message(
+            msh("A02"),
+            "EVN|A02|20261123123100|||C|20261123123052",
+            PID,
+            pv1(f2="I", f3="T11E^BY02^BY02-17", f6="ED^UCHED RAT CHAIR^RAT-CHAIR"),
+        )
+    )
+    assert [(e["event_type"], e.get("outcome")) for e in moved] == [
+        ("attendance", "admitted"),
+        ("admission", None),
+    ]
+    cancels = events(
+        message(
+            msh("A12"),
+            "EVN|A12|20261123124000|||C|20261123123052",
+            PID,
+            pv1(f2="E", f3="ED^UCHED RAT CHAIR^RAT-CHAIR", f6="T11E^BY02^BY02-17"),
+        )
+    )
+    cancelled = {c["cancels_event_id"]: c["service"] for c in cancels}
+    assert {e["event_id"]: e["service"] for e in moved}.items() <= cancelled.items()
+
+
+def test_an_a12_between_wards_still_cancels_only_the_transfer() -> None:
+    moved = events(message(msh("A02"), "EVN|A02||||C|20261123123052", PID, pv1(f3="W2", f6="W1")))
+    cancels = events(message(msh("A12"), "EVN|A12||||C|20261123123052", PID, pv1(f3="W1", f6="W2")))
+    assert [c["cancels_event_id"] for c in cancels] == [e["event_id"] for e in moved]

@@ -1,0 +1,76 @@
+"""A11, A12, A13: the cancellations of what the cancelled message published, by event id.
+
+A cancel names every id the cancelled event may carry: one cancellation each, of which at most
+one matches (the others retract nothing). An A12 that brings a patient back to the ED (PV1-3 at
+the ED, PV1-6 elsewhere) cancels what the A02 out of the ED published, the attendance's end
+(`admitted`) and the admission, as well as any transfer. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flowsight.adapters.hl7.fields import Reading
+from flowsight.adapters.hl7.parse import MISSING_FIELD, first_time, id_time, occurred, text
+from flowsight.services.validation import Refused
+
+_ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
+_EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
+
+
+def event_id(visit: str, kind: str, moment: datetime) -> str:
+    """The id of a `kind` event of `visit` at `moment`: `<visit>:<kind>:<UTC time>`."""
+    return f"{visit}:{kind}:{id_time(moment)}"
+
+
+def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[str, Any]]:
+    """The cancellation events (without envelope) of an A11, A12 or A13."""
+    message = reading.message
+    located = reading.place(3, required=False)
+    at_ed = reading.at_front_door(located)
+    service = reading.department(located) if at_ed else located.service
+    # (kind, service of its cancellation) of each event the cancelled message may have published.
+    kinds, clock = {
+        "A11": ([("attendance" if at_ed else "admission", service)], [_ADMIT, _EVENT]),
+        "A12": (_transfer_kinds(reading, located.service, service), [_EVENT]),
+        "A13": ([("departure" if at_ed else "discharge", service)], [_DISCHARGED, _EVENT]),
+    }[trigger]
+    moments = [moment for moment in (first_time(message, p) for p in clock) if moment is not None]
+    if not moments:
+        fields = " or ".join(f"{s}-{n}" for s, n in clock)
+        raise Refused(
+            MISSING_FIELD,
+            "EVN-6",
+            f"an {trigger} needs {fields}, the time the cancelled {kinds[0][0]} occurred",
+        )
+    targets = {
+        event_id(visit, kind, moment): cancelled_in
+        for moment in moments
+        for kind, cancelled_in in kinds
+    }
+    recorded = occurred(message, _RECORDED, _SENT).isoformat()
+    return [
+        {
+            "event_type": "cancellation",
+            "event_id": f"{target}:cancelled",
+            "occurred_at": recorded,
+            "service": cancelled_in,
+            "cancels_event_id": target,
+        }
+        for target, cancelled_in in targets.items()
+    ]
+
+
+def _transfer_kinds(reading: Reading, back_in: str, service: str) -> list[tuple[str, str]]:
+    """What the A02 an A12 cancels published: a transfer, or, out of the ED, two events."""
+    moved = [("transfer", service)]
+    if back_in not in reading.front_door or not text(reading.message, "PV1", 6):
+        return moved
+    try:
+        ward = reading.place(6, required=False).service
+    except Refused:  # a prior location no rule maps: no A02 from it was published
+        return moved
+    if ward in reading.front_door:
+        return moved
+    return [*moved, ("departure", back_in), ("admission", ward)]
