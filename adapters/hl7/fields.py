@@ -43,6 +43,14 @@ _ADMISSION_METHODS: dict[str, str] = {
     **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
     **{code: method.value for code, method in nhs_codes.ADMISSION_METHODS.items()},
 }
+#: The first word of a textual PV1-4 (as Epic and others send it) → contract admission method.
+#: Maternity is an emergency, as NHS admission methods 31 and 32 are (`nhs_codes`).
+_ADMISSION_WORDS: dict[str, str] = {
+    **dict.fromkeys(["EMERGENCY", "URGENT", "ACCIDENT", "MATERNITY", "MATERN"], _EMERGENCY),
+    **dict.fromkeys(["ELECTIVE", "ROUTINE", "PLANNED"], AdmissionMethod.ELECTIVE.value),
+    "TRANSFER": AdmissionMethod.TRANSFER_IN.value,
+}
+_FIRST_WORD = re.compile(r"[^A-Z]+")
 #: Destinations by NHS Data Dictionary code or by flowsight code word.
 _DESTINATIONS: dict[str, str] = {
     **{code: destination.value for code, destination in nhs_codes.DISCHARGE_DESTINATIONS.items()},
@@ -141,22 +149,29 @@ class Reading:
         )
 
     def admission_method(self) -> str:
-        """PV1-4 as a contract admission method; class E with no PV1-4 is an emergency."""
-        code = text(self.message, "PV1", 4).upper()
+        """PV1-4 as a contract admission method; missing or unknown is `emergency`, with a warning.
+
+        The profile's codes first (any case), then HL7 table 0007 and the NHS Data Dictionary
+        codes, then the first word of a textual value (`EMERGENCY`, `Elective`, `Matern Ante`).
+        Class E with no PV1-4 is an emergency without a warning.
+        """
+        value = text(self.message, "PV1", 4)
+        code = value.upper()
         if not code and self.patient_class() is PatientClass.EMERGENCY:
             return _EMERGENCY
-        if not code:
-            raise Refused(MISSING_FIELD, "PV1-4", "PV1-4 (admission type) is required")
-        mapped = self.profile.codes.admission_method.get(code)
+        mapped = {k.upper(): v for k, v in self.profile.codes.admission_method.items()}.get(code)
         method = mapped.value if mapped is not None else _ADMISSION_METHODS.get(code)
-        if method is None:
-            raise Refused(
-                INVALID_FIELD,
-                "PV1-4",
-                f"admission type {code!r} is neither an HL7 table 0007 nor an NHS Data "
-                "Dictionary admission method code, nor in the profile's codes.admission_method",
-            )
-        return method
+        if method is None and code:
+            method = _ADMISSION_WORDS.get(_FIRST_WORD.split(code, maxsplit=1)[0])
+        if method is not None:
+            return method
+        # Refusing would leave the bed looking free for the whole stay; the arrival is what counts.
+        self.warnings.append(
+            f"PV1-4: admission type {value!r} is not mapped; taken as 'emergency'"
+            if code
+            else "PV1-4: no admission type; taken as 'emergency'"
+        )
+        return _EMERGENCY
 
     def discharge_method(self) -> str:
         """PV1-36 as an NHS Data Dictionary discharge method code (empty when none)."""

@@ -12,9 +12,10 @@ from flowsight.adapters.fhir.codes import (
     DISCHARGE_DESTINATION_ENGLAND,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
+from flowsight.adapters.hl7.mapping import Mapped, map_message
 from flowsight.services import nhs_codes
 from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
-from tests.adapters.hl7.test_mapping import PID, mapped, msh, pv1, refused
+from tests.adapters.hl7.test_mapping import LOCATIONS, PID, mapped, msh, pv1
 from tests.adapters.hl7.test_mapping import message as hl7_message
 
 EVN = "EVN|A01|20261123093100+0000|||CLERK|20261123093000+0000"
@@ -61,15 +62,27 @@ def test_an_admission_method_code_means_the_same_over_hl7_and_fhir(code: str, me
 
 
 @pytest.mark.parametrize("code", ["98", "99", "14", "2E"])
-def test_an_admission_method_code_that_decides_nothing_is_refused_over_both(code: str) -> None:
-    over_hl7 = refused(hl7_message(msh("A01"), EVN, PID, pv1(f3="WARD7", f4=code)))
+def test_an_admission_method_code_that_decides_nothing_is_an_hl7_emergency_and_a_fhir_refusal(
+    code: str,
+) -> None:
+    # HL7 takes an arrival whatever PV1-4 says (docs/decisions.md, "Ways in"); FHIR has
+    # admitSource to fall back on and still refuses.
+    over_hl7 = map_message(
+        hl7_message(msh("A01"), EVN, PID, pv1(f3="WARD7", f4=code)),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
     extension = {
         "url": ADMISSION_METHOD_EXTENSION,
         "valueCodeableConcept": {"coding": [{"system": ADMISSION_METHOD_ENGLAND, "code": code}]},
     }
     over_fhir = problem_of(encounter(hospitalization={"extension": [extension]}))
 
-    assert (over_hl7.reason, over_hl7.field) == ("hl7_invalid_field", "PV1-4")
+    assert isinstance(over_hl7, Mapped)
+    assert over_hl7.event["admission_method"] == "emergency"
+    assert over_hl7.warnings == [
+        f"PV1-4: admission type {code!r} is not mapped; taken as 'emergency'"
+    ]
     assert (over_fhir.reason, over_fhir.field) == (
         "missing_field",
         "Encounter.hospitalization.admitSource",

@@ -193,15 +193,6 @@ def test_admission_method_from_pv1_4(admission_type: str, patient_class: str, me
     assert event["admission_method"] == method
 
 
-@pytest.mark.parametrize(
-    ("admission_type", "reason"), [("", "hl7_missing_field"), ("Q", "hl7_invalid_field")]
-)
-def test_an_a01_without_a_known_admission_type_is_refused(admission_type: str, reason: str) -> None:
-    segment = pv1(f3="WARD7", f4=admission_type)
-    refusal = refused(message(msh("A01"), "EVN|A01|20261123101500", PID, segment))
-    assert (refusal.reason, refusal.field) == (reason, "PV1-4")
-
-
 def test_an_a04_registration_is_a_start_of_care_admission() -> None:
     event = mapped(message(msh("A04"), "EVN|A04|20261123101500", PID, pv1(f2="", f3="TOCH")))
     assert event["event_type"] == "admission"

@@ -97,3 +97,51 @@ def test_an_a12_between_wards_still_cancels_only_the_transfer() -> None:
     moved = events(message(msh("A02"), "EVN|A02||||C|20261123123052", PID, pv1(f3="W2", f6="W1")))
     cancels = events(message(msh("A12"), "EVN|A12||||C|20261123123052", PID, pv1(f3="W1", f6="W2")))
     assert [c["cancels_event_id"] for c in cancels] == [e["event_id"] for e in moved]
+
+
+def arrival(trigger: str, admission_type: str, profile: MappingProfile = PROFILE) -> Mapped:
+    segment = pv1(f2="I", f3="T11E^BY02^BY02-17", f4=admission_type, f6="OPD")
+    mapped = result(message(msh(trigger), f"EVN|{trigger}|20261123101500", PID, segment), profile)
+    assert isinstance(mapped, Mapped), mapped
+    return mapped
+
+
+@pytest.mark.parametrize(
+    ("admission_type", "method"),
+    [
+        ("EMERGENCY", "emergency"),
+        ("Elective", "elective"),
+        ("Matern Ante", "emergency"),
+        ("maternity", "emergency"),
+        ("Transfer from other trust", "transfer_in"),
+    ],
+)
+@pytest.mark.parametrize("trigger", ["A01", "A06"])
+def test_a_textual_admission_type_is_read(trigger: str, admission_type: str, method: str) -> None:
+    mapped = arrival(trigger, admission_type)
+    assert mapped.events[-1]["admission_method"] == method
+    assert mapped.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("admission_type", "warning"),
+    [
+        ("", "PV1-4: no admission type; taken as 'emergency'"),
+        ("28B", "PV1-4: admission type '28B' is not mapped; taken as 'emergency'"),
+    ],
+)
+def test_an_arrival_without_a_known_admission_type_is_an_emergency_with_a_warning(
+    admission_type: str, warning: str
+) -> None:
+    mapped = arrival("A01", admission_type)
+    assert mapped.events[0]["admission_method"] == "emergency"
+    assert mapped.warnings == [warning]
+
+
+def test_the_profile_maps_a_vendor_admission_type_in_any_case() -> None:
+    profile = MappingProfile(
+        organisation="RR8",
+        default_service="lth-wards",
+        codes={"admission_method": {"el": "elective"}},
+    )
+    assert arrival("A01", "EL", profile).events[0]["admission_method"] == "elective"
