@@ -179,9 +179,14 @@ class Reading:
         return self.profile.codes.discharge_method.get(code, code)
 
     def destination(self) -> str:
-        """PV1-36/37 as a contract destination; an unknown code is `other`, with a warning."""
+        """PV1-36/37 as a contract destination; an unknown code is `other`, with a warning.
+
+        A death (PID-30 `Y`, the patient death indicator, or discharge method 4 or 5) is `died`,
+        whatever PV1-37 says.
+        """
         method = self.discharge_method()
-        if method in nhs_codes.DISCHARGE_METHODS_DIED:
+        died = text(self.message, "PID", 30).upper() == "Y"
+        if died or method in nhs_codes.DISCHARGE_METHODS_DIED:
             return DischargeDestination.DIED.value
         codes = self.profile.codes.discharge_destination
         for where, value in (("PV1-36", method), ("PV1-37", text(self.message, "PV1", 37))):

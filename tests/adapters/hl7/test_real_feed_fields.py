@@ -145,3 +145,25 @@ def test_the_profile_maps_a_vendor_admission_type_in_any_case() -> None:
         codes={"admission_method": {"el": "elective"}},
     )
     assert arrival("A01", "EL", profile).events[0]["admission_method"] == "elective"
+
+
+@pytest.mark.parametrize("discharged_to", ["Home", "Dead", "19", ""])
+def test_an_a03_with_the_patient_death_indicator_is_a_death(discharged_to: str) -> None:
+    dead = "PID|1||40800000^^^MRENTR^MEDREC||ZZZTEST^MATTHEW" + "|" * 24 + "20261123083456|Y"
+    (event,) = events(
+        message(
+            msh("A03"),
+            "EVN|A03|20261123101500",
+            dead,
+            pv1(f3="T11E^BY02^BY02-17", f36=discharged_to, f45="20261123100000"),
+        )
+    )
+    assert (event["event_type"], event["destination"]) == ("discharge", "died")
+
+
+def test_an_a03_with_the_death_indicator_n_is_not_a_death() -> None:
+    alive = "PID|1||40800000^^^MRENTR^MEDREC||ZZZTEST^MATTHEW" + "|" * 25 + "N"
+    (event,) = events(
+        message(msh("A03"), "EVN|A03|20261123101500", alive, pv1(f3="T11E", f37="19"))
+    )
+    assert event["destination"] == "usual_residence"
