@@ -43,6 +43,8 @@ _ADMISSION_METHODS: dict[str, str] = {
     **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
     **{code: method.value for code, method in nhs_codes.ADMISSION_METHODS.items()},
 }
+#: The OID of the NHS number as an assigning authority (HL7 UK), in CX.4.2 with CX.4.3 `ISO`.
+NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 #: The first word of a textual PV1-4 (as Epic and others send it) → contract admission method.
 #: Maternity is an emergency, as NHS admission methods 31 and 32 are (`nhs_codes`).
 _ADMISSION_WORDS: dict[str, str] = {
@@ -210,7 +212,8 @@ class Reading:
     def patient(self) -> dict[str, str]:
         """The NHS number (by the profile's rules) if valid, else the first local identifier."""
         rules = self.profile.hl7.nhs_number
-        authorities = {a.upper() for a in rules.authorities}
+        # CX.4 is an HD: its namespace id (CX.4.1) or universal id (CX.4.2, an OID) may name it.
+        authorities = {a.upper() for a in rules.authorities} | {NHS_NUMBER_OID}
         kinds = {k.upper() for k in rules.identifier_types}
         nhs_numbers: list[tuple[str, str]] = []
         local: dict[str, str] | None = None
@@ -220,7 +223,8 @@ class Reading:
                 continue
             kind = text(self.message, "PID", 3, 5, number).upper()
             authority = text(self.message, "PID", 3, 4, number)
-            if kind in kinds or authority.upper() in authorities:
+            universal = text(self.message, "PID", 3, 4, number, subcomponent=2)
+            if kind in kinds or {authority.upper(), universal.upper()} & authorities:
                 nhs_numbers.append(("PID-3", identifier))
             elif local is None:
                 system = authority or text(self.message, "MSH", 4)

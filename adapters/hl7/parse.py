@@ -184,10 +184,18 @@ def has_segment(message: Any, segment: str) -> bool:
     return any(str(s[0]) == segment for s in message)
 
 
-def text(message: Any, segment: str, number: int, component: int = 1, repetition: int = 1) -> str:
+def text(
+    message: Any,
+    segment: str,
+    number: int,
+    component: int = 1,
+    repetition: int = 1,
+    *,
+    subcomponent: int = 1,
+) -> str:
     """A field's (unescaped) text, empty when absent or the HL7 null `""`."""
     try:
-        value = message.extract_field(segment, 1, number, repetition, component, 1)
+        value = message.extract_field(segment, 1, number, repetition, component, subcomponent)
     except (KeyError, IndexError):
         return ""
     found = str(value).strip()

@@ -167,3 +167,26 @@ def test_an_a03_with_the_death_indicator_n_is_not_a_death() -> None:
         message(msh("A03"), "EVN|A03|20261123101500", alive, pv1(f3="T11E", f37="19"))
     )
     assert event["destination"] == "usual_residence"
+
+
+@pytest.mark.parametrize(
+    "authority",
+    ["&2.16.840.1.113883.2.1.4.1&ISO", "NHSNUMBER&2.16.840.1.113883.2.1.4.1&ISO"],
+    ids=["universal id only", "with a namespace id"],
+)
+def test_an_nhs_number_named_by_its_oid_in_cx4_is_the_nhs_number(authority: str) -> None:
+    pid = f"PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^{authority}||ZZZTEST^MATTHEW"
+    (event,) = events(message(msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="W", f4="E")))
+    assert set(event["patient"]) == {"nhs_number"}
+
+
+def test_a_profile_authority_may_be_a_universal_id() -> None:
+    profile = MappingProfile(
+        organisation="RR8",
+        default_service="lth-wards",
+        hl7={"nhs_number": {"authorities": ["1.2.826.0.1.285"]}},
+    )
+    pid = "PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^&1.2.826.0.1.285&ISO||ZZZTEST"
+    segments = (msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="W", f4="E"))
+    (event,) = events(message(*segments), profile)
+    assert set(event["patient"]) == {"nhs_number"}
