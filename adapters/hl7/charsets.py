@@ -1,12 +1,14 @@
 """The character sets an HL7 v2 message may declare in MSH-18, and the Python codec of each.
 
 Only the values of HL7 table 0211 (v2.5 and later) and the spellings senders use in practice are
-known; any other is refused before a codec is looked up, so a message can never name a codec
+known (any case, `_` as a space); any other is refused before a codec is looked up, so a message can never name a codec
 that is slow (`punycode` is quadratic) or that changes text on the way (`idna`, `rot13`), or
 that does not exist. Every codec here is one of CPython's C codecs, linear in the message size.
 """
 
 from __future__ import annotations
+
+import re
 
 #: MSH-18 (upper case, as declared) → Python codec. Empty: none declared (UTF-8, else Latin-1).
 CHARACTER_SETS: dict[str, str] = {
@@ -46,6 +48,19 @@ CHARACTER_SETS: dict[str, str] = {
 }
 
 
+#: Other spellings of the ISO 8859 parts and ISO-IR registrations of the table (`ISO-8859-15`,
+#: `ISO 8859/1`, `I8859/1`, `ISO_IR 100`, `ISO-IR-100`), read as the table's own value.
+_ISO_8859 = re.compile(r"^(?:ISO|I)?[ -]?8859[-/ ]?(\d{1,2})$")
+_ISO_IR = re.compile(r"^ISO[ -]?IR[ -]?(\d{1,3})$")
+
+
 def codec_of(declared: str) -> str | None:
     """The Python codec of an MSH-18 value ('' when none is declared); None when unknown."""
-    return CHARACTER_SETS.get(" ".join(declared.upper().split()))
+    spelled = " ".join(declared.upper().replace("_", " ").split())
+    if spelled in CHARACTER_SETS:
+        return CHARACTER_SETS[spelled]
+    if part := _ISO_8859.match(spelled):
+        return CHARACTER_SETS.get(f"8859/{int(part[1])}")
+    if registration := _ISO_IR.match(spelled):
+        return CHARACTER_SETS.get(f"ISO IR{int(registration[1])}")
+    return None

@@ -54,10 +54,11 @@ class Checker:
     def check_message(self, raw: bytes) -> Outcome:
         """One message: its ACK code and events, refusal or reason for changing nothing."""
         try:
-            message = parse_message(raw).message
+            parsed = parse_message(raw)
         except Unparseable as unreadable:
             refusal = Rejected(unreadable.reason, unreadable.field, str(unreadable))
             return Outcome("AR", refusal=refusal)
+        message = parsed.message
         outcome = Outcome("AA", message_trigger(message), control_id(message))
         front_door = frozenset(
             s
@@ -75,7 +76,7 @@ class Checker:
             outcome.ack = "AR" if result.reason in MESSAGE_REJECTIONS else "AE"
             outcome.refusal = result
             return outcome
-        outcome.warnings = list(result.warnings)
+        outcome.warnings = [*parsed.warnings, *result.warnings]
         if isinstance(result, NoChange):
             outcome.ignored = result.why
             return outcome

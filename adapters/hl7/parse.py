@@ -44,6 +44,17 @@ READ_SEGMENTS = frozenset({"MSH", "EVN", "PID", "PV1", "MRG"})
 #: A real ADT's hold a few hundred; the hl7 library's parse time grows faster than their number
 #: (500 KB of `~` took 20 s), so this bounds the work, and the event loop's wait, per message.
 MAX_SEPARATORS = 2_000
+#: The fields the gateway reads, by segment (the ACK's MSH fields too): a byte the declared
+#: character set cannot read refuses the message only in one of these.
+READ_FIELDS: dict[str, frozenset[int]] = {
+    "MSH": frozenset({3, 4, 5, 6, 7, 9, 10, 11, 12, 18}),
+    "EVN": frozenset({1, 2, 6}),
+    "PID": frozenset({2, 3, 30}),
+    "PV1": frozenset({2, 3, 4, 6, 19, 36, 37, 44, 45}),
+    "MRG": frozenset({5}),
+}
+#: What `surrogateescape` makes of a byte a codec cannot read.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 _TS = re.compile(
     r"^\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?"
@@ -68,10 +79,11 @@ class Unparseable(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A parsed message and the character set its bytes were decoded with."""
+    """A parsed message, the character set its bytes were decoded with, what was replaced."""
 
     message: Any  # hl7.Message
     encoding: str
+    warnings: tuple[str, ...] = ()
 
 
 #: Batch envelope segments (HL7 v2.5 2.10.3): file and batch header and trailer.
@@ -123,16 +135,47 @@ def parse_message(raw: bytes) -> Parsed:
             reason=UNSUPPORTED_CHARACTER_SET,
             field="MSH-18",
         )
+    warnings: tuple[str, ...] = ()
     try:
         decoded = raw.decode(encoding or "utf-8")
     except ValueError:  # undecodable
         if declared:
+            decoded, warnings = _replacing(raw, encoding, declared, header)
+        else:  # undeclared and not UTF-8: most likely a Windows or Latin-1 sender
+            decoded, encoding = raw.decode("latin-1"), "latin-1"
+    return Parsed(_parse(decoded, header), encoding or "utf-8", warnings)
+
+
+def _replacing(
+    raw: bytes, encoding: str, declared: str, header: Any
+) -> tuple[str, tuple[str, ...]]:
+    """`raw` decoded with each byte `encoding` cannot read replaced by U+FFFD, and a warning per
+    field that had one; Unparseable, naming the field, when it is one flowsight reads.
+
+    A sender that declares UTF-8 and lets one Windows byte through (a name, an address) loses no
+    admission for it: flowsight reads ids, places, codes and times, not names.
+    """
+    try:
+        escaped = raw.decode(encoding, errors="surrogateescape")
+    except ValueError:
+        escaped = ""
+    if not escaped.startswith("MSH"):
+        raise Unparseable(f"the message cannot be decoded as {declared}", header, field="MSH-18")
+    separator = escaped[3]
+    fields: dict[str, None] = {}
+    for bad in _UNDECODED.finditer(escaped):
+        line = escaped[escaped.rfind("\r", 0, bad.start()) + 1 : bad.start()]
+        number = line.count(separator) + (line[:3] == "MSH")
+        where = f"{line[:3]}-{number}"
+        if number in READ_FIELDS.get(line[:3], ()):
             raise Unparseable(
-                f"the message cannot be decoded as {declared} (MSH-18)", header
-            ) from None
-        # Undeclared and not UTF-8: most likely a Windows or Latin-1 sender.
-        decoded, encoding = raw.decode("latin-1"), "latin-1"
-    return Parsed(_parse(decoded, header), encoding or "utf-8")
+                f"{where} holds bytes that are not {declared} (MSH-18)", header, field=where
+            )
+        fields[where] = None
+    warnings = tuple(
+        f"{where}: bytes that are not {declared} (MSH-18) were replaced" for where in fields
+    )
+    return _UNDECODED.sub("\ufffd", escaped), warnings
 
 
 def _parse(message: str, header: Any = None, *, read: frozenset[str] = READ_SEGMENTS) -> Any:

@@ -474,10 +474,11 @@ def test_the_declared_character_set_decodes_the_message() -> None:
     assert parsed.message.extract_field("PID", 1, 5, 1, 2, 1) == "Zoë"
 
 
-def test_bytes_that_break_the_declared_character_set_are_unparseable_but_keep_a_header() -> None:
-    broken = A01.replace("Mary", "Zo\udcebe").encode("utf-8", errors="surrogateescape")
+def test_bytes_that_break_the_declared_character_set_in_a_read_field_are_unparseable() -> None:
+    broken = A01.replace("WARD7", "WARD\udceb7").encode("utf-8", errors="surrogateescape")
     with pytest.raises(Unparseable, match="UNICODE UTF-8") as raised:
         parse_message(broken)
+    assert raised.value.field == "PV1-3"
     assert raised.value.header.extract_field("MSH", 1, 10, 1, 1, 1) == "PAS0000101"
 
 

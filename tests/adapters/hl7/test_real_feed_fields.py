@@ -6,13 +6,18 @@ UCLH-DHCT/emap (hl7-reader/src/test/resources/Adt), with the NHS's published exa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.hl7.check import Checker
 from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.adapters.hl7.parse import parse_message
 from flowsight.adapters.profile import LocationRule, MappingProfile
-from flowsight.services.validation import Rejected
+from flowsight.services.validation import Rejected, ValidationContext
+from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
@@ -21,6 +26,8 @@ PROFILE = MappingProfile(
     default_service="lth-wards",
     locations=[LocationRule(point_of_care="ED", service="lth-ed")],
 )
+
+CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
 
 
 def result(hl7_message: Any, profile: MappingProfile = PROFILE) -> Any:
@@ -190,3 +197,51 @@ def test_a_profile_authority_may_be_a_universal_id() -> None:
     segments = (msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="W", f4="E"))
     (event,) = events(message(*segments), profile)
     assert set(event["patient"]) == {"nhs_number"}
+
+
+ADMIT = "\r".join(
+    [
+        "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261123093105+0000||ADT^A01^ADT_A01|PAS1|P|2.5|||AL|NE"
+        "|GBR|{charset}",
+        "EVN|A01|20261123093100+0000|||C|20261123093000+0000",
+        "PID|1||RR8123456^^^RR8^MR~9434765919^^^NHS^NH||{name}^Anne||19450312|F",
+        pv1(f3="WARD7", f4="E"),
+    ]
+)
+
+
+def test_a_byte_outside_the_declared_charset_in_a_name_is_replaced_with_a_warning() -> None:
+    raw = ADMIT.format(charset="UNICODE UTF-8", name="Z\u00f6e").encode("latin-1")
+    checker = Checker("RR8", PROFILE, CONTEXT, frozenset({"P"}))
+    (outcome,) = checker.check_bytes(raw)
+    assert (outcome.ack, outcome.refusal) == ("AA", None)
+    assert [e["event_type"] for e in outcome.events] == ["admission"]
+    assert outcome.warnings == ["PID-5: bytes that are not UNICODE UTF-8 (MSH-18) were replaced"]
+    assert parse_message(raw).message.extract_field("PID", 1, 5, 1, 1, 1) == "Z\ufffde"
+
+
+def test_a_byte_outside_the_declared_charset_in_a_read_field_is_refused_naming_it() -> None:
+    raw = (
+        ADMIT.format(charset="UTF-8", name="Smith").replace("WARD7", "WARD\u00d6").encode("latin-1")
+    )
+    (outcome,) = Checker("RR8", PROFILE, CONTEXT, frozenset({"P"})).check_bytes(raw)
+    assert outcome.refusal is not None
+    assert (outcome.ack, outcome.refusal.field) == ("AR", "PV1-3")
+
+
+@pytest.mark.parametrize(
+    ("charset", "codec"),
+    [
+        ("ISO-8859-15", "iso8859-15"),
+        ("ISO_IR 100", "iso8859-1"),
+        ("ISO-IR-100", "iso8859-1"),
+        ("I8859/1", "iso8859-1"),
+        ("8859/15", "iso8859-15"),
+        ("iso 8859/1", "iso8859-1"),
+    ],
+)
+def test_spellings_of_the_table_0211_character_sets_are_read(charset: str, codec: str) -> None:
+    raw = ADMIT.format(charset=charset, name="Z\u00f6e").encode("latin-1")
+    parsed = parse_message(raw)
+    assert (parsed.encoding, parsed.warnings) == (codec, ())
+    assert parsed.message.extract_field("PID", 1, 5, 1, 1, 1) == "Z\u00f6e"
