@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -48,9 +49,29 @@ READY: dict[str, Any] = {
         503: {"description": "not ready", "content": {"application/json": {"schema": READY}}},
     },
 )
-async def readyz(state: StateDep, presented: PresentedKey) -> JSONResponse:
+async def readyz(request: Request, state: StateDep, presented: PresentedKey) -> JSONResponse:
     """200 when ready, else 503; the checks and lag (which name the broker and the topics) only
-    in local mode or for a caller with the metrics role, so a load balancer needs no key."""
+    in local mode or for a caller with the metrics role, so a load balancer needs no key.
+
+    Anyone may ask, and each check opens connections to the database and the broker: calls that
+    come while a check is under way share its answer, so a flood of them costs one check at a
+    time, not one each."""
+    running: asyncio.Future[tuple[bool, dict[str, Any]]] | None = getattr(
+        request.app.state, _READINESS, None
+    )
+    if running is None or running.done():
+        running = asyncio.ensure_future(_readiness(state))
+        setattr(request.app.state, _READINESS, running)
+    ready, body = await asyncio.shield(running)
+    shown = body if _may_see_operations(state, presented) else {}
+    return JSONResponse({"ready": ready, **shown}, status_code=200 if ready else 503)
+
+
+#: Where the app keeps the readiness check under way.
+_READINESS = "readiness_check"
+
+
+async def _readiness(state: ApiState) -> tuple[bool, dict[str, Any]]:
     checks: dict[str, str] = {}
     try:
         async with state.engine.connect() as connection:
@@ -73,8 +94,7 @@ async def readyz(state: StateDep, presented: PresentedKey) -> JSONResponse:
         checks["state"], body["lag"] = await _state_caught_up(state)
     # A lag that cannot be measured (no coordinator for the group yet) does not block readiness.
     ready = all(value == "ok" or value.startswith("unknown") for value in checks.values())
-    shown = body if _may_see_operations(state, presented) else {}
-    return JSONResponse({"ready": ready, **shown}, status_code=200 if ready else 503)
+    return ready, body
 
 
 def _may_see_operations(state: ApiState, presented: str | None) -> bool:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from starlette.types import Message
 
 from flowsight.api.hardening import BODY_MAX_BYTES
 from flowsight.api.middleware import BodyBounds
+from flowsight.api.routers import health
 from flowsight.context import build_api
 from tests.security.test_api_hardening import settings
 
@@ -135,3 +137,32 @@ def test_a_refused_fhir_publisher_is_logged_like_any_refusal(
         r.getMessage().startswith("denied POST /fhir/Encounter from testclient: 401")
         for r in caplog.records
     )
+
+
+def test_calls_to_readyz_during_a_check_share_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each check opens database and broker connections, and anyone may ask.
+    checks = 0
+
+    async def slow_check(state: object) -> tuple[bool, dict[str, object]]:
+        nonlocal checks
+        checks += 1
+        await asyncio.sleep(0.3)
+        return True, {}
+
+    monkeypatch.setattr(health, "_readiness", slow_check)
+    app = build_api(settings(tmp_path, "production"))
+
+    async def ask() -> tuple[list[int], int]:
+        transport = httpx.ASGITransport(app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://api") as client,
+        ):
+            answers = await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+            again = await client.get("/readyz")
+        return [a.status_code for a in answers], again.status_code
+
+    assert asyncio.run(ask()) == ([200] * 20, 200)
+    assert checks == 2  # one for the twenty at once, one for the call after them
