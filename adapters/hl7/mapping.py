@@ -25,7 +25,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
   one cancellation each, of which at most one matches. With neither it is refused.
 - **occurred_at** is EVN-6, else PV1-44/45, EVN-2, MSH-7 (the event's real-world time).
 - **source** is `<organisation>/<system>`, the system MSH-3 names (`fields.system_name`);
-  **episode_id** is PV1-19.1.
+  **episode_id** is PV1-19.1 (without it PID-18.1, the account number, with a warning).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from flowsight.adapters.hl7.cancellation import cancellations, event_id
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.parse import (
+    MISSING_FIELD,
     MISSING_SEGMENT,
     TOO_COMPLEX,
     UNPARSEABLE,
@@ -51,7 +52,6 @@ from flowsight.adapters.hl7.parse import (
     has_segment,
     message_trigger,
     occurred,
-    required,
     text,
 )
 from flowsight.adapters.profile import NOT_IN_A_BED, Located, MappingProfile, default_profile
@@ -164,7 +164,7 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
         if not has_segment(message, segment):
             raise Refused(MISSING_SEGMENT, segment, f"an ADT^{trigger} needs a {segment} segment")
 
-    visit = required(message, "PV1", 19)
+    visit = _visit(reading)
     envelope: dict[str, Any] = {
         "schema_version": "1",
         "source": f"{organisation}/{system_name(message)}",
@@ -180,6 +180,23 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
     return Mapped(events, reading.warnings)
+
+
+def _visit(reading: Reading) -> str:
+    """The visit number (PV1-19.1); without one the patient account number (PID-18.1), which
+    feeds outside the NHS often key the encounter by, with a warning."""
+    visit = text(reading.message, "PV1", 19)
+    if visit:
+        return visit
+    account = text(reading.message, "PID", 18)
+    if not account:
+        raise Refused(
+            MISSING_FIELD,
+            "PV1-19",
+            "PV1-19 (the visit number) is required, or PID-18 (the account number) without it",
+        )
+    reading.warnings.append("PV1-19: no visit number; PID-18 (the account number) names the visit")
+    return account
 
 
 def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields] | NoChange:

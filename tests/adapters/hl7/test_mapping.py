@@ -386,10 +386,25 @@ def test_a_missing_segment_is_named(missing: str) -> None:
     assert (refusal.reason, refusal.field) == ("hl7_missing_segment", missing)
 
 
-def test_a_message_without_a_visit_number_is_refused() -> None:
+def test_a_message_without_a_visit_or_account_number_is_refused() -> None:
     segment = "PV1|1|I|WARD7^B1|E"
     refusal = refused(message(msh("A01"), "EVN|A01|20261123101500", PID, segment))
     assert (refusal.reason, refusal.field) == ("hl7_missing_field", "PV1-19")
+
+
+def test_without_a_visit_number_the_account_number_names_the_visit_with_a_warning() -> None:
+    # Feeds outside the NHS often leave PV1-19 empty and key the encounter by PID-18.
+    pid = PID + "|" * (18 - PID.count("|")) + "ACC-991"
+    result = map_message(
+        message(msh("A01"), "EVN|A01|20261123101500", pid, "PV1|1|I|WARD7^B1|E"),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+
+    assert isinstance(result, Mapped), result
+    assert result.event["episode_id"] == "ACC-991"
+    assert result.event["event_id"].startswith("ACC-991:admission:")
+    assert any(warning.startswith("PV1-19:") for warning in result.warnings)
 
 
 def test_a_point_of_care_outside_the_map_without_a_default_is_refused() -> None:
