@@ -18,8 +18,8 @@ its own, each ACK in its own frame, in order (no batch acknowledgement: HL7 v2.5
 batch protocol to agreement between sender and receiver, and per-message ACKs need none).
 
 A cancellation whose target this listener has not published since it started is counted in
-`flowsight_hl7_unmatched_cancellations_total` and logged (it may predate the start).
-
+`flowsight_hl7_unmatched_cancellations_total` and logged (it may predate the start); a message
+published with warnings (a default used, a byte replaced) is logged with them, as a warning.
 Hostile senders are bounded by `limits.ConnectionLimits` (addresses, a cap, an idle timeout, TLS)
 and the parser (known character sets, a separator budget); a frame's messages yield to other
 connections between them. Logs name a refusal by reason, field and control id, never a value.
@@ -274,12 +274,8 @@ class MllpListener:
         if isinstance(result, NoChange):
             self.metrics.messages.labels(label, "ignored").inc()
             self.metrics.ignored.labels(result.kind).inc()
-            logger.info(
-                "HL7 %s %s acknowledged, nothing to publish: %s",
-                label,
-                _shown(control_id(message)),
-                result.kind,
-            )
+            shown = _shown(control_id(message))
+            logger.info("HL7 %s %s acknowledged, nothing new: %s", label, shown, result.kind)
             return self._ack(message, encoding, "AA")
         if not isinstance(result, Mapped):
             return await self._refuse(raw, message, label, result, encoding)
@@ -300,7 +296,10 @@ class MllpListener:
         self.metrics.messages.labels(label, "published").inc()
         self._remember(result.events, control_id(message))
         kinds = "+".join(event["event_type"] for event in result.events)
-        logger.info("HL7 %s %s published as %s", label, _shown(control_id(message)), kinds)
+        warned = [*parsed.warnings, *result.warnings]  # fields and codes, no patient's values
+        said = f" ({'; '.join(warned)})" if warned else ""
+        log = logger.warning if said else logger.info
+        log("HL7 %s %s published as %s%s", label, _shown(control_id(message)), kinds, said)
         return self._ack(message, encoding, "AA")
 
     def _remember(self, events: list[dict[str, Any]], control: str) -> None:

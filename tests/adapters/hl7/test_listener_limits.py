@@ -200,3 +200,20 @@ async def test_time_spent_handling_a_message_does_not_count_as_idle(tmp_path: Pa
         replies = await exchange(listener.port, adt("S1"), adt("S2"))
     assert [msa(reply) for reply in replies] == [("AA", "S1"), ("AA", "S2")]
     assert closed(listener, "idle") == 0
+
+
+async def test_a_message_published_with_a_default_is_logged_with_its_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No admission type in PV1-4: admitted as an emergency, which an operator should see.
+    message = adt("W1").replace(b"^BED3^RR8|E|", b"^BED3^RR8||")
+    with caplog.at_level("INFO", logger="flowsight.hl7"):
+        async with listening(tmp_path) as (listener, publisher):
+            (reply,) = await exchange(listener.port, message)
+
+    assert msa(reply) == ("AA", "W1")
+    assert [event["admission_method"] for event in publisher.published] == ["emergency"]
+    [line] = [r for r in caplog.records if "published as admission" in r.getMessage()]
+    assert line.levelname == "WARNING"
+    assert "PV1-4: no admission type; taken as 'emergency'" in line.getMessage()
+    assert "9434765919" not in caplog.text
