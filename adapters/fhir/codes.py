@@ -173,11 +173,10 @@ def destination(
         return DischargeDestination.OTHER
     found = lookup(disposition, DISCHARGE_DESTINATION_CODES, vendor)
     if found is None:
-        codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
         notes.append(
             Note(
                 _DISPOSITION,
-                f"no discharge destination for {codes or repr(disposition.text or '')}: the "
+                f"no discharge destination for {_said(disposition)}: the "
                 "destination is other; use the UK Core DischargeDestinationEngland codes, "
                 f"{HL7_DISCHARGE_DISPOSITION}, {FLOWSIGHT_DISCHARGE_DESTINATION} with a code "
                 "list 8.3 value, or map the code in the mapping profile",
@@ -204,16 +203,21 @@ def attendance_outcome(encounter: Encounter, notes: list[Note]) -> tuple[Attenda
     if place == DischargeDestination.OTHER_HOSPITAL:
         return AttendanceOutcome.TRANSFERRED, _DISPOSITION
     if place is None:
-        codes = ", ".join(f"{c.system}|{c.code}" for c in disposition.coding or [])
         notes.append(
             Note(
                 _DISPOSITION,
-                f"no attendance outcome for {codes or repr(disposition.text or '')}: counted as "
+                f"no attendance outcome for {_said(disposition)}: counted as "
                 f"discharged; use the ECDS discharge destination codes ({SNOMED_CT}) or "
                 f"{HL7_DISCHARGE_DISPOSITION}",
             )
         )
     return AttendanceOutcome.DISCHARGED, _DISPOSITION
+
+
+def _said(concept: CodeableConcept) -> str:
+    """A concept as a note names it: its codings, else its text."""
+    codes = ", ".join(f"{c.system}|{c.code}" for c in concept.coding or [])
+    return codes or repr(concept.text or "")
 
 
 def lookup(

@@ -125,22 +125,30 @@ async def test_kafka_client_errors_are_logged_without_secrets(
     assert_clean(log)
 
 
-def test_a_settings_refusal_at_start_quotes_no_secret(tmp_path: Path) -> None:
+def api_started(directory: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`flowsight api` run in production with `variables`, to its exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
     env |= {
         "FLOWSIGHT_ENVIRONMENT": "production",
         "FLOWSIGHT_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "FLOWSIGHT_KAFKA_SASL_PASSWORD": KAFKA_PASSWORD,
-        "FLOWSIGHT_DATABASE_URL": f"postgresql+asyncpg://u:{DATABASE_PASSWORD}@db/flowsight",
-        "FLOWSIGHT_DATA_DIR": str(tmp_path),
+        "FLOWSIGHT_DATA_DIR": str(directory),
+        **variables,
     }
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "flowsight", "api"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=tmp_path,
+        cwd=directory,
+    )
+
+
+def test_a_settings_refusal_at_start_quotes_no_secret(tmp_path: Path) -> None:
+    done = api_started(
+        tmp_path,
+        FLOWSIGHT_KAFKA_SASL_PASSWORD=KAFKA_PASSWORD,
+        FLOWSIGHT_DATABASE_URL=f"postgresql+asyncpg://u:{DATABASE_PASSWORD}@db/flowsight",
     )
 
     assert done.returncode == 2
@@ -160,21 +168,10 @@ def test_a_settings_refusal_at_start_quotes_no_secret(tmp_path: Path) -> None:
 def test_an_alert_route_refused_at_start_quotes_none_of_its_secrets(
     tmp_path: Path, route: dict[str, str]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSIGHT_")}
-    env |= {
-        "FLOWSIGHT_ENVIRONMENT": "production",
-        "FLOWSIGHT_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "FLOWSIGHT_API_KEYS": f"v:viewer:{'0' * 64}",
-        "FLOWSIGHT_ALERT_ROUTES": json.dumps([route]),
-        "FLOWSIGHT_DATA_DIR": str(tmp_path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "flowsight", "api"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
+    done = api_started(
+        tmp_path,
+        FLOWSIGHT_API_KEYS=f"v:viewer:{'0' * 64}",
+        FLOWSIGHT_ALERT_ROUTES=json.dumps([route]),
     )
 
     assert done.returncode == 2
