@@ -71,11 +71,12 @@ def referral(event_id: str | None = None, **changes: Any) -> dict[str, Any]:
 
 
 def encounter(**changes: Any) -> dict[str, Any]:
+    unique = uuid.uuid4().hex[:12]
     document: dict[str, Any] = {
         "resourceType": "Encounter",
-        "id": f"enc-{uuid.uuid4().hex[:12]}",
+        "id": f"enc-{unique}",
         "meta": {"versionId": "1"},
-        "identifier": [{"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-0001"}],
+        "identifier": [{"system": "https://fhir.rr8.example/Id/spell", "value": f"SPELL-{unique}"}],
         "status": "in-progress",
         "class": {"system": HL7_ACT_CODE, "code": "EMER"},
         "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}},
@@ -85,6 +86,11 @@ def encounter(**changes: Any) -> dict[str, Any]:
     }
     document.update(changes)
     return document
+
+
+def spell(document: dict[str, Any]) -> str:
+    """The key of an Encounter's events: its spell identifier."""
+    return str(document["identifier"][0]["value"])
 
 
 def post(stack: Stack, path: str, body: Any, key: str, content_type: str) -> httpx.Response:
@@ -206,7 +212,7 @@ def test_a_fhir_encounter_becomes_the_expected_admission(gateway_stack: Stack) -
     assert response.status_code == 202, response.text
     assert response.headers["content-type"] == "application/fhir+json"
     assert response.json()["issue"][0]["severity"] == "information"
-    event_id = f"{document['id']}:admission"
+    event_id = f"{spell(document)}:admission"
     topic = gateway_stack.settings.events_topic
     (record,) = records(gateway_stack, topic, with_event_id(event_id))
     admission = json.loads(record.value)
@@ -217,7 +223,7 @@ def test_a_fhir_encounter_becomes_the_expected_admission(gateway_stack: Stack) -
         "source": "RR8/fhir",
         "occurred_at": admission["occurred_at"],
         "service": "lth-wards",
-        "episode_id": "SPELL-0001",
+        "episode_id": spell(document),
         "unit": "Ward 12",
         "admission_method": "emergency",
         "pseudonym": pseudonym_of(NHS_NUMBER),
@@ -282,9 +288,9 @@ def test_the_same_event_posted_three_times_changes_state_once(gateway_stack: Sta
         response = post_encounter(gateway_stack, resent, key=LCC_KEY)
         assert response.status_code == 202, response.text
     # Every version maps to one event id, so the journey absorbs the resends.
-    seen = records(gateway_stack, topic, with_event_id(f"{start['id']}:admission", 3))
+    seen = records(gateway_stack, topic, with_event_id(f"{spell(start)}:admission", 3))
     admissions = [json.loads(r.value) for r in seen if b'"admission"' in r.value]
-    assert [a["event_id"] for a in admissions] == [f"{start['id']}:admission"] * 3
+    assert [a["event_id"] for a in admissions] == [f"{spell(start)}:admission"] * 3
     gateway_stack.wait_until(
         lambda: queue_length(gateway_stack, "lcc-reablement") == 0,
         timeout=60,
