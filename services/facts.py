@@ -11,7 +11,7 @@ corrects every figure that depends on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,9 @@ from flowsight.services.timestamps import parse_timestamp
 
 #: Lost bed days are counted in midnights of the NHS's clock, whatever the server's zone.
 LONDON = ZoneInfo("Europe/London")
-READMISSION_WINDOW = timedelta(days=30)
+#: A readmission counts on days 0 to 29 after the discharge date, in London dates (NHS Digital's
+#: indicator "emergency readmissions within 30 days of discharge from hospital").
+READMISSION_DAYS = 30
 LONG_DELAY_BANDS = (21, 14, 7)
 
 

@@ -49,7 +49,6 @@ _BEDS = _indicators(
     ("nctr_days_mean", "days"),
     ("ctr_days_mean", "days"),
 )
-_READMISSIONS = _indicators(("readmitted_30d_pct", "%", True, "discharged"))
 _SOURCING = _indicators(("time_to_source_days_mean", "days"))
 
 #: The indicators each kind of service can be scored on: the figures of services.kpis.
@@ -77,27 +76,22 @@ INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
         ("referrals_accepted_pct", "%", False, "referrals_decided"),
         ("no_further_action_pct", "%", False, "discharged"),
     ),
+    # Readmissions within 30 days are not an indicator: pressure is scored on the last 24 hours,
+    # whose discharges' readmissions have mostly not happened yet (an outcome, in the report).
     ServiceKind.REABLEMENT: _COMMON
-    | _READMISSIONS
     | _indicators(
         ("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False, "discharged")
     ),
     ServiceKind.SHORT_TERM_BEDS: _COMMON
     | _BEDS
-    | _READMISSIONS
     | _indicators(("discharged_home_pct", "%", False, "discharged")),
     ServiceKind.HOME_CARE: _COMMON
     | _SOURCING
     | _indicators(("new_packages", "packages"), ("package_hours_mean", "hours/week")),
     ServiceKind.RESIDENTIAL_NURSING: _COMMON
     | _BEDS
-    | _READMISSIONS
     | _SOURCING
-    # A care home's readmissions are of the placements it started, not of its discharges.
-    | _indicators(
-        ("placements_started", "placements"),
-        ("readmitted_30d_pct", "%", True, "placements_started"),
-    ),
+    | _indicators(("placements_started", "placements")),
 }
 
 #: Every indicator name any kind of service can be scored on.

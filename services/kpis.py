@@ -167,10 +167,9 @@ def _front_door(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 
 
 def _inpatient(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    # Leaving by transfer to a community or care service is a discharge from hospital too.
-    ended = _ended_in(facts.stays, period)
-    moved_out = left_hospital((s for s in ended if s.ended_by == "transfer"), period.holds)
-    left = [s for s in ended if s.ended_by == "discharge"] + moved_out
+    # Of those who left hospital alive, as the pathway shares are: a death is on no pathway, so
+    # complex discharges are exactly the P1-P3 shares (and `hospital_discharges` their sample).
+    left = left_hospital(facts.stays, period.holds)
     return {
         "complex_discharge_pct": percent(
             sum(1 for s in left if s.pathway in COMPLEX_PATHWAYS), len(left)
@@ -227,7 +226,7 @@ def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
             (s.end_care_hours or 0) - (s.start_care_hours or 0) for s in measured
         ),
         "independent_pct": percent(sum(1 for s in ended if s.independent), len(ended)),
-        "readmitted_30d_pct": percent(sum(1 for s in ended if s.readmitted_at), len(ended)),
+        "readmitted_30d_pct": _readmitted_pct(ended),
     }
 
 
@@ -237,9 +236,7 @@ def _short_term_beds(facts: ServiceFacts, period: Period, now: datetime) -> Figu
         "discharged_home_pct": percent(
             sum(1 for s in discharged if s.destination in HOME), len(discharged)
         ),
-        "readmitted_30d_pct": percent(
-            sum(1 for s in discharged if s.readmitted_at), len(discharged)
-        ),
+        "readmitted_30d_pct": _readmitted_pct(discharged),
     }
 
 
@@ -263,6 +260,12 @@ def _care_homes(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
         "readmitted_30d_pct": percent(sum(1 for s in started if s.readmitted_at), len(started)),
         "time_to_source_days_mean": _time_to_source(facts.referrals, period),
     }
+
+
+def _readmitted_pct(discharged: list[Stay]) -> float | None:
+    """Of those discharged alive (the dead cannot come back), the share readmitted."""
+    alive = [s for s in discharged if s.destination != "died"]
+    return percent(sum(1 for s in alive if s.readmitted_at), len(alive))
 
 
 _BY_KIND = {

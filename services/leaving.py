@@ -10,10 +10,16 @@ unless the transfer or the referral it answers names the pathway.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Protocol
 
-from flowsight.services.facts import READMISSION_WINDOW, Assessment, Referral, Stay
-from flowsight.services.timestamps import parse_timestamp, utc_timestamp
+from flowsight.services.facts import (
+    READMISSION_DAYS,
+    Assessment,
+    Referral,
+    Stay,
+    london_day,
+)
 
 #: Destination (code list 8.3) and pathway (8.1) of a transfer into a service of each kind.
 #: A transfer into another acute service is a move inside the hospital: no destination.
@@ -74,7 +80,8 @@ def care_type(unit: str | None) -> str | None:
 def with_readmissions(
     stays: list[Stay], acute: frozenset[str], care_homes: frozenset[str]
 ) -> list[Stay]:
-    """Mark stays followed by an unplanned acute admission within 30 days.
+    """Mark stays followed by an unplanned acute admission within 30 days: on days 0 to 29
+    after the discharge date (`readmission_last_day`), whatever the time of day.
 
     An unplanned acute admission is an emergency (or unstated) admission to an acute inpatient
     service, or a transfer into one from a service that is not an acute inpatient service (sent
@@ -100,8 +107,18 @@ def with_readmissions(
         anchor = stay.started_at if stay.service in care_homes else stay.ended_at
         if anchor is None or anchor > admissions[-1][0]:
             continue
-        limit = utc_timestamp(parse_timestamp(anchor) + READMISSION_WINDOW)
+        last = readmission_last_day(anchor)
         stay.readmitted_at = next(
-            (t for t, who in admissions if anchor <= t <= limit and who != id(stay)), None
+            (
+                t
+                for t, who in admissions
+                if anchor <= t and who != id(stay) and london_day(t) <= last
+            ),
+            None,
         )
     return stays
+
+
+def readmission_last_day(anchor: str) -> date:
+    """The last day (Europe/London) a readmission after `anchor` counts on: day 29."""
+    return london_day(anchor) + timedelta(days=READMISSION_DAYS - 1)

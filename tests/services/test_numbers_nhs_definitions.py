@@ -1,0 +1,75 @@
+"""Figures that must agree with NHS England's definitions for the same patients, checked on
+small scenarios computed by hand (docs/metrics.md cites each definition)."""
+
+from __future__ import annotations
+
+from flowsight.services.indicators import KNOWN_INDICATORS
+from tests.services.city import City
+
+WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
+MAY = ("2026-05-01T00:00:00+01:00", "2026-06-01T00:00:00+01:00")
+
+
+def test_complex_discharges_are_the_p1_to_p3_shares_of_those_who_left_alive() -> None:
+    city = City()
+    for patient in range(4):
+        city.publish(
+            "admission",
+            "lth-wards",
+            "2026-05-01T10:00:00+01:00",
+            patient,
+            admission_method="emergency",
+        )
+    left = "2026-05-06T10:00:00+01:00"
+    city.publish("discharge", "lth-wards", left, 0, destination="usual_residence", pathway="P0")
+    city.publish("discharge", "lth-wards", left, 1, destination="usual_residence", pathway="P0")
+    city.publish(
+        "discharge",
+        "lth-wards",
+        left,
+        2,
+        destination="usual_residence_with_support",
+        pathway="P1",
+    )
+    city.publish("discharge", "lth-wards", left, 3, destination="died")
+
+    wards = city.figures("lth-wards", *WEEK)
+
+    # Three left alive, one on P1: 1 / 3. A death is on no pathway (it was 1 / 4 = 25 %).
+    assert wards["hospital_discharges"] == 3
+    assert wards["complex_discharge_pct"] == 33.3
+    assert wards["complex_discharge_pct"] == sum(wards[f"pathway_p{n}_pct"] or 0 for n in (1, 2, 3))
+
+
+def test_a_readmission_counts_on_days_0_to_29_by_date_and_the_dead_are_not_in_the_rate() -> None:
+    city = City()
+    for patient in range(3):
+        city.publish(
+            "admission",
+            "lch-community-beds",
+            "2026-04-20T10:00:00+01:00",
+            patient,
+            admission_method="transfer_in",
+        )
+    left = "2026-05-01T10:00:00+01:00"
+    city.publish("discharge", "lch-community-beds", left, 0, destination="usual_residence")
+    city.publish("discharge", "lch-community-beds", left, 1, destination="usual_residence")
+    city.publish("discharge", "lch-community-beds", left, 2, destination="died")
+    # Day 30 (31 May), an hour before the discharge's time of day: outside the 0-29 days.
+    city.publish(
+        "admission", "lth-wards", "2026-05-31T09:00:00+01:00", 0, admission_method="emergency"
+    )
+    # Day 29 (30 May), late in the evening: inside.
+    city.publish(
+        "admission", "lth-wards", "2026-05-30T23:30:00+01:00", 1, admission_method="emergency"
+    )
+
+    beds = city.figures("lch-community-beds", *MAY)
+
+    # Of the two discharged alive, one readmitted within days 0-29: 50 %. (It was 2 / 3.)
+    assert beds["readmitted_30d_pct"] == 50.0
+
+
+def test_thirty_day_readmissions_are_not_a_pressure_indicator() -> None:
+    # Pressure is scored on the last 24 hours: their discharges' readmissions are still to come.
+    assert "readmitted_30d_pct" not in KNOWN_INDICATORS
