@@ -49,6 +49,7 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("efficiency", "four_hour_breach_pct", "Four-hour breaches (%)"),
     ("efficiency", "referrals", "Referrals"),
     ("efficiency", "referrals_accepted_pct", "Referrals accepted (%)"),
+    ("efficiency", "ucr_2h_met_pct", "2-hour referrals seen within 2 hours (%)"),
     ("efficiency", "starts", "Starts"),
     ("efficiency", "discharges", "Discharges and transfers out"),
     ("efficiency", "los_days_mean", "Length of stay (days)"),

@@ -73,3 +73,33 @@ def test_a_readmission_counts_on_days_0_to_29_by_date_and_the_dead_are_not_in_th
 def test_thirty_day_readmissions_are_not_a_pressure_indicator() -> None:
     # Pressure is scored on the last 24 hours: their discharges' readmissions are still to come.
     assert "readmitted_30d_pct" not in KNOWN_INDICATORS
+
+
+def test_the_two_hour_standard_is_of_2_hour_referrals_seen_within_2_hours() -> None:
+    city = City()
+    referred = "2026-05-05T09:00:00+01:00"
+    for patient, priority in enumerate(("2-hour", "2h", "2 hours", "2-day")):
+        city.publish(
+            "referral",
+            "lth-ed",
+            referred,
+            patient,
+            to_service="lch-ucr",
+            status="new",
+            priority=priority,
+        )
+    # Seen at 1 h 59, at exactly 2 h, at 2 h 01; the 2-day referral the next morning.
+    for patient, started in enumerate(
+        (
+            "2026-05-05T10:59:00+01:00",
+            "2026-05-05T11:00:00+01:00",
+            "2026-05-05T11:01:00+01:00",
+            "2026-05-06T09:00:00+01:00",
+        )
+    ):
+        city.publish("admission", "lch-ucr", started, patient, admission_method="start_of_care")
+
+    ucr = city.figures("lch-ucr", *WEEK)
+
+    # Three 2-hour referrals, two seen within 2 hours: 66.7 %, short of the 70 % standard.
+    assert (ucr["ucr_2h_started"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
