@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NO_STORE = (b"cache-control", b"no-store")
+#: Methods whose routes read no body.
+WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SecurityHeaders:
@@ -79,7 +81,9 @@ class BodyBounds:
         self.own_limits = tuple(own_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # No route of a method without a body reads one: those pass untouched (the dashboard's
+        # and the API's reads, most of the traffic).
+        if scope["type"] != "http" or scope["method"] in WITHOUT_BODY:
             await self.app(scope, receive, send)
             return
         limit = None if scope["path"].startswith(self.own_limits) else self.max_bytes
