@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -199,6 +199,9 @@ class Located:
 
     service: str
     unit: str | None
+    #: A rule of the profile placed it (not the default service): the sender's own statement
+    #: of where the location is.
+    by_rule: bool = field(default=True, compare=False)
 
 
 class MappingProfile(_Strict):
@@ -237,7 +240,7 @@ class MappingProfile(_Strict):
                 return Located(rule.service, unit or None)
         if match_only or self.default_service is None:
             return None
-        return Located(self.default_service, point_of_care or location or None)
+        return Located(self.default_service, point_of_care or location or None, by_rule=False)
 
     def problems(self, catalogue: Catalogue) -> list[str]:
         """Every entry that does not fit the catalogue, one sentence each."""

@@ -131,10 +131,17 @@ class Reading:
         return located
 
     def at_front_door(self, located: Located) -> bool:
-        """Whether a visit is an emergency attendance: class E, or an ED service's location."""
-        # Class E where no ED is known (an organisation without one): an admission, as before.
+        """Whether a visit is an emergency attendance: at an ED service's location, or class E
+        at a location the profile placed only by its default service.
+
+        A location a rule of the profile places in a ward is on that ward whatever the class:
+        some PAS keep class E on the emergency spell after the patient is admitted. Class E
+        where no ED is known (an organisation without one) is an admission, as before.
+        """
+        if located.service in self.front_door:
+            return True
         emergency = self.patient_class() is PatientClass.EMERGENCY and bool(self.front_door)
-        return located.service in self.front_door or emergency
+        return emergency and not located.by_rule
 
     def department(self, located: Located) -> str:
         """The front-door service of an attendance at `located`."""

@@ -245,3 +245,33 @@ def test_spellings_of_the_table_0211_character_sets_are_read(charset: str, codec
     parsed = parse_message(raw)
     assert (parsed.encoding, parsed.warnings) == (codec, ())
     assert parsed.message.extract_field("PID", 1, 5, 1, 1, 1) == "Z\u00f6e"
+
+
+def test_class_e_on_a_ward_the_profile_maps_is_on_that_ward() -> None:
+    # Some PAS keep PV1-2 E on the emergency spell after admission: the location rule, the
+    # sender's own statement of where the patient is, decides.
+    ward_rule = MappingProfile(
+        organisation="RR8",
+        default_service="lth-wards",
+        locations=[
+            LocationRule(point_of_care="ED", service="lth-ed"),
+            LocationRule(point_of_care="WARD*", service="lth-wards"),
+        ],
+    )
+    admitted = events(
+        message(msh("A01"), "EVN|A01|20261123101500", PID, pv1(f2="E", f3="WARD7", f4="E")),
+        ward_rule,
+    )
+    discharged = events(
+        message(msh("A03"), "EVN|A03|20261124101500", PID, pv1(f2="E", f3="WARD7", f37="19")),
+        ward_rule,
+    )
+    unmapped = events(
+        message(msh("A01"), "EVN|A01|20261123101500", PID, pv1(f2="E", f3="RESUS", f4="E")),
+        ward_rule,
+    )
+
+    assert [(e["event_type"], e["service"]) for e in admitted] == [("admission", "lth-wards")]
+    assert [(e["event_type"], e["service"]) for e in discharged] == [("discharge", "lth-wards")]
+    # Placed only by the default service, class E still says the emergency department.
+    assert [(e["event_type"], e["service"]) for e in unmapped] == [("attendance", "lth-ed")]
