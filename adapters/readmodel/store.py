@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.tables import (
     assessments,
+    attendances,
     audit_log,
     capacity_reports,
     queue_entries,
@@ -214,6 +215,24 @@ async def open_assessments(connection: AsyncConnection, now: datetime) -> dict[s
         )
         .where(assessments.c.completed_at.is_(None), assessments.c.opened_at <= utc_timestamp(now))
         .group_by(assessments.c.service_id)
+    )
+    return {
+        row.service_id: QueueSummary(row.service_id, row.length, parse_timestamp(row.oldest))
+        for row in await connection.execute(query)
+    }
+
+
+async def in_department(connection: AsyncConnection, now: datetime) -> dict[str, QueueSummary]:
+    """Attendances not yet departed at `now` by service, and the earliest arrival: a front
+    door's queue, as its figures count it."""
+    query = (
+        select(
+            attendances.c.service_id,
+            func.count().label("length"),
+            func.min(attendances.c.arrived_at).label("oldest"),
+        )
+        .where(attendances.c.departed_at.is_(None), attendances.c.arrived_at <= utc_timestamp(now))
+        .group_by(attendances.c.service_id)
     )
     return {
         row.service_id: QueueSummary(row.service_id, row.length, parse_timestamp(row.oldest))

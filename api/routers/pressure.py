@@ -96,14 +96,18 @@ async def current_pressure(
     now: datetime,
 ) -> PressureOut:
     """The pressure answer from the read model as of `now`, with the queues `summaries`."""
-    # The transfer-of-care hub's queue is its open assessments, as its pressure is scored.
+    # The transfer-of-care hub's queue is its open assessments and a front door's the patients
+    # in the department, as their figures count them and their pressure is scored.
     assessments = await store.open_assessments(connection, now)
+    departments = await store.in_department(connection, now)
     capacity = await store.capacities(connection)
     scored = await pressure_store.states(connection)
     services = []
     for service in catalogue.services:
         if service.kind == ServiceKind.TRANSFERS_OF_CARE:
             summary = assessments.get(service.id)
+        elif service.kind == ServiceKind.ACUTE_FRONT_DOOR:
+            summary = departments.get(service.id)
         else:
             summary = summaries.get(service.id)
         reported = capacity.get(service.id)

@@ -63,6 +63,10 @@ def a_week_of_delays() -> Feed:
         feed.publish(
             "assessment", "lth-toc-hub", NOW - timedelta(hours=4), patient, kind=kind, status="open"
         )
+    # The emergency department: two still in it (one for 5 hours), one gone home.
+    feed.visit("lth-ed", 6, NOW - timedelta(hours=5))
+    feed.visit("lth-ed", 7, NOW - timedelta(hours=1))
+    feed.visit("lth-ed", 8, NOW - timedelta(hours=3), NOW - timedelta(hours=2))
     return feed
 
 
@@ -137,6 +141,19 @@ def test_delayed_patients_are_listed_by_the_rule_the_counts_use(client: TestClie
     # Patient 2's Discharge Ready Date is two days away: not a delay yet, in lists or counts.
     assert listed["total"] == counted["count"] == 1
     assert [p["days"] for p in listed["patients"]] == [counted["lost_bed_days"]]
+
+
+def test_the_departments_queue_in_pressure_is_who_is_in_the_department(
+    client: TestClient,
+) -> None:
+    # As the department's figures count it (and its pressure is scored on): before, the answer
+    # counted referrals to the department, 0, beside figures saying 2 patients waited there.
+    since_now = (datetime.now(UTC) - NOW).total_seconds() / 60
+    ed = next(s for s in client.get("/v1/pressure").json()["services"] if s["id"] == "lth-ed")
+    figures = client.get("/v1/services/lth-ed").json()
+
+    assert ed["queue_length"] == figures["current"]["queue_length"] == 2
+    assert 299.95 <= ed["longest_wait_minutes"] - since_now < 305, "the first arrived 5 h ago"
 
 
 def test_the_hubs_queue_is_its_open_assessments_and_the_system_shows_its_acute_level(
