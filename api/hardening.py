@@ -82,10 +82,11 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
         "Content-Security-Policy": policy,
     }
 
-    app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
+    # Inside the headers: a body refused here still carries them (the last added is outermost).
     app.add_middleware(
         BodyBounds, max_bytes=BODY_MAX_BYTES, seconds=BODY_SECONDS, own_limits=GATEWAY_PATHS
     )
+    app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
 
     @app.exception_handler(OSError)
     async def _unreachable(request: Request, error: OSError) -> JSONResponse:

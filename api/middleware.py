@@ -89,7 +89,7 @@ class BodyBounds:
         limit = None if scope["path"].startswith(self.own_limits) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if limit is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
+            await _too_large(limit, scope["path"])(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
         deadline: float | None = None
@@ -115,12 +115,14 @@ class BodyBounds:
         await self.app(scope, bounded_receive, send)
 
 
-def _too_large(limit: int) -> ASGIApp:
+def _too_large(limit: int, path: str) -> ASGIApp:
+    """The 413 problem for a body declared over `limit`, answered before any route runs."""
     body = {
         "type": "about:blank",
         "title": "Content Too Large",
         "status": 413,
         "detail": f"the body is over {limit} bytes",
+        "instance": path,
     }
     return JSONResponse(body, status_code=413, media_type="application/problem+json")
 

@@ -71,6 +71,7 @@ def test_a_body_over_the_limit_is_refused_before_the_caller_is_asked_who_they_ar
     for answer in (declared, streamed):
         assert answer.status_code == 413
         assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_body_that_trickles_in_is_answered_408() -> None:
