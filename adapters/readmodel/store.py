@@ -207,32 +207,29 @@ async def capacities_in_force(connection: AsyncConnection, moment: datetime) -> 
 
 async def open_assessments(connection: AsyncConnection, now: datetime) -> dict[str, QueueSummary]:
     """Assessments open at `now` by service, and the oldest's opening: the hub's queue."""
-    query = (
-        select(
-            assessments.c.service_id,
-            func.count().label("length"),
-            func.min(assessments.c.opened_at).label("oldest"),
-        )
-        .where(assessments.c.completed_at.is_(None), assessments.c.opened_at <= utc_timestamp(now))
-        .group_by(assessments.c.service_id)
+    return await _open_by_service(
+        connection, assessments.c.opened_at, assessments.c.completed_at, now
     )
-    return {
-        row.service_id: QueueSummary(row.service_id, row.length, parse_timestamp(row.oldest))
-        for row in await connection.execute(query)
-    }
 
 
 async def in_department(connection: AsyncConnection, now: datetime) -> dict[str, QueueSummary]:
     """Attendances not yet departed at `now` by service, and the earliest arrival: a front
     door's queue, as its figures count it."""
+    return await _open_by_service(
+        connection, attendances.c.arrived_at, attendances.c.departed_at, now
+    )
+
+
+async def _open_by_service(
+    connection: AsyncConnection, began: Any, ended: Any, now: datetime
+) -> dict[str, QueueSummary]:
+    """Facts of one table begun by `now` and not ended, counted by service, with the earliest
+    beginning."""
+    service_id = began.table.c.service_id
     query = (
-        select(
-            attendances.c.service_id,
-            func.count().label("length"),
-            func.min(attendances.c.arrived_at).label("oldest"),
-        )
-        .where(attendances.c.departed_at.is_(None), attendances.c.arrived_at <= utc_timestamp(now))
-        .group_by(attendances.c.service_id)
+        select(service_id, func.count().label("length"), func.min(began).label("oldest"))
+        .where(ended.is_(None), began <= utc_timestamp(now))
+        .group_by(service_id)
     )
     return {
         row.service_id: QueueSummary(row.service_id, row.length, parse_timestamp(row.oldest))
