@@ -7,7 +7,7 @@ plain functions over journey facts; `holds` says whether a moment falls in the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from flowsight.services.facts import Referral, Stay, midnights
@@ -80,9 +80,9 @@ def left_hospital(stays: Iterable[Stay], holds: Holds) -> list[Stay]:
     ]
 
 
-def hospital_discharges(stays: Iterable[Stay], holds: Holds) -> Figures:
-    """Where patients leaving hospital went: % directly home, and the P0-P3 shares."""
-    left = left_hospital(stays, holds)
+def hospital_discharges(left: Sequence[Stay]) -> Figures:
+    """Where patients leaving hospital (`left_hospital`) went: % directly home, and the P0-P3
+    shares."""
     figures: Figures = {
         "hospital_discharges": len(left),
         "directly_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),

@@ -174,7 +174,7 @@ def _inpatient(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
         "complex_discharge_pct": percent(
             sum(1 for s in left if s.pathway in COMPLEX_PATHWAYS), len(left)
         ),
-        **hospital_discharges(facts.stays, period.holds),
+        **hospital_discharges(left),
     }
 
 
