@@ -14,6 +14,7 @@ from flowsight.adapters.readmodel.store import as_utc
 from flowsight.adapters.readmodel.tables import pressure_state, threshold_overrides
 from flowsight.schemas.catalogue import Catalogue, Threshold
 from flowsight.services.escalation import Escalation, LevelChange
+from flowsight.services.indicators import INDICATORS_BY_KIND
 
 
 async def escalations(connection: AsyncConnection) -> dict[str, Escalation]:
@@ -82,14 +83,20 @@ async def overrides(connection: AsyncConnection) -> dict[tuple[str, str], dict[s
 def effective_catalogue(
     catalogue: Catalogue, changed: dict[tuple[str, str], dict[str, Any]]
 ) -> Catalogue:
-    """The catalogue with run-time threshold changes applied over the file's."""
+    """The catalogue with run-time threshold changes applied over the file's.
+
+    A change stored for an indicator its service can no longer be scored on (an earlier
+    flowsight's, such as `readmitted_30d_pct`) is left out, not scored into an error that would
+    stop every refresh.
+    """
     if not changed:
         return catalogue
     services = []
     for service in catalogue.services:
         thresholds = dict(service.thresholds)
+        known = INDICATORS_BY_KIND[service.kind]
         for (service_id, indicator), row in changed.items():
-            if service_id == service.id:
+            if service_id == service.id and indicator in known:
                 thresholds[indicator] = Threshold(
                     level2=row["level2"],
                     level3=row["level3"],
