@@ -57,6 +57,7 @@ __all__ = [
     "WeightedService",
     "check_thresholds",
     "indicator_level",
+    "not_an_indicator",
     "require_valid",
     "score_service",
     "score_system",
@@ -192,7 +193,7 @@ def score_service(
     for name, threshold in sorted(service.thresholds.items()):
         indicator = known.get(name)
         if indicator is None:
-            raise ValueError(f"service {service.id!r}: {_unknown(name, service.kind)}")
+            raise ValueError(f"service {service.id!r}: {not_an_indicator(name, service.kind)}")
         value = indicators.get(name)
         # A missing or non-finite figure (no capacity, no departures yet) is not scored at all,
         # rather than scored as level 1 and diluting the indicators that do have values.
@@ -257,7 +258,7 @@ def check_thresholds(
         for name, threshold in sorted(service.thresholds.items()):
             indicator = INDICATORS_BY_KIND[service.kind].get(name)
             if indicator is None:
-                problems.append(f"{where}: {_unknown(name, service.kind)}")
+                problems.append(f"{where}: {not_an_indicator(name, service.kind)}")
                 continue
             problems.extend(
                 f"{where}, indicator {name!r}: {p}" for p in _check(threshold, indicator)
@@ -285,7 +286,8 @@ def require_valid(
         raise PressureConfigError(f"pressure thresholds cannot be used:\n{listed}")
 
 
-def _unknown(name: str, kind: ServiceKind) -> str:
+def not_an_indicator(name: str, kind: ServiceKind) -> str:
+    """Why `name` cannot be scored for a service of `kind`."""
     known = ", ".join(sorted(INDICATORS_BY_KIND[kind]))
     if name in KNOWN_INDICATORS:
         return f"indicator {name!r} is not measured for a {kind.value} service (known: {known})"

@@ -14,7 +14,12 @@ from flowsight.api.deps import ConnectionDep, StateDep, Viewer, require
 from flowsight.api.models import ThresholdIn, ThresholdsOut
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Threshold
-from flowsight.services.pressure import Cutoffs, check_thresholds
+from flowsight.services.pressure import (
+    INDICATORS_BY_KIND,
+    Cutoffs,
+    check_thresholds,
+    not_an_indicator,
+)
 
 router = APIRouter(prefix="/v1/thresholds", tags=["thresholds"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -50,8 +55,12 @@ async def change_threshold(
     principal: Admin,
 ) -> ThresholdsOut:
     """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable."""
-    if state.catalogue.service(service_id) is None:
+    service = state.catalogue.service(service_id)
+    if service is None:
         raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
+    if indicator not in INDICATORS_BY_KIND[service.kind]:
+        problem = f"service {service_id!r}: {not_an_indicator(indicator, service.kind)}"
+        raise Problem(422, "Unusable threshold", problem, problems=[problem])
     try:
         threshold = Threshold(**body.model_dump())
     except ValueError as error:
