@@ -12,11 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from flowsight.adapters.hl7.fields import Reading
-from flowsight.adapters.hl7.parse import MISSING_FIELD, first_time, id_time, occurred, text
+from flowsight.adapters.hl7.parse import (
+    ADMIT_TIME,
+    DISCHARGE_TIME,
+    EVENT_TIME,
+    MISSING_FIELD,
+    RECORDED_TIME,
+    SENT_TIME,
+    first_time,
+    id_time,
+    occurred,
+    text,
+)
 from flowsight.services.validation import Refused
-
-_ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
-_EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
 def event_id(visit: str, kind: str, moment: datetime) -> str:
@@ -32,9 +40,9 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
     service = reading.department(located) if at_ed else located.service
     # (kind, service of its cancellation) of each event the cancelled message may have published.
     kinds, clock = {
-        "A11": ([("attendance" if at_ed else "admission", service)], [_ADMIT, _EVENT]),
-        "A12": (_transfer_kinds(reading, located.service, service), [_EVENT]),
-        "A13": ([("departure" if at_ed else "discharge", service)], [_DISCHARGED, _EVENT]),
+        "A11": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME, EVENT_TIME]),
+        "A12": (_transfer_kinds(reading, located.service, service), [EVENT_TIME]),
+        "A13": ([("departure" if at_ed else "discharge", service)], [DISCHARGE_TIME, EVENT_TIME]),
     }[trigger]
     moments = [moment for moment in (first_time(message, p) for p in clock) if moment is not None]
     if not moments:
@@ -49,7 +57,7 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         for moment in moments
         for kind, cancelled_in in kinds
     }
-    recorded = occurred(message, _RECORDED, _SENT).isoformat()
+    recorded = occurred(message, RECORDED_TIME, SENT_TIME).isoformat()
     return [
         {
             "event_type": "cancellation",

@@ -40,8 +40,13 @@ from flowsight.adapters.hl7.cancellation import cancellations, event_id
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.parse import (
+    ADMIT_TIME,
+    DISCHARGE_TIME,
+    EVENT_TIME,
     MISSING_FIELD,
     MISSING_SEGMENT,
+    RECORDED_TIME,
+    SENT_TIME,
     TOO_COMPLEX,
     UNPARSEABLE,
     UNSUPPORTED_CHARACTER_SET,
@@ -77,9 +82,7 @@ NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
 ).split()
-_ADMIT, _DISCHARGED = ("PV1", 44), ("PV1", 45)
 _EMERGENCY = AdmissionMethod.EMERGENCY.value
-_EVENT, _RECORDED, _SENT = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +206,8 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
     """A01 and A04: an attendance at the ED, else an admission (none for an outpatient)."""
     message = reading.message
     located = reading.place(3, required=False)
-    moment = occurred(message, _EVENT, _ADMIT, _RECORDED, _SENT)
-    clock = occurred(message, _ADMIT, _EVENT, _RECORDED, _SENT)
+    moment = occurred(message, EVENT_TIME, ADMIT_TIME, RECORDED_TIME, SENT_TIME)
+    clock = occurred(message, ADMIT_TIME, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     if reading.at_front_door(located):
         return [
             {
@@ -239,7 +242,7 @@ def _departure(
     reading: Reading, visit: str, service: str, moment: datetime, clock: datetime, outcome: str
 ) -> Fields:
     """The end of an attendance: the same episode's attendance, now departed."""
-    arrived = first_time(reading.message, _ADMIT)
+    arrived = first_time(reading.message, ADMIT_TIME)
     arrived = arrived if arrived is not None and arrived <= moment else moment
     return {
         "event_type": "attendance",
@@ -255,7 +258,7 @@ def _departure(
 def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
     """A02: a transfer from PV1-6 to PV1-3, unless it stays within one unit or the ED."""
     message = reading.message
-    moment = occurred(message, _EVENT, _RECORDED, _SENT)
+    moment = occurred(message, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     before, after = reading.place(6, required=True), reading.place(3, required=True)
     in_ed = before.service in reading.front_door
     if (before.service, before.unit) == (after.service, after.unit) or (
@@ -283,8 +286,8 @@ def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
 def _discharge(reading: Reading, visit: str) -> list[Fields]:
     """A03: a discharge to the destination PV1-36/37 name, or the end of an ED attendance."""
     message = reading.message
-    moment = occurred(message, _EVENT, _DISCHARGED, _RECORDED, _SENT)
-    clock = occurred(message, _DISCHARGED, _EVENT, _RECORDED, _SENT)
+    moment = occurred(message, EVENT_TIME, DISCHARGE_TIME, RECORDED_TIME, SENT_TIME)
+    clock = occurred(message, DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     located = reading.place(3, required=False)
     destination = reading.destination()
     if reading.at_front_door(located):
@@ -309,7 +312,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
 def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
     """A06: an outpatient or ED patient admitted; the ED attendance (PV1-6) ends `admitted`."""
     message = reading.message
-    moment = occurred(message, _EVENT, _RECORDED, _SENT)
+    moment = occurred(message, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     after = reading.place(3, required=True)
     events: list[Fields] = []
     if text(message, "PV1", 6):
@@ -330,7 +333,7 @@ def _to_outpatient(reading: Reading, visit: str) -> list[Fields]:
     The ED attendance an A06 closed is not reopened (the contract cannot reopen it); the stay
     ends with destination `other`, so no bed stays held.
     """
-    moment = occurred(reading.message, _EVENT, _RECORDED, _SENT)
+    moment = occurred(reading.message, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     before = reading.place(6, required=True)
     return [
         {

@@ -262,6 +262,12 @@ def required(message: Any, segment: str, number: int, component: int = 1) -> str
     return value
 
 
+#: Where a message's times are (segment, field): the visit's admission (PV1-44) and discharge
+#: (PV1-45), the event (EVN-6), its recording (EVN-2) and the message's sending (MSH-7).
+ADMIT_TIME, DISCHARGE_TIME = ("PV1", 44), ("PV1", 45)
+EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
+
+
 def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
     """The first of the fields `paths` (segment, number) that holds a time, read as a time."""
     for segment, number in paths:
