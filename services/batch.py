@@ -6,7 +6,8 @@ window refused: `services/lateness.py`), and each patient the batch changed is r
 however many of their events it held, and once more as they were before the batch: the read
 model is then written what changed without reading it back.
 Capacity reports follow "the latest report wins": a report older than the one already known
-changes nothing.
+changes nothing. A link between a local and an NHS pseudonym moves what was recorded under
+the local one on to the NHS one (`services/identities.py`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowsight.schemas.events import EVENT_TYPES
+from flowsight.services.identities import LINK, alias_of, moved
 from flowsight.services.journey import Event, Journey, JourneyState, Recorded, ServiceMap, replay
 from flowsight.services.validation import TOO_LATE, UNPROCESSABLE, Rejected
 
-#: Outcomes counted per event type besides `Recorded`'s: an older capacity report, a failure.
+#: Outcomes counted per event type besides `Recorded`'s: an older capacity report, a failure,
+#: an event sent on to the NHS pseudonym its local one is linked to.
 SUPERSEDED = "superseded"
 FAILED = "failed"
+MOVED = "moved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,9 @@ class BatchChanges:
     capacity: dict[str, Event] = field(default_factory=dict)
     #: Every capacity report the batch brought, the superseded ones too: each is history.
     reports: list[Event] = field(default_factory=list)
+    #: Events to send on under the NHS pseudonym their local one is linked to: the batch's own
+    #: and those of each local journey a new link hands on (`services/identities.py`).
+    moved: list[Event] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     #: Events handled, by (event type, outcome).
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -88,13 +95,20 @@ def apply_batch(
     stored: dict[str, list[Event]] = {}
     # Where each patient's applied events sit in the batch, to refuse one that cannot replay.
     applied: dict[str, list[int]] = {}
+    # The local pseudonyms linked to an NHS one, by the batch or before it: their events move on.
+    aliases: dict[str, Event] = {}
+    linked = _links(events)
     for position, event in enumerate(events):
         try:
             if event["event_type"] == "capacity":
                 outcome = _apply_capacity(event, latest_capacity, changes)
+            elif event["event_type"] == LINK:
+                outcome = _apply_link(
+                    event, linked, stored_journey, stored, aliases, changes, services
+                )
             else:
                 outcome = _apply_patient_event(
-                    event, stored_journey, lateness, working, stored, changes
+                    event, stored_journey, lateness, working, stored, linked, changes
                 )
         except Exception as error:  # one bad record must not stop every patient's flow
             changes.outcomes[event_type_label(event), FAILED] += 1
@@ -103,9 +117,11 @@ def apply_batch(
         changes.outcomes[event["event_type"], outcome] += 1
         if outcome == Recorded.TOO_LATE.value:
             changes.refusals.append(Refusal(position, _too_late(event, lateness)))
-        elif outcome == Recorded.APPLIED.value and event["event_type"] != "capacity":
+        elif outcome == Recorded.APPLIED.value and event["event_type"] not in _NOT_REPLAYED:
             applied.setdefault(event["pseudonym"], []).append(position)
     for pseudonym, journey in list(changes.journeys.items()):
+        if pseudonym in aliases:
+            continue  # a link, not a journey: its state (none) is written by `_apply_link`
         try:
             state = replay(pseudonym, journey.events, services)
         except Exception:  # an event recorded but not replayable: find it, keep the others
@@ -171,19 +187,80 @@ def _apply_capacity(
     return Recorded.APPLIED.value
 
 
+_NOT_REPLAYED = frozenset({"capacity", LINK})
+
+
+def _links(events: Sequence[Event]) -> dict[str, Event]:
+    """The latest link of each local pseudonym the batch links."""
+    linked: dict[str, Event] = {}
+    for event in events:
+        if event.get("event_type") == LINK:
+            known = linked.get(event["pseudonym"])
+            if known is None or known["occurred_at"] <= event["occurred_at"]:
+                linked[event["pseudonym"]] = event
+    return linked
+
+
+def _stored(
+    pseudonym: str,
+    stored_journey: Callable[[str], list[Event] | None],
+    stored: dict[str, list[Event]],
+) -> list[Event]:
+    found = stored.get(pseudonym)
+    if found is None:
+        found = stored[pseudonym] = stored_journey(pseudonym) or []
+    return found
+
+
+def _apply_link(
+    event: Event,
+    linked: dict[str, Event],
+    stored_journey: Callable[[str], list[Event] | None],
+    stored: dict[str, list[Event]],
+    aliases: dict[str, Event],
+    changes: BatchChanges,
+    services: ServiceMap,
+) -> str:
+    """Store the local pseudonym's link in place of its journey, and move that journey's events
+    on to the NHS pseudonym: the local pseudonym's state becomes empty."""
+    alias = event["pseudonym"]
+    if linked[alias] is not event:
+        return Recorded.DUPLICATE.value  # the batch links the same pseudonym later
+    aliases[alias] = event
+    events = _stored(alias, stored_journey, stored)
+    known = alias_of(events)
+    if known is not None:
+        if known["to"] == event["to"] and known["occurred_at"] >= event["occurred_at"]:
+            return Recorded.DUPLICATE.value
+        changes.journeys[alias] = Journey([event])  # kept from this link's time on
+        return Recorded.APPLIED.value
+    changes.journeys[alias] = Journey([event])
+    if events:
+        changes.moved.extend(moved(recorded, event) for recorded in events)
+        changes.states.append(JourneyState(alias))
+        changes.before.append(replay(alias, events, services))
+        changes.changed_from(events[0]["occurred_at"])
+    return Recorded.APPLIED.value
+
+
 def _apply_patient_event(
     event: Event,
     stored_journey: Callable[[str], list[Event] | None],
     lateness: timedelta,
     working: dict[str, Journey],
     stored: dict[str, list[Event]],
+    linked: dict[str, Event],
     changes: BatchChanges,
 ) -> str:
     pseudonym = event["pseudonym"]
     journey = working.get(pseudonym)
     if journey is None:
-        stored[pseudonym] = stored_journey(pseudonym) or []
-        journey = working[pseudonym] = Journey.from_stored(stored[pseudonym])
+        events = _stored(pseudonym, stored_journey, stored)
+        link = linked.get(pseudonym) or alias_of(events)
+        if link is not None:
+            changes.moved.append(moved(event, link))
+            return MOVED
+        journey = working[pseudonym] = Journey.from_stored(events)
     recorded = journey.record(event, lateness)
     if recorded is Recorded.APPLIED:
         changes.journeys[pseudonym] = journey

@@ -27,6 +27,7 @@ from flowsight.services.facts import (
     Stay,
     midnights,
 )
+from flowsight.services.identities import MOVED_FROM
 from flowsight.services.lateness import too_late
 from flowsight.services.leaving import (
     CARE_HOME_TYPES,
@@ -103,7 +104,7 @@ class Journey:
 
     def record(self, event: Event, lateness: timedelta) -> Recorded:
         """Add `event` unless it is a duplicate or further behind its own source's newest event
-        than the lateness window allows."""
+        than the lateness window allows (a moved event is never too late)."""
         events, source, event_id = self.events, event["source"], event["event_id"]
         for other in events:  # a plain loop: this is the hot path
             if other["event_id"] == event_id and other["source"] == source:
@@ -111,7 +112,8 @@ class Journey:
         if not events or _order(event) >= _order(events[-1]):
             events.append(event)  # in order, the usual case
             return Recorded.APPLIED
-        if too_late(events, event, lateness):  # measured per source episode: see lateness.py
+        # Per source episode (lateness.py); a moved event was accepted once (identities.py).
+        if MOVED_FROM not in event and too_late(events, event, lateness):
             return Recorded.TOO_LATE
         insort(events, event, key=_order)
         return Recorded.APPLIED

@@ -32,14 +32,31 @@ def identity_key(patient: PatientIdentity) -> str:
     """The normalised identifier a pseudonym is computed from: the NHS number when known."""
     if patient.nhs_number is not None:
         return f"nhs:{patient.nhs_number}"
+    return _local_key(patient)
+
+
+def _local_key(patient: PatientIdentity) -> str:
     # JSON keeps the two parts apart even when they contain colons (identifier systems are URIs).
     return "local:" + json.dumps([patient.id_system, patient.local_id], separators=(",", ":"))
 
 
 def pseudonymise(patient: PatientIdentity, key: bytes) -> str:
     """HMAC-SHA-256 of the patient's normalised identifier, as 64 hex characters."""
+    return _pseudonym(identity_key(patient), key)
+
+
+def local_pseudonym(patient: PatientIdentity, key: bytes) -> str | None:
+    """The pseudonym the patient's local identifier alone gives, when the NHS number is known
+    too: the identity the same source may have sent before the number was traced
+    (`services/identities.py`). None when the event names only one of the two."""
+    if patient.nhs_number is None or patient.local_id is None:
+        return None
+    return _pseudonym(_local_key(patient), key)
+
+
+def _pseudonym(identifier: str, key: bytes) -> str:
     keyed = _keyed(key).copy()  # half the cost of setting the key up again for each event
-    keyed.update(identity_key(patient).encode())
+    keyed.update(identifier.encode())
     return keyed.hexdigest()
 
 

@@ -21,7 +21,7 @@ from flowsight.schemas.events import (
     Transfer,
     event_adapter,
 )
-from flowsight.services.pseudonym import pseudonymise
+from flowsight.services.pseudonym import local_pseudonym, pseudonymise
 from flowsight.services.timestamps import utc_timestamp
 
 # Machine-readable reasons a dead letter carries in its `error.reason` header.
@@ -77,6 +77,9 @@ class Accepted:
 
     key: str
     event: dict[str, Any]
+    #: The pseudonym of the patient's local identifier when the event names their NHS number
+    #: as well: the validator links the two (`services/identities.py`).
+    alias: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +295,9 @@ def check_event(
 NOT_NORMALISED: set[str] = {"patient"}
 
 
-def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any]]:
-    """The event as it travels after the validator, and its key (pseudonym or service)."""
+def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any], str | None]:
+    """The event as it travels after the validator, its key (pseudonym or service), and the
+    pseudonym of the patient's local identifier when the NHS number is there too."""
     body = event.model_dump(mode="json", exclude=NOT_NORMALISED, exclude_none=True)
     for name, value in event.__dict__.items():
         if isinstance(value, datetime):
@@ -304,8 +308,8 @@ def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any
     if isinstance(event, PatientEvent):
         pseudonym = pseudonymise(event.patient, pseudonym_key)
         body["pseudonym"] = pseudonym
-        return pseudonym, body
-    return f"service:{event.service}", body
+        return pseudonym, body, local_pseudonym(event.patient, pseudonym_key)
+    return f"service:{event.service}", body, None
 
 
 def _rejection_from(error: ValidationError) -> Rejected:

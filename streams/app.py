@@ -17,8 +17,9 @@ from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 from flowsight.streams.agents import Backlog
+from flowsight.streams.agents.outlet import EventsTopic
 from flowsight.streams.agents.tracker import tracker
-from flowsight.streams.agents.validator import EventsTopic, validator
+from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.figures_process import FiguresProcess, separable
 from flowsight.streams.metrics import WorkerMetrics
@@ -155,6 +156,7 @@ def create_app(
         journeys,
         capacity,
         sink,
+        events_out,
         dead_letters,
         metrics,
         settings,

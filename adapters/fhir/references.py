@@ -186,15 +186,20 @@ def _searched_identity(target: str) -> dict[str, str] | None:
 
 
 def patient_identity(found: Patient) -> dict[str, str] | None:
-    """A Patient's NHS number, else its first current local identifier with a system."""
+    """A Patient's NHS number and its first current local identifier with a system, or either.
+
+    Both when both are there: the local id links what the same source sent before the number
+    was traced (services/identities.py)."""
     usable = [(i.value, i.system) for i in found.identifier or [] if i.value and i.use != "old"]
+    identity: dict[str, str] = {}
     for value, system in usable:
         if system == NHS_NUMBER_SYSTEM:
-            return {"nhs_number": value}
+            identity = {"nhs_number": value}
+            break
     for value, system in usable:
-        if system:
-            return {"local_id": value, "id_system": system}
-    return None
+        if system and system != NHS_NUMBER_SYSTEM:
+            return {**identity, "local_id": value, "id_system": system}
+    return identity or None
 
 
 def _as(model: type[_Found], resource: object, element: str, what: str) -> _Found:

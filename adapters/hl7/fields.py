@@ -217,7 +217,7 @@ class Reading:
         return DischargeDestination.OTHER.value
 
     def patient(self) -> dict[str, str]:
-        """The NHS number (by the profile's rules) if valid, else the first local identifier."""
+        """The NHS number (by the profile's rules) if valid, and the first local identifier."""
         rules = self.profile.hl7.nhs_number
         # CX.4 is an HD: its namespace id (CX.4.1) or universal id (CX.4.2, an OID) may name it.
         authorities = {a.upper() for a in rules.authorities} | {NHS_NUMBER_OID}
@@ -242,7 +242,9 @@ class Reading:
         for where, candidate in nhs_numbers:
             problem = nhs_number_problem(normalise_nhs_number(candidate))
             if problem is None:
-                return {"nhs_number": candidate}
+                # With the local id as well: it links what the same source sent before the
+                # number was traced (services/identities.py).
+                return {"nhs_number": candidate, **(local or {})}
             if local is not None:
                 self.warnings.append(f"{where}: NHS number {problem}; the local id is used")
         if nhs_numbers and local is None:

@@ -11,10 +11,12 @@ from typing import Any, Protocol
 import orjson
 from faust.types import EventT, StreamT
 
+from flowsight.adapters.kafka.producer import CORRELATION_HEADER, Record
 from flowsight.services.batch import FAILED, BatchChanges, apply_batch, unprocessable
 from flowsight.services.journey import Event, JourneyState, ServiceMap
 from flowsight.settings import Settings
 from flowsight.streams.agents import Agent, Backlog
+from flowsight.streams.agents.outlet import Outlet, delivered
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -37,13 +39,19 @@ def tracker(
     journeys: MutableMapping[str, Any],
     capacity: MutableMapping[str, Any],
     sink: StateWriter,
+    events: Outlet,
     dead_letters: DeadLetters,
     metrics: WorkerMetrics,
     settings: Settings,
     services: ServiceMap,
     backlog: Backlog,
 ) -> Agent:
-    """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink."""
+    """The tracker: folds each batch with `apply_batch`, stores what changed, writes the sink.
+
+    Events recorded under a local identity that a link names an NHS number for are sent on to
+    the events topic under the NHS pseudonym (`services/identities.py`) first of all: once Kafka
+    has them, the local journey can be replaced by the link.
+    """
 
     patients: set[str] = set()  # the unchanged journeys this process has stored again
 
@@ -63,6 +71,7 @@ def tracker(
                 services,
             )
             await _dead_letter_refusals(changes, read, dead_letters)
+            await delivered(await events.send([_moved_record(event) for event in changes.moved]))
             _count(changes, metrics)
             # The read model first, the tables after: a worker killed between the two restarts
             # with tables behind the read model, folds the batch again to the same state and
@@ -114,6 +123,12 @@ async def _dead_letter_refusals(
                 "state agent failed on offset %s", event.message.offset, exc_info=refusal.error
             )
         await dead_letters.send(event, refusal.rejected)
+
+
+def _moved_record(event: Event) -> Record:
+    correlation_id = event.get("correlation_id")
+    headers = [(CORRELATION_HEADER, correlation_id.encode())] if correlation_id else []
+    return (event["pseudonym"].encode(), orjson.dumps(event), headers)
 
 
 def _observe_latency(batch: Sequence[EventT[bytes]], metrics: WorkerMetrics) -> None:

@@ -6,15 +6,16 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from faust.types import EventT, StreamT
 
-from flowsight.adapters.kafka.producer import CORRELATION_HEADER, EventPublisher, Record
+from flowsight.adapters.kafka.producer import CORRELATION_HEADER, Record
+from flowsight.services.identities import link
 from flowsight.services.validation import (
     UNPROCESSABLE,
     Accepted,
@@ -23,6 +24,7 @@ from flowsight.services.validation import (
     validate_event,
 )
 from flowsight.streams.agents import Agent, Backlog
+from flowsight.streams.agents.outlet import RESEND_SECONDS, Outlet, Send, Sent, delivered
 from flowsight.streams.dead_letters import (
     DeadLetters,
     correlation_id_of,
@@ -38,49 +40,9 @@ log = logging.getLogger("flowsight.worker")
 BATCH_SIZE = 1000
 #: How long a batch waits to fill before it is validated as it is.
 BATCH_SECONDS = 0.05
-
-
-class Outlet(Protocol):
-    """Where valid events go: the events topic."""
-
-    async def send(self, records: Sequence[Record]) -> list[Sent]:
-        """Hand `records` on, in order; their deliveries, not yet awaited."""
-        ...
-
-    async def stop(self) -> None: ...
-
-
-class EventsTopic:
-    """The events topic, written a batch at a time through the worker's own publisher: one
-    batch a partition and one acknowledgement to wait for, where faust's `topic.send` made a
-    message, a future and a callback of each record (docs/benchmarks.md)."""
-
-    def __init__(self, publisher: EventPublisher, topic: str) -> None:
-        self.publisher = publisher
-        self.topic = topic
-        #: Counts the publisher's producers: records a producer failed are sent again through
-        #: a new one, made once however many of its batches failed.
-        self.generation = 0
-
-    async def send(self, records: Sequence[Record]) -> list[Sent]:
-        if not records:
-            return []
-        if not self.publisher.started:  # here, so a broker still away is retried, not fatal
-            await self.publisher.start()
-        generation = self.generation
-        handed = await self.publisher.send_batch(self.topic, records)
-        return [(delivery, partial(self._again, held, generation)) for delivery, held in handed]
-
-    async def _again(self, records: list[Record], generation: int) -> Awaitable[Any]:
-        if generation == self.generation:
-            # The idempotent producer that failed them refuses every later batch as out of
-            # sequence (it waited forever after a broker outage): a new producer sends them.
-            self.generation += 1
-            await self.publisher.renew()
-        return asyncio.gather(*(delivery for delivery, _ in await self.send(records)))
-
-    async def stop(self) -> None:
-        await self.publisher.stop()
+#: Links between a local and an NHS pseudonym this process has sent, up to this many (then it
+#: starts again): a feed names both on most of a patient's events, one link each is enough.
+LINKS_REMEMBERED = 100_000
 
 
 def validator(
@@ -93,6 +55,7 @@ def validator(
 ) -> Agent:
     """The validator: the organisation comes from the ingest topic `ingest_pattern` matched."""
     organisations: dict[str, str] = {}
+    linked: set[tuple[str | None, str]] = set()
 
     def organisation_of_topic(topic: str) -> str:
         organisation = organisations.get(topic)
@@ -114,8 +77,9 @@ def validator(
                 backlog.batch("validator", batch, BATCH_SIZE)
                 while True:
                     counts: Counter[tuple[str, str]] = Counter()
+                    fresh: set[tuple[str | None, str]] = set()  # links the batch sends
                     try:
-                        await delivered(await _validated(batch, counts))
+                        await delivered(await _validated(batch, counts, fresh))
                         break
                     except Exception:
                         # faust would acknowledge the batch's events anyway: never end it here.
@@ -127,12 +91,17 @@ def validator(
                         await asyncio.sleep(RESEND_SECONDS)
                 for (event_type, outcome), count in counts.items():
                     metrics.validated.labels(event_type, outcome).inc(count)
+                if len(linked) + len(fresh) > LINKS_REMEMBERED:
+                    linked.clear()
+                linked.update(fresh)  # only once delivered: a batch sent again sends them again
                 yield None
         finally:
             await events.stop()
 
     async def _validated(
-        batch: Sequence[EventT[bytes]], counts: Counter[tuple[str, str]]
+        batch: Sequence[EventT[bytes]],
+        counts: Counter[tuple[str, str]],
+        fresh: set[tuple[str | None, str]],
     ) -> list[Sent]:
         """Validate each event of `batch`, hand the valid ones on in one batch and dead-letter
         the others; the deliveries, not yet awaited."""
@@ -165,6 +134,10 @@ def validator(
                 outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
             if isinstance(outcome, Accepted):
                 records.append((*record, [(CORRELATION_HEADER, correlation_id.encode())]))
+                pair = (outcome.alias, outcome.key)
+                if outcome.alias is not None and pair not in linked and pair not in fresh:
+                    fresh.add(pair)
+                    records.append(_link_record(outcome.alias, outcome.event, correlation_id))
                 counts[event_type, "valid"] += 1
                 if debug:
                     log.debug(
@@ -186,37 +159,11 @@ def validator(
     return validate
 
 
-#: Sends one record; returns its delivery.
-Send = Callable[[], Awaitable[Awaitable[Any]]]
-#: A record handed to the producer: its delivery, and how to send it again.
-Sent = tuple[Awaitable[Any], Send]
-#: How long to wait before sending again records Kafka did not acknowledge.
-RESEND_SECONDS = 1.0
-
-
-async def delivered(sent: list[Sent]) -> None:
-    """Wait until Kafka has acknowledged every record of `sent`, sending again those it did not.
-
-    faust acknowledges a batch's events even when the agent fails half-way, so a failed send
-    must not end the batch: it is sent again until Kafka has it, and the batch's offsets wait.
-    """
-    while sent:
-        results = await asyncio.gather(*(delivery for delivery, _ in sent), return_exceptions=True)
-        failed = [
-            again
-            for (_, again), result in zip(sent, results, strict=True)
-            if isinstance(result, BaseException)
-        ]
-        if not failed:
-            return
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if any(isinstance(error, asyncio.CancelledError) for error in errors):
-            raise asyncio.CancelledError  # the producer is stopping: so is the worker
-        log.warning(
-            "Kafka did not acknowledge %d records (%r); sending them again in %.0f s",
-            len(failed),
-            errors[0],
-            RESEND_SECONDS,
-        )
-        await asyncio.sleep(RESEND_SECONDS)
-        sent = [(await again(), again) for again in failed]
+def _link_record(alias: str, event: dict[str, Any], correlation_id: str) -> Record:
+    """The link from the local pseudonym `alias` to `event`'s patient, keyed by `alias`: it
+    reaches the tracker that holds what was recorded under the local identity."""
+    return (
+        alias.encode(),
+        orjson.dumps(link(alias, event)),
+        [(CORRELATION_HEADER, correlation_id.encode())],
+    )

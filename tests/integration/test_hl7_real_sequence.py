@@ -52,10 +52,8 @@ def pv1(cls: str, where: str, prior: str = "", admit: str = "", discharge: str =
     return "PV1|" + "|".join(fields[1:])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_an_ed_visit_admitted_moved_and_discharged_gives_the_right_figures(
-    stack: Stack, tmp_path: Path
-) -> None:
+def start_listener(stack: Stack, tmp_path: Path) -> int:
+    """RR8's MLLP listener with `PROFILE`, started and listening: its port."""
     profile = tmp_path / "RR8-pas.yaml"
     profile.write_text(PROFILE, encoding="utf-8")
     port = free_port()
@@ -63,6 +61,14 @@ def test_an_ed_visit_admitted_moved_and_discharged_gives_the_right_figures(
         "hl7", "listen", "--organisation", "RR8", "--port", str(port), "--profile", str(profile)
     )
     stack.wait_until(lambda: listening(port), timeout=60, what="the MLLP listener")
+    return port
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_ed_visit_admitted_moved_and_discharged_gives_the_right_figures(
+    stack: Stack, tmp_path: Path
+) -> None:
+    port = start_listener(stack, tmp_path)
 
     now = datetime.now(UTC).replace(microsecond=0)
     arrived, admitted = now - timedelta(hours=6), now - timedelta(hours=1)

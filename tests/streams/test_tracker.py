@@ -9,13 +9,14 @@ import faust
 import orjson
 import pytest
 
+from flowsight.services.identities import link
 from flowsight.services.journey import JourneyState, ServiceMap
 from flowsight.settings import Settings
 from flowsight.streams.agents import Backlog
 from flowsight.streams.agents.tracker import tracker
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
-from tests.streams.conftest import CATALOGUE, raw_topic
+from tests.streams.conftest import CATALOGUE, ChannelOutlet, raw_topic
 
 ANN = "a" * 64
 
@@ -49,13 +50,15 @@ class Tracker:
         self.sink = RecordingSink()
         self.journeys = app.Table("journeys", default=list, key_type=str, use_partitioner=True)
         self.capacity = app.Table("capacity", default=dict, key_type=str, use_partitioner=True)
-        dead_letters = app.channel()
+        dead_letters, moved = app.channel(), app.channel()
         self.dead_letters = aiter(dead_letters)
+        self.moved = aiter(moved)  # events sent on under the NHS pseudonym
         self.agent = app.agent(raw_topic(app, settings.events_topic), name="tracker")(
             tracker(
                 self.journeys,
                 self.capacity,
                 self.sink,
+                ChannelOutlet(moved),
                 DeadLetters(dead_letters, self.metrics),
                 self.metrics,
                 settings,
@@ -160,6 +163,27 @@ async def test_an_unreadable_or_too_late_event_is_dead_lettered_and_the_stream_g
     assert subject.count("admission", "too_late") == 1
 
 
+async def test_a_link_sends_the_local_journey_on_under_the_nhs_pseudonym_and_empties_it(
+    subject: Tracker,
+) -> None:
+    local, nhs = "1" * 64, "9" * 64
+    event = {**admission("adm-1", "2026-05-01T10:00:00+00:00"), "pseudonym": local}
+    discharged = {**admission("dis-1", "2026-05-02T10:00:00+00:00"), "pseudonym": nhs}
+    linking = link(local, discharged)
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(event), key=local.encode())
+        await agent.put(orjson.dumps(linking), key=local.encode())
+        moved = await subject.moved.get(timeout=1)
+
+    assert moved.key == nhs.encode()
+    assert orjson.loads(moved.value) == {**event, "pseudonym": nhs, "moved_from": local}
+    assert subject.journeys[local] == [linking]
+    states, _, before = subject.sink.writes[-1]
+    assert [(s.pseudonym, s.in_services) for s in states] == [(local, {})]
+    assert before is not None and before[0].in_services == {"lth-wards": event["occurred_at"]}
+    assert subject.count("link", "applied") == 1
+
+
 class RecordingTable(dict[str, Any]):
     """A table whose writes (what faust sends to its changelog) are kept in order."""
 
@@ -188,6 +212,7 @@ async def test_a_batch_already_in_a_local_store_is_stored_again_once_per_process
             journeys,
             beds,
             sink,
+            ChannelOutlet(app.channel()),
             DeadLetters(channel, WorkerMetrics()),
             WorkerMetrics(),
             settings,

@@ -13,10 +13,11 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from flowsight.adapters.kafka.producer import CORRELATION_HEADER
+from flowsight.schemas.events import PatientIdentity
+from flowsight.services.pseudonym import pseudonymise
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
-from flowsight.streams.agents import Backlog
-from flowsight.streams.agents import validator as validator_module
+from flowsight.streams.agents import Backlog, outlet
 from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
@@ -66,6 +67,35 @@ async def test_a_valid_event_goes_to_the_events_topic_pseudonymised(subject: Val
     assert subject.dead_letters.queue.empty()
     labels = {"event_type": "admission", "outcome": "valid"}
     assert subject.count("flowsight_events_validated_total", **labels) == 1
+
+
+async def test_an_event_naming_the_nhs_number_and_the_local_id_links_them_once(
+    subject: Validator, context: ValidationContext
+) -> None:
+    """The link reaches the partition of what the source sent under its local id alone."""
+    patient = {"nhs_number": NHS_NUMBER_DIGITS, "local_id": "MRN-1", "id_system": "RR8-PAS"}
+    local = pseudonymise(
+        PatientIdentity(local_id="MRN-1", id_system="RR8-PAS"), context.pseudonym_key
+    )
+    async with subject.agent.test_context() as agent:
+        for event_id in ("adm-1", "tra-1"):
+            document = example("admission", event_id=event_id, patient=patient)
+            await agent.put(orjson.dumps(document), key=b"SPELL-1")
+        published = [await subject.events.get(timeout=1) for _ in range(3)]
+
+    first, linking, second = (orjson.loads(record.value) for record in published)
+    assert [first["event_id"], second["event_id"]] == ["adm-1", "tra-1"]
+    assert linking == {
+        "event_type": "link",
+        "pseudonym": local,
+        "to": first["pseudonym"],
+        "source": first["source"],
+        "event_id": "adm-1",
+        "occurred_at": first["occurred_at"],
+    }
+    assert published[1].key == local.encode()
+    assert subject.events.queue.empty(), "one link for the pair, not one per event"
+    assert not any(b"MRN-1" in record.value for record in published)
 
 
 async def test_an_invalid_event_goes_to_the_dead_letters_unchanged_with_the_reason(
@@ -164,7 +194,7 @@ async def test_a_batch_of_events_each_leave_in_the_order_they_came(subject: Vali
 async def test_a_record_kafka_did_not_acknowledge_is_sent_again_before_the_batch_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    monkeypatch.setattr(outlet, "RESEND_SECONDS", 0)
     loop = asyncio.get_running_loop()
     failed: asyncio.Future[None] = loop.create_future()
     failed.set_exception(KafkaTimeoutError())
@@ -179,7 +209,7 @@ async def test_a_record_kafka_did_not_acknowledge_is_sent_again_before_the_batch
     async def never_called() -> asyncio.Future[None]:
         raise AssertionError("an acknowledged record was sent again")
 
-    await validator_module.delivered([(failed, again), (acknowledged, never_called)])
+    await outlet.delivered([(failed, again), (acknowledged, never_called)])
 
     assert sent_again == ["record"]
 
@@ -243,12 +273,12 @@ class FlakyPublisher:
 async def test_the_events_topic_sends_again_only_the_batch_kafka_did_not_acknowledge(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    monkeypatch.setattr(outlet, "RESEND_SECONDS", 0)
     publisher = FlakyPublisher(failing={b"a"})
-    events = validator_module.EventsTopic(publisher, "events")  # type: ignore[arg-type]
+    events = outlet.EventsTopic(publisher, "events")  # type: ignore[arg-type]
     records = [(b"a", b"first", []), (b"b", b"second", [])]
 
-    await asyncio.wait_for(validator_module.delivered(await events.send(records)), 5)
+    await asyncio.wait_for(outlet.delivered(await events.send(records)), 5)
 
     assert publisher.started
     assert [batch[0][1] for batch in publisher.handed] == [b"first", b"second", b"first"]
@@ -258,12 +288,12 @@ async def test_records_a_producer_failed_are_sent_again_through_one_new_producer
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same producer would have them refused as out of sequence for ever."""
-    monkeypatch.setattr(validator_module, "RESEND_SECONDS", 0)
+    monkeypatch.setattr(outlet, "RESEND_SECONDS", 0)
     publisher = FlakyPublisher(failing={b"a", b"b"})
-    events = validator_module.EventsTopic(publisher, "events")  # type: ignore[arg-type]
+    events = outlet.EventsTopic(publisher, "events")  # type: ignore[arg-type]
     records = [(b"a", b"first", []), (b"b", b"second", []), (b"c", b"third", [])]
 
-    await asyncio.wait_for(validator_module.delivered(await events.send(records)), 5)
+    await asyncio.wait_for(outlet.delivered(await events.send(records)), 5)
 
     assert publisher.renewed == 1
     assert [batch[0][1] for batch in publisher.handed][-2:] == [b"first", b"second"]

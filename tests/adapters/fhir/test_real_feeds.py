@@ -104,7 +104,12 @@ def test_a_subject_referring_to_a_patient_in_the_transaction_takes_its_nhs_numbe
 
     [admission] = examined(document).events
 
-    assert admission.event["patient"] == {"nhs_number": NHS_NUMBER}
+    # The MRN beside it links what the source sent before the number was traced.
+    assert admission.event["patient"] == {
+        "nhs_number": NHS_NUMBER,
+        "local_id": "MRN-77",
+        "id_system": MRN,
+    }
 
 
 def test_a_contained_patient_without_an_nhs_number_gives_its_local_identifier() -> None:

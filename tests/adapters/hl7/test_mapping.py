@@ -96,7 +96,7 @@ def test_an_a01_becomes_an_admission_with_the_nhs_number_from_repeating_pid3() -
         "event_id": "SPELL-55123:admission:20261123T093000Z",
         "source": "RR8/pas",
         "occurred_at": "2026-11-23T09:30:00+00:00",
-        "patient": {"nhs_number": NHS_NUMBER},
+        "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
         "service": "lth-wards",
         "unit": "WARD7",
@@ -159,9 +159,18 @@ def test_other_separators_declared_in_msh_are_honoured() -> None:
     [
         ("PID|1||RR8123456^^^LTH-PAS^MR||Smith", {"local_id": "RR8123456", "id_system": "LTH-PAS"}),
         ("PID|1||RR8123456^^^^MR||Smith^John", {"local_id": "RR8123456", "id_system": "RR8"}),
-        ("PID|1||X1^^^LTH^MR~943 476 5919^^^NHS||Smith", {"nhs_number": "943 476 5919"}),
+        (
+            "PID|1||X1^^^LTH^MR~943 476 5919^^^NHS||Smith",
+            {"nhs_number": "943 476 5919", "local_id": "X1", "id_system": "LTH"},
+        ),
+        ("PID|1||943 476 5919^^^NHS||Smith", {"nhs_number": "943 476 5919"}),
     ],
-    ids=["local id with its authority", "authority from MSH-4", "NHS authority, no type"],
+    ids=[
+        "local id with its authority",
+        "authority from MSH-4",
+        "NHS authority, no type, and the local id",
+        "NHS number alone",
+    ],
 )
 def test_patient_identifiers(pid: str, expected: dict[str, str]) -> None:
     event = mapped(message(msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="WARD7", f4="E")))
@@ -211,7 +220,7 @@ def test_an_a02_is_a_transfer_from_the_prior_location_to_the_assigned_one() -> N
         "event_id": "SPELL-55123:transfer:20261123T101000Z",
         "source": "RR8/pas",
         "occurred_at": "2026-11-23T10:10:00+00:00",
-        "patient": {"nhs_number": NHS_NUMBER},
+        "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
         "service": "lth-wards",
         "from_service": "lth-wards",
@@ -501,7 +510,7 @@ def test_undeclared_non_utf8_bytes_are_read_as_latin1() -> None:
     undeclared = A01.replace("|UNICODE UTF-8", "").replace("Mary", "Zoë")
     parsed = parse_message(undeclared.encode("latin-1"))
     assert parsed.encoding == "latin-1"
-    assert mapped(parsed.message)["patient"] == {"nhs_number": NHS_NUMBER}
+    assert mapped(parsed.message)["patient"]["nhs_number"] == NHS_NUMBER
 
 
 def test_the_location_map_names_services_the_organisation_does_not_own() -> None:

@@ -184,7 +184,8 @@ def test_an_a03_with_the_death_indicator_n_is_not_a_death() -> None:
 def test_an_nhs_number_named_by_its_oid_in_cx4_is_the_nhs_number(authority: str) -> None:
     pid = f"PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^{authority}||ZZZTEST^MATTHEW"
     (event,) = events(message(msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="W", f4="E")))
-    assert set(event["patient"]) == {"nhs_number"}
+    assert event["patient"]["nhs_number"] == "9434765919"
+    assert event["patient"]["local_id"] == "40800000"  # not the NHS number: that one is named
 
 
 def test_a_profile_authority_may_be_a_universal_id() -> None:
@@ -196,7 +197,11 @@ def test_a_profile_authority_may_be_a_universal_id() -> None:
     pid = "PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^&1.2.826.0.1.285&ISO||ZZZTEST"
     segments = (msh("A01"), "EVN|A01|20261123101500", pid, pv1(f3="W", f4="E"))
     (event,) = events(message(*segments), profile)
-    assert set(event["patient"]) == {"nhs_number"}
+    assert event["patient"] == {
+        "nhs_number": "9434765919",
+        "local_id": "40800000",
+        "id_system": "MRENTR",
+    }
 
 
 ADMIT = "\r".join(
