@@ -38,14 +38,20 @@ class OpenAssessmentOut(BaseModel):
 
 class CaseloadPatientOut(BaseModel):
     pseudonym: str = Field(description="keyed pseudonym of the patient (HMAC-SHA-256)")
-    status: Literal["in_service", "waiting"] = Field(
-        description="in_service: an open stay; waiting: a waiting referral or an open assessment"
+    status: Literal["in_service", "in_department", "waiting"] = Field(
+        description="in_service: an open stay; in_department: in the emergency department (a "
+        "front door's attendance without a departure); waiting: a waiting referral or an open "
+        "assessment"
     )
-    since: datetime = Field(description="the stay's start, else the earliest wait's")
+    since: datetime = Field(
+        description="the stay's start, else the arrival in the department, else the earliest wait's"
+    )
     length_of_stay_days: int | None = Field(
         description="midnights (Europe/London) since the stay started; null while waiting"
     )
-    waiting_minutes: float | None = Field(description="since referred; null when in the service")
+    waiting_minutes: float | None = Field(
+        description="since referred, or since arrival in the department; null when in the service"
+    )
     delay_days: int | None = Field(
         description="midnights since the Discharge Ready Date of the running delay in this "
         "service; null with none (or one whose date is still to come)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,11 +67,19 @@ class PressureOut(BaseModel):
 
 class QueueEntryOut(BaseModel):
     pseudonym: str = Field(description="keyed pseudonym of the patient (HMAC-SHA-256)")
-    referred_at: datetime
+    referred_at: datetime = Field(
+        description="when the patient joined the queue: referred, arrived in the department "
+        "(front door) or assessment opened (transfer-of-care hub)"
+    )
+    joined_by: Literal["referral", "arrival", "assessment"] = Field(
+        description="what the entry is: a waiting referral, a patient in the department, an "
+        "open assessment"
+    )
     waiting_minutes: float
-    referring_service: str
+    referring_service: str | None = Field(description="the referral's; null for the others")
     pathway: str | None
     priority: str | None
+    assessment_kind: str | None = Field(description="an open assessment's kind; else null")
 
 
 class QueueOut(BaseModel):

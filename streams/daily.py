@@ -62,12 +62,11 @@ class DailyRefresh:
 @dataclass(frozen=True)
 class DailyReading:
     """What a refresh reads and computes before it writes: the dirty marks it found, anomaly
-    counts and queue summaries for the metrics, and each service's computed rows and figures.
+    counts for the metrics, and each service's computed rows and figures.
     Picklable: the worker computes it in a process of its own (`streams.figures_process`)."""
 
     marks: dict[str, daily_rows.DirtyMark]
     anomalies: list[dict[str, Any]]
-    summaries: dict[str, store.QueueSummary]
     computed: dict[str, _Computed]
 
 
@@ -87,9 +86,8 @@ async def read_daily(
     async with engine.connect() as connection:
         marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
-        summaries = await store.queue_summaries(connection)
         computed = await _compute(connection, services, marks, now, whole_history)
-    return DailyReading(marks, anomalies, summaries, computed)
+    return DailyReading(marks, anomalies, computed)
 
 
 async def refresh_daily(
@@ -117,9 +115,10 @@ async def refresh_daily(
     async with engine.begin() as connection:
         await _store(connection, computed, removed, now)
     for service in catalogue.services:
-        metrics.publish_service_figures(service.id, computed[service.id].today)
-        summary = reading.summaries.get(service.id)
-        metrics.queue_length.labels(service.id).set(summary.length if summary else 0)
+        today = computed[service.id].today
+        metrics.publish_service_figures(service.id, today)
+        # As its kind has it: a front door's patients in the department, a hub's assessments.
+        metrics.queue_length.labels(service.id).set(today.get("queue_length") or 0)
     metrics.publish_anomalies(reading.anomalies)
     return DailyRefresh(
         {service.id: computed[service.id].today for service in catalogue.services},

@@ -37,7 +37,8 @@ class WorkerMetrics:
         )
         self.queue_length = Gauge(
             "flowsight_queue_length",
-            "Patients waiting for each service (open referral, not yet admitted).",
+            "Each service's queue: waiting referrals; a front door's patients in the "
+            "department; a transfer-of-care hub's open assessments.",
             ["service"],
             registry=self.registry,
         )

@@ -12,15 +12,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.facts import fact_of
-from flowsight.adapters.readmodel.store import as_utc
+from flowsight.adapters.readmodel.store import as_utc, open_at
 from flowsight.adapters.readmodel.tables import (
     assessments,
+    attendances,
     delays,
     queue_entries,
     referrals,
     stays,
 )
-from flowsight.services.facts import Assessment, Delay, Referral, Stay
+from flowsight.schemas.catalogue import Service
+from flowsight.schemas.codes import ServiceKind
+from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay
+from flowsight.services.timestamps import parse_timestamp
 
 WAITING = ("new", "accepted")
 
@@ -31,6 +35,7 @@ class CaseloadEntry:
 
     pseudonym: str
     stay: Stay | None = None  # open in the service
+    attendance: Attendance | None = None  # in the department (a front door)
     referral: Referral | None = None  # waiting for the service
     assessments_here: list[Assessment] = field(default_factory=list)  # open in the service
     delay: Delay | None = None  # not ended, in the service
@@ -39,10 +44,13 @@ class CaseloadEntry:
 
     @property
     def since(self) -> str:
-        """When the patient joined the caseload: the stay's start, else the earliest wait."""
+        """When the patient joined the caseload: the stay's start, else the arrival in the
+        department, else the earliest wait."""
         if self.stay is not None:
             return self.stay.started_at
         moments = [a.opened_at for a in self.assessments_here]
+        if self.attendance is not None:
+            moments.append(self.attendance.arrived_at)
         if self.referral is not None:
             moments.append(self.referral.referred_at)
         return min(moments)
@@ -57,9 +65,10 @@ class CaseloadPage:
 
 
 async def caseload(
-    connection: AsyncConnection, service_id: str, *, limit: int, offset: int
+    connection: AsyncConnection, service_id: str, now: datetime, *, limit: int, offset: int
 ) -> CaseloadPage:
-    """Everyone with an open stay in, a waiting referral to or an open assessment at a service."""
+    """Everyone with an open stay in, an attendance in (a front door), a waiting referral to
+    or an open assessment at a service at `now`."""
     entries: dict[str, CaseloadEntry] = {}
 
     def entry(pseudonym: str) -> CaseloadEntry:
@@ -68,6 +77,10 @@ async def caseload(
     query = select(stays).where(stays.c.service_id == service_id, stays.c.ended_at.is_(None))
     for row in await connection.execute(query):
         entry(row.pseudonym).stay = fact_of(Stay, row, "service")
+    in_department = open_at(attendances.c.arrived_at, attendances.c.departed_at, now)
+    query = select(attendances).where(attendances.c.service_id == service_id, *in_department)
+    for row in await connection.execute(query):
+        entry(row.pseudonym).attendance = fact_of(Attendance, row, "service")
     query = select(referrals).where(
         referrals.c.to_service == service_id, referrals.c.status.in_(WAITING)
     )
@@ -153,31 +166,73 @@ class QueuePage:
     entries: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Queue:
+    """What a service's queue is made of: the rows of one table, and when each joined it."""
+
+    columns: tuple[Any, ...]
+    began: Any
+    where: tuple[Any, ...]
+    joined_by: str
+
+
+def _queue_of(service: Service, now: datetime) -> _Queue:
+    """A service's queue as its kind has it (SPEC, "queue means"), as its figures count it."""
+    if service.kind is ServiceKind.ACUTE_FRONT_DOOR:
+        began, ended = attendances.c.arrived_at, attendances.c.departed_at
+        where = (attendances.c.service_id == service.id, *open_at(began, ended, now))
+        return _Queue((attendances.c.pseudonym, began), began, where, "arrival")
+    if service.kind is ServiceKind.TRANSFERS_OF_CARE:
+        began, ended = assessments.c.opened_at, assessments.c.completed_at
+        where = (assessments.c.service_id == service.id, *open_at(began, ended, now))
+        columns = (assessments.c.pseudonym, began, assessments.c.kind)
+        return _Queue(columns, began, where, "assessment")
+    where = (queue_entries.c.service_id == service.id,)
+    return _Queue(tuple(queue_entries.c), queue_entries.c.referred_at, where, "referral")
+
+
 async def queue_page(
-    connection: AsyncConnection, service_id: str, *, limit: int, offset: int
+    connection: AsyncConnection, service: Service, now: datetime, *, limit: int, offset: int
 ) -> QueuePage:
-    """A service's queue: its length and longest wait, with a page of its entries (`limit` 0:
-    none), in one query unless the page is empty."""
+    """A service's queue at `now`: its length and longest wait, with a page of its entries
+    (`limit` 0: none), in one query unless the page is empty. A front door's entries are the
+    patients in the department, a transfer-of-care hub's its open assessments, any other
+    service's the referrals waiting for it."""
+    queue = _queue_of(service, now)
     length = func.count().over().label("queue_length")
-    oldest = func.min(queue_entries.c.referred_at).over().label("queue_oldest")
+    oldest = func.min(queue.began).over().label("queue_oldest")
+    pseudonym = queue.columns[0].table.c.pseudonym
     if limit > 0:
         query = (
-            select(queue_entries, length, oldest)
-            .where(queue_entries.c.service_id == service_id)
-            .order_by(queue_entries.c.referred_at, queue_entries.c.pseudonym)
+            select(*queue.columns, length, oldest)
+            .where(*queue.where)
+            .order_by(queue.began, pseudonym)
             .limit(limit)
             .offset(offset)
         )
         rows = [dict(row._mapping) for row in await connection.execute(query)]
         if rows:
             first = rows[0]
-            return QueuePage(
-                first["queue_length"],
-                as_utc(first["queue_oldest"]),
-                [{k: v for k, v in row.items() if not k.startswith("queue_")} for row in rows],
-            )
-    query = select(func.count(), func.min(queue_entries.c.referred_at)).where(
-        queue_entries.c.service_id == service_id
-    )
-    count, earliest = (await connection.execute(query)).one()
-    return QueuePage(count, as_utc(earliest) if earliest else None, [])
+            entries = [_entry(row, queue.began.name, queue.joined_by) for row in rows]
+            return QueuePage(first["queue_length"], _moment(first["queue_oldest"]), entries)
+    query = select(func.count().label("length"), func.min(queue.began).label("oldest"))
+    found = (await connection.execute(query.where(*queue.where))).one()
+    return QueuePage(found.length, _moment(found.oldest) if found.oldest else None, [])
+
+
+def _entry(row: dict[str, Any], began: str, joined_by: str) -> dict[str, Any]:
+    """One queue entry, whatever it is made of: when and how the patient joined the queue."""
+    return {
+        "pseudonym": row["pseudonym"],
+        "referred_at": _moment(row[began]),
+        "joined_by": joined_by,
+        "referring_service": row.get("referring_service"),
+        "pathway": row.get("pathway"),
+        "priority": row.get("priority"),
+        "assessment_kind": row.get("kind"),
+    }
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A moment as a table stores it (the queue table a datetime, the facts a UTC string)."""
+    return as_utc(value) if isinstance(value, datetime) else parse_timestamp(value)

@@ -220,6 +220,12 @@ async def in_department(connection: AsyncConnection, now: datetime) -> dict[str,
     )
 
 
+def open_at(began: Any, ended: Any, now: datetime) -> tuple[Any, ...]:
+    """The conditions of a fact begun by `now` and not ended (an attendance in the department,
+    an open assessment): one rule for the counts and the patient-level lists."""
+    return (ended.is_(None), began <= utc_timestamp(now))
+
+
 async def _open_by_service(
     connection: AsyncConnection, began: Any, ended: Any, now: datetime
 ) -> dict[str, QueueSummary]:
@@ -228,7 +234,7 @@ async def _open_by_service(
     service_id = began.table.c.service_id
     query = (
         select(service_id, func.count().label("length"), func.min(began).label("oldest"))
-        .where(ended.is_(None), began <= utc_timestamp(now))
+        .where(*open_at(began, ended, now))
         .group_by(service_id)
     )
     return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -77,12 +77,13 @@ async def service_caseload(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> CaseloadOut:
-    """Each patient with an open stay, a waiting referral or an open assessment here: length of
-    stay, delay, pathway, open referrals and assessments anywhere, and their next step.
+    """Each patient with an open stay, in the department (a front door), with a waiting
+    referral or an open assessment here: length of stay, delay, pathway, open referrals and
+    assessments anywhere, and their next step.
     Pseudonyms only; each read is written to the audit log."""
     known_service(state, service_id)
     now = datetime.now(UTC)
-    page = await caseload_store.caseload(connection, service_id, limit=limit, offset=offset)
+    page = await caseload_store.caseload(connection, service_id, now, limit=limit, offset=offset)
     await audit_read(connection, request, principal, "read_caseload")
     return CaseloadOut(
         service=service_id,
@@ -101,7 +102,7 @@ def _patient(entry: CaseloadEntry, now: datetime) -> CaseloadPatientOut:
     said = latest_next_step(entry.referrals, entry.assessments)
     return CaseloadPatientOut(
         pseudonym=entry.pseudonym,
-        status="in_service" if entry.stay else "waiting",
+        status=_status(entry),
         since=parse_timestamp(entry.since),
         length_of_stay_days=midnights(entry.stay.started_at, now) if entry.stay else None,
         waiting_minutes=None if entry.stay else minutes_waited(parse_timestamp(entry.since), now),
@@ -136,6 +137,12 @@ def _patient(entry: CaseloadEntry, now: datetime) -> CaseloadPatientOut:
         next_step=said[0] if said else None,
         next_step_from=_source(said[1]) if said else None,
     )
+
+
+def _status(entry: CaseloadEntry) -> Literal["in_service", "in_department", "waiting"]:
+    if entry.stay is not None:
+        return "in_service"
+    return "in_department" if entry.attendance is not None else "waiting"
 
 
 def _source(fact: Referral | Assessment) -> str:

@@ -49,7 +49,7 @@ async def pressure(request: Request, _: Viewer) -> Response:
 @dataclass(frozen=True, slots=True)
 class PressureNow:
     """What one read of the read model gave: the rendered `GET /v1/pressure` answer, and every
-    service's queue (its waiting entries) as of the same moment."""
+    service's queue (`service_queues`) as of the same moment."""
 
     body: bytes
     queues: dict[str, store.QueueSummary]
@@ -82,34 +82,40 @@ def pressure_snapshot(engine: AsyncEngine, catalogue: Catalogue) -> Snapshot[Pre
     async def build() -> PressureNow:
         now = datetime.now(UTC)
         async with engine.connect() as connection:
-            summaries = await store.queue_summaries(connection)
-            answer = await current_pressure(connection, catalogue, summaries, now)
-        return PressureNow(answer.model_dump_json().encode(), summaries, now)
+            queues = await service_queues(connection, catalogue, now)
+            answer = await current_pressure(connection, catalogue, queues, now)
+        return PressureNow(answer.model_dump_json().encode(), queues, now)
 
     return Snapshot(build, MAX_AGE_SECONDS)
+
+
+async def service_queues(
+    connection: AsyncConnection, catalogue: Catalogue, now: datetime
+) -> dict[str, store.QueueSummary]:
+    """Each service's queue at `now` as its kind has it (SPEC, "queue means"), as its figures
+    count it and its pressure is scored: a front door's is the patients in the department, the
+    transfer-of-care hub's its open assessments, any other's the referrals waiting for it."""
+    by_kind = {
+        ServiceKind.ACUTE_FRONT_DOOR: await store.in_department(connection, now),
+        ServiceKind.TRANSFERS_OF_CARE: await store.open_assessments(connection, now),
+    }
+    referrals = await store.queue_summaries(connection)
+    found = ((s.id, by_kind.get(s.kind, referrals).get(s.id)) for s in catalogue.services)
+    return {service: queue for service, queue in found if queue is not None}
 
 
 async def current_pressure(
     connection: AsyncConnection,
     catalogue: Catalogue,
-    summaries: dict[str, store.QueueSummary],
+    queues: dict[str, store.QueueSummary],
     now: datetime,
 ) -> PressureOut:
-    """The pressure answer from the read model as of `now`, with the queues `summaries`."""
-    # The transfer-of-care hub's queue is its open assessments and a front door's the patients
-    # in the department, as their figures count them and their pressure is scored.
-    assessments = await store.open_assessments(connection, now)
-    departments = await store.in_department(connection, now)
+    """The pressure answer from the read model as of `now`, with the services' `queues`."""
     capacity = await store.capacities(connection)
     scored = await pressure_store.states(connection)
     services = []
     for service in catalogue.services:
-        if service.kind == ServiceKind.TRANSFERS_OF_CARE:
-            summary = assessments.get(service.id)
-        elif service.kind == ServiceKind.ACUTE_FRONT_DOOR:
-            summary = departments.get(service.id)
-        else:
-            summary = summaries.get(service.id)
+        summary = queues.get(service.id)
         reported = capacity.get(service.id)
         services.append(
             ServicePressure(

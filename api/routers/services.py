@@ -35,24 +35,21 @@ async def service_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> Response:
-    """Queue length and longest wait; patient-level entries, longest first, for `caseload`."""
+    """Queue length and longest wait; patient-level entries, longest first, for `caseload`.
+
+    The queue as the service's kind has it, as its figures count it: a front door's is the
+    patients in the department (since their arrival), a transfer-of-care hub's its open
+    assessments (since opened), any other service's the referrals waiting for it."""
     state: ApiState = request.app.state.flowsight
-    known_service(state, service_id)
+    service = known_service(state, service_id)
     if principal.has("caseload"):
         now = datetime.now(UTC)
         async with state.engine.begin() as connection:  # the read and its audit row
-            queue = await caseload.queue_page(connection, service_id, limit=limit, offset=offset)
+            queue = await caseload.queue_page(connection, service, now, limit=limit, offset=offset)
             await audit_read(connection, request, principal, "read_queue_entries")
         oldest = queue.oldest_referred_at
         entries = [
-            QueueEntryOut(
-                pseudonym=row["pseudonym"],
-                referred_at=store.as_utc(row["referred_at"]),
-                waiting_minutes=store.minutes_waited(row["referred_at"], now),
-                referring_service=row["referring_service"],
-                pathway=row["pathway"],
-                priority=row["priority"],
-            )
+            QueueEntryOut(**row, waiting_minutes=store.minutes_waited(row["referred_at"], now))
             for row in queue.entries
         ]
         answer = QueueOut(
