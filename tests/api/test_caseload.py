@@ -3,7 +3,6 @@ who is in the ward or waiting for it, their stay, delay and next step; audited; 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,8 @@ from sqlalchemy import create_engine, select
 
 from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
-from flowsight.context import build_api
-from tests.adapters.readmodel.model import Feed, ReadModel
-from tests.api.read_model_api import api_settings
+from tests.adapters.readmodel.model import Feed
+from tests.api.read_model_api import api_over, bearer
 
 CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
@@ -71,26 +69,15 @@ def a_ward_and_its_hub() -> Feed:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    async def fill() -> str:
-        model = await ReadModel.open(tmp_path / "read-model.db")
-        await model.fold(a_ward_and_its_hub().events)
-        await model.close()
-        return model.url
-
-    url = asyncio.run(fill())
-    settings = api_settings(url, tmp_path, f"{CASELOAD_ENTRY},{VIEWER_ENTRY}")
-    with TestClient(build_api(settings)) as test_client:
+    events = a_ward_and_its_hub().events
+    with api_over(tmp_path, events, CASELOAD_ENTRY, VIEWER_ENTRY) as test_client:
         yield test_client
-
-
-def _as(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def test_the_caseload_lists_everyone_in_the_ward_or_waiting_with_their_next_step(
     client: TestClient, tmp_path: Path
 ) -> None:
-    answer = client.get("/v1/services/lth-wards/caseload", headers=_as(CASELOAD_KEY))
+    answer = client.get("/v1/services/lth-wards/caseload", headers=bearer(CASELOAD_KEY))
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["total"] == 4
@@ -119,15 +106,15 @@ def test_the_caseload_lists_everyone_in_the_ward_or_waiting_with_their_next_step
 def test_a_viewer_may_not_read_the_caseload_but_sees_the_queue_by_pathway(
     client: TestClient,
 ) -> None:
-    refused = client.get("/v1/services/lth-wards/caseload", headers=_as(VIEWER_KEY))
+    refused = client.get("/v1/services/lth-wards/caseload", headers=bearer(VIEWER_KEY))
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")
-    pathways = client.get("/v1/services/lcc-reablement/pathways", headers=_as(VIEWER_KEY))
+    pathways = client.get("/v1/services/lcc-reablement/pathways", headers=bearer(VIEWER_KEY))
     assert pathways.status_code == 200
     assert [(q["pathway"], q["length"]) for q in pathways.json()["pathways"]] == [("P1", 1)]
     assert pathways.json()["pathways"][0]["longest_wait_minutes"] >= 4 * 24 * 60
 
 
 def test_an_unknown_service_has_no_caseload(client: TestClient) -> None:
-    answer = client.get("/v1/services/nowhere/caseload", headers=_as(CASELOAD_KEY))
+    answer = client.get("/v1/services/nowhere/caseload", headers=bearer(CASELOAD_KEY))
     assert answer.status_code == 404

@@ -7,7 +7,6 @@ counts for a viewer, its entries for the caseload role and the service's own fig
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flowsight.api.auth import new_api_key
-from flowsight.context import build_api
-from tests.adapters.readmodel.model import Feed, ReadModel
-from tests.api.read_model_api import api_settings
+from tests.adapters.readmodel.model import Feed
+from tests.api.read_model_api import api_over, bearer
 
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
 CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("bed-manager", ["viewer", "caseload"])
@@ -26,8 +24,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def a_morning() -> Feed:
-    """Two patients in the department (one since five hours), one gone home; one referred to
-    the hub, which has opened two assessments for them; one referred to reablement."""
+    """Two patients in the department (one since five hours), one gone home; a ward patient
+    the hub has opened two assessments for, referred to reablement as well."""
     feed = Feed()
     for patient, hours in ((1, 5), (2, 1)):
         arrived = NOW - timedelta(hours=hours)
@@ -42,39 +40,19 @@ def a_morning() -> Feed:
         departed_at=(gone + timedelta(hours=1)).isoformat(),
         outcome="discharged",
     )
-    feed.publish("admission", "lth-wards", NOW - timedelta(days=3), 4, admission_method="emergency")
     for kind, hours in (("care_act", 30), ("chc", 20)):
         feed.publish(
             "assessment", "lth-toc-hub", NOW - timedelta(hours=hours), 4, kind=kind, status="open"
         )
-    feed.publish(
-        "referral",
-        "lth-wards",
-        NOW - timedelta(hours=10),
-        4,
-        to_service="lcc-reablement",
-        status="new",
-        pathway="P1",
-    )
+    referral = {"to_service": "lcc-reablement", "status": "new", "pathway": "P1"}
+    feed.publish("referral", "lth-wards", NOW - timedelta(hours=10), 4, **referral)
     return feed
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    async def fill() -> str:
-        model = await ReadModel.open(tmp_path / "read-model.db")
-        await model.fold(a_morning().events)
-        await model.close()
-        return model.url
-
-    url = asyncio.run(fill())
-    keys = f"{VIEWER_ENTRY},{CASELOAD_ENTRY}"
-    with TestClient(build_api(api_settings(url, tmp_path, keys))) as test_client:
+    with api_over(tmp_path, a_morning().events, VIEWER_ENTRY, CASELOAD_ENTRY) as test_client:
         yield test_client
-
-
-def _as(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.mark.parametrize(
@@ -84,11 +62,11 @@ def _as(key: str) -> dict[str, str]:
 def test_the_department_and_the_hub_list_the_queue_their_figures_count(
     client: TestClient, service: str, joined_by: str, length: int, longest_hours: int
 ) -> None:
-    pressure = client.get("/v1/pressure", headers=_as(VIEWER_KEY)).json()
+    pressure = client.get("/v1/pressure", headers=bearer(VIEWER_KEY)).json()
     scored = next(s for s in pressure["services"] if s["id"] == service)
-    counts = client.get(f"/v1/services/{service}/queue", headers=_as(VIEWER_KEY)).json()
-    listed = client.get(f"/v1/services/{service}/queue", headers=_as(CASELOAD_KEY)).json()
-    figures = client.get(f"/v1/services/{service}", headers=_as(VIEWER_KEY)).json()
+    counts = client.get(f"/v1/services/{service}/queue", headers=bearer(VIEWER_KEY)).json()
+    listed = client.get(f"/v1/services/{service}/queue", headers=bearer(CASELOAD_KEY)).json()
+    figures = client.get(f"/v1/services/{service}", headers=bearer(VIEWER_KEY)).json()
 
     assert scored["queue_length"] == counts["length"] == listed["length"] == length
     assert figures["current"]["queue_length"] == length
@@ -105,15 +83,15 @@ def test_the_department_and_the_hub_list_the_queue_their_figures_count(
 def test_the_hub_s_entries_name_the_assessment_and_the_department_s_no_referrer(
     client: TestClient,
 ) -> None:
-    hub = client.get("/v1/services/lth-toc-hub/queue", headers=_as(CASELOAD_KEY)).json()
-    ed = client.get("/v1/services/lth-ed/queue", headers=_as(CASELOAD_KEY)).json()
+    hub = client.get("/v1/services/lth-toc-hub/queue", headers=bearer(CASELOAD_KEY)).json()
+    ed = client.get("/v1/services/lth-ed/queue", headers=bearer(CASELOAD_KEY)).json()
 
     assert [entry["assessment_kind"] for entry in hub["entries"]] == ["care_act", "chc"]
     assert {entry["referring_service"] for entry in ed["entries"]} == {None}
 
 
 def test_any_other_service_lists_the_referrals_waiting_for_it(client: TestClient) -> None:
-    listed = client.get("/v1/services/lcc-reablement/queue", headers=_as(CASELOAD_KEY)).json()
+    listed = client.get("/v1/services/lcc-reablement/queue", headers=bearer(CASELOAD_KEY)).json()
 
     (entry,) = listed["entries"]
     assert entry["joined_by"] == "referral"
@@ -122,8 +100,8 @@ def test_any_other_service_lists_the_referrals_waiting_for_it(client: TestClient
 
 
 def test_the_department_s_caseload_is_who_is_in_it_now_longest_first(client: TestClient) -> None:
-    body = client.get("/v1/services/lth-ed/caseload", headers=_as(CASELOAD_KEY)).json()
-    queue = client.get("/v1/services/lth-ed/queue", headers=_as(CASELOAD_KEY)).json()
+    body = client.get("/v1/services/lth-ed/caseload", headers=bearer(CASELOAD_KEY)).json()
+    queue = client.get("/v1/services/lth-ed/queue", headers=bearer(CASELOAD_KEY)).json()
 
     assert body["total"] == 2, "the patient gone home is not in it"
     assert [p["status"] for p in body["patients"]] == ["in_department"] * 2

@@ -4,7 +4,6 @@ other request (refused, odd, patient-level) still answered and audited by the ro
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +14,8 @@ from sqlalchemy import create_engine, select
 
 from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
-from flowsight.context import build_api
-from tests.adapters.readmodel.model import Feed, ReadModel
-from tests.api.read_model_api import api_settings
+from tests.adapters.readmodel.model import Feed
+from tests.api.read_model_api import api_over, bearer
 
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
 CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
@@ -44,32 +42,21 @@ def one_patient_waiting() -> Feed:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    async def fill() -> str:
-        model = await ReadModel.open(tmp_path / "read-model.db")
-        await model.fold(one_patient_waiting().events)
-        await model.close()
-        return model.url
-
-    url = asyncio.run(fill())
-    keys = f"{VIEWER_ENTRY},{CASELOAD_ENTRY},{METRICS_ENTRY}"
-    with TestClient(build_api(api_settings(url, tmp_path, keys))) as test_client:
+    events = one_patient_waiting().events
+    with api_over(tmp_path, events, VIEWER_ENTRY, CASELOAD_ENTRY, METRICS_ENTRY) as test_client:
         # One snapshot for the whole test: answers compared byte for byte read the same one.
         test_client.app.state.pressure.max_age = 3600  # type: ignore[attr-defined]
         yield test_client
-
-
-def _as(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.mark.parametrize("path", ["/v1/pressure", QUEUE])
 def test_the_snapshot_answer_is_the_routes_own_bytes_and_headers(
     client: TestClient, path: str
 ) -> None:
-    served = client.get(path, headers=_as(VIEWER_KEY))
+    served = client.get(path, headers=bearer(VIEWER_KEY))
     # A query (one the route ignores, or the defaults spelled out) goes to the route itself.
     query = "limit=100&offset=0" if path == QUEUE else "from=route"
-    routed = client.get(f"{path}?{query}", headers=_as(VIEWER_KEY))
+    routed = client.get(f"{path}?{query}", headers=bearer(VIEWER_KEY))
     assert served.status_code == routed.status_code == 200
     assert served.content == routed.content
     assert dict(served.headers) == dict(routed.headers)
@@ -90,7 +77,7 @@ def test_the_viewers_queue_has_no_patients_and_the_api_key_header_is_a_credentia
 def test_a_caseload_callers_queue_lists_patients_and_is_audited(
     client: TestClient, tmp_path: Path
 ) -> None:
-    answer = client.get(QUEUE, headers=_as(CASELOAD_KEY))
+    answer = client.get(QUEUE, headers=bearer(CASELOAD_KEY))
     assert answer.status_code == 200
     assert [entry["pathway"] for entry in answer.json()["entries"]] == ["P1"]
     engine = create_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
@@ -104,9 +91,9 @@ def test_a_caseload_callers_queue_lists_patients_and_is_audited(
     ("headers", "status"),
     [
         ({}, 401),
-        (_as("fs_not-a-key"), 401),
+        (bearer("fs_not-a-key"), 401),
         ({"Authorization": f"Basic {VIEWER_KEY}"}, 401),
-        (_as(METRICS_KEY), 403),
+        (bearer(METRICS_KEY), 403),
     ],
 )
 def test_a_caller_without_the_viewer_role_is_refused_by_the_route(
@@ -119,14 +106,14 @@ def test_a_caller_without_the_viewer_role_is_refused_by_the_route(
 
 
 def test_an_unknown_services_queue_is_not_found(client: TestClient) -> None:
-    answer = client.get("/v1/services/nowhere/queue", headers=_as(VIEWER_KEY))
+    answer = client.get("/v1/services/nowhere/queue", headers=bearer(VIEWER_KEY))
     assert answer.status_code == 404
 
 
 def test_snapshot_answers_are_counted_under_their_route(client: TestClient) -> None:
     for _ in range(3):
-        assert client.get(QUEUE, headers=_as(VIEWER_KEY)).status_code == 200
-    metrics = client.get("/metrics", headers=_as(METRICS_KEY)).text
+        assert client.get(QUEUE, headers=bearer(VIEWER_KEY)).status_code == 200
+    metrics = client.get("/metrics", headers=bearer(METRICS_KEY)).text
     counted = (
         'flowsight_api_requests_total{method="GET",route="/v1/services/{service_id}/queue",'
         'status="200"} 3.0'
