@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowsight.schemas.events import EVENT_TYPES
-from flowsight.services.identities import LINK, alias_of, moved
+from flowsight.services.identities import LINK, alias_of, is_link, moved
 from flowsight.services.journey import Event, Journey, JourneyState, Recorded, ServiceMap, replay
 from flowsight.services.validation import TOO_LATE, UNPROCESSABLE, Rejected
 
@@ -194,11 +194,20 @@ def _links(events: Sequence[Event]) -> dict[str, Event]:
     """The latest link of each local pseudonym the batch links."""
     linked: dict[str, Event] = {}
     for event in events:
-        if event.get("event_type") == LINK:
+        if _well_formed_link(event):
             known = linked.get(event["pseudonym"])
             if known is None or known["occurred_at"] <= event["occurred_at"]:
                 linked[event["pseudonym"]] = event
     return linked
+
+
+def _well_formed_link(event: object) -> bool:
+    """A link record naming both pseudonyms and a time; any other is refused by `_apply_link`."""
+    return (
+        is_link(event)
+        and isinstance(event, dict)
+        and all(isinstance(event.get(name), str) for name in ("pseudonym", "to", "occurred_at"))
+    )
 
 
 def _stored(
@@ -223,6 +232,8 @@ def _apply_link(
 ) -> str:
     """Store the local pseudonym's link in place of its journey, and move that journey's events
     on to the NHS pseudonym: the local pseudonym's state becomes empty."""
+    if not _well_formed_link(event):
+        raise ValueError("a link record names no pseudonym, no pseudonym to move to or no time")
     alias = event["pseudonym"]
     if linked[alias] is not event:
         return Recorded.DUPLICATE.value  # the batch links the same pseudonym later

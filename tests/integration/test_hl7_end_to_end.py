@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -52,11 +53,14 @@ def test_an_a01_sent_three_times_is_one_admission_in_the_normalised_stream_and_t
     assert [field(a, "MSA", 1) for a in acks] == ["AA", "AA", "AA"]
 
     settings = stack.settings
+    # The three admissions, and one link from the MRN's pseudonym to the NHS number's.
+    records = asyncio.run(read_topic(settings.kafka_bootstrap, settings.events_topic, expected=4))
+    kinds = Counter(json.loads(record.value)["event_type"] for record in records)
+    assert kinds == {"admission": 3, "link": 1}
     (normalised,) = {
         record.value: record
-        for record in asyncio.run(
-            read_topic(settings.kafka_bootstrap, settings.events_topic, expected=3)
-        )
+        for record in records
+        if json.loads(record.value)["event_type"] == "admission"
     }.values()
     event = json.loads(normalised.value)
     assert event["event_type"] == "admission" and event["service"] == "lth-wards"

@@ -195,7 +195,7 @@ async def test_a_valid_a01_is_acknowledged_aa_once_its_event_is_on_the_ingest_to
         "event_id": f"SPELL-55123:admission:{at.strftime('%Y%m%dT%H%M%S')}Z",
         "source": "RR8/pas",
         "occurred_at": at.isoformat(),
-        "patient": {"nhs_number": NHS_NUMBER},
+        "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
         "service": "lth-wards",
         "unit": "WARD7",

@@ -111,3 +111,15 @@ def test_a_link_is_purged_like_a_journey_once_older_than_the_retention() -> None
     purged = select_purged(journeys, linked_at + timedelta(days=366), timedelta(days=365))
 
     assert (kept.purge, purged.purge) == ([], [LOCAL])
+
+
+def test_a_malformed_link_is_refused_and_the_batch_goes_on() -> None:
+    worker = Worker()
+    broken = {"event_type": "link", "pseudonym": LOCAL, "source": "RR8/pas", "event_id": "x"}
+
+    changes = worker.fold(["not", "an", "event"], broken, admission("a1", ADMITTED, NHS))  # type: ignore[arg-type]
+
+    assert [refusal.position for refusal in changes.refusals] == [0, 1]
+    assert "no pseudonym to move to" in changes.refusals[1].rejected.message
+    assert [state.pseudonym for state in changes.states] == [NHS]
+    assert LOCAL not in worker.journeys
