@@ -97,7 +97,7 @@ class WorkerMetrics:
         self.sink_batch_size = Histogram(
             "flowsight_sink_batch_events",
             "Events in one batch written to the read model.",
-            buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
             registry=self.registry,
         )
         self.processing_latency = Histogram(

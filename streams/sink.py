@@ -19,7 +19,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from flowsight.adapters.readmodel import daily_rows, facts, store
+from flowsight.adapters.readmodel import daily_rows, facts, purge, store
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import JourneyState
@@ -132,7 +132,7 @@ class ReadModelSink:
             dirty[service_id] = (min(first, day), max(last, day))
         async with self.engine.begin() as connection:
             if rewritten:
-                await facts.delete_patients(connection, rewritten)
+                await purge.delete_patients(connection, rewritten)
             await store.write_queue_entries(connection, before, states, now)
             await facts.write_facts(connection, before, states)
             await daily_rows.mark_dirty(connection, dirty, uuid.uuid4().hex)

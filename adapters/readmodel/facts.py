@@ -23,14 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel import store
-from flowsight.adapters.readmodel.store import IN_LIST, in_parts, upsert
+from flowsight.adapters.readmodel.store import in_parts, upsert
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
     attendances,
     capacity_reports,
     delays,
-    queue_entries,
     referrals,
     stays,
 )
@@ -124,13 +123,6 @@ async def write_facts(
             await connection.execute(query, gone)
         if upserts:
             await connection.execute(upsert(connection, spec.table), upserts)
-
-
-async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]) -> None:
-    """Delete every fact and queue entry of these patients (to write them afresh)."""
-    for table in (*(spec.table for spec in _TABLES), queue_entries):
-        for chunk in in_parts(pseudonyms, IN_LIST):
-            await connection.execute(delete(table).where(table.c.pseudonym.in_(list(chunk))))
 
 
 async def service_facts(

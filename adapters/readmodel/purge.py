@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -29,7 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowsight.adapters.readmodel.store import IN_LIST, in_parts
 from flowsight.adapters.readmodel.tables import (
     TIMESTAMP,
     anomalies,
@@ -75,12 +75,26 @@ async def purge_patients(
     """
     if not pseudonyms:
         return
-    for chunk in in_parts(pseudonyms, IN_LIST):
-        for table in PATIENT_TABLES:
-            await connection.execute(delete(table).where(table.c.pseudonym.in_(list(chunk))))
+    await delete_patients(connection, pseudonyms)
     await connection.execute(
         insert(purges), {"at": now, "horizon": horizon, "patients": len(pseudonyms)}
     )
+
+
+async def delete_patients(connection: AsyncConnection, pseudonyms: Sequence[str]) -> None:
+    """Delete every patient-level row of these patients: one statement a table, run for each
+    patient (`executemany`), compiled once rather than an IN list compiled for each count."""
+    if not pseudonyms:
+        return
+    patients = [{"patient": pseudonym} for pseudonym in pseudonyms]
+    for table in PATIENT_TABLES:
+        await connection.execute(_DELETE_PATIENT[table.name], patients)
+
+
+_DELETE_PATIENT = {
+    table.name: delete(table).where(table.c.pseudonym == bindparam("patient"))
+    for table in PATIENT_TABLES
+}
 
 
 async def final_through(connection: AsyncConnection) -> date | None:
