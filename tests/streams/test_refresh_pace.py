@@ -29,6 +29,17 @@ def test_caught_up_the_next_refresh_waits_as_long_as_the_last_took() -> None:
     assert pause(took=0.01, idle=0.0, behind=False) == COALESCE_SECONDS
 
 
+def test_caught_up_figures_computed_beside_the_loop_do_not_delay_the_next_refresh() -> None:
+    # 0.3 s of a 0.4 s refresh were the figures' process computing: the loop was held 0.1 s.
+    assert pause(took=0.4, idle=0.0, behind=False, beside=0.3) == pytest.approx(0.1)
+    assert pause(took=0.4, idle=0.1, behind=False, beside=0.39) == COALESCE_SECONDS
+
+
+def test_behind_a_backlog_the_figures_beside_the_loop_count_too() -> None:
+    # They share the machine with the broker and the batches: a replay paces them on the whole.
+    assert pause(took=1.0, idle=0.0, behind=True, beside=0.9) == BACKLOG_BATCHES_PER_REFRESH * 1.0
+
+
 def test_behind_a_backlog_the_batches_go_first() -> None:
     assert pause(took=0.4, idle=0.1, behind=True) == pytest.approx(BACKLOG_SECONDS - 0.1)
     took = BACKLOG_SECONDS  # a refresh slowed by the backlog's batches

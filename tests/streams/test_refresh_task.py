@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
+from sqlalchemy import select
 
+from flowsight.adapters.readmodel.tables import service_daily_dirty
+from flowsight.services.facts import LONDON
 from flowsight.services.pressure import SYSTEM_SCOPE, Cutoffs
 from flowsight.streams.agents import Backlog
+from flowsight.streams.daily import DailyReading, read_daily
 from flowsight.streams.pressure import PressurePolicy
 from flowsight.streams.tasks.refresh import Refresh
 from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel
@@ -57,3 +62,85 @@ async def test_a_change_is_scored_published_for_every_scope_and_its_refresh_time
     registry = model.metrics.registry
     assert registry.get_sample_value("flowsight_refresh_seconds_count") == 1
     assert (registry.get_sample_value("flowsight_refresh_seconds_sum") or 0) > 0
+
+
+async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_refresh(
+    tmp_path: Path,
+) -> None:
+    """The refresh's pace (`pause`) keeps its share of the worker's loop in bounds; the time the
+    figures' process computes, the loop goes on with the batches, so it is not counted."""
+    feed = Feed()
+    feed.visit("lth-ed", 0, datetime.now(UTC) - timedelta(hours=2))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+
+    async def slow_child(
+        services: Any, now: datetime, whole_history: bool, today_only: bool
+    ) -> DailyReading:
+        await asyncio.sleep(0.3)  # the child computing, the worker's loop free meanwhile
+        return await read_daily(model.engine, services, now, whole_history, today_only)
+
+    refresh = Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        Topic(),  # type: ignore[arg-type]
+        Topic(),  # type: ignore[arg-type]
+        Backlog(lambda tp: None),
+        slow_child,  # type: ignore[arg-type]
+    )
+    try:
+        took = await refresh.once()
+    finally:
+        await model.close()
+    # The child's 0.3 s are counted beside the loop: what paces the next refresh is the rest.
+    assert 0.3 <= refresh.beside <= took
+
+
+class Behind:
+    """Stands in for the agents' `Backlog`: whether they are behind, as the test says."""
+
+    def __init__(self) -> None:
+        self.behind = True
+
+
+async def test_behind_a_backlog_the_days_before_today_wait_until_the_worker_caught_up(
+    tmp_path: Path,
+) -> None:
+    """A replay marks every day from each batch's events to today: behind it, a refresh computes
+    today and pressure only, and the first refresh once caught up computes every day marked."""
+    feed = Feed()
+    now = datetime.now(UTC)
+    feed.visit("lth-ed", 0, now - timedelta(days=3), now - timedelta(days=3, hours=-4))
+    feed.visit("lth-ed", 1, now - timedelta(hours=2))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    backlog = Behind()
+    pressure = Topic()
+    refresh = Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        pressure,  # type: ignore[arg-type]
+        Topic(),  # type: ignore[arg-type]
+        backlog,  # type: ignore[arg-type]
+    )
+    today = now.astimezone(LONDON).date()
+    try:
+        await refresh.once()
+        behind_days = {day for service, day in await model.rows() if service == "lth-ed"}
+        behind_scores = len(pressure.records)
+        backlog.behind = False
+        await refresh.once()
+        caught_up_days = {day for service, day in await model.rows() if service == "lth-ed"}
+        async with model.engine.connect() as connection:
+            marks = (await connection.execute(select(service_daily_dirty))).all()
+    finally:
+        await model.close()
+    assert behind_days == {today}  # today's figures, for the dashboard and pressure
+    assert behind_scores == len(CATALOGUE.services) + 1  # every scope scored all the same
+    first = (now - timedelta(days=3)).astimezone(LONDON).date()
+    assert caught_up_days == {first + timedelta(days=n) for n in range((today - first).days + 1)}
+    assert marks == []
