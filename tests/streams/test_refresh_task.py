@@ -31,6 +31,23 @@ class Topic:
         self.records.append((key, value))
 
 
+def refresh_over(
+    model: ReadModel, pressure: Topic, backlog: Any = None, reader: Any = None
+) -> Refresh:
+    """The worker's refresh over `model`, scores sent to `pressure`; caught up unless
+    `backlog` says otherwise; figures on the loop unless `reader` computes them."""
+    return Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        pressure,  # type: ignore[arg-type]
+        Topic(),  # type: ignore[arg-type]
+        backlog or Backlog(lambda tp: None),
+        reader,
+    )
+
+
 async def test_a_change_is_scored_published_for_every_scope_and_its_refresh_timed(
     tmp_path: Path,
 ) -> None:
@@ -39,16 +56,8 @@ async def test_a_change_is_scored_published_for_every_scope_and_its_refresh_time
     feed.visit("lth-ed", 0, now - timedelta(hours=2))  # in the department for two hours
     model = await ReadModel.open(tmp_path / "read-model.db")
     await model.fold(feed.events)  # the sink marks the change
-    pressure, alerts = Topic(), Topic()
-    refresh = Refresh(
-        model.sink,
-        CATALOGUE,
-        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-        model.metrics,
-        pressure,  # type: ignore[arg-type]
-        alerts,  # type: ignore[arg-type]
-        Backlog(lambda tp: None),
-    )
+    pressure = Topic()
+    refresh = refresh_over(model, pressure)
     try:
         # One round: the change wakes it at once (the timer would be 30 s away).
         await asyncio.wait_for(refresh.task(lambda: bool(pressure.records), 30)(), 20)
@@ -80,16 +89,7 @@ async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_re
         await asyncio.sleep(0.3)  # the child computing, the worker's loop free meanwhile
         return await read_daily(model.engine, services, now, whole_history, today_only)
 
-    refresh = Refresh(
-        model.sink,
-        CATALOGUE,
-        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-        model.metrics,
-        Topic(),  # type: ignore[arg-type]
-        Topic(),  # type: ignore[arg-type]
-        Backlog(lambda tp: None),
-        slow_child,  # type: ignore[arg-type]
-    )
+    refresh = refresh_over(model, Topic(), reader=slow_child)
     try:
         took = await refresh.once()
     finally:
@@ -118,15 +118,7 @@ async def test_behind_a_backlog_the_days_before_today_wait_until_the_worker_caug
     await model.fold(feed.events)
     backlog = Behind()
     pressure = Topic()
-    refresh = Refresh(
-        model.sink,
-        CATALOGUE,
-        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-        model.metrics,
-        pressure,  # type: ignore[arg-type]
-        Topic(),  # type: ignore[arg-type]
-        backlog,  # type: ignore[arg-type]
-    )
+    refresh = refresh_over(model, pressure, backlog)
     today = now.astimezone(LONDON).date()
     try:
         await refresh.once()
