@@ -70,35 +70,23 @@ class DailyReading:
     computed: dict[str, _Computed]
 
 
-#: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another
-#: (services, now, whole_history, today_only).
-DailyReader = Callable[[Sequence[Service], datetime, bool, bool], Awaitable[DailyReading]]
+#: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another.
+DailyReader = Callable[[Sequence[Service], datetime, bool], Awaitable[DailyReading]]
 
 
 async def read_daily(
-    engine: AsyncEngine,
-    services: Sequence[Service],
-    now: datetime,
-    whole_history: bool,
-    today_only: bool = False,
+    engine: AsyncEngine, services: Sequence[Service], now: datetime, whole_history: bool
 ) -> DailyReading:
     """The reads of a refresh and the figures computed from them (nothing is written).
 
     Every service is read in the same few statements (`adapters.readmodel.daily_rows`,
     `facts.services_facts`), not a few per service: under load each statement waits for turns
-    of the event loop the batches share. `today_only`: today's figures and those pressure is
-    scored on, the days marked or missing left as they are for a later refresh.
+    of the event loop the batches share.
     """
     async with engine.connect() as connection:
-        marks = (
-            {}
-            if today_only
-            else {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
-        )
+        marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
-        computed = await _compute(
-            connection, services, marks, now, whole_history and not today_only, today_only
-        )
+        computed = await _compute(connection, services, marks, now, whole_history)
     return DailyReading(marks, anomalies, computed)
 
 
@@ -109,7 +97,6 @@ async def refresh_daily(
     now: datetime,
     *,
     whole_history: bool = False,
-    today_only: bool = False,
     reader: DailyReader | None = None,
 ) -> DailyRefresh:
     """Bring every service's daily rows up to date; return today's and pressure's figures.
@@ -120,7 +107,7 @@ async def refresh_daily(
     written here, on `engine`.
     """
     read = reader or functools.partial(read_daily, engine)
-    reading = await read(catalogue.services, now, whole_history, today_only)
+    reading = await read(catalogue.services, now, whole_history)
     computed, marks = reading.computed, reading.marks
     known = {service.id for service in catalogue.services}
     # Removed from the catalogue since: nothing to compute.
@@ -177,13 +164,12 @@ async def _compute(
     marks: Mapping[str, daily_rows.DirtyMark],
     now: datetime,
     whole_history: bool,
-    today_only: bool,
 ) -> dict[str, _Computed]:
     """Every service's rows to store and figures, from reads between two of the purge horizon."""
     while True:
         # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
         final = await purge.final_through(connection)
-        plans = await _plans(connection, services, marks, now, whole_history, final, today_only)
+        plans = await _plans(connection, services, marks, now, whole_history, final)
         computed: dict[str, _Computed] = {}
         for group in _groups(plans, now):
             since = {plan.service.id: plan.since for plan in group}
@@ -217,10 +203,9 @@ async def _plans(
     now: datetime,
     whole_history: bool,
     final: date | None,
-    today_only: bool = False,
 ) -> list[_Plan]:
     """The days of each service to compute this refresh (rows on or before `final` that exist
-    are kept as they are); `today_only`: today alone."""
+    are kept as they are)."""
     today = now.astimezone(LONDON).date()
     firsts = await facts.first_fact_days(connection, [service.id for service in services])
     if final:  # a service's final rows may be older than its facts left by the purge
@@ -239,11 +224,9 @@ async def _plans(
     marked: dict[str, date | None] = {}
     for service in services:
         first, mark = firsts[service.id], marks.get(service.id)
-        days[service.id] = {today}
-        if not today_only:
-            days[service.id] |= _days_to_fill(
-                first, stored.get(service.id, {}), today, whole_history
-            )
+        days[service.id] = {today} | _days_to_fill(
+            first, stored.get(service.id, {}), today, whole_history
+        )
         through = None
         if mark is not None and first is not None and mark.day <= today:
             start = max(mark.day, first)  # before its first fact: the facts that marked it went

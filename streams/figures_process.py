@@ -59,11 +59,9 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _read(
-    services: Sequence[Service], now: datetime, whole_history: bool, today_only: bool
-) -> DailyReading:
+def _read(services: Sequence[Service], now: datetime, whole_history: bool) -> DailyReading:
     assert _loop is not None and _engine is not None, "the child was started by _start"
-    return _loop.run_until_complete(read_daily(_engine, services, now, whole_history, today_only))
+    return _loop.run_until_complete(read_daily(_engine, services, now, whole_history))
 
 
 def _ready() -> None:
@@ -91,17 +89,11 @@ class FiguresProcess:
         self.started = self._executor().submit(_ready)
 
     async def __call__(
-        self,
-        services: Sequence[Service],
-        now: datetime,
-        whole_history: bool,
-        today_only: bool = False,
+        self, services: Sequence[Service], now: datetime, whole_history: bool
     ) -> DailyReading:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                self._executor(), _read, services, now, whole_history, today_only
-            )
+            return await loop.run_in_executor(self._executor(), _read, services, now, whole_history)
         except BrokenProcessPool:
             self.close()  # the next refresh starts a new child
             raise

@@ -66,11 +66,11 @@ class Refresh:
             return None
 
         async def read(
-            services: Sequence[Service], now: datetime, whole_history: bool, today_only: bool
+            services: Sequence[Service], now: datetime, whole_history: bool
         ) -> DailyReading:
             started = time.monotonic()
             try:
-                return await reader(services, now, whole_history, today_only)
+                return await reader(services, now, whole_history)
             finally:
                 self.beside += time.monotonic() - started
 
@@ -86,20 +86,15 @@ class Refresh:
         started = time.monotonic()
         self.beside = 0.0
         now = datetime.now(UTC)
-        # Behind a backlog, the days before today wait until the worker has caught up: each
-        # batch of a replay marks every day from its events' to today, and computing them all
-        # again at every refresh made a city-year's replay quadratic in its days.
-        today_only = self.backlog.behind
         daily = await refresh_daily(
             self.sink.engine,
             self.catalogue,
             self.metrics,
             now,
             whole_history=not self.history_checked,
-            today_only=today_only,
             reader=self._timed_reader(),
         )
-        self.history_checked = self.history_checked or not today_only
+        self.history_checked = True
         if daily.more:  # a long backlog of days: go on at the next round, not the next timer
             self.sink.changed.set()
         assessment = await assess_pressure(

@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
-from flowsight.adapters.readmodel.tables import service_daily_dirty
-from flowsight.services.facts import LONDON
 from flowsight.services.pressure import SYSTEM_SCOPE, Cutoffs
 from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import DailyReading, read_daily
@@ -83,11 +80,9 @@ async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_re
     model = await ReadModel.open(tmp_path / "read-model.db")
     await model.fold(feed.events)
 
-    async def slow_child(
-        services: Any, now: datetime, whole_history: bool, today_only: bool
-    ) -> DailyReading:
+    async def slow_child(services: Any, now: datetime, whole_history: bool) -> DailyReading:
         await asyncio.sleep(0.3)  # the child computing, the worker's loop free meanwhile
-        return await read_daily(model.engine, services, now, whole_history, today_only)
+        return await read_daily(model.engine, services, now, whole_history)
 
     refresh = refresh_over(model, Topic(), reader=slow_child)
     try:
@@ -96,43 +91,3 @@ async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_re
         await model.close()
     # The child's 0.3 s are counted beside the loop: what paces the next refresh is the rest.
     assert 0.3 <= refresh.beside <= took
-
-
-class Behind:
-    """Stands in for the agents' `Backlog`: whether they are behind, as the test says."""
-
-    def __init__(self) -> None:
-        self.behind = True
-
-
-async def test_behind_a_backlog_the_days_before_today_wait_until_the_worker_caught_up(
-    tmp_path: Path,
-) -> None:
-    """A replay marks every day from each batch's events to today: behind it, a refresh computes
-    today and pressure only, and the first refresh once caught up computes every day marked."""
-    feed = Feed()
-    now = datetime.now(UTC)
-    feed.visit("lth-ed", 0, now - timedelta(days=3), now - timedelta(days=3, hours=-4))
-    feed.visit("lth-ed", 1, now - timedelta(hours=2))
-    model = await ReadModel.open(tmp_path / "read-model.db")
-    await model.fold(feed.events)
-    backlog = Behind()
-    pressure = Topic()
-    refresh = refresh_over(model, pressure, backlog)
-    today = now.astimezone(LONDON).date()
-    try:
-        await refresh.once()
-        behind_days = {day for service, day in await model.rows() if service == "lth-ed"}
-        behind_scores = len(pressure.records)
-        backlog.behind = False
-        await refresh.once()
-        caught_up_days = {day for service, day in await model.rows() if service == "lth-ed"}
-        async with model.engine.connect() as connection:
-            marks = (await connection.execute(select(service_daily_dirty))).all()
-    finally:
-        await model.close()
-    assert behind_days == {today}  # today's figures, for the dashboard and pressure
-    assert behind_scores == len(CATALOGUE.services) + 1  # every scope scored all the same
-    first = (now - timedelta(days=3)).astimezone(LONDON).date()
-    assert caught_up_days == {first + timedelta(days=n) for n in range((today - first).days + 1)}
-    assert marks == []
