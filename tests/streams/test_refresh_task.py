@@ -28,11 +28,9 @@ class Topic:
         self.records.append((key, value))
 
 
-def refresh_over(
-    model: ReadModel, pressure: Topic, backlog: Any = None, reader: Any = None
-) -> Refresh:
-    """The worker's refresh over `model`, scores sent to `pressure`; caught up unless
-    `backlog` says otherwise; figures on the loop unless `reader` computes them."""
+def refresh_over(model: ReadModel, pressure: Topic, reader: Any = None) -> Refresh:
+    """The worker's refresh over `model`, caught up, its scores sent to `pressure`; figures on
+    the loop unless `reader` computes them."""
     return Refresh(
         model.sink,
         CATALOGUE,
@@ -40,7 +38,7 @@ def refresh_over(
         model.metrics,
         pressure,  # type: ignore[arg-type]
         Topic(),  # type: ignore[arg-type]
-        backlog or Backlog(lambda tp: None),
+        Backlog(lambda tp: None),
         reader,
     )
 
