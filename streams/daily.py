@@ -11,6 +11,12 @@ after a restart or from scratch. The refresh computes, per service:
   beds and delays growing), and the latest row again if it was computed before its day ended,
 - at start-up, every day of the service's history that has no row or an unfinished one,
 - today, as of now.
+
+Behind a backlog, the marked days after the latest day the worker's batches touched
+(`marked_until`) wait: each batch of a replay marks every day from its events' to today, and
+computing them all at every refresh made a year's replay quadratic in its days. They stay
+marked, and the next refresh that has caught up computes them (docs/decisions.md, "Refresh
+cadence").
 """
 
 from __future__ import annotations
@@ -70,23 +76,29 @@ class DailyReading:
     computed: dict[str, _Computed]
 
 
-#: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another.
-DailyReader = Callable[[Sequence[Service], datetime, bool], Awaitable[DailyReading]]
+#: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another
+#: (services, now, whole_history, marked_until).
+DailyReader = Callable[[Sequence[Service], datetime, bool, date | None], Awaitable[DailyReading]]
 
 
 async def read_daily(
-    engine: AsyncEngine, services: Sequence[Service], now: datetime, whole_history: bool
+    engine: AsyncEngine,
+    services: Sequence[Service],
+    now: datetime,
+    whole_history: bool,
+    marked_until: date | None = None,
 ) -> DailyReading:
     """The reads of a refresh and the figures computed from them (nothing is written).
 
     Every service is read in the same few statements (`adapters.readmodel.daily_rows`,
     `facts.services_facts`), not a few per service: under load each statement waits for turns
-    of the event loop the batches share.
+    of the event loop the batches share. `marked_until`: marked days after it are left marked,
+    for a later refresh (None: every marked day, up to a year a service).
     """
     async with engine.connect() as connection:
         marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
         anomalies = await facts.anomaly_counts(connection)
-        computed = await _compute(connection, services, marks, now, whole_history)
+        computed = await _compute(connection, services, marks, now, whole_history, marked_until)
     return DailyReading(marks, anomalies, computed)
 
 
@@ -97,17 +109,19 @@ async def refresh_daily(
     now: datetime,
     *,
     whole_history: bool = False,
+    marked_until: date | None = None,
     reader: DailyReader | None = None,
 ) -> DailyRefresh:
     """Bring every service's daily rows up to date; return today's and pressure's figures.
 
     `whole_history` also fills every missing or unfinished day since each service's first
-    fact (at start-up: rows missing from before, or days the worker was down). `reader` reads
-    and computes them (by default `read_daily` on `engine`, in this process); the rows are
-    written here, on `engine`.
+    fact (at start-up: rows missing from before, or days the worker was down). Marked days
+    after `marked_until` wait for a later refresh (behind a backlog). `reader` reads and
+    computes them (by default `read_daily` on `engine`, in this process); the rows are written
+    here, on `engine`.
     """
     read = reader or functools.partial(read_daily, engine)
-    reading = await read(catalogue.services, now, whole_history)
+    reading = await read(catalogue.services, now, whole_history, marked_until)
     computed, marks = reading.computed, reading.marks
     known = {service.id for service in catalogue.services}
     # Removed from the catalogue since: nothing to compute.
@@ -137,14 +151,17 @@ class _Plan:
     days: set[date]
     marked_through: date | None  # the last marked day computed by this refresh
     since: datetime
+    #: Marked days after it wait for a later refresh (`marked_until`).
+    until: date | None = None
 
     def left(self, now: datetime) -> bool:
-        """Marked days were left for the next refresh."""
+        """Marked days beyond a year were left for the next refresh (not those that wait)."""
         today = now.astimezone(LONDON).date()
+        last = min(today, self.until) if self.until is not None else today
         return (
             self.mark is not None
             and self.marked_through is not None
-            and self.marked_through < min(today, self.mark.through)
+            and self.marked_through < min(last, self.mark.through)
         )
 
 
@@ -164,12 +181,13 @@ async def _compute(
     marks: Mapping[str, daily_rows.DirtyMark],
     now: datetime,
     whole_history: bool,
+    marked_until: date | None,
 ) -> dict[str, _Computed]:
     """Every service's rows to store and figures, from reads between two of the purge horizon."""
     while True:
         # Rows on or before a purge's horizon are final: their facts may be gone (purge.py).
         final = await purge.final_through(connection)
-        plans = await _plans(connection, services, marks, now, whole_history, final)
+        plans = await _plans(connection, services, marks, now, whole_history, final, marked_until)
         computed: dict[str, _Computed] = {}
         for group in _groups(plans, now):
             since = {plan.service.id: plan.since for plan in group}
@@ -203,9 +221,10 @@ async def _plans(
     now: datetime,
     whole_history: bool,
     final: date | None,
+    marked_until: date | None,
 ) -> list[_Plan]:
     """The days of each service to compute this refresh (rows on or before `final` that exist
-    are kept as they are)."""
+    are kept as they are; marked days after `marked_until` wait)."""
     today = now.astimezone(LONDON).date()
     firsts = await facts.first_fact_days(connection, [service.id for service in services])
     if final:  # a service's final rows may be older than its facts left by the purge
@@ -231,7 +250,12 @@ async def _plans(
         if mark is not None and first is not None and mark.day <= today:
             start = max(mark.day, first)  # before its first fact: the facts that marked it went
             through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
-            days[service.id].update(_days(start, through))
+            if marked_until is not None:
+                through = min(through, marked_until)
+            if through >= start:
+                days[service.id].update(_days(start, through))
+            else:  # every marked day waits
+                through = None
         marked[service.id] = through
     if final:
         candidates = {key: {day for day in span if day <= final} for key, span in days.items()}
@@ -245,6 +269,7 @@ async def _plans(
             days[service.id],
             marked[service.id],
             min(daily_rows.day_bounds(min(days[service.id]))[0], now - PRESSURE_WINDOW),
+            marked_until,
         )
         for service in services
     ]

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -59,9 +59,11 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _read(services: Sequence[Service], now: datetime, whole_history: bool) -> DailyReading:
+def _read(
+    services: Sequence[Service], now: datetime, whole_history: bool, marked_until: date | None
+) -> DailyReading:
     assert _loop is not None and _engine is not None, "the child was started by _start"
-    return _loop.run_until_complete(read_daily(_engine, services, now, whole_history))
+    return _loop.run_until_complete(read_daily(_engine, services, now, whole_history, marked_until))
 
 
 def _ready() -> None:
@@ -89,11 +91,17 @@ class FiguresProcess:
         self.started = self._executor().submit(_ready)
 
     async def __call__(
-        self, services: Sequence[Service], now: datetime, whole_history: bool
+        self,
+        services: Sequence[Service],
+        now: datetime,
+        whole_history: bool,
+        marked_until: date | None = None,
     ) -> DailyReading:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor(), _read, services, now, whole_history)
+            return await loop.run_in_executor(
+                self._executor(), _read, services, now, whole_history, marked_until
+            )
         except BrokenProcessPool:
             self.close()  # the next refresh starts a new child
             raise

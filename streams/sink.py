@@ -47,6 +47,9 @@ class ReadModelSink:
         #: Patients whose rows the read model refused: their state before is no guide to what
         #: changed either (it may hold the very fact refused).
         self.refused: set[str] = set()
+        #: The latest day a change this worker wrote touched (None before the first): behind a
+        #: backlog, the refresh leaves the marked days after it for later (`streams.daily`).
+        self.latest_touched: date | None = None
 
     async def write(
         self,
@@ -139,6 +142,9 @@ class ReadModelSink:
             await store.replace_capacity(connection, capacity_rows)
         self.written.update(rewritten)
         self.refused.difference_update(rewritten)
+        if touched:
+            latest = max(day for _, day in touched)
+            self.latest_touched = max(latest, self.latest_touched or latest)
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
         self.changed.set()
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 from faust.types import ChannelT
@@ -66,11 +66,14 @@ class Refresh:
             return None
 
         async def read(
-            services: Sequence[Service], now: datetime, whole_history: bool
+            services: Sequence[Service],
+            now: datetime,
+            whole_history: bool,
+            marked_until: date | None,
         ) -> DailyReading:
             started = time.monotonic()
             try:
-                return await reader(services, now, whole_history)
+                return await reader(services, now, whole_history, marked_until)
             finally:
                 self.beside += time.monotonic() - started
 
@@ -86,12 +89,16 @@ class Refresh:
         started = time.monotonic()
         self.beside = 0.0
         now = datetime.now(UTC)
+        # Behind a backlog, the marked days after the latest day the batches touched wait: each
+        # batch of a replay marks every day from its events' to today, and computing them all
+        # at every refresh made a year's replay quadratic in its days.
         daily = await refresh_daily(
             self.sink.engine,
             self.catalogue,
             self.metrics,
             now,
             whole_history=not self.history_checked,
+            marked_until=self.sink.latest_touched if self.backlog.behind else None,
             reader=self._timed_reader(),
         )
         self.history_checked = True

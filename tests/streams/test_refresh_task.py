@@ -4,7 +4,7 @@ is published, and how long the refresh took is on the worker's metrics."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,11 @@ async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_re
     model = await ReadModel.open(tmp_path / "read-model.db")
     await model.fold(feed.events)
 
-    async def slow_child(services: Any, now: datetime, whole_history: bool) -> DailyReading:
+    async def slow_child(
+        services: Any, now: datetime, whole_history: bool, marked_until: date | None
+    ) -> DailyReading:
         await asyncio.sleep(0.3)  # the child computing, the worker's loop free meanwhile
-        return await read_daily(model.engine, services, now, whole_history)
+        return await read_daily(model.engine, services, now, whole_history, marked_until)
 
     refresh = refresh_over(model, Topic(), reader=slow_child)
     try:

@@ -175,10 +175,18 @@ class ReadModel:
         self.journeys = dict(journeys)
         self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics)
 
-    async def refresh(self, now: datetime, *, whole_history: bool = False) -> DailyRefresh:
-        """The refresh task's figures step at `now`."""
+    async def refresh(
+        self, now: datetime, *, whole_history: bool = False, behind: bool = False
+    ) -> DailyRefresh:
+        """The refresh task's figures step at `now`; `behind` a backlog, as the task calls it
+        then (the marked days after the latest day the batches touched wait)."""
         return await refresh_daily(
-            self.engine, CATALOGUE, self.metrics, now, whole_history=whole_history
+            self.engine,
+            CATALOGUE,
+            self.metrics,
+            now,
+            whole_history=whole_history,
+            marked_until=self.sink.latest_touched if behind else None,
         )
 
     async def rows(self) -> dict[tuple[str, date], dict[str, Any]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowsight.adapters.readmodel import store
+from flowsight.adapters.readmodel import daily_rows, store
 from flowsight.devtools.simulator.model import City
 from flowsight.services.facts import LONDON
 from flowsight.services.journey import Event
@@ -232,4 +232,41 @@ async def test_a_simulated_fortnight_built_live_in_batches_has_the_rows_built_fr
     await rebuilt.close()
 
     assert len(events) > 2000
+    assert built_live == from_the_topics
+
+
+async def test_behind_a_backlog_the_days_after_the_batches_wait_and_come_once_caught_up(
+    tmp_path: Path,
+) -> None:
+    # A worker replaying a fortnight: each batch marks every day from its events' to today. The
+    # refreshes behind the backlog compute the marked days up to the latest day the batches
+    # touched (and today); the days after wait, still marked, for the first refresh caught up.
+    city = City(CATALOGUE, NOW - timedelta(days=14), seed=5, volume=0.2)
+    feed = Feed()
+    events = [feed.accept(event) for event in city.events_until(NOW)]
+    live = await ReadModel.open(tmp_path / "live.db")
+    await live.refresh(NOW, whole_history=True)
+    parts = batches(events, 150)
+    halfway = parts[: len(parts) // 2]
+    for part in halfway:
+        await live.fold(part)
+        await live.refresh(NOW, behind=True)
+    latest = live.sink.latest_touched
+    assert latest is not None and latest < TODAY - timedelta(days=3)
+    async with live.engine.connect() as connection:
+        marks = await daily_rows.dirty_marks(connection)
+    # Every service with facts waits from the day after the batches' latest on, no earlier.
+    assert {mark.service_id for mark in marks} == {service for (service, _day) in await live.rows()}
+    assert {(mark.day, mark.through) for mark in marks} == {(latest + timedelta(days=1), TODAY)}
+    for part in parts[len(parts) // 2 :]:
+        await live.fold(part)
+        await live.refresh(NOW, behind=True)
+    await live.refresh(NOW)  # caught up
+    async with live.engine.connect() as connection:
+        assert await daily_rows.dirty_marks(connection) == [], "no day left waiting"
+    rebuilt = await from_scratch(tmp_path / "scratch.db", events)
+    built_live, from_the_topics = await live.rows(), await rebuilt.rows()
+    await live.close()
+    await rebuilt.close()
+
     assert built_live == from_the_topics
