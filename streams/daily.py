@@ -12,11 +12,13 @@ after a restart or from scratch. The refresh computes, per service:
 - at start-up, every day of the service's history that has no row or an unfinished one,
 - today, as of now.
 
-Behind a backlog, the marked days after the latest day the worker's batches touched
-(`marked_until`) wait: each batch of a replay marks every day from its events' to today, and
-computing them all at every refresh made a year's replay quadratic in its days. They stay
-marked, and the next refresh that has caught up computes them (docs/decisions.md, "Refresh
-cadence").
+Behind a backlog, a service's marked days after the latest day that the batches since the
+last refresh touched of it (`marked_until`) wait, and all of them if no batch touched it: each
+batch of a replay marks every day from its events' to today, and computing them all at every
+refresh made a year's replay quadratic in its days. They stay marked, and the next refresh that
+has caught up computes them (docs/decisions.md, "Refresh cadence"). The day is each service's,
+and of the latest batches only: a replay's sources are not read in step (a small one's whole
+year may come in the first batches, then its days again with another source's referrals).
 """
 
 from __future__ import annotations
@@ -78,7 +80,9 @@ class DailyReading:
 
 #: Reads and computes a refresh's figures: `read_daily` on an engine, in this process or another
 #: (services, now, whole_history, marked_until).
-DailyReader = Callable[[Sequence[Service], datetime, bool, date | None], Awaitable[DailyReading]]
+DailyReader = Callable[
+    [Sequence[Service], datetime, bool, Mapping[str, date] | None], Awaitable[DailyReading]
+]
 
 
 async def read_daily(
@@ -86,14 +90,15 @@ async def read_daily(
     services: Sequence[Service],
     now: datetime,
     whole_history: bool,
-    marked_until: date | None = None,
+    marked_until: Mapping[str, date] | None = None,
 ) -> DailyReading:
     """The reads of a refresh and the figures computed from them (nothing is written).
 
     Every service is read in the same few statements (`adapters.readmodel.daily_rows`,
     `facts.services_facts`), not a few per service: under load each statement waits for turns
-    of the event loop the batches share. `marked_until`: marked days after it are left marked,
-    for a later refresh (None: every marked day, up to a year a service).
+    of the event loop the batches share. `marked_until`: a service's marked days after its day
+    in it, and all of them for a service not in it, are left marked for a later refresh (None:
+    every marked day is computed, up to a year a service).
     """
     async with engine.connect() as connection:
         marks = {mark.service_id: mark for mark in await daily_rows.dirty_marks(connection)}
@@ -109,14 +114,15 @@ async def refresh_daily(
     now: datetime,
     *,
     whole_history: bool = False,
-    marked_until: date | None = None,
+    marked_until: Mapping[str, date] | None = None,
     reader: DailyReader | None = None,
 ) -> DailyRefresh:
     """Bring every service's daily rows up to date; return today's and pressure's figures.
 
     `whole_history` also fills every missing or unfinished day since each service's first
-    fact (at start-up: rows missing from before, or days the worker was down). Marked days
-    after `marked_until` wait for a later refresh (behind a backlog). `reader` reads and
+    fact (at start-up: rows missing from before, or days the worker was down). A service's
+    marked days after its day in `marked_until` (all, for a service not in it) wait for a
+    later refresh (behind a backlog). `reader` reads and
     computes them (by default `read_daily` on `engine`, in this process); the rows are written
     here, on `engine`.
     """
@@ -181,7 +187,7 @@ async def _compute(
     marks: Mapping[str, daily_rows.DirtyMark],
     now: datetime,
     whole_history: bool,
-    marked_until: date | None,
+    marked_until: Mapping[str, date] | None,
 ) -> dict[str, _Computed]:
     """Every service's rows to store and figures, from reads between two of the purge horizon."""
     while True:
@@ -221,10 +227,11 @@ async def _plans(
     now: datetime,
     whole_history: bool,
     final: date | None,
-    marked_until: date | None,
+    marked_until: Mapping[str, date] | None,
 ) -> list[_Plan]:
     """The days of each service to compute this refresh (rows on or before `final` that exist
-    are kept as they are; marked days after `marked_until` wait)."""
+    are kept as they are; a service's marked days after its day in `marked_until`, or all
+    of them if it is not in it, wait)."""
     today = now.astimezone(LONDON).date()
     firsts = await facts.first_fact_days(connection, [service.id for service in services])
     if final:  # a service's final rows may be older than its facts left by the purge
@@ -251,7 +258,7 @@ async def _plans(
             start = max(mark.day, first)  # before its first fact: the facts that marked it went
             through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
             if marked_until is not None:
-                through = min(through, marked_until)
+                through = min(through, marked_until.get(service.id, start - ONE_DAY))
             if through >= start:
                 days[service.id].update(_days(start, through))
             else:  # every marked day waits
@@ -269,7 +276,7 @@ async def _plans(
             days[service.id],
             marked[service.id],
             min(daily_rows.day_bounds(min(days[service.id]))[0], now - PRESSURE_WINDOW),
-            marked_until,
+            None if marked_until is None else marked_until.get(service.id, date.min),
         )
         for service in services
     ]

@@ -21,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
@@ -60,7 +60,10 @@ def _exit_with(parent: int) -> None:
 
 
 def _read(
-    services: Sequence[Service], now: datetime, whole_history: bool, marked_until: date | None
+    services: Sequence[Service],
+    now: datetime,
+    whole_history: bool,
+    marked_until: Mapping[str, date] | None,
 ) -> DailyReading:
     assert _loop is not None and _engine is not None, "the child was started by _start"
     return _loop.run_until_complete(read_daily(_engine, services, now, whole_history, marked_until))
@@ -95,7 +98,7 @@ class FiguresProcess:
         services: Sequence[Service],
         now: datetime,
         whole_history: bool,
-        marked_until: date | None = None,
+        marked_until: Mapping[str, date] | None = None,
     ) -> DailyReading:
         loop = asyncio.get_running_loop()
         try:

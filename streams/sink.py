@@ -47,9 +47,9 @@ class ReadModelSink:
         #: Patients whose rows the read model refused: their state before is no guide to what
         #: changed either (it may hold the very fact refused).
         self.refused: set[str] = set()
-        #: The latest day a change this worker wrote touched (None before the first): behind a
-        #: backlog, the refresh leaves the marked days after it for later (`streams.daily`).
-        self.latest_touched: date | None = None
+        #: Of each service, the latest day the changes written since the refresh last took it
+        #: (`take_touched`) touched.
+        self._touched: dict[str, date] = {}
 
     async def write(
         self,
@@ -142,11 +142,17 @@ class ReadModelSink:
             await store.replace_capacity(connection, capacity_rows)
         self.written.update(rewritten)
         self.refused.difference_update(rewritten)
-        if touched:
-            latest = max(day for _, day in touched)
-            self.latest_touched = max(latest, self.latest_touched or latest)
+        for service_id, day in touched:
+            self._touched[service_id] = max(day, self._touched.get(service_id, day))
         self.metrics.sink_seconds.observe(time.perf_counter() - started)
         self.changed.set()
+
+    def take_touched(self) -> dict[str, date]:
+        """Of each service the batches written since the last call touched, the latest day
+        they touched: behind a backlog, the refresh leaves a service's marked days after it, or
+        all of them for a service no batch touched since, for later (`streams.daily`)."""
+        touched, self._touched = self._touched, {}
+        return touched
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.metrics.sink_retries.inc()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import orjson
@@ -69,7 +69,7 @@ class Refresh:
             services: Sequence[Service],
             now: datetime,
             whole_history: bool,
-            marked_until: date | None,
+            marked_until: Mapping[str, date] | None,
         ) -> DailyReading:
             started = time.monotonic()
             try:
@@ -89,16 +89,18 @@ class Refresh:
         started = time.monotonic()
         self.beside = 0.0
         now = datetime.now(UTC)
-        # Behind a backlog, the marked days after the latest day the batches touched wait: each
-        # batch of a replay marks every day from its events' to today, and computing them all
-        # at every refresh made a year's replay quadratic in its days.
+        # Behind a backlog, a service's marked days after the latest day the batches since the
+        # last refresh touched of it wait: each batch of a replay marks every day from its
+        # events' to today, and computing them all at every refresh made a year's replay
+        # quadratic in its days.
+        touched = self.sink.take_touched()
         daily = await refresh_daily(
             self.sink.engine,
             self.catalogue,
             self.metrics,
             now,
             whole_history=not self.history_checked,
-            marked_until=self.sink.latest_touched if self.backlog.behind else None,
+            marked_until=touched if self.backlog.behind else None,
             reader=self._timed_reader(),
         )
         self.history_checked = True

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 
+from flowsight.adapters.readmodel import daily_rows
+from flowsight.services.facts import LONDON
 from flowsight.services.pressure import SYSTEM_SCOPE, Cutoffs
 from flowsight.streams.agents import Backlog
-from flowsight.streams.daily import DailyReading, read_daily
+from flowsight.streams.daily import ONE_DAY, DailyReading, read_daily
 from flowsight.streams.pressure import PressurePolicy
 from flowsight.streams.tasks.refresh import Refresh
 from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel
@@ -91,3 +94,48 @@ async def test_figures_computed_beside_the_loop_do_not_count_against_the_next_re
         await model.close()
     # The child's 0.3 s are counted beside the loop: what paces the next refresh is the rest.
     assert 0.3 <= refresh.beside <= took
+
+
+def behind_backlog() -> Backlog:
+    """The agents behind: after the tracker's last batch, a million events still wait."""
+    backlog = Backlog(lambda tp: 1_000_000)
+    record = SimpleNamespace(message=SimpleNamespace(tp="ingest-0", offset=0))
+    backlog.batch("tracker", [record], most=5000)  # type: ignore[list-item]
+    return backlog
+
+
+async def test_behind_a_backlog_a_service_s_days_after_its_latest_batch_wait_until_caught_up(
+    tmp_path: Path,
+) -> None:
+    """A replay's batch five days back marks every day from then to today; behind the backlog
+    the refresh computes up to the batch's day (and today), the days after wait, still marked,
+    and the first refresh caught up computes them."""
+    now = datetime.now(UTC)
+    arrived = now - timedelta(days=5)
+    feed = Feed()
+    feed.visit("lth-ed", 0, arrived, arrived + timedelta(hours=3))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    refresh = refresh_over(model, Topic())
+    refresh.history_checked = True  # past its first refresh, which fills whole histories
+    refresh.backlog = behind_backlog()
+    day = arrived.astimezone(LONDON).date()
+    today = now.astimezone(LONDON).date()
+    try:
+        await refresh.once()
+        async with model.engine.connect() as connection:
+            (mark,) = await daily_rows.dirty_marks(connection)
+        assert (mark.service_id, mark.day, mark.through) == ("lth-ed", day + ONE_DAY, today)
+        computed = {d for (service, d) in await model.rows() if service == "lth-ed"}
+        assert day in computed and today in computed
+
+        refresh.backlog = Backlog(lambda tp: None)  # caught up
+        await refresh.once()
+        async with model.engine.connect() as connection:
+            assert await daily_rows.dirty_marks(connection) == []
+        rows = await model.rows()
+    finally:
+        await model.close()
+    assert {d for (service, d) in rows if service == "lth-ed"} == {
+        day + n * ONE_DAY for n in range((today - day).days + 1)
+    }

@@ -179,14 +179,15 @@ class ReadModel:
         self, now: datetime, *, whole_history: bool = False, behind: bool = False
     ) -> DailyRefresh:
         """The refresh task's figures step at `now`; `behind` a backlog, as the task calls it
-        then (the marked days after the latest day the batches touched wait)."""
+        then (a service's marked days after the latest day the batches since touched wait)."""
+        touched = self.sink.take_touched()
         return await refresh_daily(
             self.engine,
             CATALOGUE,
             self.metrics,
             now,
             whole_history=whole_history,
-            marked_until=self.sink.latest_touched if behind else None,
+            marked_until=touched if behind else None,
         )
 
     async def rows(self) -> dict[tuple[str, date], dict[str, Any]]:
