@@ -122,9 +122,8 @@ async def refresh_daily(
     `whole_history` also fills every missing or unfinished day since each service's first
     fact (at start-up: rows missing from before, or days the worker was down). A service's
     marked days after its day in `marked_until` (all, for a service not in it) wait for a
-    later refresh (behind a backlog). `reader` reads and
-    computes them (by default `read_daily` on `engine`, in this process); the rows are written
-    here, on `engine`.
+    later refresh (behind a backlog). `reader` reads and computes them (by default
+    `read_daily` on `engine`, in this process); the rows are written here, on `engine`.
     """
     read = reader or functools.partial(read_daily, engine)
     reading = await read(catalogue.services, now, whole_history, marked_until)
