@@ -212,17 +212,28 @@ def test_the_scenario_starts_twelve_days_ago() -> None:
     assert (TODAY - D0).days == 12 and isinstance(D0, date)
 
 
+def simulated_fortnight() -> list[Event]:
+    """The simulator's city over the last fortnight, as the validator accepts it."""
+    city = City(CATALOGUE, NOW - timedelta(days=14), seed=5, volume=0.2)
+    feed = Feed()
+    return [feed.accept(event) for event in city.events_until(NOW)]
+
+
+async def started(path: Path) -> ReadModel:
+    """An empty read model at `path` after a worker's first refresh."""
+    model = await ReadModel.open(path)
+    await model.refresh(NOW, whole_history=True)
+    return model
+
+
 async def test_a_simulated_fortnight_built_live_in_batches_has_the_rows_built_from_scratch(
     tmp_path: Path,
 ) -> None:
     # The simulator's city: stays of days and months ending, delays, referrals decided, late
     # events. Each batch marks only the days its changes touch (services.touched), and the
     # refresh after it computes those: a worker catching up on a fortnight's backlog.
-    city = City(CATALOGUE, NOW - timedelta(days=14), seed=5, volume=0.2)
-    feed = Feed()
-    events = [feed.accept(event) for event in city.events_until(NOW)]
-    live = await ReadModel.open(tmp_path / "live.db")
-    await live.refresh(NOW, whole_history=True)
+    events = simulated_fortnight()
+    live = await started(tmp_path / "live.db")
     for part in batches(events, 150):
         await live.fold(part)
         await live.refresh(NOW)
@@ -242,11 +253,8 @@ async def test_behind_a_backlog_the_days_after_the_batches_wait_and_come_once_ca
     # refreshes behind the backlog compute a service's marked days up to the latest day the
     # batches since the last refresh touched (and today); the days after wait, still marked,
     # for the first refresh caught up.
-    city = City(CATALOGUE, NOW - timedelta(days=14), seed=5, volume=0.2)
-    feed = Feed()
-    events = [feed.accept(event) for event in city.events_until(NOW)]
-    live = await ReadModel.open(tmp_path / "live.db")
-    await live.refresh(NOW, whole_history=True)
+    events = simulated_fortnight()
+    live = await started(tmp_path / "live.db")
     parts = batches(events, 150)
     halfway = parts[: len(parts) // 2]
     for part in halfway:
