@@ -247,6 +247,11 @@ async def _plans(
         stored = {service_id: {day: at} for service_id, (day, at) in latest.items()}
     days: dict[str, set[date]] = {}
     marked: dict[str, date | None] = {}
+    # Each service's last marked day this refresh may compute (date.min: none; None: any).
+    until = {
+        service.id: None if marked_until is None else marked_until.get(service.id, date.min)
+        for service in services
+    }
     for service in services:
         first, mark = firsts[service.id], marks.get(service.id)
         days[service.id] = {today} | _days_to_fill(
@@ -256,8 +261,9 @@ async def _plans(
         if mark is not None and first is not None and mark.day <= today:
             start = max(mark.day, first)  # before its first fact: the facts that marked it went
             through = min(today, mark.through, start + (DAYS_PER_REFRESH - 1) * ONE_DAY)
-            if marked_until is not None:
-                through = min(through, marked_until.get(service.id, start - ONE_DAY))
+            last = until[service.id]
+            if last is not None:
+                through = min(through, last)
             if through >= start:
                 days[service.id].update(_days(start, through))
             else:  # every marked day waits
@@ -275,7 +281,7 @@ async def _plans(
             days[service.id],
             marked[service.id],
             min(daily_rows.day_bounds(min(days[service.id]))[0], now - PRESSURE_WINDOW),
-            None if marked_until is None else marked_until.get(service.id, date.min),
+            until[service.id],
         )
         for service in services
     ]

@@ -160,20 +160,19 @@ class Refresh:
         # How long the last refresh held the read model: the time its sends waited for Kafka is
         # not counted, or a broker outage that held one send for a minute put the next refresh
         # three minutes off, and figures and pressure stayed that stale.
-        took = beside = 0.0
+        took = 0.0
         ended = time.monotonic()
         while not should_stop():
             try:
                 await asyncio.wait_for(changed.wait(), every_seconds)
                 idle = time.monotonic() - ended
-                await asyncio.sleep(pause(took, idle, self.backlog.behind, beside))
+                await asyncio.sleep(pause(took, idle, self.backlog.behind, self.beside))
             except TimeoutError:
                 pass  # waits and delays grow with time alone
             changed.clear()
-            took = beside = 0.0  # a refresh that failed is tried again at the next round
+            took = 0.0  # a refresh that failed is tried again at the next round
             try:
                 took = await self.once()
-                beside = self.beside
                 self.metrics.refresh_seconds.observe(took)
             except Exception:  # the next round tries again; the dirty marks are still there
                 log.exception("figures and pressure could not be refreshed")
