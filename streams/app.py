@@ -13,7 +13,6 @@ from faust.types import TP
 from flowsight.adapters.kafka.producer import BATCH_BYTES, EventPublisher, key_partitioner
 from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.adapters.notify.routes import alert_routes
-from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
@@ -66,11 +65,6 @@ class FlowApp:
     capacity: Any
 
 
-def changelog_buffer(settings: Settings, catalogue: Catalogue) -> int:
-    """The table writes the producer may hold before the streams wait for it: two batches'."""
-    return 2 * (settings.sink_batch_size + len(catalogue.services))
-
-
 def create_app(
     settings: Settings,
     context: ValidationContext,
@@ -114,12 +108,6 @@ def create_app(
         producer_partitioner=key_partitioner,  # Kafka's default, each key's hash remembered
     )
     app.transport = inline_transport(app)  # before any topic: a record's hand-over in line
-    # The tracker writes each batch's changed journeys to its table at once: up to a batch of
-    # changelog records. faust's producer buffer holds 100 before it holds the streams back,
-    # and logged "producer buffer full" at WARNING for each record it held back (most of a
-    # replaying worker's log, for nothing but a batch's ordinary writes). Two batches' worth
-    # means a producer that really is behind.
-    app.producer.buffer.max_messages = changelog_buffer(settings, catalogue)
 
     def raw_topic(*names: str) -> Any:
         return app.topic(*names, key_serializer="raw", value_serializer="raw")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -92,26 +90,3 @@ def test_a_local_store_written_with_json_keys_stops_the_worker_with_the_remedy(
 
     with pytest.raises(OldChangelogKeys, match="journeys partition 0 on disk"):
         store._db_for_partition(0)
-
-
-async def test_a_batch_s_table_writes_neither_hold_the_streams_back_nor_log_warnings(
-    settings: Settings, context: ValidationContext, caplog: pytest.LogCaptureFixture
-) -> None:
-    flow = _flow(settings, context)
-    buffer = flow.app.producer.buffer
-    # A tracker's batch: a changelog record for each journey it changed, and each service's
-    # capacity report.
-    batch = settings.sink_batch_size + len(CATALOGUE.services)
-    for _ in range(batch):
-        buffer.put(object())  # only their number counts here
-
-    with caplog.at_level(logging.INFO, "faust.transport.producer"):
-        await asyncio.wait_for(buffer.wait_until_ebb(), 1)  # no wait for the producer
-    assert "producer buffer full" not in caplog.text
-
-    # Beyond two batches' worth the producer is behind, and the streams wait for it (here it
-    # never started).
-    for _ in range(batch + 1):
-        buffer.put(object())
-    with pytest.raises(RuntimeError, match="Producer not Running"):
-        await buffer.wait_until_ebb()
