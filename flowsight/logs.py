@@ -148,6 +148,13 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # someone is debugging the consumer group.
             "aiokafka": {"level": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"},
             "uvicorn.access": {"level": "WARNING"},
+            # faust holds the streams back while more than 100 records wait in its producer's
+            # buffer, and warns for each record it holds: after each tracker batch, whose
+            # journeys' changelog records come all at once. That hold is its flow control
+            # working (letting more records wait made a replay 20 % slower,
+            # docs/benchmarks.md); a worker really behind shows in the consumer lag and
+            # FlowsightWorkerBehind. Its warnings were most of a replaying worker's log.
+            "faust.transport.producer": {"level": "ERROR"},
         },
     }
 

@@ -7,7 +7,9 @@ import json
 import logging
 import logging.config
 
+import faust
 import pytest
+from faust.transport.producer import ProducerBuffer
 
 from flowsight.logs import logging_config
 from flowsight.settings import Settings
@@ -39,3 +41,34 @@ def test_a_correlation_id_given_to_a_log_call_is_a_field_of_its_line(log_format:
     else:
         assert "correlation_id=ATT-778812" in first
         assert "noise" not in second
+
+
+async def test_faust_s_producer_holding_the_streams_back_is_not_a_warning_in_the_log() -> None:
+    """A tracker batch's changelog records fill faust's producer buffer after every batch; the
+    hold is its flow control, not something an operator should act on."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    config = logging_config(Settings(_env_file=None))
+    levels = {name: logging.getLogger(name).level for name in config["loggers"]}
+    logging.config.dictConfig(config)
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    try:
+        buffer = ProducerBuffer()
+        buffer.app = faust.App("flowsight-test-logs", autodiscover=False, web_enabled=False)
+        for _ in range(101):
+            buffer.put(object())  # only their number counts: more than it holds
+        with pytest.raises(RuntimeError, match="Producer not Running"):
+            await buffer.wait_until_ebb()  # it warned, then tried to send them
+        logging.getLogger("faust.transport.producer").error("the producer failed")
+        logging.getLogger("faust.transport.consumer").warning("a consumer warning")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, before in levels.items():
+            logging.getLogger(name).setLevel(before)
+
+    written = stream.getvalue()
+    assert "producer buffer full" not in written
+    assert "the producer failed" in written  # its errors are still logged
+    assert "a consumer warning" in written  # and faust's other warnings
