@@ -78,6 +78,11 @@ from flowsight.settings import Settings
 GATEWAY = "hl7-mllp"
 TOO_LARGE = "hl7_message_too_large"
 KAFKA_UNAVAILABLE = "kafka_unavailable"
+#: Connections the kernel completes and queues for the listener to accept (asyncio's default is
+#: 100). Beyond its queue the kernel drops a connect's SYN, and the sender waits 1, 3, 7 s for
+#: its retries: in a flood of connections, or while the listener is busy, a sender's reconnect
+#: would wait seconds, and the listener could not close the connections over its cap at once.
+ACCEPT_BACKLOG = 1024
 
 logger = logging.getLogger("flowsight.hl7")
 
@@ -130,7 +135,9 @@ class MllpListener:
         # The hl7 library logs the text of fields it cannot unescape, which may identify a patient.
         for module in (hl7.util, hl7.containers):
             module.logger.setLevel(logging.CRITICAL)
-        self._server = await asyncio.start_server(self._serve, self.host, self.requested_port)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.requested_port, backlog=ACCEPT_BACKLOG
+        )
 
     @property
     def port(self) -> int:
