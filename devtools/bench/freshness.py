@@ -197,9 +197,9 @@ async def run_freshness(
     while time.perf_counter() < deadline and not _all_seen(probes):
         flowsight.check_alive()
         await asyncio.sleep(0.5)
-    probes.refreshes = await histogram_totals(
-        flowsight.settings.worker_metrics_port, "flowsight_refresh_seconds"
-    )
+    port = flowsight.settings.worker_metrics_port
+    probes.refreshes = await histogram_totals(port, "flowsight_refresh_seconds")
+    probes.writes = await histogram_totals(port, "flowsight_sink_batch_seconds")
     stop.set()
     for watcher in watchers:
         watcher.cancel()
@@ -249,11 +249,13 @@ def freshness_report(probes: Probes, rate: float) -> Report:
     report.figure(
         "CPU seconds used", ", ".join(f"{name} {used:.1f}" for name, used in probes.cpu.items())
     )
-    count, seconds = probes.refreshes
-    report.figure(
-        "worker's refreshes (figures, pressure)",
-        f"{count:.0f}, mean {seconds / count * 1000:.0f} ms" if count else "none measured",
-    )
+    for what, (count, seconds) in (
+        ("worker's refreshes (figures, pressure)", probes.refreshes),
+        ("worker's batches written to the read model", probes.writes),
+    ):
+        report.figure(
+            what, f"{count:.0f}, mean {seconds / count * 1000:.0f} ms" if count else "none measured"
+        )
     report.figure(
         "stream: probes already shown, no event",
         f"{probes.unrepeated} (the probe before not scored, the score the one shown)",

@@ -60,6 +60,8 @@ class Probes:
     cpu: dict[str, float] = field(default_factory=dict)
     #: The worker's refreshes of figures and pressure (its metrics), and their seconds in all.
     refreshes: tuple[float, float] = (0.0, 0.0)
+    #: The tracker's batches written to the read model (its metrics), and their seconds in all.
+    writes: tuple[float, float] = (0.0, 0.0)
     #: Probes the stream showed without an event: their score was the one it showed already.
     unrepeated: int = 0
 

@@ -54,6 +54,8 @@ def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) ->
     assert "send → /v1/stream" in output
     refreshes = re.search(r"worker's refreshes \(figures, pressure\) +(\d+), mean (\d+) ms", output)
     assert refreshes and int(refreshes[1]) >= 1, output  # the probes were scored by refreshes
+    writes = re.search(r"batches written to the read model +(\d+), mean (\d+) ms", output)
+    assert writes and int(writes[1]) >= 1, output  # the probes reached the read model in batches
     assert_measured(output)
 
 
