@@ -71,19 +71,23 @@ def test_a_connected_client_hears_an_escalation_and_its_acknowledgement(
 
         listener = Listener(stack)
         listener.start()
-        # Live: a score the worker published after the client connected (not the snapshot).
+        # Live: a score the worker published after the client connected (not the snapshot),
+        # and lch-ucr at OPEL 1. A refresh sends each scope's score in turn: the first one live
+        # may come before lch-ucr's.
         stack.wait_until(
-            lambda: any(
-                kind == "pressure"
-                and listener.connected_at
-                and data["as_of"]
-                and datetime.fromisoformat(data["as_of"]) > listener.connected_at
-                for kind, data in list(listener.events)
+            lambda: (
+                any(
+                    kind == "pressure"
+                    and listener.connected_at
+                    and data["as_of"]
+                    and datetime.fromisoformat(data["as_of"]) > listener.connected_at
+                    for kind, data in list(listener.events)
+                )
+                and listener.find("pressure", scope="lch-ucr", level=1)
             ),
             timeout=60,
-            what="a live pressure event on the stream",
+            what="a live pressure event on the stream, and lch-ucr at OPEL 1",
         )
-        assert listener.find("pressure", scope="lch-ucr", level=1)
 
         # 26 urgent community response referrals waiting five hours: OPEL 1 → 3 (see
         # test_escalation for the arithmetic).
