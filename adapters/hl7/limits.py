@@ -20,6 +20,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: seconds (idle, or trickling bytes), or it did not read its ACKs for that long.
 CLOSED_WHY = ("not_allowed", "over_cap", "tls_failed", "idle", "slow_reader")
 
+#: Connections the kernel completes and queues for the listener to accept (asyncio's default is
+#: 100). Beyond its queue the kernel drops a connect's SYN, and the sender waits 1, 3, 7 s for
+#: its retries: in a flood of connections, or while the listener is busy, a sender's reconnect
+#: would wait seconds, and the listener could not close the connections over its cap at once.
+ACCEPT_BACKLOG = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:

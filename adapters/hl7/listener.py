@@ -49,7 +49,7 @@ from flowsight.adapters.hl7.framing import (
     Oversize,
     frame,
 )
-from flowsight.adapters.hl7.limits import ConnectionLimits
+from flowsight.adapters.hl7.limits import ACCEPT_BACKLOG, ConnectionLimits
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
@@ -78,11 +78,6 @@ from flowsight.settings import Settings
 GATEWAY = "hl7-mllp"
 TOO_LARGE = "hl7_message_too_large"
 KAFKA_UNAVAILABLE = "kafka_unavailable"
-#: Connections the kernel completes and queues for the listener to accept (asyncio's default is
-#: 100). Beyond its queue the kernel drops a connect's SYN, and the sender waits 1, 3, 7 s for
-#: its retries: in a flood of connections, or while the listener is busy, a sender's reconnect
-#: would wait seconds, and the listener could not close the connections over its cap at once.
-ACCEPT_BACKLOG = 1024
 
 logger = logging.getLogger("flowsight.hl7")
 
