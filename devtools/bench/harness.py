@@ -92,6 +92,36 @@ def local_kafka(directory: Path, heap: str) -> LocalKafka:
     return LocalKafka(settings, data_dir=directory / "kafka")
 
 
+#: Behind, with the same lag, for this long while the stage's processes used under
+#: `IDLE_SHARE` of a core: stuck (an idle worker uses about 2 %; one restoring its tables or
+#: folding a backlog, most of a core), told at once rather than at the end of the wait.
+STALL_SECONDS = 120.0
+IDLE_SHARE = 0.10
+
+
+class StallWatch:
+    """Raises `TimeoutError` when the lag has not moved for `STALL_SECONDS` and the stage's
+    processes were idle meanwhile: records published and nothing working on them."""
+
+    def __init__(self, logs: Callable[[], str], clock: Callable[[], float] = time.monotonic):
+        self.logs = logs
+        self.clock = clock
+        self.since: tuple[dict[str, int], float, float] | None = None
+
+    def check(self, behind: dict[str, int], cpu: float) -> None:
+        now = self.clock()
+        if self.since is None or self.since[0] != behind or not any(behind.values()):
+            self.since = (dict(behind), now, cpu)
+            return
+        _, began, cpu_then = self.since
+        waited = now - began
+        if waited >= STALL_SECONDS and cpu - cpu_then < IDLE_SHARE * waited:
+            raise TimeoutError(
+                f"the worker was stuck: behind by {behind} for {waited:.0f} s, using "
+                f"{cpu - cpu_then:.1f} CPU seconds meanwhile{self.logs()}"
+            )
+
+
 @dataclass
 class Flowsight:
     """One isolated flowsight on the broker: its topics, app id, database and ports."""
@@ -219,6 +249,7 @@ class Flowsight:
             self.settings, self.settings.app_id, consumed_topics(self.settings, self.catalogue)
         )
         deadline = time.monotonic() + within
+        watch = StallWatch(self.log_tails)
         done_before = 0
         self.ingest_committed = None
         try:
@@ -242,10 +273,22 @@ class Flowsight:
                     if not any(again.values()):
                         return now
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the worker was still behind after {within:.0f}s: {behind}")
+                    raise TimeoutError(
+                        f"the worker was still behind after {within:.0f}s: {behind}"
+                        f"{self.log_tails()}"
+                    )
+                watch.check(behind, self.cpu_seconds())
                 await asyncio.sleep(0.25)
         finally:
             await lag.close()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the stage's running processes (and their children) have used."""
+        return sum(cpu_seconds(p.pid) for p in self.processes.values() if p.poll() is None)
+
+    def log_tails(self) -> str:
+        """The end of each process's log, for an error message."""
+        return "".join(f"\n--- {name}.log:\n{self.log_tail(name)}" for name in self.processes)
 
     async def wait_api(self, within: float = 60) -> None:
         """Wait until the API answers /readyz."""
