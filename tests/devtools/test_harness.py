@@ -26,10 +26,10 @@ def test_an_idle_worker_behind_by_the_same_records_is_reported_stuck_with_its_lo
     stall, clock = watch()
     stall.check(BEHIND, cpu=10.0)
     clock.now = STALL_SECONDS - 1
-    stall.check(BEHIND, cpu=10.5)  # not yet: two minutes are given
+    stall.check(BEHIND, cpu=10.5)  # not yet: six minutes are given
     clock.now = STALL_SECONDS + 1
     with pytest.raises(TimeoutError) as stuck:
-        stall.check(dict(BEHIND), cpu=12.0)  # ~2 % of a core, as an idle worker uses
+        stall.check(dict(BEHIND), cpu=10.0 + 0.02 * clock.now)  # as an idle worker uses
     assert "stuck" in str(stuck.value)
     assert "'ingest.RY6': 1" in str(stuck.value)
     assert "the worker's last words" in str(stuck.value)
@@ -38,12 +38,12 @@ def test_an_idle_worker_behind_by_the_same_records_is_reported_stuck_with_its_lo
 def test_a_worker_busy_restoring_its_tables_is_waited_for_however_long_the_lag_stands() -> None:
     stall, clock = watch()
     stall.check(BEHIND, cpu=10.0)
-    for minute in range(1, 11):
+    for minute in range(1, 31):
         clock.now = 60.0 * minute
         stall.check(BEHIND, cpu=10.0 + 50.0 * minute)  # most of a core
 
 
-def test_a_lag_that_moves_or_is_gone_starts_the_two_minutes_again() -> None:
+def test_a_lag_that_moves_or_is_gone_starts_the_wait_again() -> None:
     stall, clock = watch()
     stall.check(BEHIND, cpu=0.0)
     clock.now = STALL_SECONDS - 1
