@@ -303,8 +303,12 @@ _ANY_PARTITION = DefaultPartitioner()
 
 
 async def _acknowledged(pending: Sequence[asyncio.Future[Any]]) -> None:
-    for delivery in pending:
-        await delivery
+    """Wait for every delivery; raise the first one's error. Each outcome is taken, so a
+    refused batch (a broker outage refuses every record) leaves no error for asyncio to log
+    as never retrieved."""
+    for outcome in await asyncio.gather(*pending, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 #: The gateways' name for the publisher (the HL7 listener and its tests still use it).

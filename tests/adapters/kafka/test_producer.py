@@ -4,6 +4,7 @@ records it hands to Kafka (a recording stand-in for aiokafka's producer, no brok
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,35 @@ async def test_a_producer_that_cannot_reach_kafka_is_closed_and_the_error_raised
     (producer,) = made
     assert not producer.running  # stopped, not left for the garbage collector to warn about
     await publisher.stop()  # still safe: nothing was started
+
+
+async def test_when_kafka_refuses_a_publish_every_refusal_is_taken_and_the_first_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a broker outage each record of a publish fails: the caller gets the first error, and
+    none of the others is left for asyncio to log as 'Future exception was never retrieved'
+    (a traceback in the gateway's log for each record of each refused request)."""
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, Any]] = []
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+
+    class Refusing(RecordingProducer):
+        async def send(self, topic: str, **record: Any) -> asyncio.Future[None]:
+            self.sent.append({"topic": topic, **record})
+            refused: asyncio.Future[None] = loop.create_future()
+            refused.set_exception(OSError(f"leader not available ({len(self.sent)})"))
+            return refused
+
+    monkeypatch.setattr(producer_module, "AIOKafkaProducer", Refusing)
+    try:
+        async with EventPublisher(settings()) as publisher:
+            with pytest.raises(OSError, match=r"leader not available \(1\)"):
+                await publisher.publish("RR8", [{"service": "lth-ed"}] * 3)
+            with pytest.raises(OSError, match=r"leader not available \(4\)"):
+                await publisher.publish_by_source([{"source": "RR8/pas"}] * 3)
+        gc.collect()  # a future's unretrieved error is reported when it is collected
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(handler)
+    assert unretrieved == []
