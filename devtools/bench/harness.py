@@ -32,6 +32,7 @@ from flowsight.adapters.kafka.admin import ensure_topics, product_topics, quiet_
 from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.api.auth import new_api_key
+from flowsight.devtools.bench.stuck import StallWatch, where_stuck
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 
@@ -90,38 +91,6 @@ def local_kafka(directory: Path, heap: str) -> LocalKafka:
         data_dir=directory,
     )
     return LocalKafka(settings, data_dir=directory / "kafka")
-
-
-#: Behind, with the same lag, for this long while the stage's processes used under
-#: `IDLE_SHARE` of a core: stuck (an idle worker uses about 2 %; one restoring its tables or
-#: folding a backlog, most of a core), told then rather than at the end of the wait. Six
-#: minutes: faust logs its own account of a partition not moving (not fetched, not processed,
-#: not committed) after five (its `stream_processing_timeout`), and the error carries the log.
-STALL_SECONDS = 360.0
-IDLE_SHARE = 0.10
-
-
-class StallWatch:
-    """Raises `TimeoutError` when the lag has not moved for `STALL_SECONDS` and the stage's
-    processes were idle meanwhile: records published and nothing working on them."""
-
-    def __init__(self, logs: Callable[[], str], clock: Callable[[], float] = time.monotonic):
-        self.logs = logs
-        self.clock = clock
-        self.since: tuple[dict[str, int], float, float] | None = None
-
-    def check(self, behind: dict[str, int], cpu: float) -> None:
-        now = self.clock()
-        if self.since is None or self.since[0] != behind or not any(behind.values()):
-            self.since = (dict(behind), now, cpu)
-            return
-        _, began, cpu_then = self.since
-        waited = now - began
-        if waited >= STALL_SECONDS and cpu - cpu_then < IDLE_SHARE * waited:
-            raise TimeoutError(
-                f"the worker was stuck: behind by {behind} for {waited:.0f} s, using "
-                f"{cpu - cpu_then:.1f} CPU seconds meanwhile{self.logs()}"
-            )
 
 
 @dataclass
@@ -251,7 +220,7 @@ class Flowsight:
             self.settings, self.settings.app_id, consumed_topics(self.settings, self.catalogue)
         )
         deadline = time.monotonic() + within
-        watch = StallWatch(self.log_tails)
+        watch = StallWatch()
         done_before = 0
         self.ingest_committed = None
         try:
@@ -279,7 +248,10 @@ class Flowsight:
                         f"the worker was still behind after {within:.0f}s: {behind}"
                         f"{self.log_tails()}"
                     )
-                watch.check(behind, self.cpu_seconds())
+                if stuck := watch.stuck(behind, self.cpu_seconds()):
+                    raise TimeoutError(
+                        f"{stuck}{await where_stuck(self.processes, self.directory)}"
+                    )
                 await asyncio.sleep(0.25)
         finally:
             await lag.close()
