@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 import faust
 import uvloop
@@ -22,6 +29,43 @@ from flowsight.streams.sink import ReadModelSink
 from flowsight.worker_health import faust_health, serve_health_and_metrics
 
 log = logging.getLogger("flowsight.worker")
+
+
+class FlowWorker(faust.Worker):
+    """faust's worker; on SIGUSR1 it logs where each thread and asyncio task waits.
+
+    faust's own SIGUSR1 printed every frame's local variables straight to stderr, past the log's
+    redaction: in the validator they can be an event not yet pseudonymised. Here only the frames
+    are written, through the log."""
+
+    def _on_sigusr1(self) -> None:
+        log.warning("stacks, on SIGUSR1:\n%s", stacks())
+
+
+def stacks() -> str:
+    """Each thread's stack, then each asyncio task's (frames and code, no local variables)."""
+    out = io.StringIO()
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        out.write(f"THREAD {names.get(ident, ident)}\n")
+        traceback.print_stack(frame, file=out)
+    out.write("TASKS\n")
+    for task in asyncio.all_tasks():
+        out.write(f"Stack for {task!r} (most recent call last):\n")
+        out.writelines(traceback.StackSummary.extract(_awaiting(task)).format())
+    return out.getvalue()
+
+
+def _awaiting(task: asyncio.Task[object]) -> Iterator[tuple[FrameType, int]]:
+    """The frames of `task`, outermost first, down the chain of what each coroutine awaits
+    (a suspended task's own stack is its outermost frame only)."""
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            return
+        yield frame, frame.f_lineno
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
 
 
 def prepare(settings: Settings, catalogue: Catalogue) -> None:
@@ -64,7 +108,7 @@ def run_worker(settings: Settings) -> None:
     # uvloop's event loop: faust and aiokafka make several loop turns a record, and uvloop's
     # cost a fraction of asyncio's (docs/benchmarks.md).
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    worker = faust.Worker(
+    worker = FlowWorker(
         flow.app,
         loglevel=settings.log_level,
         logging_config=logging_config(settings),

@@ -1,8 +1,8 @@
 """A stage whose worker stopped working, told from one that is slow, and where it waits.
 
 `StallWatch` says a stage is stuck when its lag has not moved for `STALL_SECONDS` while its
-processes were idle. `where_stuck` then asks each worker for its stacks (SIGUSR1: faust's worker
-prints every thread and every asyncio task with its stack), keeps every log whole in a directory
+processes were idle. `where_stuck` then asks each worker for its stacks (on SIGUSR1 it logs every
+thread's and every asyncio task's, `flowsight/worker.py`), keeps every log whole in a directory
 that outlives the stage, and sums each worker up for the error: the end of its log before the
 dump, then each task and the innermost frames it waits in.
 """
@@ -85,7 +85,7 @@ async def where_stuck(processes: Mapping[str, subprocess.Popen[bytes]], director
 
 def task_stacks(dump: str) -> str:
     """From a worker's dump of its stacks, each asyncio task with the innermost frames it
-    waits in (its local variables left out: they are in the kept log)."""
+    waits in (the whole dump, with each frame's line of code, is in the kept log)."""
     tasks: list[tuple[str, list[str]]] = []
     for line in dump.splitlines():
         if task := _TASK.match(line):
