@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,16 +24,34 @@ class BrokerUnreachable(RuntimeError):
     """No Kafka broker answered at the configured address."""
 
 
+class _Quiet:
+    """How many callers want aiokafka quiet now, and its level before the first of them."""
+
+    callers = 0
+    level_before = logging.NOTSET
+    lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def quiet_aiokafka() -> Iterator[None]:
-    """While probing, aiokafka logs each refused connection as an error; the caller reports it."""
+    """While probing, aiokafka logs each refused connection as an error; the caller reports it.
+
+    Callers overlap (concurrent `/readyz` requests, a benchmark's stages): aiokafka's level is
+    set back only when the last of them is done. Each putting back the level it found left it
+    silenced for good when they ended out of order: one found the other's CRITICAL."""
     logger = logging.getLogger("aiokafka")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
+    with _Quiet.lock:
+        if not _Quiet.callers:
+            _Quiet.level_before = logger.level
+            logger.setLevel(logging.CRITICAL)
+        _Quiet.callers += 1
     try:
         yield
     finally:
-        logger.setLevel(previous)
+        with _Quiet.lock:
+            _Quiet.callers -= 1
+            if not _Quiet.callers:
+                logger.setLevel(_Quiet.level_before)
 
 
 async def wait_for_broker(target: KafkaTarget, *, within: float = 30.0) -> None:
