@@ -246,7 +246,7 @@ class Flowsight:
                 if time.monotonic() > deadline:
                     raise TimeoutError(
                         f"the worker was still behind after {within:.0f}s: {behind}"
-                        f"{self.log_tails()}"
+                        f"{await where_stuck(self.processes, self.directory)}"
                     )
                 if stuck := watch.stuck(behind, self.cpu_seconds()):
                     raise TimeoutError(
@@ -259,10 +259,6 @@ class Flowsight:
     def cpu_seconds(self) -> float:
         """CPU seconds the stage's running processes (and their children) have used."""
         return sum(cpu_seconds(p.pid) for p in self.processes.values() if p.poll() is None)
-
-    def log_tails(self) -> str:
-        """The end of each process's log, for an error message."""
-        return "".join(f"\n--- {name}.log:\n{self.log_tail(name)}" for name in self.processes)
 
     async def wait_api(self, within: float = 60) -> None:
         """Wait until the API answers /readyz."""
