@@ -4,7 +4,7 @@ is published, and how long the refresh took is on the worker's metrics."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -111,7 +111,10 @@ async def test_behind_a_backlog_a_service_s_days_after_its_latest_batch_wait_unt
     the refresh computes up to the batch's day (and today), the days after wait, still marked,
     and the first refresh caught up computes them."""
     now = datetime.now(UTC)
-    arrived = now - timedelta(days=5)
+    # At 08:00 five days back, so the visit ends the day it began whatever the time of the run
+    # (begun at 21:00 or later, it ended the day after, and the batch reached that day too).
+    five_days_back = (now.astimezone(LONDON) - timedelta(days=5)).date()
+    arrived = datetime.combine(five_days_back, time(8), tzinfo=LONDON).astimezone(UTC)
     feed = Feed()
     feed.visit("lth-ed", 0, arrived, arrived + timedelta(hours=3))
     model = await ReadModel.open(tmp_path / "read-model.db")
