@@ -24,6 +24,7 @@ from flowsight.logs import logging_config
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import Settings
 from flowsight.streams.app import create_app
+from flowsight.streams.diagnose import CONSUMER_HEADING, consumer_state
 from flowsight.streams.metrics import WorkerMetrics
 from flowsight.streams.sink import ReadModelSink
 from flowsight.worker_health import faust_health, serve_health_and_metrics
@@ -32,7 +33,8 @@ log = logging.getLogger("flowsight.worker")
 
 
 class FlowWorker(faust.Worker):
-    """faust's worker; on SIGUSR1 it logs where each thread and asyncio task waits.
+    """faust's worker; on SIGUSR1 it logs where each thread and asyncio task waits, then what
+    its consumer knows of each partition (`streams/diagnose.py`).
 
     faust's own SIGUSR1 printed every frame's local variables straight to stderr, past the log's
     redaction: in the validator they can be an event not yet pseudonymised. Here only the frames
@@ -40,6 +42,7 @@ class FlowWorker(faust.Worker):
 
     def _on_sigusr1(self) -> None:
         log.warning("stacks, on SIGUSR1:\n%s", stacks())
+        log.warning("%s\n%s", CONSUMER_HEADING, consumer_state(self.app))
 
 
 def stacks() -> str:

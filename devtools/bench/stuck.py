@@ -2,9 +2,9 @@
 
 `StallWatch` says a stage is stuck when its lag has not moved for `STALL_SECONDS` while its
 processes were idle. `where_stuck` then asks each worker for its stacks (on SIGUSR1 it logs every
-thread's and every asyncio task's, `flowsight/worker.py`), keeps every log whole in a directory
+thread's and every asyncio task's, then its consumer's partitions, `flowsight/worker.py`), keeps every log whole in a directory
 that outlives the stage, and sums each worker up for the error: the end of its log before the
-dump, then each task and the innermost frames it waits in.
+dump, each task and the innermost frames it waits in, and last each partition's offsets.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from flowsight.streams.diagnose import CONSUMER_HEADING
+
 #: Behind by the same records for this long while the stage's processes used under
 #: `IDLE_SHARE` of a core: stuck. An idle worker uses about 2 % of a core; one restoring its
 #: tables or folding a backlog, most of one.
@@ -31,6 +33,7 @@ DUMP_SECONDS = 3.0
 FRAMES = 5
 LOG_CHARACTERS = 2_000
 
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\dT")
 _TASK = re.compile(r"^Stack for <Task \w+ name=(.*?) coro=<(.*?)\(\) running at")
 _FRAME = re.compile(
     r'^\s*File "(?:.*/site-packages/|.*/lib/python3\.\d+/|.*/flowsight/)?([^"]*)", line (\d+), in (\S+)'
@@ -80,7 +83,23 @@ async def where_stuck(processes: Mapping[str, subprocess.Popen[bytes]], director
         told.append(f"\n--- {name}.log, its end:\n{earlier[-LOG_CHARACTERS:]}")
         if dump:
             told.append(f"\n--- {name}'s asyncio tasks, innermost frame last:\n{task_stacks(dump)}")
+            # Last: a long report is cut in its middle, and the partitions say most.
+            told.append(f"\n--- {name}'s {consumer_section(dump)}")
     return "".join(told)
+
+
+def consumer_section(dump: str) -> str:
+    """The consumer's state from a worker's dump: the heading's record, to the next record."""
+    lines = dump.splitlines()
+    start = next((i for i, line in enumerate(lines) if CONSUMER_HEADING in line), None)
+    if start is None:
+        return "consumer state: not in its log"
+    section = [CONSUMER_HEADING]
+    for line in lines[start + 1 :]:
+        if _RECORD.match(line):
+            break
+        section.append(line)
+    return "\n".join(section)
 
 
 def task_stacks(dump: str) -> str:
@@ -92,6 +111,10 @@ def task_stacks(dump: str) -> str:
             tasks.append((f"{task.group(2)} ({task.group(1)})", []))
         elif tasks and (frame := _FRAME.match(line)):
             tasks[-1][1].append(f"{frame.group(1)}:{frame.group(2)} {frame.group(3)}")
-    return "\n".join(
-        f"{name}: {' > '.join(frames[-FRAMES:]) or 'no frames'}" for name, frames in tasks
-    )
+    shown, waiting = [], 0
+    for name, frames in tasks:
+        if len(frames) == 1 and frames[0].endswith(" wait") and name.startswith("Event.wait"):
+            waiting += 1  # an event nobody has set yet: says nothing of itself
+        else:
+            shown.append(f"{name}: {' > '.join(frames[-FRAMES:]) or 'no frames'}")
+    return "\n".join([*shown, f"and {waiting} tasks each waiting on an event of its own"])

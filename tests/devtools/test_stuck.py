@@ -81,7 +81,7 @@ def test_a_dump_of_stacks_is_summed_up_as_each_task_and_its_innermost_frames() -
     assert task_stacks(dump).splitlines() == [
         "Fetcher._fetcher ('Task-9'): mode/services.py:878 _execute > "
         "faust/transport/consumer.py:1221 _drain_messages",
-        "Event.wait ('Task-2'): asyncio/locks.py:213 wait",
+        "and 1 tasks each waiting on an event of its own",  # many, and saying nothing
     ]
 
 
@@ -101,6 +101,16 @@ async def test_a_stuck_stage_tells_where_its_worker_waits_and_keeps_its_logs(
     # The fetcher, the agents and the refresh, each with where it waits.
     assert "Fetcher._fetcher" in told and "_drain_messages" in told
     assert "Agent._execute_actor" in told
+    # Last, what the consumer knows of each partition: all read and committed, nothing held.
+    partitions = told.rsplit("consumer, on SIGUSR1:", 1)[1]
+    ingest = [line for line in partitions.splitlines() if ".ingest." in line]
+    assert ingest and all(" unacked 0" in line and " acked 0" in line for line in ingest)
+    read = [line for line in ingest if " end None" not in line and " end 0 " not in line]
+    assert read, partitions  # the events reached some partitions
+    for line in read:
+        fields = dict(zip(line.split()[1::2], line.split()[2::2], strict=True))
+        assert fields["committed"] == fields["end"] == fields["position"], line
+    assert "agent validator: queue 0, batch being filled 0" in partitions
     kept = Path(told.split("every log, whole, in ", 1)[1].split("\n", 1)[0])
     try:
         log = (kept / "worker.log").read_text()
