@@ -10,21 +10,42 @@ the worker's CPU (docs/benchmarks.md).
 Here the hand-over runs in line up to its first wait. One that finishes without waiting (the
 usual case) costs a function call. One that must wait goes on as a task, through faust's own
 `wait_first`, so a suspended flow still interrupts it as before.
+
+It also seeks back the stream partitions nothing was ever committed on. faust drops the records
+a fetch returns while its flow is stopped (a rebalance, a recovery ending), or for a partition
+it is not reading yet, and then seeks each partition back to its committed offset: aiokafka
+seeks only where an offset above 0 was committed. A partition whose first records came while
+no worker had committed on it was left past them, and they were never read: a new deployment's
+first events, or a new feed's, lost without a word (docs/decisions.md). Such a partition is
+now sought back to its beginning, where `auto_offset_reset = earliest` starts it anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
 from faust.transport.drivers import aiokafka
+from faust.types import TP
 from mode.services import WaitArgT, WaitResults
 
 
 class InlineConsumer(aiokafka.Consumer):
-    """faust's aiokafka consumer; a record's hand-over runs in line until it would wait."""
+    """faust's aiokafka consumer; a record's hand-over runs in line until it would wait, and a
+    stream partition never committed on is sought back to its beginning with the others."""
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = await super().seek_to_committed()
+        never = [
+            tp
+            for tp, offset in committed.items()
+            if (offset is None or offset <= 0) and not self._is_changelog_tp(tp)
+        ]  # the changelogs' partitions are sought by the recovery, to offsets of its own
+        if never:
+            await self._thread.seek_to_beginning(*never)
+        return committed
 
     async def wait_first(
         self,
