@@ -43,8 +43,8 @@ class InlineConsumer(aiokafka.Consumer):
             for tp, offset in committed.items()
             if (offset is None or offset <= 0) and not self._is_changelog_tp(tp)
         ]  # the changelogs' partitions are sought by the recovery, to offsets of its own
-        if never:
-            await self._thread.seek_to_beginning(*never)
+        if never and self.app.conf.consumer_auto_offset_reset == "earliest":
+            await self._thread.seek_to_beginning(*never)  # where the reset starts it anyway
         return committed
 
     async def wait_first(

@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 import pytest
+from faust.types import TP
 
 from flowsight.streams.transport import InlineConsumer, inline_transport, resumed
 
@@ -118,3 +119,35 @@ async def test_other_waits_of_the_consumer_are_faust_s_own() -> None:
     outcome = await consumer.wait_first(other.wait(), timeout=1)
 
     assert outcome.results == [True]
+
+
+class _Thread:
+    """Stands in for the consumer's aiokafka thread: offsets as Kafka holds them, seeks noted."""
+
+    def __init__(self, committed: dict[Any, int | None]) -> None:
+        self.committed = committed
+        self.to_beginning: list[Any] = []
+
+    async def seek_to_committed(self) -> dict[Any, int | None]:
+        return self.committed
+
+    async def seek_to_beginning(self, *partitions: Any) -> None:
+        self.to_beginning.extend(partitions)
+
+
+@pytest.mark.parametrize(("reset", "sought"), [("earliest", True), ("latest", False)])
+async def test_a_stream_partition_never_committed_on_is_sought_to_its_beginning(
+    reset: str, sought: bool
+) -> None:
+    consumer = _consumer()
+    consumer.app.conf.consumer_auto_offset_reset = reset
+    consumer.app.Table("journeys", default=list)  # its changelog: transport-test-journeys-…
+    never, zero = TP("ingest", 0), TP("ingest", 1)
+    committed, changelog = TP("ingest", 2), TP("transport-test-journeys-changelog", 0)
+    thread = _Thread({never: None, zero: 0, committed: 41, changelog: None})
+    consumer._thread = thread  # type: ignore[assignment]
+
+    await consumer.seek_to_committed()
+
+    # aiokafka seeks the committed one to 41 itself; the changelog is the recovery's to seek.
+    assert thread.to_beginning == ([never, zero] if sought else [])
