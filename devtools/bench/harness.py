@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess  # nosec B404 # python -m flowsight from argument lists, no shell
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,7 +53,9 @@ PORTS = range(20_000, 32_768)
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on now, outside the ephemeral range."""
+    """A TCP port nothing listens on now, outside the ephemeral range, and handed out by no
+    other call on this machine within `CLAIM_SECONDS`: a port is chosen well before its server
+    binds it (a stage's API, then its MLLP listener), and two chosen meanwhile could be one."""
     for _ in range(1_000):
         port = PORTS.start + secrets.randbelow(len(PORTS))
         with socket.socket() as probe:
@@ -60,8 +63,32 @@ def free_port() -> int:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if _claimed(port):
             return port
     raise RuntimeError(f"no free TCP port from {PORTS.start} to {PORTS.stop - 1}")
+
+
+#: How long a port `free_port` handed out stays its caller's: longer than any stage lives.
+CLAIM_SECONDS = 3_600.0
+_CLAIMS = Path(tempfile.gettempdir()) / "flowsight-ports"
+
+
+def _claimed(port: int) -> bool:
+    """Claim `port` for this caller (a file made only if absent, across processes); False when
+    another caller claimed it within `CLAIM_SECONDS`."""
+    _CLAIMS.mkdir(exist_ok=True)
+    claim = _CLAIMS / str(port)
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - claim.stat().st_mtime < CLAIM_SECONDS:
+                return False
+            os.utime(claim)  # an old claim, long over: this caller's now
+            return True
+        except FileNotFoundError:
+            return False
 
 
 @contextmanager
