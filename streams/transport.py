@@ -44,7 +44,14 @@ class InlineConsumer(aiokafka.Consumer):
             if (offset is None or offset <= 0) and not self._is_changelog_tp(tp)
         ]  # the changelogs' partitions are sought by the recovery, to offsets of its own
         if never and self.app.conf.consumer_auto_offset_reset == "earliest":
-            await self._thread.seek_to_beginning(*never)  # where the reset starts it anyway
+            # Where the reset starts it anyway, as an offset: aiokafka's own seek to the
+            # beginning leaves the position unknown until it is looked up, and faust's check of
+            # each partition's progress then fails an assertion and crashes the consumer.
+            beginnings = await self._thread.earliest_offsets(*never)
+            assigned = self._thread.assignment()
+            for tp, offset in beginnings.items():
+                if tp in assigned:
+                    self._thread.seek(tp, offset)
         return committed
 
     async def wait_first(
