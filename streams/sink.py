@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,10 +33,19 @@ class ReadModelSink:
     """One transaction per batch: what changed of the patients' facts and queue entries, the
     services' capacity, and the marks of the figures to compute again."""
 
-    def __init__(self, engine: AsyncEngine, catalogue: Catalogue, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        catalogue: Catalogue,
+        metrics: WorkerMetrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.engine = engine
         self.catalogue = catalogue
         self.metrics = metrics
+        #: The moment a batch is written at: its queue entries' time, and "today", the last day
+        #: its changes mark for computing again (a replay's tests fix it, as the refresh's).
+        self.clock = clock
         #: Set after each write, so figures and pressure are refreshed soon after state changes.
         self.changed = asyncio.Event()
         #: Patients this sink wrote. A patient's first batch in this process, or the next one
@@ -109,7 +118,7 @@ class ReadModelSink:
         self, pairs: list[tuple[JourneyState, JourneyState]], capacity_rows: list[dict[str, Any]]
     ) -> None:
         started = time.perf_counter()
-        now = datetime.now(UTC)
+        now = self.clock()
         states = [state for _, state in pairs]
         rewritten = [state.pseudonym for state in states if state.pseudonym not in self.written]
         before = [

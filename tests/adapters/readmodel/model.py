@@ -137,24 +137,28 @@ class Feed:
 class ReadModel:
     """One read model, with the worker's sink and refresh over it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, now: datetime | None = None) -> None:
         self.url = url
         self.engine = create_engine(self.url)
         self.metrics = WorkerMetrics()
-        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics)
+        #: The sink's clock: the wall clock, or `now` for a test whose refreshes are all at
+        #: `now` (else a run that crosses midnight marks days through a "today" they never reach).
+        self.clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
+        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics, self.clock)
         self.journeys: dict[str, list[Event]] = {}
         self.capacity: dict[str, Event] = {}
 
     @classmethod
-    async def open(cls, path: Path) -> ReadModel:
-        """A fresh read model at `path`, migrated to the head revision."""
-        return await cls.at(f"sqlite+aiosqlite:///{path}")
+    async def open(cls, path: Path, now: datetime | None = None) -> ReadModel:
+        """A fresh read model at `path`, migrated to the head revision; its sink writes at
+        `now` (the wall clock without)."""
+        return await cls.at(f"sqlite+aiosqlite:///{path}", now)
 
     @classmethod
-    async def at(cls, url: str) -> ReadModel:
+    async def at(cls, url: str, now: datetime | None = None) -> ReadModel:
         """The empty database at `url` as a read model, migrated to the head revision."""
         await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
-        return cls(url)
+        return cls(url, now)
 
     async def fold(self, batch: Sequence[Event]) -> None:
         """One batch of the tracker: fold with the core, write with the sink."""
@@ -173,7 +177,7 @@ class ReadModel:
     def restart(self, journeys: dict[str, list[Event]]) -> None:
         """A new worker over the same read model, its journeys table restored as `journeys`."""
         self.journeys = dict(journeys)
-        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics)
+        self.sink = ReadModelSink(self.engine, CATALOGUE, self.metrics, self.clock)
 
     async def refresh(
         self, now: datetime, *, whole_history: bool = False, behind: bool = False

@@ -75,7 +75,7 @@ def moment_of(event: Event) -> datetime:
 
 async def live(path: Path, events: list[Event]) -> ReadModel:
     """Built live: one batch per event as it happens, the refresh running after each."""
-    model = await ReadModel.open(path)
+    model = await ReadModel.open(path, NOW)
     await model.refresh(moment_of(events[0]), whole_history=True)  # the worker starts
     for event in events:
         await model.fold([event])
@@ -86,7 +86,7 @@ async def live(path: Path, events: list[Event]) -> ReadModel:
 
 async def restarted(path: Path, events: list[Event]) -> ReadModel:
     """Late and shuffled batches of three, with a worker restart in the middle."""
-    model = await ReadModel.open(path)
+    model = await ReadModel.open(path, NOW)
     shuffled = events[:]
     random.Random(11).shuffle(shuffled)
     parts = batches(shuffled, 3)
@@ -102,7 +102,7 @@ async def restarted(path: Path, events: list[Event]) -> ReadModel:
 
 async def from_scratch(path: Path, events: list[Event]) -> ReadModel:
     """Rebuilt from the topics: every event in one batch, then the first refresh of a worker."""
-    model = await ReadModel.open(path)
+    model = await ReadModel.open(path, NOW)
     await model.fold(events)
     await model.refresh(NOW, whole_history=True)
     return model
@@ -178,7 +178,7 @@ async def test_past_occupancy_uses_the_capacity_report_in_force_that_day(tmp_pat
     for patient in (0, 1):
         feed.publish("admission", "lth-wards", at(0, 10), patient, admission_method="emergency")
     feed.publish("capacity", "lth-wards", at(3, 8), open=10, total=24, unit="beds")
-    model = await ReadModel.open(tmp_path / "capacity.db")
+    model = await ReadModel.open(tmp_path / "capacity.db", NOW)
     for event in feed.events:  # each report in its own batch, as they arrive live
         await model.fold([event])
     await model.refresh(NOW, whole_history=True)
@@ -221,7 +221,7 @@ def simulated_fortnight() -> list[Event]:
 
 async def started(path: Path) -> ReadModel:
     """An empty read model at `path` after a worker's first refresh."""
-    model = await ReadModel.open(path)
+    model = await ReadModel.open(path, NOW)
     await model.refresh(NOW, whole_history=True)
     return model
 
