@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from flowsight.services.facts import LONDON
 from tests.integration.stack import Stack
 from tests.integration.test_hl7_mllp import ack_of, field, framed, hl7_time, send
 from tests.integration.test_hl7_real_sequence import pv1, start_listener
@@ -77,7 +78,9 @@ def test_a_spell_begun_under_the_mrn_and_ended_under_the_nhs_number_frees_its_be
         timeout=90,
         what="the discharge under the NHS number to free the bed taken under the MRN",
     )
-    if admitted.date() == now.date():  # unless midnight fell in the last two hours
+    if (
+        admitted.astimezone(LONDON).date() == now.astimezone(LONDON).date()
+    ):  # unless midnight fell in the last two hours
         # Today's figures follow the refresh after the discharge's batch, not the batch itself.
         def today() -> tuple[int, int]:
             figures = wards()["today"]
