@@ -1,0 +1,278 @@
+"""One HL7 v2 ADT message in, its acknowledgement out: what the MLLP listener does with a frame.
+
+Per message: parse → map (`mapping`) → validate as the organisation's event → publish to its
+ingest topic → ACK (`ack`). The acknowledgement codes follow HL7 v2.5 (2.9.2, table 0008):
+
+- `AA` once Kafka acknowledged the event, or for a trigger that changes nothing (A08, A28, A31).
+- `AE` (error in the content: fix, then resend) for a message that maps or validates badly; it
+  is dead-lettered with its original bytes.
+- `AR` (rejected, unrelated to content) for bytes that are not HL7, an unsupported message
+  type, trigger or processing id, a message over the size limit (all dead-lettered), and when
+  Kafka did not acknowledge the event or the dead letter in time. The last case is temporary:
+  the sender should resend, and the resend is absorbed downstream if the first write did land.
+
+A frame holding several messages (several MSH segments, or a FHS/BHS batch) is split: each
+message is handled and acknowledged on its own, each ACK in its own frame, in order (no batch
+acknowledgement: HL7 v2.5 2.10.3 leaves the batch protocol to agreement between sender and
+receiver, and per-message ACKs need none).
+
+A cancellation whose target this handler has not published since it started is counted in
+`flowsight_hl7_unmatched_cancellations_total` and logged (it may predate the start); a message
+published with warnings (a default used, a byte replaced) is logged with them, as a warning.
+Logs name a refusal by reason, field and control id, never a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
+from flowsight.adapters.hl7.framing import Discarded, Frame, Oversize
+from flowsight.adapters.hl7.mapping import (
+    MESSAGE_REJECTIONS,
+    SUPPORTED_TRIGGERS,
+    Mapped,
+    NoChange,
+    map_message,
+)
+from flowsight.adapters.hl7.metrics import ListenerMetrics
+from flowsight.adapters.hl7.parse import (
+    Unparseable,
+    control_id,
+    message_trigger,
+    parse_message,
+    split_messages,
+)
+from flowsight.adapters.kafka.producer import GatewayPublisher
+from flowsight.adapters.profile import MappingProfile
+from flowsight.services.validation import (
+    UNPROCESSABLE,
+    Rejected,
+    ValidationContext,
+    validate_document,
+)
+
+GATEWAY = "hl7-mllp"
+TOO_LARGE = "hl7_message_too_large"
+KAFKA_UNAVAILABLE = "kafka_unavailable"
+
+logger = logging.getLogger("flowsight.hl7")
+
+
+class AdtHandler:
+    """Turns one organisation's framed ADT messages into published events and ACKs."""
+
+    def __init__(
+        self,
+        publisher: GatewayPublisher,
+        context: ValidationContext,
+        organisation: str,
+        profile: MappingProfile,
+        metrics: ListenerMetrics,
+        *,
+        max_message_bytes: int,
+        publish_timeout: float,
+        processing_ids: frozenset[str] | None,
+        application: str,
+    ) -> None:
+        self.publisher = publisher
+        self.context = context
+        self.organisation = organisation
+        self.profile = profile
+        self.metrics = metrics
+        self.front_door = frozenset(
+            s for s in context.front_door if context.services[s].organisation == organisation
+        )
+        self.max_message_bytes = max_message_bytes
+        self.publish_timeout = publish_timeout
+        self.processing_ids = processing_ids
+        self.application = application
+        self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
+
+    async def replies(self, item: Frame | Oversize | Discarded) -> list[bytes]:
+        """The ACKs to send back for one item cut from a connection's bytes, in order."""
+        if isinstance(item, Discarded):
+            self.count_discard(item)
+            return []
+        if isinstance(item, Oversize):
+            return [await self._guarded(item, item.head)]
+        replies = []
+        for raw in split_messages(item.payload) or [b""]:
+            replies.append(await self._guarded(item, raw))
+            await asyncio.sleep(0)  # a frame of many messages must not hold the loop
+        return [reply for reply in replies if reply]  # an ACK received is never answered
+
+    async def _guarded(self, item: Frame | Oversize, raw: bytes) -> bytes:
+        try:
+            if isinstance(item, Oversize):
+                return await self._too_large(item)
+            reply = await self.acknowledge(raw)
+            return reply if reply is not None else b""
+        except Exception as error:  # a bug must cost one message, never the listener
+            where = "".join(traceback.format_tb(error.__traceback__)[-3:])
+            # The error's text may quote the message, so only its type and place are logged.
+            logger.error("HL7 message failed with %s at\n%s", type(error).__name__, where)
+            return await self._refuse(
+                raw,
+                None,
+                "other",
+                Rejected(UNPROCESSABLE, "", "internal error"),
+            )
+
+    def count_discard(self, item: Discarded) -> None:
+        """Count and log bytes that were no message (never acknowledged)."""
+        self.metrics.framing_errors.labels(item.kind).inc()
+        logger.warning("MLLP: %d byte(s) %s, not acknowledged", item.size, item.kind)
+
+    async def acknowledge(self, raw: bytes) -> bytes | None:
+        """Handle one framed message end to end; the ACK's bytes (None: nothing to answer)."""
+        try:
+            parsed = parse_message(raw)
+        except Unparseable as unreadable:
+            error = Rejected(unreadable.reason, unreadable.field, str(unreadable))
+            return await self._refuse(raw, unreadable.header, "other", error)
+        message, encoding = parsed.message, parsed.encoding
+        label = _label(message)
+        if str(message.extract_field("MSH", 1, 9, 1, 1, 1)).upper() == "ACK":
+            # Acknowledgements are never acknowledged (that would loop); nothing to do with one.
+            self.metrics.messages.labels(label, "ignored").inc()
+            logger.warning("HL7 ACK %s received and ignored", _shown(control_id(message)))
+            return None
+        result = map_message(
+            message,
+            organisation=self.organisation,
+            profile=self.profile,
+            front_door=self.front_door,
+            processing_ids=self.processing_ids,
+        )
+        if isinstance(result, NoChange):
+            self.metrics.messages.labels(label, "ignored").inc()
+            self.metrics.ignored.labels(result.kind).inc()
+            shown = _shown(control_id(message))
+            logger.info("HL7 %s %s acknowledged, nothing new: %s", label, shown, result.kind)
+            return self._ack(message, encoding, "AA")
+        if not isinstance(result, Mapped):
+            return await self._refuse(raw, message, label, result, encoding)
+        now = datetime.now(UTC)
+        for event in result.events:
+            verdict = validate_document(
+                event, organisation=self.organisation, context=self.context, now=now
+            )
+            if isinstance(verdict, Rejected):
+                error = in_hl7_terms(verdict, event["event_type"])
+                return await self._refuse(raw, message, label, error, encoding)
+        try:
+            await asyncio.wait_for(
+                self.publisher.publish(self.organisation, result.events), self.publish_timeout
+            )
+        except Exception as failure:
+            return self._unavailable(message, label, encoding, "the event", failure)
+        self.metrics.messages.labels(label, "published").inc()
+        self._remember(result.events, control_id(message))
+        kinds = "+".join(event["event_type"] for event in result.events)
+        warned = [*parsed.warnings, *result.warnings]  # fields and codes, no patient's values
+        said = f" ({'; '.join(warned)})" if warned else ""
+        log = logger.warning if said else logger.info
+        log("HL7 %s %s published as %s%s", label, _shown(control_id(message)), kinds, said)
+        return self._ack(message, encoding, "AA")
+
+    def _remember(self, events: list[dict[str, Any]], control: str) -> None:
+        """Keep recent event ids, and count a cancel none of whose targets is among them."""
+        targets = [e["cancels_event_id"] for e in events if e["event_type"] == "cancellation"]
+        if targets and not any(target in self._published for target in targets):
+            self.metrics.unmatched_cancellations.inc()
+            logger.warning("HL7 %s cancels an event not published since start-up", _shown(control))
+        for event in events:
+            self._published[event["event_id"]] = None
+        while len(self._published) > 100_000:
+            self._published.popitem(last=False)
+
+    async def _refuse(
+        self, raw: bytes, message: Any, label: str, error: Rejected, encoding: str = "utf-8"
+    ) -> bytes:
+        """Dead-letter `raw` and answer AE or AR; AR if even the dead letter was not written."""
+        control = control_id(message) if message is not None else ""
+        try:
+            await asyncio.wait_for(
+                self.publisher.dead_letter(
+                    raw,
+                    organisation=self.organisation,
+                    gateway=GATEWAY,
+                    reason=error.reason,
+                    field=error.field,
+                    message=error.message,
+                    key=control.encode() or None,
+                ),
+                self.publish_timeout,
+            )
+        except Exception as failure:
+            return self._unavailable(message, label, encoding, "the refused message", failure)
+        rejected = error.reason in MESSAGE_REJECTIONS or error.reason == TOO_LARGE
+        self.metrics.messages.labels(label, "rejected" if rejected else "refused").inc()
+        # The reason and the field only: the message text may quote the field's value.
+        logger.warning(
+            "HL7 %s %s refused (%s): %s at %s",
+            label,
+            _shown(control),
+            "AR" if rejected else "AE",
+            error.reason,
+            error.field or "-",
+        )
+        return self._ack(message, encoding, "AR" if rejected else "AE", error)
+
+    def _unavailable(
+        self, message: Any, label: str, encoding: str, what: str, failure: BaseException
+    ) -> bytes:
+        self.metrics.messages.labels(label, "unavailable").inc()
+        logger.error(
+            "HL7 %s %s: Kafka did not take %s (%s); answered AR so the sender resends",
+            label,
+            _shown(control_id(message) if message is not None else ""),
+            what,
+            type(failure).__name__,
+        )
+        error = Rejected(
+            KAFKA_UNAVAILABLE, "", "the message could not be stored; send it again later"
+        )
+        return self._ack(message, encoding, "AR", error)
+
+    async def _too_large(self, item: Oversize) -> bytes:
+        try:
+            header = parse_message(item.head).message
+        except Unparseable as unreadable:
+            header = unreadable.header
+        limit = self.max_message_bytes
+        error = Rejected(
+            TOO_LARGE,
+            "",
+            f"the message is {item.size} bytes, over the {limit}-byte limit; "
+            f"the dead letter holds its first {len(item.head)} bytes",
+        )
+        self.metrics.framing_errors.labels("oversize").inc()
+        return await self._refuse(item.head, header, _label(header), error)
+
+    def _ack(self, message: Any, encoding: str, code: str, error: Rejected | None = None) -> bytes:
+        ack = build_ack(
+            message,
+            code,
+            application=self.application,
+            facility=self.organisation,
+            error=error,
+        )
+        return str(ack).encode(encoding, errors="replace")
+
+
+def _shown(control: str) -> str:
+    """A control id (MSH-10) fit for a log line: printable, at most 40 characters."""
+    return "".join(c if c.isprintable() else "?" for c in control[:40])
+
+
+def _label(message: Any) -> str:
+    """The trigger as a metric label: one of the supported triggers, else `other`."""
+    trigger = message_trigger(message) if message is not None else ""
+    return trigger if trigger in SUPPORTED_TRIGGERS else "other"
