@@ -11,12 +11,14 @@ id; else the profile's default service, with a warning. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeGuard
 from urllib.parse import parse_qs
 
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
 
 from flowsight.adapters.fhir.elements import (
@@ -28,7 +30,7 @@ from flowsight.adapters.fhir.elements import (
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve
 from flowsight.adapters.profile import MappingProfile
-from flowsight.services.validation import MISSING_FIELD, UNKNOWN_SERVICE, Refused
+from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_SERVICE, Refused
 
 #: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
 NOT_YET = frozenset({"planned", "reserved"})
@@ -72,7 +74,50 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
             "Encounter.location needs at least one location that is not planned or reserved, "
             "identified by a flowsight service id or a rule of the sender's mapping profile",
         )
+    return _in_time_order(found, encounter.period)
+
+
+def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
+    """The stays by when they began, each within the Encounter's period.
+
+    FHIR does not order `Encounter.location`, and some senders list the newest first: when
+    every stay has a start they are sorted by it (a stable sort, so a history already in order
+    keeps its transfers' ids). A stay that begins before the Encounter, after it ended, or
+    (when some starts are missing) before the stay listed ahead of it, is refused: published,
+    its transfer would be replayed before the admission or after the discharge and leave the
+    patient in a bed for good."""
+    starts = {stay.index: stay.start for stay in found if _instant(stay.start)}
+    if len(starts) == len(found):
+        ordered = sorted(found, key=lambda stay: starts[stay.index])
+        found = [replace(stay, ordinal=ordinal) for ordinal, stay in enumerate(ordered)]
+    begins, ends = (period.start, period.end) if period else (None, None)
+    latest: tuple[int, datetime] | None = None  # the stay listed last so far, and its start
+    for stay in found:
+        start = starts.get(stay.index)
+        if start is None:
+            continue
+        if _instant(begins) and start < begins:
+            why = f"before the Encounter's start, Encounter.period.start ({begins.isoformat()})"
+        elif _instant(ends) and start > ends:
+            why = f"after the Encounter's end, Encounter.period.end ({ends.isoformat()})"
+        elif latest is not None and start < latest[1]:
+            why = f"before that of Encounter.location[{latest[0]}], listed ahead of it"
+        else:
+            latest = stay.index, start
+            continue
+        element = f"Encounter.location[{stay.index}].period.start"
+        raise Refused(
+            INVALID_FIELD,
+            element,
+            f"{element} ({start.isoformat()}) is {why}: each location the patient has been at "
+            "begins within the Encounter",
+        )
     return found
+
+
+def _instant(value: object) -> TypeGuard[datetime]:
+    """Whether `value` is a moment that compares with others (a date-time with an offset)."""
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def _place(
