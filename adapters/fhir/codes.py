@@ -19,7 +19,6 @@ from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, Discharg
 from flowsight.services import nhs_codes
 from flowsight.services.validation import MISSING_FIELD, Refused
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ADMISSION_METHOD_EXTENSION = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
 )

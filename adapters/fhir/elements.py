@@ -20,6 +20,9 @@ from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
 INVALID_FHIR = "invalid_fhir"
 UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
 
+#: The system of a patient's NHS number in an identifier (UK Core).
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+
 
 @dataclass(frozen=True, slots=True)
 class Note:
@@ -32,9 +35,12 @@ class Note:
 
 def episode(encounter: Encounter) -> tuple[str, str]:
     """The spell or episode id and its element: the first Encounter.identifier with a value,
-    else the Encounter's own id (logical id, stable across versions)."""
+    else the Encounter's own id (logical id, stable across versions).
+
+    An identifier in the NHS number's system is the patient's, put there by mistake, never the
+    spell's: it is passed over, or the number would name every event, in Kafka and answers."""
     for index, identifier in enumerate(encounter.identifier or []):
-        if identifier.value:
+        if identifier.value and identifier.system != NHS_NUMBER_SYSTEM:
             return identifier.value, f"Encounter.identifier[{index}].value"
     if encounter.id:
         return encounter.id, "Encounter.id"

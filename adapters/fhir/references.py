@@ -20,8 +20,13 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
-from flowsight.adapters.fhir.codes import NHS_NUMBER_SYSTEM
-from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, Note, problems
+from flowsight.adapters.fhir.elements import (
+    INVALID_FHIR,
+    NHS_NUMBER_SYSTEM,
+    UNSUPPORTED_ENCOUNTER,
+    Note,
+    problems,
+)
 from flowsight.services.validation import MISSING_FIELD, Refused
 
 _Found = TypeVar("_Found", Patient, Location)

@@ -13,8 +13,8 @@ from flowsight.adapters.fhir.codes import (
     ADMISSION_METHOD_EXTENSION,
     DISCHARGE_DESTINATION_ENGLAND,
     HL7_ACT_CODE,
-    NHS_NUMBER_SYSTEM,
 )
+from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
 from flowsight.adapters.fhir.mapping import (
     MappedEncounter,
     MappedEvent,

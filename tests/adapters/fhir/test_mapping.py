@@ -21,6 +21,7 @@ from flowsight.adapters.fhir.codes import (
     SNOMED_CT,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
+from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
 from flowsight.adapters.fhir.mapping import (
     encounter_events,
 )
@@ -402,6 +403,16 @@ def test_a_patient_that_cannot_be_identified_is_named(
     problem = problem_of(encounter(subject=subject))
 
     assert (problem.reason, problem.field) == ("missing_field", element)
+
+
+def test_an_identifier_in_the_nhs_number_system_never_names_the_events() -> None:
+    nhs = {"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}
+    spell = {"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-55123"}
+
+    events = bodies(encounter(identifier=[nhs, spell])) + bodies(encounter(identifier=[nhs]))
+
+    assert [event["episode_id"] for event in events] == ["SPELL-55123", "enc-7781"]
+    assert NHS_NUMBER not in repr(events).replace(repr({"nhs_number": NHS_NUMBER}), "")
 
 
 def test_an_encounter_without_an_identifier_or_an_id_is_refused() -> None:
