@@ -13,6 +13,7 @@ from faust.types import ChannelT, EventT
 from flowsight.adapters.kafka.producer import (
     CORRELATION_HEADER,
     correlation_id_from,
+    error_headers,
     usable_correlation_id,
 )
 from flowsight.services.batch import event_type_label
@@ -47,14 +48,14 @@ class DeadLetters:
             correlation_id = correlation_id_of(event, headers)
         if not any(name == CORRELATION_HEADER for name, _ in headers):
             headers.append((CORRELATION_HEADER, correlation_id.encode()))
-        headers += [
-            ("error.reason", rejected.reason.encode()),
-            ("error.field", rejected.field.encode()),
-            ("error.message", rejected.message.encode()),
-            ("error.topic", message.topic.encode()),
-            ("error.partition", str(message.partition).encode()),
-            ("error.offset", str(message.offset).encode()),
-        ]
+        headers += error_headers(
+            rejected.reason,
+            rejected.field,
+            rejected.message,
+            message.topic,
+            str(message.partition),
+            str(message.offset),
+        )
         delivery = await self.topic.send(key=message.key, value=message.value, headers=headers)
         self.metrics.dead_letters.labels(rejected.reason).inc()
         log.warning(

@@ -58,9 +58,16 @@ def identifier_value(reference: Reference | None) -> str | None:
     return reference.identifier.value or None
 
 
+def unversioned(target: str) -> str:
+    """A literal reference without its version (`Patient/1/_history/2` → `Patient/1`): FHIR R4
+    resolves a version-specific reference to the resource, whichever version it holds."""
+    head, marker, _ = target.partition("/_history/")
+    return head if marker else target
+
+
 def referenced_id(reference: Reference | None, resource_type: str) -> str | None:
-    """The id in a literal reference `<resource_type>/<id>`, if it is one."""
-    target = reference.reference if reference else None
+    """The id in a literal reference `<resource_type>/<id>` (of any version), if it is one."""
+    target = unversioned(reference.reference) if reference and reference.reference else None
     if target and target.startswith(f"{resource_type}/"):
         return target.removeprefix(f"{resource_type}/") or None
     return None

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
@@ -169,9 +168,9 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
         if not isinstance(resource, dict) or kind is None:
             message = f"{prefix} must be a resource with a resourceType"
             rejected = Rejected(INVALID_FHIR, "Encounter", message)
-            refusals.append(refused(orjson.dumps(entry), rejected, prefix))
+            refusals.append(refused(_as_json(entry), rejected, prefix))
             continue
-        raw = orjson.dumps(resource)
+        raw = _as_json(resource)
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)
@@ -186,6 +185,13 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
             Issue("information", "informational", "no Encounter in the Bundle: nothing published")
         )
     return Examined(accepted, notes)
+
+
+def _as_json(value: object) -> bytes:
+    """An entry's JSON as its dead letter keeps it. The standard library's writer, as its reader
+    read the body: it writes back all it read (orjson refuses a lone surrogate such as `\\ud800`,
+    legal in JSON, and integers past 64 bits, and the refusal was a 500 that lost the body)."""
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _ignored(index: int, entry: object, kind: object) -> Issue:

@@ -15,6 +15,7 @@ from typing import Any
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import (
     IN_THE_FUTURE,
     MALFORMED_JSON,
@@ -130,7 +131,8 @@ def unavailable(why: str) -> Answer:
 
 
 def operation_outcome(issues: Sequence[Issue]) -> str:
-    """The OperationOutcome resource of `issues`, as FHIR JSON."""
+    """The OperationOutcome resource of `issues`, as FHIR JSON; NHS-number-shaped runs in the
+    diagnostics are blanked (a refused value may be quoted, and an answer must not carry one)."""
     resource = OperationOutcome.model_validate(
         {
             "resourceType": "OperationOutcome",
@@ -138,7 +140,7 @@ def operation_outcome(issues: Sequence[Issue]) -> str:
                 {
                     "severity": issue.severity,
                     "code": issue.code,
-                    "diagnostics": issue.diagnostics,
+                    "diagnostics": without_nhs_numbers(issue.diagnostics),
                     **({"expression": [issue.expression]} if issue.expression else {}),
                     **(
                         {"details": {"coding": [{"system": REASON_SYSTEM, "code": issue.reason}]}}

@@ -26,6 +26,7 @@ from flowsight.adapters.fhir.elements import (
     UNSUPPORTED_ENCOUNTER,
     Note,
     problems,
+    unversioned,
 )
 from flowsight.services.validation import MISSING_FIELD, Refused
 
@@ -54,6 +55,7 @@ class BundleIndex:
 
     def find(self, reference: str) -> tuple[int, dict[str, Any]] | None:
         """The entry (index, resource) `reference` names, if the Bundle holds it."""
+        reference = unversioned(reference)
         found = self._named.get(reference)
         if found is None and reference.startswith(("http://", "https://")):
             found = self._named.get(_relative(reference))
@@ -112,6 +114,7 @@ def shown(target: str, kind: str) -> str:
     of a Patient reference only its shape is shown."""
     if kind != "Patient" or target.startswith(("#", "urn:uuid:")):
         return repr(target)
+    target = unversioned(target)
     if "?" in target:
         return repr(target.split("?", 1)[0] + "?…") + " (a conditional reference)"
     return repr(target.rsplit("/", 1)[0] + "/…") if "/" in target else "(an id)"

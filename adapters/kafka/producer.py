@@ -26,6 +26,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.settings import Settings
 
 log = logging.getLogger("flowsight.kafka")
@@ -52,6 +53,23 @@ HTTP_CORRELATION_HEADERS = ("x-correlation-id", "x-request-id")
 #: else is replaced by a new id rather than copied into every log line and header.
 CORRELATION_SHAPE = re.compile(r"[\x21-\x7e]{1,128}")
 _correlation: ContextVar[str | None] = ContextVar("flowsight_correlation_id", default=None)
+
+
+def error_headers(
+    reason: str, field: str, message: str, topic: str, partition: str, offset: str
+) -> list[tuple[str, bytes]]:
+    """A dead letter's `error.*` headers: why it was refused, and where it was read.
+
+    The message is for a person and may quote what was refused: NHS-number-shaped runs in it
+    are blanked, as in the logs (the record's value keeps the bytes as received)."""
+    return [
+        ("error.reason", reason.encode()),
+        ("error.field", field.encode()),
+        ("error.message", without_nhs_numbers(message).encode()),
+        ("error.topic", topic.encode()),
+        ("error.partition", partition.encode()),
+        ("error.offset", offset.encode()),
+    ]
 
 
 def new_correlation_id() -> str:
@@ -262,13 +280,9 @@ class EventPublisher:
         key: bytes | None = None,
     ) -> None:
         """Write a refused message, exactly as received, to the dead-letter topic; wait for the ack."""
+        topic = self.settings.ingest_topic(organisation)
         headers = [
-            ("error.reason", reason.encode()),
-            ("error.field", field.encode()),
-            ("error.message", message.encode()),
-            ("error.topic", self.settings.ingest_topic(organisation).encode()),
-            ("error.partition", NOT_ON_A_TOPIC.encode()),
-            ("error.offset", NOT_ON_A_TOPIC.encode()),
+            *error_headers(reason, field, message, topic, NOT_ON_A_TOPIC, NOT_ON_A_TOPIC),
             ("error.gateway", gateway.encode()),
             *_correlation_headers(),
         ]

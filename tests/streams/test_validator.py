@@ -121,6 +121,21 @@ async def test_an_invalid_event_goes_to_the_dead_letters_unchanged_with_the_reas
     assert subject.count("flowsight_events_validated_total", **labels) == 1
 
 
+async def test_a_dead_letter_s_reason_blanks_an_nhs_number_the_event_put_in_a_field(
+    subject: Validator,
+) -> None:
+    raw = orjson.dumps(example("admission") | {"service": "9434765919"})
+    async with subject.agent.test_context() as agent:
+        await agent.put(raw, key=b"pas-adm-992")
+        refused = await subject.dead_letters.get(timeout=1)
+
+    assert refused.value == raw
+    headers = dict(refused.message.headers)
+    assert headers["error.reason"] == b"unknown_service"
+    assert b"9434765919" not in headers["error.message"]
+    assert b"[nhs-number?]" in headers["error.message"]
+
+
 async def test_an_event_from_another_organisation_s_system_is_dead_lettered(
     subject: Validator,
 ) -> None:

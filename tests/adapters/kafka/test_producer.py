@@ -189,6 +189,26 @@ async def test_a_dead_letter_keeps_the_message_as_received_and_says_why(
     }
 
 
+async def test_a_dead_letter_s_reason_never_carries_an_nhs_number_its_value_keeps(
+    recording: list[RecordingProducer],
+) -> None:
+    raw = b'{"location": "943 476 5919"}'
+    async with EventPublisher(settings()) as publisher:
+        await publisher.dead_letter(
+            raw,
+            organisation="RR8",
+            gateway="fhir",
+            reason="unknown_service",
+            field="Encounter.location[0]",
+            message="Encounter.location[0] ('943 476 5919') matches no location rule",
+        )
+
+    (record,) = recording[0].sent
+    assert record["value"] == raw, "the dead letter keeps the message as received"
+    message = dict(record["headers"])["error.message"]
+    assert message == b"Encounter.location[0] ('[nhs-number?]') matches no location rule"
+
+
 async def test_each_published_record_carries_the_correlation_id_it_was_published_under(
     recording: list[RecordingProducer],
 ) -> None:
