@@ -41,7 +41,7 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
     # (kind, service of its cancellation) of each event the cancelled message may have published.
     kinds, clock = {
         "A11": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME, EVENT_TIME]),
-        "A12": (_transfer_kinds(reading, located.service, service), [EVENT_TIME]),
+        "A12": (_transfer_kinds(reading, at_ed, service), [EVENT_TIME]),
         "A13": ([("departure" if at_ed else "discharge", service)], [DISCHARGE_TIME, EVENT_TIME]),
     }[trigger]
     moments = [moment for moment in (first_time(message, p) for p in clock) if moment is not None]
@@ -70,10 +70,15 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
     ]
 
 
-def _transfer_kinds(reading: Reading, back_in: str, service: str) -> list[tuple[str, str]]:
-    """What the A02 an A12 cancels published: a transfer, or, out of the ED, two events."""
+def _transfer_kinds(reading: Reading, back_at_ed: bool, service: str) -> list[tuple[str, str]]:
+    """What the A02 an A12 cancels published: a transfer, or, out of the ED, two events.
+
+    Back at the ED (`back_at_ed`, judged as an arrival is; `service` is then the ED's), the A02
+    left it unless PV1-6 is an ED service's place. The A02's PV1-2 may have differed from the
+    A12's, so the departure and admission are named whenever they may have been published.
+    """
     moved = [("transfer", service)]
-    if back_in not in reading.front_door or not text(reading.message, "PV1", 6):
+    if not back_at_ed or not text(reading.message, "PV1", 6):
         return moved
     try:
         ward = reading.place(6, required=False).service
@@ -81,4 +86,4 @@ def _transfer_kinds(reading: Reading, back_in: str, service: str) -> list[tuple[
         return moved
     if ward in reading.front_door:
         return moved
-    return [*moved, ("departure", back_in), ("admission", ward)]
+    return [*moved, ("departure", service), ("admission", ward)]

@@ -130,17 +130,21 @@ class Reading:
             )
         return located
 
-    def at_front_door(self, located: Located) -> bool:
-        """Whether a visit is an emergency attendance: at an ED service's location, or class E
-        at a location the profile placed only by its default service.
+    def at_front_door(self, located: Located, patient_class: PatientClass | None = None) -> bool:
+        """Whether a visit at `located` is an emergency attendance: at an ED service's location,
+        or class E at a location the profile placed only by its default service.
 
-        A location a rule of the profile places in a ward is on that ward whatever the class:
-        some PAS keep class E on the emergency spell after the patient is admitted. Class E
-        where no ED is known (an organisation without one) is an admission, as before.
+        Arrivals, moves out of a location (PV1-6) and cancels are all judged here, so a visit
+        counted as an attendance at a location is one there when it leaves. `patient_class` is
+        the class the visit had at `located` when PV1-2 no longer says it (an A06's PV1-2 is
+        the new class). A location a rule of the profile places in a ward is on that ward
+        whatever the class: some PAS keep class E on the emergency spell after the patient is
+        admitted. Class E where no ED is known (an organisation without one) is an admission.
         """
         if located.service in self.front_door:
             return True
-        emergency = self.patient_class() is PatientClass.EMERGENCY and bool(self.front_door)
+        patient_class = patient_class or self.patient_class()
+        emergency = patient_class is PatientClass.EMERGENCY and bool(self.front_door)
         return emergency and not located.by_rule
 
     def department(self, located: Located) -> str:

@@ -8,7 +8,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
 | A04 register, class O, P or R | none: acknowledged AA and counted (holds no bed) | |
-| A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
+| A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
 | A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
@@ -59,7 +59,13 @@ from flowsight.adapters.hl7.parse import (
     occurred,
     text,
 )
-from flowsight.adapters.profile import NOT_IN_A_BED, Located, MappingProfile, default_profile
+from flowsight.adapters.profile import (
+    NOT_IN_A_BED,
+    Located,
+    MappingProfile,
+    PatientClass,
+    default_profile,
+)
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from flowsight.services.validation import Refused, Rejected
 
@@ -260,16 +266,19 @@ def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
     message = reading.message
     moment = occurred(message, EVENT_TIME, RECORDED_TIME, SENT_TIME)
     before, after = reading.place(6, required=True), reading.place(3, required=True)
-    in_ed = before.service in reading.front_door
+    # Both places are judged as the arrival was: class E where only the default service places
+    # a location is the ED there too, so the attendance it started ends when the patient leaves.
+    in_ed = reading.at_front_door(before)
     if (before.service, before.unit) == (after.service, after.unit) or (
-        in_ed and after.service in reading.front_door
+        in_ed and reading.at_front_door(after)
     ):
         return NoChange(f"a move within {before.unit or before.service}", "same_place")
     if in_ed:  # from the ED to a ward: the attendance ends in an admission
         admitted = AttendanceOutcome.ADMITTED.value
         method = AdmissionMethod.EMERGENCY.value
+        department = reading.department(before)
         return [
-            _departure(reading, visit, before.service, moment, moment, admitted),
+            _departure(reading, visit, department, moment, moment, admitted),
             _admission_fields(visit, moment, moment, after, method),
         ]
     fields = {
@@ -317,10 +326,14 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
     events: list[Fields] = []
     if text(message, "PV1", 6):
         before = reading.place(6, required=False)
-        if before.service in reading.front_door:
+        # PV1-2 is already the new class; the visit admitted was a non-admitted one (E or O).
+        # Where only the default service places PV1-6 it is read as the ED, as a class E arrival
+        # there was: an attendance left open would breach for ever (map clinics by rule).
+        if reading.at_front_door(before, PatientClass.EMERGENCY):
             prior_visit = text(message, "MRG", 5) or visit  # a new visit number for the spell
             admitted = AttendanceOutcome.ADMITTED.value
-            departure = _departure(reading, prior_visit, before.service, moment, moment, admitted)
+            department = reading.department(before)
+            departure = _departure(reading, prior_visit, department, moment, moment, admitted)
             events.append(departure | {"episode_id": prior_visit})
     # Without PV1-4, an admission from the ED or a clinic is unplanned: NHS methods 21 and 23.
     method = reading.admission_method() if text(message, "PV1", 4) else _EMERGENCY

@@ -1,0 +1,84 @@
+"""The messages of one visit are read as its first was: what an arrival started, its move or
+end finishes; what an arrival did not start (a visit that holds no bed), its end does not end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.adapters.profile import LocationRule, MappingProfile
+from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
+
+ED = frozenset({"lth-ed"})
+#: Wards mapped by rule; the emergency department (AE) only by the default service.
+WARDS_BY_RULE = MappingProfile(
+    organisation="RR8",
+    default_service="lth-wards",
+    locations=[LocationRule(point_of_care="LGI", service="lth-wards", unit="room")],
+)
+
+
+def events(*segments: str, profile: MappingProfile = WARDS_BY_RULE) -> list[dict[str, Any]]:
+    mapped = map_message(message(*segments), organisation="RR8", profile=profile, front_door=ED)
+    assert isinstance(mapped, Mapped), mapped
+    return mapped.events
+
+
+def test_a_class_e_arrival_placed_by_the_default_service_ends_when_moved_to_a_ward() -> None:
+    (arrived,) = events(
+        msh("A04"), "EVN|A04|20261123080000", PID, pv1(f2="E", f3="AE^MAJ^C3", f44="20261123080000")
+    )
+    moved = events(
+        msh("A02"),
+        "EVN|A02|20261123113000|||C|20261123113000",
+        PID,
+        pv1(f2="E", f3="LGI^WARD7^B1", f6="AE^MAJ^C3", f44="20261123080000"),
+    )
+    assert (arrived["event_type"], arrived["service"]) == ("attendance", "lth-ed")
+    assert [(e["event_type"], e["service"], e.get("outcome")) for e in moved] == [
+        ("attendance", "lth-ed", "admitted"),
+        ("admission", "lth-wards", None),
+    ]
+    assert moved[0]["episode_id"] == arrived["episode_id"]
+
+
+def test_an_a12_of_that_move_cancels_the_attendance_end_and_the_admission() -> None:
+    moved = events(
+        msh("A02"),
+        "EVN|A02|20261123113000|||C|20261123113000",
+        PID,
+        pv1(f2="E", f3="LGI^WARD7^B1", f6="AE^MAJ^C3"),
+    )
+    cancels = events(
+        msh("A12"),
+        "EVN|A12|20261123120000|||C|20261123113000",
+        PID,
+        pv1(f2="E", f3="AE^MAJ^C3", f6="LGI^WARD7^B1"),
+    )
+    cancelled = {c["cancels_event_id"]: c["service"] for c in cancels}
+    assert {e["event_id"]: e["service"] for e in moved}.items() <= cancelled.items()
+
+
+def test_an_a06_from_an_ed_placed_by_the_default_service_ends_the_attendance() -> None:
+    # Epic's pattern: A01 class E at "ED" (no rule), then A06 class I from it to a unit.
+    admitted = events(
+        msh("A06"),
+        "EVN|A06|20261123170052|||C|20261123160052",
+        PID,
+        pv1(f2="I", f3="EAU^UCH T00 EAU BY02^BY02-08", f6="ED^NON COVID MAJORS 04"),
+        profile=MappingProfile(organisation="RR8", default_service="lth-wards"),
+    )
+    assert [(e["event_type"], e["service"], e.get("outcome")) for e in admitted] == [
+        ("attendance", "lth-ed", "admitted"),
+        ("admission", "lth-wards", None),
+    ]
+
+
+def test_a_class_e_move_between_places_the_default_service_places_stays_in_the_ed() -> None:
+    moved = map_message(
+        message(msh("A02"), "EVN|A02|20261123113000", PID, pv1(f2="E", f3="RESUS", f6="MAJ")),
+        organisation="RR8",
+        profile=WARDS_BY_RULE,
+        front_door=ED,
+    )
+    assert not isinstance(moved, Mapped)
