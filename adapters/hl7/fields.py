@@ -23,6 +23,7 @@ from flowsight.adapters.hl7.parse import (
     text,
 )
 from flowsight.adapters.profile import (
+    NOT_IN_A_BED,
     STANDARD_PATIENT_CLASSES,
     Located,
     MappingProfile,
@@ -105,21 +106,10 @@ class Reading:
     def place(self, number: int, *, required: bool) -> Located:
         """The service and unit of the location in PV1-`number` (3 assigned, 6 prior)."""
         where = f"PV1-{number}"
-        point_of_care = text(self.message, "PV1", number, 1)
-        if required and not point_of_care:
+        if required and not text(self.message, "PV1", number, 1):
             raise Refused(MISSING_FIELD, where, f"{where} (point of care) is required")
-        parts = {
-            "point_of_care": point_of_care or None,
-            "room": text(self.message, "PV1", number, 2) or None,
-            "bed": text(self.message, "PV1", number, 3) or None,
-            "facility": text(self.message, "PV1", number, 4) or None,
-        }
-        located = self.profile.locate(
-            point_of_care=parts["point_of_care"],
-            room=parts["room"],
-            bed=parts["bed"],
-            facility=parts["facility"],
-        )
+        parts = self._location_parts(number)
+        located = self._locate(parts)
         if located is None:
             shown = "^".join(value or "" for value in parts.values()).rstrip("^")
             raise Refused(
@@ -129,6 +119,36 @@ class Reading:
                 "default service",
             )
         return located
+
+    def class_without_a_bed(self) -> PatientClass | None:
+        """PV1-2 when the visit holds no bed (class O, P, R) and PV1-3 is not an ED's place.
+
+        Read before PV1-3 is placed, so a clinic no rule maps is no refusal: nothing is
+        published for it. A no-bed class at a place a rule (or the default) gives the ED is
+        still an attendance there.
+        """
+        patient_class = self.patient_class()
+        if patient_class not in NOT_IN_A_BED:
+            return None
+        located = self._locate(self._location_parts(3))
+        return None if located and located.service in self.front_door else patient_class
+
+    def _location_parts(self, number: int) -> dict[str, str | None]:
+        """The parts of the PL in PV1-`number` a profile's rules match on."""
+        return {
+            "point_of_care": text(self.message, "PV1", number, 1) or None,
+            "room": text(self.message, "PV1", number, 2) or None,
+            "bed": text(self.message, "PV1", number, 3) or None,
+            "facility": text(self.message, "PV1", number, 4) or None,
+        }
+
+    def _locate(self, parts: dict[str, str | None]) -> Located | None:
+        return self.profile.locate(
+            point_of_care=parts["point_of_care"],
+            room=parts["room"],
+            bed=parts["bed"],
+            facility=parts["facility"],
+        )
 
     def at_front_door(self, located: Located, patient_class: PatientClass | None = None) -> bool:
         """Whether a visit at `located` is an emergency attendance: at an ED service's location,

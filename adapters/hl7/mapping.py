@@ -7,7 +7,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 |---|---|---|
 | A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
-| A04 register, class O, P or R | none: acknowledged AA and counted (holds no bed) | |
+| A04 register, class O, P or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
 | A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
@@ -60,7 +60,6 @@ from flowsight.adapters.hl7.parse import (
     text,
 )
 from flowsight.adapters.profile import (
-    NOT_IN_A_BED,
     Located,
     MappingProfile,
     PatientClass,
@@ -84,6 +83,9 @@ MESSAGE_REJECTIONS = frozenset(
 Fields = dict[str, Any]
 #: Triggers that change nothing flowsight tracks: acknowledged AA and not published.
 NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
+#: Triggers that publish nothing for a visit whose class holds no bed (O, P, R), unless it is
+#: at the ED: acknowledged AA and counted `not_in_a_bed`.
+NO_BED_UNTRACKED = frozenset({"A04"})
 #: Envelope fields first, in contract order, so published events read like the SPEC's.
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
@@ -180,6 +182,11 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
         "patient": reading.patient(),
         "episode_id": visit,
     }
+    no_bed = reading.class_without_a_bed() if trigger in NO_BED_UNTRACKED else None
+    if no_bed is not None:
+        return NoChange(
+            f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings
+        )
     result = _BY_TRIGGER[trigger](reading, visit)
     if isinstance(result, NoChange):
         return NoChange(result.why, result.kind, reading.warnings)
@@ -208,8 +215,8 @@ def _visit(reading: Reading) -> str:
     return account
 
 
-def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields] | NoChange:
-    """A01 and A04: an attendance at the ED, else an admission (none for an outpatient)."""
+def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields]:
+    """A01 and A04: an attendance at the ED, else an admission."""
     message = reading.message
     located = reading.place(3, required=False)
     moment = occurred(message, EVENT_TIME, ADMIT_TIME, RECORDED_TIME, SENT_TIME)
@@ -224,9 +231,6 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
                 "arrived_at": moment.isoformat(),
             }
         ]
-    patient_class = reading.patient_class()
-    if registration and patient_class in NOT_IN_A_BED:
-        return NoChange(f"registration of class {patient_class.value}: no bed", "not_in_a_bed")
     method = AdmissionMethod.START_OF_CARE.value if registration else reading.admission_method()
     return [_admission_fields(visit, clock, moment, located, method)]
 

@@ -3,10 +3,15 @@ end finishes; what an arrival did not start (a visit that holds no bed), its end
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.hl7.check import Checker, Outcome
 from flowsight.adapters.hl7.mapping import Mapped, map_message
 from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.services.validation import ValidationContext
+from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
@@ -16,6 +21,14 @@ WARDS_BY_RULE = MappingProfile(
     default_service="lth-wards",
     locations=[LocationRule(point_of_care="LGI", service="lth-wards", unit="room")],
 )
+
+CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+
+
+def checked(*messages: tuple[str, ...], profile: MappingProfile = WARDS_BY_RULE) -> list[Outcome]:
+    """What `flowsight hl7 check` (and the listener) answers each message, in order."""
+    checker = Checker("RR8", profile, CONTEXT, frozenset({"P"}))
+    return [checker.check_message("\r".join(segments).encode()) for segments in messages]
 
 
 def events(*segments: str, profile: MappingProfile = WARDS_BY_RULE) -> list[dict[str, Any]]:
@@ -82,3 +95,14 @@ def test_a_class_e_move_between_places_the_default_service_places_stays_in_the_e
         front_door=ED,
     )
     assert not isinstance(moved, Mapped)
+
+
+def test_an_outpatient_registration_at_a_clinic_no_rule_maps_is_acknowledged() -> None:
+    # Without a default service, an unmapped location is refused; a clinic visit holds no bed,
+    # so where it is does not matter.
+    strict = WARDS_BY_RULE.model_copy(update={"default_service": None})
+    (outcome,) = checked(
+        (msh("A04"), "EVN|A04|20261123100000", PID, pv1(f2="O", f3="FRACTURE CLINIC^^^RR8")),
+        profile=strict,
+    )
+    assert (outcome.ack, outcome.events, outcome.refusal) == ("AA", [], None)
