@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,7 +174,10 @@ async def read_connection(state: StateDep) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-ConnectionDep = Annotated[AsyncConnection, Depends(read_connection)]
+#: Committed when the route returns, before its answer is sent (`scope="function"`): FastAPI
+#: otherwise ends a dependency after the response, and a patient-level list would leave with
+#: its audit row (or a threshold's change) still to commit, and lost if the commit failed.
+ConnectionDep = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
 
 _bearer = HTTPBearer(
     auto_error=False, description="API key, or an OIDC access token when an issuer is configured"
@@ -297,8 +301,17 @@ def _resource(request: Request) -> str:
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     taken = {param.alias for param in _query_params(dependant)}
-    kept = [(name, value) for name, value in request.query_params.multi_items() if name in taken]
+    kept = [
+        (name, _DIGIT_GROUPS.sub("", value))
+        for name, value in request.query_params.multi_items()
+        if name in taken
+    ]
     return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+#: An underscore between digits: a number's value reads `1_000` as 1000, so the audit log keeps
+#: it without them, and a number split up that way is blanked like any other.
+_DIGIT_GROUPS = re.compile(r"(?<=\d)_(?=\d)")
 
 
 def _query_params(dependant: Any) -> list[Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
@@ -119,9 +122,57 @@ def test_the_audit_log_keeps_the_parameters_a_read_takes_and_no_nhs_number(
     assert nhs_number not in str(entry)
 
 
+def test_a_number_split_by_underscores_is_kept_as_read_and_blanked(client: TestClient) -> None:
+    read = client.get("/v1/delays/patients?offset=0_101_011_234", headers=as_role("caseload"))
+    assert read.status_code == 200, read.text  # an integer may be written with underscores
+
+    [entry] = client.get("/v1/audit", headers=as_role("admin")).json()["entries"]
+    assert entry["resource"] == "/v1/delays/patients?offset=[nhs-number?]"
+
+
 @pytest.mark.parametrize("since", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
 def test_a_since_beyond_the_calendar_in_utc_is_a_422(client: TestClient, since: str) -> None:
     answer = client.get("/v1/audit", params={"since": since}, headers=as_role("admin"))
 
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "query.since"
+
+
+class CommitLost:
+    """The API's engine, except that each transaction's COMMIT fails, as it does when the
+    connection is lost at that moment (the statements before it ran)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with self.engine.connect() as connection:
+            await connection.begin()
+            yield connection
+            await connection.rollback()
+            raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
+
+
+def test_a_read_or_change_whose_audit_row_is_not_committed_is_answered_503_and_shows_nothing(
+    client: TestClient,
+) -> None:
+    state = client.app.state.flowsight  # type: ignore[attr-defined]
+    engine, state.engine = state.engine, CommitLost(state.engine)
+    try:
+        for path in ("/v1/delays/patients", "/v1/services/lth-wards/caseload"):
+            response = client.get(path, headers=as_role("caseload"))
+            assert response.status_code == 503, response.text
+            assert "pseudonym" not in response.text
+        changed = client.put(
+            "/v1/thresholds/lch-ucr/queue_length",
+            headers=as_role("admin"),
+            json={"level2": 20, "level3": 30, "level4": 45},
+        )
+        assert changed.status_code == 503, "a change not committed is not answered as made"
+    finally:
+        state.engine = engine
+    assert client.get("/v1/audit", headers=as_role("admin")).json()["total"] == 0
