@@ -7,7 +7,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 |---|---|---|
 | A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
-| A04 register, class O, P or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
+| A01, A04, A03, A11, A13 of class O, P or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
 | A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
@@ -84,8 +84,9 @@ Fields = dict[str, Any]
 #: Triggers that change nothing flowsight tracks: acknowledged AA and not published.
 NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
 #: Triggers that publish nothing for a visit whose class holds no bed (O, P, R), unless it is
-#: at the ED: acknowledged AA and counted `not_in_a_bed`.
-NO_BED_UNTRACKED = frozenset({"A04"})
+#: at the ED: acknowledged AA and counted `not_in_a_bed`. A visit's start, end and their cancels
+#: alike: stays are kept per service, so the A03 of a clinic visit would end a ward stay.
+NO_BED_UNTRACKED = frozenset({"A01", "A03", "A04", "A11", "A13"})
 #: Envelope fields first, in contract order, so published events read like the SPEC's.
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"

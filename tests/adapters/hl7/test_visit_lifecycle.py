@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.hl7.check import Checker, Outcome
 from flowsight.adapters.hl7.mapping import Mapped, map_message
@@ -106,3 +108,51 @@ def test_an_outpatient_registration_at_a_clinic_no_rule_maps_is_acknowledged() -
         profile=strict,
     )
     assert (outcome.ack, outcome.events, outcome.refusal) == ("AA", [], None)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "evn"),
+    [
+        ("A01", "EVN|A01|20261123100000"),
+        ("A03", "EVN|A03|20261123110000"),
+        ("A11", "EVN|A11|20261123110000|||C|20261123100000"),
+        ("A13", "EVN|A13|20261123120000|||C|20261123110000"),
+    ],
+)
+@pytest.mark.parametrize("patient_class", ["O", "P", "R"])
+def test_the_messages_of_a_visit_that_holds_no_bed_publish_nothing(
+    trigger: str, evn: str, patient_class: str
+) -> None:
+    # Stays are kept per service: a discharge from this visit would end the patient's real
+    # inpatient stay on the ward.
+    clinic = pv1(f2=patient_class, f3="FRACTURE CLINIC", f19="OP-77", f44="20261123100000")
+    (outcome,) = checked((msh(trigger), evn, PID, clinic + "|20261123110000"))
+    assert (outcome.ack, outcome.events, outcome.refusal) == ("AA", [], None)
+
+
+def test_an_outpatient_visit_ends_nothing_of_the_inpatient_stay_before_it() -> None:
+    outcomes = checked(
+        (msh("A01"), "EVN|A01|20261120080000", PID, pv1(f3="LGI^WARD7^B1", f44="20261120080000")),
+        (msh("A04"), "EVN|A04|20261123100000", PID, pv1(f2="O", f3="OPD1", f19="OP-77")),
+        (msh("A03"), "EVN|A03|20261123110000", PID, pv1(f2="O", f3="OPD1", f19="OP-77")),
+    )
+    assert [(o.ack, [e["event_type"] for e in o.events]) for o in outcomes] == [
+        ("AA", ["admission"]),
+        ("AA", []),
+        ("AA", []),
+    ]
+
+
+def test_a_no_bed_class_at_the_ed_is_still_an_attendance_there() -> None:
+    ed_by_rule = MappingProfile(
+        organisation="RR8",
+        default_service="lth-wards",
+        locations=[LocationRule(point_of_care="AE", service="lth-ed")],
+    )
+    (arrived, left) = checked(
+        (msh("A04"), "EVN|A04|20261123100000", PID, pv1(f2="O", f3="AE", f44="20261123100000")),
+        (msh("A03"), "EVN|A03|20261123110000", PID, pv1(f2="O", f3="AE", f45="20261123110000")),
+        profile=ed_by_rule,
+    )
+    assert [e["event_type"] for e in arrived.events + left.events] == ["attendance", "attendance"]
+    assert left.events[0]["outcome"] == "discharged"
