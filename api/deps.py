@@ -18,12 +18,10 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from starlette.concurrency import run_in_threadpool
 
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.adapters.readmodel import store
 from flowsight.api.auth import Principal
-from flowsight.api.oidc import looks_like_jwt
 from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
@@ -211,11 +209,11 @@ def caller(state: ApiState, presented: str | None) -> Principal:
 
 
 async def authenticated(state: ApiState, presented: str | None) -> Principal:
-    """`caller`, in a worker thread only for an OIDC token (its check may fetch the issuer's
-    keys); an API key is checked on the event loop (one SHA-256)."""
-    if presented is not None and state.authenticator.oidc is not None and looks_like_jwt(presented):
-        return await run_in_threadpool(caller, state, presented)
-    return caller(state, presented)
+    """`caller` for a coroutine: the check never holds the event loop (`authenticate_async`)."""
+    try:
+        return await state.authenticator.authenticate_async(presented)
+    except Unauthenticated as refusal:
+        raise Problem(401, "Unauthorised", str(refusal)) from None
 
 
 async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:

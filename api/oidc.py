@@ -9,6 +9,7 @@ Other roles an identity provider puts in the same claim are ignored.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+#: How long a failed read of the issuer's configuration is answered from memory.
+DISCOVERY_RETRY_SECONDS = 30.0
 #: Clock difference tolerated between the identity provider and this server.
 LEEWAY_SECONDS = 30
 
@@ -52,6 +55,7 @@ class OidcVerifier:
         self.roles_claim = settings.oidc_roles_claim
         self._jwks_url = settings.oidc_jwks_url or None
         self._keys: jwt.PyJWKClient | None = None
+        self._failed: tuple[float, str] | None = None  # when discovery last failed, and why
 
     def principal(self, token: str) -> Principal:
         """The token's subject and flowsight roles; TokenRejected saying why it is not valid."""
@@ -69,9 +73,18 @@ class OidcVerifier:
         except jwt.PyJWKClientError:
             # PyJWT's message quotes the token's `kid`: the caller's text, of any length.
             raise TokenRejected(f"no signing key of {self.issuer} verifies it") from None
-        except (jwt.InvalidTokenError, httpx.HTTPError, KeyError, ValueError) as error:
+        except (jwt.PyJWTError, httpx.HTTPError, KeyError, ValueError) as error:
             raise TokenRejected(_bounded(str(error) or type(error).__name__)) from None
-        return Principal(str(claims["sub"]), frozenset(self._roles(claims)), OIDC)
+        except TypeError:
+            # PyJWT's answer to a header `alg` of another family than the issuer's key (ES256
+            # or EdDSA naming an RSA key's `kid`): no key of that family, so no signature.
+            raise TokenRejected(
+                f"its alg is not that of the {self.issuer} key its kid names"
+            ) from None
+        subject = str(claims["sub"]).strip()
+        if not subject:
+            raise TokenRejected("its sub is empty: the audit log could not say who read")
+        return Principal(subject, frozenset(self._roles(claims)), OIDC)
 
     def _roles(self, claims: dict[str, Any]) -> list[str]:
         value: Any = claims
@@ -85,9 +98,22 @@ class OidcVerifier:
 
     def _key_set(self) -> jwt.PyJWKClient:
         if self._keys is None:
-            url = self._jwks_url or _discover_jwks_url(self.issuer)
+            url = self._jwks_url or self._discovered()
             self._keys = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
         return self._keys
+
+    def _discovered(self) -> str:
+        """The JWKS address from the issuer; after a failure, the failure for a while: every
+        caller may present a token, and each must not wait on an unreachable issuer again."""
+        now = time.monotonic()
+        if self._failed is not None and now - self._failed[0] < DISCOVERY_RETRY_SECONDS:
+            raise TokenRejected(self._failed[1])
+        try:
+            return _discover_jwks_url(self.issuer)
+        except (httpx.HTTPError, KeyError, ValueError) as error:
+            why = f"the issuer's configuration could not be read ({type(error).__name__})"
+            self._failed = (now, why)
+            raise TokenRejected(why) from None
 
 
 def _is_publisher(role: str) -> bool:

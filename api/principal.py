@@ -3,6 +3,8 @@ configured and the credential looks like one, otherwise an API key (SPEC section
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
+
 from flowsight.api.auth import LOCAL_PRINCIPAL, Principal, key_holder, parse_api_keys
 from flowsight.api.oidc import OidcVerifier, TokenRejected, looks_like_jwt
 from flowsight.settings import Settings
@@ -36,6 +38,14 @@ class Authenticator:
                 else "the API key is not recognised"
             )
         return principal
+
+    async def authenticate_async(self, presented: str | None) -> Principal:
+        """`authenticate` for a coroutine: an OIDC token in a worker thread (its check may fetch
+        the issuer's configuration and keys over HTTP, which must never hold the event loop);
+        an API key on the loop (one SHA-256)."""
+        if presented is not None and self.oidc is not None and looks_like_jwt(presented):
+            return await run_in_threadpool(self.authenticate, presented)
+        return self.authenticate(presented)
 
     def principal(self, presented: str | None) -> Principal | None:
         """The holder of the API key `presented` (tokens are not keys), or None."""

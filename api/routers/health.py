@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flowsight.adapters.kafka.admin import BrokerUnreachable, wait_for_broker
 from flowsight.adapters.kafka.lag import ConsumerLag, consumed_topics
 from flowsight.adapters.readmodel.migrate import current_revision
-from flowsight.api.deps import ApiState, PresentedKey, StateDep, caller
+from flowsight.api.deps import ApiState, PresentedKey, StateDep, authenticated
 from flowsight.api.principal import Unauthenticated
 from flowsight.api.problems import Problem
 
@@ -63,7 +63,7 @@ async def readyz(request: Request, state: StateDep, presented: PresentedKey) -> 
         running = asyncio.ensure_future(_readiness(state))
         setattr(request.app.state, _READINESS, running)
     ready, body = await asyncio.shield(running)
-    shown = body if _may_see_operations(state, presented) else {}
+    shown = body if await _may_see_operations(state, presented) else {}
     return JSONResponse({"ready": ready, **shown}, status_code=200 if ready else 503)
 
 
@@ -97,11 +97,11 @@ async def _readiness(state: ApiState) -> tuple[bool, dict[str, Any]]:
     return ready, body
 
 
-def _may_see_operations(state: ApiState, presented: str | None) -> bool:
+async def _may_see_operations(state: ApiState, presented: str | None) -> bool:
     if state.settings.is_local:
         return True
     try:
-        return state.authenticator.authenticate(presented).has(METRICS_ROLE)
+        return (await state.authenticator.authenticate_async(presented)).has(METRICS_ROLE)
     except Unauthenticated:
         return False
 
@@ -134,7 +134,7 @@ async def _state_caught_up(state: ApiState) -> tuple[str, dict[str, int]]:
 )
 async def metrics(request: Request, state: StateDep, presented: PresentedKey) -> Response:
     if not state.settings.is_local:
-        principal = caller(state, presented)  # 401 without a valid credential
+        principal = await authenticated(state, presented)  # 401 without a valid credential
         if not principal.has(METRICS_ROLE):
             raise Problem(
                 403, "Forbidden", "this needs the 'metrics' role", who=principal.audit_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -171,12 +171,14 @@ async def _started(feed: LiveFeed) -> Position:
     return feed.start
 
 
-def still_allowed(authenticator: Authenticator, presented: str | None) -> Callable[[], bool]:
+def still_allowed(
+    authenticator: Authenticator, presented: str | None
+) -> Callable[[], Awaitable[bool]]:
     """Whether the credential that opened a stream still names a viewer (a token may expire)."""
 
-    def check() -> bool:
+    async def check() -> bool:
         try:
-            return authenticator.authenticate(presented).has("viewer")
+            return (await authenticator.authenticate_async(presented)).has("viewer")
         except Unauthenticated:
             return False
 
@@ -186,7 +188,7 @@ def still_allowed(authenticator: Authenticator, presented: str | None) -> Callab
 async def live_changes(
     first: list[Change],
     queue: asyncio.Queue[Change],
-    allowed: Callable[[], bool],
+    allowed: Callable[[], Awaitable[bool]],
     recheck_seconds: float,
 ) -> AsyncIterator[Change]:
     """`first`, then each change from `queue`, for as long as `allowed()`; then `closed`."""
@@ -196,11 +198,11 @@ async def live_changes(
         try:
             change = await asyncio.wait_for(queue.get(), recheck_seconds)
         except TimeoutError:
-            if not allowed():
+            if not await allowed():
                 yield CLOSED
                 return
             continue
-        if not allowed():
+        if not await allowed():
             yield CLOSED
             return
         yield change

@@ -9,15 +9,18 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
+from flowsight.api.oidc import OidcVerifier, TokenRejected
 from flowsight.settings import Settings
 from tests.api.audit_trail import audit_lines
 from tests.api.identity import (
@@ -122,3 +125,61 @@ def test_production_needs_api_keys_or_an_issuer() -> None:
         pseudonym_key="p" * 32,
         oidc_issuer="https://login.example.nhs.uk/realms/city",
     )
+
+
+def test_a_token_naming_the_issuer_s_key_with_another_family_s_alg_is_a_401_not_a_500(
+    oidc_client: TestClient, idp: IdentityProvider
+) -> None:
+    # The kid is the issuer's RSA key's; the header says ES256 and an EC key signed it.
+    forged = idp.token(key=ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
+
+    for path in ("/v1/delays", "/v1/pressure"):
+        response = oidc_client.get(path, headers=bearer(forged))
+
+        assert response.status_code == 401, response.text
+        assert "alg" in response.json()["detail"]
+
+
+def test_a_token_with_an_empty_subject_is_refused(
+    oidc_client: TestClient, idp: IdentityProvider
+) -> None:
+    response = oidc_client.get("/v1/delays", headers=bearer(idp.token(sub=" ")))
+
+    assert response.status_code == 401
+    assert "sub is empty" in response.json()["detail"]
+
+
+def test_an_issuer_that_cannot_be_read_is_asked_once_a_while_not_once_a_token() -> None:
+    asked: list[str] = []
+
+    class Down(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_error(503)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Down)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        issuer = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="local",  # the issuer here is plain HTTP
+            pseudonym_key="p" * 32,
+            oidc_issuer=issuer,
+            oidc_audience="flowsight",
+        )
+        verifier = OidcVerifier(settings)
+        token = jwt.encode({"sub": "x"}, "s" * 32, algorithm="HS256", headers={"kid": "k"})
+        reasons = set()
+        for _ in range(5):
+            with pytest.raises(TokenRejected) as refused:
+                verifier.principal(token)
+            reasons.add(str(refused.value))
+    finally:
+        server.shutdown()
+
+    assert asked == ["/.well-known/openid-configuration"], "one attempt, then its answer kept"
+    assert reasons == {"the issuer's configuration could not be read (HTTPStatusError)"}

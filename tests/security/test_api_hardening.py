@@ -150,6 +150,10 @@ def test_an_unexpected_error_is_a_500_problem_that_says_nothing_of_its_cause(
 # -- /v1/stream ends with its credential --------------------------------------------------------
 
 
+async def answer(allowed: bool) -> bool:
+    return allowed
+
+
 async def collect(changes: object) -> list[Change]:
     return [change async for change in changes]  # type: ignore[attr-defined]
 
@@ -166,7 +170,7 @@ async def test_a_stream_closes_once_its_credential_is_no_longer_valid() -> None:
 
     revoking = asyncio.create_task(revoke_later())
     received = await asyncio.wait_for(
-        collect(live_changes([first], queue, lambda: valid[0], 0.01)), timeout=5
+        collect(live_changes([first], queue, lambda: answer(valid[0]), 0.01)), timeout=5
     )
     await revoking
 
@@ -177,7 +181,7 @@ async def test_a_change_is_not_sent_to_a_caller_no_longer_allowed() -> None:
     queue: asyncio.Queue[Change] = asyncio.Queue()
     queue.put_nowait(Change("alert", {"n": 1}))
 
-    received = await collect(live_changes([], queue, lambda: False, 60))
+    received = await collect(live_changes([], queue, lambda: answer(False), 60))
 
     assert received == [CLOSED]
 
@@ -185,6 +189,9 @@ async def test_a_change_is_not_sent_to_a_caller_no_longer_allowed() -> None:
 def test_the_recheck_asks_the_authenticator_again(tmp_path: Path) -> None:
     authenticator = Authenticator(settings(tmp_path, "production"))
 
-    assert still_allowed(authenticator, VIEWER_KEY)()
-    assert not still_allowed(authenticator, METRICS_KEY)()  # no viewer role
-    assert not still_allowed(authenticator, "fs_revoked")()
+    def allowed(key: str) -> bool:
+        return asyncio.run(still_allowed(authenticator, key)())
+
+    assert allowed(VIEWER_KEY)
+    assert not allowed(METRICS_KEY)  # no viewer role
+    assert not allowed("fs_revoked")
