@@ -212,17 +212,20 @@ class Reading:
         return self.profile.codes.discharge_method.get(code, code)
 
     def destination(self) -> str:
-        """PV1-36/37 as a contract destination; an unknown code is `other`, with a warning.
+        """PV1-37 (discharged to location) as a contract destination, else PV1-36 (discharge
+        disposition), read with the same tables; neither mapped is `other`, with a warning.
 
         A death (PID-30 `Y`, the patient death indicator, or discharge method 4 or 5) is `died`,
-        whatever PV1-37 says.
+        whatever PV1-37 says. PV1-36 is a fallback: some PAS put the destination there, but it
+        is the discharge method, so one of those codes (1-3, 6-9) names no destination.
         """
         method = self.discharge_method()
         died = text(self.message, "PID", 30).upper() == "Y"
         if died or method in nhs_codes.DISCHARGE_METHODS_DIED:
             return DischargeDestination.DIED.value
         codes = self.profile.codes.discharge_destination
-        for where, value in (("PV1-36", method), ("PV1-37", text(self.message, "PV1", 37))):
+        unmapped = []
+        for where, value in (("PV1-37", text(self.message, "PV1", 37)), ("PV1-36", method)):
             if not value or (where == "PV1-36" and value in nhs_codes.DISCHARGE_METHODS_ALIVE):
                 continue
             mapped = codes.get(value)
@@ -232,13 +235,14 @@ class Reading:
                 else _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower())
             )
             if destination is not None:
-                return destination
-            # Refusing would leave the patient in a bed for ever; leaving is what counts.
-            self.warnings.append(
-                f"{where}: discharge destination {value!r} is not mapped; taken as 'other'"
-            )
-            return DischargeDestination.OTHER.value
-        return DischargeDestination.OTHER.value
+                break
+            unmapped.append(f"{where}: discharge destination {value!r} is not mapped")
+        else:
+            destination = DischargeDestination.OTHER.value
+            unmapped = [f"{warning}; taken as 'other'" for warning in unmapped]
+        # Refusing would leave the patient in a bed for ever; leaving is what counts.
+        self.warnings.extend(unmapped)
+        return destination
 
     def patient(self) -> dict[str, str]:
         """The NHS number (by the profile's rules) if valid, and the first local identifier."""

@@ -9,7 +9,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
 | A01, A04, A03, A11, A13 of class O, P or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
-| A03 discharge | discharge (PV1-36/37); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
+| A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
@@ -298,7 +298,7 @@ def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
 
 
 def _discharge(reading: Reading, visit: str) -> list[Fields]:
-    """A03: a discharge to the destination PV1-36/37 name, or the end of an ED attendance."""
+    """A03: a discharge to the destination PV1-37 (else PV1-36) names, or an ED departure."""
     message = reading.message
     moment = occurred(message, EVENT_TIME, DISCHARGE_TIME, RECORDED_TIME, SENT_TIME)
     clock = occurred(message, DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME, SENT_TIME)

@@ -255,6 +255,11 @@ def test_two_transfers_in_one_visit_have_different_event_ids() -> None:
         ("usual_residence_with_support", "", "usual_residence_with_support"),
         ("", "short_term_bed", "short_term_bed"),
         ("", "", "other"),
+        # PV1-37, the discharged-to location, wins over what PV1-36 holds; PV1-36 is a fallback.
+        ("01", "19", "usual_residence"),
+        ("Discharged", "65", "care_home_residential"),
+        ("usual_residence_with_support", "19", "usual_residence"),
+        ("usual_residence_with_support", "Home", "usual_residence_with_support"),
     ],
 )
 def test_discharge_destination(disposition: str, discharged_to: str, destination: str) -> None:
