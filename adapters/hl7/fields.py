@@ -47,10 +47,13 @@ _ADMISSION_METHODS: dict[str, str] = {
 #: The OID of the NHS number as an assigning authority (HL7 UK), in CX.4.2 with CX.4.3 `ISO`.
 NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 #: The first word of a textual PV1-4 (as Epic and others send it) → contract admission method.
-#: Maternity is an emergency, as NHS admission methods 31 and 32 are (`nhs_codes`).
+#: Maternity is an emergency, as NHS admission methods 31 and 32 are (`nhs_codes`). Epic
+#: abbreviates the first word: `Matern Ante`, `Emerg Other`, `Elect Wait`, `Elect Book`.
 _ADMISSION_WORDS: dict[str, str] = {
-    **dict.fromkeys(["EMERGENCY", "URGENT", "ACCIDENT", "MATERNITY", "MATERN"], _EMERGENCY),
-    **dict.fromkeys(["ELECTIVE", "ROUTINE", "PLANNED"], AdmissionMethod.ELECTIVE.value),
+    **dict.fromkeys(
+        ["EMERGENCY", "EMERG", "URGENT", "ACCIDENT", "MATERNITY", "MATERN"], _EMERGENCY
+    ),
+    **dict.fromkeys(["ELECTIVE", "ELECT", "ROUTINE", "PLANNED"], AdmissionMethod.ELECTIVE.value),
     "TRANSFER": AdmissionMethod.TRANSFER_IN.value,
 }
 _FIRST_WORD = re.compile(r"[^A-Z]+")

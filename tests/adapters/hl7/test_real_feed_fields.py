@@ -121,6 +121,11 @@ def arrival(trigger: str, admission_type: str, profile: MappingProfile = PROFILE
         ("Matern Ante", "emergency"),
         ("maternity", "emergency"),
         ("Transfer from other trust", "transfer_in"),
+        # Epic's abbreviated first words.
+        ("Elect Wait", "elective"),
+        ("Elect Book", "elective"),
+        ("Elect Plan", "elective"),
+        ("Emerg Other", "emergency"),
     ],
 )
 @pytest.mark.parametrize("trigger", ["A01", "A06"])
