@@ -22,6 +22,7 @@ from flowsight.adapters.hl7.parse import (
     repetitions,
     text,
 )
+from flowsight.adapters.hl7.parse import identifier as read_id  # `identifier` names a value below
 from flowsight.adapters.profile import (
     NOT_IN_A_BED,
     STANDARD_PATIENT_CLASSES,
@@ -256,20 +257,20 @@ class Reading:
         nhs_numbers: list[tuple[str, str]] = []
         local: dict[str, str] | None = None
         for number in range(1, repetitions(self.message, "PID", 3) + 1):
-            identifier = text(self.message, "PID", 3, 1, number)
+            identifier = read_id(self.message, "PID", 3, 1, number)
             if not identifier:
                 continue
             kind = text(self.message, "PID", 3, 5, number).upper()
-            authority = text(self.message, "PID", 3, 4, number)
+            authority = read_id(self.message, "PID", 3, 4, number)
             universal = text(self.message, "PID", 3, 4, number, subcomponent=2)
             if kind in kinds or {authority.upper(), universal.upper()} & authorities:
                 nhs_numbers.append(("PID-3", identifier))
             elif local is None:
-                system = authority or text(self.message, "MSH", 4)
+                system = authority or read_id(self.message, "MSH", 4)
                 if system:
                     local = {"local_id": identifier, "id_system": system}
-        if rules.read_pid2 and text(self.message, "PID", 2):
-            nhs_numbers.append(("PID-2", text(self.message, "PID", 2)))
+        if rules.read_pid2 and read_id(self.message, "PID", 2):
+            nhs_numbers.append(("PID-2", read_id(self.message, "PID", 2)))
         for where, candidate in nhs_numbers:
             problem = nhs_number_problem(normalise_nhs_number(candidate))
             if problem is None:

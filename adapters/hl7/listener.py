@@ -18,7 +18,6 @@ import logging
 import ssl
 from typing import Any
 
-import hl7
 from prometheus_client import CollectorRegistry
 
 from flowsight.adapters.hl7.fields import LocationMap
@@ -80,9 +79,6 @@ class MllpListener:
 
     async def start(self) -> None:
         """Listen on host:port (port 0 picks a free one; see `port`)."""
-        # The hl7 library logs the text of fields it cannot unescape, which may identify a patient.
-        for module in (hl7.util, hl7.containers):
-            module.logger.setLevel(logging.CRITICAL)
         self._server = await asyncio.start_server(
             self._serve, self.host, self.requested_port, backlog=ACCEPT_BACKLOG
         )

@@ -55,6 +55,7 @@ from flowsight.adapters.hl7.parse import (
     UNSUPPORTED_TRIGGER,
     first_time,
     has_segment,
+    identifier,
     message_trigger,
     occurred,
     text,
@@ -202,10 +203,10 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
 def _visit(reading: Reading) -> str:
     """The visit number (PV1-19.1); without one the patient account number (PID-18.1), which
     feeds outside the NHS often key the encounter by, with a warning."""
-    visit = text(reading.message, "PV1", 19)
+    visit = identifier(reading.message, "PV1", 19)
     if visit:
         return visit
-    account = text(reading.message, "PID", 18)
+    account = identifier(reading.message, "PID", 18)
     if not account:
         raise Refused(
             MISSING_FIELD,
@@ -335,7 +336,7 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
         # Where only the default service places PV1-6 it is read as the ED, as a class E arrival
         # there was: an attendance left open would breach for ever (map clinics by rule).
         if reading.at_front_door(before, PatientClass.EMERGENCY):
-            prior_visit = text(message, "MRG", 5) or visit  # a new visit number for the spell
+            prior_visit = identifier(message, "MRG", 5) or visit  # a new visit number for the spell
             admitted = AttendanceOutcome.ADMITTED.value
             department = reading.department(before)
             departure = _departure(reading, prior_visit, department, moment, moment, admitted)

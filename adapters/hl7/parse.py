@@ -12,6 +12,7 @@ and a time skipped when they go forward is read as GMT. Nothing here does I/O.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
@@ -53,6 +54,9 @@ READ_FIELDS: dict[str, frozenset[int]] = {
     "PV1": frozenset({2, 3, 4, 6, 19, 36, 37, 44, 45}),
     "MRG": frozenset({5}),
 }
+#: C0 and C1 control characters and DEL. No identifier holds one; only an escape (`\X00\`,
+#: `\X1B\`) decoded by the library can put one in a field.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: What `surrogateescape` makes of a byte a codec cannot read.
 _UNDECODED = re.compile("[\udc80-\udcff]")
 
@@ -202,10 +206,20 @@ def _parse(message: str, header: Any = None, *, read: frozenset[str] = READ_SEGM
         raise Unparseable(
             f"over {MAX_SEPARATORS} separators in its {names} segments", header, reason=TOO_COMPLEX
         )
+    _quiet_library()
     try:
         return hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError, AssertionError) as error:
         raise Unparseable(f"the message cannot be parsed: {error}", header) from None
+
+
+def _quiet_library() -> None:
+    """Silence the hl7 library's loggers: it logs the whole text of a field whose escape it
+    cannot decode (`Error decoding value [Z01], field [9434765919\\Z01\\]`), an NHS number or a
+    name. Every message is parsed here, whether the listener, `hl7 check` or a test reads it,
+    and this runs each time, so logging configured since cannot bring them back."""
+    for module in (hl7.util, hl7.containers):
+        module.logger.setLevel(logging.CRITICAL)
 
 
 def _start(found: re.Match[str]) -> int:
@@ -243,6 +257,30 @@ def text(
         return ""
     found = str(value).strip()
     return "" if found == '""' else found
+
+
+def identifier(
+    message: Any,
+    segment: str,
+    number: int,
+    component: int = 1,
+    repetition: int = 1,
+    *,
+    subcomponent: int = 1,
+) -> str:
+    """As `text`, for a field that identifies a patient or visit; Refused (invalid) when it
+    holds a control character, which only an escape such as `\\X0\\` puts there: read without
+    it, `RR8\\X0\\123` would name patient `RR8123`."""
+    value = text(message, segment, number, component, repetition, subcomponent=subcomponent)
+    if _CONTROL.search(value):
+        where = f"{segment}-{number}" + (f".{component}" if component > 1 else "")
+        raise Refused(
+            INVALID_FIELD,
+            where,
+            f"{where} holds a control character (an escape such as \\X0\\ decoded to one); "
+            "an identifier cannot",
+        )
+    return value
 
 
 def repetitions(message: Any, segment: str, number: int) -> int:

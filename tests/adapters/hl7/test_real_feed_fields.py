@@ -6,9 +6,11 @@ UCLH-DHCT/emap (hl7-reader/src/test/resources/Adt), with the NHS's published exa
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
+import hl7
 import pytest
 
 from flowsight.adapters.catalogue import load_catalogue
@@ -285,3 +287,31 @@ def test_class_e_on_a_ward_the_profile_maps_is_on_that_ward() -> None:
     assert [(e["event_type"], e["service"]) for e in discharged] == [("discharge", "lth-wards")]
     # Placed only by the default service, class E still says the emergency department.
     assert [(e["event_type"], e["service"]) for e in unmapped] == [("attendance", "lth-ed")]
+
+
+ESCAPED_IDS = (
+    "MSH|^~\\&|PAS|RR8|FS|LEEDS|20261123101500||ADT^A01|C1|P|2.4\r"
+    "EVN|A01|20261123101400\r"
+    "PID|1|9434765919\\Z01\\|{local}^^^RR8^MR||Smith^John\r"
+    "PV1|1|I|WARD7|C|||||||||||||||SPELL-1"
+)
+
+
+def test_hl7_check_logs_no_field_the_library_cannot_unescape(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a fresh process: the library's loggers as it leaves them.
+    for module in (hl7.util, hl7.containers):
+        monkeypatch.setattr(module.logger, "level", logging.NOTSET)
+    checker = Checker("RR8", PROFILE, CONTEXT, frozenset({"P"}))
+    with caplog.at_level(logging.DEBUG):
+        checker.check_bytes(ESCAPED_IDS.format(local="RR8123").encode())
+    assert "9434765919" not in caplog.text
+
+
+def test_a_control_character_an_escape_puts_in_an_identifier_is_refused() -> None:
+    checker = Checker("RR8", PROFILE, CONTEXT, frozenset({"P"}))
+    (outcome,) = checker.check_bytes(ESCAPED_IDS.format(local="RR8\\X0\\123").encode())
+    assert (outcome.ack, outcome.events) == ("AE", [])
+    assert outcome.refusal is not None
+    assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_invalid_field", "PID-3")
