@@ -82,7 +82,8 @@ STANDARD_PATIENT_CLASSES: dict[str, PatientClass] = {
     "N": PatientClass.UNKNOWN,
     "U": PatientClass.UNKNOWN,
 }
-#: Classes whose registration (A04) holds no bed and starts no attendance: counted, not published.
+#: Classes whose registration (A04) holds no bed and starts no attendance: counted, not published
+#: (of these, the end of a visit of the classes never admitted publishes nothing either).
 NOT_IN_A_BED = frozenset({PatientClass.OUTPATIENT, PatientClass.PREADMIT, PatientClass.RECURRING})
 
 

@@ -24,7 +24,6 @@ from flowsight.adapters.hl7.parse import (
 )
 from flowsight.adapters.hl7.parse import identifier as read_id  # `identifier` names a value below
 from flowsight.adapters.profile import (
-    NOT_IN_A_BED,
     STANDARD_PATIENT_CLASSES,
     Located,
     MappingProfile,
@@ -124,15 +123,15 @@ class Reading:
             )
         return located
 
-    def class_without_a_bed(self) -> PatientClass | None:
-        """PV1-2 when the visit holds no bed (class O, P, R) and PV1-3 is not an ED's place.
+    def class_without_a_bed(self, classes: frozenset[PatientClass]) -> PatientClass | None:
+        """PV1-2 when it is one of `classes` (that hold no bed) and PV1-3 is not an ED's place.
 
         Read before PV1-3 is placed, so a clinic no rule maps is no refusal: nothing is
         published for it. A no-bed class at a place a rule (or the default) gives the ED is
         still an attendance there.
         """
         patient_class = self.patient_class()
-        if patient_class not in NOT_IN_A_BED:
+        if patient_class not in classes:
             return None
         located = self._locate(self._location_parts(3))
         return None if located and located.service in self.front_door else patient_class

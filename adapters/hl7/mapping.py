@@ -7,7 +7,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 |---|---|---|
 | A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
-| A01, A04, A03, A11, A13 of class O, P or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
+| A04 of class O, P or R; A01, A03, A11, A13 of class O or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
 | A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
@@ -61,6 +61,7 @@ from flowsight.adapters.hl7.parse import (
     text,
 )
 from flowsight.adapters.profile import (
+    NOT_IN_A_BED,
     Located,
     MappingProfile,
     PatientClass,
@@ -84,10 +85,18 @@ MESSAGE_REJECTIONS = frozenset(
 Fields = dict[str, Any]
 #: Triggers that change nothing flowsight tracks: acknowledged AA and not published.
 NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
-#: Triggers that publish nothing for a visit whose class holds no bed (O, P, R), unless it is
-#: at the ED: acknowledged AA and counted `not_in_a_bed`. A visit's start, end and their cancels
-#: alike: stays are kept per service, so the A03 of a clinic visit would end a ward stay.
-NO_BED_UNTRACKED = frozenset({"A01", "A03", "A04", "A11", "A13"})
+#: Classes never admitted: outpatient and recurring visits, whose A01 is a visit notification
+#: (A01 is "admit/visit notification"). Preadmit is not one: some PAS, like the public samples,
+#: keep class P on the visit they admit with an A01, and its A03 discharges.
+NEVER_ADMITTED = frozenset({PatientClass.OUTPATIENT, PatientClass.RECURRING})
+#: Triggers that publish nothing, away from the ED, for a visit of these classes: acknowledged
+#: AA and counted `not_in_a_bed`. A registration (A04) of class O, P or R starts nothing; a
+#: visit never admitted starts nothing, and its end and cancels end nothing: stays are kept per
+#: service, so the A03 of a clinic visit would otherwise end the patient's ward stay.
+NO_BED_UNTRACKED = {
+    "A04": NOT_IN_A_BED,
+    **dict.fromkeys(("A01", "A03", "A11", "A13"), NEVER_ADMITTED),
+}
 #: Envelope fields first, in contract order, so published events read like the SPEC's.
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
@@ -184,7 +193,8 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
         "patient": reading.patient(),
         "episode_id": visit,
     }
-    no_bed = reading.class_without_a_bed() if trigger in NO_BED_UNTRACKED else None
+    untracked = NO_BED_UNTRACKED.get(trigger)
+    no_bed = reading.class_without_a_bed(untracked) if untracked else None
     if no_bed is not None:
         return NoChange(
             f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings

@@ -110,17 +110,17 @@ def test_an_outpatient_registration_at_a_clinic_no_rule_maps_is_acknowledged() -
     assert (outcome.ack, outcome.events, outcome.refusal) == ("AA", [], None)
 
 
-@pytest.mark.parametrize(
-    ("trigger", "evn"),
-    [
-        ("A01", "EVN|A01|20261123100000"),
-        ("A03", "EVN|A03|20261123110000"),
-        ("A11", "EVN|A11|20261123110000|||C|20261123100000"),
-        ("A13", "EVN|A13|20261123120000|||C|20261123110000"),
-    ],
-)
-@pytest.mark.parametrize("patient_class", ["O", "P", "R"])
-def test_the_messages_of_a_visit_that_holds_no_bed_publish_nothing(
+VISIT = [
+    ("A01", "EVN|A01|20261123100000"),
+    ("A03", "EVN|A03|20261123110000"),
+    ("A11", "EVN|A11|20261123110000|||C|20261123100000"),
+    ("A13", "EVN|A13|20261123120000|||C|20261123110000"),
+]
+
+
+@pytest.mark.parametrize(("trigger", "evn"), VISIT)
+@pytest.mark.parametrize("patient_class", ["O", "R"])
+def test_the_messages_of_a_visit_never_admitted_publish_nothing(
     trigger: str, evn: str, patient_class: str
 ) -> None:
     # Stays are kept per service: a discharge from this visit would end the patient's real
@@ -128,6 +128,17 @@ def test_the_messages_of_a_visit_that_holds_no_bed_publish_nothing(
     clinic = pv1(f2=patient_class, f3="FRACTURE CLINIC", f19="OP-77", f44="20261123100000")
     (outcome,) = checked((msh(trigger), evn, PID, clinic + "|20261123110000"))
     assert (outcome.ack, outcome.events, outcome.refusal) == ("AA", [], None)
+
+
+def test_a_preadmit_class_kept_on_an_admitted_visit_admits_and_discharges() -> None:
+    # Some PAS, like the public samples, keep class P on the visit an A01 admits.
+    ward = pv1(f2="P", f3="LGI^WARD7^B1", f19="V-5", f44="20261123100000")
+    admitted, discharged = checked(
+        (msh("A01"), "EVN|A01|20261123100000", PID, ward),
+        (msh("A03"), "EVN|A03|20261123110000", PID, ward + "|20261123110000"),
+    )
+    assert [e["event_type"] for e in admitted.events] == ["admission"]
+    assert [e["event_type"] for e in discharged.events] == ["discharge"]
 
 
 def test_an_outpatient_visit_ends_nothing_of_the_inpatient_stay_before_it() -> None:
