@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -146,8 +147,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
-        if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 32:
-            raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be at least 32 characters long")
+        if self.pseudonym_key is not None:
+            _check_pseudonym_key(self.pseudonym_key.get_secret_value())
         _check_kafka_security(self)
         if self.is_local:
             return self
@@ -160,13 +161,13 @@ class Settings(BaseSettings):
                 "FLOWSIGHT_PSEUDONYM_KEY must be set: patient pseudonyms are keyed with it "
                 f"(e.g. `openssl rand -hex 32`) {unlocked}"
             )
-        if not self.api_keys and not self.oidc_issuer:
+        if not self.api_keys.replace(",", "").strip() and not self.oidc_issuer:
             raise ValueError(
                 "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set: create keys with "
                 f"`flowsight keys create`, or name your identity provider {unlocked}"
             )
         for name, url in (("ISSUER", self.oidc_issuer), ("JWKS_URL", self.oidc_jwks_url)):
-            if url and not url.startswith("https://"):
+            if url and not (url.startswith("https://") and urlsplit(url).hostname):
                 raise ValueError(
                     f"FLOWSIGHT_OIDC_{name} must be an https:// address: tokens are verified "
                     f"with the keys fetched from it {unlocked}"
@@ -267,6 +268,30 @@ def local_pseudonym_key(path: Path) -> str:
         finally:
             draft.unlink()
     return path.read_text(encoding="utf-8").strip()
+
+
+#: Fewest different characters a pseudonym key may have: `openssl rand -hex 32` has about 16.
+PSEUDONYM_KEY_MIN_DISTINCT = 8
+
+
+def _check_pseudonym_key(key: str) -> None:
+    """Refuse a pseudonym key anyone could guess: short, a placeholder left as shipped (the
+    example Secret's `<set out of band: ...>`), spaces, or a character repeated. Whoever holds
+    the key can re-identify every patient (docs/security.md). The message never quotes it."""
+    if len(key) < 32:
+        raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be at least 32 characters long")
+    if key.startswith("<") and key.endswith(">"):
+        raise ValueError(
+            "FLOWSIGHT_PSEUDONYM_KEY is still the example's placeholder: set a random one "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    if not key.isprintable() or any(c.isspace() for c in key):
+        raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must not hold spaces or control characters")
+    if len(set(key)) < PSEUDONYM_KEY_MIN_DISTINCT:
+        raise ValueError(
+            f"FLOWSIGHT_PSEUDONYM_KEY has fewer than {PSEUDONYM_KEY_MIN_DISTINCT} different "
+            "characters: set a random one (e.g. `openssl rand -hex 32`)"
+        )
 
 
 def _check_kafka_security(settings: Settings) -> None:

@@ -68,7 +68,7 @@ def oidc_client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterato
         # The test identity provider serves plain HTTP, which only local mode accepts; keys and
         # an issuer are configured, so nothing here is open.
         environment="local",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         database_url=database,
         data_dir=tmp_path,
         api_keys=entry,

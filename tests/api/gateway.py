@@ -66,7 +66,7 @@ def settings(tmp_path: Path) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         api_keys=",".join([RR8_ENTRY, TRUSTS_ENTRY, VIEWER_ENTRY, ADMIN_ENTRY]),
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}",
         # Nothing listens here: any real Kafka write fails fast.
         kafka_bootstrap=f"127.0.0.1:{free_port()}",

@@ -20,7 +20,7 @@ def api_settings(database_url: str, data_dir: Path, api_keys: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         database_url=database_url,
         data_dir=data_dir,
         api_keys=api_keys,

@@ -27,7 +27,7 @@ def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         _env_file=None,
         environment="test",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         database_url=database,
         data_dir=tmp_path,
         api_keys=",".join(entry for _key, entry in KEYS.values()),

@@ -16,7 +16,7 @@ from flowsight.api.auth import (
 from flowsight.api.principal import Authenticator
 from flowsight.settings import Settings
 
-PSEUDONYM_KEY = "p" * 32
+PSEUDONYM_KEY = "0123456789abcdef" * 2
 
 
 def authenticator(environment: str, *entries: str) -> Authenticator:

@@ -118,11 +118,11 @@ def test_api_keys_still_work_beside_tokens(oidc_client: TestClient) -> None:
 
 def test_production_needs_api_keys_or_an_issuer() -> None:
     with pytest.raises(ValueError, match="FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER"):
-        Settings(_env_file=None, environment="production", pseudonym_key="p" * 32)  # type: ignore[call-arg]
+        Settings(_env_file=None, environment="production", pseudonym_key="0123456789abcdef" * 2)  # type: ignore[call-arg]
     Settings(  # type: ignore[call-arg]
         _env_file=None,
         environment="production",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         oidc_issuer="https://login.example.nhs.uk/realms/city",
     )
 
@@ -167,7 +167,7 @@ def test_an_issuer_that_cannot_be_read_is_asked_once_a_while_not_once_a_token() 
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             environment="local",  # the issuer here is plain HTTP
-            pseudonym_key="p" * 32,
+            pseudonym_key="0123456789abcdef" * 2,
             oidc_issuer=issuer,
             oidc_audience="flowsight",
         )

@@ -37,7 +37,7 @@ def test_the_command_writes_html_and_csv_of_the_week(
     week = iso_week(midnight(MONDAY))
     env = {
         "FLOWSIGHT_ENVIRONMENT": "test",
-        "FLOWSIGHT_PSEUDONYM_KEY": "p" * 32,
+        "FLOWSIGHT_PSEUDONYM_KEY": "0123456789abcdef" * 2,
         "FLOWSIGHT_API_KEYS": new_api_key("reporter", ["viewer"])[1],
         "FLOWSIGHT_DATABASE_URL": url,
     }

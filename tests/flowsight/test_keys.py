@@ -27,7 +27,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def settings_env(keys: str) -> dict[str, str]:
     return {
         "FLOWSIGHT_ENVIRONMENT": "test",
-        "FLOWSIGHT_PSEUDONYM_KEY": "p" * 32,
+        "FLOWSIGHT_PSEUDONYM_KEY": "0123456789abcdef" * 2,
         "FLOWSIGHT_API_KEYS": keys,
     }
 

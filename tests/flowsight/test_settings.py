@@ -16,7 +16,7 @@ from flowsight.adapters.notify.routes import alert_routes
 from flowsight.api.auth import new_api_key
 from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, REPO_ROOT, Settings
 
-KEY_32 = "k" * 32
+KEY_32 = "0123456789abcdef" * 2
 API_KEYS = new_api_key("bed-managers", ["viewer"])[1]
 
 
@@ -312,3 +312,46 @@ def test_a_worker_s_static_member_name_is_stable_and_differs_by_metrics_port(
 def test_a_worker_id_kafka_would_refuse_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="worker_id"):
         Settings(_env_file=None, worker_id="two words")
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("<set out of band: openssl rand -hex 32>", "placeholder"),  # the example Secret's
+        (" " * 40, "spaces"),
+        ("0123456789abcdef 0123456789abcdef", "spaces"),
+        ("abababababababababababababababab", "different characters"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["local", "production"])
+def test_a_pseudonym_key_anyone_could_guess_is_refused_without_being_quoted(
+    monkeypatch: pytest.MonkeyPatch, environment: str, key: str, said: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", environment)
+    monkeypatch.setenv("FLOWSIGHT_API_KEYS", API_KEYS)
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", key)
+
+    message = refusal()
+    assert said in message
+    assert key not in message
+
+
+@pytest.mark.parametrize("keys", [",", " , ", " "])
+def test_production_with_api_keys_that_name_no_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, keys: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    monkeypatch.setenv("FLOWSIGHT_API_KEYS", keys)
+
+    assert "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER" in refusal()
+
+
+def test_production_with_an_issuer_without_a_host_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    monkeypatch.setenv("FLOWSIGHT_OIDC_ISSUER", "https://")
+
+    assert "FLOWSIGHT_OIDC_ISSUER must be an https:// address" in refusal()

@@ -32,7 +32,7 @@ def settings(tmp_path: Path, environment: str, **extra: object) -> Settings:
     upgrade(database)
     values: dict[str, Any] = {
         "environment": environment,
-        "pseudonym_key": "p" * 32,
+        "pseudonym_key": "0123456789abcdef" * 2,
         "api_keys": ",".join([VIEWER_ENTRY, CASELOAD_ENTRY, METRICS_ENTRY]),
         "database_url": database,
         "data_dir": tmp_path,

@@ -98,7 +98,7 @@ def client(tmp_path: Path, writer: RecordingWriter) -> Iterator[TestClient]:
     settings = Settings(
         _env_file=None,
         environment="production",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         api_keys=f"{PUBLISHER_ENTRY},{READER_ENTRY}",
         database_url=database,
         data_dir=tmp_path,

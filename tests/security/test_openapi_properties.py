@@ -148,7 +148,7 @@ def test_production_tells_clients_how_to_authenticate(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,
         environment="production",
-        pseudonym_key="p" * 32,
+        pseudonym_key="0123456789abcdef" * 2,
         api_keys=KEY_ENTRY,
         database_url=database,
         data_dir=tmp_path,
