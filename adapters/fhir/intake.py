@@ -31,6 +31,7 @@ from flowsight.adapters.fhir.outcome import (
     refused_all,
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex
+from flowsight.adapters.fhir.strict import each_key_once, unreadable
 from flowsight.adapters.fhir.xml_body import XmlRefused, resource_from_xml
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import (
@@ -84,7 +85,7 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
             return Answer(refusal.status, [issue], [(body, refusal.rejected)])
     else:
         try:
-            document = json.loads(body)
+            document = json.loads(body, object_pairs_hook=each_key_once)
         except (ValueError, RecursionError) as problem:
             return _bad_body(
                 body, resource_type, MALFORMED_JSON, f"the body is not JSON: {problem}"
@@ -255,6 +256,12 @@ def _examine(
     document: dict[str, Any], raw: bytes, prefix: str, reading: Reading, bundle: BundleIndex
 ) -> Examined | Answer:
     """The events an Encounter at `prefix` becomes, or a 422 saying why it cannot become any."""
+    issues = unreadable(document, prefix)
+    if issues:
+        first = issues[0]
+        reason = first.reason or INVALID_FHIR
+        rejected = Rejected(reason, _relative(first.expression), first.diagnostics)
+        return Answer(422, issues, [(raw, rejected)])
     encounter, issues = _parsed(Encounter, document, prefix)
     if encounter is None:
         first = issues[0]

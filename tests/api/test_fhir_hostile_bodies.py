@@ -91,3 +91,40 @@ async def test_an_nhs_number_in_free_text_never_comes_back_in_the_answer(
     for answer in (accepted, refused):
         assert NHS_NUMBER not in answer.text.replace(" ", "")
         assert "[nhs-number?]" in answer.text
+
+
+async def test_a_time_sent_as_a_number_is_refused_naming_it_never_read_as_1970(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    numeric = encounter(period={"start": 20250310})
+
+    response = await post_fhir(client, "/fhir/Encounter", numeric)
+
+    assert response.status_code == 422
+    assert ("error", "structure", "Encounter.period.start", "invalid_fhir") in issues(response)
+    assert writer.published == [] and len(writer.dead_letters) == 1
+
+
+async def test_a_modifier_extension_is_refused_naming_it_not_ignored(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    negated = encounter(modifierExtension=[{"url": "https://x.example/not", "valueBoolean": True}])
+
+    response = await post_fhir(client, "/fhir/Encounter", negated)
+
+    assert response.status_code == 422
+    assert issues(response)[0][1:3] == ("not-supported", "Encounter.modifierExtension")
+    assert writer.published == []
+
+
+async def test_a_key_sent_twice_is_a_400_not_the_last_one_winning(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    body = json.dumps(encounter(status="entered-in-error")).rstrip("}")
+    twice = (body + ', "status": "in-progress"}').encode()  # the retraction would be lost
+
+    response = await post_fhir(client, "/fhir/Encounter", twice)
+
+    assert response.status_code == 400
+    assert "'status' appears twice" in response.text
+    assert writer.published == [] and [d["raw"] for d in writer.dead_letters] == [twice]
