@@ -22,6 +22,11 @@ UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
 
 #: The system of a patient's NHS number in an identifier (UK Core).
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+#: Every system an NHS number is sent under: UK Core's, the NHS number's OID (as HL7 v2 and
+#: older interfaces give it), and the DSTU2 profiles' address still found in older feeds.
+NHS_NUMBER_SYSTEMS = frozenset(
+    {NHS_NUMBER_SYSTEM, "urn:oid:2.16.840.1.113883.2.1.4.1", "http://fhir.nhs.net/Id/nhs-number"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ def episode(encounter: Encounter) -> tuple[str, str]:
     An identifier in the NHS number's system is the patient's, put there by mistake, never the
     spell's: it is passed over, or the number would name every event, in Kafka and answers."""
     for index, identifier in enumerate(encounter.identifier or []):
-        if identifier.value and identifier.system != NHS_NUMBER_SYSTEM:
+        if identifier.value and identifier.system not in NHS_NUMBER_SYSTEMS:
             return identifier.value, f"Encounter.identifier[{index}].value"
     if encounter.id:
         return encounter.id, "Encounter.id"

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from flowsight.adapters.fhir.elements import (
     INVALID_FHIR,
     NHS_NUMBER_SYSTEM,
+    NHS_NUMBER_SYSTEMS,
     UNSUPPORTED_ENCOUNTER,
     Note,
     problems,
@@ -130,7 +131,7 @@ def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict
     subject = encounter.subject
     identifier = subject.identifier if subject else None
     if identifier is not None and identifier.value:
-        if identifier.system == NHS_NUMBER_SYSTEM:
+        if identifier.system in NHS_NUMBER_SYSTEMS:
             return {"nhs_number": identifier.value}, "Encounter.subject.identifier.value"
         if not identifier.system:
             raise Refused(
@@ -188,7 +189,7 @@ def _searched_identity(target: str) -> dict[str, str] | None:
     system, bar, value = searched[0].rpartition("|")
     if not (bar and system and value):
         return None
-    if system == NHS_NUMBER_SYSTEM:
+    if system in NHS_NUMBER_SYSTEMS:
         return {"nhs_number": value}
     return {"local_id": value, "id_system": system}
 
@@ -201,11 +202,11 @@ def patient_identity(found: Patient) -> dict[str, str] | None:
     usable = [(i.value, i.system) for i in found.identifier or [] if i.value and i.use != "old"]
     identity: dict[str, str] = {}
     for value, system in usable:
-        if system == NHS_NUMBER_SYSTEM:
+        if system in NHS_NUMBER_SYSTEMS:
             identity = {"nhs_number": value}
             break
     for value, system in usable:
-        if system and system != NHS_NUMBER_SYSTEM:
+        if system and system not in NHS_NUMBER_SYSTEMS:
             return {**identity, "local_id": value, "id_system": system}
     return identity or None
 

@@ -378,6 +378,16 @@ def test_statuses_before_admission_are_not_supported(status: str) -> None:
 # -- identity ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "system", ["urn:oid:2.16.840.1.113883.2.1.4.1", "http://fhir.nhs.net/Id/nhs-number"]
+)
+def test_an_nhs_number_under_its_oid_or_older_address_is_the_nhs_number(system: str) -> None:
+    # A local id would give the patient a second pseudonym and skip the check digit.
+    document = encounter(subject={"identifier": {"system": system, "value": NHS_NUMBER}})
+
+    assert bodies(document)[0]["patient"] == {"nhs_number": NHS_NUMBER}
+
+
 def test_a_local_patient_identifier_becomes_local_id_and_its_system() -> None:
     document = encounter(
         subject={"identifier": {"system": "https://fhir.rr8.example/Id/mrn", "value": "MRN-1"}}
