@@ -172,6 +172,15 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
             refusals.append(refused(_as_json(entry), rejected, prefix))
             continue
         raw = _as_json(resource)
+        request = entry.get("request")
+        if isinstance(request, dict) and str(request.get("method", "")).upper() == "DELETE":
+            message = (
+                f"Bundle.entry[{index}] is a DELETE of an Encounter: flowsight publishes nothing "
+                "for a delete; retract an Encounter by sending it with status entered-in-error"
+            )
+            rejected = Rejected(UNSUPPORTED_ENCOUNTER, ".request.method", message)
+            refusals.append(refused(raw, rejected, f"Bundle.entry[{index}]"))
+            continue
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)

@@ -128,3 +128,17 @@ async def test_a_key_sent_twice_is_a_400_not_the_last_one_winning(
     assert response.status_code == 400
     assert "'status' appears twice" in response.text
     assert writer.published == [] and [d["raw"] for d in writer.dead_letters] == [twice]
+
+
+async def test_a_delete_entry_carrying_an_encounter_publishes_no_admission(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    document = bundle(encounter())
+    document["entry"][0]["request"] = {"method": "DELETE", "url": "Encounter/enc-1"}
+
+    response = await post_fhir(client, "/fhir", document)
+
+    assert response.status_code == 422
+    assert issues(response)[0][2] == "Bundle.entry[0].request.method"
+    assert "entered-in-error" in response.text
+    assert writer.published == []
