@@ -36,6 +36,20 @@ from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_
 NOT_YET = frozenset({"planned", "reserved"})
 
 
+#: What a retraction of an Encounter that never began is answered with.
+NEVER_BEGAN = (
+    "every location is planned or reserved, so the Encounter never began: nothing was "
+    "published for it, and nothing is retracted"
+)
+
+
+def never_began(encounter: Encounter) -> bool:
+    """Whether the Encounter lists locations and every one of them is only planned or reserved
+    (a bare Encounter, with no location at all, says nothing of where it was: not this)."""
+    locations = encounter.location or []
+    return bool(locations) and all(entry.status in NOT_YET for entry in locations)
+
+
 @dataclass(frozen=True, slots=True)
 class Stay:
     """One location of the Encounter's history: where (service, unit) and since when."""

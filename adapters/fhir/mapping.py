@@ -26,7 +26,7 @@ from flowsight.adapters.fhir.elements import (
     location_element,
     timestamp,
 )
-from flowsight.adapters.fhir.locations import Places, Stay, stays
+from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, part_of, patient
 from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
@@ -162,6 +162,9 @@ def _events(
             "department, and entered-in-error or cancelled to retract",
         )
     in_order(encounter.period, "Encounter.period")
+    if status in RETRACTED_STATUSES and never_began(encounter):
+        reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
+        return []  # nothing was published for it, so nothing is retracted
     snapshot = _snapshot(encounter, organisation, reading)
     in_department = _department(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:

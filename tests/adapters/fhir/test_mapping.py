@@ -361,6 +361,17 @@ def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str
     assert {c["occurred_at"] for c in cancellations} == {"2025-03-10T09:45:00+00:00"}
 
 
+@pytest.mark.parametrize("status", ["cancelled", "entered-in-error"])
+def test_an_encounter_that_never_began_is_retracted_with_nothing_and_a_note(status: str) -> None:
+    planned = {"location": {"identifier": {"value": "lth-wards"}}, "status": "planned"}
+
+    mapped = mapped_of(encounter(status=status, location=[planned]))
+
+    assert mapped.events == []
+    assert [note.element for note in mapped.notes] == ["Encounter.location"]
+    assert "never began" in mapped.notes[0].message
+
+
 def test_a_retraction_without_last_updated_is_timed_now() -> None:
     document = encounter(status="entered-in-error", meta=None)
 
