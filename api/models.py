@@ -211,8 +211,9 @@ class AckIn(BaseModel):
 
 
 class ThresholdIn(BaseModel):
-    # Numbers only, as the document says: not `true` or "25" read as one; no field but these.
-    model_config = ConfigDict(strict=True, extra="forbid")
+    # Numbers only, as the document says: not `true` or "25" read as one, nor NaN or Infinity
+    # (JSON has neither, Python's reader takes both); no field but these.
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     level2: float
     level3: float

@@ -209,3 +209,20 @@ def test_viewers_see_a_delivery_failed_but_not_the_receivers_answer(
 
     assert (delivery("viewer")["state"], delivery("viewer")["last_error"]) == ("failed", None)
     assert delivery("admin")["last_error"] == answer  # on-call (with viewer) and admins see it
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_threshold_that_is_not_a_finite_number_is_refused_naming_its_field(
+    client: TestClient, number: str
+) -> None:
+    body = f'{{"level2": {number}, "level3": 30, "level4": 45}}'
+    refused = client.put(
+        "/v1/thresholds/lch-ucr/queue_length",
+        headers={**as_role("admin"), "Content-Type": "application/json"},
+        content=body,
+    )
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "body.level2", "message": "Input should be a finite number"}
+    ]
