@@ -121,4 +121,7 @@ def problems(invalid: Exception) -> str:
             ".".join(str(part) for part in error["loc"] if part != "root") + f": {error['msg']}"
             for error in invalid.errors(include_url=False)
         )
+    if isinstance(invalid, KeyError) and invalid.args and isinstance(invalid.args[0], str):
+        # fhir.resources' XML reader meeting an element R4 does not have: its name, not a value.
+        return f"no element {invalid.args[0][:40]!r} in FHIR R4 (an R5 or misspelt element?)"
     return type(invalid).__name__

@@ -74,3 +74,19 @@ async def test_a_transaction_with_a_patient_and_a_trust_location_is_published(
     assert admission["patient"] == {"nhs_number": "9434765919"}
     assert (admission["service"], admission["unit"]) == ("lth-wards", "Ward 12")
     assert ("information", "informational", "Bundle.entry[0]", None) in issues(response)
+
+
+async def test_an_xml_encounter_with_an_element_r4_lacks_is_refused_naming_it(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    r5 = XML_ENCOUNTER.replace(
+        b'<period><start value="2025-03-10T09:40:00+00:00"/></period>',
+        b'<actualPeriod><start value="2025-03-10T09:40:00+00:00"/></actualPeriod>',
+    )
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+
+    response = await client.post("/fhir/Encounter", content=r5, headers=headers)
+
+    assert response.status_code == 422
+    assert "'actualPeriod'" in response.text
+    assert writer.published == [] and len(writer.dead_letters) == 1
