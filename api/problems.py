@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowsight.services.pseudonym import without_nhs_numbers
+
 log = logging.getLogger("flowsight.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -47,7 +49,19 @@ def problem_response(
         "instance": request.url.path,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(_blanked(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def _blanked(value: Any) -> Any:
+    """`value` with NHS-number shapes blanked in every string: a refusal may quote what the
+    caller put in a field or the path, and no answer carries an NHS number (SPEC section 9)."""
+    if isinstance(value, str):
+        return without_nhs_numbers(value)
+    if isinstance(value, dict):
+        return {key: _blanked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_blanked(item) for item in value]
+    return value
 
 
 #: The most of a caller's path and of a refusal's reason a log line quotes.

@@ -22,6 +22,7 @@ from flowsight.api.routers.events import HTTP_BATCH_MAX, HTTP_BODY_MAX_BYTES
 from flowsight.context import build_api
 from tests.api.gateway import (
     ADMIN_KEY,
+    NHS_NUMBER,
     RR8_KEY,
     TRUSTS_KEY,
     VIEWER_KEY,
@@ -489,3 +490,21 @@ async def test_the_openapi_document_lists_both_ways_in(client: httpx.AsyncClient
 
     assert {"/v1/events", "/fhir/Encounter", "/fhir"} <= set(paths)
     assert "requestBody" in paths["/v1/events"]["post"]
+
+
+async def test_a_refusal_never_answers_with_an_nhs_number_the_caller_put_in_a_field(
+    client: httpx.AsyncClient,
+) -> None:
+    misplaced = [
+        event(service=NHS_NUMBER),
+        event(source=f"{NHS_NUMBER}/pas"),
+        {**event(), NHS_NUMBER: "x"},
+    ]
+
+    for body in misplaced:
+        response = await post_events(client, [body])
+
+        assert response.status_code == 422, response.text
+        assert NHS_NUMBER not in response.text and "[nhs-number?]" in response.text
+    missing = await client.get(f"/v1/services/{NHS_NUMBER}", headers=auth(VIEWER_KEY))
+    assert missing.status_code == 404 and NHS_NUMBER not in missing.text
