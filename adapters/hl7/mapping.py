@@ -14,6 +14,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
 | A08, A28, A31 | none: demographics only | |
+| none (MSH-9.2 and EVN-1 empty) | none: refused AR `hl7_unsupported_trigger` at MSH-9.2 | |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) | |
 
 - **Event ids** come from the visit (PV1-19.1), the kind and a time in UTC (`20261123T093000Z`), never
@@ -170,6 +171,10 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
             + ")",
         )
     trigger = message_trigger(message)
+    if not trigger:  # MSH-9.2 is required from v2.3; before it, EVN-1 named the event
+        raise Refused(
+            UNSUPPORTED_TRIGGER, "MSH-9.2", "MSH-9 names no trigger event, nor does EVN-1"
+        )
     decision = reading.profile.hl7.decides(trigger)
     if decision == "refuse":
         raise Refused(
@@ -179,7 +184,7 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
             + ", ".join(sorted(reading.profile.hl7.take)),
         )
     if decision == "ignore":
-        return NoChange(f"{trigger or 'no trigger'} is not taken: acknowledged", "not_taken")
+        return NoChange(f"{trigger} is not taken: acknowledged", "not_taken")
     if trigger in NO_FLOW_CHANGE:
         return NoChange(f"{trigger} updates patient information only")
     for segment in ("PID", "PV1"):
