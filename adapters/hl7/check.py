@@ -57,7 +57,8 @@ class Checker:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
             refusal = Rejected(unreadable.reason, unreadable.field, str(unreadable))
-            return Outcome("AR", refusal=refusal)
+            rejected = unreadable.reason in MESSAGE_REJECTIONS  # else a field's bytes: AE
+            return Outcome("AR" if rejected else "AE", refusal=refusal)
         message = parsed.message
         outcome = Outcome("AA", message_trigger(message), control_id(message))
         front_door = frozenset(

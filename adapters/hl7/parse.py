@@ -154,7 +154,8 @@ def _replacing(
     raw: bytes, encoding: str, declared: str, header: Any
 ) -> tuple[str, tuple[str, ...]]:
     """`raw` decoded with each byte `encoding` cannot read replaced by U+FFFD, and a warning per
-    field that had one; Unparseable, naming the field, when it is one flowsight reads.
+    field that had one; Unparseable (`INVALID_FIELD`, answered AE) naming the field when it is
+    one flowsight reads.
 
     A sender that declares UTF-8 and lets one Windows byte through (a name, an address) loses no
     admission for it: flowsight reads ids, places, codes and times, not names.
@@ -172,8 +173,11 @@ def _replacing(
         number = line.count(separator) + (line[:3] == "MSH")
         where = f"{line[:3]}-{number}"
         if number in READ_FIELDS.get(line[:3], ()):
-            raise Unparseable(
-                f"{where} holds bytes that are not {declared} (MSH-18)", header, field=where
+            raise Unparseable(  # an error in the content, the sender's to fix: AE
+                f"{where} holds bytes that are not {declared} (MSH-18)",
+                header,
+                reason=INVALID_FIELD,
+                field=where,
             )
         fields[where] = None
     warnings = tuple(

@@ -238,7 +238,11 @@ def test_a_byte_outside_the_declared_charset_in_a_read_field_is_refused_naming_i
     )
     (outcome,) = Checker("RR8", PROFILE, CONTEXT, frozenset({"P"})).check_bytes(raw)
     assert outcome.refusal is not None
-    assert (outcome.ack, outcome.refusal.field) == ("AR", "PV1-3")
+    assert (outcome.ack, outcome.refusal.reason, outcome.refusal.field) == (
+        "AE",
+        "hl7_invalid_field",
+        "PV1-3",
+    )
 
 
 @pytest.mark.parametrize(

@@ -59,3 +59,25 @@ def test_a_message_whose_trigger_cannot_be_told_is_rejected_naming_msh9(tmp_path
     assert dead == raw
     assert (headers["reason"], headers["field"]) == ("hl7_unsupported_trigger", "MSH-9.2")
     assert "MSH-9" in headers["message"]
+
+
+def test_bytes_a_read_field_holds_outside_its_character_set_are_an_error_in_content(
+    tmp_path: Path,
+) -> None:
+    # A Latin-1 É in PV1-3 of a message declaring UTF-8: the sender fixes the bytes and resends.
+    raw = "\r".join(
+        [
+            "MSH|^~\\&|PAS|RR8|FS|LEEDS|20250601101500||ADT^A01|C3|P|2.4|||||GBR|UNICODE UTF-8",
+            "EVN|A01|20250601101400",
+            PID,
+            pv1(f3="LGI^WARD \u00c9", f4="E", f44="20250601090000"),
+        ]
+    ).encode("latin-1")
+    ack, publisher = answered(raw, tmp_path)
+    assert str(ack.segment("MSA")(1)) == "AE"
+    assert str(ack.segment("ERR")(2)) == "PV1^1^3^1"
+    assert publisher.published == []
+    ((dead, headers),) = publisher.dead
+    assert dead == raw
+    assert (headers["reason"], headers["field"]) == ("hl7_invalid_field", "PV1-3")
+    assert headers["message"] == "PV1-3 holds bytes that are not UNICODE UTF-8 (MSH-18)"
