@@ -64,3 +64,52 @@ def codec_of(declared: str) -> str | None:
     if registration := _ISO_IR.match(spelled):
         return CHARACTER_SETS.get(f"ISO IR{int(registration[1])}")
     return None
+
+
+#: C0 and C1 control characters and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The digits of a hexadecimal escape: whole bytes, two digits each.
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+
+
+def hex_decoded(text: str, encoding: str) -> str:
+    """`text`, an HL7 message's segments, with each hexadecimal escape (`\\XC3A9\\`) read as the
+    bytes it is in the message's character set `encoding` (HL7 v2.5 2.7.5): `é` in UTF-8.
+
+    The hl7 library reads each byte as the character of that number, `Ã©`. What the bytes read
+    as is put back escaped where it must be: a separator or the escape character as `\\F\\`,
+    `\\S\\`, `\\R\\`, `\\T\\`, `\\E\\`, and a control character as a one-byte `\\X..\\`, which the
+    library reads as that character, so an identifier holding one is still refused. Bytes that
+    `encoding` cannot read, and an odd number of digits (`\\X0\\`), are left to the library.
+    """
+    if not text.startswith("MSH") or len(text) < 8:
+        return text
+    field = text[3]
+    delimiters = text[4:].split(field, 1)[0]  # MSH-2: component, repetition, escape, sub
+    if len(delimiters) < 3:  # no escape character
+        return text
+    escape = delimiters[2]
+    # What each separator and the escape character are written as (HL7 v2.5 2.7.4).
+    escaped = {field: "F", delimiters[0]: "S", delimiters[1]: "R", escape: "E"}
+    escaped |= {delimiters[3]: "T"} if len(delimiters) > 3 else {}
+    body = "".join(re.escape(c) for c in {field, *delimiters[:4], "\r"})
+    sequence = re.compile(f"{re.escape(escape)}([^{body}]*){re.escape(escape)}")
+
+    def decoded(found: re.Match[str]) -> str:
+        digits = found[1][1:]
+        if found[1][:1] != "X" or not _HEX.fullmatch(digits):
+            return found[0]
+        try:
+            value = bytes.fromhex(digits).decode(encoding)
+        except ValueError:
+            return found[0]
+        return "".join(
+            f"{escape}{escaped[c]}{escape}"
+            if c in escaped
+            else f"{escape}X{ord(c):02X}{escape}"
+            if _CONTROL.match(c)
+            else c
+            for c in value
+        )
+
+    return sequence.sub(decoded, text)

@@ -1,8 +1,8 @@
 """Reading one HL7 v2 message, whatever carried it: decoding, parsing, field and time access.
 
 Parsing, unescaping (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\) and the message's own separators are the `hl7`
-library's job; this module decodes the bytes (per MSH-18), hands the text to the library and
-reads fields back. A field that is missing or unreadable raises
+library's job; this module decodes the bytes (per MSH-18), reads hexadecimal escapes as bytes in
+that character set (`charsets.hex_decoded`), hands the text to the library and reads fields back. A field that is missing or unreadable raises
 `flowsight.services.validation.Refused`, naming the HL7 field (e.g. `PV1-3`).
 
 **Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are local
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import hl7
 
-from flowsight.adapters.hl7.charsets import codec_of
+from flowsight.adapters.hl7.charsets import codec_of, hex_decoded
 from flowsight.services.validation import Refused
 
 LONDON = ZoneInfo("Europe/London")
@@ -147,7 +147,8 @@ def parse_message(raw: bytes) -> Parsed:
             decoded, warnings = _replacing(raw, encoding, declared, header)
         else:  # undeclared and not UTF-8: most likely a Windows or Latin-1 sender
             decoded, encoding = raw.decode("latin-1"), "latin-1"
-    return Parsed(_parse(decoded, header), encoding or "utf-8", warnings)
+    encoding = encoding or "utf-8"
+    return Parsed(_parse(decoded, header, encoding=encoding), encoding, warnings)
 
 
 def _replacing(
@@ -186,8 +187,12 @@ def _replacing(
     return _UNDECODED.sub("\ufffd", escaped), warnings
 
 
-def _parse(message: str, header: Any = None, *, read: frozenset[str] = READ_SEGMENTS) -> Any:
+def _parse(
+    message: str, header: Any = None, *, read: frozenset[str] = READ_SEGMENTS, encoding: str = ""
+) -> Any:
     """The MSH and the first of each other segment `read`, parsed; Unparseable when it is not.
+
+    With the message's `encoding`, hexadecimal escapes are read as bytes in it (`hex_decoded`).
 
     Segments end in CR; blank lines before MSH are skipped. Segments are found by searching,
     never by splitting, so a message of many short segments costs no Python loop.
@@ -210,6 +215,7 @@ def _parse(message: str, header: Any = None, *, read: frozenset[str] = READ_SEGM
         raise Unparseable(
             f"over {MAX_SEPARATORS} separators in its {names} segments", header, reason=TOO_COMPLEX
         )
+    text = hex_decoded(text, encoding) if encoding else text
     _quiet_library()
     try:
         return hl7.parse(text)

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import hl7
+import pytest
 from prometheus_client import CollectorRegistry
 
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.hl7.check import Checker
 from flowsight.adapters.hl7.handler import AdtHandler
 from flowsight.adapters.hl7.metrics import ListenerMetrics
+from flowsight.adapters.hl7.parse import parse_message
 from flowsight.adapters.profile import default_profile
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
@@ -81,3 +84,55 @@ def test_bytes_a_read_field_holds_outside_its_character_set_are_an_error_in_cont
     assert dead == raw
     assert (headers["reason"], headers["field"]) == ("hl7_invalid_field", "PV1-3")
     assert headers["message"] == "PV1-3 holds bytes that are not UNICODE UTF-8 (MSH-18)"
+
+
+def escaped_admission(charset: str, unit: str, visit: str = "V1") -> bytes:
+    return "\r".join(
+        [
+            f"MSH|^~\\&|PAS|RR8|FS|LEEDS|20250601101500||ADT^A01|C4|P|2.5|||||GBR|{charset}",
+            "EVN|A01|20250601101400",
+            PID,
+            pv1(f3=unit, f4="E", f19=visit, f44="20250601090000"),
+        ]
+    ).encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("charset", "unit", "read"),
+    [
+        ("UNICODE UTF-8", "CAF\\XC3A9\\ WARD", "CAF\u00e9 WARD"),
+        ("UTF-8", "\\XE2809C\\A\\XE2809D\\", "\u201cA\u201d"),
+        ("8859/1", "CAF\\XE9\\ WARD", "CAF\u00e9 WARD"),
+        ("WINDOWS-1252", "\\X80\\ WARD", "\u20ac WARD"),
+        # Bytes UTF-8 cannot read: one character a byte, as a Latin-1 sender meant.
+        ("UNICODE UTF-8", "CAF\\XE9\\ WARD", "CAF\u00e9 WARD"),
+        # What the bytes read as that is a separator stays in the field.
+        ("UNICODE UTF-8", "A\\XC3A97C5E\\B", "A\u00e9|^B"),
+    ],
+    ids=["utf-8", "utf-8 quotes", "latin-1", "windows-1252", "not utf-8", "separators"],
+)
+def test_a_hex_escape_is_read_as_bytes_in_the_declared_character_set(
+    charset: str, unit: str, read: str
+) -> None:
+    checker = Checker("RR8", default_profile("RR8", "lth-wards"), CONTEXT, frozenset({"P"}))
+    (outcome,) = checker.check_bytes(escaped_admission(charset, unit))
+    assert (outcome.ack, outcome.refusal) == ("AA", None)
+    assert [(e["event_type"], e["unit"]) for e in outcome.events] == [("admission", read)]
+
+
+@pytest.mark.parametrize("visit", ["V\\X00\\1", "V\\XC3A90D\\1", "V\\XC285\\1", "V\\X0\\1"])
+def test_a_control_character_a_hex_escape_decodes_to_is_still_refused_in_an_identifier(
+    visit: str,
+) -> None:
+    checker = Checker("RR8", default_profile("RR8", "lth-wards"), CONTEXT, frozenset({"P"}))
+    (outcome,) = checker.check_bytes(escaped_admission("UNICODE UTF-8", "WARD7", visit))
+    assert (outcome.ack, outcome.events) == ("AE", [])
+    assert outcome.refusal is not None
+    assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_invalid_field", "PV1-19")
+
+
+def test_hex_escapes_leave_the_other_escapes_and_mshs_separators_alone() -> None:
+    raw = escaped_admission("UNICODE UTF-8", "A\\F\\XC3A9\\E\\X41\\.br\\\\XC3A9\\")
+    parsed = parse_message(raw).message
+    assert parsed.extract_field("PV1", 1, 3, 1, 1, 1) == "A|XC3A9\\X41\r\u00e9"
+    assert str(parsed.segment("MSH")(2)) == "^~\\&"
