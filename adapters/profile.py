@@ -44,7 +44,7 @@ from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
 #: The HL7 v2 ADT triggers the HL7 gateway maps to events or acknowledges as changing nothing.
 #: `adapters.hl7.mapping` holds one mapping per trigger; a test keeps the two in step.
 HL7_TRIGGERS = frozenset(
-    {"A01", "A02", "A03", "A04", "A06", "A07", "A08", "A11", "A12", "A13", "A28", "A31"}
+    {"A01", "A02", "A03", "A04", "A06", "A07", "A08", "A11", "A12", "A13", "A17", "A28", "A31"}
 )
 _TRIGGER = re.compile(r"^[A-Z][0-9A-Z]{2}$")
 #: NHS Data Dictionary DISCHARGE METHOD codes (1-5, 8, 9) and the two HL7 v2 extensions

@@ -9,6 +9,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
 | A04 of class O, P or R; A01, A03, A11, A13 of class O or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
+| A17 swap patients (`swap`) | per PID/PV1 pair, what an A02 of that patient gives | as A02 |
 | A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
@@ -32,7 +33,6 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -40,6 +40,8 @@ from typing import Any
 from flowsight.adapters.hl7.cancellation import cancellations, event_id
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
+from flowsight.adapters.hl7.outcome import Mapped as Mapped  # for callers of map_message
+from flowsight.adapters.hl7.outcome import NoChange as NoChange
 from flowsight.adapters.hl7.parse import (
     ADMIT_TIME,
     DISCHARGE_TIME,
@@ -61,6 +63,7 @@ from flowsight.adapters.hl7.parse import (
     occurred,
     text,
 )
+from flowsight.adapters.hl7.swap import SWAP, swapped
 from flowsight.adapters.profile import (
     NOT_IN_A_BED,
     Located,
@@ -103,31 +106,6 @@ _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
 ).split()
 _EMERGENCY = AdmissionMethod.EMERGENCY.value
-
-
-@dataclass(frozen=True, slots=True)
-class Mapped:
-    """Contract events to validate and publish, in order, and what was let through."""
-
-    events: list[dict[str, Any]]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def event(self) -> dict[str, Any]:
-        """The first event (most messages become exactly one)."""
-        return self.events[0]
-
-
-@dataclass(frozen=True, slots=True)
-class NoChange:
-    """A message understood and acknowledged that changes nothing flowsight tracks.
-
-    `kind` (a bounded metric label): `no_flow_change`, `not_taken`, `not_in_a_bed`, `same_place`.
-    """
-
-    why: str
-    kind: str = "no_flow_change"
-    warnings: list[str] = field(default_factory=list)
 
 
 def map_message(
@@ -190,7 +168,18 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
     for segment in ("PID", "PV1"):
         if not has_segment(message, segment):
             raise Refused(MISSING_SEGMENT, segment, f"an ADT^{trigger} needs a {segment} segment")
+    if trigger == SWAP:  # two patients exchange beds: each PID/PV1 pair is a transfer
+        profile, front_door = reading.profile, reading.front_door
+        return swapped(
+            message,
+            lambda pair: _map_visit(Reading(pair, profile, front_door), organisation, trigger),
+        )
+    return _map_visit(reading, organisation, trigger)
 
+
+def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | NoChange:
+    """The events of the visit (one PID and PV1) a `trigger` message is about."""
+    message = reading.message
     visit = _visit(reading)
     envelope: dict[str, Any] = {
         "schema_version": "1",
@@ -384,6 +373,7 @@ _BY_TRIGGER: dict[str, Callable[[Reading, str], list[Fields] | NoChange]] = {
     "A01": partial(_arrival, registration=False),
     "A04": partial(_arrival, registration=True),
     "A02": _transfer,
+    SWAP: _transfer,  # of each patient (`swap`)
     "A03": _discharge,
     "A06": _to_inpatient,
     "A07": _to_outpatient,

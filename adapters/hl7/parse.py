@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,8 @@ TOO_COMPLEX = "hl7_message_too_complex"
 
 #: The segments the mapping reads; only the first of each is parsed, the rest is never read.
 READ_SEGMENTS = frozenset({"MSH", "EVN", "PID", "PV1", "MRG"})
+#: Triggers with a PID and a PV1 per patient (A17 swaps two): the first two of each are parsed.
+PAIRED_TRIGGERS = frozenset({"A17"})
 #: Most separators (field, component, repetition, subcomponent, escape) those segments may hold.
 #: A real ADT's hold a few hundred; the hl7 library's parse time grows faster than their number
 #: (500 KB of `~` took 20 s), so this bounds the work, and the event loop's wait, per message.
@@ -148,7 +150,8 @@ def parse_message(raw: bytes) -> Parsed:
         else:  # undeclared and not UTF-8: most likely a Windows or Latin-1 sender
             decoded, encoding = raw.decode("latin-1"), "latin-1"
     encoding = encoding or "utf-8"
-    return Parsed(_parse(decoded, header, encoding=encoding), encoding, warnings)
+    pairs = 2 if text(header, "MSH", 9, 2).upper() in PAIRED_TRIGGERS else 1
+    return Parsed(_parse(decoded, header, encoding=encoding, pairs=pairs), encoding, warnings)
 
 
 def _replacing(
@@ -188,9 +191,15 @@ def _replacing(
 
 
 def _parse(
-    message: str, header: Any = None, *, read: frozenset[str] = READ_SEGMENTS, encoding: str = ""
+    message: str,
+    header: Any = None,
+    *,
+    read: frozenset[str] = READ_SEGMENTS,
+    encoding: str = "",
+    pairs: int = 1,
 ) -> Any:
-    """The MSH and the first of each other segment `read`, parsed; Unparseable when it is not.
+    """The MSH and the first of each other segment `read` (the first `pairs` PIDs and PV1s),
+    parsed; Unparseable when it is not.
 
     With the message's `encoding`, hexadecimal escapes are read as bytes in it (`hex_decoded`).
 
@@ -206,7 +215,7 @@ def _parse(
     found = [msh]
     for name in read - {"MSH"}:
         pattern = rf"\r({name}(?:{re.escape(field_separator)}[^\r]*)?)(?=\r|$)"
-        found += [segment] if (segment := re.search(pattern, body)) else []
+        found += islice(re.finditer(pattern, body), pairs if name in {"PID", "PV1"} else 1)
     kept = [segment[segment.lastindex or 0] for segment in sorted(found, key=_start)]
     text = "\r".join(kept)
     separators = set(field_separator + msh[0][4:].split(field_separator, 1)[0][:5])

@@ -1,0 +1,34 @@
+"""What mapping one HL7 v2 message gives: events to publish, or nothing that changes the flow.
+
+Its own module so that a trigger mapped outside `mapping` (`swap`) can build and join them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """Contract events to validate and publish, in order, and what was let through."""
+
+    events: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The first event (most messages become exactly one)."""
+        return self.events[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NoChange:
+    """A message understood and acknowledged that changes nothing flowsight tracks.
+
+    `kind` (a bounded metric label): `no_flow_change`, `not_taken`, `not_in_a_bed`, `same_place`.
+    """
+
+    why: str
+    kind: str = "no_flow_change"
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,57 @@
+"""A17, swap patients: two patients exchange beds, each mapped as the transfer it is.
+
+An A17 carries a PID and a PV1 for each patient (HL7 v2.5 3.3.17). Each PV1-3 is where that
+patient now is and its PV1-6 where they were, the other's bed, so each pair says what an A02 of
+its own would: the pair is mapped as one (`mapping`), with the same ids (`<PV1-19>:transfer:
+<EVN-6>`), the same rules (nothing within one unit; from the ED, the attendance ends) and the
+same refusals. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flowsight.adapters.hl7.outcome import Mapped, NoChange
+from flowsight.adapters.hl7.parse import MISSING_SEGMENT
+from flowsight.services.validation import Refused
+
+SWAP = "A17"
+
+
+def swapped(message: Any, transfer: Callable[[Any], Mapped | NoChange]) -> Mapped | NoChange:
+    """The events of both patients' moves, each pair mapped by `transfer`, in the message's
+    order; NoChange when neither patient changes unit. A refusal names the patient (1 or 2)."""
+    results = []
+    for number, pair in enumerate(patient_pairs(message), 1):
+        try:
+            results.append(transfer(pair))
+        except Refused as refused:
+            why = refused.rejected
+            message_ = f"patient {number} of the {SWAP}: {why.message}"
+            raise Refused(why.reason, why.field, message_) from None
+    warnings = [warning for result in results for warning in result.warnings]
+    events = [event for result in results if isinstance(result, Mapped) for event in result.events]
+    if not events:
+        return NoChange("both patients stay within their units", "same_place", warnings)
+    return Mapped(events, warnings)
+
+
+def patient_pairs(message: Any) -> list[Any]:
+    """The message once per patient: its other segments with that patient's PID and PV1."""
+    names = [str(segment[0]) for segment in message]
+    pids = [i for i, name in enumerate(names) if name == "PID"]
+    visits = [i for i, name in enumerate(names) if name == "PV1"]
+    if len(pids) < 2 or len(visits) < 2 or not pids[0] < visits[0] < pids[1] < visits[1]:
+        raise Refused(
+            MISSING_SEGMENT,
+            "PID" if len(pids) < 2 else "PV1",
+            f"an ADT^{SWAP} needs a PID then a PV1 for each of the two patients swapped",
+        )
+    others = [
+        segment for name, segment in zip(names, message, strict=True) if name not in {"PID", "PV1"}
+    ]
+    return [
+        message.create_message([*others, message[pid], message[visit]])
+        for pid, visit in zip(pids[:2], visits[:2], strict=True)
+    ]
