@@ -17,6 +17,7 @@ import hl7
 from flowsight.adapters.hl7 import parse
 from flowsight.adapters.hl7.parse import control_id
 from flowsight.services import validation
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import Rejected
 
 _UNKNOWN_SENDER = "MSH|^~\\&|||||||ACK^||P|2.5"
@@ -123,7 +124,10 @@ def build_ack(
     if error is None:
         return ack
     code = error_code(error.reason)
-    ack.segment("MSA").assign_field(ack.escape(error.message[:80]), 3)
+    text = without_nhs_numbers(
+        error.message
+    )  # a refusal may quote a value; no answer an NHS number
+    ack.segment("MSA").assign_field(ack.escape(text[:80]), 3)
     err = ack.create_segment([ack.create_field(["ERR"])])
     for position, part in enumerate(_error_location(error.field), start=1):
         err.assign_field(part, 2, 1, position)
@@ -132,7 +136,7 @@ def build_ack(
     err.assign_field("HL70357", 3, 1, 3)
     err.assign_field("E", 4)
     err.assign_field(ack.escape(error.reason), 5, 1, 1)
-    err.assign_field(ack.escape(error.message), 8)
+    err.assign_field(ack.escape(text), 8)
     ack.append(err)
     return ack
 

@@ -17,7 +17,7 @@ from flowsight.adapters.hl7.check import Checker
 from flowsight.adapters.hl7.handler import AdtHandler
 from flowsight.adapters.hl7.metrics import ListenerMetrics
 from flowsight.adapters.hl7.parse import parse_message
-from flowsight.adapters.profile import default_profile
+from flowsight.adapters.profile import MappingProfile, default_profile
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.hl7.listening import RecordingPublisher, settings
@@ -26,14 +26,16 @@ from tests.adapters.hl7.test_mapping import PID, pv1
 CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
 
 
-def answered(raw: bytes, directory: Path) -> tuple[Any, RecordingPublisher]:
+def answered(
+    raw: bytes, directory: Path, profile: MappingProfile | None = None
+) -> tuple[Any, RecordingPublisher]:
     """The ACK a listener for RR8 sends for `raw` (parsed), and what it published."""
     publisher = RecordingPublisher(settings(directory))
     handler = AdtHandler(
         publisher,
         CONTEXT,
         "RR8",
-        default_profile("RR8", "lth-wards"),
+        profile or default_profile("RR8", "lth-wards"),
         ListenerMetrics(CollectorRegistry()),
         max_message_bytes=512 * 1024,
         publish_timeout=5.0,
@@ -136,3 +138,21 @@ def test_hex_escapes_leave_the_other_escapes_and_mshs_separators_alone() -> None
     parsed = parse_message(raw).message
     assert parsed.extract_field("PV1", 1, 3, 1, 1, 1) == "A|XC3A9\\X41\r\u00e9"
     assert str(parsed.segment("MSH")(2)) == "^~\\&"
+
+
+def test_an_ack_never_quotes_an_nhs_number_put_where_a_location_goes(tmp_path: Path) -> None:
+    rules_only = MappingProfile(organisation="RR8", locations=[])  # no default service
+    raw = "\r".join(
+        [
+            "MSH|^~\\&|PAS|RR8|FS|LEEDS|20250601101500||ADT^A01|C2|P|2.4",
+            "EVN|A01|20250601090000",
+            PID,
+            pv1(f3="943 476 5919", f4="E", f44="20250601090000"),
+        ]
+    ).encode()
+
+    ack, publisher = answered(raw, tmp_path, rules_only)
+
+    assert str(ack.segment("MSA")(1)) == "AE"
+    assert "[nhs-number?]" in str(ack.segment("ERR")(8))
+    assert "943 476 5919" not in str(ack) and publisher.published == []
