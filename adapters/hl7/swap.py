@@ -28,8 +28,8 @@ def swapped(message: Any, transfer: Callable[[Any], Mapped | NoChange]) -> Mappe
             results.append(transfer(pair))
         except Refused as refused:
             why = refused.rejected
-            message_ = f"patient {number} of the {SWAP}: {why.message}"
-            raise Refused(why.reason, why.field, message_) from None
+            said = f"patient {number} of the {SWAP}: {why.message}"
+            raise Refused(why.reason, why.field, said) from None
     warnings = [warning for result in results for warning in result.warnings]
     events = [event for result in results if isinstance(result, Mapped) for event in result.events]
     if not events:
