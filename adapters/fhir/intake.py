@@ -66,9 +66,10 @@ def too_large() -> Answer:
 
 
 def is_xml(content_type: str | None) -> bool:
-    """Whether a request's Content-Type says FHIR XML (`application/fhir+xml`, `.../xml`)."""
+    """Whether a request's Content-Type says FHIR XML: `application/fhir+xml`, `.../xml`, or
+    DSTU2's `application/xml+fhir`, which older systems still send."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media.endswith("/xml") or media.endswith("+xml")
+    return media.endswith(("/xml", "+xml")) or media == "application/xml+fhir"
 
 
 def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str, Any] | Answer:

@@ -22,10 +22,13 @@ def rr8_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fhir_router, "mapping_profiles", lambda request: {"RR8": PROFILE})
 
 
+@pytest.mark.parametrize(
+    "media", ["application/fhir+xml", "application/xml", "application/xml+fhir; charset=utf-8"]
+)
 async def test_an_xml_encounter_is_published_like_its_json_twin(
-    client: httpx.AsyncClient, writer: RecordingWriter
+    client: httpx.AsyncClient, writer: RecordingWriter, media: str
 ) -> None:
-    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+    headers = {**auth(RR8_KEY), "Content-Type": media}
 
     response = await client.post("/fhir/Encounter", content=XML_ENCOUNTER, headers=headers)
 
