@@ -194,7 +194,9 @@ def test_configuration_is_settings_flowsight_accepts(overlay: list[Resource]) ->
     assert set(values) <= fields, f"unknown settings: {set(values) - fields}"
     assert not set(values) & SECRET_SETTINGS, "a secret in the ConfigMap"
     # With the Secret's keys filled in, the settings start (no refusal of the combination).
-    secrets = {key: "s" * 40 for key in SECRET_SETTINGS} | {"FLOWSIGHT_ALERT_ROUTES": ""}
+    secrets = {key: "0123456789abcdef" * 3 for key in SECRET_SETTINGS} | {
+        "FLOWSIGHT_ALERT_ROUTES": ""
+    }
     overrides: dict[str, Any] = {
         k.removeprefix("FLOWSIGHT_").lower(): v for k, v in (values | secrets).items()
     }
