@@ -26,6 +26,11 @@ starts with 0x0B, which, on the edge cases a hospital feed does produce, loses m
 - Its `readmessage()` decodes every message of a connection with one fixed encoding (ASCII by
   default) before parsing; flowsight decodes each message by its own MSH-18.
 
+- **An end block without its carriage return** (`0x1C` alone, which some interface engines
+  send): a frame ends at `0x1C`, which never occurs in HL7 text, and the `0x0D` after it is
+  taken when it comes, in the same read or the next; the library would wait for ever, and the
+  sender would time out and resend the same message without end.
+
 It was checked against 0.4.5 on these inputs (see tests/integration/test_hl7_mllp.py for ours).
 """
 
@@ -35,6 +40,8 @@ from dataclasses import dataclass
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
+#: What ends a frame: the end block's first byte; its carriage return is taken if it follows.
+FILE_SEPARATOR = b"\x1c"
 #: Under Kafka's default 1 MB record limit, so a refused message still fits on the DLQ.
 DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024
 #: How much of an oversize message is kept to acknowledge and dead-letter it.
@@ -75,10 +82,15 @@ class MllpFramer:
         self._dropped = 0  # bytes of an oversize frame dropped so far
         self._head = b""
         self._garbage = 0
+        self._carriage_due = False  # a frame ended at 0x1C as a read ended: 0x0D may follow
 
     def feed(self, data: bytes) -> list[Frame | Oversize | Discarded]:
         """Take the next bytes read; return the frames (and discards) they complete."""
         self._buffer += data
+        if self._carriage_due and self._buffer:
+            if self._buffer[:1] == b"\r":
+                del self._buffer[:1]
+            self._carriage_due = False
         found: list[Frame | Oversize | Discarded] = []
         while self._buffer:
             if not self._in_frame:
@@ -94,7 +106,7 @@ class MllpFramer:
                 del self._buffer[: start + 1]
                 self._in_frame, self._scanned = True, 0
                 continue
-            end = self._buffer.find(END_BLOCK, self._scanned)
+            end = self._buffer.find(FILE_SEPARATOR, self._scanned)
             restart = self._buffer.find(START_BLOCK, self._scanned)
             if restart >= 0 and (end < 0 or restart < end):
                 # 0x0B never occurs inside HL7 text: the sender gave up and began again.
@@ -103,7 +115,7 @@ class MllpFramer:
                 self._in_frame, self._dropped, self._head = False, 0, b""
                 continue
             if end < 0:
-                self._scanned = max(len(self._buffer) - 1, 0)  # 0x1C may end this read
+                self._scanned = len(self._buffer)
                 if self._dropped or len(self._buffer) > self.max_message_bytes:
                     self._head = self._head or self._head_of(self._buffer)
                     self._dropped += self._scanned
@@ -115,7 +127,12 @@ class MllpFramer:
                 found.append(Oversize(size, self._head or self._head_of(self._buffer)))
             else:
                 found.append(Frame(bytes(self._buffer[:end])))
-            del self._buffer[: end + len(END_BLOCK)]
+            after = end + 1
+            if self._buffer[after : after + 1] == b"\r":
+                after += 1
+            else:
+                self._carriage_due = after == len(self._buffer)
+            del self._buffer[:after]
             self._in_frame, self._scanned, self._dropped, self._head = False, 0, 0, b""
         return found
 

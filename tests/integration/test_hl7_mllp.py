@@ -434,6 +434,19 @@ def test_frames_fed_one_byte_at_a_time_come_out_whole() -> None:
     assert found == [Frame(b"MSH|one\r"), Discarded("garbage", 1), Frame(b"MSH|two\r")]
 
 
+def test_an_end_block_without_its_carriage_return_still_ends_the_frame() -> None:
+    # Some interface engines end a frame with 0x1C alone; waiting for 0x0D, the sender would
+    # time out and resend the same message without end.
+    framer = MllpFramer()
+    bare = START + b"MSH|one\r" + b"\x1c"
+
+    assert framer.feed(bare) == [Frame(b"MSH|one\r")]
+    # Its 0x0D in the next read is the end block's, not a stray byte.
+    assert framer.feed(b"\r" + framed(b"MSH|two\r")) == [Frame(b"MSH|two\r")]
+    assert framer.feed(bare + bare) == [Frame(b"MSH|one\r"), Frame(b"MSH|one\r")]
+    assert framer.finish() == []
+
+
 def test_a_new_start_block_abandons_the_unfinished_frame() -> None:
     found = MllpFramer().feed(START + b"MSH|cut" + framed(b"MSH|whole\r"))
     assert found == [Discarded("incomplete", 7), Frame(b"MSH|whole\r")]
