@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.patient import Patient
@@ -72,13 +73,70 @@ def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict
     if entries > max_entries:
         message = f"the Bundle has {entries} entries; send at most {max_entries}"
         raise XmlRefused(413, Rejected(INVALID_FHIR, "Bundle.entry", message))
+    if resource_type == "Bundle":
+        return _bundle(root, body)
+    return _read(_MODELS[resource_type], body, resource_type)
+
+
+def _read(model: Any, body: bytes, where: str) -> dict[str, Any]:
+    """The resource `model` reads from `body`, as FHIR JSON; XmlRefused (422) naming `where`."""
     try:
-        resource = _MODELS[resource_type].model_validate_xml(body, xmlparser=safe_parser())
+        resource = model.model_validate_xml(body, xmlparser=safe_parser())
     except Exception as invalid:  # fhir.resources raises ValidationError, KeyError, ValueError
-        message = f"{resource_type}: not valid FHIR R4 XML: {problems(invalid)[:600]}"
-        raise XmlRefused(422, Rejected(INVALID_FHIR, resource_type, message)) from None
+        message = f"{where}: not valid FHIR R4 XML: {problems(invalid)[:600]}"
+        raise XmlRefused(422, Rejected(INVALID_FHIR, where, message)) from None
     document: dict[str, Any] = resource.model_dump(mode="json")
     return document
+
+
+def _bundle(root: Any, body: bytes) -> dict[str, Any]:
+    """A Bundle read entry by entry, as its JSON twin is: the envelope, then each entry's
+    resource by its own type. An Encounter, Patient or Location that is not valid FHIR refuses
+    the Bundle, naming its entry (they are mapped, or read when an Encounter refers to them);
+    any other resource that is not is kept as its type and id only, and ignored as in JSON (an
+    Observation or Condition beside the Encounter is not flowsight's to judge, and R4B's models
+    refuse some valid R4 resources)."""
+    resources: list[tuple[str, bytes, dict[str, str]] | None] = []
+    for entry in root.findall(f"{{{_FHIR_NAMESPACE}}}entry"):
+        holder = entry.find(f"{{{_FHIR_NAMESPACE}}}resource")
+        element = holder[0] if holder is not None and len(holder) else None
+        if element is None or not isinstance(element.tag, str):
+            resources.append(None)
+        else:  # written out while in the Bundle, so it keeps the FHIR namespace as the default
+            kind = etree.QName(element).localname
+            resources.append((kind, etree.tostring(element, with_tail=False), _id_of(element)))
+        if holder is not None:
+            entry.remove(holder)
+    document = _read(Bundle, etree.tostring(root), "Bundle")
+    entries = document.get("entry") or []
+    if len(entries) != len(resources):  # an entry the envelope's model dropped: read it whole
+        return _read(Bundle, body, "Bundle")
+    for index, (entry, resource) in enumerate(zip(entries, resources, strict=True)):
+        if resource is None:
+            continue
+        kind, xml, logical_id = resource
+        where = f"Bundle.entry[{index}].resource"
+        try:
+            entry["resource"] = _read(_model_of(kind, where), xml, where)
+        except XmlRefused:
+            if kind in _MODELS or kind == "Location":  # mapped, or read when referred to
+                raise
+            entry["resource"] = {"resourceType": kind, **logical_id}
+    return document
+
+
+def _model_of(kind: str, where: str) -> Any:
+    try:
+        return get_fhir_model_class(kind)
+    except ValueError:
+        message = f"{where}: no resource type {kind[:40]!r} in FHIR R4"
+        raise XmlRefused(422, Rejected(INVALID_FHIR, where, message)) from None
+
+
+def _id_of(element: Any) -> dict[str, str]:
+    found = element.find(f"{{{_FHIR_NAMESPACE}}}id")
+    value = found.get("value") if found is not None else None
+    return {"id": value} if value else {}
 
 
 def root_type(body: bytes) -> str | None:

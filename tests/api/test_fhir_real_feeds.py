@@ -93,3 +93,52 @@ async def test_an_xml_encounter_with_an_element_r4_lacks_is_refused_naming_it(
     assert response.status_code == 422
     assert "'actualPeriod'" in response.text
     assert writer.published == [] and len(writer.dead_letters) == 1
+
+
+def xml_transaction(*resources: bytes) -> bytes:
+    entries = b"".join(
+        b"<entry><resource>" + resource + b"</resource>"
+        b'<request><method value="POST"/><url value="Encounter"/></request></entry>'
+        for resource in resources
+    )
+    return (
+        b'<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>' + entries + b"</Bundle>"
+    )
+
+
+ENCOUNTER_ELEMENT = XML_ENCOUNTER.split(b"?>", 1)[1].strip()
+#: R4 has no `valueQuantity` with a text value: fhir.resources refuses this Observation.
+BROKEN_OBSERVATION = (
+    b'<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="x"/>'
+    b'</code><valueQuantity><value value="abc"/></valueQuantity></Observation>'
+)
+
+
+async def test_an_xml_transaction_ignores_an_entry_it_does_not_map_as_its_json_twin_does(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+    body = xml_transaction(ENCOUNTER_ELEMENT, BROKEN_OBSERVATION)
+
+    response = await client.post("/fhir", content=body, headers=headers)
+
+    assert response.status_code == 202, response.text
+    assert [e["event_id"] for e in writer.events()] == ["enc-x1:admission"]
+    assert ("information", "informational", "Bundle.entry[1]", None) in issues(response)
+
+
+async def test_an_invalid_encounter_in_an_xml_transaction_is_refused_naming_its_entry(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    broken = ENCOUNTER_ELEMENT.replace(b"<period>", b"<actualPeriod>").replace(
+        b"</period>", b"</actualPeriod>"
+    )
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+
+    response = await client.post(
+        "/fhir", content=xml_transaction(ENCOUNTER_ELEMENT, broken), headers=headers
+    )
+
+    assert response.status_code == 422
+    assert issues(response)[0][2] == "Bundle.entry[1].resource"
+    assert writer.published == []
