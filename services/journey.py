@@ -237,6 +237,16 @@ class _Fold:
         self.done.stays.append(stay)
         return True
 
+    def delay_start(self, service: str, ready: str | None, at: str) -> str:
+        """When a delay a review at `at` reports in `service` began: its Discharge Ready Date (not
+        before the stay), unless the patient met the criteria to reside since that date (a
+        delay of this stay ended after it): then the date is stale, and the review is the start.
+        Otherwise nights counted once, or nights the criteria were met, would count as delayed."""
+        start = self.stays[service].started_at
+        ends = [d.ended_at for d in self.done.delays if d.service == service and d.ended_at]
+        met = max((end for end in ends if end >= start), default=None)
+        return max(at, met) if ready and met and ready < met else max(ready or at, start)
+
     def end_delay(self, service: str, at: str) -> None:
         delay = self.delays.pop(service, None)
         if delay is not None:
@@ -361,13 +371,13 @@ def _ctr_review(fold: _Fold, event: Event) -> None:
     if current is None:
         fold.delays[service] = Delay(
             service,
-            max(ready or at, fold.stays[service].started_at),
+            fold.delay_start(service, ready, at),
             reason=event.get("delay_reason"),
             pathway=event.get("pathway"),
         )
         return
-    if ready:  # a corrected Discharge Ready Date moves the start of the running delay
-        current.started_at = max(ready, fold.stays[service].started_at)
+    if ready:  # a corrected Discharge Ready Date moves the start of the running delay; a stale
+        current.started_at = fold.delay_start(service, ready, current.started_at)  # one doesn't
     current.reason = event.get("delay_reason") or current.reason
     current.pathway = event.get("pathway") or current.pathway
 

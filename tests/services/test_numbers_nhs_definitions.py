@@ -3,8 +3,9 @@ small scenarios computed by hand (docs/metrics.md cites each definition)."""
 
 from __future__ import annotations
 
+from flowsight.services.delays import period_lost_bed_days
 from flowsight.services.indicators import KNOWN_INDICATORS
-from tests.services.city import City
+from tests.services.city import City, no_criteria, utc
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 MAY = ("2026-05-01T00:00:00+01:00", "2026-06-01T00:00:00+01:00")
@@ -103,3 +104,51 @@ def test_the_two_hour_standard_is_of_2_hour_referrals_seen_within_2_hours() -> N
 
     # Three 2-hour referrals, two seen within 2 hours: 66.7 %, short of the 70 % standard.
     assert (ucr["ucr_2h_started"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
+
+
+def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
+    None
+):
+    # Ready 2 May, meets the criteria again 4 May; a review on 6 May repeats "ready 2 May". NHS
+    # England's Discharge Ready Date is the start of the current period without criteria to
+    # reside: this one began by 6 May, not on 2 May (when the nights were already counted).
+    city = City()
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", 0, admission_method="emergency"
+    )
+    no_criteria(city, "2026-05-02T10:00:00+01:00", ready="2026-05-02T00:00:00+01:00")
+    city.publish(
+        "assessment",
+        "lth-wards",
+        "2026-05-04T10:00:00+01:00",
+        0,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=True,
+    )
+    no_criteria(city, "2026-05-06T10:00:00+01:00", ready="2026-05-02T00:00:00+01:00")
+
+    seventh = city.figures(
+        "lth-wards",
+        "2026-05-07T00:00:00+01:00",
+        "2026-05-08T00:00:00+01:00",
+        "2026-05-07T12:00:00+01:00",
+    )
+    assert seventh["lost_bed_days"] == 1, "the running delay holds one midnight, 6 to 7 May"
+    city.publish(
+        "discharge",
+        "lth-wards",
+        "2026-05-08T10:00:00+01:00",
+        0,
+        destination="usual_residence",
+        pathway="P0",
+    )
+    may = city.figures("lth-wards", *MAY)
+    # Seven midnights in hospital: 2 and 3 May, then 6 and 7 May, without criteria to reside.
+    assert (may["los_days_mean"], may["nctr_days_mean"], may["ctr_days_mean"]) == (7, 4, 3)
+    assert (
+        period_lost_bed_days(
+            city.facts("lth-wards").delays, *(utc(moment) for moment in (*WEEK, WEEK[1]))
+        )
+        == 3
+    ), "the midnights after 3, 6 and 7 May in the week of 4 May"
