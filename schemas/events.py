@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -101,8 +102,24 @@ def _rfc3339(value: object) -> object:
 
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-#: A moment as the contract has it: RFC 3339, with a UTC offset.
-Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+#: The years a moment of patient flow can fall in. Outside them a time is a sender's error
+#: (0001-01-01, 2999-01-01), and one near year 1 cannot even be read as a London day.
+PLAUSIBLE_YEARS = range(1900, 2100)
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01T00:30+01:00 is in year 0 in UTC
+        year = 0
+    if year not in PLAUSIBLE_YEARS:
+        first, last = PLAUSIBLE_YEARS[0], PLAUSIBLE_YEARS[-1]
+        raise ValueError(f"must fall in the years {first} to {last}")
+    return value
+
+
+#: A moment as the contract has it: RFC 3339, with a UTC offset, in a plausible year.
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_plausible)]
 
 
 class Envelope(_Contract):

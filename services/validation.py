@@ -279,12 +279,12 @@ def check_event(
         # Kafka's writers (orjson) and every database column take 64-bit integers at most.
         if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
             return Rejected(INVALID_FIELD, name, f"{name} is beyond the 64-bit integer range")
-    if event.occurred_at > now + context.clock_skew:
-        return Rejected(
-            IN_THE_FUTURE,
-            "occurred_at",
-            f"occurred_at {event.occurred_at.isoformat()} is in the future",
-        )
+    # What happened has happened: an arrival or a departure in the future would hold a patient
+    # in the department until then (a Discharge Ready Date may be planned ahead).
+    for name in ("occurred_at", "arrived_at", "departed_at"):
+        moment = getattr(event, name, None)
+        if moment is not None and moment > now + context.clock_skew:
+            return Rejected(IN_THE_FUTURE, name, f"{name} {moment.isoformat()} is in the future")
     try:
         return Accepted(*normalise(event, context.pseudonym_key))
     except TimestampOutOfRange as error:

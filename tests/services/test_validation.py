@@ -480,3 +480,32 @@ def test_a_number_gets_the_answer_the_standard_library_reading_gives(
         raw.decode().encode("utf-16"), organisation=organisation, context=context, now=NOW
     )
     assert validate_event(raw, organisation=organisation, context=context, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        # Year 1 cannot be read as a London day: it crashed the read model's writer.
+        (example("admission", occurred_at="0001-01-01T00:00:00Z"), "occurred_at"),
+        (example("attendance", arrived_at="1850-03-10T05:01:00Z"), "arrived_at"),
+    ],
+)
+def test_a_moment_in_no_plausible_year_is_refused_naming_it(
+    context: ValidationContext, document: dict[str, object], field: str
+) -> None:
+    outcome = check(document, context)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("invalid_field", field)
+
+
+@pytest.mark.parametrize("field", ["arrived_at", "departed_at"])
+def test_an_arrival_or_departure_in_the_future_is_refused(
+    context: ValidationContext, field: str
+) -> None:
+    # Departed in 2099: the patient would count in the department until then.
+    arrival = without(example("attendance"), "departed_at")  # an arrival, still there
+    outcome = check(arrival | {field: "2099-01-01T00:00:00Z"}, context)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("in_the_future", field)
