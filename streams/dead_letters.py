@@ -12,6 +12,7 @@ from faust.types import ChannelT, EventT
 
 from flowsight.adapters.kafka.producer import (
     CORRELATION_HEADER,
+    ERROR_TEXT_CHARS,
     correlation_id_from,
     error_headers,
     usable_correlation_id,
@@ -25,6 +26,15 @@ log = logging.getLogger("flowsight.worker")
 #: Names the correlation id of a record that arrived without one, from where it was read, so a
 #: record read twice (after a crash) keeps one id.
 RECORD_NAMESPACE = uuid.UUID("5f0c5d2e-8a4b-4f43-9a39-3b1f4ad2a0c1")
+
+
+#: A dead letter must fit under the producer's request limit (1,000,000 bytes) with its
+#: headers, or its send fails and the validator retries it for ever: a record's headers are
+#: copied up to HEADER_MAX_BYTES each, and a value over VALUE_MAX_BYTES keeps its first
+#: VALUE_HEAD_BYTES (and `error.value_cut_from`, its size); the ingest topic keeps it whole.
+HEADER_MAX_BYTES = 4096
+VALUE_MAX_BYTES = 900_000
+VALUE_HEAD_BYTES = 64 * 1024
 
 
 class DeadLetters:
@@ -43,7 +53,9 @@ class DeadLetters:
         event's offset before the producer has sent what was queued before it.
         """
         message = event.message
-        headers = message_headers(message.headers)
+        headers = [
+            (name, value[:HEADER_MAX_BYTES]) for name, value in message_headers(message.headers)
+        ]
         if correlation_id is None:
             correlation_id = correlation_id_of(event, headers)
         if not any(name == CORRELATION_HEADER for name, _ in headers):
@@ -56,14 +68,18 @@ class DeadLetters:
             str(message.partition),
             str(message.offset),
         )
-        delivery = await self.topic.send(key=message.key, value=message.value, headers=headers)
+        value = message.value or b""
+        if len(value) > VALUE_MAX_BYTES:  # the whole record stays on its topic, for its retention
+            headers.append(("error.value_cut_from", str(len(value)).encode()))
+            value = value[:VALUE_HEAD_BYTES]
+        delivery = await self.topic.send(key=message.key, value=value, headers=headers)
         self.metrics.dead_letters.labels(rejected.reason).inc()
         log.warning(
             "dead-lettered an event from %s offset %s: %s (%s)",
             message.topic,
             message.offset,
             rejected.reason,
-            rejected.message,
+            rejected.message[:ERROR_TEXT_CHARS],
             extra={"correlation_id": correlation_id},
         )
         return delivery

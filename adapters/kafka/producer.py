@@ -55,17 +55,23 @@ CORRELATION_SHAPE = re.compile(r"[\x21-\x7e]{1,128}")
 _correlation: ContextVar[str | None] = ContextVar("flowsight_correlation_id", default=None)
 
 
+#: The most of a refusal's field and message a dead letter's headers carry.
+ERROR_TEXT_CHARS = 1000
+
+
 def error_headers(
     reason: str, field: str, message: str, topic: str, partition: str, offset: str
 ) -> list[tuple[str, bytes]]:
     """A dead letter's `error.*` headers: why it was refused, and where it was read.
 
     The message is for a person and may quote what was refused: NHS-number-shaped runs in it
-    are blanked, as in the logs (the record's value keeps the bytes as received)."""
+    are blanked, as in the logs (the record's value keeps the bytes as received), and it is cut
+    at ERROR_TEXT_CHARS, as the field is: a refusal quoting a 600 kB value made a dead letter
+    over the producer's limit, and the validator retried it for ever."""
     return [
         ("error.reason", reason.encode()),
-        ("error.field", field.encode()),
-        ("error.message", without_nhs_numbers(message).encode()),
+        ("error.field", field[:ERROR_TEXT_CHARS].encode()),
+        ("error.message", without_nhs_numbers(message[:ERROR_TEXT_CHARS]).encode()),
         ("error.topic", topic.encode()),
         ("error.partition", partition.encode()),
         ("error.offset", offset.encode()),

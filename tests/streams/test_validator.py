@@ -312,3 +312,24 @@ async def test_records_a_producer_failed_are_sent_again_through_one_new_producer
 
     assert publisher.renewed == 1
     assert [batch[0][1] for batch in publisher.handed][-2:] == [b"first", b"second"]
+
+
+async def test_a_dead_letter_always_fits_under_the_producer_s_limit(subject: Validator) -> None:
+    # The refusal quotes the value: a 600 kB event_type made a 1.2 MB dead letter, which the
+    # producer refused, and the validator retried it for ever.
+    huge_type = orjson.dumps(example("admission") | {"event_type": "x" * 600_000})
+    huge_body = orjson.dumps(example("admission") | {"next_step": "y" * 950_000, "z": 1})
+    async with subject.agent.test_context() as agent:
+        await agent.put(huge_type, key=b"k1", headers=[("ce-type", b"t" * 480_000)])
+        first = await subject.dead_letters.get(timeout=1)
+        await agent.put(huge_body, key=b"k2")
+        second = await subject.dead_letters.get(timeout=1)
+
+    for refused in (first, second):
+        headers = refused.message.headers
+        size = len(refused.value) + sum(len(name) + len(value) for name, value in headers)
+        assert size < 1_000_000
+    assert first.value == huge_type, "a value under the limit is kept whole"
+    headers = dict(second.message.headers)
+    assert headers["error.value_cut_from"] == str(len(huge_body)).encode()
+    assert huge_body.startswith(second.value)
