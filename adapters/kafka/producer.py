@@ -92,12 +92,14 @@ def correlation_id_from(value: uuid.UUID) -> str:
 
 
 def usable_correlation_id(candidate: str | bytes | None) -> str | None:
-    """`candidate` when it is fit to be carried as a correlation id, else None."""
+    """`candidate` when it is fit to be carried as a correlation id, else None: printable,
+    bounded, and holding nothing shaped like an NHS number (it travels onto the events topic and
+    its dead letters, past the validator, where no NHS number may go)."""
     if isinstance(candidate, bytes):
         candidate = candidate.decode("ascii", errors="replace")
-    if candidate and CORRELATION_SHAPE.fullmatch(candidate):
-        return candidate
-    return None
+    if not candidate or not CORRELATION_SHAPE.fullmatch(candidate):
+        return None
+    return candidate if without_nhs_numbers(candidate) == candidate else None
 
 
 def correlate(candidate: str | bytes | None = None) -> str:

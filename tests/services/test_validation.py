@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.kafka.producer import usable_correlation_id
 from flowsight.services import validation
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_event
 from flowsight.settings import DEFAULT_CATALOGUE
@@ -509,3 +510,26 @@ def test_an_arrival_or_departure_in_the_future_is_refused(
 
     assert isinstance(outcome, Rejected)
     assert (outcome.reason, outcome.field) == ("in_the_future", field)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"open": 500, "total": 185}, "total"),  # 10^9 open beds masked a ward at OPEL 3
+        ({"open": True}, "open"),  # read as 1 open bed: 140,000 % occupied
+        ({"open": "12"}, "open"),
+    ],
+)
+def test_capacity_that_cannot_be_is_refused_naming_its_field(
+    context: ValidationContext, changes: dict[str, object], field: str
+) -> None:
+    outcome = check(example("capacity") | changes, context)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == ("invalid_field", field)
+
+
+def test_a_correlation_id_shaped_like_an_nhs_number_is_replaced() -> None:
+    assert usable_correlation_id("9434765919") is None
+    assert usable_correlation_id(b"943 476 5919") is None
+    assert usable_correlation_id("pas-20261204-0001") == "pas-20261204-0001"
