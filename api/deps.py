@@ -205,7 +205,7 @@ def caller(state: ApiState, presented: str | None) -> Principal:
     try:
         return state.authenticator.authenticate(presented)
     except Unauthenticated as refusal:
-        raise Problem(401, "Unauthorised", str(refusal)) from None
+        raise _unauthorised(refusal) from None
 
 
 async def authenticated(state: ApiState, presented: str | None) -> Principal:
@@ -213,7 +213,12 @@ async def authenticated(state: ApiState, presented: str | None) -> Principal:
     try:
         return await state.authenticator.authenticate_async(presented)
     except Unauthenticated as refusal:
-        raise Problem(401, "Unauthorised", str(refusal)) from None
+        raise _unauthorised(refusal) from None
+
+
+def _unauthorised(refusal: Unauthenticated) -> Problem:
+    """The 401 answering a refused credential, saying why (never the credential)."""
+    return Problem(401, "Unauthorised", str(refusal))
 
 
 async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:
