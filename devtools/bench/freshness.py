@@ -58,7 +58,9 @@ def probed_service(flowsight: Flowsight) -> Service:
 
 
 def probe_event(service: Service, open_beds: int, occurred_at: str) -> dict[str, Any]:
-    """A capacity report of `service`, as its organisation's system sends it."""
+    """A capacity report of `service`, as its organisation's system sends it. An empty-ward
+    probe opens more beds than the catalogue's (a surge), so it reports them as its total: a
+    report with more open than in all is refused."""
     return {
         "event_id": f"probe-{uuid.uuid4().hex}",
         "schema_version": "1",
@@ -67,7 +69,7 @@ def probe_event(service: Service, open_beds: int, occurred_at: str) -> dict[str,
         "occurred_at": occurred_at,
         "service": service.id,
         "open": open_beds,
-        "total": service.capacity,
+        "total": max(service.capacity or 0, open_beds),
         "unit": service.capacity_unit.value,
     }
 
