@@ -3,15 +3,18 @@
 A cancel names every id the cancelled event may carry: one cancellation each, of which at most
 one matches (the others retract nothing). An A12 that brings a patient back to the ED (PV1-3 at
 the ED, PV1-6 elsewhere) cancels what the A02 out of the ED published, the attendance's end
-(`admitted`) and the admission, as well as any transfer. Nothing here does I/O.
+(`admitted`) and the admission, as well as any transfer. An A12 without EVN-6 names no
+transfer: away from the ED it is mapped as the move back. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from flowsight.adapters.hl7.fields import Reading
+from flowsight.adapters.hl7.outcome import NoChange
 from flowsight.adapters.hl7.parse import (
     ADMIT_TIME,
     DISCHARGE_TIME,
@@ -68,6 +71,36 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         }
         for target, cancelled_in in targets.items()
     ]
+
+
+def transfer_cancellations(
+    reading: Reading,
+    visit: str,
+    *,
+    moved_back: Callable[[Reading, str], list[dict[str, Any]] | NoChange],
+) -> list[dict[str, Any]] | NoChange:
+    """A12: the cancellations of what the A02 published, named by EVN-6 (the transfer's time).
+
+    Without EVN-6, as many feeds send it, nothing names the transfer (its id is the A02's time;
+    the A12's EVN-2 is the cancel's), so the patient is moved back, PV1-6 to PV1-3, as an A02
+    is (`moved_back`, timed by EVN-2, else MSH-7), with a warning: the ward the patient never
+    reached is freed. To or from the ED it is refused: the A02 out of it ended the attendance,
+    and nothing reopens one.
+    """
+    message = reading.message
+    if first_time(message, EVENT_TIME) is not None or not text(message, "PV1", 6):
+        return cancellations(reading, visit, trigger="A12")
+    if any(reading.at_front_door(reading.place(n, required=True)) for n in (3, 6)):
+        raise Refused(
+            MISSING_FIELD,
+            "EVN-6",
+            "an A12 to or from the ED needs EVN-6, the time the cancelled transfer occurred: "
+            "the attendance that transfer ended cannot be reopened",
+        )
+    reading.warnings.append(
+        "EVN-6: no time of the cancelled transfer; mapped as the move back, PV1-6 to PV1-3"
+    )
+    return moved_back(reading, visit)
 
 
 def _transfer_kinds(reading: Reading, back_at_ed: bool, service: str) -> list[tuple[str, str]]:

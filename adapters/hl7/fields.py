@@ -123,18 +123,28 @@ class Reading:
             )
         return located
 
-    def class_without_a_bed(self, classes: frozenset[PatientClass]) -> PatientClass | None:
-        """PV1-2 when it is one of `classes` (that hold no bed) and PV1-3 is not an ED's place.
+    def class_without_a_bed(
+        self, classes: frozenset[PatientClass], places: tuple[int, ...] = (3,)
+    ) -> PatientClass | None:
+        """PV1-2 when it is one of `classes` (that hold no bed) and none of the PV1 `places`
+        (3 assigned; 6 prior, for a move) is an ED's place.
 
-        Read before PV1-3 is placed, so a clinic no rule maps is no refusal: nothing is
+        Read before the places are placed, so a clinic no rule maps is no refusal: nothing is
         published for it. A no-bed class at a place a rule (or the default) gives the ED is
         still an attendance there.
         """
         patient_class = self.patient_class()
         if patient_class not in classes:
             return None
-        located = self._locate(self._location_parts(3))
-        return None if located and located.service in self.front_door else patient_class
+        for number in places:
+            located = self._locate(self._location_parts(number))
+            if located and located.service in self.front_door:
+                return None
+        return patient_class
+
+    def places_the_ed_by_rule(self) -> bool:
+        """Whether a rule of the profile gives a location to an ED: the sender said where it is."""
+        return any(rule.service in self.front_door for rule in self.profile.locations)
 
     def _location_parts(self, number: int) -> dict[str, str | None]:
         """The parts of the PL in PV1-`number` a profile's rules match on."""

@@ -7,13 +7,14 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 |---|---|---|
 | A01 admit, A04 register (ED: class E or an ED location) | attendance | `<visit>:attendance:<PV1-44>` |
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`) | `<visit>:admission:<PV1-44>` |
-| A04 of class O, P or R; A01, A03, A11, A13 of class O or R (not at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
+| A04 of class O, P or R; A01, A03, A11, A13 of class O or R (not at the ED); A02, A12, A17 of class O or R (neither PV1-3 nor PV1-6 at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is | |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission | `<visit>:transfer:<EVN-6>` |
 | A17 swap patients (`swap`) | per PID/PV1 pair, what an A02 of that patient gives | as A02 |
 | A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
-| A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED) + admission | as above |
+| A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED; by rule where rules place the ED) + admission | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
+| A12 without EVN-6, with PV1-6, neither place at the ED | the move back, PV1-6 → PV1-3, as an A02 (warning) | as A02 |
 | A08, A28, A31 | none: demographics only | |
 | none (MSH-9.2 and EVN-1 empty) | none: refused AR `hl7_unsupported_trigger` at MSH-9.2 | |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) | |
@@ -24,7 +25,8 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
   departure, else EVN-6, EVN-2, MSH-7; a cancel (A11, A13) carries the same PV1 of the visit, so
   it finds its target even when its EVN-6 is blank or differs. A cancel names every candidate it
   has (PV1-44/45 and EVN-6, which HL7 v2.5 defines on a cancel as the cancelled event's time);
-  one cancellation each, of which at most one matches. With neither it is refused.
+  one cancellation each, of which at most one matches. With neither it is refused, but for an
+  A12 away from the ED with a PV1-6: that is mapped as the move back.
 - **occurred_at** is EVN-6, else PV1-44/45, EVN-2, MSH-7 (the event's real-world time).
 - **source** is `<organisation>/<system>`, the system MSH-3 names (`fields.system_name`);
   **episode_id** is PV1-19.1 (without it PID-18.1, the account number, with a warning).
@@ -37,7 +39,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from flowsight.adapters.hl7.cancellation import cancellations, event_id
+from flowsight.adapters.hl7.cancellation import cancellations, event_id, transfer_cancellations
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.outcome import Mapped as Mapped  # for callers of map_message
@@ -95,12 +97,16 @@ NO_FLOW_CHANGE = frozenset({"A08", "A28", "A31"})
 NEVER_ADMITTED = frozenset({PatientClass.OUTPATIENT, PatientClass.RECURRING})
 #: Triggers that publish nothing, away from the ED, for a visit of these classes: acknowledged
 #: AA and counted `not_in_a_bed`. A registration (A04) of class O, P or R starts nothing; a
-#: visit never admitted starts nothing, and its end and cancels end nothing: stays are kept per
-#: service, so the A03 of a clinic visit would otherwise end the patient's ward stay.
+#: visit never admitted starts nothing, and its end, moves and cancels end or move nothing:
+#: stays are kept per service, so the A03 of a clinic visit would otherwise end the patient's
+#: ward stay, and its A02 between clinics (HL7 v2.5 3.3.2: A02 is for non-admitted patients
+#: too) would start one. A move is away from the ED when neither PV1-3 nor PV1-6 is the ED's.
 NO_BED_UNTRACKED = {
     "A04": NOT_IN_A_BED,
-    **dict.fromkeys(("A01", "A03", "A11", "A13"), NEVER_ADMITTED),
+    **dict.fromkeys(("A01", "A02", "A03", "A11", "A12", "A13", SWAP), NEVER_ADMITTED),
 }
+#: Triggers that move a patient from PV1-6 to PV1-3 (or, A12, back).
+MOVES = frozenset({"A02", "A12", SWAP})
 #: Envelope fields first, in contract order, so published events read like the SPEC's.
 _ENVELOPE = (
     "event_id schema_version event_type source occurred_at service patient episode_id"
@@ -188,7 +194,8 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         "episode_id": visit,
     }
     untracked = NO_BED_UNTRACKED.get(trigger)
-    no_bed = reading.class_without_a_bed(untracked) if untracked else None
+    places = (3, 6) if trigger in MOVES else (3,)
+    no_bed = reading.class_without_a_bed(untracked, places) if untracked else None
     if no_bed is not None:
         return NoChange(
             f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings
@@ -337,9 +344,17 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
     if text(message, "PV1", 6):
         before = reading.place(6, required=False)
         # PV1-2 is already the new class; the visit admitted was a non-admitted one (E or O).
-        # Where only the default service places PV1-6 it is read as the ED, as a class E arrival
-        # there was: an attendance left open would breach for ever (map clinics by rule).
-        if reading.at_front_door(before, PatientClass.EMERGENCY):
+        # Where no rule places the ED, a PV1-6 only the default service places is read as the
+        # ED, as a class E arrival there was: an attendance left open would breach for ever.
+        # Where rules place the ED, PV1-6 is the ED only if they say so: an outpatient admitted
+        # from a clinic the default service places was never in the ED, and ending an
+        # attendance there would count one (admitted) that never began.
+        from_ed = (
+            before.service in reading.front_door
+            if reading.places_the_ed_by_rule()
+            else reading.at_front_door(before, PatientClass.EMERGENCY)
+        )
+        if from_ed:
             prior_visit = identifier(message, "MRG", 5) or visit  # a new visit number for the spell
             admitted = AttendanceOutcome.ADMITTED.value
             department = reading.department(before)
@@ -377,7 +392,8 @@ _BY_TRIGGER: dict[str, Callable[[Reading, str], list[Fields] | NoChange]] = {
     "A03": _discharge,
     "A06": _to_inpatient,
     "A07": _to_outpatient,
-    **{t: partial(cancellations, trigger=t) for t in ("A11", "A12", "A13")},
+    **{t: partial(cancellations, trigger=t) for t in ("A11", "A13")},
+    "A12": partial(transfer_cancellations, moved_back=_transfer),
     **dict.fromkeys(NO_FLOW_CHANGE, lambda reading, visit: NoChange("demographics only")),
 }
 #: Every trigger mapped here; `profile.HL7_TRIGGERS` names the same (a test keeps them in step).
