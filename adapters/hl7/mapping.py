@@ -360,7 +360,7 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
             department = reading.department(before)
             departure = _departure(reading, prior_visit, department, moment, moment, admitted)
             events.append(departure | {"episode_id": prior_visit})
-    # Without PV1-4, an admission from the ED or a clinic is unplanned: NHS methods 21 and 23.
+    # Without PV1-4, an admission from the ED or a clinic is unplanned: NHS methods 21 and 24.
     method = reading.admission_method() if text(message, "PV1", 4) else _EMERGENCY
     return [*events, _admission_fields(visit, moment, moment, after, method)]
 
