@@ -1,8 +1,9 @@
 """What one batch of validated events changes: patients' journeys and services' capacity.
 
 The worker reads the events topic in batches. Each event is recorded in its patient's journey
-(duplicates ignored, events further behind their own source's newest event than the lateness
-window refused: `services/lateness.py`), and each patient the batch changed is replayed once,
+(duplicates ignored, another event under an id already recorded refused: `services/repeats.py`,
+events further behind their own source's newest event than the lateness window refused:
+`services/lateness.py`), and each patient the batch changed is replayed once,
 however many of their events it held, and once more as they were before the batch: the read
 model is then written what changed without reading it back.
 Capacity reports follow "the latest report wins": a report older than the one already known
@@ -21,7 +22,9 @@ from typing import Any
 from flowsight.schemas.events import EVENT_TYPES
 from flowsight.services.identities import LINK, alias_of, is_link, moved
 from flowsight.services.journey import Event, Journey, JourneyState, Recorded, ServiceMap, replay
-from flowsight.services.validation import TOO_LATE, UNPROCESSABLE, Rejected
+from flowsight.services.pseudonym import without_nhs_numbers
+from flowsight.services.repeats import differing_fields
+from flowsight.services.validation import EVENT_ID_REUSED, TOO_LATE, UNPROCESSABLE, Rejected
 
 #: Outcomes counted per event type besides `Recorded`'s: an older capacity report, a failure,
 #: an event sent on to the NHS pseudonym its local one is linked to.
@@ -117,6 +120,8 @@ def apply_batch(
         changes.outcomes[event["event_type"], outcome] += 1
         if outcome == Recorded.TOO_LATE.value:
             changes.refusals.append(Refusal(position, _too_late(event, lateness)))
+        elif outcome == Recorded.ID_REUSED.value:
+            changes.refusals.append(Refusal(position, _id_reused(event, working)))
         elif outcome == Recorded.APPLIED.value and event["event_type"] not in _NOT_REPLAYED:
             applied.setdefault(event["pseudonym"], []).append(position)
     for pseudonym, journey in list(changes.journeys.items()):
@@ -291,6 +296,22 @@ def _too_late(event: Event, lateness: timedelta) -> Rejected:
         f"occurred_at {event['occurred_at']} is older than the lateness window "
         f"({lateness.days} days) behind the newest event {event['source']} sent for this "
         f"patient's episode {event.get('episode_id')}",
+    )
+
+
+def _id_reused(event: Event, working: dict[str, Journey]) -> Rejected:
+    recorded = working[event["pseudonym"]].recorded_as(event) or {}
+    # Field names only: a value may be anything the sender typed. The id and source are blanked
+    # where shaped like an NHS number, which no dead letter may carry.
+    differs = ", ".join(differing_fields(recorded, event))
+    return Rejected(
+        EVENT_ID_REUSED,
+        "event_id",
+        f"event_id {without_nhs_numbers(event['event_id'])!r} of source "
+        f"{without_nhs_numbers(event['source'])} is already recorded for this patient as another "
+        f"event (they differ in {differs}): the first event was kept, this one not applied. An "
+        "event_id names one event: send this one under an id of its own; to correct the first, "
+        "cancel it and send the correction under a new event_id",
     )
 
 

@@ -36,6 +36,7 @@ from flowsight.services.leaving import (
     describe_transfer,
     with_readmissions,
 )
+from flowsight.services.repeats import is_repeat
 
 Event = dict[str, Any]
 
@@ -57,6 +58,8 @@ class Recorded(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     TOO_LATE = "too_late"
+    #: Another event under a (source, event_id) already recorded: refused, the first one kept.
+    ID_REUSED = "event_id_reused"
 
 
 def _order(event: Event) -> tuple[str, int, str, str]:
@@ -85,6 +88,11 @@ class Journey:
     def latest_occurred_at(self) -> str | None:
         return self.events[-1]["occurred_at"] if self.events else None
 
+    def recorded_as(self, event: Event) -> Event | None:
+        """The event recorded under `event`'s source and event id, if any."""
+        key = (event["source"], event["event_id"])
+        return next((e for e in self.events if (e["source"], e["event_id"]) == key), None)
+
     def earliest_affected(self, event: Event) -> str:
         """The earliest event time `event` can change: its own, or the event it cancels."""
         moment: str = event["occurred_at"]
@@ -103,12 +111,14 @@ class Journey:
         return moment
 
     def record(self, event: Event, lateness: timedelta) -> Recorded:
-        """Add `event` unless it is a duplicate or further behind its own source's newest event
-        than the lateness window allows (a moved event is never too late)."""
+        """Add `event` unless its (source, event_id) is already recorded (the same event again:
+        a duplicate; another event: its id reused, `services/repeats.py`) or it is further behind
+        its own source's newest event than the lateness window allows (a moved event is never
+        too late)."""
         events, source, event_id = self.events, event["source"], event["event_id"]
-        for other in events:  # a plain loop: this is the hot path
+        for other in events:  # a plain loop: this is the hot path; bodies compared on a match only
             if other["event_id"] == event_id and other["source"] == source:
-                return Recorded.DUPLICATE
+                return Recorded.DUPLICATE if is_repeat(other, event) else Recorded.ID_REUSED
         if not events or _order(event) >= _order(events[-1]):
             events.append(event)  # in order, the usual case
             return Recorded.APPLIED

@@ -37,6 +37,8 @@ SOURCE_MISMATCH = "source_mismatch"
 SERVICE_NOT_OWNED = "service_not_owned"
 IN_THE_FUTURE = "in_the_future"
 TOO_LATE = "too_late"
+#: Another event under a (source, event_id) already recorded (`services/repeats.py`).
+EVENT_ID_REUSED = "event_id_reused"
 UNPROCESSABLE = "unprocessable"
 #: Beyond this, a number orjson read may have been an integer the standard library keeps exact
 #: (orjson reads integers from -2**63 to 2**64 - 1 exactly, others as floats).
@@ -58,6 +60,7 @@ REASONS = frozenset(
         SERVICE_NOT_OWNED,
         IN_THE_FUTURE,
         TOO_LATE,
+        EVENT_ID_REUSED,
         UNPROCESSABLE,
     }
 )

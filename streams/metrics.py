@@ -25,7 +25,7 @@ class WorkerMetrics:
         self.applied = Counter(
             "flowsight_events_applied",
             "Validated events the state agent handled, by type and outcome "
-            "(applied, duplicate, too_late, superseded, failed).",
+            "(applied, duplicate, event_id_reused, too_late, superseded, failed, moved).",
             ["event_type", "outcome"],
             registry=self.registry,
         )

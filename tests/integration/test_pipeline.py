@@ -164,6 +164,41 @@ def test_the_same_event_delivered_three_times_by_kafka_changes_state_once(stack:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_another_event_under_an_id_already_applied_is_dead_lettered_and_the_first_kept(
+    stack: Stack,
+) -> None:
+    settings = stack.settings
+    first = event("referral", to_service="lcc-home-care", pathway="P1", status="new")
+    # The sender numbered another referral, to another service, as the first: not a resend.
+    reused = {**first, "to_service": "lch-community-beds", "pathway": "P2"}
+    topic = settings.ingest_topic("RR8")
+    asyncio.run(publish(settings.kafka_bootstrap, topic, json.dumps(first).encode()))
+    asyncio.run(publish(settings.kafka_bootstrap, topic, *[json.dumps(reused).encode()] * 2))
+
+    (dead, _) = asyncio.run(read_topic(settings.kafka_bootstrap, settings.dlq_topic, expected=2))
+    headers = dict(dead.headers)
+    assert headers["error.reason"] == b"event_id_reused"
+    assert headers["error.topic"].decode() == settings.events_topic, "refused by the tracker"
+    assert first["event_id"].encode() in headers["error.message"]
+    assert b"the first event was kept" in headers["error.message"]
+    assert NHS_NUMBER.encode() not in dead.value + b"".join(headers.values())
+    stack.wait_until(
+        lambda: (
+            'event_type="referral",outcome="event_id_reused"} 2.0'
+            in _metric_lines(stack, "flowsight_events_applied_total")
+        ),
+        timeout=30,
+        what="both copies of the reused id counted",
+    )
+    stack.wait_until(
+        lambda: len(queue_entries(stack, "lcc-home-care")) == 1,
+        timeout=30,
+        what="the first referral in its queue",
+    )
+    assert queue_entries(stack, "lch-community-beds") == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_worker_and_the_api_keep_what_they_loaded_out_of_the_collector_s_reach(
     stack: Stack,
 ) -> None:

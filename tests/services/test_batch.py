@@ -102,6 +102,68 @@ def test_a_duplicate_is_counted_and_changes_nothing_in_the_same_batch_or_a_later
     assert not again.refusals
 
 
+def test_another_event_under_an_id_already_recorded_is_refused_and_the_first_one_kept() -> None:
+    worker = Worker()
+    worker.fold(discharge("d1", "2026-05-03T10:00:00+00:00"))
+    # The sender's numbering restarted: "d1" now names a later discharge, to a care home.
+    reused = {
+        **discharge("d1", "2026-05-09T16:00:00+00:00"),
+        "destination": "care_home_residential",
+    }
+    changes = worker.fold(reused)
+
+    (refusal,) = changes.refusals
+    assert (refusal.position, refusal.rejected.reason) == (0, "event_id_reused")
+    assert refusal.rejected.field == "event_id"
+    message = refusal.rejected.message
+    assert "event_id 'd1' of source RR8/pas" in message
+    assert "differ in destination, occurred_at" in message
+    assert "the first event was kept" in message
+    assert changes.outcomes == {("discharge", "event_id_reused"): 1}
+    assert worker.journeys[ANN] == [discharge("d1", "2026-05-03T10:00:00+00:00")]
+    assert (changes.journeys, changes.states, changes.since) == ({}, [], None)
+
+
+def test_an_id_reused_in_one_batch_is_refused_and_the_batch_s_other_events_apply() -> None:
+    worker = Worker()
+    changes = worker.fold(
+        admission("a1", "2026-05-01T10:00:00+00:00"),
+        admission("a1", "2026-05-02T10:00:00+00:00"),  # another admission numbered alike
+        discharge("a2", "2026-05-03T10:00:00+00:00"),
+    )
+
+    assert [(r.position, r.rejected.reason) for r in changes.refusals] == [(1, "event_id_reused")]
+    assert changes.outcomes == {
+        ("admission", "applied"): 1,
+        ("admission", "event_id_reused"): 1,
+        ("discharge", "applied"): 1,
+    }
+    (stay,) = changes.states[0].stays
+    assert (stay.started_at, stay.ended_at) == (
+        "2026-05-01T10:00:00+00:00",
+        "2026-05-03T10:00:00+00:00",
+    )
+
+
+def test_a_reused_id_that_looks_like_an_nhs_number_is_not_quoted_in_the_refusal() -> None:
+    worker = Worker()
+    worker.fold(admission("943 476 5919", "2026-05-01T10:00:00+00:00"))
+    changes = worker.fold(admission("943 476 5919", "2026-05-02T10:00:00+00:00"))
+
+    (refusal,) = changes.refusals
+    assert "5919" not in refusal.rejected.message
+    assert "[nhs-number?]" in refusal.rejected.message
+
+
+def test_the_same_event_delivered_again_with_another_correlation_id_is_a_duplicate() -> None:
+    worker = Worker()
+    worker.fold({**admission("a1", "2026-05-01T10:00:00+00:00"), "correlation_id": "first"})
+    again = worker.fold({**admission("a1", "2026-05-01T10:00:00+00:00"), "correlation_id": "retry"})
+
+    assert again.outcomes == {("admission", "duplicate"): 1}
+    assert not again.refusals
+
+
 def test_an_event_older_than_the_lateness_window_is_refused_and_a_late_one_within_it_applies() -> (
     None
 ):

@@ -112,12 +112,14 @@ def test_a_redelivered_event_is_absorbed() -> None:
     assert len(journey.events) == 1
 
 
-def test_a_duplicate_is_recognised_by_source_and_event_id_not_by_content() -> None:
+def test_another_event_under_a_recorded_id_is_an_id_reused_and_the_first_one_stands() -> None:
     journey = Journey()
     journey.record(admission("adm-1", 0, "lth-wards"), LATENESS)
 
-    # The same id re-sent with different content is still the same event: the first one stands.
-    assert journey.record(discharge("adm-1", 5, "lth-wards"), LATENESS) is Recorded.DUPLICATE
+    # Not the same event again (a duplicate) but another one numbered alike: not recorded.
+    assert journey.record(discharge("adm-1", 5, "lth-wards"), LATENESS) is Recorded.ID_REUSED
+    assert journey.record(admission("adm-1", 2, "lth-wards"), LATENESS) is Recorded.ID_REUSED
+    assert journey.events == [admission("adm-1", 0, "lth-wards")]
     assert replay(PSEUDONYM, journey.events).in_services == {"lth-wards": at(0)}
 
 

@@ -226,8 +226,13 @@ def test_each_problem_is_refused_with_its_reason_and_field(
 
 
 def test_every_reason_code_is_exercised() -> None:
-    # too_late is decided by the journey, and unprocessable by the stream when code fails.
-    not_the_validators = {validation.TOO_LATE, validation.UNPROCESSABLE}
+    # too_late and event_id_reused are decided by the journey, and unprocessable by the stream
+    # when code fails.
+    not_the_validators = {
+        validation.TOO_LATE,
+        validation.EVENT_ID_REUSED,
+        validation.UNPROCESSABLE,
+    }
     codes = validation.REASONS - not_the_validators
     assert codes == {reason for _, _, reason, _ in REJECTIONS}
 

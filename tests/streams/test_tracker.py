@@ -163,6 +163,29 @@ async def test_an_unreadable_or_too_late_event_is_dead_lettered_and_the_stream_g
     assert subject.count("admission", "too_late") == 1
 
 
+async def test_another_event_under_a_recorded_id_is_dead_lettered_and_counted(
+    subject: Tracker,
+) -> None:
+    first = admission("adm-1", "2026-05-01T10:00:00+00:00")
+    reused = admission("adm-1", "2026-05-03T10:00:00+00:00")
+    async with subject.agent.test_context() as agent:
+        await agent.put(orjson.dumps(first), key=ANN.encode())
+        await agent.put(orjson.dumps(first), key=ANN.encode())  # delivered again: a duplicate
+        await agent.put(orjson.dumps(reused), key=ANN.encode())
+        dead = await subject.dead_letters.get(timeout=1)
+
+    headers = dict(dead.message.headers)
+    assert orjson.loads(dead.value) == reused
+    assert (headers["error.reason"], headers["error.field"]) == (b"event_id_reused", b"event_id")
+    assert b"the first event was kept" in headers["error.message"]
+    assert subject.journeys[ANN] == [first]
+    assert subject.count("admission", "applied") == 1
+    assert subject.count("admission", "duplicate") == 1
+    assert subject.count("admission", "event_id_reused") == 1
+    dead_letters = subject.metrics.registry.get_sample_value
+    assert dead_letters("flowsight_dead_letters_total", {"reason": "event_id_reused"}) == 1
+
+
 async def test_a_link_sends_the_local_journey_on_under_the_nhs_pseudonym_and_empties_it(
     subject: Tracker,
 ) -> None:
