@@ -130,16 +130,33 @@ class DailyOut(BaseModel):
     )
 
 
+LOST_BED_DAYS = (
+    "midnights (Europe/London) since the Discharge Ready Date, summed over the delays in "
+    "bed-based services only (capacity in beds): a delay at home holds no bed"
+)
+DELAYED_DAYS_HOME_BASED = (
+    "the same midnights summed over the delays in services without beds (reablement, home "
+    "care, UCR): people at home ready to move on to the next service (hidden delays); not "
+    "bed days, so not in lost_bed_days"
+)
+
+
 class DelayGroup(BaseModel):
     key: str
-    count: int
-    lost_bed_days: int
+    count: int = Field(description="delays running now, in beds and at home")
+    lost_bed_days: int = Field(description=LOST_BED_DAYS)
+    delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
 
 
 class DelaysOut(BaseModel):
     as_of: datetime
-    count: int = Field(description="patients with no criteria to reside still in a bed")
-    lost_bed_days: int = Field(description="midnights (Europe/London) since ready to go, summed")
+    count: int = Field(
+        description="patients with no criteria to reside (delays running now), in a bed or, "
+        "ready to move on, in a service without beds (`hidden_delays` of them)"
+    )
+    hidden_delays: int = Field(0, description="of `count`, those in services without beds")
+    lost_bed_days: int = Field(description=LOST_BED_DAYS)
+    delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
     by_service: list[DelayGroup]
     by_reason: list[DelayGroup]
     by_pathway: list[DelayGroup]

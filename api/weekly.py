@@ -32,9 +32,11 @@ from flowsight.services.report import (
 #: The system's figures, in the order the summary shows them.
 SYSTEM_LAYOUT: tuple[tuple[str, str], ...] = (
     ("delayed_count", "Residents delayed across the system"),
-    ("lost_bed_days", "Lost bed days of current delays"),
+    ("lost_bed_days", "Lost bed days of current delays (in beds)"),
     ("period_lost_bed_days", "Lost bed days this week (every midnight delayed, in beds)"),
     ("hidden_delays", "Hidden delays (ready to move on, outside beds)"),
+    ("delayed_days_home_based", "Days delayed at home of current hidden delays (no bed)"),
+    ("period_delayed_days_home_based", "Days delayed at home this week (hidden delays, no bed)"),
     ("long_term_in_care", "People in long-term care placements and packages"),
     ("long_term_started", "Long-term placements and packages started this week"),
     ("long_term_placements_started", "of which care-home placements"),

@@ -10,11 +10,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flowsight.schemas.catalogue import Service
+from flowsight.schemas.codes import CapacityUnit
 from flowsight.services.facts import LONDON, Delay, delay_band, london_day, midnights
 from flowsight.services.flow_figures import publication_band
 from flowsight.services.timestamps import utc_timestamp
 
 ONE_DAY = timedelta(days=1)
+#: Midnights since the DRD of delays in a bed-based service: beds held by people ready to go.
+LOST_BED_DAYS = "lost_bed_days"
+#: The same midnights in a service without beds (reablement, home care, UCR): a hidden delay,
+#: a person at home ready to move on to the next service. Time lost, but no bed.
+DELAYED_DAYS_HOME_BASED = "delayed_days_home_based"
 
 
 def during(start: str, end: str | None, moment: str) -> bool:
@@ -33,6 +40,36 @@ class DelayRow:
     band: str
     days: int
     publication_band: str = "0"  # the publication's: 0, 1, 2_3, 4_6, 7_13, 14_20, 21_plus
+
+
+@dataclass(frozen=True, slots=True)
+class DelayDays:
+    """Midnights since the DRD summed over delays, split by whether they hold a bed."""
+
+    lost_bed_days: int
+    delayed_days_home_based: int
+
+
+def bed_based(services: Iterable[Service]) -> frozenset[str]:
+    """The services whose delays lose bed days: those whose capacity is counted in beds."""
+    return frozenset(s.id for s in services if s.capacity_unit == CapacityUnit.BEDS)
+
+
+def delay_days_figure(service: Service) -> str:
+    """The name a service's delayed days go by: `lost_bed_days` in beds, else
+    `delayed_days_home_based` (a delay at home loses no bed)."""
+    return LOST_BED_DAYS if service.capacity_unit == CapacityUnit.BEDS else DELAYED_DAYS_HOME_BASED
+
+
+def delay_days(rows: Iterable[DelayRow], beds: frozenset[str]) -> DelayDays:
+    """The days of `rows` in the bed-based services `beds` (lost bed days) and elsewhere."""
+    lost = home = 0
+    for row in rows:
+        if row.service in beds:
+            lost += row.days
+        else:
+            home += row.days
+    return DelayDays(lost, home)
 
 
 def is_running(delay: Delay, moment: str) -> bool:

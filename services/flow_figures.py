@@ -16,6 +16,8 @@ Figures = dict[str, float | int | None]
 Holds = Callable[[str | None], bool]
 
 PATHWAYS = ("P0", "P1", "P2", "P3")
+#: A complex discharge: home with new support, or to a bed (pathways 1-3).
+COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})
 HOME = frozenset({"usual_residence", "usual_residence_with_support"})
 #: Long stays in a bed (NHS "long-stay patients"): in the bed this many midnights or more.
 LONG_STAY_DAYS = (7, 14, 21)
@@ -81,16 +83,49 @@ def left_hospital(stays: Iterable[Stay], holds: Holds) -> list[Stay]:
 
 
 def hospital_discharges(left: Sequence[Stay]) -> Figures:
-    """Where patients leaving hospital (`left_hospital`) went: % directly home, and the P0-P3
-    shares."""
+    """Where patients leaving hospital (`left_hospital`) went: % directly home, % complex and the
+    P0-P3 shares, and the share with no pathway recorded.
+
+    As NHS England publishes them (acute discharge sitrep, Table 4), the pathway shares are of
+    the discharges on a pathway, so the four add up to 100 % and complex is P1-P3 of them; a
+    discharge with no pathway recorded is in none of them, but in `pathway_not_recorded_pct`
+    (of every discharge), so that missing data shows instead of reading as "not complex".
+    """
+    recorded = [s for s in left if s.pathway in PATHWAYS]
     figures: Figures = {
         "hospital_discharges": len(left),
+        "hospital_discharges_with_pathway": len(recorded),
         "directly_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),
+        "complex_discharge_pct": percent(
+            sum(1 for s in recorded if s.pathway in COMPLEX_PATHWAYS), len(recorded)
+        ),
+        "pathway_not_recorded_pct": percent(len(left) - len(recorded), len(left)),
     }
     for pathway in PATHWAYS:
-        share = percent(sum(1 for s in left if s.pathway == pathway), len(left))
+        share = percent(sum(1 for s in recorded if s.pathway == pathway), len(recorded))
         figures[f"pathway_{pathway.lower()}_pct"] = share
     return figures
+
+
+def no_further_action(discharged: Sequence[Stay]) -> Figures:
+    """Of discharges, the share home with no new support, and the share with no pathway.
+
+    No further action is pathway 0 (home, no new or additional support) at the usual residence;
+    a discharge with no pathway recorded is judged by its destination alone: home without
+    support is no further action, home with support is not (it was counted as none before).
+    """
+    quiet = [
+        s
+        for s in discharged
+        if s.destination in HOME
+        and (s.pathway == "P0" or (s.pathway is None and s.destination == "usual_residence"))
+    ]
+    return {
+        "no_further_action_pct": percent(len(quiet), len(discharged)),
+        "pathway_not_recorded_pct": percent(
+            sum(1 for s in discharged if s.pathway not in PATHWAYS), len(discharged)
+        ),
+    }
 
 
 def long_term_starts(placements: Iterable[Stay], packages: Iterable[Stay], holds: Holds) -> Figures:

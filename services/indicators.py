@@ -38,7 +38,8 @@ _COMMON = _indicators(
     ("in_service", "patients"),
     ("los_days_mean", "days"),
     ("delayed_count", "patients"),
-    ("lost_bed_days", "days"),
+    ("lost_bed_days", "days"),  # bed-based services only (none without beds)
+    ("delayed_days_home_based", "days"),  # services without beds only
     ("delayed_7_plus", "patients"),
     ("delayed_14_plus", "patients"),
     ("delayed_21_plus", "patients"),
@@ -63,7 +64,7 @@ INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
     ),
     ServiceKind.ACUTE_INPATIENT: _COMMON
     | _BEDS
-    | _indicators(("complex_discharge_pct", "%", True, "hospital_discharges")),
+    | _indicators(("complex_discharge_pct", "%", True, "hospital_discharges_with_pathway")),
     ServiceKind.TRANSFERS_OF_CARE: _COMMON
     | _indicators(
         ("open_assessments", "assessments"),

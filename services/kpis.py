@@ -14,8 +14,14 @@ from statistics import fmean
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import CapacityUnit, ServiceKind
 from flowsight.services.delays import DelayRow as DelayRow
+from flowsight.services.delays import (
+    bed_based,
+    delay_days,
+    delay_days_figure,
+    during,
+    is_running,
+)
 from flowsight.services.delays import delay_rows as delay_rows
-from flowsight.services.delays import during, is_running
 from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay, midnights
 from flowsight.services.flow_figures import (
     HOME,
@@ -25,6 +31,7 @@ from flowsight.services.flow_figures import (
     left_hospital,
     long_stays,
     long_term_starts,
+    no_further_action,
     percent,
     queue_by_pathway,
 )
@@ -34,7 +41,6 @@ FOUR_HOURS = timedelta(hours=4)
 #: Pressure is scored on the last 24 hours, not on "today": a period that restarts at midnight
 #: makes one breach at 00:05 a 100 % breach rate (see also the minimum sample in pressure).
 PRESSURE_WINDOW = timedelta(hours=24)
-COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})
 LONG_TERM_KINDS = frozenset({ServiceKind.HOME_CARE, ServiceKind.RESIDENTIAL_NURSING})
 
 Figures = dict[str, float | int | None]
@@ -49,6 +55,7 @@ CURRENT_FIGURES = frozenset(
         "occupancy_pct",
         "delayed_count",
         "lost_bed_days",
+        "delayed_days_home_based",
         "delayed_7_plus",
         "delayed_14_plus",
         "delayed_21_plus",
@@ -126,7 +133,8 @@ def _common(
         "discharged": sum(1 for s in ended if s.ended_by == "discharge"),
         "los_days_mean": _mean(midnights(s.started_at, s.ended_at or now) for s in ended),
         "delayed_count": len(current_delays),
-        "lost_bed_days": sum(delay_lengths),
+        # Lost bed days in beds; in a service without beds, days delayed at home (no bed lost).
+        delay_days_figure(service): sum(delay_lengths),
         "delayed_7_plus": sum(1 for d in delay_lengths if d >= 7),
         "delayed_14_plus": sum(1 for d in delay_lengths if d >= 14),
         "delayed_21_plus": sum(1 for d in delay_lengths if d >= 21),
@@ -167,15 +175,9 @@ def _front_door(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 
 
 def _inpatient(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    # Of those who left hospital alive, as the pathway shares are: a death is on no pathway, so
-    # complex discharges are exactly the P1-P3 shares (and `hospital_discharges` their sample).
-    left = left_hospital(facts.stays, period.holds)
-    return {
-        "complex_discharge_pct": percent(
-            sum(1 for s in left if s.pathway in COMPLEX_PATHWAYS), len(left)
-        ),
-        **hospital_discharges(left),
-    }
+    # Of those who left hospital alive on a pathway, as the pathway shares are: a death is on no
+    # pathway, so complex discharges are exactly the P1-P3 shares.
+    return hospital_discharges(left_hospital(facts.stays, period.holds))
 
 
 def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
@@ -205,16 +207,13 @@ def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
         and period.holds(r.decided_at or (r.started_at if r.status == "started" else None))
     ]
     discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
-    no_further_action = [
-        s for s in discharged if s.pathway in (None, "P0") and s.destination in HOME
-    ]
     return {
         "referrals": sum(1 for r in facts.referrals if period.holds(r.referred_at)),
         "referrals_decided": len(decided),
         "referrals_accepted_pct": percent(
             sum(1 for r in decided if r.status != "declined"), len(decided)
         ),
-        "no_further_action_pct": percent(len(no_further_action), len(discharged)),
+        **no_further_action(discharged),
         **_two_hour_standard(facts.referrals, period),
     }
 
@@ -308,7 +307,8 @@ def system_figures(
     rows = delay_rows((d for f in facts.values() for d in f.delays), now)
     long_term = [s.id for s in services if s.kind in LONG_TERM_KINDS]
     now_text = utc_timestamp(now)
-    beds = frozenset(s.id for s in services if s.capacity_unit == CapacityUnit.BEDS)
+    beds = bed_based(services)
+    days = delay_days(rows, beds)
 
     def stays_of(kind: ServiceKind) -> list[Stay]:
         return [
@@ -317,8 +317,9 @@ def system_figures(
 
     return {
         "delayed_count": len(rows),
-        # Lost bed days are bed days: a hidden delay at home loses no bed.
-        "lost_bed_days": sum(r.days for r in rows if r.service in beds),
+        # Lost bed days are bed days: a hidden delay at home loses no bed; its days are apart.
+        "lost_bed_days": days.lost_bed_days,
+        "delayed_days_home_based": days.delayed_days_home_based,
         "hidden_delays": hidden_delays((r.service for r in rows), beds),
         **long_term_starts(
             stays_of(ServiceKind.RESIDENTIAL_NURSING), stays_of(ServiceKind.HOME_CARE), period.holds

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flowsight.schemas.catalogue import Service
-from flowsight.schemas.codes import CapacityUnit
-from flowsight.services.delays import period_lost_bed_days
+from flowsight.services.delays import bed_based, delay_days_figure, period_lost_bed_days
 from flowsight.services.escalation import LEVELS, LevelChange
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
@@ -30,6 +29,8 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("queues", "delayed_count", "Delayed, no criteria to reside"),
     ("queues", "lost_bed_days", "Lost bed days of current delays"),
     ("queues", "period_lost_bed_days", "Lost bed days this week (every midnight delayed)"),
+    ("queues", "delayed_days_home_based", "Days delayed at home of current delays (no bed)"),
+    ("queues", "period_delayed_days_home_based", "Days delayed at home this week (no bed)"),
     ("queues", "delayed_21_plus", "Delayed 21 days or more"),
     ("queues", "delayed_days_0", "Still delayed at the end of the week: under a day"),
     ("queues", "delayed_days_1", "Still delayed: 1 day"),
@@ -64,6 +65,7 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("outcomes", "pathway_p1_pct", "Left hospital on pathway 1 (%)"),
     ("outcomes", "pathway_p2_pct", "Left hospital on pathway 2 (%)"),
     ("outcomes", "pathway_p3_pct", "Left hospital on pathway 3 (%)"),
+    ("outcomes", "pathway_not_recorded_pct", "Discharges with no pathway recorded (%)"),
     ("outcomes", "no_further_action_pct", "Discharged with no further action (%)"),
     ("outcomes", "care_hours_change_mean", "Change in care hours a week, start to end"),
     ("outcomes", "independent_pct", "Discharged independent (%)"),
@@ -159,9 +161,10 @@ def figures_of(
     open_capacity: int | None = None,
 ) -> Figures:
     """A service's figures for `period` as the API, daily rows and report show them: the
-    core's, with the period's lost bed days."""
+    core's, with the period's lost bed days (in a service without beds, its days delayed at
+    home, `period_delayed_days_home_based`)."""
     figures = service_figures(service, facts, period, as_of, open_capacity)
-    figures["period_lost_bed_days"] = period_lost_bed_days(
+    figures[f"period_{delay_days_figure(service)}"] = period_lost_bed_days(
         facts.delays, period.start, period.end, as_of
     )
     return figures
@@ -170,14 +173,17 @@ def figures_of(
 def system_figures_of(
     services: list[Service], facts: Mapping[str, ServiceFacts], period: Period, as_of: datetime
 ) -> Figures:
-    """The system's figures with the period's lost bed days (bed-based services only)."""
+    """The system's figures with the period's lost bed days (bed-based services only) and the
+    period's days delayed at home (services without beds)."""
     figures = system_figures(services, dict(facts), period, as_of)
-    beds = [s.id for s in services if s.capacity_unit == CapacityUnit.BEDS]
-    figures["period_lost_bed_days"] = sum(
-        period_lost_bed_days(facts[s].delays, period.start, period.end, as_of)
-        for s in beds
-        if s in facts
-    )
+    beds = bed_based(services)
+    days = {
+        s.id: period_lost_bed_days(facts[s.id].delays, period.start, period.end, as_of)
+        for s in services
+        if s.id in facts
+    }
+    figures["period_lost_bed_days"] = sum(n for s, n in days.items() if s in beds)
+    figures["period_delayed_days_home_based"] = sum(n for s, n in days.items() if s not in beds)
     return figures
 
 

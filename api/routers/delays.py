@@ -20,7 +20,7 @@ from flowsight.api.models import (
     DelaysOut,
 )
 from flowsight.api.problems import Problem
-from flowsight.services.delays import is_running
+from flowsight.services.delays import bed_based, delay_days, is_running
 from flowsight.services.facts import delay_band, midnights
 from flowsight.services.kpis import DelayRow, delay_rows
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
@@ -29,30 +29,45 @@ router = APIRouter(prefix="/v1", tags=["delays"])
 Caseload = Annotated[Principal, Depends(require("caseload"))]
 
 
-def _grouped(rows: Iterable[DelayRow], key: Callable[[DelayRow], str]) -> list[DelayGroup]:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def _grouped(
+    rows: Iterable[DelayRow], key: Callable[[DelayRow], str], beds: frozenset[str]
+) -> list[DelayGroup]:
+    groups: dict[str, list[DelayRow]] = defaultdict(list)
     for row in rows:
-        counts[key(row)][0] += 1
-        counts[key(row)][1] += row.days
+        groups[key(row)].append(row)
+    totals = {name: delay_days(members, beds) for name, members in groups.items()}
     return [
-        DelayGroup(key=name, count=count, lost_bed_days=days)
-        for name, (count, days) in sorted(counts.items(), key=lambda item: -item[1][1])
+        DelayGroup(
+            key=name,
+            count=len(groups[name]),
+            lost_bed_days=days.lost_bed_days,
+            delayed_days_home_based=days.delayed_days_home_based,
+        )
+        for name, days in sorted(
+            totals.items(),
+            key=lambda item: -(item[1].lost_bed_days + item[1].delayed_days_home_based),
+        )
     ]
 
 
 @router.get("/delays", response_model=DelaysOut, summary="Delayed patients, grouped")
-async def delays(connection: ConnectionDep, _: Viewer) -> DelaysOut:
-    """Current delays and lost bed days by service, reason, pathway and 7/14/21-day band."""
+async def delays(connection: ConnectionDep, state: StateDep, _: Viewer) -> DelaysOut:
+    """Current delays by service, reason, pathway and 7/14/21-day band: lost bed days in
+    bed-based services, and apart from them the days delayed at home in services without beds."""
     now = datetime.now(UTC)
     rows = delay_rows((delay for _p, delay in await facts.current_delays(connection)), now)
+    beds = bed_based(state.catalogue.services)
+    days = delay_days(rows, beds)
     return DelaysOut(
         as_of=now,
         count=len(rows),
-        lost_bed_days=sum(row.days for row in rows),
-        by_service=_grouped(rows, lambda row: row.service),
-        by_reason=_grouped(rows, lambda row: row.reason),
-        by_pathway=_grouped(rows, lambda row: row.pathway),
-        by_band=_grouped(rows, lambda row: row.band),
+        hidden_delays=sum(1 for row in rows if row.service not in beds),
+        lost_bed_days=days.lost_bed_days,
+        delayed_days_home_based=days.delayed_days_home_based,
+        by_service=_grouped(rows, lambda row: row.service, beds),
+        by_reason=_grouped(rows, lambda row: row.reason, beds),
+        by_pathway=_grouped(rows, lambda row: row.pathway, beds),
+        by_band=_grouped(rows, lambda row: row.band, beds),
     )
 
 

@@ -55,6 +55,7 @@ COUNTS = frozenset(
         "nursing_placements",
         "residential_placements",
         "period_lost_bed_days",
+        "period_delayed_days_home_based",
     }
 )
 BEDS = {s.id for s in CATALOGUE.services if s.capacity_unit == CapacityUnit.BEDS}
@@ -218,17 +219,20 @@ def from_facts(db: Stored, service: str, week: int) -> Figures:
         los = [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]
         nctr = [s.nctr_days or 0 for s in ended]
         home = {"usual_residence", "usual_residence_with_support"}
+        # Pathway shares are of the discharges on a pathway, as NHS England publishes them.
+        on_pathway = [s for s in ended if s.pathway in ("P0", "P1", "P2", "P3")]
         figures: Figures = {
             "los_days_mean": mean(los),
             "nctr_days_mean": mean(nctr),
             "ctr_days_mean": mean([t - d for t, d in zip(los, nctr, strict=True)]),
             "complex_discharge_pct": rate(
-                sum(s.pathway in ("P1", "P2", "P3") for s in ended), len(ended)
+                sum(s.pathway in ("P1", "P2", "P3") for s in on_pathway), len(on_pathway)
             ),
             "directly_home_pct": rate(sum(s.destination in home for s in ended), len(ended)),
+            "pathway_not_recorded_pct": rate(len(ended) - len(on_pathway), len(ended)),
         }
         for pathway in ("P0", "P1", "P2", "P3"):
-            share = rate(sum(s.pathway == pathway for s in ended), len(ended))
+            share = rate(sum(s.pathway == pathway for s in on_pathway), len(on_pathway))
             figures[f"pathway_{pathway.lower()}_pct"] = share
         return figures
     if service == "lch-ucr":
@@ -249,6 +253,7 @@ def from_facts(db: Stored, service: str, week: int) -> Figures:
                 sum(r.status != "declined" for r in decided), len(decided)
             ),
             "no_further_action_pct": rate(len(quiet), len(ended)),
+            "pathway_not_recorded_pct": rate(sum(s.pathway is None for s in ended), len(ended)),
             "los_days_mean": mean(
                 [(london(s.ended_at).date() - london(s.started_at).date()).days for s in ended]
             ),
@@ -270,6 +275,10 @@ def system_from_days(db: Stored, days: list[dict[str, dict[str, Any]]]) -> Figur
         "delayed_count": sum(row["delayed_count"] for row in last.values()),
         "lost_bed_days": sum(row["lost_bed_days"] for s, row in last.items() if s in BEDS),
         "period_lost_bed_days": total("period_lost_bed_days", BEDS),
+        "delayed_days_home_based": sum(
+            row["delayed_days_home_based"] for s, row in last.items() if s not in BEDS
+        ),
+        "period_delayed_days_home_based": total("period_delayed_days_home_based", set(last) - BEDS),
         "hidden_delays": sum(row["delayed_count"] for s, row in last.items() if s not in BEDS),
         "long_term_in_care": sum(
             last[s]["in_service"] for s in ("lcc-home-care", "lcc-care-homes") if s in last

@@ -178,12 +178,17 @@ def test_the_seed_flow_figures() -> None:
     assert (wards["delayed_days_4_6"], wards["delayed_days_21_plus"]) == (1, 0)
     reablement = city.figures("lcc-reablement", *WEEK, now=now)
     assert (reablement["queue_p1"], reablement["queue_p2"]) == (1, 0)
-    # The hidden delay counts in reablement: 1 delayed, 2 midnights (7th, 8th).
-    assert (reablement["delayed_count"], reablement["lost_bed_days"]) == (1, 2)
+    # The hidden delay counts in reablement: 1 delayed, 2 midnights (7th, 8th) at home, which
+    # are no lost bed days: reablement holds no bed (they were shown as its lost bed days).
+    assert (reablement["delayed_count"], reablement["delayed_days_home_based"]) == (1, 2)
+    assert "lost_bed_days" not in reablement
+    assert (wards["lost_bed_days"], "delayed_days_home_based" in wards) == (4, False)
     facts = {s.id: city.facts(s.id) for s in CATALOGUE.services}
     system = system_figures(CATALOGUE.services, facts, Period(utc(WEEK[0]), utc(WEEK[1])), utc(now))
-    # 2 delayed across the system, 1 of them outside beds; lost bed days are the ward's 4 only.
+    # 2 delayed across the system, 1 of them outside beds; lost bed days are the ward's 4 only,
+    # the 2 days at home apart.
     assert (system["delayed_count"], system["hidden_delays"], system["lost_bed_days"]) == (2, 1, 4)
+    assert system["delayed_days_home_based"] == 2
     assert system["long_term_placements_started"] == 1
 
 
@@ -208,3 +213,43 @@ def test_the_weekly_report_shows_where_patients_went_from_hospital() -> None:
         100.0,
         0.0,
     )
+
+
+def test_days_delayed_at_home_are_reported_apart_from_lost_bed_days() -> None:
+    city = City()
+    # Patient 0: on the ward, no criteria to reside from Monday 4 May 10:00.
+    city.publish(
+        "admission", "lth-wards", "2026-04-28T10:00:00+01:00", 0, admission_method="emergency"
+    )
+    no_criteria(city, "2026-05-04T10:00:00+01:00")
+    # Patient 1: in reablement at home, ready to move on from Wednesday 6 May: a hidden delay.
+    city.publish(
+        "admission",
+        "lcc-reablement",
+        "2026-05-01T10:00:00+01:00",
+        1,
+        admission_method="start_of_care",
+    )
+    no_criteria(city, "2026-05-06T10:00:00+01:00", service="lcc-reablement", patient=1)
+    facts = {s.id: city.facts(s.id) for s in CATALOGUE.services}
+
+    report = weekly_report("2026-W19", list(CATALOGUE.services), facts, utc(WEEK[1]), {})
+
+    lines = {(line.service, line.figure): line.value for line in report.lines}
+    # The week's end: the ward's delay holds the midnights of 5 to 10 May, 6 lost bed days;
+    # reablement's the midnights of 7 to 10 May, 4 days at home, which lose no bed.
+    assert (lines["lth-wards", "lost_bed_days"], lines["lth-wards", "period_lost_bed_days"]) == (
+        6,
+        6,
+    )
+    assert ("lth-wards", "delayed_days_home_based") not in lines
+    assert (
+        lines["lcc-reablement", "delayed_days_home_based"],
+        lines["lcc-reablement", "period_delayed_days_home_based"],
+    ) == (4, 4)
+    # They were shown as reablement's "lost bed days".
+    assert ("lcc-reablement", "lost_bed_days") not in lines
+    assert ("lcc-reablement", "period_lost_bed_days") not in lines
+    system = report.system
+    assert (system["lost_bed_days"], system["period_lost_bed_days"]) == (6, 6)
+    assert (system["delayed_days_home_based"], system["period_delayed_days_home_based"]) == (4, 4)

@@ -3,8 +3,9 @@ small scenarios computed by hand (docs/metrics.md cites each definition)."""
 
 from __future__ import annotations
 
+from flowsight.schemas.codes import ServiceKind
 from flowsight.services.delays import period_lost_bed_days
-from flowsight.services.indicators import KNOWN_INDICATORS
+from flowsight.services.indicators import INDICATORS_BY_KIND, KNOWN_INDICATORS
 from tests.services.city import City, no_criteria, utc
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
@@ -152,3 +153,77 @@ def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_count
         )
         == 3
     ), "the midnights after 3, 6 and 7 May in the week of 4 May"
+
+
+def test_pathway_shares_are_of_discharges_on_a_pathway_and_missing_ones_are_shown() -> None:
+    # NHS England publishes every discharge under a pathway (acute discharge sitrep, Table 4:
+    # the pathway columns add up to the patients discharged), so the shares add up to 100 %.
+    city = City()
+    for patient in range(4):
+        city.publish(
+            "admission",
+            "lth-wards",
+            "2026-05-01T10:00:00+01:00",
+            patient,
+            admission_method="emergency",
+        )
+    left = "2026-05-06T10:00:00+01:00"
+    city.publish("discharge", "lth-wards", left, 0, destination="usual_residence", pathway="P0")
+    city.publish("discharge", "lth-wards", left, 1, destination="usual_residence", pathway="P0")
+    city.publish(
+        "discharge",
+        "lth-wards",
+        left,
+        2,
+        destination="usual_residence_with_support",
+        pathway="P1",
+    )
+    city.publish("discharge", "lth-wards", left, 3, destination="usual_residence")  # no pathway
+
+    wards = city.figures("lth-wards", *WEEK)
+
+    # Four left hospital, three on a pathway: P0 2 / 3, P1 1 / 3; complex 1 / 3. The one with
+    # no pathway is 1 / 4 of the discharges. (It was in every denominator: P0 50 %, P1 25 %,
+    # complex 25 %, and the shares added up to 75 %.)
+    assert (wards["hospital_discharges"], wards["hospital_discharges_with_pathway"]) == (4, 3)
+    shares = [wards[f"pathway_p{n}_pct"] for n in range(4)]
+    assert shares == [66.7, 33.3, 0.0, 0.0]
+    assert sum(s or 0 for s in shares) == 100.0
+    assert wards["complex_discharge_pct"] == 33.3
+    assert wards["pathway_not_recorded_pct"] == 25.0
+    assert wards["directly_home_pct"] == 100.0  # destinations are all known: of all four
+
+
+def test_complex_discharges_are_not_scored_on_too_few_discharges_with_a_pathway() -> None:
+    assert INDICATORS_BY_KIND[ServiceKind.ACUTE_INPATIENT]["complex_discharge_pct"].sample == (
+        "hospital_discharges_with_pathway"
+    )
+
+
+def test_no_further_action_is_home_without_new_support() -> None:
+    city = City()
+    for patient in range(4):
+        city.publish(
+            "admission",
+            "lch-ucr",
+            "2026-05-05T10:00:00+01:00",
+            patient,
+            admission_method="start_of_care",
+        )
+    gone = "2026-05-06T10:00:00+01:00"
+    # No pathway, home without support: no further action, by its destination.
+    city.publish("discharge", "lch-ucr", gone, 0, destination="usual_residence")
+    # No pathway, home with support: further action (it counted as none).
+    city.publish("discharge", "lch-ucr", gone, 1, destination="usual_residence_with_support")
+    # Pathway 0, an existing package going on: no new support, no further action.
+    city.publish(
+        "discharge", "lch-ucr", gone, 2, destination="usual_residence_with_support", pathway="P0"
+    )
+    # Pathway 1: new support at home.
+    city.publish("discharge", "lch-ucr", gone, 3, destination="usual_residence", pathway="P1")
+
+    ucr = city.figures("lch-ucr", *WEEK)
+
+    # 2 of 4 (it was 3 of 4, 75 %); 2 of the 4 have no pathway recorded.
+    assert ucr["no_further_action_pct"] == 50.0
+    assert ucr["pathway_not_recorded_pct"] == 50.0
