@@ -54,6 +54,13 @@ class WorkerMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.rescore_seconds = Histogram(
+            "flowsight_rescore_seconds",
+            "Time one rescore of pressure took: a capacity report scored on the last refresh's "
+            "figures at once, without waiting for the next refresh.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.sink_retries = Counter(
             "flowsight_sink_retries",
             "Read-model writes that failed and were retried (the database was unavailable).",

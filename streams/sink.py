@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,6 +28,16 @@ from flowsight.services.touched import changed_days
 from flowsight.streams.metrics import WorkerMetrics
 
 log = logging.getLogger("flowsight.sink")
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """A service's newest capacity report as the sink wrote it: the beds (or hours) open, the
+    moment it is in force from, and when its batch was committed (`time.monotonic()`)."""
+
+    open: int
+    as_of: datetime
+    committed: float
 
 
 class ReadModelSink:
@@ -59,6 +70,11 @@ class ReadModelSink:
         #: Of each service, the latest day the changes written since the refresh last took it
         #: (`take_touched`) touched.
         self._touched: dict[str, date] = {}
+        #: Each service's newest capacity report written, until a refresh has read it back:
+        #: pressure lays it over the figures read before it (`streams/tasks/refresh.py`).
+        self.capacity: dict[str, Reported] = {}
+        #: Set after each write of a capacity report, so pressure is rescored at once.
+        self.capacity_written = asyncio.Event()
 
     async def write(
         self,
@@ -151,6 +167,11 @@ class ReadModelSink:
             await store.replace_capacity(connection, capacity_rows)
         self.written.update(rewritten)
         self.refused.difference_update(rewritten)
+        committed = time.monotonic()
+        for row in capacity_rows:
+            if row.get("latest", True):  # the report in force, as `store.replace_capacity`
+                self.capacity[row["service_id"]] = Reported(row["open"], row["as_of"], committed)
+                self.capacity_written.set()
         for service_id, day in touched:
             self._touched[service_id] = max(day, self._touched.get(service_id, day))
         self.metrics.sink_seconds.observe(time.perf_counter() - started)

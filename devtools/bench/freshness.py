@@ -114,17 +114,36 @@ async def _poll_pressure(flowsight: Flowsight, probes: Probes, stop: asyncio.Eve
 
 
 async def _follow_stream(flowsight: Flowsight, probes: Probes) -> None:
+    """Follow `/v1/stream` as a browser's EventSource does: on an answer that is not a stream,
+    an error or an end, connect again after a second from the last event id; each reason a
+    connection ended is kept for the report."""
+    last_id: str | None = None
     async with httpx.AsyncClient(base_url=flowsight.api_url, headers=flowsight.headers) as client:
-        async with client.stream("GET", "/v1/stream", timeout=None) as answer:
-            kind = ""
-            async for line in answer.aiter_lines():
-                if line.startswith("event:"):
-                    kind = line.removeprefix("event:").strip()
-                elif line.startswith("data:") and kind == "pressure":
-                    body = orjson.loads(line.removeprefix("data:").strip())
-                    seen = probes.see_score(body, time.time())
-                    if seen is not None:
-                        probes.stream.append(seen)
+        while True:
+            resume = {"Last-Event-ID": last_id} if last_id else {}
+            try:
+                async with client.stream(
+                    "GET", "/v1/stream", headers=resume, timeout=None
+                ) as answer:
+                    if answer.status_code != 200:
+                        probes.stream_ends.append(f"HTTP {answer.status_code}")
+                        await asyncio.sleep(1)
+                        continue
+                    kind = ""
+                    async for line in answer.aiter_lines():
+                        if line.startswith("event:"):
+                            kind = line.removeprefix("event:").strip()
+                        elif line.startswith("id:"):
+                            last_id = line.removeprefix("id:").strip() or last_id
+                        elif line.startswith("data:") and kind == "pressure":
+                            body = orjson.loads(line.removeprefix("data:").strip())
+                            seen = probes.see_score(body, time.time())
+                            if seen is not None:
+                                probes.stream.append(seen)
+                    probes.stream_ends.append(f"ended by the server after {kind or 'nothing'}")
+            except httpx.HTTPError as error:
+                probes.stream_ends.append(type(error).__name__)
+            await asyncio.sleep(1)
 
 
 async def _follow_topics(
@@ -205,7 +224,9 @@ async def run_freshness(
     stop.set()
     for watcher in watchers:
         watcher.cancel()
-    await asyncio.gather(*watchers, return_exceptions=True)
+    for result in await asyncio.gather(*watchers, return_exceptions=True):
+        if isinstance(result, Exception):  # a view the run could not follow is reported
+            probes.stream_ends.append(f"{type(result).__name__}: {result}")
     probes.match()
     return probes
 
@@ -261,6 +282,10 @@ def freshness_report(probes: Probes, rate: float) -> Report:
     report.figure(
         "stream: probes already shown, no event",
         f"{probes.unrepeated} (the probe before not scored, the score the one shown)",
+    )
+    report.figure(
+        "stream: connections that ended early",
+        "; ".join(probes.stream_ends) if probes.stream_ends else "none",
     )
     for name, start, end in SPANS:
         values = _between(probes, start, end)

@@ -64,6 +64,8 @@ class Probes:
     writes: tuple[float, float] = (0.0, 0.0)
     #: Probes the stream showed without an event: their score was the one it showed already.
     unrepeated: int = 0
+    #: Why each connection to the stream (or a watcher) ended before the run did.
+    stream_ends: list[str] = field(default_factory=list)
 
     def see_pressure(self, body: dict[str, Any], now: float) -> None:
         shown = next((s for s in body["services"] if s["id"] == self.service.id), None)

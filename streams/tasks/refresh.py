@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -13,12 +14,14 @@ from faust.types import ChannelT
 
 from flowsight.adapters.notify.messages import webhook_document
 from flowsight.schemas.catalogue import Catalogue, Service
+from flowsight.services.kpis import Figures
+from flowsight.services.occupancy import with_capacity
 from flowsight.services.pressure import ServiceScore, SystemScore
 from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import DailyReader, DailyReading, refresh_daily
 from flowsight.streams.figures_process import FiguresProcess
 from flowsight.streams.metrics import WorkerMetrics
-from flowsight.streams.pressure import PressurePolicy, assess_pressure
+from flowsight.streams.pressure import Assessment, PressurePolicy, assess_pressure
 from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
@@ -58,6 +61,13 @@ class Refresh:
         #: Of the last refresh, the seconds its figures were computed beside the loop (in the
         #: figures' process), while the loop went on with the batches.
         self.beside = 0.0
+        #: The figures the last refresh read: capacity reports written since it began reading
+        #: them (`ReadModelSink.capacity`) are laid over them.
+        self.figures: dict[str, Figures] | None = None
+        #: Scoring is one at a time: a refresh's and a rescore's scores are recorded and sent in
+        #: the order they were scored.
+        self._scoring = asyncio.Lock()
+        self._services = {service.id: service for service in catalogue.services}
 
     def _timed_reader(self) -> DailyReader | None:
         """The figures' process, its time counted in `beside`; None: figures on this loop."""
@@ -106,10 +116,48 @@ class Refresh:
         self.history_checked = True
         if daily.more:  # a long backlog of days: go on at the next round, not the next timer
             self.sink.changed.set()
+        async with self._scoring:
+            self.figures = daily.pressure
+            # What the refresh read holds every report written before it began; those since
+            # stay, laid over its figures until the next refresh reads them.
+            self.sink.capacity = {
+                service: report
+                for service, report in self.sink.capacity.items()
+                if report.committed >= started
+            }
+            return await self._score_and_publish(started)
+
+    async def rescore(self) -> None:
+        """Score pressure at once on the last refresh's figures with the newest capacity
+        reports: a ward's report moves its occupancy, and its level, without waiting for the
+        next refresh (which computes every figure again, and is paced to leave the loop to the
+        batches). Nothing before a first refresh."""
+        async with self._scoring:
+            if self.figures is not None:
+                took = await self._score_and_publish(time.monotonic())
+                self.metrics.rescore_seconds.observe(took)
+
+    async def _score_and_publish(self, started: float) -> float:
+        """Score pressure on the last refresh's figures, each service's occupancy with the
+        newest capacity report written since that refresh began reading (and in force); record
+        and publish the scores and alerts. Returns the seconds since `started` until the scores
+        were recorded (their sends to Kafka not counted)."""
+        now = datetime.now(UTC)
+        figures = dict(self.figures or {})
+        for service_id, report in self.sink.capacity.items():
+            service = self._services.get(service_id)
+            # A report sent for a moment still ahead (the contract tolerates minutes) waits.
+            if service is not None and service_id in figures and report.as_of <= now:
+                figures[service_id] = with_capacity(service, figures[service_id], report.open)
         assessment = await assess_pressure(
-            self.sink.engine, self.catalogue, daily.pressure, self.policy, now
+            self.sink.engine, self.catalogue, figures, self.policy, now
         )
         took = time.monotonic() - started
+        await self._publish(assessment, now)
+        return took
+
+    async def _publish(self, assessment: Assessment, now: datetime) -> None:
+        """Every scope's score to the pressure topic and the metrics; each alert raised."""
         scores: list[ServiceScore | SystemScore] = [*assessment.services, assessment.system]
         for score in scores:
             body = score.to_dict()
@@ -133,13 +181,13 @@ class Refresh:
             )
             message = {"kind": "level_change", **webhook_document(alert, alert.id)}
             await self.alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(message))
-        return took
 
     def task(
         self, should_stop: Callable[[], bool], every_seconds: float
     ) -> Callable[[], Awaitable[None]]:
         """The worker's task: refresh soon after state changed and every `every_seconds`
-        regardless, until `should_stop()`; then stop the figures' process."""
+        regardless, and rescore pressure on each capacity report written (not behind a
+        backlog), until `should_stop()`; then stop the figures' process."""
 
         async def refresh() -> None:
             if self.reader is not None:
@@ -147,13 +195,31 @@ class Refresh:
                     self.reader.start()
                 except Exception:  # the first round's figures start it again
                     log.exception("the figures process could not start; the first refresh retries")
+            rescores = asyncio.ensure_future(self._rescores())
             try:
                 await self._rounds(should_stop, every_seconds)
             finally:
+                rescores.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rescores
                 if self.reader is not None:
                     self.reader.close()
 
         return refresh
+
+    async def _rescores(self) -> None:
+        """Rescore pressure after each batch that wrote a capacity report, while a refresh
+        computes figures beside the loop; behind a backlog, the refreshes alone score."""
+        written = self.sink.capacity_written
+        while True:
+            await written.wait()
+            written.clear()
+            if self.backlog.behind:
+                continue
+            try:
+                await self.rescore()
+            except Exception:  # the next refresh scores the same report
+                log.exception("pressure could not be rescored on a new capacity report")
 
     async def _rounds(self, should_stop: Callable[[], bool], every_seconds: float) -> None:
         changed = self.sink.changed

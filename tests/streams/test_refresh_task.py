@@ -142,3 +142,91 @@ async def test_behind_a_backlog_a_service_s_days_after_its_latest_batch_wait_unt
     assert {d for (service, d) in rows if service == "lth-ed"} == {
         day + n * ONE_DAY for n in range((today - day).days + 1)
     }
+
+
+def occupancy_of(pressure: Topic, service: str) -> float | None:
+    """The occupancy the last score of `service` sent to the pressure topic was scored on."""
+    last = [orjson.loads(value) for key, value in pressure.records if key == service.encode()][-1]
+    return next(i["value"] for i in last["indicators"] if i["name"] == "occupancy_pct")
+
+
+async def test_a_capacity_report_is_scored_at_once_on_the_last_refresh_s_figures(
+    tmp_path: Path,
+) -> None:
+    """A ward's report of its open beds moves its occupancy and level without waiting for the
+    next refresh: pressure is scored again on the figures the last refresh computed, the
+    report's open beds laid over them; the next refresh reads the report itself."""
+    now = datetime.now(UTC)
+    feed = Feed()
+    for patient in range(3):
+        feed.publish(
+            "admission", "lch-community-beds", now - timedelta(hours=5), patient,
+            admission_method="elective",
+        )  # fmt: skip
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    readings = 0
+
+    async def counted(
+        services: Any, now: datetime, whole_history: bool, marked_until: date | None
+    ) -> DailyReading:
+        nonlocal readings
+        readings += 1
+        return await read_daily(model.engine, services, now, whole_history, marked_until)
+
+    pressure = Topic()
+    refresh = refresh_over(model, pressure, reader=counted)
+    try:
+        await model.fold(feed.events)
+        await refresh.once()
+        assert occupancy_of(pressure, "lch-community-beds") == 1.6  # 3 of the catalogue's 185
+
+        report = feed.publish(
+            "capacity", "lch-community-beds", now - timedelta(seconds=1), open=4, total=185,
+            unit="beds",
+        )  # fmt: skip
+        await model.fold([report])
+        assert model.sink.capacity_written.is_set()  # what wakes the task's rescore
+        await refresh.rescore()
+        assert readings == 1  # no figures computed again
+        assert occupancy_of(pressure, "lch-community-beds") == 75.0  # 3 of the 4 open
+        registry = model.metrics.registry
+        assert registry.get_sample_value("flowsight_rescore_seconds_count") == 1
+
+        await refresh.once()  # the next refresh reads the report from the read model
+        assert readings == 2
+        assert occupancy_of(pressure, "lch-community-beds") == 75.0
+        assert not model.sink.capacity  # read back: nothing left to lay over
+    finally:
+        await model.close()
+
+
+async def test_the_task_rescores_when_a_batch_writes_a_capacity_report(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    feed = Feed()
+    feed.publish(
+        "admission", "lch-community-beds", now - timedelta(hours=5), 0, admission_method="elective"
+    )
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    pressure = Topic()
+    refresh = refresh_over(model, pressure)
+    registry = model.metrics.registry
+    stop = asyncio.Event()
+    task = asyncio.create_task(refresh.task(stop.is_set, 30)())
+    try:
+        await model.fold(feed.events)
+        while not pressure.records:  # the first refresh
+            await asyncio.sleep(0.01)
+        report = feed.publish(
+            "capacity", "lch-community-beds", now - timedelta(seconds=1), open=2, total=185,
+            unit="beds",
+        )  # fmt: skip
+        await model.fold([report])
+        async with asyncio.timeout(20):
+            while not registry.get_sample_value("flowsight_rescore_seconds_count"):
+                await asyncio.sleep(0.01)
+        assert occupancy_of(pressure, "lch-community-beds") == 50.0
+    finally:
+        stop.set()
+        model.sink.changed.set()  # wakes the round to see the stop
+        await asyncio.wait_for(task, 20)
+        await model.close()
