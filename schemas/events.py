@@ -33,6 +33,7 @@ from flowsight.schemas.codes import (
     ReferralStatus,
 )
 from flowsight.schemas.nhs_number import nhs_number_problem, normalise_nhs_number
+from flowsight.schemas.text import NextStep, Text
 
 SCHEMA_VERSION: Literal["1"] = "1"
 
@@ -41,17 +42,11 @@ SOURCE_PATTERN = r"^[A-Za-z0-9]{2,10}/[A-Za-z0-9._-]{1,64}$"
 SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 ServiceId = Annotated[str, Field(pattern=SERVICE_ID_PATTERN, description="a service id")]
-Text = Annotated[str, Field(min_length=1, max_length=128)]
-#: What happens next for the patient, as the sending team words it (shown on the caseload).
-NextStep = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=500,
-        description="the next action for this patient, as the sending team words it; shown "
-        "on the service's caseload (the latest referral's or assessment's), never in aggregates",
-    ),
-]
+#: Hours of care a week: a JSON number, finite ("12" or `true` read as 12 or 1 hour changed the
+#: care a patient needs; Infinity, which only a lenient JSON reader takes, travelled on as null).
+Hours = Annotated[NonNegativeFloat, Field(strict=True, allow_inf_nan=False)]
+#: A JSON `true` or `false`: "no", "off", 0 or 0.0 were read as false, "1" as true.
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Contract(BaseModel):
@@ -166,7 +161,7 @@ class Admission(PatientEvent):
     event_type: Literal["admission"]
     unit: Text | None = None
     admission_method: AdmissionMethod
-    care_hours_per_week: NonNegativeFloat | None = None
+    care_hours_per_week: Hours | None = None
 
 
 class Transfer(PatientEvent):
@@ -189,11 +184,11 @@ class Assessment(PatientEvent):
     event_type: Literal["assessment"]
     kind: AssessmentKind
     status: AssessmentStatus
-    meets_criteria_to_reside: bool | None = Field(None, validate_default=True)
+    meets_criteria_to_reside: Flag | None = Field(None, validate_default=True)
     discharge_ready_at: Moment | None = None
     delay_reason: DelayReason | None = None
     pathway: Pathway | None = None
-    care_need_hours: NonNegativeFloat | None = None
+    care_need_hours: Hours | None = None
     next_step: NextStep | None = None
 
     @field_validator("meets_criteria_to_reside")
@@ -210,8 +205,8 @@ class Discharge(PatientEvent):
     event_type: Literal["discharge"]
     destination: DischargeDestination
     pathway: Pathway | None = None
-    care_hours_per_week: NonNegativeFloat | None = None
-    independent: bool | None = None
+    care_hours_per_week: Hours | None = None
+    independent: Flag | None = None
 
 
 class Capacity(Envelope):

@@ -10,6 +10,7 @@ id; else the profile's default service, with a warning. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,6 +35,11 @@ from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_
 
 #: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
 NOT_YET = frozenset({"planned", "reserved"})
+
+
+#: A line break or tab, with the spaces around it: a FHIR string may break lines, a unit's name
+#: in the contract is one line.
+_LINE_BREAK = re.compile(r"[ \t\r\n]*[\t\r\n][ \t\r\n]*")
 
 
 #: What a retraction of an Encounter that never began is answered with.
@@ -80,6 +86,9 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         service, unit = _place(entry.location, index, encounter, places, notes)
         start = entry.period.start if entry.period else None
         in_order(entry.period, f"Encounter.location[{index}].period")
+        # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
+        # a FHIR string should not hold, is the contract's to refuse, naming the display.
+        unit = _LINE_BREAK.sub(" ", unit) if unit else unit
         found.append(Stay(index, len(found), service, unit, start))
     if not found:
         raise Refused(

@@ -114,6 +114,62 @@ async def test_an_invalid_event_is_a_422_naming_the_field_and_is_dead_lettered_a
     ]
 
 
+@pytest.mark.parametrize(
+    ("changes", "field", "said"),
+    [
+        ({"next_step": "Call\u0000 daughter"}, "next_step", "control character U+0000"),
+        ({"priority": "urgent\u007f"}, "priority", "control character U+007F"),
+        ({"episode_id": "SPELL\r\n1"}, "episode_id", "control character U+000D"),
+    ],
+)
+async def test_a_control_character_in_a_text_field_is_a_422_naming_the_field(
+    client: httpx.AsyncClient,
+    writer: RecordingWriter,
+    changes: dict[str, str],
+    field: str,
+    said: str,
+) -> None:
+    response = await post_events(client, event(**changes))
+
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["reason"], error["field"]) == ("invalid_field", field)
+    assert said in error["message"]
+    assert writer.published == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"event_type": "discharge", "destination": "usual_residence", "independent": "no"},
+            "independent",
+        ),
+        (
+            {
+                "event_type": "discharge",
+                "destination": "usual_residence",
+                "care_hours_per_week": "12",
+            },
+            "care_hours_per_week",
+        ),
+    ],
+)
+async def test_a_flag_or_hours_in_quotes_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, writer: RecordingWriter, changes: dict[str, str], field: str
+) -> None:
+    referral_only = ("to_service", "pathway", "status")
+    body = {k: v for k, v in event(**changes).items() if k not in referral_only}
+
+    response = await post_events(client, body)
+
+    assert response.status_code == 422
+    assert [(e["reason"], e["field"]) for e in response.json()["errors"]] == [
+        ("invalid_field", field)
+    ]
+    assert writer.published == []
+
+
 async def test_a_partly_invalid_batch_delivers_the_valid_events_and_names_each_invalid_one(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
@@ -353,6 +409,22 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
             "Encounter.serviceProvider.identifier.value",
             "source_mismatch",
         ),
+        (
+            {
+                "location": [
+                    {"location": {"identifier": {"value": "lth-wards"}, "display": "W\x00"}}
+                ]
+            },
+            "value",
+            "Encounter.location[0].location.display",
+            "invalid_field",
+        ),
+        (
+            {"identifier": [{"value": "SPELL\x009"}]},
+            "value",
+            "Encounter.identifier[0].value",
+            "invalid_field",
+        ),
         ({"status": "planned"}, "not-supported", "Encounter.status", "unsupported_encounter"),
         (
             {"period": {"start": "2099-01-01T00:00:00+00:00"}},
@@ -361,7 +433,15 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
             "in_the_future",
         ),
     ],
-    ids=["nhs-number", "service", "other-trust", "planned", "future"],
+    ids=[
+        "nhs-number",
+        "service",
+        "other-trust",
+        "control-in-unit",
+        "control-in-spell",
+        "planned",
+        "future",
+    ],
 )
 async def test_an_encounter_breaking_a_rule_names_the_element_and_reason(
     client: httpx.AsyncClient,

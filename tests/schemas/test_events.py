@@ -298,3 +298,111 @@ def test_every_spec_pathway_is_accepted(event_type: str, pathway: str) -> None:
 @pytest.mark.parametrize("status", ["new", "accepted", "declined", "withdrawn"])
 def test_every_spec_referral_status_is_accepted(status: str) -> None:
     assert parse(example("referral", status=status)).status == status  # type: ignore[attr-defined]
+
+
+# -- what a sender's system may get wrong in text, flags and hours ------------------------------
+
+#: Every one-line text field, with an event type that carries it.
+ONE_LINE_FIELDS = [
+    ("admission", "event_id"),
+    ("admission", "correlation_id"),
+    ("admission", "episode_id"),
+    ("admission", "unit"),
+    ("admission", "patient.local_id"),
+    ("admission", "patient.id_system"),
+    ("transfer", "to_unit"),
+    ("referral", "priority"),
+    ("cancellation", "cancels_event_id"),
+]
+
+
+def with_text(event_type: str, field: str, value: str) -> dict[str, Any]:
+    """The example of `event_type` with `field` (dotted for the patient's) set to `value`."""
+    if field.startswith("patient."):
+        patient = {"local_id": "MRN0012345", "id_system": "RR8/pas"}
+        return example(event_type, patient=patient | {field.removeprefix("patient."): value})
+    return example(event_type, **{field: value})
+
+
+@pytest.mark.parametrize(("event_type", "field"), ONE_LINE_FIELDS)
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f"])
+def test_a_control_character_inside_a_one_line_field_is_refused_naming_it(
+    event_type: str, field: str, control: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL: the read model refused every row of such a patient.
+    document = with_text(event_type, field, f"SPELL{control}55123")
+
+    (error,) = errors_of(document)
+    assert failing_fields(document) == {field}
+    assert f"control character U+{ord(control):04X} at character 6" in error["msg"]
+
+
+@pytest.mark.parametrize(("event_type", "field"), ONE_LINE_FIELDS)
+def test_white_space_around_a_one_line_field_is_still_trimmed(event_type: str, field: str) -> None:
+    event = parse(with_text(event_type, field, "\t SPELL-55123\r\n"))
+
+    owner = event.patient if field.startswith("patient.") else event  # type: ignore[attr-defined]
+    assert getattr(owner, field.removeprefix("patient.")) == "SPELL-55123"
+
+
+@pytest.mark.parametrize("event_type", ["referral", "assessment"])
+def test_a_next_step_may_break_lines_and_hold_tabs(event_type: str) -> None:
+    words = "Call daughter re keys\r\n- then book\ttransport"
+
+    assert parse(example(event_type, next_step=words)).next_step == words  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("event_type", ["referral", "assessment"])
+@pytest.mark.parametrize("control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x7f"])
+def test_a_next_step_holding_another_control_character_is_refused(
+    event_type: str, control: str
+) -> None:
+    document = example(event_type, next_step=f"Call{control} daughter")
+
+    (error,) = errors_of(document)
+    assert failing_fields(document) == {"next_step"}
+    assert f"control character U+{ord(control):04X} at character 5" in error["msg"]
+
+
+FLAGS = [("assessment", "meets_criteria_to_reside"), ("discharge", "independent")]
+
+
+@pytest.mark.parametrize(("event_type", "field"), FLAGS)
+@pytest.mark.parametrize("value", ["no", "off", "f", "0", "false", "yes", "true", 0, 1, 0.0])
+def test_a_flag_is_a_json_boolean_not_a_word_or_a_number(
+    event_type: str, field: str, value: object
+) -> None:
+    # "no" and 0 were read as false, 1 as true: a sender's mistake changed the patient's state.
+    assert failing_fields(example(event_type, **{field: value})) == {field}
+
+
+@pytest.mark.parametrize(("event_type", "field"), FLAGS)
+@pytest.mark.parametrize("value", [True, False])
+def test_a_flag_given_as_true_or_false_is_kept(event_type: str, field: str, value: bool) -> None:
+    assert getattr(parse(example(event_type, **{field: value})), field) is value
+
+
+HOURS = [
+    ("admission", "care_hours_per_week"),
+    ("discharge", "care_hours_per_week"),
+    ("assessment", "care_need_hours"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "field"), HOURS)
+@pytest.mark.parametrize("value", ["12", "10.5", True, False])
+def test_hours_are_a_json_number_not_a_string_or_a_boolean(
+    event_type: str, field: str, value: object
+) -> None:
+    # `true` was read as 1 hour a week, "12" as 12: a sender's mistake became a care package.
+    assert failing_fields(example(event_type, **{field: value})) == {field}
+
+
+@pytest.mark.parametrize(("event_type", "field"), HOURS)
+@pytest.mark.parametrize(("value", "hours"), [(12, 12.0), (10.5, 10.5), (0, 0.0)])
+def test_hours_may_be_whole_or_fractional(
+    event_type: str, field: str, value: float, hours: float
+) -> None:
+    read = getattr(parse(example(event_type, **{field: value})), field)
+
+    assert (read, type(read)) == (hours, float)

@@ -126,6 +126,42 @@ REJECTIONS: list[tuple[str, Any, str, str]] = [
         "from_service",
     ),
     (
+        "a NUL in a next step (PostgreSQL refused the patient's every row)",
+        example("referral", next_step="Call\u0000 daughter"),
+        validation.INVALID_FIELD,
+        "next_step",
+    ),
+    (
+        "an escape character in a local identifier",
+        example("admission", patient={"local_id": "MRN\u001b001", "id_system": "RR8/pas"}),
+        validation.INVALID_FIELD,
+        "patient.local_id",
+    ),
+    (
+        '"no" for whether the criteria to reside are met',
+        example("assessment", meets_criteria_to_reside="no"),
+        validation.INVALID_FIELD,
+        "meets_criteria_to_reside",
+    ),
+    (
+        "0 for discharged independent",
+        example("discharge", independent=0),
+        validation.INVALID_FIELD,
+        "independent",
+    ),
+    (
+        "true for hours of care a week",
+        example("discharge", care_hours_per_week=True),
+        validation.INVALID_FIELD,
+        "care_hours_per_week",
+    ),
+    (
+        '"12" for hours of care needed',
+        example("assessment", care_need_hours="12"),
+        validation.INVALID_FIELD,
+        "care_need_hours",
+    ),
+    (
         "an event type the contract lacks",
         example("admission", event_type="death"),
         validation.UNKNOWN_EVENT_TYPE,
@@ -273,6 +309,30 @@ def test_messages_name_the_offending_value(context: ValidationContext) -> None:
     assert isinstance(unknown, Rejected) and "lth-theatres" in unknown.message
     assert isinstance(not_owned, Rejected) and "RY6" in not_owned.message
     assert isinstance(missing, Rejected) and "admission_method" in missing.message
+
+
+def test_a_control_character_is_named_by_its_code_point_and_place_not_quoted(
+    context: ValidationContext,
+) -> None:
+    outcome = check(example("referral", next_step="Call\u0000 daughter re keys"), context)
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.message == (
+        "next_step: holds control character U+0000 at character 5: free text takes tabs and "
+        "line breaks, no other"
+    )
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
+def test_hours_that_are_no_json_number_are_refused(number: str, context: ValidationContext) -> None:
+    # Only the standard library's lenient reading takes Infinity: it travelled on as null.
+    document = example("admission", care_hours_per_week="NUMBER")
+    raw = json.dumps(document).replace('"NUMBER"', number).encode()
+
+    outcome = validate_event(raw, organisation="RR8", context=context, now=NOW)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (validation.INVALID_FIELD, "care_hours_per_week")
 
 
 def test_clock_skew_of_up_to_five_minutes_is_tolerated(context: ValidationContext) -> None:

@@ -235,6 +235,27 @@ def test_a_move_between_wards_of_one_service_is_a_transfer_to_the_new_unit() -> 
     assert (transfer["to_service"], transfer["to_unit"]) == ("lth-wards", "Ward 30")
 
 
+def test_a_ward_named_over_two_lines_is_one_unit_on_one_line() -> None:
+    # A FHIR string may break lines; the contract's unit is one line and refuses a line break.
+    document = encounter(
+        location=[
+            {"location": {"reference": "Location/lth-wards", "display": "Ward 12 \r\nLevel 3"}},
+            {
+                "location": {"reference": "Location/lth-wards", "display": "Ward\t30"},
+                "period": {"start": "2025-03-11T10:00:00+00:00"},
+            },
+        ]
+    )
+    context = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+
+    admission, transfer = bodies(document)
+
+    assert (admission["unit"], transfer["to_unit"]) == ("Ward 12 Level 3", "Ward 30")
+    for event in (admission, transfer):
+        outcome = validate_document(event, organisation="RR8", context=context, now=NOW)
+        assert isinstance(outcome, Accepted), outcome
+
+
 def test_a_transfer_without_a_start_names_that_location_period() -> None:
     document = encounter(
         location=[

@@ -133,6 +133,19 @@ def test_a_control_character_a_hex_escape_decodes_to_is_still_refused_in_an_iden
     assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_invalid_field", "PV1-19")
 
 
+@pytest.mark.parametrize("unit", ["WARD\\.br\\7", "WARD\\X0A\\7", "WARD\\X00\\7", "WARD\\X1B\\7"])
+def test_a_point_of_care_holding_a_line_break_or_control_character_is_refused_on_pv1_3(
+    unit: str,
+) -> None:
+    # A point of care is a code, not formatted text: `\.br\` there read as a unit "WARD<CR>7".
+    checker = Checker("RR8", default_profile("RR8", "lth-wards"), CONTEXT, frozenset({"P"}))
+    (outcome,) = checker.check_bytes(escaped_admission("UNICODE UTF-8", unit))
+    assert (outcome.ack, outcome.events) == ("AE", [])
+    assert outcome.refusal is not None
+    assert (outcome.refusal.reason, outcome.refusal.field) == ("invalid_field", "PV1-3.1")
+    assert "control character" in outcome.refusal.message
+
+
 def test_hex_escapes_leave_the_other_escapes_and_mshs_separators_alone() -> None:
     raw = escaped_admission("UNICODE UTF-8", "A\\F\\XC3A9\\E\\X41\\.br\\\\XC3A9\\")
     parsed = parse_message(raw).message

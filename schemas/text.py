@@ -1,0 +1,56 @@
+"""The text fields of the contract, and the characters a sender may put in them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+#: C0 control characters and DEL (as a regular expression's character range): no identifier,
+#: code or unit holds one. PostgreSQL's `text` cannot hold NUL at all: the read model refused
+#: every row of a patient one of whose events carried one.
+CONTROLS = r"\x00-\x1f\x7f"
+#: The same, less tab, LF and CR: free text may break lines.
+CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+
+def _refusing(controls: str, takes: str) -> AfterValidator:
+    """A check refusing a value holding one of `controls`, naming the first and where it is."""
+    found = re.compile(f"[{controls}]")
+
+    def check(value: str) -> str:
+        control = found.search(value)
+        if control:
+            raise ValueError(
+                f"holds control character U+{ord(control.group()):04X} at character "
+                f"{control.start() + 1}: {takes}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _without(controls: str) -> str:
+    """The JSON Schema pattern of a string holding none of `controls`."""
+    return f"^[^{controls}]*$"
+
+
+#: An identifier, code or name, on one line: ids, units, priorities, identifier systems.
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": _without(CONTROLS)}),
+    _refusing(CONTROLS, "a one-line text field takes none"),
+]
+#: What happens next for the patient, as the sending team words it (shown on the caseload).
+NextStep = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="the next action for this patient, as the sending team words it; shown "
+        "on the service's caseload (the latest referral's or assessment's), never in aggregates",
+        json_schema_extra={"pattern": _without(CONTROLS_BUT_LINE_BREAKS)},
+    ),
+    _refusing(CONTROLS_BUT_LINE_BREAKS, "free text takes tabs and line breaks, no other"),
+]
