@@ -74,8 +74,10 @@ def error_code(reason: str) -> ErrorCode:
 
 
 def in_hl7_terms(verdict: Rejected, event_type: str) -> Rejected:
-    """A contract rejection, told in HL7 terms: the field it came from, the contract field named."""
-    message = f"{verdict.field}: {verdict.message}" if verdict.field else verdict.message
+    """A contract rejection, told in HL7 terms: the field it came from, the contract field named
+    (once: the contract's messages mostly name it already)."""
+    named = not verdict.field or verdict.message.startswith(f"{verdict.field}:")
+    message = verdict.message if named else f"{verdict.field}: {verdict.message}"
     return Rejected(verdict.reason, hl7_field_of(verdict.field, event_type), message)
 
 
