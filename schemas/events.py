@@ -120,7 +120,10 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_pla
 class Envelope(_Contract):
     """Fields every event carries."""
 
-    event_id: Text = Field(description="unique within source; (source, event_id) is idempotent")
+    event_id: Text = Field(
+        description="unique within source: the same event sent again is absorbed, another event "
+        "under an id already recorded is dead-lettered event_id_reused"
+    )
     schema_version: Literal["1"] = SCHEMA_VERSION
     source: str = Field(pattern=SOURCE_PATTERN, description="organisation/system, e.g. RR8/pas")
     occurred_at: Moment = Field(description="when it happened, RFC 3339 with offset")

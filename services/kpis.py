@@ -35,6 +35,7 @@ from flowsight.services.flow_figures import (
     percent,
     queue_by_pathway,
 )
+from flowsight.services.occupancy import occupancy
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 FOUR_HOURS = timedelta(hours=4)
@@ -141,10 +142,8 @@ def _common(
         **delays_by_publication_band(delay_lengths),
         **queue_by_pathway(waiting),
     }
-    capacity = open_capacity if open_capacity is not None else service.capacity
+    figures.update(occupancy(service, len(current_stays), open_capacity))
     if service.capacity_unit == CapacityUnit.BEDS:
-        figures["occupied_beds"] = len(current_stays)
-        figures["occupancy_pct"] = percent(len(current_stays), capacity)
         figures.update(long_stays(current_stays, now))
     if ended and service.capacity_unit == CapacityUnit.BEDS:
         nctr = [s.nctr_days or 0 for s in ended]
