@@ -221,6 +221,7 @@ async def run_freshness(
     port = flowsight.settings.worker_metrics_port
     probes.refreshes = await histogram_totals(port, "flowsight_refresh_seconds")
     probes.writes = await histogram_totals(port, "flowsight_sink_batch_seconds")
+    probes.rescores = await histogram_totals(port, "flowsight_rescore_seconds")
     stop.set()
     for watcher in watchers:
         watcher.cancel()
@@ -275,6 +276,7 @@ def freshness_report(probes: Probes, rate: float) -> Report:
     for what, (count, seconds) in (
         ("worker's refreshes (figures, pressure)", probes.refreshes),
         ("worker's batches written to the read model", probes.writes),
+        ("worker's rescores (a capacity report, at once)", probes.rescores),
     ):
         report.figure(
             what, f"{count:.0f}, mean {seconds / count * 1000:.0f} ms" if count else "none measured"

@@ -62,6 +62,8 @@ class Probes:
     refreshes: tuple[float, float] = (0.0, 0.0)
     #: The tracker's batches written to the read model (its metrics), and their seconds in all.
     writes: tuple[float, float] = (0.0, 0.0)
+    #: The worker's rescores of pressure on a capacity report (its metrics), and their seconds.
+    rescores: tuple[float, float] = (0.0, 0.0)
     #: Probes the stream showed without an event: their score was the one it showed already.
     unrepeated: int = 0
     #: Why each connection to the stream (or a watcher) ended before the run did.
