@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from flowsight.schemas.catalogue import Catalogue, Service, Threshold
 from flowsight.schemas.codes import ServiceKind
+from flowsight.services.delays import DELAYED_DAYS_HOME_BASED, LOST_BED_DAYS, delay_days_figure
 from flowsight.services.escalation import DEFAULT_HOLD, LEVELS, Escalation, LevelChange
 from flowsight.services.indicators import (
     INDICATORS_BY_KIND,
@@ -65,6 +66,8 @@ __all__ = [
 ]
 
 SYSTEM_SCOPE = "system"
+#: The two names of a service's delayed days: one of them is its figure, by its capacity unit.
+DELAY_DAYS_FIGURES = frozenset({LOST_BED_DAYS, DELAYED_DAYS_HOME_BASED})
 ACUTE_KINDS = frozenset({ServiceKind.ACUTE_FRONT_DOOR, ServiceKind.ACUTE_INPATIENT})
 #: Within a service (or the system) no weight may outweigh another more than this many times:
 #: past that the lighter indicator barely moves the mean, which is a configuration mistake.
@@ -259,6 +262,13 @@ def check_thresholds(
             indicator = INDICATORS_BY_KIND[service.kind].get(name)
             if indicator is None:
                 problems.append(f"{where}: {not_an_indicator(name, service.kind)}")
+                continue
+            if name in DELAY_DAYS_FIGURES and name != delay_days_figure(service):
+                problems.append(
+                    f"{where}: {name!r} is never a figure of a service whose capacity is in "
+                    f"{service.capacity_unit.value}; its delayed days are "
+                    f"{delay_days_figure(service)!r}"
+                )
                 continue
             problems.extend(
                 f"{where}, indicator {name!r}: {p}" for p in _check(threshold, indicator)

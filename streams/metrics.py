@@ -74,7 +74,15 @@ class WorkerMetrics:
         )
         self.lost_bed_days = Gauge(
             "flowsight_lost_bed_days",
-            "Lost bed days of the service's current delays (midnights since ready to go).",
+            "Lost bed days of the service's current delays (midnights since ready to go); "
+            "bed-based services only.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.delayed_days_home_based = Gauge(
+            "flowsight_delayed_days_home_based",
+            "Days the current delays of a service without beds have waited (midnights since "
+            "ready to move on): no bed is lost.",
             ["service"],
             registry=self.registry,
         )
@@ -161,7 +169,12 @@ class WorkerMetrics:
     def publish_service_figures(self, service: str, figures: dict[str, Any]) -> None:
         """Set the service gauges from today's figures."""
         self.delayed.labels(service).set(figures.get("delayed_count") or 0)
-        self.lost_bed_days.labels(service).set(figures.get("lost_bed_days") or 0)
+        for figure, gauge in (
+            ("lost_bed_days", self.lost_bed_days),
+            ("delayed_days_home_based", self.delayed_days_home_based),
+        ):
+            if figure in figures:  # a service has one of the two, by its capacity unit
+                gauge.labels(service).set(figures[figure] or 0)
 
     def publish_anomalies(self, counts: list[dict[str, Any]]) -> None:
         """Set the anomaly gauge from counts by service and kind."""

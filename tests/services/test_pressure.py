@@ -209,6 +209,33 @@ def test_an_indicator_of_another_kind_is_refused() -> None:
     )
 
 
+def test_a_threshold_on_the_delayed_days_the_service_does_not_count_is_refused() -> None:
+    """A service's delays lose bed days only if its capacity is in beds; otherwise they are
+    days delayed at home. A threshold on the other name would never score: refused, naming
+    the figure the service has."""
+    days = Threshold(level2=5, level3=10, level4=20)
+    reablement = service("lcc-reablement", "reablement", lost_bed_days=days)
+    at_home = reablement.model_copy(update={"capacity_unit": CapacityUnit.HOURS})
+    wards = service("lth-wards", "acute_inpatient", delayed_days_home_based=days)
+    problems = check_thresholds(catalogue(at_home, wards))
+    assert problems == [
+        "service 'lcc-reablement': 'lost_bed_days' is never a figure of a service whose "
+        "capacity is in hours; its delayed days are 'delayed_days_home_based'",
+        "service 'lth-wards': 'delayed_days_home_based' is never a figure of a service whose "
+        "capacity is in beds; its delayed days are 'lost_bed_days'",
+    ]
+    fitting = reablement.model_copy(
+        update={
+            "capacity_unit": CapacityUnit.HOURS,
+            "thresholds": {"delayed_days_home_based": days},
+        }
+    )
+    assert (
+        check_thresholds(catalogue(fitting, service("w", "acute_inpatient", lost_bed_days=days)))
+        == []
+    )
+
+
 def test_thresholds_against_the_indicator_direction_are_refused() -> None:
     # The schema refuses falling thresholds today; these are built past it, as an admin's
     # run-time change or a relaxed schema could produce them.

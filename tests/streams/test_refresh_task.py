@@ -4,6 +4,7 @@ is published, and how long the refresh took is on the worker's metrics."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -200,6 +201,15 @@ async def test_a_capacity_report_is_scored_at_once_on_the_last_refresh_s_figures
         await model.close()
 
 
+async def until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    """Wait until `condition()` holds, checking every 10 ms; fail after `seconds`."""
+    for _ in range(int(seconds * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not so within {seconds} s")
+
+
 async def test_the_task_rescores_when_a_batch_writes_a_capacity_report(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     feed = Feed()
@@ -214,16 +224,13 @@ async def test_the_task_rescores_when_a_batch_writes_a_capacity_report(tmp_path:
     task = asyncio.create_task(refresh.task(stop.is_set, 30)())
     try:
         await model.fold(feed.events)
-        while not pressure.records:  # the first refresh
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(pressure.records))  # the first refresh
         report = feed.publish(
             "capacity", "lch-community-beds", now - timedelta(seconds=1), open=2, total=185,
             unit="beds",
         )  # fmt: skip
         await model.fold([report])
-        async with asyncio.timeout(20):
-            while not registry.get_sample_value("flowsight_rescore_seconds_count"):
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(registry.get_sample_value("flowsight_rescore_seconds_count")))
         assert occupancy_of(pressure, "lch-community-beds") == 50.0
     finally:
         stop.set()
