@@ -21,8 +21,9 @@ from typing import Any
 
 from flowsight.schemas.events import EVENT_TYPES
 from flowsight.services.identities import LINK, alias_of, is_link, moved
-from flowsight.services.journey import Event, Journey, JourneyState, Recorded, ServiceMap, replay
+from flowsight.services.journey import Event, JourneyState, ServiceMap, replay
 from flowsight.services.pseudonym import without_nhs_numbers
+from flowsight.services.recorded import Journey, Recorded
 from flowsight.services.repeats import differing_fields
 from flowsight.services.validation import EVENT_ID_REUSED, TOO_LATE, UNPROCESSABLE, Rejected
 

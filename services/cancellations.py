@@ -26,3 +26,16 @@ def cancelled_events(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
         return result
 
     return {key for key in retracted_by if is_cancelled(key, frozenset())}
+
+
+def unmatched(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cancellations naming an event the journey does not hold: not arrived yet (it may
+    come later, and is then retracted), refused, or never sent. Each is shown as an anomaly
+    while so, rather than kept without a trace."""
+    keys = {(event["source"], event["event_id"]) for event in events}
+    return [
+        event
+        for event in events
+        if event["event_type"] == "cancellation"
+        and (event["source"], event["cancels_event_id"]) not in keys
+    ]

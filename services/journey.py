@@ -1,23 +1,20 @@
 """A patient's journey through the system, rebuilt from their events in event-time order.
 
-The stored journey is the patient's events, sorted by when they happened; everything else
-(the services they are in, the queues they wait in) is derived by replaying them. That makes
-the result independent of arrival order and of duplicates, which is what at-least-once
-delivery and late source systems need.
+The stored journey is the patient's events, sorted by when they happened
+(`services/recorded.py`); everything else (the services they are in, the queues they wait in)
+is derived by replaying them. That makes the result independent of arrival order and of
+duplicates, which is what at-least-once delivery and late source systems need.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import CapacityUnit
-from flowsight.services.cancellations import cancelled_events
+from flowsight.services.cancellations import cancelled_events, unmatched
 from flowsight.services.facts import (
     Anomaly,
     Assessment,
@@ -27,8 +24,6 @@ from flowsight.services.facts import (
     Stay,
     midnights,
 )
-from flowsight.services.identities import MOVED_FROM
-from flowsight.services.lateness import too_late
 from flowsight.services.leaving import (
     CARE_HOME_TYPES,
     care_type,
@@ -36,97 +31,10 @@ from flowsight.services.leaving import (
     describe_transfer,
     with_readmissions,
 )
-from flowsight.services.repeats import is_repeat
 
 Event = dict[str, Any]
 
-# Same-instant events replay in the order a person would expect: referred, then admitted...
-_SAME_TIME_ORDER = {
-    "attendance": 0,
-    "referral": 1,
-    "admission": 2,
-    "transfer": 3,
-    "assessment": 4,
-    "discharge": 5,
-    "capacity": 6,
-    "cancellation": 7,
-}
 _OPEN_REFERRAL = frozenset({"new", "accepted"})
-
-
-class Recorded(StrEnum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    TOO_LATE = "too_late"
-    #: Another event under a (source, event_id) already recorded: refused, the first one kept.
-    ID_REUSED = "event_id_reused"
-
-
-def _order(event: Event) -> tuple[str, int, str, str]:
-    return (
-        event["occurred_at"],
-        _SAME_TIME_ORDER[event["event_type"]],
-        event["source"],
-        event["event_id"],
-    )
-
-
-@dataclass(slots=True)
-class Journey:
-    """One patient's events, in event-time order, as they are stored between events."""
-
-    events: list[Event] = field(default_factory=list)
-
-    @classmethod
-    def from_stored(cls, stored: list[Event] | None) -> Journey:
-        return cls(list(stored or ()))
-
-    def to_stored(self) -> list[Event]:
-        return self.events
-
-    @property
-    def latest_occurred_at(self) -> str | None:
-        return self.events[-1]["occurred_at"] if self.events else None
-
-    def recorded_as(self, event: Event) -> Event | None:
-        """The event recorded under `event`'s source and event id, if any."""
-        key = (event["source"], event["event_id"])
-        return next((e for e in self.events if (e["source"], e["event_id"]) == key), None)
-
-    def earliest_affected(self, event: Event) -> str:
-        """The earliest event time `event` can change: its own, or the event it cancels."""
-        moment: str = event["occurred_at"]
-        if event["event_type"] != "cancellation":
-            return moment  # the usual case: no need to index the journey's events
-        by_id = {(e["source"], e["event_id"]): e for e in self.events}
-        seen = set()
-        # Follow a chain of cancellations down to the event whose effect comes or goes.
-        while event["event_type"] == "cancellation":
-            target = (event["source"], event["cancels_event_id"])
-            if target in seen or target not in by_id:
-                break
-            seen.add(target)
-            event = by_id[target]
-            moment = min(moment, event["occurred_at"])
-        return moment
-
-    def record(self, event: Event, lateness: timedelta) -> Recorded:
-        """Add `event` unless its (source, event_id) is already recorded (the same event again:
-        a duplicate; another event: its id reused, `services/repeats.py`) or it is further behind
-        its own source's newest event than the lateness window allows (a moved event is never
-        too late)."""
-        events, source, event_id = self.events, event["source"], event["event_id"]
-        for other in events:  # a plain loop: this is the hot path; bodies compared on a match only
-            if other["event_id"] == event_id and other["source"] == source:
-                return Recorded.DUPLICATE if is_repeat(other, event) else Recorded.ID_REUSED
-        if not events or _order(event) >= _order(events[-1]):
-            events.append(event)  # in order, the usual case
-            return Recorded.APPLIED
-        # Per source episode (lateness.py); a moved event was accepted once (identities.py).
-        if MOVED_FROM not in event and too_late(events, event, lateness):
-            return Recorded.TOO_LATE
-        insort(events, event, key=_order)
-        return Recorded.APPLIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +93,10 @@ def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = No
     """Derive the patient's state and facts from their events, as if they arrived in order."""
     cancelled = cancelled_events(events)
     fold = _Fold(pseudonym, services or _NO_SERVICES)
+    if cancelled:  # the journey has cancellations: one may name an event it does not hold
+        for cancellation in unmatched(events):
+            if (cancellation["source"], cancellation["event_id"]) not in cancelled:
+                fold.anomaly(cancellation, "cancellation_of_unknown_event")
     for event in events:
         if cancelled and (event["source"], event["event_id"]) in cancelled:
             continue

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowsight.services.journey import Journey, JourneyState, QueueEntry, Recorded, replay
+from flowsight.services.journey import JourneyState, QueueEntry, replay
+from flowsight.services.recorded import Journey, Recorded
 from flowsight.services.timestamps import utc_timestamp
 
 PSEUDONYM = "a" * 64
@@ -344,11 +345,23 @@ def test_a_cancellation_only_retracts_an_event_of_its_own_source() -> None:
     assert state_after(admitted, other_source).in_services == {"lth-wards": at(0)}
 
 
-def test_a_cancellation_of_an_unknown_event_changes_nothing() -> None:
+def test_a_cancellation_of_an_unknown_event_changes_nothing_and_is_shown_as_an_anomaly() -> None:
+    """A cancellation naming an event the journey does not hold (refused, never sent, or not
+    here yet) retracts nothing; it is shown until its event comes, not kept without a trace."""
     admitted = admission("adm-1", 0, "lth-wards")
-    ghost = admission("adm-404", 0, "lth-wards")
+    ghost = admission("adm-404", 2, "lth-wards")
+    unmatched = cancellation("cxl-1", 3, ghost)
 
-    assert state_after(admitted, cancellation("cxl-1", 1, ghost)) == state_after(admitted)
+    state = state_after(admitted, unmatched)
+    assert (state.in_services, state.stays) == (
+        state_after(admitted).in_services,
+        state_after(admitted).stays,
+    )
+    assert [(a.kind, a.event_id) for a in state.anomalies] == [
+        ("cancellation_of_unknown_event", "cxl-1")
+    ]
+    # Its event arrives late: retracted, and no anomaly left.
+    assert state_after(admitted, unmatched, ghost) == state_after(admitted)
 
 
 # -- any arrival order, any duplicates: the same journey ----------------------------------------

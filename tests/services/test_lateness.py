@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowsight.services.journey import Journey, Recorded, replay
+from flowsight.services.journey import replay
+from flowsight.services.recorded import Journey, Recorded
 from flowsight.services.timestamps import utc_timestamp
 
 PSEUDONYM = "a" * 64
