@@ -454,9 +454,21 @@ def test_event_times(evn: str, occurred_at: str, id_time: str) -> None:
     assert event["event_id"] == f"SPELL-55123:admission:{id_time}"
 
 
-def test_the_message_time_is_the_last_resort() -> None:
-    event = mapped(message(msh("A01"), PID, pv1(f3="WARD7", f4="E")))
-    assert event["occurred_at"] == "2026-11-23T10:15:00+00:00"
+def test_the_time_a_message_was_sent_never_times_its_event() -> None:
+    # An engine resending a message stamps a new MSH-7 and keeps MSH-10; an event timed by MSH-7
+    # was another event each time, an admission or a discharge counted again.
+    for trigger in ("A01", "A02", "A03"):
+        segments = [f"EVN|{trigger}", PID, pv1(f3="WARD7", f4="E", f6="WARD8", f37="19")]
+        refusal = refused(message(msh(trigger), *segments))
+        assert (refusal.reason, refusal.field) == ("hl7_missing_field", "EVN-2"), trigger
+        assert "MSH-7" in refusal.message
+    first = msh("A01")
+    resent = msh("A01").replace("20261123101500", "20261123102000")
+    ids = {
+        mapped(message(header, "EVN|A01|20261123100000", PID, pv1(f3="WARD7")))["event_id"]
+        for header in (first, resent)
+    }
+    assert ids == {"SPELL-55123:admission:20261123T100000Z"}
 
 
 @pytest.mark.parametrize("bad", ["2026-11-23", "20261323093000", "20261123093000+2500", "soon"])
@@ -467,7 +479,7 @@ def test_a_time_that_is_not_an_hl7_time_is_refused(bad: str) -> None:
 
 def test_the_source_system_is_the_sending_application() -> None:
     header = msh("A01").replace("|PAS|", "|Leeds PAS|")
-    event = mapped(message(header, PID, pv1(f3="WARD7", f4="E")))
+    event = mapped(message(header, "EVN|A01|20261123101400", PID, pv1(f3="WARD7", f4="E")))
     assert event["source"] == "RR8/leeds-pas"
     refusal = refused(message(msh("A01").replace("|PAS|", "|@@@|"), PID, pv1(f3="W", f4="E")))
     assert (refusal.reason, refusal.field) == ("hl7_invalid_field", "MSH-3")

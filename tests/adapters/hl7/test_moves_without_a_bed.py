@@ -159,9 +159,11 @@ def test_an_a12_without_evn6_puts_the_patient_back_where_they_were() -> None:
     assert any("EVN-6" in warning for warning in cancelled.warnings)
 
 
-def test_an_a12_without_evn6_or_evn2_is_timed_by_msh7() -> None:
-    (back,) = result(msh("A12"), "EVN|A12|", PID, pv1(f3="LGI^WARD7^B1", f6="LGI^WARD8^B2")).events
-    assert back["occurred_at"] == "2026-11-23T10:15:00+00:00"  # MSH-7
+def test_an_a12_without_evn6_or_evn2_is_refused_naming_evn2() -> None:
+    # MSH-7 changes when the message is resent: the move back would be made again each time.
+    refusal = result(msh("A12"), "EVN|A12|", PID, pv1(f3="LGI^WARD7^B1", f6="LGI^WARD8^B2"))
+    assert isinstance(refusal, Rejected)
+    assert (refusal.reason, refusal.field) == ("hl7_missing_field", "EVN-2")
 
 
 def test_an_a12_within_one_unit_without_evn6_changes_nothing() -> None:

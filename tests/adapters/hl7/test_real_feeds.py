@@ -11,6 +11,8 @@ from flowsight.services.validation import Rejected
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
+#: EVN-2, when the event was recorded (required): the time of an event with no other.
+EVN = "EVN||20261123101400"
 PROFILE = MappingProfile(
     organisation="RR8",
     default_service="lth-wards",
@@ -105,7 +107,7 @@ def test_5_an_a06_ends_the_ed_attendance_admitted_and_admits() -> None:
 
 
 def test_6_a_byte_order_mark_and_a_batch_envelope_are_read_through() -> None:
-    body = "\r".join([msh("A01", "M1"), PID, pv1(f3="WARD7", f4="E")])
+    body = "\r".join([msh("A01", "M1"), "EVN|A01|20261123101400", PID, pv1(f3="WARD7", f4="E")])
     batch = f"FHS|^~\\&\rBHS|^~\\&\r{body}\rBTS|1\rFTS|1\r".encode()
     (only,) = split_messages(b"\xef\xbb\xbf" + batch)
     assert events(parse_message(only).message)[0]["event_type"] == "admission"
@@ -113,7 +115,7 @@ def test_6_a_byte_order_mark_and_a_batch_envelope_are_read_through() -> None:
 
 def test_7_an_invalid_nhs_number_falls_back_on_the_mrn_and_nhsnmbr_pid2_are_read() -> None:
     bad = "PID|1||RR8123456^^^RR8^MR~9434765918^^^NHS^NH||Smith^John"
-    mapped = result(message(msh("A01"), bad, pv1(f3="WARD7", f4="E")))
+    mapped = result(message(msh("A01"), EVN, bad, pv1(f3="WARD7", f4="E")))
     assert isinstance(mapped, Mapped)
     assert mapped.event["patient"] == {"local_id": "RR8123456", "id_system": "RR8"}
     assert any("NHS number" in w for w in mapped.warnings)
@@ -122,7 +124,7 @@ def test_7_an_invalid_nhs_number_falls_back_on_the_mrn_and_nhsnmbr_pid2_are_read
         "PID|1||943 476 5919^^^^NHS||Smith",
         "PID|1|9434765919|RR8123456^^^RR8^MR||Smith",
     ):
-        (event,) = events(message(msh("A01"), pid, pv1(f3="WARD7", f4="E")))
+        (event,) = events(message(msh("A01"), EVN, pid, pv1(f3="WARD7", f4="E")))
         assert event["patient"].get("nhs_number", "").replace(" ", "") == "9434765919", pid
 
 
@@ -137,15 +139,15 @@ def test_8_triggers_not_taken_are_acknowledged_unless_the_profile_refuses_them()
 
 
 def test_9_vendor_codes_and_the_ward_in_pl2_come_from_the_profile() -> None:
-    (admission,) = events(message(msh("A01"), PID, pv1(f3="LGI^WARD9^B1", f4="EL")))
+    (admission,) = events(message(msh("A01"), EVN, PID, pv1(f3="LGI^WARD9^B1", f4="EL")))
     assert (admission["admission_method"], admission["unit"]) == ("elective", "WARD9")
-    (discharge,) = events(message(msh("A03"), PID, pv1(f3="LGI^WARD9", f37="HOME")))
+    (discharge,) = events(message(msh("A03"), EVN, PID, pv1(f3="LGI^WARD9", f37="HOME")))
     assert discharge["destination"] == "usual_residence"
-    unknown = result(message(msh("A03"), PID, pv1(f3="LGI^WARD9", f37="XYZ")))
+    unknown = result(message(msh("A03"), EVN, PID, pv1(f3="LGI^WARD9", f37="XYZ")))
     assert isinstance(unknown, Mapped) and unknown.event["destination"] == "other"
 
 
 def test_10_processing_id_t_is_taken_when_allowed() -> None:
-    test_feed = message(msh("A01", pid="T"), PID, pv1(f3="WARD7", f4="E"))
+    test_feed = message(msh("A01", pid="T"), EVN, PID, pv1(f3="WARD7", f4="E"))
     assert isinstance(result(test_feed), Rejected)
     assert isinstance(result(test_feed, processing_ids=frozenset({"P", "T"})), Mapped)
