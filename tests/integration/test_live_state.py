@@ -164,7 +164,13 @@ def test_three_organisations_make_one_picture_that_survives_a_worker_restart(sta
     delays = stack.get("/v1/delays").json()
     assert (delays["count"], delays["lost_bed_days"]) == (1, lost)
     assert delays["by_reason"] == [
-        {"key": "p1_awaiting_resource", "count": 1, "lost_bed_days": lost}
+        # A ward's delay: bed days lost, none delayed at home.
+        {
+            "key": "p1_awaiting_resource",
+            "count": 1,
+            "lost_bed_days": lost,
+            "delayed_days_home_based": 0,
+        }
     ]
     assert stack.get("/v1/anomalies").json() == []
 
