@@ -42,7 +42,8 @@ from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
 
 #: The HL7 v2 ADT triggers the HL7 gateway maps to events or acknowledges as changing nothing.
-#: `adapters.hl7.mapping` holds one mapping per trigger; a test keeps the two in step.
+#: `adapters.hl7.mapping.SUPPORTED_TRIGGERS` names the same (the events of each are built in
+#: `adapters.hl7.triggers`); a test keeps the two in step.
 HL7_TRIGGERS = frozenset(
     {"A01", "A02", "A03", "A04", "A06", "A07", "A08", "A11", "A12", "A13", "A17", "A28", "A31"}
 )

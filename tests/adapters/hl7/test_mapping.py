@@ -10,12 +10,14 @@ import pytest
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.hl7.ack import hl7_field_of
 from flowsight.adapters.hl7.mapping import (
+    SUPPORTED_TRIGGERS,
     LocationMap,
     Mapped,
     NoChange,
     map_message,
 )
 from flowsight.adapters.hl7.parse import Unparseable, parse_message
+from flowsight.adapters.profile import HL7_TRIGGERS
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 
@@ -378,6 +380,10 @@ def test_patient_information_updates_change_nothing(trigger: str) -> None:
         locations=LOCATIONS,
     )
     assert isinstance(result, NoChange)
+
+
+def test_the_triggers_mapped_are_the_triggers_a_profile_may_take() -> None:
+    assert SUPPORTED_TRIGGERS == HL7_TRIGGERS
 
 
 @pytest.mark.parametrize(
