@@ -86,7 +86,10 @@ class Settings(BaseSettings):
     #: Events folded and written together: a patient touched more than once in a batch is
     #: replayed, written and stored once, and each batch costs a few dozen statements.
     sink_batch_size: int = Field(5000, ge=1)
-    sink_batch_seconds: float = Field(0.5, gt=0)
+    sink_batch_seconds: float = Field(0.1, gt=0)
+    #: Behind a backlog, a tracker batch not full spans at least this long (fewer, larger
+    #: batches); caught up, batches close after sink_batch_seconds (figures sooner).
+    sink_backlog_seconds: float = Field(0.5, ge=0)
     daily_refresh_seconds: float = Field(30.0, gt=0)
     lag_sample_seconds: float = Field(15.0, gt=0)
     ready_max_lag: int = Field(1000, ge=0)

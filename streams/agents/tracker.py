@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, MutableMapping, Sequence
@@ -57,6 +58,7 @@ def tracker(
 
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
+        asked = time.monotonic()  # when the tracker last asked for a batch
         async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
@@ -90,6 +92,13 @@ def tracker(
             metrics.sink_batch_size.observe(len(batch))
             _observe_latency(batch, metrics)
             yield None
+            # Behind a backlog, the next batch waits until this one's span reaches
+            # sink_backlog_seconds, unless it was full: the events that come meanwhile wait in
+            # the stream's buffer, and the next batch takes them at once (fewer, larger batches).
+            span = time.monotonic() - asked
+            if backlog.behind and len(batch) < settings.sink_batch_size:
+                await asyncio.sleep(max(0.0, settings.sink_backlog_seconds - span))
+            asked = time.monotonic()
 
     return track
 

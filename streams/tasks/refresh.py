@@ -31,6 +31,9 @@ COALESCE_SECONDS = 0.05
 #: the batches between refreshes, in refresh durations.
 BACKLOG_SECONDS = 2.0
 BACKLOG_BATCHES_PER_REFRESH = 3
+#: Caught up, the least time between the end of a refresh and the next: the tracker's batches
+#: close every 0.1 s, and a capacity report is scored at once without a refresh (`rescore`).
+CAUGHT_UP_SECONDS = 1.0
 
 
 class Refresh:
@@ -252,9 +255,12 @@ def pause(took: float, idle: float, behind: bool, beside: float = 0.0) -> float:
     (`Backlog`).
 
     A change waits COALESCE_SECONDS at least, for the rest of its burst. Caught up, the next
-    refresh waits as long as the last one held the worker's loop (`took - beside`): figures
-    follow a change within about two refreshes, and refreshes take at most half the loop; the
-    figures computed beside it held nothing (docs/benchmarks.md, twelfth round). Behind a
+    refresh waits as long as the last one held the worker's loop (`took - beside`), and
+    CAUGHT_UP_SECONDS at least: figures follow a change within a second and a refresh or two,
+    and refreshes take at most half the loop; the figures computed beside it held nothing
+    (docs/benchmarks.md, twelfth round). A capacity report does not wait for a refresh: it is
+    scored at once (`Refresh.rescore`). The floor keeps the tracker's batches, closed every
+    0.1 s when caught up, from calling a refresh each (docs/benchmarks.md, sixteenth round). Behind a
     backlog, refreshes are BACKLOG_SECONDS apart at least and leave the batches
     BACKLOG_BATCHES_PER_REFRESH times as long as they take, beside or not (the figures'
     process shares the machine with the broker and the batches): the figures of a state still
@@ -264,5 +270,5 @@ def pause(took: float, idle: float, behind: bool, beside: float = 0.0) -> float:
     if behind:
         wanted = max(BACKLOG_SECONDS, BACKLOG_BATCHES_PER_REFRESH * took)
     else:
-        wanted = max(0.0, took - beside)
+        wanted = max(CAUGHT_UP_SECONDS, took - beside)
     return max(COALESCE_SECONDS, wanted - idle)

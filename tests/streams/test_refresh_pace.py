@@ -12,6 +12,7 @@ from flowsight.streams.agents import Backlog
 from flowsight.streams.tasks.refresh import (
     BACKLOG_BATCHES_PER_REFRESH,
     BACKLOG_SECONDS,
+    CAUGHT_UP_SECONDS,
     COALESCE_SECONDS,
     pause,
 )
@@ -22,17 +23,18 @@ def test_a_change_after_a_quiet_spell_waits_only_for_the_rest_of_its_burst() -> 
     assert pause(took=0.4, idle=60, behind=True) == COALESCE_SECONDS
 
 
-def test_caught_up_the_next_refresh_waits_as_long_as_the_last_took() -> None:
-    # Under a steady flow, figures follow a change within two refreshes, and the refreshes
-    # take at most half the worker.
-    assert pause(took=0.4, idle=0.1, behind=False) == pytest.approx(0.3)
-    assert pause(took=0.01, idle=0.0, behind=False) == COALESCE_SECONDS
+def test_caught_up_the_next_refresh_waits_as_long_as_the_last_took_and_a_second_at_least() -> None:
+    # Under a steady flow, figures follow a change within a second and a refresh or two, and
+    # the refreshes take at most half the worker.
+    assert pause(took=1.6, idle=0.1, behind=False) == pytest.approx(1.5)
+    assert pause(took=0.4, idle=0.1, behind=False) == pytest.approx(CAUGHT_UP_SECONDS - 0.1)
+    assert pause(took=0.01, idle=CAUGHT_UP_SECONDS, behind=False) == COALESCE_SECONDS
 
 
 def test_caught_up_figures_computed_beside_the_loop_do_not_delay_the_next_refresh() -> None:
-    # 0.3 s of a 0.4 s refresh were the figures' process computing: the loop was held 0.1 s.
-    assert pause(took=0.4, idle=0.0, behind=False, beside=0.3) == pytest.approx(0.1)
-    assert pause(took=0.4, idle=0.1, behind=False, beside=0.39) == COALESCE_SECONDS
+    # 1.3 s of a 1.6 s refresh were the figures' process computing: the loop was held 0.3 s.
+    assert pause(took=1.6, idle=0.0, behind=False, beside=1.3) == CAUGHT_UP_SECONDS
+    assert pause(took=2.5, idle=0.0, behind=False, beside=0.5) == pytest.approx(2.0)
 
 
 def test_behind_a_backlog_the_figures_beside_the_loop_count_too() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -263,3 +264,34 @@ async def test_the_tracker_tells_the_refresh_whether_a_batch_was_waiting_behind_
     async with behind.agent.test_context() as agent:
         await agent.put(orjson.dumps(admission("adm-1", "2026-05-01T10:00:00+00:00")), key=b"a")
     assert behind.backlog.behind is True
+
+
+async def batches_of(tracker: Tracker, spacing: float) -> list[int]:
+    """Three admissions to the tracker, the second after the first was written and the third
+    `spacing` seconds after the second; how many batches took them, and how many events."""
+    events = [admission(f"adm-{n}", f"2026-05-01T1{n}:00:00+00:00") for n in (1, 2, 3)]
+    async with tracker.agent.test_context() as agent:
+        await agent.put(orjson.dumps(events[0]), key=ANN.encode())  # written
+        await agent.put(orjson.dumps(events[1]), key=ANN.encode(), wait=False)
+        await asyncio.sleep(spacing)
+        await agent.put(orjson.dumps(events[2]), key=ANN.encode())
+    sample = tracker.metrics.registry.get_sample_value
+    return [int(sample(f"flowsight_sink_batch_events_{part}") or 0) for part in ("count", "sum")]
+
+
+async def test_caught_up_a_batch_closes_after_sink_batch_seconds(
+    app: faust.App, settings: Settings
+) -> None:
+    caught_up = Tracker(app, settings.model_copy(update={"sink_backlog_seconds": 2.0}))
+    assert await batches_of(caught_up, spacing=0.5) == [3, 3]  # each event its own batch
+
+
+async def test_behind_a_backlog_a_batch_waits_until_it_spans_sink_backlog_seconds(
+    app: faust.App, settings: Settings
+) -> None:
+    """Behind, the tracker takes fewer, larger batches: after one that was not full it waits
+    until the batch spans sink_backlog_seconds, and the next takes what came meanwhile."""
+    behind = Tracker(
+        app, settings.model_copy(update={"sink_backlog_seconds": 2.0}), highwater=1_000_000
+    )
+    assert await batches_of(behind, spacing=0.5) == [2, 3]  # the 2nd and 3rd in one batch
