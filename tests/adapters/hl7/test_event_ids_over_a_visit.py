@@ -11,7 +11,7 @@ import yaml
 
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.hl7.check import Checker
-from flowsight.adapters.profile import LocationRule, MappingProfile, default_profile
+from flowsight.adapters.profile import MappingProfile, default_profile
 from flowsight.services.batch import BatchChanges, apply_batch
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import (
@@ -21,6 +21,7 @@ from flowsight.services.validation import (
     validate_document,
 )
 from flowsight.settings import DEFAULT_CATALOGUE
+from tests.adapters.hl7.profiles import ED_AND_WARDS
 from tests.integration.test_hl7_mllp import hl7_time
 from tests.integration.test_hl7_real_sequence import PROFILE as REAL_SEQUENCE_PROFILE
 from tests.integration.test_hl7_real_sequence import adt, pv1
@@ -28,14 +29,7 @@ from tests.integration.test_hl7_real_sequence import adt, pv1
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
 CONTEXT = ValidationContext(CATALOGUE, b"k" * 32, timedelta(minutes=5))
 CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "hl7"
-PROFILE = MappingProfile(
-    organisation="RR8",
-    default_service="lth-wards",
-    locations=[
-        LocationRule(point_of_care="ED*", service="lth-ed"),
-        LocationRule(point_of_care="LGI", service="lth-wards", unit="room"),
-    ],
-)
+PROFILE = ED_AND_WARDS
 ARRIVED = "20261123080000"
 PID = "PID|1||RR8123456^^^RR8^MR~9434765919^^^NHS^NH||O'Brien^Mary||19450312|F"
 

@@ -16,21 +16,15 @@ import pytest
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.hl7.check import Checker, Outcome
 from flowsight.adapters.hl7.mapping import Mapped, NoChange, map_message
-from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import Rejected, ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
+from tests.adapters.hl7.profiles import ED_AND_WARDS
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
 #: The ED and the wards placed by rule; clinics only by the default service.
-PROFILE = MappingProfile(
-    organisation="RR8",
-    default_service="lth-wards",
-    locations=[
-        LocationRule(point_of_care="ED*", service="lth-ed"),
-        LocationRule(point_of_care="LGI", service="lth-wards", unit="room"),
-    ],
-)
+PROFILE = ED_AND_WARDS
 CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
 #: Two outpatient departments (PL.1), the unit an A02 would move the patient between.
 FRACTURES, PLASTER = "FRACTURE CLINIC^ROOM 4^^RR8", "PLASTER ROOM^CUBICLE 2^^RR8"

@@ -6,24 +6,22 @@ from typing import Any
 
 from flowsight.adapters.hl7.mapping import Mapped, NoChange, map_message
 from flowsight.adapters.hl7.parse import parse_message, split_messages
-from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import Rejected
+from tests.adapters.hl7.profiles import ED_AND_WARDS
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
 #: EVN-2, when the event was recorded (required): the time of an event with no other.
 EVN = "EVN||20261123101400"
-PROFILE = MappingProfile(
-    organisation="RR8",
-    default_service="lth-wards",
-    locations=[
-        LocationRule(point_of_care="ED*", service="lth-ed"),
-        LocationRule(point_of_care="LGI", service="lth-wards", unit="room"),
-    ],
-    codes={
-        "admission_method": {"EL": "elective"},
-        "discharge_destination": {"HOME": "usual_residence"},
-    },
+PROFILE = MappingProfile.model_validate(
+    {
+        **ED_AND_WARDS.model_dump(),
+        "codes": {
+            "admission_method": {"EL": "elective"},
+            "discharge_destination": {"HOME": "usual_residence"},
+        },
+    }
 )
 
 
