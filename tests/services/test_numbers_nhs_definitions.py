@@ -12,7 +12,9 @@ WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 MAY = ("2026-05-01T00:00:00+01:00", "2026-06-01T00:00:00+01:00")
 
 
-def test_complex_discharges_are_the_p1_to_p3_shares_of_those_who_left_alive() -> None:
+def four_discharged(**fourth: str) -> City:
+    """Four patients admitted to the wards on 1 May and discharged on 6 May: two home on P0,
+    one home with support on P1, the fourth as `fourth` says."""
     city = City()
     for patient in range(4):
         city.publish(
@@ -26,14 +28,14 @@ def test_complex_discharges_are_the_p1_to_p3_shares_of_those_who_left_alive() ->
     city.publish("discharge", "lth-wards", left, 0, destination="usual_residence", pathway="P0")
     city.publish("discharge", "lth-wards", left, 1, destination="usual_residence", pathway="P0")
     city.publish(
-        "discharge",
-        "lth-wards",
-        left,
-        2,
-        destination="usual_residence_with_support",
-        pathway="P1",
+        "discharge", "lth-wards", left, 2, destination="usual_residence_with_support", pathway="P1"
     )
-    city.publish("discharge", "lth-wards", left, 3, destination="died")
+    city.publish("discharge", "lth-wards", left, 3, **fourth)
+    return city
+
+
+def test_complex_discharges_are_the_p1_to_p3_shares_of_those_who_left_alive() -> None:
+    city = four_discharged(destination="died")
 
     wards = city.figures("lth-wards", *WEEK)
 
@@ -158,27 +160,7 @@ def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_count
 def test_pathway_shares_are_of_discharges_on_a_pathway_and_missing_ones_are_shown() -> None:
     # NHS England publishes every discharge under a pathway (acute discharge sitrep, Table 4:
     # the pathway columns add up to the patients discharged), so the shares add up to 100 %.
-    city = City()
-    for patient in range(4):
-        city.publish(
-            "admission",
-            "lth-wards",
-            "2026-05-01T10:00:00+01:00",
-            patient,
-            admission_method="emergency",
-        )
-    left = "2026-05-06T10:00:00+01:00"
-    city.publish("discharge", "lth-wards", left, 0, destination="usual_residence", pathway="P0")
-    city.publish("discharge", "lth-wards", left, 1, destination="usual_residence", pathway="P0")
-    city.publish(
-        "discharge",
-        "lth-wards",
-        left,
-        2,
-        destination="usual_residence_with_support",
-        pathway="P1",
-    )
-    city.publish("discharge", "lth-wards", left, 3, destination="usual_residence")  # no pathway
+    city = four_discharged(destination="usual_residence")  # no pathway
 
     wards = city.figures("lth-wards", *WEEK)
 
