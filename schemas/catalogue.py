@@ -37,6 +37,12 @@ class Service(BaseModel):
     capacity: NonNegativeInt | None = None
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
 
+    @property
+    def has_beds(self) -> bool:
+        """Whether its capacity is counted in beds: its patients occupy them, and its delays
+        lose bed days."""
+        return self.capacity_unit == CapacityUnit.BEDS
+
 
 class Organisation(BaseModel):
     """An organisation that publishes events for its own services."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flowsight.schemas.catalogue import Service
-from flowsight.schemas.codes import CapacityUnit
 from flowsight.services.facts import LONDON, Delay, delay_band, london_day, midnights
 from flowsight.services.flow_figures import publication_band
 from flowsight.services.timestamps import utc_timestamp
@@ -52,13 +51,13 @@ class DelayDays:
 
 def bed_based(services: Iterable[Service]) -> frozenset[str]:
     """The services whose delays lose bed days: those whose capacity is counted in beds."""
-    return frozenset(s.id for s in services if s.capacity_unit == CapacityUnit.BEDS)
+    return frozenset(s.id for s in services if s.has_beds)
 
 
 def delay_days_figure(service: Service) -> str:
     """The name a service's delayed days go by: `lost_bed_days` in beds, else
     `delayed_days_home_based` (a delay at home loses no bed)."""
-    return LOST_BED_DAYS if service.capacity_unit == CapacityUnit.BEDS else DELAYED_DAYS_HOME_BASED
+    return LOST_BED_DAYS if service.has_beds else DELAYED_DAYS_HOME_BASED
 
 
 def delay_days(rows: Iterable[DelayRow], beds: frozenset[str]) -> DelayDays:

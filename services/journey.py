@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.schemas.codes import CapacityUnit
 from flowsight.services.cancellations import cancelled_events, unmatched
+from flowsight.services.delays import bed_based
 from flowsight.services.facts import (
     Anomaly,
     Assessment,
@@ -67,7 +67,7 @@ class ServiceMap:
     def of(cls, catalogue: Catalogue) -> ServiceMap:
         return cls(
             {s.id: s.kind.value for s in catalogue.services},
-            frozenset(s.id for s in catalogue.services if s.capacity_unit == CapacityUnit.BEDS),
+            bed_based(catalogue.services),
         )
 
     def services_of_kind(self, kind: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from statistics import fmean
 
 from flowsight.schemas.catalogue import Service
-from flowsight.schemas.codes import CapacityUnit, ServiceKind
+from flowsight.schemas.codes import ServiceKind
 from flowsight.services.delays import DelayRow as DelayRow
 from flowsight.services.delays import (
     bed_based,
@@ -143,9 +143,9 @@ def _common(
         **queue_by_pathway(waiting),
     }
     figures.update(occupancy(service, len(current_stays), open_capacity))
-    if service.capacity_unit == CapacityUnit.BEDS:
+    if service.has_beds:
         figures.update(long_stays(current_stays, now))
-    if ended and service.capacity_unit == CapacityUnit.BEDS:
+    if ended and service.has_beds:
         nctr = [s.nctr_days or 0 for s in ended]
         los = [midnights(s.started_at, s.ended_at or now) for s in ended]
         figures["nctr_days_mean"] = _mean(nctr)

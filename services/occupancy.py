@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flowsight.schemas.catalogue import Service
-from flowsight.schemas.codes import CapacityUnit
 from flowsight.services.flow_figures import percent
 
 Figures = dict[str, float | int | None]
@@ -19,7 +18,7 @@ Figures = dict[str, float | int | None]
 def occupancy(service: Service, occupied: int, open_capacity: int | None) -> Figures:
     """`occupied_beds` and `occupancy_pct` of a bed-based service (none for the others):
     `occupied` beds of the capacity open, the report in force's, else the catalogue's."""
-    if service.capacity_unit != CapacityUnit.BEDS:
+    if not service.has_beds:
         return {}
     capacity = open_capacity if open_capacity is not None else service.capacity
     return {"occupied_beds": occupied, "occupancy_pct": percent(occupied, capacity)}

@@ -42,7 +42,6 @@ from flowsight.devtools.bench.harness import (
 from flowsight.devtools.bench.probes import EMPTY, FULL, INDICATOR, Probe, Probes
 from flowsight.devtools.bench.report import Report, median, percentile
 from flowsight.schemas.catalogue import Service
-from flowsight.schemas.codes import CapacityUnit
 
 TARGET_P99_MS = 500
 POLL_SECONDS = 0.05
@@ -53,7 +52,7 @@ def probed_service(flowsight: Flowsight) -> Service:
     return next(
         s
         for s in flowsight.catalogue.services
-        if s.capacity_unit == CapacityUnit.BEDS and s.capacity and INDICATOR in s.thresholds
+        if s.has_beds and s.capacity and INDICATOR in s.thresholds
     )
 
 
