@@ -35,6 +35,7 @@ from flowsight.services.flow_figures import (
     percent,
     queue_by_pathway,
 )
+from flowsight.services.flow_figures import Figures as Figures  # one figures type, re-exported
 from flowsight.services.occupancy import occupancy
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
@@ -44,7 +45,6 @@ FOUR_HOURS = timedelta(hours=4)
 PRESSURE_WINDOW = timedelta(hours=24)
 LONG_TERM_KINDS = frozenset({ServiceKind.HOME_CARE, ServiceKind.RESIDENTIAL_NURSING})
 
-Figures = dict[str, float | int | None]
 
 #: Figures that describe a moment (as of `now`), not a period.
 CURRENT_FIGURES = frozenset(

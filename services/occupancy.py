@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flowsight.schemas.catalogue import Service
-from flowsight.services.flow_figures import percent
-
-Figures = dict[str, float | int | None]
+from flowsight.services.flow_figures import Figures, percent
 
 
 def occupancy(service: Service, occupied: int, open_capacity: int | None) -> Figures:
