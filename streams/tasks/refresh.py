@@ -70,7 +70,6 @@ class Refresh:
         #: Scoring is one at a time: a refresh's and a rescore's scores are recorded and sent in
         #: the order they were scored.
         self._scoring = asyncio.Lock()
-        self._services = {service.id: service for service in catalogue.services}
 
     def _timed_reader(self) -> DailyReader | None:
         """The figures' process, its time counted in `beside`; None: figures on this loop."""
@@ -148,7 +147,7 @@ class Refresh:
         now = datetime.now(UTC)
         figures = dict(self.figures or {})
         for service_id, report in self.sink.capacity.items():
-            service = self._services.get(service_id)
+            service = self.catalogue.service(service_id)
             # A report sent for a moment still ahead (the contract tolerates minutes) waits.
             if service is not None and service_id in figures and report.as_of <= now:
                 figures[service_id] = with_capacity(service, figures[service_id], report.open)
