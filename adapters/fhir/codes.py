@@ -27,6 +27,17 @@ SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceO
 DISCHARGE_DESTINATION_ENGLAND = (
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
 )
+DISCHARGE_METHOD_EXTENSION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DischargeMethod"
+)
+#: The NHS Data Dictionary DISCHARGE METHOD under UK Core's England, Wales and STU1 systems.
+DISCHARGE_METHOD_SYSTEMS = frozenset(
+    {
+        "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeMethodEngland",
+        "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeMethodWales",
+        "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-DischargeMethod",
+    }
+)
 #: The same NHS codes under the system URI of UK Core's first (STU) releases, still in its examples.
 DISCHARGE_DESTINATION_UK_CORE_STU = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-DischargeDestination"
 #: The NHS Data Dictionary tables under the system URIs of UK Core STU1, still sent (the NHS
@@ -163,7 +174,14 @@ def destination(
 ) -> DischargeDestination:
     """Where a finished Encounter's patient went: the sender's `vendor` codes, then the standard
     tables; `other`, with a note, when the disposition is missing or no table knows it (the
-    patient has left, which is what flow needs; the HL7 v2 gateway does the same)."""
+    patient has left, which is what flow needs; the HL7 v2 gateway does the same).
+
+    A UK Core discharge method saying the patient died (4) or was stillborn (5) is `died`
+    whatever the disposition says, as PV1-36 is for the HL7 v2 gateway: the discharge
+    destination of a death is often left at the usual residence or not filled in at all.
+    """
+    if _died(encounter):
+        return DischargeDestination.DIED
     disposition = (
         encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
     )
@@ -183,6 +201,23 @@ def destination(
         )
         return DischargeDestination.OTHER
     return found
+
+
+def _died(encounter: Encounter) -> bool:
+    """Whether the UK Core DischargeMethod extension (on Encounter, where UK Core puts it, or on
+    hospitalization) says the patient died or was stillborn."""
+    hospitalization = encounter.hospitalization
+    extensions = [
+        *(encounter.extension or []),
+        *((hospitalization.extension or []) if hospitalization else []),
+    ]
+    return any(
+        coding.system in DISCHARGE_METHOD_SYSTEMS
+        and coding.code in nhs_codes.DISCHARGE_METHODS_DIED
+        for extension in extensions
+        if extension.url == DISCHARGE_METHOD_EXTENSION and extension.valueCodeableConcept
+        for coding in extension.valueCodeableConcept.coding or []
+    )
 
 
 def attendance_outcome(encounter: Encounter, notes: list[Note]) -> tuple[AttendanceOutcome, str]:
