@@ -131,7 +131,22 @@ ATTENDANCE_OUTCOME_CODES = {
     **_table(HL7_DISCHARGE_DISPOSITION, {"aadvice": _O.LEFT}),
 }
 
+#: The UK Core (ECDS) EMERGENCY CARE DISCHARGE STATUS on an emergency department's Encounter:
+#: the codes saying the patient left before their assessment or treatment was completed, which
+#: the destination (home, say) does not tell apart from a completed attendance.
+EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EmergencyCareDischargeStatus"
+)
+EMERGENCY_CARE_OUTCOME_WALES = (
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-EmergencyCareOutcomeOfAttendanceWales"
+)
+LEFT_BEFORE_TREATMENT_CODES = {
+    **_table(SNOMED_CT, {"1066301000000103 1066311000000101 1066321000000107": _O.LEFT}),
+    **_table(EMERGENCY_CARE_OUTCOME_WALES, {"09": _O.LEFT}),
+}
+
 _DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
+_DISCHARGE_STATUS = "Encounter.extension"
 _NONE: Mapping[str, Any] = {}
 
 
@@ -221,10 +236,15 @@ def _died(encounter: Encounter) -> bool:
 
 
 def attendance_outcome(encounter: Encounter, notes: list[Note]) -> tuple[AttendanceOutcome, str]:
-    """Admitted, transferred to another hospital, left before treatment, or discharged: by the
-    ECDS and HL7 codes, then the discharge destination tables (another hospital is a transfer);
-    discharged when there is no disposition, and discharged with a note naming the code when no
-    table knows it."""
+    """Admitted, transferred to another hospital, left before treatment, or discharged: `left`
+    when the UK Core EmergencyCareDischargeStatus says the patient left before assessment or
+    treatment was completed; else by the ECDS and HL7 codes of the disposition, then the
+    discharge destination tables (another hospital is a transfer); discharged when there is no
+    disposition, and discharged with a note naming the code when no table knows it."""
+    for extension in encounter.extension or []:
+        if extension.url == EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSION:
+            if lookup(extension.valueCodeableConcept, LEFT_BEFORE_TREATMENT_CODES) is not None:
+                return AttendanceOutcome.LEFT, _DISCHARGE_STATUS
     disposition = (
         encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
     )
