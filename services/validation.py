@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -153,12 +153,23 @@ def validate_event(
 
 
 def _holds_a_huge_float(document: object) -> bool:
-    if isinstance(document, float):
+    # Exact types, no generator: orjson makes only these, and this runs for every event.
+    values: Iterable[object]
+    if type(document) is float:
         return not -HUGE_FLOAT < document < HUGE_FLOAT
-    if isinstance(document, dict):
-        return any(_holds_a_huge_float(value) for value in document.values())
-    if isinstance(document, list):
-        return any(_holds_a_huge_float(value) for value in document)
+    if type(document) is dict:
+        values = document.values()
+    elif type(document) is list:
+        values = document
+    else:
+        return False
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if not -HUGE_FLOAT < value < HUGE_FLOAT:
+                return True
+        elif (kind is dict or kind is list) and _holds_a_huge_float(value):
+            return True
     return False
 
 
@@ -285,7 +296,7 @@ def check_event(
     # What happened has happened: an arrival or a departure in the future would hold a patient
     # in the department until then (a Discharge Ready Date may be planned ahead).
     for name in ("occurred_at", "arrived_at", "departed_at"):
-        moment = getattr(event, name, None)
+        moment = fields.get(name)
         if moment is not None and moment > now + context.clock_skew:
             return Rejected(IN_THE_FUTURE, name, f"{name} {moment.isoformat()} is in the future")
     try:
