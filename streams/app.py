@@ -33,7 +33,7 @@ from flowsight.streams.tasks.lag import lag_watch
 from flowsight.streams.tasks.purge import PatientPurge
 from flowsight.streams.tasks.refresh import Refresh
 from flowsight.streams.tasks.sizes import state_sizes
-from flowsight.streams.transport import inline_transport
+from flowsight.streams.transport import inline_transport, raw_topic
 
 #: How long the group waits for a silent member (Kafka's own client default), and how often a
 #: member says it is alive (a third of that, as Kafka advises).
@@ -109,18 +109,15 @@ def create_app(
     )
     app.transport = inline_transport(app)  # before any topic: a record's hand-over in line
 
-    def raw_topic(*names: str) -> Any:
-        return app.topic(*names, key_serializer="raw", value_serializer="raw")
-
     # Faust's aiokafka driver cannot subscribe by pattern, so the validator subscribes to one
     # topic per catalogue organisation; a new organisation means a catalogue change and restart.
-    ingest = raw_topic(*(settings.ingest_topic(code) for code in catalogue.organisation_codes))
-    events = raw_topic(settings.events_topic)
+    ingest = raw_topic(app, *(settings.ingest_topic(code) for code in catalogue.organisation_codes))
+    events = raw_topic(app, settings.events_topic)
     # The validator writes the events topic a batch at a time through a publisher of its own.
     events_out = EventsTopic(
         EventPublisher(settings, batch_bytes=BATCH_BYTES), settings.events_topic
     )
-    dead_letters = DeadLetters(raw_topic(settings.dlq_topic), metrics)
+    dead_letters = DeadLetters(raw_topic(app, settings.dlq_topic), metrics)
 
     # Tables are written once per batch, after the batch's events were iterated, so the changelog
     # partition comes from the key (same partitioner and key bytes as the events topic).
@@ -172,8 +169,8 @@ def create_app(
         catalogue,
         pressure_policy(settings, routes),
         metrics,
-        raw_topic(settings.pressure_topic),
-        raw_topic(settings.alerts_topic),
+        raw_topic(app, settings.pressure_topic),
+        raw_topic(app, settings.alerts_topic),
         backlog,
         FiguresProcess(url) if separable(url) else None,
     )

@@ -18,6 +18,10 @@ seeks only where an offset above 0 was committed. A partition whose first record
 no worker had committed on it was left past them, and they were never read: a new deployment's
 first events, or a new feed's, lost without a word (docs/decisions.md). Such a partition is
 now sought back to its beginning, where `auto_offset_reset = earliest` starts it anyway.
+
+Every topic of the worker carries bytes: `raw_topic` reads a record's key and value as they
+came, where faust's raw codec looked both up in its codec registry and settings (about 2 % of a
+replaying worker's loop; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import types
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
+import faust
 from faust.transport.drivers import aiokafka
-from faust.types import TP
+from faust.types import TP, AppT, Message
 from mode.services import WaitArgT, WaitResults
 
 
@@ -116,3 +121,22 @@ class Transport(aiokafka.Transport):
 def inline_transport(app: Any) -> Transport:
     """The transport `app` would make from its broker URL, with `InlineConsumer`."""
     return Transport(app.conf.broker_consumer, app)
+
+
+class RawSchema(faust.Schema[bytes, bytes]):
+    """Bytes in, bytes out: a record's key and value read as they came (sent as faust's raw
+    codec sends them)."""
+
+    def __init__(self) -> None:
+        super().__init__(key_serializer="raw", value_serializer="raw")
+
+    def loads_key(self, app: AppT, message: Message, **_: Any) -> Any:
+        return message.key
+
+    def loads_value(self, app: AppT, message: Message, **_: Any) -> Any:
+        return message.value
+
+
+def raw_topic(app: faust.App, *names: str) -> Any:
+    """`app`'s topic `names`, of bytes."""
+    return app.topic(*names, schema=RawSchema())

@@ -29,7 +29,7 @@ from flowsight.settings import Settings
 from flowsight.streams.agents.validator import BATCH_SECONDS, BATCH_SIZE
 from flowsight.streams.app import COMMIT_SECONDS
 from flowsight.streams.monitor import QuietMonitor
-from flowsight.streams.transport import inline_transport
+from flowsight.streams.transport import inline_transport, raw_topic
 
 
 def floor_app(settings: Settings, organisations: list[str], records: int, result: Path) -> Any:
@@ -48,11 +48,7 @@ def floor_app(settings: Settings, organisations: list[str], records: int, result
         datadir=str(settings.data_dir / "floor"),
     )
     app.transport = inline_transport(app)
-    topic = app.topic(
-        *(settings.ingest_topic(code) for code in organisations),
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    topic = raw_topic(app, *(settings.ingest_topic(code) for code in organisations))
 
     async def read(stream: Any) -> Any:
         seen, first, written = 0, (0, 0.0, 0.0), False
