@@ -94,10 +94,11 @@ class GatewayWriter:
     async def publish(
         self, gateway: str, organisation: str, events: Sequence[dict[str, Any]]
     ) -> None:
-        """Write `events` to `organisation`'s ingest topic; return once Kafka acknowledged all."""
+        """Write `events` to `organisation`'s ingest topic, each record sealed as `gateway`'s
+        (`services/gateways.py`); return once Kafka acknowledged all."""
         try:
             async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
-                await (await self._started()).publish(organisation, events)
+                await (await self._started()).publish(organisation, events, sealed_by=gateway)
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("gateway %s could not publish for %s: %r", gateway, organisation, error)
             raise KafkaUnavailable(f"Kafka did not acknowledge the events: {error!r}") from error

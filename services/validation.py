@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from flowsight.schemas.events import (
     Transfer,
     event_adapter,
 )
+from flowsight.services.gateways import GATEWAY, GATEWAY_HEADER, sealed_by
 from flowsight.services.pseudonym import local_pseudonym, pseudonymise
 from flowsight.services.timestamps import utc_timestamp
 
@@ -136,8 +137,24 @@ def validate_event(
     """Check `raw` against the contract and the catalogue for an event `organisation` sent.
 
     With CloudEvents 1.0 binary-mode headers (`ce_specversion`, `ce_id`, ...), the envelope
-    may come from the headers and the body carries the rest.
+    may come from the headers and the body carries the rest. A record a gateway sealed
+    (`services/gateways.py`) is marked with that gateway's name.
     """
+    outcome = _validate_raw(raw, organisation, context, now, headers)
+    if headers and GATEWAY_HEADER in headers and isinstance(outcome, Accepted):
+        gateway = sealed_by(raw, headers, context.pseudonym_key)
+        if gateway is not None:
+            return replace(outcome, event={**outcome.event, GATEWAY: gateway})
+    return outcome
+
+
+def _validate_raw(
+    raw: bytes,
+    organisation: str,
+    context: ValidationContext,
+    now: datetime,
+    headers: Mapping[str, bytes] | None,
+) -> Accepted | Rejected:
     # orjson for speed. What it refuses (NaN, infinities, lone surrogates, UTF-16 bodies) or
     # reads otherwise (an integer beyond 64 bits becomes a float) is read by the standard
     # library instead, so every event keeps the outcome and the message it always had.

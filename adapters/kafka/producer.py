@@ -26,6 +26,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.schemas.events import organisation_of
+from flowsight.services.gateways import GATEWAY_HEADER, seal
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.settings import Settings
 
@@ -219,10 +220,19 @@ class EventPublisher:
             raise RuntimeError(f"{type(self).__name__}.start() was not called")
         return self._producer
 
-    async def publish(self, organisation: str, events: Sequence[Mapping[str, Any]]) -> None:
-        """Write events to `organisation`'s ingest topic, keyed by episode; wait for every ack."""
+    async def publish(
+        self,
+        organisation: str,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        sealed_by: str | None = None,
+    ) -> None:
+        """Write events to `organisation`'s ingest topic, keyed by episode; wait for every ack.
+
+        `sealed_by`: the gateway writing them, which seals each record (`services/gateways.py`).
+        """
         topic = self.settings.ingest_topic(organisation)
-        await _acknowledged([await self._send(topic, event) for event in events])
+        await _acknowledged([await self._send(topic, event, sealed_by) for event in events])
 
     async def publish_by_source(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Write each event to the ingest topic of the organisation its `source` names.
@@ -296,9 +306,14 @@ class EventPublisher:
         ]
         await self.write(self.settings.dlq_topic, raw, key=key, headers=headers)
 
-    async def _send(self, topic: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
+    async def _send(
+        self, topic: str, event: Mapping[str, Any], sealed_by: str | None = None
+    ) -> asyncio.Future[Any]:
+        value, headers = orjson.dumps(event), _correlation_headers()
+        if sealed_by is not None:
+            headers.append((GATEWAY_HEADER, seal(sealed_by, value, self.settings.pseudonym_secret)))
         delivery: asyncio.Future[Any] = await self.producer.send(
-            topic, key=event_key(event), value=orjson.dumps(event), headers=_correlation_headers()
+            topic, key=event_key(event), value=value, headers=headers
         )
         return delivery
 

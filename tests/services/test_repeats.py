@@ -10,27 +10,32 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.catalogue import load_catalogue
-from flowsight.adapters.fhir.mapping import SOURCE_SYSTEM, encounter_events
+from flowsight.adapters.fhir.mapping import encounter_events
 from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.api.routers.fhir import GATEWAY as FHIR_GATEWAY
 from flowsight.services.batch import BatchChanges
+from flowsight.services.gateways import GATEWAY_HEADER, seal
 from flowsight.services.identities import MOVED_FROM, link
 from flowsight.services.journey import Event
-from flowsight.services.repeats import SNAPSHOT_SYSTEM, differing_fields, is_repeat
+from flowsight.services.repeats import SNAPSHOT_GATEWAY, differing_fields, is_repeat
 from flowsight.services.validation import (
     EVENT_ID_REUSED,
     Accepted,
     ValidationContext,
     validate_document,
+    validate_event,
 )
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.fhir.encounters import NOW, encounter, finished
 from tests.adapters.hl7.test_mapping import LOCATIONS, PID, message, msh, pv1
 from tests.services.test_batch import Worker, admission, patient_event
 
-CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+KEY = b"k" * 32
+CONTEXT = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), KEY, timedelta(minutes=5))
 LOCAL, NHS = "1" * 64, "9" * 64
 ADMITTED = "2026-05-01T10:00:00.000000Z"
 
@@ -38,6 +43,15 @@ ADMITTED = "2026-05-01T10:00:00.000000Z"
 def validated(document: dict[str, Any], organisation: str = "RR8") -> Event:
     """`document` as the validator hands it on: normalised and pseudonymised."""
     outcome = validate_document(document, organisation=organisation, context=CONTEXT, now=NOW)
+    assert isinstance(outcome, Accepted), outcome
+    return outcome.event
+
+
+def through_gateway(gateway: str, document: dict[str, Any]) -> Event:
+    """`document` as the validator hands it on when `gateway` wrote and sealed its record."""
+    raw = orjson.dumps(document)
+    headers = {GATEWAY_HEADER: seal(gateway, raw, KEY)}
+    outcome = validate_event(raw, organisation="RR8", context=CONTEXT, now=NOW, headers=headers)
     assert isinstance(outcome, Accepted), outcome
     return outcome.event
 
@@ -148,9 +162,11 @@ def test_a_moved_event_that_differs_from_the_one_recorded_under_its_id_is_refuse
 
 
 def fhir_events(document: dict[str, Any]) -> list[Event]:
+    """The events of an Encounter as the FHIR gateway publishes them and the validator hands
+    them on."""
     mapped = encounter_events(Encounter.model_validate(document), organisation="RR8", now=NOW)
     assert isinstance(mapped, list), mapped
-    return [validated(each.event) for each in mapped]
+    return [through_gateway(FHIR_GATEWAY, each.event) for each in mapped]
 
 
 def test_an_updated_fhir_encounter_restating_its_admission_changed_is_absorbed() -> None:
@@ -202,8 +218,8 @@ def test_a_retracted_fhir_encounter_sent_again_later_is_absorbed() -> None:
     assert {outcome for _, outcome in changes.outcomes} == {"duplicate"}
 
 
-def test_the_snapshot_system_is_the_fhir_gateway_s() -> None:
-    assert SNAPSHOT_SYSTEM == SOURCE_SYSTEM
+def test_the_snapshot_gateway_is_the_fhir_gateway() -> None:
+    assert SNAPSHOT_GATEWAY == FHIR_GATEWAY
 
 
 # -- HL7 v2: a message resent -----------------------------------------------------------------

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
 
+from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.kafka import producer as producer_module
 from flowsight.adapters.kafka.producer import (
     CORRELATION_HEADER,
@@ -30,9 +33,14 @@ from flowsight.adapters.kafka.producer import (
     usable_correlation_id,
 )
 from flowsight.adapters.kafka.security import client_options, faust_credentials
+from flowsight.api.deps import GatewayWriter
 from flowsight.logs import Redactor
-from flowsight.settings import Settings
+from flowsight.services.gateways import GATEWAY
+from flowsight.services.validation import Accepted, ValidationContext, validate_event
+from flowsight.settings import DEFAULT_CATALOGUE, Settings
 from tests.adapters.kafka.certificates import make_certificate_authority
+
+PSEUDONYM_KEY = "f3a9c1e07b5d42a8b6e2d9c4a1f08e7b"
 
 
 def settings() -> Settings:
@@ -265,6 +273,49 @@ async def test_a_gateway_dead_letter_carries_the_request_s_correlation_id(
 async def test_using_the_producer_before_start_says_so() -> None:
     with pytest.raises(RuntimeError, match=r"start\(\) was not called"):
         await EventPublisher(settings()).publish("RR8", [{"service": "lth-ed"}])
+
+
+async def test_the_api_gateways_seal_their_records_and_only_their_records_are_marked(
+    recording: list[RecordingProducer],
+) -> None:
+    keyed = Settings(
+        _env_file=None, kafka_bootstrap="kafka.internal:19092", pseudonym_key=PSEUDONYM_KEY
+    )
+    # The worker's validator, with the same key the deployment gives the API.
+    context = ValidationContext(
+        load_catalogue(DEFAULT_CATALOGUE), keyed.pseudonym_secret, timedelta(minutes=5)
+    )
+    event = {
+        "event_id": "SPELL-1:admission",
+        "event_type": "admission",
+        "source": "RR8/fhir",
+        "occurred_at": "2026-11-23T09:30:00+00:00",
+        "service": "lth-wards",
+        "episode_id": "SPELL-1",
+        "patient": {"local_id": "RR8123456", "id_system": "RR8"},
+        "admission_method": "emergency",
+    }
+
+    async def published() -> None:
+        await GatewayWriter(keyed, CollectorRegistry()).publish("fhir", "RR8", [event])
+        async with EventPublisher(keyed) as publisher:  # `flowsight publish`, the simulator
+            await publisher.publish("RR8", [event])
+
+    await asyncio.create_task(published())
+
+    marks = []
+    for made in recording:
+        (sent,) = made.sent
+        outcome = validate_event(
+            sent["value"],
+            organisation="RR8",
+            context=context,
+            now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+            headers=dict(sent["headers"]),
+        )
+        assert isinstance(outcome, Accepted), outcome
+        marks.append(outcome.event.get(GATEWAY))
+    assert marks == ["fhir", None]
 
 
 def test_the_gateways_name_is_the_same_publisher() -> None:
