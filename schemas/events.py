@@ -129,6 +129,13 @@ class Envelope(_Contract):
     occurred_at: Moment = Field(description="when it happened, RFC 3339 with offset")
     service: ServiceId
     correlation_id: Text | None = None
+    recorded_at: Moment | None = Field(
+        None,
+        description="when the source recorded this sending of the event (HL7 EVN-2, FHIR "
+        "meta.lastUpdated), RFC 3339 with offset: sent again under the id of an event a "
+        "cancellation retracted, and recorded after that cancellation, the event takes effect "
+        "again",
+    )
 
     @property
     def organisation(self) -> str:

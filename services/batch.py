@@ -1,7 +1,8 @@
 """What one batch of validated events changes: patients' journeys and services' capacity.
 
 The worker reads the events topic in batches. Each event is recorded in its patient's journey
-(duplicates ignored, another event under an id already recorded refused: `services/repeats.py`,
+(duplicates ignored, another event under an id already recorded refused, a new issue of a
+cancelled event recorded beside it: `services/repeats.py`,
 events further behind their own source's newest event than the lateness window refused:
 `services/lateness.py`), and each patient the batch changed is replayed once,
 however many of their events it held, and once more as they were before the batch: the read
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowsight.schemas.events import EVENT_TYPES
+from flowsight.services.cancellations import made_at
 from flowsight.services.identities import LINK, alias_of, is_link, moved
 from flowsight.services.journey import Event, JourneyState, ServiceMap, replay
 from flowsight.services.pseudonym import without_nhs_numbers
@@ -253,7 +255,9 @@ def _apply_link(
         return Recorded.APPLIED.value
     changes.journeys[alias] = Journey([event])
     if events:
-        changes.moved.extend(moved(recorded, event) for recorded in events)
+        # In the order the source made them: a new issue of a cancelled event after the
+        # cancellation, where the journey it reaches takes it for one (`services/repeats.py`).
+        changes.moved.extend(moved(recorded, event) for recorded in sorted(events, key=made_at))
         changes.states.append(JourneyState(alias))
         changes.before.append(replay(alias, events, services))
         changes.changed_from(events[0]["occurred_at"])

@@ -1,41 +1,109 @@
-"""Cancellations: which of a patient's events are retracted, following chains of cancellations."""
+"""Cancellations: which of a patient's events are retracted, following chains of cancellations.
+
+A cancellation retracts the events of its source under the id it names that were recorded by
+the time it was: every one without a `recorded_at`, and those whose `recorded_at` is at or before
+the cancellation's time: its `recorded_at`, else its `occurred_at` (when the retraction was
+recorded), or later when it came after an issue recorded later still. So a cancellation that
+arrives before its event still retracts it, one that arrives after it retracts it whatever the
+source's clocks say (a PAS whose EVN-2 is fast, a cancel timed by MSH-7), and an event sent again
+under that id and recorded after the cancellation is a new issue of it (`services/repeats.py`)
+that only a later cancellation reaches.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+Event = dict[str, Any]
+#: When the source recorded the sending of an event (HL7 EVN-2, FHIR meta.lastUpdated).
+RECORDED_AT = "recorded_at"
+#: The latest `recorded_at` of the issues a cancellation found recorded when it arrived, when
+#: later than its own time: it retracts them too. Set by the tracker (`stamped`).
+REACHES = "reaches"
 
-def cancelled_events(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """The events retracted by cancellations that are not themselves retracted."""
-    retracted_by: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+def made_at(event: Event) -> str:
+    """When the source made `event`: its `recorded_at`, else its `occurred_at` (for a
+    cancellation, when the retraction was recorded)."""
+    moment: str = event.get(RECORDED_AT) or event["occurred_at"]
+    return moment
+
+
+def reach(cancellation: Event) -> str:
+    """The latest recording a cancellation retracts: its own time, or what it found."""
+    return max(made_at(cancellation), cancellation.get(REACHES) or "")
+
+
+def reaches(cancellation: Event, event: Event) -> bool:
+    """Whether `cancellation` retracts `event`, an event under the id it names."""
+    recorded = event.get(RECORDED_AT)
+    return recorded is None or recorded <= reach(cancellation)
+
+
+def stamped(cancellation: Event, events: list[Event]) -> Event:
+    """`cancellation` as recorded among `events`: noting the latest issue of its target it finds
+    there when that was recorded after the cancellation's own time."""
+    source, target, latest = cancellation["source"], cancellation["cancels_event_id"], ""
     for event in events:
+        if event["event_id"] == target and event["source"] == source:
+            latest = max(latest, event.get(RECORDED_AT) or "")
+    return {**cancellation, REACHES: latest} if latest > reach(cancellation) else cancellation
+
+
+def retracted(events: list[Event]) -> set[int] | None:
+    """The positions in `events` of the events retracted by cancellations that are not
+    themselves retracted; None when the journey holds no cancellation."""
+    retracted_by: dict[tuple[str, str], list[int]] = {}
+    for position, event in enumerate(events):
         if event["event_type"] == "cancellation":
             target = (event["source"], event["cancels_event_id"])
-            retracted_by.setdefault(target, []).append((event["source"], event["event_id"]))
+            retracted_by.setdefault(target, []).append(position)
     if not retracted_by:
-        return set()
-    settled: dict[tuple[str, str], bool] = {}
+        return None
+    settled: dict[int, bool] = {}
 
-    def is_cancelled(key: tuple[str, str], visiting: frozenset[tuple[str, str]]) -> bool:
-        if key in settled:
-            return settled[key]
-        if key in visiting:  # a cancellation cycle, entered in error: it retracts nothing
+    def is_retracted(position: int, visiting: frozenset[int]) -> bool:
+        if position in settled:
+            return settled[position]
+        if position in visiting:  # a cancellation cycle, entered in error: it retracts nothing
             return False
-        result = any(not is_cancelled(by, visiting | {key}) for by in retracted_by.get(key, ()))
-        settled[key] = result
+        event = events[position]
+        result = any(
+            reaches(events[by], event) and not is_retracted(by, visiting | {position})
+            for by in retracted_by.get((event["source"], event["event_id"]), ())
+        )
+        settled[position] = result
         return result
 
-    return {key for key in retracted_by if is_cancelled(key, frozenset())}
+    return {
+        position
+        for position, event in enumerate(events)
+        if (event["source"], event["event_id"]) in retracted_by
+        and is_retracted(position, frozenset())
+    }
 
 
-def unmatched(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The cancellations naming an event the journey does not hold: not arrived yet (it may
-    come later, and is then retracted), refused, or never sent. Each is shown as an anomaly
-    while so, rather than kept without a trace."""
-    keys = {(event["source"], event["event_id"]) for event in events}
+def in_effect(events: list[Event], source: str, event_id: str) -> list[Event]:
+    """The cancellations of `source`'s event `event_id` among `events` not themselves retracted."""
+    gone = retracted(events) or set()
     return [
         event
-        for event in events
+        for position, event in enumerate(events)
+        if event["event_type"] == "cancellation"
+        and event["cancels_event_id"] == event_id
+        and event["source"] == source
+        and position not in gone
+    ]
+
+
+def unmatched(events: list[Event]) -> list[int]:
+    """The positions of the cancellations naming an event the journey does not hold: not
+    arrived yet (it may come later, and is then retracted), refused, or never sent. Each is
+    shown as an anomaly while so, rather than kept without a trace."""
+    keys = {(event["source"], event["event_id"]) for event in events}
+    return [
+        position
+        for position, event in enumerate(events)
         if event["event_type"] == "cancellation"
         and (event["source"], event["cancels_event_id"]) not in keys
     ]

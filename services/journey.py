@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.services.cancellations import cancelled_events, unmatched
+from flowsight.services.cancellations import retracted, unmatched
 from flowsight.services.delays import bed_based
 from flowsight.services.facts import (
     Anomaly,
@@ -91,14 +91,14 @@ class JourneyState:
 
 def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = None) -> JourneyState:
     """Derive the patient's state and facts from their events, as if they arrived in order."""
-    cancelled = cancelled_events(events)
+    gone = retracted(events)
     fold = _Fold(pseudonym, services or _NO_SERVICES)
-    if cancelled:  # the journey has cancellations: one may name an event it does not hold
-        for cancellation in unmatched(events):
-            if (cancellation["source"], cancellation["event_id"]) not in cancelled:
-                fold.anomaly(cancellation, "cancellation_of_unknown_event")
-    for event in events:
-        if cancelled and (event["source"], event["event_id"]) in cancelled:
+    if gone is not None:  # the journey has cancellations: one may name an event it does not hold
+        for position in unmatched(events):
+            if position not in gone:
+                fold.anomaly(events[position], "cancellation_of_unknown_event")
+    for position, event in enumerate(events):
+        if gone and position in gone:
             continue
         handler = _HANDLERS.get(event["event_type"])
         if handler is not None:

@@ -1,6 +1,6 @@
 """A patient's stored journey: their events in event-time order, and how one more is recorded
-(a duplicate, an id reused, too late, or applied). What the events mean is `services/journey.py`'s
-replay."""
+(a duplicate, an id reused, too late, or applied, a new issue of a cancelled event among them).
+What the events mean is `services/journey.py`'s replay."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
+from flowsight.services.cancellations import stamped
 from flowsight.services.identities import MOVED_FROM
 from flowsight.services.journey import Event
 from flowsight.services.lateness import too_late
-from flowsight.services.repeats import is_repeat
+from flowsight.services.repeats import is_repeat, reissues, same_sending
 
 # Same-instant events replay in the order a person would expect: referred, then admitted...
 _SAME_TIME_ORDER = {
@@ -71,7 +72,9 @@ class Journey:
         moment: str = event["occurred_at"]
         if event["event_type"] != "cancellation":
             return moment  # the usual case: no need to index the journey's events
-        by_id = {(e["source"], e["event_id"]): e for e in self.events}
+        by_id: dict[tuple[str, str], Event] = {}
+        for other in self.events:  # in event-time order: the earliest issue of each id
+            by_id.setdefault((other["source"], other["event_id"]), other)
         seen = set()
         # Follow a chain of cancellations down to the event whose effect comes or goes.
         while event["event_type"] == "cancellation":
@@ -85,13 +88,20 @@ class Journey:
 
     def record(self, event: Event, lateness: timedelta) -> Recorded:
         """Add `event` unless its (source, event_id) is already recorded (the same event again:
-        a duplicate; another event: its id reused, `services/repeats.py`) or it is further behind
-        its own source's newest event than the lateness window allows (a moved event is never
-        too late)."""
+        a duplicate; another event: its id reused; a new issue of a cancelled event is added:
+        `services/repeats.py`) or it is further behind its own source's newest event than the
+        lateness window allows (a moved event is never too late)."""
         events, source, event_id = self.events, event["source"], event["event_id"]
         for other in events:  # a plain loop: this is the hot path; bodies compared on a match only
             if other["event_id"] == event_id and other["source"] == source:
-                return Recorded.DUPLICATE if is_repeat(other, event) else Recorded.ID_REUSED
+                if same_sending(other, event):  # the usual repeat: a delivery again
+                    return Recorded.DUPLICATE
+                seen = self._seen_again(event)
+                if seen is not None:
+                    return seen
+                break
+        if event["event_type"] == "cancellation":
+            event = stamped(event, events)
         if not events or _order(event) >= _order(events[-1]):
             events.append(event)  # in order, the usual case
             return Recorded.APPLIED
@@ -100,3 +110,15 @@ class Journey:
             return Recorded.TOO_LATE
         insort(events, event, key=_order)
         return Recorded.APPLIED
+
+    def _seen_again(self, event: Event) -> Recorded | None:
+        """How an event under a recorded (source, event_id) is recorded; None for a new issue."""
+        key = (event["source"], event["event_id"])
+        issues = [e for e in self.events if (e["source"], e["event_id"]) == key]
+        if any(same_sending(issue, event) for issue in issues):
+            return Recorded.DUPLICATE
+        if reissues(issues, event, self.events):
+            return None
+        if any(is_repeat(issue, event) for issue in issues):
+            return Recorded.DUPLICATE
+        return Recorded.ID_REUSED
