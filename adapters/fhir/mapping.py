@@ -168,7 +168,7 @@ def _events(
     snapshot = _snapshot(encounter, organisation, reading)
     in_department = _department(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
-        return _cancellations(encounter, snapshot, now, in_department)
+        return _cancellations(snapshot, now, in_department)
     if status in ARRIVED_STATUSES and not in_department:
         raise Refused(
             UNSUPPORTED_ENCOUNTER,
@@ -227,6 +227,10 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
         "patient": identity,
         "episode_id": episode_id,
     }
+    # When the server recorded this version: a version after an entered-in-error one is a new
+    # issue of the events it retracted, and takes effect again (services/repeats.py).
+    if encounter.meta and encounter.meta.lastUpdated:  # an instant: FHIR requires its offset
+        common["recorded_at"] = encounter.meta.lastUpdated.isoformat()
     elements = {
         "event_id": episode_element,
         "source": source_element,
@@ -234,6 +238,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
         "patient.id_system": "Encounter.subject.identifier.system",
         "episode_id": episode_element,
         "schema_version": "Encounter",
+        "recorded_at": "Encounter.meta.lastUpdated",
     }
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
@@ -365,12 +370,11 @@ def _discharge(encounter: Encounter, snapshot: _Snapshot, notes: list[Note]) -> 
 
 
 def _cancellations(
-    encounter: Encounter, snapshot: _Snapshot, now: datetime, in_department: list[Stay]
+    snapshot: _Snapshot, now: datetime, in_department: list[Stay]
 ) -> list[MappedEvent]:
-    # Retract every event an earlier snapshot may have produced; a cancellation of an event that
-    # never arrived changes nothing.
-    retracted_at = encounter.meta.lastUpdated if encounter.meta else None
-    occurred_at = timestamp(retracted_at or now, "Encounter.meta.lastUpdated", "the retraction")
+    # Retract every event an earlier snapshot may have produced, timed meta.lastUpdated (else
+    # now); a cancellation of an event that never arrived changes nothing.
+    occurred_at = snapshot.common.get("recorded_at") or now.isoformat()
     targets: list[tuple[str, Stay]] = []
     if in_department:
         targets += [("attendance", in_department[0]), ("attendance:departure", in_department[0])]

@@ -100,6 +100,7 @@ def hl7_field_of(contract_field: str, event_type: str) -> str:
         "admission_method": "PV1-4",
         "destination": "PV1-37",
         "cancels_event_id": "EVN-6",
+        "recorded_at": "EVN-2",
     }.get(contract_field, "")
 
 

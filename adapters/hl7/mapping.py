@@ -28,12 +28,14 @@ from flowsight.adapters.hl7.outcome import NoChange as NoChange
 from flowsight.adapters.hl7.parse import (
     MISSING_FIELD,
     MISSING_SEGMENT,
+    RECORDED_TIME,
     TOO_COMPLEX,
     UNPARSEABLE,
     UNSUPPORTED_CHARACTER_SET,
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_PROCESSING_ID,
     UNSUPPORTED_TRIGGER,
+    first_time,
     has_segment,
     identifier,
     message_trigger,
@@ -163,6 +165,7 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         return NoChange(
             f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings
         )
+    envelope |= _recorded(reading)
     result = BY_TRIGGER[trigger](reading, visit)
     if isinstance(result, NoChange):
         return NoChange(result.why, result.kind, reading.warnings)
@@ -172,6 +175,19 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
     return Mapped(events, reading.warnings)
+
+
+def _recorded(reading: Reading) -> dict[str, str]:
+    """EVN-2, when the PAS recorded the event, as `recorded_at`: the same in every copy of a
+    message, later in a message keyed in again, so an event sent again after its cancel takes
+    effect again (services/repeats.py). An EVN-2 that is not a time is left out, with a
+    warning, rather than refusing events that can do without it."""
+    try:
+        moment = first_time(reading.message, RECORDED_TIME)
+    except Refused:
+        reading.warnings.append("EVN-2: not an HL7 time, so the events carry no recorded_at")
+        return {}
+    return {} if moment is None else {"recorded_at": moment.isoformat()}
 
 
 def _visit(reading: Reading) -> str:

@@ -197,6 +197,7 @@ async def test_a_valid_a01_is_acknowledged_aa_once_its_event_is_on_the_ingest_to
         "occurred_at": at.isoformat(),
         "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
+        "recorded_at": (at + timedelta(seconds=3)).isoformat(),  # EVN-2
         "service": "lth-wards",
         "unit": "WARD7",
         "admission_method": "emergency",

@@ -218,6 +218,37 @@ def test_a_retracted_fhir_encounter_sent_again_later_is_absorbed() -> None:
     assert {outcome for _, outcome in changes.outcomes} == {"duplicate"}
 
 
+def test_an_encounter_sent_again_after_its_entered_in_error_takes_effect_again() -> None:
+    # The retraction was itself the error: a later version says the spell happened after all.
+    worker = Worker()
+    retracted = encounter(status="entered-in-error", meta={"lastUpdated": "2025-03-11T08:00:00Z"})
+    worker.fold(*fhir_events(encounter()), *fhir_events(retracted))
+
+    changes = worker.fold(*fhir_events(finished(meta={"lastUpdated": "2025-03-15T08:00:00Z"})))
+
+    assert reasons(changes) == []
+    (state,) = changes.states
+    (stay,) = state.stays
+    assert (stay.started_at, stay.ended_at) == (
+        "2025-03-10T09:40:00.000000Z",
+        "2025-03-14T15:00:00.000000Z",
+    )
+
+
+def test_a_version_older_than_the_entered_in_error_arriving_after_it_stays_retracted() -> None:
+    worker = Worker()
+    retracted = encounter(status="entered-in-error", meta={"lastUpdated": "2025-03-11T08:00:00Z"})
+    worker.fold(*fhir_events(encounter()), *fhir_events(retracted))
+    # A client retrying the first version, and another version it sent before the retraction.
+    stale = finished(meta={"lastUpdated": "2025-03-10T12:00:00Z"})
+
+    changes = worker.fold(*fhir_events(encounter()), *fhir_events(stale))
+
+    assert reasons(changes) == []
+    (state,) = changes.states
+    assert (state.stays, state.in_services) == ([], {})
+
+
 def test_the_snapshot_gateway_is_the_fhir_gateway() -> None:
     assert SNAPSHOT_GATEWAY == FHIR_GATEWAY
 

@@ -100,6 +100,7 @@ def test_an_a01_becomes_an_admission_with_the_nhs_number_from_repeating_pid3() -
         "occurred_at": "2026-11-23T09:30:00+00:00",
         "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
+        "recorded_at": "2026-11-23T09:31:00+00:00",  # EVN-2
         "service": "lth-wards",
         "unit": "WARD7",
         "admission_method": "elective",
@@ -224,6 +225,7 @@ def test_an_a02_is_a_transfer_from_the_prior_location_to_the_assigned_one() -> N
         "occurred_at": "2026-11-23T10:10:00+00:00",
         "patient": {"nhs_number": NHS_NUMBER, "local_id": "RR8123456", "id_system": "RR8"},
         "episode_id": "SPELL-55123",
+        "recorded_at": "2026-11-23T10:16:00+00:00",
         "service": "lth-wards",
         "from_service": "lth-wards",
         "to_service": "lth-toc-hub",
