@@ -29,6 +29,7 @@ from flowsight.adapters.fhir.elements import (
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, part_of, patient
 from flowsight.adapters.profile import MappingProfile
+from flowsight.adapters.retraction import retraction_time
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.schemas.events import SCHEMA_VERSION
 from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
@@ -45,6 +46,7 @@ ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
 ARRIVED_STATUSES = frozenset({"arrived", "triaged"})
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
+UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,7 @@ def _events(
     snapshot = _snapshot(encounter, organisation, reading)
     in_department = _department(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
-        return _cancellations(snapshot, now, in_department)
+        return _cancellations(snapshot, now, in_department, reading.notes)
     if status in ARRIVED_STATUSES and not in_department:
         raise Refused(
             UNSUPPORTED_ENCOUNTER,
@@ -238,7 +240,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
         "patient.id_system": "Encounter.subject.identifier.system",
         "episode_id": episode_element,
         "schema_version": "Encounter",
-        "recorded_at": "Encounter.meta.lastUpdated",
+        "recorded_at": UPDATED,
     }
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
@@ -370,11 +372,13 @@ def _discharge(encounter: Encounter, snapshot: _Snapshot, notes: list[Note]) -> 
 
 
 def _cancellations(
-    snapshot: _Snapshot, now: datetime, in_department: list[Stay]
+    snapshot: _Snapshot, now: datetime, in_department: list[Stay], notes: list[Note]
 ) -> list[MappedEvent]:
-    # Retract every event an earlier snapshot may have produced, timed meta.lastUpdated (else
-    # now); a cancellation of an event that never arrived changes nothing.
-    occurred_at = snapshot.common.get("recorded_at") or now.isoformat()
+    # Retract every event an earlier snapshot may have produced, timed meta.lastUpdated, no later
+    # than now (`retraction_time`); a cancellation of an event that never arrived changes nothing.
+    said = snapshot.common.get("recorded_at")
+    moment, ahead = retraction_time(datetime.fromisoformat(said) if said else now, now, UPDATED)
+    notes.extend([Note(UPDATED, ahead)] if ahead else [])
     targets: list[tuple[str, Stay]] = []
     if in_department:
         targets += [("attendance", in_department[0]), ("attendance:departure", in_department[0])]
@@ -390,8 +394,8 @@ def _cancellations(
             f"{suffix}:cancelled",
             "cancellation",
             stay,
-            {"occurred_at": occurred_at, "cancels_event_id": f"{snapshot.key}:{suffix}"},
-            occurred_at="Encounter.meta.lastUpdated",
+            {"occurred_at": moment.isoformat(), "cancels_event_id": f"{snapshot.key}:{suffix}"},
+            occurred_at=UPDATED,
             cancels_event_id="Encounter.status",
         )
         for suffix, stay in targets

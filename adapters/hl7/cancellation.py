@@ -27,6 +27,7 @@ from flowsight.adapters.hl7.parse import (
     occurred,
     text,
 )
+from flowsight.adapters.retraction import retraction_time
 from flowsight.services.validation import Refused
 
 
@@ -60,12 +61,16 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         for moment in moments
         for kind, cancelled_in in kinds
     }
-    recorded = occurred(message, RECORDED_TIME, SENT_TIME).isoformat()
+    # When the retraction was recorded, no later than it was received (`retraction_time`).
+    timed_by = "EVN-2" if first_time(message, RECORDED_TIME) is not None else "MSH-7"
+    said = occurred(message, RECORDED_TIME, SENT_TIME)
+    recorded, ahead = retraction_time(said, reading.received, timed_by)
+    reading.warnings.extend([ahead] if ahead else [])
     return [
         {
             "event_type": "cancellation",
             "event_id": f"{target}:cancelled",
-            "occurred_at": recorded,
+            "occurred_at": recorded.isoformat(),
             "service": cancelled_in,
             "cancels_event_id": target,
         }

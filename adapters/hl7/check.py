@@ -66,12 +66,14 @@ class Checker:
             for s in self.context.front_door
             if self.context.services[s].organisation == self.organisation
         )
+        received = datetime.now(UTC)
         result = map_message(
             message,
             organisation=self.organisation,
             profile=self.profile,
             front_door=front_door,
             processing_ids=self.processing_ids,
+            received=received,
         )
         if isinstance(result, Rejected):
             outcome.ack = "AR" if result.reason in MESSAGE_REJECTIONS else "AE"
@@ -81,12 +83,12 @@ class Checker:
         if isinstance(result, NoChange):
             outcome.ignored = result.why
             return outcome
-        return self._validated(outcome, result)
+        return self._validated(outcome, result, received)
 
-    def _validated(self, outcome: Outcome, result: Mapped) -> Outcome:
+    def _validated(self, outcome: Outcome, result: Mapped, now: datetime) -> Outcome:
         for event in result.events:
             verdict = validate_document(
-                event, organisation=self.organisation, context=self.context, now=datetime.now(UTC)
+                event, organisation=self.organisation, context=self.context, now=now
             )
             if isinstance(verdict, Rejected):
                 outcome.ack, outcome.refusal = "AE", in_hl7_terms(verdict, event["event_type"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.parse import (
@@ -89,12 +90,15 @@ class LocationMap:
 
 @dataclass(slots=True)
 class Reading:
-    """One message read under a profile; `warnings` collects what was let through."""
+    """One message read under a profile; `warnings` collects what was let through.
+
+    `received`: when flowsight received the message (no retraction was recorded later)."""
 
     message: Any
     profile: MappingProfile
     front_door: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
+    received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def patient_class(self) -> PatientClass:
         """PV1-2 as a flow meaning (profile codes first, then HL7 table 0004)."""

@@ -143,12 +143,14 @@ class AdtHandler:
             self.metrics.messages.labels(label, "ignored").inc()
             logger.warning("HL7 ACK %s received and ignored", _shown(control_id(message)))
             return None
+        now = datetime.now(UTC)  # received: a cancel is timed no later (`retraction`)
         result = map_message(
             message,
             organisation=self.organisation,
             profile=self.profile,
             front_door=self.front_door,
             processing_ids=self.processing_ids,
+            received=now,
         )
         if isinstance(result, NoChange):
             self.metrics.messages.labels(label, "ignored").inc()
@@ -158,7 +160,6 @@ class AdtHandler:
             return self._ack(message, encoding, "AA")
         if not isinstance(result, Mapped):
             return await self._refuse(raw, message, label, result, encoding)
-        now = datetime.now(UTC)
         for event in result.events:
             verdict = validate_document(
                 event, organisation=self.organisation, context=self.context, now=now

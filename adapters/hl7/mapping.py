@@ -19,6 +19,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
@@ -87,15 +88,16 @@ def map_message(
     profile: MappingProfile | None = None,
     front_door: frozenset[str] = frozenset(),
     processing_ids: frozenset[str] | None = None,
+    received: datetime | None = None,
 ) -> Mapped | NoChange | Rejected:
     """The contract events `message` stands for, NoChange, or a Rejected naming the HL7 field.
 
     `front_door`: the organisation's emergency departments (where an arrival is an attendance);
-    `processing_ids` overrides the profile's.
+    `processing_ids` overrides the profile's; `received`: when the message came (default now).
     """
     if profile is None:
         profile = locations.profile(organisation) if locations else default_profile(organisation)
-    reading = Reading(message, profile, front_door)
+    reading = Reading(message, profile, front_door, received=received or datetime.now(UTC))
     accepted = processing_ids or frozenset(profile.hl7.processing_ids)
     try:
         return _map(reading, organisation, accepted)
@@ -140,10 +142,12 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
         if not has_segment(message, segment):
             raise Refused(MISSING_SEGMENT, segment, f"an ADT^{trigger} needs a {segment} segment")
     if trigger == SWAP:  # two patients exchange beds: each PID/PV1 pair is a transfer
-        profile, front_door = reading.profile, reading.front_door
+        profile, front_door, received = reading.profile, reading.front_door, reading.received
         return swapped(
             message,
-            lambda pair: _map_visit(Reading(pair, profile, front_door), organisation, trigger),
+            lambda pair: _map_visit(
+                Reading(pair, profile, front_door, received=received), organisation, trigger
+            ),
         )
     return _map_visit(reading, organisation, trigger)
 
