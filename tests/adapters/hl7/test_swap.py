@@ -57,15 +57,41 @@ def test_a_swap_of_beds_within_one_unit_publishes_nothing() -> None:
     assert outcome.ignored == "both patients stay within their units"
 
 
-def test_a_swap_without_the_second_patients_prior_location_is_refused_naming_it() -> None:
+def test_a_swap_without_the_second_patients_prior_location_takes_the_first_patients_bed() -> None:
+    # As Epic sends it: the second PV1-6 empty. Patient 2 left the bed patient 1 now has.
     outcome = swap(
         pv1(f3="TOCH^B1", f6="WARD7^B4", f19="SPELL-1"),
         pv1(f3="WARD7^B4", f19="SPELL-2"),
     )
+    assert (outcome.ack, outcome.refusal) == ("AA", None)
+    moves = [(e["episode_id"], e["from_service"], e["to_service"]) for e in outcome.events]
+    assert moves == [
+        ("SPELL-1", "lth-wards", "lth-toc-hub"),
+        ("SPELL-2", "lth-toc-hub", "lth-wards"),
+    ]
+    assert any(w.startswith("PV1-6 of patient 2 of the A17: empty") for w in outcome.warnings)
+
+
+def test_a_swap_without_either_prior_location_takes_each_from_the_other_patient() -> None:
+    outcome = swap(pv1(f3="TOCH^B1", f19="SPELL-1"), pv1(f3="WARD7^B4", f19="SPELL-2"))
+    assert (outcome.ack, outcome.refusal) == ("AA", None)
+    moves = [(e["episode_id"], e["from_service"], e["to_service"]) for e in outcome.events]
+    assert moves == [
+        ("SPELL-1", "lth-wards", "lth-toc-hub"),
+        ("SPELL-2", "lth-toc-hub", "lth-wards"),
+    ]
+
+
+def test_a_swap_whose_missing_prior_location_cannot_be_known_is_refused_naming_it() -> None:
+    # Patient 2's PV1-6 is empty and patient 1's PV1-3 holds only a bed: nothing names the ward.
+    outcome = swap(
+        pv1(f3="^^B1", f6="WARD7^B4", f19="SPELL-1"),
+        pv1(f3="WARD7^B4", f19="SPELL-2"),
+    )
     assert (outcome.ack, outcome.events) == ("AE", [])
     assert outcome.refusal is not None
-    assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_missing_field", "PV1-6")
-    assert outcome.refusal.message.startswith("patient 2 of the A17: ")
+    assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_missing_field", "PV1-3")
+    assert outcome.refusal.message.startswith("patient 1 of the A17: ")
 
 
 def test_a_swap_with_one_patient_is_refused() -> None:
