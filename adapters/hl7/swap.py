@@ -24,7 +24,8 @@ SWAP = "A17"
 def swapped(message: Any, transfer: Callable[[Any], Mapped | NoChange]) -> Mapped | NoChange:
     """The events of both patients' moves, each pair mapped by `transfer`, in the message's
     order; NoChange when neither patient changes unit. A refusal names the patient (1 or 2)."""
-    results, warnings = [], []
+    results: list[Mapped | NoChange] = []
+    warnings: list[str] = []
     for number, pair in enumerate(patient_pairs(message, warnings), 1):
         try:
             results.append(transfer(pair))
