@@ -7,12 +7,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-#: C0 control characters and DEL (as a regular expression's character range): no identifier,
-#: code or unit holds one. PostgreSQL's `text` cannot hold NUL at all: the read model refused
-#: every row of a patient one of whose events carried one.
-CONTROLS = r"\x00-\x1f\x7f"
+#: C0 control characters, DEL and C1 control characters (as a regular expression's character
+#: range): no identifier, code or unit holds one. PostgreSQL's `text` cannot hold NUL at all: the
+#: read model refused every row of a patient one of whose events carried one. A C1 is almost
+#: always text mis-decoded, Windows-1252 bytes read as Latin-1 (0x92, a closing quote U+2019,
+#: read as U+0092): kept, it would name a ward or an id no one can type or match.
+CONTROLS = r"\x00-\x1f\x7f-\x9f"
 #: The same, less tab, LF and CR: free text may break lines.
-CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 
 
 def _refusing(controls: str, takes: str) -> AfterValidator:

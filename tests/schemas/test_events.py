@@ -325,7 +325,9 @@ def with_text(event_type: str, field: str, value: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("event_type", "field"), ONE_LINE_FIELDS)
-@pytest.mark.parametrize("control", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f"])
+@pytest.mark.parametrize(
+    "control", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x80", "\x92", "\x9f"]
+)
 def test_a_control_character_inside_a_one_line_field_is_refused_naming_it(
     event_type: str, field: str, control: str
 ) -> None:
@@ -353,7 +355,9 @@ def test_a_next_step_may_break_lines_and_hold_tabs(event_type: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", ["referral", "assessment"])
-@pytest.mark.parametrize("control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x7f"])
+@pytest.mark.parametrize(
+    "control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x92", "\x9f"]
+)
 def test_a_next_step_holding_another_control_character_is_refused(
     event_type: str, control: str
 ) -> None:
