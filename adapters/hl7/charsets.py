@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-#: MSH-18 (upper case, as declared) → Python codec. Empty: none declared (UTF-8, else Latin-1).
+#: MSH-18 (upper case, as declared) → Python codec. Empty: none declared (UTF-8, else
+#: Windows-1252, else Latin-1: `parse._undeclared`).
 CHARACTER_SETS: dict[str, str] = {
     "": "",
     "ASCII": "ascii",

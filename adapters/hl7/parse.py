@@ -148,10 +148,21 @@ def parse_message(raw: bytes) -> Parsed:
         if declared:
             decoded, warnings = _replacing(raw, encoding, declared, header)
         else:  # undeclared and not UTF-8: most likely a Windows or Latin-1 sender
-            decoded, encoding = raw.decode("latin-1"), "latin-1"
+            decoded, encoding = _undeclared(raw)
     encoding = encoding or "utf-8"
     pairs = 2 if text(header, "MSH", 9, 2).upper() in PAIRED_TRIGGERS else 1
     return Parsed(_parse(decoded, header, encoding=encoding, pairs=pairs), encoding, warnings)
+
+
+def _undeclared(raw: bytes) -> tuple[str, str]:
+    """Bytes that declare no character set and are not UTF-8, decoded, and the codec used:
+    Windows-1252 where it defines every byte, as a Windows sender meant (0x92 is U+2019, which
+    Latin-1 reads as the control character U+0092, refused in contract text), else Latin-1,
+    which reads any byte (Windows-1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined)."""
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except ValueError:
+        return raw.decode("latin-1"), "latin-1"
 
 
 def _replacing(

@@ -531,10 +531,11 @@ def test_bytes_that_break_the_declared_character_set_in_a_read_field_are_unparse
     assert raised.value.header.extract_field("MSH", 1, 10, 1, 1, 1) == "PAS0000101"
 
 
-def test_undeclared_non_utf8_bytes_are_read_as_latin1() -> None:
+def test_undeclared_non_utf8_bytes_are_read_as_windows_1252() -> None:
     undeclared = A01.replace("|UNICODE UTF-8", "").replace("Mary", "Zoë")
-    parsed = parse_message(undeclared.encode("latin-1"))
-    assert parsed.encoding == "latin-1"
+    parsed = parse_message(undeclared.encode("cp1252"))
+    assert parsed.encoding == "cp1252"
+    assert parsed.message.extract_field("PID", 1, 5, 1, 2, 1) == "Zoë"
     assert mapped(parsed.message)["patient"]["nhs_number"] == NHS_NUMBER
 
 
