@@ -105,8 +105,9 @@ class Reading:
         code = text(self.message, "PV1", 2).upper()
         meaning = self.profile.codes.patient_class.get(code) or STANDARD_PATIENT_CLASSES.get(code)
         if meaning is None:
-            if code:
-                self.warnings.append(f"PV1-2: patient class {code!r} is not mapped")
+            warning = f"PV1-2: patient class {code!r} is not mapped"
+            if code and warning not in self.warnings:  # read more than once per message
+                self.warnings.append(warning)
             return PatientClass.UNKNOWN
         return meaning
 

@@ -20,7 +20,7 @@ from flowsight.adapters.hl7.parse import parse_message
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.services.validation import Rejected, ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
-from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
+from tests.adapters.hl7.test_mapping import LOCATIONS, PID, message, msh, pv1
 
 ED = frozenset({"lth-ed"})
 PROFILE = MappingProfile(
@@ -319,3 +319,18 @@ def test_a_control_character_an_escape_puts_in_an_identifier_is_refused() -> Non
     assert (outcome.ack, outcome.events) == ("AE", [])
     assert outcome.refusal is not None
     assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_invalid_field", "PID-3")
+
+
+@pytest.mark.parametrize(
+    ("trigger", "evn"),
+    [
+        ("A12", "EVN|A12|20261123110000|||C|20261123101000"),
+        ("A02", "EVN|A02|20261123110000|||C|20261123101000"),
+        ("A01", "EVN|A01|20261123110000"),
+    ],
+)
+def test_an_unmapped_patient_class_is_warned_about_once(trigger: str, evn: str) -> None:
+    sent = message(msh(trigger), evn, PID, pv1(f2="DAY CASE", f3="WARD7", f6="TOCH", f4="21"))
+    result = map_message(sent, organisation="RR8", locations=LOCATIONS)
+    assert isinstance(result, Mapped), result
+    assert result.warnings == ["PV1-2: patient class 'DAY CASE' is not mapped"]
