@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import pairwise
-from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import admission_method, attendance_outcome, destination
+from flowsight.adapters.fhir.codes import admission_method, destination
+from flowsight.adapters.fhir.department import (
+    admission_from_department,
+    attendance,
+    department_stays,
+)
 from flowsight.adapters.fhir.elements import (
     INVALID_FHIR,
     UNSUPPORTED_ENCOUNTER,
@@ -28,9 +31,9 @@ from flowsight.adapters.fhir.elements import (
 )
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, part_of, patient
+from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
 from flowsight.adapters.profile import MappingProfile
 from flowsight.adapters.retraction import retraction_time
-from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.schemas.events import SCHEMA_VERSION
 from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
 
@@ -49,30 +52,6 @@ RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
 
 
-@dataclass(frozen=True, slots=True)
-class MappedEvent:
-    """A contract v1 event and, per event field, the Encounter element it came from."""
-
-    event: dict[str, Any]
-    elements: Mapping[str, str]
-
-    def element_of(self, field: str) -> str:
-        """The FHIR element an event field (e.g. `patient.nhs_number`) came from."""
-        while field:
-            if field in self.elements:
-                return self.elements[field]
-            field = field.rpartition(".")[0]
-        return "Encounter"
-
-
-@dataclass(frozen=True, slots=True)
-class MappedEncounter:
-    """The events an Encounter became, and the warnings a person should read."""
-
-    events: list[MappedEvent]
-    notes: list[Note]
-
-
 def map_encounter(
     encounter: Encounter,
     *,
@@ -87,7 +66,7 @@ def map_encounter(
 
     `organisation` is used when the Encounter names no serviceProvider; `now` times cancellations
     of an Encounter without meta.lastUpdated. Time spent at a `front_door` service (an emergency
-    department) is an attendance there, not an admission: see `_department`. Locations and codes
+    department) is an attendance there, not an admission (`department.py`). Locations and codes
     are read through the serviceProvider's mapping profile in `profiles`; `services` are the
     catalogue's service ids; `bundle` the transaction the Encounter came in, if any.
     """
@@ -124,33 +103,6 @@ class _Reading:
     notes: list[Note]
 
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """What every event of one Encounter shares, and the elements each shared field came from."""
-
-    key: str
-    common: dict[str, Any]
-    elements: dict[str, str]
-    stays: list[Stay]
-    profile: MappingProfile | None
-
-    def event(
-        self, suffix: str, event_type: str, stay: Stay, fields: dict[str, Any], **elements: str
-    ) -> MappedEvent:
-        """An event of this Encounter, its id `<key>:<suffix>`, in `stay`'s service."""
-        body = {"event_id": f"{self.key}:{suffix}", "event_type": event_type, **self.common}
-        where = {**self.elements, "service": location_element(stay.index), **elements}
-        return MappedEvent(body | {"service": stay.service} | fields, where)
-
-    def transfers(self) -> list[tuple[str, Stay, Stay]]:
-        """(id suffix, from, to) for each move to another service or unit in the history."""
-        return [
-            (f"transfer:{stay.ordinal}", previous, stay)
-            for previous, stay in pairwise(self.stays)
-            if (previous.service, previous.unit) != (stay.service, stay.unit)
-        ]
-
-
 def _events(
     encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
 ) -> list[MappedEvent]:
@@ -168,7 +120,7 @@ def _events(
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
     snapshot = _snapshot(encounter, organisation, reading)
-    in_department = _department(snapshot.stays, reading.front_door)
+    in_department = department_stays(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
         return _cancellations(snapshot, now, in_department, reading.notes)
     if status in ARRIVED_STATUSES and not in_department:
@@ -181,11 +133,11 @@ def _events(
     if not in_department:
         events = [_admission(encounter, snapshot)]
     else:
-        events = _attendance(encounter, snapshot, in_department, status, reading.notes)
+        events = attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
-        events.append(_admission_from_department(snapshot))
+        events.append(admission_from_department(snapshot))
     for suffix, previous, stay in snapshot.transfers():
         start_element = f"Encounter.location[{stay.index}].period.start"
         fields = {
@@ -211,7 +163,7 @@ def _events(
     return events
 
 
-def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> _Snapshot:
+def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> Snapshot:
     episode_id, episode_element = episode(encounter)
     source_element = "Encounter.serviceProvider.identifier.value"
     provider = identifier_value(encounter.serviceProvider) or organisation
@@ -247,10 +199,10 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     history = stays(encounter, places, reading.notes)
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
-    return _Snapshot(episode_id, common, elements, history, profile)
+    return Snapshot(episode_id, common, elements, history, profile)
 
 
-def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
+def _admission(encounter: Encounter, snapshot: Snapshot) -> MappedEvent:
     first = snapshot.stays[0]
     start = encounter.period.start if encounter.period else None
     vendor = snapshot.profile.codes.admission_method if snapshot.profile else {}
@@ -271,90 +223,7 @@ def _admission(encounter: Encounter, snapshot: _Snapshot) -> MappedEvent:
     )
 
 
-def _department(stays: list[Stay], front_door: Collection[str]) -> list[Stay]:
-    """The stays at the front door the Encounter begins with (empty: it begins with a stay).
-
-    An Encounter that begins in the emergency department is an attendance there. If it moves on
-    to a service that is not a front door, the patient left the department admitted at that
-    moment, and the rest of the Encounter is an emergency admission, its transfers and discharge.
-    Moves between front-door services (to an observation unit) continue the attendance.
-    """
-    count = 0
-    while count < len(stays) and stays[count].service in front_door:
-        count += 1
-    return stays[:count]
-
-
-def _attendance(
-    encounter: Encounter,
-    snapshot: _Snapshot,
-    in_department: list[Stay],
-    status: str,
-    notes: list[Note],
-) -> list[MappedEvent]:
-    department = in_department[0]
-    start = encounter.period.start if encounter.period else None
-    arrived = timestamp(start, "Encounter.period.start", "the arrival time")
-    arrival = snapshot.event(
-        "attendance",
-        "attendance",
-        department,
-        {"occurred_at": arrived, "arrived_at": arrived},
-        occurred_at="Encounter.period.start",
-        arrived_at="Encounter.period.start",
-    )
-    onward = snapshot.stays[len(in_department) :]
-    if onward:
-        element = f"Encounter.location[{onward[0].index}].period.start"
-        departed = timestamp(onward[0].start, element, "the time the patient left for a ward")
-        outcome, outcome_element = AttendanceOutcome.ADMITTED, location_element(onward[0].index)
-    elif status == "finished":
-        element = "Encounter.period.end"
-        end = encounter.period.end if encounter.period else None
-        departed = timestamp(end, element, "the time the patient left the department")
-        outcome, outcome_element = attendance_outcome(encounter, notes)
-    else:
-        return [arrival]
-    fields = {
-        "occurred_at": departed,
-        "arrived_at": arrived,
-        "departed_at": departed,
-        "outcome": outcome.value,
-    }
-    departure = snapshot.event(
-        "attendance:departure",
-        "attendance",
-        department,
-        fields,
-        occurred_at=element,
-        arrived_at="Encounter.period.start",
-        departed_at=element,
-        outcome=outcome_element,
-    )
-    return [arrival, departure]
-
-
-def _admission_from_department(snapshot: _Snapshot) -> MappedEvent:
-    """The emergency admission of a patient who left the department for `snapshot.stays[0]`."""
-    ward = snapshot.stays[0]
-    element = f"Encounter.location[{ward.index}].period.start"
-    fields = {
-        "occurred_at": timestamp(ward.start, element, "the admission time"),
-        "admission_method": AdmissionMethod.EMERGENCY.value,
-        **({"unit": ward.unit} if ward.unit else {}),
-    }
-    return snapshot.event(
-        "admission",
-        "admission",
-        ward,
-        fields,
-        occurred_at=element,
-        admission_method=location_element(ward.index - 1),
-        unit=f"Encounter.location[{ward.index}].location.display",
-    )
-
-
-def _discharge(encounter: Encounter, snapshot: _Snapshot, notes: list[Note]) -> MappedEvent:
+def _discharge(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> MappedEvent:
     end = encounter.period.end if encounter.period else None
     vendor = snapshot.profile.codes.discharge_destination if snapshot.profile else {}
     fields = {
@@ -372,7 +241,7 @@ def _discharge(encounter: Encounter, snapshot: _Snapshot, notes: list[Note]) -> 
 
 
 def _cancellations(
-    snapshot: _Snapshot, now: datetime, in_department: list[Stay], notes: list[Note]
+    snapshot: Snapshot, now: datetime, in_department: list[Stay], notes: list[Note]
 ) -> list[MappedEvent]:
     # Retract every event an earlier snapshot may have produced, timed meta.lastUpdated, no later
     # than now (`retraction_time`); a cancellation of an event that never arrived changes nothing.

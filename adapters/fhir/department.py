@@ -1,0 +1,99 @@
+"""An Encounter that begins in the emergency department: its attendance there, and the emergency
+admission of a patient who left the department for a ward. Pure: no I/O.
+
+An Encounter that begins at a front door (an emergency department) is an attendance there. If it
+moves on to a service that is not a front door, the patient left the department admitted at that
+moment, and the rest of the Encounter is an emergency admission, its transfers and discharge.
+Moves between front-door services (to an observation unit) continue the attendance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from fhir.resources.R4B.encounter import Encounter
+
+from flowsight.adapters.fhir.codes import attendance_outcome
+from flowsight.adapters.fhir.elements import Note, location_element, timestamp
+from flowsight.adapters.fhir.locations import Stay
+from flowsight.adapters.fhir.snapshot import MappedEvent, Snapshot
+from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
+
+
+def department_stays(stays: list[Stay], front_door: Collection[str]) -> list[Stay]:
+    """The stays at the front door the Encounter begins with (empty: it begins with a stay)."""
+    count = 0
+    while count < len(stays) and stays[count].service in front_door:
+        count += 1
+    return stays[:count]
+
+
+def attendance(
+    encounter: Encounter,
+    snapshot: Snapshot,
+    in_department: list[Stay],
+    status: str,
+    notes: list[Note],
+) -> list[MappedEvent]:
+    """The attendance's arrival and, once the patient left (for a ward, or finished), its
+    departure with the outcome."""
+    department = in_department[0]
+    start = encounter.period.start if encounter.period else None
+    arrived = timestamp(start, "Encounter.period.start", "the arrival time")
+    arrival = snapshot.event(
+        "attendance",
+        "attendance",
+        department,
+        {"occurred_at": arrived, "arrived_at": arrived},
+        occurred_at="Encounter.period.start",
+        arrived_at="Encounter.period.start",
+    )
+    onward = snapshot.stays[len(in_department) :]
+    if onward:
+        element = f"Encounter.location[{onward[0].index}].period.start"
+        departed = timestamp(onward[0].start, element, "the time the patient left for a ward")
+        outcome, outcome_element = AttendanceOutcome.ADMITTED, location_element(onward[0].index)
+    elif status == "finished":
+        element = "Encounter.period.end"
+        end = encounter.period.end if encounter.period else None
+        departed = timestamp(end, element, "the time the patient left the department")
+        outcome, outcome_element = attendance_outcome(encounter, notes)
+    else:
+        return [arrival]
+    fields = {
+        "occurred_at": departed,
+        "arrived_at": arrived,
+        "departed_at": departed,
+        "outcome": outcome.value,
+    }
+    departure = snapshot.event(
+        "attendance:departure",
+        "attendance",
+        department,
+        fields,
+        occurred_at=element,
+        arrived_at="Encounter.period.start",
+        departed_at=element,
+        outcome=outcome_element,
+    )
+    return [arrival, departure]
+
+
+def admission_from_department(snapshot: Snapshot) -> MappedEvent:
+    """The emergency admission of a patient who left the department for `snapshot.stays[0]`."""
+    ward = snapshot.stays[0]
+    element = f"Encounter.location[{ward.index}].period.start"
+    fields = {
+        "occurred_at": timestamp(ward.start, element, "the admission time"),
+        "admission_method": AdmissionMethod.EMERGENCY.value,
+        **({"unit": ward.unit} if ward.unit else {}),
+    }
+    return snapshot.event(
+        "admission",
+        "admission",
+        ward,
+        fields,
+        occurred_at=element,
+        admission_method=location_element(ward.index - 1),
+        unit=f"Encounter.location[{ward.index}].location.display",
+    )
