@@ -61,11 +61,7 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         for moment in moments
         for kind, cancelled_in in kinds
     }
-    # When the retraction was recorded, no later than it was received (`retraction_time`).
-    timed_by = "EVN-2" if first_time(message, RECORDED_TIME) is not None else "MSH-7"
-    said = occurred(message, RECORDED_TIME, SENT_TIME)
-    recorded, ahead = retraction_time(said, reading.received, timed_by)
-    reading.warnings.extend([ahead] if ahead else [])
+    recorded = _retracted_at(reading)
     return [
         {
             "event_type": "cancellation",
@@ -88,9 +84,10 @@ def transfer_cancellations(
 
     Without EVN-6, as many feeds send it, nothing names the transfer (its id is the A02's time;
     the A12's EVN-2 is the cancel's), so the patient is moved back, PV1-6 to PV1-3, as an A02
-    is (`moved_back`, timed by EVN-2, else MSH-7), with a warning: the ward the patient never
-    reached is freed. To or from the ED it is refused: the A02 out of it ended the attendance,
-    and nothing reopens one.
+    is (`moved_back`, its id timed by EVN-2), with a warning: the ward the patient never
+    reached is freed. The move back is a retraction too: it occurs no later than it was
+    received (`_retracted_at`), as a cancellation does. To or from the ED it is refused: the
+    A02 out of it ended the attendance, and nothing reopens one.
     """
     message = reading.message
     if first_time(message, EVENT_TIME) is not None or not text(message, "PV1", 6):
@@ -105,7 +102,24 @@ def transfer_cancellations(
     reading.warnings.append(
         "EVN-6: no time of the cancelled transfer; mapped as the move back, PV1-6 to PV1-3"
     )
-    return moved_back(reading, visit)
+    moves = moved_back(reading, visit)
+    if isinstance(moves, NoChange):
+        return moves
+    # EVN-2 is there (the move back needs it); its id keeps EVN-2, so a resend says the same.
+    recorded = _retracted_at(reading).isoformat()
+    return [move | {"occurred_at": recorded} for move in moves]
+
+
+def _retracted_at(reading: Reading) -> datetime:
+    """When the retraction was recorded (EVN-2, else MSH-7), no later than it was received
+    (`retraction_time`), with a warning when the sender's time was later."""
+    message = reading.message
+    said = first_time(message, RECORDED_TIME)
+    timed_by = "EVN-2" if said is not None else "MSH-7"
+    said = said if said is not None else occurred(message, SENT_TIME)
+    recorded, ahead = retraction_time(said, reading.received, timed_by)
+    reading.warnings.extend([ahead] if ahead else [])
+    return recorded
 
 
 def _transfer_kinds(reading: Reading, back_at_ed: bool, service: str) -> list[tuple[str, str]]:

@@ -81,3 +81,26 @@ def test_a_cancel_keyed_in_on_time_is_timed_by_its_evn2_without_a_warning() -> N
     *_, outcome = checked(ADMITTED, DISCHARGED, on_time)
     assert outcome.ack == "AA" and outcome.warnings == []
     assert {event["occurred_at"] for event in outcome.events} == {keyed_at.isoformat()}
+
+
+def test_a_cancelled_transfer_without_evn6_from_a_pas_whose_clock_runs_ahead_moves_back() -> None:
+    # Many feeds send an A12 with EVN-2 alone: it is mapped as the move back, PV1-6 to PV1-3,
+    # which is a retraction too, so it is timed no later than it was received.
+    transferred_at = NOW - timedelta(hours=1)
+    moved = sent(
+        "A02",
+        "M2",
+        f"EVN|A02|{ts(transferred_at + AHEAD)}||||{ts(transferred_at)}",
+        visit("I", "TOCH^R1", "LGI^WARD7^B1", admitted=ts(NOW - timedelta(hours=3))),
+    )
+    back = visit("I", "LGI^WARD7^B1", "TOCH^R1", admitted=ts(NOW - timedelta(hours=3)))
+    cancelled = sent("A12", "M3", f"EVN|A12|{ts(NOW + AHEAD)}", back)  # EVN-2 alone, ahead
+    outcomes = checked(ADMITTED, moved, cancelled)
+    assert [outcome.ack for outcome in outcomes] == ["AA", "AA", "AA"], outcomes[-1].refusal
+    assert any("clock runs ahead" in warning for warning in outcomes[-1].warnings)
+    (event,) = outcomes[-1].events
+    assert event["event_id"].endswith(f":transfer:{ts(NOW + AHEAD)[:8]}T{ts(NOW + AHEAD)[8:14]}Z")
+
+    worker = Worker()
+    worker.fold(*(validated(event) for outcome in outcomes for event in outcome.events))
+    assert set(patient(worker).in_services) == {"lth-wards"}  # back on the ward
