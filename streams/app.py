@@ -34,6 +34,7 @@ from flowsight.streams.tasks.purge import PatientPurge
 from flowsight.streams.tasks.refresh import Refresh
 from flowsight.streams.tasks.sizes import state_sizes
 from flowsight.streams.transport import inline_transport, raw_topic
+from flowsight.streams.validation_process import checks_for
 
 #: How long the group waits for a silent member (Kafka's own client default), and how often a
 #: member says it is alive (a third of that, as Kafka advises).
@@ -143,7 +144,7 @@ def create_app(
     backlog = Backlog(highwater)
     validate = validator(
         re.compile(settings.ingest_topic_pattern),
-        context,
+        checks_for(context),
         events_out,
         dead_letters,
         metrics,

@@ -9,20 +9,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
-import orjson
 from faust.types import EventT, StreamT
 
 from flowsight.adapters.kafka.producer import CORRELATION_HEADER, Record
-from flowsight.services.identities import link
-from flowsight.services.validation import (
-    UNPROCESSABLE,
-    Accepted,
-    Rejected,
-    ValidationContext,
-    validate_event,
-)
+from flowsight.services.validation import UNPROCESSABLE, Rejected
 from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.agents.outlet import RESEND_SECONDS, Outlet, Send, Sent, delivered
 from flowsight.streams.dead_letters import (
@@ -32,6 +23,7 @@ from flowsight.streams.dead_letters import (
     message_headers,
 )
 from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.validation_process import Checks, Failed, Item, Valid
 
 log = logging.getLogger("flowsight.worker")
 
@@ -47,7 +39,7 @@ LINKS_REMEMBERED = 100_000
 
 def validator(
     ingest_pattern: re.Pattern[str],
-    context: ValidationContext,
+    checks: Checks,
     events: Outlet,
     dead_letters: DeadLetters,
     metrics: WorkerMetrics,
@@ -55,7 +47,7 @@ def validator(
 ) -> Agent:
     """The validator: the organisation comes from the ingest topic `ingest_pattern` matched."""
     organisations: dict[str, str] = {}
-    linked: set[tuple[str | None, str]] = set()
+    linked: set[tuple[str, bytes]] = set()
 
     def organisation_of_topic(topic: str) -> str:
         organisation = organisations.get(topic)
@@ -71,13 +63,17 @@ def validator(
         acknowledged every record they produced: nothing is lost if the worker dies mid-batch.
         """
         try:
+            checks.start()  # now, not at the first batch: a child's imports take a second
+        except OSError:
+            log.warning("the validator's process could not start; its first batch starts it")
+        try:
             async for batch in stream.take_events(  # type: ignore[attr-defined]
                 BATCH_SIZE, within=BATCH_SECONDS
             ):
                 backlog.batch("validator", batch, BATCH_SIZE)
                 while True:
                     counts: Counter[tuple[str, str]] = Counter()
-                    fresh: set[tuple[str | None, str]] = set()  # links the batch sends
+                    fresh: set[tuple[str, bytes]] = set()  # links the batch sends
                     try:
                         await delivered(await _validated(batch, counts, fresh))
                         break
@@ -96,60 +92,59 @@ def validator(
                 linked.update(fresh)  # only once delivered: a batch sent again sends them again
                 yield None
         finally:
+            checks.close()
             await events.stop()
 
     async def _validated(
         batch: Sequence[EventT[bytes]],
         counts: Counter[tuple[str, str]],
-        fresh: set[tuple[str | None, str]],
+        fresh: set[tuple[str, bytes]],
     ) -> list[Sent]:
-        """Validate each event of `batch`, hand the valid ones on in one batch and dead-letter
+        """Check the events of `batch`, hand the valid ones on in one batch and dead-letter
         the others; the deliveries, not yet awaited."""
-        now = datetime.now(UTC)
         debug = log.isEnabledFor(logging.DEBUG)
-        records: list[Record] = []
-        refusals: list[Send] = []
+        correlation_ids: list[str] = []
+        items: list[Item] = []
         for event in batch:
             message = event.message
             headers = message_headers(message.headers)
-            correlation_id = correlation_id_of(event, headers)
-            try:
-                outcome = validate_event(
-                    event.value,
-                    organisation=organisation_of_topic(message.topic),
-                    context=context,
-                    now=now,
-                    headers=dict(headers),
-                )
-                if isinstance(outcome, Accepted):
-                    event_type = outcome.event["event_type"]
-                    record = (outcome.key.encode(), orjson.dumps(outcome.event))
-            except Exception as error:  # a bug must not stop the stream or lose the event
-                log.exception(
-                    "validator failed on %s offset %s",
-                    message.topic,
-                    message.offset,
-                    extra={"correlation_id": correlation_id},
-                )
-                outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {error!r}")
-            if isinstance(outcome, Accepted):
-                records.append((*record, [(CORRELATION_HEADER, correlation_id.encode())]))
-                pair = (outcome.alias, outcome.key)
-                if outcome.alias is not None and pair not in linked and pair not in fresh:
-                    fresh.add(pair)
-                    records.append(_link_record(outcome.alias, outcome.event, correlation_id))
-                counts[event_type, "valid"] += 1
+            correlation_ids.append(correlation_id_of(event, headers))
+            items.append((event.value, organisation_of_topic(message.topic), dict(headers)))
+        outcomes = await checks(items, datetime.now(UTC))
+        records: list[Record] = []
+        refusals: list[Send] = []
+        for event, correlation_id, outcome in zip(batch, correlation_ids, outcomes, strict=True):
+            message = event.message
+            if isinstance(outcome, Valid):
+                correlation = [(CORRELATION_HEADER, correlation_id.encode())]
+                records.append((outcome.key, outcome.value, correlation))
+                alias = outcome.alias
+                if alias is not None and outcome.link is not None:
+                    pair = (alias, outcome.key)
+                    if pair not in linked and pair not in fresh:
+                        fresh.add(pair)
+                        records.append((alias.encode(), outcome.link, correlation))
+                counts[outcome.event_type, "valid"] += 1
                 if debug:
                     log.debug(
                         "validated %s from %s offset %s",
-                        event_type,
+                        outcome.event_type,
                         message.topic,
                         message.offset,
                         extra={"correlation_id": correlation_id},
                     )
-            else:
-                refusals.append(partial(dead_letters.send, event, outcome, correlation_id))
-                counts[event_type_of(event.value), "dead_lettered"] += 1
+                continue
+            if isinstance(outcome, Failed):
+                log.error(
+                    "validator failed on %s offset %s\n%s",
+                    message.topic,
+                    message.offset,
+                    outcome.trace,
+                    extra={"correlation_id": correlation_id},
+                )
+                outcome = Rejected(UNPROCESSABLE, "", f"the validator failed: {outcome.error}")
+            refusals.append(partial(dead_letters.send, event, outcome, correlation_id))
+            counts[event_type_of(event.value), "dead_lettered"] += 1
         # The events first: a publisher that cannot start yet fails the batch before any of
         # its dead letters is sent (the batch is validated again, and would send them twice).
         deliveries = await events.send(records)
@@ -157,13 +152,3 @@ def validator(
         return deliveries
 
     return validate
-
-
-def _link_record(alias: str, event: dict[str, Any], correlation_id: str) -> Record:
-    """The link from the local pseudonym `alias` to `event`'s patient, keyed by `alias`: it
-    reaches the tracker that holds what was recorded under the local identity."""
-    return (
-        alias.encode(),
-        orjson.dumps(link(alias, event)),
-        [(CORRELATION_HEADER, correlation_id.encode())],
-    )

@@ -21,6 +21,7 @@ from flowsight.streams.agents import Backlog, outlet
 from flowsight.streams.agents.validator import validator
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
+from flowsight.streams.validation_process import Checks, InLoop
 from tests.schemas.examples import NHS_NUMBER_DIGITS, example, without
 from tests.streams.conftest import ChannelOutlet, raw_topic
 
@@ -28,7 +29,7 @@ from tests.streams.conftest import ChannelOutlet, raw_topic
 class Validator:
     """The validator on the RR8 ingest topic, its outputs read back from in-memory channels."""
 
-    def __init__(self, app: faust.App, settings: Settings, context: ValidationContext) -> None:
+    def __init__(self, app: faust.App, settings: Settings, checks: Checks) -> None:
         self.metrics = WorkerMetrics()
         events, dead_letters = app.channel(), app.channel()
         # Subscribed before anything is sent: a channel keeps only what a subscriber will read.
@@ -36,7 +37,7 @@ class Validator:
         self.agent = app.agent(raw_topic(app, settings.ingest_topic("RR8")), name="validator")(
             validator(
                 re.compile(settings.ingest_topic_pattern),
-                context,
+                checks,
                 ChannelOutlet(events),
                 DeadLetters(dead_letters, self.metrics),
                 self.metrics,
@@ -50,7 +51,7 @@ class Validator:
 
 @pytest.fixture
 def subject(app: faust.App, settings: Settings, context: ValidationContext) -> Validator:
-    return Validator(app, settings, context)
+    return Validator(app, settings, InLoop(context))
 
 
 async def test_a_valid_event_goes_to_the_events_topic_pseudonymised(subject: Validator) -> None:
