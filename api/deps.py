@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowsight.adapters.kafka.producer import EventPublisher
@@ -242,12 +243,38 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
         state: ApiState = request.app.state.flowsight
         principal = await authenticated(state, bearer.credentials if bearer else header_key)
         if not principal.has(role):
+            if role in AUDITED_ROLES:
+                await _audit_refusal(state, request, principal, role)
             raise Problem(
                 403, "Forbidden", f"this needs the {role!r} role", who=principal.audit_name
             )
         return principal
 
     return _check
+
+
+#: The roles of patient-level lists and changes: a known caller refused one is audited as a
+#: read is. A caller with no valid credential is logged only: there is no one to name, and a
+#: line per anonymous request would let anyone fill the audit table (docs/security.md).
+AUDITED_ROLES = frozenset({"caseload", "oncall", "admin"})
+
+
+async def _audit_refusal(
+    state: ApiState, request: Request, principal: Principal, role: str
+) -> None:
+    """Write a 403 to the audit log, in a transaction of its own; the caller is refused even
+    when the line cannot be written (nothing is shown to it), and that failure is logged."""
+    try:
+        async with state.engine.begin() as connection:
+            await audit_read(
+                connection, request, principal, REFUSED, detail={"status": 403, "needs": role}
+            )
+    except (SQLAlchemyError, OSError) as error:
+        log.error("refusal of %s not audited: %s", principal.audit_name, type(error).__name__)
+
+
+#: The audit log's action for a request refused its role.
+REFUSED = "refused"
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -279,9 +306,15 @@ def organisation_for(source: object, organisations: frozenset[str]) -> str:
 
 
 async def audit_read(
-    connection: AsyncConnection, request: Request, principal: Principal, action: str
+    connection: AsyncConnection,
+    request: Request,
+    principal: Principal,
+    action: str,
+    *,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Write a patient-level read to the audit log, in the request's transaction.
+    """Write a patient-level read, a change (`detail`: before and after) or a refusal to the
+    audit log, in `connection`'s transaction.
 
     The resource is the path and the query parameters the route takes, as read; anything else
     a caller put in the query is not kept, and nothing shaped like an NHS number is (the audit
@@ -294,6 +327,7 @@ async def audit_read(
         resource=without_nhs_numbers(_resource(request))[:AUDITED_CHARS],
         client=_client(request),
         at=datetime.now(UTC),
+        detail=detail,
     )
 
 

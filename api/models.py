@@ -277,10 +277,13 @@ class AuditEntryOut(BaseModel):
     id: int
     at: datetime
     principal: str = Field(description="who: key:<name>, oidc:<subject> or local:<name>")
-    action: str = Field(description="what, e.g. read_delayed_patients, set_threshold")
+    action: str = Field(description="what, e.g. read_delayed_patients, set_threshold, or refused")
     resource: str = Field(description="the path and query read, or the thing changed")
     client: str | None = Field(description="the caller's address")
-    detail: dict[str, object] | None = Field(description="for admin changes: before and after")
+    detail: dict[str, object] | None = Field(
+        description="for admin changes: before and after; for refusals: the status and the role "
+        "needed"
+    )
 
 
 class AuditOut(BaseModel):

@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from flowsight.adapters.readmodel import pressure as pressure_store
-from flowsight.adapters.readmodel import store
 from flowsight.api.auth import Principal
-from flowsight.api.deps import ConnectionDep, StateDep, Viewer, require
+from flowsight.api.deps import ConnectionDep, StateDep, Viewer, audit_read, require
 from flowsight.api.models import ThresholdIn, ThresholdsOut
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Threshold
@@ -84,13 +83,11 @@ async def change_threshold(
     await pressure_store.set_threshold(
         connection, service_id, indicator, threshold, principal.name, now
     )
-    await store.audit(
+    await audit_read(
         connection,
-        principal=principal.audit_name,
-        action="set_threshold",
-        resource=str(request.url.path),
-        client=request.client.host if request.client else None,
-        at=now,
+        request,
+        principal,
+        "set_threshold",
         detail={
             "service": service_id,
             "indicator": indicator,

@@ -1,0 +1,78 @@
+"""A caller who is known but lacks the role for a patient-level list or an admin change leaves
+a line in the audit log, as a read does: who, what, when, from where, and that it was refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from flowsight.api.auth import new_api_key
+from flowsight.context import build_api
+from tests.security.test_api_hardening import (
+    CASELOAD_ENTRY,
+    CASELOAD_KEY,
+    METRICS_ENTRY,
+    VIEWER_ENTRY,
+    VIEWER_KEY,
+    bearer,
+    settings,
+)
+
+ADMIN_KEY, ADMIN_ENTRY = new_api_key("it-lead", ["admin"])
+ONCALL_KEY, ONCALL_ENTRY = new_api_key("on-call", ["viewer", "oncall"])
+
+
+@pytest.fixture
+def production(tmp_path: Path) -> Iterator[TestClient]:
+    keys = ",".join([VIEWER_ENTRY, CASELOAD_ENTRY, METRICS_ENTRY, ADMIN_ENTRY, ONCALL_ENTRY])
+    with TestClient(build_api(settings(tmp_path, "production", api_keys=keys))) as client:
+        yield client
+
+
+def audit(client: TestClient) -> list[dict[str, object]]:
+    answer = client.get("/v1/audit", headers=bearer(ADMIN_KEY))
+    assert answer.status_code == 200, answer.text
+    entries: list[dict[str, object]] = answer.json()["entries"]
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "needs"),
+    [
+        ("GET", "/v1/delays/patients?service=lth-wards&limit=5&token=9434765919", "caseload"),
+        ("GET", "/v1/services/lth-wards/caseload", "caseload"),
+        ("PUT", "/v1/thresholds/lth-wards/queue_length", "admin"),
+        ("POST", "/v1/alerts/a1/ack", "oncall"),
+    ],
+)
+def test_a_known_caller_refused_a_patient_list_or_a_change_is_audited(
+    production: TestClient, method: str, path: str, needs: str
+) -> None:
+    body = {"level2": 10, "level3": 20, "level4": 30} if method == "PUT" else None
+    refused = production.request(method, path, headers=bearer(VIEWER_KEY), json=body)
+    assert refused.status_code == 403
+
+    [line] = audit(production)
+    assert line["principal"] == "key:dashboard"
+    assert line["action"] == "refused"
+    assert line["resource"] == path.split("&token")[0], "only the parameters the route takes"
+    assert line["client"] == "not an address", "the test client's host is not an address"
+    assert line["detail"] == {"status": 403, "needs": needs}
+
+
+def test_an_unauthenticated_refusal_is_logged_not_audited(production: TestClient) -> None:
+    # No one to name: a line per anonymous request would let anyone fill the audit table.
+    assert production.get("/v1/delays/patients").status_code == 401
+    assert audit(production) == []
+
+
+def test_a_refusal_is_audited_beside_the_reads(production: TestClient) -> None:
+    assert production.get("/v1/delays/patients", headers=bearer(CASELOAD_KEY)).status_code == 200
+    assert production.get("/v1/delays/patients", headers=bearer(VIEWER_KEY)).status_code == 403
+    assert production.post("/v1/alerts/a1/ack", headers=bearer(ONCALL_KEY)).status_code == 404
+
+    lines = [(line["principal"], line["action"]) for line in audit(production)]
+    assert lines == [("key:dashboard", "refused"), ("key:discharge-team", "read_delayed_patients")]
