@@ -63,6 +63,23 @@ _DESTINATIONS: dict[str, str] = {
     **{code: destination.value for code, destination in nhs_codes.DISCHARGE_DESTINATIONS.items()},
     **{destination.value: destination.value for destination in DischargeDestination},
 }
+#: HL7 table 0112 (discharge disposition) codes of a death in PV1-36: 20 expired, 40 at home, 41
+#: in a medical facility, 42 place unknown; no NHS discharge method or destination code is one.
+#: 01 to 09 are the profile's to map: `04` is an intermediate care facility in table 0112 and
+#: would be NHS discharge method 4 (died) written with a leading zero.
+_DISPOSITIONS_DIED = frozenset({"20", "40", "41", "42"})
+#: The first word (after `PATIENT`) of a PV1-36 or PV1-37 text saying the patient died.
+_DEATH_WORDS = frozenset({"DEAD", "DIED", "DECEASED", "DEATH", "EXPIRED", "STILLBIRTH"})
+#: Whole texts (their words) naming the usual residence, table 0112's display of 01 among them.
+_HOME_TEXTS = frozenset(
+    {
+        "HOME",
+        "HOME SELF CARE",
+        "USUAL RESIDENCE",
+        "USUAL PLACE OF RESIDENCE",
+        "DISCHARGED TO HOME OR SELF CARE ROUTINE DISCHARGE",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,13 +250,12 @@ class Reading:
         """PV1-37 (discharged to location) as a contract destination, else PV1-36 (discharge
         disposition), read with the same tables; neither mapped is `other`, with a warning.
 
-        A death (PID-30 `Y`, the patient death indicator, or discharge method 4 or 5) is `died`,
-        whatever PV1-37 says. PV1-36 is a fallback: some PAS put the destination there, but it
-        is the discharge method, so one of those codes (1-3, 6-9) names no destination.
+        A death (`_died`) is `died`, whatever PV1-37 says. PV1-36 is a fallback: some PAS put
+        the destination there, but it is the discharge method, so one of those codes (1-3, 6-9)
+        names no destination. A text naming death or the usual residence is read (`_worded`).
         """
         method = self.discharge_method()
-        died = text(self.message, "PID", 30).upper() == "Y"
-        if died or method in nhs_codes.DISCHARGE_METHODS_DIED:
+        if self._died(method):
             return DischargeDestination.DIED.value
         codes = self.profile.codes.discharge_destination
         unmapped = []
@@ -250,7 +266,7 @@ class Reading:
             destination = (
                 mapped.value
                 if mapped is not None
-                else _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower())
+                else _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower()) or _worded(value)
             )
             if destination is not None:
                 break
@@ -261,6 +277,17 @@ class Reading:
         # Refusing would leave the patient in a bed for ever; leaving is what counts.
         self.warnings.extend(unmapped)
         return destination
+
+    def _died(self, method: str) -> bool:
+        """Whether the patient died: PID-30 (the patient death indicator) `Y`, or PV1-36 (its
+        code `method`, or the text of a coded PV1-36, component 2) NHS discharge method 4 or 5,
+        a table 0112 code of a death or a text saying so."""
+        if text(self.message, "PID", 30).upper() == "Y":
+            return True
+        if method in nhs_codes.DISCHARGE_METHODS_DIED or method in _DISPOSITIONS_DIED:
+            return True
+        said = (method, text(self.message, "PV1", 36, 2))
+        return any(_worded(value) == DischargeDestination.DIED.value for value in said)
 
     def patient(self) -> dict[str, str]:
         """The NHS number (by the profile's rules) if valid, and the first local identifier."""
@@ -301,6 +328,18 @@ class Reading:
                 raise Refused(MISSING_FIELD, "PID-3.4", "a local identifier needs its authority")
             raise Refused(MISSING_FIELD, "PID-3", "PID-3 has no patient identifier")
         return local
+
+
+def _worded(value: str) -> str | None:
+    """The destination a PV1-36 or PV1-37 text names plainly: `died` when its first word (after
+    `patient`) is one of death's, `usual_residence` when it is one of `_HOME_TEXTS`."""
+    words = [word for word in _FIRST_WORD.split(value.upper()) if word]
+    first = words[1:2] if words[:1] == ["PATIENT"] else words[:1]
+    if first and first[0] in _DEATH_WORDS:
+        return DischargeDestination.DIED.value
+    if " ".join(words) in _HOME_TEXTS:
+        return DischargeDestination.USUAL_RESIDENCE.value
+    return None
 
 
 def system_name(message: Any) -> str:

@@ -263,7 +263,7 @@ def test_two_transfers_in_one_visit_have_different_event_ids() -> None:
         ("01", "19", "usual_residence"),
         ("Discharged", "65", "care_home_residential"),
         ("usual_residence_with_support", "19", "usual_residence"),
-        ("usual_residence_with_support", "Home", "usual_residence_with_support"),
+        ("usual_residence_with_support", "Elsewhere", "usual_residence_with_support"),
     ],
 )
 def test_discharge_destination(disposition: str, discharged_to: str, destination: str) -> None:
