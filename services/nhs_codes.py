@@ -3,8 +3,10 @@
 One table per Data Dictionary data element, shared by the HL7 v2 gateway (codes in PV1-4, PV1-36,
 PV1-37) and the FHIR gateway (the UK Core CodeSystems *AdmissionMethodEngland*,
 *SourceOfAdmissionEngland* and *DischargeDestinationEngland*, which carry the same codes), so a
-sender gets the same event whichever way in it uses. Codes of a gateway's own notation (HL7
-table 0007, the HL7 FHIR admit-source and discharge-disposition systems) stay in that gateway.
+sender gets the same event whichever way in it uses. NHS Wales's tables (UK Core's *...Wales*
+CodeSystems) are apart: some of their numbers mean other things. Codes of a gateway's own
+notation (HL7 table 0007, the HL7 FHIR admit-source and discharge-disposition systems) stay in
+that gateway.
 Plain data: no I/O.
 """
 
@@ -51,6 +53,39 @@ DISCHARGE_DESTINATIONS: dict[str, DischargeDestination] = _codes(
         "79": _D.DIED,
         "88": _D.HOSPICE,
         "29 30 37 38 66 98 99": _D.OTHER,
+    }
+)
+
+#: The NHS Wales Data Dictionary's ADMISSION METHOD, which UK Core carries as
+#: UKCore-AdmissionMethodWales: England's codes less 2A-2D and 2B, plus 27 (an emergency admission
+#: through NHS Direct).
+ADMISSION_METHODS_WALES: dict[str, AdmissionMethod] = _codes(
+    {
+        "11 12 13": _A.ELECTIVE,
+        "21 22 23 24 25 27 28": _A.EMERGENCY,
+        "31 32 82 83": _A.EMERGENCY,
+        "81": _A.TRANSFER_IN,
+    }
+)
+
+#: NHS Wales SOURCE OF ADMISSION codes that mean another hospital (UKCore-SourceOfAdmissionWales):
+#: another health board or trust (51), a non-NHS hospital (87).
+SOURCES_OF_ADMISSION_WALES: dict[str, AdmissionMethod] = _codes({"51 87": _A.TRANSFER_IN})
+
+#: NHS Wales DISCHARGE DESTINATION (UKCore-DischargeDestinationWales), whose codes are not
+#: England's: 20 is a permanent and 21 a temporary place in a nursing or residential home (the
+#: contract's short-term bed), 23 a hospice, 51 and 55 another health board's or the same
+#: board's hospital, 86 a non-NHS nursing home.
+DISCHARGE_DESTINATIONS_WALES: dict[str, DischargeDestination] = _codes(
+    {
+        "19": _D.USUAL_RESIDENCE,
+        "20 65": _D.CARE_HOME_RESIDENTIAL,
+        "21": _D.SHORT_TERM_BED,
+        "86": _D.CARE_HOME_NURSING,
+        "51 55 87": _D.OTHER_HOSPITAL,
+        "23": _D.HOSPICE,
+        "79": _D.DIED,
+        "22 29 39 66 98": _D.OTHER,
     }
 )
 

@@ -27,6 +27,11 @@ SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceO
 DISCHARGE_DESTINATION_ENGLAND = (
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
 )
+#: UK Core's value sets (UKCore-AdmissionMethod, -SourceOfAdmission, -DischargeDestination) are
+#: England's codes and Wales's, each under its own system; Wales's are not all England's.
+ADMISSION_METHOD_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodWales"
+SOURCE_OF_ADMISSION_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceOfAdmissionWales"
+DISCHARGE_DESTINATION_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationWales"
 DISCHARGE_METHOD_EXTENSION = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DischargeMethod"
 )
@@ -75,6 +80,7 @@ _A, _D = AdmissionMethod, DischargeDestination
 ADMISSION_METHOD_CODES = {
     **_in(ADMISSION_METHOD_ENGLAND, nhs_codes.ADMISSION_METHODS),
     **_in(ADMISSION_METHOD_NHS_DD, nhs_codes.ADMISSION_METHODS),
+    **_in(ADMISSION_METHOD_WALES, nhs_codes.ADMISSION_METHODS_WALES),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
 ADMIT_SOURCE_CODES = {
@@ -87,6 +93,7 @@ ADMIT_SOURCE_CODES = {
         },
     ),
     **_in(SOURCE_OF_ADMISSION_ENGLAND, nhs_codes.SOURCES_OF_ADMISSION),
+    **_in(SOURCE_OF_ADMISSION_WALES, nhs_codes.SOURCES_OF_ADMISSION_WALES),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
 CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE})
@@ -96,6 +103,7 @@ DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_UK_CORE_STU, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_NHS_DD, nhs_codes.DISCHARGE_DESTINATIONS),
+    **_in(DISCHARGE_DESTINATION_WALES, nhs_codes.DISCHARGE_DESTINATIONS_WALES),
     **_table(
         HL7_DISCHARGE_DISPOSITION,
         {
