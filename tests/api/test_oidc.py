@@ -51,7 +51,8 @@ def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
     response = oidc_client.get("/v1/delays/patients", headers=bearer(token))
     assert response.status_code == 200, response.text
     assert [(who, what) for who, what, _ in audit_lines(database)] == [
-        ("oidc:0d9e-caseload-nurse", "read_delayed_patients")
+        ("oidc:c7a1e3f0-bed-manager", "refused"),
+        ("oidc:0d9e-caseload-nurse", "read_delayed_patients"),
     ]
 
 
