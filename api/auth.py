@@ -19,6 +19,9 @@ ROLES = frozenset({"viewer", "caseload", "oncall", "admin", "metrics"})
 #: an API key of the same name (`oidc:alice` and `key:alice` are two callers).
 KEY, OIDC, LOCAL = "key", "oidc", "local"
 
+#: The longest name of a caller: the audit log keeps 128 characters of `<kind>:<name>`.
+NAME_MAX_CHARS = 128 - len(f"{OIDC}:")
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:

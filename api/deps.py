@@ -331,8 +331,9 @@ async def audit_read(
     )
 
 
-#: The longest resource the audit log keeps.
-AUDITED_CHARS = 500
+#: The longest resource the audit log keeps: its column's width (PostgreSQL refuses a longer
+#: one, and the read with it).
+AUDITED_CHARS = 256
 
 
 def _resource(request: Request) -> str:

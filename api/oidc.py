@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 
-from flowsight.api.auth import OIDC, ROLES, Principal
+from flowsight.api.auth import NAME_MAX_CHARS, OIDC, ROLES, Principal
 from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
@@ -84,6 +84,11 @@ class OidcVerifier:
         subject = str(claims["sub"]).strip()
         if not subject:
             raise TokenRejected("its sub is empty: the audit log could not say who read")
+        if len(subject) > NAME_MAX_CHARS or not subject.isprintable():
+            raise TokenRejected(
+                f"its sub is not up to {NAME_MAX_CHARS} printable characters: the audit log "
+                "could not say who read"
+            )
         return Principal(subject, frozenset(self._roles(claims)), OIDC)
 
     def _roles(self, claims: dict[str, Any]) -> list[str]:

@@ -63,6 +63,9 @@ def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
         ({"aud": "another-service"}, "Audience"),
         ({"iss": "https://login.elsewhere.example"}, "issuer"),
         ({"sub": None}, "sub"),
+        # Longer than the audit log keeps with its kind (`oidc:`), or a forged log line.
+        ({"sub": "x" * 124}, "sub"),
+        ({"sub": "nurse\ndenied GET /v1/audit"}, "sub"),
     ],
 )
 def test_a_token_that_is_not_for_us_is_refused_with_the_reason(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from flowsight.adapters.readmodel.tables import audit_log
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
 from tests.security.test_api_hardening import (
@@ -76,3 +77,14 @@ def test_a_refusal_is_audited_beside_the_reads(production: TestClient) -> None:
 
     lines = [(line["principal"], line["action"]) for line in audit(production)]
     assert lines == [("key:dashboard", "refused"), ("key:discharge-team", "read_delayed_patients")]
+
+
+def test_an_audited_read_fits_the_audit_log_whatever_its_query(production: TestClient) -> None:
+    # A number may be written with as many leading zeros as a caller likes: the line must still
+    # fit its column, which PostgreSQL enforces (a longer one was a 503 and no read at all).
+    padded = "/v1/delays/patients?limit=" + "0" * 400 + "5"
+    assert production.get(padded, headers=bearer(CASELOAD_KEY)).status_code == 200
+
+    [line] = audit(production)
+    assert isinstance(line["resource"], str)
+    assert len(line["resource"]) <= audit_log.c.resource.type.length  # type: ignore[attr-defined]
