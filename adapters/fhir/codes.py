@@ -116,6 +116,19 @@ DISCHARGE_DESTINATION_CODES = {
             "alt-home aadvice oth": _D.OTHER,
         },
     ),
+    # SNOMED CT's discharge procedures, as the Emergency Care Data Set's destinations and the
+    # HL7 FHIR examples ("Discharge to home" on a finished inpatient Encounter) send them.
+    **_table(
+        SNOMED_CT,
+        {
+            "306689006": _D.USUAL_RESIDENCE,
+            "306691003": _D.CARE_HOME_RESIDENTIAL,
+            "306694006": _D.CARE_HOME_NURSING,
+            "19712007": _D.OTHER_HOSPITAL,
+            "183919006": _D.HOSPICE,
+            "305398007": _D.DIED,
+        },
+    ),
     **_table(FLOWSIGHT_DISCHARGE_DESTINATION, {value.value: value for value in _D}),
 }
 
