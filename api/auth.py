@@ -55,22 +55,42 @@ LOCAL_PRINCIPAL = Principal("anonymous", frozenset({"viewer", "caseload"}), LOCA
 
 
 def parse_api_keys(config: str) -> list[ApiKey]:
-    """Parse `name:role+role:sha256,...`, naming the entry that is wrong."""
-    keys = []
+    """Parse `name:role+role:sha256,...`, naming the entry that is wrong.
+
+    One key in two entries is refused (which entry's roles it had would depend on their order),
+    and so are two keys of one name (the audit log names a key's caller by its name)."""
+    keys: list[ApiKey] = []
     for entry in filter(None, (part.strip() for part in config.split(","))):
         # Roles may contain a colon themselves (publisher:RR8), names and digests never do.
         head, _, digest = entry.rpartition(":")
         name, _, roles = head.partition(":")
         if not name or not roles or not digest:
             raise ValueError(f"API key entry {entry[:20]!r} must be name:roles:sha256")
+        if len(name) > NAME_MAX_CHARS or not name.isprintable():
+            raise ValueError(
+                f"API key {name[:20]!r}… needs a name of up to {NAME_MAX_CHARS} printable "
+                "characters (the audit log names its caller by it)"
+            )
         role_set = frozenset(roles.split("+"))
-        unknown = role_set - ROLES - {r for r in role_set if r.startswith("publisher:")}
+        unknown = role_set - ROLES - {r for r in role_set if is_publisher(r)}
         if unknown:
             raise ValueError(f"API key {name!r} has unknown roles {sorted(unknown)}")
         if len(digest) != 64 or any(c not in string.hexdigits for c in digest):
             raise ValueError(f"API key {name!r} needs a 64-character SHA-256 hex digest")
+        for other in keys:
+            if other.sha256 == digest.lower():
+                raise ValueError(
+                    f"API keys {other.name!r} and {name!r} are one key: give each entry its own"
+                )
+            if other.name == name:
+                raise ValueError(f"API keys have the name {name!r} twice: give each its own")
         keys.append(ApiKey(name, role_set, digest.lower()))
     return keys
+
+
+def is_publisher(role: str) -> bool:
+    """Whether `role` is `publisher:<ORG>` with an organisation."""
+    return role.startswith("publisher:") and len(role) > len("publisher:")
 
 
 def hash_key(key: str) -> str:

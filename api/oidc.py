@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 
-from flowsight.api.auth import NAME_MAX_CHARS, OIDC, ROLES, Principal
+from flowsight.api.auth import NAME_MAX_CHARS, OIDC, ROLES, Principal, is_publisher
 from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
@@ -99,7 +99,7 @@ class OidcVerifier:
             value = value.split()
         if not isinstance(value, list):
             return []
-        return [r for r in value if isinstance(r, str) and (r in ROLES or _is_publisher(r))]
+        return [r for r in value if isinstance(r, str) and (r in ROLES or is_publisher(r))]
 
     def _key_set(self) -> jwt.PyJWKClient:
         if self._keys is None:
@@ -119,10 +119,6 @@ class OidcVerifier:
             why = f"the issuer's configuration could not be read ({type(error).__name__})"
             self._failed = (now, why)
             raise TokenRejected(why) from None
-
-
-def _is_publisher(role: str) -> bool:
-    return role.startswith("publisher:") and len(role) > len("publisher:")
 
 
 def _discover_jwks_url(issuer: str) -> str:

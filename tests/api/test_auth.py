@@ -97,6 +97,35 @@ def test_a_malformed_entry_is_refused_naming_it(entry: str, named: str) -> None:
         parse_api_keys(f"{good},{entry}")
 
 
+def test_one_key_configured_twice_with_other_roles_is_refused_naming_both() -> None:
+    # Which entry's roles it had depended on their order; refused rather than guessed.
+    key, viewer = new_api_key("dashboard", ["viewer"])
+    admin = f"it-lead:admin:{hash_key(key)}"
+
+    with pytest.raises(ValueError, match="'dashboard' and 'it-lead'"):
+        parse_api_keys(f"{viewer},{admin}")
+
+
+def test_two_keys_of_one_name_are_refused() -> None:
+    # The audit log names a key's caller by its name: two keys of one name are one caller there.
+    first, second = new_api_key("ward-7", ["viewer"])[1], new_api_key("ward-7", ["admin"])[1]
+
+    with pytest.raises(ValueError, match="'ward-7'"):
+        parse_api_keys(f"{first},{second}")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        new_api_key("x" * 124, ["viewer"])[1],  # longer than the audit log names a caller
+        new_api_key("rr8-pas", ["publisher:"])[1],  # publishes for no organisation
+    ],
+)
+def test_a_key_the_audit_log_or_the_gateways_could_not_use_is_refused(entry: str) -> None:
+    with pytest.raises(ValueError, match="API key"):
+        parse_api_keys(entry)
+
+
 def test_a_digest_that_is_not_hexadecimal_is_refused() -> None:
     # 64 characters but not SHA-256 hex: no presented key could ever match it, so the operator
     # should hear about it at start-up rather than from callers who are all refused.
