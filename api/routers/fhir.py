@@ -122,7 +122,7 @@ def fhir_publisher(request: Request, state: StateDep, key: PresentedKey) -> froz
     organisations = publisher_organisations(principal)
     if not organisations:
         detail = f"API key {principal.name!r} has no publisher:<ORG> role, so it may not publish"
-        log_denied(request, 403, principal.name, detail)
+        log_denied(request, 403, principal.audit_name, detail)
         return outcome.error(403, "forbidden", detail)
     return organisations
 

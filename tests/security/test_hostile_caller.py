@@ -21,7 +21,7 @@ from flowsight.api.hardening import BODY_MAX_BYTES
 from flowsight.api.middleware import BodyBounds
 from flowsight.api.routers import health
 from flowsight.context import build_api
-from tests.security.test_api_hardening import settings
+from tests.security.test_api_hardening import VIEWER_KEY, bearer, settings
 
 
 @pytest.fixture
@@ -138,6 +138,22 @@ def test_a_refused_fhir_publisher_is_logged_like_any_refusal(
         r.getMessage().startswith("denied POST /fhir/Encounter from testclient: 401")
         for r in caplog.records
     )
+
+
+def test_a_fhir_caller_without_a_publisher_role_is_named_as_everywhere(
+    production: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `key:<name>` or `oidc:<sub>`: a bare name could be either.
+    with caplog.at_level(logging.WARNING, logger="flowsight.api"):
+        answer = production.post(
+            "/fhir/Encounter",
+            content=b"{}",
+            headers={**bearer(VIEWER_KEY), "content-type": "application/fhir+json"},
+        )
+
+    assert answer.status_code == 403
+    [denied] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("denied")]
+    assert denied.startswith("denied POST /fhir/Encounter from testclient: 403 key:dashboard (")
 
 
 def test_calls_to_readyz_during_a_check_share_it(
