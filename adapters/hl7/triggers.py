@@ -11,7 +11,7 @@ why the message changes nothing. Nothing does I/O.
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission; to a clinic (class O or R): the attendance ends `discharged`, nothing else | `<visit>:transfer:<EVN-6>` |
 | A17 swap patients (`swap`) | per PID/PV1 pair, what an A02 of that patient gives | as A02 |
 | A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
-| A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED; by rule where rules place the ED) + admission | as above |
+| A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED; by rule where rules place the ED) + admission; none while PV1-3 is still the ED (the A02 out of it admits) | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
 | A12 without EVN-6, with PV1-6, neither place at the ED | the move back, PV1-6 → PV1-3, as an A02 (warning) | as A02 |
@@ -184,11 +184,20 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     ]
 
 
-def _to_inpatient(reading: Reading, visit: str) -> list[Fields]:
-    """A06: an outpatient or ED patient admitted; the ED attendance (PV1-6) ends `admitted`."""
+def _to_inpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:
+    """A06: an outpatient or ED patient admitted; the ED attendance (PV1-6) ends `admitted`.
+
+    Still in the ED (PV1-3 at it, judged as an arrival is; HL7 v2.5 3.3.6 names a prior location
+    in PV1-6 only when it differs), the patient waits there for a bed: nothing changes until the A02
+    out of the ED ends the attendance and admits, as an A01 at the ED restates the attendance.
+    An A06 that gives the spell a new visit number (MRG-5 another) is mapped as any A06 (a
+    PV1-6 at the ED ends the old visit's attendance): the A02 out of the ED names only the new.
+    """
     message = reading.message
     moment = own_time(message, EVENT_TIME)
     after = reading.place(3, required=True)
+    if reading.at_front_door(after) and identifier(message, "MRG", 5) in ("", visit):
+        return NoChange("an A06 in the ED: admitted when the patient leaves it", "same_place")
     events = _attendance_ended(reading, visit, moment, admitting=True)
     # Without PV1-4, an admission from the ED or a clinic is unplanned: NHS methods 21 and 24.
     method = reading.admission_method() if text(message, "PV1", 4) else _EMERGENCY

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from flowsight.adapters.catalogue import load_catalogue
@@ -120,6 +121,33 @@ def test_an_a04_then_an_a06_ends_the_attendance_and_admits_once() -> None:
     (state,) = changes.states
     assert [a.outcome for a in state.attendances] == ["admitted"]
     assert [s.service for s in state.stays] == ["lth-wards"]
+
+
+@pytest.mark.parametrize("prior", ["", "EDMAJ^CUB1"], ids=["no PV1-6", "PV1-6 the ED"])
+def test_an_a06_while_still_in_the_ed_admits_when_the_patient_leaves_it(prior: str) -> None:
+    # HL7 v2.5 3.3.6: PV1-6 names a prior location only when it differs; a patient admitted while
+    # waiting in the ED for a bed stays in the department, and the four hours run until they
+    # leave it: the A02 to the ward ends the attendance and admits.
+    changes, outcomes = folded(
+        sent("A04", "M1", f"EVN|A04|{ARRIVED}||||{ARRIVED}", visit("E", "EDMAJ^CUB1")),
+        sent(
+            "A06", "M2", "EVN|A06|20261123100500||||20261123100000", visit("I", "EDMAJ^CUB1", prior)
+        ),
+        sent(
+            "A02",
+            "M3",
+            "EVN|A02|20261123130500||||20261123130000",
+            visit("I", "LGI^WARD7^B1", "EDMAJ^CUB1"),
+        ),
+    )
+    assert [outcome.ack for outcome in outcomes] == ["AA", "AA", "AA"]
+    assert outcomes[1].events == []
+    (state,) = changes.states
+    (attendance,) = state.attendances
+    assert (attendance.departed_at or "").startswith("2026-11-23T13:00")
+    assert attendance.outcome == "admitted"
+    assert [stay.service for stay in state.stays] == ["lth-wards"]
+    assert list(state.in_services) == ["lth-wards"]
 
 
 def test_an_a03_sent_again_with_another_evn6_is_the_same_discharge() -> None:
