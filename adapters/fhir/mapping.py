@@ -30,7 +30,13 @@ from flowsight.adapters.fhir.elements import (
     timestamp,
 )
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
-from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, part_of, patient
+from flowsight.adapters.fhir.references import (
+    NO_BUNDLE,
+    BundleIndex,
+    part_of,
+    patient,
+    provider_code,
+)
 from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
 from flowsight.adapters.profile import MappingProfile
 from flowsight.adapters.retraction import retraction_time
@@ -166,7 +172,10 @@ def _events(
 def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> Snapshot:
     episode_id, episode_element = episode(encounter)
     source_element = "Encounter.serviceProvider.identifier.value"
-    provider = identifier_value(encounter.serviceProvider) or organisation
+    provider = identifier_value(encounter.serviceProvider)
+    if provider is None and (provider := provider_code(encounter, reading.bundle)):
+        source_element = "Encounter.serviceProvider.reference"
+    provider = provider or organisation
     if provider is None:
         raise Refused(
             MISSING_FIELD,

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
@@ -31,7 +32,10 @@ from flowsight.adapters.fhir.elements import (
 )
 from flowsight.services.validation import MISSING_FIELD, Refused
 
-_Found = TypeVar("_Found", Patient, Location)
+_Found = TypeVar("_Found", Patient, Location, Organization)
+
+#: The system of an organisation's ODS code in an Organization.identifier (UK Core).
+ODS_ORGANIZATION_CODE = "https://fhir.nhs.uk/Id/ods-organization-code"
 
 
 class BundleIndex:
@@ -192,6 +196,26 @@ def _searched_identity(target: str) -> dict[str, str] | None:
     if system in NHS_NUMBER_SYSTEMS:
         return {"nhs_number": value}
     return {"local_id": value, "id_system": system}
+
+
+def provider_code(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> str | None:
+    """The ODS code of the Organization `serviceProvider.reference` points at, contained or in
+    the same transaction (UK Core's Encounter refers to its trust so), if it has one.
+
+    Only an identifier in the ODS system is taken: another (a Synthea UUID) names no
+    organisation flowsight knows, and the key's own organisation is the better guess. A
+    reference to something else than a valid Organization is passed over, as it was before
+    references to Organizations were followed."""
+    try:
+        found = resolve(
+            encounter.serviceProvider, Organization, encounter, bundle, "Encounter.serviceProvider"
+        )
+    except Refused:  # not an Organization, or not valid FHIR: as if it were not there
+        return None
+    for identifier in (found.identifier or []) if found else []:
+        if identifier.system == ODS_ORGANIZATION_CODE and identifier.value:
+            return str(identifier.value)
+    return None
 
 
 def patient_identity(found: Patient) -> dict[str, str] | None:

@@ -1,0 +1,84 @@
+"""An Encounter's serviceProvider given as a reference to an Organization sent with it (UK Core's
+inpatient Encounter refers to Organization/UKCore-Organization-LeedsTeachingHospital-Example,
+whose identifier is the ODS code RR8): the organisation is that ODS code, so a key that
+publishes for several organisations is not refused for want of a serviceProvider.identifier."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flowsight.adapters.catalogue import load_catalogue
+from flowsight.adapters.fhir.intake import Reading, examine_bundle, resource_of
+from flowsight.adapters.fhir.outcome import Answer, Examined
+from flowsight.adapters.profile import LocationRule, MappingProfile
+from flowsight.schemas.events import organisation_of
+from flowsight.services.validation import ValidationContext
+from flowsight.settings import DEFAULT_CATALOGUE
+
+CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "fhir"
+PATIENT = "ukcore__UKCore-Patient-RichardSmith-Example.xml"
+ORGANIZATION = "ukcore-2025__UKCore-Organization-LeedsTeachingHospital-Example.xml"
+ENCOUNTER = "ukcore-2025__UKCore-Encounter-InpatientEncounter-Example.xml"
+PROFILE = MappingProfile(
+    organisation="RR8",
+    locations=[
+        LocationRule(location="UKCore-Location-CardiologySJUH-Example", service="lth-wards")
+    ],
+)
+
+
+def posted(*files: str, organisations: frozenset[str]) -> Examined | Answer:
+    """The files as one XML transaction, each entry's fullUrl `<type>/<id>`, posted by a key
+    that publishes for `organisations`."""
+    entries = b""
+    for name in files:
+        body = (CORPUS / name).read_bytes()
+        kind = re.search(rb"<(\w+) xmlns", body)
+        logical_id = re.search(rb'<id value="([^"]+)"', body)
+        assert kind and logical_id
+        full_url = kind.group(1) + b"/" + logical_id.group(1)
+        entries += (
+            b'<entry><fullUrl value="' + full_url + b'"/><resource>' + body + b"</resource>"
+            b'<request><method value="POST"/><url value="'
+            + kind.group(1)
+            + b'"/></request></entry>'
+        )
+    bundle = resource_of(
+        b'<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>' + entries + b"</Bundle>",
+        "Bundle",
+        xml=True,
+    )
+    assert isinstance(bundle, dict), bundle
+
+    def publisher(source: object, allowed: frozenset[str]) -> str:
+        claimed = organisation_of(source) if isinstance(source, str) else None
+        return claimed if claimed in allowed else min(allowed)
+
+    context = ValidationContext(
+        load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, datetime.min - datetime.min
+    )
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    reading = Reading(organisations, context, now, publisher, {"RR8": PROFILE})
+    return examine_bundle(bundle, b"", reading)
+
+
+def test_a_service_provider_sent_in_the_transaction_names_the_organisation() -> None:
+    result = posted(PATIENT, ORGANIZATION, ENCOUNTER, organisations=frozenset({"RR8", "RY6"}))
+
+    assert isinstance(result, Examined), result
+    assert {accepted.event["source"] for accepted in result.events} == {"RR8/fhir"}
+    assert [accepted.event["event_type"] for accepted in result.events] == [
+        "admission",
+        "discharge",
+    ]
+
+
+def test_without_the_organization_a_key_for_several_organisations_still_needs_one() -> None:
+    result = posted(PATIENT, ENCOUNTER, organisations=frozenset({"RR8", "RY6"}))
+
+    assert isinstance(result, Answer)
+    assert result.issues[0].expression == (
+        "Bundle.entry[1].resource.serviceProvider.identifier.value"
+    )
