@@ -105,7 +105,8 @@ def transfer_cancellations(
     moves = moved_back(reading, visit)
     if isinstance(moves, NoChange):
         return moves
-    # EVN-2 is there (the move back needs it); its id keeps EVN-2, so a resend says the same.
+    # EVN-2 is there (the move back needs it); its id keeps EVN-2, so a resend names the same
+    # move (received at another moment while the clock is ahead, it is refused event_id_reused).
     recorded = _retracted_at(reading).isoformat()
     return [move | {"occurred_at": recorded} for move in moves]
 
