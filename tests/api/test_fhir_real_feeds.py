@@ -8,7 +8,7 @@ import pytest
 
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.api.routers import fhir as fhir_router
-from tests.adapters.fhir.encounters import XML_ENCOUNTER
+from tests.adapters.fhir.encounters import XML_ENCOUNTER, corpus_transaction
 from tests.api.gateway import RR8_KEY, RecordingWriter, auth, bundle, encounter, issues
 
 PROFILE = MappingProfile(
@@ -142,3 +142,35 @@ async def test_an_invalid_encounter_in_an_xml_transaction_is_refused_naming_its_
     assert response.status_code == 422
     assert issues(response)[0][2] == "Bundle.entry[1].resource"
     assert writer.published == []
+
+
+async def test_uk_cores_inpatient_encounter_with_its_patient_trust_and_ward_over_http(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    """UK Core's own examples, byte for byte, in one XML transaction as a trust's EPR posts
+    them: the NHS number from the Patient, RR8 from the Organization, the ward's name from the
+    Location, the admission method and destination from UK Core's extension and code system."""
+    body = corpus_transaction(
+        "ukcore__UKCore-Patient-RichardSmith-Example.xml",
+        "ukcore-2025__UKCore-Organization-LeedsTeachingHospital-Example.xml",
+        "ukcore-2025__UKCore-Location-HospitalSJUH-Example.xml",
+        "ukcore-2025__UKCore-Location-CardiologySJUH-Example.xml",
+        "ukcore-2025__UKCore-Encounter-InpatientEncounter-Example.xml",
+    )
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+xml"}
+
+    response = await client.post("/fhir", content=body, headers=headers)
+
+    assert response.status_code == 202, response.text
+    admission, discharge = writer.events()
+    assert admission["patient"] == {"nhs_number": "9912003888"}
+    assert {admission["source"], discharge["source"]} == {"RR8/fhir"}
+    assert (admission["service"], admission["unit"]) == ("lth-wards", "CARDIOLOGY SJUH")
+    assert (admission["occurred_at"], admission["admission_method"]) == (
+        "2019-12-10T13:00:00+00:00",
+        "elective",
+    )
+    assert (discharge["occurred_at"], discharge["destination"]) == (
+        "2019-12-11T13:00:00+00:00",
+        "usual_residence",
+    )

@@ -3,7 +3,9 @@ mapping's answers for them, shared by the FHIR tests."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
@@ -115,3 +117,26 @@ XML_ENCOUNTER = b"""<?xml version="1.0" encoding="UTF-8"?>
   <location><location><identifier><value value="lth-wards"/></identifier></location></location>
 </Encounter>
 """
+
+#: The conformance corpus's FHIR files: real public resources, byte for byte.
+CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "fhir"
+
+
+def corpus_transaction(*names: str) -> bytes:
+    """The corpus's XML resources `names` as one XML transaction, as a sender posts it: each
+    entry's fullUrl `<type>/<id>` and a POST of its type."""
+    entries = b""
+    for name in names:
+        body = (CORPUS / name).read_bytes()
+        kind = re.search(rb"<(\w+) xmlns", body)
+        logical_id = re.search(rb'<id value="([^"]+)"', body)
+        assert kind and logical_id, name
+        full_url = kind.group(1) + b"/" + logical_id.group(1)
+        entries += (
+            b'<entry><fullUrl value="' + full_url + b'"/><resource>' + body + b"</resource>"
+            b'<request><method value="POST"/><url value="' + kind.group(1) + b'"/></request>'
+            b"</entry>"
+        )
+    return (
+        b'<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>' + entries + b"</Bundle>"
+    )

@@ -5,9 +5,7 @@ publishes for several organisations is not refused for want of a serviceProvider
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.fhir.intake import Reading, examine_bundle, resource_of
@@ -16,8 +14,8 @@ from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.schemas.events import organisation_of
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import DEFAULT_CATALOGUE
+from tests.adapters.fhir.encounters import corpus_transaction
 
-CORPUS = Path(__file__).parents[2] / "conformance" / "corpus" / "fhir"
 PATIENT = "ukcore__UKCore-Patient-RichardSmith-Example.xml"
 ORGANIZATION = "ukcore-2025__UKCore-Organization-LeedsTeachingHospital-Example.xml"
 ENCOUNTER = "ukcore-2025__UKCore-Encounter-InpatientEncounter-Example.xml"
@@ -30,26 +28,8 @@ PROFILE = MappingProfile(
 
 
 def posted(*files: str, organisations: frozenset[str]) -> Examined | Answer:
-    """The files as one XML transaction, each entry's fullUrl `<type>/<id>`, posted by a key
-    that publishes for `organisations`."""
-    entries = b""
-    for name in files:
-        body = (CORPUS / name).read_bytes()
-        kind = re.search(rb"<(\w+) xmlns", body)
-        logical_id = re.search(rb'<id value="([^"]+)"', body)
-        assert kind and logical_id
-        full_url = kind.group(1) + b"/" + logical_id.group(1)
-        entries += (
-            b'<entry><fullUrl value="' + full_url + b'"/><resource>' + body + b"</resource>"
-            b'<request><method value="POST"/><url value="'
-            + kind.group(1)
-            + b'"/></request></entry>'
-        )
-    bundle = resource_of(
-        b'<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>' + entries + b"</Bundle>",
-        "Bundle",
-        xml=True,
-    )
+    """The files as one XML transaction posted by a key that publishes for `organisations`."""
+    bundle = resource_of(corpus_transaction(*files), "Bundle", xml=True)
     assert isinstance(bundle, dict), bundle
 
     def publisher(source: object, allowed: frozenset[str]) -> str:
