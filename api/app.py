@@ -18,6 +18,7 @@ from flowsight.api.middleware import RequestMetrics
 from flowsight.api.openapi import install_openapi
 from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
+from flowsight.api.resume import Readers
 from flowsight.api.routers import (
     alerts,
     audit,
@@ -57,6 +58,8 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         )
         # Reads Kafka once a client asks for /v1/stream or /v1/pressure.
         app.state.live = LiveFeed(settings)
+        # Clients returning with a Last-Event-ID are caught up a few at a time (api/resume.py).
+        app.state.catch_ups = Readers()
         app.state.pressure = pressure.pressure_snapshot(engine, catalogue)
         app.state.live.listeners.append(app.state.pressure.invalidate)
         try:

@@ -11,6 +11,8 @@ every change after its position, read back from the topics, then the live ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -25,9 +27,34 @@ _SHORT = {"pressure": "p", "alerts": "a"}
 _LONG = {short: kind for kind, short in _SHORT.items()}
 
 
+#: Clients caught up at once by one API process, each with a Kafka reader of its own holding
+#: every change since its position; one more starts afresh from the current state, as a client
+#: whose position the topics no longer hold does (docs/security.md).
+MOST_CAUGHT_UP_AT_ONCE = 4
+
+
 class Unresumable(Exception):
     """The client's position cannot be caught up from (topics changed, records expired,
-    Kafka away): it starts afresh from the current state."""
+    Kafka away, too many clients being caught up): it starts afresh from the current state."""
+
+
+class Readers:
+    """How many clients one API process is catching up now: at most `most`."""
+
+    def __init__(self, most: int = MOST_CAUGHT_UP_AT_ONCE) -> None:
+        self.most = most
+        self.running = 0
+
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        """A place for one client's reader while it is caught up; Unresumable if none is free."""
+        if self.running >= self.most:
+            raise Unresumable(f"{self.most} clients are being caught up already")
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
 
 
 def event_id(position: Position) -> str:
@@ -57,20 +84,22 @@ def position_of(event_id: str) -> Position:
 
 
 async def catch_up(
-    settings: Settings, since: Position, until: Position, priming: int
+    settings: Settings, since: Position, until: Position, priming: int, readers: Readers
 ) -> tuple[list[Change], Changes]:
     """What the records between `since` and `until` state, in order per partition, each with
     where it was read (news or not), and the scores the client knew at `since`.
 
     `priming` records before `since` in each pressure partition are read for their scores only.
-    Unresumable when the partitions differ or `since` is outside what the topics hold."""
+    Unresumable when the partitions differ, `since` is outside what the topics hold, or no
+    place is free among `readers`."""
     if set(since) != set(until):
         raise Unresumable("the topics' partitions changed")
-    try:
-        async with asyncio.timeout(CATCH_UP_SECONDS):
-            return await _read(settings, since, until, priming)
-    except (KafkaError, OSError, TimeoutError) as error:
-        raise Unresumable(f"the topics could not be read back: {error!r}") from error
+    with readers.place():
+        try:
+            async with asyncio.timeout(CATCH_UP_SECONDS):
+                return await _read(settings, since, until, priming)
+        except (KafkaError, OSError, TimeoutError) as error:
+            raise Unresumable(f"the topics could not be read back: {error!r}") from error
 
 
 async def _read(

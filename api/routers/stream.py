@@ -87,7 +87,9 @@ async def stream(
     # Every record read from here on reaches the queue.
     subscribed_at = dict(feed.position) if feed.position is not None else None
     try:
-        first, cursor = await _opening(state, feed, subscribed_at, last_event_id)
+        first, cursor = await _opening(
+            state, feed, request.app.state.catch_ups, subscribed_at, last_event_id
+        )
     except BaseException:
         feed.unsubscribe(queue)
         raise
@@ -134,7 +136,11 @@ class Cursor:
 
 
 async def _opening(
-    state: ApiState, feed: LiveFeed, subscribed_at: Position | None, last_event_id: str | None
+    state: ApiState,
+    feed: LiveFeed,
+    readers: resume.Readers,
+    subscribed_at: Position | None,
+    last_event_id: str | None,
 ) -> tuple[list[Change], Cursor]:
     """The first events of a stream and its cursor: the changes since the client's position
     when it names one that can be caught up from, else every scope's current state."""
@@ -145,7 +151,7 @@ async def _opening(
             # A scope's score is published on every refresh: two rounds read back before the
             # position give each scope's score as the client last knew it.
             priming = 2 * (len(state.catalogue.services) + 1)
-            caught_up, seen = await resume.catch_up(state.settings, since, until, priming)
+            caught_up, seen = await resume.catch_up(state.settings, since, until, priming, readers)
             return caught_up, Cursor(feed, since, seen)
         except (ValueError, resume.Unresumable) as reason:
             log.info(
