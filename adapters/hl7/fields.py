@@ -281,10 +281,16 @@ class Reading:
     def _died(self, method: str) -> bool:
         """Whether the patient died: PID-30 (the patient death indicator) `Y`, or PV1-36 (its
         code `method`, or the text of a coded PV1-36, component 2) NHS discharge method 4 or 5,
-        a table 0112 code of a death or a text saying so."""
+        a destination the profile gives `died`, else (a code the profile does not list) a table
+        0112 code of a death or a text saying so."""
         if text(self.message, "PID", 30).upper() == "Y":
             return True
-        if method in nhs_codes.DISCHARGE_METHODS_DIED or method in _DISPOSITIONS_DIED:
+        if method in nhs_codes.DISCHARGE_METHODS_DIED:
+            return True
+        profiled = self.profile.codes.discharge_destination.get(method)
+        if profiled is not None:
+            return profiled is DischargeDestination.DIED
+        if method in _DISPOSITIONS_DIED:
             return True
         said = (method, text(self.message, "PV1", 36, 2))
         return any(_worded(value) == DischargeDestination.DIED.value for value in said)

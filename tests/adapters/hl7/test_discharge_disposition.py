@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.adapters.profile import MappingProfile
 from tests.adapters.hl7.test_mapping import LOCATIONS, PID, message, msh, pv1
 
 
@@ -95,3 +96,27 @@ def test_what_is_not_plainly_a_destination_stays_other_with_a_warning(dispositio
     result = discharged(disposition)
     assert result.event["destination"] == "other"
     assert any(warning.startswith("PV1-36") for warning in result.warnings)
+
+
+def profiled(disposition: str, discharged_to: str, codes: dict[str, Any]) -> Any:
+    profile = MappingProfile(
+        organisation="RR8", default_service="lth-wards", codes={"discharge_destination": codes}
+    )
+    segment = pv1(f3="WARD7", f36=disposition, f37=discharged_to, f45="20261123150000")
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
+        organisation="RR8",
+        profile=profile,
+    )
+    assert isinstance(result, Mapped), result
+    return result.event["destination"]
+
+
+def test_the_profile_says_what_a_code_of_its_own_means_before_table_0112() -> None:
+    # A trust whose PAS numbers its own dispositions: its 20 is a nursing home, not a death.
+    assert profiled("20", "", {"20": "care_home_nursing"}) == "care_home_nursing"
+    assert profiled("Deceased", "", {"Deceased": "other"}) == "other"
+
+
+def test_a_death_the_profile_names_in_pv1_36_beats_pv1_37() -> None:
+    assert profiled("D", "19", {"D": "died"}) == "died"
