@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,6 +93,24 @@ def _quoted(text: str) -> str:
     return shown + (f" (cut from {len(text)} characters)" if len(text) > LOGGED_CHARS else "")
 
 
+def _unreadable_json(error: StarletteHTTPException) -> str | None:
+    """Why a JSON body the standard library cannot read was refused, or None for another error.
+
+    FastAPI answers a body that is not JSON at all with a 422 naming it, but a body deeper than
+    Python's recursion limit, with an integer of over 4,300 digits or not in UTF-8 with a bare
+    400 "There was an error parsing the body": those are told as the first are."""
+    if error.status_code != 400:
+        return None
+    cause = error.__cause__
+    if isinstance(cause, RecursionError):
+        return "the JSON is nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"the JSON holds a number of more than {sys.get_int_max_str_digits()} digits"
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer our own errors, HTTP errors and validation errors as problem details."""
 
@@ -104,6 +123,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_json(error)
+        if unreadable is not None:
+            errors = [{"field": "body", "message": unreadable}]
+            return problem_response(
+                request, 422, "Invalid request", f"invalid: body ({unreadable})", errors=errors
+            )
         response = problem_response(
             request, error.status_code, str(error.detail), str(error.detail)
         )

@@ -162,3 +162,27 @@ def test_the_furthest_page_is_an_empty_page(client: TestClient, path: str) -> No
     response = client.get(f"{path}?offset={2**31 - 1}", headers=as_reader())
 
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"note": ' + b"9" * 5_000 + b"}", "a number of more than"),
+        (b'{"note": "\xff"}', "not UTF-8"),
+    ],
+)
+def test_a_json_body_python_cannot_read_is_a_422_naming_the_body(
+    client: TestClient, body: bytes, says: str
+) -> None:
+    # As a body that is not JSON at all is: before, a 400 "There was an error parsing the body".
+    response = client.post(
+        "/v1/alerts/a1/ack",
+        content=body,
+        headers={**as_reader(), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    assert says in error["message"]
