@@ -91,5 +91,8 @@ DISCHARGE_DESTINATIONS_WALES: dict[str, DischargeDestination] = _codes(
 
 #: DISCHARGE METHOD codes saying the patient died (4) or was stillborn (5).
 DISCHARGE_METHODS_DIED = frozenset({"4", "5"})
+#: DISCHARGE METHOD codes of a patient who discharged themself: 6, or 7 by a relative or
+#: advocate, the two the Data Dictionary split its 2 into (2 is still sent).
+DISCHARGE_METHODS_SELF = frozenset({"2", "6", "7"})
 #: The other DISCHARGE METHOD codes: they say how, not where to, so they name no destination.
 DISCHARGE_METHODS_ALIVE = frozenset({"1", "2", "3", "6", "7", "8", "9"})

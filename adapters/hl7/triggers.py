@@ -52,6 +52,7 @@ from flowsight.adapters.hl7.parse import (
 from flowsight.adapters.hl7.swap import SWAP
 from flowsight.adapters.profile import Located, PatientClass
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
+from flowsight.services import nhs_codes
 from flowsight.services.validation import Refused
 
 #: The fields of an event that depend on its trigger.
@@ -167,7 +168,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     destination = reading.destination()
     if reading.at_front_door(located):
         outcome = AttendanceOutcome.DISCHARGED.value
-        if reading.discharge_method() == "2":  # self-discharged: left before treatment ended
+        if reading.discharge_method() in nhs_codes.DISCHARGE_METHODS_SELF:  # discharged themself
             outcome = AttendanceOutcome.LEFT.value
         elif destination == DischargeDestination.OTHER_HOSPITAL.value:
             outcome = AttendanceOutcome.TRANSFERRED.value

@@ -120,3 +120,24 @@ def test_the_profile_says_what_a_code_of_its_own_means_before_table_0112() -> No
 
 def test_a_death_the_profile_names_in_pv1_36_beats_pv1_37() -> None:
     assert profiled("D", "19", {"D": "died"}) == "died"
+
+
+@pytest.mark.parametrize(
+    ("method", "outcome"),
+    [
+        ("2", "left"),  # self-discharged or by a relative (the NHS code before 2021)
+        ("6", "left"),  # patient discharged him/herself (NHS Data Dictionary, since)
+        ("7", "left"),  # patient discharged by a relative or advocate
+        ("1", "discharged"),  # on clinical advice
+    ],
+)
+def test_an_ed_patient_who_discharged_themself_left(method: str, outcome: str) -> None:
+    segment = pv1(f2="E", f3="A&E", f36=method, f44="20261123120000", f45="20261123150000")
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+        front_door=frozenset({"lth-ed"}),
+    )
+    assert isinstance(result, Mapped), result
+    assert (result.event["event_type"], result.event["outcome"]) == ("attendance", outcome)
