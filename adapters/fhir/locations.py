@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TypeGuard
 from urllib.parse import parse_qs
 
-from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.encounter import Encounter, EncounterLocation
 from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
@@ -78,14 +78,14 @@ class Places:
 
 
 def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]:
-    """The locations the patient has been at, in order; planned and reserved ones left out."""
+    """The locations the patient has been at, in order; planned and reserved ones left out, and
+    the levels of one place (its ward, room and bed at once) one stay."""
     found: list[Stay] = []
-    for index, entry in enumerate(encounter.location or []):
-        if entry.status in NOT_YET:
-            continue
-        service, unit = _place(entry.location, index, encounter, places, notes)
+    for level in _places(encounter):
+        for index, entry in level:
+            in_order(entry.period, f"Encounter.location[{index}].period")
+        index, entry, (service, unit) = _place_levels(level, encounter, places, notes)
         start = entry.period.start if entry.period else None
-        in_order(entry.period, f"Encounter.location[{index}].period")
         # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
         # a FHIR string should not hold, is the contract's to refuse, naming the display.
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
@@ -98,6 +98,66 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
             "identified by a flowsight service id or a rule of the sender's mapping profile",
         )
     return _in_time_order(found, encounter.period)
+
+
+def _places(encounter: Encounter) -> list[list[tuple[int, EncounterLocation]]]:
+    """The entries of `Encounter.location` a place at a time, planned and reserved ones left
+    out. Entries that follow one another with the same status and period, each with a
+    physicalType none of the others has, are the levels of one place (HL7's V2-to-FHIR IG gives
+    PV1-3's point of care, room and bed so): one stay, not moves from one level to the next."""
+    grouped: list[list[tuple[int, EncounterLocation]]] = []
+    for index, entry in enumerate(encounter.location or []):
+        if entry.status in NOT_YET:
+            continue
+        level = _level(entry)
+        if grouped and level is not None and _same_moment(grouped[-1][0][1], entry):
+            levels = [_level(other) for _, other in grouped[-1]]
+            if None not in levels and level not in levels:
+                grouped[-1].append((index, entry))
+                continue
+        grouped.append([(index, entry)])
+    return grouped
+
+
+def _level(entry: EncounterLocation) -> str | None:
+    """The level an entry's physicalType names (`wa`, `ro`, `bd`, ...), if it names one."""
+    codings = (entry.physicalType.coding or []) if entry.physicalType else []
+    return next((coding.code for coding in codings if coding.code), None)
+
+
+def _same_moment(first: EncounterLocation, entry: EncounterLocation) -> bool:
+    def when(e: EncounterLocation) -> tuple[object, object]:
+        return (e.period.start, e.period.end) if e.period else (None, None)
+
+    return first.status == entry.status and when(first) == when(entry)
+
+
+#: The levels that name a ward, the unit a bed manager knows a patient by, tried first:
+#: location-physical-type's ward, and the point of care (HL7 v2 PL.1, a nursing unit) of the
+#: V2-to-FHIR IG.
+_WARD_LEVELS = ("wa", "poc")
+
+
+def _place_levels(
+    levels: list[tuple[int, EncounterLocation]],
+    encounter: Encounter,
+    places: Places,
+    notes: list[Note],
+) -> tuple[int, EncounterLocation, tuple[str, str | None]]:
+    """The entry that places a place given at several levels, and its service and unit: the
+    first level, ward levels first, that a profile rule or a catalogue service id places; else
+    the first of them, placed as any location is (by default, with a warning, or refused)."""
+    ranked = sorted(levels, key=lambda level: _level(level[1]) not in _WARD_LEVELS)
+    for index, entry in ranked if len(ranked) > 1 else []:
+        unplaced: list[Note] = []
+        try:
+            placed = _place(entry.location, index, encounter, places, unplaced)
+        except Refused:
+            continue
+        if not unplaced:
+            return index, entry, placed
+    index, entry = ranked[0]
+    return index, entry, _place(entry.location, index, encounter, places, notes)
 
 
 def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
