@@ -96,7 +96,27 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+#: The longest key a refusal quotes.
+SHOWN_KEY_CHARS = 40
+
+
+def _each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different; ValueError naming the first repeated one.
+
+    Which of two values a sender meant is unknowable (RFC 8259: names SHOULD be unique), and
+    readers differ: Python's keeps the last, others the first, so `"open": 0, ..., "open": 12`
+    would publish 12 to a sender who wrote 0. The FHIR gateway refuses them too."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key[:SHOWN_KEY_CHARS]!r} appears twice in one object")
+            seen.add(key)
+    return found
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_each_key_once)
 _WHITESPACE = " \t\n\r"
 
 

@@ -186,3 +186,23 @@ def test_a_json_body_python_cannot_read_is_a_422_naming_the_body(
     [error] = response.json()["errors"]
     assert error["field"] == "body"
     assert says in error["message"]
+
+
+def test_an_event_with_a_key_twice_is_refused_naming_the_key(
+    client: TestClient, writer: RecordingWriter
+) -> None:
+    # Which of the two a sender (or a proxy in front) meant is unknowable: the standard library
+    # kept the last, so `"open": 0, ..., "open": 12` published 12 without a word.
+    body = json.dumps(capacity(open=0)).replace('"unit"', '"open": 12, "unit"')
+
+    response = client.post(
+        "/v1/events",
+        content=body,
+        headers={"Authorization": f"Bearer {PUBLISHER_KEY}", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["reason"]) == ("body", MALFORMED_JSON)
+    assert "'open' appears twice" in error["message"]
+    assert writer.published == [] and [d["raw"] for d in writer.dead_letters] == [body.encode()]
