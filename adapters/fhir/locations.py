@@ -65,6 +65,7 @@ class Stay:
     service: str
     unit: str | None
     start: datetime | None
+    left: bool = False  # status completed: the patient is no longer there
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,8 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
         # a FHIR string should not hold, is the contract's to refuse, naming the display.
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
-        found.append(Stay(index, len(found), service, unit, start))
+        left = entry.status == "completed"
+        found.append(Stay(index, len(found), service, unit, start, left))
     if not found:
         raise Refused(
             MISSING_FIELD,
@@ -168,11 +170,17 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
     keeps its transfers' ids). A stay that begins before the Encounter, after it ended, or
     (when some starts are missing) before the stay listed ahead of it, is refused: published,
     its transfer would be replayed before the admission or after the discharge and leave the
-    patient in a bed for good."""
+    patient in a bed for good.
+
+    Without a start for every stay, those the patient has left (`completed`: R4 forbids it for
+    the current location) come first, as listed among themselves: HL7's V2-to-FHIR IG lists
+    PV1-6, the prior location, completed after PV1-3, the current one."""
     starts = {stay.index: stay.start for stay in found if _instant(stay.start)}
     if len(starts) == len(found):
         ordered = sorted(found, key=lambda stay: starts[stay.index])
-        found = [replace(stay, ordinal=ordinal) for ordinal, stay in enumerate(ordered)]
+    else:
+        ordered = sorted(found, key=lambda stay: not stay.left)
+    found = [replace(stay, ordinal=ordinal) for ordinal, stay in enumerate(ordered)]
     begins, ends = (period.start, period.end) if period else (None, None)
     latest: tuple[int, datetime] | None = None  # the stay listed last so far, and its start
     for stay in found:
