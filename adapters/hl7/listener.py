@@ -152,8 +152,6 @@ class MllpListener:
                         deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
-            for item in framer.finish():
-                self.handler.count_discard(item)
         except OSError as error:  # TimeoutError and ssl.SSLError included
             limited = isinstance(error, TimeoutError | ssl.SSLError) or why == "tls_failed"
             if limited:
@@ -161,6 +159,10 @@ class MllpListener:
             what = f"closed: {why}" if limited else "lost"
             logger.info("MLLP connection from %s %s (%s)", peer, what, type(error).__name__)
         finally:
+            # However the connection ended (closed, idle, lost): a frame it never ended and bytes
+            # outside any frame are counted, a slowloris's included.
+            for item in framer.finish():
+                self.handler.count_discard(item)
             self._tasks.discard(task)
             self.metrics.connections.dec()
             writer.close()
