@@ -227,6 +227,9 @@ def _place(
             located = profile.locate(facility=facility, location=name, match_only=True)
             if located is not None:
                 return located.service, display or located.unit
+        within = _part_of(location, encounter, places.bundle, profile)
+        if within is not None:
+            return within
     for name in direct:
         if name in places.services:
             return name, display
@@ -254,6 +257,34 @@ def _place(
         "service id (or a reference Location/<service id>), or a rule in the sender's mapping "
         f"profile for {display!r}" + ("" if display else " (it has no display either)"),
     )
+
+
+#: The most places up a Location.partOf chain that are tried (a bed, room, ward, wing, site).
+_PART_OF_LEVELS = 8
+
+
+def _part_of(
+    location: Location | None, encounter: Encounter, bundle: BundleIndex, profile: MappingProfile
+) -> tuple[str, str | None] | None:
+    """The service and unit of the first place `location` is part of that a rule of the
+    profile places, up its Location.partOf chain (contained, or in the transaction): HL7's
+    V2-to-FHIR IG puts the bed in Encounter.location and chains the ward to it so. The unit is
+    that place's name: the ward a bed manager knows the patient by, not the bed."""
+    for _ in range(_PART_OF_LEVELS):
+        parent = location.partOf if location else None
+        if parent is None:
+            return None
+        try:
+            location = resolve(parent, Location, encounter, bundle, "Location.partOf")
+        except Refused:  # not a Location, or not valid FHIR: the chain ends here
+            location = None
+        direct, facility = _direct_names(parent, location)
+        name = parent.display or (location.name if location else None)
+        for candidate in [*direct, *_names_of(location), *([name] if name else [])]:
+            located = profile.locate(facility=facility, location=candidate, match_only=True)
+            if located is not None:
+                return located.service, name or located.unit
+    return None
 
 
 def _direct_names(reference: Reference, location: Location | None) -> tuple[list[str], str | None]:
