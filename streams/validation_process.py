@@ -130,6 +130,13 @@ class ValidationProcess(Child):
 
 def checks_for(context: ValidationContext) -> Checks:
     """In a child process where this process may use more than one CPU, else on its loop."""
-    if len(os.sched_getaffinity(0)) > 1:
+    if usable_cpus() > 1:
         return ValidationProcess(context)
     return InLoop(context)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system has one: a container's
+    cpuset), else the machine's."""
+    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1

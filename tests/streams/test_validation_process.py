@@ -107,6 +107,12 @@ def test_a_worker_on_more_than_one_cpu_checks_in_a_child_else_on_its_loop(
     assert isinstance(checks_for(context), ValidationProcess)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert isinstance(checks_for(context), InLoop)
+    # Where the system has no affinity (macOS), the machine's CPUs.
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert isinstance(checks_for(context), InLoop)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert isinstance(checks_for(context), ValidationProcess)
 
 
 def test_an_error_in_the_checks_is_its_event_s_outcome_not_the_batch_s(
