@@ -6,7 +6,7 @@ the reports' HTML and CSV, the stream's event stream); the errors every route sh
 rule each, applied here so no route can forget one:
 
 - 401 and 403 wherever a credential is read (the route then checks a role or a publisher role);
-- 400 wherever FastAPI parses a JSON body (bytes that are not UTF-8 JSON);
+- 400 wherever FastAPI parses a JSON body (a body it could not read at all);
 - 422 wherever there is a parameter or a body to validate (FastAPI's own entry, which names
   `application/json`, is replaced: validation errors are answered as problem details);
 - 404 wherever a path parameter or a `service` query names a catalogue entry or an alert;
@@ -37,8 +37,9 @@ _DESCRIPTIONS = {
     401: "no credential, or one that is not valid (problem details)",
     403: "the caller lacks the role this needs (problem details)",
     404: "no such service or alert (problem details)",
-    400: "the body is not JSON in UTF-8 (problem details)",
-    422: "a parameter or the body is invalid; `errors` names each field (problem details)",
+    400: "the body could not be read (problem details)",
+    422: "a parameter or the body is invalid, or the body is not UTF-8 JSON; `errors` names "
+    "each field (problem details)",
     503: "the read model could not answer; see /readyz (problem details)",
 }
 
