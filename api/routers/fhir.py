@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.exceptions import HTTPException
 
 from flowsight.adapters.fhir import intake, outcome
 from flowsight.adapters.fhir.outcome import FHIR_JSON, Answer, Examined
@@ -77,6 +78,7 @@ _ROUTE: dict[str, Any] = {
         400: _outcome("not JSON, or not the resource type (OperationOutcome)"),
         401: _outcome("no API key or token, or not a valid one (OperationOutcome)"),
         403: _outcome("the caller has no publisher:<ORG> role (OperationOutcome)"),
+        408: _outcome("the body did not arrive within 30 s (OperationOutcome)"),
         413: _outcome("body or Bundle larger than the gateway takes (OperationOutcome)"),
         422: _outcome("refused; one issue per problem, dead-lettered (OperationOutcome)"),
         503: {
@@ -175,6 +177,10 @@ async def _serve(
         body = await read_body(request, intake.FHIR_BODY_MAX_BYTES)
     except BodyTooLarge:
         return _response(intake.too_large())
+    except HTTPException as late:  # 408: not all of it came in time (api/middleware.BodyBounds)
+        if late.status_code != 408:
+            raise
+        return _response(outcome.error(408, "timeout", str(late.detail)))
     xml = intake.is_xml(request.headers.get("content-type"))
     document = intake.resource_of(body, resource_type, xml=xml)
     reading = intake.Reading(
