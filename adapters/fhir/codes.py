@@ -17,7 +17,6 @@ from fhir.resources.R4B.encounter import Encounter
 from flowsight.adapters.fhir.elements import Note
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from flowsight.services import nhs_codes
-from flowsight.services.validation import MISSING_FIELD, Refused
 
 ADMISSION_METHOD_EXTENSION = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
@@ -167,18 +166,22 @@ LEFT_BEFORE_TREATMENT_CODES = {
 }
 
 _DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
+_ADMIT_SOURCE = "Encounter.hospitalization.admitSource"
 _DISCHARGE_STATUS = "Encounter.extension"
 _NONE: Mapping[str, Any] = {}
 
 
 def admission_method(
-    encounter: Encounter, vendor: Mapping[str, AdmissionMethod] = _NONE
+    encounter: Encounter, notes: list[Note], vendor: Mapping[str, AdmissionMethod] = _NONE
 ) -> tuple[AdmissionMethod, str]:
-    """The admission method and the element it was read from; Refused when none tells it.
+    """The admission method and the element it was read from: the UK Core extension, then
+    admitSource, then class; `emergency`, with a note, when none tells it (the patient is in a
+    bed, which is what flow needs; the HL7 v2 gateway does the same for PV1-4).
 
     `vendor` is the sender's mapping profile's admission method codes.
     """
     hospitalization = encounter.hospitalization
+    said: list[CodeableConcept] = []
     # UK Core puts the extension on Encounter.hospitalization; some senders put it on Encounter.
     for extensions, element in (
         ((hospitalization.extension or []) if hospitalization else [], "hospitalization.extension"),
@@ -189,20 +192,27 @@ def admission_method(
                 method = lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES, vendor)
                 if method is not None:
                     return method, f"Encounter.{element}"
-    if hospitalization is not None:
+                said += [extension.valueCodeableConcept] if extension.valueCodeableConcept else []
+    if hospitalization is not None and hospitalization.admitSource is not None:
         method = lookup(hospitalization.admitSource, ADMIT_SOURCE_CODES, vendor)
         if method is not None:
-            return method, "Encounter.hospitalization.admitSource"
+            return method, _ADMIT_SOURCE
+        said.append(hospitalization.admitSource)
     method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
     if method is not None:
         return method, "Encounter.class"
-    raise Refused(
-        MISSING_FIELD,
-        "Encounter.hospitalization.admitSource",
-        "the admission method cannot be told: give the UK Core AdmissionMethod extension, a "
-        "hospitalization.admitSource meaning a transfer, emergency or elective admission, or "
-        "class EMER or HH",
+    # Refusing would leave the bed looking free for the whole stay; the arrival is what counts.
+    unknown = f" for {'; '.join(_said(concept) for concept in said)}" if said else ""
+    notes.append(
+        Note(
+            _ADMIT_SOURCE,
+            f"no admission method{unknown}: taken as emergency; give the UK Core "
+            "AdmissionMethod extension, a hospitalization.admitSource meaning a transfer, "
+            "emergency or elective admission, class EMER or HH, or map the code in the mapping "
+            "profile",
+        )
     )
+    return AdmissionMethod.EMERGENCY, _ADMIT_SOURCE
 
 
 def destination(

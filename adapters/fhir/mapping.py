@@ -137,7 +137,7 @@ def _events(
             "yet; send the Encounter again once it is in-progress",
         )
     if not in_department:
-        events = [_admission(encounter, snapshot)]
+        events = [_admission(encounter, snapshot, reading.notes)]
     else:
         events = attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
@@ -211,11 +211,11 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     return Snapshot(episode_id, common, elements, history, profile)
 
 
-def _admission(encounter: Encounter, snapshot: Snapshot) -> MappedEvent:
+def _admission(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> MappedEvent:
     first = snapshot.stays[0]
     start = encounter.period.start if encounter.period else None
     vendor = snapshot.profile.codes.admission_method if snapshot.profile else {}
-    method, method_element = admission_method(encounter, vendor)
+    method, method_element = admission_method(encounter, notes, vendor)
     fields = {
         "occurred_at": timestamp(start, "Encounter.period.start", "the admission time"),
         "admission_method": method.value,

@@ -14,7 +14,7 @@ from flowsight.adapters.fhir.codes import (
 )
 from flowsight.adapters.hl7.mapping import Mapped, map_message
 from flowsight.services import nhs_codes
-from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
+from tests.adapters.fhir.encounters import bodies, encounter, finished, mapped_of
 from tests.adapters.hl7.test_mapping import LOCATIONS, PID, mapped, msh, pv1
 from tests.adapters.hl7.test_mapping import message as hl7_message
 
@@ -62,11 +62,10 @@ def test_an_admission_method_code_means_the_same_over_hl7_and_fhir(code: str, me
 
 
 @pytest.mark.parametrize("code", ["98", "99", "14", "2E"])
-def test_an_admission_method_code_that_decides_nothing_is_an_hl7_emergency_and_a_fhir_refusal(
+def test_an_admission_method_code_that_decides_nothing_is_an_emergency_with_a_warning_over_both(
     code: str,
 ) -> None:
-    # HL7 takes an arrival whatever PV1-4 says (docs/decisions.md, "Ways in"); FHIR has
-    # admitSource to fall back on and still refuses.
+    # Neither gateway refuses an arrival for its admission method (docs/decisions.md, "Ways in").
     over_hl7 = map_message(
         hl7_message(msh("A01"), EVN, PID, pv1(f3="WARD7", f4=code)),
         organisation="RR8",
@@ -76,17 +75,16 @@ def test_an_admission_method_code_that_decides_nothing_is_an_hl7_emergency_and_a
         "url": ADMISSION_METHOD_EXTENSION,
         "valueCodeableConcept": {"coding": [{"system": ADMISSION_METHOD_ENGLAND, "code": code}]},
     }
-    over_fhir = problem_of(encounter(hospitalization={"extension": [extension]}))
+    over_fhir = mapped_of(encounter(hospitalization={"extension": [extension]}))
 
     assert isinstance(over_hl7, Mapped)
     assert over_hl7.event["admission_method"] == "emergency"
     assert over_hl7.warnings == [
         f"PV1-4: admission type {code!r} is not mapped; taken as 'emergency'"
     ]
-    assert (over_fhir.reason, over_fhir.field) == (
-        "missing_field",
-        "Encounter.hospitalization.admitSource",
-    )
+    assert over_fhir.events[0].event["admission_method"] == "emergency"
+    assert [note.element for note in over_fhir.notes] == ["Encounter.hospitalization.admitSource"]
+    assert f"{ADMISSION_METHOD_ENGLAND}|{code}" in over_fhir.notes[0].message
 
 
 @pytest.mark.parametrize(("code", "destination"), sorted(DISCHARGE_DESTINATIONS.items()))

@@ -177,16 +177,7 @@ def test_the_extension_is_also_read_on_the_encounter_itself() -> None:
     assert admission.element_of("admission_method") == "Encounter.extension"
 
 
-def test_an_admission_method_that_cannot_be_told_names_admit_source() -> None:
-    document = encounter(hospitalization=None)
-
-    problem = problem_of(document)
-
-    assert (problem.reason, problem.field) == (
-        "missing_field",
-        "Encounter.hospitalization.admitSource",
-    )
-    assert "AdmissionMethod extension" in problem.message
+# An admission method that cannot be told: test_unstated_admission_method.py.
 
 
 # -- transfer ----------------------------------------------------------------------------------

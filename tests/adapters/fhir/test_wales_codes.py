@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
+from tests.adapters.fhir.encounters import bodies, encounter, finished, mapped_of
 
 UK_CORE = "https://fhir.hl7.org.uk/CodeSystem/"
 ADMISSION_METHOD_EXTENSION = (
@@ -38,8 +38,13 @@ def test_a_welsh_source_of_admission_from_another_health_board_is_a_transfer_in(
     assert bodies(document)[0]["admission_method"] == "transfer_in"
 
 
-def test_an_unknown_welsh_admission_method_is_still_refused() -> None:
-    assert problem_of(admitted_by("99")).field == "Encounter.hospitalization.admitSource"
+def test_an_unknown_welsh_admission_method_is_an_emergency_with_a_warning_naming_it() -> None:
+    mapped = mapped_of(admitted_by("99"))
+
+    assert mapped.events[0].event["admission_method"] == "emergency"
+    [note] = mapped.notes
+    assert note.element == "Encounter.hospitalization.admitSource"
+    assert f"{UK_CORE}UKCore-AdmissionMethodWales|99" in note.message
 
 
 @pytest.mark.parametrize(
