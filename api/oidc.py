@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -54,6 +55,9 @@ class OidcVerifier:
         self.audience = settings.oidc_audience
         self.roles_claim = settings.oidc_roles_claim
         self._jwks_url = settings.oidc_jwks_url or None
+        # Settings refuse a configured issuer or JWKS address that is not https:// outside local
+        # mode; the address the issuer's own document names is held to the same rule here.
+        self._https_only = not settings.is_local
         self._keys: jwt.PyJWKClient | None = None
         self._failed: tuple[float, str] | None = None  # when discovery last failed, and why
 
@@ -114,11 +118,16 @@ class OidcVerifier:
         if self._failed is not None and now - self._failed[0] < DISCOVERY_RETRY_SECONDS:
             raise TokenRejected(self._failed[1])
         try:
-            return _discover_jwks_url(self.issuer)
+            url = _discover_jwks_url(self.issuer)
         except (httpx.HTTPError, KeyError, ValueError) as error:
             why = f"the issuer's configuration could not be read ({type(error).__name__})"
             self._failed = (now, why)
             raise TokenRejected(why) from None
+        if self._https_only and not (url.startswith("https://") and urlsplit(url).hostname):
+            why = "the issuer's configuration names a jwks_uri that is not an https:// address"
+            self._failed = (now, why)
+            raise TokenRejected(why)
+        return url
 
 
 def _discover_jwks_url(issuer: str) -> str:

@@ -187,3 +187,26 @@ def test_an_issuer_that_cannot_be_read_is_asked_once_a_while_not_once_a_token() 
 
     assert asked == ["/.well-known/openid-configuration"], "one attempt, then its answer kept"
     assert reasons == {"the issuer's configuration could not be read (HTTPStatusError)"}
+
+
+def test_a_jwks_address_the_issuer_names_over_plain_http_is_never_fetched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Keycloak behind a TLS proxy without its frontend URL set advertises http:// addresses: a
+    # key set fetched from one could be anyone's, and every token it "verifies" with them.
+    monkeypatch.setattr(
+        "flowsight.api.oidc._discover_jwks_url", lambda issuer: "http://idp.example/jwks"
+    )
+    fetched: list[str] = []
+    monkeypatch.setattr(jwt, "PyJWKClient", lambda url, **_options: fetched.append(url))
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production",
+        pseudonym_key="0123456789abcdef" * 2,
+        oidc_issuer="https://idp.example",
+    )
+    token = jwt.encode({"sub": "x"}, "s" * 32, algorithm="HS256", headers={"kid": "k"})
+
+    with pytest.raises(TokenRejected, match="https://"):
+        OidcVerifier(settings).principal(token)
+    assert fetched == []
