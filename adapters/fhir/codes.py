@@ -56,6 +56,8 @@ SNOMED_CT = "http://snomed.info/sct"
 HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
 HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+#: v3-ActCode under its STU3 URI, still sent by feeds upgraded from STU3: read as the R4 one.
+HL7_ACT_CODE_STU3 = "http://hl7.org/fhir/v3/ActCode"
 #: Senders may name a contract value directly, with these systems.
 FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
 FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
@@ -95,7 +97,8 @@ ADMIT_SOURCE_CODES = {
     **_in(SOURCE_OF_ADMISSION_WALES, nhs_codes.SOURCES_OF_ADMISSION_WALES),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
-CLASS_CODES = _table(HL7_ACT_CODE, {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE})
+_CLASSES = {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE}
+CLASS_CODES = {**_table(HL7_ACT_CODE, _CLASSES), **_table(HL7_ACT_CODE_STU3, _CLASSES)}
 
 #: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
 DISCHARGE_DESTINATION_CODES = {

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from flowsight.adapters.fhir.codes import SNOMED_CT
 from flowsight.adapters.fhir.intake import FHIR_MAX_DEPTH, resource_of
 from flowsight.adapters.fhir.outcome import Answer
@@ -99,6 +101,21 @@ def test_a_location_period_that_ends_before_it_starts_is_refused_naming_it() -> 
     document = encounter(location=[{"location": WARD_12, "period": backwards}])
 
     assert refusal(document).issues[0].expression == "Encounter.location[0].period.end"
+
+
+# -- codes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "method"), [("HH", "start_of_care"), ("EMER", "emergency")])
+def test_a_class_under_stu3s_act_code_uri_is_read_as_r4s(code: str, method: str) -> None:
+    # Feeds upgraded from STU3 still send v3-ActCode under its STU3 URI.
+    document = encounter(hospitalization=None)
+    document["class"] = {"system": "http://hl7.org/fhir/v3/ActCode", "code": code}
+
+    result = examined(document)
+
+    assert [accepted.event["admission_method"] for accepted in result.events] == [method]
+    assert [issue for issue in result.notes if issue.severity == "warning"] == []
 
 
 # -- the emergency department --------------------------------------------------------------------
