@@ -5,7 +5,8 @@ A location is named by its reference's identifier, a conditional reference
 (`Location?identifier=system|value`), a literal reference (`Location/<id>`, `#contained`, or a
 Bundle entry), the Location's own identifiers and name, or the reference's display. The first of
 those names a profile rule matches gives the service; else a name that is a catalogue service
-id; else the profile's default service, with a warning. Pure: no I/O.
+id; else the profile's default service, with a warning. The unit is the Location's own name when
+the Location was sent with the Encounter, else the reference's display. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -218,9 +219,9 @@ def _place(
     location = resolve(
         reference, Location, encounter, places.bundle, f"Encounter.location[{index}].location"
     )
-    display = reference.display or (location.name if location else None)
+    display = _called(reference, location)
     direct, facility = _direct_names(reference, location)
-    names = [*direct, *_names_of(location), *([display] if display else [])]
+    names = [*direct, *_names_of(location), *filter(None, [reference.display])]
     profile = places.profile
     if profile is not None:
         for name in names:
@@ -279,12 +280,20 @@ def _part_of(
         except Refused:  # not a Location, or not valid FHIR: the chain ends here
             location = None
         direct, facility = _direct_names(parent, location)
-        name = parent.display or (location.name if location else None)
-        for candidate in [*direct, *_names_of(location), *([name] if name else [])]:
+        name = _called(parent, location)
+        for candidate in [*direct, *_names_of(location), *filter(None, [parent.display])]:
             located = profile.locate(facility=facility, location=candidate, match_only=True)
             if located is not None:
                 return located.service, name or located.unit
     return None
+
+
+def _called(reference: Reference, location: Location | None) -> str | None:
+    """What a place is called: the name of the Location itself when it was sent (contained, or
+    in the transaction), else the reference's display. R4's display is narrative "in addition to
+    the resource reference", the referrer's words: it may name another level of the place (the
+    hospital, in microsoft/fhir-server's US Core sample) or an old name."""
+    return (location.name if location else None) or reference.display
 
 
 def _direct_names(reference: Reference, location: Location | None) -> tuple[list[str], str | None]:

@@ -1,0 +1,67 @@
+"""The unit a bed manager reads is the place the Encounter refers to. When that Location is sent
+with the Encounter (contained, or in the same transaction), its own name says what the place is
+called; `reference.display` is "plain text narrative that identifies the resource in addition to
+the resource reference" (FHIR R4, Reference.display), written by the referrer, and may name
+another level of the place (microsoft/fhir-server's US Core Inferno sample names the hospital) or
+an old name. Without the Location, the display is all there is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flowsight.adapters.profile import LocationRule, MappingProfile
+from tests.adapters.fhir.encounters import CORPUS, encounter
+from tests.adapters.fhir.test_real_feeds import RR8_PROFILE, entry, examined, transaction
+
+WARD = {"resourceType": "Location", "id": "w12", "name": "Cardiology Ward 12"}
+
+
+def at(reference: str, display: str | None = "Leeds General Infirmary") -> dict[str, Any]:
+    said = {"reference": reference} | ({"display": display} if display else {})
+    return {"location": said, "status": "active"}
+
+
+def units(document: dict[str, Any], profile: MappingProfile = RR8_PROFILE) -> list[str]:
+    return [accepted.event["unit"] for accepted in examined(document, {"RR8": profile}).events]
+
+
+def test_a_bundled_locations_own_name_is_the_unit_not_the_references_display() -> None:
+    document = transaction(
+        entry(WARD, "Location/w12"), entry(encounter(location=[at("Location/w12")]))
+    )
+
+    assert units(document) == ["Cardiology Ward 12"]
+
+
+def test_a_contained_locations_own_name_is_the_unit_not_the_references_display() -> None:
+    document = encounter(contained=[WARD], location=[at("#w12")])
+
+    assert units(document) == ["Cardiology Ward 12"]
+
+
+def test_without_the_location_or_its_name_the_display_is_the_unit() -> None:
+    unnamed = {"resourceType": "Location", "id": "w12", "identifier": [{"value": "CARDIO-12"}]}
+    on_a_server = encounter(location=[at("Location/CARDIO-12", "Ward 12")])
+    without_name = transaction(
+        entry(unnamed, "Location/w12"), entry(encounter(location=[at("Location/w12", "Ward 12")]))
+    )
+
+    assert units(on_a_server) == units(without_name) == ["Ward 12"]
+
+
+def test_the_us_core_inferno_sample_shows_its_ward_not_the_hospital_its_display_names() -> None:
+    body = (CORPUS / "ms-fhir-server__V3.1.1_USCoreCompliantResources.json").read_bytes()
+    document = json.loads(body.decode("utf-8-sig"))
+    for found in document["entry"]:  # the sample's periods are dates: given a time, as R4 asks
+        if found["resource"]["resourceType"] == "Encounter":
+            found["resource"]["period"] = {"start": "2013-03-11T09:00:00+00:00"}
+    profile = MappingProfile(
+        organisation="RR8", locations=[LocationRule(location="B1-S.F2", service="lth-wards")]
+    )
+
+    found = examined(document, {"RR8": profile}).events
+
+    admissions = [a.event for a in found if a.event["event_type"] == "admission"]
+    assert admissions  # Encounters A, B and C, each at Location/Location<X>
+    assert {admission["unit"] for admission in admissions} == {"South Wing, second floor"}
