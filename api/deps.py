@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode
 
@@ -243,10 +244,16 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
         state: ApiState = request.app.state.flowsight
         principal = await authenticated(state, bearer.credentials if bearer else header_key)
         if not principal.has(role):
-            if role in AUDITED_ROLES:
-                await _audit_refusal(state, request, principal, role)
             raise Problem(
-                403, "Forbidden", f"this needs the {role!r} role", who=principal.audit_name
+                403,
+                "Forbidden",
+                f"this needs the {role!r} role",
+                who=principal.audit_name,
+                record=(
+                    partial(_audit_refusal, state, request, principal, role)
+                    if role in AUDITED_ROLES
+                    else None
+                ),
             )
         return principal
 
@@ -262,8 +269,9 @@ AUDITED_ROLES = frozenset({"caseload", "oncall", "admin"})
 async def _audit_refusal(
     state: ApiState, request: Request, principal: Principal, role: str
 ) -> None:
-    """Write a 403 to the audit log, in a transaction of its own; the caller is refused even
-    when the line cannot be written (nothing is shown to it), and that failure is logged."""
+    """Write a 403 to the audit log, in a transaction of its own, as the refusal is answered
+    (`Problem.record`); the caller is refused even when the line cannot be written (nothing is
+    shown to it), and that failure is logged."""
     try:
         async with state.engine.begin() as connection:
             await audit_read(

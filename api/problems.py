@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,12 +32,23 @@ class Problem(Exception):
     """An error to answer with a problem details document."""
 
     def __init__(
-        self, status: int, title: str, detail: str, *, who: str | None = None, **extra: Any
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        who: str | None = None,
+        record: Callable[[], Awaitable[None]] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
         #: The caller refused (401/403), for the log only: never part of the answer.
         self.who = who
+        #: What to record before answering (a refusal's audit line). Run by the handler, once
+        #: the route's dependencies have ended: a route holds its read-model connection while
+        #: its caller is checked, and a second one taken then waited on a pool its peers held.
+        self.record = record
 
 
 def problem_response(
@@ -119,6 +131,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if error.status in (401, 403):
             # Who was refused what, from where, and why; never the credential presented.
             log_denied(request, error.status, error.who, error.detail)
+        if error.record is not None:
+            await error.record()
         return problem_response(request, error.status, error.title, error.detail, **error.extra)
 
     @app.exception_handler(StarletteHTTPException)

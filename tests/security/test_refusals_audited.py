@@ -3,9 +3,11 @@ a line in the audit log, as a read does: who, what, when, from where, and that i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -88,3 +90,29 @@ def test_an_audited_read_fits_the_audit_log_whatever_its_query(production: TestC
     [line] = audit(production)
     assert isinstance(line["resource"], str)
     assert len(line["resource"]) <= audit_log.c.resource.type.length  # type: ignore[attr-defined]
+
+
+def test_refusals_at_once_are_each_audited_promptly(tmp_path: Path) -> None:
+    # Each route holds a read-model connection while its role is checked: a refusal that took a
+    # second one for its audit line waited on the pool that its own kind held (30 s, then 503s).
+    keys = ",".join([VIEWER_ENTRY, CASELOAD_ENTRY, METRICS_ENTRY, ADMIN_ENTRY, ONCALL_ENTRY])
+    app = build_api(settings(tmp_path, "production", api_keys=keys))
+
+    async def refuse_many() -> tuple[set[int], int]:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+        ):
+            refused = await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        client.get("/v1/delays/patients", headers=bearer(VIEWER_KEY))
+                        for _ in range(40)
+                    )
+                ),
+                10,
+            )
+            lines = await client.get("/v1/audit?what=refused", headers=bearer(ADMIN_KEY))
+        return {answer.status_code for answer in refused}, lines.json()["total"]
+
+    assert asyncio.run(refuse_many()) == ({403}, 40)
