@@ -120,6 +120,7 @@ def test_two_keys_of_one_name_are_refused() -> None:
         new_api_key("x" * 124, ["viewer"])[1],  # longer than the audit log names a caller
         new_api_key("rr8-pas", ["publisher:"])[1],  # publishes for no organisation
     ],
+    ids=["name-too-long", "publisher-without-organisation"],  # each run's keys are new
 )
 def test_a_key_the_audit_log_or_the_gateways_could_not_use_is_refused(entry: str) -> None:
     with pytest.raises(ValueError, match="API key"):
