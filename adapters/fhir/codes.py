@@ -56,8 +56,11 @@ SNOMED_CT = "http://snomed.info/sct"
 HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
 HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-#: v3-ActCode under its STU3 URI, still sent by feeds upgraded from STU3: read as the R4 one.
+#: The same HL7 code systems under their STU3 URIs, still sent by feeds upgraded from STU3: read
+#: as the R4 ones (STU3's codes are R4's, R4 adding only alt-home to the dispositions).
 HL7_ACT_CODE_STU3 = "http://hl7.org/fhir/v3/ActCode"
+HL7_ADMIT_SOURCE_STU3 = "http://hl7.org/fhir/admit-source"
+HL7_DISCHARGE_DISPOSITION_STU3 = "http://hl7.org/fhir/discharge-disposition"
 #: Senders may name a contract value directly, with these systems.
 FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
 FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
@@ -84,15 +87,14 @@ ADMISSION_METHOD_CODES = {
     **_in(ADMISSION_METHOD_WALES, nhs_codes.ADMISSION_METHODS_WALES),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
+_ADMIT_SOURCES = {
+    "hosp-trans nursing psych rehab": _A.TRANSFER_IN,
+    "emd gp": _A.EMERGENCY,
+    "outp mp": _A.ELECTIVE,
+}
 ADMIT_SOURCE_CODES = {
-    **_table(
-        HL7_ADMIT_SOURCE,
-        {
-            "hosp-trans nursing psych rehab": _A.TRANSFER_IN,
-            "emd gp": _A.EMERGENCY,
-            "outp mp": _A.ELECTIVE,
-        },
-    ),
+    **_table(HL7_ADMIT_SOURCE, _ADMIT_SOURCES),
+    **_table(HL7_ADMIT_SOURCE_STU3, _ADMIT_SOURCES),
     **_in(SOURCE_OF_ADMISSION_ENGLAND, nhs_codes.SOURCES_OF_ADMISSION),
     **_in(SOURCE_OF_ADMISSION_WALES, nhs_codes.SOURCES_OF_ADMISSION_WALES),
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
@@ -100,24 +102,23 @@ ADMIT_SOURCE_CODES = {
 _CLASSES = {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE}
 CLASS_CODES = {**_table(HL7_ACT_CODE, _CLASSES), **_table(HL7_ACT_CODE_STU3, _CLASSES)}
 
+_DISPOSITIONS = {
+    "home": _D.USUAL_RESIDENCE,
+    "other-hcf psy": _D.OTHER_HOSPITAL,
+    "hosp": _D.HOSPICE,
+    "long snf": _D.CARE_HOME_NURSING,
+    "rehab": _D.SHORT_TERM_BED,
+    "exp": _D.DIED,
+    "alt-home aadvice oth": _D.OTHER,
+}
 #: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
 DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_UK_CORE_STU, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_NHS_DD, nhs_codes.DISCHARGE_DESTINATIONS),
     **_in(DISCHARGE_DESTINATION_WALES, nhs_codes.DISCHARGE_DESTINATIONS_WALES),
-    **_table(
-        HL7_DISCHARGE_DISPOSITION,
-        {
-            "home": _D.USUAL_RESIDENCE,
-            "other-hcf psy": _D.OTHER_HOSPITAL,
-            "hosp": _D.HOSPICE,
-            "long snf": _D.CARE_HOME_NURSING,
-            "rehab": _D.SHORT_TERM_BED,
-            "exp": _D.DIED,
-            "alt-home aadvice oth": _D.OTHER,
-        },
-    ),
+    **_table(HL7_DISCHARGE_DISPOSITION, _DISPOSITIONS),
+    **_table(HL7_DISCHARGE_DISPOSITION_STU3, _DISPOSITIONS),
     # SNOMED CT's discharge procedures, as the Emergency Care Data Set's destinations and the
     # HL7 FHIR examples ("Discharge to home" on a finished inpatient Encounter) send them.
     **_table(
@@ -152,6 +153,7 @@ ATTENDANCE_OUTCOME_CODES = {
         },
     ),
     **_table(HL7_DISCHARGE_DISPOSITION, {"aadvice": _O.LEFT}),
+    **_table(HL7_DISCHARGE_DISPOSITION_STU3, {"aadvice": _O.LEFT}),
 }
 
 #: The UK Core (ECDS) EMERGENCY CARE DISCHARGE STATUS on an emergency department's Encounter:

@@ -118,6 +118,32 @@ def test_a_class_under_stu3s_act_code_uri_is_read_as_r4s(code: str, method: str)
     assert [issue for issue in result.notes if issue.severity == "warning"] == []
 
 
+@pytest.mark.parametrize(("code", "method"), [("hosp-trans", "transfer_in"), ("outp", "elective")])
+def test_an_admit_source_under_its_stu3_uri_is_read_as_under_r4s(code: str, method: str) -> None:
+    document = encounter()
+    document["hospitalization"] = {
+        "admitSource": {"coding": [{"system": "http://hl7.org/fhir/admit-source", "code": code}]}
+    }
+
+    result = examined(document)
+
+    assert [accepted.event["admission_method"] for accepted in result.events] == [method]
+    assert [issue for issue in result.notes if issue.severity == "warning"] == []
+
+
+@pytest.mark.parametrize(("code", "destination"), [("exp", "died"), ("home", "usual_residence")])
+def test_a_discharge_disposition_under_its_stu3_uri_is_read_as_under_r4s(
+    code: str, destination: str
+) -> None:
+    system = "http://hl7.org/fhir/discharge-disposition"
+    document = finished({"coding": [{"system": system, "code": code}]})
+
+    result = examined(document)
+
+    assert result.events[-1].event["destination"] == destination
+    assert [issue for issue in result.notes if issue.severity == "warning"] == []
+
+
 # -- the emergency department --------------------------------------------------------------------
 
 
