@@ -248,9 +248,10 @@ async def test_a_well_behaved_sender_is_served_through_1000_hostile_connections(
 
     # The well-behaved sender: every message AA, within its normal latency.
     assert pas.codes == Counter({"AA": pas.sent})
-    # The slack is for the machine, not the listener: the suite's parallel processes share its
-    # CPUs; a listener held up by hostile connections stalls for seconds, not tenths.
-    bound = 5 * p99(baseline) + 0.150
+    # The slack is for the machine, not the listener: the suite's parallel processes (workers
+    # with their child processes among them) share its CPUs, and took a p99 of 12 ms to 228 ms
+    # on CI; a listener held up by hostile connections stalls for seconds, not tenths.
+    bound = 5 * p99(baseline) + 0.500
     # (The longest event-loop stall is shown, not bounded: on a shared machine it measures the
     # scheduler too; tests/adapters/hl7/test_parse_limits.py bounds each message's work.)
     assert p99(under_load) <= bound, (p99(baseline), p99(under_load), len(under_load), stalled)
