@@ -12,7 +12,7 @@ why the message changes nothing. Nothing does I/O.
 | A17 swap patients (`swap`) | per PID/PV1 pair, what an A02 of that patient gives | as A02 |
 | A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED; by rule where rules place the ED) + admission; none while PV1-3 is still the ED (the A02 out of it admits) | as above |
-| A07 inpatient → outpatient/ED | discharge from the prior location's service, destination `other` | `<visit>:discharge:<EVN-6>` |
+| A07 inpatient → outpatient/ED | discharge from the prior location's service (PV1-6; without it PV1-3's, where the patient still is; none at the ED), destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
 | A12 without EVN-6, with PV1-6, neither place at the ED | the move back, PV1-6 → PV1-3, as an A02 (warning) | as A02 |
 
@@ -254,14 +254,25 @@ def _departed_admitted(
     return [departure | {"episode_id": prior_visit}]
 
 
-def _to_outpatient(reading: Reading, visit: str) -> list[Fields]:
+def _to_outpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:
     """A07: an inpatient becomes an outpatient or ED patient: the stay in PV1-6's service ends.
 
     The ED attendance an A06 closed is not reopened (the contract cannot reopen it); the stay
-    ends with destination `other`, so no bed stays held.
+    ends with destination `other`, so no bed stays held. Without PV1-6 (optional in HL7 v2.5,
+    which names a prior location only when it differs, 3.3.6) the patient did not move: the
+    stay ends in PV1-3's service, with a warning. A PV1-3 the profile gives the ED then ends
+    nothing: an A06 there admitted no one (the A02 out of the ED admits).
     """
     moment = own_time(reading.message, EVENT_TIME)
-    before = reading.place(6, required=True)
+    if text(reading.message, "PV1", 6):
+        before = reading.place(6, required=True)
+    else:
+        before = reading.place(3, required=True)
+        if reading.at_front_door(before, PatientClass.INPATIENT):
+            return NoChange("an A07 in the ED: no ward stay to end", "same_place")
+        reading.warnings.append(
+            "PV1-6: no prior location; the inpatient stay ends at PV1-3 (the patient did not move)"
+        )
     return [
         {
             "event_type": "discharge",
