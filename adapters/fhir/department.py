@@ -95,5 +95,5 @@ def admission_from_department(snapshot: Snapshot) -> MappedEvent:
         fields,
         occurred_at=element,
         admission_method=location_element(ward.index - 1),
-        unit=f"Encounter.location[{ward.index}].location.display",
+        unit=ward.unit_element,
     )

@@ -30,7 +30,7 @@ from flowsight.adapters.fhir.elements import (
     location_element,
     referenced_id,
 )
-from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve
+from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve, whereabouts
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_SERVICE, Refused
 
@@ -65,6 +65,7 @@ class Stay:
     ordinal: int  # among the locations the patient has been at: what names a transfer
     service: str
     unit: str | None
+    unit_element: str  # where the unit's name was read: a Location's name, or a display
     start: datetime | None
     left: bool = False  # status completed: the patient is no longer there
 
@@ -86,13 +87,13 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
     for level in _places(encounter):
         for index, entry in level:
             in_order(entry.period, f"Encounter.location[{index}].period")
-        index, entry, (service, unit) = _place_levels(level, encounter, places, notes)
+        index, entry, (service, unit, unit_element) = _place_levels(level, encounter, places, notes)
         start = entry.period.start if entry.period else None
         # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
         # a FHIR string should not hold, is the contract's to refuse, naming the display.
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
         left = entry.status == "completed"
-        found.append(Stay(index, len(found), service, unit, start, left))
+        found.append(Stay(index, len(found), service, unit, unit_element, start, left))
     if not found:
         raise Refused(
             MISSING_FIELD,
@@ -135,6 +136,10 @@ def _same_moment(first: EncounterLocation, entry: EncounterLocation) -> bool:
     return first.status == entry.status and when(first) == when(entry)
 
 
+#: Where a location was placed: its service, its unit (if named) and the element that named it.
+_Placed = tuple[str, str | None, str]
+
+
 #: The levels that name a ward, the unit a bed manager knows a patient by, tried first:
 #: location-physical-type's ward, and the point of care (HL7 v2 PL.1, a nursing unit) of the
 #: V2-to-FHIR IG.
@@ -146,7 +151,7 @@ def _place_levels(
     encounter: Encounter,
     places: Places,
     notes: list[Note],
-) -> tuple[int, EncounterLocation, tuple[str, str | None]]:
+) -> tuple[int, EncounterLocation, _Placed]:
     """The entry that places a place given at several levels, and its service and unit: the
     first level, ward levels first, that a profile rule or a catalogue service id places; else
     the first of them, placed as any location is (by default, with a warning, or refused)."""
@@ -214,12 +219,12 @@ def _instant(value: object) -> TypeGuard[datetime]:
 
 def _place(
     reference: Reference, index: int, encounter: Encounter, places: Places, notes: list[Note]
-) -> tuple[str, str | None]:
+) -> _Placed:
     element = location_element(index)
-    location = resolve(
-        reference, Location, encounter, places.bundle, f"Encounter.location[{index}].location"
-    )
-    display = _called(reference, location)
+    said_at = f"Encounter.location[{index}].location"
+    location = resolve(reference, Location, encounter, places.bundle, said_at)
+    where = whereabouts(reference, encounter, places.bundle)
+    display, named_at = _called(reference, location, said_at, where)
     direct, facility = _direct_names(reference, location)
     names = [*direct, *_names_of(location), *filter(None, [reference.display])]
     profile = places.profile
@@ -227,13 +232,13 @@ def _place(
         for name in names:
             located = profile.locate(facility=facility, location=name, match_only=True)
             if located is not None:
-                return located.service, display or located.unit
-        within = _part_of(location, encounter, places.bundle, profile)
+                return located.service, display or located.unit, named_at
+        within = _part_of(location, where, encounter, places.bundle, profile)
         if within is not None:
             return within
     for name in direct:
         if name in places.services:
-            return name, display
+            return name, display, named_at
     said = ", ".join(repr(name) for name in names) or "no name"
     unmatched = (
         f"Encounter.location[{index}] ({said}) matches no location rule of "
@@ -242,7 +247,7 @@ def _place(
     if profile is not None and profile.default_service is not None:
         message = f"{unmatched}; placed in the default service {profile.default_service!r}"
         notes.append(Note(element, message))
-        return profile.default_service, display
+        return profile.default_service, display, named_at
     if profile is not None:
         raise Refused(
             UNKNOWN_SERVICE,
@@ -250,7 +255,11 @@ def _place(
             f"{unmatched} and names no catalogue service; add a rule (or a default_service)",
         )
     if direct:
-        return direct[0], display  # validation refuses it, naming this element, if unknown
+        return (
+            direct[0],
+            display,
+            named_at,
+        )  # validation refuses it, naming this element, if unknown
     raise Refused(
         MISSING_FIELD,
         element,
@@ -265,12 +274,17 @@ _PART_OF_LEVELS = 8
 
 
 def _part_of(
-    location: Location | None, encounter: Encounter, bundle: BundleIndex, profile: MappingProfile
-) -> tuple[str, str | None] | None:
+    location: Location | None,
+    where: str,
+    encounter: Encounter,
+    bundle: BundleIndex,
+    profile: MappingProfile,
+) -> _Placed | None:
     """The service and unit of the first place `location` is part of that a rule of the
     profile places, up its Location.partOf chain (contained, or in the transaction): HL7's
     V2-to-FHIR IG puts the bed in Encounter.location and chains the ward to it so. The unit is
-    that place's name: the ward a bed manager knows the patient by, not the bed."""
+    that place's name: the ward a bed manager knows the patient by, not the bed. `where` is the
+    element of `location` (contained, or a Bundle entry)."""
     for _ in range(_PART_OF_LEVELS):
         parent = location.partOf if location else None
         if parent is None:
@@ -280,20 +294,27 @@ def _part_of(
         except Refused:  # not a Location, or not valid FHIR: the chain ends here
             location = None
         direct, facility = _direct_names(parent, location)
-        name = _called(parent, location)
+        said_at, where = f"{where}.partOf", whereabouts(parent, encounter, bundle)
+        name, named_at = _called(parent, location, said_at, where)
         for candidate in [*direct, *_names_of(location), *filter(None, [parent.display])]:
             located = profile.locate(facility=facility, location=candidate, match_only=True)
             if located is not None:
-                return located.service, name or located.unit
+                return located.service, name or located.unit, named_at
     return None
 
 
-def _called(reference: Reference, location: Location | None) -> str | None:
-    """What a place is called: the name of the Location itself when it was sent (contained, or
-    in the transaction), else the reference's display. R4's display is narrative "in addition to
-    the resource reference", the referrer's words: it may name another level of the place (the
-    hospital, in microsoft/fhir-server's US Core sample) or an old name."""
-    return (location.name if location else None) or reference.display
+def _called(
+    reference: Reference, location: Location | None, said_at: str, where: str
+) -> tuple[str | None, str]:
+    """What a place is called, and the element that says so: the name of the Location itself
+    when it was sent (contained, or in the transaction, at `where`), else the display of the
+    reference at `said_at`. R4's display is narrative "in addition to the resource reference",
+    the referrer's words: it may name another level of the place (the hospital, in
+    microsoft/fhir-server's US Core sample) or an old name. A refusal of the unit names the
+    element the name came from, so the sender mends the Location, not a display it never sent."""
+    if location is not None and location.name and where:
+        return location.name, f"{where}.name"
+    return reference.display, f"{said_at}.display"
 
 
 def _direct_names(reference: Reference, location: Location | None) -> tuple[list[str], str | None]:

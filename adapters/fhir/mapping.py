@@ -161,7 +161,7 @@ def _events(
                 occurred_at=start_element,
                 from_service=location_element(previous.index),
                 to_service=location_element(stay.index),
-                to_unit=f"Encounter.location[{stay.index}].location.display",
+                to_unit=stay.unit_element,
             )
         )
     if status == "finished":
@@ -228,7 +228,7 @@ def _admission(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> M
         fields,
         occurred_at="Encounter.period.start",
         admission_method=method_element,
-        unit=f"Encounter.location[{first.index}].location.display",
+        unit=first.unit_element,
     )
 
 

@@ -87,8 +87,10 @@ def error(status: int, code: str, diagnostics: str, expression: str | None = Non
 
 
 def refused(raw: bytes, rejected: Rejected, prefix: str) -> Answer:
-    """A 422 for one refused resource: its issue points at the element below `prefix`."""
-    expression = prefix + rejected.field.removeprefix("Encounter")
+    """A 422 for one refused resource: its issue points at the element below `prefix`, or at
+    another entry of the transaction (a Location whose name was the unit) named whole."""
+    field = rejected.field
+    expression = field if field.startswith("Bundle.") else prefix + field.removeprefix("Encounter")
     issue_type = ISSUE_TYPES.get(rejected.reason, "value")
     issue = Issue("error", issue_type, rejected.message, expression, rejected.reason)
     return Answer(422, [issue], [(raw, rejected)])

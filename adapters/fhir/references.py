@@ -113,6 +113,22 @@ def resolve(
         ) from None
 
 
+def whereabouts(reference: Reference | None, encounter: Encounter, bundle: BundleIndex) -> str:
+    """The element of the resource `reference` points at, as an answer names it: the Encounter's
+    `Encounter.contained[i]`, or the transaction's `Bundle.entry[n].resource` (outside the
+    Encounter: a refusal names it whole). Empty when it is neither."""
+    target = reference.reference if reference else None
+    if not target:
+        return ""
+    if target.startswith("#"):
+        for index, contained in enumerate(encounter.contained or []):
+            if contained.id == target[1:]:
+                return f"Encounter.contained[{index}]"
+        return ""
+    found = bundle.find(target)
+    return f"Bundle.entry[{found[0]}].resource" if found else ""
+
+
 def shown(target: str, kind: str) -> str:
     """A reference as a message may quote it. A Patient's id or search may be the NHS number
     (the PDS FHIR API's ids are), and an answer or a dead letter's header must not carry one:

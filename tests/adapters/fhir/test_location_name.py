@@ -12,7 +12,13 @@ from typing import Any
 
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from tests.adapters.fhir.encounters import CORPUS, encounter
-from tests.adapters.fhir.test_real_feeds import RR8_PROFILE, entry, examined, transaction
+from tests.adapters.fhir.test_real_feeds import (
+    RR8_PROFILE,
+    entry,
+    examined,
+    refusal,
+    transaction,
+)
 
 WARD = {"resourceType": "Location", "id": "w12", "name": "Cardiology Ward 12"}
 
@@ -65,3 +71,44 @@ def test_the_us_core_inferno_sample_shows_its_ward_not_the_hospital_its_display_
     admissions = [a.event for a in found if a.event["event_type"] == "admission"]
     assert admissions  # Encounters A, B and C, each at Location/Location<X>
     assert {admission["unit"] for admission in admissions} == {"South Wing, second floor"}
+
+
+# -- a unit refused names the element its name was read from ----------------------------------
+
+#: A ward name with a control character (BEL), which a one-line unit takes none of.
+MISNAMED = {"resourceType": "Location", "id": "w12", "name": "Cardiology\u0007Ward 12"}
+
+
+def refused_at(document: dict[str, Any]) -> tuple[str | None, str | None]:
+    [issue, *_] = refusal(document, {"RR8": RR8_PROFILE}).issues
+    return issue.reason, issue.expression
+
+
+def test_a_contained_locations_name_refused_is_named_not_the_display() -> None:
+    document = encounter(contained=[MISNAMED], location=[at("#w12")])
+
+    assert refused_at(document) == ("invalid_field", "Encounter.contained[0].name")
+
+
+def test_a_bundled_locations_name_refused_names_its_entry_not_the_encounters_display() -> None:
+    document = transaction(
+        entry(MISNAMED, "Location/w12"), entry(encounter(location=[at("Location/w12")]))
+    )
+
+    assert refused_at(document) == ("invalid_field", "Bundle.entry[0].resource.name")
+
+
+def test_a_ward_named_up_the_part_of_chain_refused_names_the_wards_entry() -> None:
+    ward = MISNAMED | {"id": "ward", "identifier": [{"value": "CARDIO-12"}]}
+    bed = {"resourceType": "Location", "id": "bed-2", "partOf": {"reference": "Location/ward"}}
+    document = transaction(
+        entry(ward), entry(bed), entry(encounter(location=[at("Location/bed-2", None)]))
+    )
+
+    assert refused_at(document) == ("invalid_field", "Bundle.entry[0].resource.name")
+
+
+def test_a_display_refused_is_still_named_as_the_display() -> None:
+    document = encounter(location=[at("Location/CARDIO-12", "Ward\u000712")])
+
+    assert refused_at(document) == ("invalid_field", "Encounter.location[0].location.display")
