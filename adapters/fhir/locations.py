@@ -37,6 +37,10 @@ from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_
 #: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
 NOT_YET = frozenset({"planned", "reserved"})
 
+#: The extension HL7's V2-to-FHIR IG puts on the Encounter.location entries of PV1-11 (temporary
+#: location: theatre, X-ray) and PV1-43 (prior temporary location), valued `temporary`.
+LOCATION_CLASSIFICATION = "http://hl7.org/fhir/StructureDefinition/subject-locationClassification"
+
 
 #: A line break or tab, with the spaces around it: a FHIR string may break lines, a unit's name
 #: in the contract is one line.
@@ -98,20 +102,21 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         raise Refused(
             MISSING_FIELD,
             "Encounter.location",
-            "Encounter.location needs at least one location that is not planned or reserved, "
-            "identified by a flowsight service id or a rule of the sender's mapping profile",
+            "Encounter.location needs at least one location that is not planned, reserved or "
+            "temporary, identified by a flowsight service id or a rule of the sender's mapping "
+            "profile",
         )
     return _in_time_order(found, encounter.period)
 
 
 def _places(encounter: Encounter) -> list[list[tuple[int, EncounterLocation]]]:
-    """The entries of `Encounter.location` a place at a time, planned and reserved ones left
-    out. Entries that follow one another with the same status and period, each with a
+    """The entries of `Encounter.location` a place at a time, planned, reserved and temporary
+    ones left out. Entries that follow one another with the same status and period, each with a
     physicalType none of the others has, are the levels of one place (HL7's V2-to-FHIR IG gives
     PV1-3's point of care, room and bed so): one stay, not moves from one level to the next."""
     grouped: list[list[tuple[int, EncounterLocation]]] = []
     for index, entry in enumerate(encounter.location or []):
-        if entry.status in NOT_YET:
+        if entry.status in NOT_YET or temporary(entry):
             continue
         level = _level(entry)
         if grouped and level is not None and _same_moment(grouped[-1][0][1], entry):
@@ -121,6 +126,19 @@ def _places(encounter: Encounter) -> list[list[tuple[int, EncounterLocation]]]:
                 continue
         grouped.append([(index, entry)])
     return grouped
+
+
+def temporary(entry: EncounterLocation) -> bool:
+    """Whether an entry is where the patient is for a while away from the assigned bed (HL7 v2
+    PV1-11: "a location other than the assigned location required for a temporary period of
+    time (e.g., OR, operating theatre, etc.)"), as the V2-to-FHIR IG marks it, active or
+    completed: not a move. The patient keeps the bed, as the HL7 gateway reads PV1-3 alone."""
+    for extension in entry.extension or []:
+        if extension.url != LOCATION_CLASSIFICATION or extension.valueCodeableConcept is None:
+            continue
+        if any(c.code == "temporary" for c in extension.valueCodeableConcept.coding or []):
+            return True
+    return False
 
 
 def _level(entry: EncounterLocation) -> str | None:

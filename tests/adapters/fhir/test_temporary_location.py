@@ -1,0 +1,64 @@
+"""A temporary location is not a move. HL7's V2-to-FHIR IG maps PV1-11 (temporary location: "a
+location other than the assigned location required for a temporary period of time (e.g., OR,
+operating theatre, etc.)") to an Encounter.location entry, status active, with the extension
+subject-locationClassification valued `temporary`, and PV1-43 (prior temporary location) the
+same, completed (mappings/segments, PV1[Encounter]). The patient keeps the assigned bed: read
+as a stay, a trip to theatre was a transfer out of the ward, and the bed looked free."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
+
+CLASSIFICATION = "http://hl7.org/fhir/StructureDefinition/subject-locationClassification"
+WARD = {
+    "location": {"identifier": {"value": "lth-wards"}, "display": "Ward 12"},
+    "status": "active",
+    "period": {"start": "2025-03-10T09:40:00+00:00"},
+}
+
+
+def temporary(
+    display: str, status: str = "active", start: str = "2025-03-11T10:00:00+00:00"
+) -> dict[str, Any]:
+    """An entry as the IG writes PV1-11 (active) or PV1-43 (completed). The IG gives the system
+    as " http://hl7.org/fhir/ValueSet/subject-location", a space and all: only the code counts."""
+    coding = {"system": " http://hl7.org/fhir/ValueSet/subject-location", "code": "temporary"}
+    kind = {"coding": [coding]}
+    return {
+        "extension": [{"url": CLASSIFICATION, "valueCodeableConcept": kind}],
+        "location": {"identifier": {"value": "lth-community-beds"}, "display": display},
+        "status": status,
+        "period": {"start": start},
+    }
+
+
+def kinds(document: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    return [(e["event_type"], e["service"], e.get("unit")) for e in bodies(document)]
+
+
+def test_a_patient_in_theatre_keeps_the_ward_bed() -> None:
+    document = encounter(location=[WARD, temporary("Theatre 3")])
+
+    assert kinds(document) == [("admission", "lth-wards", "Ward 12")]
+
+
+def test_a_prior_temporary_location_is_no_transfer_either() -> None:
+    document = encounter(location=[temporary("X-ray", "completed"), WARD])
+
+    assert kinds(document) == [("admission", "lth-wards", "Ward 12")]
+
+
+def test_the_patient_is_discharged_from_the_ward_not_the_temporary_location() -> None:
+    document = finished(location=[WARD, temporary("Theatre 3")])
+
+    discharge = bodies(document)[-1]
+    assert (discharge["event_type"], discharge["service"]) == ("discharge", "lth-wards")
+
+
+def test_an_encounter_only_at_a_temporary_location_is_refused_naming_its_locations() -> None:
+    rejected = problem_of(encounter(location=[temporary("Theatre 3")]))
+
+    assert (rejected.reason, rejected.field) == ("missing_field", "Encounter.location")
+    assert "temporary" in rejected.message
