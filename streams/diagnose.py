@@ -19,8 +19,9 @@ from typing import Any
 
 #: The first line of the state as the worker logs it (`flowsight/worker.py`).
 CONSUMER_HEADING = "consumer, on SIGUSR1:"
-#: The code names of faust's batching generators, whose buffer holds events taken but not done.
-_BATCHING = {"take", "take_events"}
+#: The code names of the batching generators (the agents' own, `streams/batches.py`, and
+#: faust's), each with its stream's local name: their buffer holds events taken but not done.
+_BATCHING = {"_gathered": "stream", "take": "self", "take_events": "self"}
 
 
 def consumer_state(app: Any) -> str:
@@ -82,12 +83,12 @@ def _highwater(consumer: Any, tp: Any) -> int | None:
 
 
 def _batches() -> dict[int, int]:
-    """Per stream (by id), the events in the batch faust's `take` is filling: faust keeps it in
-    the generator's frame, reached only through the collector's list of objects."""
+    """Per stream (by id), the events in the batch being filled: kept in the generator's frame,
+    reached only through the collector's list of objects."""
     found: dict[int, int] = {}
     for thing in gc.get_objects():
         if isinstance(thing, types.AsyncGeneratorType) and thing.ag_code.co_name in _BATCHING:
-            frame = thing.ag_frame
-            if frame is not None and "self" in frame.f_locals:
-                found[id(frame.f_locals["self"])] = len(frame.f_locals.get("buffer", ()))
+            frame, name = thing.ag_frame, _BATCHING[thing.ag_code.co_name]
+            if frame is not None and name in frame.f_locals:
+                found[id(frame.f_locals[name])] = len(frame.f_locals.get("buffer", ()))
     return found

@@ -28,6 +28,7 @@ from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.settings import Settings
 from flowsight.streams.agents.validator import BATCH_SECONDS, BATCH_SIZE
 from flowsight.streams.app import COMMIT_SECONDS
+from flowsight.streams.batches import batches
 from flowsight.streams.monitor import QuietMonitor
 from flowsight.streams.transport import inline_transport, raw_topic
 
@@ -52,7 +53,7 @@ def floor_app(settings: Settings, organisations: list[str], records: int, result
 
     async def read(stream: Any) -> Any:
         seen, first, written = 0, (0, 0.0, 0.0), False
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+        async for batch in batches(stream, BATCH_SIZE, BATCH_SECONDS):
             seen += len(batch)
             if not first[0]:  # timed from the end of the first batch
                 first = (seen, time.perf_counter(), time.process_time())

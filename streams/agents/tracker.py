@@ -18,6 +18,7 @@ from flowsight.services.journey import Event, JourneyState, ServiceMap
 from flowsight.settings import Settings
 from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.agents.outlet import Outlet, delivered
+from flowsight.streams.batches import batches
 from flowsight.streams.dead_letters import DeadLetters
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -59,9 +60,7 @@ def tracker(
     async def track(stream: StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each patient's journey and each service's capacity; write changes in batches."""
         asked = time.monotonic()  # when the tracker last asked for a batch
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_batch_seconds
-        ):
+        async for batch in batches(stream, settings.sink_batch_size, settings.sink_batch_seconds):
             backlog.batch("tracker", batch, settings.sink_batch_size)
             read, documents = await _decoded(batch, dead_letters, metrics)
             capacity_keys = _capacity_keys(read, documents)

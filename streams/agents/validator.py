@@ -16,6 +16,7 @@ from flowsight.adapters.kafka.producer import CORRELATION_HEADER, Record
 from flowsight.services.validation import UNPROCESSABLE, Rejected
 from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.agents.outlet import RESEND_SECONDS, Outlet, Send, Sent, delivered
+from flowsight.streams.batches import batches
 from flowsight.streams.dead_letters import (
     DeadLetters,
     correlation_id_of,
@@ -67,9 +68,7 @@ def validator(
         except OSError:
             log.warning("the validator's process could not start; its first batch starts it")
         try:
-            async for batch in stream.take_events(  # type: ignore[attr-defined]
-                BATCH_SIZE, within=BATCH_SECONDS
-            ):
+            async for batch in batches(stream, BATCH_SIZE, BATCH_SECONDS):
                 backlog.batch("validator", batch, BATCH_SIZE)
                 while True:
                     counts: Counter[tuple[str, str]] = Counter()
