@@ -313,7 +313,10 @@ class Reading:
             if kind in kinds or {authority.upper(), universal.upper()} & authorities:
                 nhs_numbers.append(("PID-3", identifier))
             elif local is None:
+                # The issuer: CX.4, else the sending facility (MSH-4), else the sending
+                # application (MSH-3, required), as feeds that name neither send an MRN alone.
                 system = authority or read_id(self.message, "MSH", 4)
+                system = system or read_id(self.message, "MSH", 3)
                 if system:
                     local = {"local_id": identifier, "id_system": system}
         if rules.read_pid2 and read_id(self.message, "PID", 2):

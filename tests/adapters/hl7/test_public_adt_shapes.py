@@ -54,3 +54,32 @@ def test_an_a07_with_neither_location_is_refused_naming_pv1_3() -> None:
     (refused,) = checked((msh("A07"), "EVN|A07|20261123110000", PID, pv1(f2="O")))
     assert refused.ack == "AE" and refused.refusal is not None
     assert (refused.refusal.reason, refused.refusal.field) == ("hl7_missing_field", "PV1-3")
+
+
+# 2. A local id whose issuer only MSH-3 names
+
+
+def test_a_local_id_without_cx4_or_msh4_is_the_sending_applications() -> None:
+    # LinuxForHealth/hl7v2-fhir-converter's ADT^A03 test messages: PID-3 `1234^^^^MR` and no
+    # MSH-4. The old code refused every message AE at PID-3.4: the patient never on the board.
+    (discharged,) = checked(
+        (
+            "MSH|^~\\&|TestSystem||TestTransformationAgent||20150502090000||ADT^A03|controlID|P|2.6",
+            "EVN|A01|20150502090000|",
+            "PID|||1234^^^^MR",
+            "PV1||I||||||||SUR||||||||S|VisitNumber^^^ACME|A||||||||||||||||||||||||"
+            "20150502090000|",
+        ),
+    )
+    assert discharged.ack == "AA", discharged.refusal
+    (event,) = discharged.events
+    assert event["event_type"] == "discharge"
+    assert event["patient"] == {"local_id": "1234", "id_system": "TestSystem"}
+    assert event["episode_id"] == "VisitNumber"
+
+
+def test_msh4_still_names_the_issuer_before_msh3() -> None:
+    (admitted,) = checked(
+        (msh("A01"), "EVN|A01|20261123090000", "PID|1||RR8123456^^^^MR", pv1(f3="LGI^WARD7")),
+    )
+    assert admitted.events[0]["patient"] == {"local_id": "RR8123456", "id_system": "RR8"}
