@@ -29,6 +29,7 @@ from flowsight.adapters.fhir.outcome import (
     error,
     refused,
     refused_all,
+    within,
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex
 from flowsight.adapters.fhir.strict import each_key_once, unreadable
@@ -315,7 +316,7 @@ def _examine(
             "warning",
             "informational",
             note.message,
-            prefix + note.element.removeprefix("Encounter"),
+            within(prefix, note.element),
         )
         for note in mapped.notes
     ]

@@ -183,7 +183,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
             "Encounter.serviceProvider.identifier (the ODS code) is required when the API "
             "key publishes for several organisations",
         )
-    identity, patient_element = patient(encounter, reading.bundle)
+    identity, patient_element = patient(encounter, reading.bundle, reading.notes)
     common = {
         "schema_version": SCHEMA_VERSION,
         "source": f"{provider}/{SOURCE_SYSTEM}",

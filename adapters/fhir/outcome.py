@@ -89,11 +89,16 @@ def error(status: int, code: str, diagnostics: str, expression: str | None = Non
 def refused(raw: bytes, rejected: Rejected, prefix: str) -> Answer:
     """A 422 for one refused resource: its issue points at the element below `prefix`, or at
     another entry of the transaction (a Location whose name was the unit) named whole."""
-    field = rejected.field
-    expression = field if field.startswith("Bundle.") else prefix + field.removeprefix("Encounter")
+    expression = within(prefix, rejected.field)
     issue_type = ISSUE_TYPES.get(rejected.reason, "value")
     issue = Issue("error", issue_type, rejected.message, expression, rejected.reason)
     return Answer(422, [issue], [(raw, rejected)])
+
+
+def within(prefix: str, element: str) -> str:
+    """An Encounter's `element` as the request names it, the Encounter being at `prefix`; an
+    element of another entry of the transaction (`Bundle.entry[0].resource.name`) as it is."""
+    return element if element.startswith("Bundle.") else prefix + element.removeprefix("Encounter")
 
 
 def refused_all(answers: Sequence[Answer]) -> Answer:

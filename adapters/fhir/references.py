@@ -30,6 +30,7 @@ from flowsight.adapters.fhir.elements import (
     problems,
     unversioned,
 )
+from flowsight.adapters.fhir.nhs_number import untraced
 from flowsight.services.validation import MISSING_FIELD, Refused
 
 _Found = TypeVar("_Found", Patient, Location, Organization)
@@ -141,17 +142,22 @@ def shown(target: str, kind: str) -> str:
     return repr(target.rsplit("/", 1)[0] + "/…") if "/" in target else "(an id)"
 
 
-def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict[str, str], str]:
+def patient(
+    encounter: Encounter, bundle: BundleIndex, notes: list[Note]
+) -> tuple[dict[str, str], str]:
     """The contract patient and the element it was read from.
 
     `Encounter.subject.identifier` if it has a value; otherwise the Patient `subject.reference`
     points at, contained or in the same Bundle: its NHS number, else its first identifier with a
-    system and value that is not `old`.
+    system and value that is not `old` (`patient_identity`). An NHS number whose verification
+    status says it was not traced is noted in `notes`.
     """
     subject = encounter.subject
     identifier = subject.identifier if subject else None
     if identifier is not None and identifier.value:
         if identifier.system in NHS_NUMBER_SYSTEMS:
+            if why := untraced(identifier):
+                notes.append(Note("Encounter.subject.identifier.extension", _as_sent(why)))
             return {"nhs_number": identifier.value}, "Encounter.subject.identifier.value"
         if not identifier.system:
             raise Refused(
@@ -186,7 +192,7 @@ def patient(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> tuple[dict
             "Patient?identifier=<system>|<value>; give Encounter.subject.identifier (the NHS "
             "number) or send the Patient in the same transaction",
         )
-    identity = patient_identity(found)
+    identity = patient_identity(found, whereabouts(subject, encounter, bundle), notes)
     if identity is None:
         raise Refused(
             MISSING_FIELD,
@@ -234,21 +240,54 @@ def provider_code(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> str 
     return None
 
 
-def patient_identity(found: Patient) -> dict[str, str] | None:
+def patient_identity(found: Patient, where: str, notes: list[Note]) -> dict[str, str] | None:
     """A Patient's NHS number and its first current local identifier with a system, or either.
 
     Both when both are there: the local id links what the same source sent before the number
-    was traced (services/identities.py)."""
-    usable = [(i.value, i.system) for i in found.identifier or [] if i.value and i.use != "old"]
-    identity: dict[str, str] = {}
-    for value, system in usable:
-        if system in NHS_NUMBER_SYSTEMS:
-            identity = {"nhs_number": value}
-            break
-    for value, system in usable:
-        if system and system not in NHS_NUMBER_SYSTEMS:
-            return {**identity, "local_id": value, "id_system": system}
-    return identity or None
+    was traced (services/identities.py). A number whose verification status is not 01 (present
+    and verified) is not a traced NHS number: the local identifier alone is the patient until
+    a version says it was traced, as the HL7 gateway takes the local id alone beside an NHS
+    number it cannot use; without a local identifier the number is used as sent. Either way
+    `notes` says so, naming the identifier's extension below `where` (the Patient's element)."""
+    usable = [
+        (index, i) for index, i in enumerate(found.identifier or []) if i.value and i.use != "old"
+    ]
+    nhs = next(((index, i) for index, i in usable if i.system in NHS_NUMBER_SYSTEMS), None)
+    local = next(
+        (
+            {"local_id": str(i.value), "id_system": str(i.system)}
+            for _, i in usable
+            if i.system and i.system not in NHS_NUMBER_SYSTEMS
+        ),
+        None,
+    )
+    if nhs is None:
+        return local
+    index, identifier = nhs
+    why = untraced(identifier)
+    if why is None:
+        return {"nhs_number": str(identifier.value), **(local or {})}
+    element = f"{where}.identifier[{index}].extension"
+    if local is None:
+        notes.append(Note(element, _as_sent(why)))
+        return {"nhs_number": str(identifier.value)}
+    notes.append(
+        Note(
+            element,
+            f"the Patient's NHS number is not a traced one ({why}): the patient is the local "
+            f"identifier ({local['id_system']}) alone, linked to the number once a version of "
+            "the Patient says 01, number present and verified",
+        )
+    )
+    return local
+
+
+def _as_sent(why: str) -> str:
+    """The note on an NHS number not traced, with no local identifier to use instead."""
+    return (
+        f"the NHS number is not a traced one ({why}) and no local identifier is sent beside "
+        "it: the number is used as sent; send the Patient's local identifier too"
+    )
 
 
 def _as(model: type[_Found], resource: object, element: str, what: str) -> _Found:

@@ -1,0 +1,75 @@
+"""An NHS number not traced is not the patient's NHS number yet. UK Core puts the NHS Data
+Dictionary's NHS NUMBER STATUS INDICATOR CODE ("the trace status of the NHS NUMBER") on the
+Patient's NHS number in the extension Extension-UKCore-NHSNumberVerificationStatus; only 01 is
+"number present and verified". Beside a local identifier, an untraced number gives way to it (as
+the HL7 gateway takes the local id alone beside an NHS number it cannot use), and the two are
+linked once a version says 01; alone it is used as sent. Either way the answer warns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.adapters.fhir.encounters import NHS_NUMBER, encounter
+from tests.adapters.fhir.test_real_feeds import MRN, NHS, entry, examined, transaction
+
+UK_CORE = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+CARE_CONNECT = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1"
+ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+
+
+def nhs_number(code: str | None, url: str = UK_CORE) -> dict[str, Any]:
+    """The NHS number's identifier as UK Core's Patient examples give it, with status `code`."""
+    status = {"url": url, "valueCodeableConcept": {"coding": [{"system": ENGLAND, "code": code}]}}
+    return {"system": NHS, "value": NHS_NUMBER} | ({"extension": [status]} if code else {})
+
+
+def sent(*identifiers: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str | None]]]:
+    """The admission's patient and the warnings, for a Patient of `identifiers` in a transaction
+    with the Encounter that refers to it."""
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": list(identifiers)}
+    document = transaction(
+        entry(patient, "Patient/p1"), entry(encounter(subject={"reference": "Patient/p1"}))
+    )
+    result = examined(document)
+    [admission] = result.events
+    warnings = [(n.severity, n.expression) for n in result.notes if n.severity == "warning"]
+    return admission.event["patient"], warnings
+
+
+def test_a_number_present_but_not_traced_gives_way_to_the_local_identifier() -> None:
+    patient, warnings = sent({"system": MRN, "value": "MRN-77"}, nhs_number("02"))
+
+    assert patient == {"local_id": "MRN-77", "id_system": MRN}
+    assert warnings == [("warning", "Bundle.entry[0].resource.identifier[1].extension")]
+
+
+def test_a_verified_number_is_the_patient_with_the_local_identifier_beside_it() -> None:
+    patient, warnings = sent({"system": MRN, "value": "MRN-77"}, nhs_number("01"))
+
+    assert patient == {"nhs_number": NHS_NUMBER, "local_id": "MRN-77", "id_system": MRN}
+    assert warnings == []
+
+
+def test_care_connects_extension_is_read_too() -> None:
+    patient, _ = sent(nhs_number("04", CARE_CONNECT), {"system": MRN, "value": "MRN-77"})
+
+    assert patient == {"local_id": "MRN-77", "id_system": MRN}
+
+
+def test_an_untraced_number_alone_is_used_as_sent_with_a_warning() -> None:
+    patient, warnings = sent(nhs_number("03"))
+
+    assert patient == {"nhs_number": NHS_NUMBER}
+    assert warnings == [("warning", "Bundle.entry[0].resource.identifier[0].extension")]
+
+
+def test_an_untraced_number_in_the_subject_identifier_is_used_with_a_warning() -> None:
+    document = encounter(subject={"identifier": nhs_number("05")})
+
+    result = examined(document)
+
+    assert result.events[0].event["patient"] == {"nhs_number": NHS_NUMBER}
+    [warning] = result.notes
+    assert warning.expression == "Encounter.subject.identifier.extension"
+    assert "05, trace needs to be resolved" in warning.diagnostics
+    assert NHS_NUMBER not in warning.diagnostics
