@@ -16,8 +16,14 @@ VERIFICATION_STATUS = frozenset(
     }
 )
 
-#: The one status of a traced number.
-VERIFIED = "01"
+#: The statuses of a traced number: 01 (England and Wales, and Care Connect), NHS Wales's `nn`
+#: ("number present and traced using Welsh NHS AR"), and the word code of UK Core's retired
+#: UKCore-NHSNumberVerificationStatus code system.
+TRACED = frozenset({"01", "nn", "number-present-and-verified"})
+
+#: A null flavour (UK Core's value set admits v3-NullFlavor: unknown, asked but unknown) says
+#: nothing of the trace: as if no status were sent.
+NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 
 #: What the other codes say (NHS Data Dictionary, NHS NUMBER STATUS INDICATOR CODE).
 NOT_VERIFIED = {
@@ -33,13 +39,16 @@ NOT_VERIFIED = {
 
 def untraced(identifier: Identifier) -> str | None:
     """Why the NHS number in `identifier` is not a traced one (`02, number present but not
-    traced`), or None when its status is 01 or it carries none."""
+    traced`), or None when its status says traced, says nothing (a null flavour), or is not
+    sent."""
     for extension in identifier.extension or []:
         concept = extension.valueCodeableConcept
         if extension.url not in VERIFICATION_STATUS or concept is None:
             continue
-        codes = [coding.code for coding in concept.coding or [] if coding.code]
-        if not codes or VERIFIED in codes:
+        codings = [c for c in concept.coding or [] if c.code and c.system != NULL_FLAVOR]
+        if not codings or any(coding.code in TRACED for coding in codings):
             return None
-        return f"verification status {codes[0]}, {NOT_VERIFIED.get(codes[0], 'not a known code')}"
+        code, display = codings[0].code, codings[0].display
+        meaning = NOT_VERIFIED.get(str(code)) or display or "not the code of a traced number"
+        return f"verification status {code}, {meaning}"
     return None

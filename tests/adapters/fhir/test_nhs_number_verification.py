@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.adapters.fhir.encounters import NHS_NUMBER, encounter
 from tests.adapters.fhir.test_real_feeds import MRN, NHS, entry, examined, transaction
 
 UK_CORE = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
 CARE_CONNECT = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1"
 ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusWales"
+RETIRED = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
+NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 
 
-def nhs_number(code: str | None, url: str = UK_CORE) -> dict[str, Any]:
+def nhs_number(code: str | None, url: str = UK_CORE, system: str = ENGLAND) -> dict[str, Any]:
     """The NHS number's identifier as UK Core's Patient examples give it, with status `code`."""
-    status = {"url": url, "valueCodeableConcept": {"coding": [{"system": ENGLAND, "code": code}]}}
+    status = {"url": url, "valueCodeableConcept": {"coding": [{"system": system, "code": code}]}}
     return {"system": NHS, "value": NHS_NUMBER} | ({"extension": [status]} if code else {})
 
 
@@ -73,3 +78,28 @@ def test_an_untraced_number_in_the_subject_identifier_is_used_with_a_warning() -
     assert warning.expression == "Encounter.subject.identifier.extension"
     assert "05, trace needs to be resolved" in warning.diagnostics
     assert NHS_NUMBER not in warning.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("code", "system"),
+    [
+        ("nn", WALES),  # "number present and traced using Welsh NHS AR"
+        ("number-present-and-verified", RETIRED),  # UK Core's retired word codes
+        ("UNK", NULL_FLAVOR),  # says nothing of the trace
+    ],
+    ids=["wales-traced", "retired-word-code", "null-flavour"],
+)
+def test_other_statuses_of_a_traced_number_keep_the_number(code: str, system: str) -> None:
+    patient, warnings = sent({"system": MRN, "value": "MRN-77"}, nhs_number(code, system=system))
+
+    assert patient == {"nhs_number": NHS_NUMBER, "local_id": "MRN-77", "id_system": MRN}
+    assert warnings == []
+
+
+def test_a_retired_word_code_of_an_untraced_number_gives_way_too() -> None:
+    status = nhs_number("trace-required", system=RETIRED)
+
+    patient, warnings = sent({"system": MRN, "value": "MRN-77"}, status)
+
+    assert patient == {"local_id": "MRN-77", "id_system": MRN}
+    assert len(warnings) == 1
