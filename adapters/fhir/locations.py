@@ -40,6 +40,9 @@ NOT_YET = frozenset({"planned", "reserved"})
 #: The extension HL7's V2-to-FHIR IG puts on the Encounter.location entries of PV1-11 (temporary
 #: location: theatre, X-ray) and PV1-43 (prior temporary location), valued `temporary`.
 LOCATION_CLASSIFICATION = "http://hl7.org/fhir/StructureDefinition/subject-locationClassification"
+#: The IG's earlier marker of the same entries, valued true, which microsoft/FHIR-Converter's
+#: HL7 v2 templates still write.
+TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temporary-location"
 
 
 #: A line break or tab, with the spaces around it: a FHIR string may break lines, a unit's name
@@ -134,9 +137,12 @@ def temporary(entry: EncounterLocation) -> bool:
     time (e.g., OR, operating theatre, etc.)"), as the V2-to-FHIR IG marks it, active or
     completed: not a move. The patient keeps the bed, as the HL7 gateway reads PV1-3 alone."""
     for extension in entry.extension or []:
-        if extension.url != LOCATION_CLASSIFICATION or extension.valueCodeableConcept is None:
+        if extension.url == TEMPORARY_LOCATION and extension.valueBoolean is True:
+            return True
+        concept = extension.valueCodeableConcept
+        if extension.url != LOCATION_CLASSIFICATION or concept is None:
             continue
-        if any(c.code == "temporary" for c in extension.valueCodeableConcept.coding or []):
+        if any(coding.code == "temporary" for coding in concept.coding or []):
             return True
     return False
 

@@ -2,14 +2,19 @@
 location other than the assigned location required for a temporary period of time (e.g., OR,
 operating theatre, etc.)") to an Encounter.location entry, status active, with the extension
 subject-locationClassification valued `temporary`, and PV1-43 (prior temporary location) the
-same, completed (mappings/segments, PV1[Encounter]). The patient keeps the assigned bed: read
-as a stay, a trip to theatre was a transfer out of the ward, and the bed looked free."""
+same, completed (mappings/segments, PV1[Encounter]); microsoft/FHIR-Converter's HL7 v2 templates
+still write the IG's earlier marker, temporary-location valued true. The patient keeps the
+assigned bed: read as a stay, a trip to theatre was a transfer out of the ward, and the bed
+looked free."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
+from flowsight.adapters.profile import MappingProfile
+from tests.adapters.fhir.encounters import CORPUS, bodies, encounter, finished, problem_of
+from tests.adapters.fhir.test_real_feeds import refusal
 
 CLASSIFICATION = "http://hl7.org/fhir/StructureDefinition/subject-locationClassification"
 WARD = {
@@ -62,3 +67,43 @@ def test_an_encounter_only_at_a_temporary_location_is_refused_naming_its_locatio
 
     assert (rejected.reason, rejected.field) == ("missing_field", "Encounter.location")
     assert "temporary" in rejected.message
+
+
+#: FHIR-Converter's conversion of an ADT^A01 (a batch of PUTs), in the conformance corpus.
+CONVERTED = CORPUS / "ms-fhir-converter__ADT-A01-02-expected.json"
+
+
+def converted() -> dict[str, Any]:
+    """The converter's batch as the transaction an integrator posts it as."""
+    document: dict[str, Any] = json.loads(CONVERTED.read_text("utf-8"))
+    return document | {"type": "transaction"}
+
+
+def converted_encounter(document: dict[str, Any]) -> dict[str, Any]:
+    [found] = [
+        e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "Encounter"
+    ]
+    return found
+
+
+def test_the_converters_temporary_location_marker_is_no_move_either() -> None:
+    marker = converted_encounter(converted())["location"][3]["extension"]
+    theatre = temporary("Theatre 3") | {"extension": marker}
+
+    assert kinds(encounter(location=[WARD, theatre])) == [("admission", "lth-wards", "Ward 12")]
+
+
+def test_the_converters_prior_temporary_location_is_not_read_as_a_transfer() -> None:
+    """Its PV1-43 entry (completed, marked temporary, no period) was read as a stay, and the
+    Encounter refused for want of the time of a transfer into it. What is left is the move from
+    PV1-6 to PV1-3, which has no time either: that is what the refusal now names."""
+    document = converted()
+    anywhere = MappingProfile(organisation="RR8", default_service="lth-wards", locations=[])
+
+    answer = refusal(document, {"RR8": anywhere})
+
+    [error] = [issue for issue in answer.issues if issue.severity == "error"]
+    entry = document["entry"].index(
+        next(e for e in document["entry"] if e["resource"]["resourceType"] == "Encounter")
+    )
+    assert error.expression == f"Bundle.entry[{entry}].resource.location[0].period.start"
