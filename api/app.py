@@ -16,9 +16,10 @@ from flowsight.api.hardening import install_hardening
 from flowsight.api.live import LiveFeed
 from flowsight.api.middleware import RequestMetrics
 from flowsight.api.openapi import install_openapi
+from flowsight.api.places import Places
 from flowsight.api.principal import Authenticator
 from flowsight.api.problems import install_problem_handlers
-from flowsight.api.resume import Readers
+from flowsight.api.resume import MOST_CAUGHT_UP_AT_ONCE
 from flowsight.api.routers import (
     alerts,
     audit,
@@ -58,8 +59,11 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         )
         # Reads Kafka once a client asks for /v1/stream or /v1/pressure.
         app.state.live = LiveFeed(settings)
-        # Clients returning with a Last-Event-ID are caught up a few at a time (api/resume.py).
-        app.state.catch_ups = Readers()
+        # Clients returning with a Last-Event-ID are caught up a few at a time (api/resume.py);
+        # live streams and weekly reports are bounded the same way (docs/security.md).
+        app.state.catch_ups = Places(MOST_CAUGHT_UP_AT_ONCE)
+        app.state.streams = Places(settings.stream_clients, settings.stream_clients_per_caller)
+        app.state.reports = Places(settings.reports_at_once)
         app.state.pressure = pressure.pressure_snapshot(engine, catalogue)
         app.state.live.listeners.append(app.state.pressure.invalidate)
         try:

@@ -39,10 +39,13 @@ class Problem(Exception):
         *,
         who: str | None = None,
         record: Callable[[], Awaitable[None]] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        #: Headers of the answer besides the problem's (a 429's or 503's Retry-After).
+        self.headers = headers or {}
         #: The caller refused (401/403), for the log only: never part of the answer.
         self.who = who
         #: What to record before answering (a refusal's audit line). Run by the handler, once
@@ -133,7 +136,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             log_denied(request, error.status, error.who, error.detail)
         if error.record is not None:
             await error.record()
-        return problem_response(request, error.status, error.title, error.detail, **error.extra)
+        response = problem_response(request, error.status, error.title, error.detail, **error.extra)
+        response.headers.update(error.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -11,14 +11,13 @@ every change after its position, read back from the topics, then the live ones.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.api.live import KINDS, Change, Changes, Position, parse, topic_names
+from flowsight.api.places import NoPlace, Places
 from flowsight.settings import Settings
 
 #: The longest a returning client's catching up may take before it gets a fresh start instead.
@@ -36,25 +35,6 @@ MOST_CAUGHT_UP_AT_ONCE = 4
 class Unresumable(Exception):
     """The client's position cannot be caught up from (topics changed, records expired,
     Kafka away, too many clients being caught up): it starts afresh from the current state."""
-
-
-class Readers:
-    """How many clients one API process is catching up now: at most `most`."""
-
-    def __init__(self, most: int = MOST_CAUGHT_UP_AT_ONCE) -> None:
-        self.most = most
-        self.running = 0
-
-    @contextlib.contextmanager
-    def place(self) -> Iterator[None]:
-        """A place for one client's reader while it is caught up; Unresumable if none is free."""
-        if self.running >= self.most:
-            raise Unresumable(f"{self.most} clients are being caught up already")
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
 
 
 def event_id(position: Position) -> str:
@@ -84,7 +64,7 @@ def position_of(event_id: str) -> Position:
 
 
 async def catch_up(
-    settings: Settings, since: Position, until: Position, priming: int, readers: Readers
+    settings: Settings, since: Position, until: Position, priming: int, readers: Places
 ) -> tuple[list[Change], Changes]:
     """What the records between `since` and `until` state, in order per partition, each with
     where it was read (news or not), and the scores the client knew at `since`.
@@ -94,12 +74,14 @@ async def catch_up(
     place is free among `readers`."""
     if set(since) != set(until):
         raise Unresumable("the topics' partitions changed")
-    with readers.place():
-        try:
+    try:
+        with readers.place():
             async with asyncio.timeout(CATCH_UP_SECONDS):
                 return await _read(settings, since, until, priming)
-        except (KafkaError, OSError, TimeoutError) as error:
-            raise Unresumable(f"the topics could not be read back: {error!r}") from error
+    except NoPlace:
+        raise Unresumable(f"{readers.most} clients are being caught up already") from None
+    except (KafkaError, OSError, TimeoutError) as error:
+        raise Unresumable(f"the topics could not be read back: {error!r}") from error
 
 
 async def _read(

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     oidc_audience: str = "flowsight"
     oidc_jwks_url: str = ""
     oidc_roles_claim: str = "roles"
+    # What one API process does at once for its callers (docs/security.md, OWASP item 4): weekly
+    # reports computed (one more waits up to report_wait_seconds for a place, then is a 503 with
+    # Retry-After), and live streams open in all and per caller (one more is a 429)
+    reports_at_once: int = Field(2, ge=1, le=64)
+    report_wait_seconds: float = Field(10.0, ge=0, le=60)
+    stream_clients: int = Field(500, ge=1)
+    stream_clients_per_caller: int = Field(20, ge=1)
 
     # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager), kept as
     # written; adapters/notify/routes.py parses and checks it when a process starts

@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from flowsight.api.deps import ConnectionDep, StateDep, Viewer
+from flowsight.api.deps import ApiState, ConnectionDep, StateDep, Viewer
 from flowsight.api.models import PROBLEM_RESPONSES
-from flowsight.api.problems import Problem
+from flowsight.api.places import NoPlace, Places
+from flowsight.api.problems import Problem, problem
 from flowsight.api.weekly import gather_weekly_report, report_csv, report_html
 from flowsight.services.report import iso_week, week_period
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+#: How long a caller refused a report for want of a place is asked to wait before asking again.
+RETRY_AFTER_SECONDS = 10
+
+
+async def report_place(request: Request, _: Viewer) -> AsyncIterator[None]:
+    """One of the process's places for computing a report (FLOWSIGHT_REPORTS_AT_ONCE), taken
+    once the caller is known and before the report's database connection, held until the
+    report is computed. When none is free within FLOWSIGHT_REPORT_WAIT_SECONDS: a 503 with
+    Retry-After, the process being busy, not the caller wrong."""
+    state: ApiState = request.app.state.flowsight
+    places: Places = request.app.state.reports
+    try:
+        async with places.place_within(state.settings.report_wait_seconds):
+            yield
+    except NoPlace as full:
+        raise Problem(
+            503,
+            "Too many reports at once",
+            f"{full.most} weekly reports are being computed already, the most this API process "
+            f"computes at once: try again in {RETRY_AFTER_SECONDS} seconds",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            limit="FLOWSIGHT_REPORTS_AT_ONCE",
+            most=full.most,
+        ) from None
 
 
 @router.get(
@@ -31,7 +58,14 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
             },
         },
         **PROBLEM_RESPONSES,
+        503: problem(
+            "the read model could not answer, or FLOWSIGHT_REPORTS_AT_ONCE reports were being "
+            "computed and none ended within FLOWSIGHT_REPORT_WAIT_SECONDS (`limit` names it); "
+            "Retry-After says when to ask again"
+        ),
     },
+    # Before the route's own: a report waiting for a place holds no database connection.
+    dependencies=[Depends(report_place, scope="function")],
 )
 async def weekly(
     state: StateDep,
@@ -43,7 +77,11 @@ async def weekly(
     format: Annotated[Literal["html", "csv"], Query()] = "html",
 ) -> Response:
     """Queues, efficiency and outcomes of every service for one ISO week (default: this week),
-    each against the 8 weeks before, the system's summary first and a pressure section last."""
+    each against the 8 weeks before, the system's summary first and a pressure section last.
+
+    A report reads many days of figures: each API process computes at most
+    `FLOWSIGHT_REPORTS_AT_ONCE` (2) at once; one more waits up to
+    `FLOWSIGHT_REPORT_WAIT_SECONDS` (10) for a place, then is a 503 with `Retry-After`."""
     now = datetime.now(UTC)
     week = week or iso_week(now)
     try:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from sse_starlette import EventSourceResponse
 
 from flowsight.adapters.readmodel import pressure as pressure_store
@@ -16,8 +16,9 @@ from flowsight.adapters.readmodel import store
 from flowsight.api import resume
 from flowsight.api.deps import ApiState, PresentedKey, StateDep, Viewer
 from flowsight.api.live import Change, Changes, LiveFeed, Position, pressure_view
+from flowsight.api.places import NoPlace, Places
 from flowsight.api.principal import Authenticator, Unauthenticated
-from flowsight.api.problems import problem
+from flowsight.api.problems import Problem, problem
 
 log = logging.getLogger("flowsight.api.stream")
 
@@ -39,6 +40,41 @@ SSE_EVENT = {
     },
 }
 
+#: How long a client refused a stream is asked to wait before asking again: the dashboard's
+#: longest pause between reconnections.
+RETRY_AFTER_SECONDS = 30
+
+
+async def stream_place(request: Request, principal: Viewer) -> AsyncIterator[None]:
+    """A place among the process's open streams for the caller (as the audit log names it),
+    held until its stream has ended, however it ended (FastAPI ends this dependency after the
+    answer); a 429 naming the limit reached when none is free."""
+    places: Places = request.app.state.streams
+    try:
+        with places.place(principal.audit_name):
+            yield
+    except NoPlace as full:
+        if full.by_holder:
+            limit, detail = (
+                "FLOWSIGHT_STREAM_CLIENTS_PER_CALLER",
+                f"{principal.audit_name} has {full.most} live streams open already, the most "
+                "one caller may have: close one (a dashboard tab) or try again later",
+            )
+        else:
+            limit, detail = (
+                "FLOWSIGHT_STREAM_CLIENTS",
+                f"{full.most} live streams are open already, the most this API process serves: "
+                "try again later",
+            )
+        raise Problem(
+            429,
+            "Too many live streams",
+            detail,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            limit=limit,
+            most=full.most,
+        ) from None
+
 
 @router.get(
     "/stream",
@@ -46,8 +82,14 @@ SSE_EVENT = {
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}},
+        429: problem(
+            "the caller has FLOWSIGHT_STREAM_CLIENTS_PER_CALLER streams open already, or the API "
+            "process FLOWSIGHT_STREAM_CLIENTS (`limit` names which, `most` its value); "
+            "Retry-After says when to ask again"
+        ),
         503: problem("the read model could not give the first state (problem details)"),
     },
+    dependencies=[Depends(stream_place)],
 )
 async def stream(
     request: Request,
@@ -81,6 +123,10 @@ async def stream(
     A comment line is sent every 15 seconds so proxies keep the connection open. The caller's
     credential is checked again before each change and at least every 15 seconds: when it has
     expired or been revoked, a `closed` event ends the stream.
+
+    Each API process serves at most `FLOWSIGHT_STREAM_CLIENTS` streams at once (500), at most
+    `FLOWSIGHT_STREAM_CLIENTS_PER_CALLER` (20) to one caller (one API key or OIDC subject); one
+    more is a 429 naming the limit, with `Retry-After`.
     """
     feed: LiveFeed = request.app.state.live
     queue = feed.subscribe()  # before the snapshot, so no change falls between the two
@@ -138,7 +184,7 @@ class Cursor:
 async def _opening(
     state: ApiState,
     feed: LiveFeed,
-    readers: resume.Readers,
+    readers: Places,
     subscribed_at: Position | None,
     last_event_id: str | None,
 ) -> tuple[list[Change], Cursor]:

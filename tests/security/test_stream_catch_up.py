@@ -11,6 +11,7 @@ import pytest
 
 from flowsight.api import resume
 from flowsight.api.live import Changes, Position
+from flowsight.api.places import Places
 from flowsight.settings import Settings
 
 SINCE: Position = {("pressure", 0): 0, ("alerts", 0): 0}
@@ -30,7 +31,7 @@ async def test_clients_caught_up_at_once_are_bounded_the_rest_start_afresh(
 
     monkeypatch.setattr(resume, "_read", held_read)
     settings = Settings(_env_file=None, environment="local")  # type: ignore[call-arg]
-    readers = resume.Readers()
+    readers = Places(resume.MOST_CAUGHT_UP_AT_ONCE)
 
     clients = [
         asyncio.create_task(resume.catch_up(settings, SINCE, SINCE, 0, readers))
