@@ -30,6 +30,7 @@ from flowsight.adapters.fhir.elements import (
     timestamp,
 )
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
+from flowsight.adapters.fhir.moves import dated_moves
 from flowsight.adapters.fhir.references import (
     NO_BUNDLE,
     BundleIndex,
@@ -126,6 +127,8 @@ def _events(
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
     snapshot = _snapshot(encounter, organisation, reading)
+    if status not in RETRACTED_STATUSES:  # a retraction cancels every move's id, dated or not
+        snapshot = replace(snapshot, stays=dated_moves(snapshot.stays, reading.notes))
     in_department = department_stays(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
         return _cancellations(snapshot, now, in_department, reading.notes)

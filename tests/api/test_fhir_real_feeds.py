@@ -3,12 +3,14 @@ Patients and other resources, and the trust's own Locations placed by its mappin
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.api.routers import fhir as fhir_router
-from tests.adapters.fhir.encounters import XML_ENCOUNTER, corpus_transaction
+from tests.adapters.fhir.encounters import CORPUS, XML_ENCOUNTER, corpus_transaction
 from tests.api.gateway import RR8_KEY, RecordingWriter, auth, bundle, encounter, issues
 
 PROFILE = MappingProfile(
@@ -174,3 +176,31 @@ async def test_uk_cores_inpatient_encounter_with_its_patient_trust_and_ward_over
         "2019-12-11T13:00:00+00:00",
         "usual_residence",
     )
+
+
+async def test_fhir_converters_discharge_over_http_ends_the_stay_with_a_warning(
+    client: httpx.AsyncClient, writer: RecordingWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """microsoft/FHIR-Converter's conversion of an ADT^A03, byte for byte but for the batch
+    posted as a transaction: no location has a period. Refused whole for want of the move's
+    time, the discharge was lost and the patient kept the bed; now 202, admitted to and
+    discharged from PV1-3's ward, and the sender told which time the move lacks."""
+    wards = [
+        LocationRule(location="HUH AE OMU", service="lth-wards"),
+        LocationRule(location="4 East*", service="lth-toc-hub"),
+    ]
+    profile = MappingProfile(organisation="RR8", locations=wards)
+    monkeypatch.setattr(fhir_router, "mapping_profiles", lambda request: {"RR8": profile})
+    document = json.loads((CORPUS / "ms-fhir-converter__ADT-A03-02-expected.json").read_bytes())
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+json"}
+
+    response = await client.post("/fhir", json=document | {"type": "transaction"}, headers=headers)
+
+    assert response.status_code == 202, response.text
+    events = [(e["event_type"], e["service"], e["occurred_at"]) for e in writer.events()]
+    assert events == [
+        ("admission", "lth-wards", "2015-02-08T15:54:19+05:30"),
+        ("discharge", "lth-wards", "2015-02-09T15:54:19+05:30"),
+    ]
+    untimed = "Bundle.entry[42].resource.location[1].period.start"
+    assert ("warning", "informational", untimed, None) in issues(response)

@@ -32,6 +32,7 @@ CORPUS = HERE / "corpus" / "fhir"
 EXPECTED: dict[str, Any] = yaml.safe_load((HERE / "expected_fhir.yaml").read_text("utf-8"))
 FILES: dict[str, dict[str, Any]] = EXPECTED["files"]
 TRANSACTIONS: dict[str, dict[str, Any]] = EXPECTED["transactions"]
+CONVERTED: dict[str, dict[str, Any]] = EXPECTED["converted"]
 _KEPT = ("event_type", "event_id", "service", "admission_method", "destination", "unit")
 
 
@@ -123,6 +124,15 @@ def test_an_encounter_with_its_patient_in_one_transaction(name: str, reading: Re
     result = posted(orjson.dumps(bundle), False, reading)
 
     assert as_expected(result) == expected
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_a_batch_posted_as_a_transaction(name: str, reading: Reading) -> None:
+    bundle = json.loads((CORPUS / name).read_bytes()) | {"type": "transaction"}
+
+    result = posted(orjson.dumps(bundle), False, reading)
+
+    assert as_expected(result) == CONVERTED[name]
 
 
 def _resource(path: Path) -> dict[str, Any]:

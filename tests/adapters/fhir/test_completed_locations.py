@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.adapters.fhir.encounters import bodies, encounter, problem_of
+from tests.adapters.fhir.encounters import bodies, encounter, mapped_of
 
 ADMITTED = "2025-03-10T09:40:00+00:00"
 MOVED = "2025-03-11T08:00:00+00:00"
@@ -32,11 +32,16 @@ def test_the_prior_location_listed_after_the_current_one_is_where_the_patient_wa
 
 
 def test_a_prior_location_with_a_start_is_not_taken_for_a_move_into_it() -> None:
+    """The move into Ward 12, the current location, has no time: left out, with a warning, and
+    the patient admitted to the ward they are in."""
     document = encounter(location=[at("Ward 12", "active"), at("Ward 3", "completed", ADMITTED)])
 
-    problem = problem_of(document)
+    mapped = mapped_of(document)
 
-    assert problem.field == "Encounter.location[0].period.start"
+    assert [(m.event["event_type"], m.event["unit"]) for m in mapped.events] == [
+        ("admission", "Ward 12")
+    ]
+    assert "Encounter.location[0].period.start" in [note.element for note in mapped.notes]
 
 
 def test_a_history_in_order_is_read_as_listed() -> None:

@@ -22,9 +22,7 @@ from flowsight.adapters.fhir.codes import (
     SOURCE_OF_ADMISSION_ENGLAND,
 )
 from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
-from flowsight.adapters.fhir.mapping import (
-    encounter_events,
-)
+from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.fhir.encounters import (
@@ -253,7 +251,7 @@ def test_a_ward_named_over_two_lines_is_one_unit_on_one_line() -> None:
         assert isinstance(outcome, Accepted), outcome
 
 
-def test_a_transfer_without_a_start_names_that_location_period() -> None:
+def test_a_move_without_a_start_is_left_out_with_a_warning_naming_that_location_period() -> None:
     document = encounter(
         location=[
             {"location": {"identifier": {"value": "lth-ed"}}},
@@ -261,12 +259,12 @@ def test_a_transfer_without_a_start_names_that_location_period() -> None:
         ]
     )
 
-    problem = problem_of(document)
+    mapped = mapped_of(document)
 
-    assert (problem.reason, problem.field) == (
-        "missing_field",
-        "Encounter.location[1].period.start",
-    )
+    assert [(m.event["event_type"], m.event["service"]) for m in mapped.events] == [
+        ("admission", "lth-wards")
+    ]
+    assert "Encounter.location[1].period.start" in [note.element for note in mapped.notes]
 
 
 def test_a_location_without_a_service_id_is_named() -> None:
@@ -617,13 +615,22 @@ def test_a_retracted_department_encounter_cancels_the_attendance_and_what_follow
     ]
 
 
-def test_an_encounter_that_leaves_without_a_ward_start_time_names_that_location() -> None:
+def test_a_patient_who_left_for_a_ward_at_no_stated_time_is_admitted_there_with_a_warning() -> None:
+    """The ward is where the patient is: admitted there at the Encounter's start, where the
+    Encounter was refused and the patient never reached the ward's board."""
     location = [ED_THEN_WARD[0], {"location": {"identifier": {"value": "lth-wards"}}}]
-    mapped = encounter_events(
+    mapped = map_encounter(
         Encounter.model_validate(encounter(location=location)),
         organisation="RR8",
         now=NOW,
         front_door=FRONT_DOOR,
     )
-    assert isinstance(mapped, Rejected)
-    assert mapped.field == "Encounter.location[1].period.start"
+
+    assert not isinstance(mapped, Rejected), mapped
+    [admission] = [m.event for m in mapped.events]
+    assert (admission["event_type"], admission["service"], admission["occurred_at"]) == (
+        "admission",
+        "lth-wards",
+        "2025-03-10T09:40:00+00:00",
+    )
+    assert "Encounter.location[1].period.start" in [note.element for note in mapped.notes]
