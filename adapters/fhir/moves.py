@@ -39,8 +39,9 @@ def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
         notes.append(
             Note(
                 element,
-                f"{element} is missing and nothing else dates the move into "
-                f"Encounter.location[{stay.index}]: that move is not published, and {left_out}. "
+                f"{element} is missing, and a move is dated by the start of the location moved "
+                f"into alone: the move into Encounter.location[{stay.index}] is not published, "
+                f"and {left_out}. "
                 f"The patient is placed in Encounter.location[{current.index}] "
                 f"({current.service!r}), the location they are in, from the admission at "
                 "Encounter.period.start until the discharge. Send each location's period.start "
