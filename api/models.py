@@ -208,7 +208,11 @@ class AlertOut(BaseModel):
     score: float | None
     evidence: dict[str, object] = Field(description="the indicators, values and thresholds")
     state: str = Field(description="open or acknowledged")
-    acknowledged_by: str | None
+    acknowledged_by: str | None = Field(
+        description="who acknowledged it, as the audit log names callers: key:<name>, "
+        "oidc:<subject> or local:<name> (an acknowledgement recorded before callers were named "
+        "so keeps the bare name)"
+    )
     acknowledged_at: datetime | None
     acknowledged_note: str | None
     deliveries: list[DeliveryOut]

@@ -108,9 +108,13 @@ async def acknowledge(
     principal: OnCall,
     body: AckIn | None = None,
 ) -> AlertOut:
-    """Record who acknowledged the alert, when, and a note; once only."""
+    """Record who acknowledged the alert, when, and a note; once only. Who is the caller as
+    the audit log names it (`key:<name>`, `oidc:<subject>`), so an identity provider's subject
+    never passes for an API key of the same name."""
     note = body.note if body else None
-    done = await outbox.acknowledge(connection, alert_id, principal.name, note, datetime.now(UTC))
+    done = await outbox.acknowledge(
+        connection, alert_id, principal.audit_name, note, datetime.now(UTC)
+    )
     row = (
         await connection.execute(select(alerts_table).where(alerts_table.c.id == alert_id))
     ).first()

@@ -53,7 +53,9 @@ async def change_threshold(
     connection: ConnectionDep,
     principal: Admin,
 ) -> ThresholdsOut:
-    """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable."""
+    """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable.
+    The change is kept with who made it, named as in the audit log (`key:<name>`,
+    `oidc:<subject>`), and audited with the thresholds before and after."""
     service = state.catalogue.service(service_id)
     if service is None:
         raise Problem(404, "Unknown service", f"no service {service_id!r} in the catalogue")
@@ -81,7 +83,7 @@ async def change_threshold(
     ).service(service_id)
     previous = before.thresholds.get(indicator) if before else None
     await pressure_store.set_threshold(
-        connection, service_id, indicator, threshold, principal.name, now
+        connection, service_id, indicator, threshold, principal.audit_name, now
     )
     await audit_read(
         connection,

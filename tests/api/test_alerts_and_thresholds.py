@@ -9,16 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.outbox import Alert, claim_due, mark_failed, record_alert
+from flowsight.adapters.readmodel.tables import threshold_overrides
 from flowsight.api.auth import new_api_key
 from flowsight.context import build_api
 from flowsight.settings import Settings
 from tests.api.audit_trail import (
     audit_lines,
 )
+from tests.api.identity import AUDIENCE, IdentityProvider
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
 
@@ -42,9 +45,9 @@ def as_role(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[role][0]}"}
 
 
-def seed_alert(database: str) -> str:
+def seed_alert(database: str, number: int = 1) -> str:
     alert = Alert(
-        id="7d1f0d52-0000-5000-8000-000000000001",
+        id=f"7d1f0d52-0000-5000-8000-{number:012d}",
         scope="lch-ucr",
         level_from=1,
         level_to=3,
@@ -88,11 +91,11 @@ def test_an_on_call_lead_acknowledges_an_alert_once(client: TestClient, database
     body = done.json()
     assert (body["state"], body["acknowledged_by"], body["acknowledged_note"]) == (
         "acknowledged",
-        "oncall-lead",
+        "key:oncall-lead",
         "extra UCR crew",
     )
     again = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={})
-    assert again.status_code == 409 and "oncall-lead" in again.json()["detail"]
+    assert again.status_code == 409 and "by key:oncall-lead at" in again.json()["detail"]
     assert client.get("/v1/alerts?state=open", headers=as_role("viewer")).json()["total"] == 0
     assert ("key:oncall-lead", "acknowledge_alert", None) in audit_lines(database)
     assert client.post("/v1/alerts/nope/ack", headers=as_role("oncall"), json={}).status_code == 404
@@ -126,7 +129,59 @@ def test_an_admin_changes_a_threshold_and_the_change_is_audited(
     )
     (line,) = [line for line in audit_lines(database) if line[1] == "set_threshold"]
     assert line[0] == "key:admin-lead"
+    assert changed_by(database) == [("lch-ucr", "queue_length", "key:admin-lead")]
     assert line[2]["before"]["level3"] == 25.0 and line[2]["after"]["level3"] == 20.0
+
+
+def changed_by(database: str) -> list[tuple[str, str, str]]:
+    """Who changed each threshold, as the read model keeps it."""
+    engine = sa.create_engine(database.replace("+aiosqlite", ""))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                threshold_overrides.c.service_id,
+                threshold_overrides.c.indicator,
+                threshold_overrides.c.updated_by,
+            )
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_an_oidc_subject_and_an_api_key_of_one_name_acknowledge_as_two_callers(
+    idp: IdentityProvider, database: str, tmp_path: Path
+) -> None:
+    key, entry = new_api_key("oncall-lead", ["oncall"])
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        # The test identity provider serves plain HTTP, which only local mode accepts; keys and
+        # an issuer are configured, so nothing here is open.
+        environment="local",
+        pseudonym_key="0123456789abcdef" * 2,
+        database_url=database,
+        data_dir=tmp_path,
+        api_keys=entry,
+        kafka_bootstrap="127.0.0.1:1",
+        oidc_issuer=idp.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_roles_claim="realm_access.roles",
+    )
+    by_key, by_token = seed_alert(database, 1), seed_alert(database, 2)
+    token = idp.token(sub="oncall-lead", realm_access={"roles": ["viewer", "oncall"]})
+
+    with TestClient(build_api(settings)) as client:
+        client.post(f"/v1/alerts/{by_key}/ack", headers={"Authorization": f"Bearer {key}"})
+        client.post(f"/v1/alerts/{by_token}/ack", headers={"Authorization": f"Bearer {token}"})
+        again = client.post(
+            f"/v1/alerts/{by_token}/ack", headers={"Authorization": f"Bearer {key}"}
+        )
+        alerts = client.get("/v1/alerts", headers={"Authorization": f"Bearer {token}"}).json()
+
+    assert {a["id"]: a["acknowledged_by"] for a in alerts["alerts"]} == {
+        by_key: "key:oncall-lead",
+        by_token: "oidc:oncall-lead",
+    }
+    assert again.status_code == 409 and "by oidc:oncall-lead at" in again.json()["detail"]
 
 
 def test_an_indicator_where_lower_is_worse_takes_falling_thresholds(client: TestClient) -> None:

@@ -135,7 +135,7 @@ def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDr
         "the acknowledgement",
     )
     stored = desk.get("/v1/alerts?state=acknowledged&scope=lch-ucr").json()["alerts"]
-    assert [(a["id"], a["acknowledged_by"]) for a in stored] == [(alert_id, "on-call-lead")]
+    assert [(a["id"], a["acknowledged_by"]) for a in stored] == [(alert_id, "key:on-call-lead")]
     assert not browser.find_elements(By.CSS_SELECTOR, f'#alerts li[data-alert="{alert_id}"]')
 
 
