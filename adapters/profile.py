@@ -44,9 +44,7 @@ from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
 #: The HL7 v2 ADT triggers the HL7 gateway maps to events or acknowledges as changing nothing.
 #: `adapters.hl7.mapping.SUPPORTED_TRIGGERS` names the same (the events of each are built in
 #: `adapters.hl7.triggers`); a test keeps the two in step.
-HL7_TRIGGERS = frozenset(
-    {"A01", "A02", "A03", "A04", "A06", "A07", "A08", "A11", "A12", "A13", "A17", "A28", "A31"}
-)
+HL7_TRIGGERS = frozenset("A01 A02 A03 A04 A06 A07 A08 A11 A12 A13 A17 A23 A28 A31".split())
 _TRIGGER = re.compile(r"^[A-Z][0-9A-Z]{2}$")
 #: NHS Data Dictionary DISCHARGE METHOD codes (1-5, 8, 9) and the two HL7 v2 extensions
 #: trusts use (6, 7); 4 and 5 mean the patient died.

@@ -1,10 +1,14 @@
-"""A11, A12, A13: the cancellations of what the cancelled message published, by event id.
+"""A11, A12, A13: the cancellations of what the cancelled message published, by event id; A23,
+the deletion of a visit not discharged, as its A11.
 
 A cancel names every id the cancelled event may carry: one cancellation each, of which at most
 one matches (the others retract nothing). An A12 that brings a patient back to the ED (PV1-3 at
 the ED, PV1-6 elsewhere) cancels what the A02 out of the ED published, the attendance's end
 (`admitted`) and the admission, as well as any transfer. An A12 without EVN-6 names no
-transfer: away from the ED it is mapped as the move back. Nothing here does I/O.
+transfer: away from the ED it is mapped as the move back. An A23 (delete a patient visit) of a
+visit with no discharge time (PV1-45) retracts what its arrival published, named by PV1-44 alone
+(its EVN-6 is the deletion's time, not the arrival's); with PV1-45 the visit is finished and the
+A23 purges old history (HL7 v2.5 3.3.23): nothing is retracted. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def event_id(visit: str, kind: str, moment: datetime) -> str:
 
 
 def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[str, Any]]:
-    """The cancellation events (without envelope) of an A11, A12 or A13."""
+    """The cancellation events (without envelope) of an A11, A12, A13 or A23."""
     message = reading.message
     located = reading.place(3, required=False)
     at_ed = reading.at_front_door(located)
@@ -47,13 +51,14 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         "A11": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME, EVENT_TIME]),
         "A12": (_transfer_kinds(reading, at_ed, service), [EVENT_TIME]),
         "A13": ([("departure" if at_ed else "discharge", service)], [DISCHARGE_TIME, EVENT_TIME]),
+        "A23": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME]),
     }[trigger]
     moments = [moment for moment in (first_time(message, p) for p in clock) if moment is not None]
     if not moments:
         fields = " or ".join(f"{s}-{n}" for s, n in clock)
         raise Refused(
             MISSING_FIELD,
-            "EVN-6",
+            "PV1-44" if trigger == "A23" else "EVN-6",
             f"an {trigger} needs {fields}, the time the cancelled {kinds[0][0]} occurred",
         )
     targets = {
@@ -72,6 +77,16 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         }
         for target, cancelled_in in targets.items()
     ]
+
+
+def visit_deleted(reading: Reading, visit: str) -> list[dict[str, Any]] | NoChange:
+    """A23: a visit deleted. Not discharged (no PV1-45), it was entered in error and is retracted
+    as its A11 would retract it: the patient leaves the bed or the ED at once. Discharged, it is
+    old history purged from the PAS (HL7 v2.5 3.3.23: "to remove old data"), and the stay that
+    happened stays counted: nothing is published."""
+    if text(reading.message, "PV1", 45):
+        return NoChange("an A23 of a discharged visit (PV1-45): its history is kept")
+    return cancellations(reading, visit, trigger="A23")
 
 
 def transfer_cancellations(

@@ -7,8 +7,8 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 
 | trigger | decision |
 |---|---|
-| A01, A02, A03, A04, A06, A07, A11, A12, A13, A17 | mapped: the events `triggers` names |
-| A04 of class O, P or R; A01, A03, A11, A13 of class O or R (not at the ED); A02, A12, A17 of class O or R (neither PV1-3 nor PV1-6 at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is |
+| A01, A02, A03, A04, A06, A07, A11, A12, A13, A17, A23 | mapped: the events `triggers` names |
+| A04 of class O, P or R; A01, A03, A11, A13, A23 of class O or R (not at the ED); A02, A12, A17 of class O or R (neither PV1-3 nor PV1-6 at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is |
 | A08, A28, A31 | none: demographics only |
 | none (MSH-9.2 and EVN-1 empty) | none: refused AR `hl7_unsupported_trigger` at MSH-9.2 |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) |
@@ -70,7 +70,7 @@ SUPPORTED_TRIGGERS = frozenset(BY_TRIGGER) | NO_FLOW_CHANGE
 #: too) would start one. A move is away from the ED when neither PV1-3 nor PV1-6 is the ED's.
 NO_BED_UNTRACKED = {
     "A04": NOT_IN_A_BED,
-    **dict.fromkeys(("A01", "A02", "A03", "A11", "A12", "A13", SWAP), NEVER_ADMITTED),
+    **dict.fromkeys(("A01", "A02", "A03", "A11", "A12", "A13", "A23", SWAP), NEVER_ADMITTED),
 }
 #: Triggers that move a patient from PV1-6 to PV1-3 (or, A12, back).
 MOVES = frozenset({"A02", "A12", SWAP})

@@ -15,6 +15,7 @@ why the message changes nothing. Nothing does I/O.
 | A07 inpatient → outpatient/ED | discharge from the prior location's service (PV1-6; without it PV1-3's, where the patient still is; none at the ED), destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
 | A12 without EVN-6, with PV1-6, neither place at the ED | the move back, PV1-6 → PV1-3, as an A02 (warning) | as A02 |
+| A23 delete a visit (`cancellation.visit_deleted`) | no PV1-45: cancellation of the admission/attendance (PV1-44 alone); PV1-45: none (history purged) | `<that id>:cancelled` |
 
 - **Event ids** come from the visit (PV1-19.1), the kind and a time in UTC (`20261123T093000Z`), never
   from MSH-10, so a resend is absorbed downstream. The time is the visit's own clock where HL7 has
@@ -37,7 +38,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from flowsight.adapters.hl7.cancellation import cancellations, event_id, transfer_cancellations
+from flowsight.adapters.hl7.cancellation import (
+    cancellations,
+    event_id,
+    transfer_cancellations,
+    visit_deleted,
+)
 from flowsight.adapters.hl7.clock import own_time
 from flowsight.adapters.hl7.fields import Reading
 from flowsight.adapters.hl7.outcome import NoChange
@@ -296,6 +302,7 @@ BY_TRIGGER: dict[str, Callable[[Reading, str], list[Fields] | NoChange]] = {
     "A07": _to_outpatient,
     **{t: partial(cancellations, trigger=t) for t in ("A11", "A13")},
     "A12": partial(transfer_cancellations, moved_back=_transfer),
+    "A23": visit_deleted,
 }
 
 
