@@ -31,6 +31,7 @@ from flowsight.adapters.fhir.elements import (
     unversioned,
 )
 from flowsight.adapters.fhir.nhs_number import untraced
+from flowsight.services.nhs_number_status import identity
 from flowsight.services.validation import MISSING_FIELD, Refused
 
 _Found = TypeVar("_Found", Patient, Location, Organization)
@@ -265,21 +266,19 @@ def patient_identity(found: Patient, where: str, notes: list[Note]) -> dict[str,
         return local
     index, identifier = nhs
     why = untraced(identifier)
-    if why is None:
-        return {"nhs_number": str(identifier.value), **(local or {})}
-    element = f"{where}.identifier[{index}].extension"
-    if local is None:
-        notes.append(Note(element, _as_sent(why)))
-        return {"nhs_number": str(identifier.value)}
-    notes.append(
-        Note(
-            element,
-            f"the Patient's NHS number is not a traced one ({why}): the patient is the local "
-            f"identifier ({local['id_system']}) alone, linked to the number once a version of "
-            "the Patient says 01, number present and verified",
-        )
+    if why is not None:
+        element = f"{where}.identifier[{index}].extension"
+        notes.append(Note(element, _as_sent(why) if local is None else _gives_way(why, local)))
+    return identity(str(identifier.value), local, why)
+
+
+def _gives_way(why: str, local: dict[str, str]) -> str:
+    """The note on an NHS number not traced, the local identifier `local` used instead."""
+    return (
+        f"the Patient's NHS number is not a traced one ({why}): the patient is the local "
+        f"identifier ({local['id_system']}) alone, linked to the number once a version of "
+        "the Patient says 01, number present and verified"
     )
-    return local
 
 
 def _as_sent(why: str) -> str:

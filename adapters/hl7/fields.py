@@ -16,14 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowsight.adapters.hl7.parse import (
-    INVALID_FIELD,
-    MISSING_FIELD,
-    UNMAPPED_LOCATION,
-    repetitions,
-    text,
-)
-from flowsight.adapters.hl7.parse import identifier as read_id  # `identifier` names a value below
+from flowsight.adapters.hl7.parse import INVALID_FIELD, MISSING_FIELD, UNMAPPED_LOCATION, text
+from flowsight.adapters.hl7.patient import patient
 from flowsight.adapters.profile import (
     STANDARD_PATIENT_CLASSES,
     Located,
@@ -33,7 +27,6 @@ from flowsight.adapters.profile import (
 )
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
-from flowsight.schemas.nhs_number import nhs_number_problem, normalise_nhs_number
 from flowsight.services import nhs_codes
 from flowsight.services.validation import Refused
 
@@ -45,8 +38,6 @@ _ADMISSION_METHODS: dict[str, str] = {
     **dict.fromkeys(["C", "R"], AdmissionMethod.ELECTIVE.value),
     **{code: method.value for code, method in nhs_codes.ADMISSION_METHODS.items()},
 }
-#: The OID of the NHS number as an assigning authority (HL7 UK), in CX.4.2 with CX.4.3 `ISO`.
-NHS_NUMBER_OID = "2.16.840.1.113883.2.1.4.1"
 #: The first word of a textual PV1-4 (as Epic and others send it) → contract admission method.
 #: Maternity is an emergency, as NHS admission methods 31 and 32 are (`nhs_codes`). Epic
 #: abbreviates the first word: `Matern Ante`, `Emerg Other`, `Elect Wait`, `Elect Book`.
@@ -296,47 +287,9 @@ class Reading:
         return any(_worded(value) == DischargeDestination.DIED.value for value in said)
 
     def patient(self) -> dict[str, str]:
-        """The NHS number (by the profile's rules) if valid, and the first local identifier."""
-        rules = self.profile.hl7.nhs_number
-        # CX.4 is an HD: its namespace id (CX.4.1) or universal id (CX.4.2, an OID) may name it.
-        authorities = {a.upper() for a in rules.authorities} | {NHS_NUMBER_OID}
-        kinds = {k.upper() for k in rules.identifier_types}
-        nhs_numbers: list[tuple[str, str]] = []
-        local: dict[str, str] | None = None
-        for number in range(1, repetitions(self.message, "PID", 3) + 1):
-            identifier = read_id(self.message, "PID", 3, 1, number)
-            if not identifier:
-                continue
-            kind = text(self.message, "PID", 3, 5, number).upper()
-            authority = read_id(self.message, "PID", 3, 4, number)
-            universal = text(self.message, "PID", 3, 4, number, subcomponent=2)
-            if kind in kinds or {authority.upper(), universal.upper()} & authorities:
-                nhs_numbers.append(("PID-3", identifier))
-            elif local is None:
-                # The issuer: CX.4, else the sending facility (MSH-4), else the sending
-                # application (MSH-3, required), as feeds that name neither send an MRN alone.
-                system = authority or read_id(self.message, "MSH", 4)
-                system = system or read_id(self.message, "MSH", 3)
-                if system:
-                    local = {"local_id": identifier, "id_system": system}
-        if rules.read_pid2 and read_id(self.message, "PID", 2):
-            nhs_numbers.append(("PID-2", read_id(self.message, "PID", 2)))
-        for where, candidate in nhs_numbers:
-            problem = nhs_number_problem(normalise_nhs_number(candidate))
-            if problem is None:
-                # With the local id as well: it links what the same source sent before the
-                # number was traced (services/identities.py).
-                return {"nhs_number": candidate, **(local or {})}
-            if local is not None:
-                self.warnings.append(f"{where}: NHS number {problem}; the local id is used")
-        if nhs_numbers and local is None:
-            # Refused by contract validation, which names the check that failed.
-            return {"nhs_number": nhs_numbers[0][1]}
-        if local is None:
-            if repetitions(self.message, "PID", 3) and text(self.message, "PID", 3):
-                raise Refused(MISSING_FIELD, "PID-3.4", "a local identifier needs its authority")
-            raise Refused(MISSING_FIELD, "PID-3", "PID-3 has no patient identifier")
-        return local
+        """The contract patient (`patient.patient`): the NHS number if valid and traced, and
+        the first local identifier."""
+        return patient(self.message, self.profile.hl7.nhs_number, self.warnings)
 
 
 def _worded(value: str) -> str | None:
