@@ -60,22 +60,26 @@ def idp() -> Iterator[IdentityProvider]:
     provider.close()
 
 
-@pytest.fixture
-def oidc_client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[TestClient]:
-    _key, entry = new_api_key("dashboard", ["viewer"])
-    settings = Settings(
+def oidc_settings(idp: IdentityProvider, database: str, data_dir: Path, api_keys: str) -> Settings:
+    """An API's settings taking tokens of `idp` (roles under realm_access) and `api_keys`."""
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         # The test identity provider serves plain HTTP, which only local mode accepts; keys and
         # an issuer are configured, so nothing here is open.
         environment="local",
         pseudonym_key="0123456789abcdef" * 2,
         database_url=database,
-        data_dir=tmp_path,
-        api_keys=entry,
+        data_dir=data_dir,
+        api_keys=api_keys,
         kafka_bootstrap="127.0.0.1:1",
         oidc_issuer=idp.issuer,
         oidc_audience=AUDIENCE,
         oidc_roles_claim="realm_access.roles",
     )
-    with TestClient(build_api(settings)) as test_client:
+
+
+@pytest.fixture
+def oidc_client(idp: IdentityProvider, database: str, tmp_path: Path) -> Iterator[TestClient]:
+    _key, entry = new_api_key("dashboard", ["viewer"])
+    with TestClient(build_api(oidc_settings(idp, database, tmp_path, entry))) as test_client:
         yield test_client

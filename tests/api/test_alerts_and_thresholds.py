@@ -21,7 +21,8 @@ from flowsight.settings import Settings
 from tests.api.audit_trail import (
     audit_lines,
 )
-from tests.api.identity import AUDIENCE, IdentityProvider
+from tests.api.conftest import oidc_settings
+from tests.api.identity import IdentityProvider
 
 KEYS = {role: new_api_key(f"{role}-lead", [role]) for role in ("viewer", "oncall", "admin")}
 
@@ -152,20 +153,7 @@ def test_an_oidc_subject_and_an_api_key_of_one_name_acknowledge_as_two_callers(
     idp: IdentityProvider, database: str, tmp_path: Path
 ) -> None:
     key, entry = new_api_key("oncall-lead", ["oncall"])
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        # The test identity provider serves plain HTTP, which only local mode accepts; keys and
-        # an issuer are configured, so nothing here is open.
-        environment="local",
-        pseudonym_key="0123456789abcdef" * 2,
-        database_url=database,
-        data_dir=tmp_path,
-        api_keys=entry,
-        kafka_bootstrap="127.0.0.1:1",
-        oidc_issuer=idp.issuer,
-        oidc_audience=AUDIENCE,
-        oidc_roles_claim="realm_access.roles",
-    )
+    settings = oidc_settings(idp, database, tmp_path, entry)
     by_key, by_token = seed_alert(database, 1), seed_alert(database, 2)
     token = idp.token(sub="oncall-lead", realm_access={"roles": ["viewer", "oncall"]})
 
