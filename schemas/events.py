@@ -134,7 +134,7 @@ class Envelope(_Contract):
         description="when the source recorded this sending of the event (HL7 EVN-2, FHIR "
         "meta.lastUpdated), RFC 3339 with offset: sent again under the id of an event a "
         "cancellation retracted, and recorded after that cancellation, the event takes effect "
-        "again; without it, the moment flowsight received the sending stands in for it",
+        "again",
     )
 
     @property
