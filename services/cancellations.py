@@ -7,9 +7,7 @@ recorded), or later when it came after an issue recorded later still. So a cance
 arrives before its event still retracts it, one that arrives after it retracts it whatever the
 source's clocks say (a PAS whose EVN-2 is fast, a cancel timed by MSH-7), and an event sent again
 under that id and recorded after the cancellation is a new issue of it (`services/repeats.py`)
-that only a later cancellation reaches. An event that says nothing of its recording is taken
-as recorded when the validator received it (`received_at`), so one sent again after its
-cancellation is a new issue too.
+that only a later cancellation reaches.
 """
 
 from __future__ import annotations
@@ -19,18 +17,9 @@ from typing import Any
 Event = dict[str, Any]
 #: When the source recorded the sending of an event (HL7 EVN-2, FHIR meta.lastUpdated).
 RECORDED_AT = "recorded_at"
-#: When the validator received a sending that has no `recorded_at` (set by it, never sent).
-RECEIVED_AT = "received_at"
-#: The latest recording of the issues a cancellation found recorded when it arrived, when
+#: The latest `recorded_at` of the issues a cancellation found recorded when it arrived, when
 #: later than its own time: it retracts them too. Set by the tracker (`stamped`).
 REACHES = "reaches"
-
-
-def recording(event: Event) -> str | None:
-    """When this sending of `event` was made, as far as the tracker knows: when the source
-    recorded it (`recorded_at`), else when the validator received it (`received_at`)."""
-    moment: str | None = event.get(RECORDED_AT) or event.get(RECEIVED_AT)
-    return moment
 
 
 def made_at(event: Event) -> str:
@@ -57,7 +46,7 @@ def stamped(cancellation: Event, events: list[Event]) -> Event:
     source, target, latest = cancellation["source"], cancellation["cancels_event_id"], ""
     for event in events:
         if event["event_id"] == target and event["source"] == source:
-            latest = max(latest, recording(event) or "")
+            latest = max(latest, event.get(RECORDED_AT) or "")
     return {**cancellation, REACHES: latest} if latest > reach(cancellation) else cancellation
 
 

@@ -13,7 +13,7 @@ from flowsight.services.cancellations import stamped
 from flowsight.services.identities import MOVED_FROM
 from flowsight.services.journey import Event
 from flowsight.services.lateness import too_late
-from flowsight.services.repeats import is_repeat, new_issue, reissues, same_sending
+from flowsight.services.repeats import is_repeat, reissues, same_sending
 
 # Same-instant events replay in the order a person would expect: referred, then admitted...
 _SAME_TIME_ORDER = {
@@ -99,7 +99,6 @@ class Journey:
                 seen = self._seen_again(event)
                 if seen is not None:
                     return seen
-                event = new_issue(event)
                 break
         if event["event_type"] == "cancellation":
             event = stamped(event, events)

@@ -28,14 +28,8 @@ is a new issue: recorded beside them, it takes effect again. The same sending de
 even after the cancellation, carries its own `recorded_at` and is a duplicate, and a sending
 recorded before the cancellation is retracted with it, so a replay of the topics folds to the
 same state. Likewise a cancellation under a recorded id is a new issue when it comes after an
-issue that none recorded under its id reaches (the discharge cancelled again).
-
-An event without `recorded_at` (an HL7 message without EVN-2, an Encounter without
-meta.lastUpdated, a publisher that does not send it) is taken as recorded when the validator
-received it (`received_at`, which the validator sets on such an event and no sender can): sent
-again after its cancellation, it is a new issue as well, and is kept as recorded then
-(`new_issue`), so that cancellation does not reach it and a later one does. A delivery again of
-the events topic carries the same `received_at` and stays a duplicate.
+issue that none recorded under its id reaches (the discharge cancelled again). An event without
+`recorded_at` is never a new issue: sent again after its cancellation, it stays retracted.
 
 Events that came through the FHIR gateway (`gateway` `fhir`, which only the validator sets, for a
 record the gateway sealed) are snapshots: their ids name an Encounter's admission, transfers and
@@ -49,14 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowsight.services.cancellations import (
-    REACHES,
-    RECEIVED_AT,
-    RECORDED_AT,
-    in_effect,
-    reach,
-    recording,
-)
+from flowsight.services.cancellations import REACHES, RECORDED_AT, in_effect, reach
 from flowsight.services.gateways import GATEWAY
 from flowsight.services.identities import MOVED_FROM
 
@@ -65,7 +52,7 @@ Event = dict[str, Any]
 #: Fields that are not the sending: added by the pipeline, or describing one delivery of it.
 NOT_THE_SENDING = frozenset({"pseudonym", MOVED_FROM, GATEWAY, REACHES, "correlation_id"})
 #: Fields left out when deciding whether two events with one id are the same event.
-NOT_THE_EVENT = NOT_THE_SENDING | {RECORDED_AT, RECEIVED_AT}
+NOT_THE_EVENT = NOT_THE_SENDING | {RECORDED_AT}
 #: And, for a cancellation, its time: when it was recorded, not what it retracts.
 NOT_THE_CANCELLATION = NOT_THE_EVENT | {"occurred_at"}
 #: The gateway whose events are snapshots, their ids naming an Encounter's events whatever its
@@ -100,26 +87,17 @@ def reissues(issues: list[Event], event: Event, journey: list[Event]) -> bool:
         return any(
             other["event_id"] == target
             and other["source"] == event["source"]
-            and (recording(other) or "") > reached
+            and (other.get(RECORDED_AT) or "") > reached
             for other in journey
         )
-    recorded = recording(event)
+    recorded = event.get(RECORDED_AT)
     if recorded is None:
         return False
-    latest = max((recording(issue) or "" for issue in issues), default="")
+    latest = max((issue.get(RECORDED_AT) or "" for issue in issues), default="")
     return any(
         latest <= reach(cancellation) < recorded
         for cancellation in in_effect(journey, event["source"], event["event_id"])
     )
-
-
-def new_issue(event: Event) -> Event:
-    """A new issue as it is recorded: one that says nothing of its recording is kept as
-    recorded when received, which the cancellation it follows does not reach
-    (`services/cancellations.py`: an event without `recorded_at` is retracted by any)."""
-    if event.get(RECORDED_AT) is None and event.get(RECEIVED_AT) is not None:
-        return {**event, RECORDED_AT: event[RECEIVED_AT]}
-    return event
 
 
 def _differing(recorded: Event, event: Event, ignored: frozenset[str]) -> list[str]:

@@ -21,7 +21,6 @@ from flowsight.schemas.events import (
     Transfer,
     event_adapter,
 )
-from flowsight.services.cancellations import RECEIVED_AT, RECORDED_AT
 from flowsight.services.gateways import GATEWAY, GATEWAY_HEADER, sealed_by
 from flowsight.services.pseudonym import local_pseudonym, pseudonymise
 from flowsight.services.timestamps import utc_timestamp
@@ -313,16 +312,6 @@ def check_event(
         return Accepted(*normalise(event, context.pseudonym_key))
     except TimestampOutOfRange as error:
         return Rejected(INVALID_FIELD, error.field, f"{error.field} is out of range in UTC")
-
-
-def as_received(event: dict[str, Any], moment: datetime) -> dict[str, Any]:
-    """A patient's event as the validator passes it on, received at `moment`: one that says
-    nothing of when its source recorded it (`recorded_at`) says when it was received
-    (`received_at`), which tells a sending again after its cancellation from a delivery again
-    of the first (`services/repeats.py`)."""
-    if RECORDED_AT in event or "pseudonym" not in event:
-        return event
-    return {**event, RECEIVED_AT: utc_timestamp(moment)}
 
 
 #: What the validator takes out of an event: the patient, replaced by the pseudonym.

@@ -18,19 +18,13 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple, Protocol
 
 import orjson
 
 from flowsight.services.identities import link
-from flowsight.services.validation import (
-    Accepted,
-    Rejected,
-    ValidationContext,
-    as_received,
-    validate_event,
-)
+from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_event
 from flowsight.streams.child import Child
 
 #: An event to check: its record's value, the organisation its topic belongs to, its headers.
@@ -61,16 +55,13 @@ Checked = Valid | Rejected | Failed
 def check(items: Sequence[Item], context: ValidationContext, now: datetime) -> list[Checked]:
     """Each item's outcome, in order: an error in one is that item's outcome, not the batch's."""
     outcomes: list[Checked] = []
-    for position, (raw, organisation, headers) in enumerate(items):
+    for raw, organisation, headers in items:
         try:
             outcome = validate_event(
                 raw, organisation=organisation, context=context, now=now, headers=headers
             )
             if isinstance(outcome, Accepted):
-                # Received in the batch's order: a sending again after its cancellation in the
-                # same batch is still received after it.
-                event = as_received(outcome.event, now + timedelta(microseconds=position))
-                alias = outcome.alias
+                event, alias = outcome.event, outcome.alias
                 outcomes.append(
                     Valid(
                         outcome.key.encode(),

@@ -7,11 +7,8 @@ real case are in tests/adapters/hl7/test_keyed_in_again.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flowsight.services.identities import link
 from flowsight.services.journey import Event, JourneyState, replay
-from flowsight.services.validation import as_received
 from tests.services.test_batch import SERVICES, Worker, admission, discharge, patient_event
 
 LOCAL, NHS = "1" * 64, "9" * 64
@@ -79,102 +76,7 @@ def test_a_sending_recorded_before_the_cancellation_stays_retracted() -> None:
     assert state(worker).in_services == {"lth-wards": ADMITTED}
 
 
-def received(event: Event, hour: int, minute: int = 0) -> Event:
-    """`event` without `recorded_at` as the validator passes it on, received at that time."""
-    return as_received(event, datetime(2026, 5, 3, hour, minute, tzinfo=UTC))
-
-
-def referred(**fields: str) -> Event:
-    """The referral `r1` of the patient to reablement, made on the day of the discharge."""
-    event = patient_event("referral", "r1", at(9), NHS, to_service="lcc-reablement")
-    return {**event, "status": "new", "pathway": "P1", **fields}
-
-
-def test_a_discharge_without_recorded_at_sent_again_after_its_cancellation_takes_effect() -> None:
-    # An HL7 A03 without EVN-2, cancelled by an A13, keyed in again: the bed manager sees the
-    # patient discharged, not in the bed for good.
-    worker, refused = folded(
-        [admission("a1", ADMITTED, NHS), received(discharged(None), 11)],
-        [received(cancelled(at(12)), 12)],
-    )
-    assert state(worker).in_services == {"lth-wards": ADMITTED}, "the cancellation retracts it"
-
-    changes = worker.fold(received(discharged(None), 13))
-
-    assert changes.outcomes == {("discharge", "applied"): 1} and refused == []
-    assert state(worker).in_services == {}
-    (stay,) = state(worker).stays
-    assert stay.ended_at == LEFT
-
-
-def test_a_referral_without_recorded_at_sent_again_after_its_cancellation_is_in_the_queue() -> None:
-    worker, _ = folded(
-        [admission("a1", ADMITTED, NHS), received(referred(), 9)],
-        [received(cancelled(at(10), event_id="c1") | {"cancels_event_id": "r1"}, 10)],
-    )
-    assert "lcc-reablement" not in state(worker).queues
-
-    worker.fold(received(referred(), 11))
-
-    assert state(worker).queues["lcc-reablement"].referred_at == at(9)
-
-
-def test_the_first_sending_delivered_again_after_its_cancellation_stays_retracted() -> None:
-    # The events topic read again (a restart, a rebuild): the same received_at, the same sending.
-    first = received(discharged(None), 11)
-    worker, _ = folded([admission("a1", ADMITTED, NHS), first], [received(cancelled(at(12)), 12)])
-
-    changes = worker.fold(dict(first))
-
-    assert changes.outcomes == {("discharge", "duplicate"): 1}
-    assert state(worker).in_services == {"lth-wards": ADMITTED}
-
-
-def test_a_resend_without_recorded_at_cancelled_again_puts_the_patient_back_in_the_bed() -> None:
-    resent = received(discharged(None), 13)
-    worker, refused = folded(
-        [admission("a1", ADMITTED, NHS), received(discharged(None), 11)],
-        [received(cancelled(at(12)), 12)],
-        [resent],
-        [dict(resent)],  # delivered again: a duplicate
-    )
-    assert state(worker).in_services == {}
-
-    worker.fold(received(cancelled(at(14)), 14))  # the same cancel, keyed in again
-
-    assert refused == []
-    assert state(worker).in_services == {"lth-wards": ADMITTED}
-
-
-def test_a_cancellation_received_first_still_retracts_a_discharge_without_recorded_at() -> None:
-    # Overtaken (sent under another episode): the first issue received after its cancellation is
-    # no new issue, there being none before it.
-    worker, _ = folded(
-        [admission("a1", ADMITTED, NHS), received(cancelled(at(12)), 12)],
-        [received(discharged(None), 13)],
-    )
-
-    assert state(worker).in_services == {"lth-wards": ADMITTED}
-
-
-def test_a_journey_moved_on_to_the_nhs_pseudonym_keeps_a_resend_without_recorded_at() -> None:
-    worker, _ = folded(
-        [admission("a1", ADMITTED, LOCAL), received(discharged(None, LOCAL), 11)],
-        [received(cancelled(at(12), LOCAL), 12)],
-        [received(discharged(None, LOCAL), 13)],
-    )
-    traced = patient_event("referral", "r1", at(18), NHS, to_service="lcc-reablement")
-    traced |= {"status": "new"}
-
-    changes = worker.fold(traced, link(LOCAL, traced))
-    arrived = worker.fold(*changes.moved)
-
-    assert arrived.refusals == []
-    assert state(worker).in_services == {}
-
-
 def test_an_event_that_says_nothing_of_its_recording_stays_retracted_as_before() -> None:
-    # Neither recorded_at nor received_at: validated before the validator noted receptions.
     worker, refused = folded(
         [admission("a1", ADMITTED, NHS), discharged(None)],
         [cancelled(at(12))],

@@ -187,19 +187,3 @@ async def test_the_agent_sends_a_batch_again_through_a_new_child_when_its_child_
     assert orjson.loads(second.value)["event_id"] == "d-1"
     assert subject.dead_letters.queue.empty()
     assert child._pool is None  # closed with the agent
-
-
-def test_an_event_without_recorded_at_says_when_it_was_received_in_the_batch_s_order(
-    context: ValidationContext,
-) -> None:
-    # The tracker tells a discharge sent again after its cancellation from the first by it
-    # (services/repeats.py); one whose source says when it recorded it is left as sent.
-    recorded = example("admission", event_id="a-3", recorded_at="2026-05-03T08:00:00+00:00")
-    batch: list[Item] = [*BATCH[:2], (orjson.dumps(recorded), "RR8", {})]
-
-    first, second, third = checked(batch, context, NOW)
-
-    assert isinstance(first, Valid) and isinstance(second, Valid) and isinstance(third, Valid)
-    received = [orjson.loads(outcome.value).get("received_at") for outcome in (first, second)]
-    assert None not in received and received[0] < received[1]
-    assert "received_at" not in orjson.loads(third.value)
