@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Any
 
 from faust.sensors.monitor import Monitor
+from faust.types import TP
 
 
 class QuietMonitor(Monitor):
@@ -16,8 +18,12 @@ class QuietMonitor(Monitor):
     def on_message_in(self, *args: Any) -> None:
         """Nothing kept per record."""
 
-    def on_stream_event_in(self, *args: Any) -> None:
-        """Nothing kept per event (no state for `on_stream_event_out`)."""
+    def on_stream_event_in(self, tp: TP, *args: Any) -> None:
+        """Only when `tp` last gave its stream an event (no state for `on_stream_event_out`):
+        faust's consumer reads it to tell a stalled stream from a busy one. Without it, every
+        partition with records waiting was logged as an error ("Stream has not started
+        processing") every few seconds once the worker had run five minutes."""
+        self.stream_inbound_time[tp] = monotonic()
 
     def on_stream_event_out(self, *args: Any, **kwargs: Any) -> None:
         """Nothing kept per event."""
