@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flowsight.adapters.hl7.fields import Reading
+from flowsight.adapters.hl7.fields import Reading, names_a_place
 from flowsight.adapters.hl7.outcome import NoChange
 from flowsight.adapters.hl7.parse import (
     ADMIT_TIME,
@@ -105,7 +105,7 @@ def transfer_cancellations(
     A02 out of it ended the attendance, and nothing reopens one.
     """
     message = reading.message
-    if first_time(message, EVENT_TIME) is not None or not text(message, "PV1", 6):
+    if first_time(message, EVENT_TIME) is not None or not names_a_place(message, 6):
         return cancellations(reading, visit, trigger="A12")
     if any(reading.at_front_door(reading.place(n, required=True)) for n in (3, 6)):
         raise Refused(
@@ -146,7 +146,7 @@ def _transfer_kinds(reading: Reading, back_at_ed: bool, service: str) -> list[tu
     A12's, so the departure and admission are named whenever they may have been published.
     """
     moved = [("transfer", service)]
-    if not back_at_ed or not text(reading.message, "PV1", 6):
+    if not back_at_ed or not names_a_place(reading.message, 6):
         return moved
     try:
         ward = reading.place(6, required=False).service

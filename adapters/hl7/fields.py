@@ -1,9 +1,10 @@
 """What an ADT message's fields mean under a source's mapping profile: patient, place, codes.
 
 The mapping profile (`flowsight.adapters.profile`) says where NHS numbers are, which service a
-location (PL.4 facility, PL.1 point of care, PL.2 room, PL.3 bed) belongs to and which part is
-the unit, and what vendor codes mean; the standard tables (HL7 0004 and 0007, the NHS Data
-Dictionary codes of `flowsight.services.nhs_codes`) apply to any code the profile does not list.
+location (PL.4 facility, PL.1 point of care, PL.2 room, PL.3 bed, PL.9 description) belongs to
+and which part is the unit, and what vendor codes mean; the standard tables (HL7 0004 and 0007,
+the NHS Data Dictionary codes of `flowsight.services.nhs_codes`) apply to any code the profile
+does not list.
 Each reader raises `Refused` naming the HL7 field, or adds a warning for what it let through.
 Nothing here does I/O.
 """
@@ -96,6 +97,17 @@ class LocationMap:
         ]
 
 
+#: PL.9, the location description: some senders name the ward there alone, PL.1 left empty.
+LOCATION_DESCRIPTION = 9
+
+
+def names_a_place(message: Any, number: int) -> bool:
+    """Whether PV1-`number` names a place: its point of care (PL.1) or its description (PL.9)."""
+    return bool(
+        text(message, "PV1", number, 1) or text(message, "PV1", number, LOCATION_DESCRIPTION)
+    )
+
+
 @dataclass(slots=True)
 class Reading:
     """One message read under a profile; `warnings` collects what was let through.
@@ -122,8 +134,12 @@ class Reading:
     def place(self, number: int, *, required: bool) -> Located:
         """The service and unit of the location in PV1-`number` (3 assigned, 6 prior)."""
         where = f"PV1-{number}"
-        if required and not text(self.message, "PV1", number, 1):
-            raise Refused(MISSING_FIELD, where, f"{where} (point of care) is required")
+        if required and not names_a_place(self.message, number):
+            raise Refused(
+                MISSING_FIELD,
+                where,
+                f"{where} (point of care, or location description) is required",
+            )
         parts = self._location_parts(number)
         located = self._locate(parts)
         if located is None:
@@ -166,6 +182,7 @@ class Reading:
             "room": text(self.message, "PV1", number, 2) or None,
             "bed": text(self.message, "PV1", number, 3) or None,
             "facility": text(self.message, "PV1", number, 4) or None,
+            "location": text(self.message, "PV1", number, LOCATION_DESCRIPTION) or None,
         }
 
     def _locate(self, parts: dict[str, str | None]) -> Located | None:
@@ -174,6 +191,7 @@ class Reading:
             room=parts["room"],
             bed=parts["bed"],
             facility=parts["facility"],
+            location=parts["location"],
         )
 
     def at_front_door(self, located: Located, patient_class: PatientClass | None = None) -> bool:

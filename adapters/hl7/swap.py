@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flowsight.adapters.hl7.fields import names_a_place
 from flowsight.adapters.hl7.outcome import Mapped, NoChange
-from flowsight.adapters.hl7.parse import MISSING_SEGMENT, text
+from flowsight.adapters.hl7.parse import MISSING_SEGMENT
 from flowsight.services.validation import Refused
 
 SWAP = "A17"
@@ -68,7 +69,7 @@ def patient_pairs(message: Any, warnings: list[str]) -> list[Any]:
 def _prior_from(pair: Any, other: Any, number: int, warnings: list[str]) -> Any:
     """Patient `number`'s message `pair`, its PV1-6 the `other` pair's PV1-3 when it has none;
     as sent when it has one, or when the other's PV1-3 is empty too (then it is refused)."""
-    if text(pair, "PV1", 6) or not text(other, "PV1", 3):
+    if names_a_place(pair, 6) or not names_a_place(other, 3):
         return pair
     *segments, visit = pair
     filled = pair.create_segment(list(visit))

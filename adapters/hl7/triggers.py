@@ -45,7 +45,7 @@ from flowsight.adapters.hl7.cancellation import (
     visit_deleted,
 )
 from flowsight.adapters.hl7.clock import own_time
-from flowsight.adapters.hl7.fields import Reading
+from flowsight.adapters.hl7.fields import Reading, names_a_place
 from flowsight.adapters.hl7.outcome import NoChange
 from flowsight.adapters.hl7.parse import (
     ADMIT_TIME,
@@ -222,7 +222,7 @@ def _attendance_ended(
     it to the ED, and one no rule maps is no refusal: an A01 was taken before PV1-6 was read.
     """
     message = reading.message
-    if not text(message, "PV1", 6):
+    if not names_a_place(message, 6):
         return []
     try:
         before = reading.place(6, required=False)
@@ -270,7 +270,7 @@ def _to_outpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:
     nothing: an A06 there admitted no one (the A02 out of the ED admits).
     """
     moment = own_time(reading.message, EVENT_TIME)
-    if text(reading.message, "PV1", 6):
+    if names_a_place(reading.message, 6):
         before = reading.place(6, required=True)
     else:
         before = reading.place(3, required=True)
