@@ -50,7 +50,7 @@ def attendance(
     )
     onward = snapshot.stays[len(in_department) :]
     if onward:
-        element = f"Encounter.location[{onward[0].index}].period.start"
+        element = onward[0].start_element
         departed = timestamp(onward[0].start, element, "the time the patient left for a ward")
         outcome, outcome_element = AttendanceOutcome.ADMITTED, location_element(onward[0].index)
     elif status == "finished":
@@ -82,7 +82,7 @@ def attendance(
 def admission_from_department(snapshot: Snapshot) -> MappedEvent:
     """The emergency admission of a patient who left the department for `snapshot.stays[0]`."""
     ward = snapshot.stays[0]
-    element = f"Encounter.location[{ward.index}].period.start"
+    element = ward.start_element
     fields = {
         "occurred_at": timestamp(ward.start, element, "the admission time"),
         "admission_method": AdmissionMethod.EMERGENCY.value,

@@ -75,6 +75,15 @@ class Stay:
     unit_element: str  # where the unit's name was read: a Location's name, or a display
     start: datetime | None
     left: bool = False  # status completed: the patient is no longer there
+    # The entry whose period.start `start` is, when another level of the place than `index`
+    # gave it (a ward listed without a period beside its timed room and bed).
+    dated_by: int | None = None
+
+    @property
+    def start_element(self) -> str:
+        """The element `start` was read from."""
+        index = self.index if self.dated_by is None else self.dated_by
+        return f"Encounter.location[{index}].period.start"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +104,17 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         for index, entry in level:
             in_order(entry.period, f"Encounter.location[{index}].period")
         index, entry, (service, unit, unit_element) = _place_levels(level, encounter, places, notes)
-        start = entry.period.start if entry.period else None
+        # A level given without a period (a ward beside its timed room and bed) is dated by the
+        # levels that have one.
+        timed = [(i, other) for i, other in level if _when(other) != _UNTIMED]
+        dated_by, dated = timed[0] if timed and _when(entry) == _UNTIMED else (index, entry)
+        start = dated.period.start if dated.period else None
         # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
         # a FHIR string should not hold, is the contract's to refuse, naming the display.
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
         left = entry.status == "completed"
-        found.append(Stay(index, len(found), service, unit, unit_element, start, left))
+        by_other = None if dated_by == index else dated_by
+        found.append(Stay(index, len(found), service, unit, unit_element, start, left, by_other))
     if not found:
         raise Refused(
             MISSING_FIELD,
@@ -116,13 +130,16 @@ def _places(encounter: Encounter) -> list[list[tuple[int, EncounterLocation]]]:
     """The entries of `Encounter.location` a place at a time, planned, reserved and temporary
     ones left out. Entries that follow one another with the same status and period, each with a
     physicalType none of the others has, are the levels of one place (HL7's V2-to-FHIR IG gives
-    PV1-3's point of care, room and bed so): one stay, not moves from one level to the next."""
+    PV1-3's point of care, room and bed so): one stay, not moves from one level to the next. A
+    level without a period is of the same moment as those beside it: the Medical Informatics
+    Initiative's department contact gives its room and bed a period and its ward none; an entry
+    nothing dates is no move flowsight could publish anyway."""
     grouped: list[list[tuple[int, EncounterLocation]]] = []
     for index, entry in enumerate(encounter.location or []):
         if entry.status in NOT_YET or temporary(entry):
             continue
         level = _level(entry)
-        if grouped and level is not None and _same_moment(grouped[-1][0][1], entry):
+        if grouped and level is not None and _same_moment(grouped[-1], entry):
             levels = [_level(other) for _, other in grouped[-1]]
             if None not in levels and level not in levels:
                 grouped[-1].append((index, entry))
@@ -153,11 +170,19 @@ def _level(entry: EncounterLocation) -> str | None:
     return next((coding.code for coding in codings if coding.code), None)
 
 
-def _same_moment(first: EncounterLocation, entry: EncounterLocation) -> bool:
-    def when(e: EncounterLocation) -> tuple[object, object]:
-        return (e.period.start, e.period.end) if e.period else (None, None)
+#: An entry's period when it gives none.
+_UNTIMED: tuple[object, object] = (None, None)
 
-    return first.status == entry.status and when(first) == when(entry)
+
+def _when(entry: EncounterLocation) -> tuple[object, object]:
+    return (entry.period.start, entry.period.end) if entry.period else _UNTIMED
+
+
+def _same_moment(place: list[tuple[int, EncounterLocation]], entry: EncounterLocation) -> bool:
+    """Whether `entry` is of the status of the place's levels, and of their period where both
+    give one."""
+    periods = {_when(other) for _, other in place} | {_when(entry)}
+    return place[0][1].status == entry.status and len(periods - {_UNTIMED}) <= 1
 
 
 #: Where a location was placed: its service, its unit (if named) and the element that named it.
@@ -226,7 +251,7 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
         else:
             latest = stay.index, start
             continue
-        element = f"Encounter.location[{stay.index}].period.start"
+        element = stay.start_element
         raise Refused(
             INVALID_FIELD,
             element,

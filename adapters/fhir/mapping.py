@@ -148,7 +148,7 @@ def _events(
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
         events.append(admission_from_department(snapshot))
     for suffix, previous, stay in snapshot.transfers():
-        start_element = f"Encounter.location[{stay.index}].period.start"
+        start_element = stay.start_element
         fields = {
             "occurred_at": timestamp(stay.start, start_element, "the transfer time"),
             "from_service": previous.service,

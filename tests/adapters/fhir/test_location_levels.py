@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowsight.adapters.profile import LocationRule, MappingProfile
 from tests.adapters.fhir.encounters import bodies, encounter, mapped_of
+from tests.adapters.fhir.test_real_feeds import examined, refusal
 
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 
@@ -64,3 +66,57 @@ def test_levels_from_different_moments_are_still_moves() -> None:
     events = bodies(encounter(location=[ward, bed]))
 
     assert [e["event_type"] for e in events] == ["admission", "transfer"]
+
+
+# Germany's Medical Informatics Initiative gives a department contact's room and bed with a
+# period and its ward with none, all active (tests/conformance/corpus/fhir/mii-fall__Encounter-
+# mii-exa-fall-kontakt-gesundheitseinrichtung-2.json): three levels of one place.
+MII_WARD = "RHC-06"
+
+
+def mii_levels(status: str, start: str) -> list[dict[str, Any]]:
+    period = {"start": start}
+    levels = [
+        level("RHC-06-210b", "ro", status=status, period=period),
+        level("RHC-06-210b-02", "bd", status=status, period=period),
+        level(MII_WARD, "wa", status=status),
+    ]
+    for entry in levels:
+        entry["location"]["identifier"] = {"value": entry["location"]["display"]}
+    return levels
+
+
+def mii_profile() -> dict[str, MappingProfile]:
+    rule = LocationRule(location=MII_WARD, service="lth-wards")
+    return {"RR8": MappingProfile(organisation="RR8", locations=[rule])}
+
+
+def test_a_ward_given_without_a_period_beside_its_timed_room_and_bed_is_their_level() -> None:
+    document = encounter(location=mii_levels("active", "2025-03-10T09:40:00+00:00"))
+
+    result = examined(document, mii_profile())
+
+    [admission] = [accepted.event for accepted in result.events]
+    assert (admission["service"], admission["unit"]) == ("lth-wards", MII_WARD)
+    assert result.notes == []
+
+
+def test_a_place_so_given_is_dated_by_its_timed_levels() -> None:
+    earlier = mii_levels("completed", "2025-03-10T09:40:00+00:00")
+    later = level("Ward 12", "wa", status="active", period={"start": "2025-03-11T08:00:00+00:00"})
+    later["location"]["identifier"] = {"value": "lth-toc-hub"}
+
+    result = examined(encounter(location=[*earlier, later]), mii_profile())
+
+    transfer = result.events[1].event
+    assert (transfer["event_type"], transfer["from_service"]) == ("transfer", "lth-wards")
+    assert transfer["occurred_at"] == "2025-03-11T08:00:00+00:00"
+    assert result.notes == []
+
+
+def test_a_refused_start_of_such_a_place_names_the_level_that_gave_it() -> None:
+    document = encounter(location=mii_levels("active", "2025-03-09T09:40:00+00:00"))
+
+    answer = refusal(document, mii_profile())
+
+    assert answer.issues[0].expression == "Encounter.location[0].period.start"
