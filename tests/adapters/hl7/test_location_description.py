@@ -1,5 +1,6 @@
 """A location named only by its description (PL.9, PL.1 empty) is a place: its unit, the rules
-that match it, a transfer to or from it (each test but the last fails on the old code).
+that match it, a move to or from it (each test fails on the old code but the one where PL.1 and
+PL.9 are both sent, which guards that PL.1 stays the unit).
 
 Some senders fill PV1-3 as `^^^^^^^^<ward name>`: the point of care left empty and the ward
 named in PL.9, the location description (HL7 v2.3 and later). A patient-portal HL7 API
@@ -74,3 +75,42 @@ def test_an_a07_from_a_ward_named_only_in_pl9_ends_the_stay_there_without_a_warn
 def test_the_point_of_care_stays_the_unit_when_pl1_and_pl9_are_both_sent() -> None:
     (admission,) = events("A01", f3="WARD7^^^^^^^^Ward Seven", f44="20261123100000")
     assert admission["unit"] == "WARD7"
+
+
+def test_a_swap_between_wards_named_only_in_pl9_moves_each_patient() -> None:
+    other = "PID|1||RR8999^^^RR8^MR~4010232137^^^NHS^NH||Jones^Ann||19600101|F"
+    result = map_message(
+        message(
+            msh("A17"),
+            EVN.format(trigger="A17"),
+            PID,
+            pv1(f3="^^^^^^^^Ward 9", f6="^^^^^^^^Ward 7", f19="SPELL-1"),
+            other,
+            pv1(f3="^^^^^^^^Ward 7", f19="SPELL-2"),  # PV1-6 empty: the other's PV1-3
+        ),
+        organisation="RR8",
+        profile=PROFILE,
+        front_door=ED,
+    )
+    assert isinstance(result, Mapped), result
+    assert [(e["episode_id"], e["to_unit"]) for e in result.events] == [
+        ("SPELL-1", "Ward 9"),
+        ("SPELL-2", "Ward 7"),
+    ]
+
+
+def test_a_cancelled_transfer_without_its_time_moves_back_to_a_ward_named_only_in_pl9() -> None:
+    result = map_message(
+        message(
+            msh("A12"),
+            "EVN|A12|20261123101500",
+            PID,
+            pv1(f3="^^^^^^^^Ward 7", f6="^^^^^^^^Ward 9"),
+        ),
+        organisation="RR8",
+        profile=PROFILE,
+        front_door=ED,
+    )
+    assert isinstance(result, Mapped), result
+    (moved_back,) = result.events
+    assert (moved_back["event_type"], moved_back["to_unit"]) == ("transfer", "Ward 7")
