@@ -24,7 +24,6 @@ from flowsight.adapters.fhir.elements import (
     UNSUPPORTED_ENCOUNTER,
     Note,
     episode,
-    identifier_value,
     in_order,
     location_element,
     timestamp,
@@ -37,6 +36,7 @@ from flowsight.adapters.fhir.references import (
     part_of,
     patient,
     provider_code,
+    provider_identifier,
 )
 from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
 from flowsight.adapters.profile import MappingProfile
@@ -175,7 +175,7 @@ def _events(
 def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> Snapshot:
     episode_id, episode_element = episode(encounter)
     source_element = "Encounter.serviceProvider.identifier.value"
-    provider = identifier_value(encounter.serviceProvider)
+    provider = provider_identifier(encounter)
     if provider is None and (provider := provider_code(encounter, reading.bundle)):
         source_element = "Encounter.serviceProvider.reference"
     provider = provider or organisation

@@ -221,6 +221,21 @@ def _searched_identity(target: str) -> dict[str, str] | None:
     return {"local_id": value, "id_system": system}
 
 
+def provider_identifier(encounter: Encounter) -> str | None:
+    """The ODS code `serviceProvider.identifier` gives: its value when its system is the ODS
+    code's, or when it names no system (senders often give the bare code).
+
+    An identifier of another system (Germany's Medical Informatics Initiative names a department
+    contact's provider by its own department identifier) names no organisation flowsight knows:
+    it is passed over, as an Organization's other identifiers are (`provider_code`), and the key's
+    own organisation is the better guess. Read as an ODS code it was refused as the source, or
+    as an organisation the key does not publish for."""
+    found = encounter.serviceProvider.identifier if encounter.serviceProvider else None
+    if found is None or not found.value or found.system not in (None, ODS_ORGANIZATION_CODE):
+        return None
+    return str(found.value)
+
+
 def provider_code(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> str | None:
     """The ODS code of the Organization `serviceProvider.reference` points at, contained or in
     the same transaction (UK Core's Encounter refers to its trust so), if it has one.
