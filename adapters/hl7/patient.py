@@ -43,13 +43,17 @@ def patient(message: Any, rules: NhsNumberRules, warnings: list[str]) -> dict[st
             continue
         kind = text(message, "PID", 3, 5, number).upper()
         authority = read_id(message, "PID", 3, 4, number)
-        universal = text(message, "PID", 3, 4, number, subcomponent=2)
+        universal = read_id(message, "PID", 3, 4, number, subcomponent=2)
         if kind in kinds or {authority.upper(), universal.upper()} & authorities:
             nhs_numbers.append(("PID-3", identifier))
         elif local is None:
-            # The issuer: CX.4, else the sending facility (MSH-4), else the sending
-            # application (MSH-3, required), as feeds that name neither send an MRN alone.
-            system = authority or read_id(message, "MSH", 4) or read_id(message, "MSH", 3)
+            # The issuer: CX.4 by its namespace id, else its universal id (an OID alone, as
+            # IHE and many US feeds name it: two authorities so named are two systems), else
+            # the sending facility (MSH-4), else the sending application (MSH-3, required), as
+            # feeds that name neither send an MRN alone.
+            system = (
+                authority or universal or read_id(message, "MSH", 4) or read_id(message, "MSH", 3)
+            )
             if system:
                 local = {"local_id": identifier, "id_system": system}
     if rules.read_pid2 and read_id(message, "PID", 2):
