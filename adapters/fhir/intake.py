@@ -195,9 +195,18 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
         answer = refused_all(refusals)
         return Answer(answer.status, answer.issues + notes, answer.dead_letters)
     if not accepted:
-        notes.append(
-            Issue("information", "informational", "no Encounter in the Bundle: nothing published")
+        encounters = any(
+            isinstance(entry, dict)
+            and isinstance(entry.get("resource"), dict)
+            and entry["resource"].get("resourceType") == "Encounter"
+            for entry in entries
         )
+        said = (
+            "its Encounters gave no event (the issues above say why)"
+            if encounters
+            else "no Encounter in the Bundle"
+        )
+        notes.append(Issue("information", "informational", f"{said}: nothing published"))
     return Examined(accepted, notes)
 
 

@@ -13,7 +13,12 @@ from datetime import datetime
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import admission_method, destination
+from flowsight.adapters.fhir.codes import (
+    HL7_ACT_CODE,
+    HL7_ACT_CODE_STU3,
+    admission_method,
+    destination,
+)
 from flowsight.adapters.fhir.department import (
     admission_from_department,
     attendance,
@@ -57,6 +62,12 @@ ARRIVED_STATUSES = frozenset({"arrived", "triaged"})
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
+#: Encounter classes (HL7 v3 ActCode) that hold no bed: an ambulatory (outpatient) visit, a
+#: virtual one, one in the field. As the HL7 gateway takes an arrival of class O or R, such an
+#: Encounter without admission details publishes nothing, wherever it is, unless its first
+#: location is an emergency department's: that is an attendance there. HH (home health) is a start of care, and PRENC
+#: (pre-admission) is what converters make of an HL7 A01 of class P, which admits: not here.
+NO_BED_CLASSES = frozenset({"AMB", "VR", "FLD"})
 
 
 def map_encounter(
@@ -126,6 +137,20 @@ def _events(
     if status in RETRACTED_STATUSES and never_began(encounter):
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
+    no_bed = _class_without_a_bed(encounter)
+    if (
+        no_bed
+        and status not in RETRACTED_STATUSES
+        and not _at_front_door(encounter, organisation, reading)
+    ):
+        reading.notes.append(
+            Note(
+                "Encounter.class",
+                f"class {no_bed} holds no bed and no location of the Encounter is an emergency "
+                "department's: nothing published",
+            )
+        )
+        return []
     snapshot = _snapshot(encounter, organisation, reading)
     if status not in RETRACTED_STATUSES:  # a retraction cancels every move's id, dated or not
         snapshot = replace(snapshot, stays=dated_moves(snapshot.stays, reading.notes))
@@ -172,20 +197,50 @@ def _events(
     return events
 
 
-def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> Snapshot:
-    episode_id, episode_element = episode(encounter)
-    source_element = "Encounter.serviceProvider.identifier.value"
+def _class_without_a_bed(encounter: Encounter) -> str | None:
+    """The Encounter's class code when it is one of `NO_BED_CLASSES` (HL7 v3 ActCode) and the
+    Encounter gives no `hospitalization`, R4's "details about the admission": with one, the
+    sender says the patient was admitted (FHIR's own day-surgery examples are class AMB)."""
+    if encounter.hospitalization is not None:
+        return None
+    coding = encounter.class_fhir
+    if coding.system in (HL7_ACT_CODE, HL7_ACT_CODE_STU3) and coding.code in NO_BED_CLASSES:
+        return coding.code
+    return None
+
+
+def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Reading) -> bool:
+    """Whether the first place of the Encounter's history is an emergency department's. A place
+    no rule of the profile knows (an outpatient clinic) is none, and no refusal."""
+    provider, _ = _provider(encounter, organisation, reading)
+    places = Places(reading.profiles.get(provider), reading.services, reading.bundle)
+    try:
+        history = stays(encounter, places, [])
+    except Refused:
+        return False
+    return bool(department_stays(history, reading.front_door))
+
+
+def _provider(encounter: Encounter, organisation: str | None, reading: _Reading) -> tuple[str, str]:
+    """The ODS code of the organisation the Encounter is of, and the element that named it."""
+    element = "Encounter.serviceProvider.identifier.value"
     provider = provider_identifier(encounter)
     if provider is None and (provider := provider_code(encounter, reading.bundle)):
-        source_element = "Encounter.serviceProvider.reference"
+        element = "Encounter.serviceProvider.reference"
     provider = provider or organisation
     if provider is None:
         raise Refused(
             MISSING_FIELD,
-            source_element,
+            element,
             "Encounter.serviceProvider.identifier (the ODS code) is required when the API "
             "key publishes for several organisations",
         )
+    return provider, element
+
+
+def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading) -> Snapshot:
+    episode_id, episode_element = episode(encounter)
+    provider, source_element = _provider(encounter, organisation, reading)
     identity, patient_element = patient(encounter, reading.bundle, reading.notes)
     common = {
         "schema_version": SCHEMA_VERSION,

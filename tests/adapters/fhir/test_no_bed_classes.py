@@ -1,0 +1,92 @@
+"""An ambulatory, virtual or field Encounter (class AMB, VR, FLD) holds no bed.
+
+A hospital's Encounter feed carries far more outpatient visits than admissions. Read as
+admissions they filled wards with clinic patients (and an `arrived` one, or one at a clinic no
+rule places, was refused and dead-lettered). As the HL7 v2 gateway takes class O and R, such an
+Encounter publishes nothing, with a warning, unless it is at an emergency department; one that
+gives admission details (`hospitalization`) is still an admission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.encounter import Encounter
+
+from flowsight.adapters.fhir.codes import HL7_ACT_CODE, HL7_ACT_CODE_STU3
+from flowsight.adapters.fhir.mapping import map_encounter
+from flowsight.services.validation import Rejected
+from tests.adapters.fhir.encounters import NOW, encounter, events_of, finished
+
+FRONT_DOOR = frozenset({"lth-ed"})
+CLINIC = {
+    "location": {"identifier": {"value": "OPD-CARDIO"}, "display": "Cardiology clinic"},
+    "status": "completed",
+    "period": {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T10:10:00+00:00"},
+}
+
+
+def visit(code: str, system: str = HL7_ACT_CODE, **changes: Any) -> dict[str, Any]:
+    """A finished visit of class `code`, without admission details."""
+    document = finished(**{"class": {"system": system, "code": code}}, **changes)
+    del document["hospitalization"]
+    return document
+
+
+def mapped(document: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The event types the Encounter gives, and its warnings (element, message)."""
+    result = map_encounter(
+        Encounter.model_validate(document), organisation="RR8", now=NOW, front_door=FRONT_DOOR
+    )
+    assert not isinstance(result, Rejected), result
+    events = [event.event["event_type"] for event in result.events]
+    return events, [(note.element, note.message) for note in result.notes]
+
+
+def test_an_outpatient_visit_at_a_mapped_place_publishes_nothing_with_a_warning() -> None:
+    events, notes = mapped(visit("AMB"))
+
+    assert events == []
+    assert [element for element, _ in notes] == ["Encounter.class"]
+    assert "class AMB holds no bed" in notes[0][1]
+
+
+def test_a_virtual_or_field_visit_publishes_nothing_either_stu3_system_too() -> None:
+    assert mapped(visit("VR"))[0] == []
+    assert mapped(visit("FLD", status="in-progress"))[0] == []
+    assert mapped(visit("AMB", system=HL7_ACT_CODE_STU3))[0] == []
+
+
+def test_a_clinic_no_rule_places_is_no_refusal() -> None:
+    events, notes = mapped(visit("AMB", status="arrived", location=[CLINIC]))
+
+    assert events == []
+    assert [element for element, _ in notes] == ["Encounter.class"]
+
+
+def test_an_ambulatory_visit_at_the_emergency_department_is_an_attendance() -> None:
+    at_ed = [{**CLINIC, "location": {"identifier": {"value": "lth-ed"}}}]
+
+    events = events_of(visit("AMB", location=at_ed), front_door=FRONT_DOOR)
+
+    assert [event.event["event_id"] for event in events] == [
+        "SPELL-55123:attendance",
+        "SPELL-55123:attendance:departure",
+    ]
+
+
+def test_an_ambulatory_encounter_with_admission_details_is_an_admission() -> None:
+    document = finished(**{"class": {"system": HL7_ACT_CODE, "code": "AMB"}})
+
+    assert [e.event["event_type"] for e in events_of(document)] == ["admission", "discharge"]
+
+
+def test_an_inpatient_or_home_health_encounter_without_admission_details_is_still_admitted() -> (
+    None
+):
+    inpatient = visit("IMP")
+    home = encounter(**{"class": {"system": HL7_ACT_CODE, "code": "HH"}})
+    del home["hospitalization"]
+
+    assert mapped(inpatient)[0] == ["admission", "discharge"]
+    assert mapped(home)[0] == ["admission"]
