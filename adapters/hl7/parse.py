@@ -67,6 +67,11 @@ _TS = re.compile(
     r"(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?$"
 )
 
+#: Seconds followed by their fraction without the point (`20110613122406637`): Java's
+#: `yyyyMMddHHmmssSSS`, which interface engines built on it send. Never a valid TS otherwise
+#: (at most 14 digits come before the point), so it is read as the fraction it plainly is.
+_NO_POINT = re.compile(r"^(\d{14})(\d{1,4})((?:[+-]\d{4})?)$")
+
 
 class Unparseable(ValueError):
     """Bytes not read as an HL7 v2 message; `header` is what could be read, for the ACK.
@@ -355,7 +360,9 @@ def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
 
 
 def parse_time(value: str, where: str) -> datetime:
-    """An HL7 TS as an aware datetime; no offset means Europe/London local time."""
+    """An HL7 TS as an aware datetime; no offset means Europe/London local time. A fraction of
+    a second sent without its point (`_NO_POINT`) is read as one."""
+    value = _NO_POINT.sub(r"\1.\2\3", value)
     if not _TS.match(value):
         raise Refused(
             INVALID_FIELD, where, f"{where} {value!r} is not an HL7 time (YYYYMMDDHHMMSS+ZZZZ)"
