@@ -71,8 +71,10 @@ async def weekly(
     state: StateDep,
     connection: ConnectionDep,
     _: Viewer,
+    # ASCII digits only: \d and int() take Arabic-Indic or full-width ones too, and the CSV's
+    # file name, a Latin-1 header, is built from the week as sent.
     week: Annotated[
-        str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W47")
+        str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$", description="ISO week, e.g. 2026-W47")
     ] = None,
     format: Annotated[Literal["html", "csv"], Query()] = "html",
 ) -> Response:

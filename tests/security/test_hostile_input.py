@@ -141,6 +141,21 @@ def test_a_week_at_the_end_of_the_calendar_is_a_422_naming_the_week(
     assert response.json()["errors"][0]["field"] == "query.week"
 
 
+@pytest.mark.parametrize("week", ["\u0662\u0660\u0662\u0665-W\u0660\u0661", "2025-W0\uff11"])
+@pytest.mark.parametrize("format", ["csv", "html"])
+def test_a_week_written_in_other_digits_is_a_422_naming_the_week(
+    client: TestClient, week: str, format: str
+) -> None:
+    # Arabic-Indic and full-width digits are digits to a regular expression's \d and to int(),
+    # and the CSV's file name (a header, Latin-1 only) is built from the week as sent.
+    response = client.get(
+        "/v1/reports/weekly", params={"week": week, "format": format}, headers=as_reader()
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "query.week"
+
+
 @pytest.mark.parametrize(
     "path", ["/v1/alerts", "/v1/delays/patients", "/v1/services/lth-wards/queue"]
 )
