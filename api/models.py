@@ -228,7 +228,11 @@ class AlertsOut(BaseModel):
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(None, max_length=2000, description="what is being done about it")
+    note: str | None = Field(
+        None,
+        max_length=2000,
+        description="what is being done about it; an NHS number written in it is blanked",
+    )
 
 
 class ThresholdIn(BaseModel):

@@ -24,6 +24,7 @@ from flowsight.api.deps import (
 )
 from flowsight.api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
 from flowsight.api.problems import Problem, problem
+from flowsight.services.pseudonym import without_nhs_numbers
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 log = logging.getLogger("flowsight.api")
@@ -111,7 +112,9 @@ async def acknowledge(
     """Record who acknowledged the alert, when, and a note; once only. Who is the caller as
     the audit log names it (`key:<name>`, `oidc:<subject>`), so an identity provider's subject
     never passes for an API key of the same name."""
-    note = body.note if body else None
+    # The note is kept, published on the alerts topic and shown to every viewer, where no NHS
+    # number may go (SPEC section 9): one written in it is blanked, as in the audit log.
+    note = without_nhs_numbers(body.note) if body and body.note is not None else None
     done = await outbox.acknowledge(
         connection, alert_id, principal.audit_name, note, datetime.now(UTC)
     )

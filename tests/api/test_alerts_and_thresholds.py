@@ -102,6 +102,26 @@ def test_an_on_call_lead_acknowledges_an_alert_once(client: TestClient, database
     assert client.post("/v1/alerts/nope/ack", headers=as_role("oncall"), json={}).status_code == 404
 
 
+def test_an_nhs_number_in_an_acknowledgement_note_is_blanked_before_it_is_kept(
+    client: TestClient, database: str
+) -> None:
+    alert_id = seed_alert(database)
+    note = "bed found for 943 476 5919; 9434765919 waits for UCR"
+
+    done = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={"note": note})
+
+    assert done.status_code == 200, done.text
+    kept = "bed found for [nhs-number?]; [nhs-number?] waits for UCR"
+    assert done.json()["acknowledged_note"] == kept
+    listed = client.get("/v1/alerts", headers=as_role("viewer")).json()["alerts"]
+    assert [alert["acknowledged_note"] for alert in listed] == [kept]
+    stored = sa.create_engine(database.replace("+aiosqlite", ""))
+    with stored.connect() as connection:
+        notes = connection.execute(sa.text("SELECT acknowledged_note FROM alerts")).scalars()
+        assert list(notes) == [kept]
+    stored.dispose()
+
+
 def test_an_admin_changes_a_threshold_and_the_change_is_audited(
     client: TestClient, database: str
 ) -> None:
