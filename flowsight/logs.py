@@ -159,10 +159,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_logging(settings: Settings) -> None:
-    """Apply `logging_config` to this process, and say so loudly when it runs in local mode."""
+def configure_logging(settings: Settings, *, serving: bool = True) -> None:
+    """Apply `logging_config` to this process, and say so loudly when it runs in local mode
+    (unless it serves nothing: a dry run)."""
     logging.config.dictConfig(logging_config(settings))
-    announce_local_mode(settings)
+    if serving:
+        announce_local_mode(settings)
 
 
 def announce_local_mode(settings: Settings) -> None:

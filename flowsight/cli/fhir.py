@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowsight.cli.terminal import fail, runtime_or_exit, settings_or_exit
+from flowsight.cli.terminal import dry_run_settings, fail, runtime_or_exit
 
 if TYPE_CHECKING:
     from flowsight.adapters.fhir.intake import Reading
@@ -48,7 +48,10 @@ def check(
     from flowsight.context import fhir_profiles
     from flowsight.schemas.events import organisation_of
 
-    settings = settings_or_exit()
+    try:
+        settings = dry_run_settings()
+    except ValueError as error:
+        raise fail(f"invalid settings: {error}", 2) from None
     runtime = runtime_or_exit(settings)
     catalogue = runtime.catalogue
     if organisation is not None and organisation not in catalogue.organisation_codes:

@@ -16,7 +16,7 @@ from rich.markup import escape
 from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
-from flowsight.cli.terminal import console, fail
+from flowsight.cli.terminal import console, dry_run_settings, fail
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings, load_settings
@@ -195,7 +195,7 @@ def check(
     """Dry run: per message, the ACK and the events it becomes, or why it is refused; warnings."""
     from flowsight.adapters.hl7.check import Checker, describe
 
-    _, runtime = _runtime()
+    _, runtime = _runtime(dry_run=True)
     mapping = _profile(runtime.catalogue, organisation, profile, None, service)
     checker = Checker(organisation, mapping, runtime.validation, _processing_ids(processing_id))
     refused = 0
@@ -222,17 +222,17 @@ def check(
         raise typer.Exit(1)
 
 
-def _runtime() -> Any:
+def _runtime(*, dry_run: bool = False) -> Any:
     from flowsight.adapters.catalogue import CatalogueError
     from flowsight.context import build_runtime
     from flowsight.logs import configure_logging
     from flowsight.services.pressure import PressureConfigError
 
     try:
-        settings = load_settings()
+        settings = dry_run_settings() if dry_run else load_settings()
     except ValueError as error:
         raise fail(f"invalid settings: {error}", 2) from None
-    configure_logging(settings)
+    configure_logging(settings, serving=not dry_run)
     try:
         return settings, build_runtime(settings)
     except (CatalogueError, PressureConfigError) as error:

@@ -32,6 +32,19 @@ def settings_or_exit() -> Settings:
     return settings
 
 
+def dry_run_settings() -> Settings:
+    """The settings for a dry run (`hl7 check`, `fhir check`), which publishes, stores and
+    serves nothing: where production's secrets are not set (an integration engineer's own
+    machine), it runs as a local trial, its pseudonyms keyed with a throwaway key (they are
+    never shown). Raises ValueError as `load_settings` does for anything else."""
+    import secrets
+
+    try:
+        return load_settings()
+    except ValueError:
+        return load_settings(environment="local", pseudonym_key=secrets.token_hex(32))
+
+
 def runtime_or_exit(settings: Settings) -> Runtime:
     """The process's catalogue and validation context, or exit 2 naming what is unusable."""
     from flowsight.adapters.catalogue import CatalogueError
