@@ -158,7 +158,11 @@ def patient(
     if identifier is not None and identifier.value:
         if identifier.system in NHS_NUMBER_SYSTEMS:
             if why := untraced(identifier):
-                notes.append(Note("Encounter.subject.identifier.extension", _as_sent(why)))
+                local = _referenced_local_id(encounter, bundle)
+                note = _as_sent(why) if local is None else _gives_way(why, local)
+                notes.append(Note("Encounter.subject.identifier.extension", note))
+                if local is not None:
+                    return local, "Encounter.subject.reference"
             return {"nhs_number": identifier.value}, "Encounter.subject.identifier.value"
         if not identifier.system:
             raise Refused(
@@ -254,6 +258,21 @@ def provider_code(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> str 
         if identifier.system == ODS_ORGANIZATION_CODE and identifier.value:
             return str(identifier.value)
     return None
+
+
+def _referenced_local_id(encounter: Encounter, bundle: BundleIndex) -> dict[str, str] | None:
+    """The local identifier of the Patient `Encounter.subject.reference` points at, when it is
+    contained or in the same transaction and has one; else None (never a refusal: the subject's
+    identifier is there to use)."""
+    subject = encounter.subject
+    try:
+        found = resolve(subject, Patient, encounter, bundle, "Encounter.subject.reference")
+    except Refused:
+        return None
+    identity = None if found is None else patient_identity(found, "", [])
+    if identity is None or "local_id" not in identity:
+        return None
+    return {"local_id": identity["local_id"], "id_system": identity["id_system"]}
 
 
 def patient_identity(found: Patient, where: str, notes: list[Note]) -> dict[str, str] | None:

@@ -80,6 +80,25 @@ def test_an_untraced_number_in_the_subject_identifier_is_used_with_a_warning() -
     assert NHS_NUMBER not in warning.diagnostics
 
 
+def test_an_untraced_subject_identifier_gives_way_to_the_referenced_patients_local_id() -> None:
+    patient = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "identifier": [{"system": MRN, "value": "MRN-77"}],
+    }
+    subject = {"reference": "Patient/p1", "identifier": nhs_number("02")}
+    document = transaction(entry(patient, "Patient/p1"), entry(encounter(subject=subject)))
+
+    result = examined(document)
+
+    assert result.events[0].event["patient"] == {"local_id": "MRN-77", "id_system": MRN}
+    warnings = [n for n in result.notes if n.severity == "warning"]
+    assert [w.expression for w in warnings] == [
+        "Bundle.entry[1].resource.subject.identifier.extension"
+    ]
+    assert "the local identifier" in warnings[0].diagnostics
+
+
 @pytest.mark.parametrize(
     ("code", "system"),
     [
