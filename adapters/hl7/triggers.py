@@ -76,6 +76,11 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
     message = reading.message
     located = reading.place(3, required=False)
     clock = own_time(message, ADMIT_TIME, EVENT_TIME)
+    if text(message, "PV1", 45):
+        reading.warnings.append(
+            f"PV1-45: a discharge time on an {'A04' if registration else 'A01'} ends nothing; "
+            "the visit stays open until its A03"
+        )
     if reading.at_front_door(located):
         # Timed by the visit's arrival (PV1-44), as its id is: the A01 of a patient admitted
         # while still in the ED restates the A04's attendance, whatever its EVN-6 says.
