@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from flowsight.schemas.text import LINE_BREAKS_ONLY, LINE_BREAKS_ONLY_PATTERN
 
 
 class CapacityOut(BaseModel):
@@ -228,10 +230,11 @@ class AlertsOut(BaseModel):
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(
+    note: Annotated[str, LINE_BREAKS_ONLY] | None = Field(
         None,
         max_length=2000,
         description="what is being done about it; an NHS number written in it is blanked",
+        json_schema_extra={"pattern": LINE_BREAKS_ONLY_PATTERN},
     )
 
 

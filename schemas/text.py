@@ -38,11 +38,22 @@ def _without(controls: str) -> str:
     return f"^[^{controls}]*$"
 
 
+#: The check of one-line text, for a caller's text elsewhere (an API query's id): it reaches
+#: PostgreSQL too, which refuses a NUL as an error of its own, not of the caller. Declared in a
+#: JSON Schema as `{"pattern": ONE_LINE_PATTERN}`.
+ONE_LINE = _refusing(CONTROLS, "a one-line text field takes none")
+ONE_LINE_PATTERN = _without(CONTROLS)
+#: The check of free text, which may break lines (an alert acknowledgement's note).
+LINE_BREAKS_ONLY = _refusing(
+    CONTROLS_BUT_LINE_BREAKS, "free text takes tabs and line breaks, no other"
+)
+LINE_BREAKS_ONLY_PATTERN = _without(CONTROLS_BUT_LINE_BREAKS)
+
 #: An identifier, code or name, on one line: ids, units, priorities, identifier systems.
 Text = Annotated[
     str,
-    Field(min_length=1, max_length=128, json_schema_extra={"pattern": _without(CONTROLS)}),
-    _refusing(CONTROLS, "a one-line text field takes none"),
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
+    ONE_LINE,
 ]
 #: What happens next for the patient, as the sending team words it (shown on the caseload).
 NextStep = Annotated[
@@ -52,7 +63,7 @@ NextStep = Annotated[
         max_length=500,
         description="the next action for this patient, as the sending team words it; shown "
         "on the service's caseload (the latest referral's or assessment's), never in aggregates",
-        json_schema_extra={"pattern": _without(CONTROLS_BUT_LINE_BREAKS)},
+        json_schema_extra={"pattern": LINE_BREAKS_ONLY_PATTERN},
     ),
-    _refusing(CONTROLS_BUT_LINE_BREAKS, "free text takes tabs and line breaks, no other"),
+    LINE_BREAKS_ONLY,
 ]

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import func, select
 
 from flowsight.adapters.readmodel import outbox, store
@@ -24,11 +24,15 @@ from flowsight.api.deps import (
 )
 from flowsight.api.models import AckIn, AlertOut, AlertsOut, DeliveryOut
 from flowsight.api.problems import Problem, problem
+from flowsight.schemas.text import ONE_LINE, ONE_LINE_PATTERN
 from flowsight.services.pseudonym import without_nhs_numbers
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 log = logging.getLogger("flowsight.api")
 OnCall = Annotated[Principal, Depends(require("oncall"))]
+#: An id the read model is asked for: no control character (PostgreSQL refuses a NUL).
+OneLine = Annotated[str, ONE_LINE]
+ONE_LINE_SCHEMA: dict[str, Any] = {"pattern": ONE_LINE_PATTERN}
 
 
 async def _alert_out(connection: Any, row: Any, principal: Principal) -> AlertOut:
@@ -68,7 +72,10 @@ async def list_alerts(
     connection: ConnectionDep,
     principal: Viewer,
     state: Literal["open", "acknowledged"] | None = None,
-    scope: Annotated[str | None, Query(description="a service id, or system")] = None,
+    scope: Annotated[
+        OneLine | None,
+        Query(description="a service id, or system", json_schema_extra=ONE_LINE_SCHEMA),
+    ] = None,
     level: Annotated[int | None, Query(ge=1, le=4, description="the level changed to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
@@ -102,7 +109,7 @@ async def list_alerts(
     responses={409: problem("the alert was acknowledged already: by whom, and when")},
 )
 async def acknowledge(
-    alert_id: str,
+    alert_id: Annotated[OneLine, Path(json_schema_extra=ONE_LINE_SCHEMA)],
     request: Request,
     state: StateDep,
     connection: ConnectionDep,

@@ -14,6 +14,7 @@ from flowsight.api.auth import Principal
 from flowsight.api.deps import ConnectionDep, Offset, require
 from flowsight.api.models import PROBLEM_RESPONSES, AuditEntryOut, AuditOut
 from flowsight.api.problems import Problem
+from flowsight.schemas.text import ONE_LINE, ONE_LINE_PATTERN
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 #: A date and a time of day, as the document's `date-time` says; the UTC offset is checked below.
@@ -48,11 +49,20 @@ async def audit_log(
     connection: ConnectionDep,
     _: Admin,
     who: Annotated[
-        str | None,
-        Query(max_length=128, description="the caller, as logged: key:<name>, oidc:<sub>"),
+        Annotated[str, ONE_LINE] | None,
+        Query(
+            max_length=128,
+            description="the caller, as logged: key:<name>, oidc:<sub>",
+            json_schema_extra={"pattern": ONE_LINE_PATTERN},
+        ),
     ] = None,
     what: Annotated[
-        str | None, Query(max_length=64, description="the action, e.g. read_delayed_patients")
+        Annotated[str, ONE_LINE] | None,
+        Query(
+            max_length=64,
+            description="the action, e.g. read_delayed_patients",
+            json_schema_extra={"pattern": ONE_LINE_PATTERN},
+        ),
     ] = None,
     since: Annotated[
         datetime | None,

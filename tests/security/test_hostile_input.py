@@ -171,6 +171,26 @@ def test_paging_beyond_64_bits_is_a_422_naming_the_parameter(
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", "/v1/alerts?scope=lch-ucr%00", None, "query.scope"),
+        ("POST", "/v1/alerts/a%00b/ack", {}, "path.alert_id"),
+        ("POST", "/v1/alerts/a/ack", {"note": "crew\u0000sent"}, "body.note"),
+    ],
+)
+def test_a_control_character_in_what_reaches_the_database_is_a_422_naming_it(
+    client: TestClient, method: str, path: str, body: dict[str, str] | None, field: str
+) -> None:
+    # PostgreSQL's text holds no NUL: the read model refused the query, and the caller was told
+    # the database was unavailable (503) in a log and a 5xx rate that said the same.
+    response = client.request(method, path, json=body, headers=as_reader())
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert "U+0000" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
     "path", ["/v1/alerts", "/v1/delays/patients", "/v1/services/lth-wards/queue"]
 )
 def test_the_furthest_page_is_an_empty_page(client: TestClient, path: str) -> None:
