@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiokafka.errors import KafkaError
 from fastapi import Depends, Query, Request
@@ -28,6 +28,7 @@ from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.events import organisation_of
+from flowsight.schemas.text import CONTROLS
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
@@ -332,7 +333,7 @@ async def audit_read(
         connection,
         principal=principal.audit_name,
         action=action,
-        resource=without_nhs_numbers(_resource(request))[:AUDITED_CHARS],
+        resource=without_nhs_numbers(_escaped(_resource(request)))[:AUDITED_CHARS],
         client=_client(request),
         at=datetime.now(UTC),
         detail=detail,
@@ -354,6 +355,16 @@ def _resource(request: Request) -> str:
         if name in taken
     ]
     return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+#: A control character, which a path may hold once decoded (`%00`) and PostgreSQL's text cannot
+#: (a NUL): a refusal's line was lost with it, and the caller refused went unrecorded.
+_CONTROL = re.compile(f"[{CONTROLS}]")
+
+
+def _escaped(resource: str) -> str:
+    """`resource` with each control character written back as the path had it (`%00`)."""
+    return _CONTROL.sub(lambda found: quote(found.group()), resource)
 
 
 #: An underscore between digits: a number's value reads `1_000` as 1000, so the audit log keeps

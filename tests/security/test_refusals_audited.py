@@ -81,6 +81,18 @@ def test_a_refusal_is_audited_beside_the_reads(production: TestClient) -> None:
     assert lines == [("key:dashboard", "refused"), ("key:discharge-team", "read_delayed_patients")]
 
 
+def test_a_refusal_whose_path_holds_a_control_character_is_audited_with_it_escaped(
+    production: TestClient,
+) -> None:
+    # PostgreSQL's text holds no NUL: the line was not written, and a known caller could ask
+    # for patient-level lists, refused, without a trace in the audit log.
+    path = "/v1/services/lth-wards%00/caseload"
+    assert production.get(path, headers=bearer(VIEWER_KEY)).status_code == 403
+
+    [line] = audit(production)
+    assert (line["action"], line["resource"]) == ("refused", path)
+
+
 def test_an_audited_read_fits_the_audit_log_whatever_its_query(production: TestClient) -> None:
     # A number may be written with as many leading zeros as a caller likes: the line must still
     # fit its column, which PostgreSQL enforces (a longer one was a 503 and no read at all).
