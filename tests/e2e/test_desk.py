@@ -122,7 +122,7 @@ def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDr
         30,
         "the open alert on the page",
     )[0]
-    assert "lch-ucr" in item.text
+    assert "Urgent Community Response: OPEL" in item.text  # the service's name, not its id
     alert_id = item.get_attribute("data-alert")
     why = tile(browser, "lch-ucr").find_element(By.CSS_SELECTOR, ".why").text
     assert "queue 3 ≥ 3" in why, why
