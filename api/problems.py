@@ -86,13 +86,14 @@ LOGGED_CHARS = 200
 
 def log_denied(request: Request, status: int, who: str | None, why: str) -> None:
     """Log a refused request (401, 403): who was refused what, from where, and why; never the
-    credential presented. What the caller chose (the path, a token's text in the reason) is kept
-    on one line and cut at LOGGED_CHARS: a 65 kB path is a log line, not a burden."""
+    credential presented. What the caller chose (the path, a token's text in the reason, the
+    address an X-Forwarded-For told a trusting uvicorn) is kept on one line and cut at
+    LOGGED_CHARS: a 65 kB path is a log line, not a burden."""
     log.warning(
         "denied %s %s from %s: %s %s (%s)",
         request.method,
         _quoted(request.url.path),
-        request.client.host if request.client else "unknown",
+        _quoted(request.client.host) if request.client else "unknown",
         status,
         who or "unauthenticated",
         _quoted(why),

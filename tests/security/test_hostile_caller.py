@@ -55,6 +55,23 @@ def test_a_refusal_for_a_huge_path_is_one_short_log_line(
     assert re.search(r"\(cut from 600\d\d characters\)", denied)
 
 
+def test_a_refusal_from_a_huge_forwarded_address_is_one_short_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client's address is what uvicorn was told by X-Forwarded-For when it trusts the sender
+    # (FORWARDED_ALLOW_IPS=*, common behind an ingress): a caller's text, of any length.
+    told = "203.0.113.9 " + "x" * 60_000
+    with (
+        TestClient(build_api(settings(tmp_path, "production")), client=(told, 50000)) as client,
+        caplog.at_level(logging.WARNING, logger="flowsight.api"),
+    ):
+        assert client.get("/v1/delays").status_code == 401
+
+    [denied] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("denied")]
+    assert len(denied) < 600
+    assert re.search(r"\(cut from 600\d\d characters\)", denied)
+
+
 def test_a_body_over_the_limit_is_refused_before_the_caller_is_asked_who_they_are(
     production: TestClient,
 ) -> None:
