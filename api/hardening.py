@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from flowsight.api.middleware import BodyBounds, SecurityHeaders
-from flowsight.api.problems import problem_response
+from flowsight.api.problems import problem_response, quoted
 
 log = logging.getLogger("flowsight.api")
 
@@ -92,7 +92,7 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
     async def _unreachable(request: Request, error: OSError) -> JSONResponse:
         # The read model's server refused or dropped the connection, or did not answer in time
         # (asyncpg raises these unwrapped): a 503 the caller may retry, as for a database error.
-        log.error("database unreachable on %s: %s", request.url.path, type(error).__name__)
+        log.error("database unreachable on %s: %s", quoted(request.url.path), type(error).__name__)
         return problem_response(
             request, 503, "Read model unavailable", "the database could not answer; see /readyz"
         )
@@ -100,7 +100,10 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error(
-            "unexpected error answering %s %s", request.method, request.url.path, exc_info=error
+            "unexpected error answering %s %s",
+            request.method,
+            quoted(request.url.path),
+            exc_info=error,
         )
         return problem_response(
             request, 500, "Internal error", "the server could not answer; the error is logged"

@@ -92,17 +92,17 @@ def log_denied(request: Request, status: int, who: str | None, why: str) -> None
     log.warning(
         "denied %s %s from %s: %s %s (%s)",
         request.method,
-        _quoted(request.url.path),
-        _quoted(request.client.host) if request.client else "unknown",
+        quoted(request.url.path),
+        quoted(request.client.host) if request.client else "unknown",
         status,
         who or "unauthenticated",
-        _quoted(why),
+        quoted(why),
     )
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """`text` as it is when short and printable; else quoted (a newline cannot start a forged
-    line) and cut."""
+    line) and cut: for what a caller chose, in a log line."""
     if len(text) <= LOGGED_CHARS and text.isprintable():
         return text
     shown = repr(text[:LOGGED_CHARS])
@@ -159,7 +159,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, error: SQLAlchemyError) -> JSONResponse:
         # The error's class only: its text quotes the statement's parameters (pseudonyms, notes).
-        log.error("database error on %s: %s", request.url.path, type(error).__name__)
+        log.error("database error on %s: %s", quoted(request.url.path), type(error).__name__)
         return problem_response(
             request,
             503,

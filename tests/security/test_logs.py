@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import OperationalError
 
 from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.api.auth import new_api_key
@@ -97,6 +98,31 @@ def test_an_api_500_logs_its_traceback_without_locals_secrets_or_nhs_numbers(
     assert "RuntimeError" in log and "Traceback" in log
     assert "postgresql://flowsight:[redacted]@db/flowsight" in log
     assert_clean(log)
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("SELECT 1", {}, OSError()), OSError(), KeyError()]
+)
+def test_an_error_on_a_path_a_caller_chose_is_one_short_log_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], error: Exception
+) -> None:
+    # A read model that is down fails every route, whatever its path (a connection is taken
+    # before the caller is checked): a 65 kB path made each of those lines 65 kB.
+    configured = settings(tmp_path, "json")
+    upgrade(configured.resolved_database_url)
+    configure_logging(configured)
+    app: FastAPI = build_api(configured)
+
+    @app.get("/v1/fails/{anything}")
+    async def fails(anything: str) -> None:
+        raise error
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get(f"/v1/fails/{'x' * 65_000}").status_code in (500, 503)
+
+    lines = capsys.readouterr().err.splitlines()
+    [said] = [line for line in lines if "/v1/fails/" in line and '"level": "error"' in line]
+    assert "x" * 300 not in said and "(cut from 65010 characters)" in said, said[:300]
 
 
 @pytest.mark.parametrize("log_format", ["console", "json"])
