@@ -179,6 +179,9 @@ async def read_connection(state: StateDep) -> AsyncIterator[AsyncConnection]:
 #: Committed when the route returns, before its answer is sent (`scope="function"`): FastAPI
 #: otherwise ends a dependency after the response, and a patient-level list would leave with
 #: its audit row (or a threshold's change) still to commit, and lost if the commit failed.
+#: A route declares it after its role: FastAPI resolves a route's dependencies in the order of
+#: its parameters, and one taken first held a pooled connection for every request without a
+#: credential until it was refused.
 ConnectionDep = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
 
 _bearer = HTTPBearer(

@@ -69,8 +69,8 @@ async def _alert_out(connection: Any, row: Any, principal: Principal) -> AlertOu
 
 @router.get("", response_model=AlertsOut, summary="Escalations and de-escalations, newest first")
 async def list_alerts(
-    connection: ConnectionDep,
     principal: Viewer,
+    connection: ConnectionDep,
     state: Literal["open", "acknowledged"] | None = None,
     scope: Annotated[
         OneLine | None,
@@ -112,8 +112,8 @@ async def acknowledge(
     alert_id: Annotated[OneLine, Path(json_schema_extra=ONE_LINE_SCHEMA)],
     request: Request,
     state: StateDep,
-    connection: ConnectionDep,
     principal: OnCall,
+    connection: ConnectionDep,
     body: AckIn | None = None,
 ) -> AlertOut:
     """Record who acknowledged the alert, when, and a note; once only. Who is the caller as

@@ -46,8 +46,8 @@ def _refuse_since(message: str) -> None:
     responses=PROBLEM_RESPONSES,
 )
 async def audit_log(
-    connection: ConnectionDep,
     _: Admin,
+    connection: ConnectionDep,
     who: Annotated[
         Annotated[str, ONE_LINE] | None,
         Query(

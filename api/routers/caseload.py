@@ -42,7 +42,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     responses=RESPONSES,
 )
 async def service_pathways(
-    service_id: str, state: StateDep, connection: ConnectionDep, _: Viewer
+    service_id: str, state: StateDep, _: Viewer, connection: ConnectionDep
 ) -> PathwaysOut:
     """Waiting referrals by the pathway they name, with the longest wait of each (counts only)."""
     known_service(state, service_id)
@@ -72,8 +72,8 @@ async def service_caseload(
     service_id: str,
     request: Request,
     state: StateDep,
-    connection: ConnectionDep,
     principal: Caseload,
+    connection: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> CaseloadOut:

@@ -51,7 +51,7 @@ def _grouped(
 
 
 @router.get("/delays", response_model=DelaysOut, summary="Delayed patients, grouped")
-async def delays(connection: ConnectionDep, state: StateDep, _: Viewer) -> DelaysOut:
+async def delays(_: Viewer, connection: ConnectionDep, state: StateDep) -> DelaysOut:
     """Current delays by service, reason, pathway and 7/14/21-day band: lost bed days in
     bed-based services, and apart from them the days delayed at home in services without beds."""
     now = datetime.now(UTC)
@@ -79,8 +79,8 @@ async def delays(connection: ConnectionDep, state: StateDep, _: Viewer) -> Delay
 async def delayed_patients(
     request: Request,
     state: StateDep,
-    connection: ConnectionDep,
     principal: Caseload,
+    connection: ConnectionDep,
     service: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
@@ -118,6 +118,6 @@ async def delayed_patients(
 
 
 @router.get("/anomalies", response_model=list[AnomalyCount], summary="Events that do not fit")
-async def anomalies(connection: ConnectionDep, _: Viewer) -> list[AnomalyCount]:
+async def anomalies(_: Viewer, connection: ConnectionDep) -> list[AnomalyCount]:
     """Events not yet reconciled with a journey (e.g. a discharge with no admission), counted."""
     return [AnomalyCount(**row) for row in await facts.anomaly_counts(connection)]

@@ -111,7 +111,7 @@ def known_service(state: ApiState, service_id: str) -> Service:
 
 @router.get("", response_model=list[ServiceSummary], summary="The catalogue, with today's figures")
 async def list_services(
-    state: StateDep, connection: ConnectionDep, _: Viewer
+    state: StateDep, _: Viewer, connection: ConnectionDep
 ) -> list[ServiceSummary]:
     """Every service of the system with its figures for today as last computed."""
     today = datetime.now(UTC).astimezone(LONDON).date()
@@ -125,7 +125,7 @@ async def list_services(
 
 @router.get("/{service_id}", response_model=ServiceDetail, summary="A service's figures")
 async def service_detail(
-    service_id: str, state: StateDep, connection: ConnectionDep, _: Viewer
+    service_id: str, state: StateDep, _: Viewer, connection: ConnectionDep
 ) -> ServiceDetail:
     """Current figures, and today's and this week's, computed from the journey facts now."""
     service = known_service(state, service_id)
@@ -150,8 +150,8 @@ async def service_detail(
 async def service_daily(
     service_id: str,
     state: StateDep,
-    connection: ConnectionDep,
     _: Viewer,
+    connection: ConnectionDep,
     days: Annotated[int, Query(ge=1, le=366)] = 28,
 ) -> DailyOut:
     """One row of figures per day (Europe/London), oldest first, for trends."""

@@ -25,7 +25,7 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 @router.get("", response_model=ThresholdsOut, summary="The thresholds in force")
-async def thresholds(state: StateDep, connection: ConnectionDep, _: Viewer) -> ThresholdsOut:
+async def thresholds(state: StateDep, _: Viewer, connection: ConnectionDep) -> ThresholdsOut:
     """Each service's indicator thresholds: the catalogue's, with run-time changes applied."""
     effective = pressure_store.effective_catalogue(
         state.catalogue, await pressure_store.overrides(connection)
@@ -50,8 +50,8 @@ async def change_threshold(
     body: ThresholdIn,
     request: Request,
     state: StateDep,
-    connection: ConnectionDep,
     principal: Admin,
+    connection: ConnectionDep,
 ) -> ThresholdsOut:
     """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable.
     The change is kept with who made it, named as in the audit log (`key:<name>`,
@@ -97,4 +97,4 @@ async def change_threshold(
             "after": threshold.model_dump(),
         },
     )
-    return await thresholds(state, connection, principal)
+    return await thresholds(state, principal, connection)

@@ -10,13 +10,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from flowsight.api.deps import read_connection
 from flowsight.api.hardening import BODY_MAX_BYTES
 from flowsight.api.middleware import BodyBounds
 from flowsight.api.routers import health
@@ -70,6 +74,39 @@ def test_a_refusal_from_a_huge_forwarded_address_is_one_short_log_line(
     [denied] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("denied")]
     assert len(denied) < 600
     assert re.search(r"\(cut from 600\d\d characters\)", denied)
+
+
+def _takes_a_connection(dependant: Any) -> bool:
+    return any(
+        child.call is read_connection or _takes_a_connection(child)
+        for child in dependant.dependencies
+    )
+
+
+def test_a_request_without_a_credential_takes_no_database_connection(
+    production: TestClient,
+) -> None:
+    # Each took one from the pool and began a transaction before its caller was refused: a flood
+    # of them held the connections callers with a key waited for (and while the database was
+    # down, they were answered 503 rather than 401).
+    app = cast(FastAPI, production.app)
+    taken: list[object] = []
+    engine = app.state.flowsight.engine.sync_engine
+    sqlalchemy.event.listen(engine, "checkout", lambda *args: taken.append(args))
+    routes = [
+        route
+        for included in app.routes
+        if hasattr(included, "original_router")
+        for route in included.original_router.routes
+        if isinstance(route, APIRoute) and _takes_a_connection(route.dependant)
+    ]
+    assert len(routes) >= 10
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "lth-wards", route.path)
+        for method in route.methods or ():
+            answer = production.request(method, path, json={})
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert taken == [], f"{method} {path} took a connection before its caller was known"
 
 
 def test_a_body_over_the_limit_is_refused_before_the_caller_is_asked_who_they_are(
