@@ -63,6 +63,16 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
             "Urgent Community Response"
         )
         until(browser, lambda d: tile_queue(d, "lch-ucr") == "3", 30, "UCR's queue of 3")
+        # Each tile's third figure is one its service has: no stays at the department or hub.
+        thirds = {
+            service: tile(browser, service).find_element(By.CSS_SELECTOR, ".occupancy-label").text
+            for service in ("lth-ed", "lth-toc-hub", "lch-ucr")
+        }
+        assert thirds == {
+            "lth-ed": "Over 4 h",
+            "lth-toc-hub": "Longest wait",
+            "lch-ucr": "In service",
+        }
         assert not browser.find_elements(By.CSS_SELECTOR, ".error"), "every figure loaded"
         assert browser.find_element(By.ID, "key-form").get_attribute("hidden") is not None
 
