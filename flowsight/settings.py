@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import secrets
 import socket
@@ -161,6 +162,7 @@ class Settings(BaseSettings):
             _check_pseudonym_key(self.pseudonym_key.get_secret_value())
         _check_kafka_security(self)
         if self.is_local:
+            _check_local_stays_local(self)
             return self
         unlocked = (
             f"(FLOWSIGHT_ENVIRONMENT={self.environment}; only FLOWSIGHT_ENVIRONMENT=local, "
@@ -282,6 +284,24 @@ def local_pseudonym_key(path: Path) -> str:
 
 #: Fewest different characters a pseudonym key may have: `openssl rand -hex 32` has about 16.
 PSEUDONYM_KEY_MIN_DISTINCT = 8
+
+
+def _check_local_stays_local(settings: Settings) -> None:
+    """Local mode without credentials answers every caller as a viewer of patient-level lists:
+    it listens on this machine alone (a loopback address), never on the network."""
+    if settings.api_keys.replace(",", "").strip() or settings.oidc_issuer:
+        return
+    host = settings.api_host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"FLOWSIGHT_API_HOST={settings.api_host} would serve patient-level lists to anyone "
+            "on the network: local mode without FLOWSIGHT_API_KEYS (or an OIDC issuer) listens "
+            "on 127.0.0.1 only; set API keys to listen elsewhere"
+        )
 
 
 def _check_pseudonym_key(key: str) -> None:

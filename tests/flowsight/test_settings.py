@@ -49,6 +49,26 @@ def test_local_mode_needs_nothing_set(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert len(loaded.pseudonym_secret) >= 32
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "flowsight.example.nhs.uk"])
+def test_local_mode_without_credentials_never_listens_on_the_network(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_API_HOST", host)
+
+    assert f"FLOWSIGHT_API_HOST={host} would serve patient-level lists" in refusal()
+    monkeypatch.setenv("FLOWSIGHT_API_KEYS", API_KEYS)  # with credentials it may
+    assert settings().api_host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.1.1", "::1", "[::1]", "localhost"])
+def test_local_mode_without_credentials_listens_on_this_machine(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("FLOWSIGHT_API_HOST", host)
+
+    assert settings().api_host == host
+
+
 def test_without_an_environment_nothing_starts_open(monkeypatch: pytest.MonkeyPatch) -> None:
     # Issue 13, item 1: no FLOWSIGHT_ENVIRONMENT used to mean an open development API.
     monkeypatch.delenv("FLOWSIGHT_ENVIRONMENT")
