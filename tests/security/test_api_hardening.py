@@ -111,6 +111,19 @@ def test_readiness_details_name_the_broker_only_for_the_metrics_role(
     assert "checks" in local.get("/readyz").json()
 
 
+def test_a_401_says_how_to_authenticate(production: TestClient) -> None:
+    for answer in (
+        production.get("/v1/pressure"),
+        production.get("/v1/pressure", headers=bearer("fs_" + "w" * 43)),
+        production.get("/metrics"),
+    ):
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"] == 'Bearer realm="flowsight"'
+    assert (
+        "WWW-Authenticate" not in production.get("/v1/pressure", headers=bearer(VIEWER_KEY)).headers
+    )
+
+
 def test_refused_requests_are_logged_without_the_credential(
     production: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
