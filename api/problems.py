@@ -49,8 +49,8 @@ class Problem(Exception):
         #: The caller refused (401/403), for the log only: never part of the answer.
         self.who = who
         #: What to record before answering (a refusal's audit line). Run by the handler, once
-        #: the route's dependencies have ended: a route holds its read-model connection while
-        #: its caller is checked, and a second one taken then waited on a pool its peers held.
+        #: the route's dependencies have ended, so that a connection it takes is never a second
+        #: one held beside the route's own (a pool its peers held would keep it waiting).
         self.record = record
 
 
