@@ -223,15 +223,11 @@ async def authenticated(state: ApiState, presented: str | None) -> Principal:
         raise _unauthorised(refusal) from None
 
 
-#: How a 401 says to authenticate (RFC 9110 11.6.1: a 401 carries the challenge): a bearer
-#: credential, an API key or an OIDC access token (RFC 6750).
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flowsight"'}
-
-
 def _unauthorised(refusal: Unauthenticated) -> Problem:
     """The 401 answering a refused credential, saying why (never the credential), and how to
-    authenticate."""
-    return Problem(401, "Unauthorised", str(refusal), headers=CHALLENGE)
+    authenticate: an API key or OIDC token as a bearer credential (RFC 9110 11.6.1, RFC 6750)."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="flowsight"'}
+    return Problem(401, "Unauthorised", str(refusal), headers=challenge)
 
 
 async def request_caller(state: StateDep, presented: PresentedKey) -> Principal:

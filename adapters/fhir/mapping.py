@@ -65,8 +65,9 @@ UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: 
 #: Encounter classes (HL7 v3 ActCode) that hold no bed: an ambulatory (outpatient) visit, a
 #: virtual one, one in the field. As the HL7 gateway takes an arrival of class O or R, such an
 #: Encounter without admission details publishes nothing, wherever it is, unless its first
-#: location is an emergency department's: that is an attendance there. HH (home health) is a start of care, and PRENC
-#: (pre-admission) is what converters make of an HL7 A01 of class P, which admits: not here.
+#: location is an emergency department's: that is an attendance there. HH (home health) is a
+#: start of care, and PRENC (pre-admission) is what converters make of an HL7 A01 of class P,
+#: which admits: neither is here.
 NO_BED_CLASSES = frozenset({"AMB", "VR", "FLD"})
 
 
@@ -146,8 +147,8 @@ def _events(
         reading.notes.append(
             Note(
                 "Encounter.class",
-                f"class {no_bed} holds no bed and no location of the Encounter is an emergency "
-                "department's: nothing published",
+                f"class {no_bed} holds no bed and the Encounter's first location is not an "
+                "emergency department's: nothing published",
             )
         )
         return []
