@@ -78,10 +78,14 @@ class Stay:
     # The entry whose period.start `start` is, when another level of the place than `index`
     # gave it (a ward listed without a period beside its timed room and bed).
     dated_by: int | None = None
+    end: datetime | None = None  # period.end: when the patient left it
+    left_from: int | None = None  # the stay before, whose period.end `start` is (`moves.py`)
 
     @property
     def start_element(self) -> str:
         """The element `start` was read from."""
+        if self.left_from is not None:
+            return f"Encounter.location[{self.left_from}].period.end"
         index = self.index if self.dated_by is None else self.dated_by
         return f"Encounter.location[{index}].period.start"
 
@@ -104,17 +108,18 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         for index, entry in level:
             in_order(entry.period, f"Encounter.location[{index}].period")
         index, entry, (service, unit, unit_element) = _place_levels(level, encounter, places, notes)
-        # A level given without a period (a ward beside its timed room and bed) is dated by the
-        # levels that have one.
+        # A level without a period (a ward beside its timed room and bed) is dated by the others.
         timed = [(i, other) for i, other in level if _when(other) != _UNTIMED]
         dated_by, dated = timed[0] if timed and _when(entry) == _UNTIMED else (index, entry)
-        start = dated.period.start if dated.period else None
+        start, end = (dated.period.start, dated.period.end) if dated.period else (None, None)
         # "Ward 12<LF>Level 3" is the unit "Ward 12 Level 3"; another control character, which
         # a FHIR string should not hold, is the contract's to refuse, naming the display.
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
         left = entry.status == "completed"
         by_other = None if dated_by == index else dated_by
-        found.append(Stay(index, len(found), service, unit, unit_element, start, left, by_other))
+        found.append(
+            Stay(index, len(found), service, unit, unit_element, start, left, by_other, end)
+        )
     if not found:
         raise Refused(
             MISSING_FIELD,

@@ -1,6 +1,6 @@
 """Which of an Encounter's moves can be published: a move between locations is a transfer at the
-`period.start` of the location moved into, and a move nothing dates is left out, not the
-Encounter. Pure: no I/O.
+`period.start` of the location moved into (else the `period.end` of the one left), and a move
+nothing dates is left out, not the Encounter. Pure: no I/O.
 
 HL7 v2 conversions (microsoft/FHIR-Converter, HL7's V2-to-FHIR IG) give no location a period:
 PV1-3, where the patient is (`active`, `completed` once discharged), and PV1-6, the prior
@@ -22,8 +22,11 @@ from flowsight.adapters.fhir.locations import Stay
 def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
     """`found` (in time order) when every move to another service or unit has its time; else
     the one stay the patient is in, the others left out, and a warning for each untimed move
-    naming its `Encounter.location[n].period.start`. No time is made up for a move: guessed, a
+    naming its `Encounter.location[n].period.start`. A move into a location without a start is
+    dated by the `period.end` of the location before it, when that says when the patient left:
+    the same moment, stated by the sender. No other time is made up for a move: guessed, a
     transfer would be replayed out of order and could leave the patient in a bed for good."""
+    found = _dated_by_leaving(found)
     untimed = [
         stay
         for previous, stay in pairwise(found)
@@ -39,9 +42,9 @@ def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
         notes.append(
             Note(
                 element,
-                f"{element} is missing, and a move is dated by the start of the location moved "
-                f"into alone: the move into Encounter.location[{stay.index}] is not published, "
-                f"and {left_out}. "
+                f"{element} is missing, and no period.end of the location before it says "
+                "when the patient moved: the move into "
+                f"Encounter.location[{stay.index}] is not published, and {left_out}. "
                 f"The patient is placed in Encounter.location[{current.index}] "
                 f"({current.service!r}), the location they are in, from the admission at "
                 "Encounter.period.start until the discharge. Send each location's period.start "
@@ -49,6 +52,16 @@ def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
             )
         )
     return [replace(current, ordinal=0)]
+
+
+def _dated_by_leaving(found: list[Stay]) -> list[Stay]:
+    """`found` with each stay that has no start dated by the end of the stay before it."""
+    dated = found[:1]
+    for previous, stay in pairwise(found):
+        if stay.start is None and previous.end is not None:
+            stay = replace(stay, start=previous.end, left_from=previous.index)
+        dated.append(stay)
+    return dated
 
 
 def _where_the_patient_is(found: list[Stay]) -> Stay:

@@ -147,3 +147,21 @@ def test_a_retraction_of_an_untimed_history_still_cancels_every_move() -> None:
         "SPELL-55123:transfer:1",
         "SPELL-55123:discharge",
     ]
+
+
+def test_a_move_into_a_location_without_a_start_is_dated_by_the_end_of_the_one_left() -> None:
+    left = "2025-03-12T08:30:00+00:00"
+    ward = at("lth-wards", "completed", "2025-03-10T09:40:00+00:00")
+    ward["period"]["end"] = left
+    # Listed newest first, the new location without a period: the ward's end says when.
+    document = encounter(location=[at("lch-community-beds", "active"), ward])
+
+    mapped = mapped_of(document)
+
+    [admission, transfer] = mapped.events
+    assert admission.event["service"] == "lth-wards"
+    assert transfer.event["event_type"] == "transfer"
+    assert transfer.event["to_service"] == "lch-community-beds"
+    assert transfer.event["occurred_at"] == "2025-03-12T08:30:00+00:00"
+    assert transfer.elements["occurred_at"] == "Encounter.location[1].period.end"
+    assert not [n for n in mapped.notes if n.element.startswith("Encounter.location")]
