@@ -154,7 +154,8 @@ def _events(
         return []
     snapshot = _snapshot(encounter, organisation, reading)
     if status not in RETRACTED_STATUSES:  # a retraction cancels every move's id, dated or not
-        snapshot = replace(snapshot, stays=dated_moves(snapshot.stays, reading.notes))
+        moves = dated_moves(snapshot.stays, reading.notes, encounter.period)
+        snapshot = replace(snapshot, stays=moves)
     in_department = department_stays(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
         return _cancellations(snapshot, now, in_department, reading.notes)

@@ -13,20 +13,24 @@ are published in the location the patient is in, with a warning naming the missi
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from itertools import pairwise
+
+from fhir.resources.R4B.period import Period
 
 from flowsight.adapters.fhir.elements import Note
 from flowsight.adapters.fhir.locations import Stay
 
 
-def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
+def dated_moves(found: list[Stay], notes: list[Note], period: Period | None = None) -> list[Stay]:
     """`found` (in time order) when every move to another service or unit has its time; else
     the one stay the patient is in, the others left out, and a warning for each untimed move
     naming its `Encounter.location[n].period.start`. A move into a location without a start is
     dated by the `period.end` of the location before it, when that says when the patient left:
-    the same moment, stated by the sender. No other time is made up for a move: guessed, a
-    transfer would be replayed out of order and could leave the patient in a bed for good."""
-    found = _dated_by_leaving(found)
+    the same moment, stated by the sender, if it is within the Encounter's `period`. No other
+    time is made up for a move: guessed, a transfer would be replayed out of order and could
+    leave the patient in a bed for good."""
+    found = _dated_by_leaving(found, period)
     untimed = [
         stay
         for previous, stay in pairwise(found)
@@ -54,12 +58,19 @@ def dated_moves(found: list[Stay], notes: list[Note]) -> list[Stay]:
     return [replace(current, ordinal=0)]
 
 
-def _dated_by_leaving(found: list[Stay]) -> list[Stay]:
-    """`found` with each stay that has no start dated by the end of the stay before it."""
+def _dated_by_leaving(found: list[Stay], period: Period | None) -> list[Stay]:
+    """`found` with each stay that has no start dated by the end of the stay before it, when
+    that end is an instant within the Encounter's period (a move after the discharge would
+    reopen the stay)."""
+    begins, ends = (period.start, period.end) if period else (None, None)
     dated = found[:1]
     for previous, stay in pairwise(found):
-        if stay.start is None and previous.end is not None:
-            stay = replace(stay, start=previous.end, left_from=previous.index)
+        left = previous.end
+        if stay.start is None and isinstance(left, datetime) and left.tzinfo is not None:
+            early = isinstance(begins, datetime) and begins.tzinfo is not None and left < begins
+            late = isinstance(ends, datetime) and ends.tzinfo is not None and left > ends
+            if not early and not late:
+                stay = replace(stay, start=left, left_from=previous.index)
         dated.append(stay)
     return dated
 

@@ -165,3 +165,15 @@ def test_a_move_into_a_location_without_a_start_is_dated_by_the_end_of_the_one_l
     assert transfer.event["occurred_at"] == "2025-03-12T08:30:00+00:00"
     assert transfer.elements["occurred_at"] == "Encounter.location[1].period.end"
     assert not [n for n in mapped.notes if n.element.startswith("Encounter.location")]
+
+
+def test_an_end_after_the_encounter_ended_dates_no_move() -> None:
+    ward = at("lth-wards", "completed", "2025-03-10T09:40:00+00:00")
+    ward["period"]["end"] = "2025-03-15T08:30:00+00:00"  # after the discharge, 14 March 15:00
+    document = finished(location=[ward, at("lch-community-beds", "completed")])
+
+    mapped = mapped_of(document)
+
+    assert [e.event["event_type"] for e in mapped.events] == ["admission", "discharge"]
+    [note] = [n for n in mapped.notes if n.element.startswith("Encounter.location")]
+    assert note.element == "Encounter.location[1].period.start"
