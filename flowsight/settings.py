@@ -173,7 +173,7 @@ class Settings(BaseSettings):
                 "FLOWSIGHT_PSEUDONYM_KEY must be set: patient pseudonyms are keyed with it "
                 f"(e.g. `openssl rand -hex 32`) {unlocked}"
             )
-        if not self.api_keys.replace(",", "").strip() and not self.oidc_issuer:
+        if not self.has_credentials:
             raise ValueError(
                 "FLOWSIGHT_API_KEYS or FLOWSIGHT_OIDC_ISSUER must be set: create keys with "
                 f"`flowsight keys create`, or name your identity provider {unlocked}"
@@ -185,6 +185,11 @@ class Settings(BaseSettings):
                     f"with the keys fetched from it {unlocked}"
                 )
         return self
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether callers are checked: API keys (not only commas) or an OIDC issuer."""
+        return bool(self.api_keys.replace(",", "").strip() or self.oidc_issuer)
 
     @property
     def is_local(self) -> bool:
@@ -289,7 +294,7 @@ PSEUDONYM_KEY_MIN_DISTINCT = 8
 def _check_local_stays_local(settings: Settings) -> None:
     """Local mode without credentials answers every caller as a viewer of patient-level lists:
     it listens on this machine alone (a loopback address), never on the network."""
-    if settings.api_keys.replace(",", "").strip() or settings.oidc_issuer:
+    if settings.has_credentials:
         return
     host = settings.api_host.strip("[]")
     try:

@@ -163,6 +163,7 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
     accepted: list[AcceptedEvent] = []
     notes: list[Issue] = []
     refusals: list[Answer] = []
+    examined_any = False  # an Encounter read (the others ignored or refused)
     for index, entry in enumerate(entries):
         prefix = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -185,6 +186,7 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
             rejected = Rejected(UNSUPPORTED_ENCOUNTER, ".request.method", message)
             refusals.append(refused(raw, rejected, f"Bundle.entry[{index}]"))
             continue
+        examined_any = True
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)
@@ -195,15 +197,9 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
         answer = refused_all(refusals)
         return Answer(answer.status, answer.issues + notes, answer.dead_letters)
     if not accepted:
-        encounters = any(
-            isinstance(entry, dict)
-            and isinstance(entry.get("resource"), dict)
-            and entry["resource"].get("resourceType") == "Encounter"
-            for entry in entries
-        )
         said = (
             "its Encounters gave no event (the issues above say why)"
-            if encounters
+            if examined_any
             else "no Encounter in the Bundle"
         )
         notes.append(Issue("information", "informational", f"{said}: nothing published"))

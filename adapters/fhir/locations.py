@@ -235,7 +235,7 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
     Without a start for every stay, those the patient has left (`completed`: R4 forbids it for
     the current location) come first, as listed among themselves: HL7's V2-to-FHIR IG lists
     PV1-6, the prior location, completed after PV1-3, the current one."""
-    starts = {stay.index: stay.start for stay in found if _instant(stay.start)}
+    starts = {stay.index: stay.start for stay in found if instant(stay.start)}
     if len(starts) == len(found):
         ordered = sorted(found, key=lambda stay: starts[stay.index])
     else:
@@ -247,9 +247,9 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
         start = starts.get(stay.index)
         if start is None:
             continue
-        if _instant(begins) and start < begins:
+        if instant(begins) and start < begins:
             why = f"before the Encounter's start, Encounter.period.start ({begins.isoformat()})"
-        elif _instant(ends) and start > ends:
+        elif instant(ends) and start > ends:
             why = f"after the Encounter's end, Encounter.period.end ({ends.isoformat()})"
         elif latest is not None and start < latest[1]:
             why = f"before that of Encounter.location[{latest[0]}], listed ahead of it"
@@ -266,7 +266,7 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
     return found
 
 
-def _instant(value: object) -> TypeGuard[datetime]:
+def instant(value: object) -> TypeGuard[datetime]:
     """Whether `value` is a moment that compares with others (a date-time with an offset)."""
     return isinstance(value, datetime) and value.tzinfo is not None
 

@@ -13,13 +13,12 @@ are published in the location the patient is in, with a warning naming the missi
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from itertools import pairwise
 
 from fhir.resources.R4B.period import Period
 
 from flowsight.adapters.fhir.elements import Note
-from flowsight.adapters.fhir.locations import Stay
+from flowsight.adapters.fhir.locations import Stay, instant
 
 
 def dated_moves(found: list[Stay], notes: list[Note], period: Period | None = None) -> list[Stay]:
@@ -66,9 +65,9 @@ def _dated_by_leaving(found: list[Stay], period: Period | None) -> list[Stay]:
     dated = found[:1]
     for previous, stay in pairwise(found):
         left = previous.end
-        if stay.start is None and isinstance(left, datetime) and left.tzinfo is not None:
-            early = isinstance(begins, datetime) and begins.tzinfo is not None and left < begins
-            late = isinstance(ends, datetime) and ends.tzinfo is not None and left > ends
+        if stay.start is None and instant(left):
+            early = instant(begins) and left < begins
+            late = instant(ends) and left > ends
             if not early and not late:
                 stay = replace(stay, start=left, left_from=previous.index)
         dated.append(stay)
