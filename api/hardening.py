@@ -7,8 +7,8 @@ unexpected error is answered with.
   stay in a browser's or a proxy's cache, and an aggregate is stale within seconds anyway;
 - an unexpected error is a 500 problem document that says nothing of its cause; the cause is
   logged (the log formatter keeps secrets and NHS numbers out of it);
-- every request body bounded in size (`BODY_MAX_BYTES`, before the caller is authenticated) and
-  in time (`BODY_SECONDS`, a 408 past it);
+- every request body bounded in size (`BODY_MAX_BYTES`; one declared larger is refused before
+  the caller is authenticated) and in time (`BODY_SECONDS`, a 408 past it);
 - a connection error reaching the edge (the database server refused, dropped or did not answer
   the connection) is a 503 like a database error (`api/problems.py`), never a 500.
 

@@ -59,9 +59,9 @@ class SecurityHeaders:
 
 
 class BodyBounds:
-    """Bounds every request body in size and in time, before any route reads it, so before the
-    caller is authenticated (FastAPI reads a body parameter before the dependencies that check
-    the caller).
+    """Bounds every request body in size and in time, whoever reads it: a body declared too
+    large is refused before the caller is authenticated; routes read theirs only once the
+    caller is known (`api.bodies`), and this counts it as it arrives.
 
     - Over `max_bytes`, declared or as it arrives: a 413 problem. Paths in `own_limits` read
       their bodies with a limit and an answer of their own (the event and FHIR gateways).

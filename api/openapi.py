@@ -6,7 +6,8 @@ the reports' HTML and CSV, the stream's event stream); the errors every route sh
 rule each, applied here so no route can forget one:
 
 - 401 and 403 wherever a credential is read (the route then checks a role or a publisher role);
-- 400 wherever FastAPI parses a JSON body (a body it could not read at all);
+- 400 wherever FastAPI parses a JSON body, or a route reads one once the caller is known
+  (`api.bodies.JsonBody`, whose body is declared here): a body it could not read at all;
 - 422 wherever there is a parameter or a body to validate (FastAPI's own entry, which names
   `application/json`, is replaced: validation errors are answered as problem details);
 - 404 wherever a path parameter or a `service` query names a catalogue entry or an alert;
@@ -26,6 +27,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from flowsight.api.bodies import JsonBody
 from flowsight.api.deps import read_connection
 from flowsight.api.models import ProblemOut
 from flowsight.api.problems import PROBLEM_SCHEMA, problem
@@ -78,6 +80,7 @@ def describe(
         for method in route.methods or ():
             operation = schema["paths"].get(route.path_format, {}).get(method.lower())
             if operation is not None:
+                _declare_body(operation, route, components)
                 _declare(operation, route, (method.lower(), route.path_format))
                 _give_examples(operation, examples or {})
     # FastAPI's validation error models describe an answer the API never gives.
@@ -94,8 +97,8 @@ def _declare(operation: dict[str, Any], route: APIRoute, key: tuple[str, str]) -
             operation["security"] = [{}, *operation["security"]]
         else:
             statuses += [401, 403]
-    if route.body_field is not None:  # FastAPI parses the body: bytes it cannot read are a 400
-        statuses.append(400)
+    if route.body_field is not None or _body_reader(route) is not None:
+        statuses.append(400)  # a JSON body is parsed: bytes it cannot read are a 400
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.append(422)
         if _validation_default(responses.get("422")):
@@ -108,6 +111,26 @@ def _declare(operation: dict[str, Any], route: APIRoute, key: tuple[str, str]) -
         statuses.append(503)
     for status in statuses:
         responses.setdefault(str(status), problem(_DESCRIPTIONS[status]))
+
+
+def _body_reader(route: APIRoute) -> JsonBody[Any] | None:
+    readers = (d.call for d in _dependencies(route.dependant) if isinstance(d.call, JsonBody))
+    return next(readers, None)
+
+
+def _declare_body(operation: dict[str, Any], route: APIRoute, components: dict[str, Any]) -> None:
+    """The body a route reads with `JsonBody`, as FastAPI declares a body parameter."""
+    reader = _body_reader(route)
+    if reader is None:
+        return
+    schema = reader.model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in {**schema.pop("$defs", {}), reader.model.__name__: schema}.items():
+        components.setdefault(name, definition)  # FastAPI's rendering where it made one
+    reference = {"$ref": f"#/components/schemas/{reader.model.__name__}"}
+    operation["requestBody"] = {
+        "required": reader.required,
+        "content": {"application/json": {"schema": reference}},
+    }
 
 
 def _give_examples(operation: dict[str, Any], examples: Mapping[str, Sequence[str]]) -> None:

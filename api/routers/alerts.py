@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from flowsight.adapters.readmodel import outbox, store
 from flowsight.adapters.readmodel.alert_tables import alerts as alerts_table
 from flowsight.api.auth import Principal
+from flowsight.api.bodies import JsonBody
 from flowsight.api.deps import (
     ConnectionDep,
     KafkaUnavailable,
@@ -113,8 +114,8 @@ async def acknowledge(
     request: Request,
     state: StateDep,
     principal: OnCall,
+    body: Annotated[AckIn | None, Depends(JsonBody(AckIn, required=False))],
     connection: ConnectionDep,
-    body: AckIn | None = None,
 ) -> AlertOut:
     """Record who acknowledged the alert, when, and a note; once only. Who is the caller as
     the audit log names it (`key:<name>`, `oidc:<subject>`), so an identity provider's subject

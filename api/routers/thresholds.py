@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from flowsight.adapters.readmodel import pressure as pressure_store
 from flowsight.api.auth import Principal
+from flowsight.api.bodies import JsonBody
 from flowsight.api.deps import ConnectionDep, StateDep, Viewer, audit_read, require
 from flowsight.api.models import ThresholdIn, ThresholdsOut
 from flowsight.api.problems import Problem
@@ -47,10 +48,10 @@ async def thresholds(state: StateDep, _: Viewer, connection: ConnectionDep) -> T
 async def change_threshold(
     service_id: str,
     indicator: str,
-    body: ThresholdIn,
     request: Request,
     state: StateDep,
     principal: Admin,
+    body: Annotated[ThresholdIn, Depends(JsonBody(ThresholdIn))],
     connection: ConnectionDep,
 ) -> ThresholdsOut:
     """Set an indicator's level 2/3/4 thresholds and weight; refused with the reason if unusable.

@@ -20,12 +20,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from flowsight.api.auth import new_api_key
 from flowsight.api.deps import read_connection
 from flowsight.api.hardening import BODY_MAX_BYTES
 from flowsight.api.middleware import BodyBounds
 from flowsight.api.routers import health
 from flowsight.context import build_api
-from tests.security.test_api_hardening import VIEWER_KEY, bearer, settings
+from tests.security.test_api_hardening import VIEWER_ENTRY, VIEWER_KEY, bearer, settings
 
 
 @pytest.fixture
@@ -109,23 +110,56 @@ def test_a_request_without_a_credential_takes_no_database_connection(
             assert taken == [], f"{method} {path} took a connection before its caller was known"
 
 
-def test_a_body_over_the_limit_is_refused_before_the_caller_is_asked_who_they_are(
+def test_a_body_declared_over_the_limit_is_refused_before_the_caller_is_asked_who_they_are(
     production: TestClient,
 ) -> None:
     body = b'{"levels": [' + b"1," * BODY_MAX_BYTES + b"1]}"
 
-    declared = production.put("/v1/thresholds/lth-wards/queue_length", content=body)
+    answer = production.put("/v1/thresholds/lth-wards/queue_length", content=body)
 
-    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_body_streamed_over_the_limit_is_refused_as_it_arrives(tmp_path: Path) -> None:
+    # No Content-Length: counted as it arrives, once a caller who may send it is reading it.
+    body = b'{"note": "' + b"x" * BODY_MAX_BYTES + b'"}'
+
+    def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 65_536):
             yield body[start : start + 65_536]
 
-    streamed = production.post("/v1/alerts/a1/ack", content=chunks())
+    lead, entry = new_api_key("on-call-lead", ["oncall"])
+    keys = ",".join([VIEWER_ENTRY, entry])
+    with TestClient(build_api(settings(tmp_path, "production", api_keys=keys))) as production:
+        answer = production.post("/v1/alerts/a1/ack", content=chunks(), headers=bearer(lead))
 
-    for answer in (declared, streamed):
-        assert answer.status_code == 413
-        assert answer.headers["content-type"] == "application/problem+json"
-        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/thresholds/lth-wards/queue_length"), ("POST", "/v1/alerts/a1/ack")],
+)
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"note": "\\ud800', b"[" * 100_000, b"\xff\xfe", b'{"level2": 1e999999}'],
+)
+def test_a_body_without_a_credential_is_refused_401_unread(
+    production: TestClient, caplog: pytest.LogCaptureFixture, method: str, path: str, body: bytes
+) -> None:
+    # Before, FastAPI decoded a declared body before the role was checked: malformed JSON was
+    # answered 422 with the body's fields, and the refusal never reached the log.
+    headers = {"content-type": "application/json"}
+    with caplog.at_level(logging.WARNING, logger="flowsight.api"):
+        answer = production.request(method, path, content=body, headers=headers)
+
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert any(r.getMessage().startswith(f"denied {method} {path}") for r in caplog.records)
 
 
 def test_a_body_that_trickles_in_is_answered_408() -> None:
