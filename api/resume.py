@@ -47,19 +47,20 @@ def event_id(position: Position) -> str:
 
 
 def position_of(event_id: str) -> Position:
-    """The position an event id names; ValueError if it names none."""
+    """The position an event id names; ValueError if it names none (its text is the caller's:
+    the error does not quote it)."""
     position: Position = {}
     for part in event_id.strip().split(";"):
         short, _, offsets = part.partition("=")
         kind = _LONG[short] if short in _LONG else None
         if kind is None or any((kind, 0) == key for key in position):
-            raise ValueError(f"not a stream position: {event_id!r}")
+            raise ValueError("not a stream position")
         for partition, offset in enumerate(offsets.split(",")):
             if not offset.isdigit() or len(offset) > 19:
-                raise ValueError(f"not a stream position: {event_id!r}")
+                raise ValueError("not a stream position")
             position[(kind, partition)] = int(offset)
     if {kind for kind, _ in position} != set(KINDS):
-        raise ValueError(f"not a stream position: {event_id!r}")
+        raise ValueError("not a stream position")
     return position
 
 

@@ -18,7 +18,7 @@ from flowsight.api.deps import ApiState, PresentedKey, StateDep, Viewer
 from flowsight.api.live import Change, Changes, LiveFeed, Position, pressure_view
 from flowsight.api.places import NoPlace, Places
 from flowsight.api.principal import Authenticator, Unauthenticated
-from flowsight.api.problems import Problem, problem
+from flowsight.api.problems import Problem, problem, quoted
 
 log = logging.getLogger("flowsight.api.stream")
 
@@ -201,7 +201,9 @@ async def _opening(
             return caught_up, Cursor(feed, since, seen)
         except (ValueError, resume.Unresumable) as reason:
             log.info(
-                "stream resumed from the current state instead of %r: %s", last_event_id, reason
+                "stream resumed from the current state instead of %s: %s",
+                quoted(last_event_id),
+                reason,
             )
     async with state.engine.connect() as connection:
         snapshot = await pressure_store.states(connection)

@@ -4,13 +4,19 @@ where a client is (its event id) and which changes it still needs; the shared pr
 from __future__ import annotations
 
 import asyncio
+import logging
+from types import SimpleNamespace
+from typing import cast
 
 import orjson
 import pytest
 
+from flowsight.adapters.readmodel.database import create_engine
+from flowsight.api.deps import ApiState
 from flowsight.api.live import CLIENT_BUFFER, Change, Changes, LiveFeed
+from flowsight.api.places import Places
 from flowsight.api.resume import event_id, position_of
-from flowsight.api.routers.stream import Cursor
+from flowsight.api.routers.stream import Cursor, _opening
 from flowsight.api.snapshot import Snapshot
 from flowsight.settings import Settings
 
@@ -98,6 +104,26 @@ def test_an_event_id_names_every_partitions_next_offset_and_reads_back() -> None
     for wrong in ("", "garbage", "p=1", "p=1;x=2", "p=-1;a=0", "p=1,,2;a=0", "a=1;p=2;a=3"):
         with pytest.raises(ValueError, match="not a stream position"):
             position_of(wrong)
+
+
+async def test_a_long_unusable_last_event_id_is_logged_once_and_cut(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A viewer's header of up to 4,096 characters was logged whole, twice (as given, and quoted
+    # again in the reason).
+    engine = create_engine(database)
+    state = cast(ApiState, SimpleNamespace(engine=engine))
+    unusable = "p=" + "9" * 4000
+    try:
+        with caplog.at_level(logging.INFO, logger="flowsight.api"):
+            first, _ = await _opening(state, cast(LiveFeed, None), Places(1), None, unusable)
+    finally:
+        await engine.dispose()
+
+    assert first == []  # nothing scored yet: the current state is empty
+    [line] = [r.getMessage() for r in caplog.records if "stream resumed" in r.getMessage()]
+    assert len(line) < 400
+    assert "cut from 4002 characters" in line and "not a stream position" in line
 
 
 def scored_at(partition: int, offset: int, score: float) -> Change:
