@@ -154,14 +154,9 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
 
 def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | NoChange:
     """The events of the visit (one PID and PV1) a `trigger` message is about."""
-    message = reading.message
-    visit = _visit(reading)
-    envelope: dict[str, Any] = {
-        "schema_version": "1",
-        "source": f"{organisation}/{system_name(message)}",
-        "patient": reading.patient(),
-        "episode_id": visit,
-    }
+    source = f"{organisation}/{system_name(reading.message)}"
+    # The class first: a visit that holds no bed publishes nothing, so it needs no visit number
+    # or patient identifier (an IHE PIX feed's outpatient A01 and A04 send `PV1||O` alone).
     untracked = NO_BED_UNTRACKED.get(trigger)
     places = (3, 6) if trigger in MOVES else (3,)
     no_bed = reading.class_without_a_bed(untracked, places) if untracked else None
@@ -169,6 +164,13 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         return NoChange(
             f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings
         )
+    visit = _visit(reading)
+    envelope: dict[str, Any] = {
+        "schema_version": "1",
+        "source": source,
+        "patient": reading.patient(),
+        "episode_id": visit,
+    }
     envelope |= _recorded(reading)
     result = BY_TRIGGER[trigger](reading, visit)
     if isinstance(result, NoChange):
