@@ -57,7 +57,15 @@ def patient(message: Any, rules: NhsNumberRules, warnings: list[str]) -> dict[st
             if system:
                 local = {"local_id": identifier, "id_system": system}
     if rules.read_pid2 and read_id(message, "PID", 2):
-        nhs_numbers.append(("PID-2", read_id(message, "PID", 2)))
+        # PID-2 is the NHS number unless its identifier type (CX.5) says it is another kind
+        # (Cerner sends the MRN there, `12345^^^PATIENT MASTER^MRN`) and no NHS authority
+        # (CX.4) says otherwise: such a number would name another patient.
+        kind = text(message, "PID", 2, 5).upper()
+        authority = read_id(message, "PID", 2, 4)
+        universal = read_id(message, "PID", 2, 4, subcomponent=2)
+        named_nhs = {authority.upper(), universal.upper()} & authorities
+        if not kind or kind in kinds or named_nhs:
+            nhs_numbers.append(("PID-2", read_id(message, "PID", 2)))
     for where, candidate in nhs_numbers:
         problem = nhs_number_problem(normalise_nhs_number(candidate))
         if problem is None:
