@@ -47,7 +47,8 @@ GATEWAY_ACK_TIMEOUT_SECONDS = 20.0
 
 
 class KafkaUnavailable(Exception):
-    """Kafka did not acknowledge a gateway's write; nothing of the request may be claimed."""
+    """Kafka did not acknowledge a gateway's write; nothing of the request may be claimed. Its
+    text is answered to the caller: the cause (brokers' addresses) is logged, never in it."""
 
 
 class EventWriter(Protocol):
@@ -90,7 +91,8 @@ class GatewayWriter:
                 try:
                     await publisher.start()  # closes its half-started producer if it fails
                 except (KafkaError, OSError) as error:
-                    raise KafkaUnavailable(f"cannot reach Kafka: {error}") from error
+                    log.warning("gateway could not reach Kafka: %r", error)
+                    raise KafkaUnavailable("cannot reach Kafka") from error
                 self._publisher = publisher
             return self._publisher
 
@@ -104,7 +106,7 @@ class GatewayWriter:
                 await (await self._started()).publish(organisation, events, sealed_by=gateway)
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("gateway %s could not publish for %s: %r", gateway, organisation, error)
-            raise KafkaUnavailable(f"Kafka did not acknowledge the events: {error!r}") from error
+            raise KafkaUnavailable("Kafka did not acknowledge the events") from error
         self.accepted.labels(gateway).inc(len(events))
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
@@ -113,7 +115,7 @@ class GatewayWriter:
             async with asyncio.timeout(GATEWAY_ACK_TIMEOUT_SECONDS):
                 await (await self._started()).write(topic, value, key=key)
         except (KafkaError, OSError, TimeoutError) as error:
-            raise KafkaUnavailable(f"Kafka did not acknowledge the write: {error!r}") from error
+            raise KafkaUnavailable("Kafka did not acknowledge the write") from error
 
     async def dead_letter(
         self, raw: bytes, *, organisation: str, gateway: str, reason: str, field: str, message: str
@@ -132,9 +134,7 @@ class GatewayWriter:
                 )
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("gateway %s could not dead-letter (%s): %r", gateway, reason, error)
-            raise KafkaUnavailable(
-                f"Kafka did not acknowledge the dead letter: {error!r}"
-            ) from error
+            raise KafkaUnavailable("Kafka did not acknowledge the dead letter") from error
         self.dead_letters.labels(reason).inc()
 
     async def stop(self) -> None:

@@ -150,5 +150,7 @@ async def acknowledge(
             state.settings.alerts_topic, alert_id.encode(), json.dumps(message).encode()
         )
     except KafkaUnavailable as error:
-        log.warning("acknowledgement of %s not published to the alerts topic: %s", alert_id, error)
+        log.warning(
+            "acknowledgement of %s not published to the alerts topic: %r", alert_id, error.__cause__
+        )
     return acknowledged
