@@ -21,6 +21,9 @@ from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import Rejected
 
 _UNKNOWN_SENDER = "MSH|^~\\&|||||||ACK^||P|2.5"
+#: The most of a refusal's text an ACK carries: MSA-3 (ST, 80 in HL7 v2.5) and ERR-8 (TX, 250).
+#: The text may quote the value refused, a field of any length the sender chose.
+MSA_TEXT_CHARS, ERR_TEXT_CHARS = 80, 250
 
 
 class ErrorCode(IntEnum):
@@ -130,7 +133,7 @@ def build_ack(
     text = without_nhs_numbers(
         error.message
     )  # a refusal may quote a value; no answer an NHS number
-    ack.segment("MSA").assign_field(ack.escape(text[:80]), 3)
+    ack.segment("MSA").assign_field(ack.escape(text[:MSA_TEXT_CHARS]), 3)
     err = ack.create_segment([ack.create_field(["ERR"])])
     for position, part in enumerate(_error_location(error.field), start=1):
         err.assign_field(part, 2, 1, position)
@@ -139,7 +142,7 @@ def build_ack(
     err.assign_field("HL70357", 3, 1, 3)
     err.assign_field("E", 4)
     err.assign_field(ack.escape(error.reason), 5, 1, 1)
-    err.assign_field(ack.escape(text), 8)
+    err.assign_field(ack.escape(text[:ERR_TEXT_CHARS]), 8)
     ack.append(err)
     return ack
 
