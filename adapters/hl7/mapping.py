@@ -154,9 +154,9 @@ def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) ->
 
 def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | NoChange:
     """The events of the visit (one PID and PV1) a `trigger` message is about."""
-    source = f"{organisation}/{system_name(reading.message)}"
-    # The class first: a visit that holds no bed publishes nothing, so it needs no visit number
-    # or patient identifier (an IHE PIX feed's outpatient A01 and A04 send `PV1||O` alone).
+    # The class first: a visit that holds no bed publishes nothing, so it needs no sending
+    # application, visit number or patient identifier (an IHE PIX feed's outpatient A01 and A04
+    # send `PV1||O` alone; python-hl7's sample A04 of class O has no MSH-3 either).
     untracked = NO_BED_UNTRACKED.get(trigger)
     places = (3, 6) if trigger in MOVES else (3,)
     no_bed = reading.class_without_a_bed(untracked, places) if untracked else None
@@ -167,7 +167,7 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
     visit = _visit(reading)
     envelope: dict[str, Any] = {
         "schema_version": "1",
-        "source": source,
+        "source": f"{organisation}/{system_name(reading.message)}",
         "patient": reading.patient(),
         "episode_id": visit,
     }

@@ -44,3 +44,21 @@ def test_an_outpatient_visit_without_a_visit_number_is_acknowledged(trigger: str
 
 def test_an_inpatient_visit_without_a_visit_number_is_still_refused() -> None:
     assert answer("A01", "PV1||I|LGI^WARD7^B1") == ("AE", [], "PV1-19")
+
+
+def test_an_outpatient_visit_without_a_sending_application_is_acknowledged() -> None:
+    # python-hl7's sample A04 (class O) has no MSH-3: it names no source system, but publishes
+    # nothing that would need one.
+    raw = "\r".join(
+        [
+            "MSH|^~\\&||ICW|PIXMGR|ICW|20261123101500||ADT^A04|371602|P|2.3.1",
+            "EVN|A04|20261123101500",
+            PIX_PID,
+            "PV1||O",
+        ]
+    ).encode()
+    (outcome,) = Checker("RR8", ED_AND_WARDS, CONTEXT, frozenset({"P"})).check_bytes(raw)
+    assert (outcome.ack, outcome.events) == ("AA", [])
+    admitted = raw.replace(b"PV1||O", b"PV1||I|LGI^WARD7^B1||||||||||||||||V1")
+    (refused,) = Checker("RR8", ED_AND_WARDS, CONTEXT, frozenset({"P"})).check_bytes(admitted)
+    assert refused.ack == "AE" and refused.refusal and refused.refusal.field == "MSH-3"
