@@ -28,6 +28,7 @@ import asyncio
 import logging
 import traceback
 from collections import OrderedDict
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,18 +95,19 @@ class AdtHandler:
         self.application = application
         self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
 
-    async def replies(self, item: Frame | Oversize | Discarded) -> list[bytes]:
-        """The ACKs to send back for one item cut from a connection's bytes, in order."""
+    async def replies(self, item: Frame | Oversize | Discarded) -> AsyncGenerator[bytes, None]:
+        """The ACKs to send back for one item cut from a connection's bytes, in order, each as
+        its message is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs
+        (12 MB) are not gathered until the last one."""
         if isinstance(item, Discarded):
             self.count_discard(item)
-            return []
-        if isinstance(item, Oversize):
-            return [await self._guarded(item, item.head)]
-        replies = []
-        for raw in split_messages(item.payload) or [b""]:
-            replies.append(await self._guarded(item, raw))
+            return
+        messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
+        for raw in messages or [b""]:  # an empty frame is answered too
+            reply = await self._guarded(item, raw)
+            if reply:  # an ACK received is never answered
+                yield reply
             await asyncio.sleep(0)  # a frame of many messages must not hold the loop
-        return [reply for reply in replies if reply]  # an ACK received is never answered
 
     async def _guarded(self, item: Frame | Oversize, raw: bytes) -> bytes:
         try:

@@ -145,10 +145,13 @@ class MllpListener:
                 self._busy.add(task)
                 try:
                     for item in framer.feed(data):
-                        for reply in await self.handler.replies(item):
-                            writer.write(frame(reply))
-                            why = "slow_reader"
-                            await asyncio.wait_for(writer.drain(), idle)
+                        # Each ACK written as its message is handled, never a frame's thousands
+                        # held at once; a sender not reading them holds up only its own frame.
+                        async with contextlib.aclosing(self.handler.replies(item)) as replies:
+                            async for reply in replies:
+                                writer.write(frame(reply))
+                                why = "slow_reader"
+                                await asyncio.wait_for(writer.drain(), idle)
                         deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
