@@ -21,7 +21,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from flowsight.adapters.hl7.fields import LocationMap
-from flowsight.adapters.hl7.framing import DEFAULT_MAX_MESSAGE_BYTES, MllpFramer, frame
+from flowsight.adapters.hl7.framing import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Discarded,
+    MllpFramer,
+    frame,
+)
 from flowsight.adapters.hl7.handler import AdtHandler
 from flowsight.adapters.hl7.limits import ACCEPT_BACKLOG, ConnectionLimits
 from flowsight.adapters.hl7.metrics import ListenerMetrics
@@ -152,7 +157,10 @@ class MllpListener:
                                 writer.write(frame(reply))
                                 why = "slow_reader"
                                 await asyncio.wait_for(writer.drain(), idle)
-                        deadline = loop.time() + idle  # the sender's wait for us is not idle
+                        # Only a message moves it: bytes discarded (stray ones, a frame broken
+                        # off by a start byte) keep no connection open, however often they come.
+                        if not isinstance(item, Discarded):
+                            deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
         except OSError as error:  # TimeoutError and ssl.SSLError included
