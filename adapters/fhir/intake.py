@@ -1,4 +1,5 @@
-"""Reading what a FHIR client posted: an Encounter, or a transaction Bundle of them, within bounds.
+"""Reading what a FHIR client posted: an Encounter, or a transaction Bundle or a FHIR message of
+them, within bounds.
 
 Resources arrive as FHIR JSON or FHIR XML (`xml_body`), are checked with fhir.resources (R4B
 models), mapped to contract v1 events by `mapping` through the sender's mapping profile, and
@@ -10,16 +11,14 @@ body and writes to Kafka; `flowsight fhir check` reads files.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
-from pydantic import ValidationError
 
+from flowsight.adapters.fhir.envelope import FHIR_BUNDLE_MAX, bundle_entries, ignored, parsed
 from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, map_encounter
 from flowsight.adapters.fhir.outcome import (
     AcceptedEvent,
@@ -37,17 +36,12 @@ from flowsight.adapters.fhir.xml_body import XmlRefused, resource_from_xml
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import (
     MALFORMED_JSON,
-    MISSING_FIELD,
     SOURCE_MISMATCH,
     Rejected,
     ValidationContext,
     validate_document,
 )
 
-log = logging.getLogger("flowsight.api")
-
-#: Most Encounters one Bundle may carry (setting `fhir_bundle_max` once the lead adds it).
-FHIR_BUNDLE_MAX = 500
 #: Largest request body read, in bytes (setting `fhir_body_max_bytes`).
 FHIR_BODY_MAX_BYTES = 1_000_000
 #: Deepest nesting of objects and arrays read in a JSON body. A real Encounter in a transaction
@@ -57,8 +51,6 @@ FHIR_MAX_DEPTH = 64
 
 #: The organisation an event is checked against, from its source and the caller's organisations.
 OrganisationOf = Callable[[object, frozenset[str]], str]
-
-_Resource = TypeVar("_Resource", Encounter, Bundle)
 
 
 def too_large() -> Answer:
@@ -156,7 +148,28 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
     a failure; the answer says each was ignored. A Patient is read when an Encounter's subject
     refers to it.
     """
-    entries = _bundle_entries(document, body)
+    return _examine_bundle(document, body, reading, "transaction")
+
+
+def examine_message(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
+    """The events of a FHIR message (a Bundle of type message, its MessageHeader first, as
+    `$process-message` takes it: Da Vinci's admit and discharge notifications): its Encounters
+    as a transaction's, all or nothing. The MessageHeader and the resources it carries beside
+    them (Patient, Location, Organization, Coverage) are read as a transaction's are."""
+    return _examine_bundle(document, body, reading, "message")
+
+
+def examine_by_type(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
+    """A Bundle as the endpoint for its type examines it (`flowsight fhir check`): a message as
+    `POST /fhir/$process-message`, any other as `POST /fhir`, which takes transactions."""
+    examine = examine_message if document.get("type") == "message" else examine_bundle
+    return examine(document, body, reading)
+
+
+def _examine_bundle(
+    document: dict[str, Any], body: bytes, reading: Reading, bundle_type: str
+) -> Examined | Answer:
+    entries = bundle_entries(document, body, bundle_type)
     if isinstance(entries, Answer):
         return entries
     bundle = BundleIndex(entries)
@@ -169,7 +182,7 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
         if kind != "Encounter" and (resource is None or isinstance(kind, str)):
-            notes.append(_ignored(index, entry, kind))
+            notes.append(ignored(index, entry, kind))
             continue
         if not isinstance(resource, dict) or kind is None:
             message = f"{prefix} must be a resource with a resourceType"
@@ -213,63 +226,6 @@ def _as_json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _ignored(index: int, entry: object, kind: object) -> Issue:
-    """The note that a Bundle entry other than an Encounter was not mapped."""
-    request = entry.get("request") if isinstance(entry, dict) else None
-    method, url = (
-        (request.get("method"), request.get("url")) if isinstance(request, dict) else (None, None)
-    )
-    if kind is None:
-        if isinstance(url, str) and url.startswith("Encounter"):
-            return Issue(
-                "warning",
-                "not-supported",
-                f"Bundle.entry[{index}] ({method} {url}) ignored: an Encounter is retracted by "
-                "sending it with status entered-in-error, not by a request without a resource",
-                f"Bundle.entry[{index}].request",
-            )
-        what = f"a {method} {url} request without a resource" if method else "an empty entry"
-    else:
-        what = f"a {kind}"
-    return Issue(
-        "information",
-        "informational",
-        f"Bundle.entry[{index}] is {what}: not mapped, ignored (flowsight maps Encounters; a "
-        "Patient is read as the subject of an Encounter that refers to it)",
-        f"Bundle.entry[{index}]",
-    )
-
-
-def _bundle_entries(document: dict[str, Any], body: bytes) -> list[Any] | Answer:
-    """The entries of a transaction Bundle whose envelope is valid; a 422 or 413 otherwise."""
-    entries = document.get("entry")
-    if isinstance(entries, list) and len(entries) > FHIR_BUNDLE_MAX:
-        return error(
-            413,
-            "too-long",
-            f"the Bundle has {len(entries)} entries; send at most {FHIR_BUNDLE_MAX}",
-            "Bundle.entry",
-        )
-    # The envelope is checked without the resources, which are checked one by one as Encounters.
-    shell = dict(document)
-    if isinstance(entries, list):
-        shell["entry"] = [_without_resource(entry) for entry in entries]
-    _, issues = _parsed(Bundle, shell, "Bundle")
-    if not issues and document.get("type") != "transaction":
-        message = f"Bundle.type must be transaction, not {document.get('type')!r}"
-        issues = [Issue("error", "not-supported", message, "Bundle.type", UNSUPPORTED_ENCOUNTER)]
-    if not issues and not entries:
-        issues = [
-            Issue("error", "required", "the Bundle has no entries", "Bundle.entry", MISSING_FIELD)
-        ]
-    if issues:
-        first = issues[0]
-        rejected = Rejected(first.reason or INVALID_FHIR, first.expression or "", first.diagnostics)
-        return Answer(422, issues, [(body, rejected)])
-    assert isinstance(entries, list)  # checked by the Bundle model above
-    return entries
-
-
 def _examine(
     document: dict[str, Any], raw: bytes, prefix: str, reading: Reading, bundle: BundleIndex
 ) -> Examined | Answer:
@@ -280,7 +236,7 @@ def _examine(
         reason = first.reason or INVALID_FHIR
         rejected = Rejected(reason, _relative(first.expression), first.diagnostics)
         return Answer(422, issues, [(raw, rejected)])
-    encounter, issues = _parsed(Encounter, document, prefix)
+    encounter, issues = parsed(Encounter, document, prefix)
     if encounter is None:
         first = issues[0]
         rejected = Rejected(INVALID_FHIR, _relative(first.expression), first.diagnostics)
@@ -326,47 +282,6 @@ def _examine(
         for note in mapped.notes
     ]
     return Examined(events, notes)
-
-
-def _without_resource(entry: object) -> object:
-    if isinstance(entry, dict):
-        return {name: value for name, value in entry.items() if name != "resource"}
-    return entry
-
-
-def _parsed(
-    model: type[_Resource], document: Any, prefix: str
-) -> tuple[_Resource | None, list[Issue]]:
-    """The resource fhir.resources makes of `document`, or one issue per error it finds."""
-    try:
-        return model.model_validate(document), []
-    except ValidationError as invalid:
-        return None, [
-            Issue(
-                "error",
-                "required" if "missing" in e["type"] else "structure",
-                f"{_path(prefix, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}",
-                _path(prefix, e["loc"]),
-                INVALID_FHIR,
-            )
-            for e in invalid.errors()
-        ]
-    except Exception as unknown:  # fhir.resources raises KeyError on unknown resource types
-        log.info("fhir.resources refused a %s: %r", prefix, unknown)
-        message = f"{prefix}: not valid FHIR ({unknown!r})"
-        return None, [Issue("error", "structure", message, prefix, INVALID_FHIR)]
-
-
-def _path(prefix: str, location: tuple[int | str, ...]) -> str:
-    path = prefix
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "resource_type":
-            path += ".resourceType"
-        elif part != "root":  # fhir.resources' marker for "the element itself"
-            path += f".{part}"
-    return path
 
 
 def _relative(expression: str | None) -> str:

@@ -162,6 +162,20 @@ async def post_bundle(
     return await _serve(request, state, publisher, writer, "Bundle", intake.examine_bundle)
 
 
+@router.post(
+    "/$process-message",
+    summary="Publish a FHIR message (admit, transfer, discharge notification), all or none",
+    **_route("Bundle"),
+)
+async def process_message(
+    request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
+) -> Response:
+    """Map every Encounter of a message Bundle (its MessageHeader first), as a transaction's:
+    publish them all, or none and say why. Answered as `POST /fhir` is (an OperationOutcome),
+    whatever the message's event."""
+    return await _serve(request, state, publisher, writer, "Bundle", intake.examine_message)
+
+
 async def _serve(
     request: Request,
     state: ApiState,

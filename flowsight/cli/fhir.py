@@ -90,11 +90,11 @@ def _check_file(path: Path, reading: Reading) -> bool:
     kind = root_type(body) if xml else _json_type(body)
     typer.echo(f"{path}: {kind or 'not a FHIR resource'}")
     if kind not in TAKEN:
-        typer.echo("  ignored: the gateway takes an Encounter or a transaction Bundle")
+        typer.echo("  ignored: the gateway takes an Encounter, a transaction or a FHIR message")
         return True
     assert kind is not None
     document = intake.resource_of(body, kind, xml=xml)
-    examine = intake.examine_bundle if kind == "Bundle" else intake.examine_encounter
+    examine = intake.examine_by_type if kind == "Bundle" else intake.examine_encounter
     result = document if isinstance(document, Answer) else examine(document, body, reading)
     if isinstance(result, Answer):
         _show_refusal(result)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
-from flowsight.adapters.fhir.intake import FHIR_BUNDLE_MAX
+from flowsight.adapters.fhir.envelope import FHIR_BUNDLE_MAX
 from flowsight.adapters.fhir.outcome import FHIR_JSON
 from flowsight.api.routers.events import HTTP_BATCH_MAX, HTTP_BODY_MAX_BYTES
 from flowsight.context import build_api

@@ -204,3 +204,46 @@ async def test_fhir_converters_discharge_over_http_ends_the_stay_with_a_warning(
     ]
     untimed = "Bundle.entry[42].resource.location[1].period.start"
     assert ("warning", "informational", untimed, None) in issues(response)
+
+
+DA_VINCI_ADMIT = CORPUS / "davinci-alerts__admit-notification-message-bundle-01.json"
+
+
+async def test_a_da_vinci_admit_notification_is_processed_as_a_message(
+    client: httpx.AsyncClient, writer: RecordingWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Da Vinci Unsolicited Notifications send an admission as a FHIR message (Bundle type
+    # message, MessageHeader first, the Encounter its focus): it was refused at Bundle.type.
+    er = MappingProfile(
+        organisation="RR8", locations=[LocationRule(location="HOLY*", service="lth-ed")]
+    )
+    monkeypatch.setattr(fhir_router, "mapping_profiles", lambda request: {"RR8": er})
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+json"}
+    message = DA_VINCI_ADMIT.read_bytes()
+
+    processed = await client.post("/fhir/$process-message", content=message, headers=headers)
+
+    assert processed.status_code == 202, processed.text
+    [attendance] = writer.events()
+    assert (attendance["event_type"], attendance["service"]) == ("attendance", "lth-ed")
+    assert attendance["event_id"] == "Elden718Halvorson12420181021T2122150700:attendance"
+    assert ("information", "informational", "Bundle.entry[0]", None) in issues(processed)
+
+    # Posted where a transaction goes, it is refused naming the endpoint it belongs to.
+    posted = await client.post("/fhir", content=message, headers=headers)
+    assert posted.status_code == 422
+    assert "POST /fhir/$process-message" in posted.json()["issue"][0]["diagnostics"]
+
+
+async def test_a_message_without_its_message_header_first_is_refused(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    document = json.loads(DA_VINCI_ADMIT.read_bytes())
+    document["entry"] = document["entry"][1:]
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+json"}
+
+    response = await client.post("/fhir/$process-message", json=document, headers=headers)
+
+    assert response.status_code == 422
+    assert ("error", "invalid", "Bundle.entry[0].resource", "invalid_fhir") in issues(response)
+    assert writer.published == [] and len(writer.dead_letters) == 1

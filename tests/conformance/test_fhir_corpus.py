@@ -16,7 +16,7 @@ import yaml
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.fhir.intake import (
     Reading,
-    examine_bundle,
+    examine_by_type,
     examine_encounter,
     is_xml,
     resource_of,
@@ -52,12 +52,13 @@ def reading() -> Reading:
 
 
 def posted(body: bytes, xml: bool, reading: Reading) -> Examined | Answer:
-    """What the gateway answers: a Bundle at POST /fhir, anything else at POST /fhir/Encounter."""
+    """What the gateway answers: a FHIR message at POST /fhir/$process-message, any other Bundle
+    at POST /fhir, anything else at POST /fhir/Encounter."""
     kind = "Bundle" if _root(body, xml) == "Bundle" else "Encounter"
     document = resource_of(body, kind, xml=xml)
     if isinstance(document, Answer):
         return document
-    examine = examine_bundle if kind == "Bundle" else examine_encounter
+    examine = examine_by_type if kind == "Bundle" else examine_encounter
     return examine(document, body, reading)
 
 

@@ -358,7 +358,7 @@ def test_xml_with_a_doctype_or_outside_fhir_is_a_400(body: bytes) -> None:
 
 
 def test_an_xml_bundle_over_the_entry_limit_is_refused_before_its_entries_are_read() -> None:
-    from flowsight.adapters.fhir.intake import FHIR_BUNDLE_MAX
+    from flowsight.adapters.fhir.envelope import FHIR_BUNDLE_MAX
 
     entry_xml = b"<entry><resource><Basic><code><text value='x'/></code></Basic></resource></entry>"
     body = (

@@ -1,0 +1,142 @@
+"""A posted Bundle's envelope, and what fhir.resources says of a resource.
+
+- The envelope: the Bundle's type, the one its endpoint takes (a transaction at `POST /fhir`, a
+  message at `POST /fhir/$process-message`), its size, and each entry that is not an Encounter,
+  noted as ignored. The entries' resources are examined by `adapters.fhir.intake`.
+- `parsed`: the resource fhir.resources makes of a document, or one OperationOutcome issue for
+  each error it finds, named by its FHIRPath under the resource's place in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.encounter import Encounter
+from pydantic import ValidationError
+
+from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
+from flowsight.adapters.fhir.outcome import Answer, Issue, error
+from flowsight.services.validation import MISSING_FIELD, Rejected
+
+log = logging.getLogger("flowsight.api")
+
+#: Most Encounters one Bundle may carry (setting `fhir_bundle_max` once the lead adds it).
+FHIR_BUNDLE_MAX = 500
+_Resource = TypeVar("_Resource", Encounter, Bundle)
+
+
+def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any] | Answer:
+    """The entries of a Bundle of type `kind` (transaction, message) whose envelope is valid;
+    a 422 or 413 otherwise."""
+    entries = document.get("entry")
+    if isinstance(entries, list) and len(entries) > FHIR_BUNDLE_MAX:
+        return error(
+            413,
+            "too-long",
+            f"the Bundle has {len(entries)} entries; send at most {FHIR_BUNDLE_MAX}",
+            "Bundle.entry",
+        )
+    # The envelope is checked without the resources, which are checked one by one as Encounters.
+    shell = dict(document)
+    if isinstance(entries, list):
+        shell["entry"] = [_without_resource(entry) for entry in entries]
+    _, issues = parsed(Bundle, shell, "Bundle")
+    if not issues and document.get("type") != kind:
+        message = f"Bundle.type must be {kind}, not {document.get('type')!r}{_SENT_TO[kind]}"
+        issues = [Issue("error", "not-supported", message, "Bundle.type", UNSUPPORTED_ENCOUNTER)]
+    if not issues and not entries:
+        issues = [
+            Issue("error", "required", "the Bundle has no entries", "Bundle.entry", MISSING_FIELD)
+        ]
+    if not issues and kind == "message" and _first_type(entries) != "MessageHeader":
+        message = "a FHIR message's first entry must be its MessageHeader"
+        issues = [Issue("error", "invalid", message, "Bundle.entry[0].resource", INVALID_FHIR)]
+    if issues:
+        first = issues[0]
+        rejected = Rejected(first.reason or INVALID_FHIR, first.expression or "", first.diagnostics)
+        return Answer(422, issues, [(body, rejected)])
+    assert isinstance(entries, list)  # checked by the Bundle model above
+    return entries
+
+
+#: Where a Bundle of the other type goes, said when one comes to the wrong endpoint.
+_SENT_TO = {
+    "transaction": " (a FHIR message goes to POST /fhir/$process-message)",
+    "message": " (a transaction goes to POST /fhir)",
+}
+
+
+def _first_type(entries: object) -> object:
+    first = entries[0] if isinstance(entries, list) and entries else None
+    resource = first.get("resource") if isinstance(first, dict) else None
+    return resource.get("resourceType") if isinstance(resource, dict) else None
+
+
+def ignored(index: int, entry: object, kind: object) -> Issue:
+    """The note that a Bundle entry other than an Encounter was not mapped."""
+    request = entry.get("request") if isinstance(entry, dict) else None
+    method, url = (
+        (request.get("method"), request.get("url")) if isinstance(request, dict) else (None, None)
+    )
+    if kind is None:
+        if isinstance(url, str) and url.startswith("Encounter"):
+            return Issue(
+                "warning",
+                "not-supported",
+                f"Bundle.entry[{index}] ({method} {url}) ignored: an Encounter is retracted by "
+                "sending it with status entered-in-error, not by a request without a resource",
+                f"Bundle.entry[{index}].request",
+            )
+        what = f"a {method} {url} request without a resource" if method else "an empty entry"
+    else:
+        what = f"a {kind}"
+    return Issue(
+        "information",
+        "informational",
+        f"Bundle.entry[{index}] is {what}: not mapped, ignored (flowsight maps Encounters; a "
+        "Patient is read as the subject of an Encounter that refers to it)",
+        f"Bundle.entry[{index}]",
+    )
+
+
+def _without_resource(entry: object) -> object:
+    if isinstance(entry, dict):
+        return {name: value for name, value in entry.items() if name != "resource"}
+    return entry
+
+
+def parsed(
+    model: type[_Resource], document: Any, prefix: str
+) -> tuple[_Resource | None, list[Issue]]:
+    """The resource fhir.resources makes of `document`, or one issue per error it finds."""
+    try:
+        return model.model_validate(document), []
+    except ValidationError as invalid:
+        return None, [
+            Issue(
+                "error",
+                "required" if "missing" in e["type"] else "structure",
+                f"{_path(prefix, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}",
+                _path(prefix, e["loc"]),
+                INVALID_FHIR,
+            )
+            for e in invalid.errors()
+        ]
+    except Exception as unknown:  # fhir.resources raises KeyError on unknown resource types
+        log.info("fhir.resources refused a %s: %r", prefix, unknown)
+        message = f"{prefix}: not valid FHIR ({unknown!r})"
+        return None, [Issue("error", "structure", message, prefix, INVALID_FHIR)]
+
+
+def _path(prefix: str, location: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part == "resource_type":
+            path += ".resourceType"
+        elif part != "root":  # fhir.resources' marker for "the element itself"
+            path += f".{part}"
+    return path
