@@ -228,13 +228,14 @@ def _parse(
     if (skipped and skipped[-1] != "\r") or msh is None or len(msh[0]) < 8:
         raise Unparseable("the message does not start with an MSH segment", header)
     field_separator = msh[0][3]  # MSH-1; MSH-2 (below) holds the other separators
+    encoding_characters = msh[0][4:].split(field_separator, 1)[0][:5]
     found = [msh]
     for name in read - {"MSH"}:
         pattern = rf"\r({name}(?:{re.escape(field_separator)}[^\r]*)?)(?=\r|$)"
         found += islice(re.finditer(pattern, body), pairs if name in {"PID", "PV1"} else 1)
     kept = [segment[segment.lastindex or 0] for segment in sorted(found, key=_start)]
     text = "\r".join(kept)
-    separators = set(field_separator + msh[0][4:].split(field_separator, 1)[0][:5])
+    separators = set(field_separator + encoding_characters)
     if sum(text.count(separator) for separator in separators) > MAX_SEPARATORS:
         names = ", ".join(segment[:3] for segment in kept)
         raise Unparseable(
@@ -245,7 +246,16 @@ def _parse(
     try:
         return hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError, AssertionError) as error:
-        raise Unparseable(f"the message cannot be parsed: {error}", header) from None
+        if str(error):
+            raise Unparseable(f"the message cannot be parsed: {error}", header) from None
+        # python-hl7's bare AssertionError: separators it cannot tell apart (`MSH|^^~\&`).
+        given = field_separator + encoding_characters
+        raise Unparseable(
+            f"the message cannot be parsed with the separators MSH-1 and MSH-2 give "
+            f"({given!r}): each must be a character of its own",
+            header,
+            field="MSH-2",
+        ) from None
 
 
 def _quiet_library() -> None:

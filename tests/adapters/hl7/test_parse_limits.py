@@ -128,3 +128,17 @@ def test_the_dry_run_refuses_an_unknown_character_set_as_the_listener_does() -> 
     (outcome,) = checker.check_bytes(adt(charset="IDNA"))
     assert outcome.ack == "AR" and outcome.refusal is not None
     assert (outcome.refusal.reason, outcome.refusal.field) == (UNSUPPORTED_CHARACTER_SET, "MSH-18")
+
+
+def test_separators_the_parser_cannot_tell_apart_are_named_in_the_refusal() -> None:
+    # python-hl7 fails on them with a bare AssertionError: the refusal said "cannot be parsed: "
+    # and nothing after it.
+    raw = (
+        b"MSH|^^~\\&|PAS|RR8|FS|RR8|20261123101500||ADT^A01|1|P|2.5\r"
+        b"EVN|A01|20261123101500\rPID|1||123^^^RR8^MR\rPV1|1|I|W1"
+    )
+    with pytest.raises(Unparseable) as refused:
+        parse_message(raw)
+    assert refused.value.field == "MSH-2"
+    assert "'|^^~\\\\&'" in str(refused.value)
+    assert "each must be a character of its own" in str(refused.value)
