@@ -27,8 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections import Counter, OrderedDict
+from collections.abc import AsyncGenerator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,13 +95,10 @@ class AdtHandler:
         self.application = application
         self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
 
-    async def replies(self, item: Frame | Oversize | Discarded) -> AsyncGenerator[bytes, None]:
-        """The ACKs to send back for one item cut from a connection's bytes, in order, each as
+    async def replies(self, item: Frame | Oversize) -> AsyncGenerator[bytes, None]:
+        """The ACKs to send back for one frame cut from a connection's bytes, in order, each as
         its message is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs
         (12 MB) are not gathered until the last one."""
-        if isinstance(item, Discarded):
-            self.count_discard(item)
-            return
         messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
         for raw in messages or [b""]:  # an empty frame is answered too
             reply = await self._guarded(item, raw)
@@ -126,10 +123,20 @@ class AdtHandler:
                 Rejected(UNPROCESSABLE, "", "internal error"),
             )
 
-    def count_discard(self, item: Discarded) -> None:
-        """Count and log bytes that were no message (never acknowledged)."""
-        self.metrics.framing_errors.labels(item.kind).inc()
-        logger.warning("MLLP: %d byte(s) %s, not acknowledged", item.size, item.kind)
+    def count_discards(self, items: Iterable[Discarded]) -> None:
+        """Count bytes that were no message (never acknowledged), each piece, and log them in a
+        line for each kind: 64 KiB of start bytes alone is 65,535 frames broken off, and the
+        sender does not choose how many lines of the log its bytes make."""
+        pieces: Counter[str] = Counter()
+        sizes: Counter[str] = Counter()
+        for item in items:
+            pieces[item.kind] += 1
+            sizes[item.kind] += item.size
+        for kind, count in pieces.items():
+            self.metrics.framing_errors.labels(kind).inc(count)
+            logger.warning(
+                "MLLP: %d byte(s) %s in %d piece(s), not acknowledged", sizes[kind], kind, count
+            )
 
     async def acknowledge(self, raw: bytes) -> bytes | None:
         """Handle one framed message end to end; the ACK's bytes (None: nothing to answer)."""

@@ -149,7 +149,13 @@ class MllpListener:
                     break
                 self._busy.add(task)
                 try:
-                    for item in framer.feed(data):
+                    found = framer.feed(data)
+                    # Bytes that were no message (stray ones, frames broken off by a start byte)
+                    # are counted once a read, however many pieces, and keep no connection open.
+                    self.handler.count_discards(i for i in found if isinstance(i, Discarded))
+                    for item in found:
+                        if isinstance(item, Discarded):
+                            continue
                         # Each ACK written as its message is handled, never a frame's thousands
                         # held at once; a sender not reading them holds up only its own frame.
                         async with contextlib.aclosing(self.handler.replies(item)) as replies:
@@ -157,10 +163,7 @@ class MllpListener:
                                 writer.write(frame(reply))
                                 why = "slow_reader"
                                 await asyncio.wait_for(writer.drain(), idle)
-                        # Only a message moves it: bytes discarded (stray ones, a frame broken
-                        # off by a start byte) keep no connection open, however often they come.
-                        if not isinstance(item, Discarded):
-                            deadline = loop.time() + idle  # the sender's wait for us is not idle
+                        deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
         except OSError as error:  # TimeoutError and ssl.SSLError included
@@ -172,8 +175,7 @@ class MllpListener:
         finally:
             # However the connection ended (closed, idle, lost): a frame it never ended and bytes
             # outside any frame are counted, a slowloris's included.
-            for item in framer.finish():
-                self.handler.count_discard(item)
+            self.handler.count_discards(framer.finish())
             self._tasks.discard(task)
             self.metrics.connections.dec()
             writer.close()
