@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 
 from flowsight.schemas.events import PatientIdentity
+from flowsight.schemas.nhs_number import is_valid_nhs_number
 
 #: Ten digits, together or written 3-3-4 with spaces, hyphens or dots: the shape of an NHS number
 #: (its check digit is not tested, so any such run counts, a wrong check digit included). What
@@ -20,6 +21,26 @@ NHS_NUMBER_BLANK = "[nhs-number?]"
 def without_nhs_numbers(text: str) -> str:
     """`text` with every NHS-number-shaped run blanked (full-width digits read as digits)."""
     return NHS_NUMBER_SHAPE.sub(NHS_NUMBER_BLANK, _ascii_digits(text))
+
+
+def without_nhs_numbers_in_id(identifier: str, key: bytes) -> str:
+    """`identifier` (an event's, episode's or cancelled event's id) with each run that is a valid
+    NHS number replaced by a keyed token of its length: `n` and hexadecimal, never ten digits.
+
+    Sources key events and episodes by whatever they have, the NHS number included (a care
+    home's system without episodes, a visit numbered by the patient). The token is the same for
+    the same number and key, so an id and the cancellation naming it, or an event sent twice,
+    still match; the same length keeps an id within its 128 characters. A ten-digit run whose
+    check digit fails is left as it is: it is no NHS number (a visit number, a timestamp's part).
+    """
+    return NHS_NUMBER_SHAPE.sub(lambda run: _id_token(run.group(0), key), identifier)
+
+
+def _id_token(run: str, key: bytes) -> str:
+    digits = re.sub(r"\D", "", run)
+    if not is_valid_nhs_number(digits):
+        return run
+    return "n" + _pseudonym(f"id:{digits}", key)[: len(run) - 1]
 
 
 def _ascii_digits(text: str) -> str:

@@ -22,7 +22,11 @@ from flowsight.schemas.events import (
     event_adapter,
 )
 from flowsight.services.gateways import GATEWAY, GATEWAY_HEADER, sealed_by
-from flowsight.services.pseudonym import local_pseudonym, pseudonymise
+from flowsight.services.pseudonym import (
+    local_pseudonym,
+    pseudonymise,
+    without_nhs_numbers_in_id,
+)
 from flowsight.services.timestamps import utc_timestamp
 
 # Machine-readable reasons a dead letter carries in its `error.reason` header.
@@ -316,6 +320,8 @@ def check_event(
 
 #: What the validator takes out of an event: the patient, replaced by the pseudonym.
 NOT_NORMALISED: set[str] = {"patient"}
+#: An event's ids: a valid NHS number in them leaves the validator as a keyed token.
+IDENTIFIERS = ("event_id", "episode_id", "cancels_event_id")
 
 
 def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any], str | None]:
@@ -328,6 +334,10 @@ def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any
                 body[name] = utc_timestamp(value)
             except OverflowError:
                 raise TimestampOutOfRange(name) from None
+    # No NHS number past the validator, even where a source keys its ids by it.
+    for name in IDENTIFIERS:
+        if name in body:
+            body[name] = without_nhs_numbers_in_id(body[name], pseudonym_key)
     if isinstance(event, PatientEvent):
         pseudonym = pseudonymise(event.patient, pseudonym_key)
         body["pseudonym"] = pseudonym

@@ -365,6 +365,41 @@ def test_accepted_patient_events_carry_a_pseudonym_and_no_nhs_number(
     assert outcome.key == outcome.event["pseudonym"]
 
 
+def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still_names(
+    context: ValidationContext,
+) -> None:
+    # A care home's system without episodes keys them by the resident's NHS number; the
+    # number travelled raw on the events topic, into the tables and the read model.
+    admission = example("admission", event_id=f"adm-{NHS_NUMBER_DIGITS}", episode_id="943-476-5919")
+    cancellation = example(
+        "cancellation",
+        event_id=f"{NHS_NUMBER_DIGITS}:cancel",
+        cancels_event_id=f"adm-{NHS_NUMBER_DIGITS}",
+    )
+
+    admitted = accepted(admission, context).event
+    cancelled = accepted(cancellation, context).event
+
+    for event in (admitted, cancelled):
+        text = json.dumps(event)
+        assert NHS_NUMBER_DIGITS not in text and "943-476-5919" not in text
+    assert cancelled["cancels_event_id"] == admitted["event_id"]
+    assert admitted["event_id"].startswith("adm-n") and len(admitted["event_id"]) == 14
+    assert len(admitted["episode_id"]) == len("943-476-5919")
+    assert accepted(admission, context).event["event_id"] == admitted["event_id"]
+    assert accepted(admission, context, key=OTHER_KEY).event["event_id"] != admitted["event_id"]
+
+
+def test_a_ten_digit_id_that_is_no_nhs_number_is_left_as_it_is(
+    context: ValidationContext,
+) -> None:
+    visit = "9434765918"  # a visit number: its check digit is not an NHS number's
+
+    event = accepted(example("admission", episode_id=visit, event_id=f"{visit}:1"), context).event
+
+    assert (event["episode_id"], event["event_id"]) == (visit, f"{visit}:1")
+
+
 def test_local_identifiers_do_not_travel_either(context: ValidationContext) -> None:
     patient = {"nhs_number": "4010232137", "local_id": "MRN0012345", "id_system": "RR8/pas"}
     text = json.dumps(accepted(example("admission", patient=patient), context).event)
