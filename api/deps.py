@@ -330,10 +330,10 @@ async def audit_read(
     """Write a patient-level read, a change (`detail`: before and after) or a refusal to the
     audit log, in `connection`'s transaction.
 
-    The resource is the path and the query parameters the route takes, as read; anything else
-    a caller put in the query is not kept, and nothing shaped like an NHS number is (the audit
-    log is read back by admins: SPEC section 9 allows raw NHS numbers nowhere past the validator).
-    """
+    The resource is the path and the query parameters the route takes, as read (one sent twice:
+    its last value); anything else a caller put in the query is not kept, nor is anything shaped
+    like an NHS number (admins read the audit log back: SPEC section 9 allows raw NHS numbers
+    nowhere past the validator)."""
     await store.audit(
         connection,
         principal=principal.audit_name,
@@ -354,11 +354,11 @@ def _resource(request: Request) -> str:
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     taken = {param.alias for param in _query_params(dependant)}
-    kept = [
-        (name, _DIGIT_GROUPS.sub("", value))
+    kept = {
+        name: _DIGIT_GROUPS.sub("", value)
         for name, value in request.query_params.multi_items()
         if name in taken
-    ]
+    }
     return request.url.path + (f"?{urlencode(kept)}" if kept else "")
 
 
