@@ -4,15 +4,12 @@ gateway writer the ways in (`POST /v1/events`, FHIR) share."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Protocol
-from urllib.parse import quote, urlencode
 
 from aiokafka.errors import KafkaError
 from fastapi import Depends, Query, Request
@@ -23,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.adapters.readmodel import store
+from flowsight.api import audited
 from flowsight.api.auth import Principal
 from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.events import organisation_of
-from flowsight.schemas.text import CONTROLS
-from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
 
@@ -330,69 +326,16 @@ async def audit_read(
     """Write a patient-level read, a change (`detail`: before and after) or a refusal to the
     audit log, in `connection`'s transaction.
 
-    The resource is the path and the query parameters the route takes, as read (one sent twice:
-    its last value); anything else a caller put in the query is not kept, nor is anything shaped
-    like an NHS number (admins read the audit log back: SPEC section 9 allows raw NHS numbers
-    nowhere past the validator)."""
+    The resource is the path and the query parameters the route takes, as read; anything else
+    a caller put in the query is not kept, nor is anything shaped like an NHS number (admins
+    read the audit log back: SPEC section 9 allows raw NHS numbers nowhere past the validator):
+    `api.audited`."""
     await store.audit(
         connection,
         principal=principal.audit_name,
         action=action,
-        resource=without_nhs_numbers(_escaped(_resource(request)))[:AUDITED_CHARS],
-        client=_client(request),
+        resource=audited.resource(request),
+        client=audited.client(request),
         at=datetime.now(UTC),
         detail=detail,
     )
-
-
-#: The longest resource the audit log keeps: its column's width (PostgreSQL refuses a longer
-#: one, and the read with it).
-AUDITED_CHARS = 256
-
-
-def _resource(request: Request) -> str:
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    taken = {param.alias for param in _query_params(dependant)}
-    kept = {
-        name: _DIGIT_GROUPS.sub("", value)
-        for name, value in request.query_params.multi_items()
-        if name in taken
-    }
-    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
-
-
-#: A control character, which a path may hold once decoded (`%00`) and PostgreSQL's text cannot
-#: (a NUL): a refusal's line was lost with it, and the caller refused went unrecorded.
-_CONTROL = re.compile(f"[{CONTROLS}]")
-
-
-def _escaped(resource: str) -> str:
-    """`resource` with each control character written back as the path had it (`%00`)."""
-    return _CONTROL.sub(lambda found: quote(found.group()), resource)
-
-
-#: An underscore between digits: a number's value reads `1_000` as 1000, so the audit log keeps
-#: it without them, and a number split up that way is blanked like any other.
-_DIGIT_GROUPS = re.compile(r"(?<=\d)_(?=\d)")
-
-
-def _query_params(dependant: Any) -> list[Any]:
-    """Every query parameter a route's dependency tree declares."""
-    if dependant is None:
-        return []
-    found = list(dependant.query_params)
-    for child in dependant.dependencies:
-        found += _query_params(child)
-    return found
-
-
-def _client(request: Request) -> str | None:
-    """Where the read came from: the client's address, or "not an address" when what the
-    server was told (a forwarded header, say) is not one."""
-    if request.client is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(request.client.host))
-    except ValueError:
-        return "not an address"

@@ -1,5 +1,7 @@
 """The audit log names the list a caller was given: a query parameter sent twice is read once
-(its last value, as every route reads it), and the audit line keeps that value, not both."""
+(its last value, as every route reads it), and the audit line keeps that value, not both; a
+number padded to the line's width (zeros, spaces) is kept as its value, and cannot push the
+service read out of the line."""
 
 from __future__ import annotations
 
@@ -26,9 +28,12 @@ def production(tmp_path: Path) -> Iterator[TestClient]:
     [
         ("service=lcc-reablement&service=lth-wards", "service=lth-wards", 0),
         ("offset=0&limit=5&offset=40", "offset=40&limit=5", 40),
+        (f"offset={'0' * 240}40&service=lth-wards", "offset=40&service=lth-wards", 40),
+        (f"offset=40{'%20' * 250}&service=lth-wards", "offset=40&service=lth-wards", 40),
+        ("offset=0_101_011_234", "offset=[nhs-number?]", 101_011_234),  # as written, blanked
     ],
 )
-def test_a_parameter_sent_twice_is_audited_as_it_was_read(
+def test_each_parameter_is_audited_as_the_route_read_it(
     production: TestClient,
     query: str,
     kept: str,
