@@ -9,7 +9,9 @@ alert, which the deliverer then sends, or did not, and the next run scores the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +32,10 @@ from flowsight.services.pressure import (
     score_system,
 )
 from flowsight.settings import Settings
+
+log = logging.getLogger("flowsight.worker")
+#: Behind a backlog, the longest OPEL levels are held (`CatchingUp`).
+MOST_HELD_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,52 @@ def pressure_policy(settings: Settings, routes: Iterable[str]) -> PressurePolicy
     )
 
 
+class CatchingUp:
+    """Whether a refresh's scores may move the published OPEL levels, and so raise alerts.
+
+    Behind a backlog (`streams.agents.Backlog`: a worker starting on a census or after an
+    outage), the figures are of a state still catching up: scored as they come, a service rose
+    one level per refresh (1 → 2 → 3 within a minute, an alert each, to every on-call route) or
+    overshot and was then held up for the hold period. While behind, scores are still recorded
+    and published, but the levels stay where they were; the first refresh caught up moves each
+    at once to its level, one alert per scope that changed. Held for `most` seconds at most: a
+    worker that stays behind (overloaded) raises its alerts late, never not at all.
+    """
+
+    def __init__(
+        self, most: float = MOST_HELD_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.most = most
+        self.clock = clock
+        #: Since when the agents have been behind, at the refreshes; None: caught up.
+        self.since: float | None = None
+
+    def holds(self, behind: bool) -> bool:
+        """Whether levels are held at a refresh where the agents are (or are not) `behind`."""
+        if not behind:
+            if self.since is not None:
+                log.info("caught up: OPEL levels follow the scores again")
+            self.since = None
+            return False
+        now = self.clock()
+        if self.since is None:
+            self.since = now
+            log.info("behind a backlog: OPEL levels held, no alert, until caught up")
+        return now - self.since < self.most
+
+
 async def assess_pressure(
     engine: AsyncEngine,
     catalogue: Catalogue,
     figures: Mapping[str, Figures],
     policy: PressurePolicy,
     now: datetime,
+    *,
+    held: bool = False,
 ) -> Assessment:
     """Score every service with thresholds on `figures` (each service's figures over the
-    pressure period), then the system; record any change of level."""
+    pressure period), then the system; record any change of level, unless levels are `held`
+    (`CatchingUp`): then the scores are recorded and the levels stay."""
     async with engine.begin() as connection:
         effective = pressure_store.effective_catalogue(
             catalogue, await pressure_store.overrides(connection)
@@ -93,7 +136,7 @@ async def assess_pressure(
         for scope, level, score in scored:
             escalation = known.get(scope) or Escalation(scope, hold=policy.hold)
             # No figure to score (nothing reported yet) is no reading, not a reading of 1.
-            change = escalation.observe(level, now) if level is not None else None
+            change = escalation.observe(level, now) if level is not None and not held else None
             if change is not None:
                 alert = Alert.from_change(change, score)
                 if await record_alert(connection, alert, policy.routes, now):

@@ -21,7 +21,7 @@ from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import DailyReader, DailyReading, refresh_daily
 from flowsight.streams.figures_process import FiguresProcess
 from flowsight.streams.metrics import WorkerMetrics
-from flowsight.streams.pressure import Assessment, PressurePolicy, assess_pressure
+from flowsight.streams.pressure import Assessment, CatchingUp, PressurePolicy, assess_pressure
 from flowsight.streams.sink import ReadModelSink
 
 log = logging.getLogger("flowsight.worker")
@@ -70,6 +70,8 @@ class Refresh:
         #: Scoring is one at a time: a refresh's and a rescore's scores are recorded and sent in
         #: the order they were scored.
         self._scoring = asyncio.Lock()
+        #: Behind a backlog, the levels do not move (`streams.pressure.CatchingUp`).
+        self.catching_up = CatchingUp()
 
     def _timed_reader(self) -> DailyReader | None:
         """The figures' process, its time counted in `beside`; None: figures on this loop."""
@@ -151,8 +153,9 @@ class Refresh:
             # A report sent for a moment still ahead (the contract tolerates minutes) waits.
             if service is not None and service_id in figures and report.as_of <= now:
                 figures[service_id] = with_capacity(service, figures[service_id], report.open)
+        held = self.catching_up.holds(self.backlog.behind)
         assessment = await assess_pressure(
-            self.sink.engine, self.catalogue, figures, self.policy, now
+            self.sink.engine, self.catalogue, figures, self.policy, now, held=held
         )
         took = time.monotonic() - started
         await self._publish(assessment, now)

@@ -17,7 +17,7 @@ from flowsight.services.facts import LONDON
 from flowsight.services.pressure import SYSTEM_SCOPE, Cutoffs
 from flowsight.streams.agents import Backlog
 from flowsight.streams.daily import ONE_DAY, DailyReading, read_daily
-from flowsight.streams.pressure import PressurePolicy
+from flowsight.streams.pressure import CatchingUp, PressurePolicy
 from flowsight.streams.tasks.refresh import Refresh
 from tests.adapters.readmodel.model import CATALOGUE, Feed, ReadModel
 
@@ -237,3 +237,57 @@ async def test_the_task_rescores_when_a_batch_writes_a_capacity_report(tmp_path:
         model.sink.changed.set()  # wakes the round to see the stop
         await asyncio.wait_for(task, 20)
         await model.close()
+
+
+def scored(topic: Topic, scope: str) -> dict[str, Any]:
+    """The last score of `scope` sent to the pressure topic."""
+    return [orjson.loads(value) for key, value in topic.records if key == scope.encode()][-1]
+
+
+async def test_behind_a_backlog_levels_hold_and_the_first_refresh_caught_up_moves_them_once(
+    tmp_path: Path,
+) -> None:
+    """A worker reading a census or catching up after an outage scored a state still filling:
+    a service rose a level per refresh, an alert each to every on-call route. Behind, scores are
+    published and the levels stay; caught up, each moves at once: one alert."""
+    now = datetime.now(UTC)
+    feed = Feed()
+    for patient in range(95):  # queue 95: level 3 of the department's queue thresholds
+        feed.visit("lth-ed", patient, now - timedelta(hours=1))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    pressure, alerts = Topic(), Topic()
+    refresh = refresh_over(model, pressure)
+    refresh.alerts_topic = alerts  # type: ignore[assignment]
+    refresh.backlog = behind_backlog()
+    try:
+        await refresh.once()
+        await refresh.once()
+        held = scored(pressure, "lth-ed")
+        assert held["level"] >= 2 and held["published_level"] == 1
+        assert alerts.records == []
+
+        refresh.backlog = Backlog(lambda tp: None)  # caught up
+        await refresh.once()
+    finally:
+        await model.close()
+    moved = scored(pressure, "lth-ed")
+    assert moved["published_level"] == moved["level"] == held["level"]
+    raised = [orjson.loads(value) for _, value in alerts.records]
+    ed = [alert for alert in raised if alert["scope"] == "lth-ed"]
+    assert [(a["level_from"], a["level_to"]) for a in ed] == [(1, held["level"])]
+
+
+def test_levels_are_held_for_a_while_at_most_so_an_overloaded_worker_still_alerts() -> None:
+    clock = [0.0]
+    catching_up = CatchingUp(most=300, clock=lambda: clock[0])
+
+    assert catching_up.holds(behind=True)
+    clock[0] = 299.0
+    assert catching_up.holds(behind=True)
+    clock[0] = 300.0
+    assert not catching_up.holds(behind=True)  # still behind: alerts go out, late
+    clock[0] = 900.0
+    assert not catching_up.holds(behind=True)
+    assert not catching_up.holds(behind=False)  # caught up: a new backlog is held again
+    assert catching_up.holds(behind=True)
