@@ -60,11 +60,12 @@ class OidcVerifier:
         self._https_only = not settings.is_local
         self._keys: jwt.PyJWKClient | None = None
         self._failed: tuple[float, str] | None = None  # when discovery last failed, and why
+        self._keys_failed: float | None = None  # when the keys were last not read
 
     def principal(self, token: str) -> Principal:
         """The token's subject and flowsight roles; TokenRejected saying why it is not valid."""
         try:
-            signing_key = self._key_set().get_signing_key_from_jwt(token)
+            signing_key = self._signing_key(token)
             claims = jwt.decode(
                 token,
                 signing_key.key,
@@ -104,6 +105,29 @@ class OidcVerifier:
         if not isinstance(value, list):
             return []
         return [r for r in value if isinstance(r, str) and (r in ROLES or is_publisher(r))]
+
+    def _signing_key(self, token: str) -> jwt.PyJWK:
+        """The issuer's key that signed `token`. For a while after the keys could not be read,
+        only among those read before: PyJWT fetches them again for an unknown `kid` at most
+        once in 30 s after a fetch that succeeded, but after one that failed on every token,
+        each waiting in turn on the unreachable address (up to 5 s) under its lock."""
+        keys = self._key_set()
+        failed = self._keys_failed
+        if failed is not None and time.monotonic() - failed < DISCOVERY_RETRY_SECONDS:
+            cached = keys.jwk_set_cache.get() if keys.jwk_set_cache is not None else None
+            kid = jwt.get_unverified_header(token).get("kid")
+            signing = (
+                [k for k in cached.keys if k.public_key_use in ("sig", None)] if cached else []
+            )
+            found = keys.match_kid(signing, kid) if isinstance(kid, str) else None
+            if found is None:
+                raise TokenRejected(f"the keys of {self.issuer} could not be read")
+            return found
+        try:
+            return keys.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError:
+            self._keys_failed = time.monotonic()
+            raise
 
     def _key_set(self) -> jwt.PyJWKClient:
         if self._keys is None:
