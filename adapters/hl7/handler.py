@@ -61,6 +61,10 @@ from flowsight.services.validation import (
 GATEWAY = "hl7-mllp"
 TOO_LARGE = "hl7_message_too_large"
 KAFKA_UNAVAILABLE = "kafka_unavailable"
+#: The most of a control id (MSH-10, HL7's longest: 199 characters from v2.7) a dead letter is
+#: keyed by: the sender writes it, and a 512 KiB message whose MSH-10 was most of it made a
+#: record over Kafka's 1 MB limit, answered AR as if Kafka were down on every resend.
+DEAD_LETTER_KEY_CHARS = 199
 
 logger = logging.getLogger("flowsight.hl7")
 
@@ -216,7 +220,7 @@ class AdtHandler:
                     reason=error.reason,
                     field=error.field,
                     message=error.message,
-                    key=control.encode() or None,
+                    key=control[:DEAD_LETTER_KEY_CHARS].encode() or None,
                 ),
                 self.publish_timeout,
             )
