@@ -95,7 +95,8 @@ def test_a_published_event_changes_a_tile_and_its_sparkline_within_5_s(
 
 
 def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDriver) -> None:
-    # Thresholds an admin lowers: three waiting make UCR's queue level 4, the service level 3.
+    # Thresholds an admin lowers twice: three waiting make UCR's queue level 2 (the service
+    # level 2), then level 4 (the service level 3): two alerts, one scope, one item on the page.
     # Referred minutes ago: waits of two hours (the feeds' default) reach UCR's longest-wait level
     # 2 by themselves, and the worker could page on them before the thresholds change.
     recent = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
@@ -104,26 +105,39 @@ def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDr
         "RY6/systmone",
         *(referral(patient, "lch-ucr", occurred_at=recent) for patient in (1, 2, 3)),
     )
-    changed = httpx.put(
-        desk.api_url + "/v1/thresholds/lch-ucr/queue_length",
-        json={"level2": 1, "level3": 2, "level4": 3, "weight": 1},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    )
-    assert changed.status_code == 200, changed.text
-    desk.wait_until(
-        lambda: desk.get("/v1/alerts?state=open&scope=lch-ucr").json()["total"],
-        timeout=90,
-        what="an escalation of urgent community response",
-    )
+    for steps, alerts in (
+        ({"level2": 3, "level3": 50, "level4": 60}, 1),
+        ({"level2": 1, "level3": 2, "level4": 3}, 2),
+    ):
+        changed = httpx.put(
+            desk.api_url + "/v1/thresholds/lch-ucr/queue_length",
+            json={**steps, "weight": 1},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
+        assert changed.status_code == 200, changed.text
+        desk.wait_until(
+            lambda alerts=alerts: (
+                desk.get("/v1/alerts?state=open&scope=lch-ucr").json()["total"] >= alerts
+            ),
+            timeout=90,
+            what=f"escalation {alerts} of urgent community response",
+        )
+    opened = {a["id"] for a in desk.get("/v1/alerts?state=open&scope=lch-ucr").json()["alerts"]}
     sign_in(browser, desk.api_url + "/", ONCALL_KEY)
-    item = until(
+    [item] = until(
         browser,
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]"),
+        lambda d: [
+            li
+            for li in d.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]")
+            if "Urgent Community Response" in li.text
+        ],
         30,
         "the open alert on the page",
-    )[0]
-    assert "Urgent Community Response: OPEL" in item.text  # the service's name, not its id
-    alert_id = item.get_attribute("data-alert")
+    )
+    # The service's name, not its id; its latest change, and the step before it said once.
+    assert "Urgent Community Response: OPEL 2 → 3" in item.text, item.text
+    assert "(and 1 earlier step since" in item.text, item.text
+    assert set((item.get_attribute("data-alerts") or "").split()) == opened
     why = tile(browser, "lch-ucr").find_element(By.CSS_SELECTOR, ".why").text
     assert "queue 3 ≥ 3" in why, why
     assert tile_queue(browser, "lch-ucr") == "3"
@@ -135,8 +149,12 @@ def test_on_call_acknowledges_an_alert_from_the_page(desk: Stack, browser: WebDr
         "the acknowledgement",
     )
     stored = desk.get("/v1/alerts?state=acknowledged&scope=lch-ucr").json()["alerts"]
-    assert [(a["id"], a["acknowledged_by"]) for a in stored] == [(alert_id, "key:on-call-lead")]
-    assert not browser.find_elements(By.CSS_SELECTOR, f'#alerts li[data-alert="{alert_id}"]')
+    assert {a["id"] for a in stored} == opened
+    assert {a["acknowledged_by"] for a in stored} == {"key:on-call-lead"}
+    assert not browser.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]") or all(
+        "Urgent Community Response" not in li.text
+        for li in browser.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]")
+    )
 
 
 def test_a_caseload_user_sees_a_patients_next_step_and_a_viewer_does_not(
