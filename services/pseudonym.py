@@ -11,10 +11,12 @@ from functools import lru_cache
 from flowsight.schemas.events import PatientIdentity
 from flowsight.schemas.nhs_number import is_valid_nhs_number
 
-#: Ten digits, together or written 3-3-4 with spaces, hyphens or dots: the shape of an NHS number
-#: (its check digit is not tested, so any such run counts, a wrong check digit included). What
-#: flowsight keeps outside the validator (logs, the audit log) is blanked where it has this shape.
-NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}([ .-]?)\d{3}\1\d{4}(?!\d)", re.ASCII)
+#: Ten digits, together or written 3-3-4, the groups apart by up to three spaces, tabs, line
+#: breaks, hyphens or dots (`943 476 5919`, `943-476-5919`, one group a line): the shape of an
+#: NHS number (its check digit is not tested, so any such run counts, a wrong check digit
+#: included). What flowsight keeps outside the validator (logs, the audit log, notes) is blanked
+#: where it has this shape.
+NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}[\s.-]{0,3}\d{3}[\s.-]{0,3}\d{4}(?!\d)", re.ASCII)
 NHS_NUMBER_BLANK = "[nhs-number?]"
 
 

@@ -122,6 +122,21 @@ def test_an_nhs_number_in_an_acknowledgement_note_is_blanked_before_it_is_kept(
     stored.dispose()
 
 
+def test_an_nhs_number_written_across_lines_or_spaced_out_in_a_note_is_blanked_too(
+    client: TestClient, database: str
+) -> None:
+    # A note may keep its line breaks: one group a line, tabs or double spaces passed the
+    # blanking, and every viewer read the number.
+    alert_id = seed_alert(database)
+    note = "for 943\n476\n5919, then 943\t476\t5919 and 943  476  5919; bed 12, 4 staff"
+
+    done = client.post(f"/v1/alerts/{alert_id}/ack", headers=as_role("oncall"), json={"note": note})
+
+    assert done.status_code == 200, done.text
+    kept = "for [nhs-number?], then [nhs-number?] and [nhs-number?]; bed 12, 4 staff"
+    assert done.json()["acknowledged_note"] == kept
+
+
 def test_an_admin_changes_a_threshold_and_the_change_is_audited(
     client: TestClient, database: str
 ) -> None:
