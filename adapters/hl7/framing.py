@@ -65,8 +65,7 @@ class Oversize:
 
 @dataclass(frozen=True, slots=True)
 class Discarded:
-    """Bytes outside any frame (`garbage`), a frame that never ended (`incomplete`), or one with
-    nothing in it but blank lines (`empty`, its blocks counted: no message, so no ACK)."""
+    """Bytes outside any frame (`garbage`) or a frame that never ended (`incomplete`)."""
 
     kind: str
     size: int
@@ -126,10 +125,8 @@ class MllpFramer:
             size = self._dropped + end
             if size > self.max_message_bytes:
                 found.append(Oversize(size, self._head or self._head_of(self._buffer)))
-            elif self._buffer[:end].strip():
+            else:
                 found.append(Frame(bytes(self._buffer[:end])))
-            else:  # nothing between the blocks, or blank lines: nothing to acknowledge
-                found.append(Discarded("empty", end + 2))
             after = end + 1
             if self._buffer[after : after + 1] == b"\r":
                 after += 1

@@ -104,7 +104,7 @@ class AdtHandler:
         its message is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs
         (12 MB) are not gathered until the last one."""
         messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
-        for raw in messages or [b""]:
+        for raw in messages or [b""]:  # an empty frame is answered too
             reply = await self._guarded(item, raw)
             if reply:  # an ACK received is never answered
                 yield reply

