@@ -2,9 +2,9 @@
 
 FastAPI decodes a body declared as a route's parameter before any dependency runs, so a caller
 without credentials who sent malformed JSON was answered 422, described the body's fields and
-was never logged as refused. A route that takes a body and a role declares the body with
-`json_body` after its role: the body is read and checked only once the caller may send it, as
-the event gateways read theirs. The checks and the 422 are FastAPI's own (the body decoded as
+was never logged as refused. A route that takes a body and a role declares the body as a
+`JsonBody` dependency after its role: the body is read and checked only once the caller may
+send it, as the event gateways read theirs. The checks and the 422 are FastAPI's own (the body decoded as
 its request handler decodes it, then validated against the model), so the answer and the
 OpenAPI document are unchanged (`api.openapi` declares the body from the dependency).
 """
