@@ -20,16 +20,15 @@ from tests.adapters.readmodel.model import Feed, midnight
 from tests.api.read_model_api import api_settings, filled
 
 KEY, KEY_ENTRY = new_api_key("bed-manager", ["viewer"])
-NOW = datetime.now(UTC)
-TODAY = NOW.astimezone(LONDON).date()
 
 
-def at(days_ago: int, hour: int) -> datetime:
-    """`hour`:00 (Europe/London), `days_ago` days before today."""
-    return midnight(TODAY - timedelta(days=days_ago)) + timedelta(hours=hour)
+def a_bed_and_a_home_delay(now: datetime) -> Feed:
+    today = now.astimezone(LONDON).date()
 
+    def at(days_ago: int, hour: int) -> datetime:
+        """`hour`:00 (Europe/London), `days_ago` days before today."""
+        return midnight(today - timedelta(days=days_ago)) + timedelta(hours=hour)
 
-def a_bed_and_a_home_delay() -> Feed:
     feed = Feed()
     # Patient 0: on the ward, ready to go since 10:00 three days ago: 3 midnights in a bed.
     feed.publish("admission", "lth-wards", at(10, 9), 0, admission_method="emergency")
@@ -42,9 +41,16 @@ def a_bed_and_a_home_delay() -> Feed:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def now() -> datetime:
+    """When the feed is built: as the tests read it moments later, not when pytest collected
+    them (a run that crossed midnight between the two counted one midnight more)."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("delay-totals")
-    url = filled(path, a_bed_and_a_home_delay().events)
+    url = filled(path, a_bed_and_a_home_delay(now).events)
     settings = api_settings(url, path, KEY_ENTRY)
     with TestClient(build_api(settings), headers={"Authorization": f"Bearer {KEY}"}) as test_client:
         yield test_client
@@ -64,11 +70,13 @@ def test_the_delays_total_of_lost_bed_days_counts_beds_only(client: TestClient) 
     ]
 
 
-def test_every_lost_bed_days_total_agrees_with_the_delays_api(client: TestClient) -> None:
+def test_every_lost_bed_days_total_agrees_with_the_delays_api(
+    client: TestClient, now: datetime
+) -> None:
     delays = client.get("/v1/delays").json()
     rows = list(
         csv.DictReader(
-            io.StringIO(client.get(f"/v1/reports/weekly?week={iso_week(NOW)}&format=csv").text)
+            io.StringIO(client.get(f"/v1/reports/weekly?week={iso_week(now)}&format=csv").text)
         )
     )
     this_week = [r for r in rows if r["weeks_before"] == "0"]
