@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,20 @@ class Build:
     refreshes: tuple[float, float] = (0.0, 0.0)
 
 
-async def read_model(flowsight: Flowsight) -> dict[str, list[tuple[Any, ...]]]:
-    """Every compared table's rows, sorted, without write times; today's figures left out (they
-    are as of the moment each build last refreshed)."""
+def london_today() -> date:
+    """Today in Europe/London, the day the read model's figures are dated by."""
+    return datetime.now(UTC).astimezone(LONDON).date()
+
+
+async def read_model(flowsight: Flowsight, before: date) -> dict[str, list[tuple[Any, ...]]]:
+    """Every compared table's rows, sorted, without write times; the figures of `before` and
+    later left out (they are as of the moment each build last refreshed).
+
+    Read models compared with each other are read with the same `before`, the day their run
+    started: one read after midnight would otherwise hold the figures of a day the other,
+    read before it, left out as today's.
+    """
     engine = create_async_engine(flowsight.settings.resolved_database_url)
-    today = datetime.now(UTC).astimezone(LONDON).date()
     content = {}
     try:
         async with engine.connect() as connection:
@@ -91,7 +100,7 @@ async def read_model(flowsight: Flowsight) -> dict[str, list[tuple[Any, ...]]]:
                 columns = [c for c in table.c if c.name != _WRITTEN_AT]
                 query = select(*columns)
                 if table is service_daily:
-                    query = query.where(service_daily.c.day < today)
+                    query = query.where(service_daily.c.day < before)
                 rows = await connection.execute(query)
                 content[table.name] = sorted(tuple(map(repr, row)) for row in rows)
     finally:
@@ -150,7 +159,7 @@ async def wait_figures(flowsight: Flowsight, within: float = 600) -> None:
 
 
 async def build_live(
-    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None
+    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None, today: date
 ) -> Build:
     """A running worker, the events published in steps while it works."""
     await flowsight.create_topics()
@@ -161,11 +170,12 @@ async def build_live(
     await flowsight.wait_caught_up(len(events), 1800)
     await wait_figures(flowsight)
     seconds = time.perf_counter() - started
-    return Build("live", seconds, await read_model(flowsight), await dead_letters(flowsight))
+    content = await read_model(flowsight, today)
+    return Build("live", seconds, content, await dead_letters(flowsight))
 
 
 async def build_replay(
-    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None
+    flowsight: Flowsight, events: list[dict[str, Any]], advance: Advance | None, today: date
 ) -> tuple[Build, float]:
     """Everything published first, then one worker: the replay; and the raw consumer's time."""
     await flowsight.create_topics()
@@ -179,7 +189,7 @@ async def build_replay(
     refreshes = await histogram_totals(
         flowsight.settings.worker_metrics_port, "flowsight_refresh_seconds"
     )
-    content, refused = await read_model(flowsight), await dead_letters(flowsight)
+    content, refused = await read_model(flowsight, today), await dead_letters(flowsight)
     return Build("replay", seconds, content, refused, committed, refreshes), raw_seconds
 
 
@@ -215,10 +225,11 @@ async def bench_replay(
         raise ValueError(
             "bench replay compares two fresh SQLite read models; --postgres is not offered"
         )
+    today = london_today()  # both builds' figures compared up to the same day
     with stage(bootstrap, directory / "live") as flowsight:
-        live = await build_live(flowsight, events, on_live)
+        live = await build_live(flowsight, events, on_live, today)
     with stage(bootstrap, directory / "replay") as flowsight:
-        replay, raw_seconds = await build_replay(flowsight, events, on_replay)
+        replay, raw_seconds = await build_replay(flowsight, events, on_replay, today)
     return replay_report(live, replay, raw_seconds, len(events), days, volume)
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from aiokafka.errors import KafkaError
 from flowsight.adapters.kafka.admin import BrokerUnreachable, quiet_aiokafka
 from flowsight.adapters.kafka.producer import EventPublisher
 from flowsight.devtools.bench.harness import Flowsight
-from flowsight.devtools.bench.replay import read_model, wait_figures
+from flowsight.devtools.bench.replay import london_today, read_model, wait_figures
 from flowsight.devtools.faults.inject import AlertReceiver, dead_letter_counts, stage_env
 from flowsight.devtools.faults.outcome import Content, Outcome
 
@@ -74,6 +75,9 @@ class Campaign:
     on_injected: Progress | None = None
     contents: dict[str, Content] = field(default_factory=dict)
     receivers: dict[str, AlertReceiver] = field(default_factory=dict)
+    #: The day the campaign started (Europe/London): every stage's figures are compared up to
+    #: it, however late each stage finishes (a stage done after midnight holds one day more).
+    today: date = field(default_factory=london_today)
 
     def injected(self, outcome: Outcome, count: int = 1) -> None:
         outcome.injected += count
@@ -138,7 +142,7 @@ class Campaign:
         await flowsight.wait_caught_up(0, self.plan.settle_within)
         await wait_figures(flowsight, self.plan.settle_within)
         outcome.notes.append(f"settled {time.monotonic() - started:.0f} s after the last fault")
-        self.contents[name] = await read_model(flowsight)
+        self.contents[name] = await read_model(flowsight, self.today)
         listed, twice, repeats = await _dead_letter_counts(flowsight)
         outcome.dead_letters, outcome.dead_letters_duplicated = listed, twice
         outcome.raw_dead_letter_repeats = repeats
