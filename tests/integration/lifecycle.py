@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.readmodel.purge import PATIENT_TABLES
 from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty, stays
-from flowsight.services.facts import LONDON
 from tests.integration.feeds import nhs_numbers, publish
 from tests.integration.stack import Stack
 
@@ -88,11 +87,11 @@ def patient_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return asyncio.run(_rows(url, PATIENT_TABLES))
 
 
-def finished_days(url: str) -> list[tuple[Any, ...]]:
-    """Every service's daily figures before today (today's are as of each refresh)."""
-    today = repr(datetime.now(UTC).astimezone(LONDON).date())
+def finished_days(url: str, today: date) -> list[tuple[Any, ...]]:
+    """Every service's daily figures before `today` (today's are as of each refresh). Reads
+    compared with each other take the same `today`, the day the test started."""
     rows = asyncio.run(_rows(url, (service_daily,)))["service_daily"]
-    return [row for row in rows if row[1] < today]
+    return [row for row in rows if row[1] < repr(today)]
 
 
 async def _latest_per_key(bootstrap: str, topic: str) -> dict[bytes, bytes | None]:
@@ -123,11 +122,14 @@ def latest_per_key(bootstrap: str, topic: str) -> dict[str, bytes | None]:
     return {key.decode(errors="replace"): value for key, value in latest.items()}
 
 
-def read_model(url: str, tables: tuple[Table, ...], after: int = 90) -> dict[str, list[Any]]:
-    """The tables' rows; of the daily figures, those of finished days within the last `after`
-    days (older ones may have been computed after or before a purge took their facts)."""
+def read_model(
+    url: str, tables: tuple[Table, ...], today: date, after: int = 90
+) -> dict[str, list[Any]]:
+    """The tables' rows; of the daily figures, those of the `after` days before `today` (older
+    ones may have been computed after or before a purge took their facts). Read models compared
+    with each other take the same `today`, the day the test started: each read's own would
+    differ across midnight, and one would hold a day the other left out as today's."""
     content = asyncio.run(_rows(url, tables))
-    today = datetime.now(UTC).astimezone(LONDON).date()
     first, last = repr(today - timedelta(days=after)), repr(today)
     content["service_daily"] = [r for r in content["service_daily"] if first < r[1] < last]
     return content

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.readmodel.purge import purges
 from flowsight.adapters.readmodel.tables import service_daily
+from flowsight.devtools.bench.replay import london_today
 from tests.integration.feeds import pseudonym_of
 from tests.integration.lifecycle import (
     finished_days,
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 def test_a_purged_patient_is_gone_from_every_table_and_the_daily_figures_stay_the_same(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
+    today = london_today()  # both reads' figures cut at the day the test started
     old, recent, in_bed = numbers(3)
     env = stack_env(
         kafka_bootstrap,
@@ -54,7 +56,7 @@ def test_a_purged_patient_is_gone_from_every_table_and_the_daily_figures_stay_th
             ],
         )
         stack.wait_until(lambda: settled(database_url, 3), 120, "the facts and figures")
-        days_before = finished_days(database_url)
+        days_before = finished_days(database_url, today)
         rows_before = patient_rows(database_url)
         assert any(row[0] == repr("lch-community-beds") for row in days_before)
         stack.processes["worker"].stop()
@@ -80,7 +82,7 @@ def test_a_purged_patient_is_gone_from_every_table_and_the_daily_figures_stay_th
         kept = {repr(pseudonym_of(n)) for n in (recent, in_bed)}
         for table, rows in rows_before.items():
             assert [r for r in rows if r[0] in kept] == rows_after[table], table
-        assert finished_days(database_url) == days_before
+        assert finished_days(database_url, today) == days_before
 
         changelog = latest_per_key(kafka_bootstrap, f"{env['FLOWSIGHT_APP_ID']}-journeys-changelog")
         latest = {key.strip('"'): value for key, value in changelog.items()}
