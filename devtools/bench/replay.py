@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.kafka.security import client_options
@@ -210,6 +213,40 @@ def differences(live: Build, replay: Build) -> list[str]:
     return out
 
 
+@asynccontextmanager
+async def fresh_databases(url: str, *builds: str) -> AsyncIterator[list[str]]:
+    """A new, empty PostgreSQL database for each build, beside `url`'s on its server (the role
+    of `url` must be allowed to create databases), dropped on the way out: each build's read
+    model starts empty, and the one named is never written."""
+    server = make_url(url)
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    stem = f"flowsight_replay_{uuid.uuid4().hex[:8]}"
+    created: list[str] = []
+    try:
+        async with engine.connect() as connection:
+            for build in builds:
+                name = f"{stem}_{build}"
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+                created.append(name)
+        yield [server.set(database=name).render_as_string(hide_password=False) for name in created]
+    finally:
+        async with engine.connect() as connection:
+            for name in created:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def read_models(database_url: str | None) -> AsyncIterator[tuple[str | None, str | None]]:
+    """The live build's and the replay's databases: each stage's own SQLite file without a URL;
+    with a PostgreSQL URL, two fresh databases on its server."""
+    if not database_url:
+        yield None, None
+        return
+    async with fresh_databases(database_url, "live", "replay") as (live, replay):
+        yield live, replay
+
+
 async def bench_replay(
     bootstrap: str,
     directory: Path,
@@ -220,17 +257,15 @@ async def bench_replay(
     on_live: Advance | None = None,
     on_replay: Advance | None = None,
 ) -> Report:
-    """Run `bench replay`: the live build and the replay, each on its own stage."""
-    if database_url:
-        raise ValueError(
-            "bench replay compares two fresh SQLite read models; --postgres is not offered"
-        )
+    """Run `bench replay`: the live build and the replay, each on its own stage and database."""
     today = london_today()  # both builds' figures compared up to the same day
-    with stage(bootstrap, directory / "live") as flowsight:
-        live = await build_live(flowsight, events, on_live, today)
-    with stage(bootstrap, directory / "replay") as flowsight:
-        replay, raw_seconds = await build_replay(flowsight, events, on_replay, today)
-    return replay_report(live, replay, raw_seconds, len(events), days, volume)
+    async with read_models(database_url) as (live_url, replay_url):
+        with stage(bootstrap, directory / "live", live_url) as flowsight:
+            live = await build_live(flowsight, events, on_live, today)
+        with stage(bootstrap, directory / "replay", replay_url) as flowsight:
+            replay, raw_seconds = await build_replay(flowsight, events, on_replay, today)
+    store = "PostgreSQL" if database_url else "SQLite"
+    return replay_report(live, replay, raw_seconds, len(events), days, volume, store)
 
 
 def _reasons(refused: Counter[str]) -> str:
@@ -238,10 +273,19 @@ def _reasons(refused: Counter[str]) -> str:
 
 
 def replay_report(
-    live: Build, replay: Build, raw_seconds: float, events: int, days: float, volume: float
+    live: Build,
+    replay: Build,
+    raw_seconds: float,
+    events: int,
+    days: float,
+    volume: float,
+    store: str = "SQLite",
 ) -> Report:
     """The printed result of `bench replay`."""
-    report = Report(f"replay: {days:g} simulated days, {events:,} events; {machine_load()}")
+    report = Report(
+        f"replay: {days:g} simulated days, {events:,} events, read model on {store}; "
+        f"{machine_load()}"
+    )
     report.figure("baseline: aiokafka read + decode", rate(events, raw_seconds))
     report.figure("replay: start to final state", rate(events, replay.seconds))
     report.figure(

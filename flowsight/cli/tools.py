@@ -310,8 +310,12 @@ def bench_replay_command(
     days: Annotated[float, typer.Option(help="Simulated days of the city.")] = 7,
     volume: Annotated[float, typer.Option(help="Simulator volume (1 = a city).")] = 1,
     bootstrap: Bootstrap = None,
+    postgres: Postgres = None,
 ) -> None:
-    """A city-period replayed from empty topics, compared with the same events built live."""
+    """A city-period replayed from empty topics, compared with the same events built live.
+
+    With --postgres, each build has a new database on that server (its role must be allowed
+    to create databases), dropped at the end; the database named is not written."""
     from flowsight.devtools.bench.harness import city_events
     from flowsight.devtools.bench.replay import bench_replay
 
@@ -327,7 +331,7 @@ def bench_replay_command(
             city,
             days,
             volume,
-            None,
+            postgres,
             progress.bar("live build", len(city)),
             progress.bar("replay", len(city)),
         ),
