@@ -134,12 +134,18 @@ async def claim_due(
 ) -> list[Claim]:
     """Take up to `limit` due deliveries (pending, or delivering with a lapsed lease)."""
     now = as_utc(now)
+    is_due = (
+        alert_outbox.c.state.in_([DeliveryState.PENDING, DeliveryState.DELIVERING]),
+        alert_outbox.c.next_attempt_at <= now,
+    )
+    # Looked for first: an UPDATE takes SQLite's one write lock even when it changes nothing, and
+    # the deliverer asks every second, so the worker's writes would queue behind empty claims.
+    peek = select(alert_outbox.c.id).where(*is_due).limit(1)
+    if (await connection.execute(peek)).first() is None:
+        return []
     due = (
         select(alert_outbox.c.id)
-        .where(
-            alert_outbox.c.state.in_([DeliveryState.PENDING, DeliveryState.DELIVERING]),
-            alert_outbox.c.next_attempt_at <= now,
-        )
+        .where(*is_due)
         .order_by(alert_outbox.c.next_attempt_at, alert_outbox.c.id)
         .limit(limit)
         # PostgreSQL: concurrent deliverers skip each other's rows instead of waiting. SQLite
