@@ -6,6 +6,7 @@ aiokafka consumer reading the replayed topics in the same run."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import Counter
@@ -16,8 +17,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import Table, func, make_url, select, text
+from sqlalchemy import Table, func, make_url, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.adapters.kafka.security import client_options
@@ -45,7 +47,10 @@ from flowsight.devtools.bench.harness import (
 )
 from flowsight.devtools.bench.pipeline import raw_consume
 from flowsight.devtools.bench.report import Report, rate
+from flowsight.devtools.local.postgres import drop_database
 from flowsight.services.facts import LONDON
+
+log = logging.getLogger(__name__)
 
 TARGET_SECONDS = 300.0
 COMPARED: tuple[Table, ...] = (
@@ -217,23 +222,31 @@ def differences(live: Build, replay: Build) -> list[str]:
 async def fresh_databases(url: str, *builds: str) -> AsyncIterator[list[str]]:
     """A new, empty PostgreSQL database for each build, beside `url`'s on its server (the role
     of `url` must be allowed to create databases), dropped on the way out: each build's read
-    model starts empty, and the one named is never written."""
+    model starts empty, and the one named is never written. A database that cannot be dropped
+    is named in a warning, not raised: the run's figures are kept."""
     server = make_url(url)
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    connection = await asyncpg.connect(
+        host=server.host,
+        port=server.port,
+        user=server.username,
+        password=server.password,
+        database=server.database,
+    )
     stem = f"flowsight_replay_{uuid.uuid4().hex[:8]}"
     created: list[str] = []
     try:
-        async with engine.connect() as connection:
-            for build in builds:
-                name = f"{stem}_{build}"
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-                created.append(name)
+        for build in builds:
+            name = f"{stem}_{build}"
+            await connection.execute(f'CREATE DATABASE "{name}"')
+            created.append(name)
         yield [server.set(database=name).render_as_string(hide_password=False) for name in created]
     finally:
-        async with engine.connect() as connection:
-            for name in created:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
+        for name in created:
+            try:
+                await drop_database(connection, name)
+            except asyncpg.PostgresError as error:
+                log.warning("database %s left on the server (drop it): %s", name, error)
+        await connection.close()
 
 
 @asynccontextmanager

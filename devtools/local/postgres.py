@@ -72,6 +72,21 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+async def drop_database(conn: asyncpg.Connection, name: str) -> None:
+    """Drop database `name` if it exists, from a connection to another database of its server,
+    ending any sessions still connected to it."""
+    for attempt in range(DROP_ATTEMPTS):
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            # FORCE may end only our own role's sessions: an autovacuum worker busy in the
+            # database (after heavy writes) refuses it. It ends soon.
+            if attempt == DROP_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5)
+
+
 class LocalPostgres:
     """A Debian-managed PostgreSQL cluster on 127.0.0.1 with one password login role."""
 
@@ -201,16 +216,7 @@ class LocalPostgres:
         """Drop a database if it exists, ending any sessions still connected to it."""
         conn = await self._connect()
         try:
-            for attempt in range(DROP_ATTEMPTS):
-                try:
-                    await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
-                    return
-                except asyncpg.InsufficientPrivilegeError:
-                    # FORCE may end only our own role's sessions: an autovacuum worker busy in
-                    # the database (after a test's heavy writes) refuses it. It ends soon.
-                    if attempt == DROP_ATTEMPTS - 1:
-                        raise
-                    await asyncio.sleep(0.5)
+            await drop_database(conn, name)
         finally:
             await conn.close()
 
