@@ -129,6 +129,12 @@ class ValidationContext:
         )
         object.__setattr__(self, "front_door", frozenset(departments))
 
+    def departments_of(self, organisation: str) -> frozenset[str]:
+        """The emergency departments (front-door services) of `organisation`."""
+        return frozenset(
+            s for s in self.front_door if self.services[s].organisation == organisation
+        )
+
 
 def validate_event(
     raw: bytes,

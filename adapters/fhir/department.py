@@ -10,6 +10,7 @@ Moves between front-door services (to an observation unit) continue the attendan
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from fhir.resources.R4B.encounter import Encounter
 
@@ -18,6 +19,7 @@ from flowsight.adapters.fhir.elements import Note, location_element, timestamp
 from flowsight.adapters.fhir.locations import Stay
 from flowsight.adapters.fhir.snapshot import MappedEvent, Snapshot
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
+from flowsight.services.validation import UNKNOWN_SERVICE, Refused
 
 
 def department_stays(stays: list[Stay], front_door: Collection[str]) -> list[Stay]:
@@ -26,6 +28,32 @@ def department_stays(stays: list[Stay], front_door: Collection[str]) -> list[Sta
     while count < len(stays) and stays[count].service in front_door:
         count += 1
     return stays[:count]
+
+
+def emergency_arrival(stays: list[Stay], departments: Collection[str]) -> list[Stay]:
+    """The stays of an emergency Encounter (class EMER), its first places that only the
+    profile's default service placed read as its organisation's emergency department, as the
+    HL7 gateway reads class E at such a location: a trust's first FHIR feed, its locations not
+    yet mapped, still shows its ED's arrivals as attendances, not ward admissions. A place a
+    rule puts on a ward is there whatever the class (some systems keep EMER on the spell after
+    the patient is admitted). With no department the Encounter is an admission, as an arrival
+    of class E is at an organisation without one; with several, the place must be mapped."""
+    count = 0
+    while count < len(stays) and stays[count].by_default:
+        count += 1
+    if not count or not departments:
+        return stays
+    if len(departments) > 1:
+        element = location_element(stays[0].index)
+        raise Refused(
+            UNKNOWN_SERVICE,
+            element,
+            f"an emergency Encounter (class EMER) at a place no rule of the mapping profile "
+            f"knows, and the organisation has {len(departments)} emergency departments: map "
+            f"{element} to one of {', '.join(sorted(departments))}",
+        )
+    (department,) = departments
+    return [replace(stay, service=department) for stay in stays[:count]] + stays[count:]
 
 
 def attendance(

@@ -251,6 +251,7 @@ def _examine(
         profiles=reading.profiles,
         services=context.services.keys(),
         bundle=bundle,
+        departments=context.departments_of,
     )
     if isinstance(mapped, Rejected):
         return refused(raw, mapped, prefix)

@@ -80,6 +80,7 @@ class Stay:
     dated_by: int | None = None
     end: datetime | None = None  # period.end: when the patient left it
     left_from: int | None = None  # the stay before, whose period.end `start` is (`moves.py`)
+    by_default: bool = False  # placed by the profile's default service: no rule knows the place
 
     @property
     def start_element(self) -> str:
@@ -107,7 +108,8 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
     for level in _places(encounter):
         for index, entry in level:
             in_order(entry.period, f"Encounter.location[{index}].period")
-        index, entry, (service, unit, unit_element) = _place_levels(level, encounter, places, notes)
+        index, entry, placed = _place_levels(level, encounter, places, notes)
+        service, unit, unit_element, by_default = placed
         # A level without a period (a ward beside its timed room and bed) is dated by the others.
         timed = [(i, other) for i, other in level if _when(other) != _UNTIMED]
         dated_by, dated = timed[0] if timed and _when(entry) == _UNTIMED else (index, entry)
@@ -117,9 +119,8 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
         unit = _LINE_BREAK.sub(" ", unit) if unit else unit
         left = entry.status == "completed"
         by_other = None if dated_by == index else dated_by
-        found.append(
-            Stay(index, len(found), service, unit, unit_element, start, left, by_other, end)
-        )
+        at = Stay(index, len(found), service, unit, unit_element, start, left, by_other, end)
+        found.append(replace(at, by_default=by_default))
     if not found:
         raise Refused(
             MISSING_FIELD,
@@ -190,8 +191,9 @@ def _same_moment(place: list[tuple[int, EncounterLocation]], entry: EncounterLoc
     return place[0][1].status == entry.status and len(periods - {_UNTIMED}) <= 1
 
 
-#: Where a location was placed: its service, its unit (if named) and the element that named it.
-_Placed = tuple[str, str | None, str]
+#: Where a location was placed: its service, its unit (if named), the element that named it, and
+#: whether only the profile's default service placed it.
+_Placed = tuple[str, str | None, str, bool]
 
 
 #: The levels that name a ward, the unit a bed manager knows a patient by, tried first:
@@ -286,13 +288,13 @@ def _place(
         for name in names:
             located = profile.locate(facility=facility, location=name, match_only=True)
             if located is not None:
-                return located.service, display or located.unit, named_at
+                return located.service, display or located.unit, named_at, False
         within = _part_of(location, where, encounter, places.bundle, profile)
         if within is not None:
             return within
     for name in direct:
         if name in places.services:
-            return name, display, named_at
+            return name, display, named_at, False
     said = ", ".join(repr(name) for name in names) or "no name"
     unmatched = (
         f"Encounter.location[{index}] ({said}) matches no location rule of "
@@ -301,7 +303,7 @@ def _place(
     if profile is not None and profile.default_service is not None:
         message = f"{unmatched}; placed in the default service {profile.default_service!r}"
         notes.append(Note(element, message))
-        return profile.default_service, display, named_at
+        return profile.default_service, display, named_at, True
     if profile is not None:
         raise Refused(
             UNKNOWN_SERVICE,
@@ -309,11 +311,7 @@ def _place(
             f"{unmatched} and names no catalogue service; add a rule (or a default_service)",
         )
     if direct:
-        return (
-            direct[0],
-            display,
-            named_at,
-        )  # validation refuses it, naming this element, if unknown
+        return direct[0], display, named_at, False  # refused by validation if unknown
     raise Refused(
         MISSING_FIELD,
         element,
@@ -353,7 +351,7 @@ def _part_of(
         for candidate in [*direct, *_names_of(location), *filter(None, [parent.display])]:
             located = profile.locate(facility=facility, location=candidate, match_only=True)
             if located is not None:
-                return located.service, name or located.unit, named_at
+                return located.service, name or located.unit, named_at, False
     return None
 
 

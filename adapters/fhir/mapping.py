@@ -7,7 +7,7 @@ element. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -23,6 +23,7 @@ from flowsight.adapters.fhir.department import (
     admission_from_department,
     attendance,
     department_stays,
+    emergency_arrival,
 )
 from flowsight.adapters.fhir.elements import (
     INVALID_FHIR,
@@ -80,6 +81,7 @@ def map_encounter(
     profiles: Mapping[str, MappingProfile] | None = None,
     services: Collection[str] = frozenset(),
     bundle: BundleIndex = NO_BUNDLE,
+    departments: Callable[[str], Collection[str]] | None = None,
 ) -> MappedEncounter | Rejected:
     """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
 
@@ -87,13 +89,15 @@ def map_encounter(
     of an Encounter without meta.lastUpdated. Time spent at a `front_door` service (an emergency
     department) is an attendance there, not an admission (`department.py`). Locations and codes
     are read through the serviceProvider's mapping profile in `profiles`; `services` are the
-    catalogue's service ids; `bundle` the transaction the Encounter came in, if any.
+    catalogue's service ids; `bundle` the transaction the Encounter came in, if any;
+    `departments` the front-door services of an organisation (default: all of `front_door`).
     """
     notes: list[Note] = []
     try:
         if encounter.partOf is not None:
             return MappedEncounter([], [part_of(encounter.partOf, bundle)])
-        reading = _Reading(front_door, profiles or {}, services, bundle, notes)
+        of = departments or (lambda _organisation: front_door)
+        reading = _Reading(front_door, profiles or {}, services, bundle, notes, of)
         return MappedEncounter(_events(encounter, organisation, now, reading), notes)
     except Refused as refused:
         return refused.rejected
@@ -120,6 +124,7 @@ class _Reading:
     services: Collection[str]
     bundle: BundleIndex
     notes: list[Note]
+    departments: Callable[[str], Collection[str]]
 
 
 def _events(
@@ -205,10 +210,14 @@ def _class_without_a_bed(encounter: Encounter) -> str | None:
     sender says the patient was admitted (FHIR's own day-surgery examples are class AMB)."""
     if encounter.hospitalization is not None:
         return None
+    code = _act_class(encounter)
+    return code if code in NO_BED_CLASSES else None
+
+
+def _act_class(encounter: Encounter) -> str | None:
+    """The Encounter's class, when it is a code of HL7 v3 ActCode (R4's or STU3's system)."""
     coding = encounter.class_fhir
-    if coding.system in (HL7_ACT_CODE, HL7_ACT_CODE_STU3) and coding.code in NO_BED_CLASSES:
-        return coding.code
-    return None
+    return coding.code if coding.system in (HL7_ACT_CODE, HL7_ACT_CODE_STU3) else None
 
 
 def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Reading) -> bool:
@@ -266,6 +275,8 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
     history = stays(encounter, places, reading.notes)
+    if _act_class(encounter) == "EMER":
+        history = emergency_arrival(history, reading.departments(provider))
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
     return Snapshot(episode_id, common, elements, history, profile)

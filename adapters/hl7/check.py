@@ -61,11 +61,7 @@ class Checker:
             return Outcome("AR" if rejected else "AE", refusal=refusal)
         message = parsed.message
         outcome = Outcome("AA", message_trigger(message), control_id(message))
-        front_door = frozenset(
-            s
-            for s in self.context.front_door
-            if self.context.services[s].organisation == self.organisation
-        )
+        front_door = self.context.departments_of(self.organisation)
         received = datetime.now(UTC)
         result = map_message(
             message,

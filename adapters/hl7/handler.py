@@ -90,9 +90,7 @@ class AdtHandler:
         self.organisation = organisation
         self.profile = profile
         self.metrics = metrics
-        self.front_door = frozenset(
-            s for s in context.front_door if context.services[s].organisation == organisation
-        )
+        self.front_door = context.departments_of(organisation)
         self.max_message_bytes = max_message_bytes
         self.publish_timeout = publish_timeout
         self.processing_ids = processing_ids
