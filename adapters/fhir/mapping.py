@@ -60,6 +60,11 @@ ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
 #: Statuses of a patient present but not yet seen: at a front door (an emergency department)
 #: that is the attendance, whose four-hour clock runs from the arrival; at a ward, nothing yet.
 ARRIVED_STATUSES = frozenset({"arrived", "triaged"})
+#: What an Encounter that has not begun is answered with (202: valid, nothing to publish).
+NOT_BEGUN = (
+    "nothing has been admitted yet, so nothing is published; send the Encounter again once it "
+    "is in-progress"
+)
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
@@ -131,13 +136,17 @@ def _events(
     encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
 ) -> list[MappedEvent]:
     status = encounter.status
+    if status == "planned":  # as the HL7 v2 gateway takes a pre-admission (A05)
+        reading.notes.append(Note("Encounter.status", f"status 'planned': {NOT_BEGUN}"))
+        return []
     if status not in ADMITTED_STATUSES | RETRACTED_STATUSES | ARRIVED_STATUSES:
         raise Refused(
             UNSUPPORTED_ENCOUNTER,
             "Encounter.status",
             f"status {status!r} is not an arrival, admission, transfer or discharge; flowsight "
             "takes in-progress, onleave, finished, arrived or triaged at an emergency "
-            "department, and entered-in-error or cancelled to retract",
+            "department, entered-in-error or cancelled to retract, and planned (nothing "
+            "published)",
         )
     in_order(encounter.period, "Encounter.period")
     if status in RETRACTED_STATUSES and never_began(encounter):
@@ -165,12 +174,13 @@ def _events(
     if status in RETRACTED_STATUSES:
         return _cancellations(snapshot, now, in_department, reading.notes)
     if status in ARRIVED_STATUSES and not in_department:
-        raise Refused(
-            UNSUPPORTED_ENCOUNTER,
-            "Encounter.status",
-            f"status {status!r} away from an emergency department: nothing has been admitted "
-            "yet; send the Encounter again once it is in-progress",
+        reading.notes.append(
+            Note(
+                "Encounter.status",
+                f"status {status!r} away from an emergency department: {NOT_BEGUN}",
+            )
         )
+        return []
     if not in_department:
         events = [_admission(encounter, snapshot, reading.notes)]
     else:

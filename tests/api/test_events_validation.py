@@ -425,7 +425,7 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
             "Encounter.identifier[0].value",
             "invalid_field",
         ),
-        ({"status": "planned"}, "not-supported", "Encounter.status", "unsupported_encounter"),
+        ({"status": "unknown"}, "not-supported", "Encounter.status", "unsupported_encounter"),
         (
             {"period": {"start": "2099-01-01T00:00:00+00:00"}},
             "business-rule",
@@ -439,7 +439,7 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
         "other-trust",
         "control-in-unit",
         "control-in-spell",
-        "planned",
+        "unknown-status",
         "future",
     ],
 )
@@ -495,7 +495,7 @@ async def test_a_transaction_bundle_publishes_every_encounter(
 async def test_a_bundle_with_an_invalid_entry_publishes_nothing_and_names_the_entry(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
-    invalid = encounter(id="enc-2", status="triaged")
+    invalid = encounter(id="enc-2", status="unknown")
     unreadable = {"resource": {"id": "no-type"}, "request": {"method": "POST", "url": "X"}}
     document = bundle(encounter(), invalid)
     document["entry"].append(unreadable)

@@ -156,13 +156,15 @@ def test_a_patient_arrived_or_triaged_in_the_department_is_an_attendance() -> No
         assert arrival.event["event_id"] == "SPELL-55123:attendance"
 
 
-def test_a_patient_arrived_at_a_ward_is_not_yet_admitted() -> None:
-    answer = refusal(encounter(status="arrived"))
+def test_a_patient_arrived_at_a_ward_is_not_yet_admitted_and_nothing_is_dead_lettered() -> None:
+    # Valid FHIR with nothing to publish yet, as an HL7 A05 is: 202 and a warning, not a 422
+    # and a dead letter for every patient waiting to be admitted.
+    for status in ("arrived", "triaged"):
+        result = examined(encounter(status=status))
 
-    assert (answer.issues[0].expression, answer.issues[0].reason) == (
-        "Encounter.status",
-        "unsupported_encounter",
-    )
+        assert result.events == []
+        assert [note.expression for note in result.notes] == ["Encounter.status"]
+        assert "nothing has been admitted yet" in (result.notes[0].diagnostics or "")
 
 
 def test_a_department_outcome_no_table_knows_is_discharged_with_a_warning_naming_it() -> None:

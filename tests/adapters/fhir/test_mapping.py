@@ -394,8 +394,19 @@ def test_a_retraction_without_last_updated_is_timed_now() -> None:
     assert bodies(document)[0]["occurred_at"] == NOW.isoformat()
 
 
-@pytest.mark.parametrize("status", ["planned", "arrived", "triaged", "unknown", "made-up"])
-def test_statuses_before_admission_are_not_supported(status: str) -> None:
+@pytest.mark.parametrize("status", ["planned", "arrived", "triaged"])
+def test_an_encounter_not_begun_publishes_nothing_with_a_warning(status: str) -> None:
+    mapped = map_encounter(
+        Encounter.model_validate(encounter(status=status)), organisation="RR8", now=NOW
+    )
+
+    assert not isinstance(mapped, Rejected), mapped
+    assert mapped.events == []
+    assert [note.element for note in mapped.notes] == ["Encounter.status"]
+
+
+@pytest.mark.parametrize("status", ["unknown", "made-up"])
+def test_statuses_that_say_nothing_are_not_supported(status: str) -> None:
     problem = problem_of(encounter(status=status))
 
     assert (problem.reason, problem.field) == ("unsupported_encounter", "Encounter.status")
