@@ -14,9 +14,9 @@ from datetime import datetime
 from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.codes import (
-    HL7_ACT_CODE,
-    HL7_ACT_CODE_STU3,
+    act_class,
     admission_method,
+    class_without_a_bed,
     destination,
 )
 from flowsight.adapters.fhir.department import (
@@ -68,13 +68,6 @@ NOT_BEGUN = (
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
-#: Encounter classes (HL7 v3 ActCode) that hold no bed: an ambulatory (outpatient) visit, a
-#: virtual one, one in the field. As the HL7 gateway takes an arrival of class O or R, such an
-#: Encounter without admission details publishes nothing, wherever it is, unless its first
-#: location is an emergency department's: that is an attendance there. HH (home health) is a
-#: start of care, and PRENC (pre-admission) is what converters make of an HL7 A01 of class P,
-#: which admits: neither is here.
-NO_BED_CLASSES = frozenset({"AMB", "VR", "FLD"})
 
 
 def map_encounter(
@@ -152,20 +145,13 @@ def _events(
     if status in RETRACTED_STATUSES and never_began(encounter):
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
-    no_bed = _class_without_a_bed(encounter)
+    no_bed = class_without_a_bed(encounter)
     if (
         no_bed
         and status not in RETRACTED_STATUSES
         and not _at_front_door(encounter, organisation, reading)
     ):
-        reading.notes.append(
-            Note(
-                "Encounter.class",
-                f"class {no_bed} holds no bed and the Encounter's first location is not an "
-                "emergency department's: nothing published",
-            )
-        )
-        return []
+        return _without_a_bed(encounter, no_bed, organisation, now, reading)
     snapshot = _snapshot(encounter, organisation, reading)
     if status not in RETRACTED_STATUSES:  # a retraction cancels every move's id, dated or not
         moves = dated_moves(snapshot.stays, reading.notes, encounter.period)
@@ -214,20 +200,39 @@ def _events(
     return events
 
 
-def _class_without_a_bed(encounter: Encounter) -> str | None:
-    """The Encounter's class code when it is one of `NO_BED_CLASSES` (HL7 v3 ActCode) and the
-    Encounter gives no `hospitalization`, R4's "details about the admission": with one, the
-    sender says the patient was admitted (FHIR's own day-surgery examples are class AMB)."""
-    if encounter.hospitalization is not None:
-        return None
-    code = _act_class(encounter)
-    return code if code in NO_BED_CLASSES else None
+def _without_a_bed(
+    encounter: Encounter, code: str, organisation: str | None, now: datetime, reading: _Reading
+) -> list[MappedEvent]:
+    """What an Encounter that holds no bed publishes: nothing, with a warning; but retractions
+    when it may be a spell reclassified (`_reclassified`)."""
+    retracted = _reclassified(encounter, organisation, now, reading)
+    done = "what an earlier version published as an inpatient stay is retracted"
+    said = f"class {code} holds no bed and the Encounter's first location is not an emergency "
+    said += f"department's: {done if retracted else 'nothing published'}"
+    reading.notes.append(Note("Encounter.class", said))
+    return retracted
 
 
-def _act_class(encounter: Encounter) -> str | None:
-    """The Encounter's class, when it is a code of HL7 v3 ActCode (R4's or STU3's system)."""
-    coding = encounter.class_fhir
-    return coding.code if coding.system in (HL7_ACT_CODE, HL7_ACT_CODE_STU3) else None
+def _reclassified(
+    encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
+) -> list[MappedEvent]:
+    """An Encounter that holds no bed, dated (`meta.lastUpdated`), at a place a rule of the
+    profile (or a service id) puts on a ward, may be an admission corrected to a ward
+    attendance: it retracts what an earlier version published as an inpatient stay, as
+    entered-in-error would, and the bed is free again. A later version that admits is a new
+    issue of those events (`services/repeats.py`); undated, it would stay retracted, so an
+    undated Encounter retracts nothing."""
+    if not (encounter.meta and encounter.meta.lastUpdated):
+        return []
+    quiet = replace(reading, notes=[])  # nothing said of a snapshot only read to retract
+    try:
+        snapshot = _snapshot(encounter, organisation, quiet)
+    except Refused:  # an outpatient clinic no rule knows, a subject not resolved
+        return []
+    first = snapshot.stays[0]
+    if first.by_default or first.service not in reading.services:
+        return []
+    return _cancellations(snapshot, now, [], quiet.notes)
 
 
 def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Reading) -> bool:
@@ -285,7 +290,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
     history = stays(encounter, places, reading.notes)
-    if _act_class(encounter) == "EMER":
+    if act_class(encounter) == "EMER":
         history = emergency_arrival(history, reading.departments(provider))
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
