@@ -305,6 +305,29 @@ def freshness_report(probes: Probes, rate: float) -> Report:
         )
         + " ms",
     )
+    slowest = max(
+        (p for p in probes.sent if p.in_pressure is not None),
+        key=lambda p: (p.in_pressure or 0) - p.sent,
+        default=None,
+    )
+    if slowest is not None:
+        number = probes.sent.index(slowest) + 1
+        report.figure(
+            f"the slowest probe (no. {number}), its stages",
+            ", ".join(
+                f"{what} {'-' if at is None else f'{(at - slowest.sent) * 1000:.0f}'}"
+                for what, at in (
+                    ("acked", slowest.acked),
+                    ("validated", slowest.validated),
+                    ("capacity row", slowest.in_capacity),
+                    ("refresh began", slowest.refresh_began),
+                    ("published", slowest.published),
+                    ("pressure", slowest.in_pressure),
+                    ("stream", slowest.on_stream),
+                )
+            )
+            + " ms after its send",
+        )
     for name, values in (("pressure", pressure), ("stream", stream)):
         report.ratio(f"{name} p50 / broker ack p50", median(values) / max(median(acked), 1e-9))
         p99 = percentile(values, 0.99)

@@ -61,6 +61,8 @@ def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) ->
     # Every probe, the empty ward's too, is a report the validator accepts and hands on.
     validated = re.search(r"send → validator's record .*\((\d+) of (\d+) seen\)", output)
     assert validated and validated[1] == validated[2], output
+    # The slowest probe is taken apart, stage by stage, to say where its time went.
+    assert re.search(r"the slowest probe \(no\. \d+\), its stages +acked \d+, validated", output)
     assert_measured(output)
 
 
@@ -86,6 +88,7 @@ def test_recovery_prints_killed_against_clean_restart(kafka_bootstrap: str) -> N
 def test_replay_prints_rate_and_compares_with_the_live_build(kafka_bootstrap: str) -> None:
     output = bench("replay", "--days", "0.1", "--volume", "0.03", "--bootstrap", kafka_bootstrap)
     assert "read model compared" in output
+    assert "read model on SQLite" in output
     assert_measured(output)
 
 
