@@ -1,6 +1,11 @@
 """`bench freshness`: from a producer's send to the change in `GET /v1/pressure` and on
 `/v1/stream`, while simulated events are offered at a steady rate.
 
+The city's census (what its services hold when it begins) is published and taken in first, as a
+live system holds its state; then its flow is offered at the rate, with the probes. Taking in a
+census is a bulk load, whose speed `bench replay` and `bench pipeline` measure: offered at the
+rate, it put the run's first probes behind ten thousand patients' admissions.
+
 Probes are capacity reports of one bed-based service, alternately one open bed (its occupancy
 far over its level-4 threshold while any bed is taken) and twenty times its beds (occupancy far
 under its level-2 threshold): each probe moves its occupancy indicator's level, so its score, and
@@ -40,6 +45,7 @@ from flowsight.devtools.bench.harness import (
     stage,
 )
 from flowsight.devtools.bench.probes import EMPTY, FULL, INDICATOR, Probe, Probes
+from flowsight.devtools.bench.replay import wait_figures
 from flowsight.devtools.bench.report import Report, median, percentile
 from flowsight.schemas.catalogue import Service
 
@@ -188,18 +194,25 @@ def _take(probes: Probes, is_pressure: bool, record: Any, now: float) -> None:
 
 async def run_freshness(
     flowsight: Flowsight,
+    census: list[dict[str, Any]],
     background: list[dict[str, Any]],
     rate: float,
     probe_every: float,
     advance: Advance | None = None,
 ) -> Probes:
-    """Offer `background` at `rate` while probing; wait for the probes' changes to show."""
+    """Take in the city's `census` (a live system's state), then offer `background` at `rate`
+    while probing; wait for the probes' changes to show."""
     await flowsight.create_topics()
     flowsight.start("worker")
     flowsight.start("api")
     await flowsight.wait_api()
     service = probed_service(flowsight)
     probes = Probes(service)
+    started = time.perf_counter()
+    await flowsight.publish(census)
+    await flowsight.wait_caught_up(len(census), 600)
+    await wait_figures(flowsight)  # and its days' figures computed, as a live system's are
+    probes.census = (len(census), time.perf_counter() - started)
     stop, ready = asyncio.Event(), asyncio.Event()
     watchers = [
         asyncio.create_task(_poll_pressure(flowsight, probes, stop)),
@@ -268,6 +281,10 @@ def freshness_report(probes: Probes, rate: float) -> Report:
         f"freshness: {rate:,.0f} events/s offered, {len(probes.sent)} probes "
         f"(capacity of {probes.service.id}, occupancy level {FULL}/{EMPTY} in turn); "
         f"{machine_load()}"
+    )
+    patients, took = probes.census
+    report.figure(
+        "census taken in first (a live system's state)", f"{patients:,} events in {took:.1f} s"
     )
     report.figure(
         "CPU seconds used", ", ".join(f"{name} {used:.1f}" for name, used in probes.cpu.items())
@@ -343,6 +360,7 @@ def freshness_report(probes: Probes, rate: float) -> Report:
 async def bench_freshness(
     bootstrap: str,
     directory: Path,
+    census: list[dict[str, Any]],
     background: list[dict[str, Any]],
     rate: float,
     probe_every: float,
@@ -351,5 +369,5 @@ async def bench_freshness(
 ) -> Report:
     """Run `bench freshness` on its own stage."""
     with stage(bootstrap, directory, database_url) as flowsight:
-        probes = await run_freshness(flowsight, background, rate, probe_every, advance)
+        probes = await run_freshness(flowsight, census, background, rate, probe_every, advance)
     return freshness_report(probes, rate)

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -341,37 +340,6 @@ def stage(
         yield flowsight
     finally:
         flowsight.stop_all()
-
-
-def city_events(
-    catalogue: Catalogue,
-    count: int,
-    *,
-    volume: float = 1.0,
-    seed: int = 7,
-    days: float | None = None,
-) -> list[dict[str, Any]]:
-    """The first `count` events of a simulated city that began `days` ago, as its sources
-    publish them (census first, then the flow, a day at a time).
-
-    Without `days`, the city begins just long enough ago for `count` events to reach about now:
-    a backlog of recent events, as a worker meets it after an outage (figures of old days are
-    recomputed when their facts change, so the age of the events matters).
-    """
-    from flowsight.devtools.simulator.model import City
-
-    if days is None:
-        flow = max(0.0, count - CENSUS_EVENTS * volume)
-        days = max(0.5, flow / (FLOW_EVENTS_PER_DAY * volume))
-    now = datetime.now(UTC)
-    start = now - timedelta(days=days)
-    city = City(catalogue, start, seed=seed, volume=volume)
-    events: list[dict[str, Any]] = []
-    horizon = start
-    while len(events) < count and horizon < now:
-        horizon = min(now, horizon + timedelta(days=1))
-        events.extend(city.events_until(horizon))
-    return events[:count]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -58,6 +58,8 @@ class Probes:
     ids: dict[str, Probe] = field(default_factory=dict)
     #: CPU seconds each process used from its start to the end of the offered events.
     cpu: dict[str, float] = field(default_factory=dict)
+    #: The census taken in before the probes: its events, and the seconds it took.
+    census: tuple[int, float] = (0, 0.0)
     #: The worker's refreshes of figures and pressure (its metrics), and their seconds in all.
     refreshes: tuple[float, float] = (0.0, 0.0)
     #: The tracker's batches written to the read model (its metrics), and their seconds in all.

@@ -17,6 +17,7 @@ from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_e
 if TYPE_CHECKING:
     from flowsight.devtools.bench.report import Report
     from flowsight.devtools.bench.runner import Bars
+    from flowsight.schemas.catalogue import Catalogue
 
 schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -150,14 +151,19 @@ Postgres = Annotated[
 
 
 def _city(events: int, volume: float, days: float | None = None) -> list[dict[str, object]]:
-    from flowsight.devtools.bench.harness import city_events
+    from flowsight.devtools.bench.city import city_events
+
+    catalogue = _catalogue()
+    with console.status(f"simulating {events:,} events…"):
+        return city_events(catalogue, events, volume=volume, days=days)
+
+
+def _catalogue() -> Catalogue:
     from flowsight.settings import LOCAL
 
     # A benchmark is a trial on one machine: its own broker, topics and throw-away database.
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
-    catalogue = runtime_or_exit(settings_or_exit()).catalogue
-    with console.status(f"simulating {events:,} events…"):
-        return city_events(catalogue, events, volume=volume, days=days)
+    return runtime_or_exit(settings_or_exit()).catalogue
 
 
 def _bench(bootstrap: str | None, body: Callable[[Bars, str, Path], Awaitable[Report]]) -> None:
@@ -206,20 +212,27 @@ def bench_freshness_command(
     bootstrap: Bootstrap = None,
     postgres: Postgres = None,
 ) -> None:
-    """Send → change in GET /v1/pressure and on /v1/stream, under a steady offered rate."""
+    """Send → change in GET /v1/pressure and on /v1/stream, under a steady offered rate.
+
+    A city's census is published and taken in first, as a live system holds its state; then
+    its flow is offered at the rate, with the probes."""
+    from flowsight.devtools.bench.city import census_and_flow
     from flowsight.devtools.bench.freshness import bench_freshness
 
-    city = _city(int(rate * seconds), 1)
+    catalogue = _catalogue()
+    with console.status(f"simulating a census and {int(rate * seconds):,} events…"):
+        census, flow = census_and_flow(catalogue, int(rate * seconds))
     _bench(
         bootstrap,
         lambda progress, address, directory: bench_freshness(
             address,
             directory,
-            city,
+            census,
+            flow,
             rate,
             probe_every,
             postgres,
-            progress.bar("offering", len(city)),
+            progress.bar("offering", len(flow)),
         ),
     )
 
@@ -316,11 +329,10 @@ def bench_replay_command(
 
     With --postgres, each build has a new database on that server (its role must be allowed
     to create databases), dropped at the end; the database named is not written."""
-    from flowsight.devtools.bench.harness import city_events
+    from flowsight.devtools.bench.city import city_events
     from flowsight.devtools.bench.replay import bench_replay
 
-    _city(0, volume)  # local mode, as every benchmark
-    catalogue = runtime_or_exit(settings_or_exit()).catalogue
+    catalogue = _catalogue()
     with console.status(f"simulating {days:g} days…"):
         city = city_events(catalogue, 10**9, volume=volume, days=days)
     _bench(
