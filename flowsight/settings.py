@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     stream_clients: int = Field(500, ge=1)
     stream_clients_per_caller: int = Field(20, ge=1)
 
+    # HL7 listener (`flowsight hl7 listen`): the most MLLP connections one address may hold at
+    # once, so one sender cannot shut the others out (docs/security.md); the option
+    # --max-connections-per-address overrides it
+    hl7_max_connections_per_address: int = Field(8, ge=1)
+
     # Escalation alerts: a JSON list of routes (webhook, teams, email, alertmanager), kept as
     # written; adapters/notify/routes.py parses and checks it when a process starts
     alert_routes: str = ""

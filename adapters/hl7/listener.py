@@ -6,8 +6,9 @@ replies. What each message becomes, and which ACK it earns, is `handler.AdtHandl
 
 Messages on one connection are handled in order, one at a time; a frame's messages yield to
 other connections between them. Hostile senders are bounded by `limits.ConnectionLimits`
-(addresses, a cap, an idle timeout, TLS) and the parser (known character sets, a separator
-budget). Logs name a connection by its peer address, never a message's value.
+(addresses, a cap in all and one per address, an idle timeout, TLS) and the parser (known
+character sets, a separator budget). Logs name a connection by its peer address, never a
+message's value.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections import Counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -28,7 +30,7 @@ from flowsight.adapters.hl7.framing import (
     frame,
 )
 from flowsight.adapters.hl7.handler import AdtHandler
-from flowsight.adapters.hl7.limits import ACCEPT_BACKLOG, ConnectionLimits
+from flowsight.adapters.hl7.limits import ACCEPT_BACKLOG, ConnectionLimits, peer_address
 from flowsight.adapters.hl7.metrics import ListenerMetrics
 from flowsight.adapters.kafka.producer import GatewayPublisher
 from flowsight.adapters.profile import MappingProfile
@@ -80,6 +82,7 @@ class MllpListener:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
+        self._open_from: Counter[str] = Counter()  # open connections by peer address
         self._stopping = False
 
     async def start(self) -> None:
@@ -111,12 +114,14 @@ class MllpListener:
             await self._server.wait_closed()
             self._server = None
 
-    def _refused(self, writer: asyncio.StreamWriter, peer: Any) -> bool:
-        """Close at once a connection from an address not allowed, or over the cap."""
-        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        why = "" if self.limits.permits(host) else "not_allowed"
+    def _refused(self, writer: asyncio.StreamWriter, peer: Any, address: str) -> bool:
+        """Close at once a connection from an address not allowed, or over a cap: the listener's,
+        or its address's own (so that one sender cannot shut the others out)."""
+        why = "" if self.limits.permits(address) else "not_allowed"
         if not why and len(self._tasks) >= self.limits.max_connections:
             why = "over_cap"
+        if not why and self._open_from[address] >= self.limits.max_connections_per_address:
+            why = "over_address_cap"
         if why:
             self.metrics.closed.labels(why).inc()
             logger.info("MLLP connection from %s refused: %s", peer, why)
@@ -127,9 +132,12 @@ class MllpListener:
         task = asyncio.current_task()
         assert task is not None
         peer = writer.get_extra_info("peername")
-        if self._refused(writer, peer):
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        address = str(peer_address(host) or host)
+        if self._refused(writer, peer, address):
             return
         self._tasks.add(task)
+        self._open_from[address] += 1
         self.metrics.connections.inc()
         logger.info("MLLP connection from %s", peer)
         framer = MllpFramer(self.max_message_bytes)
@@ -177,6 +185,9 @@ class MllpListener:
             # outside any frame are counted, a slowloris's included.
             self.handler.count_discards(framer.finish())
             self._tasks.discard(task)
+            self._open_from[address] -= 1
+            if not self._open_from[address]:
+                del self._open_from[address]  # one entry per address connected now, no more
             self.metrics.connections.dec()
             writer.close()
             with contextlib.suppress(Exception):

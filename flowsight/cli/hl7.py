@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,6 +81,13 @@ def listen(
     max_connections: Annotated[
         int, typer.Option(help="Most connections at once; one more is closed at once.")
     ] = 64,
+    max_connections_per_address: Annotated[
+        int | None,
+        typer.Option(
+            help="Most connections at once from one address; one more is closed at once "
+            "(default: FLOWSIGHT_HL7_MAX_CONNECTIONS_PER_ADDRESS, 8)."
+        ),
+    ] = None,
     allow: Annotated[
         list[str] | None,
         typer.Option(help="Only these addresses may connect (CIDR, e.g. 10.0.0.0/8); repeatable."),
@@ -93,8 +101,12 @@ def listen(
     ] = None,
 ) -> None:
     """Listen for HL7 v2 ADT over MLLP; ACK each message once Kafka has its event."""
-    limits = _limits(idle_timeout, max_connections, allow, (tls_cert, tls_key, tls_client_ca))
+    caps = (max_connections, max_connections_per_address)
+    limits = _limits(idle_timeout, caps, allow, (tls_cert, tls_key, tls_client_ca))
     settings, runtime = _runtime()
+    if max_connections_per_address is None:  # the setting's, read once the options are checked
+        per_address = settings.hl7_max_connections_per_address
+        limits = dataclasses.replace(limits, max_connections_per_address=per_address)
     mapping = _profile(runtime.catalogue, organisation, profile, location_map, service)
     processing_ids = _processing_ids(processing_id)
     registry = CollectorRegistry()
@@ -279,7 +291,7 @@ def _profile(
 
 def _limits(
     idle_timeout: float,
-    max_connections: int,
+    caps: tuple[int, int | None],
     allow: list[str] | None,
     tls: tuple[Path | None, Path | None, Path | None],
 ) -> ConnectionLimits:
@@ -291,10 +303,17 @@ def _limits(
         context = server_tls(cert, key, client_ca) if cert and key else None
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
         raise fail(f"cannot load the TLS certificate, key or client CA: {error}", 2) from None
+    max_connections, per_address = caps
     try:
-        return ConnectionLimits(idle_timeout, max_connections, networks(allow or []), context)
+        limits = ConnectionLimits(idle_timeout, max_connections, networks(allow or []), context)
+        if per_address is not None:
+            limits = dataclasses.replace(limits, max_connections_per_address=per_address)
     except ValueError as error:
-        raise fail(f"--allow, --idle-timeout or --max-connections: {error}", 2) from None
+        raise fail(
+            f"--allow, --idle-timeout, --max-connections or --max-connections-per-address: {error}",
+            2,
+        ) from None
+    return limits
 
 
 def _processing_ids(given: list[str] | None) -> frozenset[str] | None:

@@ -29,6 +29,6 @@ def test_env_example_loads_as_a_local_configuration(
 def test_every_setting_is_documented_in_env_example() -> None:
     documented = {
         name.lower()
-        for name in re.findall(r"^#? ?FLOWSIGHT_([A-Z_]+)=", ENV_EXAMPLE.read_text(), re.M)
+        for name in re.findall(r"^#? ?FLOWSIGHT_([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M)
     }
     assert set(Settings.model_fields) == documented

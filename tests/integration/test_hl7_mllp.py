@@ -31,6 +31,7 @@ from flowsight.adapters.kafka.producer import GatewayPublisher
 from flowsight.context import build_runtime
 from flowsight.services.validation import Rejected
 from flowsight.settings import Settings
+from tests.adapters.hl7.listening import closed_by_peer
 from tests.integration.stack import Stack, free_port, stack_env
 
 pytestmark = pytest.mark.integration
@@ -394,6 +395,7 @@ def cli_listener(settings: Settings, tmp_path: Path, location_map: Path) -> Iter
         "FLOWSIGHT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "FLOWSIGHT_TOPIC_NAMESPACE": settings.topic_namespace,
         "FLOWSIGHT_PSEUDONYM_KEY": settings.pseudonym_secret.decode(),
+        "FLOWSIGHT_HL7_MAX_CONNECTIONS_PER_ADDRESS": "1",
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path / "hl7-listen.log"
@@ -423,6 +425,27 @@ async def test_the_listen_command_serves_until_sigterm(
     assert (field(ack_of(reply), "MSA", 1), field(ack_of(reply), "MSA", 2)) == ("AA", "CLI1")
     (record,) = await read_topic(settings.kafka_bootstrap, settings.ingest_topic("RR8"), 1)
     assert json.loads(record.value)["service"] == "lth-wards"
+
+
+async def test_the_listen_command_takes_its_cap_per_address_from_the_setting(
+    cli_listener: int,
+) -> None:
+    # FLOWSIGHT_HL7_MAX_CONNECTIONS_PER_ADDRESS=1, and --max-connections 8.
+    reader, writer = await asyncio.open_connection("127.0.0.1", cli_listener)
+    try:
+        writer.write(framed(adt(control="HELD")))
+        assert b"MSA|AA|HELD" in await asyncio.wait_for(reader.readuntil(END), 30)
+        second, second_writer = await asyncio.open_connection("127.0.0.1", cli_listener)
+        assert await closed_by_peer(second, within=10), "a second from the address is closed"
+        second_writer.close()
+        elsewhere, elsewhere_writer = await asyncio.open_connection(
+            "127.0.0.1", cli_listener, local_addr=("127.0.0.2", 0)
+        )
+        elsewhere_writer.write(framed(adt(control="ELSEWHERE")))
+        assert b"MSA|AA|ELSEWHERE" in await asyncio.wait_for(elsewhere.readuntil(END), 30)
+        elsewhere_writer.close()
+    finally:
+        writer.close()
 
 
 # The framer and the ACK builder alone, without a network: the edge cases TCP rarely produces.

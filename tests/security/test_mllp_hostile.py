@@ -211,7 +211,11 @@ async def test_a_well_behaved_sender_is_served_through_1000_hostile_connections(
     publisher = GatewayPublisher(settings)
     await publisher.start()
     registry = CollectorRegistry()
-    limits = ConnectionLimits(idle_timeout=IDLE_TIMEOUT, max_connections=CAP)
+    # Every sender connects from loopback, one address standing for many hosts: the cap per
+    # address is the listener's, so the flood meets the listener's cap as if from many.
+    limits = ConnectionLimits(
+        idle_timeout=IDLE_TIMEOUT, max_connections=CAP, max_connections_per_address=CAP
+    )
     listener = MllpListener(
         settings,
         publisher,

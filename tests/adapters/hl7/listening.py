@@ -75,10 +75,12 @@ def err(reply: bytes, number: int) -> str:
 
 
 async def exchange(
-    port: int, *messages: bytes, ssl: Any = None, within: float = 10.0
+    port: int, *messages: bytes, ssl: Any = None, within: float = 10.0, source: str | None = None
 ) -> list[bytes]:
-    """Send each message framed on one connection; the ACK of each, in order."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl)
+    """Send each message framed on one connection (from the address `source`, if given: all of
+    127.0.0.0/8 is loopback); the ACK of each, in order."""
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl, local_addr=local)
     try:
         replies = []
         async with asyncio.timeout(within):
@@ -139,3 +141,12 @@ async def listening(
 def closed(listener: MllpListener, why: str) -> float:
     """How many connections the listener refused or closed for `why`."""
     return float(listener.metrics.closed.labels(why)._value.get())
+
+
+async def holding(listener: MllpListener, connections: int, within: float = 5.0) -> None:
+    """Wait until the listener holds `connections` open connections; fail after `within` s."""
+    for _ in range(int(within * 100)):
+        if listener.metrics.connections._value.get() == connections:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the listener did not hold {connections} connections in {within} s")

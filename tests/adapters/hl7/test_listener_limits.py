@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
+from flowsight.adapters.hl7.limits import ConnectionLimits, networks, peer_address, server_tls
 from tests.adapters.hl7.listening import (
     START,
     adt,
@@ -129,6 +129,17 @@ def test_allowlist_entries_are_cidr_blocks_or_addresses() -> None:
         networks(["10.0.0.0/33"])
 
 
+def test_a_peer_counts_as_its_address_an_ipv4_mapped_one_as_its_ipv4() -> None:
+    # What the cap per address counts by, as the allowlist reads it.
+    ipv4 = ipaddress.ip_address("10.9.8.7")
+    assert peer_address("10.9.8.7") == peer_address("::ffff:10.9.8.7") == ipv4
+    assert peer_address("fe80::1%eth0") == ipaddress.ip_address("fe80::1")
+    assert peer_address("not an address") is None
+    assert ConnectionLimits().max_connections_per_address == 8
+    with pytest.raises(ValueError, match="the cap per address must be at least 1"):
+        ConnectionLimits(max_connections_per_address=0)
+
+
 @pytest.fixture
 def certificates(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
     """The listener's certificate and key, and a client's (self-signed: its own CA)."""
@@ -210,6 +221,7 @@ async def test_refusal_logs_name_reason_field_and_control_id_never_a_value(
         (["--tls-cert", "no.pem", "--tls-key", "no.key"], "cannot load the TLS certificate"),
         (["--allow", "10.0.0.0/33"], "'10.0.0.0/33' is not an address or CIDR block"),
         (["--max-connections", "0"], "the cap at least 1"),
+        (["--max-connections-per-address", "0"], "the cap per address must be at least 1"),
         (["--idle-timeout", "0"], "idle timeout must be positive"),
     ],
 )
