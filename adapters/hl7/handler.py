@@ -29,6 +29,7 @@ import logging
 import traceback
 from collections import Counter, OrderedDict
 from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from flowsight.adapters.hl7.mapping import (
 )
 from flowsight.adapters.hl7.metrics import ListenerMetrics
 from flowsight.adapters.hl7.parse import (
+    Parsed,
     Unparseable,
     control_id,
     message_trigger,
@@ -67,6 +69,16 @@ KAFKA_UNAVAILABLE = "kafka_unavailable"
 DEAD_LETTER_KEY_CHARS = 199
 
 logger = logging.getLogger("flowsight.hl7")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one message of a frame earned: the ACK to send back (empty: none, as for an ACK
+    received), and whether it was a message at all, with an MSH segment a parser could read.
+    Bytes that are none are answered too, but keep no connection from idling out."""
+
+    ack: bytes
+    message: bool
 
 
 class AdtHandler:
@@ -97,33 +109,27 @@ class AdtHandler:
         self.application = application
         self._published: OrderedDict[str, None] = OrderedDict()  # recent event ids, bounded
 
-    async def replies(self, item: Frame | Oversize) -> AsyncGenerator[bytes, None]:
-        """The ACKs to send back for one frame cut from a connection's bytes, in order, each as
-        its message is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs
-        (12 MB) are not gathered until the last one."""
+    async def replies(self, item: Frame | Oversize) -> AsyncGenerator[Answer, None]:
+        """The answers to one frame cut from a connection's bytes, in order, each as its message
+        is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs (12 MB) are not
+        gathered until the last one."""
         messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
         for raw in messages or [b""]:  # an empty frame is answered too
-            reply = await self._guarded(item, raw)
-            if reply:  # an ACK received is never answered
-                yield reply
+            yield await self._guarded(item, raw)
             await asyncio.sleep(0)  # a frame of many messages must not hold the loop
 
-    async def _guarded(self, item: Frame | Oversize, raw: bytes) -> bytes:
+    async def _guarded(self, item: Frame | Oversize, raw: bytes) -> Answer:
         try:
             if isinstance(item, Oversize):
                 return await self._too_large(item)
-            reply = await self.acknowledge(raw)
-            return reply if reply is not None else b""
+            return await self.acknowledge(raw)
         except Exception as error:  # a bug must cost one message, never the listener
             where = "".join(traceback.format_tb(error.__traceback__)[-3:])
             # The error's text may quote the message, so only its type and place are logged.
             logger.error("HL7 message failed with %s at\n%s", type(error).__name__, where)
-            return await self._refuse(
-                raw,
-                None,
-                "other",
-                Rejected(UNPROCESSABLE, "", "internal error"),
-            )
+            internal = Rejected(UNPROCESSABLE, "", "internal error")
+            # Our failure, not the sender's: its connection is kept as for a message.
+            return Answer(await self._refuse(raw, None, "other", internal), message=True)
 
     def count_discards(self, items: Iterable[Discarded]) -> None:
         """Count bytes that were no message (never acknowledged), each piece, and log them in a
@@ -140,20 +146,25 @@ class AdtHandler:
                 "MLLP: %d byte(s) %s in %d piece(s), not acknowledged", sizes[kind], kind, count
             )
 
-    async def acknowledge(self, raw: bytes) -> bytes | None:
-        """Handle one framed message end to end; the ACK's bytes (None: nothing to answer)."""
+    async def acknowledge(self, raw: bytes) -> Answer:
+        """Handle one framed message end to end: its ACK, and whether it was a message at all."""
         try:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
             error = Rejected(unreadable.reason, unreadable.field, str(unreadable))
-            return await self._refuse(raw, unreadable.header, "other", error)
+            reply = await self._refuse(raw, unreadable.header, "other", error)
+            return Answer(reply, message=unreadable.header is not None)
+        return Answer(await self._handled(parsed, raw), message=True)
+
+    async def _handled(self, parsed: Parsed, raw: bytes) -> bytes:
+        """The ACK of a message that parsed (empty for an ACK received: none is sent back)."""
         message, encoding = parsed.message, parsed.encoding
         label = _label(message)
         if str(message.extract_field("MSH", 1, 9, 1, 1, 1)).upper() == "ACK":
             # Acknowledgements are never acknowledged (that would loop); nothing to do with one.
             self.metrics.messages.labels(label, "ignored").inc()
             logger.warning("HL7 ACK %s received and ignored", _shown(control_id(message)))
-            return None
+            return b""
         now = datetime.now(UTC)  # received: a cancel is timed no later (`retraction`)
         result = map_message(
             message,
@@ -253,7 +264,7 @@ class AdtHandler:
         )
         return self._ack(message, encoding, "AR", error)
 
-    async def _too_large(self, item: Oversize) -> bytes:
+    async def _too_large(self, item: Oversize) -> Answer:
         try:
             header = parse_message(item.head).message
         except Unparseable as unreadable:
@@ -266,7 +277,8 @@ class AdtHandler:
             f"the dead letter holds its first {len(item.head)} bytes",
         )
         self.metrics.framing_errors.labels("oversize").inc()
-        return await self._refuse(item.head, header, _label(header), error)
+        reply = await self._refuse(item.head, header, _label(header), error)
+        return Answer(reply, message=header is not None)
 
     def _ack(self, message: Any, encoding: str, code: str, error: Rejected | None = None) -> bytes:
         ack = build_ack(

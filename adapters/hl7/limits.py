@@ -17,8 +17,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Why a connection was refused or closed: its address is not allowed, the listener already
 #: holds `max_connections`, or `max_connections_per_address` from its address, its TLS handshake
-#: failed, no whole message came for `idle_timeout` seconds (idle, or trickling bytes), or it did
-#: not read its ACKs for that long.
+#: failed, no whole message came for `idle_timeout` seconds (idle, trickling bytes, or frames
+#: holding no message), or it did not read its ACKs for that long.
 CLOSED_WHY = ("not_allowed", "over_cap", "over_address_cap", "tls_failed", "idle", "slow_reader")
 
 #: Connections the kernel completes and queues for the listener to accept (asyncio's default is

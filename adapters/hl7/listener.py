@@ -164,14 +164,21 @@ class MllpListener:
                     for item in found:
                         if isinstance(item, Discarded):
                             continue
+                        heard = False
                         # Each ACK written as its message is handled, never a frame's thousands
                         # held at once; a sender not reading them holds up only its own frame.
-                        async with contextlib.aclosing(self.handler.replies(item)) as replies:
-                            async for reply in replies:
-                                writer.write(frame(reply))
+                        async with contextlib.aclosing(self.handler.replies(item)) as answers:
+                            async for answer in answers:
+                                heard = heard or answer.message
+                                if not answer.ack:  # an ACK received is never answered
+                                    continue
+                                writer.write(frame(answer.ack))
                                 why = "slow_reader"
                                 await asyncio.wait_for(writer.drain(), idle)
-                        deadline = loop.time() + idle  # the sender's wait for us is not idle
+                        # Answered, but a frame holding no message moves nothing on: an empty
+                        # frame sent every few minutes held a place for ever.
+                        if heard:
+                            deadline = loop.time() + idle  # the sender's wait for us is not idle
                 finally:
                     self._busy.discard(task)
         except OSError as error:  # TimeoutError and ssl.SSLError included

@@ -42,8 +42,8 @@ def answered(
         processing_ids=None,
         application="FLOWSIGHT",
     )
-    reply = asyncio.run(handler.acknowledge(raw))
-    assert reply is not None
+    reply = asyncio.run(handler.acknowledge(raw)).ack
+    assert reply
     return hl7.parse(reply.decode()), publisher
 
 
