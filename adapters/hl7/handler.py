@@ -44,6 +44,8 @@ from flowsight.adapters.hl7.mapping import (
 )
 from flowsight.adapters.hl7.metrics import ListenerMetrics
 from flowsight.adapters.hl7.parse import (
+    NO_MSH_SEGMENT,
+    UNPARSEABLE,
     Parsed,
     Unparseable,
     control_id,
@@ -114,8 +116,11 @@ class AdtHandler:
         is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs (12 MB) are not
         gathered until the last one."""
         messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
-        for raw in messages or [b""]:  # an empty frame is answered too
-            yield await self._guarded(item, raw)
+        for raw in messages or [b""]:  # an empty frame, or blank lines alone, is answered too
+            if raw:
+                yield await self._guarded(item, raw)
+            else:
+                yield Answer(self._empty(), message=False)
             await asyncio.sleep(0)  # a frame of many messages must not hold the loop
 
     async def _guarded(self, item: Frame | Oversize, raw: bytes) -> Answer:
@@ -130,6 +135,13 @@ class AdtHandler:
             internal = Rejected(UNPROCESSABLE, "", "internal error")
             # Our failure, not the sender's: its connection is kept as for a message.
             return Answer(await self._refuse(raw, None, "other", internal), message=True)
+
+    def _empty(self) -> bytes:
+        """The AR for a frame with nothing in it, as for any bytes without an MSH segment; counted
+        as a framing error (`empty`), neither dead-lettered nor logged: it holds nothing to fix
+        or replay, and 64 KiB of empty frames (`0x0B 0x1C`) made 32,768 of each."""
+        self.metrics.framing_errors.labels("empty").inc()
+        return self._ack(None, "utf-8", "AR", Rejected(UNPARSEABLE, "", NO_MSH_SEGMENT))
 
     def count_discards(self, items: Iterable[Discarded]) -> None:
         """Count bytes that were no message (never acknowledged), each piece, and log them in a

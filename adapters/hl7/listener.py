@@ -143,6 +143,7 @@ class MllpListener:
         framer = MllpFramer(self.max_message_bytes)
         idle = self.limits.idle_timeout
         why = ""
+        no_message = 0  # frames answered that held none
         try:
             if self.limits.tls is not None:
                 why = "tls_failed"
@@ -179,6 +180,8 @@ class MllpListener:
                         # frame sent every few minutes held a place for ever.
                         if heard:
                             deadline = loop.time() + idle  # the sender's wait for us is not idle
+                        else:
+                            no_message += 1
                 finally:
                     self._busy.discard(task)
         except OSError as error:  # TimeoutError and ssl.SSLError included
@@ -199,4 +202,5 @@ class MllpListener:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-            logger.info("MLLP connection from %s closed", peer)
+            held = f", {no_message} frame(s) holding no message" if no_message else ""
+            logger.info("MLLP connection from %s closed%s", peer, held)

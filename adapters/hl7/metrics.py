@@ -19,7 +19,7 @@ class ListenerMetrics:
         )
         self.framing_errors = Counter(
             "flowsight_hl7_framing_errors",
-            "MLLP bytes that were not a whole message: garbage, incomplete, oversize",
+            "MLLP bytes that were not a whole message: garbage, incomplete, oversize, empty",
             ["kind"],
             registry=registry,
         )

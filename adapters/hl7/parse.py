@@ -38,6 +38,8 @@ INVALID_FIELD = "hl7_invalid_field"
 UNMAPPED_LOCATION = "hl7_unmapped_location"
 UNSUPPORTED_CHARACTER_SET = "hl7_unsupported_character_set"
 TOO_COMPLEX = "hl7_message_too_complex"
+#: Why bytes without an MSH segment (an empty frame's among them) are refused, in their ACK.
+NO_MSH_SEGMENT = "the message does not start with an MSH segment"
 
 #: The segments the mapping reads; only the first of each is parsed, the rest is never read.
 READ_SEGMENTS = frozenset({"MSH", "EVN", "PID", "PV1", "MRG"})
@@ -226,7 +228,7 @@ def _parse(
     skipped = message[: len(message) - len(body)]
     msh = _LINE.match(body)
     if (skipped and skipped[-1] != "\r") or msh is None or len(msh[0]) < 8:
-        raise Unparseable("the message does not start with an MSH segment", header)
+        raise Unparseable(NO_MSH_SEGMENT, header)
     field_separator = msh[0][3]  # MSH-1; MSH-2 (below) holds the other separators
     encoding_characters = msh[0][4:].split(field_separator, 1)[0][:5]
     found = [msh]
