@@ -4,12 +4,16 @@ own on the server named, dropped at the end; the database the URL names is never
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowsight.devtools.bench.replay import fresh_databases, read_models
 from flowsight.devtools.local.postgres import LocalPostgres
+
+TABLES = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
 
 
 async def scalar(url: str, query: str) -> object:
@@ -21,31 +25,38 @@ async def scalar(url: str, query: str) -> object:
         await engine.dispose()
 
 
-async def test_each_build_gets_an_empty_database_dropped_afterwards(
-    local_postgres: LocalPostgres,
-) -> None:
+def database_of(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+async def left_of(url: str, names: list[str]) -> object:
+    """How many of the databases `names` are still on the server."""
+    listed = ", ".join(f"'{name}'" for name in names)
+    return await scalar(url, f"SELECT count(*) FROM pg_database WHERE datname IN ({listed})")
+
+
+@pytest.fixture
+async def url(local_postgres: LocalPostgres) -> AsyncIterator[str]:
+    """The URL a user names: an empty database of the test server, dropped afterwards."""
     named = f"flowsight_test_{uuid.uuid4().hex[:12]}"
     await local_postgres.create_database(named)
-    url = local_postgres.url(named)
-    try:
-        async with read_models(url) as (live, replay):
-            assert live and replay and len({live, replay, url}) == 3
-            for build in (live, replay):
-                tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-                assert await scalar(build, tables) == 0
-                engine = create_async_engine(build)
-                async with engine.begin() as connection:
-                    await connection.execute(text("CREATE TABLE written (n int)"))
-                await engine.dispose()
-            names = [build.rsplit("/", 1)[1].split("?")[0] for build in (live, replay)]
-        left = await scalar(
-            url,
-            f"SELECT count(*) FROM pg_database WHERE datname IN ('{names[0]}', '{names[1]}')",
-        )
-        assert left == 0
-        assert await scalar(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
-    finally:
-        await local_postgres.drop_database(named)
+    yield local_postgres.url(named)
+    await local_postgres.drop_database(named)
+
+
+async def test_each_build_gets_an_empty_database_dropped_afterwards(url: str) -> None:
+    async with read_models(url) as (live, replay):
+        assert live and replay and len({live, replay, url}) == 3
+        for build in (live, replay):
+            assert await scalar(build, TABLES) == 0
+            engine = create_async_engine(build)
+            async with engine.begin() as connection:
+                await connection.execute(text("CREATE TABLE written (n int)"))
+            await engine.dispose()
+        names = [database_of(live), database_of(replay)]
+
+    assert await left_of(url, names) == 0
+    assert await scalar(url, TABLES) == 0  # the database named was never written
 
 
 async def test_without_a_url_each_stage_keeps_its_own_sqlite_file() -> None:
@@ -53,21 +64,11 @@ async def test_without_a_url_each_stage_keeps_its_own_sqlite_file() -> None:
         assert (live, replay) == (None, None)
 
 
-async def test_databases_made_before_a_failure_are_still_dropped(
-    local_postgres: LocalPostgres,
-) -> None:
-    named = f"flowsight_test_{uuid.uuid4().hex[:12]}"
-    await local_postgres.create_database(named)
-    url = local_postgres.url(named)
-    made: list[str] = []
-    try:
-        try:
-            async with fresh_databases(url, "live", "replay") as builds:
-                made = [build.rsplit("/", 1)[1].split("?")[0] for build in builds]
-                raise RuntimeError("the live build failed")
-        except RuntimeError:
-            pass
-        query = f"SELECT count(*) FROM pg_database WHERE datname LIKE '{made[0][:-5]}%'"
-        assert await scalar(url, query) == 0
-    finally:
-        await local_postgres.drop_database(named)
+async def test_databases_made_before_a_failure_are_still_dropped(url: str) -> None:
+    names: list[str] = []
+    with pytest.raises(RuntimeError):
+        async with fresh_databases(url, "live", "replay") as builds:
+            names = [database_of(build) for build in builds]
+            raise RuntimeError("the live build failed")
+
+    assert len(names) == 2 and await left_of(url, names) == 0

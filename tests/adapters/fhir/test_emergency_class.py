@@ -12,6 +12,7 @@ from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.codes import HL7_ACT_CODE
 from flowsight.adapters.fhir.mapping import map_encounter
+from flowsight.adapters.fhir.snapshot import MappedEncounter
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.services.validation import Rejected
 from tests.adapters.fhir.encounters import NOW, encounter, finished
@@ -97,17 +98,21 @@ def test_an_inpatient_encounter_at_an_unmapped_place_is_still_an_admission() -> 
     assert published(document) == [("admission", "lth-wards", "")]
 
 
-def test_several_departments_need_the_place_mapped() -> None:
+def arriving_with(departments: set[str]) -> MappedEncounter | Rejected:
+    """An emergency arrival at an unmapped place, at an organisation with `departments`."""
     document = emergency(encounter(location=[{**FRONT, "status": "active"}]))
-
-    result = map_encounter(
+    return map_encounter(
         Encounter.model_validate(document),
         organisation="RR8",
         now=NOW,
         profiles={"RR8": UNMAPPED},
-        services={"lth-wards", "lth-ed", "lth-ed-south"},
-        departments=lambda _: {"lth-ed", "lth-ed-south"},
+        services={"lth-wards", *departments},
+        departments=lambda _: departments,
     )
+
+
+def test_several_departments_need_the_place_mapped() -> None:
+    result = arriving_with({"lth-ed", "lth-ed-south"})
 
     assert isinstance(result, Rejected)
     assert result.field.startswith("Encounter.location[0]")
@@ -115,16 +120,7 @@ def test_several_departments_need_the_place_mapped() -> None:
 
 
 def test_an_organisation_without_a_department_admits() -> None:
-    document = emergency(encounter(location=[{**FRONT, "status": "active"}]))
-
-    result = map_encounter(
-        Encounter.model_validate(document),
-        organisation="RR8",
-        now=NOW,
-        profiles={"RR8": UNMAPPED},
-        services={"lth-wards"},
-        departments=lambda _: set(),
-    )
+    result = arriving_with(set())
 
     assert not isinstance(result, Rejected)
     assert [e.event["event_type"] for e in result.events] == ["admission"]
