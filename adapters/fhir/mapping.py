@@ -289,12 +289,30 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     }
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
-    history = stays(encounter, places, reading.notes)
+    history = _unlocated(encounter, profile, reading.notes) or stays(
+        encounter, places, reading.notes
+    )
     if act_class(encounter) == "EMER":
         history = emergency_arrival(history, reading.departments(provider))
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
     return Snapshot(episode_id, common, elements, history, profile)
+
+
+def _unlocated(
+    encounter: Encounter, profile: MappingProfile | None, notes: list[Note]
+) -> list[Stay]:
+    """An Encounter that names no location at all, read as the HL7 v2 gateway reads an empty
+    PV1-3: one stay in the profile's default service, with a warning. Without a default: none
+    (`stays` refuses it, naming `Encounter.location`)."""
+    if encounter.location or profile is None or profile.default_service is None:
+        return []
+    service = profile.default_service
+    notes.append(
+        Note("Encounter.location", f"no location: placed in the default service {service!r}")
+    )
+    start = encounter.period.start if encounter.period else None
+    return [Stay(0, 0, service, None, "Encounter.location", start, by_default=True)]
 
 
 def _admission(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> MappedEvent:
