@@ -30,7 +30,9 @@ def department_stays(stays: list[Stay], front_door: Collection[str]) -> list[Sta
     return stays[:count]
 
 
-def emergency_arrival(stays: list[Stay], departments: Collection[str]) -> list[Stay]:
+def emergency_arrival(
+    stays: list[Stay], departments: Collection[str], notes: list[Note]
+) -> list[Stay]:
     """The stays of an emergency Encounter (class EMER), its first places that only the
     profile's default service placed read as its organisation's emergency department, as the
     HL7 gateway reads class E at such a location: a trust's first FHIR feed, its locations not
@@ -53,6 +55,12 @@ def emergency_arrival(stays: list[Stay], departments: Collection[str]) -> list[S
             f"{element} to one of {', '.join(sorted(departments))}",
         )
     (department,) = departments
+    element = location_element(stays[0].index)
+    notes.append(
+        Note(
+            element, f"class EMER at a place no rule knows: the emergency department {department!r}"
+        )
+    )
     return [replace(stay, service=department) for stay in stays[:count]] + stays[count:]
 
 

@@ -293,7 +293,7 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
         encounter, places, reading.notes
     )
     if act_class(encounter) == "EMER":
-        history = emergency_arrival(history, reading.departments(provider))
+        history = emergency_arrival(history, reading.departments(provider), reading.notes)
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
     return Snapshot(episode_id, common, elements, history, profile)

@@ -214,8 +214,7 @@ def bench_freshness_command(
 ) -> None:
     """Send → change in GET /v1/pressure and on /v1/stream, under a steady offered rate.
 
-    A city's census is published and taken in first, as a live system holds its state; then
-    its flow is offered at the rate, with the probes."""
+    The city's census is taken in first, as a live system holds it; then its flow and probes."""
     from flowsight.devtools.bench.city import census_and_flow
     from flowsight.devtools.bench.freshness import bench_freshness
 
@@ -327,8 +326,7 @@ def bench_replay_command(
 ) -> None:
     """A city-period replayed from empty topics, compared with the same events built live.
 
-    With --postgres, each build has a new database on that server (its role must be allowed
-    to create databases), dropped at the end; the database named is not written."""
+    With --postgres, each build has a new database on that server, dropped at the end."""
     from flowsight.devtools.bench.city import city_events
     from flowsight.devtools.bench.replay import bench_replay
 

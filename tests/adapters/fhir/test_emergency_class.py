@@ -55,6 +55,8 @@ def test_an_emergency_arrival_at_an_unmapped_place_is_an_attendance_at_the_depar
     arrived = emergency(encounter(status="arrived", location=[{**FRONT, "status": "active"}]))
 
     assert published(arrived) == [("attendance", "lth-ed", "")]
+    warnings = [note.diagnostics or "" for note in examined(arrived, {"RR8": UNMAPPED}).notes]
+    assert "class EMER at a place no rule knows: the emergency department 'lth-ed'" in warnings
 
 
 def test_a_finished_emergency_encounter_is_an_attendance_and_its_end_not_a_ward_stay() -> None:
