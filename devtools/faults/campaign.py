@@ -8,9 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from flowsight.devtools.bench.city import city_events
-
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.faults import outages, scenarios
 from flowsight.devtools.faults.inject import with_refusals
 from flowsight.devtools.faults.outcome import Outcome

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from flowsight.devtools.bench.city import city_events
 from typer.testing import CliRunner
 
 from flowsight.adapters.kafka.security import client_options
 from flowsight.cli import app
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.bench.harness import Flowsight, stage
 from flowsight.devtools.bench.state import build_state, changelog_topic, validated
 from flowsight.services.batch import apply_batch

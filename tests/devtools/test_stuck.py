@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from flowsight.devtools.bench.city import city_events
 
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.bench.harness import stage
 from flowsight.devtools.bench.stuck import STALL_SECONDS, StallWatch, task_stacks, where_stuck
 

@@ -13,8 +13,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from flowsight.devtools.bench.city import city_events
 
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.bench.harness import Flowsight, free_port, stage
 from flowsight.devtools.faults.inject import LATENESS_WINDOW_DAYS, counter_totals
 

@@ -17,8 +17,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from flowsight.devtools.bench.city import city_events
 
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.bench.harness import Flowsight, stage
 
 pytestmark = pytest.mark.integration

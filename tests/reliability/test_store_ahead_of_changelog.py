@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 import pytest
-from flowsight.devtools.bench.city import city_events
 from rocksdict import AccessType, Options, Rdict
 
 from flowsight.adapters.kafka.producer import EventPublisher, Record
+from flowsight.devtools.bench.city import city_events
 from flowsight.devtools.bench.harness import Flowsight, stage
 from flowsight.devtools.bench.state import validated
 from flowsight.devtools.faults.inject import worker_progress
