@@ -45,8 +45,8 @@ def emergency_arrival(
         count += 1
     if not count or not departments:
         return stays
+    element = location_element(stays[0].index)
     if len(departments) > 1:
-        element = location_element(stays[0].index)
         raise Refused(
             UNKNOWN_SERVICE,
             element,
@@ -55,7 +55,6 @@ def emergency_arrival(
             f"{element} to one of {', '.join(sorted(departments))}",
         )
     (department,) = departments
-    element = location_element(stays[0].index)
     notes.append(
         Note(
             element, f"class EMER at a place no rule knows: the emergency department {department!r}"
