@@ -340,10 +340,11 @@ def system_figures(
 
 def waiting_at(referrals: Iterable[Referral], moment: str) -> list[Referral]:
     """Referrals waiting at `moment`: referred by then, not yet started, declined or withdrawn."""
-    return [r for r in referrals if during(r.referred_at, _closed_at(r), moment)]
+    return [r for r in referrals if during(r.referred_at, closed_at(r), moment)]
 
 
-def _closed_at(referral: Referral) -> str | None:
+def closed_at(referral: Referral) -> str | None:
+    """When a referral stopped waiting: started, declined or withdrawn (None: still waiting)."""
     if referral.status == "started":
         return referral.started_at
     if referral.status in ("declined", "withdrawn"):

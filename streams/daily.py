@@ -43,6 +43,7 @@ from flowsight.services.kpis import (
     ServiceFacts,
     pressure_period,
 )
+from flowsight.services.overlap import facts_per_period
 from flowsight.services.report import figures_of, period_moment
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -291,13 +292,14 @@ def _figures(
     plan: _Plan, service_facts: ServiceFacts, history: list[tuple[str, int]], now: datetime
 ) -> _Computed:
     service = plan.service
+    days = sorted(plan.days)
+    periods = [Period(*daily_rows.day_bounds(day)) for day in days]
+    moments = [period_moment(period, now) for period in periods]
+    # Each day over the facts that can count in it, not over the year a backlog read.
+    each_day = facts_per_period(service_facts, periods, moments)
     rows = {}
-    for day in sorted(plan.days):
-        period = Period(*daily_rows.day_bounds(day))
-        as_of = period_moment(period, now)
-        rows[day] = figures_of(
-            service, service_facts, period, as_of, store.in_force(history, as_of)
-        )
+    for day, period, as_of, day_facts in zip(days, periods, moments, each_day, strict=True):
+        rows[day] = figures_of(service, day_facts, period, as_of, store.in_force(history, as_of))
     scored_on = figures_of(
         service, service_facts, pressure_period(now), now, store.in_force(history, now)
     )
