@@ -111,10 +111,14 @@ def facts_per_period(
         _Sweep.of(facts.attendances, _attendance),
         _Sweep.of(facts.assessments, _assessment),
     )
+    before = ("", "")
     for period, moment in zip(periods, moments, strict=True):
         at = utc_timestamp(moment)
         # A fact counts if a moment of it falls in the period, or it runs at `moment`.
         earliest, latest = min(period.start_text, at), max(period.end_text, at)
+        if earliest < before[0] or latest < before[1]:  # a fact let go would be needed again
+            raise ValueError(f"periods out of order: {period.start_text} after {before[0]}")
+        before = (earliest, latest)
         stays, delays, referrals, attendances, assessments = (
             sweep.at(earliest, latest) for sweep in sweeps
         )

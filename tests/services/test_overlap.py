@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,11 @@ def test_a_day_is_not_given_what_ended_before_it_or_began_after_it() -> None:
 
     assert on_21st.stays == [same_day, long_stay]  # in the order given
     assert on_26th.stays == [later, long_stay]
+
+
+def test_periods_out_of_order_are_refused() -> None:
+    periods = [day_period(DAYS[3]), day_period(DAYS[2])]
+    now = datetime(2026, 10, 29, tzinfo=UTC)
+
+    with pytest.raises(ValueError, match="out of order"):
+        list(facts_per_period(ServiceFacts(), periods, [period_moment(p, now) for p in periods]))
