@@ -116,9 +116,15 @@ def london_day(timestamp: str) -> date:
     return parse_timestamp(timestamp).astimezone(LONDON).date()
 
 
+@lru_cache(maxsize=64)
+def _day_of(moment: datetime) -> date:
+    # Remembered: a day's figures measure every bed and delay open then up to the same moment.
+    return moment.astimezone(LONDON).date()
+
+
 def midnights(start: str, end: str | datetime) -> int:
     """Midnights (Europe/London) passed from `start` to `end`: the lost bed days of a delay."""
-    last = end.astimezone(LONDON).date() if isinstance(end, datetime) else london_day(end)
+    last = _day_of(end) if isinstance(end, datetime) else london_day(end)
     return max(0, (last - london_day(start)).days)
 
 
