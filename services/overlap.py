@@ -5,7 +5,7 @@ whether one of them falls in the day (a start, an end, a decision), or whether t
 the day's moment (`during`). So a fact whose moments all lie before a day, and that had ended by
 then, counts in it for nothing, nor does one all of whose moments come after the day. Computing
 a year of a service's days over every fact read for the year made each day cost as much as the
-whole year: a refresh that had a year of days to compute took minutes (docs/benchmarks.md,
+whole year: a simulated city's year of days took 102 s to compute (docs/benchmarks.md,
 twenty-fourth round). Each day is now given the facts it can count, and its figures are the
 same.
 """
