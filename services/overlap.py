@@ -66,14 +66,10 @@ class _Sweep:
 
     #: (first, last, position given, fact), by first moment.
     waiting: list[tuple[str, str, int, Any]]
-    firsts: list[str] = field(init=False)
     #: The facts of `waiting` taken up so far.
     taken: int = 0
     #: (last, position given, fact) of the facts taken up and not let go.
     running: list[tuple[str, int, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.firsts = [first for first, *_ in self.waiting]
 
     @classmethod
     def of(cls, facts: Sequence[Any], span: Callable[[Any], Span]) -> _Sweep:
@@ -86,7 +82,7 @@ class _Sweep:
 
     def at(self, earliest: str, latest: str) -> list[Any]:
         """The facts with a moment at or after `earliest` and one at or before `latest`."""
-        up_to = bisect_right(self.firsts, latest, lo=self.taken)
+        up_to = bisect_right(self.waiting, latest, lo=self.taken, key=itemgetter(0))
         self.running.extend(
             (last, p, fact) for _, last, p, fact in self.waiting[self.taken : up_to]
         )
