@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel import store
-from flowsight.adapters.readmodel.store import in_parts, upsert
+from flowsight.adapters.readmodel.store import in_parts, upsert_rows
 from flowsight.adapters.readmodel.tables import (
     anomalies,
     assessments,
@@ -122,7 +122,7 @@ async def write_facts(
             )
             await connection.execute(query, gone)
         if upserts:
-            await connection.execute(upsert(connection, spec.table), upserts)
+            await upsert_rows(connection, spec.table, upserts)
 
 
 async def service_facts(

@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, union_all
@@ -64,7 +65,10 @@ def dialect_insert(connection: AsyncConnection) -> Callable[[Table], Any]:
 
 def upsert(connection: AsyncConnection, table: Table) -> Any:
     """INSERT into `table`, replacing the row with the same primary key if there is one."""
-    query = dialect_insert(connection)(table)
+    return _replacing(dialect_insert(connection)(table), table)
+
+
+def _replacing(query: Any, table: Table) -> Any:
     keys = [column.name for column in table.primary_key.columns]
     return query.on_conflict_do_update(
         index_elements=keys,
@@ -74,6 +78,43 @@ def upsert(connection: AsyncConnection, table: Table) -> Any:
             if column.name not in keys
         },
     )
+
+
+async def upsert_rows(
+    connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert `rows` into `table`, each replacing the row with its primary key; of rows with
+    the same key, the last is kept. Every row names the same columns.
+
+    On PostgreSQL in one statement: each column's values as an array, the rows `unnest`ed from
+    them. A statement a row (`executemany`) cost the server an execution each, twice the time
+    (docs/benchmarks.md, twenty-fifth round). SQLite runs in the worker's process, where a
+    statement a row costs no round trip.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        await connection.execute(upsert(connection, table), list(rows))
+        return
+    keys = [column.name for column in table.primary_key.columns]
+    # One statement may not change a row twice (ON CONFLICT): the last of a key stands, as
+    # it would after a statement a row.
+    last = list({tuple(row[key] for key in keys): row for row in rows}.values())
+    names = tuple(last[0])
+    await connection.execute(
+        _unnested_upsert(table, names), {name: [row[name] for row in last] for name in names}
+    )
+
+
+@cache
+def _unnested_upsert(table: Table, names: tuple[str, ...]) -> Any:
+    """PostgreSQL's INSERT of `table`'s columns `names` from one array each, replacing."""
+    arrays = func.unnest(
+        *[bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]
+    )
+    rows = arrays.table_valued(*names).render_derived()
+    query = postgresql.insert(table).from_select(list(names), select(*rows.c))
+    return _replacing(query, table)
 
 
 async def write_queue_entries(
@@ -111,7 +152,7 @@ async def write_queue_entries(
         )
         await connection.execute(query, gone)
     if rows:
-        await connection.execute(upsert(connection, queue_entries), rows)
+        await upsert_rows(connection, queue_entries, rows)
 
 
 async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -148,7 +189,7 @@ async def replace_capacity(connection: AsyncConnection, rows: list[dict[str, Any
     )
     # A batch read again after a restart writes the same reports: replace, never duplicate
     # (one upsert by service and moment, where a delete a report took a statement each).
-    await connection.execute(upsert(connection, capacity_reports), reports)
+    await upsert_rows(connection, capacity_reports, reports)
 
 
 async def capacity_histories(
