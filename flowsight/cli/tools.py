@@ -326,7 +326,9 @@ def bench_replay_command(
 ) -> None:
     """A city-period replayed from empty topics, compared with the same events built live.
 
-    With --postgres, each build has a new database on that server, dropped at the end."""
+    With --postgres, each build has a new database on that server, dropped at the end.
+
+    The URL's role must be allowed to create databases (CREATEDB)."""
     from flowsight.devtools.bench.city import city_events
     from flowsight.devtools.bench.replay import bench_replay
 
