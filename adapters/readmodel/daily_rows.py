@@ -16,7 +16,13 @@ from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
-from flowsight.adapters.readmodel.store import IN_LIST, as_utc, dialect_insert, in_parts, upsert
+from flowsight.adapters.readmodel.store import (
+    IN_LIST,
+    as_utc,
+    dialect_insert,
+    in_parts,
+    upsert_rows,
+)
 from flowsight.adapters.readmodel.tables import service_daily, service_daily_dirty
 from flowsight.services.facts import LONDON
 
@@ -116,7 +122,7 @@ async def store_days(
         for day, values in sorted(days.items())
     ]
     if rows:
-        await connection.execute(upsert(connection, service_daily), rows)
+        await upsert_rows(connection, service_daily, rows)
 
 
 async def stored_days(

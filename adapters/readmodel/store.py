@@ -63,12 +63,9 @@ def dialect_insert(connection: AsyncConnection) -> Callable[[Table], Any]:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
-def upsert(connection: AsyncConnection, table: Table) -> Any:
-    """INSERT into `table`, replacing the row with the same primary key if there is one."""
-    return _replacing(dialect_insert(connection)(table), table)
-
-
 def _replacing(query: Any, table: Table) -> Any:
+    """The INSERT `query` into `table`, replacing the row with the same primary key if there
+    is one."""
     keys = [column.name for column in table.primary_key.columns]
     return query.on_conflict_do_update(
         index_elements=keys,
@@ -94,7 +91,7 @@ async def upsert_rows(
     if not rows:
         return
     if connection.dialect.name != "postgresql":
-        await connection.execute(upsert(connection, table), list(rows))
+        await connection.execute(_upsert_a_row(table), list(rows))
         return
     keys = [column.name for column in table.primary_key.columns]
     # One statement may not change a row twice (ON CONFLICT): the last of a key stands, as
@@ -104,6 +101,12 @@ async def upsert_rows(
     await connection.execute(
         _unnested_upsert(table, names), {name: [row[name] for row in last] for name in names}
     )
+
+
+@cache
+def _upsert_a_row(table: Table) -> Any:
+    """SQLite's INSERT of `table`, replacing: run for each row (`executemany`)."""
+    return _replacing(sqlite.insert(table), table)
 
 
 @cache
