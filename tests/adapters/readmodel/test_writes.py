@@ -1,6 +1,6 @@
-"""The read model's set-based writes, on SQLite and PostgreSQL alike: rows upserted in one go
-replace what they meet and keep the last of a key, and a patient's deletion takes every row of
-theirs and no one else's."""
+"""The read model's writes of many rows, on SQLite and PostgreSQL alike (PostgreSQL takes a
+table's rows in one statement): rows upserted replace what they meet and keep the last of a
+key, and a patient's deletion takes every row of theirs and no one else's."""
 
 from __future__ import annotations
 
