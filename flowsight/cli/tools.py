@@ -150,12 +150,21 @@ Postgres = Annotated[
 ]
 
 
-def _city(events: int, volume: float, days: float | None = None) -> list[dict[str, object]]:
+def _city(events: int | None, volume: float, days: float | None = None) -> list[dict[str, object]]:
+    """The simulated city's first `events` events; with `events` None, every event of its
+    `days` days."""
     from flowsight.devtools.bench.city import city_events
 
     catalogue = _catalogue()
-    with console.status(f"simulating {events:,} events…"):
-        return city_events(catalogue, events, volume=volume, days=days)
+    simulating = f"{events:,} events" if events is not None else f"{days:g} days"
+    with console.status(f"simulating {simulating}…"):
+        return city_events(
+            catalogue, _EVERY_EVENT if events is None else events, volume=volume, days=days
+        )
+
+
+#: More events than any simulated period holds: a city's every event.
+_EVERY_EVENT = 10**9
 
 
 def _catalogue() -> Catalogue:
@@ -329,12 +338,9 @@ def bench_replay_command(
     With --postgres, each build has a new database on that server, dropped at the end.
 
     The URL's role must be allowed to create databases (CREATEDB)."""
-    from flowsight.devtools.bench.city import city_events
     from flowsight.devtools.bench.replay import bench_replay
 
-    catalogue = _catalogue()
-    with console.status(f"simulating {days:g} days…"):
-        city = city_events(catalogue, 10**9, volume=volume, days=days)
+    city = _city(None, volume, days)
     _bench(
         bootstrap,
         lambda progress, address, directory: bench_replay(
