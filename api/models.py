@@ -159,10 +159,10 @@ class DelaysOut(BaseModel):
     hidden_delays: int = Field(0, description="of `count`, those in services without beds")
     lost_bed_days: int = Field(description=LOST_BED_DAYS)
     delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
-    by_service: list[DelayGroup]
-    by_reason: list[DelayGroup]
-    by_pathway: list[DelayGroup]
-    by_band: list[DelayGroup]
+    by_service: list[DelayGroup] = Field(description="most days lost first")
+    by_reason: list[DelayGroup] = Field(description="most days lost first")
+    by_pathway: list[DelayGroup] = Field(description="most days lost first")
+    by_band: list[DelayGroup] = Field(description="shortest band first: under 7, 7+, 14+, 21+")
 
 
 class DelayedPatient(BaseModel):

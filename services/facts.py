@@ -136,6 +136,10 @@ def delay_band(days: int) -> str:
     return "under 7"
 
 
+#: The long-delay bands as `delay_band` names them, shortest first.
+DELAY_BANDS = tuple(delay_band(days) for days in (0, *sorted(LONG_DELAY_BANDS)))
+
+
 def latest_next_step(
     referrals: list[Referral], assessments: list[Assessment]
 ) -> tuple[str, Referral | Assessment] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -20,8 +20,8 @@ from flowsight.api.models import (
     DelaysOut,
 )
 from flowsight.api.problems import Problem
-from flowsight.services.delays import bed_based, delay_days, is_running
-from flowsight.services.facts import delay_band, midnights
+from flowsight.services.delays import DelayDays, bed_based, delay_days, is_running
+from flowsight.services.facts import DELAY_BANDS, delay_band, midnights
 from flowsight.services.kpis import DelayRow, delay_rows
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
@@ -30,12 +30,22 @@ Caseload = Annotated[Principal, Depends(require("caseload"))]
 
 
 def _grouped(
-    rows: Iterable[DelayRow], key: Callable[[DelayRow], str], beds: frozenset[str]
+    rows: Iterable[DelayRow],
+    key: Callable[[DelayRow], str],
+    beds: frozenset[str],
+    order: Sequence[str] = (),
 ) -> list[DelayGroup]:
+    """The delays grouped by `key`: in the `order` given, else most days lost first."""
     groups: dict[str, list[DelayRow]] = defaultdict(list)
     for row in rows:
         groups[key(row)].append(row)
     totals = {name: delay_days(members, beds) for name, members in groups.items()}
+
+    def rank(item: tuple[str, DelayDays]) -> tuple[int, int]:
+        name, days = item
+        place = order.index(name) if name in order else len(order)
+        return place, -(days.lost_bed_days + days.delayed_days_home_based)
+
     return [
         DelayGroup(
             key=name,
@@ -43,10 +53,7 @@ def _grouped(
             lost_bed_days=days.lost_bed_days,
             delayed_days_home_based=days.delayed_days_home_based,
         )
-        for name, days in sorted(
-            totals.items(),
-            key=lambda item: -(item[1].lost_bed_days + item[1].delayed_days_home_based),
-        )
+        for name, days in sorted(totals.items(), key=rank)
     ]
 
 
@@ -67,7 +74,7 @@ async def delays(_: Viewer, connection: ConnectionDep, state: StateDep) -> Delay
         by_service=_grouped(rows, lambda row: row.service, beds),
         by_reason=_grouped(rows, lambda row: row.reason, beds),
         by_pathway=_grouped(rows, lambda row: row.pathway, beds),
-        by_band=_grouped(rows, lambda row: row.band, beds),
+        by_band=_grouped(rows, lambda row: row.band, beds, DELAY_BANDS),
     )
 
 
