@@ -35,12 +35,8 @@ def _span(*moments: str | None, running: bool) -> Span:
     return min(known), _STILL_RUNNING if running else max(known)
 
 
-def _stay(stay: Stay) -> Span:
-    return _span(stay.started_at, stay.ended_at, running=stay.ended_at is None)
-
-
-def _delay(delay: Delay) -> Span:
-    return _span(delay.started_at, delay.ended_at, running=delay.ended_at is None)
+def _started_and_ended(fact: Stay | Delay) -> Span:
+    return _span(fact.started_at, fact.ended_at, running=fact.ended_at is None)
 
 
 def _referral(referral: Referral) -> Span:
@@ -101,8 +97,8 @@ def facts_per_period(
     or after the one before (a run of days).
     """
     sweeps = (
-        _Sweep.of(facts.stays, _stay),
-        _Sweep.of(facts.delays, _delay),
+        _Sweep.of(facts.stays, _started_and_ended),
+        _Sweep.of(facts.delays, _started_and_ended),
         _Sweep.of(facts.referrals, _referral),
         _Sweep.of(facts.attendances, _attendance),
         _Sweep.of(facts.assessments, _assessment),
