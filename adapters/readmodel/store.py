@@ -93,14 +93,21 @@ async def upsert_rows(
     if connection.dialect.name != "postgresql":
         await connection.execute(_upsert_a_row(table), list(rows))
         return
-    keys = [column.name for column in table.primary_key.columns]
     # One statement may not change a row twice (ON CONFLICT): the last of a key stands, as
     # it would after a statement a row.
-    last = list({tuple(row[key] for key in keys): row for row in rows}.values())
+    key = _primary_key(table)
+    last = list({key(row): row for row in rows}.values())
     names = tuple(last[0])
     await connection.execute(
         _unnested_upsert(table, names), {name: [row[name] for row in last] for name in names}
     )
+
+
+@cache
+def _primary_key(table: Table) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's primary key in `table`, as a tuple."""
+    names = [column.name for column in table.primary_key.columns]
+    return lambda row: tuple(row[name] for name in names)
 
 
 @cache
