@@ -150,6 +150,10 @@ class DelayGroup(BaseModel):
     delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
 
 
+#: The order of the delay groups but the bands.
+MOST_DAYS_FIRST = "most days first: lost bed days and days delayed at home together"
+
+
 class DelaysOut(BaseModel):
     as_of: datetime
     count: int = Field(
@@ -159,9 +163,9 @@ class DelaysOut(BaseModel):
     hidden_delays: int = Field(0, description="of `count`, those in services without beds")
     lost_bed_days: int = Field(description=LOST_BED_DAYS)
     delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
-    by_service: list[DelayGroup] = Field(description="most days lost first")
-    by_reason: list[DelayGroup] = Field(description="most days lost first")
-    by_pathway: list[DelayGroup] = Field(description="most days lost first")
+    by_service: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
+    by_reason: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
+    by_pathway: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
     by_band: list[DelayGroup] = Field(description="shortest band first: under 7, 7+, 14+, 21+")
 
 
