@@ -17,20 +17,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flowsight.adapters.hl7.fields import Reading, names_a_place
-from flowsight.adapters.hl7.outcome import NoChange
-from flowsight.adapters.hl7.parse import (
+from flowsight.adapters.hl7.clock import (
     ADMIT_TIME,
     DISCHARGE_TIME,
     EVENT_TIME,
-    MISSING_FIELD,
     RECORDED_TIME,
     SENT_TIME,
     first_time,
     id_time,
     occurred,
-    text,
 )
+from flowsight.adapters.hl7.fields import Reading, names_a_place
+from flowsight.adapters.hl7.outcome import NoChange
+from flowsight.adapters.hl7.parse import MISSING_FIELD, text
 from flowsight.adapters.retraction import retraction_time
 from flowsight.services.validation import Refused
 

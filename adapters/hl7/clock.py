@@ -1,5 +1,9 @@
-"""When the event an ADT message reports happened: read from the message's own times, never its
-sending time.
+"""A message's times, and when the event it reports happened: read from the message's own times,
+never its sending time.
+
+**Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are local
+time in Europe/London: in the hour repeated when clocks go back the first (BST) reading is taken,
+and a time skipped when they go forward is read as GMT.
 
 An event's id is `<visit>:<kind>:<time>` (`cancellation.event_id`), so its time must be the same
 in every copy of the message. MSH-7 is when this copy was sent: an interface engine that resends
@@ -11,11 +15,79 @@ a message with neither an event time nor EVN-2 is refused naming EVN-2. Nothing 
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flowsight.adapters.hl7.parse import MISSING_FIELD, RECORDED_TIME, first_time, message_trigger
+import hl7
+
+from flowsight.adapters.hl7.parse import INVALID_FIELD, MISSING_FIELD, message_trigger, text
 from flowsight.services.validation import Refused
+
+LONDON = ZoneInfo("Europe/London")
+
+_TS = re.compile(
+    r"^\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?"
+    r"(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?$"
+)
+
+#: Seconds followed by their fraction without the point (`20110613122406637`): Java's
+#: `yyyyMMddHHmmssSSS`, which interface engines built on it send. Never a valid TS otherwise
+#: (at most 14 digits come before the point), so it is read as the fraction it plainly is.
+_NO_POINT = re.compile(r"^(\d{14})(\d{1,4})((?:[+-]\d{4})?)$")
+
+#: Where a message's times are (segment, field): the visit's admission (PV1-44) and discharge
+#: (PV1-45), the event (EVN-6), its recording (EVN-2) and the message's sending (MSH-7).
+ADMIT_TIME, DISCHARGE_TIME = ("PV1", 44), ("PV1", 45)
+EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
+
+
+def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
+    """The first of the fields `paths` (segment, number) that holds a time, read as a time."""
+    for segment, number in paths:
+        value = text(message, segment, number)
+        if value:
+            return parse_time(value, f"{segment}-{number}")
+    return None
+
+
+def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
+    """As `first_time`, refusing a message in which none of the fields holds a time."""
+    moment = first_time(message, *paths)
+    if moment is None:
+        names = ", ".join(f"{s}-{n}" for s, n in paths)
+        raise Refused(MISSING_FIELD, f"{paths[0][0]}-{paths[0][1]}", f"no event time in {names}")
+    return moment
+
+
+def parse_time(value: str, where: str) -> datetime:
+    """An HL7 TS as an aware datetime; no offset means Europe/London local time. A fraction of
+    a second sent without its point (`_NO_POINT`) is read as one."""
+    value = _NO_POINT.sub(r"\1.\2\3", value)
+    if not _TS.match(value):
+        raise Refused(
+            INVALID_FIELD, where, f"{where} {value!r} is not an HL7 time (YYYYMMDDHHMMSS+ZZZZ)"
+        )
+    try:
+        moment: datetime = hl7.parse_datetime(value)
+        offset = moment.utcoffset()
+        tz = LONDON if offset is None else timezone(offset)
+        moment = moment.replace(tzinfo=tz)
+        moment.astimezone(UTC)  # refuse instants UTC cannot hold (year 1 with an offset)
+    except (ValueError, OverflowError):
+        raise Refused(INVALID_FIELD, where, f"{where} {value!r} is not a real time") from None
+    return moment
+
+
+def id_time(moment: datetime) -> str:
+    """`moment` in UTC as it appears in an event id: `20261123T093000Z`."""
+    utc = moment.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return (
+        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T"
+        f"{utc.hour:02d}{utc.minute:02d}{utc.second:02d}{fraction}Z"
+    )
 
 
 def own_time(message: Any, *paths: tuple[str, int]) -> datetime:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from flowsight.adapters.hl7.clock import RECORDED_TIME, first_time
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.outcome import Mapped as Mapped  # for callers of map_message
@@ -29,14 +30,12 @@ from flowsight.adapters.hl7.outcome import NoChange as NoChange
 from flowsight.adapters.hl7.parse import (
     MISSING_FIELD,
     MISSING_SEGMENT,
-    RECORDED_TIME,
     TOO_COMPLEX,
     UNPARSEABLE,
     UNSUPPORTED_CHARACTER_SET,
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_PROCESSING_ID,
     UNSUPPORTED_TRIGGER,
-    first_time,
     has_segment,
     identifier,
     message_trigger,

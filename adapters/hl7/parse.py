@@ -1,13 +1,10 @@
-"""Reading one HL7 v2 message, whatever carried it: decoding, parsing, field and time access.
+"""Reading one HL7 v2 message, whatever carried it: decoding, parsing, field access.
 
 Parsing, unescaping (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\) and the message's own separators are the `hl7`
 library's job; this module decodes the bytes (per MSH-18), reads hexadecimal escapes as bytes in
-that character set (`charsets.hex_decoded`), hands the text to the library and reads fields back. A field that is missing or unreadable raises
-`flowsight.services.validation.Refused`, naming the HL7 field (e.g. `PV1-3`).
-
-**Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are local
-time in Europe/London: in the hour repeated when clocks go back the first (BST) reading is taken,
-and a time skipped when they go forward is read as GMT. Nothing here does I/O.
+that character set (`charsets.hex_decoded`), hands the text to the library and reads fields
+back. A field that is missing or unreadable raises `flowsight.services.validation.Refused`, naming
+the HL7 field (e.g. `PV1-3`). A message's times are read in `clock`. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -15,17 +12,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
 from itertools import islice, pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import hl7
 
 from flowsight.adapters.hl7.charsets import codec_of, hex_decoded
 from flowsight.services.validation import Refused
-
-LONDON = ZoneInfo("Europe/London")
 
 # Reasons a refused message carries in its dead letter's `error.reason` header.
 UNPARSEABLE = "hl7_unparseable"
@@ -63,16 +56,6 @@ READ_FIELDS: dict[str, frozenset[int]] = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: What `surrogateescape` makes of a byte a codec cannot read.
 _UNDECODED = re.compile("[\udc80-\udcff]")
-
-_TS = re.compile(
-    r"^\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?"
-    r"(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?$"
-)
-
-#: Seconds followed by their fraction without the point (`20110613122406637`): Java's
-#: `yyyyMMddHHmmssSSS`, which interface engines built on it send. Never a valid TS otherwise
-#: (at most 14 digits come before the point), so it is read as the fraction it plainly is.
-_NO_POINT = re.compile(r"^(\d{14})(\d{1,4})((?:[+-]\d{4})?)$")
 
 
 class Unparseable(ValueError):
@@ -345,56 +328,3 @@ def required(message: Any, segment: str, number: int, component: int = 1) -> str
         where = f"{segment}-{number}" + (f".{component}" if component > 1 else "")
         raise Refused(MISSING_FIELD, where, f"{where} is required")
     return value
-
-
-#: Where a message's times are (segment, field): the visit's admission (PV1-44) and discharge
-#: (PV1-45), the event (EVN-6), its recording (EVN-2) and the message's sending (MSH-7).
-ADMIT_TIME, DISCHARGE_TIME = ("PV1", 44), ("PV1", 45)
-EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
-
-
-def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
-    """The first of the fields `paths` (segment, number) that holds a time, read as a time."""
-    for segment, number in paths:
-        value = text(message, segment, number)
-        if value:
-            return parse_time(value, f"{segment}-{number}")
-    return None
-
-
-def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
-    """As `first_time`, refusing a message in which none of the fields holds a time."""
-    moment = first_time(message, *paths)
-    if moment is None:
-        names = ", ".join(f"{s}-{n}" for s, n in paths)
-        raise Refused(MISSING_FIELD, f"{paths[0][0]}-{paths[0][1]}", f"no event time in {names}")
-    return moment
-
-
-def parse_time(value: str, where: str) -> datetime:
-    """An HL7 TS as an aware datetime; no offset means Europe/London local time. A fraction of
-    a second sent without its point (`_NO_POINT`) is read as one."""
-    value = _NO_POINT.sub(r"\1.\2\3", value)
-    if not _TS.match(value):
-        raise Refused(
-            INVALID_FIELD, where, f"{where} {value!r} is not an HL7 time (YYYYMMDDHHMMSS+ZZZZ)"
-        )
-    try:
-        moment: datetime = hl7.parse_datetime(value)
-        offset = moment.utcoffset()
-        tz = LONDON if offset is None else timezone(offset)
-        moment = moment.replace(tzinfo=tz)
-        moment.astimezone(UTC)  # refuse instants UTC cannot hold (year 1 with an offset)
-    except (ValueError, OverflowError):
-        raise Refused(INVALID_FIELD, where, f"{where} {value!r} is not a real time") from None
-    return moment
-
-
-def id_time(moment: datetime) -> str:
-    """`moment` in UTC as it appears in an event id: `20261123T093000Z`."""
-    utc = moment.astimezone(UTC)
-    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
-    return (
-        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T"
-        f"{utc.hour:02d}{utc.minute:02d}{utc.second:02d}{fraction}Z"
-    )

@@ -44,17 +44,16 @@ from flowsight.adapters.hl7.cancellation import (
     transfer_cancellations,
     visit_deleted,
 )
-from flowsight.adapters.hl7.clock import own_time
-from flowsight.adapters.hl7.fields import Reading, names_a_place
-from flowsight.adapters.hl7.outcome import NoChange
-from flowsight.adapters.hl7.parse import (
+from flowsight.adapters.hl7.clock import (
     ADMIT_TIME,
     DISCHARGE_TIME,
     EVENT_TIME,
     first_time,
-    identifier,
-    text,
+    own_time,
 )
+from flowsight.adapters.hl7.fields import Reading, names_a_place
+from flowsight.adapters.hl7.outcome import NoChange
+from flowsight.adapters.hl7.parse import identifier, text
 from flowsight.adapters.hl7.swap import SWAP
 from flowsight.adapters.profile import Located, PatientClass
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flowsight.adapters.hl7.clock import parse_time
 from flowsight.adapters.hl7.mapping import Mapped, map_message
-from flowsight.adapters.hl7.parse import parse_time
 from flowsight.adapters.profile import MappingProfile
 from tests.adapters.hl7.test_mapping import PID, message, msh, pv1
 
