@@ -97,13 +97,41 @@ def replay(pseudonym: str, events: list[Event], services: ServiceMap | None = No
         for position in unmatched(events):
             if position not in gone:
                 fold.anomaly(events[position], "cancellation_of_unknown_event")
+    settled: set[int] = set()  # positions handled ahead of their turn
     for position, event in enumerate(events):
-        if gone and position in gone:
+        if (gone and position in gone) or position in settled:
             continue
+        if event["event_type"] == "admission" and event["service"] in fold.stays:
+            # The stay is left at this same instant (a spell closed and the next opened in one
+            # minute): the leaving comes first, or the new stay would be refused as a second.
+            leaving = _leaving_at(events, position, event["service"], gone)
+            if leaving is not None:
+                _HANDLERS[events[leaving]["event_type"]](fold, events[leaving])
+                settled.add(leaving)
         handler = _HANDLERS.get(event["event_type"])
         if handler is not None:
             handler(fold, event)
     return fold.finish()
+
+
+def _leaving_at(
+    events: list[Event], position: int, service: str, gone: set[int] | None
+) -> int | None:
+    """The position of a discharge from, or transfer out of, `service` at the same instant as
+    the event at `position`, later in the journey's order; None if there is none."""
+    at = events[position]["occurred_at"]
+    for later in range(position + 1, len(events)):
+        event = events[later]
+        if event["occurred_at"] != at:
+            return None
+        if gone and later in gone:
+            continue
+        kind = event["event_type"]
+        if (kind == "discharge" and event["service"] == service) or (
+            kind == "transfer" and event["from_service"] == service != event["to_service"]
+        ):
+            return later
+    return None
 
 
 class _Fold:
@@ -118,6 +146,7 @@ class _Fold:
         self.attendances: dict[tuple[str, str], Attendance] = {}
         self.assessments: dict[tuple[str, str], Assessment] = {}  # open, by service and kind
         self.care_type: str | None = None  # where the last discharge sent them: a care-home type
+        self.criteria_met: dict[str, str] = {}  # by service: when a delay there last ended
         self.done: JourneyState = JourneyState(pseudonym)
 
     def anomaly(self, event: Event, kind: str) -> None:
@@ -165,14 +194,19 @@ class _Fold:
         delay of this stay ended after it): then the date is stale, and the review is the start.
         Otherwise nights counted once, or nights the criteria were met, would count as delayed."""
         start = self.stays[service].started_at
-        ends = [d.ended_at for d in self.done.delays if d.service == service and d.ended_at]
-        met = max((end for end in ends if end >= start), default=None)
+        met = self.criteria_met.get(service)
+        met = met if met is not None and met >= start else None
         return max(at, met) if ready and met and ready < met else max(ready or at, start)
 
     def end_delay(self, service: str, at: str) -> None:
+        """The delay in `service` ends at `at`. One whose Discharge Ready Date had not come
+        never ran: it is no fact, and its date is not when the criteria were last met."""
         delay = self.delays.pop(service, None)
-        if delay is not None:
-            delay.ended_at = max(at, delay.started_at)
+        if delay is None:
+            return
+        self.criteria_met[service] = at
+        if at >= delay.started_at:
+            delay.ended_at = at
             self.done.delays.append(delay)
 
     def finish(self) -> JourneyState:

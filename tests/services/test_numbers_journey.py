@@ -178,6 +178,77 @@ def test_a_future_discharge_ready_date_is_not_a_delay_in_counts_or_lists() -> No
     assert (row.days, row.publication_band) == (1, "1")
 
 
+def _ready_on_the_20th_then_met(city: City, met: str, by: str) -> None:
+    """Admitted on 1 May; reviewed on the 5th as expected ready on the 20th; then, at `met`,
+    long before the 20th, `by` a "discharge" or a "review" finding the criteria met."""
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+    )
+    no_criteria(city, "2026-05-05T09:00:00+01:00", ready="2026-05-20T00:00:00+01:00")
+    if by == "discharge":
+        city.publish("discharge", "lth-wards", met, destination="usual_residence", pathway="P0")
+    else:
+        city.publish(
+            "assessment",
+            "lth-wards",
+            met,
+            kind="ctr_review",
+            status="completed",
+            meets_criteria_to_reside=True,
+        )
+
+
+def test_a_delay_ended_before_its_ready_date_hides_no_later_delay() -> None:
+    # The same stay: met the criteria on the 6th (before the 20th), ready again on the 8th.
+    city = City()
+    _ready_on_the_20th_then_met(city, "2026-05-06T09:00:00+01:00", "review")
+    no_criteria(city, "2026-05-08T09:00:00+01:00", ready="2026-05-08T00:00:00+01:00")
+    # Midnights of the 9th and 10th, then to the 15th: 2, then 7 lost bed days (the delay
+    # ended before the 20th never ran, so it neither counts nor makes the 8th look stale).
+    on_the_10th = city.figures("lth-wards", *WEEK, now="2026-05-10T12:00:00+01:00")
+    assert (on_the_10th["delayed_count"], on_the_10th["lost_bed_days"]) == (1, 2)
+    on_the_15th = city.figures("lth-wards", *WEEK, now="2026-05-15T12:00:00+01:00")
+    assert (on_the_15th["delayed_count"], on_the_15th["lost_bed_days"]) == (1, 7)
+    (state,) = city.states()
+    assert [(d.started_at, d.ended_at) for d in state.delays] == [
+        ("2026-05-07T23:00:00.000000Z", None)
+    ]
+
+
+def test_a_stay_left_before_its_ready_date_hides_no_delay_of_the_next_stay() -> None:
+    city = City()
+    _ready_on_the_20th_then_met(city, "2026-05-06T10:00:00+01:00", "discharge")
+    city.publish(
+        "admission", "lth-wards", "2026-05-07T10:00:00+01:00", admission_method="emergency"
+    )
+    no_criteria(city, "2026-05-08T09:00:00+01:00", ready="2026-05-08T00:00:00+01:00")
+    wards = city.figures("lth-wards", *WEEK, now="2026-05-15T12:00:00+01:00")
+    # Readmitted on the 7th, ready on the 8th: the midnights of the 9th to the 15th, 7.
+    assert (wards["delayed_count"], wards["lost_bed_days"]) == (1, 7)
+
+
+def test_a_discharge_and_a_new_stay_in_the_same_service_and_minute_are_two_stays() -> None:
+    # A PAS closing one spell and opening the next in the same minute (an A03 and an A01),
+    # whichever arrives first.
+    for discharge_first in (True, False):
+        city = City()
+        city.publish(
+            "admission", "lth-wards", "2026-05-01T10:00:00+01:00", admission_method="emergency"
+        )
+        same_minute = "2026-05-05T14:00:00+01:00"
+        events = [
+            ("discharge", {"destination": "usual_residence", "pathway": "P0"}),
+            ("admission", {"admission_method": "emergency"}),
+        ]
+        for kind, fields in events if discharge_first else events[::-1]:
+            city.publish(kind, "lth-wards", same_minute, **fields)
+        wards = city.figures("lth-wards", *WEEK, now="2026-05-06T12:00:00+01:00")
+        assert (wards["in_service"], wards["starts"], wards["discharges"]) == (1, 1, 1)
+        (state,) = city.states()
+        assert state.anomalies == []
+        assert [s.ended_at for s in state.stays] == ["2026-05-05T13:00:00.000000Z", None]
+
+
 def test_reablement_readmissions() -> None:
     city = City()
     for patient in (0, 1):
