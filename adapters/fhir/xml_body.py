@@ -40,13 +40,20 @@ class XmlRefused(Exception):
 
 
 def safe_parser() -> etree.XMLParser:
-    """An lxml parser that resolves no entity, loads no DTD and fetches nothing."""
+    """An lxml parser that resolves no entity, loads no DTD and fetches nothing.
+
+    It drops comments and processing instructions: they are no part of a resource (FHIR R4,
+    XML representation), and fhir.resources would read a comment before `<id>` as the id's
+    extension and refuse the resource (NHS England's BaRS examples open `<Encounter>
+    <!-- Senders Encounter -->`)."""
     return etree.XMLParser(
         resolve_entities=False,
         load_dtd=False,
         dtd_validation=False,
         no_network=True,
         huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
     )
 
 

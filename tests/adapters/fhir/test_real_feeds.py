@@ -336,6 +336,20 @@ def test_an_xml_encounter_is_read_as_its_json_twin() -> None:
     assert admission.event["patient"] == {"nhs_number": NHS_NUMBER}
 
 
+def test_comments_and_processing_instructions_in_xml_are_no_part_of_the_resource() -> None:
+    # NHS England's BaRS examples open `<Encounter> <!-- Senders Encounter -->`: a comment before
+    # `<id>` was read as the id's extension and the resource refused as not FHIR R4.
+    body = (
+        XML_ENCOUNTER.replace(b"<id ", b"<!-- Senders Encounter --><?pas x?>\n  <id ")
+        .replace(b"<status ", b"<!-- the visit's status -->\n  <status ")
+        .replace(b"</Encounter>", b"<!-- end --></Encounter>")
+    )
+    assert body.count(b"<!--") == 3
+    assert resource_of(body, "Encounter", xml=True) == resource_of(
+        XML_ENCOUNTER, "Encounter", xml=True
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
