@@ -112,3 +112,19 @@ def test_a_display_refused_is_still_named_as_the_display() -> None:
     document = encounter(location=[at("Location/CARDIO-12", "Ward\u000712")])
 
     assert refused_at(document) == ("invalid_field", "Encounter.location[0].location.display")
+
+
+def test_without_a_profile_a_site_code_is_no_service_and_is_refused_as_one() -> None:
+    # NHS England's ADT examples name the place by its ODS site code: no service id has that shape,
+    # and the sender is told to map it, not shown the contract's pattern.
+    site = {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RCB55"}}
+    document = encounter(location=[{"location": site, "status": "active"}])
+
+    [issue, *_] = refusal(document).issues
+
+    assert (issue.reason, issue.expression) == (
+        "unknown_service",
+        "Encounter.location[0].location.identifier.value",
+    )
+    assert "'RCB55'" in issue.diagnostics and "mapping profile" in issue.diagnostics
+    assert "pattern" not in issue.diagnostics
