@@ -44,7 +44,9 @@ def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any
         shell["entry"] = [_without_resource(entry) for entry in entries]
     _, issues = parsed(Bundle, shell, "Bundle")
     if not issues and document.get("type") != kind:
-        message = f"Bundle.type must be {kind}, not {document.get('type')!r}{_SENT_TO[kind]}"
+        sent = document.get("type")
+        goes = _SENT_TO[kind] if sent in _SENT_TO else _READ
+        message = f"Bundle.type must be {kind}, not {sent!r}{goes}"
         issues = [Issue("error", "not-supported", message, "Bundle.type", UNSUPPORTED_ENCOUNTER)]
     if not issues and not entries:
         issues = [
@@ -66,6 +68,11 @@ _SENT_TO = {
     "transaction": " (a FHIR message goes to POST /fhir/$process-message)",
     "message": " (a transaction goes to POST /fhir)",
 }
+#: What is said of a Bundle of any other type (history, document, batch, ...).
+_READ = (
+    " (flowsight reads Encounters from a transaction at POST /fhir and a message at POST "
+    "/fhir/$process-message)"
+)
 
 
 def _first_type(entries: object) -> object:

@@ -538,6 +538,26 @@ async def test_a_bundle_that_is_not_a_transaction_of_entries_is_refused_whole(
     assert len(writer.dead_letters) == 1
 
 
+@pytest.mark.parametrize(
+    ("path", "kind", "told"),
+    [
+        ("/fhir", "message", "a FHIR message goes to POST /fhir/$process-message"),
+        ("/fhir/$process-message", "transaction", "a transaction goes to POST /fhir"),
+        ("/fhir", "history", "a transaction at POST /fhir and a message at POST"),
+        ("/fhir/$process-message", "history", "a transaction at POST /fhir and a message at POST"),
+    ],
+)
+async def test_a_bundle_of_the_wrong_type_says_where_each_type_goes(
+    client: httpx.AsyncClient, path: str, kind: str, told: str
+) -> None:
+    # A subscription notification (history) sent to either endpoint was told to go to the other.
+    response = await post_fhir(client, path, bundle(encounter(), kind=kind))
+
+    assert response.status_code == 422
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["Bundle.type"] and told in issue["diagnostics"]
+
+
 async def test_a_bundle_longer_than_the_limit_is_a_413(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
