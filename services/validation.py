@@ -25,7 +25,7 @@ from flowsight.services.gateways import GATEWAY, GATEWAY_HEADER, sealed_by
 from flowsight.services.pseudonym import (
     local_pseudonym,
     pseudonymise,
-    without_nhs_numbers_in_id,
+    without_nhs_numbers_in_text,
 )
 from flowsight.services.timestamps import utc_timestamp
 
@@ -326,24 +326,25 @@ def check_event(
 
 #: What the validator takes out of an event: the patient, replaced by the pseudonym.
 NOT_NORMALISED: set[str] = {"patient"}
-#: An event's ids: a valid NHS number in them leaves the validator as a keyed token.
-IDENTIFIERS = ("event_id", "episode_id", "cancels_event_id")
 
 
 def normalise(event: Envelope, pseudonym_key: bytes) -> tuple[str, dict[str, Any], str | None]:
     """The event as it travels after the validator, its key (pseudonym or service), and the
     pseudonym of the patient's local identifier when the NHS number is there too."""
     body = event.model_dump(mode="json", exclude=NOT_NORMALISED, exclude_none=True)
+    moments = set()
     for name, value in event.__dict__.items():
         if isinstance(value, datetime):
+            moments.add(name)
             try:
                 body[name] = utc_timestamp(value)
             except OverflowError:
                 raise TimestampOutOfRange(name) from None
-    # No NHS number past the validator, even where a source keys its ids by it.
-    for name in IDENTIFIERS:
-        if name in body:
-            body[name] = without_nhs_numbers_in_id(body[name], pseudonym_key)
+    # No NHS number past the validator, even where a source keys its ids by it or a team writes
+    # it in a unit or a next step: every text leaves with each one as a keyed token.
+    for name, value in body.items():
+        if isinstance(value, str) and name not in moments:
+            body[name] = without_nhs_numbers_in_text(value, pseudonym_key)
     if isinstance(event, PatientEvent):
         pseudonym = pseudonymise(event.patient, pseudonym_key)
         body["pseudonym"] = pseudonym

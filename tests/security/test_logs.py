@@ -213,7 +213,7 @@ def test_the_redactor_blanks_each_kind_of_secret() -> None:
         "X-API-Key: s3cr3t; https://user:pw@host/x?sig=signature123&a=1; "
         "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln; "
         f"nhs {NHS_NUMBER}, 943 476 5919, 943-476-5919, 943.476.5919, \uff19\uff14\uff13"
-        "\uff14\uff17\uff16\uff15\uff19\uff11\uff19 (full width), "
+        "\uff14\uff17\uff16\uff15\uff19\uff11\uff19 (full width), 9\u200b434765919 (zero width), "
         "not 12345678901 or 2026-11-23"
     )
 
@@ -222,7 +222,7 @@ def test_the_redactor_blanks_each_kind_of_secret() -> None:
     for leaked in (PSEUDONYM_KEY, CALLER_KEY, "abc.def", "s3cr3t", "pw@", "signature123"):
         assert leaked not in redacted
     assert "eyJ" not in redacted
-    assert redacted.count("[nhs-number?]") == 5
+    assert redacted.count("[nhs-number?]") == 6
     assert "12345678901" in redacted and "2026-11-23" in redacted
     assert "Bearer [redacted]" in redacted and "https://user:[redacted]@host" in redacted
 

@@ -390,6 +390,54 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
     assert accepted(admission, context, key=OTHER_KEY).event["event_id"] != admitted["event_id"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("referral", "next_step"),
+        ("referral", "priority"),
+        ("assessment", "next_step"),
+        ("admission", "unit"),
+        ("transfer", "to_unit"),
+        ("admission", "correlation_id"),
+    ],
+)
+@pytest.mark.parametrize(
+    "written",
+    [
+        "943 476 5919",
+        "943-476-5919",
+        NHS_NUMBER_DIGITS,
+        "9\u200b434765919",  # a zero-width space: seen as 9434765919
+        "943\u202e4765919",  # a direction override
+        "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",  # full-width
+    ],
+    ids=["spaced", "hyphens", "together", "zero-width", "override", "full-width"],
+)
+def test_an_nhs_number_a_team_writes_in_any_text_leaves_as_a_token(
+    kind: str, field: str, written: str, context: ValidationContext
+) -> None:
+    # A next step ("call 943 476 5919's family"), a unit or a priority reached the events topic,
+    # the read model and the caseload as written: only ids were tokenised.
+    event = accepted(example(kind, **{field: f"call {written} family"}), context).event
+
+    said = event[field]
+    digits = re.sub(r"\D", "", said)
+    assert said.startswith("call n") and said.endswith(" family"), said
+    assert NHS_NUMBER_DIGITS not in digits
+    assert (
+        accepted(example(kind, **{field: f"call {written} family"}), context).event[field] == said
+    )
+
+
+def test_text_around_a_ten_digit_run_that_is_no_nhs_number_is_left_as_written(
+    context: ValidationContext,
+) -> None:
+    note = "Visit 9434765918 (ward \uff17), phone 0113 243 3144"
+    event = accepted(example("referral", next_step=note), context).event
+
+    assert event["next_step"] == note
+
+
 def test_a_ten_digit_id_that_is_no_nhs_number_is_left_as_it_is(
     context: ValidationContext,
 ) -> None:
