@@ -4,9 +4,10 @@ FastAPI decodes a body declared as a route's parameter before any dependency run
 without credentials who sent malformed JSON was answered 422, described the body's fields and
 was never logged as refused. A route that takes a body and a role declares the body as a
 `JsonBody` dependency after its role: the body is read and checked only once the caller may
-send it, as the event gateways read theirs. The checks and the 422 are FastAPI's own (the body decoded as
-its request handler decodes it, then validated against the model), so the answer and the
-OpenAPI document are unchanged (`api.openapi` declares the body from the dependency).
+send it, as the event gateways read theirs, as strict JSON (`schemas.strict_json`: a key twice in
+an object is a 422 naming the key). The checks and the 422 are otherwise FastAPI's
+own (the body decoded, then validated against the model), so the answer and the OpenAPI
+document are unchanged (`api.openapi` declares the body from the dependency).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from flowsight.schemas.strict_json import RepeatedKey, each_key_once
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -27,21 +30,30 @@ async def _decoded(request: Request) -> object:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        # Each key once, as the gateways read theirs; NaN and Infinity are the model's to refuse,
+        # naming the field.
+        return json.loads(raw, object_pairs_hook=each_key_once)
     except json.JSONDecodeError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", error.pos),
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": error.msg},
-                }
-            ]
-        ) from None
+        raise _invalid("JSON decode error", error.msg, error.pos) from None
+    except RepeatedKey as error:  # the answer names the key
+        raise _invalid(str(error), str(error)) from None
     except Exception as error:  # FastAPI's own answer to a body it cannot read (api.problems)
         raise HTTPException(400, "There was an error parsing the body") from error
+
+
+def _invalid(said: str, why: str, position: int | None = None) -> RequestValidationError:
+    where = ("body",) if position is None else ("body", position)
+    return RequestValidationError(
+        [
+            {
+                "type": "json_invalid",
+                "loc": where,
+                "msg": said,
+                "input": {},
+                "ctx": {"error": why},
+            }
+        ]
+    )
 
 
 def _checked(model: type[M], value: object) -> M:

@@ -308,6 +308,12 @@ def _check(threshold: Threshold, indicator: Indicator) -> list[str]:
     values = (threshold.level2, threshold.level3, threshold.level4)
     if not all(math.isfinite(value) for value in values):
         return [f"thresholds must be finite numbers, got {_listed(values)}"]
+    most = 100.0 if indicator.unit == "%" else math.inf  # every indicator counts or measures
+    if not all(0 <= value <= most for value in values):
+        within = "from 0 to 100" if indicator.unit == "%" else "0 or more"
+        return [
+            f"{indicator.name} is in {indicator.unit}: thresholds must be {within}, got {_listed(values)}"
+        ]
     if indicator.higher_is_worse and not values[0] <= values[1] <= values[2]:
         return [f"higher is worse, so thresholds must rise level2 to level4: {_listed(values)}"]
     if not indicator.higher_is_worse and not values[0] >= values[1] >= values[2]:

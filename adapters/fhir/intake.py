@@ -31,9 +31,10 @@ from flowsight.adapters.fhir.outcome import (
     within,
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex
-from flowsight.adapters.fhir.strict import each_key_once, unreadable
+from flowsight.adapters.fhir.strict import unreadable
 from flowsight.adapters.fhir.xml_body import XmlRefused, resource_from_xml
 from flowsight.adapters.profile import MappingProfile
+from flowsight.schemas import strict_json
 from flowsight.services.validation import (
     MALFORMED_JSON,
     SOURCE_MISMATCH,
@@ -81,7 +82,7 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
             return Answer(refusal.status, [issue], [(body, refusal.rejected)])
     else:
         try:
-            document = json.loads(body, object_pairs_hook=each_key_once)
+            document = strict_json.loads(body)
         except (ValueError, RecursionError) as problem:
             return _bad_body(
                 body, resource_type, MALFORMED_JSON, f"the body is not JSON: {problem}"

@@ -1,8 +1,9 @@
 """What FHIR asks of a resource that fhir.resources does not check for us: each JSON property
 once, dates and times as strings, and no modifier extension flowsight does not know. Pure.
 
-- R4 json.html: an object has each property at most once. Python's reader keeps the last of two,
-  so `"status": "entered-in-error", ..., "status": "in-progress"` would lose the retraction.
+- R4 json.html: an object has each property at most once (`schemas.strict_json`, which reads
+  the body). Python's reader keeps the last of two, so `"status": "entered-in-error", ...,
+  "status": "in-progress"` would lose the retraction.
 - R4 datatypes.html: a date, dateTime or instant is a JSON string. fhir.resources (pydantic)
   reads a number as seconds since 1970, so `"start": 20250310` was an admission in August 1970.
 - R4 extensibility.html: a `modifierExtension` (or `implicitRules`) may change what the element
@@ -23,19 +24,6 @@ TIME_ELEMENTS = frozenset({"start", "end", "lastUpdated"})
 TIME_TYPES = ("Date", "DateTime", "Instant", "Time")
 #: Elements whose presence changes a resource's meaning in ways flowsight cannot read.
 MODIFIERS = ("modifierExtension", "implicitRules")
-#: The longest key a refusal quotes.
-SHOWN_KEY_CHARS = 40
-
-
-def each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """`json.loads`' object_pairs_hook: an object, or ValueError naming a repeated key."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            shown = key[:SHOWN_KEY_CHARS]
-            raise ValueError(f"the key {shown!r} appears twice in one object (FHIR JSON: once)")
-        found[key] = value
-    return found
 
 
 def unreadable(resource: dict[str, Any], prefix: str) -> list[Issue]:

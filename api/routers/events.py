@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,6 +23,7 @@ from flowsight.api.deps import (
 )
 from flowsight.api.openapi import inline_schema
 from flowsight.api.problems import PROBLEM_JSON, Problem, problem, problem_response
+from flowsight.schemas.strict_json import DECODER
 from flowsight.services.validation import (
     MALFORMED_JSON,
     SOURCE_MISMATCH,
@@ -92,31 +92,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-#: The longest key a refusal quotes.
-SHOWN_KEY_CHARS = 40
-
-
-def _each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object whose keys are all different; ValueError naming the first repeated one.
-
-    Which of two values a sender meant is unknowable (RFC 8259: names SHOULD be unique), and
-    readers differ: Python's keeps the last, others the first, so `"open": 0, ..., "open": 12`
-    would publish 12 to a sender who wrote 0. The FHIR gateway refuses them too."""
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _value in pairs:
-            if key in seen:
-                raise ValueError(f"the key {key[:SHOWN_KEY_CHARS]!r} appears twice in one object")
-            seen.add(key)
-    return found
-
-
-_decoder = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_each_key_once)
 _WHITESPACE = " \t\n\r"
 
 
@@ -137,7 +112,7 @@ def split_events(body: bytes) -> list[tuple[object, bytes]]:
 def _split(text: str, body: bytes) -> list[tuple[object, bytes]]:
     start = _skip_whitespace(text, 0)
     if not text.startswith("[", start):
-        return [(_decoder.decode(text), body)]
+        return [(DECODER.decode(text), body)]
     # Decoded element by element so a dead letter carries exactly the bytes that event was sent as.
     items: list[tuple[object, bytes]] = []
     position = _skip_whitespace(text, start + 1)
@@ -145,7 +120,7 @@ def _split(text: str, body: bytes) -> list[tuple[object, bytes]]:
         position += 1
     else:
         while True:
-            document, end = _decoder.raw_decode(text, position)
+            document, end = DECODER.raw_decode(text, position)
             items.append((document, text[position:end].encode()))
             position = _skip_whitespace(text, end)
             if text.startswith(",", position):

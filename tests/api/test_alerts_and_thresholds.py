@@ -246,6 +246,16 @@ def test_an_indicator_where_lower_is_worse_takes_falling_thresholds(client: Test
             {"level2": 1, "level3": 2, "level4": 3, "levle4": 30},  # a field it does not take
             ["levle4"],
         ),
+        (  # a queue below 0 patients: escalated for ever
+            "/v1/thresholds/lch-ucr/queue_length",
+            {"level2": -1e308, "level3": 0, "level4": 1e308},
+            ["queue_length", "patients", "0 or more"],
+        ),
+        (
+            "/v1/thresholds/lth-ed/four_hour_breach_pct",
+            {"level2": 50, "level3": 90, "level4": 150},
+            ["four_hour_breach_pct", "from 0 to 100"],
+        ),
     ],
 )
 def test_an_unusable_threshold_is_refused_naming_the_service_and_indicator(
@@ -287,6 +297,37 @@ def test_viewers_see_a_delivery_failed_but_not_the_receivers_answer(
 
     assert (delivery("viewer")["state"], delivery("viewer")["last_error"]) == ("failed", None)
     assert delivery("admin")["last_error"] == answer  # on-call (with viewer) and admins see it
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/thresholds/lch-ucr/queue_length",
+            '{"level2": 60, "level3": 90, "level4": 120, "level2": 1}',
+        ),
+        ("/v1/alerts/a1/ack", '{"note": "on it", "note": "nothing to see"}'),
+    ],
+)
+def test_a_body_with_a_key_twice_is_refused_naming_the_key(
+    client: TestClient, path: str, body: str
+) -> None:
+    # Python kept the last value, a proxy reading the first would see another change; the event
+    # and FHIR gateways refused such bodies already.
+    method = client.put if "thresholds" in path else client.post
+    refused = method(
+        path, headers={**as_role("admin"), "Content-Type": "application/json"}, content=body
+    )
+
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "body" and "appears twice" in error["message"]
+    assert (
+        client.get("/v1/thresholds", headers=as_role("viewer")).json()["services"]["lch-ucr"][
+            "queue_length"
+        ]["level2"]
+        != 1
+    )
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
