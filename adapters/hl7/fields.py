@@ -255,9 +255,10 @@ class Reading:
         code = text(self.message, "PV1", 36)
         return self.profile.codes.discharge_method.get(code, code)
 
-    def destination(self) -> str:
+    def destination(self, *, expected: bool = True) -> str:
         """PV1-37 (discharged to location) as a contract destination, else PV1-36 (discharge
-        disposition), read with the same tables; neither mapped is `other`, with a warning.
+        disposition), read with the same tables; neither mapped is `other`, with a warning, as
+        is neither given when a destination is `expected` (a discharge from a bed, not the ED).
 
         A death (`_died`) is `died`, whatever PV1-37 says. PV1-36 is a fallback: some PAS put
         the destination there, but it is the discharge method, so one of those codes (1-3, 6-9)
@@ -283,6 +284,10 @@ class Reading:
         else:
             destination = DischargeDestination.OTHER.value
             unmapped = [f"{warning}; taken as 'other'" for warning in unmapped]
+            if expected and not unmapped:
+                unmapped = [
+                    "PV1-37: no discharge destination (nor one in PV1-36); taken as 'other'"
+                ]
         # Refusing would leave the patient in a bed for ever; leaving is what counts.
         self.warnings.extend(unmapped)
         return destination

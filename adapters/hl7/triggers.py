@@ -175,8 +175,9 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     # EVN-6 (real feeds send EVN-6 != PV1-45) says the same discharge.
     clock = own_time(message, DISCHARGE_TIME, EVENT_TIME)
     located = reading.place(3, required=False)
-    destination = reading.destination()
-    if reading.at_front_door(located):
+    at_front_door = reading.at_front_door(located)
+    destination = reading.destination(expected=not at_front_door)
+    if at_front_door:
         outcome = AttendanceOutcome.DISCHARGED.value
         if reading.discharge_method() in nhs_codes.DISCHARGE_METHODS_SELF:  # discharged themself
             outcome = AttendanceOutcome.LEFT.value

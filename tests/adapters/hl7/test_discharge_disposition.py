@@ -98,6 +98,35 @@ def test_what_is_not_plainly_a_destination_stays_other_with_a_warning(dispositio
     assert any(warning.startswith("PV1-36") for warning in result.warnings)
 
 
+@pytest.mark.parametrize("disposition", ["", "1"], ids=["none", "a discharge method only"])
+def test_a_discharge_from_a_bed_with_no_destination_is_other_with_a_warning(
+    disposition: str,
+) -> None:
+    # OpenVPMS's A03 sends neither PV1-36 nor PV1-37; NHS method 1 (on clinical advice) says how,
+    # not where. The engineer is told, as of an unmapped code.
+    result = discharged(disposition)
+
+    assert result.event["destination"] == "other"
+    assert "PV1-37: no discharge destination (nor one in PV1-36); taken as 'other'" in (
+        result.warnings
+    )
+
+
+def test_a_departure_from_the_ed_with_no_destination_warns_of_none() -> None:
+    # An ED's departure carries an outcome, not a destination: none given is no gap.
+    segment = pv1(f2="E", f3="A&E", f44="20261123120000", f45="20261123150000")
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+        front_door=frozenset({"lth-ed"}),
+    )
+
+    assert isinstance(result, Mapped), result
+    assert result.event["event_type"] == "attendance"
+    assert not [warning for warning in result.warnings if warning.startswith("PV1-37")]
+
+
 def profiled(disposition: str, discharged_to: str, codes: dict[str, Any]) -> Any:
     profile = MappingProfile(
         organisation="RR8", default_service="lth-wards", codes={"discharge_destination": codes}
