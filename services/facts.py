@@ -68,6 +68,7 @@ class Referral:
     decided_at: str | None = None
     started_at: str | None = None
     next_step: str | None = None  # the latest the referral's events said, for the caseload
+    accepted_at: str | None = None  # kept when it is then started or withdrawn
 
     @property
     def waiting(self) -> bool:

@@ -254,6 +254,7 @@ def _referral(fold: _Fold, event: Event) -> None:
             fold.referrals[target] = current
         if status == "accepted" and current.status != "accepted":
             current.status, current.decided_at = "accepted", current.decided_at or at
+            current.accepted_at = current.accepted_at or at
         for name in ("pathway", "priority", "next_step"):  # a later event's word wins
             setattr(current, name, event.get(name) or getattr(current, name))
         return

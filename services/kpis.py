@@ -198,13 +198,7 @@ def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Fi
 
 
 def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    # A referral that went straight to a start was accepted when it started.
-    decided = [
-        r
-        for r in facts.referrals
-        if r.status in ("accepted", "started", "declined")
-        and period.holds(r.decided_at or (r.started_at if r.status == "started" else None))
-    ]
+    decided = [r for r in facts.referrals if period.holds(_decided_at(r))]
     discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
     return {
         "referrals": sum(1 for r in facts.referrals if period.holds(r.referred_at)),
@@ -341,6 +335,19 @@ def system_figures(
 def waiting_at(referrals: Iterable[Referral], moment: str) -> list[Referral]:
     """Referrals waiting at `moment`: referred by then, not yet started, declined or withdrawn."""
     return [r for r in referrals if during(r.referred_at, closed_at(r), moment)]
+
+
+def _decided_at(referral: Referral) -> str | None:
+    """When a referral was declined, or accepted (whatever came after: a start, a withdrawal, a
+    death); a referral that went straight to a start was accepted when it started. None:
+    undecided, or withdrawn before a decision."""
+    if referral.status == "declined":
+        return referral.decided_at
+    if referral.accepted_at is not None:
+        return referral.accepted_at
+    if referral.status in ("accepted", "started"):  # facts stored before accepted_at was kept
+        return referral.decided_at or referral.started_at
+    return None
 
 
 def closed_at(referral: Referral) -> str | None:

@@ -48,7 +48,7 @@ _KINDS = (
     _Kind(
         "referrals",
         "to_service",
-        ("referred_at", "decided_at", "started_at"),
+        ("referred_at", "accepted_at", "decided_at", "started_at"),
         ("to_service", "from_service", "referred_at"),
         ("decided_at", "started_at"),
         ("status",),

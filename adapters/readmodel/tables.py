@@ -122,6 +122,7 @@ referrals = _patient_facts(
     Column("decided_at", TIMESTAMP),
     Column("started_at", TIMESTAMP),
     Column("next_step", String(500)),
+    Column("accepted_at", TIMESTAMP),
 )
 
 attendances = _patient_facts(
