@@ -315,6 +315,12 @@ def organisation_for(source: object, organisations: frozenset[str]) -> str:
     return min(organisations)
 
 
+def seen(pseudonyms: list[str]) -> dict[str, Any]:
+    """An audit line's detail for a patient-level read: whose records the answer showed, in its
+    order (the list a caller was given changes as patients come and go; this says who was on it)."""
+    return {"patients": pseudonyms}
+
+
 async def audit_read(
     connection: AsyncConnection,
     request: Request,
@@ -323,8 +329,8 @@ async def audit_read(
     *,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Write a patient-level read, a change (`detail`: before and after) or a refusal to the
-    audit log, in `connection`'s transaction.
+    """Write a patient-level read (`detail`: the pseudonyms it showed, `seen`), a change
+    (`detail`: before and after) or a refusal to the audit log, in `connection`'s transaction.
 
     The resource is the path and the query parameters the route takes, as read; anything else
     a caller put in the query is not kept, nor is anything shaped like an NHS number (admins

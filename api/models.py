@@ -296,7 +296,8 @@ class AuditEntryOut(BaseModel):
     resource: str = Field(description="the path and query read, or the thing changed")
     client: str | None = Field(description="the caller's address")
     detail: dict[str, object] | None = Field(
-        description="for admin changes: before and after; for refusals: the status and the role "
+        description="for patient-level reads: `patients`, the pseudonyms the answer showed, in "
+        "its order; for admin changes: before and after; for refusals: the status and the role "
         "needed"
     )
 

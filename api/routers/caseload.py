@@ -19,7 +19,15 @@ from flowsight.api.caseload_models import (
     PathwayQueueOut,
     PathwaysOut,
 )
-from flowsight.api.deps import ConnectionDep, Offset, StateDep, Viewer, audit_read, require
+from flowsight.api.deps import (
+    ConnectionDep,
+    Offset,
+    StateDep,
+    Viewer,
+    audit_read,
+    require,
+    seen,
+)
 from flowsight.api.models import PROBLEM_RESPONSES
 from flowsight.api.routers.services import known_service
 from flowsight.services.delays import is_running
@@ -84,7 +92,8 @@ async def service_caseload(
     known_service(state, service_id)
     now = datetime.now(UTC)
     page = await caseload_store.caseload(connection, service_id, now, limit=limit, offset=offset)
-    await audit_read(connection, request, principal, "read_caseload")
+    shown = [entry.pseudonym for entry in page.entries]
+    await audit_read(connection, request, principal, "read_caseload", detail=seen(shown))
     return CaseloadOut(
         service=service_id,
         as_of=now,

@@ -11,7 +11,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from flowsight.adapters.readmodel import facts
 from flowsight.api.auth import Principal
-from flowsight.api.deps import ConnectionDep, Offset, StateDep, Viewer, audit_read, require
+from flowsight.api.deps import (
+    ConnectionDep,
+    Offset,
+    StateDep,
+    Viewer,
+    audit_read,
+    require,
+    seen,
+)
 from flowsight.api.models import (
     AnomalyCount,
     DelayedPatient,
@@ -118,7 +126,8 @@ async def delayed_patients(
                 pathway=delay.pathway,
             )
         )
-    await audit_read(connection, request, principal, "read_delayed_patients")
+    shown = [patient.pseudonym for patient in patients]
+    await audit_read(connection, request, principal, "read_delayed_patients", detail=seen(shown))
     return DelayedPatientsOut(
         as_of=now, total=len(current), patients=patients, limit=limit, offset=offset
     )

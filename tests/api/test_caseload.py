@@ -99,8 +99,14 @@ def test_the_caseload_lists_everyone_in_the_ward_or_waiting_with_their_next_step
     assert "nhs_number" not in answer.text
     engine = create_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
     with engine.connect() as connection:
-        actions = [row.action for row in connection.execute(select(audit_log))]
-    assert actions == ["read_caseload"]
+        lines = [(row.action, row.detail) for row in connection.execute(select(audit_log))]
+    # Whose records were shown, as the answer listed them: the list changes as patients move.
+    assert lines == [("read_caseload", {"patients": [p["pseudonym"] for p in patients]})]
+    paged = client.get("/v1/services/lth-wards/caseload?offset=3", headers=bearer(CASELOAD_KEY))
+    with engine.connect() as connection:
+        last = connection.execute(select(audit_log).order_by(audit_log.c.id.desc())).first()
+    assert last is not None and last.detail == {"patients": [patients[3]["pseudonym"]]}
+    assert [p["pseudonym"] for p in paged.json()["patients"]] == last.detail["patients"]
 
 
 def test_a_viewer_may_not_read_the_caseload_but_sees_the_queue_by_pathway(
@@ -118,3 +124,17 @@ def test_a_viewer_may_not_read_the_caseload_but_sees_the_queue_by_pathway(
 def test_an_unknown_service_has_no_caseload(client: TestClient) -> None:
     answer = client.get("/v1/services/nowhere/caseload", headers=bearer(CASELOAD_KEY))
     assert answer.status_code == 404
+
+
+def test_a_read_of_delayed_patients_audits_whom_it_showed(
+    client: TestClient, tmp_path: Path
+) -> None:
+    answer = client.get("/v1/delays/patients", headers=bearer(CASELOAD_KEY))
+    assert answer.status_code == 200, answer.text
+    shown = [p["pseudonym"] for p in answer.json()["patients"]]
+    assert len(shown) == 1  # patient 0, ready for five days
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
+    with engine.connect() as connection:
+        [line] = connection.execute(select(audit_log)).all()
+    assert (line.action, line.detail) == ("read_delayed_patients", {"patients": shown})
