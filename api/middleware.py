@@ -127,11 +127,16 @@ def _too_large(limit: int, path: str) -> ASGIApp:
     return JSONResponse(body, status_code=413, media_type="application/problem+json")
 
 
+#: The methods counted by name; any other a caller sends (the HTTP parser takes some 35: PROPFIND,
+#: PURGE, ...) is `other`, so no caller, signed in or not, adds series at will.
+_COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     """Counts each HTTP request by method, route template and status, and times it.
 
-    The route template (never the raw path) keeps the labels bounded; a request no route matched
-    is `unmatched`."""
+    The route template (never the raw path) and the methods counted by name keep the labels
+    bounded; a request no route matched is `unmatched`."""
 
     def __init__(self, app: ASGIApp, *, registry: CollectorRegistry) -> None:
         self.app = app
@@ -168,7 +173,8 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")
-            key = (scope["method"], template, status)
+            method = scope["method"] if scope["method"] in _COUNTED_METHODS else "other"
+            key = (method, template, status)
             children = self._children.get(key)
             if children is None:
                 children = self._children[key] = (

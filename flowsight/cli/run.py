@@ -78,6 +78,7 @@ def api() -> None:
         http="httptools",
         loop="uvloop",
         access_log=False,
+        server_header=False,  # no `server: uvicorn` banner to tell a caller what to attack
         log_config=logging_config(settings),
         timeout_graceful_shutdown=5,
     )

@@ -85,6 +85,7 @@ def test_the_publisher_s_correlation_id_reaches_the_events_topic_and_the_worker_
             timeout=30,
         )
         assert response.status_code == 202, response.text
+        assert "server" not in response.headers  # no banner naming the HTTP server
         record = record_of(stack, event_id)
         line = stack.wait_until(
             lambda: next(

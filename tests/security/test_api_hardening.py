@@ -100,6 +100,17 @@ def test_metrics_need_the_metrics_role_outside_local_mode(
     assert local.get("/metrics").status_code == 200
 
 
+def test_a_method_no_route_takes_is_counted_as_other(production: TestClient) -> None:
+    # Each verb the HTTP parser takes was a label of its own, sent by anyone, signed in or not.
+    for verb in ("PROPFIND", "PURGE", "MKCOL"):
+        production.request(verb, "/v1/pressure")
+
+    scraped = production.get("/metrics", headers=bearer(METRICS_KEY)).text
+
+    assert 'method="other",route="/v1/pressure"' in scraped
+    assert not any(verb in scraped for verb in ("PROPFIND", "PURGE", "MKCOL"))
+
+
 def test_readiness_details_name_the_broker_only_for_the_metrics_role(
     production: TestClient, local: TestClient
 ) -> None:
