@@ -16,29 +16,49 @@ from tests.services.pressure_services import ED, WARDS, service
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 
 
+def to_ucr(city: City, patient: int, *steps: tuple[str, str]) -> None:
+    """The ED refers `patient` to UCR; each step is (the time on 5 May, the referral's status)."""
+    for at, status in steps:
+        city.publish(
+            "referral",
+            "lth-ed",
+            f"2026-05-05T{at}:00+01:00",
+            patient,
+            to_service="lch-ucr",
+            status=status,
+        )
+
+
 def test_a_referral_that_goes_straight_to_a_start_counts_as_accepted() -> None:
     city = City()
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T09:00:00+01:00", 0, to_service="lch-ucr", status="new"
-    )
+    to_ucr(city, 0, ("09:00", "new"))
     city.publish(
         "admission", "lch-ucr", "2026-05-05T10:00:00+01:00", 0, admission_method="start_of_care"
     )
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T09:30:00+01:00", 1, to_service="lch-ucr", status="new"
-    )
-    city.publish(
-        "referral",
-        "lth-ed",
-        "2026-05-05T11:00:00+01:00",
-        1,
-        to_service="lch-ucr",
-        status="declined",
-    )
+    to_ucr(city, 1, ("09:30", "new"), ("11:00", "declined"))
     ucr = city.figures("lch-ucr", *WEEK)
     # Two decided: one started (an acceptance), one declined: 1 / 2 = 50 %.
     assert ucr["referrals_accepted_pct"] == 50.0
     assert ucr["referrals_decided"] == 2
+
+
+def test_a_referral_accepted_then_withdrawn_or_ended_by_a_death_was_still_accepted() -> None:
+    city = City()
+    for patient in range(3):
+        to_ucr(city, patient, ("09:00", "new"), ("09:10", "accepted"))
+    # The first is withdrawn by its referrer; the second patient dies in hospital.
+    to_ucr(city, 0, ("12:00", "withdrawn"))
+    city.publish(
+        "admission", "lth-wards", "2026-05-05T08:00:00+01:00", 1, admission_method="emergency"
+    )
+    city.publish("discharge", "lth-wards", "2026-05-05T13:00:00+01:00", 1, destination="died")
+    to_ucr(city, 3, ("09:00", "new"), ("09:20", "declined"))
+
+    ucr = city.figures("lch-ucr", *WEEK)
+
+    # Four decisions, three of them acceptances: 75 % (it read 2 decided, 50 %).
+    assert (ucr["referrals_decided"], ucr["referrals_accepted_pct"]) == (4, 75.0)
+    assert ucr["queue_length"] == 1  # only the third accepted patient still waits
 
 
 def test_the_transfer_of_care_hubs_queue_is_its_open_assessments() -> None:

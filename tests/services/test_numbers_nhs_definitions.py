@@ -109,57 +109,6 @@ def test_the_two_hour_standard_is_of_2_hour_referrals_seen_within_2_hours() -> N
     assert (ucr["ucr_2h_started"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
 
 
-def test_a_referral_accepted_then_withdrawn_or_ended_by_a_death_was_still_accepted() -> None:
-    city = City()
-    for patient in range(3):
-        city.publish(
-            "referral",
-            "lth-ed",
-            "2026-05-05T09:00:00+01:00",
-            patient,
-            to_service="lch-ucr",
-            status="new",
-        )
-        city.publish(
-            "referral",
-            "lth-ed",
-            "2026-05-05T09:10:00+01:00",
-            patient,
-            to_service="lch-ucr",
-            status="accepted",
-        )
-    # The first is withdrawn by its referrer; the second patient dies in hospital.
-    city.publish(
-        "referral",
-        "lth-ed",
-        "2026-05-05T12:00:00+01:00",
-        0,
-        to_service="lch-ucr",
-        status="withdrawn",
-    )
-    city.publish(
-        "admission", "lth-wards", "2026-05-05T08:00:00+01:00", 1, admission_method="emergency"
-    )
-    city.publish("discharge", "lth-wards", "2026-05-05T13:00:00+01:00", 1, destination="died")
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T09:00:00+01:00", 3, to_service="lch-ucr", status="new"
-    )
-    city.publish(
-        "referral",
-        "lth-ed",
-        "2026-05-05T09:20:00+01:00",
-        3,
-        to_service="lch-ucr",
-        status="declined",
-    )
-
-    ucr = city.figures("lch-ucr", *WEEK)
-
-    # Four decisions, three of them acceptances: 75 % (it read 2 decided, 50 %).
-    assert (ucr["referrals_decided"], ucr["referrals_accepted_pct"]) == (4, 75.0)
-    assert ucr["queue_length"] == 1  # only the third accepted patient still waits
-
-
 def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
     None
 ):

@@ -112,17 +112,23 @@ def test_a_discharge_from_a_bed_with_no_destination_is_other_with_a_warning(
     )
 
 
-def test_a_departure_from_the_ed_with_no_destination_warns_of_none() -> None:
-    # An ED's departure carries an outcome, not a destination: none given is no gap.
-    segment = pv1(f2="E", f3="A&E", f44="20261123120000", f45="20261123150000")
+def departed_from_the_ed(method: str = "") -> Mapped:
+    """An A03 of class E at the ED, discharge method `method` in PV1-36, no PV1-37."""
+    segment = pv1(f2="E", f3="A&E", f36=method, f44="20261123120000", f45="20261123150000")
     result = map_message(
         message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
         organisation="RR8",
         locations=LOCATIONS,
         front_door=frozenset({"lth-ed"}),
     )
-
     assert isinstance(result, Mapped), result
+    return result
+
+
+def test_a_departure_from_the_ed_with_no_destination_warns_of_none() -> None:
+    # An ED's departure carries an outcome, not a destination: none given is no gap.
+    result = departed_from_the_ed()
+
     assert result.event["event_type"] == "attendance"
     assert not [warning for warning in result.warnings if warning.startswith("PV1-37")]
 
@@ -161,12 +167,5 @@ def test_a_death_the_profile_names_in_pv1_36_beats_pv1_37() -> None:
     ],
 )
 def test_an_ed_patient_who_discharged_themself_left(method: str, outcome: str) -> None:
-    segment = pv1(f2="E", f3="A&E", f36=method, f44="20261123120000", f45="20261123150000")
-    result = map_message(
-        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
-        organisation="RR8",
-        locations=LOCATIONS,
-        front_door=frozenset({"lth-ed"}),
-    )
-    assert isinstance(result, Mapped), result
+    result = departed_from_the_ed(method)
     assert (result.event["event_type"], result.event["outcome"]) == ("attendance", outcome)
