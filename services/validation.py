@@ -371,4 +371,17 @@ def _rejection_from(error: ValidationError) -> Rejected:
         return Rejected(MISSING_FIELD, path, f"{path} is required")
     if path == "patient.nhs_number":
         return Rejected(INVALID_NHS_NUMBER, path, message)
+    if path in _SERVICE_FIELDS and kind == "string_pattern_mismatch":
+        # `LTH-WARDS`, a ward's name: no service's id has that shape, so none is in the catalogue.
+        return Rejected(
+            UNKNOWN_SERVICE,
+            path,
+            f"no service {str(first['input'])[:64]!r} in the catalogue (a service id is lower-case "
+            "letters, digits and hyphens, e.g. lth-wards; a gateway's sender maps its own names "
+            "in its mapping profile)",
+        )
     return Rejected(INVALID_FIELD, path, f"{path or 'event'}: {message}")
+
+
+#: The fields that name a catalogue service.
+_SERVICE_FIELDS = frozenset({"service", "from_service", "to_service"})

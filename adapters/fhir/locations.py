@@ -32,7 +32,6 @@ from flowsight.adapters.fhir.elements import (
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve, whereabouts
 from flowsight.adapters.profile import MappingProfile
-from flowsight.schemas.events import SERVICE_ID_PATTERN
 from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_SERVICE, Refused
 
 #: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
@@ -297,22 +296,22 @@ def _place(
         if name in places.services:
             return name, display, named_at, False
     said = ", ".join(repr(name) for name in names) or "no name"
-    unmatched = f"Encounter.location[{index}] ({said}) " + (
-        f"matches no location rule of {profile.organisation}'s mapping profile"
-        if profile
-        else "is no service id"
+    unmatched = (
+        f"Encounter.location[{index}] ({said}) matches no location rule of "
+        f"{profile.organisation if profile else ''}'s mapping profile"
     )
     if profile is not None and profile.default_service is not None:
         message = f"{unmatched}; placed in the default service {profile.default_service!r}"
         notes.append(Note(element, message))
         return profile.default_service, display, named_at, True
-    if profile is None and direct and re.fullmatch(SERVICE_ID_PATTERN, direct[0]):
-        return direct[0], display, named_at, False  # refused by validation if unknown
-    if profile is not None or direct:  # without a profile: an ODS site code (`RCB55`), a name
-        hint = "add a rule (or a default_service)" if profile else "map it in a mapping profile"
+    if profile is not None:
         raise Refused(
-            UNKNOWN_SERVICE, element, f"{unmatched} and names no catalogue service; {hint}"
+            UNKNOWN_SERVICE,
+            element,
+            f"{unmatched} and names no catalogue service; add a rule (or a default_service)",
         )
+    if direct:
+        return direct[0], display, named_at, False  # refused by validation if unknown
     raise Refused(
         MISSING_FIELD,
         element,

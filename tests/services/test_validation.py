@@ -209,6 +209,18 @@ REJECTIONS: list[tuple[str, Any, str, str]] = [
         validation.UNKNOWN_SERVICE,
         "to_service",
     ),
+    (  # no service id has its shape: none is in the catalogue (it was invalid_field, a pattern)
+        "a service named as a ward is, in capitals",
+        example("admission", service="LTH-WARDS"),
+        validation.UNKNOWN_SERVICE,
+        "service",
+    ),
+    (
+        "a transfer from a site code",
+        example("transfer", from_service="RCB55"),
+        validation.UNKNOWN_SERVICE,
+        "from_service",
+    ),
     (
         "another organisation's source",
         example("admission", source="RY6/systmone"),

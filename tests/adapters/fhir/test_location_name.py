@@ -126,5 +126,5 @@ def test_without_a_profile_a_site_code_is_no_service_and_is_refused_as_one() -> 
         "unknown_service",
         "Encounter.location[0].location.identifier.value",
     )
-    assert "'RCB55'" in issue.diagnostics and "mapping profile" in issue.diagnostics
-    assert "pattern" not in issue.diagnostics
+    assert "no service 'RCB55' in the catalogue" in issue.diagnostics
+    assert "mapping profile" in issue.diagnostics and "pattern" not in issue.diagnostics
