@@ -24,7 +24,7 @@ from flowsight.adapters.readmodel.tables import (
 from flowsight.schemas.catalogue import Service
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay
-from flowsight.services.timestamps import parse_timestamp
+from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 WAITING = ("new", "accepted")
 
@@ -74,7 +74,10 @@ async def caseload(
     def entry(pseudonym: str) -> CaseloadEntry:
         return entries.setdefault(pseudonym, CaseloadEntry(pseudonym))
 
-    query = select(stays).where(stays.c.service_id == service_id, stays.c.ended_at.is_(None))
+    # Begun by `now`, as the figures count them: an event stamped a little ahead (the validator
+    # allows five minutes) is not in the caseload before its time.
+    in_stay = open_at(stays.c.started_at, stays.c.ended_at, now)
+    query = select(stays).where(stays.c.service_id == service_id, *in_stay)
     for row in await connection.execute(query):
         entry(row.pseudonym).stay = fact_of(Stay, row, "service")
     in_department = open_at(attendances.c.arrived_at, attendances.c.departed_at, now)
@@ -82,13 +85,14 @@ async def caseload(
     for row in await connection.execute(query):
         entry(row.pseudonym).attendance = fact_of(Attendance, row, "service")
     query = select(referrals).where(
-        referrals.c.to_service == service_id, referrals.c.status.in_(WAITING)
+        referrals.c.to_service == service_id,
+        referrals.c.status.in_(WAITING),
+        referrals.c.referred_at <= utc_timestamp(now),
     )
     for row in await connection.execute(query):
         entry(row.pseudonym).referral = fact_of(Referral, row, "")
-    query = select(assessments).where(
-        assessments.c.service_id == service_id, assessments.c.completed_at.is_(None)
-    )
+    open_here = open_at(assessments.c.opened_at, assessments.c.completed_at, now)
+    query = select(assessments).where(assessments.c.service_id == service_id, *open_here)
     for row in await connection.execute(query):
         entry(row.pseudonym).assessments_here.append(fact_of(Assessment, row, "service"))
     ordered = sorted(entries.values(), key=lambda e: (e.since, e.pseudonym))
@@ -187,8 +191,9 @@ def _queue_of(service: Service, now: datetime) -> _Queue:
         where = (assessments.c.service_id == service.id, *open_at(began, ended, now))
         columns = (assessments.c.pseudonym, began, assessments.c.kind)
         return _Queue(columns, began, where, "assessment")
-    where = (queue_entries.c.service_id == service.id,)
-    return _Queue(tuple(queue_entries.c), queue_entries.c.referred_at, where, "referral")
+    began = queue_entries.c.referred_at
+    where = (queue_entries.c.service_id == service.id, began <= now)  # a DateTime column
+    return _Queue(tuple(queue_entries.c), began, where, "referral")
 
 
 async def queue_page(

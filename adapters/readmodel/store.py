@@ -309,13 +309,18 @@ async def queue_for(
     return [dict(row._mapping) for row in result]
 
 
-async def queue_summaries(connection: AsyncConnection) -> dict[str, QueueSummary]:
-    """Queue length and longest wait of every service with anyone waiting."""
-    query = select(
-        queue_entries.c.service_id,
-        func.count().label("length"),
-        func.min(queue_entries.c.referred_at).label("oldest"),
-    ).group_by(queue_entries.c.service_id)
+async def queue_summaries(connection: AsyncConnection, now: datetime) -> dict[str, QueueSummary]:
+    """Queue length and longest wait at `now` of every service with anyone waiting (referred by
+    `now`: a referral stamped a little ahead, as the validator allows, waits from its time)."""
+    query = (
+        select(
+            queue_entries.c.service_id,
+            func.count().label("length"),
+            func.min(queue_entries.c.referred_at).label("oldest"),
+        )
+        .where(queue_entries.c.referred_at <= now)  # a DateTime column, not a moment's text
+        .group_by(queue_entries.c.service_id)
+    )
     result = await connection.execute(query)
     return {
         row.service_id: QueueSummary(

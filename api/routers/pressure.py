@@ -99,7 +99,7 @@ async def service_queues(
         ServiceKind.ACUTE_FRONT_DOOR: await store.in_department(connection, now),
         ServiceKind.TRANSFERS_OF_CARE: await store.open_assessments(connection, now),
     }
-    referrals = await store.queue_summaries(connection)
+    referrals = await store.queue_summaries(connection, now)
     found = ((s.id, by_kind.get(s.kind, referrals).get(s.id)) for s in catalogue.services)
     return {service: queue for service, queue in found if queue is not None}
 

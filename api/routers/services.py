@@ -133,8 +133,8 @@ async def service_detail(
     today_start, _end = daily_rows.day_bounds(now.astimezone(LONDON).date())
     week_start = today_start - timedelta(days=today_start.weekday())
     service_facts = await facts.service_facts(connection, service_id, since=week_start)
-    reported = (await store.capacities(connection)).get(service_id)
-    open_capacity = reported["open"] if reported else None
+    # The report in force now, as each day's figures take the one made by then.
+    open_capacity = (await store.capacities_in_force(connection, now)).get(service_id)
     today = figures_of(service, service_facts, Period(today_start, now), now, open_capacity)
     week = figures_of(service, service_facts, Period(week_start, now), now, open_capacity)
     return ServiceDetail(
