@@ -71,17 +71,35 @@ def codec_of(declared: str) -> str | None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: The digits of a hexadecimal escape: whole bytes, two digits each.
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+#: What the hl7 library reads as HL7 v2.5 2.7 defines it: a separator or the escape character
+#: (2.7.4), hexadecimal digits (2.7.5: an odd number of them, `\X0\`, gives a control character,
+#: which an identifier refuses), formatting commands with a number where they take one (2.7.6).
+_READABLE = re.compile(r"[FSTRE]|X[0-9A-Fa-f]+|\.(?:br|sp|fi|nf|in|ti|sk|ce)(?:[+-]?\d+)?")
+#: Highlighting on and off (2.7.3): how text is shown, no part of it. The library wrote `_`.
+_HIGHLIGHTING = frozenset({"H", "N"})
+#: What an escape flowsight cannot read becomes: SUB, a control character, which an identifier
+#: refuses naming its field and contract text refuses too. The library deleted such an escape
+#: (`\Z01\`, `\C2842\`, `\XZZ\`, `\\`), or what followed a lone escape character to the
+#: end of the component (`RR8\123456` read as `RR8`: two patients merged), or failed on it
+#: (`\.brx\`).
+UNREADABLE = "\x1a"
 
 
-def hex_decoded(text: str, encoding: str) -> str:
-    """`text`, an HL7 message's segments, with each hexadecimal escape (`\\XC3A9\\`) read as the
-    bytes it is in the message's character set `encoding` (HL7 v2.5 2.7.5): `é` in UTF-8.
+def escapes_read(text: str, encoding: str) -> str:
+    """`text`, an HL7 message's segments, with its escape sequences made what the hl7 library
+    reads as the standard means them (HL7 v2.5 2.7).
 
-    The hl7 library reads each byte as the character of that number, `Ã©`. What the bytes read
-    as is put back escaped where it must be: a separator or the escape character as `\\F\\`,
-    `\\S\\`, `\\R\\`, `\\T\\`, `\\E\\`, and a control character as a one-byte `\\X..\\`, which the
-    library reads as that character, so an identifier holding one is still refused. Bytes that
-    `encoding` cannot read, and an odd number of digits (`\\X0\\`), are left to the library.
+    - With `encoding`, the message's character set, each hexadecimal escape (`\\XC3A9\\`) is read
+      as the bytes it is in it: `é` in UTF-8. The library reads each byte as the character of
+      that number, `Ã©`. What the bytes read as is put back escaped where it must be: a
+      separator or the escape character as `\\F\\`, `\\S\\`, `\\R\\`, `\\T\\`, `\\E\\`, and a
+      control character as a one-byte `\\X..\\`, which the library reads as that character, so
+      an identifier holding one is still refused. Bytes that `encoding` cannot read, and an odd
+      number of digits, are left to the library.
+    - Highlighting (`\\H\\`, `\\N\\`) is dropped.
+    - Any other escape, and an escape character with no sequence after it, is `UNREADABLE`.
+
+    MSH-1 and MSH-2, which hold the escape character itself, are left as they are.
     """
     if not text.startswith("MSH") or len(text) < 8:
         return text
@@ -94,14 +112,21 @@ def hex_decoded(text: str, encoding: str) -> str:
     escaped = {field: "F", delimiters[0]: "S", delimiters[1]: "R", escape: "E"}
     escaped |= {delimiters[3]: "T"} if len(delimiters) > 3 else {}
     body = "".join(re.escape(c) for c in {field, *delimiters[:4], "\r"})
-    sequence = re.compile(f"{re.escape(escape)}([^{body}]*){re.escape(escape)}")
+    sequence = re.compile(f"{re.escape(escape)}([^{body}]*)({re.escape(escape)})?")
+    unreadable = f"{escape}X{ord(UNREADABLE):02X}{escape}"
 
-    def decoded(found: re.Match[str]) -> str:
-        digits = found[1][1:]
-        if found[1][:1] != "X" or not _HEX.fullmatch(digits):
+    def read(found: re.Match[str]) -> str:
+        code = found[1]
+        if found[2] is None:  # a lone escape character: what follows it is kept
+            return unreadable + code
+        if code in _HIGHLIGHTING:
+            return ""
+        if not _READABLE.fullmatch(code):
+            return unreadable
+        if not encoding or code[:1] != "X" or not _HEX.fullmatch(code[1:]):
             return found[0]
         try:
-            value = bytes.fromhex(digits).decode(encoding)
+            value = bytes.fromhex(code[1:]).decode(encoding)
         except ValueError:
             return found[0]
         return "".join(
@@ -113,4 +138,5 @@ def hex_decoded(text: str, encoding: str) -> str:
             for c in value
         )
 
-    return sequence.sub(decoded, text)
+    head = len("MSH") + 1 + len(delimiters)
+    return text[:head] + sequence.sub(read, text[head:])

@@ -49,6 +49,7 @@ from flowsight.adapters.hl7.parse import (
     Parsed,
     Unparseable,
     control_id,
+    header_of,
     message_trigger,
     parse_message,
     split_messages,
@@ -133,8 +134,10 @@ class AdtHandler:
             # The error's text may quote the message, so only its type and place are logged.
             logger.error("HL7 message failed with %s at\n%s", type(error).__name__, where)
             internal = Rejected(UNPROCESSABLE, "", "internal error")
-            # Our failure, not the sender's: its connection is kept as for a message.
-            return Answer(await self._refuse(raw, None, "other", internal), message=True)
+            # Our failure, not the sender's: its connection is kept as for a message, and the
+            # answer names the message (MSA-2) when its MSH can be read, so the sender can match it.
+            refused = await self._refuse(raw, header_of(raw), "other", internal)
+            return Answer(refused, message=True)
 
     def _empty(self) -> bytes:
         """The AR for a frame with nothing in it, as for any bytes without an MSH segment; counted

@@ -2,7 +2,8 @@
 
 Parsing, unescaping (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\) and the message's own separators are the `hl7`
 library's job; this module decodes the bytes (per MSH-18), reads hexadecimal escapes as bytes in
-that character set (`charsets.hex_decoded`), hands the text to the library and reads fields
+that character set and makes every other escape one the library reads as HL7 means it
+(`charsets.escapes_read`), hands the text to the library and reads fields
 back. A field that is missing or unreadable raises `flowsight.services.validation.Refused`, naming
 the HL7 field (e.g. `PV1-3`). A message's times are read in `clock`. Nothing here does I/O.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 import hl7
 
-from flowsight.adapters.hl7.charsets import codec_of, hex_decoded
+from flowsight.adapters.hl7.charsets import codec_of, escapes_read
 from flowsight.services.validation import Refused
 
 # Reasons a refused message carries in its dead letter's `error.reason` header.
@@ -85,7 +86,11 @@ class Parsed:
 #: Batch envelope segments (HL7 v2.5 2.10.3): file and batch header and trailer.
 BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")
 _BATCH_SEGMENT = re.compile(rb"\r[ \t\x0b\x0c]*(?:" + b"|".join(BATCH_SEGMENTS) + rb")[^\r]*")
-_MESSAGE_START = re.compile(rb"\rMSH")
+#: What may stand between two messages and is no content: a second file's byte-order mark, NUL
+#: padding, spaces, tabs. A message starts at each MSH after a CR and any of these.
+_GAP = rb"(?:\xef\xbb\xbf|[\x00 \t\x0b\x0c])*"
+_MESSAGE_START = re.compile(rb"\r" + _GAP + rb"MSH")
+_BETWEEN = re.compile(rb"(?:\r" + _GAP + rb")+\Z")
 _LINE = re.compile(r"MSH[^\r]*")
 
 
@@ -94,14 +99,17 @@ def split_messages(raw: bytes) -> list[bytes]:
 
     A UTF-8 byte-order mark is dropped; batch header and trailer segments are dropped too (each
     message in a batch is taken and acknowledged on its own); text before the first MSH is a
-    message of its own, refused as unparseable, never lost. Segments end in CR in what is
+    message of its own, refused as unparseable, never lost. Each MSH after a CR starts a message,
+    whatever of `_GAP` stands before it (two files joined, each with its byte-order mark; NUL
+    padding): it was read as segments of the message before, and lost unanswered. Segments end in CR in what is
     returned. Regular expressions only, so a frame of many short segments costs no Python loop.
     """
     raw = _segment_ends_as_cr(raw.removeprefix(b"\xef\xbb\xbf"))
     raw = _BATCH_SEGMENT.sub(b"", b"\r" + raw).removeprefix(b"\r")  # each batch segment, its CR
-    bounds = [0, *(found.start() + 1 for found in _MESSAGE_START.finditer(raw)), len(raw)]
+    bounds = [0, *(found.end() - 3 for found in _MESSAGE_START.finditer(raw)), len(raw)]
     bounds[1:1] = [0] if raw.startswith(b"MSH") else []
-    messages = [raw[start:end].removesuffix(b"\r") for start, end in pairwise(bounds[:-1])]
+    # What stood between two messages (a CR, a byte-order mark, padding) is no part of either.
+    messages = [_BETWEEN.sub(b"", raw[start:end]) for start, end in pairwise(bounds[:-1])]
     messages.append(raw[bounds[-2] :])
     return [message for message in messages if message.strip()]
 
@@ -118,10 +126,8 @@ def parse_message(raw: bytes) -> Parsed:
     Only the segments the mapping reads are parsed (`READ_SEGMENTS`), within `MAX_SEPARATORS`;
     MSH-18 must be a known character set (`charsets`), never a codec name taken on trust.
     """
-    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
-    # Separators are ASCII, so a Latin-1 reading (which never fails) is enough to find MSH-18.
-    raw = _segment_ends_as_cr(raw)
-    header = _parse(raw.decode("latin-1"), read=frozenset({"MSH"}))
+    raw = _segment_ends_as_cr(raw.removeprefix(b"\xef\xbb\xbf"))  # a BOM some editors add
+    header = _header(raw)
     declared = text(header, "MSH", 18)
     encoding = codec_of(declared)
     if encoding is None:
@@ -142,6 +148,21 @@ def parse_message(raw: bytes) -> Parsed:
     encoding = encoding or "utf-8"
     pairs = 2 if text(header, "MSH", 9, 2).upper() in PAIRED_TRIGGERS else 1
     return Parsed(_parse(decoded, header, encoding=encoding, pairs=pairs), encoding, warnings)
+
+
+def _header(raw: bytes) -> Any:
+    """The MSH alone; Unparseable when there is none. Separators are ASCII, so a Latin-1 reading
+    (which never fails) is enough to find MSH-18, and MSH-10 to answer with."""
+    return _parse(raw.decode("latin-1"), read=frozenset({"MSH"}))
+
+
+def header_of(raw: bytes) -> Any | None:
+    """The MSH of a message that failed later, to answer it with its own MSH-10 (MSA-2); None
+    when even its MSH cannot be read."""
+    try:
+        return _header(_segment_ends_as_cr(raw.removeprefix(b"\xef\xbb\xbf")))
+    except Exception:  # any failure: the answer is then made without it
+        return None
 
 
 def _undeclared(raw: bytes) -> tuple[str, str]:
@@ -202,7 +223,8 @@ def _parse(
     """The MSH and the first of each other segment `read` (the first `pairs` PIDs and PV1s),
     parsed; Unparseable when it is not.
 
-    With the message's `encoding`, hexadecimal escapes are read as bytes in it (`hex_decoded`).
+    Escapes are made what the library reads as HL7 means them, hexadecimal ones as bytes in the
+    message's `encoding` (`escapes_read`).
 
     Segments end in CR; blank lines before MSH are skipped. Segments are found by searching,
     never by splitting, so a message of many short segments costs no Python loop.
@@ -226,7 +248,7 @@ def _parse(
         raise Unparseable(
             f"over {MAX_SEPARATORS} separators in its {names} segments", header, reason=TOO_COMPLEX
         )
-    text = hex_decoded(text, encoding) if encoding else text
+    text = escapes_read(text, encoding)
     _quiet_library()
     try:
         return hl7.parse(text)
@@ -307,8 +329,9 @@ def identifier(
         raise Refused(
             INVALID_FIELD,
             where,
-            f"{where} holds a control character (an escape such as \\X0\\ decoded to one); "
-            "an identifier cannot",
+            f"{where} holds a control character (an escape such as \\X0\\ decoded to one) or an "
+            "escape flowsight cannot read (\\Z01\\, an escape character alone): an identifier "
+            "cannot",
         )
     return value
 
