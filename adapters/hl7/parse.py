@@ -115,9 +115,16 @@ def split_messages(raw: bytes) -> list[bytes]:
 
 
 def _segment_ends_as_cr(raw: bytes) -> bytes:
-    """Over MLLP segments end in CR; some senders end them in LF or CRLF, which HL7 text can
-    never contain unescaped, so they are read as CR."""
-    return raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    """Over MLLP segments end in CR; some senders end them in LF or CRLF, read as CR. An LF is a
+    segment's end where a segment (its id and a field separator), a line end or the end follows
+    it; elsewhere it is in a field (an address written on two lines), where HL7 allows none
+    unescaped: kept, a control character an identifier refuses naming its field. Read as an end,
+    it cut the segment there: an A03 whose PID-11 held one lost PID-30, its death."""
+    raw = raw.replace(b"\r\n", b"\r")
+    if b"\n" not in raw:
+        return raw
+    separator = re.escape(raw[3:4] if raw.startswith(b"MSH") else b"|")
+    return re.sub(rb"\n(?=[A-Z][A-Z0-9]{2}(?:" + separator + rb"|[\r\n]|$)|[\r\n]|$)", b"\r", raw)
 
 
 def parse_message(raw: bytes) -> Parsed:

@@ -126,3 +126,33 @@ async def test_a_message_flowsight_fails_on_is_answered_with_its_own_control_id(
 
     assert msa(reply) == ("AE", "FAILS1")
     assert [raw for raw, _headers in publisher.dead] == [adt("FAILS1")]
+
+
+def test_a_line_break_inside_a_field_does_not_end_its_segment() -> None:
+    # An address written on two lines (no \.br\): read as a segment's end, it cut PID there and
+    # the death in PID-30 was lost, the patient discharged home.
+    fields = ["1", "", "RR8123456^^^RR8^MR", "", "Smith^John", "", "19500101", "M", "", ""]
+    fields += ["12 Park Lane\nLeeds", *[""] * 18, "Y"]  # PID-11, then PID-30 (death indicator)
+    patient = "PID|" + "|".join(fields)
+    raw = "\r".join(
+        [msh("A03"), "EVN|A03|20261123150500", patient, pv1(f3="WARD7", f45="20261123150000")]
+    )
+
+    result = map_message(message(raw), organisation="RR8", locations=LOCATIONS)
+
+    assert isinstance(result, Mapped), result
+    assert result.event["destination"] == "died"
+
+
+def test_segments_ending_in_line_feeds_alone_are_still_segments() -> None:
+    raw = "\n".join(
+        [msh("A03"), "EVN|A03|20261123150500", PID, pv1(f3="WARD7", f37="19", f45="20261123150000")]
+    )
+
+    result = map_message(message(raw), organisation="RR8", locations=LOCATIONS)
+
+    assert isinstance(result, Mapped), result
+    assert (result.event["event_type"], result.event["destination"]) == (
+        "discharge",
+        "usual_residence",
+    )
