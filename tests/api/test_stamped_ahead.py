@@ -18,26 +18,27 @@ from tests.adapters.readmodel.model import Feed
 from tests.api.read_model_api import api_over, bearer
 
 KEY, ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
-NOW = datetime.now(UTC)
-AHEAD = NOW + timedelta(minutes=4)
 
 
-def a_ward_with_events_ahead() -> Feed:
+def a_ward_with_events_ahead(now: datetime) -> Feed:
+    ahead = now + timedelta(minutes=4)
     feed = Feed()
-    feed.publish("capacity", "lth-wards", NOW - timedelta(hours=2), open=10, unit="beds")
-    feed.publish("admission", "lth-wards", NOW - timedelta(days=2), 0, admission_method="emergency")
+    feed.publish("capacity", "lth-wards", now - timedelta(hours=2), open=10, unit="beds")
+    feed.publish("admission", "lth-wards", now - timedelta(days=2), 0, admission_method="emergency")
     # Stamped four minutes ahead: an admission, a referral on from the ward, a capacity report.
-    feed.publish("admission", "lth-wards", AHEAD, 1, admission_method="emergency")
+    feed.publish("admission", "lth-wards", ahead, 1, admission_method="emergency")
     feed.publish(
-        "referral", "lth-wards", AHEAD, 0, to_service="lcc-reablement", status="new", pathway="P1"
+        "referral", "lth-wards", ahead, 0, to_service="lcc-reablement", status="new", pathway="P1"
     )
-    feed.publish("capacity", "lth-wards", AHEAD, open=4, unit="beds")
+    feed.publish("capacity", "lth-wards", ahead, open=4, unit="beds")
     return feed
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with api_over(tmp_path, a_ward_with_events_ahead().events, ENTRY) as test_client:
+    # Timed when the test runs, not when the module is collected: a suite runs for minutes.
+    events = a_ward_with_events_ahead(datetime.now(UTC)).events
+    with api_over(tmp_path, events, ENTRY) as test_client:
         yield test_client
 
 
