@@ -3,9 +3,9 @@
 Parsing, unescaping (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\) and the message's own separators are the `hl7`
 library's job; this module decodes the bytes (per MSH-18), reads hexadecimal escapes as bytes in
 that character set and makes every other escape one the library reads as HL7 means it
-(`charsets.escapes_read`), hands the text to the library and reads fields
-back. A field that is missing or unreadable raises `flowsight.services.validation.Refused`, naming
-the HL7 field (e.g. `PV1-3`). A message's times are read in `clock`. Nothing here does I/O.
+(`charsets.escapes_read`), hands the text to the library and reads fields back. A field that is
+missing or unreadable raises `flowsight.services.validation.Refused`, naming the HL7 field
+(e.g. `PV1-3`). A message's times are read in `clock`. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ def split_messages(raw: bytes) -> list[bytes]:
     message in a batch is taken and acknowledged on its own); text before the first MSH is a
     message of its own, refused as unparseable, never lost. Each MSH after a CR starts a message,
     whatever of `_GAP` stands before it (two files joined, each with its byte-order mark; NUL
-    padding): it was read as segments of the message before, and lost unanswered. Segments end in CR in what is
-    returned. Regular expressions only, so a frame of many short segments costs no Python loop.
+    padding): it was read as segments of the message before, and lost unanswered. Segments end
+    in CR in what is returned. Regular expressions only, so a frame of many short segments
+    costs no Python loop.
     """
     raw = _segment_ends_as_cr(raw.removeprefix(b"\xef\xbb\xbf"))
     raw = _BATCH_SEGMENT.sub(b"", b"\r" + raw).removeprefix(b"\r")  # each batch segment, its CR
