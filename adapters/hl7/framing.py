@@ -44,6 +44,8 @@ END_BLOCK = b"\x1c\x0d"
 FILE_SEPARATOR = b"\x1c"
 #: Under Kafka's default 1 MB record limit, so a refused message still fits on the DLQ.
 DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024
+#: The reason a message over the limit is refused with (AR).
+TOO_LARGE = "hl7_message_too_large"
 #: How much of an oversize message is kept to acknowledge and dead-letter it.
 HEAD_BYTES = 8 * 1024
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
-from flowsight.adapters.hl7.framing import Discarded, Frame, Oversize
+from flowsight.adapters.hl7.framing import TOO_LARGE, Discarded, Frame, Oversize
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
@@ -64,7 +64,6 @@ from flowsight.services.validation import (
 )
 
 GATEWAY = "hl7-mllp"
-TOO_LARGE = "hl7_message_too_large"
 KAFKA_UNAVAILABLE = "kafka_unavailable"
 #: The most of a control id (MSH-10, HL7's longest: 199 characters from v2.7) a dead letter is
 #: keyed by: the sender writes it, and a 512 KiB message whose MSH-10 was most of it made a

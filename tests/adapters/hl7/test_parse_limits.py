@@ -142,3 +142,16 @@ def test_separators_the_parser_cannot_tell_apart_are_named_in_the_refusal() -> N
     assert refused.value.field == "MSH-2"
     assert "'|^^~\\\\&'" in str(refused.value)
     assert "each must be a character of its own" in str(refused.value)
+
+
+def test_the_dry_run_refuses_a_message_over_the_listeners_limit_as_the_listener_does() -> None:
+    # 600 KiB was AA in `hl7 check` and AR over MLLP: the dry run is to say what the listener does.
+    context = ValidationContext(load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, timedelta(minutes=5))
+    checker = Checker("RR8", LocationMap("lth-wards").profile("RR8"), context)
+    big = adt(extra="ZPV|" + "x" * DEFAULT_MAX_MESSAGE_BYTES)
+    (outcome,) = checker.check_bytes(big)
+    assert outcome.ack == "AR" and outcome.refusal is not None
+    assert outcome.refusal.reason == "hl7_message_too_large"
+    assert f"{len(big)} bytes" in outcome.refusal.message
+    (fits,) = checker.check_bytes(adt(extra="ZPV|" + "x" * (DEFAULT_MAX_MESSAGE_BYTES - 2_000)))
+    assert fits.ack == "AA"
