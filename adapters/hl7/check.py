@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.ack import in_hl7_terms
-from flowsight.adapters.hl7.framing import DEFAULT_MAX_MESSAGE_BYTES, TOO_LARGE
+from flowsight.adapters.hl7.framing import DEFAULT_MAX_MESSAGE_BYTES, TOO_LARGE, too_large
 from flowsight.adapters.hl7.mapping import MESSAGE_REJECTIONS, Mapped, NoChange, map_message
 from flowsight.adapters.hl7.parse import (
     Unparseable,
@@ -55,8 +55,7 @@ class Checker:
     def check_message(self, raw: bytes) -> Outcome:
         """One message: its ACK code and events, refusal or reason for changing nothing."""
         if len(raw) > DEFAULT_MAX_MESSAGE_BYTES:  # as the listener refuses it, by its default
-            limit = f"over the listener's {DEFAULT_MAX_MESSAGE_BYTES}-byte limit"
-            refusal = Rejected(TOO_LARGE, "", f"the message is {len(raw)} bytes, {limit}")
+            refusal = Rejected(TOO_LARGE, "", too_large(len(raw), DEFAULT_MAX_MESSAGE_BYTES))
             return Outcome("AR", refusal=refusal)
         try:
             parsed = parse_message(raw)

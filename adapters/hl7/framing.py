@@ -46,6 +46,14 @@ FILE_SEPARATOR = b"\x1c"
 DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024
 #: The reason a message over the limit is refused with (AR).
 TOO_LARGE = "hl7_message_too_large"
+
+
+def too_large(size: int, limit: int) -> str:
+    """What a refusal of a message of `size` bytes over `limit` says (the listener's and the
+    dry run's alike)."""
+    return f"the message is {size} bytes, over the {limit}-byte limit"
+
+
 #: How much of an oversize message is kept to acknowledge and dead-letter it.
 HEAD_BYTES = 8 * 1024
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
-from flowsight.adapters.hl7.framing import TOO_LARGE, Discarded, Frame, Oversize
+from flowsight.adapters.hl7.framing import TOO_LARGE, Discarded, Frame, Oversize, too_large
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
     SUPPORTED_TRIGGERS,
@@ -287,8 +287,7 @@ class AdtHandler:
         error = Rejected(
             TOO_LARGE,
             "",
-            f"the message is {item.size} bytes, over the {limit}-byte limit; "
-            f"the dead letter holds its first {len(item.head)} bytes",
+            f"{too_large(item.size, limit)}; the dead letter holds its first {len(item.head)} bytes",
         )
         self.metrics.framing_errors.labels("oversize").inc()
         reply = await self._refuse(item.head, header, _label(header), error)
