@@ -239,6 +239,21 @@ class Capacity(Envelope):
 class Cancellation(PatientEvent):
     event_type: Literal["cancellation"]
     cancels_event_id: Text
+    if_present: Flag | None = Field(
+        None,
+        description="true: the event named may never have been sent (a record sent again in a "
+        "state that undoes what an earlier version of it may have said: an Encounter back "
+        "in-progress after a discharge). It retracts the issues recorded at or before its own "
+        "time (recorded_at, else occurred_at), and naming an event that never arrived is no "
+        "anomaly. false is the same as absent",
+    )
+
+    @field_validator("if_present")
+    @classmethod
+    def _false_is_absent(cls, value: bool | None) -> bool | None:
+        # Stored only when true: a cancellation sent with false is the same sending as one
+        # without the field (services/repeats.py compares what was stored).
+        return value or None
 
 
 Event = Annotated[

@@ -7,7 +7,9 @@ recorded), or later when it came after an issue recorded later still. So a cance
 arrives before its event still retracts it, one that arrives after it retracts it whatever the
 source's clocks say (a PAS whose EVN-2 is fast, a cancel timed by MSH-7), and an event sent again
 under that id and recorded after the cancellation is a new issue of it (`services/repeats.py`)
-that only a later cancellation reaches.
+that only a later cancellation reaches. A cancellation `if_present` (a record's later version
+undoing what an earlier one may have said) reaches only what was recorded by its own time, and
+names without an anomaly an event that may never have been sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 Event = dict[str, Any]
 #: When the source recorded the sending of an event (HL7 EVN-2, FHIR meta.lastUpdated).
 RECORDED_AT = "recorded_at"
+#: A cancellation that may name an event never sent (contract v1, `Cancellation.if_present`).
+IF_PRESENT = "if_present"
 #: The latest `recorded_at` of the issues a cancellation found recorded when it arrived, when
 #: later than its own time: it retracts them too. Set by the tracker (`stamped`).
 REACHES = "reaches"
@@ -42,7 +46,11 @@ def reaches(cancellation: Event, event: Event) -> bool:
 
 def stamped(cancellation: Event, events: list[Event]) -> Event:
     """`cancellation` as recorded among `events`: noting the latest issue of its target it finds
-    there when that was recorded after the cancellation's own time."""
+    there when that was recorded after the cancellation's own time. A cancellation `if_present`
+    is a version of a record that may be older than the issue found: it reaches no further
+    than its own time."""
+    if cancellation.get(IF_PRESENT):
+        return cancellation
     source, target, latest = cancellation["source"], cancellation["cancels_event_id"], ""
     for event in events:
         if event["event_id"] == target and event["source"] == source:
@@ -99,11 +107,13 @@ def in_effect(events: list[Event], source: str, event_id: str) -> list[Event]:
 def unmatched(events: list[Event]) -> list[int]:
     """The positions of the cancellations naming an event the journey does not hold: not
     arrived yet (it may come later, and is then retracted), refused, or never sent. Each is
-    shown as an anomaly while so, rather than kept without a trace."""
+    shown as an anomaly while so, rather than kept without a trace; but not one `if_present`,
+    whose sender said the event may never have been sent."""
     keys = {(event["source"], event["event_id"]) for event in events}
     return [
         position
         for position, event in enumerate(events)
         if event["event_type"] == "cancellation"
+        and not event.get(IF_PRESENT)
         and (event["source"], event["cancels_event_id"]) not in keys
     ]

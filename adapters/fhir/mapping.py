@@ -44,9 +44,9 @@ from flowsight.adapters.fhir.references import (
     provider_code,
     provider_identifier,
 )
+from flowsight.adapters.fhir.retractions import UPDATED, cancellations, reopened
 from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
 from flowsight.adapters.profile import MappingProfile
-from flowsight.adapters.retraction import retraction_time
 from flowsight.schemas.events import SCHEMA_VERSION
 from flowsight.services.validation import MISSING_FIELD, Refused, Rejected
 
@@ -67,7 +67,6 @@ NOT_BEGUN = (
 )
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
-UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at
 
 
 def map_encounter(
@@ -158,7 +157,7 @@ def _events(
         snapshot = replace(snapshot, stays=moves)
     in_department = department_stays(snapshot.stays, reading.front_door)
     if status in RETRACTED_STATUSES:
-        return _cancellations(snapshot, now, in_department, reading.notes)
+        return cancellations(snapshot, now, in_department, reading.notes)
     if status in ARRIVED_STATUSES and not in_department:
         reading.notes.append(
             Note(
@@ -172,6 +171,8 @@ def _events(
     else:
         events = attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
+            if status != "finished":  # still in the department: a departure said is undone
+                events += reopened(snapshot, now, "attendance:departure", reading.notes)
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
         events.append(admission_from_department(snapshot))
@@ -197,6 +198,8 @@ def _events(
         )
     if status == "finished":
         events.append(_discharge(encounter, snapshot, reading.notes))
+    else:  # a discharge an earlier version said happened is undone (HL7's A13)
+        events += reopened(snapshot, now, "discharge", reading.notes)
     return events
 
 
@@ -232,7 +235,7 @@ def _reclassified(
     first = snapshot.stays[0]
     if first.by_default or first.service not in reading.services:
         return []
-    return _cancellations(snapshot, now, [], quiet.notes)
+    return cancellations(snapshot, now, [], quiet.notes, if_present=True)
 
 
 def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Reading) -> bool:
@@ -351,34 +354,3 @@ def _discharge(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> M
         occurred_at="Encounter.period.end",
         destination="Encounter.hospitalization.dischargeDisposition",
     )
-
-
-def _cancellations(
-    snapshot: Snapshot, now: datetime, in_department: list[Stay], notes: list[Note]
-) -> list[MappedEvent]:
-    # Retract every event an earlier snapshot may have produced, timed meta.lastUpdated, no later
-    # than now (`retraction_time`); a cancellation of an event that never arrived changes nothing.
-    said = snapshot.common.get("recorded_at")
-    moment, ahead = retraction_time(datetime.fromisoformat(said) if said else now, now, UPDATED)
-    notes.extend([Note(UPDATED, ahead)] if ahead else [])
-    targets: list[tuple[str, Stay]] = []
-    if in_department:
-        targets += [("attendance", in_department[0]), ("attendance:departure", in_department[0])]
-        snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
-    if snapshot.stays:
-        targets += [
-            ("admission", snapshot.stays[0]),
-            *((suffix, previous) for suffix, previous, _ in snapshot.transfers()),
-            ("discharge", snapshot.stays[-1]),
-        ]
-    return [
-        snapshot.event(
-            f"{suffix}:cancelled",
-            "cancellation",
-            stay,
-            {"occurred_at": moment.isoformat(), "cancels_event_id": f"{snapshot.key}:{suffix}"},
-            occurred_at=UPDATED,
-            cancels_event_id="Encounter.status",
-        )
-        for suffix, stay in targets
-    ]

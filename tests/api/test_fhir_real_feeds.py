@@ -224,9 +224,14 @@ async def test_a_da_vinci_admit_notification_is_processed_as_a_message(
     processed = await client.post("/fhir/$process-message", content=message, headers=headers)
 
     assert processed.status_code == 202, processed.text
-    [attendance] = writer.events()
+    [attendance, withdrawn] = writer.events()
     assert (attendance["event_type"], attendance["service"]) == ("attendance", "lth-ed")
     assert attendance["event_id"] == "Elden718Halvorson12420181021T2122150700:attendance"
+    # Still in the department (in-progress, dated): a departure an earlier version said is undone.
+    assert (withdrawn["cancels_event_id"], withdrawn["if_present"]) == (
+        "Elden718Halvorson12420181021T2122150700:attendance:departure",
+        True,
+    )
     assert ("information", "informational", "Bundle.entry[0]", None) in issues(processed)
 
     # Posted where a transaction goes, it is refused naming the endpoint it belongs to.

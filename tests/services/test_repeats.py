@@ -123,6 +123,22 @@ def test_a_cancellation_sent_again_at_another_time_retracts_the_same_event() -> 
     assert differing_fields(first, other) == ["cancels_event_id"]
 
 
+def test_a_cancellation_sent_with_if_present_false_is_the_one_sent_without_it() -> None:
+    sent = {
+        "event_id": "c1",
+        "event_type": "cancellation",
+        "source": "RR8/pas",
+        "occurred_at": "2025-03-10T10:00:00+00:00",
+        "service": "lth-wards",
+        "patient": {"local_id": "MRN-1", "id_system": "https://rr8.example/mrn"},
+        "episode_id": "EP-1",
+        "cancels_event_id": "a1",
+    }
+
+    assert validated({**sent, "if_present": False}) == validated(sent)
+    assert validated({**sent, "if_present": True})["if_present"] is True
+
+
 def test_another_event_type_under_the_id_of_a_cancellation_is_not_the_same_event() -> None:
     cancelled = patient_event("cancellation", "x1", ADMITTED, cancels_event_id="a1")
 
@@ -191,7 +207,13 @@ def test_an_updated_fhir_encounter_restating_its_admission_changed_is_absorbed()
     changes = worker.fold(*fhir_events(updated))
 
     assert reasons(changes) == []
-    assert changes.outcomes == {("admission", "duplicate"): 1, ("transfer", "applied"): 1}
+    # A dated version the patient has not left also withdraws a discharge, had one been said.
+    assert changes.outcomes == {
+        ("admission", "duplicate"): 1,
+        ("transfer", "applied"): 1,
+        ("cancellation", "applied"): 1,
+    }
+    assert [state.anomalies for state in changes.states] == [[]]
 
 
 def test_a_discharge_disposition_filled_in_after_the_fhir_discharge_is_absorbed() -> None:
@@ -247,6 +269,42 @@ def test_a_version_older_than_the_entered_in_error_arriving_after_it_stays_retra
     assert reasons(changes) == []
     (state,) = changes.states
     assert (state.stays, state.in_services) == ([], {})
+
+
+def dated(document: dict[str, Any], at: str) -> dict[str, Any]:
+    return {**document, "meta": {"lastUpdated": at}}
+
+
+def test_a_discharge_cancelled_by_sending_the_encounter_back_in_progress_is_undone() -> None:
+    # HL7's A13 over FHIR (Microsoft's FHIR-Converter): the next version is in-progress again.
+    worker = Worker()
+    worker.fold(*fhir_events(dated(finished(), "2025-03-14T15:05:00Z")))
+
+    changes = worker.fold(*fhir_events(dated(encounter(), "2025-03-14T16:00:00Z")))
+
+    assert reasons(changes) == []
+    (state,) = changes.states
+    (stay,) = state.stays
+    assert (stay.ended_at, state.in_services) == (None, {"lth-wards": stay.started_at})
+    assert state.anomalies == []
+
+    # Discharged again later: the discharge is a new issue and takes effect.
+    again = worker.fold(*fhir_events(dated(finished(), "2025-03-14T18:00:00Z")))
+    (state,) = again.states
+    assert [s.ended_at for s in state.stays] == ["2025-03-14T15:00:00.000000Z"]
+    assert state.in_services == {}
+
+
+def test_an_older_in_progress_version_arriving_after_the_discharge_does_not_undo_it() -> None:
+    # A subscription delivers versions out of order: version 2 (in-progress) after version 3.
+    worker = Worker()
+    worker.fold(*fhir_events(dated(finished(), "2025-03-14T15:05:00Z")))
+
+    changes = worker.fold(*fhir_events(dated(encounter(), "2025-03-12T08:00:00Z")))
+
+    (state,) = changes.states
+    assert [s.ended_at for s in state.stays] == ["2025-03-14T15:00:00.000000Z"]
+    assert state.in_services == {} and state.anomalies == []
 
 
 def test_the_snapshot_gateway_is_the_fhir_gateway() -> None:

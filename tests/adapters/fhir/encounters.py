@@ -29,12 +29,16 @@ NOW = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
 NHS_NUMBER = "9434765919"
 
 
+#: An Encounter's meta as a FHIR server records a version: when, `recorded_at` of its events.
+DATED = {"versionId": "1", "lastUpdated": "2025-03-10T09:45:00+00:00"}
+
+
 def encounter(**changes: Any) -> dict[str, Any]:
     """A UK Core-style inpatient Encounter of RR8, admitted through the emergency department."""
     document: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": "enc-7781",
-        "meta": {"versionId": "1", "lastUpdated": "2025-03-10T09:45:00+00:00"},
+        "meta": {"versionId": "1"},  # a client's POST; a server adds lastUpdated (DATED)
         "identifier": [{"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-55123"}],
         "status": "in-progress",
         "class": {"system": HL7_ACT_CODE, "code": "IMP"},

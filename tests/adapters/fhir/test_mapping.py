@@ -26,6 +26,7 @@ from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.fhir.encounters import (
+    DATED,
     NHS_NUMBER,
     NOW,
     bodies,
@@ -48,7 +49,6 @@ def test_an_in_progress_encounter_is_an_admission_to_its_location_service() -> N
             "source": "RR8/fhir",
             "patient": {"nhs_number": NHS_NUMBER},
             "episode_id": "SPELL-55123",
-            "recorded_at": "2025-03-10T09:45:00+00:00",  # meta.lastUpdated
             "service": "lth-wards",
             "unit": "Ward 12",
             "occurred_at": "2025-03-10T09:40:00+00:00",
@@ -75,19 +75,43 @@ def test_every_mapped_event_passes_the_event_contract_and_the_catalogue() -> Non
 
 
 def test_a_resend_or_a_new_version_maps_to_the_same_event_ids() -> None:
-    first = bodies(encounter())
+    first = bodies(encounter(meta=DATED))
     again = encounter(meta={"versionId": "7", "lastUpdated": "2025-03-11T08:00:00+00:00"})
     discharged = finished()
 
-    # The same events, the new version's recording time aside.
-    assert [{**body, "recorded_at": None} for body in bodies(again)] == [
-        {**body, "recorded_at": None} for body in first
-    ]
-    assert {body["recorded_at"] for body in bodies(again)} == {"2025-03-11T08:00:00+00:00"}
+    # The same events, the new version's recording time aside (a retraction's own time too).
+    assert [said(body) for body in bodies(again)] == [said(body) for body in first]
+    assert {body.get("recorded_at") for body in bodies(again)} == {"2025-03-11T08:00:00+00:00"}
     # The discharge snapshot repeats the admission with its id, so it is absorbed downstream.
     assert [event["event_id"] for event in bodies(discharged)] == [
         "SPELL-55123:admission",
         "SPELL-55123:discharge",
+    ]
+
+
+def said(body: dict[str, Any]) -> dict[str, Any]:
+    """What an event says, when the version it came from was recorded aside."""
+    times = {"recorded_at"} | ({"occurred_at"} if body["event_type"] == "cancellation" else set())
+    return {name: value for name, value in body.items() if name not in times}
+
+
+def test_a_dated_version_the_patient_has_not_left_withdraws_a_discharge_if_one_was_said() -> None:
+    # A discharge cancelled (HL7's A13) comes as the Encounter back in-progress: nothing else
+    # says a discharge published by an earlier version no longer stands.
+    for status in ("in-progress", "onleave"):
+        *_, withdrawn = bodies(encounter(status=status, meta=DATED))
+        assert withdrawn["event_id"] == "SPELL-55123:discharge:withdrawn"
+        assert (withdrawn["event_type"], withdrawn["cancels_event_id"]) == (
+            "cancellation",
+            "SPELL-55123:discharge",
+        )
+        assert (withdrawn["if_present"], withdrawn["occurred_at"]) == (True, DATED["lastUpdated"])
+    # Undated, a discharge said again later could not take effect again: nothing is withdrawn.
+    assert [body["event_type"] for body in bodies(encounter())] == ["admission"]
+    # A finished version says the discharge itself.
+    assert [body["event_type"] for body in bodies(finished(meta=DATED))] == [
+        "admission",
+        "discharge",
     ]
 
 
@@ -204,7 +228,6 @@ def test_a_new_location_in_the_history_is_a_transfer_at_its_start() -> None:
         "source": "RR8/fhir",
         "patient": {"nhs_number": NHS_NUMBER},
         "episode_id": "SPELL-55123",
-        "recorded_at": "2025-03-10T09:45:00+00:00",
         "service": "lth-ed",
         "from_service": "lth-ed",
         "to_service": "lth-wards",
@@ -358,6 +381,7 @@ def test_a_finished_encounter_needs_its_end_and_without_a_disposition_went_to_ot
 def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str) -> None:
     document = encounter(
         status=status,
+        meta=DATED,
         location=[
             {"location": {"identifier": {"value": "lth-ed"}}},
             {
@@ -536,7 +560,6 @@ def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admiss
         "source": "RR8/fhir",
         "patient": {"nhs_number": NHS_NUMBER},
         "episode_id": "SPELL-55123",
-        "recorded_at": "2025-03-10T09:45:00+00:00",
         "service": "lth-ed",
         "occurred_at": "2025-03-10T09:40:00+00:00",
         "arrived_at": "2025-03-10T09:40:00+00:00",
