@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flowsight.schemas.catalogue import Service
 from flowsight.services.delays import bed_based, delay_days_figure, period_lost_bed_days
@@ -250,8 +250,11 @@ def week_pressure(
     """Hours at each OPEL level in [start, end) (up to `now`), from the scope's level changes.
 
     Before its first change a scope was at that change's starting level; a scope that never
-    changed was at level 1, where every escalation starts (`services/escalation.py`).
+    changed was at level 1, where every escalation starts (`services/escalation.py`). Hours
+    are elapsed hours: a week with a clock change has 167 or 169 (times in UTC, as Python
+    subtracts two times of one zone by their wall clocks).
     """
+    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
     ordered = sorted((c for c in changes if c.scope == scope), key=lambda c: c.at)
     before = [c for c in ordered if c.at < start]
     within = [c for c in ordered if start <= c.at < end]
