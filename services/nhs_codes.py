@@ -12,6 +12,7 @@ Plain data: no I/O.
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
@@ -96,3 +97,31 @@ DISCHARGE_METHODS_DIED = frozenset({"4", "5"})
 DISCHARGE_METHODS_SELF = frozenset({"2", "6", "7"})
 #: The other DISCHARGE METHOD codes: they say how, not where to, so they name no destination.
 DISCHARGE_METHODS_ALIVE = frozenset({"1", "2", "3", "6", "7", "8", "9"})
+
+
+#: The first word (after `PATIENT`) of a disposition's text saying the patient died (HL7 PV1-36,
+#: PV1-37; a FHIR dischargeDisposition's text or display).
+_DEATH_WORDS = frozenset({"DEAD", "DIED", "DECEASED", "DEATH", "EXPIRED", "STILLBIRTH"})
+#: Whole texts (their words) naming the usual residence, HL7 table 0112's display of 01 among them.
+_HOME_TEXTS = frozenset(
+    {
+        "HOME",
+        "HOME SELF CARE",
+        "USUAL RESIDENCE",
+        "USUAL PLACE OF RESIDENCE",
+        "DISCHARGED TO HOME OR SELF CARE ROUTINE DISCHARGE",
+    }
+)
+_NOT_A_LETTER = re.compile(r"[^A-Z]+")
+
+
+def worded(value: str) -> DischargeDestination | None:
+    """The destination a disposition's text names plainly: `died` when its first word (after
+    `patient`) is one of death's, `usual_residence` when it is one of `_HOME_TEXTS`; else None."""
+    words = [word for word in _NOT_A_LETTER.split(value.upper()) if word]
+    first = words[1:2] if words[:1] == ["PATIENT"] else words[:1]
+    if first and first[0] in _DEATH_WORDS:
+        return DischargeDestination.DIED
+    if " ".join(words) in _HOME_TEXTS:
+        return DischargeDestination.USUAL_RESIDENCE
+    return None

@@ -221,7 +221,11 @@ def admission_method(
 
 
 def destination(
-    encounter: Encounter, notes: list[Note], vendor: Mapping[str, DischargeDestination] = _NONE
+    encounter: Encounter,
+    notes: list[Note],
+    vendor: Mapping[str, DischargeDestination] = _NONE,
+    *,
+    died: bool = False,
 ) -> DischargeDestination:
     """Where a finished Encounter's patient went: the sender's `vendor` codes, then the standard
     tables; `other`, with a note, when the disposition is missing or no table knows it (the
@@ -229,9 +233,12 @@ def destination(
 
     A UK Core discharge method saying the patient died (4) or was stillborn (5) is `died`
     whatever the disposition says, as PV1-36 is for the HL7 v2 gateway: the discharge
-    destination of a death is often left at the usual residence or not filled in at all.
+    destination of a death is often left at the usual residence or not filled in at all. So
+    is one the caller found `died` (the Patient's `deceased[x]`: `references.died_in`). A
+    disposition no table knows whose text (or a coding's display) plainly names a death or the
+    usual residence is that, as the HL7 v2 gateway reads PV1-36's text (`nhs_codes.worded`).
     """
-    if _died(encounter):
+    if died or _died(encounter):
         return DischargeDestination.DIED
     disposition = (
         encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
@@ -239,7 +246,7 @@ def destination(
     if disposition is None:
         notes.append(Note(_DISPOSITION, f"no {_DISPOSITION}: the destination is other"))
         return DischargeDestination.OTHER
-    found = lookup(disposition, DISCHARGE_DESTINATION_CODES, vendor)
+    found = lookup(disposition, DISCHARGE_DESTINATION_CODES, vendor) or _worded(disposition)
     if found is None:
         notes.append(
             Note(
@@ -252,6 +259,12 @@ def destination(
         )
         return DischargeDestination.OTHER
     return found
+
+
+def _worded(disposition: CodeableConcept) -> DischargeDestination | None:
+    """The destination the disposition's text, else a coding's display, names plainly."""
+    texts = [disposition.text, *(coding.display for coding in disposition.coding or [])]
+    return next((found for said in texts if said and (found := nhs_codes.worded(said))), None)
 
 
 def _died(encounter: Encounter) -> bool:

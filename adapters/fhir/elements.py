@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeGuard
 
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.period import Period
@@ -36,6 +37,11 @@ class Note:
 
     element: str
     message: str
+
+
+def instant(value: object) -> TypeGuard[datetime]:
+    """Whether `value` is a moment that compares with others (a date-time with an offset)."""
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def episode(encounter: Encounter) -> tuple[str, str]:

@@ -15,7 +15,6 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeGuard
 from urllib.parse import parse_qs
 
 from fhir.resources.R4B.encounter import Encounter, EncounterLocation
@@ -27,6 +26,7 @@ from flowsight.adapters.fhir.elements import (
     Note,
     identifier_value,
     in_order,
+    instant,
     location_element,
     referenced_id,
 )
@@ -266,11 +266,6 @@ def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
             "begins within the Encounter",
         )
     return found
-
-
-def instant(value: object) -> TypeGuard[datetime]:
-    """Whether `value` is a moment that compares with others (a date-time with an offset)."""
-    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def _place(

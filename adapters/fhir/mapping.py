@@ -39,6 +39,7 @@ from flowsight.adapters.fhir.moves import dated_moves
 from flowsight.adapters.fhir.references import (
     NO_BUNDLE,
     BundleIndex,
+    died_in,
     part_of,
     patient,
     provider_code,
@@ -197,7 +198,8 @@ def _events(
             )
         )
     if status == "finished":
-        events.append(_discharge(encounter, snapshot, reading.notes))
+        died = died_in(encounter, reading.bundle, reading.notes)
+        events.append(_discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
         events += reopened(snapshot, now, "discharge", reading.notes)
     return events
@@ -339,12 +341,14 @@ def _admission(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> M
     )
 
 
-def _discharge(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> MappedEvent:
+def _discharge(
+    encounter: Encounter, snapshot: Snapshot, notes: list[Note], *, died: bool
+) -> MappedEvent:
     end = encounter.period.end if encounter.period else None
     vendor = snapshot.profile.codes.discharge_destination if snapshot.profile else {}
     fields = {
         "occurred_at": timestamp(end, "Encounter.period.end", "the discharge time"),
-        "destination": destination(encounter, notes, vendor).value,
+        "destination": destination(encounter, notes, vendor, died=died).value,
     }
     return snapshot.event(
         "discharge",

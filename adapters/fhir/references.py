@@ -27,6 +27,7 @@ from flowsight.adapters.fhir.elements import (
     NHS_NUMBER_SYSTEMS,
     UNSUPPORTED_ENCOUNTER,
     Note,
+    instant,
     problems,
     unversioned,
 )
@@ -258,6 +259,39 @@ def provider_code(encounter: Encounter, bundle: BundleIndex = NO_BUNDLE) -> str 
         if identifier.system == ODS_ORGANIZATION_CODE and identifier.value:
             return str(identifier.value)
     return None
+
+
+def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> bool:
+    """Whether the Patient the Encounter's subject refers to (contained, or in the same
+    transaction or message: as it stood when the Encounter was sent) died during the Encounter:
+    `deceasedDateTime` within its period (Synthea's hospice stays end at the death), or
+    `deceasedBoolean` true, read as this stay's death with a note. A death dated by day only,
+    or outside the period, is not this stay's: a note says so."""
+    try:
+        found = resolve(encounter.subject, Patient, encounter, bundle, "Encounter.subject")
+    except Refused:  # the identity's own reading refuses it, naming the element
+        return False
+    if found is None or (not found.deceasedBoolean and found.deceasedDateTime is None):
+        return False
+    if found.deceasedBoolean:
+        notes.append(
+            Note("Patient.deceasedBoolean", "the Patient is deceased: the discharge is a death")
+        )
+        return True
+    moment = found.deceasedDateTime
+    start, end = (
+        (encounter.period.start, encounter.period.end) if encounter.period else (None, None)
+    )
+    if instant(moment) and instant(start) and instant(end) and start <= moment <= end:
+        return True
+    notes.append(
+        Note(
+            "Patient.deceasedDateTime",
+            "the Patient's death is not dated within the Encounter's period (or by day "
+            "only): the discharge is not read as a death",
+        )
+    )
+    return False
 
 
 def _referenced_local_id(encounter: Encounter, bundle: BundleIndex) -> dict[str, str] | None:

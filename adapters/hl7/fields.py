@@ -60,18 +60,6 @@ _DESTINATIONS: dict[str, str] = {
 #: 01 to 09 are the profile's to map: `04` is an intermediate care facility in table 0112 and
 #: would be NHS discharge method 4 (died) written with a leading zero.
 _DISPOSITIONS_DIED = frozenset({"20", "40", "41", "42"})
-#: The first word (after `PATIENT`) of a PV1-36 or PV1-37 text saying the patient died.
-_DEATH_WORDS = frozenset({"DEAD", "DIED", "DECEASED", "DEATH", "EXPIRED", "STILLBIRTH"})
-#: Whole texts (their words) naming the usual residence, table 0112's display of 01 among them.
-_HOME_TEXTS = frozenset(
-    {
-        "HOME",
-        "HOME SELF CARE",
-        "USUAL RESIDENCE",
-        "USUAL PLACE OF RESIDENCE",
-        "DISCHARGED TO HOME OR SELF CARE ROUTINE DISCHARGE",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +250,7 @@ class Reading:
 
         A death (`_died`) is `died`, whatever PV1-37 says. PV1-36 is a fallback: some PAS put
         the destination there, but it is the discharge method, so one of those codes (1-3, 6-9)
-        names no destination. A text naming death or the usual residence is read (`_worded`).
+        names no destination. A text naming death or the usual residence is read (`nhs_codes.worded`).
         """
         method = self.discharge_method()
         if self._died(method):
@@ -276,7 +264,9 @@ class Reading:
             destination = (
                 mapped.value
                 if mapped is not None
-                else _DESTINATIONS.get(value) or _DESTINATIONS.get(value.lower()) or _worded(value)
+                else _DESTINATIONS.get(value)
+                or _DESTINATIONS.get(value.lower())
+                or _worded_value(value)
             )
             if destination is not None:
                 break
@@ -307,7 +297,7 @@ class Reading:
         if method in _DISPOSITIONS_DIED:
             return True
         said = (method, text(self.message, "PV1", 36, 2))
-        return any(_worded(value) == DischargeDestination.DIED.value for value in said)
+        return any(nhs_codes.worded(value) is DischargeDestination.DIED for value in said)
 
     def patient(self) -> dict[str, str]:
         """The contract patient (`patient.patient`): the NHS number if valid and traced, and
@@ -315,16 +305,9 @@ class Reading:
         return patient(self.message, self.profile.hl7.nhs_number, self.warnings)
 
 
-def _worded(value: str) -> str | None:
-    """The destination a PV1-36 or PV1-37 text names plainly: `died` when its first word (after
-    `patient`) is one of death's, `usual_residence` when it is one of `_HOME_TEXTS`."""
-    words = [word for word in _FIRST_WORD.split(value.upper()) if word]
-    first = words[1:2] if words[:1] == ["PATIENT"] else words[:1]
-    if first and first[0] in _DEATH_WORDS:
-        return DischargeDestination.DIED.value
-    if " ".join(words) in _HOME_TEXTS:
-        return DischargeDestination.USUAL_RESIDENCE.value
-    return None
+def _worded_value(value: str) -> str | None:
+    worded = nhs_codes.worded(value)
+    return None if worded is None else worded.value
 
 
 def system_name(message: Any) -> str:

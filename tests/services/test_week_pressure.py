@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowsight.services.escalation import LevelChange
-from flowsight.services.report import week_pressure, week_period
+from flowsight.services.report import week_period, week_pressure
 
 AFTER = datetime(2026, 12, 1, tzinfo=UTC)
 
