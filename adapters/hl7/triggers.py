@@ -48,12 +48,13 @@ from flowsight.adapters.hl7.clock import (
     ADMIT_TIME,
     DISCHARGE_TIME,
     EVENT_TIME,
+    RECORDED_TIME,
     first_time,
     own_time,
 )
 from flowsight.adapters.hl7.fields import Reading, names_a_place
 from flowsight.adapters.hl7.outcome import NoChange
-from flowsight.adapters.hl7.parse import identifier, text
+from flowsight.adapters.hl7.parse import INVALID_FIELD, identifier, text
 from flowsight.adapters.hl7.swap import SWAP
 from flowsight.adapters.profile import Located, PatientClass
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
@@ -174,6 +175,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     # Timed by the visit's discharge (PV1-45), as its id is: an A03 sent again with another
     # EVN-6 (real feeds send EVN-6 != PV1-45) says the same discharge.
     clock = own_time(message, DISCHARGE_TIME, EVENT_TIME)
+    _not_before_admission(message, clock)
     located = reading.place(3, required=False)
     at_front_door = reading.at_front_door(located)
     destination = reading.destination(expected=not at_front_door)
@@ -194,6 +196,26 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
             "destination": destination,
         }
     ]
+
+
+def _not_before_admission(message: Any, left: datetime) -> None:
+    """Refuse an A03 that ends the visit before PV1-44 began it (a keying slip in a date): the
+    admission's stay would stay open for ever, the discharge kept only as an anomaly, and the
+    sender, answered AA, would never know. FHIR refuses the same (per-1); AE names the field."""
+    admitted = first_time(message, ADMIT_TIME)
+    if admitted is None or left >= admitted:
+        return
+    ends = next(
+        f"{segment}-{number}"
+        for segment, number in (DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME)
+        if text(message, segment, number)
+    )
+    raise Refused(
+        INVALID_FIELD,
+        ends,
+        f"{ends} ({left.isoformat()}) is before PV1-44, the admission ({admitted.isoformat()}): "
+        "a visit cannot end before it began; correct the time and send the A03 again",
+    )
 
 
 def _to_inpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:

@@ -281,6 +281,32 @@ def test_an_a03_is_a_discharge_at_pv1_45_when_evn_6_is_absent() -> None:
     assert event["service"] == "lth-wards"
 
 
+@pytest.mark.parametrize(
+    ("times", "field"),
+    [
+        ({"f44": "20261123090000", "f45": "20261122150000"}, "PV1-45"),  # a day's keying slip
+        ({"f44": "20261123090000"}, "EVN-6"),  # no PV1-45: the event time ends the visit
+    ],
+)
+def test_an_a03_ending_the_visit_before_pv1_44_is_refused_naming_the_field(
+    times: dict[str, str], field: str
+) -> None:
+    # Answered AA, the stay stayed open for ever and the discharge was only an anomaly.
+    segment = pv1(f3="WARD7", f37="19", **times)
+    rejected = refused(
+        message(msh("A03"), "EVN|A03|20261123150500||||20261122150000", PID, segment)
+    )
+    assert (rejected.reason, rejected.field) == ("hl7_invalid_field", field)
+    assert "before PV1-44" in rejected.message
+
+
+def test_an_a03_at_its_admission_time_or_after_it_discharges() -> None:
+    for left in ("20261123090000", "20261123150000"):
+        segment = pv1(f3="WARD7", f37="19", f44="20261123090000", f45=left)
+        event = mapped(message(msh("A03"), "EVN|A03|20261123150500", PID, segment))
+        assert event["event_type"] == "discharge"
+
+
 def test_an_unknown_discharge_destination_still_discharges_with_a_warning() -> None:
     segment = pv1(f3="WARD7", f37="01")  # a US UB-04 status code, not an NHS one
     result = map_message(
