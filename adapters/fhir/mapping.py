@@ -36,12 +36,11 @@ from flowsight.adapters.fhir.elements import (
 )
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
 from flowsight.adapters.fhir.moves import dated_moves
+from flowsight.adapters.fhir.patient import died_in, patient
 from flowsight.adapters.fhir.references import (
     NO_BUNDLE,
     BundleIndex,
-    died_in,
     part_of,
-    patient,
     provider_code,
     provider_identifier,
 )

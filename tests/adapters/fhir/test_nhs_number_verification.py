@@ -122,3 +122,26 @@ def test_a_retired_word_code_of_an_untraced_number_gives_way_too() -> None:
 
     assert patient == {"local_id": "MRN-77", "id_system": MRN}
     assert len(warnings) == 1
+
+
+# -- a number that is no NHS number ------------------------------------------------------------
+
+
+def test_a_mistyped_number_beside_a_local_identifier_gives_way_to_it() -> None:
+    # As the HL7 v2 gateway takes PID-3's local id beside a number failing its check digit:
+    # the admission was refused whole, and the patient never reached the board.
+    mistyped = NHS_NUMBER[:-1] + str((int(NHS_NUMBER[-1]) + 1) % 10)
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": []}
+    patient["identifier"] = [{"system": MRN, "value": "MRN-77"}, {"system": NHS, "value": mistyped}]
+    for subject in (
+        {"reference": "Patient/p1"},
+        {"reference": "Patient/p1", "identifier": {"system": NHS, "value": mistyped}},
+    ):
+        document = transaction(entry(patient, "Patient/p1"), entry(encounter(subject=subject)))
+        result = examined(document)
+        [admission] = result.events
+
+        assert admission.event["patient"] == {"local_id": "MRN-77", "id_system": MRN}
+        said = [n.diagnostics for n in result.notes if n.severity == "warning"]
+        assert any("fails the Modulus 11 check digit" in note for note in said), said
+        assert not any(mistyped in note for note in said)
