@@ -29,10 +29,14 @@ RECORD_NAMESPACE = uuid.UUID("5f0c5d2e-8a4b-4f43-9a39-3b1f4ad2a0c1")
 
 
 #: A dead letter must fit under the producer's request limit (1,000,000 bytes) with its
-#: headers, or its send fails and the validator retries it for ever: a record's headers are
-#: copied up to HEADER_MAX_BYTES each, and a value over VALUE_MAX_BYTES keeps its first
-#: VALUE_HEAD_BYTES (and `error.value_cut_from`, its size); the ingest topic keeps it whole.
+#: headers, or its send fails and the validator retries it for ever, holding every later record
+#: of the topic: a record's headers are copied up to HEADER_MAX_BYTES each and HEADERS_MAX_BYTES
+#: in all (those left out counted in `error.headers_dropped`), a key over HEADER_MAX_BYTES
+#: keeps its first HEADER_MAX_BYTES (`error.key_cut_from`), and a value over VALUE_MAX_BYTES
+#: keeps its first VALUE_HEAD_BYTES (`error.value_cut_from`, its size); the ingest topic keeps
+#: the record whole. So a dead letter is at most about 975,000 bytes.
 HEADER_MAX_BYTES = 4096
+HEADERS_MAX_BYTES = 64 * 1024
 VALUE_MAX_BYTES = 900_000
 VALUE_HEAD_BYTES = 64 * 1024
 
@@ -53,9 +57,7 @@ class DeadLetters:
         event's offset before the producer has sent what was queued before it.
         """
         message = event.message
-        headers = [
-            (name, value[:HEADER_MAX_BYTES]) for name, value in message_headers(message.headers)
-        ]
+        headers = bounded_headers(message_headers(message.headers))
         if correlation_id is None:
             correlation_id = correlation_id_of(event, headers)
         if not any(name == CORRELATION_HEADER for name, _ in headers):
@@ -68,11 +70,14 @@ class DeadLetters:
             str(message.partition),
             str(message.offset),
         )
-        value = message.value or b""
+        value, key = message.value or b"", message.key
         if len(value) > VALUE_MAX_BYTES:  # the whole record stays on its topic, for its retention
             headers.append(("error.value_cut_from", str(len(value)).encode()))
             value = value[:VALUE_HEAD_BYTES]
-        delivery = await self.topic.send(key=message.key, value=value, headers=headers)
+        if key is not None and len(key) > HEADER_MAX_BYTES:
+            headers.append(("error.key_cut_from", str(len(key)).encode()))
+            key = key[:HEADER_MAX_BYTES]
+        delivery = await self.topic.send(key=key, value=value, headers=headers)
         self.metrics.dead_letters.labels(rejected.reason).inc()
         log.warning(
             "dead-lettered an event from %s offset %s: %s (%s)",
@@ -91,6 +96,23 @@ def message_headers(headers: Any) -> list[tuple[str, bytes]]:
         return []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(str(key), bytes(value or b"")) for key, value in items]
+
+
+def bounded_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """`headers` to copy onto a dead letter: each value up to HEADER_MAX_BYTES, and as many as
+    fit in HEADERS_MAX_BYTES, in order; `error.headers_dropped` counts those left out."""
+    kept: list[tuple[str, bytes]] = []
+    room = HEADERS_MAX_BYTES
+    for name, value in headers:
+        name, value = name[:HEADER_MAX_BYTES], value[:HEADER_MAX_BYTES]
+        size = len(name.encode()) + len(value)
+        if size > room:
+            break
+        kept.append((name, value))
+        room -= size
+    if len(kept) < len(headers):
+        kept.append(("error.headers_dropped", str(len(headers) - len(kept)).encode()))
+    return kept
 
 
 def correlation_id_of(event: EventT[bytes], headers: list[tuple[str, bytes]]) -> str:

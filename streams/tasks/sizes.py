@@ -49,7 +49,7 @@ def state_sizes(
         while not should_stop():
             try:
                 await measure(engine, tables, metrics)
-            except SQLAlchemyError as error:  # the database may be away; measure again later
+            except (SQLAlchemyError, OSError) as error:  # the database may be away: again later
                 log.warning("could not count the read model's rows: %s", type(error).__name__)
             await asyncio.sleep(every_seconds)
 

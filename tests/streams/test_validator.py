@@ -334,3 +334,21 @@ async def test_a_dead_letter_always_fits_under_the_producer_s_limit(subject: Val
     headers = dict(second.message.headers)
     assert headers["error.value_cut_from"] == str(len(huge_body)).encode()
     assert huge_body.startswith(second.value)
+
+
+async def test_a_dead_letter_of_many_headers_and_a_long_key_still_fits(subject: Validator) -> None:
+    # 820 kB of value and 50 headers of 4 kB each: the dead letter was 1,020,622 bytes, refused
+    # by the producer, and the validator retried it for ever while every later record waited.
+    body = orjson.dumps(example("admission") | {"event_type": "x" * 820_000})
+    headers = [(f"h{n}", b"v" * 4096) for n in range(50)]
+    async with subject.agent.test_context() as agent:
+        await agent.put(body, key=b"k" * 20_000, headers=headers)
+        refused = await subject.dead_letters.get(timeout=1)
+
+    copied = dict(refused.message.headers)
+    size = len(refused.value) + len(refused.key or b"")
+    size += sum(len(name) + len(value) for name, value in refused.message.headers)
+    assert size < 1_000_000
+    assert refused.value == body, "the value, under its own limit, is kept whole"
+    assert copied["error.headers_dropped"] == b"35"  # 15 of 4 kB fit in 64 kB, with their names
+    assert copied["error.key_cut_from"] == b"20000" and refused.key == b"k" * 4096
