@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup, escape
 
 #: OPEL levels' colours (1 to 4), dark enough for white text and distinct in greyscale print.
-LEVEL_COLOURS = {1: "#2e7d32", 2: "#b7791f", 3: "#c2410c", 4: "#991b1b"}
+LEVEL_COLOURS = {1: "#2e7d32", 2: "#8a5a00", 3: "#c2410c", 4: "#991b1b"}  # as the dashboard's
 _PAST, _THIS_WEEK = "#9aa9b8", "#1d4f91"
 
 

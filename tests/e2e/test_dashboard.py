@@ -75,11 +75,28 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         }
         assert not browser.find_elements(By.CSS_SELECTOR, ".error"), "every figure loaded"
         assert browser.find_element(By.ID, "key-form").get_attribute("hidden") is not None
+        # When the figures were read is shown (they are read again every minute, not only
+        # when a pressure score moves).
+        as_of = browser.find_element(By.ID, "as-of").text
+        assert as_of.startswith("Figures as of "), as_of
 
         shot = tmp_path / "dashboard.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
         _keep(shot)
+
+        # A service's figures say their units: the longest wait in hours, not a bare number.
+        browser.get(stack.api_url + "/services/lch-ucr")
+        wait = until(browser, lambda d: _figure(d, "Longest wait"), 30, "the service's figures")
+        assert wait.endswith(" h"), wait
+
+
+def _figure(driver: WebDriver, label: str) -> str:
+    """The value the service page's figures table shows for `label` ('' until it is drawn)."""
+    for row in driver.find_elements(By.CSS_SELECTOR, "#figures tbody tr"):
+        if row.find_element(By.TAG_NAME, "th").text == label:
+            return str(row.find_elements(By.TAG_NAME, "td")[0].text)
+    return ""
 
 
 def _keep(shot: Path) -> None:
