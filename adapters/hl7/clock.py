@@ -1,9 +1,12 @@
 """A message's times, and when the event it reports happened: read from the message's own times,
 never its sending time.
 
-**Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are local
-time in Europe/London: in the hour repeated when clocks go back the first (BST) reading is taken,
-and a time skipped when they go forward is read as GMT.
+**Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are the
+sender's local time (HL7 v2.5 2.A.77: "the time zone of the sender"): Europe/London, unless
+MSH-7 carries an offset London did not have at that moment (a PAS whose server runs on UTC sends
+`+0000` all summer; the HL7 standard's own examples `-0500`): then the sender is on MSH-7's
+offset, and so are the message's other times without one. In London's hour repeated when clocks
+go back the first (BST) reading is taken, and a time skipped when they go forward is read as GMT.
 
 An event's id is `<visit>:<kind>:<time>` (`cancellation.event_id`), so its time must be the same
 in every copy of the message. MSH-7 is when this copy was sent: an interface engine that resends
@@ -16,7 +19,7 @@ a message with neither an event time nor EVN-2 is refused naming EVN-2. Nothing 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +39,8 @@ _TS = re.compile(
 #: `yyyyMMddHHmmssSSS`, which interface engines built on it send. Never a valid TS otherwise
 #: (at most 14 digits come before the point), so it is read as the fraction it plainly is.
 _NO_POINT = re.compile(r"^(\d{14})(\d{1,4})((?:[+-]\d{4})?)$")
+#: A TS's offset, at its end.
+_OFFSET = re.compile(r"[+-]\d{4}$")
 
 #: Where a message's times are (segment, field): the visit's admission (PV1-44) and discharge
 #: (PV1-45), the event (EVN-6), its recording (EVN-2) and the message's sending (MSH-7).
@@ -44,12 +49,30 @@ EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
 def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
-    """The first of the fields `paths` (segment, number) that holds a time, read as a time."""
+    """The first of the fields `paths` (segment, number) that holds a time, read as a time in
+    the sender's zone when it has no offset (`sender_zone`)."""
     for segment, number in paths:
         value = text(message, segment, number)
         if value:
-            return parse_time(value, f"{segment}-{number}")
+            return parse_time(value, f"{segment}-{number}", sender_zone(message))
     return None
+
+
+def sender_zone(message: Any) -> tzinfo:
+    """Where a time without an offset is: MSH-7's offset when London did not have it at MSH-7's
+    moment (the sender is not on London time), else Europe/London. An MSH-7 without an offset,
+    or one that is no time, says nothing: London."""
+    sent = _NO_POINT.sub(r"\1.\2\3", text(message, *SENT_TIME))
+    if not _OFFSET.search(sent) or not _TS.match(sent):
+        return LONDON
+    try:
+        moment = hl7.parse_datetime(sent)
+        offset = moment.utcoffset()
+        if offset is None or moment.astimezone(LONDON).utcoffset() == offset:
+            return LONDON
+    except (ValueError, OverflowError):
+        return LONDON
+    return timezone(offset)
 
 
 def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
@@ -61,9 +84,9 @@ def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
     return moment
 
 
-def parse_time(value: str, where: str) -> datetime:
-    """An HL7 TS as an aware datetime; no offset means Europe/London local time. A fraction of
-    a second sent without its point (`_NO_POINT`) is read as one."""
+def parse_time(value: str, where: str, zone: tzinfo = LONDON) -> datetime:
+    """An HL7 TS as an aware datetime; no offset means local time in `zone`. A fraction of a
+    second sent without its point (`_NO_POINT`) is read as one."""
     value = _NO_POINT.sub(r"\1.\2\3", value)
     if not _TS.match(value):
         raise Refused(
@@ -72,7 +95,7 @@ def parse_time(value: str, where: str) -> datetime:
     try:
         moment: datetime = hl7.parse_datetime(value)
         offset = moment.utcoffset()
-        tz = LONDON if offset is None else timezone(offset)
+        tz = zone if offset is None else timezone(offset)
         moment = moment.replace(tzinfo=tz)
         moment.astimezone(UTC)  # refuse instants UTC cannot hold (year 1 with an offset)
     except (ValueError, OverflowError):

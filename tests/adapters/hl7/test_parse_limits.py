@@ -31,13 +31,28 @@ HEADER = adt().split(b"\r", 1)[0] + b"\r"
 
 
 def timed(raw: bytes) -> tuple[object, float]:
-    """What parse_message gives (or raises) and how long it took."""
-    started = time.perf_counter()
-    try:
-        result: object = parse_message(raw)
-    except Unparseable as error:
-        result = error
-    return result, time.perf_counter() - started
+    """What parse_message gives (or raises) and the least time of three tries: what the work
+    costs, not how busy the machine was (these guard against costs growing with the square of
+    the input, seconds where a few milliseconds are right)."""
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        try:
+            result: object = parse_message(raw)
+        except Unparseable as error:
+            result = error
+        took.append(time.perf_counter() - started)
+    return result, min(took)
+
+
+def split_timed(frame: bytes) -> tuple[list[bytes], float]:
+    """The messages of `frame` and the least time of three splits (as `timed`)."""
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        messages = split_messages(frame)
+        took.append(time.perf_counter() - started)
+    return messages, min(took)
 
 
 @pytest.mark.parametrize("declared", ["PUNYCODE", "IDNA", "ROT13", "UTF-7", "X-NOT-A-CHARSET"])
@@ -107,9 +122,8 @@ def test_segments_flowsight_does_not_read_cost_nothing_however_many() -> None:
 
 def test_a_frame_of_many_short_segments_or_messages_splits_quickly() -> None:
     for frame in (HEADER + b"Z\r" * 250_000, b"\n" * 500_000, adt() * 2_000):
-        started = time.perf_counter()
-        messages = split_messages(frame)
-        assert time.perf_counter() - started < QUICK
+        messages, took = split_timed(frame)
+        assert took < QUICK
         assert sum(len(m) for m in messages) <= len(frame)
     assert len(split_messages(adt() * 2_000)) == 2_000
 

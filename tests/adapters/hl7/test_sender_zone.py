@@ -1,0 +1,33 @@
+"""Times without an offset are the sender's local time (HL7 v2.5 2.A.77): London, unless MSH-7
+says the sender keeps another offset than London's at that moment."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.adapters.hl7.test_mapping import PID, mapped, message, pv1
+
+
+def a01(sent: str, admitted: str) -> str:
+    header = f"MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|{sent}||ADT^A01^ADT_A01|C1|P|2.5"
+    segment = pv1(f3="WARD7", f44=admitted)
+    return mapped(message(header, f"EVN|A01|{admitted}", PID, segment))["occurred_at"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "admitted", "at"),
+    [
+        # A London PAS: its offset is London's, summer and winter, and so are its times.
+        ("20260701101500+0100", "20260701093000", "2026-07-01T09:30:00+01:00"),
+        ("20261123101500+0000", "20261123093000", "2026-11-23T09:30:00+00:00"),
+        ("20260701101500", "20260701093000", "2026-07-01T09:30:00+01:00"),  # no offset: London
+        # A PAS whose server runs on UTC: +0000 all summer. Read as London, 09:30 was 08:30 UTC.
+        ("20260701101500+0000", "20260701093000", "2026-07-01T09:30:00+00:00"),
+        # The HL7 standard's own examples are US Eastern.
+        ("20260701101500-0500", "20260701093000", "2026-07-01T09:30:00-05:00"),
+        # A time with its own offset is that time, whatever MSH-7 says.
+        ("20260701101500+0000", "20260701093000+0100", "2026-07-01T09:30:00+01:00"),
+    ],
+)
+def test_a_time_without_an_offset_is_in_the_senders_zone(sent: str, admitted: str, at: str) -> None:
+    assert a01(sent, admitted) == at
