@@ -122,6 +122,20 @@ async def test_an_invalid_event_goes_to_the_dead_letters_unchanged_with_the_reas
     assert subject.count("flowsight_events_validated_total", **labels) == 1
 
 
+async def test_a_record_without_a_value_is_refused_as_no_json_not_as_a_failure(
+    subject: Validator,
+) -> None:
+    # A tombstone (kcat -Z, a null value) was dead-lettered `unprocessable` with a traceback
+    # logged at error level, as if the validator had a bug.
+    async with subject.agent.test_context() as agent:
+        await agent.put(None, key=b"pas-adm-990")
+        refused = await subject.dead_letters.get(timeout=1)
+
+    headers = dict(refused.message.headers)
+    assert headers["error.reason"] == b"malformed_json"
+    assert subject.count("flowsight_dead_letters_total", reason="unprocessable") == 0
+
+
 async def test_a_dead_letter_s_reason_blanks_an_nhs_number_the_event_put_in_a_field(
     subject: Validator,
 ) -> None:
