@@ -106,11 +106,18 @@ class Deliverer:
         self._owns_client = client is None
         self.metrics = DeliveryMetrics(registry)
 
-    async def run_once(self) -> int:
-        """Claim and deliver one batch of due rows; how many were claimed."""
+    async def run_once(self, route: str | None = None, *, unconfigured: bool = False) -> int:
+        """Claim and deliver one batch of due rows (of one `route`; of routes not configured;
+        else of every route); how many were claimed."""
+        routes = [route] if route is not None else list(self._routes) if unconfigured else None
         async with self._engine.begin() as connection:
             claims = await claim_due(
-                connection, self._clock(), limit=self._batch_size, lease=self._lease
+                connection,
+                self._clock(),
+                limit=self._batch_size,
+                lease=self._lease,
+                routes=routes,
+                other_routes=unconfigured,
             )
         outcomes = await asyncio.gather(
             *(self._deliver(claim) for claim in claims), return_exceptions=True
@@ -122,10 +129,19 @@ class Deliverer:
         return len(claims)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
-        """Deliver until `stop` is set; a database outage is logged and waited out."""
+        """Deliver until `stop` is set, each route on its own, so a slow receiver delays only
+        its own alerts (a webhook answering in 30 s held every other route's for as long);
+        rows of routes no longer configured are failed apart. A database outage is logged and
+        waited out."""
+        await asyncio.gather(
+            *(self._run_route(stop, poll_seconds, name) for name in self._routes),
+            self._run_route(stop, poll_seconds, None),
+        )
+
+    async def _run_route(self, stop: asyncio.Event, poll_seconds: float, route: str | None) -> None:
         while not stop.is_set():
             try:
-                claimed = await self.run_once()
+                claimed = await self.run_once(route, unconfigured=route is None)
             except Exception:
                 log.exception("alert delivery round failed; trying again")
                 claimed = 0

@@ -8,7 +8,7 @@ The caller owns the connection and its transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -130,14 +130,24 @@ async def record_alert(
 
 
 async def claim_due(
-    connection: AsyncConnection, now: datetime, *, limit: int, lease: timedelta
+    connection: AsyncConnection,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    routes: Collection[str] | None = None,
+    other_routes: bool = False,
 ) -> list[Claim]:
-    """Take up to `limit` due deliveries (pending, or delivering with a lapsed lease)."""
+    """Take up to `limit` due deliveries (pending, or delivering with a lapsed lease): of every
+    route, of `routes` only, or (`other_routes`) of every route but those."""
     now = as_utc(now)
-    is_due = (
+    is_due = [
         alert_outbox.c.state.in_([DeliveryState.PENDING, DeliveryState.DELIVERING]),
         alert_outbox.c.next_attempt_at <= now,
-    )
+    ]
+    if routes is not None:
+        named = alert_outbox.c.route.in_(list(routes))
+        is_due.append(~named if other_routes else named)
     # Looked for first: an UPDATE takes SQLite's one write lock even when it changes nothing, and
     # the deliverer asks every second, so the worker's writes would queue behind empty claims.
     peek = select(alert_outbox.c.id).where(*is_due).limit(1)

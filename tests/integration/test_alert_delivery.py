@@ -401,3 +401,45 @@ async def test_alertmanager_shows_the_alert_once_however_often_it_is_sent(
     assert shown["annotations"]["summary"] == "lth-ed escalated to OPEL 3 (from 2)"
     assert shown["status"]["state"] == "active"
     assert (await outbox(engine, alert))[0]["state"] == "delivered"
+
+
+class Held:
+    """A route whose receiver takes the alert and does not answer until released."""
+
+    def __init__(self) -> None:
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def deliver(self, alert: Alert, dedupe_key: str, client: httpx.AsyncClient) -> None:
+        self.started.set()
+        await self.release.wait()
+
+
+async def test_a_receiver_that_does_not_answer_holds_only_its_own_alerts(
+    engine: AsyncEngine,
+) -> None:
+    # A webhook answering in 30 s held every other route's alerts for as long: the deliverer
+    # claimed the next batch only once every send of the last had ended.
+    port, clock = free_port(), Clock()
+    held = Held()
+    routes: dict[str, Any] = {**webhook_routes(port), "held": held}
+    first, second = escalation_alert(clock.now), escalation_alert(clock.now, minutes_apart=5)
+    assert await record(engine, first, routes, clock.now)
+    deliverer = make_deliverer(engine, routes, clock)
+    receiver = HttpReceiver(port).start()
+    stop = asyncio.Event()
+    running = asyncio.create_task(deliverer.run(stop, poll_seconds=0.05))
+    try:
+        await asyncio.wait_for(held.started.wait(), 10)
+        assert await record(engine, second, routes, clock.now)
+        for _ in range(200):  # up to 10 s for the webhook to receive the second alert
+            if len(receiver.requests) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(receiver.requests) == 2, "the webhook waited for the held receiver"
+        assert not held.release.is_set()
+    finally:
+        held.release.set()
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        receiver.stop()
+        await deliverer.aclose()
