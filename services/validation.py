@@ -121,6 +121,8 @@ class ValidationContext:
     services: Mapping[str, Service] = field(init=False)
     #: Emergency departments: where the gateways map an arrival to an attendance.
     front_door: frozenset[str] = field(init=False)
+    #: Services whose capacity is beds: where a patient's stay occupies one.
+    bedded: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "services", {s.id: s for s in self.catalogue.services})
@@ -128,6 +130,8 @@ class ValidationContext:
             s.id for s in self.catalogue.services if s.kind is ServiceKind.ACUTE_FRONT_DOOR
         )
         object.__setattr__(self, "front_door", frozenset(departments))
+        beds = (s.id for s in self.catalogue.services if s.has_beds)
+        object.__setattr__(self, "bedded", frozenset(beds))
 
     def departments_of(self, organisation: str) -> frozenset[str]:
         """The emergency departments (front-door services) of `organisation`."""

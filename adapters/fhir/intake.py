@@ -253,6 +253,7 @@ def _examine(
         services=context.services.keys(),
         bundle=bundle,
         departments=context.departments_of,
+        bedded=context.bedded,
     )
     if isinstance(mapped, Rejected):
         return refused(raw, mapped, prefix)

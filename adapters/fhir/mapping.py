@@ -79,6 +79,7 @@ def map_encounter(
     services: Collection[str] = frozenset(),
     bundle: BundleIndex = NO_BUNDLE,
     departments: Callable[[str], Collection[str]] | None = None,
+    bedded: Collection[str] = frozenset(),
 ) -> MappedEncounter | Rejected:
     """The events an Encounter snapshot stands for, with idempotent ids, or why there are none.
 
@@ -87,14 +88,16 @@ def map_encounter(
     department) is an attendance there, not an admission (`department.py`). Locations and codes
     are read through the serviceProvider's mapping profile in `profiles`; `services` are the
     catalogue's service ids; `bundle` the transaction the Encounter came in, if any;
-    `departments` the front-door services of an organisation (default: all of `front_door`).
+    `departments` the front-door services of an organisation (default: all of `front_door`);
+    `bedded` the services whose capacity is beds, where a home visit placed by the profile's
+    default alone is not put (`_home_visit_in_a_bed`).
     """
     notes: list[Note] = []
     try:
         if encounter.partOf is not None:
             return MappedEncounter([], [part_of(encounter.partOf, bundle)])
         of = departments or (lambda _organisation: front_door)
-        reading = _Reading(front_door, profiles or {}, services, bundle, notes, of)
+        reading = _Reading(front_door, profiles or {}, services, bundle, notes, of, bedded)
         return MappedEncounter(_events(encounter, organisation, now, reading), notes)
     except Refused as refused:
         return refused.rejected
@@ -122,6 +125,7 @@ class _Reading:
     bundle: BundleIndex
     notes: list[Note]
     departments: Callable[[str], Collection[str]]
+    bedded: Collection[str] = frozenset()
 
 
 def _events(
@@ -152,6 +156,8 @@ def _events(
     ):
         return _without_a_bed(encounter, no_bed, organisation, now, reading)
     snapshot = _snapshot(encounter, organisation, reading)
+    if status not in RETRACTED_STATUSES and _home_visit_in_a_bed(encounter, snapshot, reading):
+        return []
     if status not in RETRACTED_STATUSES:  # a retraction cancels every move's id, dated or not
         moves = dated_moves(snapshot.stays, reading.notes, encounter.period)
         snapshot = replace(snapshot, stays=moves)
@@ -237,6 +243,26 @@ def _reclassified(
     if first.by_default or first.service not in reading.services:
         return []
     return cancellations(snapshot, now, [], quiet.notes, if_present=True)
+
+
+def _home_visit_in_a_bed(encounter: Encounter, snapshot: Snapshot, reading: _Reading) -> bool:
+    """Whether a home-health Encounter (class HH) would be a stay in beds only because no rule
+    maps its place and the profile's default service has beds: a 15-minute home visit became
+    a ward admission, a hospice stay at home a 24-day ward stay. Nothing is published, with a
+    warning; a rule (or a service id) placing it, in a reablement or home-care service, is
+    followed."""
+    first = snapshot.stays[0]
+    if act_class(encounter) != "HH" or not first.by_default or first.service not in reading.bedded:
+        return False
+    reading.notes.append(
+        Note(
+            "Encounter.class",
+            f"class HH (home health) at a place no rule of the mapping profile maps: a home "
+            f"visit is no stay in the default service {first.service!r}, whose capacity is "
+            "beds; nothing published. Map its location to a reablement or home-care service",
+        )
+    )
+    return True
 
 
 def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Reading) -> bool:

@@ -15,6 +15,7 @@ from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.codes import HL7_ACT_CODE, HL7_ACT_CODE_STU3
 from flowsight.adapters.fhir.mapping import map_encounter
+from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import Rejected
 from tests.adapters.fhir.encounters import NOW, encounter, events_of, finished
 
@@ -90,3 +91,28 @@ def test_an_inpatient_or_home_health_encounter_without_admission_details_is_stil
 
     assert mapped(inpatient)[0] == ["admission", "discharge"]
     assert mapped(home)[0] == ["admission"]
+
+
+def test_a_home_visit_only_the_default_would_put_on_a_ward_publishes_nothing() -> None:
+    # Synthea's home visits and hospice stays at home (class HH) at places no rule maps became
+    # ward admissions through a trust's default service.
+    defaulted = {"RR8": MappingProfile(organisation="RR8", default_service="lth-wards")}
+    home = {"location": {"display": "Patient's home"}, "status": "completed"}
+    document = visit("HH", location=[home])
+
+    def read(bedded: frozenset[str]) -> tuple[list[str], list[str]]:
+        result = map_encounter(
+            Encounter.model_validate(document),
+            organisation="RR8",
+            now=NOW,
+            profiles=defaulted,
+            bedded=bedded,
+        )
+        assert not isinstance(result, Rejected), result
+        return [e.event["event_type"] for e in result.events], [n.message for n in result.notes]
+
+    events, notes = read(frozenset({"lth-wards"}))
+    assert events == []
+    assert any("class HH (home health)" in note and "nothing published" in note for note in notes)
+    # A default service without beds (a community provider's reablement) takes it as before.
+    assert read(frozenset())[0] == ["admission", "discharge"]
