@@ -35,6 +35,9 @@ def lag_watch(
                     for topic, behind in (await lag.measure()).items():
                         metrics.consumer_lag.labels(topic).set(behind)
                 except KafkaError as error:  # the broker may be restarting; ask again later
+                    # No figure rather than the last one: a lag of 0 while the broker is away
+                    # reads as "caught up" (`absent()` in an alert rule sees the gap).
+                    metrics.consumer_lag.clear()
                     log.warning("could not measure the consumer lag: %s", error)
         finally:
             await lag.close()
