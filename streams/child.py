@@ -30,9 +30,11 @@ PARENT_CHECK_SECONDS = 1.0
 T = TypeVar("T")
 
 
-def _started(setup: Callable[..., None], arguments: tuple[Any, ...]) -> None:
+def _started(setup: Callable[..., None], arguments: tuple[Any, ...], worker: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    # The worker's pid as the worker gave it: read here, a worker killed while this child was
+    # starting left it the pid of init (1), and a child that waited for that never ended.
+    threading.Thread(target=_exit_with, args=(worker,), daemon=True).start()
     setup(*arguments)
 
 
@@ -79,7 +81,7 @@ class Child:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_started,
-                initargs=(self._setup, self._arguments),
+                initargs=(self._setup, self._arguments, os.getpid()),
             )
         return self._pool
 
