@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flowsight.adapters.readmodel import facts, pressure, store
 from flowsight.api.charts import LEVEL_COLOURS, level_bar, week_bars
 from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Period
 from flowsight.services.report import (
     WeekFigures,
@@ -176,6 +177,7 @@ def report_html(report: WeeklyReport, catalogue: Catalogue) -> str:
         names=names,
         system_name=catalogue.system,
         one_day=timedelta(days=1),
+        london=LONDON,  # a finished week's moment is London's, the running week's UTC: shown alike
         week_bars=week_bars,
         level_bar=level_bar,
         level_colours=LEVEL_COLOURS,

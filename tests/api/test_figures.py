@@ -133,6 +133,10 @@ def test_the_weekly_report_counts_every_midnight_of_the_week_ended_or_not(
     )
     html = client.get(f"/v1/reports/weekly?week={week}").text
     assert "Lost bed days this week" in html
+    # The running week's moment was shown in UTC, a finished week's in London time.
+    running = client.get(f"/v1/reports/weekly?week={iso_week(datetime.now(UTC))}").text
+    as_of = running.split("figures as of", 1)[1].split("·", 1)[0]
+    assert as_of.strip().endswith(("GMT", "BST")), as_of
 
 
 def test_delayed_patients_are_listed_by_the_rule_the_counts_use(client: TestClient) -> None:
