@@ -65,6 +65,11 @@ NOT_BEGUN = (
     "nothing has been admitted yet, so nothing is published; send the Encounter again once it "
     "is in-progress"
 )
+#: What a version the patient has not left says of its period.end: no discharge is read from it.
+_END_NOT_READ = (
+    "status {!r} with a period.end: the patient has not left, so no discharge is published; "
+    "send the Encounter as finished once they have"
+)
 #: Statuses that retract whatever an earlier snapshot of the Encounter said.
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 
@@ -207,6 +212,8 @@ def _events(
         events.append(_discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
         events += reopened(snapshot, now, "discharge", reading.notes)
+        if encounter.period and encounter.period.end:
+            reading.notes.append(Note("Encounter.period.end", _END_NOT_READ.format(status)))
     return events
 
 

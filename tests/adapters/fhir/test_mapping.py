@@ -668,3 +668,12 @@ def test_a_patient_who_left_for_a_ward_at_no_stated_time_is_admitted_there_with_
         "2025-03-10T09:40:00+00:00",
     )
     assert "Encounter.location[1].period.start" in [note.element for note in mapped.notes]
+
+
+def test_an_end_on_a_version_the_patient_has_not_left_is_said_not_read() -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-14T15:00:00+00:00"}
+    mapped = mapped_of(encounter(period=period))
+
+    assert [m.event["event_type"] for m in mapped.events] == ["admission"]
+    assert [n.element for n in mapped.notes] == ["Encounter.period.end"]
+    assert "no discharge is published" in mapped.notes[0].message
