@@ -178,6 +178,7 @@ def report_html(report: WeeklyReport, catalogue: Catalogue) -> str:
         system_name=catalogue.system,
         one_day=timedelta(days=1),
         london=LONDON,  # a finished week's moment is London's, the running week's UTC: shown alike
+        running=report.as_of < period_moment(Period(report.start, report.end), report.end),
         week_bars=week_bars,
         level_bar=level_bar,
         level_colours=LEVEL_COLOURS,

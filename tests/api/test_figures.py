@@ -137,6 +137,9 @@ def test_the_weekly_report_counts_every_midnight_of_the_week_ended_or_not(
     running = client.get(f"/v1/reports/weekly?week={iso_week(datetime.now(UTC))}").text
     as_of = running.split("figures as of", 1)[1].split("·", 1)[0]
     assert as_of.strip().endswith(("GMT", "BST")), as_of
+    # Its figures are a part-week's, compared with whole weeks: the page says so.
+    assert "the week is not over" in running and " so far</th>" in running
+    assert "the week is not over" not in html and " so far</th>" not in html
 
 
 def test_delayed_patients_are_listed_by_the_rule_the_counts_use(client: TestClient) -> None:
