@@ -22,7 +22,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flowsight.adapters.hl7.clock import RECORDED_TIME, first_time
+from flowsight.adapters.hl7.clock import (
+    ADMIT_TIME,
+    DISCHARGE_TIME,
+    EVENT_TIME,
+    RECORDED_TIME,
+    first_time,
+)
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.outcome import Mapped as Mapped  # for callers of map_message
@@ -179,7 +185,23 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         event = envelope | fields
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
+    reading.warnings.extend(_dated_only(reading.message))
     return Mapped(events, reading.warnings)
+
+
+def _dated_only(message: Any) -> list[str]:
+    """A warning for each of the visit's and the event's times given as a day alone
+    (`20261101`): read as that day's midnight in the sender's time (`clock.sender_zone`), where
+    the FHIR gateway refuses a date-only period. The hours between are the sender's to give."""
+    said = []
+    for segment, number in (ADMIT_TIME, DISCHARGE_TIME, EVENT_TIME):
+        value = text(message, segment, number)
+        if value and len(value.split("+")[0].split("-")[0]) <= len("YYYYMMDD"):
+            said.append(
+                f"{segment}-{number}: a day with no time ({value}); read as its midnight in "
+                "the sender's time: send the hour and minute"
+            )
+    return said
 
 
 def _recorded(reading: Reading) -> dict[str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adapters.hl7.test_mapping import PID, mapped, message, pv1
+from flowsight.adapters.hl7.mapping import Mapped, map_message
+from tests.adapters.hl7.test_mapping import LOCATIONS, PID, mapped, message, pv1
 
 
 def a01(sent: str, admitted: str) -> str:
@@ -31,3 +32,13 @@ def a01(sent: str, admitted: str) -> str:
 )
 def test_a_time_without_an_offset_is_in_the_senders_zone(sent: str, admitted: str, at: str) -> None:
     assert a01(sent, admitted) == at
+
+
+def test_a_day_with_no_time_is_read_as_its_midnight_with_a_warning() -> None:
+    header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261101101500||ADT^A01^ADT_A01|C1|P|2.5"
+    hl7 = message(header, "EVN|A01|20261101101000", PID, pv1(f3="WARD7", f44="20261101"))
+    result = map_message(hl7, organisation="RR8", locations=LOCATIONS)
+
+    assert isinstance(result, Mapped)
+    assert result.event["occurred_at"] == "2026-11-01T00:00:00+00:00"
+    assert any(w.startswith("PV1-44: a day with no time") for w in result.warnings)
