@@ -99,13 +99,21 @@ def ignored(index: int, entry: object, kind: object) -> Issue:
         what = f"a {method} {url} request without a resource" if method else "an empty entry"
     else:
         what = f"a {kind}"
+    why = _READ_FOR.get(str(kind), "flowsight maps Encounters")
     return Issue(
         "information",
         "informational",
-        f"Bundle.entry[{index}] is {what}: not mapped, ignored (flowsight maps Encounters; a "
-        "Patient is read as the subject of an Encounter that refers to it)",
+        f"Bundle.entry[{index}] is {what}: not mapped on its own ({why})",
         f"Bundle.entry[{index}]",
     )
+
+
+#: What an entry of these types is read for, beside the Encounters of its Bundle.
+_READ_FOR = {
+    "Patient": "read as the subject of an Encounter that refers to it",
+    "Location": "read as the place an Encounter's location refers to",
+    "Organization": "read as the serviceProvider of an Encounter that refers to it",
+}
 
 
 def _without_resource(entry: object) -> object:

@@ -190,6 +190,9 @@ def test_entries_other_than_encounters_are_ignored_and_said_to_be() -> None:
         ("information", "Bundle.entry[3]"),
     ]
     assert "Condition" in result.notes[1].diagnostics
+    # Each says what its kind is read for: a Condition is not a Patient.
+    assert "subject of an Encounter" in result.notes[0].diagnostics
+    assert "Patient" not in result.notes[1].diagnostics
 
 
 def test_a_transaction_with_no_encounter_publishes_nothing_and_fails_nothing() -> None:
