@@ -45,7 +45,10 @@ def emergency_arrival(
         count += 1
     if not count or not departments:
         return stays
-    element = location_element(stays[0].index)
+    # A stay of an Encounter with no location at all names no `location[0]`.
+    first = stays[0]
+    element = first.unit_element if first.unit_element == "Encounter.location" else None
+    element = element or location_element(first.index)
     if len(departments) > 1:
         raise Refused(
             UNKNOWN_SERVICE,

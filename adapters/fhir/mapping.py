@@ -326,11 +326,16 @@ def _snapshot(encounter: Encounter, organisation: str | None, reading: _Reading)
     }
     profile = reading.profiles.get(provider)
     places = Places(profile, reading.services, reading.bundle)
-    history = _unlocated(encounter, profile, reading.notes) or stays(
-        encounter, places, reading.notes
-    )
-    if act_class(encounter) == "EMER":
-        history = emergency_arrival(history, reading.departments(provider), reading.notes)
+    emergency = act_class(encounter) == "EMER"
+    # An emergency Encounter without a location is its department's, not the default's: said
+    # once, by `emergency_arrival`, when there is one.
+    unlocated = _unlocated(encounter, profile, [] if emergency else reading.notes)
+    history = unlocated or stays(encounter, places, reading.notes)
+    if emergency:
+        placed = emergency_arrival(history, reading.departments(provider), reading.notes)
+        if unlocated and placed == history:  # no department: the default's, as said
+            _unlocated(encounter, profile, reading.notes)
+        history = placed
     # The business identifier, not the logical id: a transaction's POST has no id, and the same
     # spell read back from a server, or sent again through a subscription, has one.
     return Snapshot(episode_id, common, elements, history, profile)

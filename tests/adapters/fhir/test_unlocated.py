@@ -59,3 +59,18 @@ def test_an_emergency_encounter_without_a_location_is_an_attendance() -> None:
     del document["hospitalization"]
 
     assert published(document) == [("attendance", "lth-ed")]
+
+
+def test_an_emergency_encounter_without_a_location_is_said_to_be_at_the_department_once() -> None:
+    # It was told "placed in the default service 'lth-wards'", then "the emergency department"
+    # on Encounter.location[0], an element the Encounter does not have.
+    document = unlocated(
+        encounter(status="arrived", **{"class": {"system": HL7_ACT_CODE, "code": "EMER"}})
+    )
+    del document["hospitalization"]
+
+    notes = examined(document, {"RR8": DEFAULTED}).notes
+
+    located = [n for n in notes if n.expression and n.expression.startswith("Encounter.location")]
+    assert [n.expression for n in located] == ["Encounter.location"]
+    assert "emergency department" in located[0].diagnostics
