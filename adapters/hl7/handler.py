@@ -116,11 +116,16 @@ class AdtHandler:
         is handled: a frame of 512 KiB may hold 50,000 messages, and their ACKs (12 MB) are not
         gathered until the last one."""
         messages = [item.head] if isinstance(item, Oversize) else split_messages(item.payload)
-        for raw in messages or [b""]:  # an empty frame, or blank lines alone, is answered too
-            if raw:
-                yield await self._guarded(item, raw)
-            else:
+        for position, raw in enumerate(messages or [b""]):  # an empty frame is answered too
+            if not raw:
                 yield Answer(self._empty(), message=False)
+            elif position == 0 and len(messages) > 1 and not raw.startswith(b"MSH"):
+                # Bytes before the frame's first MSH are no message: dead-lettered as ever, but
+                # not answered, or a sender that pairs one ACK with each message it sent would
+                # take this AR for its message's and every later ACK for the one before.
+                await self._guarded(item, raw)
+            else:
+                yield await self._guarded(item, raw)
             await asyncio.sleep(0)  # a frame of many messages must not hold the loop
 
     async def _guarded(self, item: Frame | Oversize, raw: bytes) -> Answer:

@@ -59,6 +59,27 @@ async def test_both_messages_of_a_frame_joined_with_padding_are_answered(tmp_pat
     assert sorted(event["episode_id"] for event in publisher.published) == ["SPELL-M1", "SPELL-M2"]
 
 
+async def test_bytes_before_a_frames_message_are_dead_lettered_not_answered(
+    tmp_path: Path,
+) -> None:
+    # They were answered AR (an empty MSA-2) before the message's AA: a sender pairing one ACK
+    # with each message it sent took the AR for its message's, and each later ACK for the
+    # message before.
+    async with listening(tmp_path) as (listener, publisher):
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(START + b"GARBAGE LINE\r" + adt("M1") + END)
+        writer.write(START + adt("M2") + END)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            replies = [await reader.readuntil(END) for _ in range(2)]
+        writer.close()
+    assert [msa(reply.removeprefix(START).removesuffix(END)) for reply in replies] == [
+        ("AA", "M1"),
+        ("AA", "M2"),
+    ]
+    assert [raw for raw, _ in publisher.dead] == [b"GARBAGE LINE"]
+
+
 UNREADABLE = {
     "an escape character alone": "\\",
     "a locally defined escape": "\\Z01\\",
