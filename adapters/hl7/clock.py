@@ -6,7 +6,8 @@ sender's local time (HL7 v2.5 2.A.77: "the time zone of the sender"): Europe/Lon
 MSH-7 carries an offset London did not have at that moment (a PAS whose server runs on UTC sends
 `+0000` all summer; the HL7 standard's own examples `-0500`): then the sender is on MSH-7's
 offset, and so are the message's other times without one. In London's hour repeated when clocks
-go back the first (BST) reading is taken, and a time skipped when they go forward is read as GMT.
+go back the first (BST) reading is taken, and a time skipped when they go forward is read as GMT;
+the mapping warns of either (`unclear`).
 
 An event's id is `<visit>:<kind>:<time>` (`cancellation.event_id`), so its time must be the same
 in every copy of the message. MSH-7 is when this copy was sent: an interface engine that resends
@@ -101,6 +102,21 @@ def parse_time(value: str, where: str, zone: tzinfo = LONDON) -> datetime:
     except (ValueError, OverflowError):
         raise Refused(INVALID_FIELD, where, f"{where} {value!r} is not a real time") from None
     return moment
+
+
+def unclear(moment: datetime) -> str | None:
+    """Why a London time without an offset names no one moment, or None: it is in the hour
+    clocks go back (it happened twice: the first, BST, is taken) or the hour they go forward
+    (it never happened: read as GMT)."""
+    if moment.tzinfo is not LONDON:
+        return None
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    wall = moment.replace(tzinfo=None)
+    if moment.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != wall:
+        return "a London time that never happened (clocks went forward): read as GMT"
+    return "a London time that happened twice (clocks went back): read as the first, BST"
 
 
 def id_time(moment: datetime) -> str:

@@ -28,6 +28,7 @@ from flowsight.adapters.hl7.clock import (
     EVENT_TIME,
     RECORDED_TIME,
     first_time,
+    unclear,
 )
 from flowsight.adapters.hl7.fields import LocationMap as LocationMap  # for callers of map_message
 from flowsight.adapters.hl7.fields import Reading, system_name
@@ -185,22 +186,31 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         event = envelope | fields
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
-    reading.warnings.extend(_dated_only(reading.message))
+    reading.warnings.extend(_unclear_times(reading.message))
     return Mapped(events, reading.warnings)
 
 
-def _dated_only(message: Any) -> list[str]:
-    """A warning for each of the visit's and the event's times given as a day alone
-    (`20261101`): read as that day's midnight in the sender's time (`clock.sender_zone`), where
-    the FHIR gateway refuses a date-only period. The hours between are the sender's to give."""
+def _unclear_times(message: Any) -> list[str]:
+    """A warning for each of the visit's and the event's times that names no one moment: a day
+    alone (`20261101`), read as its midnight in the sender's time (`clock.sender_zone`), where
+    the FHIR gateway refuses a date-only period; or a London time without an offset in the
+    hour clocks go back or forward (`clock.unclear`). The sender has what is missing."""
     said = []
     for segment, number in (ADMIT_TIME, DISCHARGE_TIME, EVENT_TIME):
-        value = text(message, segment, number)
+        value, where = text(message, segment, number), f"{segment}-{number}"
         if value and len(value.split("+")[0].split("-")[0]) <= len("YYYYMMDD"):
             said.append(
-                f"{segment}-{number}: a day with no time ({value}); read as its midnight in "
-                "the sender's time: send the hour and minute"
+                f"{where}: a day with no time ({value}); read as its midnight in the sender's "
+                "time: send the hour and minute"
             )
+            continue
+        try:
+            moment = first_time(message, (segment, number))
+        except Refused:  # a field this trigger does not read, refused where it is read
+            continue
+        why = None if moment is None else unclear(moment)
+        if why:
+            said.append(f"{where} ({value}): {why}; send the offset (+0100, +0000)")
     return said
 
 

@@ -42,3 +42,33 @@ def test_a_day_with_no_time_is_read_as_its_midnight_with_a_warning() -> None:
     assert isinstance(result, Mapped)
     assert result.event["occurred_at"] == "2026-11-01T00:00:00+00:00"
     assert any(w.startswith("PV1-44: a day with no time") for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [
+        ("20261025013000", "happened twice (clocks went back): read as the first, BST"),
+        ("20260329013000", "never happened (clocks went forward): read as GMT"),
+    ],
+)
+def test_a_london_time_in_an_hour_clocks_change_is_read_with_a_warning(
+    left: str, said: str
+) -> None:
+    header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261101101500||ADT^A03^ADT_A03|C1|P|2.5"
+    segment = pv1(f3="WARD7", f37="19", f44="20260301090000", f45=left)
+    result = map_message(
+        message(header, "EVN|A03|20261101101000", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+
+    assert isinstance(result, Mapped)
+    assert any(w.startswith(f"PV1-45 ({left}): a London time that {said}") for w in result.warnings)
+    # An offset names the moment: nothing to say.
+    plain = pv1(f3="WARD7", f37="19", f44="20260301090000", f45=left + "+0000")
+    again = map_message(
+        message(header, "EVN|A03|20261101101000", PID, plain),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+    assert isinstance(again, Mapped) and not any("London time" in w for w in again.warnings)
