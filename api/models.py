@@ -158,9 +158,10 @@ class DelaysOut(BaseModel):
     as_of: datetime
     count: int = Field(
         description="patients with no criteria to reside (delays running now), in a bed or, "
-        "ready to move on, in a service without beds (`hidden_delays` of them)"
+        "ready to move on, in a service without beds; each once, where `by_service` counts a "
+        "patient delayed in two services in each"
     )
-    hidden_delays: int = Field(0, description="of `count`, those in services without beds")
+    hidden_delays: int = Field(0, description="delays running in services without beds")
     lost_bed_days: int = Field(description=LOST_BED_DAYS)
     delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)
     by_service: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)

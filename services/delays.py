@@ -121,3 +121,17 @@ def _first_midnight(moment: datetime) -> date:
     """The day whose midnight is the first at or after `moment`."""
     local = moment.astimezone(LONDON)
     return local.date() if local.time() == time(0) else local.date() + ONE_DAY
+
+
+def residents_delayed(running: Iterable[Delay]) -> int:
+    """The people among `running` delays: a person delayed in two services at once (a
+    community bed kept while they are in hospital, neither discharged) is one resident
+    delayed. Delays whose person is not known (the fold's own) are each one."""
+    known: set[str] = set()
+    unknown = 0
+    for delay in running:
+        if delay.pseudonym:
+            known.add(delay.pseudonym)
+        else:
+            unknown += 1
+    return len(known) + unknown

@@ -10,7 +10,7 @@ corrects every figure that depends on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -53,6 +53,10 @@ class Delay:
     ended_at: str | None = None
     reason: str | None = None
     pathway: str | None = None
+    # Whose delay, as the read model stores it (its rows' pseudonym): a person delayed in two
+    # services at once is one resident delayed. The fold's own delays leave it empty: they are
+    # the journey's.
+    pseudonym: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)

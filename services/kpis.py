@@ -20,6 +20,7 @@ from flowsight.services.delays import (
     delay_days_figure,
     during,
     is_running,
+    residents_delayed,
 )
 from flowsight.services.delays import delay_rows as delay_rows
 from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay, midnights
@@ -308,8 +309,9 @@ def system_figures(
             x for s in services if s.kind == kind for x in facts.get(s.id, ServiceFacts()).stays
         ]
 
+    running = [d for f in facts.values() for d in f.delays if is_running(d, now_text)]
     return {
-        "delayed_count": len(rows),
+        "delayed_count": residents_delayed(running),
         # Lost bed days are bed days: a hidden delay at home loses no bed; its days are apart.
         "lost_bed_days": days.lost_bed_days,
         "delayed_days_home_based": days.delayed_days_home_based,

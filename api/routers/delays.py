@@ -28,7 +28,13 @@ from flowsight.api.models import (
     DelaysOut,
 )
 from flowsight.api.problems import Problem
-from flowsight.services.delays import DelayDays, bed_based, delay_days, is_running
+from flowsight.services.delays import (
+    DelayDays,
+    bed_based,
+    delay_days,
+    is_running,
+    residents_delayed,
+)
 from flowsight.services.facts import DELAY_BANDS, delay_band, midnights
 from flowsight.services.kpis import DelayRow, delay_rows
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
@@ -70,12 +76,14 @@ async def delays(_: Viewer, connection: ConnectionDep, state: StateDep) -> Delay
     """Current delays by service, reason, pathway and 7/14/21-day band: lost bed days in
     bed-based services, and apart from them the days delayed at home in services without beds."""
     now = datetime.now(UTC)
-    rows = delay_rows((delay for _p, delay in await facts.current_delays(connection)), now)
+    current = [delay for _p, delay in await facts.current_delays(connection)]
+    rows = delay_rows(current, now)
     beds = bed_based(state.catalogue.services)
     days = delay_days(rows, beds)
+    running = [delay for delay in current if is_running(delay, utc_timestamp(now))]
     return DelaysOut(
         as_of=now,
-        count=len(rows),
+        count=residents_delayed(running),
         hidden_delays=sum(1 for row in rows if row.service not in beds),
         lost_bed_days=days.lost_bed_days,
         delayed_days_home_based=days.delayed_days_home_based,
