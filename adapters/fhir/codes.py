@@ -234,7 +234,7 @@ def destination(
     A UK Core discharge method saying the patient died (4) or was stillborn (5) is `died`
     whatever the disposition says, as PV1-36 is for the HL7 v2 gateway: the discharge
     destination of a death is often left at the usual residence or not filled in at all. So
-    is one the caller found `died` (the Patient's `deceased[x]`: `references.died_in`). A
+    is one the caller found `died` (the Patient's `deceased[x]`: `patient.died_in`). A
     disposition no table knows whose text (or a coding's display) plainly names a death or the
     usual residence is that, as the HL7 v2 gateway reads PV1-36's text (`nhs_codes.worded`).
     """

@@ -115,8 +115,10 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
     """Whether the Patient the Encounter's subject refers to (contained, or in the same
     transaction or message: as it stood when the Encounter was sent) died during the Encounter:
     `deceasedDateTime` within its period (Synthea's hospice stays end at the death), or
-    `deceasedBoolean` true, read as this stay's death with a note. A death dated by day only,
-    or outside the period, is not this stay's: a note says so."""
+    `deceasedBoolean` true, read as this stay's death with a note, when the Encounter is the
+    only one sent with the Patient (with several, a life's, it says not which stay the death
+    ended). A death dated by day only, or outside the period, is not this stay's: a note says
+    so."""
     try:
         found = resolve(encounter.subject, Patient, encounter, bundle, "Encounter.subject")
     except Refused:  # the identity's own reading refuses it, naming the element
@@ -124,10 +126,16 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
     if found is None or (not found.deceasedBoolean and found.deceasedDateTime is None):
         return False
     if found.deceasedBoolean:
-        notes.append(
-            Note("Patient.deceasedBoolean", "the Patient is deceased: the discharge is a death")
+        alone = bundle.encounters <= 1
+        said = (
+            "the Patient is deceased: the discharge is a death"
+            if alone
+            else f"the Patient is deceased, and the Bundle holds {bundle.encounters} "
+            "Encounters: which stay ended in the death is not said (send deceasedDateTime); "
+            "the discharge is not read as a death"
         )
-        return True
+        notes.append(Note("Patient.deceasedBoolean", said))
+        return alone
     moment = found.deceasedDateTime
     start, end = (
         (encounter.period.start, encounter.period.end) if encounter.period else (None, None)

@@ -40,11 +40,14 @@ class BundleIndex:
 
     def __init__(self, entries: Sequence[object] = ()) -> None:
         self._named: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: How many Encounters the Bundle holds.
+        self.encounters = 0
         for index, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict):
                 continue
             kind, logical_id = resource.get("resourceType"), resource.get("id")
+            self.encounters += kind == "Encounter"
             url = entry.get("fullUrl") if isinstance(entry, dict) else None
             names = [url] if isinstance(url, str) and url else []
             if isinstance(kind, str) and isinstance(logical_id, str) and logical_id:

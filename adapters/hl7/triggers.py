@@ -202,7 +202,10 @@ def _not_before_admission(message: Any, left: datetime) -> None:
     """Refuse an A03 that ends the visit before PV1-44 began it (a keying slip in a date): the
     admission's stay would stay open for ever, the discharge kept only as an anomaly, and the
     sender, answered AA, would never know. FHIR refuses the same (per-1); AE names the field."""
-    admitted = first_time(message, ADMIT_TIME)
+    try:
+        admitted = first_time(message, ADMIT_TIME)
+    except Refused:  # a PV1-44 that is no time: an A03 needs none, so it is not refused for it
+        return
     if admitted is None or left >= admitted:
         return
     ends = next(

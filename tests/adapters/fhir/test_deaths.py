@@ -75,3 +75,20 @@ def test_a_disposition_no_table_knows_is_read_by_its_words(
     disposition: dict[str, Any], destination: str
 ) -> None:
     assert discharge_of(finished(disposition))[0] == destination
+
+
+def test_a_deceased_flag_with_many_encounters_in_the_bundle_kills_none_of_them() -> None:
+    # A life's Bundle: the flag does not say which stay ended in the death.
+    dead = a_patient(deceasedBoolean=True)
+    first = finished(subject={"reference": "urn:uuid:p1"})
+    second = finished(
+        subject={"reference": "urn:uuid:p1"},
+        identifier=[{"system": "https://fhir.rr8.example/Id/spell", "value": "SPELL-2"}],
+    )
+    document = transaction(entry(dead, "urn:uuid:p1"), entry(first), entry(second))
+
+    result = examined(document)
+
+    discharges = [e.event for e in result.events if e.event["event_type"] == "discharge"]
+    assert [d["destination"] for d in discharges] == ["usual_residence", "usual_residence"]
+    assert any("which stay ended in the death is not said" in n.diagnostics for n in result.notes)

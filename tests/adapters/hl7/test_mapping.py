@@ -591,3 +591,10 @@ def test_contract_fields_are_named_by_their_hl7_field(
     contract_field: str, event_type: str, hl7_field: str
 ) -> None:
     assert hl7_field_of(contract_field, event_type) == hl7_field
+
+
+def test_an_a03_with_a_pv1_44_that_is_no_time_still_discharges() -> None:
+    # An A03 needs no admission time: one that is not a time refuses nothing.
+    segment = pv1(f3="WARD7", f37="19", f44="NOT-A-TIME", f45="20261123150000")
+    event = mapped(message(msh("A03"), "EVN|A03|20261123150500", PID, segment))
+    assert event["event_type"] == "discharge"
