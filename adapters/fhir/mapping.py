@@ -183,7 +183,8 @@ def _events(
         events = attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
             if status != "finished":  # still in the department: a departure said is undone
-                events += reopened(snapshot, now, "attendance:departure", reading.notes)
+                department = in_department[0]
+                events += reopened(snapshot, now, "attendance:departure", department, reading.notes)
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
         events.append(admission_from_department(snapshot))
@@ -211,7 +212,7 @@ def _events(
         died = died_in(encounter, reading.bundle, reading.notes)
         events.append(_discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
-        events += reopened(snapshot, now, "discharge", reading.notes)
+        events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes)
         if encounter.period and encounter.period.end:
             reading.notes.append(Note("Encounter.period.end", _END_NOT_READ.format(status)))
     return events

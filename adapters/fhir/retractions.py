@@ -21,7 +21,7 @@ UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: 
 
 
 def reopened(
-    snapshot: Snapshot, now: datetime, suffix: str, notes: list[Note]
+    snapshot: Snapshot, now: datetime, suffix: str, stay: Stay, notes: list[Note]
 ) -> list[MappedEvent]:
     """A dated version of an Encounter the patient has not left (in-progress, onleave; in the
     department) retracts the leaving (`suffix`) an earlier version may have said happened, if
@@ -30,7 +30,6 @@ def reopened(
     for the leaving said again in a later version is a new issue that takes effect."""
     if "recorded_at" not in snapshot.common:
         return []
-    stay = snapshot.stays[0] if suffix.startswith("attendance") else snapshot.stays[-1]
     return _retractions(snapshot, now, [(suffix, stay)], notes, if_present=True)
 
 

@@ -66,17 +66,8 @@ async def test_bytes_before_a_frames_message_are_dead_lettered_not_answered(
     # with each message it sent took the AR for its message's, and each later ACK for the
     # message before.
     async with listening(tmp_path) as (listener, publisher):
-        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
-        writer.write(START + b"GARBAGE LINE\r" + adt("M1") + END)
-        writer.write(START + adt("M2") + END)
-        await writer.drain()
-        async with asyncio.timeout(10):
-            replies = [await reader.readuntil(END) for _ in range(2)]
-        writer.close()
-    assert [msa(reply.removeprefix(START).removesuffix(END)) for reply in replies] == [
-        ("AA", "M1"),
-        ("AA", "M2"),
-    ]
+        replies = await exchange(listener.port, b"GARBAGE LINE\r" + adt("M1"), adt("M2"))
+    assert [msa(reply) for reply in replies] == [("AA", "M1"), ("AA", "M2")]
     assert [raw for raw, _ in publisher.dead] == [b"GARBAGE LINE"]
 
 
