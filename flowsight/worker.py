@@ -82,7 +82,8 @@ def prepare(settings: Settings, catalogue: Catalogue) -> None:
     async def _kafka() -> None:
         await wait_for_broker(settings, within=settings.kafka_wait_seconds)
         await ensure_topics(settings, product_topics(settings, catalogue))
-        await check_partitions(settings, [settings.events_topic])
+        ingest = [settings.ingest_topic(code) for code in catalogue.organisation_codes]
+        await check_partitions(settings, [*ingest, settings.events_topic])
 
     asyncio.run(_kafka())
     # Workers started together must not all migrate at once (one would fail half-way).

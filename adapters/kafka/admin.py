@@ -148,17 +148,16 @@ def _retention_config(settings: Settings, topic: str) -> dict[str, str]:
 
 
 class PartitionsMismatch(RuntimeError):
-    """A topic with another number of partitions than the worker's tables."""
+    """Topics the worker reads together with another number of partitions than its tables."""
 
 
 async def check_partitions(settings: Settings, names: Iterable[str]) -> None:
     """Refuse topics of `names` whose partitions are not `settings.topic_partitions`.
 
-    The worker's tables are partitioned as the events topic (each patient's journey in the
-    partition of their events): an events topic deleted and made again by the broker (one
-    partition, `auto.create.topics.enable`), or made by hand, was never read while health said
-    ready. Better a worker that will not start, saying why. The ingest topics may differ: the
-    validator keeps no table."""
+    The worker's tables are partitioned as the events topic, and its agents read the ingest
+    topics and the events topic together: a topic deleted and made again by the broker (one
+    partition, `auto.create.topics.enable`), or one made by hand, was never read, while health
+    said ready. Better a worker that will not start, saying why."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -174,10 +173,10 @@ async def check_partitions(settings: Settings, names: Iterable[str]) -> None:
     if wrong:
         found = ", ".join(f"{topic} has {count}" for topic, count in sorted(wrong.items()))
         raise PartitionsMismatch(
-            f"the worker's tables have FLOWSIGHT_TOPIC_PARTITIONS "
-            f"({settings.topic_partitions}) partitions, as their topics must: {found}. "
-            f"Delete it and make it again with {settings.topic_partitions} (`flowsight topics "
-            "create`), or set FLOWSIGHT_TOPIC_PARTITIONS to the partitions it has"
+            f"topics read together must each have FLOWSIGHT_TOPIC_PARTITIONS "
+            f"({settings.topic_partitions}) partitions: {found}. Delete them and make "
+            f"them again with {settings.topic_partitions} (`flowsight topics create`), or set "
+            "FLOWSIGHT_TOPIC_PARTITIONS to the partitions they have"
         )
 
 
