@@ -15,12 +15,7 @@ from typing import Any
 import faust
 import uvloop
 
-from flowsight.adapters.kafka.admin import (
-    check_partitions,
-    ensure_topics,
-    product_topics,
-    wait_for_broker,
-)
+from flowsight.adapters.kafka.admin import ensure_topics, product_topics, wait_for_broker
 from flowsight.adapters.readmodel.database import create_engine, describe
 from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
 from flowsight.context import build_runtime
@@ -82,8 +77,6 @@ def prepare(settings: Settings, catalogue: Catalogue) -> None:
     async def _kafka() -> None:
         await wait_for_broker(settings, within=settings.kafka_wait_seconds)
         await ensure_topics(settings, product_topics(settings, catalogue))
-        ingest = [settings.ingest_topic(code) for code in catalogue.organisation_codes]
-        await check_partitions(settings, [*ingest, settings.events_topic])
 
     asyncio.run(_kafka())
     # Workers started together must not all migrate at once (one would fail half-way).

@@ -147,39 +147,6 @@ def _retention_config(settings: Settings, topic: str) -> dict[str, str]:
     return {} if retention is None else {"retention.ms": str(retention)}
 
 
-class PartitionsMismatch(RuntimeError):
-    """Topics the worker reads together with another number of partitions than its tables."""
-
-
-async def check_partitions(settings: Settings, names: Iterable[str]) -> None:
-    """Refuse topics of `names` whose partitions are not `settings.topic_partitions`.
-
-    The worker's tables are partitioned as the events topic, and its agents read the ingest
-    topics and the events topic together: a topic deleted and made again by the broker (one
-    partition, `auto.create.topics.enable`), or one made by hand, was never read, while health
-    said ready. Better a worker that will not start, saying why."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(names))
-    finally:
-        await admin.close()
-    wrong = {
-        entry["topic"]: len(entry.get("partitions", []))
-        for entry in described
-        if not entry.get("error_code")
-        and len(entry.get("partitions", [])) != settings.topic_partitions
-    }
-    if wrong:
-        found = ", ".join(f"{topic} has {count}" for topic, count in sorted(wrong.items()))
-        raise PartitionsMismatch(
-            f"topics read together must each have FLOWSIGHT_TOPIC_PARTITIONS "
-            f"({settings.topic_partitions}) partitions: {found}. Delete them and make "
-            f"them again with {settings.topic_partitions} (`flowsight topics create`), or set "
-            "FLOWSIGHT_TOPIC_PARTITIONS to the partitions they have"
-        )
-
-
 async def topic_partitions(target: KafkaTarget, topic: str) -> list[int]:
     """The partition numbers of `topic` (empty if it does not exist)."""
     admin = AIOKafkaAdminClient(**client_options(target))
