@@ -24,6 +24,7 @@ from flowsight.adapters.hl7.clock import (
     RECORDED_TIME,
     SENT_TIME,
     first_time,
+    held_end,
     id_time,
     occurred,
 )
@@ -52,7 +53,11 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         "A13": ([("departure" if at_ed else "discharge", service)], [DISCHARGE_TIME, EVENT_TIME]),
         "A23": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME]),
     }[trigger]
-    moments = [moment for moment in (first_time(message, p) for p in clock) if moment is not None]
+    moments = [
+        held_end(message, moment, path)[0] if path == DISCHARGE_TIME else moment
+        for path in clock
+        if (moment := first_time(message, path)) is not None
+    ]
     if not moments:
         fields = " or ".join(f"{s}-{n}" for s, n in clock)
         raise Refused(

@@ -20,7 +20,7 @@ a message with neither an event time nor EVN-2 is refused naming EVN-2. Nothing 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -102,6 +102,44 @@ def parse_time(value: str, where: str, zone: tzinfo = LONDON) -> datetime:
     except (ValueError, OverflowError):
         raise Refused(INVALID_FIELD, where, f"{where} {value!r} is not a real time") from None
     return moment
+
+
+def _named_span(value: str, moment: datetime) -> tuple[datetime, str]:
+    """The end (exclusive) of the span of time the TS `value`, read as `moment`, names, and the
+    span's name: a TS's precision is its number of digits (HL7 v2.5 2.A.74), so `201302111000`
+    is the minute from 10:00 and `20130211` the whole day, in its own zone's wall clock."""
+    body = _OFFSET.sub("", _NO_POINT.sub(r"\1.\2\3", value))
+    digits = len(body)
+    if "." in body:
+        return moment + timedelta(microseconds=1), "instant"
+    if digits >= 14:
+        return moment + timedelta(seconds=1), "second"
+    if digits >= 12:
+        return moment + timedelta(minutes=1), "minute"
+    if digits >= 10:
+        return moment + timedelta(hours=1), "hour"
+    if digits >= 8:
+        return moment + timedelta(days=1), "day"
+    if digits >= 6:
+        following = moment.replace(day=28) + timedelta(days=4)
+        return following.replace(day=1), "month"
+    return moment.replace(year=moment.year + 1), "year"
+
+
+def held_end(message: Any, left: datetime, field: tuple[str, int]) -> tuple[datetime, str | None]:
+    """When a visit ended that the time in `field`, read as `left`, ends: `left`, or PV1-44
+    with the name of `field`'s span when `left` is before PV1-44 only within its own precision
+    (`20101021`, a whole day, holds an admission at 10:00 that day), as the only moment of
+    that span known to be in the visit. A time before PV1-44 beyond its precision, or a
+    PV1-44 that is no time, is left to the caller."""
+    try:
+        admitted = first_time(message, ADMIT_TIME)
+    except Refused:
+        return left, None
+    if admitted is None or left >= admitted:
+        return left, None
+    until, span = _named_span(text(message, *field), left)
+    return (admitted, span) if until > admitted else (left, None)
 
 
 def unclear(moment: datetime) -> str | None:

@@ -50,6 +50,7 @@ from flowsight.adapters.hl7.clock import (
     EVENT_TIME,
     RECORDED_TIME,
     first_time,
+    held_end,
     own_time,
 )
 from flowsight.adapters.hl7.fields import Reading, names_a_place
@@ -174,8 +175,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     message = reading.message
     # Timed by the visit's discharge (PV1-45), as its id is: an A03 sent again with another
     # EVN-6 (real feeds send EVN-6 != PV1-45) says the same discharge.
-    clock = own_time(message, DISCHARGE_TIME, EVENT_TIME)
-    _not_before_admission(message, clock)
+    clock = _not_before_admission(reading, own_time(message, DISCHARGE_TIME, EVENT_TIME))
     located = reading.place(3, required=False)
     at_front_door = reading.at_front_door(located)
     destination = reading.destination(expected=not at_front_door)
@@ -198,21 +198,32 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     ]
 
 
-def _not_before_admission(message: Any, left: datetime) -> None:
-    """Refuse an A03 that ends the visit before PV1-44 began it (a keying slip in a date): the
+def _not_before_admission(reading: Reading, left: datetime) -> datetime:
+    """When the A03's visit ended: `left`, or PV1-44 when `left` is before it only within its
+    own precision (HL7 v2.5 2.A.74: `20101021` is that whole day, `201302111000` that minute,
+    and a PAS that keeps discharges to the day or minute sends them so), with a warning.
+
+    An A03 that ends the visit before PV1-44 began it (a keying slip in a date) is refused: the
     admission's stay would stay open for ever, the discharge kept only as an anomaly, and the
     sender, answered AA, would never know. FHIR refuses the same (per-1); AE names the field."""
+    message = reading.message
+    field = next(
+        path for path in (DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME) if text(message, *path)
+    )
+    ends = f"{field[0]}-{field[1]}"
+    ended, span = held_end(message, left, field)
+    if span:
+        reading.warnings.append(
+            f"{ends}: a {span} holding PV1-44's admission ({ended.isoformat()}), so the "
+            "discharge is taken at PV1-44's time; send the discharge's time to the second"
+        )
+        return ended
     try:
         admitted = first_time(message, ADMIT_TIME)
     except Refused:  # a PV1-44 that is no time: an A03 needs none, so it is not refused for it
-        return
+        return left
     if admitted is None or left >= admitted:
-        return
-    ends = next(
-        f"{segment}-{number}"
-        for segment, number in (DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME)
-        if text(message, segment, number)
-    )
+        return left
     raise Refused(
         INVALID_FIELD,
         ends,

@@ -307,6 +307,37 @@ def test_an_a03_at_its_admission_time_or_after_it_discharges() -> None:
         assert event["event_type"] == "discharge"
 
 
+@pytest.mark.parametrize(
+    ("admitted", "left", "span"),
+    [
+        ("20130211100052", "201302111000", "minute"),  # a PAS keeping discharges to the minute
+        ("20261123093000", "20261123", "day"),  # a day case, its discharge dated only
+        ("2026112309", "20261123", "day"),
+    ],
+)
+def test_an_a03_before_pv1_44_only_within_its_precision_discharges_at_pv1_44(
+    admitted: str, left: str, span: str
+) -> None:
+    # Refused AE: every same-day discharge of a PAS that dates discharges to the day was lost.
+    segment = pv1(f3="WARD7", f37="19", f44=admitted, f45=left)
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+    assert isinstance(result, Mapped), result
+    admission_time = datetime.strptime(admitted.ljust(14, "0"), "%Y%m%d%H%M%S")
+    occurred = datetime.fromisoformat(result.event["occurred_at"])
+    assert occurred.replace(tzinfo=None) == admission_time
+    assert any(w.startswith(f"PV1-45: a {span} holding PV1-44") for w in result.warnings)
+
+
+def test_an_a03_a_minute_before_pv1_44_to_the_minute_is_still_refused() -> None:
+    segment = pv1(f3="WARD7", f37="19", f44="201302111001", f45="201302111000")
+    rejected = refused(message(msh("A03"), "EVN|A03|20261123150500", PID, segment))
+    assert (rejected.reason, rejected.field) == ("hl7_invalid_field", "PV1-45")
+
+
 def test_an_unknown_discharge_destination_still_discharges_with_a_warning() -> None:
     segment = pv1(f3="WARD7", f37="01")  # a US UB-04 status code, not an NHS one
     result = map_message(
@@ -374,8 +405,23 @@ def test_an_unknown_discharge_destination_still_discharges_with_a_warning() -> N
             ),
             (msh("A13", "M2"), "EVN|A13|20261123160000", PID, pv1(f3="W1", f45="20261123150000")),
         ),
+        (
+            (
+                msh("A03", "M1"),
+                "EVN|A03|20261123150500",
+                PID,
+                pv1(f3="W1", f37="19", f44="20261123093000", f45="20261123"),
+            ),
+            # The discharge was taken at PV1-44: its day-only PV1-45 holds the admission.
+            (
+                msh("A13", "M2"),
+                "EVN|A13|20261123160000",
+                PID,
+                pv1(f3="W1", f44="20261123093000", f45="20261123"),
+            ),
+        ),
     ],
-    ids=["A11 by EVN-6", "A11 by PV1-44", "A12 by EVN-6", "A13 by PV1-45"],
+    ids=["A11 by EVN-6", "A11 by PV1-44", "A12 by EVN-6", "A13 by PV1-45", "A13 by a day"],
 )
 def test_a_cancel_message_names_the_event_id_of_what_it_cancels(
     original: tuple[str, ...], cancel: tuple[str, ...]
