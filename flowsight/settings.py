@@ -296,17 +296,21 @@ def local_pseudonym_key(path: Path) -> str:
 PSEUDONYM_KEY_MIN_DISTINCT = 8
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` reaches this machine alone (`localhost`, 127.0.0.0/8, ::1)."""
+    bare = host.strip("[]")
+    try:
+        return bare == "localhost" or ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_local_stays_local(settings: Settings) -> None:
     """Local mode without credentials answers every caller as a viewer of patient-level lists:
     it listens on this machine alone (a loopback address), never on the network."""
     if settings.has_credentials:
         return
-    host = settings.api_host.strip("[]")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(settings.api_host):
         raise ValueError(
             f"FLOWSIGHT_API_HOST={settings.api_host} would serve patient-level lists to anyone "
             "on the network: local mode without FLOWSIGHT_API_KEYS (or an OIDC issuer) listens "

@@ -48,6 +48,11 @@ class ConnectionLimits:
         if self.max_connections_per_address < 1:
             raise ValueError("the cap per address must be at least 1")
 
+    @property
+    def clients_certified(self) -> bool:
+        """Whether only clients with a certificate the client CA signed may connect."""
+        return self.tls is not None and self.tls.verify_mode == ssl.CERT_REQUIRED
+
     def permits(self, host: str) -> bool:
         """Whether a peer at `host` may connect (an IPv4-mapped IPv6 address as its IPv4)."""
         if not self.allow:

@@ -20,7 +20,7 @@ from flowsight.adapters.profile import MappingProfile
 from flowsight.cli.terminal import console, dry_run_settings, fail
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
-from flowsight.settings import Settings, load_settings
+from flowsight.settings import Settings, is_loopback, load_settings
 
 hl7_app = typer.Typer(help="HL7 v2 ADT over MLLP.", no_args_is_help=True)
 
@@ -111,6 +111,15 @@ def listen(
     processing_ids = _processing_ids(processing_id)
     registry = CollectorRegistry()
     address = host or settings.api_host
+    if not (is_loopback(address) or limits.allow or limits.clients_certified):
+        # HL7 v2 carries no credential: whoever reaches the port could admit, move and
+        # discharge patients of `organisation` (docs/security.md, "MLLP").
+        raise fail(
+            f"an MLLP listener on {address} would take messages from anyone who reaches it: "
+            "name the senders with --allow (CIDR) or require client certificates with "
+            "--tls-client-ca, or listen on a loopback address behind the interface engine",
+            2,
+        )
     if metrics_port is not None:
         start_http_server(metrics_port, addr=address, registry=registry)
     try:

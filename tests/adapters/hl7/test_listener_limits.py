@@ -235,6 +235,22 @@ def test_listen_refuses_bad_limits_before_it_starts(options: list[str], said: st
     assert said in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])  # the network, not loopback
+def test_listen_on_the_network_needs_an_allowlist_or_client_certificates(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It took unauthenticated messages from anyone: a forged A03 emptied a ward's list.
+    from typer.testing import CliRunner
+
+    from flowsight.cli.hl7 import hl7_app
+
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "local")
+    options = ["listen", "--organisation", "RR8", "--service", "lth-wards", "--host", host]
+    result = CliRunner().invoke(hl7_app, options)
+    assert result.exit_code == 2, result.output
+    assert "would take messages from anyone" in " ".join(result.output.split())
+
+
 async def test_time_spent_handling_a_message_does_not_count_as_idle(tmp_path: Path) -> None:
     async with listening(tmp_path, limits=ConnectionLimits(idle_timeout=0.5)) as (listener, kafka):
         slow_publish = kafka.publish
