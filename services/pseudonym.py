@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from flowsight.schemas.events import PatientIdentity
@@ -15,23 +16,45 @@ from flowsight.schemas.nhs_number import is_valid_nhs_number
 #: and overrides, word joiners, the byte-order mark. Between two digits they hide a number from
 #: a pattern while a reader still sees it (`9\u200b434765919`).
 INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
-_GAP = f"[{INVISIBLE}]*"
-_APART = f"[\\s.{INVISIBLE}-]{{0,3}}"
-#: Ten digits, together or written 3-3-4, the groups apart by up to three spaces, tabs, line
-#: breaks, hyphens or dots (`943 476 5919`, `943-476-5919`, one group a line), invisible
-#: characters anywhere between the digits: the shape of an NHS number (its check digit is not
-#: tested, so any such run counts, a wrong check digit included). What flowsight keeps outside
-#: the validator (logs, the audit log, notes) is blanked where it has this shape.
-NHS_NUMBER_SHAPE = re.compile(
-    rf"(?<!\d)(?:\d{_GAP}){{2}}\d{_APART}(?:\d{_GAP}){{2}}\d{_APART}(?:\d{_GAP}){{3}}\d(?!\d)",
-    re.ASCII,
-)
+#: What people and systems put between an NHS number's digits: any space (a non-breaking one
+#: pasted from a letter included), hyphens and dashes (en, em, minus, full-width), dots, commas,
+#: underscores, slashes and brackets (`(943) 476-5919`).
+SEPARATORS = "\\s.,_/()\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
+#: Digits joined by up to three separators each (invisible characters anywhere between them):
+#: a run that may hold an NHS number, cut into groups where something visible parts them.
+_RUN = re.compile(rf"[0-9](?:[{INVISIBLE}]*(?:[{SEPARATORS}][{INVISIBLE}]*){{0,3}}[0-9])*")
+_GROUP = re.compile(rf"[0-9](?:[{INVISIBLE}]*[0-9])*")
+#: How people group an NHS number's ten digits: 3-3-4 (the NHS's own way), together, 4-3-3,
+#: 3-4-3, 5-5, or one by one. A date and time (4-2-2-2) or a phone number (4-3-4) is none.
+GROUPINGS = frozenset({(10,), (3, 3, 4), (4, 3, 3), (3, 4, 3), (5, 5), (1,) * 10})
 NHS_NUMBER_BLANK = "[nhs-number?]"
 
 
+def nhs_number_shapes(text: str) -> list[tuple[int, int]]:
+    """Where in `text` (ASCII digits) ten digits are grouped as an NHS number is, each (start,
+    end), in order; two may overlap (`0099 943 476 5919` holds 4-3-3 and 3-3-4). The shape of
+    an NHS number, its check digit not tested, so a wrong check digit counts too."""
+    found = []
+    for run in _RUN.finditer(text):
+        groups = [(g.start(), g.end(), len(_digits(g.group()))) for g in _GROUP.finditer(run[0])]
+        for first in range(len(groups)):
+            counted = 0
+            for last in range(first, len(groups)):
+                counted += groups[last][2]
+                if counted >= 10:
+                    break
+            grouping = tuple(size for _, _, size in groups[first : last + 1])
+            if grouping in GROUPINGS:
+                found.append((run.start() + groups[first][0], run.start() + groups[last][1]))
+    return found
+
+
 def without_nhs_numbers(text: str) -> str:
-    """`text` with every NHS-number-shaped run blanked (full-width digits read as digits)."""
-    return NHS_NUMBER_SHAPE.sub(NHS_NUMBER_BLANK, _ascii_digits(text))
+    """`text` with every NHS-number-shaped run blanked (full-width digits read as digits): what
+    flowsight keeps outside the validator (logs, the audit log, notes). Shapes that overlap are
+    blanked as one, so no part of either is left."""
+    spans = _merged(nhs_number_shapes(_ascii_digits(text)))
+    return _replaced(text, spans, lambda _: NHS_NUMBER_BLANK)
 
 
 def without_nhs_numbers_in_text(text: str, key: bytes) -> str:
@@ -44,23 +67,49 @@ def without_nhs_numbers_in_text(text: str, key: bytes) -> str:
     next step ("call 943 476 5919's family"). The token is the same for the same number and key,
     so an id and the cancellation naming it, or an event sent twice, still match; the same
     length keeps a text within its limit. A ten-digit run whose check digit fails is left as it
-    is: it is no NHS number (a visit number, a timestamp's part).
+    is: it is no NHS number (a visit number, a timestamp's part). Two valid ones that overlap
+    (`0099 943 476 5919`: which is the patient's cannot be told) become one token.
     """
     seen = _ascii_digits(text)  # full-width digits read as digits, one character for one
+    valid = [
+        (start, end)
+        for start, end in nhs_number_shapes(seen)
+        if is_valid_nhs_number(_digits(seen[start:end]))
+    ]
+
+    def token(span: tuple[int, int]) -> str:
+        start, end = span
+        return ("n" + _pseudonym(f"id:{_digits(seen[start:end])}", key))[: end - start]
+
+    return _replaced(text, _merged(valid), token)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` (in order of their starts), those that overlap made one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _replaced(
+    text: str, spans: list[tuple[int, int]], replace: Callable[[tuple[int, int]], str]
+) -> str:
+    """`text` with each of `spans` (apart, in order) replaced by what `replace` makes of it."""
+    if not spans:
+        return text
     kept, last = [], 0
-    for run in NHS_NUMBER_SHAPE.finditer(seen):
-        token = _id_token(run.group(0), key)
-        if token != run.group(0):
-            kept += [text[last : run.start()], token]
-            last = run.end()
-    return "".join(kept) + text[last:] if kept else text
+    for span in spans:
+        kept += [text[last : span[0]], replace(span)]
+        last = span[1]
+    return "".join(kept) + text[last:]
 
 
-def _id_token(run: str, key: bytes) -> str:
-    digits = re.sub(r"\D", "", run)
-    if not is_valid_nhs_number(digits):
-        return run
-    return "n" + _pseudonym(f"id:{digits}", key)[: len(run) - 1]
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)
 
 
 def _ascii_digits(text: str) -> str:

@@ -422,8 +422,22 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
         "9\u200b434765919",  # a zero-width space: seen as 9434765919
         "943\u202e4765919",  # a direction override
         "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",  # full-width
+        # Written as people paste and type them: each reached the caseload as written.
+        "943\u00a0476\u00a05919",  # non-breaking spaces, from a letter
+        "943\u2013476\u20135919",  # en dashes, a word processor's
+        "943_476_5919",
+        "943/476/5919",
+        "(943) 476-5919",
+        "9434 765 919",
+        "94347 65919",
+        "9 4 3 4 7 6 5 9 1 9",
+        "0099 943 476 5919",  # after another number: 0099943476 passes the check too
     ],
-    ids=["spaced", "hyphens", "together", "zero-width", "override", "full-width"],
+    ids=[
+        *("spaced", "hyphens", "together", "zero-width", "override", "full-width"),
+        *("nbsp", "en-dash", "underscores", "slashes", "brackets", "4-3-3", "5-5", "one-by-one"),
+        "overlapping",
+    ],
 )
 def test_an_nhs_number_a_team_writes_in_any_text_leaves_as_a_token(
     kind: str, field: str, written: str, context: ValidationContext
@@ -434,7 +448,7 @@ def test_an_nhs_number_a_team_writes_in_any_text_leaves_as_a_token(
 
     said = event[field]
     digits = re.sub(r"\D", "", said)
-    assert said.startswith("call n") and said.endswith(" family"), said
+    assert said.startswith(("call n", "call (n")) and said.endswith(" family"), said
     assert NHS_NUMBER_DIGITS not in digits
     assert (
         accepted(example(kind, **{field: f"call {written} family"}), context).event[field] == said
