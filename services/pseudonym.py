@@ -36,7 +36,9 @@ def nhs_number_shapes(text: str) -> list[tuple[int, int]]:
     an NHS number, its check digit not tested, so a wrong check digit counts too."""
     found = []
     for run in _RUN.finditer(text):
-        groups = [(g.start(), g.end(), len(_digits(g.group()))) for g in _GROUP.finditer(run[0])]
+        if run.end() - run.start() < 10:  # fewer than ten digits: most runs, cheaply
+            continue
+        groups = [(g.start(), g.end(), _count(g[0])) for g in _GROUP.finditer(run[0])]
         for first in range(len(groups)):
             counted = 0
             for last in range(first, len(groups)):
@@ -106,6 +108,10 @@ def _replaced(
         kept += [text[last : span[0]], replace(span)]
         last = span[1]
     return "".join(kept) + text[last:]
+
+
+def _count(group: str) -> int:
+    return len(group) if group.isdigit() else len(_digits(group))
 
 
 def _digits(text: str) -> str:
