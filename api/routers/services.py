@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from flowsight.adapters.readmodel import caseload, daily_rows, facts, store
-from flowsight.api.deps import ApiState, ConnectionDep, Offset, StateDep, Viewer, audit_read
+from flowsight.api.deps import ApiState, ConnectionDep, Offset, StateDep, Viewer, audit_read, seen
 from flowsight.api.models import (
     DailyOut,
     QueueEntryOut,
@@ -46,7 +46,8 @@ async def service_queue(
         now = datetime.now(UTC)
         async with state.engine.begin() as connection:  # the read and its audit row
             queue = await caseload.queue_page(connection, service, now, limit=limit, offset=offset)
-            await audit_read(connection, request, principal, "read_queue_entries")
+            shown = seen([row["pseudonym"] for row in queue.entries])
+            await audit_read(connection, request, principal, "read_queue_entries", detail=shown)
         oldest = queue.oldest_referred_at
         entries = [
             QueueEntryOut(**row, waiting_minutes=store.minutes_waited(row["referred_at"], now))

@@ -82,8 +82,12 @@ def test_a_caseload_callers_queue_lists_patients_and_is_audited(
     assert [entry["pathway"] for entry in answer.json()["entries"]] == ["P1"]
     engine = create_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
     with engine.connect() as connection:
-        audited = [(row.principal, row.action) for row in connection.execute(select(audit_log))]
-    assert audited == [("key:ward-lead", "read_queue_entries")]
+        audited = [
+            (row.principal, row.action, row.detail) for row in connection.execute(select(audit_log))
+        ]
+    # It named no patient: an audit line must say whose records the answer showed.
+    shown = [entry["pseudonym"] for entry in answer.json()["entries"]]
+    assert audited == [("key:ward-lead", "read_queue_entries", {"patients": shown})]
 
 
 @pytest.mark.parametrize("path", ["/v1/pressure", QUEUE])
