@@ -16,8 +16,8 @@ from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.codes import attendance_outcome
 from flowsight.adapters.fhir.elements import Note, location_element, timestamp
-from flowsight.adapters.fhir.locations import Stay
 from flowsight.adapters.fhir.snapshot import MappedEvent, Snapshot
+from flowsight.adapters.fhir.stay import Stay
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome
 from flowsight.services.validation import UNKNOWN_SERVICE, Refused
 

@@ -14,25 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
 from urllib.parse import parse_qs
 
 from fhir.resources.R4B.encounter import Encounter, EncounterLocation
 from fhir.resources.R4B.location import Location
-from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
 
 from flowsight.adapters.fhir.elements import (
     Note,
     identifier_value,
     in_order,
-    instant,
     location_element,
     referenced_id,
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex, resolve, whereabouts
+from flowsight.adapters.fhir.stay import Stay, in_time_order
 from flowsight.adapters.profile import MappingProfile
-from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, UNKNOWN_SERVICE, Refused
+from flowsight.services.validation import MISSING_FIELD, UNKNOWN_SERVICE, Refused
 
 #: Location entries that have not happened yet: a bed reserved or a move planned is not a move.
 NOT_YET = frozenset({"planned", "reserved"})
@@ -62,33 +60,6 @@ def never_began(encounter: Encounter) -> bool:
     (a bare Encounter, with no location at all, says nothing of where it was: not this)."""
     locations = encounter.location or []
     return bool(locations) and all(entry.status in NOT_YET for entry in locations)
-
-
-@dataclass(frozen=True, slots=True)
-class Stay:
-    """One location of the Encounter's history: where (service, unit) and since when."""
-
-    index: int  # in Encounter.location
-    ordinal: int  # among the locations the patient has been at: what names a transfer
-    service: str
-    unit: str | None
-    unit_element: str  # where the unit's name was read: a Location's name, or a display
-    start: datetime | None
-    left: bool = False  # status completed: the patient is no longer there
-    # The entry whose period.start `start` is, when another level of the place than `index`
-    # gave it (a ward listed without a period beside its timed room and bed).
-    dated_by: int | None = None
-    end: datetime | None = None  # period.end: when the patient left it
-    left_from: int | None = None  # the stay before, whose period.end `start` is (`moves.py`)
-    by_default: bool = False  # placed by the profile's default service: no rule knows the place
-
-    @property
-    def start_element(self) -> str:
-        """The element `start` was read from."""
-        if self.left_from is not None:
-            return f"Encounter.location[{self.left_from}].period.end"
-        index = self.index if self.dated_by is None else self.dated_by
-        return f"Encounter.location[{index}].period.start"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +100,7 @@ def stays(encounter: Encounter, places: Places, notes: list[Note]) -> list[Stay]
             "temporary, identified by a flowsight service id or a rule of the sender's mapping "
             "profile",
         )
-    return _in_time_order(found, encounter.period)
+    return in_time_order(found, encounter.period, notes)
 
 
 def _places(encounter: Encounter) -> list[list[tuple[int, EncounterLocation]]]:
@@ -222,50 +193,6 @@ def _place_levels(
             return index, entry, placed
     index, entry = ranked[0]
     return index, entry, _place(entry.location, index, encounter, places, notes)
-
-
-def _in_time_order(found: list[Stay], period: Period | None) -> list[Stay]:
-    """The stays by when they began, each within the Encounter's period.
-
-    FHIR does not order `Encounter.location`, and some senders list the newest first: when
-    every stay has a start they are sorted by it (a stable sort, so a history already in order
-    keeps its transfers' ids). A stay that begins before the Encounter, after it ended, or
-    (when some starts are missing) before the stay listed ahead of it, is refused: published,
-    its transfer would be replayed before the admission or after the discharge and leave the
-    patient in a bed for good.
-
-    Without a start for every stay, those the patient has left (`completed`: R4 forbids it for
-    the current location) come first, as listed among themselves: HL7's V2-to-FHIR IG lists
-    PV1-6, the prior location, completed after PV1-3, the current one."""
-    starts = {stay.index: stay.start for stay in found if instant(stay.start)}
-    if len(starts) == len(found):
-        ordered = sorted(found, key=lambda stay: starts[stay.index])
-    else:
-        ordered = sorted(found, key=lambda stay: not stay.left)
-    found = [replace(stay, ordinal=ordinal) for ordinal, stay in enumerate(ordered)]
-    begins, ends = (period.start, period.end) if period else (None, None)
-    latest: tuple[int, datetime] | None = None  # the stay listed last so far, and its start
-    for stay in found:
-        start = starts.get(stay.index)
-        if start is None:
-            continue
-        if instant(begins) and start < begins:
-            why = f"before the Encounter's start, Encounter.period.start ({begins.isoformat()})"
-        elif instant(ends) and start > ends:
-            why = f"after the Encounter's end, Encounter.period.end ({ends.isoformat()})"
-        elif latest is not None and start < latest[1]:
-            why = f"before that of Encounter.location[{latest[0]}], listed ahead of it"
-        else:
-            latest = stay.index, start
-            continue
-        element = stay.start_element
-        raise Refused(
-            INVALID_FIELD,
-            element,
-            f"{element} ({start.isoformat()}) is {why}: each location the patient has been at "
-            "begins within the Encounter",
-        )
-    return found
 
 
 def _place(

@@ -34,7 +34,7 @@ from flowsight.adapters.fhir.elements import (
     location_element,
     timestamp,
 )
-from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, Stay, never_began, stays
+from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, never_began, stays
 from flowsight.adapters.fhir.moves import dated_moves
 from flowsight.adapters.fhir.patient import died_in, patient
 from flowsight.adapters.fhir.references import (
@@ -46,6 +46,7 @@ from flowsight.adapters.fhir.references import (
 )
 from flowsight.adapters.fhir.retractions import UPDATED, cancellations, reopened
 from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
+from flowsight.adapters.fhir.stay import Stay
 from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas.events import SCHEMA_VERSION
 from flowsight.services.validation import MISSING_FIELD, Refused, Rejected

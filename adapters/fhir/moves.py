@@ -18,7 +18,7 @@ from itertools import pairwise
 from fhir.resources.R4B.period import Period
 
 from flowsight.adapters.fhir.elements import Note, instant
-from flowsight.adapters.fhir.locations import Stay
+from flowsight.adapters.fhir.stay import Stay
 
 
 def dated_moves(found: list[Stay], notes: list[Note], period: Period | None = None) -> list[Stay]:

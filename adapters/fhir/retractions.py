@@ -13,8 +13,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from flowsight.adapters.fhir.elements import Note
-from flowsight.adapters.fhir.locations import Stay
 from flowsight.adapters.fhir.snapshot import MappedEvent, Snapshot
+from flowsight.adapters.fhir.stay import Stay
 from flowsight.adapters.retraction import retraction_time
 
 UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: recorded_at

@@ -9,7 +9,7 @@ from itertools import pairwise
 from typing import Any
 
 from flowsight.adapters.fhir.elements import Note, location_element
-from flowsight.adapters.fhir.locations import Stay
+from flowsight.adapters.fhir.stay import Stay
 from flowsight.adapters.profile import MappingProfile
 
 

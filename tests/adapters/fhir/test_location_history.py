@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.fhir.encounters import bodies, encounter, finished, problem_of
+from tests.adapters.fhir.encounters import bodies, encounter, finished, mapped_of, problem_of
 
 
 def stay(service: str, start: str, display: str | None = None) -> dict[str, Any]:
@@ -65,6 +65,23 @@ def test_a_location_starting_before_the_encounter_began_is_refused_naming_its_st
         "Encounter.location[1].period.start",
     )
     assert "before the Encounter's start" in problem.message
+
+
+def test_a_location_starting_seconds_before_the_encounter_begins_with_it_with_a_note() -> None:
+    # Epic's sandbox: location 20:41:00, period.start 20:41:08; the whole stay was refused.
+    ward = stay("lth-wards", "2025-03-10T09:39:52+00:00")  # the spell began at 09:40:00
+    later = stay("lth-toc-hub", "2025-03-11T10:00:00+00:00")
+    document = encounter(location=[ward, later])
+
+    mapped = mapped_of(document)
+
+    events = [m.event for m in mapped.events]
+    assert [(e["event_type"], e["occurred_at"]) for e in events] == [
+        ("admission", "2025-03-10T09:40:00+00:00"),
+        ("transfer", "2025-03-11T10:00:00+00:00"),
+    ]
+    assert [note.element for note in mapped.notes] == ["Encounter.location[0].period.start"]
+    assert "read as beginning with the Encounter" in mapped.notes[0].message
 
 
 @pytest.mark.parametrize("at", ["2025-03-10T09:40:00+00:00", "2025-03-14T15:00:00+00:00"])
