@@ -24,9 +24,18 @@ UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
 #: The system of a patient's NHS number in an identifier (UK Core).
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 #: Every system an NHS number is sent under: UK Core's, the NHS number's OID (as HL7 v2 and
-#: older interfaces give it), and the DSTU2 profiles' address still found in older feeds.
+#: older interfaces give it), the DSTU2 profiles' address still found in older feeds, and their
+#: spellings with http or a trailing slash (a different system to FHIR, the same number to us).
 NHS_NUMBER_SYSTEMS = frozenset(
-    {NHS_NUMBER_SYSTEM, "urn:oid:2.16.840.1.113883.2.1.4.1", "http://fhir.nhs.net/Id/nhs-number"}
+    {
+        NHS_NUMBER_SYSTEM,
+        f"{NHS_NUMBER_SYSTEM}/",
+        "http://fhir.nhs.uk/Id/nhs-number",  # http, as public NHS code's constants spell it
+        "http://fhir.nhs.uk/Id/nhs-number/",
+        "urn:oid:2.16.840.1.113883.2.1.4.1",
+        "http://fhir.nhs.net/Id/nhs-number",  # DSTU2's
+        "https://fhir.nhs.net/Id/nhs-number",
+    }
 )
 
 

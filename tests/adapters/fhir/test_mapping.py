@@ -441,7 +441,13 @@ def test_statuses_that_say_nothing_are_not_supported(status: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "system", ["urn:oid:2.16.840.1.113883.2.1.4.1", "http://fhir.nhs.net/Id/nhs-number"]
+    "system",
+    [
+        "urn:oid:2.16.840.1.113883.2.1.4.1",
+        "http://fhir.nhs.net/Id/nhs-number",
+        "http://fhir.nhs.uk/Id/nhs-number",  # http, as NHS code's constants spell it
+        "https://fhir.nhs.uk/Id/nhs-number/",
+    ],
 )
 def test_an_nhs_number_under_its_oid_or_older_address_is_the_nhs_number(system: str) -> None:
     # A local id would give the patient a second pseudonym and skip the check digit.
