@@ -340,29 +340,3 @@ def lookup(
         if found is not None:
             return found
     return None
-
-
-#: Encounter classes (HL7 v3 ActCode) that hold no bed: an ambulatory (outpatient) visit, a
-#: virtual one, one in the field. As the HL7 gateway takes an arrival of class O or R, such an
-#: Encounter without admission details publishes nothing, wherever it is, unless its first
-#: location is an emergency department's: that is an attendance there. (Dated, at a ward a rule
-#: places, it retracts an earlier version's inpatient stay: `mapping._reclassified`.) HH (home
-#: health) is a start of care, and PRENC (pre-admission) is what converters make of an HL7 A01
-#: of class P, which admits: neither is here.
-NO_BED_CLASSES = frozenset({"AMB", "VR", "FLD"})
-
-
-def class_without_a_bed(encounter: Encounter) -> str | None:
-    """The Encounter's class code when it is one of `NO_BED_CLASSES` (HL7 v3 ActCode) and the
-    Encounter gives no `hospitalization`, R4's "details about the admission": with one, the
-    sender says the patient was admitted (FHIR's own day-surgery examples are class AMB)."""
-    if encounter.hospitalization is not None:
-        return None
-    code = act_class(encounter)
-    return code if code in NO_BED_CLASSES else None
-
-
-def act_class(encounter: Encounter) -> str | None:
-    """The Encounter's class, when it is a code of HL7 v3 ActCode (R4's or STU3's system)."""
-    coding = encounter.class_fhir
-    return coding.code if coding.system in (HL7_ACT_CODE, HL7_ACT_CODE_STU3) else None

@@ -13,12 +13,7 @@ from datetime import datetime
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import (
-    act_class,
-    admission_method,
-    class_without_a_bed,
-    destination,
-)
+from flowsight.adapters.fhir.classes import act_class, class_without_a_bed
 from flowsight.adapters.fhir.department import (
     admission_from_department,
     attendance,
@@ -34,6 +29,7 @@ from flowsight.adapters.fhir.elements import (
     location_element,
     timestamp,
 )
+from flowsight.adapters.fhir.inpatient import admission, discharge
 from flowsight.adapters.fhir.locations import NEVER_BEGAN, Places, never_began, stays
 from flowsight.adapters.fhir.moves import dated_moves
 from flowsight.adapters.fhir.patient import died_in, patient
@@ -154,7 +150,9 @@ def _events(
     if status in RETRACTED_STATUSES and never_began(encounter):
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
-    no_bed = class_without_a_bed(encounter)
+    no_bed = class_without_a_bed(
+        encounter, _profile(encounter, organisation, reading), reading.notes
+    )
     if (
         no_bed
         and status not in RETRACTED_STATUSES
@@ -179,7 +177,7 @@ def _events(
         )
         return []
     if not in_department:
-        events = [_admission(encounter, snapshot, reading.notes)]
+        events = [admission(encounter, snapshot, reading.notes)]
     else:
         events = attendance(encounter, snapshot, in_department, status, reading.notes)
         if len(in_department) == len(snapshot.stays):
@@ -211,7 +209,7 @@ def _events(
         )
     if status == "finished":
         died = died_in(encounter, reading.bundle, reading.notes)
-        events.append(_discharge(encounter, snapshot, reading.notes, died=died))
+        events.append(discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
         events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes)
         if encounter.period and encounter.period.end:
@@ -286,6 +284,16 @@ def _at_front_door(encounter: Encounter, organisation: str | None, reading: _Rea
     return bool(department_stays(history, reading.front_door))
 
 
+def _profile(
+    encounter: Encounter, organisation: str | None, reading: _Reading
+) -> MappingProfile | None:
+    """The mapping profile of the Encounter's organisation; None when it names none."""
+    try:
+        return reading.profiles.get(_provider(encounter, organisation, reading)[0])
+    except Refused:  # said when the Encounter is read further, if it is
+        return None
+
+
 def _provider(encounter: Encounter, organisation: str | None, reading: _Reading) -> tuple[str, str]:
     """The ODS code of the organisation the Encounter is of, and the element that named it."""
     element = "Encounter.serviceProvider.identifier.value"
@@ -357,43 +365,3 @@ def _unlocated(
     )
     start = encounter.period.start if encounter.period else None
     return [Stay(0, 0, service, None, "Encounter.location", start, by_default=True)]
-
-
-def _admission(encounter: Encounter, snapshot: Snapshot, notes: list[Note]) -> MappedEvent:
-    first = snapshot.stays[0]
-    start = encounter.period.start if encounter.period else None
-    vendor = snapshot.profile.codes.admission_method if snapshot.profile else {}
-    method, method_element = admission_method(encounter, notes, vendor)
-    fields = {
-        "occurred_at": timestamp(start, "Encounter.period.start", "the admission time"),
-        "admission_method": method.value,
-        **({"unit": first.unit} if first.unit else {}),
-    }
-    return snapshot.event(
-        "admission",
-        "admission",
-        first,
-        fields,
-        occurred_at="Encounter.period.start",
-        admission_method=method_element,
-        unit=first.unit_element,
-    )
-
-
-def _discharge(
-    encounter: Encounter, snapshot: Snapshot, notes: list[Note], *, died: bool
-) -> MappedEvent:
-    end = encounter.period.end if encounter.period else None
-    vendor = snapshot.profile.codes.discharge_destination if snapshot.profile else {}
-    fields = {
-        "occurred_at": timestamp(end, "Encounter.period.end", "the discharge time"),
-        "destination": destination(encounter, notes, vendor, died=died).value,
-    }
-    return snapshot.event(
-        "discharge",
-        "discharge",
-        snapshot.stays[-1],
-        fields,
-        occurred_at="Encounter.period.end",
-        destination="Encounter.hospitalization.dischargeDisposition",
-    )

@@ -13,7 +13,11 @@ from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE, HL7_ACT_CODE_STU3
+from flowsight.adapters.fhir.codes import (
+    ADMISSION_METHOD_EXTENSION,
+    HL7_ACT_CODE,
+    HL7_ACT_CODE_STU3,
+)
 from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import Rejected
@@ -116,3 +120,57 @@ def test_a_home_visit_only_the_default_would_put_on_a_ward_publishes_nothing() -
     assert any("class HH (home health)" in note and "nothing published" in note for note in notes)
     # A default service without beds (a community provider's reablement) takes it as before.
     assert read(frozenset())[0] == ["admission", "discharge"]
+
+
+#: Epic's own Encounter classes (its sandbox): 4 is an office visit ("HOV"), 1 an inpatient one.
+EPIC_CLASS = "urn:oid:1.2.840.114350.1.72.1.7.7.10.696784.13260"
+EPIC_ONLY = {"extension": [{"url": "http://open.epic.com/FHIR/x", "valueString": "4"}]}
+
+
+def epic_visit(code: str, classes: dict[str, str] | None) -> tuple[list[str], list[str]]:
+    """An in-progress Epic visit of class `code` with Epic's extension-only `hospitalization`,
+    read through a profile whose `codes.patient_class` is `classes` (None: no profile)."""
+    document = encounter(
+        **{"class": {"system": EPIC_CLASS, "code": code}, "hospitalization": EPIC_ONLY}
+    )
+    profile = MappingProfile.model_validate(
+        {"organisation": "RR8", "codes": {"patient_class": classes or {}}}
+    )
+    result = map_encounter(
+        Encounter.model_validate(document),
+        organisation="RR8",
+        now=NOW,
+        profiles={"RR8": profile} if classes is not None else None,
+        services={"lth-ed", "lth-wards"},
+    )
+    assert not isinstance(result, Rejected), result
+    return [e.event["event_type"] for e in result.events], [n.message for n in result.notes]
+
+
+def test_a_vendor_class_the_profile_makes_an_outpatient_one_publishes_nothing() -> None:
+    # Epic's office visits became emergency ward admissions, open for years.
+    events, notes = epic_visit("4", {"4": "outpatient", "1": "inpatient"})
+    assert events == []
+    assert any("class 4 holds no bed" in note for note in notes)
+
+
+def test_a_vendor_class_no_profile_names_is_a_stay_with_a_warning_naming_it() -> None:
+    events, notes = epic_visit("4", None)
+    assert events == ["admission"]
+    assert any(f"class {EPIC_CLASS}|4 is no HL7 v3 ActCode" in note for note in notes)
+    # An inpatient class the profile names is a stay, without the warning.
+    events, notes = epic_visit("1", {"4": "outpatient", "1": "inpatient"})
+    assert events == ["admission"]
+    assert not any("ActCode" in note for note in notes)
+
+
+def test_admission_details_in_an_nhs_extension_alone_still_admit_an_ambulatory_class() -> None:
+    method = {
+        "url": ADMISSION_METHOD_EXTENSION,
+        "valueCodeableConcept": {"coding": [{"code": "11"}]},
+    }
+    document = visit("AMB")
+    document["hospitalization"] = {"extension": [method]}
+    assert mapped(document)[0] == ["admission", "discharge"]
+    document["hospitalization"] = EPIC_ONLY  # a vendor's extension says nothing of one
+    assert mapped(document)[0] == []
