@@ -173,7 +173,7 @@ def _examine_bundle(
     entries = bundle_entries(document, body, bundle_type)
     if isinstance(entries, Answer):
         return entries
-    bundle = BundleIndex(entries)
+    bundle = BundleIndex(entries, document.get("timestamp"))
     accepted: list[AcceptedEvent] = []
     notes: list[Issue] = []
     refusals: list[Answer] = []

@@ -183,7 +183,8 @@ def _events(
         if len(in_department) == len(snapshot.stays):
             if status != "finished":  # still in the department: a departure said is undone
                 department = in_department[0]
-                events += reopened(snapshot, now, "attendance:departure", department, reading.notes)
+                stated, departure = reading.bundle.timestamp, "attendance:departure"
+                events += reopened(snapshot, now, departure, department, reading.notes, stated)
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
         events.append(admission_from_department(snapshot))
@@ -211,7 +212,8 @@ def _events(
         died = died_in(encounter, reading.bundle, reading.notes)
         events.append(discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
-        events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes)
+        stated = reading.bundle.timestamp
+        events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes, stated)
         if encounter.period and encounter.period.end:
             reading.notes.append(Note("Encounter.period.end", _END_NOT_READ.format(status)))
     return events

@@ -11,6 +11,7 @@ or whose RESTful `fullUrl` ends so. Pure: no I/O, and nothing is fetched from a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fhir.resources.R4B.encounter import Encounter
@@ -38,8 +39,10 @@ ODS_ORGANIZATION_CODE = "https://fhir.nhs.uk/Id/ods-organization-code"
 class BundleIndex:
     """The resources of a transaction Bundle by every name a reference may give them."""
 
-    def __init__(self, entries: Sequence[object] = ()) -> None:
+    def __init__(self, entries: Sequence[object] = (), timestamp: object = None) -> None:
         self._named: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: When the Bundle was assembled (`Bundle.timestamp`, an instant), if it says.
+        self.timestamp = _instant(timestamp)
         #: How many Encounters the Bundle holds.
         self.encounters = 0
         for index, entry in enumerate(entries):
@@ -68,6 +71,17 @@ class BundleIndex:
 
 
 #: No Bundle: a single posted Encounter can refer only to what it contains.
+def _instant(value: object) -> datetime | None:
+    """`value` as an instant: a date-time with an offset, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 NO_BUNDLE = BundleIndex()
 
 

@@ -21,15 +21,26 @@ UPDATED = "Encounter.meta.lastUpdated"  # when the server recorded the version: 
 
 
 def reopened(
-    snapshot: Snapshot, now: datetime, suffix: str, stay: Stay, notes: list[Note]
+    snapshot: Snapshot,
+    now: datetime,
+    suffix: str,
+    stay: Stay,
+    notes: list[Note],
+    stated: datetime | None = None,
 ) -> list[MappedEvent]:
     """A dated version of an Encounter the patient has not left (in-progress, onleave; in the
     department) retracts the leaving (`suffix`) an earlier version may have said happened, if
     it did: a discharge cancelled (HL7's A13, FHIR-Converter's A13 sends the Encounter back
     in-progress). `if_present`, as most versions follow no such leaving; and only when dated,
-    for the leaving said again in a later version is a new issue that takes effect."""
+    for the leaving said again in a later version is a new issue that takes effect.
+
+    Dated is `meta.lastUpdated`, else `stated`, the Bundle's timestamp: FHIR-Converter sets no
+    `meta.lastUpdated` but stamps its Bundle with the HL7 message's time (MSH-7)."""
     if "recorded_at" not in snapshot.common:
-        return []
+        if stated is None:
+            return []
+        common = {**snapshot.common, "recorded_at": stated.isoformat()}
+        snapshot = replace(snapshot, common=common)
     return _retractions(snapshot, now, [(suffix, stay)], notes, if_present=True)
 
 

@@ -252,3 +252,29 @@ async def test_a_message_without_its_message_header_first_is_refused(
     assert response.status_code == 422
     assert ("error", "invalid", "Bundle.entry[0].resource", "invalid_fhir") in issues(response)
     assert writer.published == [] and len(writer.dead_letters) == 1
+
+
+async def test_fhir_converters_a13_in_a_stamped_bundle_withdraws_the_discharge(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    # FHIR-Converter's A13 (a discharge cancelled) is the Encounter back in progress with no
+    # meta.lastUpdated, in a Bundle stamped with the message's time: it withdrew nothing, and
+    # the patient, back in the bed, stayed discharged.
+    headers = {**auth(RR8_KEY), "Content-Type": "application/fhir+json"}
+    back = encounter(
+        **{"class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"}}
+    )
+    stamped = bundle(back) | {"timestamp": "2025-03-12T08:00:00+00:00"}
+
+    response = await client.post("/fhir", json=stamped, headers=headers)
+
+    assert response.status_code == 202, response.text
+    withdrawn = [e for e in writer.events() if e["event_type"] == "cancellation"]
+    assert [(e["cancels_event_id"], e["if_present"]) for e in withdrawn] == [
+        ("SPELL-9:discharge", True)
+    ]
+    assert withdrawn[0]["occurred_at"].startswith("2025-03-12T08:00:00")
+    # Without the stamp it says nothing of any discharge, as before.
+    writer.published.clear()
+    await client.post("/fhir", json=bundle(back), headers=headers)
+    assert not [e for e in writer.events() if e["event_type"] == "cancellation"]
