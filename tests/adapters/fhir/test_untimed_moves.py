@@ -41,9 +41,12 @@ def encounter_entry(document: dict[str, Any]) -> int:
 
 
 def published(result: Examined) -> list[tuple[str, str, str | None, str]]:
+    """What the Encounter says happened; not the withdrawal, `if_present`, of a discharge an
+    earlier version may have said, which each version dated by its Bundle carries."""
     return [
         (e.event["event_type"], e.event["service"], e.event.get("unit"), e.event["occurred_at"])
         for e in result.events
+        if not e.event.get("if_present")
     ]
 
 
