@@ -95,7 +95,15 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
             }
         ]
     # EVN-6 first: after an ED registration (A04) the visit's PV1-44 is the arrival in the ED.
+    # But not before PV1-44: no one is admitted before their visit began, and a PAS that fills
+    # EVN-6 with the time it recorded a back-dated A01 says so (the NHS ITK examples do).
     moment = own_time(message, EVENT_TIME, ADMIT_TIME)
+    if moment < clock:
+        reading.warnings.append(
+            f"EVN-6 ({moment.isoformat()}) is before PV1-44, the visit's start "
+            f"({clock.isoformat()}): the admission is taken at PV1-44"
+        )
+        moment = clock
     if registration:
         return [
             _admission_fields(visit, clock, moment, located, AdmissionMethod.START_OF_CARE.value)

@@ -107,6 +107,21 @@ def test_an_a01_becomes_an_admission_with_the_nhs_number_from_repeating_pid3() -
     }
 
 
+def test_an_a01_whose_evn_6_is_before_pv1_44_is_admitted_at_pv1_44_with_a_warning() -> None:
+    # The NHS ITK example: EVN-2 = EVN-6 = the day the back-dated A01 was keyed, ten days before
+    # PV1-44; the admission was placed ten days early (its id already named PV1-44).
+    segment = pv1(f3="WARD7", f4="C", f44="20101020171600")
+    result = map_message(
+        message(msh("A01"), "EVN|A01|20101010140000|||C|20101010140000", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+    assert isinstance(result, Mapped), result
+    assert result.event["occurred_at"] == "2010-10-20T17:16:00+01:00"
+    assert result.event["event_id"] == "SPELL-55123:admission:20101020T161600Z"
+    assert any(w.startswith("EVN-6") and "before PV1-44" in w for w in result.warnings)
+
+
 def test_the_mapped_a01_is_a_valid_contract_event_for_its_organisation() -> None:
     context = ValidationContext(
         load_catalogue(DEFAULT_CATALOGUE), b"k" * 32, clock_skew=timedelta(minutes=5)
