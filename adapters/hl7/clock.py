@@ -104,7 +104,7 @@ def parse_time(value: str, where: str, zone: tzinfo = LONDON) -> datetime:
     return moment
 
 
-def _named_span(value: str, moment: datetime) -> tuple[datetime, str]:
+def named_span(value: str, moment: datetime) -> tuple[datetime, str]:
     """The end (exclusive) of the span of time the TS `value`, read as `moment`, names, and the
     span's name: a TS's precision is its number of digits (HL7 v2.5 2.A.74), so `201302111000`
     is the minute from 10:00 and `20130211` the whole day, in its own zone's wall clock."""
@@ -138,7 +138,7 @@ def held_end(message: Any, left: datetime, field: tuple[str, int]) -> tuple[date
         return left, None
     if admitted is None or left >= admitted:
         return left, None
-    until, span = _named_span(text(message, *field), left)
+    until, span = named_span(text(message, *field), left)
     return (admitted, span) if until > admitted else (left, None)
 
 

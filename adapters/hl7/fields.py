@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flowsight.adapters.hl7.clock import ADMIT_TIME, DISCHARGE_TIME, first_time, named_span
 from flowsight.adapters.hl7.parse import INVALID_FIELD, MISSING_FIELD, UNMAPPED_LOCATION, text
 from flowsight.adapters.hl7.patient import patient
 from flowsight.adapters.profile import (
@@ -31,6 +32,8 @@ from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
 from flowsight.services import nhs_codes
 from flowsight.services.validation import Refused
 
+#: PID-29, the date and time of the patient's death.
+DEATH_TIME = ("PID", 29)
 _EMERGENCY = AdmissionMethod.EMERGENCY.value
 #: Characters a source system name may not hold: each run of them becomes one '-'.
 _NOT_IN_A_NAME = re.compile(r"[^a-z0-9._-]+")
@@ -283,12 +286,39 @@ class Reading:
         return destination
 
     def _died(self, method: str) -> bool:
-        """Whether the patient died: PID-30 (the patient death indicator) `Y`, or PV1-36 (its
-        code `method`, or the text of a coded PV1-36, component 2) NHS discharge method 4 or 5,
-        a destination the profile gives `died`, else (a code the profile does not list) a table
-        0112 code of a death or a text saying so."""
-        if text(self.message, "PID", 30).upper() == "Y":
+        """Whether the patient died: PID-30 (the patient death indicator) `Y`, PID-29 (the
+        date of death) within the visit (as the FHIR gateway reads a Patient's
+        `deceasedDateTime`), or PV1-36 (its code `method`, or the text of a coded PV1-36,
+        component 2) NHS discharge method 4 or 5, a destination the profile gives `died`, else
+        (a code the profile does not list) a table 0112 code of a death or a text saying so.
+        PID-30 `N` beside any of the others is a contradiction: a death, with a warning."""
+        indicator = text(self.message, "PID", 30).upper()
+        if indicator == "Y":
             return True
+        died = self._death_said(method) or self._death_dated()
+        if died and indicator == "N":
+            self.warnings.append(
+                "PID-30: 'N' (not dead), but PID-29 or PV1-36 records a death; taken as died"
+            )
+        return died
+
+    def _death_dated(self) -> bool:
+        """Whether PID-29, the date of death, is within the visit: from PV1-44 to PV1-45, each
+        end read to PID-29's precision (a death dated by its day alone, the day of admission)."""
+        try:
+            dated = first_time(self.message, DEATH_TIME)
+            began, left = (
+                first_time(self.message, ADMIT_TIME),
+                first_time(self.message, DISCHARGE_TIME),
+            )
+        except Refused:  # a PID-29, PV1-44 or PV1-45 that is no time says nothing of a death
+            return False
+        if dated is None:
+            return False
+        until, _ = named_span(text(self.message, *DEATH_TIME), dated)
+        return (began is None or until > began) and (left is None or dated <= left)
+
+    def _death_said(self, method: str) -> bool:
         if method in nhs_codes.DISCHARGE_METHODS_DIED:
             return True
         profiled = self.profile.codes.discharge_destination.get(method)

@@ -287,6 +287,38 @@ def test_discharge_destination(disposition: str, discharged_to: str, destination
     assert event["destination"] == destination
 
 
+def pid_death(dated: str, indicator: str) -> str:
+    """PID with PID-29 (date of death) and PID-30 (death indicator)."""
+    return PID + "|" * 20 + f"|{dated}|{indicator}"
+
+
+@pytest.mark.parametrize(
+    ("dated", "indicator", "destination", "warned"),
+    [
+        ("20261123143000", "", "died", False),  # dated within the visit: as FHIR reads it
+        ("20261123", "", "died", False),  # the day of the admission, to the day
+        ("20261123143000", "N", "died", True),  # a contradiction, said
+        ("20080101", "Y", "died", False),  # PID-30 says so, whatever PID-29
+        ("20261201", "", "usual_residence", False),  # after the discharge: a later death
+        ("20261122", "", "usual_residence", False),  # before the visit began
+    ],
+)
+def test_a_date_of_death_within_the_visit_is_a_death(
+    dated: str, indicator: str, destination: str, warned: bool
+) -> None:
+    # A PID-29 within the stay with no PID-30 was a discharge home; the FHIR gateway reads a
+    # Patient's deceasedDateTime within the stay as a death.
+    segment = pv1(f3="WARD7", f37="19", f44="20261123093000", f45="20261123150000")
+    result = map_message(
+        message(msh("A03"), "EVN|A03|20261123150500", pid_death(dated, indicator), segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+    assert isinstance(result, Mapped), result
+    assert result.event["destination"] == destination
+    assert any(w.startswith("PID-30") for w in result.warnings) is warned
+
+
 def test_an_a03_is_a_discharge_at_pv1_45_when_evn_6_is_absent() -> None:
     segment = pv1(f3="WARD7", f36="1", f37="19", f45="20261123150000")
     event = mapped(message(msh("A03"), "EVN|A03|20261123150500", PID, segment))
