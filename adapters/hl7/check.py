@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowsight.adapters.hl7.ack import in_hl7_terms
-from flowsight.adapters.hl7.framing import DEFAULT_MAX_MESSAGE_BYTES, TOO_LARGE, too_large
+from flowsight.adapters.hl7.framing import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    START_BLOCK,
+    TOO_LARGE,
+    Frame,
+    MllpFramer,
+    too_large,
+)
 from flowsight.adapters.hl7.mapping import MESSAGE_REJECTIONS, Mapped, NoChange, map_message
 from flowsight.adapters.hl7.parse import (
     Unparseable,
@@ -49,7 +56,13 @@ class Checker:
     seen: set[str] = field(default_factory=set)
 
     def check_bytes(self, raw: bytes) -> list[Outcome]:
-        """Every message in `raw` (a file or a frame), checked in order."""
+        """Every message in `raw` (a file or a frame), checked in order. A file captured off the
+        wire, still in its MLLP frames (a start byte 0x0B first), is read frame by frame, as
+        the listener reads it; what lies outside a frame is left out, as the listener does."""
+        if raw.lstrip(b" \t\r\n").startswith(START_BLOCK):
+            framer = MllpFramer(max(len(raw), 1))
+            frames = [piece.payload for piece in framer.feed(raw) if isinstance(piece, Frame)]
+            return [outcome for frame in frames for outcome in self.check_bytes(frame)]
         return [self.check_message(message) for message in split_messages(raw) or [raw]]
 
     def check_message(self, raw: bytes) -> Outcome:

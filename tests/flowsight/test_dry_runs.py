@@ -45,6 +45,20 @@ def test_hl7_check_runs_without_production_settings(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # no pseudonym key file made
 
 
+def test_hl7_check_reads_a_capture_still_in_its_mllp_frames(tmp_path: Path) -> None:
+    # A capture off the wire was AR hl7_unparseable in the dry run, AA from the listener.
+    feed = tmp_path / "captured.hl7"
+    second = ADT_A01.replace("|C1|", "|C2|")
+    feed.write_bytes(b"\x0b" + ADT_A01.encode() + b"\x1c\r\n\x0b" + second.encode() + b"\x1c\r")
+
+    result = CliRunner().invoke(
+        app, ["hl7", "check", "--organisation", "RR8", "--service", "lth-wards", str(feed)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "A01 C1: AA" in result.output and "A01 C2: AA" in result.output
+
+
 def test_fhir_check_runs_without_production_settings(tmp_path: Path) -> None:
     posted = tmp_path / "encounter.json"
     posted.write_text(json.dumps(encounter()))
