@@ -125,6 +125,8 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
         return False
     if found is None or (not found.deceasedBoolean and found.deceasedDateTime is None):
         return False
+    # Where the Patient is, as an answer names it (`Bundle.entry[3].resource`).
+    at = whereabouts(encounter.subject, encounter, bundle) or "Encounter.subject"
     if found.deceasedBoolean:
         alone = bundle.encounters <= 1
         said = (
@@ -134,7 +136,7 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
             "Encounters: which stay ended in the death is not said (send deceasedDateTime); "
             "the discharge is not read as a death"
         )
-        notes.append(Note("Patient.deceasedBoolean", said))
+        notes.append(Note(f"{at}.deceasedBoolean", said))
         return alone
     moment = found.deceasedDateTime
     start, end = (
@@ -144,7 +146,7 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
         return True
     notes.append(
         Note(
-            "Patient.deceasedDateTime",
+            f"{at}.deceasedDateTime",
             "the Patient's death is not dated within the Encounter's period (or by day "
             "only): the discharge is not read as a death",
         )

@@ -47,6 +47,18 @@ def test_a_patient_who_died_after_the_stay_left_it_alive() -> None:
 
     assert destination == "usual_residence"
     assert any("not dated within the Encounter's period" in note for note in notes)
+    # The note names the Patient's entry ("Bundle.entry[1].resourcePatient..." before).
+    expressions = [note.expression for note in examined(document).notes]
+    assert "Bundle.entry[0].resource.deceasedDateTime" in expressions
+
+
+def test_a_note_on_a_contained_patient_names_it_in_the_encounter() -> None:
+    dead = a_patient(id="p", deceasedBoolean=True)
+    document = transaction(entry(finished(contained=[dead], subject={"reference": "#p"})))
+
+    expressions = [note.expression for note in examined(document).notes]
+
+    assert "Bundle.entry[0].resource.contained[0].deceasedBoolean" in expressions
 
 
 def test_a_contained_patient_marked_deceased_is_a_death_said_in_a_note() -> None:
