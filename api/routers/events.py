@@ -24,6 +24,7 @@ from flowsight.api.deps import (
 from flowsight.api.openapi import inline_schema
 from flowsight.api.problems import PROBLEM_JSON, Problem, problem, problem_response
 from flowsight.schemas.strict_json import DECODER
+from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import (
     MALFORMED_JSON,
     SOURCE_MISMATCH,
@@ -49,7 +50,9 @@ class EventsAccepted(BaseModel):
     """Events written to Kafka and acknowledged."""
 
     accepted: int = Field(description="how many events were written")
-    event_ids: list[str] = Field(description="their event ids, in request order")
+    event_ids: list[str] = Field(
+        description="their event ids, in request order (an NHS number in one blanked)"
+    )
 
 
 class RefusedEvent(BaseModel):
@@ -289,7 +292,9 @@ async def _accept(
             accepted=len(accepted_ids),
             event_ids=accepted_ids,
         )
-    return EventsAccepted(accepted=len(accepted_ids), event_ids=accepted_ids)
+    # As a refusal's: people paste answers into tickets, and a source may key by the number.
+    shown = [without_nhs_numbers(event_id) for event_id in accepted_ids]
+    return EventsAccepted(accepted=len(accepted_ids), event_ids=shown)
 
 
 def _publisher_organisations(principal: Principal) -> frozenset[str]:

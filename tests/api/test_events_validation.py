@@ -608,3 +608,14 @@ async def test_a_refusal_never_answers_with_an_nhs_number_the_caller_put_in_a_fi
         assert NHS_NUMBER not in response.text and "[nhs-number?]" in response.text
     missing = await client.get(f"/v1/services/{NHS_NUMBER}", headers=auth(VIEWER_KEY))
     assert missing.status_code == 404 and NHS_NUMBER not in missing.text
+
+
+async def test_an_acceptance_never_answers_with_an_nhs_number_in_an_event_id(
+    client: httpx.AsyncClient,
+) -> None:
+    # A care home keyed by the NHS number: its 202 echoed the number the 422 would blank.
+    response = await post_events(client, [event(event_id=f"ctr-{NHS_NUMBER}")])
+
+    assert response.status_code == 202, response.text
+    assert response.json()["event_ids"] == ["ctr-[nhs-number?]"]
+    assert NHS_NUMBER not in response.text
