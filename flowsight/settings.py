@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         if self.pseudonym_key is not None:
             _check_pseudonym_key(self.pseudonym_key.get_secret_value())
         _check_kafka_security(self)
+        if self.oidc_issuer and not self.oidc_audience.strip():
+            # Empty, any token of the issuer whose `aud` holds "" was taken as one for this API.
+            raise ValueError(
+                "FLOWSIGHT_OIDC_AUDIENCE is empty: name this API as the identity provider puts "
+                "it in its tokens' `aud` (default: flowsight)"
+            )
         if self.is_local:
             _check_local_stays_local(self)
             return self

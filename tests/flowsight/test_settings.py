@@ -375,3 +375,16 @@ def test_production_with_an_issuer_without_a_host_is_refused(
     monkeypatch.setenv("FLOWSIGHT_OIDC_ISSUER", "https://")
 
     assert "FLOWSIGHT_OIDC_ISSUER must be an https:// address" in refusal()
+
+
+@pytest.mark.parametrize("audience", ["", "  "])
+def test_an_issuer_with_an_empty_audience_is_refused(
+    monkeypatch: pytest.MonkeyPatch, audience: str
+) -> None:
+    # It started, and any token of the issuer whose `aud` held "" was taken as one for flowsight.
+    monkeypatch.setenv("FLOWSIGHT_ENVIRONMENT", "production")
+    monkeypatch.setenv("FLOWSIGHT_PSEUDONYM_KEY", KEY_32)
+    monkeypatch.setenv("FLOWSIGHT_OIDC_ISSUER", "https://login.example.nhs.uk/")
+    monkeypatch.setenv("FLOWSIGHT_OIDC_AUDIENCE", audience)
+
+    assert "FLOWSIGHT_OIDC_AUDIENCE is empty" in refusal()
