@@ -86,6 +86,9 @@ class OidcVerifier:
             raise TokenRejected(
                 f"its alg is not that of the {self.issuer} key its kid names"
             ) from None
+        for name in ("exp", "nbf", "iat"):  # RFC 7519 NumericDate: a JSON number, not text
+            if name in claims and not _numeric_date(claims[name]):
+                raise TokenRejected(f"its {name} is not a number of seconds (RFC 7519)")
         subject = str(claims["sub"]).strip()
         if not subject:
             raise TokenRejected("its sub is empty: the audit log could not say who read")
@@ -159,3 +162,7 @@ def _discover_jwks_url(issuer: str) -> str:
     response = httpx.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=5)
     response.raise_for_status()
     return str(response.json()["jwks_uri"])
+
+
+def _numeric_date(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

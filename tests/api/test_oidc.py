@@ -66,6 +66,9 @@ def test_a_patient_level_read_with_a_token_is_audited_under_its_subject(
         # Longer than the audit log keeps with its kind (`oidc:`), or a forged log line.
         ({"sub": "x" * 124}, "sub"),
         ({"sub": "nurse\ndenied GET /v1/audit"}, "sub"),
+        # RFC 7519: a NumericDate is a JSON number; PyJWT reads "1900000000" as one.
+        ({"exp": str(int(time.time()) + 300)}, "exp"),
+        ({"nbf": "0"}, "nbf"),
     ],
 )
 def test_a_token_that_is_not_for_us_is_refused_with_the_reason(
