@@ -177,7 +177,7 @@ class LocalKafka:
         self.ensure_downloaded()
         _require_tools("java")
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dirs.mkdir(parents=True, exist_ok=True)
+        self.log_dirs.mkdir(mode=0o700, parents=True, exist_ok=True)  # raw ingest: owner only
         self.config_file.write_text(self._server_properties())
         if not (self.log_dirs / "meta.properties").exists():
             self._format()
