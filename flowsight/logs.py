@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from flowsight.services.pseudonym import without_nhs_numbers
-from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
+from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings, is_loopback
 
 log = logging.getLogger("flowsight")
 
@@ -165,6 +165,23 @@ def configure_logging(settings: Settings, *, serving: bool = True) -> None:
     logging.config.dictConfig(logging_config(settings))
     if serving:
         announce_local_mode(settings)
+        announce_plain_kafka(settings)
+
+
+def announce_plain_kafka(settings: Settings) -> None:
+    """A WARNING at start when a process outside local mode talks to a broker off this host
+    without TLS: ingest and dead-letter topics carry NHS numbers, and SASL_PLAINTEXT its
+    password, in clear over the network."""
+    protocol = settings.kafka_security_protocol
+    hosts = [entry.strip().rsplit(":", 1)[0] for entry in settings.kafka_bootstrap.split(",")]
+    if settings.is_local or protocol.endswith("SSL") or all(map(is_loopback, hosts)):
+        return
+    log.warning(
+        "FLOWSIGHT_KAFKA_SECURITY_PROTOCOL=%s to %s: events with NHS numbers (ingest and "
+        "dead-letter topics) cross the network in clear; use SASL_SSL on any shared cluster",
+        protocol,
+        settings.kafka_bootstrap,
+    )
 
 
 def announce_local_mode(settings: Settings) -> None:

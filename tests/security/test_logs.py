@@ -245,3 +245,25 @@ def test_local_mode_says_so_loudly_at_start(
     assert "The API needs no credentials" in local
     assert "not for real patient data" in local
     assert "FLOWSIGHT_ENVIRONMENT=local" not in production
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "protocol", "warned"),
+    [
+        ("kafka-1.trust.example:9092,kafka-2.trust.example:9092", "PLAINTEXT", True),
+        ("10.2.0.7:9092", "SASL_PLAINTEXT", True),
+        ("kafka-1.trust.example:9093", "SASL_SSL", False),
+        ("127.0.0.1:9092", "PLAINTEXT", False),  # this host: nothing crosses the network
+    ],
+)
+def test_production_says_at_start_when_kafka_traffic_crosses_the_network_in_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bootstrap: str, protocol: str, warned: bool
+) -> None:
+    # It started silently, though ingest and dead-letter topics carry NHS numbers.
+    configure_logging(
+        settings(tmp_path, "console").model_copy(
+            update={"kafka_bootstrap": bootstrap, "kafka_security_protocol": protocol}
+        )
+    )
+    said = capsys.readouterr().err
+    assert ("cross the network in clear" in said) is warned
