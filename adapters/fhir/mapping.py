@@ -185,6 +185,7 @@ def _events(
                 department = in_department[0]
                 stated, departure = reading.bundle.timestamp, "attendance:departure"
                 events += reopened(snapshot, now, departure, department, reading.notes, stated)
+                _end_not_read(encounter, status, reading.notes)
             return events
         snapshot = replace(snapshot, stays=snapshot.stays[len(in_department) :])
         events.append(admission_from_department(snapshot))
@@ -214,9 +215,15 @@ def _events(
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
         stated = reading.bundle.timestamp
         events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes, stated)
-        if encounter.period and encounter.period.end:
-            reading.notes.append(Note("Encounter.period.end", _END_NOT_READ.format(status)))
+        _end_not_read(encounter, status, reading.notes)
     return events
+
+
+def _end_not_read(encounter: Encounter, status: str, notes: list[Note]) -> None:
+    """A note on a `period.end` of a version whose patient has not left (in progress, arrived
+    or triaged in the department): it ends nothing."""
+    if encounter.period and encounter.period.end:
+        notes.append(Note("Encounter.period.end", _END_NOT_READ.format(status)))
 
 
 def _without_a_bed(

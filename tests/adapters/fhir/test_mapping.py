@@ -683,3 +683,17 @@ def test_an_end_on_a_version_the_patient_has_not_left_is_said_not_read() -> None
     assert [m.event["event_type"] for m in mapped.events] == ["admission"]
     assert [n.element for n in mapped.notes] == ["Encounter.period.end"]
     assert "no discharge is published" in mapped.notes[0].message
+
+
+@pytest.mark.parametrize("status", ["arrived", "triaged", "in-progress"])
+def test_an_end_on_a_version_still_in_the_department_is_said_not_read(status: str) -> None:
+    # NHS Wales' ED examples: arrived, with a period.end, ended nothing and said nothing.
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T13:00:00+00:00"}
+    document = ed_only(status=status, period=period)
+    mapped = map_encounter(
+        Encounter.model_validate(document), organisation="RR8", now=NOW, front_door=FRONT_DOOR
+    )
+
+    assert not isinstance(mapped, Rejected), mapped
+    assert [m.event["event_type"] for m in mapped.events] == ["attendance"]
+    assert "Encounter.period.end" in [n.element for n in mapped.notes]
