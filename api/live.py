@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,8 @@ class LiveFeed:
         #: Where the reader was first positioned: every record from here on reached subscribers.
         self.start: Position | None = None
         self.positioned = asyncio.Event()
+        #: When this feed was made (ms since the epoch): where the reader first starts reading.
+        self.born_ms = int(time.time() * 1000)
         self.listeners: list[Callable[[], None]] = []
         self._subscribers: set[asyncio.Queue[Change]] = set()
         self._reader: asyncio.Task[None] | None = None
@@ -231,8 +234,10 @@ class LiveFeed:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _position(self, consumer: AIOKafkaConsumer) -> None:
-        """Assign every partition; read on from where the reader was, or from the end the
-        first time."""
+        """Assign every partition; read on from where the reader was, or the first time from
+        the first record written since the feed was made (else the end). Before the worker has
+        made the topics the reader waits for them, and the worker's first alerts came in that
+        wait: read from the end once it was over, they reached no one."""
         names = topic_names(self.settings)
         keys = await partitions_of(self.settings)
         while not keys:  # the worker has not created the topics yet
@@ -242,7 +247,13 @@ class LiveFeed:
         consumer.assign(list(tps.values()))
         if self.position is None or set(self.position) != set(keys):
             ends = await consumer.end_offsets(list(tps.values()))
-            self.position = {key: ends[tp] for key, tp in tps.items()}
+            since: dict[TopicPartition, Any] = {}
+            if self.position is None:
+                since = await consumer.offsets_for_times({tp: self.born_ms for tp in tps.values()})
+            self.position = {
+                key: since[tp].offset if since.get(tp) is not None else ends[tp]
+                for key, tp in tps.items()
+            }
             self.start = dict(self.position)
         for key, tp in tps.items():
             consumer.seek(tp, self.position[key])

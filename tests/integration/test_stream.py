@@ -267,3 +267,34 @@ def test_a_client_reconnecting_after_an_api_restart_misses_nothing_and_gets_noth
         assert resumed == {"resume-test"}
         ids = [event_id for _, event_id, kind, _ in listener.events if kind == "alert"]
         assert all(ids) and len(set(ids)) == len(ids)
+
+
+async def test_alerts_written_while_the_api_waits_for_the_workers_topics_reach_its_clients(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # The API waits for the worker to make the topics; positioned at their end once it saw
+    # them, the first alerts, written meanwhile, reached no client (a test waited 60 s for one).
+    from flowsight.adapters.kafka.admin import ensure_topics
+    from flowsight.api.live import LiveFeed
+    from flowsight.settings import Settings
+
+    namespace = f"t{time.monotonic_ns()}"
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="local",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_namespace=namespace,
+        data_dir=tmp_path,
+    )
+    feed = LiveFeed(settings)
+    client = feed.subscribe()
+    try:
+        await asyncio.sleep(0.5)  # the reader is waiting for the topics
+        await ensure_topics(settings, [settings.pressure_topic, settings.alerts_topic])
+        await publish(kafka_bootstrap, settings.alerts_topic, alert(1))
+
+        change = await asyncio.wait_for(client.get(), 30)
+    finally:
+        await feed.close()
+
+    assert (change.kind, change.data["alert_id"]) == ("alert", "resume-1")
