@@ -234,10 +234,10 @@ class LiveFeed:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _position(self, consumer: AIOKafkaConsumer) -> None:
-        """Assign every partition; read on from where the reader was, or the first time from
-        the first record written since the feed was made (else the end). Before the worker has
-        made the topics the reader waits for them, and the worker's first alerts came in that
-        wait: read from the end once it was over, they reached no one."""
+        """Assign every partition; read on from where the reader was, and a partition it has
+        not read before from the first record written since the feed was made (else its end).
+        Before the worker has made the topics the reader waits for them, and the worker's first
+        alerts came in that wait: read from the end once it was over, they reached no one."""
         names = topic_names(self.settings)
         keys = await partitions_of(self.settings)
         while not keys:  # the worker has not created the topics yet
@@ -245,18 +245,17 @@ class LiveFeed:
             keys = await partitions_of(self.settings)
         tps = {key: TopicPartition(names[key[0]], key[1]) for key in keys}
         consumer.assign(list(tps.values()))
-        if self.position is None or set(self.position) != set(keys):
-            ends = await consumer.end_offsets(list(tps.values()))
-            since: dict[TopicPartition, Any] = {}
-            if self.position is None:
-                since = await consumer.offsets_for_times({tp: self.born_ms for tp in tps.values()})
-            self.position = {
-                key: since[tp].offset if since.get(tp) is not None else ends[tp]
-                for key, tp in tps.items()
-            }
-            self.start = dict(self.position)
+        position = self.position or {}
+        if set(position) != set(keys):
+            new = [tps[key] for key in keys if key not in position]
+            ends = await consumer.end_offsets(new)
+            since = await consumer.offsets_for_times({tp: self.born_ms for tp in new})
+            found = {tp: since[tp].offset if since.get(tp) else ends[tp] for tp in new}
+            position = {key: position.get(key, found.get(tp, 0)) for key, tp in tps.items()}
+            self.start = {key: (self.start or {}).get(key, at) for key, at in position.items()}
+            self.position = position
         for key, tp in tps.items():
-            consumer.seek(tp, self.position[key])
+            consumer.seek(tp, position[key])
         self.positioned.set()
 
 
