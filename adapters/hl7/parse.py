@@ -125,7 +125,10 @@ def _segment_ends_as_cr(raw: bytes) -> bytes:
     if b"\n" not in raw:
         return raw
     separator = re.escape(raw[3:4] if raw.startswith(b"MSH") else b"|")
-    return re.sub(rb"\n(?=[A-Z][A-Z0-9]{2}(?:" + separator + rb"|[\r\n]|$)|[\r\n]|$)", b"\r", raw)
+    # A run of LFs at once (each but its last is followed by an LF): 512 KiB of blank lines
+    # was half a million substitutions, 0.3 s of the listener's loop.
+    ends = rb"\n+(?=[A-Z][A-Z0-9]{2}(?:" + separator + rb"|[\r\n]|$)|[\r\n]|$)"
+    return re.sub(ends, lambda run: b"\r" * len(run[0]), raw)
 
 
 def parse_message(raw: bytes) -> Parsed:
