@@ -24,19 +24,26 @@ UNSUPPORTED_ENCOUNTER = "unsupported_encounter"
 #: The system of a patient's NHS number in an identifier (UK Core).
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 #: Every system an NHS number is sent under: UK Core's, the NHS number's OID (as HL7 v2 and
-#: older interfaces give it), the DSTU2 profiles' address still found in older feeds, and their
-#: spellings with http or a trailing slash (a different system to FHIR, the same number to us).
+#: older interfaces give it), and the DSTU2 profiles' address still found in older feeds; each
+#: also with http or https, in any case, with a trailing slash (another system to FHIR, the
+#: same number to us: `is_nhs_number_system`).
 NHS_NUMBER_SYSTEMS = frozenset(
     {
-        NHS_NUMBER_SYSTEM,
-        f"{NHS_NUMBER_SYSTEM}/",
-        "http://fhir.nhs.uk/Id/nhs-number",  # http, as public NHS code's constants spell it
-        "http://fhir.nhs.uk/Id/nhs-number/",
+        "fhir.nhs.uk/id/nhs-number",
+        "fhir.nhs.net/id/nhs-number",
         "urn:oid:2.16.840.1.113883.2.1.4.1",
-        "http://fhir.nhs.net/Id/nhs-number",  # DSTU2's
-        "https://fhir.nhs.net/Id/nhs-number",
     }
 )
+
+
+def is_nhs_number_system(system: str | None) -> bool:
+    """Whether an identifier of `system` is an NHS number (`NHS_NUMBER_SYSTEMS`)."""
+    if not system:
+        return False
+    scheme, found, rest = system.strip().rstrip("/").lower().partition("://")
+    if not found:
+        return scheme in NHS_NUMBER_SYSTEMS
+    return scheme in ("http", "https") and rest in NHS_NUMBER_SYSTEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ def episode(encounter: Encounter) -> tuple[str, str]:
     An identifier in the NHS number's system is the patient's, put there by mistake, never the
     spell's: it is passed over, or the number would name every event, in Kafka and answers."""
     for index, identifier in enumerate(encounter.identifier or []):
-        if identifier.value and identifier.system not in NHS_NUMBER_SYSTEMS:
+        if identifier.value and not is_nhs_number_system(identifier.system):
             return identifier.value, f"Encounter.identifier[{index}].value"
     if encounter.id:
         return encounter.id, "Encounter.id"

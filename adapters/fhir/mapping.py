@@ -26,6 +26,7 @@ from flowsight.adapters.fhir.elements import (
     Note,
     episode,
     in_order,
+    instant,
     location_element,
     timestamp,
 )
@@ -183,7 +184,7 @@ def _events(
         if len(in_department) == len(snapshot.stays):
             if status != "finished":  # still in the department: a departure said is undone
                 department = in_department[0]
-                stated, departure = reading.bundle.timestamp, "attendance:departure"
+                stated, departure = _stated(encounter, reading.bundle), "attendance:departure"
                 events += reopened(snapshot, now, departure, department, reading.notes, stated)
                 _end_not_read(encounter, status, reading.notes)
             return events
@@ -213,10 +214,21 @@ def _events(
         died = died_in(encounter, reading.bundle, reading.notes)
         events.append(discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
-        stated = reading.bundle.timestamp
+        stated = _stated(encounter, reading.bundle)
         events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes, stated)
         _end_not_read(encounter, status, reading.notes)
     return events
+
+
+def _stated(encounter: Encounter, bundle: BundleIndex) -> datetime | None:
+    """When the Bundle says this version was stated (`Bundle.timestamp`), unless before the
+    Encounter began: no version of a stay is older than the stay (FHIR-Converter's samples
+    stamp 1989 on a 2015 visit), and such a clock says nothing."""
+    stated = bundle.timestamp
+    began = encounter.period.start if encounter.period else None
+    if stated is None or (instant(began) and stated < began):
+        return None
+    return stated
 
 
 def _end_not_read(encounter: Encounter, status: str, notes: list[Note]) -> None:

@@ -13,9 +13,9 @@ from fhir.resources.R4B.patient import Patient
 
 from flowsight.adapters.fhir.elements import (
     NHS_NUMBER_SYSTEM,
-    NHS_NUMBER_SYSTEMS,
     Note,
     instant,
+    is_nhs_number_system,
 )
 from flowsight.adapters.fhir.nhs_number import untraced
 from flowsight.adapters.fhir.references import BundleIndex, resolve, shown, whereabouts
@@ -37,7 +37,7 @@ def patient(
     subject = encounter.subject
     identifier = subject.identifier if subject else None
     if identifier is not None and identifier.value:
-        if identifier.system in NHS_NUMBER_SYSTEMS:
+        if is_nhs_number_system(identifier.system):
             problem = _unusable(str(identifier.value))
             local = _referenced_local_id(encounter, bundle) if problem else None
             if local is not None:  # else refused by the contract's check, naming it
@@ -106,7 +106,7 @@ def _searched_identity(target: str) -> dict[str, str] | None:
     system, bar, value = searched[0].rpartition("|")
     if not (bar and system and value):
         return None
-    if system in NHS_NUMBER_SYSTEMS:
+    if is_nhs_number_system(system):
         return {"nhs_number": value}
     return {"local_id": value, "id_system": system}
 
@@ -181,12 +181,12 @@ def patient_identity(found: Patient, where: str, notes: list[Note]) -> dict[str,
     usable = [
         (index, i) for index, i in enumerate(found.identifier or []) if i.value and i.use != "old"
     ]
-    nhs = next(((index, i) for index, i in usable if i.system in NHS_NUMBER_SYSTEMS), None)
+    nhs = next(((index, i) for index, i in usable if is_nhs_number_system(i.system)), None)
     local = next(
         (
             {"local_id": str(i.value), "id_system": str(i.system)}
             for _, i in usable
-            if i.system and i.system not in NHS_NUMBER_SYSTEMS
+            if i.system and not is_nhs_number_system(i.system)
         ),
         None,
     )

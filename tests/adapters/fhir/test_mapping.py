@@ -447,6 +447,7 @@ def test_statuses_that_say_nothing_are_not_supported(status: str) -> None:
         "http://fhir.nhs.net/Id/nhs-number",
         "http://fhir.nhs.uk/Id/nhs-number",  # http, as NHS code's constants spell it
         "https://fhir.nhs.uk/Id/nhs-number/",
+        "https://FHIR.NHS.UK/Id/nhs-number",  # a host in capitals: the same address
     ],
 )
 def test_an_nhs_number_under_its_oid_or_older_address_is_the_nhs_number(system: str) -> None:
