@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,7 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        # Its own folder, for its owner alone: the file holds free text and the audit log, and
-        # SQLite makes it (and its -wal) readable by anyone on the host under the usual umask.
-        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(Path(parsed.database))
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -36,3 +36,12 @@ def create_engine(url: str) -> AsyncEngine:
 def describe(url: str) -> str:
     """The URL with any password hidden, for logs and messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _owner_only(path: Path) -> None:
+    """Make the SQLite file `path` (if new, and its folder) for its owner alone: it holds free
+    text and the audit log, and SQLite makes it readable by anyone on the host under the usual
+    umask. An empty file is an empty database; SQLite gives its -wal and -shm the file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # made already, or by a process starting too
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
