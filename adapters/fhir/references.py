@@ -70,7 +70,6 @@ class BundleIndex:
         return found
 
 
-#: No Bundle: a single posted Encounter can refer only to what it contains.
 def _instant(value: object) -> datetime | None:
     """`value` as an instant: a date-time with an offset, else None."""
     if not isinstance(value, str):
@@ -82,6 +81,7 @@ def _instant(value: object) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+#: No Bundle: a single posted Encounter can refer only to what it contains.
 NO_BUNDLE = BundleIndex()
 
 
