@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flowsight.devtools.local.jvm import ClassArchive
 from flowsight.settings import LOCAL, REPO_ROOT, Settings, load_settings
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -134,6 +135,7 @@ class LocalKafka:
         self.log_file = self.logs_dir / "server.log"
         self.out_file = self.logs_dir / "kafka.out"
         self.pid_file = self.data_dir / "kafka.pid"
+        self.classes = ClassArchive(self.install_dir, self.data_dir / "kafka.jsa-part")
         self._proc: subprocess.Popen[bytes] | None = None
 
     def ensure_downloaded(self, progress: Callable[[str], None] | None = None) -> Path:
@@ -181,7 +183,7 @@ class LocalKafka:
         self.config_file.write_text(self._server_properties())
         if not (self.log_dirs / "meta.properties").exists():
             self._format()
-        cmd = [*self._java("kafka.Kafka"), str(self.config_file)]
+        cmd = [*self._java("kafka.Kafka", *self.classes.options()), str(self.config_file)]
         with open(self.out_file, "ab") as out:
             # Own session: Ctrl-C in the shell that started it must not take the broker down.
             self._proc = subprocess.Popen(  # nosec B603 # our java command line, no shell
@@ -205,6 +207,7 @@ class LocalKafka:
             while self._alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
             if not self._alive(pid):
+                self.classes.keep(exited_cleanly=sig == signal.SIGTERM)
                 break
         self._proc = None
         # An exited process has closed its sockets, so the ports are free once it is gone.
@@ -272,7 +275,9 @@ class LocalKafka:
         cluster_id = "-"
         while cluster_id.startswith("-"):
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        cmd = [*self._java("kafka.tools.StorageTool"), "format", "-t", cluster_id]
+        # The broker's archive maps the tool's classes too (same jars); it never writes one.
+        sharing = self.classes.options() if self.classes.path.is_file() else []
+        cmd = [*self._java("kafka.tools.StorageTool", *sharing), "format", "-t", cluster_id]
         if self.secure is not None:
             cmd += self.secure.scram_arguments()
         cmd += ["-c", str(self.config_file)]
@@ -280,10 +285,10 @@ class LocalKafka:
         if done.returncode != 0:
             raise RuntimeError(f"Formatting {self.log_dirs} failed:\n{done.stdout}{done.stderr}")
 
-    def _java(self, main_class: str) -> list[str]:
+    def _java(self, main_class: str, *options: str) -> list[str]:
         heap, logs = f"-Xmx{self.settings.kafka_heap}", f"-Dkafka.logs.dir={self.logs_dir}"
         log4j = f"-Dlog4j.configuration=file:{LOG4J_CONFIG}"
-        return ["java", heap, logs, log4j, "-cp", f"{self.libs_dir}/*", main_class]
+        return ["java", heap, logs, log4j, *options, "-cp", f"{self.libs_dir}/*", main_class]
 
     def _pid(self) -> int | None:
         """The pid in the pid file if that process is alive and is this data dir's broker."""

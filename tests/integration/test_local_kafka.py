@@ -19,7 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 def local_kafka(
-    data_dir: Path, port: int | None = None, controller_port: int | None = None
+    data_dir: Path,
+    port: int | None = None,
+    controller_port: int | None = None,
+    cache_dir: Path | None = None,
 ) -> LocalKafka:
     """A runner on free (or the given) ports, never the developer's 9092, with state in data_dir."""
     settings = Settings(
@@ -27,8 +30,26 @@ def local_kafka(
         kafka_bootstrap=f"127.0.0.1:{port or free_port()}",
         kafka_controller_port=controller_port or free_port(),
         data_dir=data_dir,
+        **({"cache_dir": cache_dir} if cache_dir else {}),
     )
     return LocalKafka(settings, data_dir=data_dir / "kafka")
+
+
+def cache_of_its_own(kafka: LocalKafka, directory: Path) -> Path:
+    """A Kafka cache holding the jars `kafka` runs (linked, not downloaded again) and nothing
+    else, so what a broker leaves in its cache is seen."""
+    install = directory / kafka.install_dir.name
+    install.mkdir(parents=True)
+    (install / "libs").symlink_to(kafka.libs_dir)
+    (install / ".complete").write_text(f"{kafka.version}\n")
+    return directory
+
+
+def java_options(runner: LocalKafka) -> list[str]:
+    """The command line the running broker was started with."""
+    pid = runner.status().pid
+    assert pid is not None
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +123,7 @@ async def test_stop_leaves_nothing_listening_and_restart_reuses_the_store(
     kafka: LocalKafka, tmp_path: Path
 ) -> None:
     # A second broker alongside the module's one: different ports and data dirs run side by side.
-    runner = local_kafka(tmp_path)
+    runner = local_kafka(tmp_path, cache_dir=cache_of_its_own(kafka, tmp_path / "cache"))
     ports = (runner.settings.kafka_port, runner.settings.kafka_controller_port)
     try:
         assert runner.start() is True
@@ -112,9 +133,15 @@ async def test_stop_leaves_nothing_listening_and_restart_reuses_the_store(
         assert not runner.status().running
         assert runner.stop() is False
 
+        # The clean stop wrote the classes the broker loaded; the restart maps them, and the JVM
+        # finds the archive fits (it says so on its output when it does not).
+        assert runner.classes.path.is_file()
         assert (runner.log_dirs / "meta.properties").exists()
+        written = runner.out_file.stat().st_size  # the first run's output: what it archived
         assert runner.start() is True  # the already formatted store is started, not reformatted
         assert await broker_answers(runner.bootstrap)
+        assert f"-XX:SharedArchiveFile={runner.classes.path}" in java_options(runner)
+        assert "[cds]" not in runner.out_file.read_bytes()[written:].decode(errors="replace")
         assert runner.stop() is True
         assert not any(listening(port) for port in ports)
     finally:
