@@ -7,6 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
+# The suite starts some 450 Python processes (workers, APIs, their children, CLIs): each would
+# compile flowsight's modules again without the bytecode cache an environment may switch off.
+# The caches go in __pycache__ folders, which git ignores.
+unset PYTHONDONTWRITEBYTECODE
 
 echo "== ruff"
 "$BIN/ruff" check . && "$BIN/ruff" format --check . || exit 1
