@@ -218,6 +218,9 @@ def bench_freshness_command(
     rate: Annotated[float, typer.Option(help="Simulated events offered a second.")] = 1000,
     seconds: Annotated[float, typer.Option(help="How long to offer them.")] = 30,
     probe_every: Annotated[float, typer.Option(help="Seconds between probes.")] = 1.5,
+    volume: Annotated[
+        float, typer.Option(help="Simulator volume (1 = a city): the census's size.")
+    ] = 1,
     bootstrap: Bootstrap = None,
     postgres: Postgres = None,
 ) -> None:
@@ -229,7 +232,7 @@ def bench_freshness_command(
 
     catalogue = _catalogue()
     with console.status(f"simulating a census and {int(rate * seconds):,} events…"):
-        census, flow = census_and_flow(catalogue, int(rate * seconds))
+        census, flow = census_and_flow(catalogue, int(rate * seconds), volume=volume)
     _bench(
         bootstrap,
         lambda progress, address, directory: bench_freshness(

@@ -47,11 +47,14 @@ def test_pipeline_prints_worker_and_raw_consumer_rates(kafka_bootstrap: str) -> 
 @pytest.mark.integration
 def test_freshness_prints_pressure_and_stream_latencies(kafka_bootstrap: str) -> None:
     output = bench(
-        "freshness", "--rate", "50", "--seconds", "2", "--probe-every", "1",
+        "freshness", "--rate", "50", "--seconds", "2", "--probe-every", "1", "--volume", "0.05",
         "--bootstrap", kafka_bootstrap,
     )  # fmt: skip
     assert "send → GET /v1/pressure" in output
     assert "send → /v1/stream" in output
+    # A twentieth of a city's census, taken in before the flow.
+    census = re.search(r"census taken in first \(a live system's state\) +([\d,]+) events", output)
+    assert census and 100 < int(census[1].replace(",", "")) < 1_000, output
     refreshes = re.search(r"worker's refreshes \(figures, pressure\) +(\d+), mean (\d+) ms", output)
     assert refreshes and int(refreshes[1]) >= 1, output  # the probes were scored by refreshes
     writes = re.search(r"batches written to the read model +(\d+), mean (\d+) ms", output)
