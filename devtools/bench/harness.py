@@ -98,6 +98,9 @@ def _claimed(port: int) -> bool:
 def broker(bootstrap: str | None, directory: Path) -> Iterator[str]:
     """The broker at `bootstrap`, or a local one started on free ports (stopped afterwards)."""
     if bootstrap:
+        from flowsight.adapters.kafka.admin import wait_for_broker
+
+        asyncio.run(wait_for_broker(bootstrap, within=10))  # BrokerUnreachable: one sentence
         yield bootstrap
         return
     kafka = local_kafka(directory, heap="1g")

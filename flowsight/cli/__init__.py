@@ -12,6 +12,7 @@ from flowsight.cli.fhir import fhir_app
 from flowsight.cli.hl7 import hl7_app
 from flowsight.cli.keys import keys_app
 from flowsight.cli.report import report_app
+from flowsight.cli.terminal import fail
 
 app = typer.Typer(
     help="flowsight: live patient flow, queues, delays and pressure for a health and care system.",
@@ -40,8 +41,15 @@ app.add_typer(fhir_app, name="fhir")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A broker that does not answer is one sentence and exit 2,
+    whichever command met it (never a traceback)."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:
+        from flowsight.adapters.kafka.admin import BrokerUnreachable  # only once something failed
+
+        if not isinstance(error, BrokerUnreachable):
+            raise
+        sys.exit(fail(str(error), 2).exit_code)

@@ -98,7 +98,7 @@ def topics_create() -> None:
     catalogue = runtime_or_exit(settings).catalogue
 
     async def _create() -> list[str]:
-        await wait_for_broker(settings, within=10)
+        await wait_for_broker(settings, within=settings.kafka_wait_seconds)
         return await ensure_topics(settings, product_topics(settings, catalogue))
 
     for name in asyncio.run(_create()):
@@ -106,13 +106,9 @@ def topics_create() -> None:
 
 
 def _dead_letters(settings: Settings) -> list[DeadLetter]:
-    from flowsight.adapters.kafka.admin import BrokerUnreachable
     from flowsight.adapters.kafka.dlq import read_dead_letters
 
-    try:
-        return asyncio.run(read_dead_letters(settings))
-    except BrokerUnreachable as error:
-        raise fail(str(error), 2) from None
+    return asyncio.run(read_dead_letters(settings))
 
 
 @dlq_app.command("list")

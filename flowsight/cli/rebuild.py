@@ -42,7 +42,6 @@ def rebuild(
     ] = "",
 ) -> None:
     """Rebuild the read model from the topics into an empty database, with a new app id."""
-    from flowsight.adapters.kafka.admin import BrokerUnreachable
     from flowsight.logs import configure_logging
 
     settings = settings_or_exit()
@@ -54,8 +53,6 @@ def rebuild(
     target = settings.model_copy(update={"app_id": new_id, "database_url": database_url})
     try:
         seconds, events = _run(settings, target, catalogue)
-    except BrokerUnreachable as error:
-        raise fail(str(error), 2) from None
     except RebuildFailed as error:
         raise fail(str(error)) from None
     rate = events / seconds if seconds else 0.0

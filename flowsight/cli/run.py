@@ -34,7 +34,6 @@ def up(
 def worker() -> None:
     """Run the stream worker (validator and state agents)."""
     from flowsight.adapters.catalogue import CatalogueError
-    from flowsight.adapters.kafka.admin import BrokerUnreachable
     from flowsight.logs import configure_logging
     from flowsight.services.pressure import PressureConfigError
     from flowsight.worker import run_worker
@@ -43,7 +42,7 @@ def worker() -> None:
     configure_logging(settings)
     try:
         run_worker(settings)
-    except (BrokerUnreachable, CatalogueError, PressureConfigError) as error:
+    except (CatalogueError, PressureConfigError) as error:
         raise fail(str(error), 2) from None
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_exit
+from flowsight.cli.terminal import console, runtime_or_exit, settings_or_exit
 
 if TYPE_CHECKING:
     from flowsight.devtools.bench.report import Report
@@ -58,12 +58,7 @@ def simulate_command(
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from flowsight.adapters.kafka.admin import (
-        BrokerUnreachable,
-        ensure_topics,
-        product_topics,
-        wait_for_broker,
-    )
+    from flowsight.adapters.kafka.admin import ensure_topics, product_topics, wait_for_broker
     from flowsight.devtools.simulator.run import CityRun, simulate
     from flowsight.logs import configure_logging
 
@@ -107,8 +102,6 @@ def simulate_command(
 
     try:
         sent = asyncio.run(_run())
-    except BrokerUnreachable as error:
-        raise fail(str(error), 2) from None
     except KeyboardInterrupt:
         return
     console.print(f"simulator published {sent:,} events")

@@ -24,15 +24,18 @@ def flowsight(env: dict[str, str], *args: str, timeout: float = 60) -> tuple[int
     return done.returncode, " ".join((done.stdout + done.stderr).split())
 
 
-@pytest.mark.parametrize("command", ["publish", "worker"])
+@pytest.mark.parametrize("command", ["publish", "worker", "topics create", "bench pipeline"])
 def test_unreachable_broker_is_named_without_a_stack_trace(command: str, tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"event_id": "e1", "source": "RR8/pas"}))
     env = stack_env(address, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     env["FLOWSIGHT_KAFKA_WAIT_SECONDS"] = "3"  # nothing will answer: do not wait the default 30 s
-    args = [str(events)] if command == "publish" else []
-    status, output = flowsight(env, command, *args, timeout=120)
+    args = {
+        "publish": [str(events)],
+        "bench pipeline": ["--events", "10", "--bootstrap", address],  # a broker named for the run
+    }.get(command, [])
+    status, output = flowsight(env, *command.split(), *args, timeout=120)
     assert status == 2, output
     assert f"cannot reach Kafka at {address}" in output
     assert "Traceback" not in output
