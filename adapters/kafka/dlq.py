@@ -87,7 +87,7 @@ def parse_position(text: str) -> tuple[int, int]:
 
 @contextlib.asynccontextmanager
 async def _reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
-    await wait_for_broker(settings, within=10)
+    await wait_for_broker(settings, within=settings.kafka_wait_seconds)
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:

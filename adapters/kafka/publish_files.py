@@ -30,7 +30,7 @@ async def publish_events(
     settings: Settings, events: list[Any], *, console: Console | None = None
 ) -> int:
     """Send each event to its organisation's ingest topic, keyed by episode; wait for acks."""
-    await wait_for_broker(settings, within=10)
+    await wait_for_broker(settings, within=settings.kafka_wait_seconds)
     progress = track(
         events,
         description="publishing",
