@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -41,8 +42,11 @@ app.add_typer(fhir_app, name="fhir")
 
 
 def main() -> None:
-    """Console-script entry point. A broker that does not answer is one sentence and exit 2,
-    whichever command met it (never a traceback)."""
+    """Console-script entry point. SIGTERM (a service manager, `timeout`, `kill`) stops any
+    command as Ctrl-C does, so that what it started (a broker, workers, an API) stops with it.
+    A broker that does not answer is one sentence and exit 2, whichever command met it (never a
+    traceback)."""
+    signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
         app()
     except KeyboardInterrupt:
@@ -53,3 +57,7 @@ def main() -> None:
         if not isinstance(error, BrokerUnreachable):
             raise
         sys.exit(fail(str(error), 2).exit_code)
+
+
+def _as_ctrl_c(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
