@@ -28,11 +28,15 @@ class ClassArchive:
         self.path = directory / f"broker-{_java_identity()}.jsa"
         self.record = record
 
+    def mapped(self) -> list[str]:
+        """The JVM options that map the archive; none while there is no archive."""
+        return [IGNORE_UNKNOWN, f"-XX:SharedArchiveFile={self.path}"] if self.path.is_file() else []
+
     def options(self) -> list[str]:
-        """The JVM options of a start: map the archive, or write one when this JVM exits."""
-        if self.path.is_file():
+        """The JVM options of a broker's start: map the archive, or write one as it exits."""
+        if mapping := self.mapped():
             self.record.unlink(missing_ok=True)
-            return [IGNORE_UNKNOWN, f"-XX:SharedArchiveFile={self.path}"]
+            return mapping
         # A name of its own: brokers of other data dirs may be writing theirs at the same time.
         part = self.path.with_name(f"{self.path.stem}.{uuid.uuid4().hex[:12]}.part")
         self.record.write_text(f"{part}\n")

@@ -275,8 +275,7 @@ class LocalKafka:
         cluster_id = "-"
         while cluster_id.startswith("-"):
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        # The broker's archive maps the tool's classes too (same jars); it never writes one.
-        sharing = self.classes.options() if self.classes.path.is_file() else []
+        sharing = self.classes.mapped()  # the same jars: the broker's archive holds its classes
         cmd = [*self._java("kafka.tools.StorageTool", *sharing), "format", "-t", cluster_id]
         if self.secure is not None:
             cmd += self.secure.scram_arguments()
