@@ -151,6 +151,36 @@ class Stack:
             running.stop()
 
 
+#: What separates the arguments in /proc/<pid>/cmdline.
+NUL = b"\0"
+
+
+def live_processes() -> Iterator[tuple[int, bytes, bytes]]:
+    """Each live process but this one (no zombie): its pid, command line and environment."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command, environment = (
+                (entry / "cmdline").read_bytes(),
+                (entry / "environ").read_bytes(),
+            )
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if state not in ("Z", "X"):
+            yield int(entry.name), command, environment
+
+
+def processes_with(marker: str) -> list[str]:
+    """Command lines of live processes whose environment contains `marker`."""
+    return [
+        f"{pid}: {command.replace(NUL, b' ').decode()}"
+        for pid, command, environment in live_processes()
+        if marker.encode() in environment
+    ]
+
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200

@@ -13,23 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.stack import live_processes
+
 pytestmark = pytest.mark.integration
 
 
 def running_in(directory: Path) -> list[int]:
-    """The processes alive whose command line names `directory` (a run's own temporary one)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if str(directory).encode() in command and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
+    """The processes alive whose command line names `directory` (a run's own temporary one: the
+    benchmark's worker gets an environment of its own, so an environment marker would miss it)."""
+    return [pid for pid, command, _ in live_processes() if str(directory).encode() in command]
 
 
 def test_sigterm_to_a_benchmark_stops_its_broker_and_its_worker(tmp_path: Path) -> None:

@@ -12,24 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.stack import TEST_API_KEY, free_port, listening, stack_env
+from tests.integration.stack import TEST_API_KEY, free_port, listening, processes_with, stack_env
 
 pytestmark = pytest.mark.integration
-
-
-def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes whose environment contains `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found.append(f"{entry.name}: {cmdline}")
-        except OSError:
-            continue
-    return found
 
 
 def test_up_shows_simulated_queues_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
