@@ -12,6 +12,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,8 @@ from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings, is_loopback
 log = logging.getLogger("flowsight")
 
 REDACTED = "[redacted]"
+#: How many kinds of line `RepeatsHeld` remembers at once.
+MAX_KINDS_HELD = 256
 #: The fields a log call may add with `extra=`: an event's correlation id (docs/operations.md).
 LOGGED_EXTRAS = ("correlation_id",)
 #: Credentials whose values are not known in advance: what a caller or a URL carries.
@@ -60,6 +63,36 @@ class Redactor:
         for pattern in CREDENTIAL_SHAPES:
             text = pattern.sub(_keep_the_name, text)
         return without_nhs_numbers(text)
+
+
+class RepeatsHeld(logging.Filter):
+    """The first line of each kind from a chatty client library, then one a minute with a count.
+
+    aiokafka logs every failed reconnection at ERROR, each `retry_backoff_ms` (100 ms) and for
+    each of a process's clients: with the broker away, a worker logged 5,200 lines a minute
+    (measured), four sentences again and again. A kind is a logger, a level and a message
+    template; the line let through after a minute says how many like it were held back."""
+
+    def __init__(self, loggers: tuple[str, ...] = ("aiokafka",), every: float = 60.0) -> None:
+        super().__init__()
+        self.loggers, self.every = loggers, every
+        self.clock = time.monotonic
+        self._kinds: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.loggers):
+            return True
+        kind, now = (record.name, record.levelno, str(record.msg)), self.clock()
+        shown, held = self._kinds.get(kind, (None, 0))
+        if shown is not None and now - shown < self.every:
+            self._kinds[kind] = (shown, held + 1)
+            return False
+        if len(self._kinds) >= MAX_KINDS_HELD:
+            self._kinds.clear()  # templates are few; a flood of distinct ones is not held
+        self._kinds[kind] = (now, 0)
+        if held and shown is not None:
+            record.msg = f"{record.msg} ({held} more like it in the last {now - shown:.0f} s)"
+        return True
 
 
 def _keep_the_name(match: re.Match[str]) -> str:
@@ -141,7 +174,14 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 ],
             }
         },
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "filters": {"repeats": {"()": RepeatsHeld}},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "filters": ["repeats"],
+            }
+        },
         "root": {"handlers": ["default"], "level": settings.log_level.upper()},
         "loggers": {
             # aiokafka reports every retried connection at ERROR; warnings are enough, unless

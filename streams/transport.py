@@ -27,6 +27,7 @@ replaying worker's loop; docs/benchmarks.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import types
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
@@ -36,10 +37,37 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP, AppT, Message
 from mode.services import WaitArgT, WaitResults
 
+log = logging.getLogger("flowsight.worker")
+
+
+class ConsumerThread(aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose stop finishes while the broker is away.
+
+    aiokafka's fetcher, closing with a fetch retrying against an absent broker, cancels that
+    fetch and then awaits it: the cancellation ends the consumer's stop part-way, the thread
+    dies before it says it has shut down, and the worker waited faust's whole shutdown timeout
+    (60 s) for it. A service manager sends SIGKILL before that (Kubernetes after 30 s). Here the
+    stray cancellation is taken for what it is and the consumer's connections closed."""
+
+    async def on_thread_stop(self) -> None:
+        try:
+            await super().on_thread_stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this stop itself was cancelled
+            log.info("the Kafka consumer stopped with a fetch still retrying (broker away)")
+            consumer: Any = self._consumer
+            if consumer is not None:
+                await consumer._client.close()
+
 
 class InlineConsumer(aiokafka.Consumer):
     """faust's aiokafka consumer; a record's hand-over runs in line until it would wait, and a
     stream partition never committed on is sought back to its beginning with the others."""
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()

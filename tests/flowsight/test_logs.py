@@ -11,7 +11,7 @@ import faust
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from flowsight.logs import logging_config
+from flowsight.logs import RepeatsHeld, logging_config
 from flowsight.settings import Settings
 
 
@@ -72,3 +72,33 @@ async def test_faust_s_producer_holding_the_streams_back_is_not_a_warning_in_the
     assert "producer buffer full" not in written
     assert "the producer failed" in written  # its errors are still logged
     assert "a consumer warning" in written  # and faust's other warnings
+
+
+def test_a_client_library_s_repeated_line_is_let_through_once_a_minute_with_its_count() -> None:
+    held = RepeatsHeld()
+    now = [1000.0]
+    held.clock = lambda: now[0]
+
+    def record(name: str, message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, message, args, None)
+
+    passes = held.filter
+    refused = "Unable connect to node with id %s: %s"
+    assert passes(record("aiokafka", refused, 1, "refused"))
+    for _ in range(599):  # a retry every 100 ms for a minute
+        now[0] += 0.1
+        assert not passes(record("aiokafka", refused, 1, "refused"))
+    # another of aiokafka's loggers, or another sentence, passes at once
+    assert passes(record("aiokafka.consumer.fetcher", "Failed fetch messages from %s", 1))
+    assert passes(record("aiokafka", "Unable to update metadata from %s", [1]))
+    # our own lines are never held, however often they repeat
+    assert all(passes(record("flowsight.worker", "a line")) for _ in range(3))
+
+    now[0] += 0.2
+    again = record("aiokafka", refused, 1, "refused")
+    assert passes(again)
+    assert again.getMessage() == (
+        "Unable connect to node with id 1: refused (599 more like it in the last 60 s)"
+    )
+    now[0] += 0.1
+    assert not passes(record("aiokafka", refused, 1, "refused"))  # and the next minute starts
