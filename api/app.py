@@ -14,7 +14,7 @@ from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
 from flowsight.api.hardening import install_hardening
 from flowsight.api.live import LiveFeed
-from flowsight.api.middleware import RequestMetrics
+from flowsight.api.middleware import RequestMetrics, StoppingAnswered
 from flowsight.api.openapi import install_openapi
 from flowsight.api.places import Places
 from flowsight.api.principal import Authenticator
@@ -88,6 +88,8 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     install_problem_handlers(app)
     # Innermost of the middleware: its answers still get the headers and are counted.
     install_snapshot_answers(app)
+    # Inside the headers and the counts: a request cancelled as the server stops is a 503 of both.
+    app.add_middleware(StoppingAnswered)
     install_hardening(app, serve_docs=settings.is_local)
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.

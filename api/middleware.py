@@ -127,6 +127,50 @@ def _too_large(limit: int, path: str) -> ASGIApp:
     return JSONResponse(body, status_code=413, media_type="application/problem+json")
 
 
+class StoppingAnswered:
+    """A request still waiting when the server stops is answered 503, not 500.
+
+    uvicorn gives requests in hand a few seconds when it stops, then cancels them; a publisher's
+    request waiting on an absent broker was answered 500 with a traceback in the log, as if
+    flowsight had failed. Nothing of such a request was claimed as accepted: the 503 says to
+    send it again, as a gateway's own 503 does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_started)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            body = {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "the API is stopping; nothing of this request is claimed as "
+                "accepted: send it again",
+                "instance": scope.get("path", ""),
+            }
+            stopping = JSONResponse(
+                body,
+                status_code=503,
+                media_type="application/problem+json",
+                headers={"Retry-After": "5"},
+            )
+            await stopping(scope, receive, send)  # and the request ends here, answered
+
+
 #: The methods counted by name; any other a caller sends (the HTTP parser takes some 35: PROPFIND,
 #: PURGE, ...) is `other`, so no caller, signed in or not, adds series at will.
 _COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -184,6 +184,12 @@ class MllpListener:
                             no_message += 1
                 finally:
                     self._busy.discard(task)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by `stop` after its grace: the sender has no ACK, and sends again. Ended
+            # here, not raised: asyncio's streams logged each such cancellation as an error.
+            logger.info("MLLP connection from %s closed: the listener stops", peer)
         except OSError as error:  # TimeoutError and ssl.SSLError included
             limited = isinstance(error, TimeoutError | ssl.SSLError) or why == "tls_failed"
             if limited:

@@ -46,10 +46,10 @@ class ConsumerLag:
             self._started.append(self._offsets)
 
     async def close(self) -> None:
-        if self._offsets in self._started:
-            await self._offsets.stop()
-        if self._admin in self._started:
-            await self._admin.close()
+        # Both, started or not: one whose start failed (the broker away) still holds a client,
+        # and aiokafka warned of it as unclosed when the worker stopped.
+        await self._offsets.stop()
+        await self._admin.close()
         self._started.clear()
 
     async def measure(self) -> dict[str, int]:

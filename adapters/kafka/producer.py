@@ -36,6 +36,8 @@ log = logging.getLogger("flowsight.kafka")
 NOT_ON_A_TOPIC = "-1"
 #: How long the producer waits for the broker to answer a request before the send fails.
 REQUEST_TIMEOUT_MS = 15_000
+#: Longest a stopping producer waits for the broker to take what is queued.
+STOP_SECONDS = 5.0
 
 Headers = Sequence[tuple[str, bytes]]
 #: One record of a batch: its key, value and headers.
@@ -180,10 +182,24 @@ class EventPublisher:
         self._producer = producer
 
     async def stop(self) -> None:
-        """Send what is queued and disconnect; safe to call when not started."""
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        """Send what is queued and disconnect; safe to call when not started.
+
+        Waits at most `STOP_SECONDS`: aiokafka retries a queued record for as long as the
+        broker is away, and its stop waited for them, so an API or listener asked to stop in
+        an outage never did (until SIGKILL). No such record was acknowledged to anyone: its
+        sender got a 503 or no ACK, and sends it again."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), STOP_SECONDS)
+        except TimeoutError:
+            # Its sending task is left to the end of the event loop, which cancels it.
+            log.warning(
+                "Kafka took no queued record for %.0f s; the producer stops without them "
+                "(their senders were not told they were stored)",
+                STOP_SECONDS,
+            )
 
     async def renew(self) -> None:
         """Replace the producer with a new one (a new producer id), dropping the old one.
