@@ -31,7 +31,7 @@ WORKDIR /app
 COPY deploy/ /app/deploy/
 RUN groupadd --system --gid 10001 flowsight \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/flowsight flowsight \
-    && install -d -o flowsight -g flowsight /var/lib/flowsight
+    && install -d -m 0700 -o flowsight -g flowsight /var/lib/flowsight
 # Production unless told otherwise: the image refuses to start without API keys (or an OIDC
 # issuer) and a pseudonym key, and never serves anonymous callers.
 ENV FLOWSIGHT_ENVIRONMENT=production \

@@ -277,6 +277,27 @@ class Settings(BaseSettings):
         return f"{self.topic_namespace}.alerts.v1"
 
 
+def private_directory(path: Path) -> Path:
+    """`path` as a folder, made for its owner alone (0700) with every missing parent.
+
+    The data directory holds the read model, the worker's tables (pseudonyms, episodes, dates)
+    and the local pseudonym key; `mkdir(mode=0o700, parents=True)` gives the mode to the last
+    folder only, and whichever process made the data directory first (the worker's table store,
+    a schema lock) made it readable by anyone on the host. A folder that exists keeps its mode.
+    """
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir(mode=0o700)
+        except FileExistsError:  # made by a process starting beside this one
+            pass
+    return path
+
+
 def local_pseudonym_key(path: Path) -> str:
     """The key kept at `path` (mode 0600), made from 32 random bytes by the first run that asks.
 
@@ -284,7 +305,7 @@ def local_pseudonym_key(path: Path) -> str:
     on one key and none reads a half-written file.
     """
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

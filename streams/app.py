@@ -15,7 +15,7 @@ from flowsight.adapters.kafka.security import faust_credentials
 from flowsight.adapters.notify.routes import alert_routes
 from flowsight.services.journey import ServiceMap
 from flowsight.services.validation import ValidationContext
-from flowsight.settings import Settings
+from flowsight.settings import Settings, private_directory
 from flowsight.streams.agents import Backlog
 from flowsight.streams.agents.outlet import EventsTopic
 from flowsight.streams.agents.tracker import tracker
@@ -76,9 +76,11 @@ def create_app(
     catalogue = context.catalogue
     # One directory per app id and member: a rebuild (a new app id) or a second worker on the
     # same data directory would otherwise open the same RocksDB files, which lock them. faust
-    # makes only the last level of it.
-    datadir = settings.data_dir / "faust" / settings.app_id / settings.group_instance_id
-    datadir.parent.mkdir(parents=True, exist_ok=True)
+    # makes only the last level of it. Made here, whole, for the owner alone: the tables hold
+    # pseudonyms, episodes and dates, and RocksDB writes its files readable by anyone.
+    datadir = private_directory(
+        settings.data_dir / "faust" / settings.app_id / settings.group_instance_id
+    )
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from flowsight.settings import private_directory
+
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for `url`, with SQLite set up for one writer and concurrent readers."""
@@ -42,6 +44,6 @@ def _owner_only(path: Path) -> None:
     """Make the SQLite file `path` (if new, and its folder) for its owner alone: it holds free
     text and the audit log, and SQLite makes it readable by anyone on the host under the usual
     umask. An empty file is an empty database; SQLite gives its -wal and -shm the file's mode."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(path.parent)
     with contextlib.suppress(FileExistsError):  # made already, or by a process starting too
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

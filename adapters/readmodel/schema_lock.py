@@ -24,6 +24,7 @@ from sqlalchemy import make_url, text
 
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import upgrade
+from flowsight.settings import private_directory
 
 #: The advisory lock's key, the same for every flowsight process: "flowsigh" as eight ASCII
 #: bytes, within PostgreSQL's bigint.
@@ -45,7 +46,7 @@ def upgrade_exclusively(url: str) -> None:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # waits for whoever migrates now
         try:

@@ -35,7 +35,13 @@ POLL_SECONDS = 1.0
 
 def rebuild(
     database_url: Annotated[
-        str, typer.Option(help="the new, empty read-model database to rebuild into")
+        str,
+        typer.Option(
+            envvar="FLOWSIGHT_REBUILD_DATABASE_URL",
+            show_envvar=True,
+            help="the new, empty read-model database to rebuild into; from the environment, a "
+            "password in it stays out of the process list (`ps` shows every argument)",
+        ),
     ],
     app_id: Annotated[
         str, typer.Option(help="the new app id (consumer group); default <app id>-rebuild-<time>")

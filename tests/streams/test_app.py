@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -90,3 +91,17 @@ def test_a_local_store_written_with_json_keys_stops_the_worker_with_the_remedy(
 
     with pytest.raises(OldChangelogKeys, match="journeys partition 0 on disk"):
         store._db_for_partition(0)
+
+
+def test_the_worker_s_tables_folder_on_a_new_data_folder_is_its_owner_s_alone(
+    settings: Settings, context: ValidationContext, tmp_path: Path
+) -> None:
+    # RocksDB writes the tables (pseudonyms, episodes, dates) readable by anyone: the folders
+    # above them must not be.
+    data = tmp_path / "var"
+    flow = _flow(settings.model_copy(update={"data_dir": data}), context)
+    folder = Path(flow.app.conf.datadir)
+    assert folder.is_dir()
+    while folder != tmp_path:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        folder = folder.parent

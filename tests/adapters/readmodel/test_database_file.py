@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from flowsight.adapters.readmodel.database import create_engine
+from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
+from flowsight.settings import private_directory
 
 
 async def test_a_new_sqlite_file_and_folder_are_readable_by_their_owner_alone(
@@ -29,3 +31,26 @@ async def test_a_new_sqlite_file_and_folder_are_readable_by_their_owner_alone(
         written = [path for path in folder.iterdir() if path.name.startswith("flowsight.db")]
         assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o600}, written
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+
+
+def test_a_schema_upgrade_on_a_new_data_folder_makes_every_folder_its_owner_s_alone(
+    tmp_path: Path,
+) -> None:
+    # `flowsight db upgrade` (and a worker starting) on a data folder that is not there yet: the
+    # schema lock's folder was made first, readable by anyone, before the database made it 0700.
+    data = tmp_path / "srv" / "flowsight"
+    upgrade_exclusively(f"sqlite+aiosqlite:///{data / 'flowsight.db'}")
+    for folder in (tmp_path / "srv", data):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_folder_that_exists_keeps_its_mode_and_its_new_children_are_private(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o755)
+    made = private_directory(tmp_path / "faust" / "flowsight" / "worker-1")
+    assert made.is_dir()
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+    for folder in (made, made.parent, made.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert private_directory(made) == made  # made already: nothing to do
