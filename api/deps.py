@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Protocol
@@ -24,6 +24,7 @@ from flowsight.api import audited
 from flowsight.api.auth import Principal
 from flowsight.api.principal import Authenticator, Unauthenticated
 from flowsight.api.problems import Problem
+from flowsight.api.refusals import RefusalLog
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.events import organisation_of
 from flowsight.services.validation import ValidationContext
@@ -151,6 +152,7 @@ class ApiState:
     schema_revision: str
     validation: ValidationContext
     gateway: GatewayWriter
+    refusals: RefusalLog = field(default_factory=RefusalLog)
 
 
 # The dependencies below are coroutines: FastAPI runs a plain function dependency in a worker
@@ -274,11 +276,15 @@ async def _audit_refusal(
     """Write a 403 to the audit log, in a transaction of its own, as the refusal is answered
     (`Problem.record`); the caller is refused even when the line cannot be written (nothing is
     shown to it), and that failure is logged."""
+    held = state.refusals.take(principal.audit_name)
+    if held is None:
+        return  # the caller's lines of this minute are written: counted, written with the next
+    detail: dict[str, object] = {"status": 403, "needs": role}
+    if held:
+        detail["refusals_not_written_since_last"] = held
     try:
         async with state.engine.begin() as connection:
-            await audit_read(
-                connection, request, principal, REFUSED, detail={"status": 403, "needs": role}
-            )
+            await audit_read(connection, request, principal, REFUSED, detail=detail)
     except (SQLAlchemyError, OSError) as error:
         log.error("refusal of %s not audited: %s", principal.audit_name, type(error).__name__)
 
