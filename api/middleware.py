@@ -14,8 +14,10 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flowsight.api.problems import problem_response
 
 NO_STORE = (b"cache-control", b"no-store")
 #: Methods whose routes read no body.
@@ -89,7 +91,7 @@ class BodyBounds:
         limit = None if scope["path"].startswith(self.own_limits) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if limit is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit, scope["path"])(scope, receive, send)
+            await _too_large(limit, scope)(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
         deadline: float | None = None
@@ -115,16 +117,11 @@ class BodyBounds:
         await self.app(scope, bounded_receive, send)
 
 
-def _too_large(limit: int, path: str) -> ASGIApp:
+def _too_large(limit: int, scope: Scope) -> ASGIApp:
     """The 413 problem for a body declared over `limit`, answered before any route runs."""
-    body = {
-        "type": "about:blank",
-        "title": "Content Too Large",
-        "status": 413,
-        "detail": f"the body is over {limit} bytes",
-        "instance": path,
-    }
-    return JSONResponse(body, status_code=413, media_type="application/problem+json")
+    return problem_response(
+        Request(scope), 413, "Content Too Large", f"the body is over {limit} bytes"
+    )
 
 
 class StoppingAnswered:
@@ -154,20 +151,14 @@ class StoppingAnswered:
         except asyncio.CancelledError:
             if started:
                 raise
-            body = {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "the API is stopping; nothing of this request is claimed as "
-                "accepted: send it again",
-                "instance": scope.get("path", ""),
-            }
-            stopping = JSONResponse(
-                body,
-                status_code=503,
-                media_type="application/problem+json",
-                headers={"Retry-After": "5"},
+            stopping = problem_response(
+                Request(scope),
+                503,
+                "Service Unavailable",
+                "the API is stopping; nothing of this request is claimed as accepted: send it "
+                "again",
             )
+            stopping.headers["Retry-After"] = "5"
             await stopping(scope, receive, send)  # and the request ends here, answered
 
 
