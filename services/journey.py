@@ -276,6 +276,10 @@ def _transfer(fold: _Fold, event: Event) -> None:
         return
     referral = fold.referrals.get(target)
     if not fold.end_stay(source, event, "transfer"):
+        if _left_department(fold, source, event):
+            # From the front door: what the gateways send as a departure and an admission.
+            fold.start_stay(target, event, "emergency")
+            return
         fold.anomaly(event, "transfer_without_admission")
     else:
         describe_transfer(
@@ -285,6 +289,23 @@ def _transfer(fold: _Fold, event: Event) -> None:
             care_type(event.get("to_unit")),
         )
     fold.start_stay(target, event, "transfer_in")
+
+
+def _left_department(fold: _Fold, service: str, event: Event) -> bool:
+    """Whether a transfer out of `service` is a patient leaving its front door for a bed: their
+    attendance there (this episode's, else the latest still open) departs, admitted. Left open,
+    the patient was in the department for ever, on the queue and past four hours."""
+    open_here = [
+        a
+        for (where, _), a in fold.attendances.items()
+        if where == service and a.departed_at is None
+    ]
+    if not open_here:
+        return False
+    same = [a for a in open_here if a.episode_id == event["episode_id"]]
+    left = same[0] if same else max(open_here, key=lambda a: a.arrived_at)
+    left.departed_at, left.outcome = event["occurred_at"], "admitted"
+    return True
 
 
 def _discharge(fold: _Fold, event: Event) -> None:
@@ -351,6 +372,7 @@ def _attendance(fold: _Fold, event: Event) -> None:
             event.get("outcome"),
         )
         return
+    current.arrived_at = event["arrived_at"]  # the latest word: a departure restates it
     current.departed_at = event.get("departed_at") or current.departed_at
     current.outcome = event.get("outcome") or current.outcome
 

@@ -1,0 +1,83 @@
+"""The front door's figures when a source says things its own way: a contract transfer out of the
+emergency department, and a departure that restates when the patient arrived. Figures computed
+by hand from docs/metrics.md (four hours from arrival to departure, as ECDS measures it;
+readmission: an unplanned acute admission on days 0 to 29 after a discharge)."""
+
+from __future__ import annotations
+
+from tests.services.city import City
+
+WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
+
+
+def test_a_transfer_from_the_department_to_a_ward_is_a_departure_admitted_and_an_admission() -> (
+    None
+):
+    city = City()
+    # Home from a community bed on 5 May, at the emergency department the next morning at 10:00,
+    # moved to a ward at 16:30 by a contract transfer (SPEC 3: a move without leaving care).
+    city.publish(
+        "admission",
+        "lch-community-beds",
+        "2026-05-01T10:00:00+01:00",
+        0,
+        admission_method="transfer_in",
+    )
+    city.publish(
+        "discharge",
+        "lch-community-beds",
+        "2026-05-05T10:00:00+01:00",
+        0,
+        destination="usual_residence",
+        pathway="P0",
+    )
+    arrived = "2026-05-06T10:00:00+01:00"
+    city.publish("attendance", "lth-ed", arrived, 0, arrived_at=arrived)
+    city.publish(
+        "transfer",
+        "lth-ed",
+        "2026-05-06T16:30:00+01:00",
+        0,
+        from_service="lth-ed",
+        to_service="lth-wards",
+    )
+
+    ed = city.figures("lth-ed", *WEEK, now="2026-05-10T12:00:00+01:00")
+    # Out of the department on 6 May: not waiting four days later.
+    assert (ed["queue_length"], ed["in_department_over_4h"]) == (0, 0)
+    # 6 h 30 from arrival to departure: a breach, and an admission from the department.
+    assert (ed["departures"], ed["four_hour_breaches"], ed["admissions_from_ed"]) == (1, 1, 1)
+    wards = city.facts("lth-wards")
+    assert [(s.started_at, s.admission_method) for s in wards.stays] == [
+        ("2026-05-06T15:30:00.000000Z", "emergency")
+    ]
+    # Back in an acute bed the day after leaving the community bed: a readmission.
+    assert city.figures("lch-community-beds", *WEEK)["readmitted_30d_pct"] == 100.0
+    assert [a.kind for s in city.states() for a in s.anomalies] == []
+
+
+def test_a_departure_restating_the_arrival_is_timed_from_the_arrival_it_states() -> None:
+    city = City()
+    city.publish(
+        "attendance",
+        "lth-ed",
+        "2026-05-05T10:00:00+01:00",
+        0,
+        arrived_at="2026-05-05T10:00:00+01:00",
+    )
+    # The departure at 13:50 says the patient arrived at 09:30 (as HL7 PV1-44 and a FHIR
+    # Encounter's period.start restate it): 4 h 20 in the department.
+    city.publish(
+        "attendance",
+        "lth-ed",
+        "2026-05-05T13:50:00+01:00",
+        0,
+        arrived_at="2026-05-05T09:30:00+01:00",
+        departed_at="2026-05-05T13:50:00+01:00",
+        outcome="discharged",
+    )
+
+    [attendance] = city.facts("lth-ed").attendances
+    assert attendance.arrived_at == "2026-05-05T08:30:00.000000Z"
+    figures = city.figures("lth-ed", *WEEK)
+    assert (figures["four_hour_breaches"], figures["four_hour_breach_pct"]) == (1, 100.0)
