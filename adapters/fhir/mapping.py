@@ -26,7 +26,6 @@ from flowsight.adapters.fhir.elements import (
     Note,
     episode,
     in_order,
-    instant,
     location_element,
     timestamp,
 )
@@ -41,7 +40,14 @@ from flowsight.adapters.fhir.references import (
     provider_code,
     provider_identifier,
 )
-from flowsight.adapters.fhir.retractions import UPDATED, cancellations, reopened
+from flowsight.adapters.fhir.retractions import (
+    UPDATED,
+    cancellations,
+    reopened,
+    stated_at,
+    withdrawable,
+    withdrawn,
+)
 from flowsight.adapters.fhir.snapshot import MappedEncounter, MappedEvent, Snapshot
 from flowsight.adapters.fhir.stay import Stay
 from flowsight.adapters.profile import MappingProfile
@@ -68,7 +74,8 @@ _END_NOT_READ = (
     "status {!r} with a period.end: the patient has not left, so no discharge is published; "
     "send the Encounter as finished once they have"
 )
-#: Statuses that retract whatever an earlier snapshot of the Encounter said.
+#: Statuses that undo what an earlier snapshot of the Encounter said: entered-in-error retracts it
+#: all, cancelled (never began) withdraws what was published of it (`retractions.withdrawn`).
 RETRACTED_STATUSES = frozenset({"entered-in-error", "cancelled"})
 
 
@@ -151,6 +158,9 @@ def _events(
     if status in RETRACTED_STATUSES and never_began(encounter):
         reading.notes.append(Note("Encounter.location", f"{status}: {NEVER_BEGAN}"))
         return []  # nothing was published for it, so nothing is retracted
+    stated = stated_at(encounter, reading.bundle)
+    if status == "cancelled" and not withdrawable(encounter, stated, reading.notes):
+        return []  # dated by nothing, it could not be told from a later admission of the visit
     no_bed = class_without_a_bed(
         encounter, _profile(encounter, organisation, reading), reading.notes
     )
@@ -167,6 +177,8 @@ def _events(
         moves = dated_moves(snapshot.stays, reading.notes, encounter.period)
         snapshot = replace(snapshot, stays=moves)
     in_department = department_stays(snapshot.stays, reading.front_door)
+    if status == "cancelled":  # never began: what was published of it is withdrawn
+        return withdrawn(snapshot, now, in_department, reading.notes, stated)
     if status in RETRACTED_STATUSES:
         return cancellations(snapshot, now, in_department, reading.notes)
     if status in ARRIVED_STATUSES and not in_department:
@@ -184,7 +196,7 @@ def _events(
         if len(in_department) == len(snapshot.stays):
             if status != "finished":  # still in the department: a departure said is undone
                 department = in_department[0]
-                stated, departure = _stated(encounter, reading.bundle), "attendance:departure"
+                departure = "attendance:departure"
                 events += reopened(snapshot, now, departure, department, reading.notes, stated)
                 _end_not_read(encounter, status, reading.notes)
             return events
@@ -214,21 +226,9 @@ def _events(
         died = died_in(encounter, reading.bundle, reading.notes)
         events.append(discharge(encounter, snapshot, reading.notes, died=died))
     else:  # a discharge an earlier version said happened is undone (HL7's A13)
-        stated = _stated(encounter, reading.bundle)
         events += reopened(snapshot, now, "discharge", snapshot.stays[-1], reading.notes, stated)
         _end_not_read(encounter, status, reading.notes)
     return events
-
-
-def _stated(encounter: Encounter, bundle: BundleIndex) -> datetime | None:
-    """When the Bundle says this version was stated (`Bundle.timestamp`), unless before the
-    Encounter began: no version of a stay is older than the stay (FHIR-Converter's samples
-    stamp 1989 on a 2015 visit), and such a clock says nothing."""
-    stated = bundle.timestamp
-    began = encounter.period.start if encounter.period else None
-    if stated is None or (instant(began) and stated < began):
-        return None
-    return stated
 
 
 def _end_not_read(encounter: Encounter, status: str, notes: list[Note]) -> None:

@@ -377,8 +377,14 @@ def test_a_finished_encounter_needs_its_end_and_without_a_disposition_went_to_ot
 # -- retraction and statuses -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
-def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "if_present"), [("entered-in-error", None), ("cancelled", True)]
+)
+def test_a_retracted_encounter_cancels_everything_it_could_have_said(
+    status: str, if_present: bool | None
+) -> None:
+    """Entered in error, every event is retracted; cancelled (it never began), each is withdrawn
+    if present: tests/adapters/fhir/test_cancelled_encounter.py."""
     document = encounter(
         status=status,
         meta=DATED,
@@ -399,6 +405,7 @@ def test_a_retracted_encounter_cancels_everything_it_could_have_said(status: str
         ("cancellation", "SPELL-55123:discharge", "lth-wards"),
     ]
     assert {c["occurred_at"] for c in cancellations} == {"2025-03-10T09:45:00+00:00"}
+    assert {c.get("if_present") for c in cancellations} == {if_present}
 
 
 @pytest.mark.parametrize("status", ["cancelled", "entered-in-error"])
@@ -635,7 +642,8 @@ def test_every_department_event_passes_the_contract_and_the_catalogue() -> None:
     documents = [
         ed_only(),
         finished(location=ED_THEN_WARD, period=period),
-        ed_only(status="cancelled"),
+        ed_only(status="cancelled", meta=DATED),
+        ed_only(status="entered-in-error"),
     ]
     for document in documents:
         for event in department_events(document):
@@ -643,8 +651,13 @@ def test_every_department_event_passes_the_contract_and_the_catalogue() -> None:
             assert isinstance(outcome, Accepted), (event, outcome)
 
 
-def test_a_retracted_department_encounter_cancels_the_attendance_and_what_followed() -> None:
-    document = encounter(status="cancelled", location=ED_THEN_WARD)
+@pytest.mark.parametrize(
+    "changes", [{"status": "entered-in-error"}, {"status": "cancelled", "meta": DATED}]
+)
+def test_a_retracted_department_encounter_cancels_the_attendance_and_what_followed(
+    changes: dict[str, Any],
+) -> None:
+    document = encounter(location=ED_THEN_WARD, **changes)
 
     cancelled = [c["cancels_event_id"] for c in department_events(document)]
 
