@@ -86,6 +86,10 @@ def _check_file(path: Path, reading: Reading) -> bool:
     from flowsight.adapters.fhir.xml_body import root_type
 
     body = path.read_bytes()
+    if len(body) > intake.FHIR_BODY_MAX_BYTES:  # the API refuses it so, before reading it
+        typer.echo(f"{path}: {len(body)} bytes, more than the API reads")
+        _show_refusal(intake.too_large())
+        return False
     xml = body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
     kind = root_type(body) if xml else _json_type(body)
     typer.echo(f"{path}: {kind or 'not a FHIR resource'}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from flowsight.adapters.fhir.intake import FHIR_BODY_MAX_BYTES
 from flowsight.cli import app
 from tests.adapters.fhir.encounters import encounter, finished
 
@@ -57,3 +58,27 @@ def test_check_reads_xml_and_says_other_resources_are_ignored() -> None:
     assert result.exit_code == 0, result.output
     assert "Patient\n  ignored" in result.output
     assert "no Encounter in the Bundle" in result.output
+
+
+def test_check_refuses_a_file_over_the_api_s_body_limit_as_the_api_answers_it(
+    tmp_path: Path,
+) -> None:
+    # The API answers 413 over FHIR_BODY_MAX_BYTES (a Synthea Bundle of a whole life is 1.7 MB);
+    # the check printed its events and passed it.
+    text = json.dumps(finished())
+    over = tmp_path / "over.json"
+    over.write_text(text + " " * (FHIR_BODY_MAX_BYTES + 1 - len(text)))
+    at_limit = tmp_path / "at-limit.json"
+    at_limit.write_text(text + " " * (FHIR_BODY_MAX_BYTES - len(text)))
+
+    result = CliRunner().invoke(app, ["fhir", "check", "--organisation", "RR8", str(over)])
+    kept = CliRunner().invoke(app, ["fhir", "check", "--organisation", "RR8", str(at_limit)])
+
+    assert result.exit_code == 1, result.output
+    assert f"{FHIR_BODY_MAX_BYTES + 1} bytes" in result.output
+    assert (
+        f"refused (413):\n  error : the body is over {FHIR_BODY_MAX_BYTES} bytes" in result.output
+    )
+    assert "SPELL-55123" not in result.output
+    assert kept.exit_code == 0, kept.output
+    assert "discharge SPELL-55123:discharge" in kept.output
