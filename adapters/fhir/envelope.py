@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
 from flowsight.adapters.fhir.outcome import Answer, Issue, error
+from flowsight.adapters.fhir.references import BundleIndex
 from flowsight.services.validation import MISSING_FIELD, Rejected
 
 log = logging.getLogger("flowsight.api")
@@ -79,6 +80,40 @@ def _first_type(entries: object) -> object:
     first = entries[0] if isinstance(entries, list) and entries else None
     resource = first.get("resource") if isinstance(first, dict) else None
     return resource.get("resourceType") if isinstance(resource, dict) else None
+
+
+def message_focus(entries: list[Any], bundle: BundleIndex) -> dict[int, str] | None:
+    """The entries a FHIR message's MessageHeader `focus` names (index: resource type), when it
+    names any: what the message is about. None for a header without a focus."""
+    header = entries[0].get("resource") if entries and isinstance(entries[0], dict) else None
+    focus = header.get("focus") if isinstance(header, dict) else None
+    if not isinstance(focus, list) or not focus:
+        return None
+    named: dict[int, str] = {}
+    for reference in focus:
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        found = bundle.find(target) if isinstance(target, str) else None
+        if found is not None:
+            named[found[0]] = str(found[1].get("resourceType"))
+    return named
+
+
+def not_the_focus(index: int, focus: dict[int, str]) -> Issue:
+    """The note that a message's Encounter was not mapped, the message being about another
+    resource: NHS England's Booking and Referral Standard (BaRS) sends the sender's 111 or 999
+    assessment Encounter beside the ServiceRequest the referral is. That Encounter is no stay
+    or attendance at the receiver, and flowsight makes no referral from FHIR."""
+    about = ", ".join(f"Bundle.entry[{i}] (a {kind})" for i, kind in sorted(focus.items()))
+    return Issue(
+        "information",
+        "informational",
+        f"Bundle.entry[{index}] is an Encounter the MessageHeader's focus does not name: the "
+        f"message is about {about or 'no resource in the Bundle'}, and its Encounter is the "
+        "context of it (a referral's Encounter is the sender's assessment), not a stay or an "
+        "attendance at the receiver: not mapped. flowsight makes no referral from FHIR: publish "
+        "the referral to POST /v1/events",
+        f"Bundle.entry[{index}]",
+    )
 
 
 def ignored(index: int, entry: object, kind: object) -> Issue:

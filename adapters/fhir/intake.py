@@ -18,7 +18,14 @@ from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.envelope import FHIR_BUNDLE_MAX, bundle_entries, ignored, parsed
+from flowsight.adapters.fhir.envelope import (
+    FHIR_BUNDLE_MAX,
+    bundle_entries,
+    ignored,
+    message_focus,
+    not_the_focus,
+    parsed,
+)
 from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, map_encounter
 from flowsight.adapters.fhir.outcome import (
     AcceptedEvent,
@@ -156,7 +163,9 @@ def examine_message(document: dict[str, Any], body: bytes, reading: Reading) -> 
     """The events of a FHIR message (a Bundle of type message, its MessageHeader first, as
     `$process-message` takes it: Da Vinci's admit and discharge notifications): its Encounters
     as a transaction's, all or nothing. The MessageHeader and the resources it carries beside
-    them (Patient, Location, Organization, Coverage) are read as a transaction's are."""
+    them (Patient, Location, Organization, Coverage) are read as a transaction's are. When the
+    MessageHeader's focus names what the message is about, an Encounter it does not name is
+    not mapped, with a note (`envelope.not_the_focus`): a BaRS referral's is the sender's."""
     return _examine_bundle(document, body, reading, "message")
 
 
@@ -174,6 +183,7 @@ def _examine_bundle(
     if isinstance(entries, Answer):
         return entries
     bundle = BundleIndex(entries, document.get("timestamp"))
+    focus = message_focus(entries, bundle) if bundle_type == "message" else None
     accepted: list[AcceptedEvent] = []
     notes: list[Issue] = []
     refusals: list[Answer] = []
@@ -201,6 +211,9 @@ def _examine_bundle(
             refusals.append(refused(raw, rejected, f"Bundle.entry[{index}]"))
             continue
         examined_any = True
+        if focus is not None and index not in focus:  # context of what the message is about
+            notes.append(not_the_focus(index, focus))
+            continue
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)
