@@ -38,7 +38,7 @@ SYSTEM_LAYOUT: tuple[tuple[str, str], ...] = (
     ("hidden_delays", "Hidden delays (ready to move on, outside beds)"),
     ("delayed_days_home_based", "Days delayed at home of current hidden delays (no bed)"),
     ("period_delayed_days_home_based", "Days delayed at home this week (hidden delays, no bed)"),
-    ("long_term_in_care", "People in long-term care placements and packages"),
+    ("long_term_in_care", "Long-term care placements and packages open"),
     ("long_term_started", "Long-term placements and packages started this week"),
     ("long_term_placements_started", "of which care-home placements"),
     ("long_term_packages_started", "of which home-care packages"),
