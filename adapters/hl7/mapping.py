@@ -11,6 +11,7 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | A04 of class O, P or R; A01, A03, A11, A13, A23 of class O or R (not at the ED); A02, A12, A17 of class O or R (neither PV1-3 nor PV1-6 at the ED) | none: AA and counted (holds no bed), wherever PV1-3 is |
 | A08, A28, A31 | none: demographics only |
 | none (MSH-9.2 and EVN-1 empty) | none: refused AR `hl7_unsupported_trigger` at MSH-9.2 |
+| any, without MSH-10 (the control id) | none: refused AR `hl7_missing_control_id` at MSH-10 |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) |
 
 - **source** is `<organisation>/<system>`, the system MSH-3 names (`fields.system_name`);
@@ -35,6 +36,7 @@ from flowsight.adapters.hl7.fields import Reading, system_name
 from flowsight.adapters.hl7.outcome import Mapped as Mapped  # for callers of map_message
 from flowsight.adapters.hl7.outcome import NoChange as NoChange
 from flowsight.adapters.hl7.parse import (
+    MISSING_CONTROL_ID,
     MISSING_FIELD,
     MISSING_SEGMENT,
     TOO_COMPLEX,
@@ -43,6 +45,7 @@ from flowsight.adapters.hl7.parse import (
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_PROCESSING_ID,
     UNSUPPORTED_TRIGGER,
+    control_id,
     has_segment,
     identifier,
     message_trigger,
@@ -62,6 +65,7 @@ MESSAGE_REJECTIONS = frozenset(
         UNSUPPORTED_PROCESSING_ID,
         UNSUPPORTED_CHARACTER_SET,
         TOO_COMPLEX,
+        MISSING_CONTROL_ID,
     }
 )
 #: Triggers that change nothing flowsight tracks: acknowledged AA and not published.
@@ -113,6 +117,14 @@ def map_message(
 
 def _map(reading: Reading, organisation: str, processing_ids: frozenset[str]) -> Mapped | NoChange:
     message = reading.message
+    if not control_id(message):
+        # MSA-2 echoes MSH-10 (both required in every HL7 v2 version): without it the sender cannot
+        # tell which message an ACK answers, so none is taken, whatever it holds.
+        raise Refused(
+            MISSING_CONTROL_ID,
+            "MSH-10",
+            "MSH-10 (the message control id) is required: the ACK names the message by it",
+        )
     message_type = text(message, "MSH", 9).upper()
     if message_type != "ADT":
         raise Refused(
