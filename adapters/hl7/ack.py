@@ -15,7 +15,8 @@ from typing import Any
 import hl7
 
 from flowsight.adapters.hl7 import parse
-from flowsight.adapters.hl7.parse import control_id
+from flowsight.adapters.hl7.charsets import codec_of
+from flowsight.adapters.hl7.parse import control_id, text
 from flowsight.services import validation
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import Rejected
@@ -109,9 +110,18 @@ def hl7_field_of(contract_field: str, event_type: str) -> str:
 
 
 def build_ack(
-    source: Any, ack_code: str, *, application: str, facility: str, error: Rejected | None = None
+    source: Any,
+    ack_code: str,
+    *,
+    application: str,
+    facility: str,
+    error: Rejected | None = None,
+    encoding: str = "utf-8",
 ) -> Any:
-    """An ACK (hl7.Message) for `source` (None when unreadable), with MSA and, on error, ERR."""
+    """An ACK (hl7.Message) for `source` (None when unreadable), with MSA and, on error, ERR.
+
+    `encoding` is the codec the ACK's bytes will be written in: the ACK declares it in MSH-18
+    as `source` did when `source` declared that one (`declared_character_set`)."""
     header = source if source is not None else hl7.parse(_UNKNOWN_SENDER)
     msh = header.segment("MSH")
     sender = {n: str(msh(n)) if n < len(msh) else "" for n in (5, 6)}
@@ -128,6 +138,8 @@ def build_ack(
             ack.segment("MSA").assign_field(ack.escape(control_id(source)), 2)
     # The library stamps MSH-7 in UTC without saying so; HL7 lets us say it.
     ack.segment("MSH").assign_field(datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
+    if character_set := declared_character_set(source, encoding):
+        ack.segment("MSH").assign_field(ack.escape(character_set), 18)
     if error is None:
         return ack
     code = error_code(error.reason)
@@ -146,6 +158,16 @@ def build_ack(
     err.assign_field(ack.escape(text[:ERR_TEXT_CHARS]), 8)
     ack.append(err)
     return ack
+
+
+def declared_character_set(source: Any, encoding: str) -> str:
+    """The MSH-18 of an ACK written in `encoding`: `source`'s own MSH-18 when it names that
+    codec, else none. The ACK echoes the sender's MSH-3 to MSH-6, so it holds the sender's
+    characters (`RAF\u00d6RNINN` in 8859/1) and says so, as the sender writes; a character set
+    flowsight does not know, or bytes read in another, is not claimed for an ACK written in
+    UTF-8."""
+    declared = text(source, "MSH", 18) if source is not None else ""
+    return declared if declared and codec_of(declared) == encoding else ""
 
 
 def _error_location(path: str) -> list[str]:

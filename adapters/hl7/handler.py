@@ -305,6 +305,7 @@ class AdtHandler:
             application=self.application,
             facility=self.organisation,
             error=error,
+            encoding=encoding,
         )
         return str(ack).encode(encoding, errors="replace")
 

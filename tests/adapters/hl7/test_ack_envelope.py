@@ -1,11 +1,17 @@
-"""What an ACK's envelope says to the sender: the message it answers (MSA-2, from MSH-10).
-Real public messages; each test fails on the old code."""
+"""What an ACK's envelope says to the sender: the message it answers (MSA-2, from MSH-10) and
+the character set it is written in (MSH-18). Real public messages; each test fails on the old
+code."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from tests.adapters.hl7.test_sender_answers import answered
+import hl7
+import pytest
+
+from tests.adapters.hl7.listening import RecordingPublisher, settings
+from tests.adapters.hl7.test_sender_answers import answered, listener_for
 
 #: hapifhir/hapi-hl7v2 @43471df0d05f3c36aa23d9dc2dd03d5b7e8b22a2,
 #: hapi-examples/src/main/java/ca/uhn/hl7v2/examples/ExampleParseMessages.java L52-58: an A01
@@ -44,3 +50,56 @@ def test_a_message_without_a_control_id_is_rejected_naming_msh10(tmp_path: Path)
     ((dead, headers),) = publisher.dead
     assert dead == raw
     assert (headers["reason"], headers["field"]) == ("hl7_missing_control_id", "MSH-10")
+
+
+#: Saga, the PAS of Landspítali (Iceland): an A02 as published in a public repository's markdown
+#: (search index file id 51790150846, block 2), declaring 8859/1 and naming the receiving
+#: application `RAFÖRNINN` in MSH-5, which the ACK returns in its MSH-3.
+SAGA_A02 = "\r".join(
+    [
+        "MSH|^~\\&|SAGA|LANDSPITALI|RAF\u00d6RNINN|LANDSPITALI|20260302140000||ADT^A02|MSG00002|P|"
+        "2.4|||AL|NE||8859/1",
+        "EVN|A02|20260302140000",
+        "PID|1||1102864507^^^SAGA^PI||Vilbergsson^H\u00e1kon^^^Hr||19860211|M|||"
+        "Lautasm\u00e1ri 14^^K\u00f3pavogur^^201^IS||^PRN^PH^^354^5671984",
+        "PV1|1|I|ICU^305^1^^^LANDSPITALI||||38462^Hr\u00f3\u00f0marsson^J\u00f6kull^^^Dr|||MED||||7|||"
+        "38462^Hr\u00f3\u00f0marsson^J\u00f6kull^^^Dr|IP||||||||||||||||||LANDSPITALI|||"
+        "20260301091500",
+        "PV2|||^Br\u00e1\u00f0am\u00f3ttaka - flutningur \u00e1 gj\u00f6rg\u00e6slu",
+        "",
+    ]
+)
+
+
+def ack_bytes(raw: bytes, directory: Path) -> bytes:
+    """The ACK's bytes as a listener for RR8 sends them."""
+    handler = listener_for(RecordingPublisher(settings(directory)))
+    return asyncio.run(handler.acknowledge(raw)).ack
+
+
+def test_an_ack_declares_the_character_set_the_message_declared_and_it_is_written_in(
+    tmp_path: Path,
+) -> None:
+    # Written in ISO 8859-1 with no MSH-18, the sender had to guess what `RAF\xd6RNINN` was.
+    reply = ack_bytes(SAGA_A02.encode("latin-1"), tmp_path)
+
+    msh = hl7.parse(reply.decode("latin-1")).segment("MSH")
+    assert str(msh(18)) == "8859/1"
+    assert reply.startswith(b"MSH|^~\\&|RAF\xd6RNINN|LANDSPITALI|SAGA|LANDSPITALI|")
+
+
+@pytest.mark.parametrize(
+    ("declared", "encoded"),
+    [("", "utf-8"), ("UNICODE UTF-8", "utf-8"), ("ISO-8859-99", "latin-1")],
+    ids=["undeclared", "utf-8", "unknown"],
+)
+def test_an_ack_declares_no_character_set_it_is_not_written_in(
+    declared: str, encoded: str, tmp_path: Path
+) -> None:
+    # An unknown MSH-18 is refused AR, its ACK written in UTF-8: it must not claim the sender's.
+    raw = SAGA_A02.replace("|8859/1\r", f"|{declared}\r").encode(encoded)
+
+    msh = hl7.parse(ack_bytes(raw, tmp_path).decode(encoded)).segment("MSH")
+
+    said = str(msh(18)) if len(msh) > 18 else ""
+    assert said == ("UNICODE UTF-8" if declared == "UNICODE UTF-8" else "")

@@ -31,7 +31,16 @@ def answered(
 ) -> tuple[Any, RecordingPublisher]:
     """The ACK a listener for RR8 sends for `raw` (parsed), and what it published."""
     publisher = RecordingPublisher(settings(directory))
-    handler = AdtHandler(
+    reply = asyncio.run(listener_for(publisher, profile).acknowledge(raw)).ack
+    assert reply
+    return hl7.parse(reply.decode()), publisher
+
+
+def listener_for(
+    publisher: RecordingPublisher, profile: MappingProfile | None = None
+) -> AdtHandler:
+    """The handler of a listener for RR8 (by default its wards' profile) writing to `publisher`."""
+    return AdtHandler(
         publisher,
         CONTEXT,
         "RR8",
@@ -42,9 +51,6 @@ def answered(
         processing_ids=None,
         application="FLOWSIGHT",
     )
-    reply = asyncio.run(handler.acknowledge(raw)).ack
-    assert reply
-    return hl7.parse(reply.decode()), publisher
 
 
 def test_a_message_whose_trigger_cannot_be_told_is_rejected_naming_msh9(tmp_path: Path) -> None:
