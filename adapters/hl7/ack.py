@@ -8,6 +8,7 @@ location. Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -78,16 +79,22 @@ def error_code(reason: str) -> ErrorCode:
     return ERROR_CODE_OF.get(reason, ErrorCode.APPLICATION_INTERNAL_ERROR)
 
 
-def in_hl7_terms(verdict: Rejected, event_type: str) -> Rejected:
-    """A contract rejection, told in HL7 terms: the field it came from, the contract field named
+def in_hl7_terms(
+    verdict: Rejected, event: Mapping[str, Any], times: Mapping[str, str] | None = None
+) -> Rejected:
+    """A contract rejection of `event`, told in HL7 terms: the field it came from (a time by
+    `times`, the field each time was read from, `outcome.Mapped`), the contract field named
     (once: the contract's messages mostly name it already)."""
     named = not verdict.field or verdict.message.startswith(f"{verdict.field}:")
     message = verdict.message if named else f"{verdict.field}: {verdict.message}"
-    return Rejected(verdict.reason, hl7_field_of(verdict.field, event_type), message)
+    read_from = (times or {}).get(str(event.get(verdict.field, ""))) if verdict.field else None
+    where = read_from or hl7_field_of(verdict.field, event["event_type"])
+    return Rejected(verdict.reason, where, message)
 
 
 def hl7_field_of(contract_field: str, event_type: str) -> str:
-    """Where in the HL7 message a contract field came from, to name it in an ACK's ERR."""
+    """Where in the HL7 message a contract field usually comes from, to name it in an ACK's
+    ERR when the mapping did not note where it read it."""
     if contract_field.startswith("patient"):
         return "PID-3.4" if contract_field.endswith("id_system") else "PID-3"
     if contract_field in {"service", "from_service"}:

@@ -104,7 +104,7 @@ class Checker:
                 event, organisation=self.organisation, context=self.context, now=now
             )
             if isinstance(verdict, Rejected):
-                outcome.ack, outcome.refusal = "AE", in_hl7_terms(verdict, event["event_type"])
+                outcome.ack, outcome.refusal = "AE", in_hl7_terms(verdict, event, result.times)
                 return outcome
         targets = [e["cancels_event_id"] for e in result.events if "cancels_event_id" in e]
         if targets and not any(target in self.seen for target in targets):

@@ -52,10 +52,17 @@ EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
     """The first of the fields `paths` (segment, number) that holds a time, read as a time in
     the sender's zone when it has no offset (`sender_zone`)."""
+    found = first_timed(message, *paths)
+    return None if found is None else found[0]
+
+
+def first_timed(message: Any, *paths: tuple[str, int]) -> tuple[datetime, str] | None:
+    """As `first_time`, with the field the time was read from (`PV1-45`), for a refusal of
+    that time to name it."""
     for segment, number in paths:
-        value = text(message, segment, number)
+        value, where = text(message, segment, number), f"{segment}-{number}"
         if value:
-            return parse_time(value, f"{segment}-{number}", sender_zone(message))
+            return parse_time(value, where, sender_zone(message)), where
     return None
 
 
@@ -167,10 +174,11 @@ def id_time(moment: datetime) -> str:
     )
 
 
-def own_time(message: Any, *paths: tuple[str, int]) -> datetime:
-    """The first of `paths` (segment, field) holding a time, else EVN-2; refused without one."""
-    moment = first_time(message, *paths, RECORDED_TIME)
-    if moment is None:
+def own_time(message: Any, *paths: tuple[str, int]) -> tuple[datetime, str]:
+    """The first of `paths` (segment, field) holding a time, else EVN-2, and the field it was
+    read from; refused without one."""
+    found = first_timed(message, *paths, RECORDED_TIME)
+    if found is None:
         named = ", ".join(f"{segment}-{number}" for segment, number in paths)
         raise Refused(
             MISSING_FIELD,
@@ -179,4 +187,4 @@ def own_time(message: Any, *paths: tuple[str, int]) -> datetime:
             "(required); MSH-7 is when this copy was sent, which a resend changes, so the event "
             "would be counted again",
         )
-    return moment
+    return found

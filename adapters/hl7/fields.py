@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowsight.adapters.hl7.clock import ADMIT_TIME, DISCHARGE_TIME, first_time, named_span
+from flowsight.adapters.hl7.clock import (
+    ADMIT_TIME,
+    DISCHARGE_TIME,
+    first_time,
+    named_span,
+    own_time,
+)
 from flowsight.adapters.hl7.parse import INVALID_FIELD, MISSING_FIELD, UNMAPPED_LOCATION, text
 from flowsight.adapters.hl7.patient import patient
 from flowsight.adapters.profile import (
@@ -103,13 +109,26 @@ def names_a_place(message: Any, number: int) -> bool:
 class Reading:
     """One message read under a profile; `warnings` collects what was let through.
 
-    `received`: when flowsight received the message (no retraction was recorded later)."""
+    `received`: when flowsight received the message (no retraction was recorded later);
+    `times`: the field each event time was read from, by its ISO text (`2027-08-01T12:00:00+01:00`:
+    `PV1-45`), so that a refusal of the time names the field the sender fixes."""
 
     message: Any
     profile: MappingProfile
     front_door: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     received: datetime = field(default_factory=lambda: datetime.now(UTC))
+    times: dict[str, str] = field(default_factory=dict)
+
+    def own_time(self, *paths: tuple[str, int]) -> datetime:
+        """The event's time: the first of `paths` holding one, else EVN-2 (`clock.own_time`),
+        noted in `times`."""
+        return self.read_at(*own_time(self.message, *paths))
+
+    def read_at(self, moment: datetime, where: str) -> datetime:
+        """`moment`, noted in `times` as read from the field `where`."""
+        self.times[moment.isoformat()] = where
+        return moment
 
     def patient_class(self) -> PatientClass:
         """PV1-2 as a flow meaning (profile codes first, then HL7 table 0004)."""

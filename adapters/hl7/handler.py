@@ -206,7 +206,7 @@ class AdtHandler:
                 event, organisation=self.organisation, context=self.context, now=now
             )
             if isinstance(verdict, Rejected):
-                error = in_hl7_terms(verdict, event["event_type"])
+                error = in_hl7_terms(verdict, event, result.times)
                 return await self._refuse(raw, message, label, error, encoding)
         try:
             await asyncio.wait_for(

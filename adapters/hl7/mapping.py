@@ -199,7 +199,7 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
     reading.warnings.extend(_unclear_times(reading.message))
-    return Mapped(events, reading.warnings)
+    return Mapped(events, reading.warnings, reading.times)
 
 
 def _unclear_times(message: Any) -> list[str]:

@@ -11,10 +11,14 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """Contract events to validate and publish, in order, and what was let through."""
+    """Contract events to validate and publish, in order, and what was let through.
+
+    `times`: the HL7 field each of their times was read from, by its ISO text (`fields.Reading`),
+    for a refusal of one to name where the sender keyed it."""
 
     events: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    times: dict[str, str] = field(default_factory=dict)
 
     @property
     def event(self) -> dict[str, Any]:

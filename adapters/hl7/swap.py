@@ -35,10 +35,11 @@ def swapped(message: Any, transfer: Callable[[Any], Mapped | NoChange]) -> Mappe
             said = f"patient {number} of the {SWAP}: {why.message}"
             raise Refused(why.reason, why.field, said) from None
     warnings += [warning for result in results for warning in result.warnings]
-    events = [event for result in results if isinstance(result, Mapped) for event in result.events]
+    mapped = [result for result in results if isinstance(result, Mapped)]
+    events = [event for result in mapped for event in result.events]
     if not events:
         return NoChange("both patients stay within their units", "same_place", warnings)
-    return Mapped(events, warnings)
+    return Mapped(events, warnings, {k: v for result in mapped for k, v in result.times.items()})
 
 
 def patient_pairs(message: Any, warnings: list[str]) -> list[Any]:

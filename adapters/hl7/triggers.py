@@ -51,7 +51,6 @@ from flowsight.adapters.hl7.clock import (
     RECORDED_TIME,
     first_time,
     held_end,
-    own_time,
 )
 from flowsight.adapters.hl7.fields import Reading, names_a_place
 from flowsight.adapters.hl7.outcome import NoChange
@@ -76,7 +75,7 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
     the attendance there `admitted`, as an A06 does."""
     message = reading.message
     located = reading.place(3, required=False)
-    clock = own_time(message, ADMIT_TIME, EVENT_TIME)
+    clock = reading.own_time(ADMIT_TIME, EVENT_TIME)
     if text(message, "PV1", 45):
         reading.warnings.append(
             f"PV1-45: a discharge time on an {'A04' if registration else 'A01'} ends nothing; "
@@ -97,7 +96,7 @@ def _arrival(reading: Reading, visit: str, *, registration: bool) -> list[Fields
     # EVN-6 first: after an ED registration (A04) the visit's PV1-44 is the arrival in the ED.
     # But not before PV1-44: no one is admitted before their visit began, and a PAS that fills
     # EVN-6 with the time it recorded a back-dated A01 says so (the NHS ITK examples do).
-    moment = own_time(message, EVENT_TIME, ADMIT_TIME)
+    moment = reading.own_time(EVENT_TIME, ADMIT_TIME)
     if moment < clock:
         reading.warnings.append(
             f"EVN-6 ({moment.isoformat()}) is before PV1-44, the visit's start "
@@ -144,8 +143,7 @@ def _departure(
 
 def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
     """A02: a transfer from PV1-6 to PV1-3, unless it stays within one unit or the ED."""
-    message = reading.message
-    moment = own_time(message, EVENT_TIME)
+    moment = reading.own_time(EVENT_TIME)
     before, after = reading.place(6, required=True), reading.place(3, required=True)
     # Both places are judged as the arrival was: class E where only the default service places
     # a location is the ED there too, so the attendance it started ends when the patient leaves.
@@ -180,10 +178,9 @@ def _transfer(reading: Reading, visit: str) -> list[Fields] | NoChange:
 
 def _discharge(reading: Reading, visit: str) -> list[Fields]:
     """A03: a discharge to the destination PV1-37 (else PV1-36) names, or an ED departure."""
-    message = reading.message
     # Timed by the visit's discharge (PV1-45), as its id is: an A03 sent again with another
     # EVN-6 (real feeds send EVN-6 != PV1-45) says the same discharge.
-    clock = _not_before_admission(reading, own_time(message, DISCHARGE_TIME, EVENT_TIME))
+    clock = _not_before_admission(reading, reading.own_time(DISCHARGE_TIME, EVENT_TIME))
     located = reading.place(3, required=False)
     at_front_door = reading.at_front_door(located)
     destination = reading.destination(expected=not at_front_door)
@@ -225,7 +222,7 @@ def _not_before_admission(reading: Reading, left: datetime) -> datetime:
             f"{ends}: a {span} holding PV1-44's admission ({ended.isoformat()}), so the "
             "discharge is taken at PV1-44's time; send the discharge's time to the second"
         )
-        return ended
+        return reading.read_at(ended, "PV1-44")
     try:
         admitted = first_time(message, ADMIT_TIME)
     except Refused:  # a PV1-44 that is no time: an A03 needs none, so it is not refused for it
@@ -250,7 +247,7 @@ def _to_inpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:
     PV1-6 at the ED ends the old visit's attendance): the A02 out of the ED names only the new.
     """
     message = reading.message
-    moment = own_time(message, EVENT_TIME)
+    moment = reading.own_time(EVENT_TIME)
     after = reading.place(3, required=True)
     if reading.at_front_door(after) and identifier(message, "MRG", 5) in ("", visit):
         return NoChange("an A06 in the ED: admitted when the patient leaves it", "same_place")
@@ -318,7 +315,7 @@ def _to_outpatient(reading: Reading, visit: str) -> list[Fields] | NoChange:
     stay ends in PV1-3's service, with a warning. A PV1-3 the profile gives the ED then ends
     nothing: an A06 there admitted no one (the A02 out of the ED admits).
     """
-    moment = own_time(reading.message, EVENT_TIME)
+    moment = reading.own_time(EVENT_TIME)
     if names_a_place(reading.message, 6):
         before = reading.place(6, required=True)
     else:
