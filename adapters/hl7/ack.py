@@ -8,6 +8,7 @@ location. Nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -26,6 +27,8 @@ _UNKNOWN_SENDER = "MSH|^~\\&|||||||ACK^||P|2.5"
 #: The most of a refusal's text an ACK carries: MSA-3 (ST, 80 in HL7 v2.5) and ERR-8 (TX, 250).
 #: The text may quote the value refused, a field of any length the sender chose.
 MSA_TEXT_CHARS, ERR_TEXT_CHARS = 80, 250
+#: HL7 v2's minor version in MSH-12 (`2.3.1` is 3).
+_VERSION = re.compile(r"^2\.(\d+)")
 
 
 class ErrorCode(IntEnum):
@@ -163,8 +166,25 @@ def build_ack(
     err.assign_field("E", 4)
     err.assign_field(ack.escape(error.reason), 5, 1, 1)
     err.assign_field(ack.escape(text[:ERR_TEXT_CHARS]), 8)
+    if _before_v25(str(ack.segment("MSH")(12))):
+        _assign_error_code_and_location(err, error.field, code)
     ack.append(err)
     return ack
+
+
+def _before_v25(version: str) -> bool:
+    """Whether MSH-12 (`2.3.1`, `2.4`) names a version before 2.5, whose ERR has ERR-1 alone."""
+    found = _VERSION.match(version)
+    return found is not None and int(found[1]) < 5
+
+
+def _assign_error_code_and_location(err: Any, field: str, code: ErrorCode) -> None:
+    """ERR-1 (ELD, the only field of ERR before v2.5, kept for them since): segment, sequence,
+    field and the error code as a CE, `PV1^1^19^101&Required field missing&HL70357`."""
+    for position, part in enumerate(_error_location(field)[:3], start=1):
+        err.assign_field(part, 1, 1, position)
+    for position, part in enumerate((str(int(code)), _CODE_TEXT.get(int(code), ""), "HL70357"), 1):
+        err.assign_field(part, 1, 1, 4, position)
 
 
 def declared_character_set(source: Any, encoding: str) -> str:

@@ -103,3 +103,36 @@ def test_an_ack_declares_no_character_set_it_is_not_written_in(
 
     said = str(msh(18)) if len(msh) > 18 else ""
     assert said == ("UNICODE UTF-8" if declared == "UNICODE UTF-8" else "")
+
+
+#: NHS Wales PIMS: an A04 of HL7 v2.3.1, from DHCW-Digital-Health-and-Care-Wales/Integration-Hub-Beta
+#: @0f0164b7ecd7b46a4cc8020bd422dd3daffca6, hl7_pims_transformer/tests/pims_messages.py. Its
+#: PV1 (`PV1||NA`) names no visit, so it is refused AE at PV1-19.
+PIMS_A04 = "\r".join(
+    [
+        "MSH|^~\\&|PIMS|BroMor HL7Sender|EMPI|EMPI|20250702085450+0000||ADT^A04^ADT_A01|73726643|P|"
+        "2.3.1",
+        "EVN||20250702085440+0000||||20250702085450+0000",
+        'PID|||N4000000001^03^^^NI~N1000001^^^^PI||TEST^TEST-TEST^""^^MISS||20000101+^D|F|||'
+        '1 TEST^TEST^TEST^""^CF11 9AD||07000000001^PRN^PH~07000000001^ORN^CP|07000000001^WPN^PH||'
+        "S|||||||||||||^D||||20250702085440+0000",
+        "PD1||||G7000001~W90001",
+        "PV1||NA",
+        "",
+    ]
+)
+
+
+def test_an_error_before_v25_is_said_in_err1_its_only_field(tmp_path: Path) -> None:
+    # ERR-2 to ERR-12 are v2.5's; a v2.3.1 receiver reads ERR-1 (ELD) alone, which was empty.
+    ack, _ = answered(PIMS_A04.encode(), tmp_path)
+
+    assert str(ack.segment("MSA")(1)) == "AE"
+    assert str(ack.segment("ERR")(1)) == "PV1^1^19^101&Required field missing&HL70357"
+    assert str(ack.segment("ERR")(2)) == "PV1^1^19^1"  # as v2.5 says it, for those reading it
+
+
+def test_an_error_from_v25_leaves_err1_empty(tmp_path: Path) -> None:
+    ack, _ = answered(PIMS_A04.replace("|P|2.3.1", "|P|2.5").encode(), tmp_path)
+
+    assert (str(ack.segment("ERR")(1)), str(ack.segment("ERR")(2))) == ("", "PV1^1^19^1")
