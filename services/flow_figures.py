@@ -142,5 +142,10 @@ def hidden_delays(delayed_in: Iterable[str], bed_based: frozenset[str]) -> int:
 
 
 def percent(part: int, whole: int | None) -> float | None:
-    """`part` as a percentage of `whole`, to one decimal; None when there is no whole."""
-    return round(100 * part / whole, 1) if whole else None
+    """`part` as a percentage of `whole`, to one decimal, a half rounded up as NHS tables round
+    (1 of 16 is 6.3; Python's `round` gave 6.2, a half to the even digit); None when there is
+    no whole. Worked in whole numbers: no binary fraction tips a half either way."""
+    if not whole:
+        return None
+    tenths, left = divmod(1000 * part, whole)
+    return (tenths + (2 * left >= whole)) / 10

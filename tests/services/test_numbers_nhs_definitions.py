@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.delays import period_lost_bed_days
+from flowsight.services.flow_figures import percent
 from flowsight.services.indicators import INDICATORS_BY_KIND, KNOWN_INDICATORS
 from tests.services.city import City, no_criteria, utc
 
@@ -209,3 +210,11 @@ def test_no_further_action_is_home_without_new_support() -> None:
     # 2 of 4 (it was 3 of 4, 75 %); 2 of the 4 have no pathway recorded.
     assert ucr["no_further_action_pct"] == 50.0
     assert ucr["pathway_not_recorded_pct"] == 50.0
+
+
+def test_a_percentage_is_rounded_half_up_to_one_decimal_and_scored_as_shown() -> None:
+    # Python's round took a half to the even digit: 1 of 16 was 6.2 %, 1 of 80 was 1.2 %.
+    assert (percent(1, 16), percent(1, 80), percent(3, 8)) == (6.3, 1.3, 37.5)
+    assert (percent(2, 3), percent(0, 7), percent(4, 0)) == (66.7, 0.0, None)
+    # 1,420 of 1,449 beds: 97.9986 %, shown as 98.0 %, reaches a threshold of 98 as shown.
+    assert percent(1420, 1449) == 98.0
