@@ -41,8 +41,8 @@ class ServicePressure(BaseModel):
     indicators: list[IndicatorOut] = Field(description="why: each indicator's value and thresholds")
     scored_at: datetime | None
     queue_length: int = Field(
-        description="patients with an open referral, not yet admitted; for the transfer-of-care "
-        "hub, its open assessments"
+        description="patients with an open referral, not yet admitted; for a front door, the "
+        "patients in the department; for the transfer-of-care hub, its open assessments"
     )
     longest_wait_minutes: float | None
     capacity: CapacityOut | None
@@ -58,7 +58,10 @@ class SystemPressure(BaseModel):
         "level is never below it (integrated OPEL framework 2024-26)",
     )
     scored_at: datetime | None
-    queue_length: int = Field(description="patients waiting across every service")
+    queue_length: int = Field(
+        description="entries in every service's queue (the sum of the services' queue_length): "
+        "a person in two queues counts in each"
+    )
 
 
 class PressureOut(BaseModel):
