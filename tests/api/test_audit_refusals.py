@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from flowsight.api.auth import new_api_key
 from flowsight.api.refusals import WRITTEN_A_MINUTE, RefusalLog
 from flowsight.context import build_api
-from flowsight.settings import Settings
 from tests.api.audit_trail import audit_lines
+from tests.api.read_model_api import api_settings
 
 VIEWER, VIEWER_ENTRY = new_api_key("ward-screen", ["viewer"])
 CASELOAD, CASELOAD_ENTRY = new_api_key("discharge-team", ["caseload"])
@@ -22,15 +22,7 @@ CASELOAD, CASELOAD_ENTRY = new_api_key("discharge-team", ["caseload"])
 
 @pytest.fixture
 def client(database: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        pseudonym_key="0123456789abcdef" * 2,
-        database_url=database,
-        data_dir=tmp_path,
-        api_keys=f"{VIEWER_ENTRY},{CASELOAD_ENTRY}",
-        kafka_bootstrap="127.0.0.1:1",
-    )
+    settings = api_settings(database, tmp_path, f"{VIEWER_ENTRY},{CASELOAD_ENTRY}")
     with TestClient(build_api(settings)) as test_client:
         yield test_client
 
