@@ -31,13 +31,17 @@ def resource(request: Request) -> str:
     route = request.scope.get("route")
     params = _query_params(getattr(route, "dependant", None))
     numbers = {param.alias for param in params if param.field_info.annotation in _NUMBERS}
+    # Blanked as read, before any encoding: a number encoded (`943+476+5919`, `943%2F476`) is
+    # no longer shaped as one, and would be kept whole.
     kept = {
-        name: _as_number(value) if name in numbers else _DIGIT_GROUPS.sub("", value)
+        name: without_nhs_numbers(
+            _as_number(value) if name in numbers else _DIGIT_GROUPS.sub("", value)
+        )
         for name, value in request.query_params.multi_items()
         if name in {param.alias for param in params}
     }
-    read = request.url.path + (f"?{urlencode(kept)}" if kept else "")
-    return without_nhs_numbers(_escaped(read))[:AUDITED_CHARS]
+    path = _escaped(without_nhs_numbers(request.url.path))
+    return (path + (f"?{urlencode(kept, safe=_BLANK)}" if kept else ""))[:AUDITED_CHARS]
 
 
 def _as_number(value: str) -> str:
@@ -52,6 +56,10 @@ def _as_number(value: str) -> str:
     except ValueError:
         return written
 
+
+#: The punctuation of the blank (`[nhs-number?]`), left unencoded so that a blanked value reads
+#: as one in the query (`?service=[nhs-number?]`).
+_BLANK = "[]?"
 
 #: An underscore between digits: a number's value reads `1_000` as 1000, so the audit log keeps
 #: it without them, and a number split up that way is blanked like any other.

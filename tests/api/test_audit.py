@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -131,6 +132,32 @@ def test_a_number_split_by_underscores_is_kept_as_read_and_blanked(client: TestC
 
     [entry] = client.get("/v1/audit", headers=as_role("admin")).json()["entries"]
     assert entry["resource"] == "/v1/delays/patients?offset=[nhs-number?]"
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        "/v1/delays/patients?service=943%20476%205919",
+        "/v1/delays/patients?service=943+476+5919",
+        "/v1/delays/patients?service=(943)%20476-5919",
+        "/v1/delays/patients?service=943%2F476%2F5919",
+        "/v1/delays/patients?service=943%09476%095919",
+        "/v1/services/lth-wards/caseload?limit=943%20476%205919",
+        "/v1/services/943%0B476%0B5919/caseload",
+    ],
+)
+def test_an_nhs_number_in_the_url_is_blanked_however_it_was_encoded(
+    client: TestClient, read: str
+) -> None:
+    # Blanked as the route read it, not as it is written back: `943+476+5919` is no NHS
+    # number's shape, `943 476 5919` is.
+    assert client.get(read, headers=as_role("viewer")).status_code == 403
+
+    [entry] = client.get("/v1/audit", headers=as_role("admin")).json()["entries"]
+    assert entry["action"] == "refused"
+    assert "[nhs-number?]" in entry["resource"]
+    kept = unquote_plus(entry["resource"])
+    assert "943" not in kept and "476" not in kept and "5919" not in kept, kept
 
 
 @pytest.mark.parametrize("since", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
