@@ -6,13 +6,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from flowsight.schemas.catalogue import ORGANISATION_CODE_PATTERN
 
 #: `metrics` reads /metrics and /readyz's details outside local mode (a Prometheus scraper).
 ROLES = frozenset({"viewer", "caseload", "oncall", "admin", "metrics"})
+#: What a role is, said when one is not: the roles above, or `publisher:<ORG>`.
+KNOWN_ROLES = ", ".join(sorted(ROLES)) + ", publisher:<ORG> (ORG 2 to 10 letters or digits)"
+
+#: The name `new_api_key` gives a key: a plain label. Nothing in it can be read as a separator
+#: of an entry (`:`), of its roles (`+`) or of two entries (`,`): `feed:admin+publisher` with
+#: the role publisher:RR8 was read back as a key `feed` holding admin.
+KEY_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 #: What vouched for a principal; the audit log names it, so an OIDC subject can never pass for
@@ -58,7 +68,8 @@ def parse_api_keys(config: str) -> list[ApiKey]:
     """Parse `name:role+role:sha256,...`, naming the entry that is wrong.
 
     One key in two entries is refused (which entry's roles it had would depend on their order),
-    and so are two keys of one name (the audit log names a key's caller by its name)."""
+    and so are two keys of one name (the audit log names a key's caller by its name) and roles
+    that are not exactly known ones (an entry is never read as something else)."""
     keys: list[ApiKey] = []
     for entry in filter(None, (part.strip() for part in config.split(","))):
         # Roles may contain a colon themselves (publisher:RR8), names and digests never do.
@@ -72,9 +83,7 @@ def parse_api_keys(config: str) -> list[ApiKey]:
                 "characters (the audit log names its caller by it)"
             )
         role_set = frozenset(roles.split("+"))
-        unknown = role_set - ROLES - {r for r in role_set if is_publisher(r)}
-        if unknown:
-            raise ValueError(f"API key {name!r} has unknown roles {sorted(unknown)}")
+        _refuse_unknown_roles(name, role_set)
         if len(digest) != 64 or any(c not in string.hexdigits for c in digest):
             raise ValueError(f"API key {name!r} needs a 64-character SHA-256 hex digest")
         for other in keys:
@@ -88,9 +97,24 @@ def parse_api_keys(config: str) -> list[ApiKey]:
     return keys
 
 
+def _refuse_unknown_roles(name: str, roles: Iterable[str]) -> None:
+    """Refuse, naming key `name`, any of `roles` that is not one flowsight knows: an entry is
+    never read as something other than what it says."""
+    unknown = sorted(role for role in roles if role not in ROLES and not is_publisher(role))
+    if unknown:
+        raise ValueError(
+            f"API key {name!r} has roles flowsight does not know: {unknown} "
+            f"(roles are {KNOWN_ROLES})"
+        )
+
+
 def is_publisher(role: str) -> bool:
-    """Whether `role` is `publisher:<ORG>` with an organisation."""
-    return role.startswith("publisher:") and len(role) > len("publisher:")
+    """Whether `role` is `publisher:<ORG>` with ORG an organisation code (`publisher:RR8`; not
+    `publisher:publisher:RR8`)."""
+    organisation = role.removeprefix("publisher:")
+    return (
+        organisation != role and re.fullmatch(ORGANISATION_CODE_PATTERN, organisation) is not None
+    )
 
 
 def hash_key(key: str) -> str:
@@ -99,7 +123,16 @@ def hash_key(key: str) -> str:
 
 
 def new_api_key(name: str, roles: list[str]) -> tuple[str, str]:
-    """A fresh secret key and the configuration entry that grants it `roles`."""
+    """A fresh secret key and the configuration entry that grants it `roles`; ValueError when
+    `name` is not a plain label (`KEY_NAME`) or a role is not one flowsight knows."""
+    if not KEY_NAME.fullmatch(name):
+        raise ValueError(
+            f"an API key's name is 1 to 64 letters, digits, '.', '_' or '-' (e.g. bed-managers), "
+            f"not {name[:80]!r}"
+        )
+    if not roles:
+        raise ValueError(f"API key {name!r} needs at least one role (roles are {KNOWN_ROLES})")
+    _refuse_unknown_roles(name, roles)
     key = f"fs_{secrets.token_urlsafe(32)}"
     return key, f"{name}:{'+'.join(roles)}:{hash_key(key)}"
 

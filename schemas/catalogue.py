@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validat
 from flowsight.schemas.codes import CapacityUnit, ServiceKind
 from flowsight.schemas.events import SERVICE_ID_PATTERN
 
+#: An organisation code (ODS-style, `RR8`): what a service belongs to and a publisher publishes for.
+ORGANISATION_CODE_PATTERN = r"^[A-Za-z0-9]{2,10}$"
+
 
 class Threshold(BaseModel):
     """Level 2/3/4 thresholds of one pressure indicator, and its weight.
@@ -31,7 +34,7 @@ class Service(BaseModel):
 
     id: str = Field(pattern=SERVICE_ID_PATTERN)
     name: str = Field(min_length=1)
-    organisation: str = Field(pattern=r"^[A-Za-z0-9]{2,10}$")
+    organisation: str = Field(pattern=ORGANISATION_CODE_PATTERN)
     kind: ServiceKind
     capacity_unit: CapacityUnit
     capacity: NonNegativeInt | None = None
@@ -49,7 +52,7 @@ class Organisation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: str = Field(pattern=r"^[A-Za-z0-9]{2,10}$")
+    code: str = Field(pattern=ORGANISATION_CODE_PATTERN)
     name: str = Field(min_length=1)
 
 

@@ -36,17 +36,23 @@ EnvFile = Annotated[
 
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option(help="Who the key is for, e.g. bed-managers.")],
-    roles: Annotated[str, typer.Option(help="Comma-separated: viewer, caseload, oncall, admin.")],
+    name: Annotated[
+        str, typer.Option(help="Who the key is for, e.g. bed-managers: letters, digits, . _ -")
+    ],
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: viewer, caseload, oncall, admin, metrics, publisher:<ORG>."
+        ),
+    ],
 ) -> None:
     """Make a new API key; store only the printed configuration entry, give the key out once."""
-    from flowsight.api.auth import new_api_key, parse_api_keys
+    from flowsight.api.auth import new_api_key
 
-    key, entry = new_api_key(name, [r.strip() for r in roles.split(",") if r.strip()])
     try:
-        parse_api_keys(entry)
+        key, entry = new_api_key(name, [r.strip() for r in roles.split(",") if r.strip()])
     except ValueError as error:
-        raise fail(str(error)) from None
+        raise fail(str(error), 2) from None
     typer.echo(f"key (give it to {name}; it is not stored): {key}")
     typer.echo(f"add to FLOWSIGHT_API_KEYS: {entry}")
 

@@ -10,6 +10,7 @@ from flowsight.api.auth import (
     ApiKey,
     Principal,
     hash_key,
+    is_publisher,
     new_api_key,
     parse_api_keys,
 )
@@ -117,14 +118,67 @@ def test_two_keys_of_one_name_are_refused() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        new_api_key("x" * 124, ["viewer"])[1],  # longer than the audit log names a caller
-        new_api_key("rr8-pas", ["publisher:"])[1],  # publishes for no organisation
+        f"{'x' * 124}:viewer:{'a' * 64}",  # longer than the audit log names a caller
+        f"rr8-pas:publisher::{'a' * 64}",  # publishes for no organisation
     ],
-    ids=["name-too-long", "publisher-without-organisation"],  # each run's keys are new
+    ids=["name-too-long", "publisher-without-organisation"],
 )
 def test_a_key_the_audit_log_or_the_gateways_could_not_use_is_refused(entry: str) -> None:
     with pytest.raises(ValueError, match="API key"):
         parse_api_keys(entry)
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [
+        "admin+publisher:publisher:RR8",  # `keys create --name feed:admin+publisher` made this
+        "viewer+publisher:RR8/pas",
+        "viewer+publisher:R",
+        "viewer+publisher:RR8 ",
+        "viewer+Admin",
+    ],
+)
+def test_an_entry_whose_roles_are_not_exactly_known_ones_is_refused_by_name(roles: str) -> None:
+    # Refused at start-up rather than read as something else (here, a key `feed` holding admin).
+    digest = hash_key("fs_anything")
+    entry = f"feed:{roles}:{digest}"
+
+    with pytest.raises(ValueError, match="'feed'") as refused:
+        parse_api_keys(entry)
+    with pytest.raises(ValueError, match="'feed'"):
+        authenticator("production", entry)  # what the API does when it starts
+    assert digest[:12] not in str(refused.value), "the entry is named, its digest never shown"
+
+
+@pytest.mark.parametrize(
+    ("role", "publishes"),
+    [
+        ("publisher:RR8", True),
+        ("publisher:rr8", True),
+        ("publisher:publisher:RR8", False),
+        ("publisher:RR8+admin", False),
+        ("publisher:", False),
+        ("publisher:R", False),
+        ("publisher:RR8\n", False),
+        ("publisher:ABCDEFGHIJK", False),
+    ],
+)
+def test_a_publisher_role_names_one_organisation_code(role: str, publishes: bool) -> None:
+    assert is_publisher(role) is publishes
+
+
+@pytest.mark.parametrize(
+    "name", ["feed:admin+publisher", "a,b", "dash board", "", "x" * 65, "caf\u00e9", "ward\n7"]
+)
+def test_a_new_key_needs_a_plain_label_for_its_name(name: str) -> None:
+    with pytest.raises(ValueError, match="name is 1 to 64 letters, digits"):
+        new_api_key(name, ["publisher:RR8"])
+
+
+@pytest.mark.parametrize("roles", [[], ["viewer+admin"], ["publisher:publisher:RR8"], ["root"]])
+def test_a_new_key_needs_known_roles_each_one_whole(roles: list[str]) -> None:
+    with pytest.raises(ValueError, match="role"):
+        new_api_key("feed", roles)
 
 
 def test_a_digest_that_is_not_hexadecimal_is_refused() -> None:

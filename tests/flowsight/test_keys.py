@@ -74,3 +74,37 @@ def test_revoking_an_unknown_name_fails_naming_the_configured_ones() -> None:
 
     assert result.exit_code == 1
     assert "bob" in result.output and "alice" in result.output
+
+
+def test_create_refuses_a_name_that_would_read_back_as_other_roles() -> None:
+    # The entry `feed:admin+publisher:publisher:RR8:<digest>` was read as a key `feed` with admin.
+    result = runner.invoke(
+        app, ["keys", "create", "--name", "feed:admin+publisher", "--roles", "publisher:RR8"]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "name is 1 to 64 letters, digits" in result.output
+    assert "fs_" not in result.output and "FLOWSIGHT_API_KEYS" not in result.output
+
+
+def test_create_prints_a_key_and_an_entry_that_reads_back_as_asked() -> None:
+    result = runner.invoke(
+        app, ["keys", "create", "--name", "rr8.pas_1", "--roles", "publisher:RR8"]
+    )
+
+    assert result.exit_code == 0, result.output
+    key = result.stdout.splitlines()[0].rsplit(" ", 1)[1]
+    entry = result.stdout.splitlines()[1].rsplit(" ", 1)[1]
+    holder = key_holder(parse_api_keys(entry), key)
+    assert holder is not None and (holder.name, holder.roles) == ("rr8.pas_1", {"publisher:RR8"})
+
+
+def test_a_configured_entry_with_unknown_roles_is_refused_naming_it_not_its_digest() -> None:
+    digest = ALICE.rsplit(":", 1)[1]
+    forged = f"feed:admin+publisher:publisher:RR8:{digest}"
+
+    result = runner.invoke(app, ["keys", "list"], env=settings_env(forged))
+
+    assert result.exit_code == 2, result.output
+    assert "'feed'" in result.output and "publisher:publisher:RR8" in result.output
+    assert digest[:12] not in result.output
