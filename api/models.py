@@ -296,13 +296,15 @@ class AuditEntryOut(BaseModel):
     id: int
     at: datetime
     principal: str = Field(description="who: key:<name>, oidc:<subject> or local:<name>")
-    action: str = Field(description="what, e.g. read_delayed_patients, set_threshold, or refused")
+    action: str = Field(
+        description="what, e.g. read_delayed_patients, read_audit_log, set_threshold, or refused"
+    )
     resource: str = Field(description="the path and query read, or the thing changed")
     client: str | None = Field(description="the caller's address")
     detail: dict[str, object] | None = Field(
         description="for patient-level reads: `patients`, the pseudonyms the answer showed, in "
-        "its order; for admin changes: before and after; for refusals: the status and the role "
-        "needed"
+        "its order; for reads of the audit log: `lines`, the ids of the lines it showed; for "
+        "admin changes: before and after; for refusals: the status and the role needed"
     )
 
 

@@ -6,17 +6,19 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BeforeValidator
 
 from flowsight.adapters.readmodel import store
 from flowsight.api.auth import Principal
-from flowsight.api.deps import ConnectionDep, Offset, require
+from flowsight.api.deps import ConnectionDep, Offset, audit_read, require
 from flowsight.api.models import PROBLEM_RESPONSES, AuditEntryOut, AuditOut
 from flowsight.api.problems import Problem
 from flowsight.schemas.text import ONE_LINE, ONE_LINE_PATTERN
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+#: The audit log's action for a read of the audit log itself.
+READ_AUDIT_LOG = "read_audit_log"
 #: A date and a time of day, as the document's `date-time` says; the UTC offset is checked below.
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?"
@@ -46,7 +48,8 @@ def _refuse_since(message: str) -> None:
     responses=PROBLEM_RESPONSES,
 )
 async def audit_log(
-    _: Admin,
+    request: Request,
+    principal: Admin,
     connection: ConnectionDep,
     who: Annotated[
         Annotated[str, ONE_LINE] | None,
@@ -72,7 +75,8 @@ async def audit_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> AuditOut:
-    """Every patient-level read and admin change, filtered by who, what and since, paged."""
+    """Every patient-level read and admin change, filtered by who, what and since, paged.
+    Each read is audited: its lines name the patients other reads showed."""
     if since is not None and since.tzinfo is None:
         _refuse_since("since needs a UTC offset, e.g. 2026-11-16T00:00:00Z")
     if since is not None:
@@ -83,6 +87,11 @@ async def audit_log(
     page = await store.audit_entries(
         connection, who=who, what=what, since=since, limit=limit, offset=offset
     )
+    # The lines shown, by id, rather than the pseudonyms in them: the log is append-only, so
+    # the ids say whose records were seen, in a line no longer than the page (a page of reads
+    # of 500 patients each would copy 250,000 pseudonyms into one).
+    shown = [entry["id"] for entry in page.entries]
+    await audit_read(connection, request, principal, READ_AUDIT_LOG, detail={"lines": shown})
     return AuditOut(
         entries=[AuditEntryOut(**entry) for entry in page.entries],
         total=page.total,

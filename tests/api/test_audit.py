@@ -62,11 +62,23 @@ def test_an_admin_reads_who_read_patient_lists_newest_first(client: TestClient) 
     assert {e["resource"] for e in reads["entries"]} == {"/v1/delays/patients"}
     first = everything["entries"][-1]["at"]
     since = client.get("/v1/audit", params={"since": first}, headers=as_role("admin")).json()
-    assert since["total"] == 4
+    assert since["total"] == 4 + 2, "the four lines, and the two reads of the log since"
     later = client.get(
         "/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=as_role("admin")
     ).json()
     assert later["total"] == 0
+
+
+def test_reading_the_audit_log_is_audited_naming_the_lines_shown(client: TestClient) -> None:
+    # Its lines name the patients other reads showed (SPEC section 9: every patient-level read).
+    assert client.get("/v1/delays/patients", headers=as_role("caseload")).status_code == 200
+    shown = client.get("/v1/audit?limit=5", headers=as_role("admin")).json()["entries"]
+
+    reads = client.get("/v1/audit?what=read_audit_log", headers=as_role("admin")).json()
+    [line] = reads["entries"]
+    assert (line["principal"], line["action"]) == ("key:admin-lead", "read_audit_log")
+    assert line["resource"] == "/v1/audit?limit=5"
+    assert line["detail"] == {"lines": [entry["id"] for entry in shown]}
 
 
 @pytest.mark.parametrize("role", ["viewer", "caseload"])
