@@ -13,7 +13,6 @@ from typing import TypeGuard
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
-from pydantic import ValidationError
 
 from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
 
@@ -133,17 +132,3 @@ def in_order(period: Period | None, element: str) -> None:
         f"{element}.end ({end.isoformat()}) is before its start ({start.isoformat()}); a "
         "Period's start must not be after its end (FHIR R4 invariant per-1)",
     )
-
-
-def problems(invalid: Exception) -> str:
-    """What fhir.resources found wrong, by element, without the values it found there (a
-    Patient's are its NHS number and name)."""
-    if isinstance(invalid, ValidationError):
-        return "; ".join(
-            ".".join(str(part) for part in error["loc"] if part != "root") + f": {error['msg']}"
-            for error in invalid.errors(include_url=False)
-        )
-    if isinstance(invalid, KeyError) and invalid.args and isinstance(invalid.args[0], str):
-        # fhir.resources' XML reader meeting an element R4 does not have: its name, not a value.
-        return f"no element {invalid.args[0][:40]!r} in FHIR R4 (an R5 or misspelt element?)"
-    return type(invalid).__name__

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
-from pydantic import ValidationError
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
 from flowsight.adapters.fhir.outcome import Answer, Issue, error
 from flowsight.adapters.fhir.references import BundleIndex
+from flowsight.adapters.fhir.structure import structure_issues
 from flowsight.services.validation import MISSING_FIELD, Rejected
 
 log = logging.getLogger("flowsight.api")
@@ -39,16 +39,21 @@ def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any
             f"the Bundle has {len(entries)} entries; send at most {FHIR_BUNDLE_MAX}",
             "Bundle.entry",
         )
-    # The envelope is checked without the resources, which are checked one by one as Encounters.
-    shell = dict(document)
-    if isinstance(entries, list):
-        shell["entry"] = [_without_resource(entry) for entry in entries]
-    _, issues = parsed(Bundle, shell, "Bundle")
-    if not issues and document.get("type") != kind:
+    # The type first: a Bundle of another type (a batch-response, a searchset) is not read, and
+    # what is wrong inside it would hide that. Then the envelope without the resources, which
+    # are checked one by one as Encounters.
+    issues: list[Issue] = []
+    if document.get("type") != kind:
         sent = document.get("type")
         goes = _SENT_TO[kind] if sent in _SENT_TO else _READ
-        message = f"Bundle.type must be {kind}, not {sent!r}{goes}"
+        shown = repr(sent[:40]) if isinstance(sent, str) else "none" if sent is None else "no code"
+        message = f"Bundle.type must be {kind}, not {shown}{goes}"
         issues = [Issue("error", "not-supported", message, "Bundle.type", UNSUPPORTED_ENCOUNTER)]
+    if not issues:
+        shell = dict(document)
+        if isinstance(entries, list):
+            shell["entry"] = [_without_resource(entry) for entry in entries]
+        _, issues = parsed(Bundle, shell, "Bundle")
     if not issues and not entries:
         issues = [
             Issue("error", "required", "the Bundle has no entries", "Bundle.entry", MISSING_FIELD)
@@ -163,30 +168,6 @@ def parsed(
     """The resource fhir.resources makes of `document`, or one issue per error it finds."""
     try:
         return model.model_validate(document), []
-    except ValidationError as invalid:
-        return None, [
-            Issue(
-                "error",
-                "required" if "missing" in e["type"] else "structure",
-                f"{_path(prefix, e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}",
-                _path(prefix, e["loc"]),
-                INVALID_FHIR,
-            )
-            for e in invalid.errors()
-        ]
-    except Exception as unknown:  # fhir.resources raises KeyError on unknown resource types
-        log.info("fhir.resources refused a %s: %r", prefix, unknown)
-        message = f"{prefix}: not valid FHIR ({unknown!r})"
-        return None, [Issue("error", "structure", message, prefix, INVALID_FHIR)]
-
-
-def _path(prefix: str, location: tuple[int | str, ...]) -> str:
-    path = prefix
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "resource_type":
-            path += ".resourceType"
-        elif part != "root":  # fhir.resources' marker for "the element itself"
-            path += f".{part}"
-    return path
+    except Exception as invalid:  # fhir.resources raises KeyError on unknown resource types
+        log.info("fhir.resources refused a %s: %s", prefix, type(invalid).__name__)
+        return None, structure_issues(invalid, prefix)

@@ -25,9 +25,9 @@ from flowsight.adapters.fhir.elements import (
     INVALID_FHIR,
     UNSUPPORTED_ENCOUNTER,
     Note,
-    problems,
     unversioned,
 )
+from flowsight.adapters.fhir.structure import problems
 from flowsight.services.validation import MISSING_FIELD, Refused
 
 _Found = TypeVar("_Found", Patient, Location, Organization)

@@ -17,7 +17,8 @@ from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.patient import Patient
 from lxml import etree
 
-from flowsight.adapters.fhir.elements import INVALID_FHIR, problems
+from flowsight.adapters.fhir.elements import INVALID_FHIR
+from flowsight.adapters.fhir.structure import problems
 from flowsight.services.validation import Rejected
 
 FHIR_XML = "application/fhir+xml"

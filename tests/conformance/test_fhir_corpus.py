@@ -136,6 +136,26 @@ def test_a_batch_posted_as_a_transaction(name: str, reading: Reading) -> None:
     assert as_expected(result) == CONVERTED[name]
 
 
+#: Python's and its libraries' words, which a sender reading an OperationOutcome should never meet.
+PYTHON_WORDS = re.compile(
+    r"<class |``|fhir\.resources|ModelClass|Input should|Extra inputs|Value error|Error\(|KeyError"
+)
+
+
+@pytest.mark.parametrize("name", sorted(FILES) + [f"{name} as a transaction" for name in CONVERTED])
+def test_every_answer_speaks_fhir_not_python(name: str, reading: Reading) -> None:
+    file = name.removesuffix(" as a transaction")
+    path = CORPUS / file
+    body = path.read_bytes()
+    if name != file:
+        body = orjson.dumps(json.loads(body) | {"type": "transaction"})
+
+    result = posted(body, path.suffix == ".xml", reading)
+
+    issues = result.notes if isinstance(result, Examined) else result.issues
+    assert [i.diagnostics for i in issues if PYTHON_WORDS.search(i.diagnostics)] == []
+
+
 def _resource(path: Path) -> dict[str, Any]:
     """A corpus file's resource as FHIR JSON. The gateway reads an XML Location only inside a
     Bundle, so one is read as the single entry of an XML transaction."""

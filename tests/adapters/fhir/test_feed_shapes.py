@@ -76,9 +76,10 @@ def test_an_invalid_patient_is_refused_by_element_without_its_values() -> None:
 
     answer = refusal(document)
 
-    assert "not a valid Patient: identifier: Input should be a valid list" in (
-        answer.issues[0].diagnostics
+    said = (
+        "not a valid Patient: identifier: must be a JSON array (the element repeats), not an object"
     )
+    assert said in answer.issues[0].diagnostics
     assert NHS_NUMBER not in answer.issues[0].diagnostics
     assert NHS_NUMBER not in answer.dead_letters[0][1].message
 
