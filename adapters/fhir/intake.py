@@ -83,10 +83,10 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
             if refusal.status == 413:
                 return error(413, "too-long", refusal.rejected.message, "Bundle.entry")
             message = refusal.rejected.message
-            field = refusal.rejected.field  # the entry, when one of a Bundle's is refused
-            where = field if field.startswith(resource_type) else resource_type
-            issue = Issue("error", "structure", message, where, INVALID_FHIR)
-            return Answer(refusal.status, [issue], [(body, refusal.rejected)])
+            issues = refusal.issues or [
+                Issue("error", "structure", message, resource_type, INVALID_FHIR)
+            ]
+            return Answer(refusal.status, issues, [(body, refusal.rejected)])
     else:
         try:
             document = strict_json.loads(body)

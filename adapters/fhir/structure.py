@@ -73,12 +73,14 @@ def said(found: Any) -> str:
         expected, got = context.get("expected_resource_type"), context.get("resource_type")
         if expected == "BundleEntry":
             return (
-                f"a Bundle entry with the elements of {_a(str(got))} in it: an entry carries its "
+                f"a Bundle entry with the elements of {a_type(str(got))} in it: an entry carries its "
                 "resource in entry.resource"
             )
         return f"must be a {expected}, not a {got}"
     if kind == "model_validation_format":
-        return f"must be {_a(context.get('model_class', 'FHIR datatype'))} (an object), not {sent}"
+        return (
+            f"must be {a_type(context.get('model_class', 'FHIR datatype'))} (an object), not {sent}"
+        )
     if kind in ("model_type", "model_attributes_type", "dict_type", "json_invalid", "json_type"):
         return f"must be an object, not {sent}"  # json_invalid: a string where an object goes
     if kind == "string_pattern_mismatch":
@@ -124,7 +126,8 @@ def json_kind(value: object) -> str:
     return "null" if value is None else "another value"
 
 
-def _a(name: str) -> str:
+def a_type(name: str) -> str:
+    """A FHIR type's name with its article: a Coding, an Identifier."""
     return f"an {name}" if name[:1] in "AEIOU" else f"a {name}"
 
 

@@ -9,6 +9,7 @@ FHIR JSON shape the rest of the gateway reads, so both formats follow one path. 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -18,7 +19,9 @@ from fhir.resources.R4B.patient import Patient
 from lxml import etree
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR
-from flowsight.adapters.fhir.structure import problems
+from flowsight.adapters.fhir.outcome import Issue
+from flowsight.adapters.fhir.structure import structure_issues
+from flowsight.adapters.fhir.xml_faults import faults
 from flowsight.services.validation import Rejected
 
 FHIR_XML = "application/fhir+xml"
@@ -34,10 +37,11 @@ class XmlRefused(Exception):
     """The body is not FHIR XML flowsight reads; `status` is 400 (not XML, or not the resource
     type), 413 (too many Bundle entries) or 422 (fhir.resources refused the structure)."""
 
-    def __init__(self, status: int, rejected: Rejected) -> None:
+    def __init__(self, status: int, rejected: Rejected, issues: Sequence[Issue] = ()) -> None:
         super().__init__(rejected.message)
         self.status = status
         self.rejected = rejected
+        self.issues = list(issues)  # one per fault, by element (422)
 
 
 def safe_parser() -> etree.XMLParser:
@@ -87,12 +91,16 @@ def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict
 
 
 def _read(model: Any, body: bytes, where: str) -> dict[str, Any]:
-    """The resource `model` reads from `body`, as FHIR JSON; XmlRefused (422) naming `where`."""
+    """The resource `model` reads from `body`, as FHIR JSON; XmlRefused (422) naming each fault
+    by its element under `where` (`xml_faults`)."""
     try:
         resource = model.model_validate_xml(body, xmlparser=safe_parser())
     except Exception as invalid:  # fhir.resources raises ValidationError, KeyError, ValueError
-        message = f"{where}: not valid FHIR R4 XML: {problems(invalid)[:600]}"
-        raise XmlRefused(422, Rejected(INVALID_FHIR, where, message)) from None
+        root = etree.fromstring(body, parser=safe_parser())
+        issues = faults(root, model, where, safe_parser()) or structure_issues(invalid, where)
+        first = issues[0]
+        rejected = Rejected(INVALID_FHIR, first.expression or where, first.diagnostics)
+        raise XmlRefused(422, rejected, issues) from None
     document: dict[str, Any] = resource.model_dump(mode="json")
     return document
 
