@@ -61,6 +61,8 @@ class Answer:
     status: int
     issues: list[Issue]
     dead_letters: list[tuple[bytes, Rejected]] = field(default_factory=list)
+    #: HTTP headers of the answer besides its content type (a 401's WWW-Authenticate).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -76,7 +77,15 @@ _ROUTE: dict[str, Any] = {
     "responses": {
         202: _outcome("OperationOutcome, information: what was published"),
         400: _outcome("not JSON, or not the resource type (OperationOutcome)"),
-        401: _outcome("no API key or token, or not a valid one (OperationOutcome)"),
+        401: {
+            **_outcome("no API key or token, or not a valid one (OperationOutcome)"),
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": 'how to authenticate: Bearer realm="flowsight"',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
         403: _outcome("the caller has no publisher:<ORG> role (OperationOutcome)"),
         408: _outcome("the body did not arrive within 30 s (OperationOutcome)"),
         413: _outcome("body or Bundle larger than the gateway takes (OperationOutcome)"),
@@ -120,7 +129,10 @@ def fhir_publisher(request: Request, state: StateDep, key: PresentedKey) -> froz
         principal = caller(state, key)
     except Problem as refused:
         log_denied(request, refused.status, refused.who, refused.detail)
-        return outcome.error(refused.status, "login", refused.detail)
+        # The refusal's headers too: a 401 says how to authenticate (WWW-Authenticate).
+        return replace(
+            outcome.error(refused.status, "login", refused.detail), headers=refused.headers
+        )
     organisations = publisher_organisations(principal)
     if not organisations:
         detail = f"API key {principal.name!r} has no publisher:<ORG> role, so it may not publish"
@@ -235,4 +247,4 @@ async def _publish(writer: EventWriter, examined: Examined) -> Answer:
 
 def _response(answer: Answer) -> Response:
     body = outcome.operation_outcome(answer.issues)
-    return Response(body, status_code=answer.status, media_type=FHIR_JSON)
+    return Response(body, status_code=answer.status, headers=answer.headers, media_type=FHIR_JSON)

@@ -96,6 +96,7 @@ def test_a_token_that_is_not_valid_is_a_401_operation_outcome(
 
     assert response.status_code == 401
     assert response.headers["content-type"] == FHIR_JSON
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="flowsight"'
     (issue,) = response.json()["issue"]
     assert issue["code"] == "login"
     assert issue["diagnostics"].startswith("the bearer token is not valid")

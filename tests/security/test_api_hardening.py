@@ -127,6 +127,8 @@ def test_a_401_says_how_to_authenticate(production: TestClient) -> None:
         production.get("/v1/pressure"),
         production.get("/v1/pressure", headers=bearer("fs_" + "w" * 43)),
         production.get("/metrics"),
+        production.post("/fhir/Encounter", content=b"{}"),
+        production.post("/fhir", content=b"{}", headers=bearer("fs_" + "w" * 43)),
     ):
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"] == 'Bearer realm="flowsight"'
