@@ -11,8 +11,9 @@ kept beside the service catalogue (`deploy/catalogue/profiles/`). It says:
   (PV1-4), patient class (PV1-2), discharge destination (PV1-37) and discharge method (PV1-36).
   A vendor code listed here wins over the standard tables.
 - **hl7**: the triggers to take or ignore, what to do with any other trigger (acknowledge and
-  ignore, the default, or refuse), the processing ids accepted (MSH-11), and where NHS numbers
-  are (assigning authorities, identifier types, PID-2).
+  ignore, the default, or refuse), the processing ids accepted (MSH-11), where NHS numbers
+  are (assigning authorities, identifier types, PID-2), and the source system's name for
+  messages whose MSH-3 (optional in HL7 v2.5) is empty.
 
 `load_profile` reads and checks a profile against the catalogue and lists every bad entry, one per
 line. The only I/O here is reading that file.
@@ -46,6 +47,8 @@ from flowsight.schemas.codes import AdmissionMethod, DischargeDestination
 #: `adapters.hl7.triggers`); a test keeps the two in step.
 HL7_TRIGGERS = frozenset("A01 A02 A03 A04 A06 A07 A08 A11 A12 A13 A17 A23 A28 A31".split())
 _TRIGGER = re.compile(r"^[A-Z][0-9A-Z]{2}$")
+#: A source system's name as events carry it after the organisation (`RR8/pas`).
+SYSTEM_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
 #: NHS Data Dictionary DISCHARGE METHOD codes (1-5, 8, 9) and the two HL7 v2 extensions
 #: trusts use (6, 7); 4 and 5 mean the patient died.
 DISCHARGE_METHOD_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"})
@@ -156,6 +159,19 @@ class Hl7Rules(_Strict):
     unknown_triggers: Literal["ignore", "refuse"] = "ignore"
     processing_ids: list[str] = Field(default_factory=lambda: ["P"])
     nhs_number: NhsNumberRules = Field(default_factory=NhsNumberRules)
+    #: The source system (`source` is `<organisation>/<system>`) of a message whose MSH-3, the
+    #: sending application, is empty: a listener runs one profile per sender. MSH-3 wins.
+    system: str | None = None
+
+    @field_validator("system")
+    @classmethod
+    def _system_name(cls, value: str | None) -> str | None:
+        if value is not None and not SYSTEM_NAME.match(value):
+            raise ValueError(
+                f"{value!r} cannot name a source system: 1 to 64 lower-case letters, digits, "
+                "'.', '_' and '-' (e.g. pas)"
+            )
+        return value
 
     @field_validator("take", "ignore")
     @classmethod

@@ -359,16 +359,24 @@ def _worded_value(value: str) -> str | None:
     return None if worded is None else worded.value
 
 
-def system_name(message: Any) -> str:
-    """The source system MSH-3 names: its namespace id (HD.1), else its universal id (HD.2).
+def system_name(message: Any, configured: str | None = None) -> str:
+    """The source system MSH-3 names: its namespace id (HD.1), else its universal id (HD.2),
+    else (MSH-3 empty, as it may be: it is optional in HL7 v2.5) the profile's `hl7.system`.
 
     Lower case, and each run of characters other than letters, digits, '.', '_' and '-' becomes
     one '-' (`CERNER/MILL` is `cerner-mill`), so any sending application an HL7 table 0361 may
     hold names a system; refused only when nothing is left or the name passes 64 characters.
     """
     named = text(message, "MSH", 3) or text(message, "MSH", 3, 2)
+    if not named and configured:
+        return configured
     if not named:
-        raise Refused(MISSING_FIELD, "MSH-3", "MSH-3 is required")
+        raise Refused(
+            MISSING_FIELD,
+            "MSH-3",
+            "MSH-3 (the sending application) is empty and the mapping profile names no source "
+            "system: fill MSH-3, or name the system in the profile (hl7: system: pas)",
+        )
     name = _NOT_IN_A_NAME.sub("-", named.lower()).strip("-")
     if not name or len(name) > 64:
         raise Refused(

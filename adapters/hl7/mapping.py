@@ -14,7 +14,8 @@ identifiers mean comes from the source's mapping profile (`fields.Reading`). Not
 | any, without MSH-10 (the control id) | none: refused AR `hl7_missing_control_id` at MSH-10 |
 | any other | none: acknowledged AA and counted (or refused AR: profile `unknown_triggers: refuse`) |
 
-- **source** is `<organisation>/<system>`, the system MSH-3 names (`fields.system_name`);
+- **source** is `<organisation>/<system>`, the system MSH-3 names, else the profile's
+  `hl7.system` (`fields.system_name`);
   **episode_id** is PV1-19.1 (without it PID-18.1, the account number, with a warning).
 """
 
@@ -185,7 +186,7 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
     visit = _visit(reading)
     envelope: dict[str, Any] = {
         "schema_version": "1",
-        "source": f"{organisation}/{system_name(reading.message)}",
+        "source": f"{organisation}/{system_name(reading.message, reading.profile.hl7.system)}",
         "patient": reading.patient(),
         "episode_id": visit,
     }

@@ -49,7 +49,7 @@ def patient(message: Any, rules: NhsNumberRules, warnings: list[str]) -> dict[st
         elif local is None:
             # The issuer: CX.4 by its namespace id, else its universal id (an OID alone, as
             # IHE and many US feeds name it: two authorities so named are two systems), else
-            # the sending facility (MSH-4), else the sending application (MSH-3, required), as
+            # the sending facility (MSH-4), else the sending application (MSH-3), as
             # feeds that name neither send an MRN alone.
             system = (
                 authority or universal or read_id(message, "MSH", 4) or read_id(message, "MSH", 3)

@@ -109,6 +109,7 @@ codes:
 hl7:
   take: [A01, A99, a1]
   processing_ids: [Q]
+  system: PAS/Main
 """,
     )
     with pytest.raises(ProfileError) as raised:
@@ -124,10 +125,11 @@ hl7:
         "hl7.take: 'a1' is not an HL7 trigger",
         "flowsight cannot take A99",
         "hl7.processing_ids: 'Q' not a processing id",
+        "hl7.system: 'PAS/Main' cannot name a source system",
     ]
     for fragment in expected:
         assert any(fragment in line for line in lines), fragment
-    assert len(lines) == 8
+    assert len(lines) == 9
 
 
 def test_numeric_codes_in_yaml_are_read_as_text(tmp_path: Path, catalogue: Catalogue) -> None:
