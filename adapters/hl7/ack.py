@@ -1,4 +1,5 @@
-"""HL7 v2 acknowledgements: the ACK (AA) or NAK (AE, AR with an ERR segment) for one message.
+"""HL7 v2 acknowledgements: the ACK (AA) or NAK (AE, AR with an ERR segment) for one message,
+or, in enhanced mode, the accept acknowledgement (CA, CE, CR) the sender asked for.
 
 A refusal, whether the mapping's or the contract validation's, is a
 `flowsight.services.validation.Rejected`; its reason decides the HL7 error condition code
@@ -75,6 +76,37 @@ ERROR_CODE_OF: dict[str, ErrorCode] = {
     # MSH-18 names no character set of table 0211 flowsight reads (0357 has no closer code).
     parse.UNSUPPORTED_CHARACTER_SET: ErrorCode.TABLE_VALUE_NOT_FOUND,
 }
+
+
+#: HL7 table 0155, the conditions MSH-15 (accept) and MSH-16 (application acknowledgement) name:
+#: the outcomes (A accepted, E error, R rejected) each asks an acknowledgement for. An empty
+#: field asks for none; a code not in the table is taken as AL, so the sender is answered.
+_ASKED_FOR = {"AL": "AER", "NE": "", "ER": "ER", "SU": "A", "": ""}
+
+
+def acknowledgement_code(source: Any, verdict: str) -> str | None:
+    """The MSA-1 of the answer to `source` whose outcome, in original mode, is `verdict` (AA, AE
+    or AR); None when the sender asked for no answer to it.
+
+    Original mode (MSH-15 and MSH-16 empty, HL7 v2.5 2.9.2): `verdict`. Enhanced mode (2.9.3):
+    the accept acknowledgement, CA, CE or CR, when MSH-15 asks for one: it is sent only once
+    Kafka has the events, as a commit to safe storage is. flowsight sends no application
+    acknowledgement after it (it opens no connection to the sender, and a CE already carries
+    the content's error), unless MSH-15 asks for no accept acknowledgement and MSH-16 asks for
+    an application one: that is then the answer (AA, AE, AR), as it is all the sender waits for.
+    MSH-15 and MSH-16 both `NE` (or conditions not met): no answer, as the sender declared.
+    """
+    if source is None:
+        return verdict
+    accept, application = (text(source, "MSH", n).upper() for n in (15, 16))
+    if not accept and not application:
+        return verdict
+    outcome = verdict[1]
+    if outcome in _ASKED_FOR.get(accept, "AER"):
+        return "C" + outcome
+    if outcome in _ASKED_FOR.get(application, "AER"):
+        return verdict
+    return None
 
 
 def error_code(reason: str) -> ErrorCode:

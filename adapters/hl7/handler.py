@@ -11,6 +11,10 @@ ingest topic → ACK (`ack`). The acknowledgement codes follow HL7 v2.5 (2.9.2, 
   Kafka did not acknowledge the event or the dead letter in time. The last case is temporary:
   the sender should resend, and the resend is absorbed downstream if the first write did land.
 
+That is original mode (MSH-15 and MSH-16 empty). A message asking for enhanced mode (2.9.3)
+gets the accept acknowledgement MSH-15 asks for, `CA`, `CE` or `CR` for the same cases, and
+no application acknowledgement; or none at all (`ack.acknowledgement_code`).
+
 A frame holding several messages (several MSH segments, or a FHS/BHS batch) is split: each
 message is handled and acknowledged on its own, each ACK in its own frame, in order (no batch
 acknowledgement: HL7 v2.5 2.10.3 leaves the batch protocol to agreement between sender and
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flowsight.adapters.hl7.ack import build_ack, in_hl7_terms
+from flowsight.adapters.hl7.ack import acknowledgement_code, build_ack, in_hl7_terms
 from flowsight.adapters.hl7.framing import TOO_LARGE, Discarded, Frame, Oversize, too_large
 from flowsight.adapters.hl7.mapping import (
     MESSAGE_REJECTIONS,
@@ -299,9 +303,19 @@ class AdtHandler:
         return Answer(reply, message=header is not None)
 
     def _ack(self, message: Any, encoding: str, code: str, error: Rejected | None = None) -> bytes:
+        """The answer whose original-mode code is `code`, as the sender's MSH-15 and MSH-16 ask
+        (`acknowledgement_code`): empty when they ask for none."""
+        asked = acknowledgement_code(message, code)
+        if asked is None:
+            logger.info(
+                "HL7 %s: %s not sent, as MSH-15/MSH-16 ask",
+                _shown(control_id(message)),
+                code,
+            )
+            return b""
         ack = build_ack(
             message,
-            code,
+            asked,
             application=self.application,
             facility=self.organisation,
             error=error,

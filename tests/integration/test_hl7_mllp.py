@@ -55,11 +55,12 @@ def adt(
     pv1: bool = True,
     extra: str = "",
 ) -> bytes:
-    """An ADT message as a trust PAS sends it (HL7 v2.5), two hours ago unless told."""
+    """An ADT message as a trust PAS sends it (HL7 v2.5), two hours ago unless told; MSH-15 and
+    MSH-16 empty (original mode: answered AA, AE or AR)."""
     at = at or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     segments = [
         f"MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|{hl7_time(at + timedelta(seconds=5))}||"
-        f"ADT^{trigger}^ADT_A01|{control}|P|2.5|||AL|NE|GBR|UNICODE UTF-8",
+        f"ADT^{trigger}^ADT_A01|{control}|P|2.5|||||GBR|UNICODE UTF-8",
         f"EVN|{trigger}|{hl7_time(at + timedelta(seconds=3))}|||ADMCLERK^Clerk^Anne|{hl7_time(at)}",
         f"PID|1||RR8123456^^^RR8^MR~{nhs_number}^^^NHS^NH||O'Brien^Mary^Jane^^Mrs||19450312|F|||"
         "Flat 2 \\T\\ 3^12 Park Lane^Leeds^^LS1 1AA^GBR",

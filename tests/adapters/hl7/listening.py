@@ -45,10 +45,11 @@ class RecordingPublisher(GatewayPublisher):
 
 
 def adt(control: str = "C1", *, charset: str = "UNICODE UTF-8", extra: str = "") -> bytes:
-    """A valid A01 (HL7 v2.5) an hour ago, with `extra` segments after PV1."""
+    """A valid A01 (HL7 v2.5) an hour ago, with `extra` segments after PV1; MSH-15 and MSH-16
+    empty (original mode: answered AA, AE or AR)."""
     at = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y%m%d%H%M%S+0000")
     segments = [
-        f"MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|{at}||ADT^A01^ADT_A01|{control}|P|2.5|||AL|NE|GBR|"
+        f"MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|{at}||ADT^A01^ADT_A01|{control}|P|2.5|||||GBR|"
         + charset,
         f"EVN|A01|{at}|||ADMCLERK^Clerk^Anne|{at}",
         "PID|1||RR8123456^^^RR8^MR~9434765919^^^NHS^NH||O'Brien^Mary||19450312|F",
