@@ -10,10 +10,9 @@ kept beside the service catalogue (`deploy/catalogue/profiles/`). It says:
 - **codes**: vendor codes → contract or NHS Data Dictionary meaning, for admission method
   (PV1-4), patient class (PV1-2), discharge destination (PV1-37) and discharge method (PV1-36).
   A vendor code listed here wins over the standard tables.
-- **hl7**: the triggers to take or ignore, what to do with any other trigger (acknowledge and
-  ignore, the default, or refuse), the processing ids accepted (MSH-11), where NHS numbers
-  are (assigning authorities, identifier types, PID-2), and the source system's name for
-  messages whose MSH-3 (optional in HL7 v2.5) is empty.
+- **hl7**: the triggers to take or ignore, what to do with any other (acknowledge and ignore,
+  the default, or refuse), the processing ids (MSH-11), where NHS numbers are (authorities,
+  identifier types, PID-2), the system of messages without MSH-3 and the sender's time zone.
 
 `load_profile` reads and checks a profile against the catalogue and lists every bad entry, one per
 line. The only I/O here is reading that file.
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -159,19 +159,32 @@ class Hl7Rules(_Strict):
     unknown_triggers: Literal["ignore", "refuse"] = "ignore"
     processing_ids: list[str] = Field(default_factory=lambda: ["P"])
     nhs_number: NhsNumberRules = Field(default_factory=NhsNumberRules)
-    #: The source system (`source` is `<organisation>/<system>`) of a message whose MSH-3, the
-    #: sending application, is empty: a listener runs one profile per sender. MSH-3 wins.
+    #: The source system (`RR8/<system>`) of a message without MSH-3: one profile per sender.
     system: str | None = None
+    #: The sender's IANA time zone, of its times without an offset; unset, MSH-7's guides.
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        try:
+            return value if value is None else ZoneInfo(value).key
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (UTC, Europe/London)") from None
 
     @field_validator("system")
     @classmethod
     def _system_name(cls, value: str | None) -> str | None:
-        if value is not None and not SYSTEM_NAME.match(value):
-            raise ValueError(
-                f"{value!r} cannot name a source system: 1 to 64 lower-case letters, digits, "
-                "'.', '_' and '-' (e.g. pas)"
-            )
-        return value
+        if value is None or SYSTEM_NAME.match(value):
+            return value
+        raise ValueError(
+            f"{value!r} cannot name a source system: 1 to 64 lower-case letters, digits, "
+            "'.', '_' and '-' (e.g. pas)"
+        )
+
+    def zone(self) -> ZoneInfo | None:
+        """The sender's time zone the profile names, if it names one."""
+        return ZoneInfo(self.time_zone) if self.time_zone else None
 
     @field_validator("take", "ignore")
     @classmethod

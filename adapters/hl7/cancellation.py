@@ -54,9 +54,9 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
         "A23": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME]),
     }[trigger]
     moments = [
-        held_end(message, moment, path)[0] if path == DISCHARGE_TIME else moment
+        held_end(message, moment, path, reading.zone())[0] if path == DISCHARGE_TIME else moment
         for path in clock
-        if (moment := first_time(message, path)) is not None
+        if (moment := first_time(message, path, zone=reading.zone())) is not None
     ]
     if not moments:
         fields = " or ".join(f"{s}-{n}" for s, n in clock)
@@ -109,7 +109,9 @@ def transfer_cancellations(
     A02 out of it ended the attendance, and nothing reopens one.
     """
     message = reading.message
-    if first_time(message, EVENT_TIME) is not None or not names_a_place(message, 6):
+    if first_time(message, EVENT_TIME, zone=reading.zone()) is not None or not names_a_place(
+        message, 6
+    ):
         return cancellations(reading, visit, trigger="A12")
     if any(reading.at_front_door(reading.place(n, required=True)) for n in (3, 6)):
         raise Refused(
@@ -134,9 +136,9 @@ def _retracted_at(reading: Reading) -> datetime:
     """When the retraction was recorded (EVN-2, else MSH-7), no later than it was received
     (`retraction_time`), with a warning when the sender's time was later."""
     message = reading.message
-    said = first_time(message, RECORDED_TIME)
+    said = first_time(message, RECORDED_TIME, zone=reading.zone())
     timed_by = "EVN-2" if said is not None else "MSH-7"
-    said = said if said is not None else occurred(message, SENT_TIME)
+    said = said if said is not None else occurred(message, SENT_TIME, zone=reading.zone())
     recorded, ahead = retraction_time(said, reading.received, timed_by)
     reading.warnings.extend([ahead] if ahead else [])
     return recorded

@@ -2,12 +2,15 @@
 never its sending time.
 
 **Times** are HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`). Without an offset they are the
-sender's local time (HL7 v2.5 2.A.77: "the time zone of the sender"): Europe/London, unless
-MSH-7 carries an offset London did not have at that moment (a PAS whose server runs on UTC sends
-`+0000` all summer; the HL7 standard's own examples `-0500`): then the sender is on MSH-7's
-offset, and so are the message's other times without one. In London's hour repeated when clocks
-go back the first (BST) reading is taken, and a time skipped when they go forward is read as GMT;
-the mapping warns of either (`unclear`).
+sender's local time (HL7 v2.5 2.A.77: "the time zone of the sender"): the zone its profile names
+(`hl7.time_zone`), passed in as `zone`; without one it is guessed per message (`sender_zone`):
+Europe/London, unless MSH-7 carries an offset London did not have at that moment (a PAS whose
+server runs on UTC sends `+0000` all summer; the HL7 standard's own examples `-0500`): then the
+sender is on MSH-7's offset, and so are the message's other times without one. The guess
+changes with the season (a UTC server's `+0000` is London's in winter), which the setting does
+not. In a zone's hour repeated when clocks go back the first reading is taken, and a time
+skipped when they go forward is read with the offset before the change; the mapping warns of
+either (`unclear`).
 
 An event's id is `<visit>:<kind>:<time>` (`cancellation.event_id`), so its time must be the same
 in every copy of the message. MSH-7 is when this copy was sent: an interface engine that resends
@@ -49,25 +52,29 @@ ADMIT_TIME, DISCHARGE_TIME = ("PV1", 44), ("PV1", 45)
 EVENT_TIME, RECORDED_TIME, SENT_TIME = ("EVN", 6), ("EVN", 2), ("MSH", 7)
 
 
-def first_time(message: Any, *paths: tuple[str, int]) -> datetime | None:
+def first_time(
+    message: Any, *paths: tuple[str, int], zone: tzinfo | None = None
+) -> datetime | None:
     """The first of the fields `paths` (segment, number) that holds a time, read as a time in
-    the sender's zone when it has no offset (`sender_zone`)."""
-    found = first_timed(message, *paths)
+    the sender's `zone` when it has no offset (None: guessed, `sender_zone`)."""
+    found = first_timed(message, *paths, zone=zone)
     return None if found is None else found[0]
 
 
-def first_timed(message: Any, *paths: tuple[str, int]) -> tuple[datetime, str] | None:
+def first_timed(
+    message: Any, *paths: tuple[str, int], zone: tzinfo | None = None
+) -> tuple[datetime, str] | None:
     """As `first_time`, with the field the time was read from (`PV1-45`), for a refusal of
     that time to name it."""
     for segment, number in paths:
         value, where = text(message, segment, number), f"{segment}-{number}"
         if value:
-            return parse_time(value, where, sender_zone(message)), where
+            return parse_time(value, where, zone or sender_zone(message)), where
     return None
 
 
 def sender_zone(message: Any) -> tzinfo:
-    """Where a time without an offset is: MSH-7's offset when London did not have it at MSH-7's
+    """Where a time without an offset is, for a sender whose profile names no zone: MSH-7's offset when London did not have it at MSH-7's
     moment (the sender is not on London time), else Europe/London. An MSH-7 without an offset,
     or one that is no time, says nothing: London."""
     sent = _NO_POINT.sub(r"\1.\2\3", text(message, *SENT_TIME))
@@ -83,9 +90,9 @@ def sender_zone(message: Any) -> tzinfo:
     return timezone(offset)
 
 
-def occurred(message: Any, *paths: tuple[str, int]) -> datetime:
+def occurred(message: Any, *paths: tuple[str, int], zone: tzinfo | None = None) -> datetime:
     """As `first_time`, refusing a message in which none of the fields holds a time."""
-    moment = first_time(message, *paths)
+    moment = first_time(message, *paths, zone=zone)
     if moment is None:
         names = ", ".join(f"{s}-{n}" for s, n in paths)
         raise Refused(MISSING_FIELD, f"{paths[0][0]}-{paths[0][1]}", f"no event time in {names}")
@@ -133,14 +140,16 @@ def named_span(value: str, moment: datetime) -> tuple[datetime, str]:
     return moment.replace(year=moment.year + 1), "year"
 
 
-def held_end(message: Any, left: datetime, field: tuple[str, int]) -> tuple[datetime, str | None]:
+def held_end(
+    message: Any, left: datetime, field: tuple[str, int], zone: tzinfo | None = None
+) -> tuple[datetime, str | None]:
     """When a visit ended that the time in `field`, read as `left`, ends: `left`, or PV1-44
     with the name of `field`'s span when `left` is before PV1-44 only within its own precision
     (`20101021`, a whole day, holds an admission at 10:00 that day), as the only moment of
     that span known to be in the visit. A time before PV1-44 beyond its precision, or a
     PV1-44 that is no time, is left to the caller."""
     try:
-        admitted = first_time(message, ADMIT_TIME)
+        admitted = first_time(message, ADMIT_TIME, zone=zone)
     except Refused:
         return left, None
     if admitted is None or left >= admitted:
@@ -150,18 +159,22 @@ def held_end(message: Any, left: datetime, field: tuple[str, int]) -> tuple[date
 
 
 def unclear(moment: datetime) -> str | None:
-    """Why a London time without an offset names no one moment, or None: it is in the hour
-    clocks go back (it happened twice: the first, BST, is taken) or the hour they go forward
-    (it never happened: read as GMT)."""
-    if moment.tzinfo is not LONDON:
+    """Why a local time without an offset names no one moment, or None: it is in the hour
+    clocks go back (it happened twice: the first is taken, BST in London) or the hour they go
+    forward (it never happened: read with the offset before the change, GMT in London)."""
+    zone = moment.tzinfo
+    if not isinstance(zone, ZoneInfo):
         return None
     first, second = moment.replace(fold=0), moment.replace(fold=1)
     if first.utcoffset() == second.utcoffset():
         return None
+    name = "a London time" if zone is LONDON else f"a {zone.key} time"
     wall = moment.replace(tzinfo=None)
-    if moment.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != wall:
-        return "a London time that never happened (clocks went forward): read as GMT"
-    return "a London time that happened twice (clocks went back): read as the first, BST"
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        before = "GMT" if zone is LONDON else "the offset before"
+        return f"{name} that never happened (clocks went forward): read as {before}"
+    after = "BST" if zone is LONDON else "its first offset"
+    return f"{name} that happened twice (clocks went back): read as the first, {after}"
 
 
 def id_time(moment: datetime) -> str:
@@ -174,10 +187,12 @@ def id_time(moment: datetime) -> str:
     )
 
 
-def own_time(message: Any, *paths: tuple[str, int]) -> tuple[datetime, str]:
+def own_time(
+    message: Any, *paths: tuple[str, int], zone: tzinfo | None = None
+) -> tuple[datetime, str]:
     """The first of `paths` (segment, field) holding a time, else EVN-2, and the field it was
     read from; refused without one."""
-    found = first_timed(message, *paths, RECORDED_TIME)
+    found = first_timed(message, *paths, RECORDED_TIME, zone=zone)
     if found is None:
         named = ", ".join(f"{segment}-{number}" for segment, number in paths)
         raise Refused(

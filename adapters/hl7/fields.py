@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from flowsight.adapters.hl7.clock import (
@@ -123,7 +123,12 @@ class Reading:
     def own_time(self, *paths: tuple[str, int]) -> datetime:
         """The event's time: the first of `paths` holding one, else EVN-2 (`clock.own_time`),
         noted in `times`."""
-        return self.read_at(*own_time(self.message, *paths))
+        return self.read_at(*own_time(self.message, *paths, zone=self.zone()))
+
+    def zone(self) -> tzinfo | None:
+        """The sender's time zone the profile names; None: guessed per message
+        (`clock.sender_zone`)."""
+        return self.profile.hl7.zone()
 
     def read_at(self, moment: datetime, where: str) -> datetime:
         """`moment`, noted in `times` as read from the field `where`."""
@@ -325,10 +330,11 @@ class Reading:
         """Whether PID-29, the date of death, is within the visit: from PV1-44 to PV1-45, each
         end read to PID-29's precision (a death dated by its day alone, the day of admission)."""
         try:
-            dated = first_time(self.message, DEATH_TIME)
+            zone = self.zone()
+            dated = first_time(self.message, DEATH_TIME, zone=zone)
             began, left = (
-                first_time(self.message, ADMIT_TIME),
-                first_time(self.message, DISCHARGE_TIME),
+                first_time(self.message, ADMIT_TIME, zone=zone),
+                first_time(self.message, DISCHARGE_TIME, zone=zone),
             )
         except Refused:  # a PID-29, PV1-44 or PV1-45 that is no time says nothing of a death
             return False

@@ -199,15 +199,17 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
         event = envelope | fields
         envelope_first = {name: event.pop(name) for name in _ENVELOPE}
         events.append(envelope_first | event)
-    reading.warnings.extend(_unclear_times(reading.message))
+    reading.warnings.extend(_unclear_times(reading))
     return Mapped(events, reading.warnings, reading.times)
 
 
-def _unclear_times(message: Any) -> list[str]:
+def _unclear_times(reading: Reading) -> list[str]:
     """A warning for each of the visit's and the event's times that names no one moment: a day
-    alone (`20261101`), read as its midnight in the sender's time (`clock.sender_zone`), where
-    the FHIR gateway refuses a date-only period; or a London time without an offset in the
-    hour clocks go back or forward (`clock.unclear`). The sender has what is missing."""
+    alone (`20261101`), read as its midnight in the sender's time (`Reading.zone`, else
+    `clock.sender_zone`), where the FHIR gateway refuses a date-only period; or a local time
+    without an offset in the hour clocks go back or forward (`clock.unclear`). The sender has
+    what is missing."""
+    message = reading.message
     said = []
     for segment, number in (ADMIT_TIME, DISCHARGE_TIME, EVENT_TIME):
         value, where = text(message, segment, number), f"{segment}-{number}"
@@ -218,7 +220,7 @@ def _unclear_times(message: Any) -> list[str]:
             )
             continue
         try:
-            moment = first_time(message, (segment, number))
+            moment = first_time(message, (segment, number), zone=reading.zone())
         except Refused:  # a field this trigger does not read, refused where it is read
             continue
         why = None if moment is None else unclear(moment)
@@ -233,7 +235,7 @@ def _recorded(reading: Reading) -> dict[str, str]:
     effect again (services/repeats.py). An EVN-2 that is not a time is left out, with a
     warning, rather than refusing events that can do without it."""
     try:
-        moment = first_time(reading.message, RECORDED_TIME)
+        moment = first_time(reading.message, RECORDED_TIME, zone=reading.zone())
     except Refused:
         reading.warnings.append("EVN-2: not an HL7 time, so the events carry no recorded_at")
         return {}

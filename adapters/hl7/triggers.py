@@ -128,7 +128,7 @@ def _departure(
     reading: Reading, visit: str, service: str, moment: datetime, clock: datetime, outcome: str
 ) -> Fields:
     """The end of an attendance: the same episode's attendance, now departed."""
-    arrived = first_time(reading.message, ADMIT_TIME)
+    arrived = first_time(reading.message, ADMIT_TIME, zone=reading.zone())
     arrived = arrived if arrived is not None and arrived <= moment else moment
     return {
         "event_type": "attendance",
@@ -216,7 +216,7 @@ def _not_before_admission(reading: Reading, left: datetime) -> datetime:
         path for path in (DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME) if text(message, *path)
     )
     ends = f"{field[0]}-{field[1]}"
-    ended, span = held_end(message, left, field)
+    ended, span = held_end(message, left, field, reading.zone())
     if span:
         reading.warnings.append(
             f"{ends}: a {span} holding PV1-44's admission ({ended.isoformat()}), so the "
@@ -224,7 +224,7 @@ def _not_before_admission(reading: Reading, left: datetime) -> datetime:
         )
         return reading.read_at(ended, "PV1-44")
     try:
-        admitted = first_time(message, ADMIT_TIME)
+        admitted = first_time(message, ADMIT_TIME, zone=reading.zone())
     except Refused:  # a PV1-44 that is no time: an A03 needs none, so it is not refused for it
         return left
     if admitted is None or left >= admitted:

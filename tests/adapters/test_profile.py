@@ -110,6 +110,7 @@ hl7:
   take: [A01, A99, a1]
   processing_ids: [Q]
   system: PAS/Main
+  time_zone: Europe/Leeds
 """,
     )
     with pytest.raises(ProfileError) as raised:
@@ -126,10 +127,11 @@ hl7:
         "flowsight cannot take A99",
         "hl7.processing_ids: 'Q' not a processing id",
         "hl7.system: 'PAS/Main' cannot name a source system",
+        "hl7.time_zone: 'Europe/Leeds' is not an IANA time zone",
     ]
     for fragment in expected:
         assert any(fragment in line for line in lines), fragment
-    assert len(lines) == 9
+    assert len(lines) == 10
 
 
 def test_numeric_codes_in_yaml_are_read_as_text(tmp_path: Path, catalogue: Catalogue) -> None:

@@ -3,9 +3,11 @@ says the sender keeps another offset than London's at that moment."""
 
 from __future__ import annotations
 
+import hl7
 import pytest
 
 from flowsight.adapters.hl7.mapping import Mapped, map_message
+from flowsight.adapters.profile import MappingProfile
 from tests.adapters.hl7.test_mapping import LOCATIONS, PID, mapped, message, pv1
 
 
@@ -72,3 +74,59 @@ def test_a_london_time_in_an_hour_clocks_change_is_read_with_a_warning(
         locations=LOCATIONS,
     )
     assert isinstance(again, Mapped) and not any("London time" in w for w in again.warnings)
+
+
+#: Patients Know Best's A03 and A13 (HL7 API documentation, CC BY 4.0: "ADT A03" and "ADT A13"
+#: pages, https://sites.google.com/a/patientsknowbest.com/api-documentation/home/hl7-api/messages/adt-a03)
+#: of one discharge from a PAS whose server runs on UTC: MSH-7 `+0000`, its other times without
+#: an offset, the A03 sent before the 25 October 2026 clock change and its A13 after it. PID-11,
+#: PID-13 and PID-14 left out; the NHS number is the test number 9434765919.
+UTC_PAS_A03 = "\r".join(
+    [
+        "MSH|^~\\&|SendingApp|SendingFacility|HL7API|PKB|20261024233500+0000||ADT^A03|DST0001|P|"
+        "2.4",
+        "EVN|A03|20261024233400",
+        "PID|||9434765919^^^NHS^NH||Smith^John^Joe^^Mr||19700101|M",
+        "PV1|1|I|^^^^^^^^My Ward||||^Jones^Stuart^James^^Dr^|^Smith^William^^^Dr^|"
+        "^Foster^Terry^^^Mr^||||||||||V00001|||||||||||||||||||||||||20261020100000|"
+        "20261024233000",
+        "",
+    ]
+)
+UTC_PAS_A13 = UTC_PAS_A03.replace(
+    "20261024233500+0000||ADT^A03|DST0001", "20261026090000+0000||ADT^A13|DST0002"
+).replace("EVN|A03|20261024233400", "EVN|A13|20261026085900||||20261024233000")
+
+
+def in_zone(time_zone: str | None) -> MappingProfile:
+    return MappingProfile(
+        organisation="RR8", default_service="lth-wards", hl7={"time_zone": time_zone}
+    )
+
+
+def test_a_profiles_time_zone_keeps_a_discharge_and_its_cancel_across_the_clock_change() -> None:
+    # Guessed from MSH-7, the A03's +0000 in BST said UTC and its A13's +0000 in GMT London:
+    # the A13 read the same PV1-45 an hour earlier and cancelled no event.
+    discharged = map_message(hl7.parse(UTC_PAS_A03), organisation="RR8", profile=in_zone("UTC"))
+    cancelled = map_message(hl7.parse(UTC_PAS_A13), organisation="RR8", profile=in_zone("UTC"))
+
+    assert isinstance(discharged, Mapped) and isinstance(cancelled, Mapped)
+    assert discharged.event["event_id"] == "V00001:discharge:20261024T233000Z"
+    assert discharged.event["event_id"] in {e["cancels_event_id"] for e in cancelled.events}
+
+
+def test_a_profiles_time_zone_is_every_offsetless_time_whatever_msh7_says() -> None:
+    # A London PAS whose MSH-7 offset is UTC's in summer: its times are still London's.
+    summer = UTC_PAS_A03.replace("20261024", "20260701").replace("20261020", "20260630")
+    result = map_message(hl7.parse(summer), organisation="RR8", profile=in_zone("Europe/London"))
+
+    assert isinstance(result, Mapped)
+    assert result.event["occurred_at"] == "2026-07-01T23:30:00+01:00"
+    assert result.event["recorded_at"] == "2026-07-01T23:34:00+01:00"
+
+
+def test_without_a_time_zone_the_guess_from_msh7_stands() -> None:
+    cancelled = map_message(hl7.parse(UTC_PAS_A13), organisation="RR8", profile=in_zone(None))
+
+    assert isinstance(cancelled, Mapped)
+    assert "V00001:discharge:20261024T223000Z" in {e["cancels_event_id"] for e in cancelled.events}
