@@ -1,5 +1,7 @@
 """An HL7 v2 sender as a trust's integration engine behaves: it sends an ADT message over MLLP,
-reads the ACK and sends the same message again until the listener accepts it (AA)."""
+reads the ACK and sends the same message again until the listener accepts it. It asks for an
+accept acknowledgement only (MSH-15 AL, MSH-16 NE: enhanced mode), so the listener answers CA once
+Kafka has the message and CE or CR when it could not take it (docs/integration-hl7.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from flowsight.services.pseudonym import pseudonymise
 from flowsight.settings import Settings
 
 START, END = b"\x0b", b"\x1c\x0d"
+#: An answer that the message is stored (original mode AA; enhanced mode's commit accept CA),
+#: and the answers that it is not and must be sent again.
+ACCEPTED, REFUSED = ("AA", "CA"), ("AE", "AR", "CE", "CR")
 #: A valid NHS number (Modulus 11) outside the simulated city's.
 NHS_NUMBER = "9434765919"
 
@@ -34,7 +39,7 @@ def admission(at: datetime, control: str) -> bytes:
 
 
 class MllpSender:
-    """One admission, sent until acknowledged with AA; the codes of every answer kept."""
+    """One admission, sent until accepted; the codes of every answer kept."""
 
     def __init__(self, port: int, settings: Settings) -> None:
         self.port = port
@@ -45,7 +50,7 @@ class MllpSender:
         self.answers: list[str] = []
 
     async def send(self) -> str:
-        """Send the message once; the ACK's code (AA, AE, AR), or the connection's failure."""
+        """Send the message once; the ACK's code (CA, CE, CR), or the connection's failure."""
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError as error:
@@ -73,12 +78,12 @@ class MllpSender:
         return answers
 
     async def until_accepted(self, within: float) -> None:
-        """Send until the listener answers AA, as the sender's engine retries."""
+        """Send until the listener accepts it, as the sender's engine retries."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             answer = await self.send()
             self.answers.append(answer)
-            if answer == "AA":
+            if answer in ACCEPTED:
                 return
             await asyncio.sleep(2.0)
         raise TimeoutError(f"the MLLP listener did not accept within {within:.0f}s")

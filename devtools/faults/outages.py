@@ -18,7 +18,7 @@ from flowsight.api.auth import new_api_key
 from flowsight.devtools.bench.harness import Flowsight, free_port, local_kafka
 from flowsight.devtools.bench.replay import wait_figures
 from flowsight.devtools.faults.inject import locked_sqlite
-from flowsight.devtools.faults.mllp import MllpSender
+from flowsight.devtools.faults.mllp import REFUSED, MllpSender
 from flowsight.devtools.faults.outcome import Outcome
 from flowsight.devtools.faults.stage import Campaign, halves, parts
 from flowsight.devtools.faults.stream import (
@@ -94,7 +94,8 @@ def _no_500(
 
 async def broker_outage(campaign: Campaign) -> Outcome:
     """Stop the stage's own broker for `plan.broker_outage_seconds` while the producers keep
-    sending; the gateway must answer 503 problem details and the MLLP listener AE/AR."""
+    sending; the gateway must answer 503 problem details and the MLLP listener CE/CR (the sender
+    asks for accept acknowledgements)."""
     outcome = Outcome(BROKER)
     first, second = halves(campaign.events)
     directory = campaign.directory / "broker"
@@ -152,8 +153,8 @@ async def broker_outage(campaign: Campaign) -> Outcome:
                 "MLLP answered " + ", ".join(f"{n} x {c}" for c, n in Counter(refused).items())
             )
             outcome.check(
-                bool(refused) and all(code in ("AE", "AR") for code in refused),
-                "the MLLP listener did not answer AE/AR while Kafka was away",
+                bool(refused) and all(code in REFUSED for code in refused),
+                "the MLLP listener did not refuse (CE/CR) while Kafka was away",
             )
             await later
             await sender.until_accepted(within=120)

@@ -1,7 +1,7 @@
 """The broker stopped for 20 s mid-stream and restarted (a broker of the fault's own: stopping
 the session's would break every other test): the worker and the producers resume and nothing is
 lost; meanwhile the HTTP gateway answers 503 problem details, never 500, and the MLLP listener
-answers AE/AR so that senders retry."""
+refuses the message (CR, as the sender asks for accept acknowledgements) so that senders retry."""
 
 from __future__ import annotations
 
