@@ -14,8 +14,8 @@ kept beside the service catalogue (`deploy/catalogue/profiles/`). It says:
   the default, or refuse), the processing ids (MSH-11), where NHS numbers are (authorities,
   identifier types, PID-2), the system of messages without MSH-3 and the sender's time zone.
 
-`load_profile` reads and checks a profile against the catalogue and lists every bad entry, one per
-line. The only I/O here is reading that file.
+`adapters.profile_file.load_profile` reads a profile file and checks it against the catalogue,
+listing every bad entry, one per line. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -24,16 +24,13 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -273,7 +270,7 @@ class MappingProfile(_Strict):
 
     def problems(self, catalogue: Catalogue) -> list[str]:
         """Every entry that does not fit the catalogue, one sentence each."""
-        found = _catalogue_problems(self.model_dump(), catalogue)
+        found = catalogue_problems(self.model_dump(), catalogue)
         # Ignoring a trigger the default `take` list holds is how one stops taking it.
         both = sorted(set(self.hl7.take) & set(self.hl7.ignore))
         both = both if "take" in self.hl7.model_fields_set else []
@@ -281,7 +278,7 @@ class MappingProfile(_Strict):
         return found
 
 
-def _catalogue_problems(document: dict[str, Any], catalogue: Catalogue) -> list[str]:
+def catalogue_problems(document: dict[str, Any], catalogue: Catalogue) -> list[str]:
     """The services of a profile (parsed or not) that are not the organisation's own."""
     organisation = document.get("organisation")
     if organisation not in catalogue.organisation_codes:
@@ -326,75 +323,6 @@ def profile_from_location_map(
     )
 
 
-def load_profile(path: Path, catalogue: Catalogue) -> MappingProfile:
-    """Read the profile at `path`; ProfileError lists every bad entry, one per line."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileError(f"cannot read the mapping profile {path}: {error}") from None
-    except yaml.YAMLError as error:
-        raise ProfileError(f"the mapping profile {path} is not valid YAML: {error}") from None
-    if isinstance(document, dict) and "organisation" not in document and document:
-        if all(isinstance(value, str) for value in document.values()):
-            raise ProfileError(
-                f"{path} is an old location map (point of care: service); pass it as "
-                "--location-map, or write it as a profile's `locations:` with `point_of_care` "
-                "rules (see deploy/catalogue/profiles/RR8-pas.yaml)"
-            )
-    document = _codes_as_text(document)
-    try:
-        profile = MappingProfile.model_validate(document)
-    except ValidationError as error:
-        # The catalogue checks run on the raw document too, so one pass lists every problem.
-        lines = [
-            _where(e["loc"]) + ": " + str(e["msg"]).removeprefix("Value error, ")
-            for e in error.errors()
-        ]
-        if isinstance(document, dict):
-            lines += _catalogue_problems(document, catalogue)
-        raise ProfileError(_listed(path, lines)) from None
-    problems = profile.problems(catalogue)
-    if problems:
-        raise ProfileError(_listed(path, problems))
-    return profile
-
-
-def _listed(path: Path, problems: list[str]) -> str:
-    return f"the mapping profile {path} has problems:\n" + "\n".join(f"  - {p}" for p in problems)
-
-
-def _codes_as_text(document: Any) -> Any:
-    """YAML reads codes such as 19 or 101 as numbers; every code and pattern is text in a message."""
-    if not isinstance(document, dict):
-        return document
-    rules = document.get("locations")
-    if isinstance(rules, list):
-        document = document | {
-            "locations": [
-                {k: str(v) if isinstance(v, int | float) else v for k, v in rule.items()}
-                if isinstance(rule, dict)
-                else rule
-                for rule in rules
-            ]
-        }
-    codes = document.get("codes")
-    if isinstance(codes, dict):
-        document = document | {
-            "codes": {
-                name: {str(k): v for k, v in table.items()} if isinstance(table, dict) else table
-                for name, table in codes.items()
-            }
-        }
-    return document
-
-
 def _literal(code: str) -> str:
     """A point-of-care code as a glob that matches only itself."""
     return re.sub(r"([*?\[])", r"[\1]", str(code))
-
-
-def _where(location: tuple[int | str, ...]) -> str:
-    parts = ""
-    for part in location:
-        parts += f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else str(part))
-    return parts or "profile"

@@ -14,7 +14,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from flowsight.adapters.catalogue import load_catalogue
-from flowsight.adapters.profile import MappingProfile, ProfileError, load_profile
+from flowsight.adapters.profile import MappingProfile, ProfileError
+from flowsight.adapters.profile_file import load_profile
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.pressure import Cutoffs, require_valid
 from flowsight.services.validation import ValidationContext

@@ -44,7 +44,8 @@ def check(
 ) -> None:
     """Show, per resource, the events it becomes or why it is refused, and every warning."""
     from flowsight.adapters.fhir.intake import Reading
-    from flowsight.adapters.profile import ProfileError, load_profile
+    from flowsight.adapters.profile import ProfileError
+    from flowsight.adapters.profile_file import load_profile
     from flowsight.context import fhir_profiles
     from flowsight.schemas.events import organisation_of
 

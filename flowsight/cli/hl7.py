@@ -268,7 +268,8 @@ def _profile(
     service: str | None,
 ) -> MappingProfile:
     """The mapping profile from --profile, else the old --location-map and --service."""
-    from flowsight.adapters.profile import ProfileError, load_profile
+    from flowsight.adapters.profile import ProfileError
+    from flowsight.adapters.profile_file import load_profile
 
     if organisation not in catalogue.organisation_codes:
         raise fail(

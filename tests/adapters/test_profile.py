@@ -13,9 +13,9 @@ from flowsight.adapters.profile import (
     MappingProfile,
     ProfileError,
     default_profile,
-    load_profile,
     profile_from_location_map,
 )
+from flowsight.adapters.profile_file import load_profile
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import DEFAULT_CATALOGUE
 
