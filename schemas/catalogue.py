@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
 from flowsight.schemas.codes import CapacityUnit, ServiceKind
 from flowsight.schemas.events import SERVICE_ID_PATTERN
+from flowsight.schemas.text import ONE_LINE
 
 #: An organisation code (ODS-style, `RR8`): what a service belongs to and a publisher publishes for.
 ORGANISATION_CODE_PATTERN = r"^[A-Za-z0-9]{2,10}$"
@@ -33,7 +36,7 @@ class Service(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=SERVICE_ID_PATTERN)
-    name: str = Field(min_length=1)
+    name: Annotated[str, ONE_LINE] = Field(min_length=1)
     organisation: str = Field(pattern=ORGANISATION_CODE_PATTERN)
     kind: ServiceKind
     capacity_unit: CapacityUnit
@@ -53,7 +56,7 @@ class Organisation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(pattern=ORGANISATION_CODE_PATTERN)
-    name: str = Field(min_length=1)
+    name: Annotated[str, ONE_LINE] = Field(min_length=1)
 
 
 class Catalogue(BaseModel):

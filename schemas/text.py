@@ -12,9 +12,13 @@ from pydantic import AfterValidator, Field
 #: read model refused every row of a patient one of whose events carried one. A C1 is almost
 #: always text mis-decoded, Windows-1252 bytes read as Latin-1 (0x92, a closing quote U+2019,
 #: read as U+0092): kept, it would name a ward or an id no one can type or match.
-CONTROLS = r"\x00-\x1f\x7f-\x9f"
+#: With them, the bidirectional embedding, override and isolate controls (U+202A-U+202E,
+#: U+2066-U+2069): text needs none of them to be written right to left, and one left open turned
+#: the page's own words around it backwards ("Trojan Source", CVE-2021-42574): a next step ending
+#: in U+202E showed "(referral to csv-svc)" as "(cvs-vsc ot larrefer)" on the caseload.
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 #: The same, less tab, LF and CR: free text may break lines.
-CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 
 
 def _refusing(controls: str, takes: str) -> AfterValidator:

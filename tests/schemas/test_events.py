@@ -326,7 +326,12 @@ def with_text(event_type: str, field: str, value: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("event_type", "field"), ONE_LINE_FIELDS)
 @pytest.mark.parametrize(
-    "control", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x80", "\x92", "\x9f"]
+    "control",
+    [
+        *["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x80", "\x92", "\x9f"],
+        # direction overrides and isolates: they turn the page's own words around them backwards
+        *["\u202a", "\u202e", "\u2066", "\u2069"],
+    ],
 )
 def test_a_control_character_inside_a_one_line_field_is_refused_naming_it(
     event_type: str, field: str, control: str
@@ -356,7 +361,7 @@ def test_a_next_step_may_break_lines_and_hold_tabs(event_type: str) -> None:
 
 @pytest.mark.parametrize("event_type", ["referral", "assessment"])
 @pytest.mark.parametrize(
-    "control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x92", "\x9f"]
+    "control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x92", "\x9f", "\u202e", "\u2067"]
 )
 def test_a_next_step_holding_another_control_character_is_refused(
     event_type: str, control: str

@@ -420,7 +420,6 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
         "943-476-5919",
         NHS_NUMBER_DIGITS,
         "9\u200b434765919",  # a zero-width space: seen as 9434765919
-        "943\u202e4765919",  # a direction override
         "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",  # full-width
         # Written as people paste and type them: each reached the caseload as written.
         "943\u00a0476\u00a05919",  # non-breaking spaces, from a letter
@@ -434,7 +433,8 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
         "0099 943 476 5919",  # after another number: 0099943476 passes the check too
     ],
     ids=[
-        *("spaced", "hyphens", "together", "zero-width", "override", "full-width"),
+        # (a direction override inside is refused with the text: tests/schemas/test_events.py)
+        *("spaced", "hyphens", "together", "zero-width", "full-width"),
         *("nbsp", "en-dash", "underscores", "slashes", "brackets", "4-3-3", "5-5", "one-by-one"),
         "overlapping",
     ],
