@@ -135,6 +135,9 @@ async def assess_pressure(
         ]
         for scope, level, score in scored:
             escalation = known.get(scope) or Escalation(scope, hold=policy.hold)
+            # The hold in force is the settings', not the one stored with the scope's state: a
+            # changed FLOWSIGHT_ESCALATION_HOLD_MINUTES was never applied to a known scope.
+            escalation.hold = policy.hold
             # No figure to score (nothing reported yet) is no reading, not a reading of 1.
             change = escalation.observe(level, now) if level is not None and not held else None
             if change is not None:

@@ -56,3 +56,20 @@ async def test_one_breach_after_midnight_is_scored_with_the_evening_before(tmp_p
     breach = next(i for i in ed["evidence"]["indicators"] if i["name"] == "four_hour_breach_pct")
     assert (breach["value"], breach["level"]) == (7.7, 1)  # 100 * 1 / 13 = 7.69
     assert ed["level"] == 1
+
+
+async def test_a_changed_hold_period_applies_to_a_scope_already_escalated(tmp_path: Path) -> None:
+    # Escalated under the default 30 minutes, then the worker restarted with 2: the stored hold
+    # was kept, and the department stayed "held at 4" a quarter of an hour after it had eased.
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    crowded = {"lth-ed": {"queue_length": 130.0}}
+    eased = {"lth-ed": {"queue_length": 10.0}}
+    thirty, two = (
+        PressurePolicy(Cutoffs(), timedelta(minutes=minutes), {}, []) for minutes in (30, 2)
+    )
+    await assess_pressure(model.engine, CATALOGUE, crowded, thirty, NOW)
+    await assess_pressure(model.engine, CATALOGUE, eased, two, NOW + timedelta(minutes=1))
+    after = await assess_pressure(model.engine, CATALOGUE, eased, two, NOW + timedelta(minutes=4))
+    await model.close()
+
+    assert after.published["lth-ed"] == 1  # lower for 3 minutes, past a hold of 2
