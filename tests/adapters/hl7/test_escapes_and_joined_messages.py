@@ -35,13 +35,14 @@ BETWEEN = {
 def test_each_message_after_padding_or_a_second_byte_order_mark_is_one_of_its_own(
     between: bytes,
 ) -> None:
-    joined = adt("M1") + between + adt("M2")
+    first, second = adt("M1"), adt("M2")  # each carries the time it is made, to the second
+    joined = first + between + second
 
     found = split_messages(joined)
 
     assert [m[:3] for m in found] == [b"MSH", b"MSH"]
     assert b"|M1|" in found[0] and b"|M2|" not in found[0]
-    assert found[0] + b"\r" == adt("M1") and found[1] == adt("M2")
+    assert found[0] + b"\r" == first and found[1] == second
 
 
 async def test_both_messages_of_a_frame_joined_with_padding_are_answered(tmp_path: Path) -> None:
@@ -134,10 +135,11 @@ async def test_a_message_flowsight_fails_on_is_answered_with_its_own_control_id(
             raise RuntimeError("a bug")
 
         monkeypatch.setattr(listener.handler, "acknowledge", failing)
-        (reply,) = await exchange(listener.port, adt("FAILS1"))
+        message = adt("FAILS1")  # once: it carries the time it is made, to the second
+        (reply,) = await exchange(listener.port, message)
 
     assert msa(reply) == ("AE", "FAILS1")
-    assert [raw for raw, _headers in publisher.dead] == [adt("FAILS1")]
+    assert [raw for raw, _headers in publisher.dead] == [message]
 
 
 def test_a_line_break_inside_a_field_does_not_end_its_segment() -> None:
