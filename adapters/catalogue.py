@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from flowsight.adapters.yaml_file import yaml_document
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.pressure import check_thresholds
 
@@ -17,12 +17,7 @@ class CatalogueError(ValueError):
 
 def load_catalogue(path: Path) -> Catalogue:
     """Read and validate the catalogue at `path`."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise CatalogueError(f"cannot read the service catalogue {path}: {error}") from error
-    except yaml.YAMLError as error:
-        raise CatalogueError(f"the service catalogue {path} is not valid YAML: {error}") from error
+    document = yaml_document(path, "the service catalogue", CatalogueError)
     try:
         catalogue = Catalogue.model_validate(document)
     except ValidationError as error:

@@ -6,21 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from flowsight.adapters.profile import MappingProfile, ProfileError, catalogue_problems
+from flowsight.adapters.yaml_file import yaml_document
 from flowsight.schemas.catalogue import Catalogue
 
 
 def load_profile(path: Path, catalogue: Catalogue) -> MappingProfile:
     """Read the profile at `path`; ProfileError lists every bad entry, one per line."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileError(f"cannot read the mapping profile {path}: {error}") from None
-    except yaml.YAMLError as error:
-        raise ProfileError(f"the mapping profile {path} is not valid YAML: {error}") from None
+    document = yaml_document(path, "the mapping profile", ProfileError)
     if isinstance(document, dict) and "organisation" not in document and document:
         if all(isinstance(value, str) for value in document.values()):
             raise ProfileError(

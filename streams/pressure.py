@@ -134,7 +134,7 @@ async def assess_pressure(
             (SYSTEM_SCOPE, system.level, system),
         ]
         for scope, level, score in scored:
-            escalation = known.get(scope) or Escalation(scope, hold=policy.hold)
+            escalation = known.get(scope) or Escalation(scope)
             # The hold in force is the settings', not the one stored with the scope's state: a
             # changed FLOWSIGHT_ESCALATION_HOLD_MINUTES was never applied to a known scope.
             escalation.hold = policy.hold

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from prometheus_client import CollectorRegistry, start_http_server
 from rich.markup import escape
 
 from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
+from flowsight.adapters.yaml_file import yaml_document
 from flowsight.cli.terminal import console, dry_run_settings, fail
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
@@ -35,10 +35,7 @@ def load_location_map(path: Path | None, default_service: str | None) -> Locatio
     """Read a YAML mapping of point-of-care codes (PV1-3.1) to service ids."""
     if path is None:
         return LocationMap(default_service)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read the location map {path}: {error}") from None
+    document = yaml_document(path, "the location map", ValueError) or {}
     if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
         raise ValueError(
             f"the location map {path} must map point-of-care codes to service ids, "
