@@ -357,7 +357,8 @@ class Reading:
     def patient(self) -> dict[str, str]:
         """The contract patient (`patient.patient`): the NHS number if valid and traced, and
         the first local identifier."""
-        return patient(self.message, self.profile.hl7.nhs_number, self.warnings)
+        hl7 = self.profile.hl7
+        return patient(self.message, hl7.nhs_number, self.warnings, hl7.system)
 
 
 def _worded_value(value: str) -> str | None:

@@ -28,10 +28,13 @@ _STATUS_PREFIX = "NSTS"
 _STATUS_CODES = nhs_number_status.TRACED | set(nhs_number_status.NOT_TRACED)
 
 
-def patient(message: Any, rules: NhsNumberRules, warnings: list[str]) -> dict[str, str]:
+def patient(
+    message: Any, rules: NhsNumberRules, warnings: list[str], system: str | None = None
+) -> dict[str, str]:
     """The NHS number (by `rules`) if valid, and the first local identifier; an NHS number PID-32
     says was not traced gives way to the local identifier. What was let through is added to
-    `warnings`, naming the field."""
+    `warnings`, naming the field. `system` is the source system the mapping profile names, the
+    last issuer a local identifier can have."""
     # CX.4 is an HD: its namespace id (CX.4.1) or universal id (CX.4.2, an OID) may name it.
     authorities = {a.upper() for a in rules.authorities} | {NHS_NUMBER_OID}
     kinds = {k.upper() for k in rules.identifier_types}
@@ -50,12 +53,17 @@ def patient(message: Any, rules: NhsNumberRules, warnings: list[str]) -> dict[st
             # The issuer: CX.4 by its namespace id, else its universal id (an OID alone, as
             # IHE and many US feeds name it: two authorities so named are two systems), else
             # the sending facility (MSH-4), else the sending application (MSH-3), as
-            # feeds that name neither send an MRN alone.
-            system = (
-                authority or universal or read_id(message, "MSH", 4) or read_id(message, "MSH", 3)
+            # feeds that name neither send an MRN alone, else the system the profile names
+            # for a feed whose MSH-3 is empty (as the message's source is named).
+            issuer = (
+                authority
+                or universal
+                or read_id(message, "MSH", 4)
+                or read_id(message, "MSH", 3)
+                or system
             )
-            if system:
-                local = {"local_id": identifier, "id_system": system}
+            if issuer:
+                local = {"local_id": identifier, "id_system": issuer}
     if rules.read_pid2 and read_id(message, "PID", 2):
         # PID-2 is the NHS number unless its identifier type (CX.5) says it is another kind
         # (Cerner sends the MRN there, `12345^^^PATIENT MASTER^MRN`) and no NHS authority

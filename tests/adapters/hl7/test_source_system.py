@@ -84,3 +84,16 @@ def test_without_msh3_or_the_setting_the_refusal_says_how_to_name_the_system() -
     assert outcome.ack == "AE" and outcome.refusal is not None
     assert (outcome.refusal.reason, outcome.refusal.field) == ("hl7_missing_field", "MSH-3")
     assert "hl7: system:" in outcome.refusal.message
+
+
+def test_a_local_id_without_an_issuer_is_the_profiles_systems() -> None:
+    # MSH-3, MSH-4 and PID-3.4 all empty: the only issuer the MRN can have is the system the
+    # profile names for the feed. It was refused "a local identifier needs its authority".
+    bare = THIEME_A02.replace("246813579^^^PVS1", "246813579", 1)
+
+    outcome = checked(bare.encode("latin-1"), system="thieme")
+
+    assert outcome.ack == "AA", outcome.refusal
+    (transfer,) = outcome.events
+    assert transfer["patient"]["id_system"] == "thieme"
+    assert transfer["patient"]["local_id"] == "246813579"
