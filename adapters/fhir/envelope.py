@@ -1,8 +1,8 @@
 """A posted Bundle's envelope, and what fhir.resources says of a resource.
 
 - The envelope: the Bundle's type, the one its endpoint takes (a transaction at `POST /fhir`, a
-  message at `POST /fhir/$process-message`), its size, and each entry that is not an Encounter,
-  noted as ignored. The entries' resources are examined by `adapters.fhir.intake`.
+  message at `POST /fhir/$process-message`), its size, a message's MessageHeader (what its
+  response names), and each entry that is not an Encounter, noted as ignored. The entries' resources are examined by `adapters.fhir.intake`.
 - `parsed`: the resource fhir.resources makes of a document, or one OperationOutcome issue for
   each error it finds, named by its FHIRPath under the resource's place in the body.
 """
@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, TypeVar
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.messageheader import MessageHeader
 
 from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
 from flowsight.adapters.fhir.outcome import Answer, Issue, error
@@ -25,7 +27,10 @@ log = logging.getLogger("flowsight.api")
 
 #: Most Encounters one Bundle may carry (setting `fhir_bundle_max` once the lead adds it).
 FHIR_BUNDLE_MAX = 500
-_Resource = TypeVar("_Resource", Encounter, Bundle)
+_Resource = TypeVar("_Resource", Encounter, Bundle, MessageHeader)
+#: The id a Bundle entry's fullUrl gives its resource: `urn:uuid:<id>`, or a RESTful URL ending
+#: `MessageHeader/<id>`.
+_NAMED_BY_URL = re.compile(r"(?:urn:uuid:|(?:.*/)?MessageHeader/)([A-Za-z0-9\-.]{1,64})")
 
 
 def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any] | Answer:
@@ -85,6 +90,34 @@ def _first_type(entries: object) -> object:
     first = entries[0] if isinstance(entries, list) and entries else None
     resource = first.get("resource") if isinstance(first, dict) else None
     return resource.get("resourceType") if isinstance(resource, dict) else None
+
+
+def message_header(entries: list[Any], body: bytes) -> tuple[dict[str, Any], str] | Answer:
+    """A FHIR message's MessageHeader and the id its response names it by, or a 422.
+
+    The response message copies the header's event, answers its source and names it
+    (`MessageHeader.response.identifier`), so the header must be valid R4 and have an id: its
+    own, else the one its entry's fullUrl gives it (NHS England's BaRS examples give only a
+    `urn:uuid:` fullUrl).
+    """
+    entry = entries[0]
+    prefix = "Bundle.entry[0].resource"
+    header, issues = parsed(MessageHeader, entry.get("resource"), prefix)
+    if header is None:
+        first = issues[0]
+        rejected = Rejected(INVALID_FHIR, first.expression or prefix, first.diagnostics)
+        return Answer(422, issues, [(body, rejected)])
+    named = _NAMED_BY_URL.fullmatch(str(entry.get("fullUrl", "")))
+    identity = header.id or (named.group(1) if named else None)
+    if identity is None:
+        message = (
+            "a FHIR message's MessageHeader needs an id (or a fullUrl urn:uuid:<id>): "
+            "its response names it in MessageHeader.response.identifier"
+        )
+        expression = f"{prefix}.id"
+        issue = Issue("error", "required", message, expression, MISSING_FIELD)
+        return Answer(422, [issue], [(body, Rejected(MISSING_FIELD, expression, message))])
+    return entry["resource"], identity
 
 
 def message_focus(entries: list[Any], bundle: BundleIndex) -> dict[int, str] | None:

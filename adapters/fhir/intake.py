@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from flowsight.adapters.fhir.envelope import (
     bundle_entries,
     ignored,
     message_focus,
+    message_header,
     not_the_focus,
     parsed,
 )
@@ -30,6 +31,7 @@ from flowsight.adapters.fhir.mapping import INVALID_FHIR, UNSUPPORTED_ENCOUNTER,
 from flowsight.adapters.fhir.outcome import (
     AcceptedEvent,
     Answer,
+    Envelope,
     Examined,
     Issue,
     error,
@@ -182,6 +184,12 @@ def _examine_bundle(
     entries = bundle_entries(document, body, bundle_type)
     if isinstance(entries, Answer):
         return entries
+    envelope = Envelope(bundle_type, len(entries))
+    if bundle_type == "message":
+        header = message_header(entries, body)
+        if isinstance(header, Answer):
+            return header
+        envelope = replace(envelope, header=header[0], header_id=header[1])
     bundle = BundleIndex(entries, document.get("timestamp"))
     focus = message_focus(entries, bundle) if bundle_type == "message" else None
     accepted: list[AcceptedEvent] = []
@@ -193,7 +201,7 @@ def _examine_bundle(
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
         if kind != "Encounter" and (resource is None or isinstance(kind, str)):
-            notes.append(ignored(index, entry, kind))
+            notes.append(replace(ignored(index, entry, kind), entry=index))
             continue
         if not isinstance(resource, dict) or kind is None:
             message = f"{prefix} must be a resource with a resourceType"
@@ -212,14 +220,14 @@ def _examine_bundle(
             continue
         examined_any = True
         if focus is not None and index not in focus:  # context of what the message is about
-            notes.append(not_the_focus(index, focus))
+            notes.append(replace(not_the_focus(index, focus), entry=index))
             continue
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
             refusals.append(examined)
         else:
-            accepted.extend(examined.events)
-            notes.extend(examined.notes)
+            accepted.extend(replace(item, entry=index) for item in examined.events)
+            notes.extend(replace(note, entry=index) for note in examined.notes)
     if refusals:
         answer = refused_all(refusals)
         return Answer(answer.status, answer.issues + notes, answer.dead_letters)
@@ -230,7 +238,7 @@ def _examine_bundle(
             else "no Encounter in the Bundle"
         )
         notes.append(Issue("information", "informational", f"{said}: nothing published"))
-    return Examined(accepted, notes)
+    return Examined(accepted, notes, envelope)
 
 
 def _as_json(value: object) -> bytes:

@@ -64,7 +64,7 @@ ADMITTED_STATUSES = frozenset({"in-progress", "onleave", "finished"})
 #: Statuses of a patient present but not yet seen: at a front door (an emergency department)
 #: that is the attendance, whose four-hour clock runs from the arrival; at a ward, nothing yet.
 ARRIVED_STATUSES = frozenset({"arrived", "triaged"})
-#: What an Encounter that has not begun is answered with (202: valid, nothing to publish).
+#: What an Encounter that has not begun is answered with (200: valid, nothing to publish).
 NOT_BEGUN = (
     "nothing has been admitted yet, so nothing is published; send the Encounter again once it "
     "is in-progress"

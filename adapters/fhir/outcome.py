@@ -2,8 +2,9 @@
 
 A refusal is a `flowsight.services.validation.Rejected` (reason, element, sentence); each becomes
 an OperationOutcome issue whose `details` carry the dead-letter reason and whose `expression`
-points into the request (`Bundle.entry[2].resource.status`). Built and checked by
-fhir.resources; no I/O.
+points into the request (`Bundle.entry[2].resource.status`). What was accepted is told in issues
+too; `replies` gives them the shape FHIR answers a transaction or a message with. Built and
+checked by fhir.resources; no I/O.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Issue:
     diagnostics: str
     expression: str | None = None
     reason: str | None = None
+    #: The Bundle entry it is about (None: a resource posted alone, or the Bundle as a whole).
+    entry: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,9 @@ class Answer:
     dead_letters: list[tuple[bytes, Rejected]] = field(default_factory=list)
     #: HTTP headers of the answer besides its content type (a 401's WWW-Authenticate).
     headers: dict[str, str] = field(default_factory=dict)
+    #: The body, when it is not the OperationOutcome of `issues`: the transaction-response or
+    #: response message of an accepted Bundle (`replies`).
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,20 @@ class AcceptedEvent:
     organisation: str
     event: dict[str, Any]
     expression: str
+    #: The Bundle entry of its Encounter (None: an Encounter posted alone).
+    entry: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The Bundle a request's resources came in, as its answer names it: a transaction's
+    entries, answered one by one, or a message's MessageHeader, which its response names."""
+
+    kind: str  # transaction, message
+    entries: int
+    #: A message's MessageHeader (validated R4) and the id the response names it by.
+    header: dict[str, Any] | None = None
+    header_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +101,8 @@ class Examined:
 
     events: list[AcceptedEvent]
     notes: list[Issue] = field(default_factory=list)
+    #: The Bundle they came in (None: an Encounter posted alone).
+    envelope: Envelope | None = None
 
 
 def error(status: int, code: str, diagnostics: str, expression: str | None = None) -> Answer:
@@ -113,15 +135,21 @@ def refused_all(answers: Sequence[Answer]) -> Answer:
 
 
 def accepted(examined: Examined) -> Answer:
-    """A 202 naming every event published, then every warning and note."""
+    """A 200 naming every event published, then every warning and note.
+
+    200, not 202: FHIR answers a transaction 200 with its response Bundle, and FHIR clients
+    take nothing else for one (Firely's FhirClient: 200 for a transaction, 200 or 201 for a
+    create). Each event is on Kafka when this is answered, as a 202 of `POST /v1/events` says.
+    """
     return Answer(
-        202,
+        200,
         [
             Issue(
                 "information",
                 "informational",
                 f"accepted {item.event['event_type']} {item.event['event_id']}",
                 item.expression,
+                entry=item.entry,
             )
             for item in examined.events
         ]
@@ -140,25 +168,27 @@ def unavailable(why: str) -> Answer:
 
 
 def operation_outcome(issues: Sequence[Issue]) -> str:
-    """The OperationOutcome resource of `issues`, as FHIR JSON; NHS-number-shaped runs in the
+    """The OperationOutcome resource of `issues`, as FHIR JSON."""
+    return str(OperationOutcome.model_validate(outcome_resource(issues)).model_dump_json())
+
+
+def outcome_resource(issues: Sequence[Issue]) -> dict[str, Any]:
+    """The OperationOutcome of `issues`, as a FHIR JSON object; NHS-number-shaped runs in the
     diagnostics are blanked (a refused value may be quoted, and an answer must not carry one)."""
-    resource = OperationOutcome.model_validate(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [
-                {
-                    "severity": issue.severity,
-                    "code": issue.code,
-                    "diagnostics": without_nhs_numbers(issue.diagnostics),
-                    **({"expression": [issue.expression]} if issue.expression else {}),
-                    **(
-                        {"details": {"coding": [{"system": REASON_SYSTEM, "code": issue.reason}]}}
-                        if issue.reason
-                        else {}
-                    ),
-                }
-                for issue in issues
-            ],
-        }
-    )
-    return str(resource.model_dump_json())
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": issue.severity,
+                "code": issue.code,
+                "diagnostics": without_nhs_numbers(issue.diagnostics),
+                **({"expression": [issue.expression]} if issue.expression else {}),
+                **(
+                    {"details": {"coding": [{"system": REASON_SYSTEM, "code": issue.reason}]}}
+                    if issue.reason
+                    else {}
+                ),
+            }
+            for issue in issues
+        ],
+    }

@@ -24,6 +24,8 @@ NO_SUCH_ELEMENT = "FHIR R4 has no such element here (an R5 or misspelt element?)
 _UNKNOWN_TYPE = re.compile(r"^R4\.(\w+)Type$")
 #: fhir.resources' complaint of a primitive: `DateTime value string does not match spec regex.`
 _PRIMITIVE = re.compile(r"^(\w+) value string does not match spec regex")
+#: fhir.resources' complaint of a required choice left out (MessageHeader.event[x]).
+_ONE_OF = re.compile(r"^Expect any of field value from this list \[(.*)\]")
 
 
 def structure_issues(invalid: Exception, prefix: str) -> list[Issue]:
@@ -92,6 +94,10 @@ def said(found: Any) -> str:
     primitive = _PRIMITIVE.match(message)
     if primitive:
         return f"is not a valid FHIR {primitive.group(1)[:1].lower()}{primitive.group(1)[1:]}"
+    one_of = _ONE_OF.match(message)
+    if one_of:
+        names = ", ".join(name.strip(" '\"") for name in one_of.group(1).split(","))
+        return f"needs one of {names} (a choice FHIR R4 requires)"
     if "timezone aware" in message:
         return "needs a time zone offset (e.g. +00:00)"
     if "``" in message or "<class" in message or "fhir.resources" in message:

@@ -1,9 +1,11 @@
-"""The FHIR R4 gateway: `POST /fhir/Encounter`, and transaction Bundles of them at `POST /fhir`.
+"""The FHIR R4 gateway: `POST /fhir/Encounter`, transaction Bundles of them at `POST /fhir`, and
+FHIR messages at `POST /fhir/$process-message`.
 
 Callers are authenticated as on `POST /v1/events` (an API key or an OIDC token with a
-`publisher:<ORG>` role); every answer, refusals included, is an OperationOutcome. Reading,
-mapping and validating the resources is flowsight.adapters.fhir's; this router reads the body,
-writes to Kafka and answers.
+`publisher:<ORG>` role). What was accepted is answered 200 as FHIR answers each interaction (an
+OperationOutcome, a transaction-response Bundle, a response message: adapters.fhir.replies);
+every refusal is an OperationOutcome. Reading, mapping and validating the resources is
+flowsight.adapters.fhir's; this router reads the body, writes to Kafka and answers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.exceptions import HTTPException
 
-from flowsight.adapters.fhir import intake, outcome
+from flowsight.adapters.fhir import intake, outcome, replies
 from flowsight.adapters.fhir.outcome import FHIR_JSON, Answer, Examined
 from flowsight.adapters.fhir.xml_body import FHIR_XML
 from flowsight.adapters.kafka.producer import correlate_request
@@ -67,44 +69,90 @@ OPERATION_OUTCOME: dict[str, Any] = {
 }
 
 
-def _outcome(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {FHIR_JSON: {"schema": OPERATION_OUTCOME}}}
-
-
-_ROUTE: dict[str, Any] = {
-    "status_code": 202,
-    "response_class": Response,
-    "responses": {
-        202: _outcome("OperationOutcome, information: what was published"),
-        400: _outcome("not JSON, or not the resource type (OperationOutcome)"),
-        401: {
-            **_outcome("no API key or token, or not a valid one (OperationOutcome)"),
-            "headers": {
-                "WWW-Authenticate": {
-                    "description": 'how to authenticate: Bearer realm="flowsight"',
-                    "schema": {"type": "string"},
-                }
+#: A transaction's answer once accepted: one entry per request entry, in order (FHIR R4
+#: http.html#transaction), each entry's status and, in its outcome, what it became.
+TRANSACTION_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "type": {"const": "transaction-response"},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["response"],
+                "properties": {
+                    "response": {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {
+                            "status": {"enum": [replies.PUBLISHED, replies.NOTHING_PUBLISHED]},
+                            "outcome": OPERATION_OUTCOME,
+                        },
+                    }
+                },
             },
         },
-        403: _outcome("the caller has no publisher:<ORG> role (OperationOutcome)"),
-        408: _outcome("the body did not arrive within 30 s (OperationOutcome)"),
-        413: _outcome("body or Bundle larger than the gateway takes (OperationOutcome)"),
-        422: _outcome("refused; one issue per problem, dead-lettered (OperationOutcome)"),
-        503: {
-            **_outcome("Kafka did not acknowledge; retry (OperationOutcome)"),
-            "headers": {
-                "Retry-After": {
-                    "description": "seconds to wait before sending the same request again",
-                    "schema": {"type": "string"},
-                }
+    },
+}
+#: A FHIR message's answer once accepted: a response message, its MessageHeader first naming the
+#: request's (`response.identifier`, code `ok`), then the OperationOutcome its details refer to.
+RESPONSE_MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "type", "timestamp", "entry"],
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "type": {"const": "message"},
+        "timestamp": {"type": "string"},
+        "entry": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {
+                "type": "object",
+                "required": ["fullUrl", "resource"],
+                "properties": {"fullUrl": {"type": "string"}, "resource": {"type": "object"}},
             },
         },
     },
 }
 
 
-def _route(resource_type: str) -> dict[str, Any]:
-    """The route's declaration: `_ROUTE`, and a body of `resource_type` in JSON or XML."""
+def _outcome(description: str, schema: dict[str, Any] = OPERATION_OUTCOME) -> dict[str, Any]:
+    return {"description": description, "content": {FHIR_JSON: {"schema": schema}}}
+
+
+_REFUSALS: dict[int | str, Any] = {
+    400: _outcome("not JSON, or not the resource type (OperationOutcome)"),
+    401: {
+        **_outcome("no API key or token, or not a valid one (OperationOutcome)"),
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'how to authenticate: Bearer realm="flowsight"',
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    403: _outcome("the caller has no publisher:<ORG> role (OperationOutcome)"),
+    408: _outcome("the body did not arrive within 30 s (OperationOutcome)"),
+    413: _outcome("body or Bundle larger than the gateway takes (OperationOutcome)"),
+    422: _outcome("refused; one issue per problem, dead-lettered (OperationOutcome)"),
+    503: {
+        **_outcome("Kafka did not acknowledge; retry (OperationOutcome)"),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before sending the same request again",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+}
+
+
+def _route(resource_type: str, accepted: dict[str, Any]) -> dict[str, Any]:
+    """The route's declaration: its 200 answer `accepted`, the refusals every route answers
+    with, and a body of `resource_type` in JSON or XML."""
     resource = {
         "type": "object",
         "required": ["resourceType"],
@@ -115,7 +163,12 @@ def _route(resource_type: str) -> dict[str, Any]:
         "application/json": {"schema": resource},
         FHIR_XML: {"schema": {"type": "string", "description": f"a {resource_type}, as XML"}},
     }
-    return _ROUTE | {"openapi_extra": {"requestBody": {"required": True, "content": content}}}
+    return {
+        "status_code": 200,
+        "response_class": Response,
+        "responses": {200: accepted} | _REFUSALS,
+        "openapi_extra": {"requestBody": {"required": True, "content": content}},
+    }
 
 
 def fhir_publisher(request: Request, state: StateDep, key: PresentedKey) -> frozenset[str] | Answer:
@@ -155,36 +208,57 @@ def mapping_profiles(request: Request) -> Mapping[str, MappingProfile]:
 @router.post(
     "/Encounter",
     summary="Publish an Encounter as attendance, admission, transfer, discharge",
-    **_route("Encounter"),
+    **_route(
+        "Encounter",
+        _outcome("published (on Kafka): OperationOutcome, an information issue per event"),
+    ),
 )
 async def post_encounter(
     request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
 ) -> Response:
-    """Map one Encounter to events; 202 once Kafka acknowledged them, else an OperationOutcome."""
+    """Map one Encounter to events; 200 once Kafka acknowledged them, with an OperationOutcome
+    naming each (nothing is stored, so no Location); else an OperationOutcome saying why not."""
     return await _serve(request, state, publisher, writer, "Encounter", intake.examine_encounter)
 
 
 @router.post(
-    "", summary="Publish a transaction Bundle of Encounters, all or none", **_route("Bundle")
+    "",
+    summary="Publish a transaction Bundle of Encounters, all or none",
+    **_route(
+        "Bundle",
+        _outcome(
+            "published (on Kafka): a transaction-response Bundle, an entry per request entry "
+            "in order, each with its status and what it became as its outcome",
+            TRANSACTION_RESPONSE,
+        ),
+    ),
 )
 async def post_bundle(
     request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
 ) -> Response:
-    """Map every Encounter of a transaction Bundle; publish them all, or none and say why."""
+    """Map every Encounter of a transaction Bundle; publish them all and answer a
+    transaction-response, or publish none and say why in an OperationOutcome."""
     return await _serve(request, state, publisher, writer, "Bundle", intake.examine_bundle)
 
 
 @router.post(
     "/$process-message",
     summary="Publish a FHIR message (admit, transfer, discharge notification), all or none",
-    **_route("Bundle"),
+    **_route(
+        "Bundle",
+        _outcome(
+            "published (on Kafka): a response message whose MessageHeader names the request's "
+            "(response.identifier, code ok) and whose details are the OperationOutcome",
+            RESPONSE_MESSAGE,
+        ),
+    ),
 )
 async def process_message(
     request: Request, state: StateDep, publisher: PublisherDep, writer: WriterDep
 ) -> Response:
-    """Map every Encounter of a message Bundle (its MessageHeader first), as a transaction's:
-    publish them all, or none and say why. Answered as `POST /fhir` is (an OperationOutcome),
-    whatever the message's event."""
+    """Map every Encounter of a message Bundle (its MessageHeader first), as a transaction's,
+    whatever the message's event: publish them all and answer a response message, or publish
+    none and say why in an OperationOutcome."""
     return await _serve(request, state, publisher, writer, "Bundle", intake.examine_message)
 
 
@@ -217,7 +291,9 @@ async def _serve(
         if isinstance(result, Answer):
             await _dead_letter(writer, publisher, result)
             return _response(result)
-        return _response(await _publish(writer, result))
+        await _publish(writer, result)
+        endpoint = str(request.url.replace(query="", fragment=""))
+        return _response(replies.accepted(result, endpoint, reading.now))
     except KafkaUnavailable as error:
         response = _response(outcome.unavailable(str(error)))
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
@@ -236,15 +312,14 @@ async def _dead_letter(writer: EventWriter, organisations: frozenset[str], answe
         )
 
 
-async def _publish(writer: EventWriter, examined: Examined) -> Answer:
+async def _publish(writer: EventWriter, examined: Examined) -> None:
     by_organisation: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in examined.events:
         by_organisation[item.organisation].append(item.event)
     for organisation, events in by_organisation.items():
         await writer.publish(GATEWAY, organisation, events)
-    return outcome.accepted(examined)
 
 
 def _response(answer: Answer) -> Response:
-    body = outcome.operation_outcome(answer.issues)
+    body = outcome.operation_outcome(answer.issues) if answer.body is None else answer.body
     return Response(body, status_code=answer.status, headers=answer.headers, media_type=FHIR_JSON)

@@ -134,11 +134,38 @@ async def post_fhir(
     )
 
 
-def issues(response: httpx.Response) -> list[tuple[str, str, str | None, str | None]]:
+Said = tuple[str, str, str | None, str | None]
+
+
+def issues(response: httpx.Response) -> list[Said]:
     """(severity, code, expression, reason) of each OperationOutcome issue."""
     assert response.headers["content-type"] == FHIR_JSON
     document = response.json()
     assert document["resourceType"] == "OperationOutcome"
+    return _said(document)
+
+
+def accepted_issues(response: httpx.Response) -> list[Said]:
+    """The issues of a 200: an Encounter's OperationOutcome, each entry's outcome of a
+    transaction-response in turn (an issue of the Bundle as a whole, which every entry's outcome
+    carries, once), or the OperationOutcome of a response message."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == FHIR_JSON
+    document = response.json()
+    if document["resourceType"] == "OperationOutcome":
+        return _said(document)
+    assert document["resourceType"] == "Bundle"
+    if document["type"] == "message":
+        return _said(document["entry"][1]["resource"])
+    assert document["type"] == "transaction-response"
+    said: list[Said] = []
+    for entry in document["entry"]:
+        outcome = entry["response"].get("outcome", {"issue": []})
+        said.extend(issue for issue in _said(outcome) if issue not in said)
+    return said
+
+
+def _said(outcome: dict[str, Any]) -> list[Said]:
     return [
         (
             issue["severity"],
@@ -146,7 +173,7 @@ def issues(response: httpx.Response) -> list[tuple[str, str, str | None, str | N
             (issue.get("expression") or [None])[0],
             (issue.get("details") or {"coding": [{"code": None}]})["coding"][0]["code"],
         )
-        for issue in document["issue"]
+        for issue in outcome["issue"]
     ]
 
 

@@ -80,7 +80,7 @@ def _root(body: bytes, xml: bool) -> str | None:
 def as_expected(result: Examined | Answer) -> dict[str, Any]:
     if isinstance(result, Examined):
         found: dict[str, Any] = {
-            "status": 202,
+            "status": 200,
             "events": [{k: v for k, v in i.event.items() if k in _KEPT} for i in result.events],
         }
         notes = result.notes
