@@ -11,6 +11,8 @@ from markupsafe import Markup, escape
 
 #: OPEL levels' colours (1 to 4), dark enough for white text and distinct in greyscale print.
 LEVEL_COLOURS = {1: "#2e7d32", 2: "#8a5a00", 3: "#c2410c", 4: "#991b1b"}  # as the dashboard's
+#: Time not scored: pale, so no level's colour, on screen or in greyscale print, is mistaken for it.
+NOT_SCORED_COLOUR = "#dde3ea"
 _PAST, _THIS_WEEK = "#9aa9b8", "#1d4f91"
 
 
@@ -70,22 +72,26 @@ def week_bars(
     return Markup("".join(parts))  # nosec B704 # every text above went through escape(); numbers are formatted
 
 
-def level_bar(hours: Mapping[int, float], label: str, *, width: int = 240) -> Markup:
-    """A week as one bar split by the hours spent at each OPEL level."""
-    total = sum(hours.values()) or 1.0
-    text = ", ".join(f"OPEL {level} {value:g} h" for level, value in hours.items())
+def level_bar(
+    hours: Mapping[int, float], label: str, *, not_scored: float = 0.0, width: int = 240
+) -> Markup:
+    """A week as one bar split by the hours spent at each OPEL level, then the hours not
+    scored (pale, last)."""
+    total = sum(hours.values()) + not_scored or 1.0
+    text = ", ".join(f"OPEL {level} {value:g} h" for level, value in sorted(hours.items()))
+    text += f", not scored {not_scored:g} h"
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="16" '
         f'viewBox="0 0 {width} 16" role="img" aria-label="{escape(label)}: {escape(text)}">',
         f"<title>{escape(label)}: {escape(text)}</title>",
     ]
     x = 0.0
-    for level, value in sorted(hours.items()):
+    segments = [(LEVEL_COLOURS[n], v) for n, v in sorted(hours.items())]
+    for colour, value in [*segments, (NOT_SCORED_COLOUR, not_scored)]:
         size = width * value / total
         if size > 0:
             parts.append(
-                f'<rect x="{x:.1f}" y="0" width="{size:.1f}" height="16" '
-                f'fill="{LEVEL_COLOURS[level]}"/>'
+                f'<rect x="{x:.1f}" y="0" width="{size:.1f}" height="16" fill="{colour}"/>'
             )
         x += size
     parts.append("</svg>")

@@ -15,11 +15,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel import facts, pressure, store
-from flowsight.api.charts import LEVEL_COLOURS, level_bar, week_bars
+from flowsight.api.charts import LEVEL_COLOURS, NOT_SCORED_COLOUR, level_bar, week_bars
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import Period
 from flowsight.services.report import (
+    ScopePressure,
     WeekFigures,
     WeeklyReport,
     period_moment,
@@ -71,9 +72,12 @@ async def gather_weekly_report(
         for name in weeks[:-1]
     ]
     changes = await pressure.level_changes(connection, until=end)
+    runs = await pressure.scored_runs(connection, start, min(end, now))
     scored = await pressure.scored_scopes(connection)
     scopes = [SYSTEM, *(s.id for s in services)]
-    levels = [week_pressure(scope, changes, start, end, now) for scope in scopes if scope in scored]
+    levels = [
+        week_pressure(scope, changes, runs, start, end, now) for scope in scopes if scope in scored
+    ]
     return weekly_report(
         week, services, service_facts, now, await capacity_of(week), earlier, levels
     )
@@ -147,17 +151,28 @@ def report_csv(report: WeeklyReport) -> str:
                 ]
             )
     for scope in report.pressure:
-        figures: list[tuple[str, str, float | int]] = [
-            (f"hours_at_opel_{level}", f"Hours at OPEL {level}", hours)
-            for level, hours in scope.hours_at_level.items()
-        ]
-        figures += [
-            ("escalations", "Escalations", scope.escalations),
-            ("de_escalations", "De-escalations", scope.de_escalations),
-        ]
-        for name, label, value in figures:
+        for name, label, value in pressure_figures(scope):
             writer.writerow([report.week, scope.scope, "pressure", name, label, value, 0])
     return buffer.getvalue()
+
+
+def pressure_figures(scope: ScopePressure) -> list[tuple[str, str, float | int | None]]:
+    """A scope's pressure figures as the CSV lists them: (figure, label, value); an empty
+    level is one not scored at that moment."""
+    levels = sorted(scope.hours_at_level)
+    return [
+        *((f"hours_at_opel_{n}", f"Hours at OPEL {n}", scope.hours_at_level[n]) for n in levels),
+        ("hours_not_scored", "Hours not scored (no level known)", scope.hours_not_scored),
+        *(
+            (f"share_opel_{n}_pct", f"Share of the week at OPEL {n} (%)", scope.share_at_level[n])
+            for n in levels
+        ),
+        ("share_not_scored_pct", "Share of the week not scored (%)", scope.share_not_scored),
+        ("escalations", "Escalations", scope.escalations),
+        ("de_escalations", "De-escalations", scope.de_escalations),
+        ("level_at_start", "Level at the week's start (empty: not scored)", scope.level_at_start),
+        ("level_at_end", "Level at its end or now (empty: not scored)", scope.level_at_end),
+    ]
 
 
 def report_html(report: WeeklyReport, catalogue: Catalogue) -> str:
@@ -182,4 +197,5 @@ def report_html(report: WeeklyReport, catalogue: Catalogue) -> str:
         week_bars=week_bars,
         level_bar=level_bar,
         level_colours=LEVEL_COLOURS,
+        not_scored_colour=NOT_SCORED_COLOUR,
     )

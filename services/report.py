@@ -6,15 +6,17 @@ The three questions come from the system visibility model: is each service meeti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from flowsight.schemas.catalogue import Service
 from flowsight.services.delays import bed_based, delay_days_figure, period_lost_bed_days
-from flowsight.services.escalation import LEVELS, LevelChange
+from flowsight.services.escalation import LevelChange
 from flowsight.services.facts import LONDON
+from flowsight.services.flow_figures import percent
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
+from flowsight.services.level_time import ScoredRun, level_time
 
 #: Figures "as of the end of" a period are taken just before it ends.
 END_OF_PERIOD = timedelta(microseconds=1)
@@ -106,14 +108,19 @@ class WeekFigures:
 
 @dataclass(frozen=True)
 class ScopePressure:
-    """A scope's OPEL levels over one week: hours at each level, escalations, de-escalations."""
+    """A scope's OPEL levels over one week: hours and shares of the week at each level and not
+    scored, escalations, de-escalations, and its level at the week's start and end (None: not
+    scored then)."""
 
     scope: str
     hours_at_level: dict[int, float]
+    hours_not_scored: float
+    share_at_level: dict[int, float | None]
+    share_not_scored: float | None
     escalations: int
     de_escalations: int
-    level_at_start: int
-    level_at_end: int
+    level_at_start: int | None
+    level_at_end: int | None
 
 
 @dataclass(frozen=True)
@@ -245,34 +252,36 @@ def weekly_report(
 
 
 def week_pressure(
-    scope: str, changes: Sequence[LevelChange], start: datetime, end: datetime, now: datetime
+    scope: str,
+    changes: Sequence[LevelChange],
+    runs: Iterable[ScoredRun],
+    start: datetime,
+    end: datetime,
+    now: datetime,
 ) -> ScopePressure:
-    """Hours at each OPEL level in [start, end) (up to `now`), from the scope's level changes.
+    """Hours at each OPEL level and not scored in [start, end) (up to `now`), from the scope's
+    level changes and the runs over which it was scored (`services/level_time.py`).
 
-    Before its first change a scope was at that change's starting level; a scope that never
-    changed was at level 1, where every escalation starts (`services/escalation.py`). Hours
-    are elapsed hours: a week with a clock change has 167 or 169 (times in UTC, as Python
-    subtracts two times of one zone by their wall clocks).
+    Hours are elapsed hours: a week with a clock change has 167 or 169. Shares are of the whole
+    week (so far): with the share not scored they add up to 100 %.
     """
-    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
-    ordered = sorted((c for c in changes if c.scope == scope), key=lambda c: c.at)
-    before = [c for c in ordered if c.at < start]
-    within = [c for c in ordered if start <= c.at < end]
-    level = before[-1].to_level if before else ordered[0].from_level if ordered else 1
-    level_at_start = level
-    seconds = dict.fromkeys(LEVELS, 0.0)
-    stop = min(end, now)
-    since = start
-    for change in within:
-        moment = min(change.at, stop)
-        seconds[level] += max((moment - since).total_seconds(), 0.0)
-        since, level = max(since, moment), change.to_level
-    seconds[level] += max((stop - since).total_seconds(), 0.0)
+    stop = min(end.astimezone(UTC), now.astimezone(UTC))
+    mine = [c for c in changes if c.scope == scope]
+    time = level_time(mine, [r for r in runs if r.scope == scope], start, stop)
+    within = [c for c in mine if start <= c.at < end]
+    whole = round(time.seconds)
+
+    def share(seconds: float) -> float | None:
+        return percent(round(seconds), whole)
+
     return ScopePressure(
         scope,
-        {lvl: round(total / 3600, 1) for lvl, total in seconds.items()},
+        {lvl: round(total / 3600, 1) for lvl, total in time.seconds_at_level.items()},
+        round(time.seconds_not_scored / 3600, 1),
+        {lvl: share(total) for lvl, total in time.seconds_at_level.items()},
+        share(time.seconds_not_scored),
         sum(1 for c in within if c.escalation),
         sum(1 for c in within if not c.escalation),
-        level_at_start,
-        level,
+        time.level_at_start,
+        time.level_at_end,
     )

@@ -160,11 +160,13 @@ class WorkerMetrics:
         )
 
     def publish_pressure(self, scope: str, level: int | None, score: float | None) -> None:
-        """Set the OPEL gauges of a scope (a service, or "system")."""
-        if level is not None:
-            self.opel_level.labels(scope).set(level)
-        if score is not None:
-            self.pressure_score.labels(scope).set(score)
+        """Set the OPEL gauges of a scope (a service, or "system"). A scope scored with no level
+        (nothing to score) has no sample: its last level kept would read as its level now."""
+        for gauge, value in ((self.opel_level, level), (self.pressure_score, score)):
+            if value is None:
+                gauge.remove(scope)
+            else:
+                gauge.labels(scope).set(value)
 
     def publish_service_figures(self, service: str, figures: dict[str, Any]) -> None:
         """Set the service gauges from today's figures."""

@@ -23,6 +23,7 @@ from flowsight.adapters.readmodel.outbox import Alert, record_alert
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.escalation import Escalation
 from flowsight.services.kpis import Figures
+from flowsight.services.level_time import SCORED_WITHIN
 from flowsight.services.pressure import (
     SYSTEM_SCOPE,
     Cutoffs,
@@ -57,6 +58,8 @@ class PressurePolicy:
     hold: timedelta
     service_weights: Mapping[str, float]
     routes: list[str]
+    #: How long a score stands for a scope's level (`services/level_time.py`).
+    scored_within: timedelta = SCORED_WITHIN
 
 
 def pressure_policy(settings: Settings, routes: Iterable[str]) -> PressurePolicy:
@@ -66,6 +69,8 @@ def pressure_policy(settings: Settings, routes: Iterable[str]) -> PressurePolicy
         hold=timedelta(minutes=settings.escalation_hold_minutes),
         service_weights=settings.system_weights,
         routes=list(routes),
+        # Scores come every refresh: a slower refresh than the default is no gap in them.
+        scored_within=max(SCORED_WITHIN, timedelta(seconds=3 * settings.daily_refresh_seconds)),
     )
 
 
@@ -129,6 +134,7 @@ async def assess_pressure(
         alerts = []
         published: dict[str, int] = {}
         saved: list[tuple[str, Escalation, dict[str, Any]]] = []
+        levelled: list[str] = []
         scored: list[tuple[str, int | None, ServiceScore | SystemScore]] = [
             *((s.service_id, s.level, s) for s in scores),
             (SYSTEM_SCOPE, system.level, system),
@@ -146,5 +152,11 @@ async def assess_pressure(
                     alerts.append(alert)
             saved.append((scope, escalation, score.to_dict()))
             published[scope] = escalation.level
+            # Its level is known when scored with one, and its published level came from a
+            # reading (held before any, it is only where every escalation starts): else its
+            # run of scores ends, and the time until the next is not scored.
+            if level is not None and escalation.last_at is not None:
+                levelled.append(scope)
         await pressure_store.save_states(connection, saved, now)
+        await pressure_store.record_scored(connection, levelled, now, policy.scored_within)
     return Assessment(scores, system, alerts, published)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.alert_tables import alerts
 from flowsight.adapters.readmodel.store import as_utc
-from flowsight.adapters.readmodel.tables import pressure_state, threshold_overrides
+from flowsight.adapters.readmodel.tables import pressure_scored, pressure_state, threshold_overrides
 from flowsight.schemas.catalogue import Catalogue, Threshold
 from flowsight.services.escalation import Escalation, LevelChange
 from flowsight.services.indicators import INDICATORS_BY_KIND
+from flowsight.services.level_time import ScoredRun, scored_run
 
 
 async def escalations(connection: AsyncConnection) -> dict[str, Escalation]:
@@ -66,6 +67,49 @@ async def level_changes(connection: AsyncConnection, until: datetime) -> list[Le
     return [
         LevelChange(row.scope, row.level_from, row.level_to, as_utc(row.at), row.reason)
         for row in await connection.execute(query)
+    ]
+
+
+async def record_scored(
+    connection: AsyncConnection, scopes: Iterable[str], at: datetime, within: timedelta
+) -> None:
+    """Record that each of `scopes` was scored at `at`: its run carried on, or a new one."""
+    scopes, at = sorted(set(scopes)), at.astimezone(UTC)
+    if not scopes:
+        return
+    # SQLite keeps the UTC wall time: compare in UTC. A run not yet run out ends at `at` or later.
+    query = select(pressure_scored).where(
+        pressure_scored.c.scope.in_(scopes), pressure_scored.c.until >= at
+    )
+    latest: dict[str, tuple[int, ScoredRun]] = {}
+    for row in await connection.execute(query.order_by(pressure_scored.c.since)):
+        latest[row.scope] = (row.id, ScoredRun(row.scope, as_utc(row.since), as_utc(row.until)))
+    for scope in scopes:
+        known = latest.get(scope)
+        run = scored_run(known[1] if known else None, scope, at, within)
+        if known is not None and run.since == known[1].since:
+            await connection.execute(
+                update(pressure_scored)
+                .where(pressure_scored.c.id == known[0])
+                .values(until=run.until)
+            )
+        else:
+            await connection.execute(
+                insert(pressure_scored), {"scope": scope, "since": run.since, "until": run.until}
+            )
+
+
+async def scored_runs(
+    connection: AsyncConnection, start: datetime, stop: datetime
+) -> list[ScoredRun]:
+    """Every run of scores of any scope that overlaps [start, stop)."""
+    query = select(pressure_scored).where(
+        pressure_scored.c.until > start.astimezone(UTC),
+        pressure_scored.c.since < stop.astimezone(UTC),
+    )
+    return [
+        ScoredRun(row.scope, as_utc(row.since), as_utc(row.until))
+        for row in await connection.execute(query.order_by(pressure_scored.c.since))
     ]
 
 

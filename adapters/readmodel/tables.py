@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -188,6 +189,20 @@ pressure_state = Table(
     Column("evidence", JSON, nullable=False),
     Column("escalation", JSON, nullable=False),
     Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+#: Each run of a scope's scores (`services/level_time.py`): its level was known from `since`
+#: until `until`, three minutes after its latest score; any time outside a run was not scored.
+pressure_scored = Table(
+    "pressure_scored",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("scope", String(64), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Index("ix_pressure_scored_scope_until", "scope", "until"),
 )
 
 #: Thresholds changed at run time by an admin, over the catalogue's (every change is audited).

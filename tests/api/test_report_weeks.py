@@ -129,20 +129,24 @@ def ten_weeks() -> Feed:
 
 
 async def score(model: ReadModel) -> None:
-    """The ED at OPEL 4 from Tuesday 10:00 of the reported week until Thursday 10:31."""
-    policy = PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, [])
+    """The ED at OPEL 4 from Tuesday 10:00 of the reported week until Thursday 10:31; every
+    scope scored every hour of the week (each score standing for an hour), so none of it is
+    'not scored'."""
+    policy = PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, [], timedelta(hours=1))
     calm: dict[str, Figures] = {s.id: {"queue_length": 0} for s in CATALOGUE.services}
     crowded: dict[str, Figures] = {
         **calm,
         "lth-ed": {"queue_length": 130, "four_hour_breach_pct": 50.0, "departures": 20},
     }
-    readings: list[tuple[datetime, dict[str, Figures]]] = [
-        (at(7, 3, 9), calm),
-        (at(8, 1, 10), crowded),
-        (at(8, 3, 10), calm),
-    ]
-    readings += [(at(8, 3, 10, 31), calm)]
-    for moment, figures in readings:
+    start, up, down, end = (
+        t.astimezone(UTC) for t in (at(8, 0, 0), at(8, 1, 10), at(8, 3, 10), at(8, 7, 0))
+    )
+    hours = int((end - start).total_seconds() // 3600)
+    readings: list[tuple[datetime, dict[str, Figures]]] = [(at(7, 3, 9), calm)]
+    for moment in (start + timedelta(hours=n) for n in range(hours)):
+        readings.append((moment, crowded if up <= moment < down else calm))
+    readings += [(down + timedelta(minutes=31), calm)]
+    for moment, figures in sorted(readings, key=lambda reading: reading[0]):
         await assess_pressure(model.engine, CATALOGUE, figures, policy, moment.astimezone(UTC))
 
 
@@ -424,6 +428,7 @@ def test_the_pressure_section_is_the_alerts_of_the_week(built: tuple[TestClient,
     at_one = (up - start) + (end - down)
     assert ed["hours_at_opel_1"] == round(at_one.total_seconds() / 3600, 1)
     assert (ed["escalations"], ed["de_escalations"]) == (1, 1)
+    assert ed["hours_not_scored"] == 0 and ed["share_not_scored_pct"] == 0
     week_hours = (end - start).total_seconds() / 3600
     for scope in {r["service"] for r in rows}:
         hours = sum(
@@ -435,14 +440,15 @@ def test_the_pressure_section_is_the_alerts_of_the_week(built: tuple[TestClient,
     html = client.get(f"/v1/reports/weekly?week={week_name}").text
     cells = Cells()
     cells.feed(html)
-    assert [number(c) for c in cells.rows["lth-ed", "pressure"][:6]] == [
+    shown = cells.rows["lth-ed", "pressure"]
+    assert [number(c.split(" h ")[0]) for c in shown[:5]] == [
         ed["hours_at_opel_1"],
         0,
         0,
         ed["hours_at_opel_4"],
-        1,
-        1,
+        0,
     ]
+    assert [number(c) for c in shown[5:9]] == [1, 1, 1, 1]
 
 
 def test_the_report_is_printable_and_draws_without_scripts(built: tuple[TestClient, str]) -> None:
