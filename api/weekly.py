@@ -93,6 +93,13 @@ class ComparedFigure:
     label: str
     values: list[float | int | None]
     change: float | None
+    #: For each week, whether its value is provisional (`ReportLine.provisional`).
+    provisional: list[bool]
+
+    @property
+    def provisional_shown(self) -> bool:
+        """Whether a value shown is provisional (an empty one has nothing to mark)."""
+        return any(p and v is not None for p, v in zip(self.provisional, self.values, strict=True))
 
 
 def compared(report: WeeklyReport) -> list[ComparedFigure]:
@@ -103,26 +110,34 @@ def compared(report: WeeklyReport) -> list[ComparedFigure]:
         _compared(SYSTEM, SYSTEM, name, label, [w.system.get(name) for w in weeks])
         for name, label in SYSTEM_LAYOUT
     ]
-    by_week = [{(line.service, line.figure): line.value for line in w.lines} for w in weeks]
-    rows += [
-        _compared(
-            line.service,
-            line.section,
-            line.figure,
-            line.label,
-            [values.get((line.service, line.figure)) for values in by_week],
+    by_week = [{(line.service, line.figure): line for line in w.lines} for w in weeks]
+    for line in report.lines:
+        found = [lines.get((line.service, line.figure)) for lines in by_week]
+        rows.append(
+            _compared(
+                line.service,
+                line.section,
+                line.figure,
+                line.label,
+                [None if f is None else f.value for f in found],
+                [f is not None and f.provisional for f in found],
+            )
         )
-        for line in report.lines
-    ]
     return rows
 
 
 def _compared(
-    service: str, section: str, figure: str, label: str, values: list[float | int | None]
+    service: str,
+    section: str,
+    figure: str,
+    label: str,
+    values: list[float | int | None],
+    provisional: list[bool] | None = None,
 ) -> ComparedFigure:
     now, before = values[-1], values[-2] if len(values) > 1 else None
     change = None if now is None or before is None else round(now - before, 2)
-    return ComparedFigure(service, section, figure, label, values, change)
+    marks = provisional or [False] * len(values)
+    return ComparedFigure(service, section, figure, label, values, change, marks)
 
 
 def weeks_shown(report: WeeklyReport) -> list[str]:
@@ -131,10 +146,14 @@ def weeks_shown(report: WeeklyReport) -> list[str]:
 
 
 def report_csv(report: WeeklyReport) -> str:
-    """One row per week, scope and figure (oldest week first), then the pressure section."""
+    """One row per week, scope and figure (oldest week first), then the pressure section;
+    `provisional` is "yes" on a value that may still rise (a readmission rate whose 30-day
+    follow-up has not ended)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["week", "service", "section", "figure", "label", "value", "weeks_before"])
+    writer.writerow(
+        ["week", "service", "section", "figure", "label", "value", "weeks_before", "provisional"]
+    )
     weeks = weeks_shown(report)
     rows = compared(report)
     for position, week in enumerate(weeks):
@@ -148,11 +167,12 @@ def report_csv(report: WeeklyReport) -> str:
                     row.label,
                     row.values[position],
                     len(weeks) - 1 - position,
+                    "yes" if row.provisional[position] else "",
                 ]
             )
     for scope in report.pressure:
         for name, label, value in pressure_figures(scope):
-            writer.writerow([report.week, scope.scope, "pressure", name, label, value, 0])
+            writer.writerow([report.week, scope.scope, "pressure", name, label, value, 0, ""])
     return buffer.getvalue()
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from flowsight.schemas.catalogue import Service
 from flowsight.services.delays import bed_based, delay_days_figure, period_lost_bed_days
 from flowsight.services.escalation import LevelChange
-from flowsight.services.facts import LONDON
+from flowsight.services.facts import LONDON, READMISSION_DAYS
 from flowsight.services.flow_figures import percent
 from flowsight.services.kpis import Figures, Period, ServiceFacts, service_figures, system_figures
 from flowsight.services.level_time import ScoredRun, level_time
@@ -72,7 +72,7 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("outcomes", "care_hours_change_mean", "Change in care hours a week, start to end"),
     ("outcomes", "independent_pct", "Discharged independent (%)"),
     ("outcomes", "discharged_home_pct", "Discharged home (%)"),
-    ("outcomes", "readmitted_30d_pct", "Readmitted within 30 days (%, provisional for 30 days)"),
+    ("outcomes", "readmitted_30d_pct", "Readmitted within 30 days (%)"),
     ("outcomes", "new_packages", "New packages"),
     ("outcomes", "package_hours_mean", "Average package (hours a week)"),
     ("outcomes", "placements_started", "Placements started"),
@@ -80,6 +80,8 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("outcomes", "residential_placements", "of which residential"),
 )
 SECTIONS = ("queues", "efficiency", "outcomes")
+#: Figures that count what happens up to 30 days after the week: provisional until then.
+FOLLOWED_UP = frozenset({"readmitted_30d_pct"})
 
 #: The report compares its week with this many weeks before it (the seed's "change over time").
 WEEKS_COMPARED = 8
@@ -92,6 +94,8 @@ class ReportLine:
     figure: str
     label: str
     value: float | int | None
+    #: Counted before the follow-up window of each of the week's cases has ended: it may rise.
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,16 @@ def iso_week(moment: datetime) -> str:
     return f"{year}-W{number:02d}"
 
 
+def followed_up_by(period: Period) -> datetime:
+    """When the 30-day follow-up of a period's last day ends: midnight (Europe/London) after day
+    29 from it (`readmission_last_day`, `services/leaving.py`). A readmission rate of the period
+    is provisional until then."""
+    last_day = (period.end - END_OF_PERIOD).astimezone(LONDON).date()
+    return datetime.combine(
+        last_day + timedelta(days=READMISSION_DAYS), datetime.min.time(), tzinfo=LONDON
+    )
+
+
 def period_moment(period: Period, now: datetime) -> datetime:
     """The moment a period's current figures are taken: its end, or `now` while it runs."""
     return min(now, period.end - END_OF_PERIOD)
@@ -205,6 +219,7 @@ def week_figures(
     runs); `open_capacity` is each service's capacity in force at the week's moment."""
     period = Period(*week_period(week))
     as_of = period_moment(period, now)
+    followed_up = now >= followed_up_by(period)
     lines = []
     for service in services:
         figures = figures_of(
@@ -215,7 +230,14 @@ def week_figures(
             open_capacity.get(service.id),
         )
         lines += [
-            ReportLine(service.id, section, name, label, figures[name])
+            ReportLine(
+                service.id,
+                section,
+                name,
+                label,
+                figures[name],
+                name in FOLLOWED_UP and not followed_up,
+            )
             for section, name, label in LAYOUT
             if name in figures
         ]

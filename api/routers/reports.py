@@ -52,7 +52,8 @@ async def report_place(request: Request, _: Viewer) -> AsyncIterator[None]:
         200: {
             "description": "the report: printable HTML with inline charts, or CSV (one row per "
             "week, scope and figure, oldest week first, then the pressure section: hours and "
-            "shares of the week at each OPEL level and not scored)",
+            "shares of the week at each OPEL level and not scored; `provisional` is yes on a "
+            "readmission rate whose 30-day follow-up has not ended)",
             "content": {
                 "text/html": {"schema": {"type": "string"}},
                 "text/csv": {"schema": {"type": "string"}},

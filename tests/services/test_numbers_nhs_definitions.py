@@ -3,14 +3,24 @@ small scenarios computed by hand (docs/metrics.md cites each definition)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
+from flowsight.adapters.catalogue import load_catalogue
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.delays import period_lost_bed_days
+from flowsight.services.facts import LONDON
 from flowsight.services.flow_figures import percent
 from flowsight.services.indicators import INDICATORS_BY_KIND, KNOWN_INDICATORS
+from flowsight.services.kpis import Period
+from flowsight.services.leaving import readmission_last_day
+from flowsight.services.report import followed_up_by, week_figures
+from flowsight.settings import DEFAULT_CATALOGUE
 from tests.services.city import City, no_criteria, utc
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 MAY = ("2026-05-01T00:00:00+01:00", "2026-06-01T00:00:00+01:00")
+FIGURE = "readmitted_30d_pct"
+SERVICES = load_catalogue(DEFAULT_CATALOGUE).services
 
 
 def four_discharged(**fourth: str) -> City:
@@ -218,3 +228,20 @@ def test_a_percentage_is_rounded_half_up_to_one_decimal_and_scored_as_shown() ->
     assert (percent(2, 3), percent(0, 7), percent(4, 0)) == (66.7, 0.0, None)
     # 1,420 of 1,449 beds: 97.9986 %, shown as 98.0 %, reaches a threshold of 98 as shown.
     assert percent(1420, 1449) == 98.0
+
+
+def test_a_weeks_readmission_rate_is_provisional_until_its_last_days_window_ends() -> None:
+    """The week of 4-10 May: a discharge on Sunday 10 May is readmitted on days 0 to 29, to
+    8 June; the rate is final from 9 June 00:00 (London), and provisional every moment before."""
+    week = Period(datetime.fromisoformat(WEEK[0]), datetime.fromisoformat(WEEK[1]))
+    assert readmission_last_day("2026-05-10T23:59:00+01:00") == date(2026, 6, 8)
+    final = followed_up_by(week)
+    assert final == datetime(2026, 6, 9, tzinfo=LONDON)
+
+    def provisional(now: datetime) -> bool:
+        lines = week_figures("2026-W19", SERVICES, {}, now, {}).lines
+        (line,) = [x for x in lines if (x.service, x.figure) == ("lch-community-beds", FIGURE)]
+        return line.provisional
+
+    assert provisional(final - timedelta(microseconds=1))
+    assert not provisional(final)
