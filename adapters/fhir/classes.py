@@ -39,7 +39,7 @@ def class_without_a_bed(
     coding = encounter.class_fhir
     meaning = profile.codes.patient_class.get(coding.code or "") if profile else None
     if meaning in (PatientClass.OUTPATIENT, PatientClass.RECURRING):
-        return coding.code
+        return str(coding.code)
     if meaning is None:
         named = f"{coding.system or 'no system'}|{coding.code or ''}"
         notes.append(
