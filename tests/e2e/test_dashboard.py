@@ -90,6 +90,13 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         wait = until(browser, lambda d: _figure(d, "Longest wait"), 30, "the service's figures")
         assert wait.endswith(" h"), wait
 
+        # A mistyped service's page says what is wrong in words, not a bare status code.
+        browser.get(stack.api_url + "/services/lch-ucx")
+        status = until(
+            browser, lambda d: _refusal(d.find_element(By.ID, "status").text), 30, "a refusal"
+        )
+        assert status == "Cannot load: no service 'lch-ucx' in the catalogue", status
+
 
 def _figure(driver: WebDriver, label: str) -> str:
     """The value the service page's figures table shows for `label` ('' until it is drawn)."""
@@ -97,6 +104,11 @@ def _figure(driver: WebDriver, label: str) -> str:
         if row.find_element(By.TAG_NAME, "th").text == label:
             return str(row.find_elements(By.TAG_NAME, "td")[0].text)
     return ""
+
+
+def _refusal(status: str) -> str:
+    """The page's status line once it says it cannot load ('' before)."""
+    return status if status.startswith("Cannot load") else ""
 
 
 def _keep(shot: Path) -> None:
