@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from flowsight.adapters.catalogue import load_catalogue
 from flowsight.adapters.profile import MappingProfile, ProfileError
@@ -20,6 +19,9 @@ from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.pressure import Cutoffs, require_valid
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings
+
+if TYPE_CHECKING:  # the worker builds no API: FastAPI's import is a quarter second of its start
+    from fastapi import FastAPI
 
 
 @dataclass(frozen=True)
