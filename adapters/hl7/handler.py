@@ -52,6 +52,7 @@ from flowsight.adapters.hl7.parse import (
     UNPARSEABLE,
     Parsed,
     Unparseable,
+    answered_in,
     control_id,
     header_of,
     message_trigger,
@@ -175,7 +176,10 @@ class AdtHandler:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
             error = Rejected(unreadable.reason, unreadable.field, str(unreadable))
-            reply = await self._refuse(raw, unreadable.header, "other", error)
+            # In the character set the message declared: a Latin-1 sender reads its own
+            # MSH-5 (our MSH-3) and MSH-10 back, not UTF-8 bytes undeclared.
+            encoding = answered_in(unreadable.header)
+            reply = await self._refuse(raw, unreadable.header, "other", error, encoding)
             return Answer(reply, message=unreadable.header is not None)
         return Answer(await self._handled(parsed, raw), message=True)
 

@@ -168,6 +168,13 @@ def _header(raw: bytes) -> Any:
     return _parse(raw.decode("latin-1"), read=frozenset({"MSH"}))
 
 
+def answered_in(header: Any | None) -> str:
+    """The codec to answer a message that could not be read in: the character set its MSH-18
+    declares, when flowsight knows it, else UTF-8."""
+    declared = text(header, "MSH", 18) if header is not None else ""
+    return codec_of(declared) or "utf-8"
+
+
 def header_of(raw: bytes) -> Any | None:
     """The MSH of a message that failed later, to answer it with its own MSH-10 (MSA-2); None
     when even its MSH cannot be read."""

@@ -88,6 +88,21 @@ def test_an_ack_declares_the_character_set_the_message_declared_and_it_is_writte
     assert reply.startswith(b"MSH|^~\\&|RAF\xd6RNINN|LANDSPITALI|SAGA|LANDSPITALI|")
 
 
+def test_a_message_that_cannot_be_read_is_answered_in_the_character_set_it_declared(
+    tmp_path: Path,
+) -> None:
+    # Past the separators flowsight reads (a PV1-7 of 2,000 carets): refused unread, its ACK was
+    # written in UTF-8 without saying so, and the Latin-1 sender read `RAF\xc3\x96RNINN` back.
+    unreadable = SAGA_A02.replace("||||38462^", "||||" + "^" * 2_000 + "38462^", 1)
+
+    reply = ack_bytes(unreadable.encode("latin-1"), tmp_path)
+
+    msh = hl7.parse(reply.decode("latin-1")).segment("MSH")
+    assert str(msh(18)) == "8859/1"
+    assert reply.startswith(b"MSH|^~\\&|RAF\xd6RNINN|LANDSPITALI|SAGA|LANDSPITALI|")
+    assert str(hl7.parse(reply.decode("latin-1")).segment("MSA")(1)) == "CR"  # enhanced mode
+
+
 @pytest.mark.parametrize(
     ("declared", "encoded"),
     [("", "utf-8"), ("UNICODE UTF-8", "utf-8"), ("ISO-8859-99", "latin-1")],
