@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from flowsight.schemas.catalogue import Catalogue, Service
@@ -21,6 +19,7 @@ from flowsight.schemas.events import (
     Transfer,
     event_adapter,
 )
+from flowsight.services.decoding import NotJson, decoded
 from flowsight.services.gateways import GATEWAY, GATEWAY_HEADER, sealed_by
 from flowsight.services.pseudonym import (
     local_pseudonym,
@@ -45,9 +44,6 @@ TOO_LATE = "too_late"
 #: Another event under a (source, event_id) already recorded (`services/repeats.py`).
 EVENT_ID_REUSED = "event_id_reused"
 UNPROCESSABLE = "unprocessable"
-#: Beyond this, a number orjson read may have been an integer the standard library keeps exact
-#: (orjson reads integers from -2**63 to 2**64 - 1 exactly, others as floats).
-HUGE_FLOAT = 2.0**63
 #: The integer range events may carry (a signed 64-bit integer).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Every reason a dead letter can carry.
@@ -154,63 +150,15 @@ def validate_event(
     may come from the headers and the body carries the rest. A record a gateway sealed
     (`services/gateways.py`) is marked with that gateway's name.
     """
-    document = _decoded(raw)
-    if isinstance(document, Rejected):
-        return document
+    document = decoded(raw)
+    if isinstance(document, NotJson):
+        return Rejected(MALFORMED_JSON, "", document.why)
     outcome = _validate_decoded(document, organisation, context, now, headers)
     if headers and GATEWAY_HEADER in headers and isinstance(outcome, Accepted):
         gateway = sealed_by(raw, headers, context.pseudonym_key)
         if gateway is not None:
             return replace(outcome, event={**outcome.event, GATEWAY: gateway})
     return outcome
-
-
-def _decoded(raw: bytes) -> object:
-    """The JSON document `raw` holds, or why it holds none."""
-    # orjson for speed. What it refuses (NaN, infinities, lone surrogates, UTF-16 bodies) or
-    # reads otherwise (an integer beyond 64 bits becomes a float) is read by the standard
-    # library instead, so every event keeps the outcome and the message it always had.
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _standard_json(raw)
-    # Walking the decoded values (~3.5 µs for a simulated event) costs less than searching the
-    # body's bytes for 19 digits or an exponent first (~11 µs; docs/benchmarks.md).
-    if _holds_a_huge_float(document):
-        return _standard_json(raw)
-    return document
-
-
-def _holds_a_huge_float(document: object) -> bool:
-    # Exact types, no generator: orjson makes only these, and this runs for every event.
-    values: Iterable[object]
-    if type(document) is float:
-        return not -HUGE_FLOAT < document < HUGE_FLOAT
-    if type(document) is dict:
-        values = document.values()
-    elif type(document) is list:
-        values = document
-    else:
-        return False
-    for value in values:
-        kind = type(value)
-        if kind is float:
-            if not -HUGE_FLOAT < value < HUGE_FLOAT:
-                return True
-        elif (kind is dict or kind is list) and _holds_a_huge_float(value):
-            return True
-    return False
-
-
-def _standard_json(raw: bytes) -> object:
-    """`raw` read by the standard library's decoder, or why it cannot be."""
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as error:
-        return Rejected(MALFORMED_JSON, "", f"not valid JSON: {error}")
-    except RecursionError:
-        # The decoder's own message would quote nothing, but its traceback holds the body.
-        return Rejected(MALFORMED_JSON, "", "not valid JSON: nested too deeply")
 
 
 def _validate_decoded(
