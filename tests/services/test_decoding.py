@@ -1,7 +1,7 @@
-"""An event published through Confluent's serializers: the JSON Schema serializer's frame (a zero
-byte and the schema id before the JSON) is read as the bare JSON would be; an Avro payload in
-the frame is refused saying what it is. Each test but the last fails on the old code, which
-refused the framed JSON as 'not valid JSON' and said nothing of the frame."""
+"""An event's bytes read as JSON, as publishers' clients write them. Confluent's JSON Schema
+serializer's frame (a zero byte and the schema id before the JSON) is read as the bare JSON
+would be; an Avro payload in the frame is refused saying what it is (both were 'not valid
+JSON'). A key written twice is refused as the gateways refuse it (orjson kept its last value)."""
 
 from __future__ import annotations
 
@@ -75,3 +75,36 @@ def test_bytes_that_only_start_with_a_zero_byte_are_still_not_json() -> None:
 
     assert isinstance(outcome, Rejected)
     assert (outcome.reason, outcome.message.startswith("not valid JSON")) == (MALFORMED_JSON, True)
+
+
+def test_a_utf8_byte_order_mark_before_the_json_is_ignored() -> None:
+    # A file saved by Notepad or written by .NET's StreamWriter starts with one; RFC 8259 lets a
+    # reader ignore it (orjson refuses it; the standard library's reader, read next, does not).
+    outcome = check(b"\xef\xbb\xbf" + json.dumps(ADMISSION).encode())
+
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.event == check(json.dumps(ADMISSION).encode()).event  # type: ignore[union-attr]
+
+
+def test_a_key_written_twice_is_refused_naming_it_as_the_gateways_refuse_it() -> None:
+    # orjson kept the last value: `"open": 0 ... "open": 12` published 12 for a sender who
+    # wrote 0, where the HTTP and FHIR gateways refuse the body.
+    twice = json.dumps(ADMISSION)[:-1] + ', "service": "lth-ed"}'
+
+    outcome = check(twice.encode())
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == MALFORMED_JSON
+    assert outcome.message == "the key 'service' appears twice in one object"
+
+
+def test_a_quote_and_colon_inside_a_value_is_no_second_key() -> None:
+    # `\\":` in a value ends no name: counted as one, it only costs a second, strict read.
+    event = {k: v for k, v in ADMISSION.items() if k != "admission_method"} | {
+        "event_type": "referral",
+        "to_service": "lcc-reablement",
+        "status": "new",
+        "next_step": 'Family said "key safe": code by phone',
+    }
+
+    assert isinstance(check(json.dumps(event).encode()), Accepted)
