@@ -63,11 +63,12 @@ class CaseloadPatientOut(BaseModel):
     open_referrals: list[OpenReferralOut] = Field(description="to any service, oldest first")
     open_assessments: list[OpenAssessmentOut] = Field(description="at any service, oldest first")
     next_step: str | None = Field(
-        description="from the patient's latest referral or assessment that names one"
+        description="from the patient's latest referral or assessment (a criteria-to-reside "
+        "review among them) that names one"
     )
     next_step_from: str | None = Field(
         description="where it was said, e.g. `referral to lcc-reablement`, "
-        "`care_act assessment at lth-toc-hub`"
+        "`care_act assessment at lth-toc-hub`, `ctr_review assessment at lth-wards`"
     )
 
 

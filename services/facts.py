@@ -10,6 +10,7 @@ corrects every figure that depends on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -42,6 +43,8 @@ class Stay:
     care_type: str | None = None  # "nursing" or "residential", for care-home placements
     readmitted_at: str | None = None  # an emergency acute admission within 30 days
     nctr_days: int | None = None  # of the stay's midnights, those with no criteria to reside
+    next_step: str | None = None  # the latest its criteria-to-reside reviews said, for the caseload
+    reviewed_at: str | None = None  # its latest criteria-to-reside review
 
 
 @dataclass(slots=True)
@@ -146,11 +149,12 @@ DELAY_BANDS = tuple(delay_band(days) for days in (0, *sorted(LONG_DELAY_BANDS)))
 
 
 def latest_next_step(
-    referrals: list[Referral], assessments: list[Assessment]
-) -> tuple[str, Referral | Assessment] | None:
+    referrals: Sequence[Referral], assessments: Sequence[Assessment], stays: Sequence[Stay] = ()
+) -> tuple[str, Referral | Assessment | Stay] | None:
     """A patient's next step: the one named by their latest referral or assessment that names
-    one (latest by its last recorded moment), with the fact it came from."""
-    dated: list[tuple[str, int, Referral | Assessment]] = []
+    one (latest by its last recorded moment), with the fact it came from. A criteria-to-reside
+    review is an assessment of a stay: the stay holds what its reviews said, as of the latest."""
+    dated: list[tuple[str, int, Referral | Assessment | Stay]] = []
     for referral in referrals:
         if referral.next_step:
             moments = (referral.referred_at, referral.decided_at or "", referral.started_at or "")
@@ -158,6 +162,9 @@ def latest_next_step(
     for assessment in assessments:
         if assessment.next_step:
             dated.append((assessment.completed_at or assessment.opened_at, 1, assessment))
+    for stay in stays:
+        if stay.next_step and stay.reviewed_at:
+            dated.append((stay.reviewed_at, 1, stay))
     if not dated:
         return None
     # On the same moment an assessment's word is the later one: it follows the referral.

@@ -337,9 +337,13 @@ def _assessment(fold: _Fold, event: Event) -> None:
 
 def _ctr_review(fold: _Fold, event: Event) -> None:
     service, at = event["service"], event["occurred_at"]
-    if service not in fold.stays:
+    stay = fold.stays.get(service)
+    if stay is None:
         fold.anomaly(event, "review_without_admission")
         return
+    # What the review says happens next is the caseload's, as an assessment's: a later review
+    # without one keeps the earlier word.
+    stay.reviewed_at, stay.next_step = at, event.get("next_step") or stay.next_step
     if event["meets_criteria_to_reside"]:
         fold.end_delay(service, at)
         return

@@ -25,7 +25,8 @@ class _Kind:
     """A kind of fact: where it lives on a JourneyState, its service, its moments, what names
     one fact across versions (its opening), its closing moments, and the fields figures read
     only of a fact closed in the period counted. A change beyond the closing moments and fields
-    (an opening moved, a pathway corrected, a readmission found) counts on all its moments."""
+    (an opening moved, a pathway corrected, a readmission found) counts on all its moments; a
+    change only in fields no figure reads (`unread`, the caseload's) counts on none."""
 
     attribute: str
     service: str
@@ -33,6 +34,7 @@ class _Kind:
     identity: tuple[str, ...]
     closing: tuple[str, ...]
     closing_fields: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
 
 
 _KINDS = (
@@ -43,6 +45,7 @@ _KINDS = (
         ("service", "started_at"),
         ("ended_at",),
         ("ended_by", "destination", "pathway", "nctr_days", "end_care_hours", "independent"),
+        ("next_step", "reviewed_at"),  # what its criteria-to-reside reviews said, and when
     ),
     # A referral's status says which of its moments closes it (`kpis.waiting_at`).
     _Kind(
@@ -84,6 +87,8 @@ def changed_days(
         for kind in _KINDS:
             gone, new = _differing(getattr(was, kind.attribute), getattr(state, kind.attribute))
             for old, fact in _paired(gone, new, kind.identity):
+                if _only_unread(kind, old, fact):
+                    continue
                 names = kind.closing if _only_closed(kind, old, fact) else kind.moments
                 for version in (old, fact):
                     if version is None:
@@ -131,13 +136,24 @@ def _paired(
             yield from ((None, fact) for fact in fresh)
 
 
+def _only_unread(kind: _Kind, old: Any, new: Any) -> bool:
+    """Whether `old` became `new` by a change no figure reads."""
+    if old is None or new is None or not kind.unread:
+        return False
+    return all(
+        getattr(old, name) == getattr(new, name)
+        for name in old.__slots__
+        if name not in kind.unread
+    )
+
+
 def _only_closed(kind: _Kind, old: Any, new: Any) -> bool:
     """Whether `old` became `new` by closing: only closing moments and closing fields differ,
     and a closing moment is set in one of them (closing fields changed on a fact open in both
     count as any change)."""
     if old is None or new is None:
         return False
-    allowed = set(kind.closing) | set(kind.closing_fields)
+    allowed = set(kind.closing) | set(kind.closing_fields) | set(kind.unread)
     differing = {name for name in old.__slots__ if getattr(old, name) != getattr(new, name)}
     return differing <= allowed and any(
         getattr(version, name) for version in (old, new) for name in kind.closing

@@ -41,6 +41,7 @@ class CaseloadEntry:
     delay: Delay | None = None  # not ended, in the service
     referrals: list[Referral] = field(default_factory=list)  # every one of the patient's
     assessments: list[Assessment] = field(default_factory=list)  # every one of the patient's
+    reviewed: list[Stay] = field(default_factory=list)  # theirs whose reviews named a next step
 
     @property
     def since(self) -> str:
@@ -104,7 +105,8 @@ async def caseload(
 async def _fill(
     connection: AsyncConnection, service_id: str, page: dict[str, CaseloadEntry]
 ) -> None:
-    """The delay in the service, and every referral and assessment, of the page's patients."""
+    """The delay in the service, and every referral and assessment, of the page's patients,
+    with their stays whose criteria-to-reside reviews named a next step."""
     if not page:
         return
     patients = list(page)
@@ -130,9 +132,14 @@ async def _fill(
     assessed: dict[str, list[Assessment]] = defaultdict(list)
     for row in await connection.execute(query):
         assessed[row.pseudonym].append(fact_of(Assessment, row, "service"))
+    query = select(stays).where(stays.c.pseudonym.in_(patients), stays.c.next_step.is_not(None))
+    reviewed: dict[str, list[Stay]] = defaultdict(list)
+    for row in await connection.execute(query):
+        reviewed[row.pseudonym].append(fact_of(Stay, row, "service"))
     for pseudonym, entry in page.items():
         entry.referrals = sorted(found[pseudonym], key=lambda r: r.referred_at)
         entry.assessments = sorted(assessed[pseudonym], key=lambda a: a.opened_at)
+        entry.reviewed = sorted(reviewed[pseudonym], key=lambda s: s.started_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,8 @@ stays = _patient_facts(
     Column("care_type", String(16)),
     Column("readmitted_at", TIMESTAMP),
     Column("nctr_days", Integer),
+    Column("next_step", String(500)),
+    Column("reviewed_at", TIMESTAMP),
 )
 
 delays = _patient_facts(

@@ -31,7 +31,7 @@ from flowsight.api.deps import (
 from flowsight.api.models import PROBLEM_RESPONSES
 from flowsight.api.routers.services import known_service
 from flowsight.services.delays import is_running
-from flowsight.services.facts import Assessment, Referral, latest_next_step, midnights
+from flowsight.services.facts import Assessment, Referral, Stay, latest_next_step, midnights
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
@@ -108,7 +108,7 @@ def _patient(entry: CaseloadEntry, now: datetime) -> CaseloadPatientOut:
     # One rule with the counts: a delay whose Discharge Ready Date is still to come is no delay.
     delay = entry.delay if entry.delay and is_running(entry.delay, utc_timestamp(now)) else None
     waiting = entry.referral
-    said = latest_next_step(entry.referrals, entry.assessments)
+    said = latest_next_step(entry.referrals, entry.assessments, entry.reviewed)
     return CaseloadPatientOut(
         pseudonym=entry.pseudonym,
         status=_status(entry),
@@ -154,7 +154,9 @@ def _status(entry: CaseloadEntry) -> Literal["in_service", "in_department", "wai
     return "in_department" if entry.attendance is not None else "waiting"
 
 
-def _source(fact: Referral | Assessment) -> str:
+def _source(fact: Referral | Assessment | Stay) -> str:
     if isinstance(fact, Referral):
         return f"referral to {fact.to_service}"
+    if isinstance(fact, Stay):  # what its criteria-to-reside reviews said
+        return f"ctr_review assessment at {fact.service}"
     return f"{fact.kind} assessment at {fact.service}"

@@ -19,6 +19,7 @@ from tests.api.read_model_api import api_over, bearer
 CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
 NOW = datetime.now(UTC)
+REVIEWED = "IV antibiotics until Thursday;\nthen review for discharge home"
 
 
 def a_ward_and_its_hub() -> Feed:
@@ -60,6 +61,17 @@ def a_ward_and_its_hub() -> Feed:
         status="open",
         next_step="Care Act assessment booked",
     )
+    # Patient 1: reviewed yesterday, still meeting the criteria, with the ward's next step.
+    feed.publish(
+        "assessment",
+        "lth-wards",
+        NOW - timedelta(days=1),
+        1,
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=True,
+        next_step=REVIEWED,
+    )
     # Patient 3: in the emergency department, referred to the wards.
     feed.publish(
         "referral", "lth-ed", NOW - timedelta(hours=3), 3, to_service="lth-wards", status="new"
@@ -93,6 +105,12 @@ def test_the_caseload_lists_everyone_in_the_ward_or_waiting_with_their_next_step
     # The referral is later than the assessment: its word is the next step.
     assert longest["next_step"].startswith("Reablement start agreed")
     assert longest["next_step_from"] == "referral to lcc-reablement"
+    # A criteria-to-reside review's next step, as any assessment's.
+    reviewed = patients[1]
+    assert (reviewed["next_step"], reviewed["next_step_from"]) == (
+        REVIEWED,
+        "ctr_review assessment at lth-wards",
+    )
     waiting = patients[3]
     assert waiting["length_of_stay_days"] is None and waiting["waiting_minutes"] >= 179
     assert all(set(p["pseudonym"]) <= set("0123456789abcdef") for p in patients)

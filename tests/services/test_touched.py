@@ -45,6 +45,24 @@ def test_a_new_patient_touches_the_days_of_every_moment_on_the_london_calendar()
     }
 
 
+def test_a_review_that_only_says_what_happens_next_touches_no_day() -> None:
+    # No figure reads a stay's next step: the caseload does, from the facts, when it is read.
+    reviewed = replace(
+        OPEN_STAY, next_step="Home tomorrow", reviewed_at="2026-05-09T10:00:00+00:00"
+    )
+    before, after = (
+        JourneyState(PATIENT, stays=[OPEN_STAY]),
+        JourneyState(PATIENT, stays=[reviewed]),
+    )
+
+    assert days(before, after) == set()
+    # Discharged in the same change: the discharge's day only, as without the review.
+    discharged = replace(DISCHARGED, next_step="Home tomorrow", reviewed_at=reviewed.reviewed_at)
+    assert days(before, JourneyState(PATIENT, stays=[discharged])) == {
+        ("lth-wards", date(2026, 5, 20))
+    }
+
+
 def test_a_fact_that_went_away_still_touches_the_days_it_was_on() -> None:
     before = JourneyState(PATIENT, stays=[Stay("lth-wards", "2026-05-02T10:00:00+00:00")])
 

@@ -34,6 +34,8 @@ def stay(pseudonym: str, seq: int, service: str, ended_at: str | None = None) ->
         "care_type": None,
         "readmitted_at": None,
         "nctr_days": 3,
+        "next_step": "Home on Monday\nwith family",
+        "reviewed_at": "2026-03-29T08:00:00.000000Z",
     }
 
 
