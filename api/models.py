@@ -120,6 +120,13 @@ class ServiceSummary(ServiceOut):
 class ServiceDetail(BaseModel):
     service: ServiceOut
     as_of: datetime
+    open_capacity: int | None = Field(
+        description="beds (slots, hours) open now, what occupancy divides by: the latest "
+        "capacity report made by now, else the catalogue's `service.capacity`; null with neither"
+    )
+    open_capacity_reported: bool = Field(
+        description="whether `open_capacity` is a capacity report's (else the catalogue's)"
+    )
     current: Figures = Field(description="figures as of now: queue, occupancy, delays")
     today: Figures = Field(description="since midnight (Europe/London)")
     this_week: Figures = Field(description="since Monday midnight (Europe/London)")

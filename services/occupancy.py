@@ -13,12 +13,18 @@ from flowsight.schemas.catalogue import Service
 from flowsight.services.flow_figures import Figures, percent
 
 
+def capacity_open(service: Service, reported: int | None) -> int | None:
+    """The capacity a service has open: the capacity report in force's (`reported`), else the
+    catalogue's; None with neither."""
+    return reported if reported is not None else service.capacity
+
+
 def occupancy(service: Service, occupied: int, open_capacity: int | None) -> Figures:
     """`occupied_beds` and `occupancy_pct` of a bed-based service (none for the others):
     `occupied` beds of the capacity open, the report in force's, else the catalogue's."""
     if not service.has_beds:
         return {}
-    capacity = open_capacity if open_capacity is not None else service.capacity
+    capacity = capacity_open(service, open_capacity)
     return {"occupied_beds": occupied, "occupancy_pct": percent(occupied, capacity)}
 
 

@@ -22,6 +22,7 @@ from flowsight.api.routers.pressure import PressureNow, current
 from flowsight.schemas.catalogue import Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import CURRENT_FIGURES, Period
+from flowsight.services.occupancy import capacity_open
 from flowsight.services.report import figures_of
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
@@ -141,6 +142,8 @@ async def service_detail(
     return ServiceDetail(
         service=_service_out(service),
         as_of=now,
+        open_capacity=capacity_open(service, open_capacity),
+        open_capacity_reported=open_capacity is not None,
         current={k: v for k, v in today.items() if k in CURRENT_FIGURES},
         today={k: v for k, v in today.items() if k not in CURRENT_FIGURES},
         this_week={k: v for k, v in week.items() if k not in CURRENT_FIGURES},

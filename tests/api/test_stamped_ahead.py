@@ -67,3 +67,17 @@ def test_the_occupancy_is_of_the_capacity_report_in_force(client: TestClient) ->
 
     # One patient in 10 open beds (the report of two hours ago), not in the 4 reported ahead.
     assert detail["current"]["occupancy_pct"] == 10.0
+
+
+def test_the_service_says_the_capacity_open_its_occupancy_divides_by(client: TestClient) -> None:
+    wards = client.get("/v1/services/lth-wards", headers=bearer(KEY)).json()
+    beds = client.get("/v1/services/lch-community-beds", headers=bearer(KEY)).json()
+
+    # The report in force, not the catalogue's 1450 beds (nor the report ahead).
+    assert (wards["open_capacity"], wards["open_capacity_reported"]) == (10, True)
+    assert wards["service"]["capacity"] == 1450
+    # No report yet: the catalogue's capacity is the open capacity, and says so.
+    assert (beds["open_capacity"], beds["open_capacity_reported"]) == (
+        beds["service"]["capacity"],
+        False,
+    )
