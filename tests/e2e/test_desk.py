@@ -13,12 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from flowsight.api.auth import new_api_key
 from tests.adapters.readmodel.model import nhs_number
-from tests.e2e.pages import sign_in, tile, tile_queue, tile_sparkline, until
+from tests.e2e.pages import sign_in, text_contrasts, tile, tile_queue, tile_sparkline, until
 from tests.integration.feeds import event, publish
 from tests.integration.stack import Stack, running_stack, stack_env
 
@@ -28,6 +31,8 @@ CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
 ADMIN_KEY, ADMIN_ENTRY = new_api_key("system-admin", ["viewer", "admin"])
 NEXT_STEP = "Reablement start agreed for Monday 10:00; family to bring the key safe code"
+#: WCAG 2.1 success criterion 1.4.3: text at least 4.5 times as light as what is behind it.
+LEGIBLE = 4.5
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +211,53 @@ def test_a_caseload_user_sees_a_patients_next_step_and_a_viewer_does_not(
     assert "needs the caseload role" in status
     assert not browser.find_elements(By.CSS_SELECTOR, "#caseload tr[data-patient]")
     assert NEXT_STEP not in browser.page_source
+
+
+def test_figures_out_of_date_say_so_and_every_text_stays_legible(
+    desk: Stack, browser: WebDriver
+) -> None:
+    sign_in(browser, desk.api_url + "/", VIEWER_KEY)
+    until(browser, lambda d: tile_queue(d, "lch-community-beds") != "", 30, "the tiles")
+    assert not [t for t in text_contrasts(browser, "body") if t[1] < LEGIBLE]
+    assert not _shown(browser, ".stale-note")
+    # What the page does when a read fails (the API did not answer), as after a late score.
+    browser.execute_script("read(false)")
+    assert "NOT up to date" in browser.find_element(By.ID, "as-of").text
+    faint = [t for t in text_contrasts(browser, "body") if t[1] < LEGIBLE]
+    assert not faint, faint
+    # Each tile, the system's figures and the delays say it in words, not in grey alone.
+    notes = _shown(browser, ".stale-note")
+    tiles = browser.find_elements(By.CSS_SELECTOR, "article.tile")
+    assert len(notes) == len(tiles) + 2 and {n.text for n in notes} == {"Out of date"}
+
+
+def test_a_keyboard_user_skips_to_the_main_content(desk: Stack, browser: WebDriver) -> None:
+    sign_in(browser, desk.api_url + "/", VIEWER_KEY)
+    until(browser, lambda d: tile_queue(d, "lch-community-beds") != "", 30, "the tiles")
+    skip = browser.find_element(By.CSS_SELECTOR, 'a[href="#main"]')
+    assert skip.get_attribute("textContent") == "Skip to main content"
+    assert not _on_screen(browser, skip), "out of sight until focused"
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element == skip, "the first thing the keyboard reaches"
+    assert _on_screen(browser, skip), "seen when focused"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    inside = browser.execute_script("return document.activeElement.closest('main') !== null")
+    assert inside, "the next stop is in the main content, past the header's links"
+
+
+def _shown(driver: WebDriver, selector: str) -> list[WebElement]:
+    return [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
+
+
+def _on_screen(driver: WebDriver, element: WebElement) -> bool:
+    """Whether `element` is drawn inside the window, larger than a pixel."""
+    return bool(
+        driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return r.width > 1 && r.height > 1 && r.right > 0 && r.bottom > 0"
+            " && r.left < innerWidth && r.top < innerHeight;",
+            element,
+        )
+    )
