@@ -31,6 +31,14 @@ CASELOAD_KEY, CASELOAD_ENTRY = new_api_key("ward-lead", ["viewer", "caseload"])
 VIEWER_KEY, VIEWER_ENTRY = new_api_key("wall-screen", ["viewer"])
 ADMIN_KEY, ADMIN_ENTRY = new_api_key("system-admin", ["viewer", "admin"])
 NEXT_STEP = "Reablement start agreed for Monday 10:00; family to bring the key safe code"
+#: A ward's criteria-to-reside review's next step: three lines, long enough to fill a screen.
+REVIEWED = (
+    "Bloods and chest X-ray again on Thursday before the ward round\n"
+    "If the inflammatory markers have come down: home with the reablement team on Friday "
+    "morning, the key safe code already with the family, a daughter there when they arrive, "
+    "the district nurses asked to visit on Saturday for the dressing\n"
+    "Otherwise three more days of IV antibiotics and a consultant review on Monday"
+)
 #: WCAG 2.1 success criterion 1.4.3: text at least 4.5 times as light as what is behind it.
 LEGIBLE = 4.5
 
@@ -245,6 +253,93 @@ def test_a_keyboard_user_skips_to_the_main_content(desk: Stack, browser: WebDriv
     ActionChains(browser).send_keys(Keys.TAB).perform()
     inside = browser.execute_script("return document.activeElement.closest('main') !== null")
     assert inside, "the next stop is in the main content, past the header's links"
+
+
+def test_the_ward_s_page_says_its_open_beds_and_a_review_s_next_step_line_by_line(
+    desk: Stack, browser: WebDriver
+) -> None:
+    capacity = {
+        k: v
+        for k, v in event("capacity", open=1200, total=1450, unit="beds").items()
+        if k not in ("patient", "episode_id")
+    }
+    patient = {"nhs_number": nhs_number(21)}
+    admission = event(
+        "admission", patient=patient, episode_id="SPELL-21", admission_method="emergency"
+    )
+    review = event(
+        "assessment",
+        patient=patient,
+        episode_id="SPELL-21",
+        kind="ctr_review",
+        status="completed",
+        meets_criteria_to_reside=True,
+        next_step=REVIEWED,
+        occurred_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+    )
+    send(desk, "RR8/pas", capacity, admission, review)
+    desk.wait_until(
+        lambda: (
+            desk.get("/v1/services/lth-wards").json()["open_capacity"] == 1200
+            and any(p["next_step"] == REVIEWED for p in _caseload(desk, "lth-wards"))
+        ),
+        timeout=60,
+        what="the ward's capacity report and the review",
+    )
+    sign_in(browser, desk.api_url + "/services/lth-wards", CASELOAD_KEY)
+    # Occupancy divides by the beds open: the header says those, the catalogue's as context.
+    meta = until(
+        browser,
+        lambda d: (
+            "as of" in d.find_element(By.ID, "service-meta").text
+            and d.find_element(By.ID, "service-meta").text
+        ),
+        30,
+        "the service's header",
+    )
+    assert "1200 beds open" in meta and "of 1450 in the catalogue" in meta, meta
+    row = until(
+        browser,
+        lambda d: [
+            r
+            for r in d.find_elements(By.CSS_SELECTOR, "#caseload tr[data-patient]")
+            if "Bloods and chest X-ray" in r.text
+        ],
+        30,
+        "the review's next step on the caseload",
+    )[0]
+    said = row.find_element(By.CSS_SELECTOR, ".next-step")
+    assert browser.execute_script("return arguments[0].innerText", said) == REVIEWED
+    assert "(ctr_review assessment at lth-wards)" in row.text
+    # The long step wraps in a column of its own width; no other is squeezed below a word.
+    cells = row.find_elements(By.CSS_SELECTOR, "th, td")
+    widths = [c.rect["width"] for c in cells]
+    assert widths[-1] <= 0.4 * browser.find_element(By.ID, "caseload").rect["width"], widths
+    heads = browser.find_elements(By.CSS_SELECTOR, "#caseload thead th")
+    for cell in heads[:-1] + cells[:-1]:
+        assert not browser.execute_script(_BROKEN_WORD, cell), (cell.text, widths)
+
+
+# Whether a cell's text is broken inside a word: a word of it drawn on two lines.
+_BROKEN_WORD = """
+const range = document.createRange();
+const walker = document.createTreeWalker(arguments[0], NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  for (const word of node.textContent.matchAll(/\\S+/g)) {
+    range.setStart(node, word.index);
+    range.setEnd(node, word.index + word[0].length);
+    if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) return true;
+  }
+}
+return false;
+"""
+
+
+def _caseload(stack: Stack, service: str) -> list[dict[str, Any]]:
+    patients: list[dict[str, Any]] = stack.get(f"/v1/services/{service}/caseload").json()[
+        "patients"
+    ]
+    return patients
 
 
 def _shown(driver: WebDriver, selector: str) -> list[WebElement]:
