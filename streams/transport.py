@@ -49,6 +49,18 @@ class ConsumerThread(aiokafka.AIOKafkaConsumerThread):
     (60 s) for it. A service manager sends SIGKILL before that (Kubernetes after 30 s). Here the
     stray cancellation is taken for what it is and the consumer's connections closed."""
 
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """faust's consumer, reading committed records only.
+
+        A source publishing in Kafka transactions (Kafka Connect or Debezium with exactly-once
+        source support, a Java client with a `transactional.id`) may abort one: what it sent in
+        it never happened. faust reads committed records only when the app itself is
+        transactional; here it always does (records of an open transaction wait until it ends).
+        aiokafka takes the level when the consumer starts, which is after this."""
+        consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = "read_committed"
+        return consumer
+
     async def on_thread_stop(self) -> None:
         try:
             await super().on_thread_stop()
