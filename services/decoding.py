@@ -1,4 +1,5 @@
-"""An event's bytes read as the JSON document they hold, bare or in a Schema Registry frame.
+"""An event's bytes read as the JSON document they hold: bare, in a Schema Registry frame, or as
+the payload of a Kafka Connect envelope.
 
 Confluent Schema Registry's serializers write a zero "magic" byte and the schema's 4-byte id
 before the payload (docs.confluent.io, "Wire format"). An integration team whose platform
@@ -34,9 +35,12 @@ class NotJson:
 
 
 def decoded(raw: bytes) -> object:
-    """The JSON document `raw` holds, bare or in a Schema Registry frame, or why it holds none."""
+    """The JSON document `raw` holds, bare or in a Schema Registry frame, or why it holds none;
+    a Kafka Connect envelope's payload (below)."""
     document = _json(raw)
-    if not isinstance(document, NotJson) or not _registry_framed(raw):
+    if not isinstance(document, NotJson):
+        return _connect_payload(document)
+    if not _registry_framed(raw):
         return document
     schema_id = int.from_bytes(raw[1:REGISTRY_FRAME_BYTES], "big")
     payload = _json(raw[REGISTRY_FRAME_BYTES:])  # read once: a frame in a frame is no JSON
@@ -46,7 +50,22 @@ def decoded(raw: bytes) -> object:
             "not JSON (Avro or Protobuf?): publish the contract's JSON, plain or through the "
             "JSON Schema serializer"
         )
-    return payload
+    return _connect_payload(payload)
+
+
+def _connect_payload(document: object) -> object:
+    """The event a Kafka Connect envelope carries, or `document` itself.
+
+    Kafka Connect's JsonConverter writes each record as `{"schema": ..., "payload": ...}` unless
+    told `schemas.enable=false`, and that is its default: a source connector (JDBC, Debezium's
+    outbox router) publishing the contract's JSON so sends the event as its `payload`. No
+    contract event has those two fields alone; the payload is checked as any event is.
+    """
+    if type(document) is dict and len(document) == 2 and "schema" in document:
+        payload = document.get("payload")
+        if type(payload) is dict:
+            return payload
+    return document
 
 
 def _registry_framed(raw: bytes) -> bool:

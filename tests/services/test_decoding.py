@@ -108,3 +108,23 @@ def test_a_quote_and_colon_inside_a_value_is_no_second_key() -> None:
     }
 
     assert isinstance(check(json.dumps(event).encode()), Accepted)
+
+
+def test_the_payload_of_a_kafka_connect_envelope_is_the_event() -> None:
+    # Kafka Connect's JsonConverter with its default `schemas.enable=true` (a JDBC source, an
+    # outbox router): it was refused for the fields `schema` and `payload`.
+    envelope = {
+        "schema": {"type": "struct", "optional": False, "fields": []},
+        "payload": ADMISSION,
+    }
+
+    outcome = check(json.dumps(envelope).encode())
+
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.event == check(json.dumps(ADMISSION).encode()).event  # type: ignore[union-attr]
+
+
+def test_an_envelope_with_anything_beside_schema_and_payload_is_read_as_sent() -> None:
+    outcome = check(json.dumps({"schema": {}, "payload": ADMISSION, "extra": 1}).encode())
+
+    assert isinstance(outcome, Rejected)
