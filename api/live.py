@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from flowsight.adapters.kafka.security import client_options
+from flowsight.services.escalation import not_scored_reason
 from flowsight.settings import Settings
 
 log = logging.getLogger("flowsight.api.live")
@@ -60,10 +61,12 @@ def pressure_view(
     indicators: Any,
     as_of: str | None,
 ) -> dict[str, Any]:
-    """A scope's pressure as `GET /v1/pressure` words it: `level` is the published level."""
+    """A scope's pressure as `GET /v1/pressure` words it: `level` is the published level, and
+    why there is none."""
     return {
         "scope": scope,
         "level": published_level,
+        "not_scored_reason": not_scored_reason(published_level, scored_level),
         "scored_level": scored_level,
         "score": score,
         "indicators": indicators or [],

@@ -8,6 +8,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowsight.schemas.text import LINE_BREAKS_ONLY, LINE_BREAKS_ONLY_PATTERN
+from flowsight.services.escalation import CATCHING_UP, NO_FIGURES, NO_THRESHOLDS
+
+NOT_SCORED_REASON = (
+    "why `level` is null, the scope not scored (its level unknown, never OPEL 1): "
+    f"'{NO_FIGURES}' (nothing to score: a service that has reported no event or capacity, or "
+    f"whose figures cannot be scored yet; the system with no service scored), '{NO_THRESHOLDS}' "
+    f"(a service with no thresholds in the catalogue is never scored) or '{CATCHING_UP}' (its "
+    "first scores came while the worker caught up, when levels are held); null when `level` is "
+    "known"
+)
 
 
 class CapacityOut(BaseModel):
@@ -32,7 +42,11 @@ class ServicePressure(BaseModel):
     name: str
     organisation: str
     kind: str
-    level: int | None = Field(description="published OPEL level: 1 steady to 4 extreme")
+    level: int | None = Field(
+        description="published OPEL level: 1 steady to 4 extreme; null when the service has "
+        "never been scored with a level (`not_scored_reason` says why)"
+    )
+    not_scored_reason: str | None = Field(description=NOT_SCORED_REASON)
     scored_level: int | None = Field(
         description="the level the latest score maps to; a lower one is published only after "
         "it has held for the hold period"
@@ -49,7 +63,12 @@ class ServicePressure(BaseModel):
 
 
 class SystemPressure(BaseModel):
-    level: int | None = Field(description="published OPEL level of the system")
+    level: int | None = Field(
+        description="published OPEL level of the system, over the services scored with a level "
+        "(one not scored is left out, not counted as level 1); null when it has never been "
+        "scored with a level (`not_scored_reason` says why)"
+    )
+    not_scored_reason: str | None = Field(description=NOT_SCORED_REASON)
     scored_level: int | None = Field(description="the level the latest score maps to")
     score: float | None = Field(description="weighted mean of the services' levels")
     acute_level: int | None = Field(

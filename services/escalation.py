@@ -17,6 +17,11 @@ LEVELS = (1, 2, 3, 4)
 # Alert ids are uuid5 in this namespace, so a replayed level change gets the same id.
 _ALERT_NAMESPACE = uuid.UUID("6f1c2a52-52d5-4b7e-9c1e-5b0f9c3e7a41")
 
+#: Why a scope has no published level.
+NO_THRESHOLDS = "no thresholds set"
+NO_FIGURES = "no figures yet"
+CATCHING_UP = "scored while the worker catches up on a backlog; no level published yet"
+
 
 @dataclass(frozen=True, slots=True)
 class LevelChange:
@@ -49,6 +54,11 @@ class Escalation:
     last_at: datetime | None = None
     # For each level below the published one: since when every reading has been at or below it.
     below_since: dict[int, datetime] = field(default_factory=dict)
+
+    @property
+    def published(self) -> int | None:
+        """The level shown for the scope: None until its first reading."""
+        return self.level if self.last_at is not None else None
 
     def observe(self, level: int, at: datetime) -> LevelChange | None:
         """Take a reading; the change of published level it causes, if any, exactly once."""
@@ -117,6 +127,19 @@ class Escalation:
             last_at=datetime.fromisoformat(last_at) if last_at else None,
             below_since={int(k): datetime.fromisoformat(str(v)) for k, v in below.items()},
         )
+
+
+def not_scored_reason(
+    published: int | None, scored_level: int | None, *, thresholds: bool = True
+) -> str | None:
+    """Why a scope has no `published` level (None when it has one): a service with no
+    `thresholds`, a scope with no figure to score yet, or one scored only while levels were held
+    behind a backlog (`scored_level`, its latest score's level)."""
+    if published is not None:
+        return None
+    if not thresholds:
+        return NO_THRESHOLDS
+    return NO_FIGURES if scored_level is None else CATCHING_UP
 
 
 def _minutes(span: timedelta) -> str:

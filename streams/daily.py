@@ -300,8 +300,12 @@ def _figures(
     rows = {}
     for day, period, as_of, day_facts in zip(days, periods, moments, each_day, strict=True):
         rows[day] = figures_of(service, day_facts, period, as_of, store.in_force(history, as_of))
-    scored_on = figures_of(
-        service, service_facts, pressure_period(now), now, store.in_force(history, now)
+    # A service that has reported nothing (no fact, no capacity report) has nothing to score:
+    # its queue of 0 is not known to be 0, and scored it read as OPEL 1, steady.
+    scored_on = (
+        figures_of(service, service_facts, pressure_period(now), now, store.in_force(history, now))
+        if plan.first is not None
+        else {}
     )
     today = now.astimezone(LONDON).date()
     return _Computed(plan, rows, rows[today], scored_on)

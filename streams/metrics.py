@@ -88,7 +88,8 @@ class WorkerMetrics:
         )
         self.opel_level = Gauge(
             "flowsight_opel_level",
-            "Current OPEL level (1 steady to 4 extreme) of each service and of the system.",
+            "Current OPEL level (1 steady to 4 extreme) of each service and of the system; no "
+            "sample for a scope not scored (nothing to score yet).",
             ["scope"],
             registry=self.registry,
         )

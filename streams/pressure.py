@@ -46,8 +46,9 @@ class Assessment:
     services: list[ServiceScore]
     system: SystemScore
     alerts: list[Alert]
-    #: Each scope's published level after this run (it falls only after the hold period).
-    published: dict[str, int]
+    #: Each scope's published level after this run (it falls only after the hold period); None
+    #: for a scope never read (`Escalation.published`).
+    published: dict[str, int | None]
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ async def assess_pressure(
         system = score_system(scores, policy.cutoffs, policy.service_weights)
         known = await pressure_store.escalations(connection)
         alerts = []
-        published: dict[str, int] = {}
+        published: dict[str, int | None] = {}
         saved: list[tuple[str, Escalation, dict[str, Any]]] = []
         levelled: list[str] = []
         scored: list[tuple[str, int | None, ServiceScore | SystemScore]] = [
@@ -151,11 +152,11 @@ async def assess_pressure(
                 if await record_alert(connection, alert, policy.routes, now):
                     alerts.append(alert)
             saved.append((scope, escalation, score.to_dict()))
-            published[scope] = escalation.level
+            published[scope] = escalation.published
             # Its level is known when scored with one, and its published level came from a
-            # reading (held before any, it is only where every escalation starts): else its
-            # run of scores ends, and the time until the next is not scored.
-            if level is not None and escalation.last_at is not None:
+            # reading (held before any, it has none): else its run of scores ends, and the time
+            # until the next is not scored.
+            if level is not None and escalation.published is not None:
                 levelled.append(scope)
         await pressure_store.save_states(connection, saved, now)
         await pressure_store.record_scored(connection, levelled, now, policy.scored_within)

@@ -53,9 +53,17 @@ async def save_states(
 
 
 async def states(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
-    """Every scope's latest score and published level."""
+    """Every scope's latest score and published level: None for a scope never read
+    (`Escalation.published`), though its row holds its escalation's starting level 1 (and so do
+    the rows earlier versions stored for such scopes)."""
     rows = await connection.execute(select(pressure_state))
-    return {row.scope: dict(row._mapping) for row in rows}
+    return {
+        row.scope: {
+            **row._mapping,
+            "published_level": Escalation.from_dict(row.escalation).published,
+        }
+        for row in rows
+    }
 
 
 async def level_changes(connection: AsyncConnection, until: datetime) -> list[LevelChange]:

@@ -181,6 +181,8 @@ service_daily_dirty = Table(
 )
 
 #: Each scope's (a service's, or "system") latest score and escalation state.
+#: `published_level` is its escalation's level, 1 before the scope's first reading: whether it
+#: is published is the escalation's (`last_at`), as `adapters.readmodel.pressure.states` reads.
 pressure_state = Table(
     "pressure_state",
     metadata,

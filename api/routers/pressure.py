@@ -18,6 +18,7 @@ from flowsight.api.problems import problem
 from flowsight.api.snapshot import Snapshot
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.schemas.codes import ServiceKind
+from flowsight.services.escalation import not_scored_reason
 from flowsight.services.pressure import SYSTEM_SCOPE
 
 router = APIRouter(prefix="/v1", tags=["pressure"])
@@ -123,7 +124,7 @@ async def current_pressure(
                 name=service.name,
                 organisation=service.organisation,
                 kind=service.kind.value,
-                **_published(scored.get(service.id)),
+                **_published(scored.get(service.id), bool(service.thresholds)),
                 queue_length=summary.length if summary else 0,
                 longest_wait_minutes=store.minutes_waited(summary.oldest_referred_at, now)
                 if summary and summary.oldest_referred_at
@@ -144,11 +145,13 @@ async def current_pressure(
     )
 
 
-def _published(row: dict[str, Any] | None) -> dict[str, Any]:
-    """The published level of a scope, and the evidence of its latest score."""
+def _published(row: dict[str, Any] | None, thresholds: bool = True) -> dict[str, Any]:
+    """The published level of a scope (a service with or without `thresholds`), why it has
+    none, and the evidence of its latest score."""
     if row is None:
         return {
             "level": None,
+            "not_scored_reason": not_scored_reason(None, None, thresholds=thresholds),
             "scored_level": None,
             "score": None,
             "indicators": [],
@@ -156,6 +159,9 @@ def _published(row: dict[str, Any] | None) -> dict[str, Any]:
         }
     return {
         "level": row["published_level"],
+        "not_scored_reason": not_scored_reason(
+            row["published_level"], row["level"], thresholds=thresholds
+        ),
         "scored_level": row["level"],
         "score": row["score"],
         "indicators": row["evidence"].get("indicators", []),

@@ -18,10 +18,17 @@ from flowsight.api.places import Places
 from flowsight.api.resume import event_id, position_of
 from flowsight.api.routers.stream import Cursor, _opening
 from flowsight.api.snapshot import Snapshot
+from flowsight.services.escalation import CATCHING_UP
 from flowsight.settings import Settings
 
 
-def scored(scope: str, published: int, level: int, score: float, queue: int | None = None) -> bytes:
+def scored(
+    scope: str,
+    published: int | None,
+    level: int | None,
+    score: float | None,
+    queue: int | None = None,
+) -> bytes:
     indicators = [] if queue is None else [{"name": "queue_length", "value": queue, "level": 1}]
     return orjson.dumps(
         {
@@ -43,6 +50,7 @@ def test_a_score_is_passed_on_only_when_it_changes() -> None:
         {
             "scope": "lch-ucr",
             "level": 1,
+            "not_scored_reason": None,
             "scored_level": 1,
             "score": 1.0,
             "indicators": [],
@@ -54,6 +62,18 @@ def test_a_score_is_passed_on_only_when_it_changes() -> None:
     # Scored lower but held at the published level: still a change worth showing.
     held = changes.of("pressure", scored("lch-ucr", 1, 1, 1.5))
     assert held is not None and held.data["score"] == 1.5
+
+
+def test_a_scope_never_scored_with_a_level_is_passed_on_as_not_scored_with_why() -> None:
+    changes = Changes()
+    nothing = changes.of("pressure", scored("lch-ucr", None, None, None))
+    assert nothing is not None
+    assert (nothing.data["level"], nothing.data["not_scored_reason"]) == (None, "no figures yet")
+    held = changes.of("pressure", scored("lch-ucr", None, 3, 2.5))  # behind a backlog
+    assert held is not None and held.data["level"] is None
+    assert held.data["not_scored_reason"] == CATCHING_UP
+    first = changes.of("pressure", scored("lch-ucr", 3, 3, 2.5))
+    assert first is not None and (first.data["level"], first.data["not_scored_reason"]) == (3, None)
 
 
 def test_an_indicator_that_moved_within_its_level_is_passed_on() -> None:

@@ -37,6 +37,11 @@ def tile(driver: WebDriver, service: str) -> WebElement:
     return driver.find_element(By.CSS_SELECTOR, f'article.tile[data-service="{service}"]')
 
 
+def tile_level(driver: WebDriver, service: str) -> WebElement:
+    """The OPEL badge of a service's tile: 'OPEL n', or 'not scored' with why as its title."""
+    return tile(driver, service).find_element(By.CSS_SELECTOR, ".level .opel")
+
+
 def tile_queue(driver: WebDriver, service: str) -> str:
     return tile(driver, service).find_element(By.CSS_SELECTOR, ".queue").text
 

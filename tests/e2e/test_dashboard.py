@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.e2e.pages import tile, tile_queue, until
+from tests.e2e.pages import tile, tile_level, tile_queue, until
 from tests.integration.feeds import event, publish
 from tests.integration.stack import running_stack, stack_env
 
@@ -63,6 +63,18 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
             "Urgent Community Response"
         )
         until(browser, lambda d: tile_queue(d, "lch-ucr") == "3", 30, "UCR's queue of 3")
+        # UCR is scored (its waits of two hours: OPEL 2). A service that has reported nothing is
+        # not scored, and says why, rather than 'OPEL 1' (steady) when nothing is known of it;
+        # nor does it count as level 1 in the system, which is UCR's level, the only one scored.
+        ucr = until(browser, lambda d: _scored(tile_level(d, "lch-ucr").text), 60, "UCR scored")
+        until(browser, lambda d: d.find_element(By.ID, "system-opel").text == ucr, 30, "system")
+        silent = tile_level(browser, "lcc-care-homes")
+        assert silent.text == "not scored", silent.text
+        assert silent.get_attribute("title") == "not scored: no figures yet"
+        assert (
+            "no figures yet"
+            in tile(browser, "lcc-care-homes").find_element(By.CSS_SELECTOR, ".why").text
+        )
         # Each tile's third figure is one its service has: no stays at the department or hub.
         thirds = {
             service: tile(browser, service).find_element(By.CSS_SELECTOR, ".occupancy-label").text
@@ -96,6 +108,11 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
             browser, lambda d: _refusal(d.find_element(By.ID, "status").text), 30, "a refusal"
         )
         assert status == "Cannot load: no service 'lch-ucx' in the catalogue", status
+
+
+def _scored(badge: str) -> str:
+    """An OPEL badge's text if it shows a level ('' if not scored)."""
+    return badge if badge.startswith("OPEL ") else ""
 
 
 def _figure(driver: WebDriver, label: str) -> str:

@@ -72,8 +72,8 @@ def test_a_connected_client_hears_an_escalation_and_its_acknowledgement(
         listener = Listener(stack)
         listener.start()
         # Live: a score the worker published after the client connected (not the snapshot),
-        # and lch-ucr at OPEL 1. A refresh sends each scope's score in turn: the first one live
-        # may come before lch-ucr's.
+        # and lch-ucr not scored, having reported nothing (not OPEL 1). A refresh sends each
+        # scope's score in turn: the first one live may come before lch-ucr's.
         stack.wait_until(
             lambda: (
                 any(
@@ -83,14 +83,16 @@ def test_a_connected_client_hears_an_escalation_and_its_acknowledgement(
                     and datetime.fromisoformat(data["as_of"]) > listener.connected_at
                     for kind, data in list(listener.events)
                 )
-                and listener.find("pressure", scope="lch-ucr", level=1)
+                and listener.find(
+                    "pressure", scope="lch-ucr", level=None, not_scored_reason="no figures yet"
+                )
             ),
             timeout=60,
-            what="a live pressure event on the stream, and lch-ucr at OPEL 1",
+            what="a live pressure event on the stream, and lch-ucr not scored",
         )
 
-        # 26 urgent community response referrals waiting five hours: OPEL 1 → 3 (see
-        # test_escalation for the arithmetic).
+        # 26 urgent community response referrals waiting five hours: OPEL 3, an escalation from
+        # 1, where every escalation starts (see test_escalation for the arithmetic).
         since = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
         referrals = ucr_referrals(26, since)
         started = time.monotonic()

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowsight.services.escalation import DEFAULT_HOLD, Escalation, LevelChange
+from flowsight.services.escalation import (
+    CATCHING_UP,
+    DEFAULT_HOLD,
+    NO_FIGURES,
+    NO_THRESHOLDS,
+    Escalation,
+    LevelChange,
+    not_scored_reason,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -29,6 +37,21 @@ def test_de_escalation_goes_to_the_level_that_held_then_further_once_that_holds(
     assert ward.observe(1, minutes(49)) is None  # <= 1 for 29 min
     change = ward.observe(1, minutes(50))
     assert change is not None and (change.from_level, change.to_level) == (2, 1)
+
+
+def test_a_scope_never_read_has_no_published_level_and_its_first_reading_escalates_from_1() -> None:
+    ucr = Escalation("lch-ucr")
+    assert ucr.published is None  # unknown, not level 1
+    assert not_scored_reason(ucr.published, None) == NO_FIGURES
+    assert not_scored_reason(ucr.published, 3) == CATCHING_UP  # scored, levels held
+    assert not_scored_reason(None, None, thresholds=False) == NO_THRESHOLDS
+    change = ucr.observe(3, minutes(0))
+    assert change is not None and (change.from_level, change.to_level) == (1, 3)
+    assert ucr.published == 3 and not_scored_reason(ucr.published, 3) is None
+    # Read back as stored, a scope never read is still not published.
+    assert Escalation.from_dict(Escalation("lth-ed").to_dict()).published is None
+    quiet = Escalation("lcc-home-care")
+    assert quiet.observe(1, minutes(0)) is None and quiet.published == 1  # read: steady
 
 
 def test_a_short_hold_period_is_respected() -> None:

@@ -68,6 +68,15 @@ async def test_a_change_is_scored_published_for_every_scope_and_its_refresh_time
     queue = next(i for i in scores["lth-ed"]["indicators"] if i["name"] == "queue_length")
     assert queue["value"] == 1  # the patient in the department was counted
     registry = model.metrics.registry
+    opel = registry.get_sample_value
+    assert scores["lth-ed"]["published_level"] == opel("flowsight_opel_level", {"scope": "lth-ed"})
+    assert scores["lth-ed"]["published_level"] == 1
+    # A service that has reported nothing is not scored: no level, not OPEL 1, on the topic and
+    # in Prometheus; and the system is the department's alone.
+    ucr = scores["lch-ucr"]
+    assert (ucr["level"], ucr["published_level"]) == (None, None)
+    assert opel("flowsight_opel_level", {"scope": "lch-ucr"}) is None
+    assert [s["scope"] for s in scores[SYSTEM_SCOPE]["services"] if s["level"]] == ["lth-ed"]
     assert registry.get_sample_value("flowsight_refresh_seconds_count") == 1
     assert (registry.get_sample_value("flowsight_refresh_seconds_sum") or 0) > 0
 
@@ -264,7 +273,9 @@ async def test_behind_a_backlog_levels_hold_and_the_first_refresh_caught_up_move
         await refresh.once()
         await refresh.once()
         held = scored(pressure, "lth-ed")
-        assert held["level"] >= 2 and held["published_level"] == 1
+        # Held before its first reading: no level published (not level 1, where every
+        # escalation starts).
+        assert held["level"] >= 2 and held["published_level"] is None
         assert alerts.records == []
 
         refresh.backlog = Backlog(lambda tp: None)  # caught up
