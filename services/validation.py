@@ -173,6 +173,18 @@ def _validate_decoded(
         if isinstance(merged, Rejected):
             return merged
         document = merged
+    elif type(document) is dict and "specversion" in document and "data" in document:
+        # CloudEvents' structured mode (the CloudEvents SDKs' default for Kafka): the attributes
+        # beside the event's `data` in the body, read as the binary mode's headers are.
+        attributes = {
+            f"ce_{name}": str(document[name]).encode()
+            for name in ("specversion", *CLOUDEVENT_NAMES)
+            if document.get(name) is not None
+        }
+        merged = from_cloudevent(attributes, document["data"])
+        if isinstance(merged, Rejected):
+            return merged
+        document = merged
     return validate_document(document, organisation=organisation, context=context, now=now)
 
 
@@ -183,6 +195,8 @@ CLOUDEVENT_ATTRIBUTES = {
     "ce_type": "event_type",
     "ce_time": "occurred_at",
 }
+#: The attributes' names, as a structured-mode event carries them in its body.
+CLOUDEVENT_NAMES = tuple(header.removeprefix("ce_") for header in CLOUDEVENT_ATTRIBUTES)
 CLOUDEVENT_TYPE_PREFIX = "org.flowsight."
 CLOUDEVENT_TYPE_SUFFIX = ".v1"
 
@@ -208,7 +222,8 @@ def from_cloudevent(headers: Mapping[str, bytes], document: object) -> object | 
             return Rejected(
                 INVALID_FIELD,
                 name,
-                f"the {header} header ({value!r}) and {name} in the body differ",
+                f"the CloudEvents attribute {header.removeprefix('ce_')} ({value!r}) and {name} "
+                "in the event's data differ",
             )
         merged[name] = value
     merged.setdefault("schema_version", SCHEMA_VERSION)

@@ -79,3 +79,44 @@ def test_without_cloudevents_headers_the_body_is_the_whole_event() -> None:
     outcome = check(BODY, {"traceparent": b"00-abc"})
     assert isinstance(outcome, Rejected)
     assert (outcome.reason, outcome.field) == ("missing_field", "event_type")
+
+
+def structured(**attributes: object) -> bytes:
+    """A structured-mode CloudEvent (the attributes beside `data` in the body), as the
+    CloudEvents SDKs write one for Kafka by default."""
+    event = {
+        "specversion": "1.0",
+        "id": "adm-77",
+        "source": "RR8/pas",
+        "type": "org.flowsight.admission.v1",
+        "time": "2026-11-23T09:15:00+00:00",
+        "datacontenttype": "application/json",
+        "data": BODY,
+    }
+    return json.dumps({**event, **attributes}).encode()
+
+
+def test_a_structured_mode_event_is_the_binary_mode_one() -> None:
+    # It was refused for its unknown fields (`specversion`, `data`, ...).
+    outcome = validate_event(structured(), organisation="RR8", context=CONTEXT, now=NOW)
+
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.event == check(BODY, HEADERS).event  # type: ignore[union-attr]
+
+
+def test_a_structured_mode_attribute_that_contradicts_its_data_is_refused_naming_it() -> None:
+    raw = structured(data={**BODY, "event_id": "adm-78"})
+
+    outcome = validate_event(raw, organisation="RR8", context=CONTEXT, now=NOW)
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (INVALID_FIELD, "event_id")
+
+
+def test_a_structured_mode_event_of_another_cloudevents_version_is_refused() -> None:
+    outcome = validate_event(
+        structured(specversion="0.3"), organisation="RR8", context=CONTEXT, now=NOW
+    )
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == UNSUPPORTED_SCHEMA_VERSION
