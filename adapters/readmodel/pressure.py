@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowsight.adapters.readmodel.alert_tables import alerts
@@ -89,22 +89,30 @@ async def record_scored(
     query = select(pressure_scored).where(
         pressure_scored.c.scope.in_(scopes), pressure_scored.c.until >= at
     )
-    latest: dict[str, tuple[int, ScoredRun]] = {}
+    ids: dict[str, int] = {}
+    latest: dict[str, ScoredRun] = {}
     for row in await connection.execute(query.order_by(pressure_scored.c.since)):
-        latest[row.scope] = (row.id, ScoredRun(row.scope, as_utc(row.since), as_utc(row.until)))
+        ids[row.scope] = row.id
+        latest[row.scope] = ScoredRun(row.scope, as_utc(row.since), as_utc(row.until))
+    carried: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
     for scope in scopes:
         known = latest.get(scope)
-        run = scored_run(known[1] if known else None, scope, at, within)
-        if known is not None and run.since == known[1].since:
-            await connection.execute(
-                update(pressure_scored)
-                .where(pressure_scored.c.id == known[0])
-                .values(until=run.until)
-            )
+        run = scored_run(known, scope, at, within)
+        if known is not None and run.since == known.since:
+            carried.append({"run_id": ids[scope], "run_until": run.until})
         else:
-            await connection.execute(
-                insert(pressure_scored), {"scope": scope, "since": run.since, "until": run.until}
-            )
+            started.append({"scope": scope, "since": run.since, "until": run.until})
+    # One statement for the runs carried on and one for those begun, not one a scope.
+    if carried:
+        await connection.execute(
+            update(pressure_scored)
+            .where(pressure_scored.c.id == bindparam("run_id"))
+            .values(until=bindparam("run_until")),
+            carried,
+        )
+    if started:
+        await connection.execute(insert(pressure_scored), started)
 
 
 async def scored_runs(
