@@ -68,13 +68,13 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         # nor does it count as level 1 in the system, which is UCR's level, the only one scored.
         ucr = until(browser, lambda d: _scored(tile_level(d, "lch-ucr").text), 60, "UCR scored")
         until(browser, lambda d: d.find_element(By.ID, "system-opel").text == ucr, 30, "system")
-        silent = tile_level(browser, "lcc-care-homes")
-        assert silent.text == "not scored", silent.text
-        assert silent.get_attribute("title") == "not scored: no figures yet"
-        assert (
-            "no figures yet"
-            in tile(browser, "lcc-care-homes").find_element(By.CSS_SELECTOR, ".why").text
+        # Read in one go, again if the page redrew the tile meanwhile (a live change).
+        level, title, why = until(
+            browser, lambda d: _level_title_why(d, "lcc-care-homes"), 30, "the silent tile"
         )
+        assert level == "not scored", level
+        assert title == "not scored: no figures yet"
+        assert "no figures yet" in why
         # Each tile's third figure is one its service has: no stays at the department or hub.
         thirds = {
             service: tile(browser, service).find_element(By.CSS_SELECTOR, ".occupancy-label").text
@@ -121,6 +121,13 @@ def _figure(driver: WebDriver, label: str) -> str:
         if row.find_element(By.TAG_NAME, "th").text == label:
             return str(row.find_elements(By.TAG_NAME, "td")[0].text)
     return ""
+
+
+def _level_title_why(driver: WebDriver, service: str) -> tuple[str, str, str]:
+    """A tile's level badge's text and title, and its reason's text."""
+    badge = tile_level(driver, service)
+    why = tile(driver, service).find_element(By.CSS_SELECTOR, ".why")
+    return badge.text, badge.get_attribute("title") or "", why.text
 
 
 def _refusal(status: str) -> str:
