@@ -59,7 +59,9 @@ def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any
         if isinstance(entries, list):
             shell["entry"] = [_without_resource(entry) for entry in entries]
         _, issues = parsed(Bundle, shell, "Bundle")
-    if not issues and not entries:
+    # A transaction may have no entries (FHIR R4 allows it: a feed's run with nothing to send);
+    # a message may not, its first entry being its MessageHeader.
+    if not issues and not entries and kind == "message":
         issues = [
             Issue("error", "required", "the Bundle has no entries", "Bundle.entry", MISSING_FIELD)
         ]
@@ -70,8 +72,8 @@ def bundle_entries(document: dict[str, Any], body: bytes, kind: str) -> list[Any
         first = issues[0]
         rejected = Rejected(first.reason or INVALID_FHIR, first.expression or "", first.diagnostics)
         return Answer(422, issues, [(body, rejected)])
-    assert isinstance(entries, list)  # checked by the Bundle model above
-    return entries
+    assert entries is None or isinstance(entries, list)  # checked by the Bundle model above
+    return entries or []
 
 
 #: Where a Bundle of the other type goes, said when one comes to the wrong endpoint.

@@ -84,6 +84,36 @@ async def test_a_transaction_that_publishes_nothing_says_so_in_each_entry(
     assert writer.published == []
 
 
+@pytest.mark.parametrize("entries", [[], None], ids=["no entries", "no entry element"])
+async def test_an_empty_transaction_is_answered_by_an_empty_transaction_response(
+    client: httpx.AsyncClient, writer: RecordingWriter, entries: list[Any] | None
+) -> None:
+    # FHIR R4 allows a transaction with no entries (a feed's run that had nothing to send): a
+    # server answers it with an empty transaction-response, not a refusal and a dead letter.
+    document = {"resourceType": "Bundle", "type": "transaction"}
+    if entries is not None:
+        document["entry"] = entries
+
+    response = await post_fhir(client, "/fhir", document)
+
+    assert response.status_code == 200, response.text
+    answer = Bundle.model_validate(response.json())
+    assert answer.type == "transaction-response"
+    assert not answer.entry
+    assert writer.published == []
+    assert writer.dead_letters == []
+
+
+async def test_an_empty_message_is_still_refused_it_has_no_message_header(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    response = await post_fhir(client, "/fhir/$process-message", bundle(kind="message"))
+
+    assert response.status_code == 422
+    assert issues(response)[0][2] == "Bundle.entry"
+    assert "the Bundle has no entries" in response.text
+
+
 async def test_a_refused_transaction_is_still_an_operation_outcome(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
