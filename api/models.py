@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -158,6 +158,14 @@ class DailyOut(BaseModel):
         "first: `day`, the day's figures (current ones as of its end) and "
         "`period_lost_bed_days` (every midnight of the day with a delay running); see "
         "docs/metrics.md"
+    )
+    provisional_from: date = Field(
+        description="rows of this day and later carry provisional figures (`provisional_figures`):"
+        " the 30-day follow-up of those days has not ended, so their values may still rise"
+    )
+    provisional_figures: list[str] = Field(
+        description="the figures provisional on the rows from `provisional_from`: readmission "
+        "rates (`readmitted_30d_pct`)"
     )
 
 

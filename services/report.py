@@ -169,6 +169,12 @@ def followed_up_by(period: Period) -> datetime:
     )
 
 
+def provisional_from(today: date) -> date:
+    """The first day (Europe/London) whose followed-up figures (`FOLLOWED_UP`) may still rise on
+    `today`: the day's 30-day follow-up (`followed_up_by`) ends after today."""
+    return today - timedelta(days=READMISSION_DAYS - 1)
+
+
 def period_moment(period: Period, now: datetime) -> datetime:
     """The moment a period's current figures are taken: its end, or `now` while it runs."""
     return min(now, period.end - END_OF_PERIOD)

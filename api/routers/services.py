@@ -23,7 +23,7 @@ from flowsight.schemas.catalogue import Service
 from flowsight.services.facts import LONDON
 from flowsight.services.kpis import CURRENT_FIGURES, Period
 from flowsight.services.occupancy import capacity_open
-from flowsight.services.report import figures_of
+from flowsight.services.report import FOLLOWED_UP, figures_of, provisional_from
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -164,4 +164,9 @@ async def service_daily(
     rows = await daily_rows.daily_figures(
         connection, service_id, last - timedelta(days=days - 1), last
     )
-    return DailyOut(service=service_id, days=rows)
+    return DailyOut(
+        service=service_id,
+        days=rows,
+        provisional_from=provisional_from(last),
+        provisional_figures=sorted(FOLLOWED_UP),
+    )

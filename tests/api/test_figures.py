@@ -115,6 +115,14 @@ def test_daily_rows_have_no_holes_and_carry_the_days_lost_bed_days(client: TestC
     assert per_day[6]["queue_p1"] == 0
 
 
+def test_daily_rows_say_from_which_day_readmission_rates_may_still_rise(client: TestClient) -> None:
+    body = client.get("/v1/services/lth-wards/daily?days=60").json()
+    # A day's readmissions count for 30 days from it: day 29 before today is the oldest whose
+    # window has not ended (a discharge that day may be readmitted today).
+    assert body["provisional_from"] == (TODAY - timedelta(days=29)).isoformat()
+    assert body["provisional_figures"] == ["readmitted_30d_pct"]
+
+
 def test_the_weekly_report_counts_every_midnight_of_the_week_ended_or_not(
     client: TestClient,
 ) -> None:
