@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_version: str = "3.9.2"
     kafka_heap: str = "512m"
+    #: Further JVM options of the local broker. The serial collector and the quick compiler only
+    #: suit a single node on a developer's machine: the same test modules' broker used about half
+    #: the CPU with them (docs/benchmarks.md). Benchmarks start theirs with the JVM's defaults.
+    kafka_jvm_options: str = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
     topic_namespace: str = Field(
         "flowsight", pattern=r"^[A-Za-z0-9_-]+$", description="first segment of every topic name"
     )

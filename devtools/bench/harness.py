@@ -121,6 +121,8 @@ def local_kafka(directory: Path, heap: str) -> LocalKafka:
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
         kafka_heap=heap,
+        # A broker as a server runs one: the JVM's own collector and compilers.
+        kafka_jvm_options="",
         data_dir=directory,
     )
     return LocalKafka(settings, data_dir=directory / "kafka")

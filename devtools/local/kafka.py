@@ -10,6 +10,7 @@ import contextvars
 import fcntl
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -287,7 +288,18 @@ class LocalKafka:
     def _java(self, main_class: str, *options: str) -> list[str]:
         heap, logs = f"-Xmx{self.settings.kafka_heap}", f"-Dkafka.logs.dir={self.logs_dir}"
         log4j = f"-Dlog4j.configuration=file:{LOG4J_CONFIG}"
-        return ["java", heap, logs, log4j, *options, "-cp", f"{self.libs_dir}/*", main_class]
+        tuning = shlex.split(self.settings.kafka_jvm_options)
+        return [
+            "java",
+            heap,
+            *tuning,
+            logs,
+            log4j,
+            *options,
+            "-cp",
+            f"{self.libs_dir}/*",
+            main_class,
+        ]
 
     def _pid(self) -> int | None:
         """The pid in the pid file if that process is alive and is this data dir's broker."""
