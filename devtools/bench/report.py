@@ -25,10 +25,12 @@ class Target:
 
     wanted: str
     measured: str
-    met: bool
+    #: None: the run could not tell (`measured` says why).
+    met: bool | None
 
     def line(self) -> str:
-        return f"target {self.wanted}: {'met' if self.met else 'MISSED'} ({self.measured})"
+        said = "not shown" if self.met is None else "met" if self.met else "MISSED"
+        return f"target {self.wanted}: {said} ({self.measured})"
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Report:
     def ratio(self, name: str, value: float) -> None:
         self.ratios.append((name, value))
 
-    def target(self, wanted: str, measured: str, met: bool) -> None:
+    def target(self, wanted: str, measured: str, met: bool | None) -> None:
         self.targets.append(Target(wanted, measured, met))
 
     def lines(self) -> list[str]:
@@ -61,6 +63,13 @@ class Report:
         return out
 
 
+#: What a rate line says of a span too short to time.
+UNTIMED = "too few events to time (all done at the first look)"
+
+
 def rate(count: float, seconds: float) -> str:
-    """A throughput, for a figure line."""
+    """A throughput, for a figure line; `UNTIMED` for a span of no time (a backlog smaller than
+    what the first commit or poll already took)."""
+    if seconds <= 0:
+        return UNTIMED
     return f"{count / seconds:>12,.0f} /s   ({count:,.0f} in {seconds:.2f} s)"

@@ -38,7 +38,9 @@ def scale_report(runs: list[PipelineRun], database: str) -> Report:
         report.figure(f"baseline {width}: aiokafka", rate(run.events, run.raw_seconds))
         report.figure(f"pipeline {width}", rate(run.events, run.wall_seconds - run.startup_seconds))
     for run in runs[1:]:
-        report.ratio(f"{run.workers} workers / 1 worker", run.rate / first.rate)
+        if run.timed and first.timed:
+            report.ratio(f"{run.workers} workers / 1 worker", run.rate / first.rate)
     for run in runs:
-        report.ratio(f"{run.workers} worker(s) / raw aiokafka", run.rate / run.raw_rate)
+        if run.timed:
+            report.ratio(f"{run.workers} worker(s) / raw aiokafka", run.rate / run.raw_rate)
     return report
