@@ -107,21 +107,27 @@ def hospital_discharges(left: Sequence[Stay]) -> Figures:
     return figures
 
 
-def no_further_action(discharged: Sequence[Stay]) -> Figures:
-    """Of discharges, the share home with no new support, and the share with no pathway.
+def no_further_action(left: Sequence[Stay]) -> Figures:
+    """Of the stays that ended (discharged, or transferred out: taken into hospital, handed on
+    to reablement), the share home with no new support; of those discharged, the share with no
+    pathway recorded.
 
     No further action is pathway 0 (home, no new or additional support) at the usual residence;
     a discharge with no pathway recorded is judged by its destination alone: home without
-    support is no further action, home with support is not (it was counted as none before).
+    support is no further action, home with support is not (it was counted as none before). A
+    transfer out is further action whatever it carries. The pathway figure is of discharges
+    only: what a sender recorded; a transfer's pathway is the receiving service's, or none.
     """
     quiet = [
         s
-        for s in discharged
-        if s.destination in HOME
+        for s in left
+        if s.ended_by == "discharge"
+        and s.destination in HOME
         and (s.pathway == "P0" or (s.pathway is None and s.destination == "usual_residence"))
     ]
+    discharged = [s for s in left if s.ended_by == "discharge"]
     return {
-        "no_further_action_pct": percent(len(quiet), len(discharged)),
+        "no_further_action_pct": percent(len(quiet), len(left)),
         "pathway_not_recorded_pct": percent(
             sum(1 for s in discharged if s.pathway not in PATHWAYS), len(discharged)
         ),

@@ -200,14 +200,13 @@ def _transfers_of_care(facts: ServiceFacts, period: Period, now: datetime) -> Fi
 
 def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     decided = [r for r in facts.referrals if period.holds(_decided_at(r))]
-    discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
     return {
         "referrals": sum(1 for r in facts.referrals if period.holds(r.referred_at)),
         "referrals_decided": len(decided),
         "referrals_accepted_pct": percent(
             sum(1 for r in decided if r.status != "declined"), len(decided)
         ),
-        **no_further_action(discharged),
+        **no_further_action(_ended_in(facts.stays, period)),
         **_two_hour_standard(facts.referrals, period),
     }
 
@@ -232,8 +231,13 @@ def _two_hour_standard(referrals: Iterable[Referral], period: Period) -> Figures
     return {"ucr_2h_started": len(started), "ucr_2h_met_pct": percent(met, len(started))}
 
 
+# Outside the hospital a stay ended by a transfer out is one of the service's discharges: the
+# person left it, for where the transfer took them (`describe_transfer`). A sender may record
+# the same move as a discharge there or as a transfer into the next service; both count alike.
+
+
 def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    ended = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
+    ended = _ended_in(facts.stays, period)
     measured = [s for s in ended if s.start_care_hours is not None and s.end_care_hours is not None]
     return {
         "care_hours_change_mean": _mean(
@@ -245,7 +249,7 @@ def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 
 
 def _short_term_beds(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    discharged = [s for s in _ended_in(facts.stays, period) if s.ended_by == "discharge"]
+    discharged = _ended_in(facts.stays, period)
     return {
         "discharged_home_pct": percent(
             sum(1 for s in discharged if s.destination in HOME), len(discharged)

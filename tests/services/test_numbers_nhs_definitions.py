@@ -245,3 +245,73 @@ def test_a_weeks_readmission_rate_is_provisional_until_its_last_days_window_ends
 
     assert provisional(final - timedelta(microseconds=1))
     assert not provisional(final)
+
+
+def _started(city: City, service: str, patients: range, method: str = "start_of_care") -> None:
+    for patient in patients:
+        city.publish(
+            "admission", service, "2026-05-04T10:00:00+01:00", patient, admission_method=method
+        )
+
+
+GONE = "2026-05-06T10:00:00+01:00"
+
+
+def test_a_person_who_leaves_a_community_bed_by_a_transfer_is_one_of_its_discharges() -> None:
+    # The seed's "percentage discharged home" is of everyone who left the bed: whether the
+    # sender records a move to a care home as a discharge there or as a transfer into the care
+    # homes' service, it is the same person not going home.
+    city = City()
+    _started(city, "lch-community-beds", range(4), method="transfer_in")
+    city.publish("discharge", "lch-community-beds", GONE, 0, destination="usual_residence")
+    city.publish("discharge", "lch-community-beds", GONE, 1, destination="usual_residence")
+    city.publish("discharge", "lch-community-beds", GONE, 2, destination="care_home_residential")
+    city.publish(
+        "transfer",
+        "lch-community-beds",
+        GONE,
+        3,
+        from_service="lch-community-beds",
+        to_service="lcc-care-homes",
+    )
+
+    beds = city.figures("lch-community-beds", *WEEK)
+
+    # 2 of 4 went home (it was 2 of 3, 66.7 %: the transfer was in no denominator).
+    assert beds["discharged_home_pct"] == 50.0
+    assert beds["discharges"] == 4
+
+
+def test_reablement_handing_over_to_long_term_home_care_is_not_an_independent_discharge() -> None:
+    city = City()
+    _started(city, "lcc-reablement", range(2))
+    city.publish(
+        "discharge", "lcc-reablement", GONE, 0, destination="usual_residence", independent=True
+    )
+    city.publish(
+        "transfer",
+        "lcc-reablement",
+        GONE,
+        1,
+        from_service="lcc-reablement",
+        to_service="lcc-home-care",
+    )
+
+    reablement = city.figures("lcc-reablement", *WEEK)
+
+    # 1 of 2 left independent (it was 1 of 1: 100 %).
+    assert reablement["independent_pct"] == 50.0
+
+
+def test_a_ucr_patient_taken_into_hospital_is_not_a_no_further_action_discharge() -> None:
+    city = City()
+    _started(city, "lch-ucr", range(2))
+    city.publish("discharge", "lch-ucr", GONE, 0, destination="usual_residence", pathway="P0")
+    city.publish("transfer", "lch-ucr", GONE, 1, from_service="lch-ucr", to_service="lth-wards")
+
+    ucr = city.figures("lch-ucr", *WEEK)
+
+    # 1 of 2 needed nothing further (it was 1 of 1). The move into hospital carries no pathway
+    # of its own: the pathway figure is of discharges recorded as such, so it stays 0 %.
+    assert ucr["no_further_action_pct"] == 50.0
+    assert ucr["pathway_not_recorded_pct"] == 0.0
