@@ -88,14 +88,16 @@ class WorkerMetrics:
         )
         self.opel_level = Gauge(
             "flowsight_opel_level",
-            "Current OPEL level (1 steady to 4 extreme) of each service and of the system; no "
-            "sample for a scope not scored (nothing to score yet).",
+            "OPEL level (1 steady to 4 extreme) flowsight publishes now for each service and "
+            "the system, as the API and alerts give it (a fall waits out the hold period); no "
+            "sample for a scope with no published level (not scored, or held behind a backlog).",
             ["scope"],
             registry=self.registry,
         )
         self.pressure_score = Gauge(
             "flowsight_pressure_score",
-            "Weighted mean of indicator levels behind each scope's OPEL level.",
+            "Weighted mean of indicator levels of each scope's latest score (before the hold "
+            "period that delays a fall of its published OPEL level).",
             ["scope"],
             registry=self.registry,
         )

@@ -167,8 +167,10 @@ class Refresh:
         for score in scores:
             body = score.to_dict()
             scope = str(body["scope"])
-            self.metrics.publish_pressure(scope, score.level, score.score)
             published = assessment.published.get(scope)
+            # The level flowsight says (held up for its hold period, none while held behind a
+            # backlog): the alerting rules read it so. The score is this round's.
+            self.metrics.publish_pressure(scope, published, score.score)
             await self.pressure_topic.send(
                 key=scope.encode(),
                 value=orjson.dumps(

@@ -302,3 +302,36 @@ def test_levels_are_held_for_a_while_at_most_so_an_overloaded_worker_still_alert
     assert not catching_up.holds(behind=True)
     assert not catching_up.holds(behind=False)  # caught up: a new backlog is held again
     assert catching_up.holds(behind=True)
+
+
+async def test_prometheus_shows_the_level_published_not_a_score_held_behind_a_backlog(
+    tmp_path: Path,
+) -> None:
+    """The alerting rules read `flowsight_opel_level` as the level flowsight publishes: behind a
+    backlog a score is held back (no level published yet), so the gauge has no sample either;
+    it had the held score's level, which the rules would have alerted on."""
+    feed = Feed()
+    feed.visit("lth-ed", 0, datetime.now(UTC) - timedelta(hours=2))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    pressure = Topic()
+    refresh = Refresh(
+        model.sink,
+        CATALOGUE,
+        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
+        model.metrics,
+        pressure,  # type: ignore[arg-type]
+        Topic(),  # type: ignore[arg-type]
+        behind_backlog(),
+        None,
+    )
+    try:
+        await refresh.once()
+    finally:
+        await model.close()
+
+    ed = next(orjson.loads(v) for k, v in pressure.records if k == b"lth-ed")
+    assert ed["level"] == 1 and ed["published_level"] is None  # scored, held back
+    opel = model.metrics.registry.get_sample_value
+    assert opel("flowsight_opel_level", {"scope": "lth-ed"}) is None
+    assert opel("flowsight_pressure_score", {"scope": "lth-ed"}) is not None
