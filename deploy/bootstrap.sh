@@ -22,7 +22,8 @@ apt_install() {
 # by default, and each process starts with about 20 % less CPU (docs/benchmarks.md).
 python=""
 for candidate in ${PYTHON:-/usr/bin/python3.11 python3.11 python3}; do
-  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys, ensurepip; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  if command -v "$candidate" >/dev/null \
+    && [ "$("$candidate" -c 'import sys, ensurepip; print(sys.version_info[:2] == (3, 11))' 2>/dev/null)" = True ]; then
     python=$(command -v "$candidate"); break
   fi
 done
