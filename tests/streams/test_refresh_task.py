@@ -32,9 +32,11 @@ class Topic:
         self.records.append((key, value))
 
 
-def refresh_over(model: ReadModel, pressure: Topic, reader: Any = None) -> Refresh:
-    """The worker's refresh over `model`, caught up, its scores sent to `pressure`; figures on
-    the loop unless `reader` computes them."""
+def refresh_over(
+    model: ReadModel, pressure: Topic, reader: Any = None, backlog: Backlog | None = None
+) -> Refresh:
+    """The worker's refresh over `model`, caught up unless `backlog` says not, its scores sent
+    to `pressure`; figures on the loop unless `reader` computes them."""
     return Refresh(
         model.sink,
         CATALOGUE,
@@ -42,7 +44,7 @@ def refresh_over(model: ReadModel, pressure: Topic, reader: Any = None) -> Refre
         model.metrics,
         pressure,  # type: ignore[arg-type]
         Topic(),  # type: ignore[arg-type]
-        Backlog(lambda tp: None),
+        backlog or Backlog(lambda tp: None),
         reader,
     )
 
@@ -315,16 +317,7 @@ async def test_prometheus_shows_the_level_published_not_a_score_held_behind_a_ba
     model = await ReadModel.open(tmp_path / "read-model.db")
     await model.fold(feed.events)
     pressure = Topic()
-    refresh = Refresh(
-        model.sink,
-        CATALOGUE,
-        PressurePolicy(Cutoffs(), timedelta(minutes=30), {}, []),
-        model.metrics,
-        pressure,  # type: ignore[arg-type]
-        Topic(),  # type: ignore[arg-type]
-        behind_backlog(),
-        None,
-    )
+    refresh = refresh_over(model, pressure, backlog=behind_backlog())
     try:
         await refresh.once()
     finally:
