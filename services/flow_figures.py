@@ -118,14 +118,13 @@ def no_further_action(left: Sequence[Stay]) -> Figures:
     transfer out is further action whatever it carries. The pathway figure is of discharges
     only: what a sender recorded; a transfer's pathway is the receiving service's, or none.
     """
+    discharged = [s for s in left if s.ended_by == "discharge"]
     quiet = [
         s
-        for s in left
-        if s.ended_by == "discharge"
-        and s.destination in HOME
+        for s in discharged
+        if s.destination in HOME
         and (s.pathway == "P0" or (s.pathway is None and s.destination == "usual_residence"))
     ]
-    discharged = [s for s in left if s.ended_by == "discharge"]
     return {
         "no_further_action_pct": percent(len(quiet), len(left)),
         "pathway_not_recorded_pct": percent(

@@ -249,12 +249,10 @@ def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 
 
 def _short_term_beds(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
-    discharged = _ended_in(facts.stays, period)
+    left = _ended_in(facts.stays, period)
     return {
-        "discharged_home_pct": percent(
-            sum(1 for s in discharged if s.destination in HOME), len(discharged)
-        ),
-        "readmitted_30d_pct": _readmitted_pct(discharged),
+        "discharged_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),
+        "readmitted_30d_pct": _readmitted_pct(left),
     }
 
 
