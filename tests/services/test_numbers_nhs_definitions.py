@@ -257,6 +257,11 @@ def _started(city: City, service: str, patients: range, method: str = "start_of_
 GONE = "2026-05-06T10:00:00+01:00"
 
 
+def _transferred(city: City, service: str, patient: int, to: str) -> None:
+    """The patient moved out of `service` into `to` at `GONE`, sent as a transfer."""
+    city.publish("transfer", service, GONE, patient, from_service=service, to_service=to)
+
+
 def test_a_person_who_leaves_a_community_bed_by_a_transfer_is_one_of_its_discharges() -> None:
     # The seed's "percentage discharged home" is of everyone who left the bed: whether the
     # sender records a move to a care home as a discharge there or as a transfer into the care
@@ -266,14 +271,7 @@ def test_a_person_who_leaves_a_community_bed_by_a_transfer_is_one_of_its_dischar
     city.publish("discharge", "lch-community-beds", GONE, 0, destination="usual_residence")
     city.publish("discharge", "lch-community-beds", GONE, 1, destination="usual_residence")
     city.publish("discharge", "lch-community-beds", GONE, 2, destination="care_home_residential")
-    city.publish(
-        "transfer",
-        "lch-community-beds",
-        GONE,
-        3,
-        from_service="lch-community-beds",
-        to_service="lcc-care-homes",
-    )
+    _transferred(city, "lch-community-beds", 3, to="lcc-care-homes")
 
     beds = city.figures("lch-community-beds", *WEEK)
 
@@ -288,14 +286,7 @@ def test_reablement_handing_over_to_long_term_home_care_is_not_an_independent_di
     city.publish(
         "discharge", "lcc-reablement", GONE, 0, destination="usual_residence", independent=True
     )
-    city.publish(
-        "transfer",
-        "lcc-reablement",
-        GONE,
-        1,
-        from_service="lcc-reablement",
-        to_service="lcc-home-care",
-    )
+    _transferred(city, "lcc-reablement", 1, to="lcc-home-care")
 
     reablement = city.figures("lcc-reablement", *WEEK)
 
@@ -307,7 +298,7 @@ def test_a_ucr_patient_taken_into_hospital_is_not_a_no_further_action_discharge(
     city = City()
     _started(city, "lch-ucr", range(2))
     city.publish("discharge", "lch-ucr", GONE, 0, destination="usual_residence", pathway="P0")
-    city.publish("transfer", "lch-ucr", GONE, 1, from_service="lch-ucr", to_service="lth-wards")
+    _transferred(city, "lch-ucr", 1, to="lth-wards")
 
     ucr = city.figures("lch-ucr", *WEEK)
 
