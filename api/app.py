@@ -109,6 +109,7 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     )
     for module in (*routers, events, fhir):
         app.include_router(module.router)
+    dashboard.mount_assets(app)
     install_openapi(
         app,
         [module.router for module in (*routers, events, fhir)],

@@ -94,6 +94,7 @@ def test_every_lost_bed_days_total_agrees_with_the_delays_api(
 
 def test_the_dashboard_shows_the_days_delayed_at_home_apart(client: TestClient) -> None:
     page = client.get("/").text
+    script = client.get("/assets/js/dashboard.js").text
     assert 'id="system-home-days"' in page
-    assert "delays.delayed_days_home_based" in page
-    assert "g.delayed_days_home_based" in page
+    assert "delays.delayed_days_home_based" in script
+    assert "g.delayed_days_home_based" in script

@@ -229,8 +229,13 @@ def test_figures_out_of_date_say_so_and_every_text_stays_legible(
     assert not [t for t in text_contrasts(browser, "body") if t[1] < LEGIBLE]
     assert not _shown(browser, ".stale-note")
     # What the page does when a read fails (the API did not answer), as after a late score; and
-    # keeps doing: a live change read meanwhile (the worker scores on) would mark them fresh.
-    browser.execute_script("const marked = read; read = () => marked(false); read(false)")
+    # keeps doing: every read fails from here, so a live change (the worker scores on) cannot
+    # mark them fresh again.
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "window.fetch = () => Promise.reject(new TypeError('the API did not answer'));"
+        "import('/assets/js/page.js').then((page) => { page.read(false); done(); });"
+    )
     assert "NOT up to date" in browser.find_element(By.ID, "as-of").text
     faint = [t for t in text_contrasts(browser, "body") if t[1] < LEGIBLE]
     assert not faint, faint

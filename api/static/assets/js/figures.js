@@ -1,0 +1,75 @@
+// The figures the pages show: labels, units and definitions (docs/metrics.md), and sparklines.
+
+// Labels and definitions from docs/metrics.md.
+export const FIGURES = {
+  queue_length: ["Queue", "patients", "referrals waiting now; front door: patients in the department; transfer-of-care hub: open assessments"],
+  longest_wait_hours: ["Longest wait", "hours", "since the oldest waiting referral (front door: oldest arrival; hub: oldest open assessment)"],
+  in_service: ["In the service", "patients", "stays open now"],
+  occupied_beds: ["Occupied beds", "beds", "stays open now"],
+  occupancy_pct: ["Occupancy", "%", "occupied / open capacity (the latest capacity report, else the catalogue's)"],
+  delayed_count: ["Delayed", "patients", "delays (no criteria to reside) running now"],
+  lost_bed_days: ["Lost bed days", "days", "midnights since the Discharge Ready Date, summed over running delays (bed-based services)"],
+  period_lost_bed_days: ["Lost bed days in the period", "days", "every midnight in the period with a delay running (bed-based services)"],
+  delayed_days_home_based: ["Days delayed at home", "days", "midnights since ready to move on, summed over running hidden delays; no bed is lost"],
+  period_delayed_days_home_based: ["Days delayed at home in the period", "days", "every midnight in the period with a hidden delay running; no bed is lost"],
+  starts: ["Starts", "patients", "stays started in the period"],
+  discharges: ["Discharges", "patients", "stays ended in the period, by discharge or transfer out"],
+  los_days_mean: ["Length of stay", "days", "mean midnights of the stays ended in the period"],
+  delayed_7_plus: ["Delayed 7+ days", "patients", "running delays of at least 7 midnights"],
+  delayed_14_plus: ["Delayed 14+ days", "patients", "running delays of at least 14 midnights"],
+  delayed_21_plus: ["Delayed 21+ days", "patients", "running delays of at least 21 midnights"],
+  attendances: ["Attendances", "patients", "arrivals in the period"],
+  four_hour_breach_pct: ["4-hour breaches", "%", "departures more than 4 h after arrival, of departures"],
+  in_department_over_4h: ["In department over 4 h", "patients", "in the department now, arrived more than 4 h ago"],
+  complex_discharge_pct: ["Complex discharges", "%", "of stays that left hospital alive on a recorded pathway, those on P1-P3"],
+  pathway_not_recorded_pct: ["No pathway recorded", "%", "of discharges, those with no pathway recorded (left out of the pathway shares)"],
+  directly_home_pct: ["Directly home", "%", "of hospital discharges, to usual residence"],
+  open_assessments: ["Open assessments", "assessments", "open now"],
+  assessment_hours_mean: ["Assessment time", "hours", "mean open → completed"],
+  referrals: ["Referrals", "referrals", "referred in the period"],
+  referrals_accepted_pct: ["Referrals accepted", "%", "not declined, of those decided"],
+  no_further_action_pct: ["No further action", "%", "of discharges, home on P0, or home without support when no pathway is recorded"],
+  independent_pct: ["Independent at discharge", "%", "of discharges, independent"],
+  readmitted_30d_pct: ["Readmitted within 30 days (provisional)", "%", "of discharges (placements: of starts); provisional: readmissions within 30 days of today's and this week's discharges may still come"],
+  discharged_home_pct: ["Discharged home", "%", "of discharges"],
+  new_packages: ["New packages", "packages", "started in the period"],
+  placements_started: ["Placements started", "placements", "started in the period"],
+  time_to_source_days_mean: ["Time to source", "days", "mean referral → start"],
+};
+export const TRENDS = ["queue_length", "delayed_count", "occupancy_pct", "in_service", "lost_bed_days", "delayed_days_home_based", "los_days_mean"];
+export const label = (name) => (FIGURES[name] || [name.replaceAll("_", " ")])[0];
+// A figure with its unit where the label does not say it: "%", hours ("h") and days.
+const UNITS = { "%": " %", hours: " h", days: " days" };
+export function fmt(value, unit) {
+  if (value === null || value === undefined) return "–";
+  const text = Number.isInteger(value) ? String(value) : Number(value).toFixed(1);
+  return text + (UNITS[unit] || "");
+}
+
+// Sparkline: inline SVG, one point a day; its label reads the series for a screen reader.
+export function sparkline(rows, figure, title) {
+  const values = rows.map((row) => (typeof row[figure] === "number" ? row[figure] : null));
+  const known = values.filter((v) => v !== null);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", "0 0 100 30");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.dataset.figure = figure;
+  svg.dataset.values = values.join(",");
+  const last = known.length ? known[known.length - 1] : null;
+  svg.setAttribute("aria-label", title + ", " + rows.length + " days: " + (known.length ?
+    "from " + fmt(known[0]) + " to " + fmt(last) + ", highest " + fmt(Math.max(...known)) : "no figures yet"));
+  if (known.length) {
+    const top = Math.max(...known, 1), step = 100 / Math.max(values.length - 1, 1);
+    const points = values.map((v, i) => v === null ? null : [i * step, 28 - (v / top) * 26]).filter(Boolean);
+    const line = document.createElementNS(svg.namespaceURI, "polyline");
+    line.setAttribute("points", points.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "));
+    line.setAttribute("vector-effect", "non-scaling-stroke");
+    const dot = document.createElementNS(svg.namespaceURI, "circle");
+    const end = points[points.length - 1];
+    dot.setAttribute("cx", end[0]); dot.setAttribute("cy", end[1]); dot.setAttribute("r", 1.5);
+    svg.append(line, dot);
+  }
+  return svg;
+}
