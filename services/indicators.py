@@ -1,8 +1,11 @@
 """The pressure indicators each kind of service can be scored on: the figures of services.kpis.
 
 Each has a unit and a direction (higher or lower is worse); a rate (a % over a period) also
-names its sample, the figure counting the cases it is a rate of, so that a rate of too few
-cases is not scored (services.pressure).
+names its sample, the figure counting the cases it is a rate of (its denominator), so that a
+rate of too few cases is not scored (services.pressure). The leavers' rates of community services
+are of every stay that ended, transfers out included (`discharges`), not of discharge events
+alone (`discharged`): with the latter, a service whose leavers were mostly taken into hospital,
+when such a rate is at its worst, went unscored.
 """
 
 from __future__ import annotations
@@ -75,18 +78,18 @@ INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
     | _indicators(
         ("referrals", "referrals"),
         ("referrals_accepted_pct", "%", False, "referrals_decided"),
-        ("no_further_action_pct", "%", False, "discharged"),
+        ("no_further_action_pct", "%", False, "discharges"),
         ("ucr_2h_met_pct", "%", False, "ucr_2h_started"),
     ),
     # Readmissions within 30 days are not an indicator: pressure is scored on the last 24 hours,
     # whose discharges' readmissions have mostly not happened yet (an outcome, in the report).
     ServiceKind.REABLEMENT: _COMMON
     | _indicators(
-        ("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False, "discharged")
+        ("care_hours_change_mean", "hours/week"), ("independent_pct", "%", False, "discharges")
     ),
     ServiceKind.SHORT_TERM_BEDS: _COMMON
     | _BEDS
-    | _indicators(("discharged_home_pct", "%", False, "discharged")),
+    | _indicators(("discharged_home_pct", "%", False, "discharges")),
     ServiceKind.HOME_CARE: _COMMON
     | _SOURCING
     | _indicators(("new_packages", "packages"), ("package_hours_mean", "hours/week")),

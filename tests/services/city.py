@@ -3,8 +3,9 @@ them (validation, pseudonyms, `apply_batch`), for scenario tests with hand-compu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import count
+from itertools import count, islice
 from typing import Any
 
 from flowsight.adapters.catalogue import load_catalogue
@@ -16,8 +17,22 @@ from flowsight.settings import DEFAULT_CATALOGUE
 
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
 SOURCE = {"RR8": "RR8/pas", "RY6": "RY6/systmone", "LCC": "LCC/mosaic"}
-# Valid NHS numbers (Modulus 11), one per patient of a scenario.
-PATIENTS = ["9434765919", "9434765870", "9434765838", "9434765811"]
+
+
+def _nhs_numbers(first_stem: int) -> Iterator[str]:
+    """Valid NHS numbers (modulus 11), from the nine-digit stem `first_stem` on."""
+    for stem in count(first_stem):
+        digits = [int(d) for d in f"{stem:09d}"]
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
+        if check != 10:
+            yield f"{stem:09d}{check % 11}"
+
+
+#: Valid NHS numbers (Modulus 11), one per patient of a scenario.
+PATIENTS = [
+    *("9434765919", "9434765870", "9434765838", "9434765811"),
+    *islice(_nhs_numbers(943476600), 36),
+]
 
 
 def utc(text: str) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flowsight.adapters.catalogue import load_catalogue
+from flowsight.schemas.catalogue import Threshold
 from flowsight.schemas.codes import ServiceKind
 from flowsight.services.delays import period_lost_bed_days
 from flowsight.services.facts import LONDON
@@ -13,9 +14,11 @@ from flowsight.services.flow_figures import percent
 from flowsight.services.indicators import INDICATORS_BY_KIND, KNOWN_INDICATORS
 from flowsight.services.kpis import Period
 from flowsight.services.leaving import readmission_last_day
+from flowsight.services.pressure import score_service
 from flowsight.services.report import followed_up_by, week_figures
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.services.city import City, no_criteria, utc
+from tests.services.pressure_services import service
 
 WEEK = ("2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
 MAY = ("2026-05-01T00:00:00+01:00", "2026-06-01T00:00:00+01:00")
@@ -306,3 +309,25 @@ def test_a_ucr_patient_taken_into_hospital_is_not_a_no_further_action_discharge(
     # of its own: the pathway figure is of discharges recorded as such, so it stays 0 %.
     assert ucr["no_further_action_pct"] == 50.0
     assert ucr["pathway_not_recorded_pct"] == 0.0
+
+
+def test_a_leavers_rate_is_scored_on_every_leaver_transfers_included() -> None:
+    # 15 left the UCR service: 6 home needing nothing further, 9 taken into hospital. 40 % of 15
+    # is a rate of enough cases to score; it went unscored while its sample counted only the
+    # 6 discharge events (a rate of under 10 is not scored).
+    city = City()
+    _started(city, "lch-ucr", range(15))
+    for patient in range(6):
+        city.publish(
+            "discharge", "lch-ucr", GONE, patient, destination="usual_residence", pathway="P0"
+        )
+    for patient in range(6, 15):
+        _transferred(city, "lch-ucr", patient, to="lth-wards")
+    ucr = service(
+        "lch-ucr", "ucr", no_further_action_pct=Threshold(level2=60, level3=50, level4=40)
+    )
+
+    score = score_service(ucr, city.figures("lch-ucr", *WEEK))
+
+    rate = {i.name: i for i in score.indicators}["no_further_action_pct"]
+    assert (rate.value, rate.level, score.level) == (40.0, 4, 4)
