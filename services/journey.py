@@ -376,8 +376,13 @@ def _attendance(fold: _Fold, event: Event) -> None:
             event.get("outcome"),
         )
         return
-    current.arrived_at = event["arrived_at"]  # the latest word: a departure restates it
-    current.departed_at = event.get("departed_at") or current.departed_at
+    departed = event.get("departed_at")
+    # The latest word: a departure restates the arrival. But one that gives its own departure as
+    # the arrival is a sender that did not know it (an HL7 A06 or A02 without PV1-44): it keeps
+    # the arrival recorded, else a five-hour stay became a zero-minute one and its breach went.
+    if not (departed and event["arrived_at"] == departed and current.arrived_at < departed):
+        current.arrived_at = event["arrived_at"]
+    current.departed_at = departed or current.departed_at
     current.outcome = event.get("outcome") or current.outcome
 
 

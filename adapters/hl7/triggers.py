@@ -129,7 +129,13 @@ def _departure(
 ) -> Fields:
     """The end of an attendance: the same episode's attendance, now departed."""
     arrived = first_time(reading.message, ADMIT_TIME, zone=reading.zone())
-    arrived = arrived if arrived is not None and arrived <= moment else moment
+    if arrived is None or arrived > moment:
+        # The departure is its own arrival: the tracker then keeps the arrival it has recorded.
+        reading.warnings.append(
+            f"PV1-44 {'is after the departure' if arrived else 'is empty'}: the attendance keeps "
+            "the arrival already recorded (its A04 or A01); without one, it lasted no time"
+        )
+        arrived = moment
     return {
         "event_type": "attendance",
         "event_id": event_id(visit, "departure", clock),

@@ -81,3 +81,21 @@ def test_a_departure_restating_the_arrival_is_timed_from_the_arrival_it_states()
     assert attendance.arrived_at == "2026-05-05T08:30:00.000000Z"
     figures = city.figures("lth-ed", *WEEK)
     assert (figures["four_hour_breaches"], figures["four_hour_breach_pct"]) == (1, 100.0)
+
+
+def test_a_departure_that_does_not_know_the_arrival_keeps_the_one_recorded() -> None:
+    city = City()
+    arrived = "2026-05-05T09:00:00+01:00"
+    city.publish("attendance", "lth-ed", arrived, 0, arrived_at=arrived)
+    # Admitted from the department at 14:00 by an A06 without PV1-44: the gateway gives the
+    # departure as its own arrival.
+    left = "2026-05-05T14:00:00+01:00"
+    city.publish(
+        "attendance", "lth-ed", left, 0, arrived_at=left, departed_at=left, outcome="admitted"
+    )
+
+    [attendance] = city.facts("lth-ed").attendances
+    assert attendance.arrived_at == "2026-05-05T08:00:00.000000Z"
+    ed = city.figures("lth-ed", *WEEK, now="2026-05-06T12:00:00+01:00")
+    # Five hours in the department: a breach (it was a zero-minute stay, and none).
+    assert (ed["departures"], ed["four_hour_breaches"]) == (1, 1)
