@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
+from flowsight.services.attendances import left_department, record_attendance
 from flowsight.services.cancellations import retracted, unmatched
 from flowsight.services.delays import bed_based
 from flowsight.services.facts import (
@@ -276,7 +277,7 @@ def _transfer(fold: _Fold, event: Event) -> None:
         return
     referral = fold.referrals.get(target)
     if not fold.end_stay(source, event, "transfer"):
-        if _left_department(fold, source, event):
+        if left_department(fold.attendances, source, event):
             # From the front door: what the gateways send as a departure and an admission.
             fold.start_stay(target, event, "emergency")
             return
@@ -289,23 +290,6 @@ def _transfer(fold: _Fold, event: Event) -> None:
             care_type(event.get("to_unit")),
         )
     fold.start_stay(target, event, "transfer_in")
-
-
-def _left_department(fold: _Fold, service: str, event: Event) -> bool:
-    """Whether a transfer out of `service` is a patient leaving its front door for a bed: their
-    attendance there (this episode's, else the latest still open) departs, admitted. Left open,
-    the patient was in the department for ever, on the queue and past four hours."""
-    open_here = [
-        a
-        for (where, _), a in fold.attendances.items()
-        if where == service and a.departed_at is None
-    ]
-    if not open_here:
-        return False
-    same = [a for a in open_here if a.episode_id == event["episode_id"]]
-    left = same[0] if same else max(open_here, key=lambda a: a.arrived_at)
-    left.departed_at, left.outcome = event["occurred_at"], "admitted"
-    return True
 
 
 def _discharge(fold: _Fold, event: Event) -> None:
@@ -365,25 +349,7 @@ def _ctr_review(fold: _Fold, event: Event) -> None:
 
 
 def _attendance(fold: _Fold, event: Event) -> None:
-    key = (event["service"], event["episode_id"])
-    current = fold.attendances.get(key)
-    if current is None:
-        fold.attendances[key] = Attendance(
-            event["service"],
-            event["episode_id"],
-            event["arrived_at"],
-            event.get("departed_at"),
-            event.get("outcome"),
-        )
-        return
-    departed = event.get("departed_at")
-    # The latest word: a departure restates the arrival. But one that gives its own departure as
-    # the arrival is a sender that did not know it (an HL7 A06 or A02 without PV1-44): it keeps
-    # the arrival recorded, else a five-hour stay became a zero-minute one and its breach went.
-    if not (departed and event["arrived_at"] == departed and current.arrived_at < departed):
-        current.arrived_at = event["arrived_at"]
-    current.departed_at = departed or current.departed_at
-    current.outcome = event.get("outcome") or current.outcome
+    record_attendance(fold.attendances, event)
 
 
 _NO_SERVICES = ServiceMap()

@@ -99,3 +99,30 @@ def test_a_departure_that_does_not_know_the_arrival_keeps_the_one_recorded() -> 
     ed = city.figures("lth-ed", *WEEK, now="2026-05-06T12:00:00+01:00")
     # Five hours in the department: a breach (it was a zero-minute stay, and none).
     assert (ed["departures"], ed["four_hour_breaches"]) == (1, 1)
+
+
+def test_a_move_to_a_ward_sent_after_the_departments_departure_is_an_emergency_admission() -> None:
+    city = City()
+    # Home from a community bed on 5 May; at the department on 6 May at 10:00, its departure
+    # (admitted) sent at 16:30, and then the move to a ward.
+    city.publish(
+        "admission", "lch-community-beds", "2026-05-01T10:00:00+01:00", 0,
+        admission_method="transfer_in",
+    )  # fmt: skip
+    city.publish(
+        "discharge", "lch-community-beds", "2026-05-05T10:00:00+01:00", 0,
+        destination="usual_residence", pathway="P0",
+    )  # fmt: skip
+    arrived, left = "2026-05-06T10:00:00+01:00", "2026-05-06T16:30:00+01:00"
+    city.publish("attendance", "lth-ed", arrived, 0, arrived_at=arrived)
+    city.publish(
+        "attendance", "lth-ed", left, 0, arrived_at=arrived, departed_at=left, outcome="admitted"
+    )
+    city.publish("transfer", "lth-ed", left, 0, from_service="lth-ed", to_service="lth-wards")
+
+    wards = city.facts("lth-wards")
+    assert [s.admission_method for s in wards.stays] == ["emergency"]
+    # An emergency admission the day after leaving the community bed: a readmission (it was a
+    # transfer in, no readmission, and an anomaly).
+    assert city.figures("lch-community-beds", *WEEK)["readmitted_30d_pct"] == 100.0
+    assert [a.kind for s in city.states() for a in s.anomalies] == []
