@@ -59,6 +59,15 @@ def test_an_emergency_arrival_at_an_unmapped_place_is_an_attendance_at_the_depar
     assert "class EMER at a place no rule knows: the emergency department 'lth-ed'" in warnings
 
 
+def test_an_emergency_class_of_hl7_v2s_table_is_read_as_emer() -> None:
+    # Oracle Health (Cerner) sends table 0004's E where no v3 code is mapped: it was a stay on
+    # the default ward, with a warning of an unknown class.
+    arrived = emergency(encounter(status="arrived", location=[{**FRONT, "status": "active"}]))
+    arrived["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v2-0004", "code": "E"}
+
+    assert published(arrived) == [("attendance", "lth-ed", "")]
+
+
 def test_a_finished_emergency_encounter_is_an_attendance_and_its_end_not_a_ward_stay() -> None:
     document = emergency(finished(location=[FRONT]))
     document["period"] = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T13:05:00+00:00"}

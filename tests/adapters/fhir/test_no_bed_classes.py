@@ -174,3 +174,55 @@ def test_admission_details_in_an_nhs_extension_alone_still_admit_an_ambulatory_c
     assert mapped(document)[0] == ["admission", "discharge"]
     document["hospitalization"] = EPIC_ONLY  # a vendor's extension says nothing of one
     assert mapped(document)[0] == []
+
+
+#: Oracle Health (Cerner) Millennium's class where no v3 code is mapped: HL7 v2 table 0004.
+V2_CLASS = "http://terminology.hl7.org/CodeSystem/v2-0004"
+#: What Millennium's documentation Encounter of a cardiology clinic visit carries.
+SAYS_NOTHING = {
+    "admitSource": {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/admit-source", "code": "other"}
+        ]
+    },
+    "dischargeDisposition": {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/discharge-disposition",
+                "code": "home",
+            }
+        ]
+    },
+}
+
+
+def test_an_outpatient_class_of_hl7_v2s_table_is_no_admission_whatever_hospitalization_holds() -> (
+    None
+):
+    # A clinic visit became an emergency ward admission of 13.5 hours.
+    document = visit("O", system=V2_CLASS, hospitalization=SAYS_NOTHING)
+    assert mapped(document)[0] == []
+    assert mapped(visit("R", system=V2_CLASS))[0] == []
+    # An inpatient class of the same table is a stay, with no warning of an unknown class.
+    events, notes = mapped(visit("I", system=V2_CLASS, hospitalization=SAYS_NOTHING))
+    assert events == ["admission", "discharge"]
+    assert not [element for element, _ in notes if element == "Encounter.class"]
+
+
+def test_a_class_the_profile_names_outpatient_wins_over_admission_details() -> None:
+    # "A code listed here wins" (a profile's codes.patient_class), admission details or not.
+    document = encounter(
+        **{"class": {"system": EPIC_CLASS, "code": "4"}, "hospitalization": SAYS_NOTHING}
+    )
+    profile = MappingProfile.model_validate(
+        {"organisation": "RR8", "codes": {"patient_class": {"4": "outpatient"}}}
+    )
+    result = map_encounter(
+        Encounter.model_validate(document),
+        organisation="RR8",
+        now=NOW,
+        profiles={"RR8": profile},
+        services={"lth-ed", "lth-wards"},
+    )
+    assert not isinstance(result, Rejected), result
+    assert result.events == []
