@@ -48,10 +48,10 @@ def cancellations(reading: Reading, visit: str, *, trigger: str) -> list[dict[st
     service = reading.department(located) if at_ed else located.service
     # (kind, service of its cancellation) of each event the cancelled message may have published.
     kinds, clock = {
-        "A11": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME, EVENT_TIME]),
+        "A11": (_arrival_kinds(reading, at_ed, service), [ADMIT_TIME, EVENT_TIME]),
         "A12": (_transfer_kinds(reading, at_ed, service), [EVENT_TIME]),
         "A13": ([("departure" if at_ed else "discharge", service)], [DISCHARGE_TIME, EVENT_TIME]),
-        "A23": ([("attendance" if at_ed else "admission", service)], [ADMIT_TIME]),
+        "A23": (_arrival_kinds(reading, at_ed, service), [ADMIT_TIME]),
     }[trigger]
     moments = [
         held_end(message, moment, path, reading.zone())[0] if path == DISCHARGE_TIME else moment
@@ -142,6 +142,25 @@ def _retracted_at(reading: Reading) -> datetime:
     recorded, ahead = retraction_time(said, reading.received, timed_by)
     reading.warnings.extend([ahead] if ahead else [])
     return recorded
+
+
+def _arrival_kinds(reading: Reading, at_ed: bool, service: str) -> list[tuple[str, str]]:
+    """What the arrival an A11 (or A23) cancels published: an attendance at the ED; else an
+    admission, and, when PV1-6 is a place at the ED (an A01 from it, as Epic sends the admission
+    after the ED's A04), the end of the attendance there (`admitted`) that the A01 published too:
+    the patient is back in the department, not on no board at all."""
+    if at_ed:
+        return [("attendance", service)]
+    admitted = [("admission", service)]
+    if not names_a_place(reading.message, 6):
+        return admitted
+    try:
+        before = reading.place(6, required=False)
+    except Refused:  # a prior location no rule maps: the A01 ended no attendance from it
+        return admitted
+    if before.service not in reading.front_door:  # as the A01 judged it (`_attendance_ended`)
+        return admitted
+    return [*admitted, ("departure", reading.department(before))]
 
 
 def _transfer_kinds(reading: Reading, back_at_ed: bool, service: str) -> list[tuple[str, str]]:

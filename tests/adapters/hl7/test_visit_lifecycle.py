@@ -167,3 +167,31 @@ def test_a_no_bed_class_at_the_ed_is_still_an_attendance_there() -> None:
     )
     assert [e["event_type"] for e in arrived.events + left.events] == ["attendance", "attendance"]
     assert left.events[0]["outcome"] == "discharged"
+
+
+def test_an_a11_of_an_admission_from_the_ed_puts_the_patient_back_in_the_department() -> None:
+    # Epic's order: A04 at the ED, the A01 at a ward naming the ED in PV1-6 (which ends the
+    # attendance, admitted), then the A11 of that admission: it cancelled the admission alone,
+    # and the patient was on no board at all, neither in the department nor on the ward.
+    ed_rule = LocationRule(point_of_care="AE", service="lth-ed")
+    profile = WARDS_BY_RULE.model_copy(update={"locations": [*WARDS_BY_RULE.locations, ed_rule]})
+    admitted = events(
+        msh("A01"),
+        "EVN|A01|20261123113000|||C|20261123113000",
+        PID,
+        pv1(f2="I", f3="LGI^WARD7^B1", f6="AE^MAJ^C3", f44="20261123080000"),
+        profile=profile,
+    )
+    cancels = events(
+        msh("A11"),
+        "EVN|A11|20261123120000|||C|20261123113000",
+        PID,
+        pv1(f2="I", f3="LGI^WARD7^B1", f6="AE^MAJ^C3", f44="20261123080000"),
+        profile=profile,
+    )
+    assert [(e["event_type"], e.get("outcome")) for e in admitted] == [
+        ("attendance", "admitted"),
+        ("admission", None),
+    ]
+    cancelled = {c["cancels_event_id"]: c["service"] for c in cancels}
+    assert {e["event_id"]: e["service"] for e in admitted}.items() <= cancelled.items()
