@@ -138,6 +138,39 @@ def message_focus(entries: list[Any], bundle: BundleIndex) -> dict[int, str] | N
     return named
 
 
+#: The event codes of NHS England's Booking and Referral Standard (BaRS) messages.
+BARS_EVENTS = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
+
+
+def bars_message(entries: list[Any]) -> bool:
+    """Whether a FHIR message is one of BaRS: a referral, a validation request or response, a
+    booking between 111, 999, clinical assessment services and EDs (its MessageHeader's
+    `eventCoding` of `BARS_EVENTS`). Every Encounter such a message carries is an urgent-care
+    service's assessment of a call (the sender's, or the assessment service's own, which a
+    validation response's focus names), never a stay or an attendance at a hospital."""
+    header = entries[0].get("resource") if entries and isinstance(entries[0], dict) else None
+    event = header.get("eventCoding") if isinstance(header, dict) else None
+    system = event.get("system") if isinstance(event, dict) else None
+    if not isinstance(system, str):
+        return False
+    said = system.strip().rstrip("/").lower()
+    bars = BARS_EVENTS.lower().removeprefix("https://")
+    return said.removeprefix("http://").removeprefix("https://") == bars
+
+
+def a_bars_assessment(index: int) -> Issue:
+    """The note that a BaRS message's Encounter was not mapped (`bars_message`)."""
+    return Issue(
+        "information",
+        "informational",
+        f"Bundle.entry[{index}] is an Encounter of a Booking and Referral Standard (BaRS) "
+        "message: an urgent-care service's assessment of a call (111, 999, a clinical "
+        "assessment service), not a stay or an attendance at a hospital: not mapped. Publish "
+        "the attendance once the patient arrives, and a referral to POST /v1/events",
+        f"Bundle.entry[{index}]",
+    )
+
+
 def not_the_focus(index: int, focus: dict[int, str]) -> Issue:
     """The note that a message's Encounter was not mapped, the message being about another
     resource: NHS England's Booking and Referral Standard (BaRS) sends the sender's 111 or 999

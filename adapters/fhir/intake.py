@@ -20,6 +20,8 @@ from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.envelope import (
     FHIR_BUNDLE_MAX,
+    a_bars_assessment,
+    bars_message,
     bundle_entries,
     ignored,
     message_focus,
@@ -192,6 +194,7 @@ def _examine_bundle(
         envelope = replace(envelope, header=header[0], header_id=header[1])
     bundle = BundleIndex(entries, document.get("timestamp"))
     focus = message_focus(entries, bundle) if bundle_type == "message" else None
+    bars = bundle_type == "message" and bars_message(entries)
     accepted: list[AcceptedEvent] = []
     notes: list[Issue] = []
     refusals: list[Answer] = []
@@ -221,6 +224,9 @@ def _examine_bundle(
         examined_any = True
         if focus is not None and index not in focus:  # context of what the message is about
             notes.append(replace(not_the_focus(index, focus), entry=index))
+            continue
+        if bars:  # the focus too: a validation response's names the assessment's Encounter
+            notes.append(replace(a_bars_assessment(index), entry=index))
             continue
         examined = _examine(resource, raw, prefix, reading, bundle)
         if isinstance(examined, Answer):
