@@ -79,7 +79,7 @@ INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
         ("referrals", "referrals"),
         ("referrals_accepted_pct", "%", False, "referrals_decided"),
         ("no_further_action_pct", "%", False, "discharges"),
-        ("ucr_2h_met_pct", "%", False, "ucr_2h_started"),
+        ("ucr_2h_met_pct", "%", False, "ucr_2h_due"),
     ),
     # Readmissions within 30 days are not an indicator: pressure is scored on the last 24 hours,
     # whose discharges' readmissions have mostly not happened yet (an outcome, in the report).

@@ -35,6 +35,7 @@ from flowsight.services.flow_figures import (
     no_further_action,
     percent,
     queue_by_pathway,
+    two_hour_standard,
 )
 from flowsight.services.flow_figures import Figures as Figures  # one figures type, re-exported
 from flowsight.services.occupancy import occupancy
@@ -207,28 +208,8 @@ def _ucr(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
             sum(1 for r in decided if r.status != "declined"), len(decided)
         ),
         **no_further_action(_ended_in(facts.stays, period)),
-        **_two_hour_standard(facts.referrals, period),
+        **two_hour_standard(facts.referrals, period.holds, now),
     }
-
-
-#: Priorities that mark a 2-hour urgent community response referral (case, spaces, hyphens
-#: and underscores aside): the contract's `priority` is the sender's word.
-TWO_HOUR_PRIORITIES = frozenset({"2h", "2hr", "2hrs", "2hour", "2hours", "twohour", "twohours"})
-TWO_HOURS = timedelta(hours=2)
-
-
-def _two_hour_standard(referrals: Iterable[Referral], period: Period) -> Figures:
-    """NHS England's UCR measure: of the 2-hour referrals started (first seen) in the period,
-    the share started within 2 hours of the referral."""
-    started = [
-        r
-        for r in referrals
-        if r.started_at
-        and period.holds(r.started_at)
-        and "".join(c for c in (r.priority or "").lower() if c.isalnum()) in TWO_HOUR_PRIORITIES
-    ]
-    met = sum(1 for r in started if not _longer_than(r.referred_at, r.started_at, TWO_HOURS))
-    return {"ucr_2h_started": len(started), "ucr_2h_met_pct": percent(met, len(started))}
 
 
 # Outside the hospital a stay ended by a transfer out is one of the service's discharges: the

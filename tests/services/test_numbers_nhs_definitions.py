@@ -120,7 +120,33 @@ def test_the_two_hour_standard_is_of_2_hour_referrals_seen_within_2_hours() -> N
     ucr = city.figures("lch-ucr", *WEEK)
 
     # Three 2-hour referrals, two seen within 2 hours: 66.7 %, short of the 70 % standard.
-    assert (ucr["ucr_2h_started"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
+    assert (ucr["ucr_2h_due"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
+
+
+def test_a_2_hour_referral_not_seen_within_2_hours_is_a_breach_before_it_is_seen() -> None:
+    # NHS England counts the 2-hour referrals received, each seen within 2 hours or not. Twelve
+    # came at 08:00 and nobody was seen by 11:00: the rate read nothing (no referral "started")
+    # and could not escalate until the first was seen late.
+    city = City()
+    for patient in range(12):
+        city.publish(
+            "referral", "lth-ed", "2026-05-05T08:00:00+01:00", patient,
+            to_service="lch-ucr", status="accepted", priority="2h",
+        )  # fmt: skip
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T10:30:00+01:00", 12,
+        to_service="lch-ucr", status="new", priority="2h",
+    )  # fmt: skip
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T08:00:00+01:00", 13,
+        to_service="lch-ucr", status="declined", priority="2h",
+    )  # fmt: skip
+    morning = ("2026-05-05T00:00:00+01:00", "2026-05-06T00:00:00+01:00")
+
+    at_eleven = city.figures("lch-ucr", *morning, now="2026-05-05T11:00:00+01:00")
+
+    # 12 due and missed; the 10:30 referral still has its 2 hours; the declined one was not due.
+    assert (at_eleven["ucr_2h_due"], at_eleven["ucr_2h_met_pct"]) == (12, 0.0)
 
 
 def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
