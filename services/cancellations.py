@@ -108,12 +108,32 @@ def unmatched(events: list[Event]) -> list[int]:
     """The positions of the cancellations naming an event the journey does not hold: not
     arrived yet (it may come later, and is then retracted), refused, or never sent. Each is
     shown as an anomaly while so, rather than kept without a trace; but not one `if_present`,
-    whose sender said the event may never have been sent."""
+    whose sender said the event may never have been sent, nor one of a set sent together of
+    which another found its event.
+
+    A set sent together is the cancellations of one source, episode and moment (`occurred_at`,
+    when the retraction was recorded): the HL7 gateway names every id the cancelled message may
+    have carried (its time from PV1-44, or from EVN-6, when the two differ), of which at most
+    one can match; the others were anomalies on every such cancel a real feed sent."""
     keys = {(event["source"], event["event_id"]) for event in events}
-    return [
-        position
+    cancellations = [
+        (position, event)
         for position, event in enumerate(events)
         if event["event_type"] == "cancellation"
-        and not event.get(IF_PRESENT)
-        and (event["source"], event["cancels_event_id"]) not in keys
     ]
+    found = {
+        _sent_together(event)
+        for _, event in cancellations
+        if (event["source"], event["cancels_event_id"]) in keys
+    }
+    return [
+        position
+        for position, event in cancellations
+        if not event.get(IF_PRESENT)
+        and (event["source"], event["cancels_event_id"]) not in keys
+        and _sent_together(event) not in found
+    ]
+
+
+def _sent_together(cancellation: Event) -> tuple[str, str | None, str]:
+    return cancellation["source"], cancellation.get("episode_id"), cancellation["occurred_at"]

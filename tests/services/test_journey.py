@@ -364,6 +364,24 @@ def test_a_cancellation_of_an_unknown_event_changes_nothing_and_is_shown_as_an_a
     assert state_after(admitted, unmatched, ghost) == state_after(admitted)
 
 
+def test_a_cancel_naming_every_id_its_event_may_carry_raises_no_anomaly_for_the_others() -> None:
+    """An HL7 A11 names the admission by PV1-44 and by EVN-6 when the two differ: one matches,
+    the other can never; it was an anomaly on every such cancel. A cancellation of an unknown
+    event sent at another moment still is one."""
+    admitted = admission("V:admission:T1", 0, "lth-wards")
+    by_pv1_44 = cancellation("V:admission:T1:cancelled", 3, admitted)
+    never_sent = admission("V:admission:T2", 0, "lth-wards")
+    by_evn_6 = cancellation("V:admission:T2:cancelled", 3, never_sent)
+
+    state = state_after(admitted, by_pv1_44, by_evn_6)
+
+    assert state.in_services == {} and state.anomalies == []
+    later = cancellation("V:admission:T3:cancelled", 4, admission("V:admission:T3", 0, "lth-wards"))
+    assert [a.event_id for a in state_after(admitted, by_pv1_44, later).anomalies] == [
+        "V:admission:T3:cancelled"
+    ]
+
+
 # -- any arrival order, any duplicates: the same journey ----------------------------------------
 
 SERVICES = ("lth-wards", "lch-community-beds", "lcc-reablement")
