@@ -35,6 +35,12 @@ NHS_NUMBER_SYSTEMS = frozenset(
 )
 
 
+def a_resource(kind: object) -> str:
+    """`kind` (a resource type) with its article: "a Patient", "an Encounter"."""
+    word = str(kind)
+    return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
+
+
 def is_nhs_number_system(system: str | None) -> bool:
     """Whether an identifier of `system` is an NHS number (`NHS_NUMBER_SYSTEMS`)."""
     if not system:

@@ -17,7 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.messageheader import MessageHeader
 
-from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER
+from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, a_resource
 from flowsight.adapters.fhir.outcome import Answer, Issue, error
 from flowsight.adapters.fhir.references import BundleIndex
 from flowsight.adapters.fhir.structure import structure_issues
@@ -176,7 +176,9 @@ def not_the_focus(index: int, focus: dict[int, str]) -> Issue:
     resource: NHS England's Booking and Referral Standard (BaRS) sends the sender's 111 or 999
     assessment Encounter beside the ServiceRequest the referral is. That Encounter is no stay
     or attendance at the receiver, and flowsight makes no referral from FHIR."""
-    about = ", ".join(f"Bundle.entry[{i}] (a {kind})" for i, kind in sorted(focus.items()))
+    about = ", ".join(
+        f"Bundle.entry[{i}] ({a_resource(kind)})" for i, kind in sorted(focus.items())
+    )
     return Issue(
         "information",
         "informational",
@@ -206,7 +208,7 @@ def ignored(index: int, entry: object, kind: object) -> Issue:
             )
         what = f"a {method} {url} request without a resource" if method else "an empty entry"
     else:
-        what = f"a {kind}"
+        what = a_resource(kind)
     why = _READ_FOR.get(str(kind), "flowsight maps Encounters")
     return Issue(
         "information",

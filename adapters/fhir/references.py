@@ -25,6 +25,7 @@ from flowsight.adapters.fhir.elements import (
     INVALID_FHIR,
     UNSUPPORTED_ENCOUNTER,
     Note,
+    a_resource,
     unversioned,
 )
 from flowsight.adapters.fhir.structure import problems
@@ -114,8 +115,8 @@ def resolve(
         raise Refused(
             MISSING_FIELD,
             element,
-            f"{element} {shown(target, kind)} is {where}, a {resource.get('resourceType')}, "
-            f"not a {kind}",
+            f"{element} {shown(target, kind)} is {where}, {a_resource(resource.get('resourceType'))}, "
+            f"not {a_resource(kind)}",
         )
     try:
         return model.model_validate(resource)
@@ -195,7 +196,9 @@ def _as(model: type[_Found], resource: object, element: str, what: str) -> _Foun
         return resource
     kind = getattr(resource, "get_resource_type", lambda: "resource")()
     raise Refused(
-        MISSING_FIELD, element, f"{element}: {what} is a {kind}, not a {model.get_resource_type()}"
+        MISSING_FIELD,
+        element,
+        f"{element}: {what} is {a_resource(kind)}, not {a_resource(model.get_resource_type())}",
     )
 
 
