@@ -13,6 +13,7 @@ from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
 from flowsight.api.hardening import install_hardening
+from flowsight.api.keys_in_force import keys_recorded_at_start
 from flowsight.api.live import LiveFeed
 from flowsight.api.middleware import RequestMetrics, StoppingAnswered
 from flowsight.api.openapi import install_openapi
@@ -66,9 +67,12 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         app.state.reports = Places(settings.reports_at_once)
         app.state.pressure = pressure.pressure_snapshot(engine, catalogue)
         app.state.live.listeners.append(app.state.pressure.invalidate)
+        recording = await keys_recorded_at_start(engine, authenticator.keys)
         try:
             yield
         finally:
+            if recording is not None:
+                recording.cancel()
             await app.state.live.close()
             await gateway.stop()
             await engine.dispose()

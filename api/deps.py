@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flowsight.adapters.kafka.producer import EventPublisher
-from flowsight.adapters.readmodel import store
+from flowsight.adapters.readmodel import audit as audit_log
 from flowsight.api import audited
 from flowsight.api.auth import Principal
 from flowsight.api.principal import Authenticator, Unauthenticated
@@ -342,7 +342,7 @@ async def audit_read(
     a caller put in the query is not kept, nor is anything shaped like an NHS number (admins
     read the audit log back: SPEC section 9 allows raw NHS numbers nowhere past the validator):
     `api.audited`."""
-    await store.audit(
+    await audit_log.audit(
         connection,
         principal=principal.audit_name,
         action=action,

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flowsight.adapters.readmodel.tables import (
     assessments,
     attendances,
-    audit_log,
     capacity_reports,
     queue_entries,
     service_capacity,
@@ -334,64 +333,3 @@ async def capacities(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
     """The latest reported capacity of each service."""
     result = await connection.execute(select(service_capacity))
     return {row.service_id: dict(row._mapping) for row in result}
-
-
-async def audit(
-    connection: AsyncConnection,
-    *,
-    principal: str,
-    action: str,
-    resource: str,
-    client: str | None,
-    at: datetime,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one line to the audit log."""
-    await connection.execute(
-        insert(audit_log),
-        {
-            "at": at,
-            "principal": principal,
-            "action": action,
-            "resource": resource,
-            "client": client,
-            "detail": detail,
-        },
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    """One page of the audit log, newest first, and how many lines match in all."""
-
-    entries: list[dict[str, Any]]
-    total: int
-
-
-async def audit_entries(
-    connection: AsyncConnection,
-    *,
-    who: str | None,
-    what: str | None,
-    since: datetime | None,
-    limit: int,
-    offset: int,
-) -> AuditPage:
-    """Audit lines of caller `who` and action `what` made at or after `since`, newest first."""
-    query = select(audit_log)
-    if who is not None:
-        query = query.where(audit_log.c.principal == who)
-    if what is not None:
-        query = query.where(audit_log.c.action == what)
-    if since is not None:
-        query = query.where(audit_log.c.at >= since.astimezone(UTC))
-    total = (
-        await connection.execute(select(func.count()).select_from(query.subquery()))
-    ).scalar_one()
-    rows = await connection.execute(
-        query.order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit).offset(offset)
-    )
-    return AuditPage(
-        [{**row._mapping, "at": as_utc(row.at)} for row in rows],
-        total,
-    )

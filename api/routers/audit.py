@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BeforeValidator
 
-from flowsight.adapters.readmodel import store
+from flowsight.adapters.readmodel import audit as audit_lines
 from flowsight.api.auth import Principal
 from flowsight.api.deps import ConnectionDep, Offset, audit_read, require
 from flowsight.api.models import PROBLEM_RESPONSES, AuditEntryOut, AuditOut
@@ -84,7 +84,7 @@ async def audit_log(
             since.astimezone(UTC)
         except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the last representable moment
             _refuse_since("since is outside the years 1 to 9999 once moved to UTC")
-    page = await store.audit_entries(
+    page = await audit_lines.audit_entries(
         connection, who=who, what=what, since=since, limit=limit, offset=offset
     )
     # The lines shown, by id, rather than the pseudonyms in them: the log is append-only, so
