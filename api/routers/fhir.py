@@ -10,6 +10,7 @@ flowsight.adapters.fhir's; this router reads the body, writes to Kafka and answe
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -282,11 +283,13 @@ async def _serve(
             raise
         return _response(outcome.error(408, "timeout", str(late.detail)))
     xml = intake.is_xml(request.headers.get("content-type"))
-    document = intake.resource_of(body, resource_type, xml=xml)
     reading = intake.Reading(
         publisher, state.validation, datetime.now(UTC), organisation_for, mapping_profiles(request)
     )
-    result = document if isinstance(document, Answer) else examine(document, body, reading)
+    # Reading a body into FHIR models is CPU work of up to seconds for the largest bodies
+    # (fhir.resources reads 900 KB of XML in ~5 s): in a thread, so that the event loop goes on
+    # answering every other caller meanwhile (it had waited the whole time, /healthz too).
+    result = await asyncio.to_thread(_examined, body, resource_type, xml, examine, reading)
     try:
         if isinstance(result, Answer):
             await _dead_letter(writer, publisher, result)
@@ -298,6 +301,14 @@ async def _serve(
         response = _response(outcome.unavailable(str(error)))
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
+
+
+def _examined(
+    body: bytes, resource_type: str, xml: bool, examine: _Examine, reading: intake.Reading
+) -> Examined | Answer:
+    """What `body` becomes: its events, or the answer refusing it (pure, for a thread)."""
+    document = intake.resource_of(body, resource_type, xml=xml)
+    return document if isinstance(document, Answer) else examine(document, body, reading)
 
 
 async def _dead_letter(writer: EventWriter, organisations: frozenset[str], answer: Answer) -> None:
