@@ -135,7 +135,7 @@ class OidcVerifier:
     def _key_set(self) -> jwt.PyJWKClient:
         if self._keys is None:
             url = self._jwks_url or self._discovered()
-            self._keys = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+            self._keys = jwt.PyJWKClient(url, lifespan=300, timeout=5)
         return self._keys
 
     def _discovered(self) -> str:

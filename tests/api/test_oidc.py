@@ -213,3 +213,24 @@ def test_a_jwks_address_the_issuer_names_over_plain_http_is_never_fetched(
     with pytest.raises(TokenRejected, match="https://"):
         OidcVerifier(settings).principal(token)
     assert fetched == []
+
+
+def test_a_signing_key_the_issuer_withdrew_is_refused_once_its_keys_are_read_again(
+    oidc_client: TestClient, idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The issuer rotates after a compromise: its JWKS holds only the new key. A token signed
+    # with the old one stayed good until the API restarted (PyJWT kept every key it had looked
+    # up, whatever the issuer later published), admin tokens minted by its thief included.
+    signed_before = idp.token()
+    assert oidc_client.get("/v1/delays", headers=bearer(signed_before)).status_code == 200
+    idp.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    idp.kid = "city-idp-2"
+    # An unknown kid reads the keys again at most once in 30 s (PyJWT's cooldown): 31 s later.
+    monotonic = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: monotonic() + 31)
+
+    signed_after = idp.token()  # an unknown kid: the keys are read again
+    assert oidc_client.get("/v1/delays", headers=bearer(signed_after)).status_code == 200
+
+    refused = oidc_client.get("/v1/delays", headers=bearer(signed_before))
+    assert refused.status_code == 401, refused.text
