@@ -15,13 +15,17 @@ from flowsight.settings import private_directory
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`, with SQLite set up for one writer and concurrent readers."""
+    """An async engine for `url`, with SQLite set up for one writer and concurrent readers.
+
+    Its errors never quote a statement's parameters (`hide_parameters`): they hold pseudonyms
+    and a referral's free-text next step, and a locked or unreachable database put them in the
+    worker's log lines, which a log shipper copies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         _owner_only(Path(parsed.database))
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

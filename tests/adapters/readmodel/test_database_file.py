@@ -7,7 +7,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.schema_lock import upgrade_exclusively
@@ -54,3 +56,21 @@ def test_a_folder_that_exists_keeps_its_mode_and_its_new_children_are_private(
     for folder in (made, made.parent, made.parent.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert private_directory(made) == made  # made already: nothing to do
+
+
+async def test_a_database_error_never_quotes_the_statement_s_parameters(tmp_path: Path) -> None:
+    # A locked SQLite file (or PostgreSQL away) put a referral's next step and pseudonyms in the
+    # worker's warning: "[parameters: ('1b18…', …, 'Ring Mrs Jane Doe (daughter) on 07700 …')]".
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'flowsight.db'}")
+    next_step = "Ring Mrs Jane Doe (daughter) on 07700 900123"
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x TEXT NOT NULL UNIQUE)"))
+            await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": next_step})
+        with pytest.raises(IntegrityError) as failed:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": next_step})
+    finally:
+        await engine.dispose()
+    assert "UNIQUE" in str(failed.value)  # what went wrong is still said
+    assert "Jane Doe" not in str(failed.value)
