@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowsight.services.pseudonym import without_nhs_numbers
+from flowsight.services.quoting import quoted
 
 log = logging.getLogger("flowsight.api")
 
@@ -80,10 +81,6 @@ def _blanked(value: Any) -> Any:
     return value
 
 
-#: The most of a caller's path and of a refusal's reason a log line quotes.
-LOGGED_CHARS = 200
-
-
 def log_denied(request: Request, status: int, who: str | None, why: str) -> None:
     """Log a refused request (401, 403): who was refused what, from where, and why; never the
     credential presented. What the caller chose (the path, a token's text in the reason, the
@@ -98,15 +95,6 @@ def log_denied(request: Request, status: int, who: str | None, why: str) -> None
         who or "unauthenticated",
         quoted(why),
     )
-
-
-def quoted(text: str) -> str:
-    """`text` as it is when short and printable; else quoted (a newline cannot start a forged
-    line) and cut: for what a caller chose, in a log line."""
-    if len(text) <= LOGGED_CHARS and text.isprintable():
-        return text
-    shown = repr(text[:LOGGED_CHARS])
-    return shown + (f" (cut from {len(text)} characters)" if len(text) > LOGGED_CHARS else "")
 
 
 def _unreadable_json(error: StarletteHTTPException) -> str | None:

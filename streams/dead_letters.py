@@ -18,6 +18,7 @@ from flowsight.adapters.kafka.producer import (
     usable_correlation_id,
 )
 from flowsight.services.batch import event_type_label
+from flowsight.services.quoting import quoted
 from flowsight.services.validation import Rejected
 from flowsight.streams.metrics import WorkerMetrics
 
@@ -84,7 +85,7 @@ class DeadLetters:
             message.topic,
             message.offset,
             rejected.reason,
-            rejected.message[:ERROR_TEXT_CHARS],
+            quoted(rejected.message, ERROR_TEXT_CHARS),
             extra={"correlation_id": correlation_id},
         )
         return delivery

@@ -195,6 +195,23 @@ async def test_a_dead_letter_keeps_the_correlation_id_and_its_warning_names_it(
     assert "missing_field" in warning.getMessage()
 
 
+async def test_a_dead_letter_s_warning_is_one_line_whatever_the_event_s_key_names_hold(
+    subject: Validator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The refusal quotes an unknown key's name; a name holding a newline and an escape sequence
+    # printed a forged line (and repainted the terminal) in the console log format.
+    forged = "evil\n2026-12-06T08:00:00Z [error    ] FORGED LINE\x1b[2J"
+    raw = orjson.dumps({**example("admission"), forged: 1})
+    async with subject.agent.test_context() as agent:
+        await agent.put(raw, key=b"k")
+        await subject.dead_letters.get(timeout=1)
+
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    said = warning.getMessage()
+    assert "invalid_field" in said and "FORGED LINE" in said
+    assert "\n" not in said and "\x1b" not in said
+
+
 async def test_an_event_published_without_a_correlation_id_is_given_one_that_travels_with_it(
     subject: Validator,
 ) -> None:
