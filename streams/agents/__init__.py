@@ -1,5 +1,6 @@
 """The worker's agents: each reads a topic, calls the domain, writes what changed."""
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from faust.types import TP, EventT, StreamT
@@ -18,9 +19,16 @@ class Backlog:
     fetches long before they fill, backlog or not.
     """
 
-    def __init__(self, highwater: Callable[[TP], int | None]) -> None:
+    #: How long after the last batch of history the worker still counts as replaying it.
+    REPLAY_SECONDS = 30.0
+
+    def __init__(
+        self, highwater: Callable[[TP], int | None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._highwater = highwater
         self._behind: dict[str, bool] = {}
+        self._clock = clock
+        self._replayed_at: float | None = None  # when the tracker last took a batch of history
 
     def batch(self, agent: str, batch: Sequence[EventT[bytes]], most: int) -> None:
         """`agent` took `batch`, of at most `most` events."""
@@ -37,3 +45,17 @@ class Backlog:
     @property
     def behind(self) -> bool:
         return any(self._behind.values())
+
+    def history(self, replayed: bool) -> None:
+        """The tracker took a batch that was mostly history (`replayed`: events that happened
+        long before now), or one that was not."""
+        self._replayed_at = self._clock() if replayed else None
+
+    @property
+    def replaying(self) -> bool:
+        """Whether the worker is taking in history: a census or a past being published at a
+        pace it keeps up with (no backlog on its topics), or a feed sending a day's events
+        late. The state is then part-built: scored as it comes, a service rose and alerted on
+        a queue that only the rest of its history would empty (`streams.pressure.CatchingUp`)."""
+        at = self._replayed_at
+        return at is not None and self._clock() - at < self.REPLAY_SECONDS

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from faust.types import EventT, StreamT
 from flowsight.adapters.kafka.producer import CORRELATION_HEADER, Record
 from flowsight.services.batch import FAILED, BatchChanges, apply_batch, unprocessable
 from flowsight.services.journey import Event, JourneyState, ServiceMap
+from flowsight.services.timestamps import utc_timestamp
 from flowsight.settings import Settings
 from flowsight.streams.agents import Agent, Backlog
 from flowsight.streams.agents.outlet import Outlet, delivered
@@ -63,6 +65,7 @@ def tracker(
         async for batch in batches(stream, settings.sink_batch_size, settings.sink_batch_seconds):
             backlog.batch("tracker", batch, settings.sink_batch_size)
             read, documents = await _decoded(batch, dead_letters, metrics)
+            backlog.history(_mostly_history(documents, time.time()))
             capacity_keys = _capacity_keys(read, documents)
             changes = apply_batch(
                 documents,
@@ -137,6 +140,23 @@ def _moved_record(event: Event) -> Record:
     correlation_id = event.get("correlation_id")
     headers = [(CORRELATION_HEADER, correlation_id.encode())] if correlation_id else []
     return (event["pseudonym"].encode(), orjson.dumps(event), headers)
+
+
+#: An event this much older than now is history being taken in, not a live change.
+HISTORY_AGE = timedelta(hours=1)
+
+
+def _mostly_history(documents: list[Event], now: float) -> bool:
+    """Whether most of a batch's events happened more than `HISTORY_AGE` before `now`."""
+    since = utc_timestamp(datetime.fromtimestamp(now, UTC) - HISTORY_AGE)
+    old = sum(
+        1
+        for document in documents
+        if isinstance(document, dict)
+        and isinstance(moment := document.get("occurred_at"), str)
+        and moment < since
+    )
+    return old * 2 > len(documents)
 
 
 def _observe_latency(batch: Sequence[EventT[bytes]], metrics: WorkerMetrics) -> None:

@@ -153,7 +153,7 @@ class Refresh:
             # A report sent for a moment still ahead (the contract tolerates minutes) waits.
             if service is not None and service_id in figures and report.as_of <= now:
                 figures[service_id] = with_capacity(service, figures[service_id], report.open)
-        held = self.catching_up.holds(self.backlog.behind)
+        held = self.catching_up.holds(self.backlog.behind or self.backlog.replaying)
         assessment = await assess_pressure(
             self.sink.engine, self.catalogue, figures, self.policy, now, held=held
         )

@@ -291,6 +291,37 @@ async def test_behind_a_backlog_levels_hold_and_the_first_refresh_caught_up_move
     assert [(a["level_from"], a["level_to"]) for a in ed] == [(1, held["level"])]
 
 
+async def test_while_history_is_taken_in_at_the_pace_it_comes_levels_hold_too(
+    tmp_path: Path,
+) -> None:
+    """`flowsight up`'s simulator publishes a week's past at 500 events a second, which the
+    worker keeps up with: no backlog, so levels moved on a state still filling, and a fresh
+    start raised nine escalations (one on a wait only the rest of the past would end)."""
+    now = datetime.now(UTC)
+    feed = Feed()
+    for patient in range(95):
+        feed.visit("lth-ed", patient, now - timedelta(hours=1))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    pressure, alerts = Topic(), Topic()
+    refresh = refresh_over(model, pressure)
+    refresh.alerts_topic = alerts  # type: ignore[assignment]
+    clock = [0.0]
+    refresh.backlog = Backlog(lambda tp: None, clock=lambda: clock[0])  # no backlog
+    refresh.backlog.history(replayed=True)  # the tracker's last batch: mostly days old
+    try:
+        await refresh.once()
+        assert scored(pressure, "lth-ed")["published_level"] is None
+        assert alerts.records == []
+
+        clock[0] = Backlog.REPLAY_SECONDS  # no history since: taken in
+        await refresh.once()
+    finally:
+        await model.close()
+    moved = scored(pressure, "lth-ed")
+    assert moved["published_level"] == moved["level"] >= 2
+
+
 def test_levels_are_held_for_a_while_at_most_so_an_overloaded_worker_still_alerts() -> None:
     clock = [0.0]
     catching_up = CatchingUp(most=300, clock=lambda: clock[0])

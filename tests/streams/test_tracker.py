@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -264,6 +265,19 @@ async def test_the_tracker_tells_the_refresh_whether_a_batch_was_waiting_behind_
     async with behind.agent.test_context() as agent:
         await agent.put(orjson.dumps(admission("adm-1", "2026-05-01T10:00:00+00:00")), key=b"a")
     assert behind.backlog.behind is True
+
+
+async def test_the_tracker_tells_the_refresh_whether_a_batch_was_mostly_history(
+    app: faust.App, settings: Settings
+) -> None:
+    tracker = Tracker(app, settings)
+    past = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    async with tracker.agent.test_context() as agent:
+        await agent.put(orjson.dumps(admission("adm-1", past)), key=b"a")
+    assert tracker.backlog.replaying is True
+    async with tracker.agent.test_context() as agent:
+        await agent.put(orjson.dumps(admission("adm-2", datetime.now(UTC).isoformat())), key=b"a")
+    assert tracker.backlog.replaying is False
 
 
 async def batches_of(tracker: Tracker, spacing: float) -> list[int]:
