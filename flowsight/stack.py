@@ -77,8 +77,16 @@ class Stack:
         env = dict(os.environ)
         if self.use_postgres:
             env["FLOWSIGHT_DATABASE_URL"] = self._start_postgres()
+            # A consumer group of its own: the SQLite runs' group had committed the topics
+            # this database never saw, and the worker took what the simulator replayed for
+            # duplicates; the city stayed empty while `/readyz` said ready. This group reads the
+            # topics from their start into PostgreSQL (and back on SQLite, the first again).
+            env["FLOWSIGHT_APP_ID"] = postgres_app_id(settings.app_id)
             settings = self.settings = settings.model_copy(
-                update={"database_url": env["FLOWSIGHT_DATABASE_URL"]}
+                update={
+                    "database_url": env["FLOWSIGHT_DATABASE_URL"],
+                    "app_id": env["FLOWSIGHT_APP_ID"],
+                }
             )
         asyncio.run(ensure_topics(settings, product_topics(settings, self.catalogue)))
         upgrade_exclusively(settings.resolved_database_url)
@@ -205,3 +213,8 @@ def local_mode_notice(settings: Settings) -> str:
 def _interrupt(_signum: int, _frame: object) -> None:
     # SIGTERM (from a service manager, say) stops the stack exactly as Ctrl-C does.
     raise KeyboardInterrupt
+
+
+def postgres_app_id(app_id: str) -> str:
+    """The app id (consumer group, tables) of `flowsight up --postgres` beside `app_id`'s."""
+    return app_id if app_id.endswith("-postgres") else f"{app_id}-postgres"
