@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from flowsight.schemas.strict_json import RepeatedKey, each_key_once
+from flowsight.schemas.strict_json import each_key_once, refuse_lone_surrogates
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,10 +32,12 @@ async def _decoded(request: Request) -> object:
     try:
         # Each key once, as the gateways read theirs; NaN and Infinity are the model's to refuse,
         # naming the field.
-        return json.loads(raw, object_pairs_hook=each_key_once)
+        value = json.loads(raw, object_pairs_hook=each_key_once)
+        refuse_lone_surrogates(raw, value)
+        return value
     except json.JSONDecodeError as error:
         raise _invalid("JSON decode error", error.msg, error.pos) from None
-    except RepeatedKey as error:  # the answer names the key
+    except ValueError as error:  # a key twice, a lone surrogate: the answer says which
         raise _invalid(str(error), str(error)) from None
     except Exception as error:  # FastAPI's own answer to a body it cannot read (api.problems)
         raise HTTPException(400, "There was an error parsing the body") from error

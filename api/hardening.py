@@ -25,7 +25,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from flowsight.api.middleware import BodyBounds, SecurityHeaders
-from flowsight.api.problems import problem_response, quoted
+from flowsight.api.problems import problem_response
+from flowsight.services.quoting import quoted
 
 log = logging.getLogger("flowsight.api")
 

@@ -1,5 +1,8 @@
-"""JSON as flowsight reads what a caller sends: each key once in an object, and no `NaN` or
-`Infinity` (not JSON, RFC 8259, though Python's reader takes them). Pure.
+"""JSON as flowsight reads what a caller sends: each key once in an object, no `NaN` or
+`Infinity` (not JSON, RFC 8259, though Python's reader takes them), and no lone surrogate
+(`"\\udc00"` escapes half a UTF-16 pair: no character; Python reads it into a string that no
+encoder then takes, and the answer, the dead letter and the database each failed on it, 500s
+and a refusal lost). Pure.
 
 Which of two values under one key a sender meant is unknowable (RFC 8259: names SHOULD be
 unique), and readers differ: Python's keeps the last, others the first, so `"open": 0, ...,
@@ -10,6 +13,7 @@ see another change than the one applied. FHIR JSON allows each property once (R4
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 #: The longest key a refusal quotes.
@@ -43,4 +47,35 @@ DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=ea
 def loads(body: bytes | str) -> Any:
     """`body` read as strict JSON; ValueError (json.JSONDecodeError for bad syntax) if it is not,
     UnicodeDecodeError if its bytes are not UTF-8, -16 or -32."""
-    return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=each_key_once)
+    value = json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=each_key_once)
+    refuse_lone_surrogates(body, value)
+    return value
+
+
+#: A `\u` escape of a surrogate: only such an escape can put one in a string read from JSON.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def refuse_lone_surrogates(body: bytes | str, value: Any) -> None:
+    """ValueError if a string of `value` (read from `body`) holds a lone surrogate; a body that
+    escapes no surrogate at all (nearly every one) is not walked."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                found = item[error.start]
+                raise ValueError(
+                    f"a string holds a lone surrogate (\\u{ord(found):04x}), half of a UTF-16 "
+                    "pair: no character"
+                ) from None

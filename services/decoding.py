@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from flowsight.schemas.strict_json import RepeatedKey, each_key_once
+from flowsight.schemas.strict_json import RepeatedKey, each_key_once, refuse_lone_surrogates
 
 #: Beyond this, a number orjson read may have been an integer the standard library keeps exact
 #: (orjson reads integers from -2**63 to 2**64 - 1 exactly, others as floats).
@@ -124,7 +124,9 @@ def _standard_json(raw: bytes) -> object:
     """`raw` read by the standard library's decoder, each key once in an object, or why it
     cannot be."""
     try:
-        return json.loads(raw, object_pairs_hook=each_key_once)
+        document = json.loads(raw, object_pairs_hook=each_key_once)
+        refuse_lone_surrogates(raw, document)
+        return document
     except RepeatedKey as error:  # which of its values the sender meant is unknowable
         return NotJson(str(error))
     except (UnicodeDecodeError, ValueError) as error:

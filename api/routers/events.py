@@ -23,7 +23,7 @@ from flowsight.api.deps import (
 )
 from flowsight.api.openapi import inline_schema
 from flowsight.api.problems import PROBLEM_JSON, Problem, problem, problem_response
-from flowsight.schemas.strict_json import DECODER
+from flowsight.schemas.strict_json import DECODER, refuse_lone_surrogates
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import (
     MALFORMED_JSON,
@@ -107,9 +107,12 @@ def _skip_whitespace(text: str, position: int) -> int:
 def split_events(body: bytes) -> list[tuple[object, bytes]]:
     """Each event of a body (one JSON value or an array of them) with its own original bytes."""
     try:
-        return _split(body.decode("utf-8"), body)
+        items = _split(body.decode("utf-8"), body)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    for document, raw in items:
+        refuse_lone_surrogates(raw, document)
+    return items
 
 
 def _split(text: str, body: bytes) -> list[tuple[object, bytes]]:

@@ -18,7 +18,8 @@ from flowsight.api.deps import ApiState, PresentedKey, StateDep, Viewer
 from flowsight.api.live import Change, Changes, LiveFeed, Position, pressure_view
 from flowsight.api.places import NoPlace, Places
 from flowsight.api.principal import Authenticator, Unauthenticated
-from flowsight.api.problems import Problem, problem, quoted
+from flowsight.api.problems import Problem, problem
+from flowsight.services.quoting import quoted
 
 log = logging.getLogger("flowsight.api.stream")
 

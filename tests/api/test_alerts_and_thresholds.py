@@ -345,3 +345,16 @@ def test_a_threshold_that_is_not_a_finite_number_is_refused_naming_its_field(
     assert refused.json()["errors"] == [
         {"field": "body.level2", "message": "Input should be a finite number"}
     ]
+
+
+def test_an_acknowledgement_note_with_a_lone_surrogate_is_a_422_naming_it(
+    client: TestClient,
+) -> None:
+    # Half a UTF-16 pair is no character: the database could not store it, and it was a 500.
+    answer = client.post(
+        "/v1/alerts/nope/ack",
+        headers={**as_role("oncall"), "Content-Type": "application/json"},
+        content=b'{"note": "x\\udfff"}',
+    )
+    assert answer.status_code == 422, answer.text
+    assert "lone surrogate" in answer.text

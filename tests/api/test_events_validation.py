@@ -241,6 +241,8 @@ async def test_a_key_for_two_trusts_names_both_when_the_source_is_neither(
         b"[{}] []",
         b"",
         b"[" * 100_000,
+        # Half a UTF-16 pair, no character: it was a 500, and nothing dead-lettered.
+        b'{"event_id": "id-\\udfff"}',
     ],
 )
 async def test_a_body_that_is_not_json_is_a_422_naming_the_body_and_dead_lettered(
@@ -388,6 +390,17 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
         (raw, "invalid_fhir", "Encounter.period.start", "fhir")
     ]
 
+
+
+async def test_an_encounter_with_a_lone_surrogate_is_refused_and_dead_lettered(
+    client: httpx.AsyncClient, writer: RecordingWriter
+) -> None:
+    raw = b'{"resourceType": "Enc\\udc00"}'
+
+    response = await post_fhir(client, "/fhir/Encounter", raw)
+
+    assert response.status_code == 400, response.text  # it was a 500
+    assert [(d["raw"], d["reason"]) for d in writer.dead_letters] == [(raw, "malformed_json")]
 
 @pytest.mark.parametrize(
     ("changes", "code", "expression", "reason"),
