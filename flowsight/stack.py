@@ -157,8 +157,10 @@ class Stack:
         for name, child in self.children.items():
             code = child.poll()
             if code is not None:
+                log = self._log_path(name)
                 raise RuntimeError(
-                    f"`flowsight {name}` exited with status {code}; see its log above"
+                    f"`flowsight {name}` exited with status {code}; the end of its log "
+                    f"({log}):\n{_tail(log)}"
                 )
 
     def _watch(self) -> None:
@@ -218,3 +220,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def postgres_app_id(app_id: str) -> str:
     """The app id (consumer group, tables) of `flowsight up --postgres` beside `app_id`'s."""
     return app_id if app_id.endswith("-postgres") else f"{app_id}-postgres"
+
+
+def _tail(log: Path, lines: int = 12) -> str:
+    """The last `lines` of a child's log, to say why it ended (its reason is not on screen)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"
