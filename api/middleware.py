@@ -26,8 +26,8 @@ WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class SecurityHeaders:
     """Adds `headers` to every HTTP answer that does not set them itself, leaving out the
-    Content Security Policy on `exempt` paths, and `Cache-Control: no-store` on every `/v1/`
-    answer (replacing any other)."""
+    Content Security Policy on `exempt` paths, and `Cache-Control: no-store` on every `/v1/` and
+    `/fhir` answer (replacing any other): a FHIR answer names the episodes it published."""
 
     def __init__(
         self, app: ASGIApp, *, headers: dict[str, str], exempt: Iterable[str] = ()
@@ -44,7 +44,7 @@ class SecurityHeaders:
         added = self.headers
         if path in self.exempt:
             added = [header for header in added if header[0] != b"content-security-policy"]
-        no_store = path.startswith("/v1/")
+        no_store = path.startswith(("/v1/", "/fhir"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

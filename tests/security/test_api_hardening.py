@@ -72,6 +72,10 @@ def test_patient_level_answers_are_never_cached(production: TestClient) -> None:
         response = production.get(path, headers=bearer(CASELOAD_KEY))
         assert response.status_code == 200, response.text
         assert response.headers["Cache-Control"] == "no-store"
+    # A FHIR answer names the episodes it published (a refusal here: no publisher key).
+    answer = production.post("/fhir/Encounter", headers=bearer(CASELOAD_KEY), content=b"{}")
+    assert answer.status_code == 403
+    assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_the_pages_run_only_scripts_the_api_serves(production: TestClient) -> None:
