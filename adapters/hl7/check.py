@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowsight.adapters.hl7.ack import in_hl7_terms
+from flowsight.adapters.hl7.ack import acknowledgement_code, in_hl7_terms
 from flowsight.adapters.hl7.framing import (
     DEFAULT_MAX_MESSAGE_BYTES,
     START_BLOCK,
@@ -36,13 +36,20 @@ from flowsight.services.validation import Rejected, ValidationContext, validate_
 class Outcome:
     """What the listener would do with one message."""
 
-    ack: str  # AA, AE or AR
+    ack: str  # AA, AE or AR: the outcome, as original mode answers it
     trigger: str = ""
     control_id: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     refusal: Rejected | None = None
     ignored: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: What the listener sends for it: `ack` in original mode; in enhanced mode (MSH-15, MSH-16)
+    #: the accept acknowledgement (CA, CE, CR) or nothing (None), as `ack.acknowledgement_code`.
+    answer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.answer is None:
+            self.answer = self.ack
 
 
 @dataclass(slots=True)
@@ -67,15 +74,20 @@ class Checker:
 
     def check_message(self, raw: bytes) -> Outcome:
         """One message: its ACK code and events, refusal or reason for changing nothing."""
+        outcome, message = self._checked(raw)
+        outcome.answer = acknowledgement_code(message, outcome.ack)
+        return outcome
+
+    def _checked(self, raw: bytes) -> tuple[Outcome, Any]:
         if len(raw) > DEFAULT_MAX_MESSAGE_BYTES:  # as the listener refuses it, by its default
             refusal = Rejected(TOO_LARGE, "", too_large(len(raw), DEFAULT_MAX_MESSAGE_BYTES))
-            return Outcome("AR", refusal=refusal)
+            return Outcome("AR", refusal=refusal), None
         try:
             parsed = parse_message(raw)
         except Unparseable as unreadable:
             refusal = Rejected(unreadable.reason, unreadable.field, str(unreadable))
             rejected = unreadable.reason in MESSAGE_REJECTIONS  # else a field's bytes: AE
-            return Outcome("AR" if rejected else "AE", refusal=refusal)
+            return Outcome("AR" if rejected else "AE", refusal=refusal), None
         message = parsed.message
         outcome = Outcome("AA", message_trigger(message), control_id(message))
         front_door = self.context.departments_of(self.organisation)
@@ -91,12 +103,12 @@ class Checker:
         if isinstance(result, Rejected):
             outcome.ack = "AR" if result.reason in MESSAGE_REJECTIONS else "AE"
             outcome.refusal = result
-            return outcome
+            return outcome, message
         outcome.warnings = [*parsed.warnings, *result.warnings]
         if isinstance(result, NoChange):
             outcome.ignored = result.why
-            return outcome
-        return self._validated(outcome, result, received)
+            return outcome, message
+        return self._validated(outcome, result, received), message
 
     def _validated(self, outcome: Outcome, result: Mapped, now: datetime) -> Outcome:
         for event in result.events:

@@ -224,7 +224,7 @@ def check(
             raise fail(f"cannot read {path}: {error}", 2) from None
         for number, outcome in enumerate(checker.check_bytes(raw), start=1):
             typer.echo(
-                f"{path}#{number} {outcome.trigger or '-'} {outcome.control_id}: {outcome.ack}"
+                f"{path}#{number} {outcome.trigger or '-'} {outcome.control_id}: {_answer(outcome)}"
             )
             for event in outcome.events:
                 typer.echo(f"  event {describe(event)}")
@@ -332,3 +332,13 @@ def _processing_ids(given: list[str] | None) -> frozenset[str] | None:
 
 if __name__ == "__main__":  # `python -m flowsight.cli.hl7 listen ...`
     hl7_app()
+
+
+def _answer(outcome: Any) -> str:
+    """The answer the listener sends, and the outcome it stands for when that is another code
+    (enhanced mode: MSH-15 and MSH-16 ask for an accept acknowledgement, or none)."""
+    ack: str = outcome.ack
+    if outcome.answer == ack:
+        return ack
+    sent = outcome.answer or "no answer"
+    return f"{sent} ({ack} in original mode; MSH-15/MSH-16 ask for {sent})"

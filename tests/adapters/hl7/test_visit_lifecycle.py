@@ -195,3 +195,19 @@ def test_an_a11_of_an_admission_from_the_ed_puts_the_patient_back_in_the_departm
     ]
     cancelled = {c["cancels_event_id"]: c["service"] for c in cancels}
     assert {e["event_id"]: e["service"] for e in admitted}.items() <= cancelled.items()
+
+
+def test_the_check_says_the_answer_the_listener_sends_in_enhanced_mode() -> None:
+    # MSH-15 AL, MSH-16 NE (the guide's worked example): the listener answers CA; the check
+    # said AA, the original-mode code, so a sender's engine set to expect CA looked refused.
+    enhanced = msh("A01") + "|||AL|NE"
+    admit = ("EVN|A01|20261123100000", PID, pv1(f2="I", f3="LGI^WARD7^B1", f44="20261123100000"))
+    (accepted,) = checked((enhanced, *admit))
+    assert (accepted.ack, accepted.answer) == ("AA", "CA")
+    # A discharge before its admission (PV1-45 before PV1-44): refused, AE, so CE.
+    discharge = msh("A03") + "|||AL|NE"
+    ward = pv1(f2="I", f3="LGI^WARD7", f44="20261123100000", f45="20261122100000")
+    (refused,) = checked((discharge, "EVN|A03|20261123110000", PID, ward))
+    assert refused.refusal is not None and (refused.ack, refused.answer) == ("AE", "CE")
+    (original,) = checked((msh("A01"), *admit))
+    assert (original.ack, original.answer) == ("AA", "AA")
