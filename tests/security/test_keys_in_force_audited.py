@@ -9,11 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from flowsight.adapters.readmodel.migrate import upgrade
 from flowsight.api.auth import new_api_key
 from flowsight.api.keys_in_force import ACTION
 from flowsight.context import build_api
-from flowsight.settings import Settings
+from tests.security.test_api_hardening import settings
 
 ADMIN_KEY, ADMIN = new_api_key("admin-lead", ["admin"])
 _, WARD = new_api_key("ward-desk", ["viewer"])
@@ -23,18 +22,8 @@ _, DISCHARGE_WIDER = new_api_key("discharge-team", ["viewer", "caseload", "oncal
 
 def keys_lines(tmp_path: Path, *entries: str) -> list[dict[str, Any]]:
     """Start the API with `entries` as its keys, and read back the keys-in-force lines."""
-    database = f"sqlite+aiosqlite:///{tmp_path / 'read-model.db'}"
-    upgrade(database)
-    settings = Settings(
-        _env_file=None,
-        environment="production",
-        pseudonym_key="0123456789abcdef" * 2,
-        database_url=database,
-        data_dir=tmp_path,
-        api_keys=",".join([ADMIN, *entries]),
-        kafka_bootstrap="127.0.0.1:1",
-    )
-    with TestClient(build_api(settings)) as client:
+    production = settings(tmp_path, "production", api_keys=",".join([ADMIN, *entries]))
+    with TestClient(build_api(production)) as client:
         answer = client.get(
             f"/v1/audit?what={ACTION}", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
         )

@@ -255,21 +255,27 @@ def scored(topic: Topic, scope: str) -> dict[str, Any]:
     return [orjson.loads(value) for key, value in topic.records if key == scope.encode()][-1]
 
 
+async def department_of_95(tmp_path: Path) -> tuple[ReadModel, Refresh, Topic, Topic]:
+    """A read model whose department has 95 patients (its queue thresholds' level 3), and a
+    refresh over it writing to the pressure and alerts topics returned."""
+    feed = Feed()
+    for patient in range(95):
+        feed.visit("lth-ed", patient, datetime.now(UTC) - timedelta(hours=1))
+    model = await ReadModel.open(tmp_path / "read-model.db")
+    await model.fold(feed.events)
+    pressure, alerts = Topic(), Topic()
+    refresh = refresh_over(model, pressure)
+    refresh.alerts_topic = alerts  # type: ignore[assignment]
+    return model, refresh, pressure, alerts
+
+
 async def test_behind_a_backlog_levels_hold_and_the_first_refresh_caught_up_moves_them_once(
     tmp_path: Path,
 ) -> None:
     """A worker reading a census or catching up after an outage scored a state still filling:
     a service rose a level per refresh, an alert each to every on-call route. Behind, scores are
     published and the levels stay; caught up, each moves at once: one alert."""
-    now = datetime.now(UTC)
-    feed = Feed()
-    for patient in range(95):  # queue 95: level 3 of the department's queue thresholds
-        feed.visit("lth-ed", patient, now - timedelta(hours=1))
-    model = await ReadModel.open(tmp_path / "read-model.db")
-    await model.fold(feed.events)
-    pressure, alerts = Topic(), Topic()
-    refresh = refresh_over(model, pressure)
-    refresh.alerts_topic = alerts  # type: ignore[assignment]
+    model, refresh, pressure, alerts = await department_of_95(tmp_path)
     refresh.backlog = behind_backlog()
     try:
         await refresh.once()
@@ -297,15 +303,7 @@ async def test_while_history_is_taken_in_at_the_pace_it_comes_levels_hold_too(
     """`flowsight up`'s simulator publishes a week's past at 500 events a second, which the
     worker keeps up with: no backlog, so levels moved on a state still filling, and a fresh
     start raised nine escalations (one on a wait only the rest of the past would end)."""
-    now = datetime.now(UTC)
-    feed = Feed()
-    for patient in range(95):
-        feed.visit("lth-ed", patient, now - timedelta(hours=1))
-    model = await ReadModel.open(tmp_path / "read-model.db")
-    await model.fold(feed.events)
-    pressure, alerts = Topic(), Topic()
-    refresh = refresh_over(model, pressure)
-    refresh.alerts_topic = alerts  # type: ignore[assignment]
+    model, refresh, pressure, alerts = await department_of_95(tmp_path)
     clock = [0.0]
     refresh.backlog = Backlog(lambda tp: None, clock=lambda: clock[0])  # no backlog
     refresh.backlog.history(replayed=True)  # the tracker's last batch: mostly days old
