@@ -391,7 +391,6 @@ async def test_an_encounter_fhir_refuses_is_a_422_naming_the_element_and_dead_le
     ]
 
 
-
 async def test_an_encounter_with_a_lone_surrogate_is_refused_and_dead_lettered(
     client: httpx.AsyncClient, writer: RecordingWriter
 ) -> None:
@@ -401,6 +400,7 @@ async def test_an_encounter_with_a_lone_surrogate_is_refused_and_dead_lettered(
 
     assert response.status_code == 400, response.text  # it was a 500
     assert [(d["raw"], d["reason"]) for d in writer.dead_letters] == [(raw, "malformed_json")]
+
 
 @pytest.mark.parametrize(
     ("changes", "code", "expression", "reason"),
