@@ -19,7 +19,12 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from flowsight.schemas.strict_json import each_key_once, refuse_lone_surrogates
+from flowsight.schemas.strict_json import (
+    LoneSurrogate,
+    RepeatedKey,
+    each_key_once,
+    refuse_lone_surrogates,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,7 +42,7 @@ async def _decoded(request: Request) -> object:
         return value
     except json.JSONDecodeError as error:
         raise _invalid("JSON decode error", error.msg, error.pos) from None
-    except ValueError as error:  # a key twice, a lone surrogate: the answer says which
+    except (RepeatedKey, LoneSurrogate) as error:  # the answer names the key or the character
         raise _invalid(str(error), str(error)) from None
     except Exception as error:  # FastAPI's own answer to a body it cannot read (api.problems)
         raise HTTPException(400, "There was an error parsing the body") from error

@@ -24,6 +24,10 @@ class RepeatedKey(ValueError):
     """A key appears twice in one object; the message names it."""
 
 
+class LoneSurrogate(ValueError):
+    """A string holds half of a UTF-16 pair; the message names it."""
+
+
 def each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """`json`'s object_pairs_hook: an object, or RepeatedKey naming the first repeated key."""
     found = dict(pairs)
@@ -57,7 +61,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def refuse_lone_surrogates(body: bytes | str, value: Any) -> None:
-    """ValueError if a string of `value` (read from `body`) holds a lone surrogate; a body that
+    """LoneSurrogate if a string of `value` (read from `body`) holds one; a body that
     escapes no surrogate at all (nearly every one) is not walked."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if _SURROGATE_ESCAPE.search(text) is None:
@@ -75,7 +79,7 @@ def refuse_lone_surrogates(body: bytes | str, value: Any) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError as error:
                 found = item[error.start]
-                raise ValueError(
+                raise LoneSurrogate(
                     f"a string holds a lone surrogate (\\u{ord(found):04x}), half of a UTF-16 "
                     "pair: no character"
                 ) from None
