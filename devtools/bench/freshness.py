@@ -165,7 +165,9 @@ async def _follow_topics(
     )
     await consumer.start()
     try:
-        while not consumer.assignment():
+        # Every partition of both topics before the probes go: one assigned later starts at its
+        # end (`latest`), past a probe's record sent meanwhile (a busy host missed one so).
+        while not _assigned_whole(consumer, (settings.events_topic, settings.pressure_topic)):
             await consumer.getmany(timeout_ms=200)
         for tp in consumer.assignment():
             await consumer.position(tp)
@@ -178,6 +180,16 @@ async def _follow_topics(
                     _take(probes, tp.topic == settings.pressure_topic, record, now)
     finally:
         await consumer.stop()
+
+
+def _assigned_whole(consumer: AIOKafkaConsumer, topics: tuple[str, ...]) -> bool:
+    """Whether `consumer` holds every partition of each of `topics`."""
+    assigned = consumer.assignment()
+    for topic in topics:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions or {tp.partition for tp in assigned if tp.topic == topic} != partitions:
+            return False
+    return True
 
 
 def _take(probes: Probes, is_pressure: bool, record: Any, now: float) -> None:
