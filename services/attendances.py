@@ -4,10 +4,11 @@ the department to a bed (services.journey folds them)."""
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flowsight.services.facts import Attendance
+from flowsight.services.timestamps import parse_timestamp
 
 #: A patient's attendances by (service, episode id).
 Attendances = MutableMapping[tuple[str, str], Attendance]
@@ -64,7 +65,5 @@ def _departed_for(attendance: Attendance, move: dict[str, Any]) -> bool:
         return True
     if attendance.outcome != "admitted" or attendance.departed_at is None:
         return False
-    apart = datetime.fromisoformat(move["occurred_at"]) - datetime.fromisoformat(
-        attendance.departed_at
-    )
+    apart = parse_timestamp(move["occurred_at"]) - parse_timestamp(attendance.departed_at)
     return abs(apart) <= DEPARTED_WITHIN

@@ -41,14 +41,18 @@ def a_resource(kind: object) -> str:
     return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
 
 
-def is_nhs_number_system(system: str | None) -> bool:
-    """Whether an identifier of `system` is an NHS number (`NHS_NUMBER_SYSTEMS`)."""
-    if not system:
-        return False
+def plain_system(system: str) -> str:
+    """A code or identifier system as senders' variants of it compare: any case, http or
+    https (the scheme left out), with or without a trailing slash."""
     scheme, found, rest = system.strip().rstrip("/").lower().partition("://")
     if not found:
-        return scheme in NHS_NUMBER_SYSTEMS
-    return scheme in ("http", "https") and rest in NHS_NUMBER_SYSTEMS
+        return scheme
+    return rest if scheme in ("http", "https") else f"{scheme}://{rest}"
+
+
+def is_nhs_number_system(system: str | None) -> bool:
+    """Whether an identifier of `system` is an NHS number (`NHS_NUMBER_SYSTEMS`)."""
+    return bool(system) and plain_system(str(system)) in NHS_NUMBER_SYSTEMS
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,12 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.messageheader import MessageHeader
 
-from flowsight.adapters.fhir.elements import INVALID_FHIR, UNSUPPORTED_ENCOUNTER, a_resource
+from flowsight.adapters.fhir.elements import (
+    INVALID_FHIR,
+    UNSUPPORTED_ENCOUNTER,
+    a_resource,
+    plain_system,
+)
 from flowsight.adapters.fhir.outcome import Answer, Issue, error
 from flowsight.adapters.fhir.references import BundleIndex
 from flowsight.adapters.fhir.structure import structure_issues
@@ -151,11 +156,7 @@ def bars_message(entries: list[Any]) -> bool:
     header = entries[0].get("resource") if entries and isinstance(entries[0], dict) else None
     event = header.get("eventCoding") if isinstance(header, dict) else None
     system = event.get("system") if isinstance(event, dict) else None
-    if not isinstance(system, str):
-        return False
-    said = system.strip().rstrip("/").lower()
-    bars = BARS_EVENTS.lower().removeprefix("https://")
-    return said.removeprefix("http://").removeprefix("https://") == bars
+    return isinstance(system, str) and plain_system(system) == plain_system(BARS_EVENTS)
 
 
 def a_bars_assessment(index: int) -> Issue:
