@@ -63,7 +63,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 def refuse_lone_surrogates(body: bytes | str, value: Any) -> None:
     """LoneSurrogate if a string of `value` (read from `body`) holds one; a body that
     escapes no surrogate at all (nearly every one) is not walked."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    # Decoded as `json.loads` decodes it (UTF-8, -16 or -32): a UTF-16 body's escapes are no
+    # match for a search of its bytes.
+    text = body.decode(json.detect_encoding(body), "replace") if isinstance(body, bytes) else body
     if _SURROGATE_ESCAPE.search(text) is None:
         return
     pending = [value]
