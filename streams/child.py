@@ -5,9 +5,10 @@ needs none of them (computing the figures, checking events) runs in a child proc
 so the loop goes on while it computes and a second core does the work (docs/benchmarks.md).
 
 Each child is one process of a `ProcessPoolExecutor`, started with "spawn" (the worker's
-threads are not forked) and set up once by its initializer. It ignores Ctrl-C (a terminal
-sends SIGINT to the whole process group: the worker stops its children itself) and ends once
-its worker is gone, however the worker ended. A child that died fails the call under way
+threads are not forked) and set up once by its initializer. It ignores Ctrl-C and SIGTERM (a
+terminal sends SIGINT to the whole process group, systemd SIGTERM to the whole service: the
+worker stops its children itself, once its tasks are done with them) and ends once its worker
+is gone, however the worker ended. A child that died fails the call under way
 (`BrokenProcessPool`); the next call starts a new one.
 """
 
@@ -31,7 +32,8 @@ T = TypeVar("T")
 
 
 def _started(setup: Callable[..., None], arguments: tuple[Any, ...], worker: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     # The worker's pid as the worker gave it: read here, a worker killed while this child was
     # starting left it the pid of init (1), and a child that waited for that never ended.
     threading.Thread(target=_exit_with, args=(worker,), daemon=True).start()

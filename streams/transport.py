@@ -22,6 +22,11 @@ now sought back to its beginning, where `auto_offset_reset = earliest` starts it
 Every topic of the worker carries bytes: `raw_topic` reads a record's key and value as they
 came, where faust's raw codec looked both up in its codec registry and settings (about 2 % of a
 replaying worker's loop; docs/benchmarks.md).
+
+And a worker asked to stop while the broker is away stops. faust's stop sends what its producer
+holds (table changes, dead letters) and commits what was read, each waiting for as long as the
+broker is away. A stopping worker's producer now waits `STOP_SECONDS` for it; what it could not
+send is left, and no offset is committed past it, so the next worker reads those events again.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ from faust.types import TP, AppT, Message
 from mode.services import WaitArgT, WaitResults
 
 log = logging.getLogger("flowsight.worker")
+
+#: How long a stopping worker waits for the broker to take what its producer holds.
+STOP_SECONDS = 5.0
+#: What a producer given up still has to close: its stop, up to where it waits for the broker.
+CLOSING_SECONDS = 0.5
 
 
 class ConsumerThread(aiokafka.AIOKafkaConsumerThread):
@@ -80,6 +90,11 @@ class InlineConsumer(aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        if getattr(self.app.producer, "gave_up", False):
+            return False  # what was read before those offsets may not all have been sent
+        return bool(await super()._commit(offsets))
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
@@ -152,10 +167,47 @@ def _waits_on(waitable: WaitArgT, event: Any) -> bool:
     return frame is not None and frame.f_locals.get("self") is event
 
 
+class StoppingProducer(aiokafka.Producer):
+    """faust's producer, which a stopping worker waits for `STOP_SECONDS` at most.
+
+    aiokafka retries a record for as long as the broker is away (faust's request timeout is
+    20 min), and faust's stop waited for each: a worker stopped in an outage ran until SIGKILL.
+    Once its wait is over, the producer is given up: `gave_up` is set, so that no offset is
+    committed past what it did not send."""
+
+    gave_up = False
+
+    async def flush(self) -> None:
+        if not self.app.should_stop:
+            await super().flush()  # a commit waits for it: no event counted read before it is sent
+            return
+        if not self.gave_up:
+            try:
+                await asyncio.wait_for(super().flush(), STOP_SECONDS)
+            except TimeoutError:
+                self.gave_up = True
+                log.warning(
+                    "Kafka took nothing for %.0f s; the worker stops without sending what it "
+                    "holds, and commits nothing past it (the next worker reads it again)",
+                    STOP_SECONDS,
+                )
+
+    async def on_stop(self) -> None:
+        # aiokafka's stop sends what is queued first: given up, it has a moment to mark itself
+        # closed, then its sending task is left to the end of the event loop, which cancels it.
+        try:
+            await asyncio.wait_for(
+                super().on_stop(), CLOSING_SECONDS if self.gave_up else STOP_SECONDS
+            )
+        except TimeoutError:
+            self.gave_up = True
+
+
 class Transport(aiokafka.Transport):
-    """faust's aiokafka transport, with `InlineConsumer`."""
+    """faust's aiokafka transport, with `InlineConsumer` and `StoppingProducer`."""
 
     Consumer = InlineConsumer
+    Producer = StoppingProducer
 
 
 def inline_transport(app: Any) -> Transport:

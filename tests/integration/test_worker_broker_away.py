@@ -40,8 +40,12 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
     kafka = local_kafka(tmp_path / "broker", heap="512m")
     kafka.start(180)
     key, entry = new_api_key("hospital-feed", ["publisher:RR8"])
+    # The worker scores every 2 s: its producer surely holds scores for the absent broker when
+    # it is stopped (faust's stop waited for them for ever).
     flowsight = Flowsight(
-        kafka.settings.kafka_bootstrap, tmp_path / "flowsight", extra={"FLOWSIGHT_API_KEYS": entry}
+        kafka.settings.kafka_bootstrap,
+        tmp_path / "flowsight",
+        extra={"FLOWSIGHT_API_KEYS": entry, "FLOWSIGHT_DAILY_REFRESH_SECONDS": "2"},
     )
     mllp_port = free_port()
     try:
@@ -81,8 +85,12 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
             try:
                 flowsight.processes[name].wait(max(1.0, asked + GRACE_SECONDS - time.monotonic()))
             except subprocess.TimeoutExpired:
+                # Where it waits: the worker logs each thread's and task's stack on SIGUSR1.
+                os.kill(flowsight.processes[name].pid, signal.SIGUSR1)
+                time.sleep(3)
                 pytest.fail(
-                    f"{name} still running {GRACE_SECONDS} s after SIGTERM:\n{flowsight.log_tail(name)}"
+                    f"{name} still running {GRACE_SECONDS} s after SIGTERM:\n"
+                    + flowsight.log_tail(name, 40_000)
                 )
         for sender in senders:
             sender.join(60)
@@ -101,6 +109,7 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
             assert lines < 60, f"{name}: {lines} lines while Kafka was away:\n{away[:3000]}"
         worker_log = (flowsight.directory / "worker.log").read_text(errors="replace")
         assert "Unable connect" in worker_log, f"the worker never noticed:\n{worker_log[-3000:]}"
+        assert "stops without sending what it holds" in worker_log, worker_log[-3000:]
         assert flowsight.processes["worker"].returncode == 0, flowsight.log_tail("worker")
     finally:
         flowsight.stop_all()

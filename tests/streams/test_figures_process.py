@@ -96,12 +96,16 @@ async def test_a_child_that_died_is_replaced_at_the_next_refresh(tmp_path: Path)
         assert child_pids(process) and first not in child_pids(process)
 
 
-async def test_ctrl_c_in_a_terminal_leaves_the_child_to_its_worker(tmp_path: Path) -> None:
-    # SIGINT reaches the whole process group; the worker stops the child as it stops.
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_a_stop_sent_to_the_whole_group_leaves_the_child_to_its_worker(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # A terminal's Ctrl-C reaches the whole process group, as systemd's SIGTERM reaches the whole
+    # service: the worker stops the child once its last refresh is done with it.
     async with ward(sqlite(tmp_path)) as (_model, process):
         await process(CATALOGUE.services, NOW, False)
         (child,) = child_pids(process)
-        os.kill(child, signal.SIGINT)
+        os.kill(child, stop)
         reading = await process(CATALOGUE.services, NOW, False)
         assert reading.computed["lth-wards"].scored_on["in_service"] == 3
         assert child_pids(process) == [child]
