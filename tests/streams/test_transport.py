@@ -10,7 +10,8 @@ import faust
 import pytest
 from faust.types import TP
 
-from flowsight.streams.transport import InlineConsumer, inline_transport, resumed
+from flowsight.streams import transport
+from flowsight.streams.transport import InlineConsumer, StoppingProducer, inline_transport, resumed
 
 
 def _consumer() -> InlineConsumer:
@@ -158,3 +159,36 @@ async def test_a_stream_partition_never_committed_on_is_sought_to_its_beginning(
     # aiokafka seeks the committed one to 41 itself; the changelog is the recovery's to seek.
     # The others go to the log's start as an offset: faust's progress check reads it at once.
     assert thread.sought == ({never: 12, zero: 12} if sought else {})
+
+
+class _AbsentBroker:
+    """aiokafka's producer, whose records wait for a broker that has gone away."""
+
+    def __init__(self) -> None:
+        self.never = asyncio.Event()
+
+    async def flush(self) -> None:
+        await self.never.wait()
+
+
+async def test_a_stopping_worker_gives_up_what_the_broker_never_takes_and_commits_nothing_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transport, "STOP_SECONDS", 0.05)
+    consumer = _consumer()
+    producer = consumer.app.producer
+    assert isinstance(producer, StoppingProducer)
+    producer._producer = _AbsentBroker()
+
+    # Running, a commit waits for the producer: no event is counted read before what it
+    # produced was sent.
+    flushing = asyncio.ensure_future(producer.flush())
+    await asyncio.sleep(0.2)
+    assert not flushing.done()
+    flushing.cancel()
+
+    consumer.app._stopped.set()  # asked to stop
+    await asyncio.wait_for(producer.flush(), 1)
+    assert producer.gave_up
+    # The offsets of what was read are not committed (a commit made would need a started consumer).
+    assert await consumer._commit({TP("events", 0): 5}) is False
