@@ -101,6 +101,9 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         browser.get(stack.api_url + "/services/lch-ucr")
         wait = until(browser, lambda d: _figure(d, "Longest wait"), 30, "the service's figures")
         assert wait.endswith(" h"), wait
+        # Its national measure too: none of the three is due yet (each is within its 2 hours).
+        assert _figure(browser, "2-hour referrals due") == "0"
+        assert _figure(browser, "Seen within 2 hours") == "–"
 
         # A mistyped service's page says what is wrong in words, not a bare status code.
         browser.get(stack.api_url + "/services/lch-ucx")

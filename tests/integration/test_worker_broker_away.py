@@ -40,8 +40,9 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
     kafka = local_kafka(tmp_path / "broker", heap="512m")
     kafka.start(180)
     key, entry = new_api_key("hospital-feed", ["publisher:RR8"])
-    # The worker scores every 2 s: its producer surely holds scores for the absent broker when
-    # it is stopped (faust's stop waited for them for ever).
+    # The worker scores every 2 s: its producer most likely holds scores for the absent broker
+    # when it is stopped (faust's stop waited for them for ever: 3 runs in 3 stuck, 30 s and
+    # more, before the fix; tests/streams/test_transport.py shows the give-up itself).
     flowsight = Flowsight(
         kafka.settings.kafka_bootstrap,
         tmp_path / "flowsight",
@@ -109,7 +110,6 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
             assert lines < 60, f"{name}: {lines} lines while Kafka was away:\n{away[:3000]}"
         worker_log = (flowsight.directory / "worker.log").read_text(errors="replace")
         assert "Unable connect" in worker_log, f"the worker never noticed:\n{worker_log[-3000:]}"
-        assert "stops without sending what it holds" in worker_log, worker_log[-3000:]
         assert flowsight.processes["worker"].returncode == 0, flowsight.log_tail("worker")
     finally:
         flowsight.stop_all()

@@ -71,3 +71,33 @@ def test_every_figure_of_every_service_kind_and_of_the_system_is_defined() -> No
 
     assert len(figures) > 50
     assert sorted(undefined) == []
+
+
+#: What a service's page leaves to the weekly report: the samples the rates are scored on, and
+#: the publication's bands of the delays still running (the page has 7, 14 and 21 days and more).
+LEFT_TO_THE_REPORT = {
+    "departures",
+    "discharged",
+    "four_hour_breaches",
+    "hospital_discharges",
+    "hospital_discharges_with_pathway",
+    "assessments_completed",
+    "referrals_decided",
+    *(f"delayed_days_{band}" for band in ("0", "1", "2_3", "4_6", "7_13", "14_20", "21_plus")),
+}
+PAGE_FIGURES = Path(__file__).parents[2] / "api" / "static" / "assets" / "js" / "figures.js"
+
+
+def test_a_service_s_page_labels_each_of_its_figures() -> None:
+    # The page shows the figures it has a label and definition for, and no other: a figure
+    # computed but not labelled there (the 2-hour UCR measure was) is one the bed manager never sees.
+    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    now = datetime(2026, 5, 11, tzinfo=UTC)
+    period = Period(now - timedelta(days=7), now)
+    figures = {"nctr_days_mean", "ctr_days_mean"}  # of the bed stays ended in the period
+    for service in catalogue.services:
+        figures |= set(service_figures(service, ServiceFacts(), period, now, 10))
+    labelled = set(re.findall(r"^  (\w+): \[", PAGE_FIGURES.read_text(encoding="utf-8"), re.M))
+
+    assert sorted(figures - labelled - LEFT_TO_THE_REPORT) == []
+    assert labelled <= documented_names(METRICS.read_text(encoding="utf-8"))
