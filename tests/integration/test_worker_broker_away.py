@@ -41,8 +41,9 @@ def test_every_process_stops_within_its_grace_and_logs_each_retry_once_while_kaf
     kafka.start(180)
     key, entry = new_api_key("hospital-feed", ["publisher:RR8"])
     # The worker scores every 2 s: its producer most likely holds scores for the absent broker
-    # when it is stopped (faust's stop waited for them for ever: 3 runs in 3 stuck, 30 s and
-    # more, before the fix; tests/streams/test_transport.py shows the give-up itself).
+    # when it is stopped (faust's stop waited for them for ever: before the fix, 2 full runs in
+    # 3 were stuck past 30 s, scoring every 30 s). tests/streams/test_transport.py shows the
+    # give-up itself.
     flowsight = Flowsight(
         kafka.settings.kafka_bootstrap,
         tmp_path / "flowsight",
