@@ -102,8 +102,9 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         wait = until(browser, lambda d: _figure(d, "Longest wait"), 30, "the service's figures")
         assert wait.endswith(" h"), wait
         # Its national measure too: none of the three is due yet (each is within its 2 hours).
-        assert _figure(browser, "2-hour referrals due") == "0"
-        assert _figure(browser, "Seen within 2 hours") == "–"
+        labels = ("2-hour referrals due", "Seen within 2 hours")
+        shown = until(browser, lambda d: _figures(d, labels), 30, "the 2-hour measure")
+        assert shown == ("0", "\u2013"), shown  # the page's dash for a rate of nothing
 
         # A mistyped service's page says what is wrong in words, not a bare status code.
         browser.get(stack.api_url + "/services/lch-ucx")
@@ -124,6 +125,12 @@ def _figure(driver: WebDriver, label: str) -> str:
         if row.find_element(By.TAG_NAME, "th").text == label:
             return str(row.find_elements(By.TAG_NAME, "td")[0].text)
     return ""
+
+
+def _figures(driver: WebDriver, labels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values the figures table shows for `labels`, once it shows them all."""
+    values = tuple(_figure(driver, label) for label in labels)
+    return values if all(values) else None
 
 
 def _level_title_why(driver: WebDriver, service: str) -> tuple[str, str, str]:
