@@ -10,7 +10,7 @@ why the message changes nothing. Nothing does I/O.
 | A01 admit, A04 register (other) | admission (A01 PV1-4; A04 `start_of_care`); an A01 whose PV1-6 the profile gives the ED: that attendance ends `admitted` first | `<visit>:admission:<PV1-44>` |
 | A02 transfer | transfer PV1-6 → PV1-3; none within one unit or within the ED; from the ED (judged as an arrival is) to a ward: attendance ends `admitted` + admission; to a clinic (class O or R): the attendance ends `discharged`, nothing else | `<visit>:transfer:<EVN-6>` |
 | A17 swap patients (`swap`) | per PID/PV1 pair, what an A02 of that patient gives | as A02 |
-| A03 discharge | discharge (PV1-37, else PV1-36); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
+| A03 discharge | discharge (PV1-37, else PV1-36) from PV1-3 (empty: PV1-6, warning); from the ED: the attendance ends | `<visit>:discharge:<PV1-45>`, `<visit>:departure:<PV1-45>` |
 | A06 outpatient/ED → inpatient | attendance ends `admitted` (prior location PV1-6 in the ED; by rule where rules place the ED) + admission; none while PV1-3 is still the ED (the A02 out of it admits) | as above |
 | A07 inpatient → outpatient/ED | discharge from the prior location's service (PV1-6; without it PV1-3's, where the patient still is; none at the ED), destination `other` | `<visit>:discharge:<EVN-6>` |
 | A11, A12, A13 cancel (`cancellation`) | cancellation of the admission/attendance, transfer (back to the ED: also the attendance's end and the admission), discharge/departure | `<that id>:cancelled` |
@@ -187,7 +187,7 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
     # Timed by the visit's discharge (PV1-45), as its id is: an A03 sent again with another
     # EVN-6 (real feeds send EVN-6 != PV1-45) says the same discharge.
     clock = _not_before_admission(reading, reading.own_time(DISCHARGE_TIME, EVENT_TIME))
-    located = reading.place(3, required=False)
+    located = _discharged_from(reading)
     at_front_door = reading.at_front_door(located)
     destination = reading.destination(expected=not at_front_door)
     if at_front_door:
@@ -207,6 +207,24 @@ def _discharge(reading: Reading, visit: str) -> list[Fields]:
             "destination": destination,
         }
     ]
+
+
+def _discharged_from(reading: Reading) -> Located:
+    """Where the A03's patient was: PV1-3 (HL7 v2.5 3.3.3: the location before the discharge).
+
+    A PAS that frees the bed as it discharges sends PV1-3 empty and the bed in PV1-6, the prior
+    location (Simulated Hospital does, for every death). Read from PV1-6, with a warning: from
+    the profile's default service (or refused, without one) the death on a ward was refused and
+    the patient held the bed for ever, and a death in the ED became a discharge from the wards,
+    the attendance open and breaching for ever."""
+    message = reading.message
+    if names_a_place(message, 3) or not names_a_place(message, 6):
+        return reading.place(3, required=False)
+    reading.warnings.append(
+        "PV1-3: empty, so the patient was discharged from PV1-6 (prior location); HL7 puts the "
+        "location before the discharge in PV1-3"
+    )
+    return reading.place(6, required=False)
 
 
 def _not_before_admission(reading: Reading, left: datetime) -> datetime:
