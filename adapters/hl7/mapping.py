@@ -207,11 +207,12 @@ def _unclear_times(reading: Reading) -> list[str]:
     """A warning for each of the visit's and the event's times that names no one moment: a day
     alone (`20261101`), read as its midnight in the sender's time (`Reading.zone`, else
     `clock.sender_zone`), where the FHIR gateway refuses a date-only period; or a local time
-    without an offset in the hour clocks go back or forward (`clock.unclear`). The sender has
-    what is missing."""
+    without an offset in the hour clocks go back or forward (`clock.unclear`), EVN-2 too (a
+    move without EVN-6 is timed by it). One a trigger read as its second reading has its own
+    warning. The sender has what is missing."""
     message = reading.message
     said = []
-    for segment, number in (ADMIT_TIME, DISCHARGE_TIME, EVENT_TIME):
+    for segment, number in (ADMIT_TIME, DISCHARGE_TIME, EVENT_TIME, RECORDED_TIME):
         value, where = text(message, segment, number), f"{segment}-{number}"
         if value and len(value.split("+")[0].split("-")[0]) <= len("YYYYMMDD"):
             said.append(
@@ -223,8 +224,10 @@ def _unclear_times(reading: Reading) -> list[str]:
             moment = first_time(message, (segment, number), zone=reading.zone())
         except Refused:  # a field this trigger does not read, refused where it is read
             continue
-        why = None if moment is None else unclear(moment)
-        if why:
+        if moment is None:
+            continue
+        why = unclear(moment)
+        if why and reading.times.get(moment.replace(fold=1).isoformat()) != where:
             said.append(f"{where} ({value}): {why}; send the offset (+0100, +0000)")
     return said
 

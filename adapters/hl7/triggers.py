@@ -34,7 +34,7 @@ why the message changes nothing. Nothing does I/O.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -232,6 +232,9 @@ def _not_before_admission(reading: Reading, left: datetime) -> datetime:
     own precision (HL7 v2.5 2.A.74: `20101021` is that whole day, `201302111000` that minute,
     and a PAS that keeps discharges to the day or minute sends them so), with a warning.
 
+    A local time in the hour the clocks go back is read as its first (BST); one that would end
+    the visit before PV1-44 only so is read as its second (GMT), with a warning: a discharge at
+    01:10, GMT, after an arrival at 01:50, BST, had been refused, the patient in the ED for ever.
     An A03 that ends the visit before PV1-44 began it (a keying slip in a date) is refused: the
     admission's stay would stay open for ever, the discharge kept only as an anomaly, and the
     sender, answered AA, would never know. FHIR refuses the same (per-1); AE names the field."""
@@ -253,6 +256,16 @@ def _not_before_admission(reading: Reading, left: datetime) -> datetime:
         return left
     if admitted is None or left >= admitted:
         return left
+    local = first_time(message, field, zone=reading.zone()) or left  # in the sender's zone
+    second = local.replace(fold=1)  # in the hour clocks go back: GMT
+    # Compared in UTC: two times of one zone compare by their wall clocks, fold ignored.
+    later = second.astimezone(UTC) >= admitted.astimezone(UTC)
+    if later and second.utcoffset() != local.utcoffset():
+        reading.warnings.append(
+            f"{ends}: in the hour the clocks went back, read as the second ({second.isoformat()}):"
+            " the first is before PV1-44, the admission; send the offset (+0100, +0000)"
+        )
+        return reading.read_at(second, ends)
     raise Refused(
         INVALID_FIELD,
         ends,

@@ -76,6 +76,43 @@ def test_a_london_time_in_an_hour_clocks_change_is_read_with_a_warning(
     assert isinstance(again, Mapped) and not any("London time" in w for w in again.warnings)
 
 
+def test_a_move_timed_by_evn_2_in_the_hour_clocks_go_back_warns() -> None:
+    # An A02 without EVN-6 is timed by EVN-2: read as BST, a move at 01:13 GMT came an hour
+    # early, and an ED wait of 4 h 55 min read 3 h 55 min, with nothing said.
+    header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261025011500||ADT^A02^ADT_A02|C1|P|2.5"
+    segment = pv1(f3="WARD7", f6="A&E", f44="20261024211800")
+    result = map_message(
+        message(header, "EVN|A02|20261025011335", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+
+    assert isinstance(result, Mapped)
+    assert any(
+        w.startswith("EVN-2 (20261025011335): a London time that happened twice")
+        for w in result.warnings
+    ), result.warnings
+
+
+def test_an_a03_before_its_admission_only_as_bst_is_read_as_gmt_in_the_hour_clocks_go_back() -> (
+    None
+):
+    # Admitted at 01:12 BST (00:12 UTC), discharged at 01:01:48 GMT (01:01 UTC): read as BST,
+    # the discharge was before the admission and refused, and the patient held the bed.
+    header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261025010425||ADT^A03^ADT_A03|C1|P|2.5"
+    segment = pv1(f3="WARD7", f44="20261025011200", f45="20261025010148")
+    result = map_message(
+        message(header, "EVN|A03|20261025010148", PID, segment),
+        organisation="RR8",
+        locations=LOCATIONS,
+    )
+
+    assert isinstance(result, Mapped), result
+    assert result.event["occurred_at"] == "2026-10-25T01:01:48+00:00"
+    said = [w for w in result.warnings if w.startswith("PV1-45")]
+    assert len(said) == 1 and "read as the second (2026-10-25T01:01:48+00:00)" in said[0], said
+
+
 #: Patients Know Best's A03 and A13 (HL7 API documentation, CC BY 4.0: "ADT A03" and "ADT A13"
 #: pages, https://sites.google.com/a/patientsknowbest.com/api-documentation/home/hl7-api/messages/adt-a03)
 #: of one discharge from a PAS whose server runs on UTC: MSH-7 `+0000`, its other times without
