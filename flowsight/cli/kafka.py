@@ -116,21 +116,23 @@ def dlq_list(
     reason: Annotated[str | None, typer.Option(help="Only this error.reason.")] = None,
     limit: Annotated[int, typer.Option(help="The newest N.")] = 50,
 ) -> None:
-    """The newest dead letters: where, when, why, and from which topic."""
-    from rich.table import Table
+    """The newest dead letters: where, when, why, and from which topic.
+
+    Two lines each, readable in a terminal of 80 columns: the position (for `dlq show` and
+    `dlq replay`), the time, the reason, the field and where it came from; then the message,
+    indented. As text, never markup: a message quotes what the sender sent."""
+    from rich.text import Text
 
     letters = [d for d in _dead_letters(settings_or_exit()) if reason in (None, d.reason)]
-    table = Table("position", "at (UTC)", "reason", "field", "from", "message")
+    out = Console(highlight=False)
     for letter in letters[-limit:]:
-        table.add_row(
-            letter.position,
-            letter.at.strftime("%Y-%m-%d %H:%M:%S"),
-            letter.reason,
-            letter.header("error.field"),
-            letter.header("error.gateway") or letter.origin_topic,
-            letter.header("error.message")[:80],
-        )
-    Console().print(table)
+        heading = Text(letter.position, style="bold")
+        heading.append(f"  {letter.at.strftime('%Y-%m-%d %H:%M:%S')} UTC  ")
+        heading.append(letter.reason, style="bold")
+        heading.append(f"  {letter.header('error.field') or '-'}")
+        heading.append(f"  from {letter.header('error.gateway') or letter.origin_topic}")
+        out.print(heading, soft_wrap=True)  # one line, for grep; the terminal wraps it
+        out.print(Text("    " + letter.header("error.message")[:300]), soft_wrap=True)
     repeats = sum(letter.copies - 1 for letter in letters)  # redelivered: listed once
     console.print(
         f"{len(letters)} dead letter(s)"
