@@ -16,7 +16,13 @@ from pydantic import AfterValidator, Field
 #: U+2066-U+2069): text needs none of them to be written right to left, and one left open turned
 #: the page's own words around it backwards ("Trojan Source", CVE-2021-42574): a next step ending
 #: in U+202E showed "(referral to csv-svc)" as "(cvs-vsc ot larrefer)" on the caseload.
-CONTROLS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+#: And, in an identifier, code or unit, the characters that print as nothing: zero-width
+#: space, joiners and marks (U+200B-U+200F), word joiner and invisible operators (U+2060-U+2064)
+#: and the byte-order mark (U+FEFF), as text pasted from a document brings them. "WARD7" and
+#: "WARD\u200b7" look the same and are two units: a ward's patients split between two rows.
+#: Free text keeps them (joiners shape some scripts' words).
+INVISIBLE = r"\u200b-\u200f\u2060-\u2064\ufeff"
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069" + INVISIBLE
 #: The same, less tab, LF and CR: free text may break lines.
 CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 
@@ -24,12 +30,14 @@ CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2
 def _refusing(controls: str, takes: str) -> AfterValidator:
     """A check refusing a value holding one of `controls`, naming the first and where it is."""
     found = re.compile(f"[{controls}]")
+    invisible = re.compile(f"[{INVISIBLE}]")
 
     def check(value: str) -> str:
         control = found.search(value)
         if control:
+            kind = "invisible" if invisible.match(control.group()) else "control"
             raise ValueError(
-                f"holds control character U+{ord(control.group()):04X} at character "
+                f"holds {kind} character U+{ord(control.group()):04X} at character "
                 f"{control.start() + 1}: {takes}"
             )
         return value

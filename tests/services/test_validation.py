@@ -337,6 +337,23 @@ def test_a_control_character_is_named_by_its_code_point_and_place_not_quoted(
     )
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u2060", "\ufeff"], ids=["zwsp", "wj", "bom"])
+def test_a_unit_with_a_character_that_prints_as_nothing_is_refused_naming_it(
+    invisible: str, context: ValidationContext
+) -> None:
+    # "WARD7" and "WARD<U+200B>7" look the same on the page and are two units.
+    outcome = check(example("admission", unit=f"WARD{invisible}7"), context)
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.message.startswith(
+        f"unit: holds invisible character U+{ord(invisible):04X} at character 5"
+    )
+    # Free text keeps them: joiners shape some scripts' words.
+    assert isinstance(
+        check(example("referral", next_step=f"Call{invisible} son"), context), Accepted
+    )
+
+
 @pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
 def test_hours_that_are_no_json_number_are_refused(number: str, context: ValidationContext) -> None:
     # Only the standard library's lenient reading takes Infinity: it travelled on as null.
@@ -421,7 +438,6 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
         "943 476 5919",
         "943-476-5919",
         NHS_NUMBER_DIGITS,
-        "9\u200b434765919",  # a zero-width space: seen as 9434765919
         "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",  # full-width
         # Written as people paste and type them: each reached the caseload as written.
         "943\u00a0476\u00a05919",  # non-breaking spaces, from a letter
@@ -436,7 +452,7 @@ def test_an_nhs_number_in_an_events_ids_leaves_as_a_token_the_cancellation_still
     ],
     ids=[
         # (a direction override inside is refused with the text: tests/schemas/test_events.py)
-        *("spaced", "hyphens", "together", "zero-width", "full-width"),
+        *("spaced", "hyphens", "together", "full-width"),
         *("nbsp", "en-dash", "underscores", "slashes", "brackets", "4-3-3", "5-5", "one-by-one"),
         "overlapping",
     ],
@@ -455,6 +471,19 @@ def test_an_nhs_number_a_team_writes_in_any_text_leaves_as_a_token(
     assert (
         accepted(example(kind, **{field: f"call {written} family"}), context).event[field] == said
     )
+
+
+def test_an_nhs_number_with_a_zero_width_space_is_a_token_in_free_text_and_refused_in_a_unit(
+    context: ValidationContext,
+) -> None:
+    written = "call 9\u200b434765919 family"  # seen as 9434765919
+    note = accepted(example("referral", next_step=written), context).event["next_step"]
+    unit = check(example("admission", unit=written), context)
+
+    assert NHS_NUMBER_DIGITS not in re.sub(r"\D", "", note)
+    # A unit takes nothing that prints as nothing; the refusal does not quote the number.
+    assert isinstance(unit, Rejected) and "invisible character U+200B" in unit.message
+    assert "434765919" not in unit.message
 
 
 def test_text_around_a_ten_digit_run_that_is_no_nhs_number_is_left_as_written(
