@@ -17,6 +17,13 @@ def a01(sent: str, admitted: str) -> str:
     return mapped(message(header, f"EVN|A01|{admitted}", PID, segment))["occurred_at"]
 
 
+def read(header: str, evn: str, visit: str) -> Mapped:
+    """The message MSH, EVN, PID, PV1 mapped with the test locations."""
+    result = map_message(message(header, evn, PID, visit), organisation="RR8", locations=LOCATIONS)
+    assert isinstance(result, Mapped), result
+    return result
+
+
 @pytest.mark.parametrize(
     ("sent", "admitted", "at"),
     [
@@ -58,21 +65,13 @@ def test_a_london_time_in_an_hour_clocks_change_is_read_with_a_warning(
 ) -> None:
     header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261101101500||ADT^A03^ADT_A03|C1|P|2.5"
     segment = pv1(f3="WARD7", f37="19", f44="20260301090000", f45=left)
-    result = map_message(
-        message(header, "EVN|A03|20261101101000", PID, segment),
-        organisation="RR8",
-        locations=LOCATIONS,
-    )
+    result = read(header, "EVN|A03|20261101101000", segment)
 
     assert isinstance(result, Mapped)
     assert any(w.startswith(f"PV1-45 ({left}): a London time that {said}") for w in result.warnings)
     # An offset names the moment: nothing to say.
     plain = pv1(f3="WARD7", f37="19", f44="20260301090000", f45=left + "+0000")
-    again = map_message(
-        message(header, "EVN|A03|20261101101000", PID, plain),
-        organisation="RR8",
-        locations=LOCATIONS,
-    )
+    again = read(header, "EVN|A03|20261101101000", plain)
     assert isinstance(again, Mapped) and not any("London time" in w for w in again.warnings)
 
 
@@ -81,11 +80,7 @@ def test_a_move_timed_by_evn_2_in_the_hour_clocks_go_back_warns() -> None:
     # early, and an ED wait of 4 h 55 min read 3 h 55 min, with nothing said.
     header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261025011500||ADT^A02^ADT_A02|C1|P|2.5"
     segment = pv1(f3="WARD7", f6="A&E", f44="20261024211800")
-    result = map_message(
-        message(header, "EVN|A02|20261025011335", PID, segment),
-        organisation="RR8",
-        locations=LOCATIONS,
-    )
+    result = read(header, "EVN|A02|20261025011335", segment)
 
     assert isinstance(result, Mapped)
     assert any(
@@ -101,11 +96,7 @@ def test_an_a03_before_its_admission_only_as_bst_is_read_as_gmt_in_the_hour_cloc
     # the discharge was before the admission and refused, and the patient held the bed.
     header = "MSH|^~\\&|PAS|RR8|FLOWSIGHT|LEEDS|20261025010425||ADT^A03^ADT_A03|C1|P|2.5"
     segment = pv1(f3="WARD7", f44="20261025011200", f45="20261025010148")
-    result = map_message(
-        message(header, "EVN|A03|20261025010148", PID, segment),
-        organisation="RR8",
-        locations=LOCATIONS,
-    )
+    result = read(header, "EVN|A03|20261025010148", segment)
 
     assert isinstance(result, Mapped), result
     assert result.event["occurred_at"] == "2026-10-25T01:01:48+00:00"
