@@ -12,6 +12,7 @@ import flowsight
 from flowsight.adapters.readmodel.database import create_engine
 from flowsight.adapters.readmodel.migrate import head_revision
 from flowsight.api.deps import ApiState, GatewayWriter
+from flowsight.api.docs_pages import install_docs
 from flowsight.api.hardening import install_hardening
 from flowsight.api.keys_in_force import keys_recorded_at_start
 from flowsight.api.live import LiveFeed
@@ -82,9 +83,9 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
         version=flowsight.__version__,
         summary="Live patient flow, queues, delays and pressure across a health and care system.",
         lifespan=lifespan,
-        # Swagger UI and ReDoc load from a CDN: local mode only (docs/security.md).
-        docs_url="/docs" if settings.is_local else None,
-        redoc_url="/redoc" if settings.is_local else None,
+        # FastAPI's Swagger UI and ReDoc load from a CDN: ours (`install_docs`) do not.
+        docs_url=None,
+        redoc_url=None,
         # A request for a path without its trailing slash is a 404, not a redirect built from the
         # Host header the caller sent (a redirect to any host, carrying an X-API-Key with it).
         redirect_slashes=False,
@@ -95,6 +96,8 @@ def create_api(settings: Settings, catalogue: Catalogue, validation: ValidationC
     # Inside the headers and the counts: a request cancelled as the server stops is a 503 of both.
     app.add_middleware(StoppingAnswered)
     install_hardening(app, serve_docs=settings.is_local)
+    if settings.is_local:
+        install_docs(app)
     _install_metrics(app)
     # Kafka is reached on the first published event, not here: the API starts without it.
     gateway = GatewayWriter(settings, app.state.registry)

@@ -13,8 +13,8 @@ unexpected error is answered with.
 - a connection error reaching the edge (the database server refused, dropped or did not answer
   the connection) is a 503 like a database error (`api/problems.py`), never a 500.
 
-Swagger UI (`/docs`) loads its scripts from a CDN, on the origin where the dashboard keeps its
-API key: it is served in local mode only, and exempt from the policy there.
+Swagger UI (`/docs`) and ReDoc start themselves with an inline script (`api/docs_pages.py`): they
+are served in local mode only, and their pages are exempt from the policy there.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from flowsight.api.docs_pages import PAGES
 from flowsight.api.middleware import BodyBounds, SecurityHeaders
 from flowsight.api.problems import problem_response
 from flowsight.services.quoting import quoted
 
 log = logging.getLogger("flowsight.api")
 
-#: Served only in local mode, where they load Swagger UI from its CDN.
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 #: The largest request body any route reads (docs/security.md); the gateways' own limits are
 #: theirs (`routers.events.HTTP_BODY_MAX_BYTES`, `fhir.intake.FHIR_BODY_MAX_BYTES`).
 BODY_MAX_BYTES = 1_000_000
@@ -74,7 +73,7 @@ def install_hardening(app: FastAPI, *, serve_docs: bool) -> None:
     app.add_middleware(
         BodyBounds, max_bytes=BODY_MAX_BYTES, seconds=BODY_SECONDS, own_limits=GATEWAY_PATHS
     )
-    app.add_middleware(SecurityHeaders, headers=headers, exempt=DOCS_PATHS if serve_docs else ())
+    app.add_middleware(SecurityHeaders, headers=headers, exempt=PAGES if serve_docs else ())
 
     @app.exception_handler(OSError)
     async def _unreachable(request: Request, error: OSError) -> JSONResponse:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -38,6 +39,13 @@ class _Assets(StaticFiles):
     """The pages' stylesheet and scripts, checked with the server at each load (`no-cache`, an
     unchanged file answered 304): a page of a new release never runs an old release's script
     from the browser's cache."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        # A file's path with a slash after it names no file (a directory's would list it):
+        # `/assets/js/main.js/` was served as the script, at a second address.
+        if scope["path"].endswith("/"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(
         self,

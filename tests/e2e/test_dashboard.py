@@ -113,6 +113,11 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         )
         assert status == "Cannot load: no service 'lch-ucx' in the catalogue", status
 
+        # The API's docs draw themselves from what the API serves (no CDN): every operation.
+        browser.get(stack.api_url + "/docs")
+        path = ".opblock-summary-path[data-path='/v1/pressure']"
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, path), 30, "Swagger UI")
+
 
 def _scored(badge: str) -> str:
     """An OPEL badge's text if it shows a level ('' if not scored)."""

@@ -100,18 +100,29 @@ def test_the_pages_run_only_scripts_the_api_serves(production: TestClient) -> No
     assert len(seen) > 1
     assert production.get("/assets/dashboard.css").headers["content-type"].startswith("text/css")
     assert production.get("/assets/js/nothing.js").status_code == 404
+    assert production.get("/assets/js/main.js/").status_code == 404
+    assert production.get("/assets/js/").status_code == 404
     assert production.get("/assets/../dashboard.html").status_code == 404
 
 
-def test_swagger_ui_from_a_cdn_is_served_in_local_mode_only(
+def test_the_api_docs_are_served_in_local_mode_only_and_load_nothing_from_elsewhere(
     production: TestClient, local: TestClient
 ) -> None:
     assert production.get("/docs").status_code == 404
     assert production.get("/redoc").status_code == 404
+    assert production.get("/docs/assets/swagger-ui-bundle.js").status_code == 404
     assert production.get("/openapi.json").status_code == 200
-    docs = local.get("/docs")
-    assert docs.status_code == 200
-    assert "Content-Security-Policy" not in docs.headers
+    for page in ("/docs", "/redoc"):
+        answer = local.get(page)
+        assert answer.status_code == 200
+        assert "Content-Security-Policy" not in answer.headers  # each starts itself inline
+        # A machine without the internet still gets the page: all it loads, the API serves.
+        loaded = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', answer.text)
+        assert loaded and all(url.startswith("/docs/assets/") for url in loaded), loaded
+        assert "/openapi.json" in answer.text
+        for url in loaded:
+            served = local.get(url)
+            assert served.status_code == 200 and len(served.content) > 1_000, url
 
 
 def test_metrics_need_the_metrics_role_outside_local_mode(
