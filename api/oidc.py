@@ -21,6 +21,9 @@ from flowsight.settings import Settings
 
 #: Signature algorithms accepted: public-key ones only, so a shared secret can never sign.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+#: The header `typ` values of an access token, lower case, without `application/`: plain JWT,
+#: and RFC 9068's JWT profile for access tokens.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
 #: How long a failed read of the issuer's configuration is answered from memory.
 DISCOVERY_RETRY_SECONDS = 30.0
 #: Clock difference tolerated between the identity provider and this server.
@@ -86,6 +89,9 @@ class OidcVerifier:
             raise TokenRejected(
                 f"its alg is not that of the {self.issuer} key its kid names"
             ) from None
+        refusal = _not_an_access_token(jwt.get_unverified_header(token), claims)
+        if refusal:
+            raise TokenRejected(refusal)
         for name in ("exp", "nbf", "iat"):  # RFC 7519 NumericDate: a JSON number, not text
             if name in claims and not _numeric_date(claims[name]):
                 raise TokenRejected(f"its {name} is not a number of seconds (RFC 7519)")
@@ -162,6 +168,22 @@ def _discover_jwks_url(issuer: str) -> str:
     response = httpx.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=5)
     response.raise_for_status()
     return str(response.json()["jwks_uri"])
+
+
+def _not_an_access_token(header: dict[str, Any], claims: dict[str, Any]) -> str | None:
+    """Why a verified token is another kind of JWT from the same issuer (an ID token, a logout
+    token, a DPoP proof), or None: each can carry our `aud`, and none is a credential to read
+    with. The header's `typ` (RFC 8725 3.11) is `JWT` or RFC 9068's `at+jwt` when given;
+    Keycloak also types its tokens in a `typ` claim (`Bearer`; `ID` for an ID token)."""
+    kind = header.get("typ")
+    if kind is not None:
+        bare = str(kind).lower().removeprefix("application/")
+        if bare not in ACCESS_TOKEN_TYPES:
+            return f"its typ is {_bounded(str(kind))[:40]!r}: not an access token (RFC 9068)"
+    claimed = claims.get("typ")
+    if claimed is not None and str(claimed).lower() != "bearer":
+        return f"its typ claim is {_bounded(str(claimed))[:40]!r}: not an access token"
+    return None
 
 
 def _numeric_date(value: object) -> bool:

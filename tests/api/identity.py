@@ -51,7 +51,14 @@ class IdentityProvider:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
-    def token(self, *, key: Any = None, algorithm: str = "RS256", **claims: Any) -> str:
+    def token(
+        self,
+        *,
+        key: Any = None,
+        algorithm: str = "RS256",
+        header: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
         body = {
             "iss": self.issuer,
@@ -63,7 +70,8 @@ class IdentityProvider:
             **claims,
         }
         signing_key = self.key if key is None else key
-        return jwt.encode(body, signing_key, algorithm=algorithm, headers={"kid": self.kid})
+        headers = {"kid": self.kid, **(header or {})}
+        return jwt.encode(body, signing_key, algorithm=algorithm, headers=headers)
 
     def close(self) -> None:
         self.server.shutdown()

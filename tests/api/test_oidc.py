@@ -234,3 +234,32 @@ def test_a_signing_key_the_issuer_withdrew_is_refused_once_its_keys_are_read_aga
 
     refused = oidc_client.get("/v1/delays", headers=bearer(signed_before))
     assert refused.status_code == 401, refused.text
+
+
+@pytest.mark.parametrize(
+    ("header", "claims", "accepted"),
+    [
+        ({"typ": "JWT"}, {}, True),
+        ({"typ": "at+jwt"}, {}, True),
+        ({"typ": "application/at+JWT"}, {}, True),
+        ({}, {"typ": "Bearer"}, True),  # Keycloak's access token
+        ({}, {"typ": "ID"}, False),  # Keycloak's ID token: our client's aud, no credential
+        ({"typ": "logout+jwt"}, {}, False),  # OIDC back-channel logout token
+        ({"typ": "dpop+jwt"}, {}, False),  # a DPoP proof
+        ({"typ": "secevent+jwt"}, {}, False),
+    ],
+)
+def test_only_an_access_token_is_a_credential_not_another_jwt_of_the_issuer(
+    oidc_client: TestClient,
+    idp: IdentityProvider,
+    header: dict[str, str],
+    claims: dict[str, str],
+    accepted: bool,
+) -> None:
+    token = idp.token(header=header, **claims)
+    response = oidc_client.get("/v1/delays", headers=bearer(token))
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 401
+        assert "not an access token" in response.json()["detail"]
