@@ -234,7 +234,7 @@ class Settings(BaseSettings):
             return self.pseudonym_key.get_secret_value().encode()
         if not self.is_local:  # the validator refuses this; kept for settings built by copy
             raise ValueError("FLOWSIGHT_PSEUDONYM_KEY must be set outside local mode")
-        return local_pseudonym_key(self.data_dir / LOCAL_PSEUDONYM_KEY_FILE).encode()
+        return kept_secret(self.data_dir / LOCAL_PSEUDONYM_KEY_FILE).encode()
 
     @property
     def kafka_port(self) -> int:
@@ -302,11 +302,12 @@ def private_directory(path: Path) -> Path:
     return path
 
 
-def local_pseudonym_key(path: Path) -> str:
-    """The key kept at `path` (mode 0600), made from 32 random bytes by the first run that asks.
+def kept_secret(path: Path) -> str:
+    """The secret kept at `path` (mode 0600), made from 32 random bytes by the first run that
+    asks: local mode's pseudonym key, the local PostgreSQL role's password.
 
     Written under a temporary name and linked into place, so processes starting together agree
-    on one key and none reads a half-written file.
+    on one secret and none reads a half-written file.
     """
     if not path.exists():
         private_directory(path.parent)

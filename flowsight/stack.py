@@ -112,9 +112,9 @@ class Stack:
             self.console.print(local_mode_notice(settings), soft_wrap=True)
 
     def _start_postgres(self) -> str:
-        from flowsight.devtools.local.postgres import LocalPostgres
+        from flowsight.devtools.local.postgres import LocalPostgres, local_password
 
-        server = LocalPostgres()
+        server = LocalPostgres(password=local_password(self.settings))
         with self.console.status("starting PostgreSQL…"):
             server.ensure_installed()
             current = server.status()

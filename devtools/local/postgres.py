@@ -22,6 +22,7 @@ import asyncpg
 
 from flowsight.devtools.local.debian import apt_install, can_install
 from flowsight.devtools.local.locks import held
+from flowsight.settings import Settings, kept_secret
 
 PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_COMMAND = "sudo apt-get update && sudo apt-get install -y postgresql"
@@ -95,7 +96,9 @@ class LocalPostgres:
         port: int = 5433,
         cluster: str = "flowsight",
         user: str = "flowsight",
-        password: str = "flowsight",  # nosec B107 # a loopback-only cluster for trials and tests
+        # The tests' own clusters; a developer's (`up --postgres`, `postgres start`, `soak`) has
+        # a password of its own (`local_password`).
+        password: str = "flowsight",  # nosec B107 # a loopback-only cluster for tests
     ) -> None:
         self.port = port
         self.cluster = cluster
@@ -256,10 +259,11 @@ class LocalPostgres:
     def _ensure_role(self) -> None:
         # Peer authentication over the Unix socket: only the postgres OS user is a superuser.
         psql = ["psql", "-p", str(self.port), "-d", "postgres", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-        psql += ["-v", f"role_name={self.user}", "-v", f"role_password={self.password}"]
+        psql += ["-v", f"role_name={self.user}"]
         if os.geteuid() == 0:
             psql = ["runuser", "-u", "postgres", "--", *psql]
-        _run(psql, stdin=ROLE_SQL)
+        # The password on stdin, not the command line, which any user of the host can list.
+        _run(psql, stdin=f"\\set role_password {_psql_quoted(self.password)}\n{ROLE_SQL}")
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(
@@ -269,6 +273,17 @@ class LocalPostgres:
             password=self.password,
             database="postgres",
         )
+
+
+def _psql_quoted(value: str) -> str:
+    """`value` as one single-quoted argument of a psql meta-command (`\\set`)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def local_password(settings: Settings, cluster: str = "flowsight") -> str:
+    """The password of the local cluster's login role: made at random by the first start, kept
+    in the cache folder (mode 0600), never one every reader of the code knows."""
+    return kept_secret(settings.cache_dir.expanduser() / f"postgres-{cluster}.password")
 
 
 def _live_users(users: Path) -> list[int]:

@@ -28,9 +28,9 @@ def db_upgrade() -> None:
 @postgres_app.command("start")
 def postgres_start(port: int = 5433) -> None:
     """Install (if missing) and start a local PostgreSQL cluster; print its URL."""
-    from flowsight.devtools.local.postgres import LocalPostgres
+    from flowsight.devtools.local.postgres import LocalPostgres, local_password
 
-    server = LocalPostgres(port=port)
+    server = LocalPostgres(port=port, password=local_password(settings_or_exit()))
     try:
         with console.status("starting PostgreSQL…"):
             server.ensure_installed()

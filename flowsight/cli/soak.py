@@ -45,13 +45,15 @@ def soak(
     from flowsight.devtools.faults.outcome import Outcome, table, write_report
     from flowsight.devtools.faults.soak import SOAK_PLAN
     from flowsight.devtools.faults.soak import soak as run_soak
-    from flowsight.devtools.local.postgres import LocalPostgres
+    from flowsight.devtools.local.postgres import LocalPostgres, local_password
     from flowsight.settings import LOCAL
 
     # A soak is a trial on one machine: its own broker, topics and throw-away databases.
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
-    settings_or_exit()
-    server = LocalPostgres(port=postgres_port) if postgres else None
+    settings = settings_or_exit()
+    server = None
+    if postgres:
+        server = LocalPostgres(port=postgres_port, password=local_password(settings))
     if server is not None and not (server.status() or None):
         raise fail(f"no PostgreSQL cluster on port {postgres_port}: `flowsight postgres start`", 2)
 
