@@ -61,6 +61,14 @@ HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 HL7_ACT_CODE_STU3 = "http://hl7.org/fhir/v3/ActCode"
 HL7_ADMIT_SOURCE_STU3 = "http://hl7.org/fhir/admit-source"
 HL7_DISCHARGE_DISPOSITION_STU3 = "http://hl7.org/fhir/discharge-disposition"
+#: NUBC's Patient Discharge Status (UB-04 form locator 17), which US Core, Synthea and Da Vinci
+#: send, under the three URIs in use: the current code system, the one US Core's examples and
+#: Synthea send, and THO's for the UB-92 codes (the same two digits).
+NUBC_DISCHARGE_STATUS = (
+    "https://www.nubc.org/CodeSystem/PatDischargeStatus",
+    "http://www.nubc.org/patient-discharge",
+    "http://terminology.hl7.org/CodeSystem/nubc-UB92",
+)
 #: Senders may name a contract value directly, with these systems.
 FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
 FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
@@ -71,6 +79,11 @@ _Code = TypeVar("_Code")
 def _table(system: str, groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
     """A lookup by (system, code) from `{"space separated codes": value}`."""
     return {(system, code): value for codes, value in groups.items() for code in codes.split()}
+
+
+def _tables(systems: tuple[str, ...], groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
+    """`_table` of each of `systems`, one code system under several URIs."""
+    return {key: value for system in systems for key, value in _table(system, groups).items()}
 
 
 def _in(system: str, codes: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
@@ -111,6 +124,19 @@ _DISPOSITIONS = {
     "exp": _D.DIED,
     "alt-home aadvice oth": _D.OTHER,
 }
+# NUBC's codes; 81 to 95 are 01 to 70 with a readmission planned. 30 (still a patient) and the
+# hospice claims' deaths elsewhere than at home or a facility are read as their words say.
+_NUBC_DISPOSITIONS = {
+    "01 81": _D.USUAL_RESIDENCE,
+    "06 86": _D.USUAL_RESIDENCE_WITH_SUPPORT,  # home with an organised home health service
+    "02 05 43 63 65 66 82 85 88 91 93 94": _D.OTHER_HOSPITAL,
+    "03 64 83 92": _D.CARE_HOME_NURSING,  # skilled nursing, or Medicaid nursing, facility
+    "04 84": _D.CARE_HOME_RESIDENTIAL,  # intermediate care facility: custodial care
+    "61 62 89 90": _D.SHORT_TERM_BED,  # a swing bed, an inpatient rehabilitation facility
+    "50 51": _D.HOSPICE,
+    "20 40 41 42": _D.DIED,
+    "07 09 21 69 70 87 95": _D.OTHER,  # against advice, admitted here, custody, elsewhere
+}
 #: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
 DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
@@ -119,6 +145,7 @@ DISCHARGE_DESTINATION_CODES = {
     **_in(DISCHARGE_DESTINATION_WALES, nhs_codes.DISCHARGE_DESTINATIONS_WALES),
     **_table(HL7_DISCHARGE_DISPOSITION, _DISPOSITIONS),
     **_table(HL7_DISCHARGE_DISPOSITION_STU3, _DISPOSITIONS),
+    **_tables(NUBC_DISCHARGE_STATUS, _NUBC_DISPOSITIONS),
     # SNOMED CT's discharge procedures, as the Emergency Care Data Set's destinations and the
     # HL7 FHIR examples ("Discharge to home" on a finished inpatient Encounter) send them.
     **_table(
@@ -136,6 +163,12 @@ DISCHARGE_DESTINATION_CODES = {
 }
 
 _O = AttendanceOutcome
+_NUBC_OUTCOMES = {
+    "09": _O.ADMITTED,
+    "07": _O.LEFT,  # left against medical advice
+    "01 81 06 86 03 64 83 92 04 84 21 87 20 40 41 42": _O.DISCHARGED,
+    "02 05 43 63 65 66 82 85 88 91 93 94 50 51 61 62 89 90 69 70 95": _O.TRANSFERRED,
+}
 #: Where an emergency department's patient went (Encounter.hospitalization.dischargeDisposition):
 #: the Emergency Care Data Set's EMERGENCY CARE DISCHARGE DESTINATION (SNOMED CT), which UK ED
 #: systems send. A ward, short-stay ward or critical care unit of the hospital is an admission;
@@ -154,6 +187,9 @@ ATTENDANCE_OUTCOME_CODES = {
     ),
     **_table(HL7_DISCHARGE_DISPOSITION, {"aadvice": _O.LEFT}),
     **_table(HL7_DISCHARGE_DISPOSITION_STU3, {"aadvice": _O.LEFT}),
+    # NUBC: a care home, custody or the mortuary as ECDS's; another hospital, a hospice, a
+    # rehabilitation facility or another institution a transfer; 09, admitted to this hospital.
+    **_tables(NUBC_DISCHARGE_STATUS, _NUBC_OUTCOMES),
 }
 
 #: The UK Core (ECDS) EMERGENCY CARE DISCHARGE STATUS on an emergency department's Encounter:

@@ -553,6 +553,9 @@ ED_THEN_WARD = [
 ]
 
 
+NUBC = "http://www.nubc.org/patient-discharge"
+
+
 def department_events(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [mapped.event for mapped in events_of(document, front_door=FRONT_DOOR)]
 
@@ -592,6 +595,11 @@ def test_an_encounter_in_the_emergency_department_is_an_attendance_not_an_admiss
         ({"coding": [{"system": SNOMED_CT, "code": "1066391000000105"}]}, "admitted"),  # ICU
         ({"coding": [{"system": SNOMED_CT, "code": "19712007"}]}, "transferred"),
         ({"coding": [{"system": SNOMED_CT, "code": "306689006"}]}, "discharged"),  # home
+        # NUBC's Patient Discharge Status, as US Core and Synthea send it.
+        ({"coding": [{"system": NUBC, "code": "01"}]}, "discharged"),  # home or self care
+        ({"coding": [{"system": NUBC, "code": "09"}]}, "admitted"),  # to this hospital
+        ({"coding": [{"system": NUBC, "code": "02"}]}, "transferred"),  # another hospital
+        ({"coding": [{"system": NUBC, "code": "07"}]}, "left"),  # against medical advice
     ],
 )
 def test_leaving_the_department_is_the_attendance_departure_with_its_outcome(
