@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from flowsight.services.pseudonym import without_nhs_numbers
+from flowsight.services.pseudonym import without_nhs_numbers_as_written
 from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings, is_loopback
 
 log = logging.getLogger("flowsight")
@@ -62,7 +62,7 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         for pattern in CREDENTIAL_SHAPES:
             text = pattern.sub(_keep_the_name, text)
-        return without_nhs_numbers(text)
+        return without_nhs_numbers_as_written(text)
 
 
 class RepeatsHeld(logging.Filter):

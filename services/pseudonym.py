@@ -18,8 +18,8 @@ from flowsight.schemas.nhs_number import is_valid_nhs_number
 INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
 #: What people and systems put between an NHS number's digits: any space (a non-breaking one
 #: pasted from a letter included), hyphens and dashes (en, em, minus, full-width), dots, commas,
-#: underscores, slashes and brackets (`(943) 476-5919`).
-SEPARATORS = "\\s.,_/()\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
+#: underscores, slashes and brackets (`(943) 476-5919`), middle dots and bullets (`943·476·5919`).
+SEPARATORS = "\\s.,_/()\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d\u00b7\u2022\u2027\u2219\u22c5"
 #: Digits joined by up to three separators each (invisible characters anywhere between them):
 #: a run that may hold an NHS number, cut into groups where something visible parts them.
 _RUN = re.compile(rf"[0-9](?:[{INVISIBLE}]*(?:[{SEPARATORS}][{INVISIBLE}]*){{0,3}}[0-9])*")
@@ -57,6 +57,37 @@ def without_nhs_numbers(text: str) -> str:
     blanked as one, so no part of either is left."""
     spans = _merged(nhs_number_shapes(_ascii_digits(text)))
     return _replaced(text, spans, lambda _: NHS_NUMBER_BLANK)
+
+
+#: A character written as an escape, as `repr` and JSON write what they do not print or keep
+#: out of ASCII (`\\xa0`, `\\u200b`, `\\uff19`), behind any number of backslashes (a repr
+#: written into JSON doubles them).
+_ESCAPE = re.compile(r"\\+(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+
+
+def without_nhs_numbers_as_written(line: str) -> str:
+    """`without_nhs_numbers` of a rendered log line, its escapes read as the characters they
+    stand for: a number split by no-break or zero-width spaces, or in full-width digits, reaches
+    the line as `943\\xa0476\\xa05919` or `\\uff19\\uff14...`, which no pattern over the
+    line's own characters would blank."""
+    if not _ESCAPE.search(line):
+        return without_nhs_numbers(line)
+    read: list[str] = []  # the line as read, an escape as its character
+    starts: list[int] = []  # where in `line` each character read begins
+    last = 0
+    for escape in _ESCAPE.finditer(line):
+        read.append(line[last : escape.start()])
+        starts.extend(range(last, escape.start()))
+        code = int(escape[0].lstrip("\\")[1:], 16)
+        read.append(chr(code) if code <= 0x10FFFF else "?")
+        starts.append(escape.start())
+        last = escape.end()
+    read.append(line[last:])
+    starts.extend(range(last, len(line)))
+    starts.append(len(line))
+    shapes = _merged(nhs_number_shapes(_ascii_digits("".join(read))))
+    spans = [(starts[start], starts[end]) for start, end in shapes]
+    return without_nhs_numbers(_replaced(line, spans, lambda _: NHS_NUMBER_BLANK))
 
 
 def without_nhs_numbers_in_text(text: str, key: bytes) -> str:

@@ -267,3 +267,54 @@ def test_production_says_at_start_when_kafka_traffic_crosses_the_network_in_clea
     )
     said = capsys.readouterr().err
     assert ("cross the network in clear" in said) is warned
+
+
+#: The NHS number as a caller may write it in a path: full-width digits, no-break spaces,
+#: zero-width spaces, middle dots; each reaches a log line escaped (a repr, JSON's \u).
+HIDDEN_NUMBERS = [
+    "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",
+    "943\u00a0476\u00a05919",
+    "9\u200b4\u200b3\u200b4765919",
+    "943\u00b7476\u00b75919",
+]
+
+
+def _as_read(line: str) -> str:
+    """`line` with its escapes read as their characters, twice (a repr inside JSON), and every
+    decimal digit as an ASCII one: what a reader of the log sees."""
+    for _ in range(2):
+        line = line.encode("latin-1", "backslashreplace").decode("unicode-escape")
+    return "".join(str(int(c)) if c.isdecimal() else c for c in line)
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_number_a_caller_hid_in_a_path_is_blanked_in_the_log_line_that_escapes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    configured = settings(tmp_path, log_format)
+    upgrade(configured.resolved_database_url)
+    configure_logging(configured)
+    with TestClient(build_api(configured)) as client:
+        for number in HIDDEN_NUMBERS:
+            assert client.get(f"/v1/services/{number}/caseload").status_code == 401
+
+    denied = [line for line in capsys.readouterr().err.splitlines() if "denied" in line]
+    assert len(denied) == len(HIDDEN_NUMBERS)
+    for line in denied:
+        assert "[nhs-number?]" in line, line
+        assert NHS_NUMBER not in re.sub(r"[^0-9]", "", _as_read(line)), line
+
+
+@pytest.mark.parametrize(
+    "write", [repr, json.dumps, lambda text: json.dumps(repr(text))], ids=["repr", "json", "both"]
+)
+def test_the_redactor_reads_a_line_s_escapes(write: object) -> None:
+    assert callable(write)
+    for number in HIDDEN_NUMBERS:
+        line = f"refused {write(f'/v1/services/{number}/caseload')} 401"
+        redacted = Redactor()(line)
+        assert "[nhs-number?]" in redacted, (line, redacted)
+        assert NHS_NUMBER not in re.sub(r"[^0-9]", "", _as_read(redacted)), redacted
+    # Escapes that hold no number are left as written.
+    plain = 'ward "A\\u00a0B" and 0113\\u00a0243\\u00a03144'
+    assert Redactor()(plain) == plain
