@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowsight.services.pseudonym import without_nhs_numbers
-from flowsight.services.quoting import quoted
+from flowsight.services.quoting import cut, quoted
 
 log = logging.getLogger("flowsight.api")
 
@@ -71,9 +71,12 @@ def problem_response(
 
 def _blanked(value: Any) -> Any:
     """`value` with NHS-number shapes blanked in every string: a refusal may quote what the
-    caller put in a field or the path, and no answer carries an NHS number (SPEC section 9)."""
+    caller put in a field or the path, and no answer carries an NHS number (SPEC section 9).
+    Each string is cut at ANSWERED_CHARS: a 20,000-character service name the caller sent is not
+    sent back whole in the 404, nor a 60 kB path in `instance`."""
     if isinstance(value, str):
-        return without_nhs_numbers(value)
+        # Cut after blanking: a number cut in two would no longer be seen as one.
+        return cut(without_nhs_numbers(value))
     if isinstance(value, dict):
         return {key: _blanked(item) for key, item in value.items()}
     if isinstance(value, list):

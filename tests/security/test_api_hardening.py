@@ -256,3 +256,20 @@ def test_the_recheck_asks_the_authenticator_again(tmp_path: Path) -> None:
     assert allowed(VIEWER_KEY)
     assert not allowed(METRICS_KEY)  # no viewer role
     assert not allowed("fs_revoked")
+
+
+def test_a_refusal_sends_back_no_more_than_a_thousand_characters_of_what_the_caller_sent(
+    production: TestClient,
+) -> None:
+    name = "x" * 20_000
+    answer = production.get(f"/v1/services/{name}/queue", headers=bearer(VIEWER_KEY))
+    assert answer.status_code == 404
+    problem = answer.json()
+    assert problem["detail"].startswith("no service 'xxx")
+    assert problem["detail"].endswith("(cut from 20030 characters)"), problem["detail"][-60:]
+    assert problem["instance"].startswith("/v1/services/xxx")
+    assert len(answer.content) < 2_500
+    # A short one is whole.
+    assert production.get("/v1/services/lth-edd/queue", headers=bearer(VIEWER_KEY)).json()[
+        "detail"
+    ] == "no service 'lth-edd' in the catalogue"
