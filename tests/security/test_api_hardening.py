@@ -270,6 +270,7 @@ def test_a_refusal_sends_back_no_more_than_a_thousand_characters_of_what_the_cal
     assert problem["instance"].startswith("/v1/services/xxx")
     assert len(answer.content) < 2_500
     # A short one is whole.
-    assert production.get("/v1/services/lth-edd/queue", headers=bearer(VIEWER_KEY)).json()[
-        "detail"
-    ] == "no service 'lth-edd' in the catalogue"
+    assert (
+        production.get("/v1/services/lth-edd/queue", headers=bearer(VIEWER_KEY)).json()["detail"]
+        == "no service 'lth-edd' in the catalogue"
+    )
