@@ -375,3 +375,21 @@ def _on_screen(driver: WebDriver, element: WebElement) -> bool:
             element,
         )
     )
+
+
+def test_the_weekly_report_opens_from_the_page_with_the_key_given(
+    desk: Stack, browser: WebDriver
+) -> None:
+    # A link sends no key: the report was a 401 problem document for anyone signed in.
+    sign_in(browser, desk.api_url + "/", VIEWER_KEY)
+    until(browser, lambda d: tile_queue(d, "lch-community-beds") != "", 30, "the tiles")
+    page = browser.current_window_handle
+    browser.find_element(By.LINK_TEXT, "Weekly report").click()
+    until(browser, lambda d: len(d.window_handles) == 2, 10, "a tab for the report")
+    browser.switch_to.window(next(h for h in browser.window_handles if h != page))
+    title = until(
+        browser, lambda d: d.title.startswith("Weekly system report") and d.title, 30, "it"
+    )
+    assert "Unauthorised" not in browser.page_source
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith("Weekly system report"), (title, heading)

@@ -1,5 +1,5 @@
 // The page's start: the dashboard at `/`, a service's page at `/services/{id}`.
-import { $, KEY, report } from "./page.js";
+import { $, KEY, HttpError, headers, report } from "./page.js";
 import { startDashboard } from "./dashboard.js";
 import { startService } from "./service.js";
 
@@ -11,5 +11,23 @@ $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem(KEY, $("key-input").value.trim());
   location.reload();
+});
+// The weekly report is the API's own page, and a link sends no key: with a key, it is fetched
+// with the key and opened from memory in the tab the click opened (a blob of this origin, under
+// its policy). Without one (a local trial), the link opens it as it is.
+$("weekly-report").addEventListener("click", (event) => {
+  if (!sessionStorage.getItem(KEY)) return;
+  event.preventDefault();
+  const tab = window.open("", "_blank");  // in the click itself, so no pop-up blocker stops it
+  fetch(event.currentTarget.href, { headers: headers() })
+    .then(async (response) => {
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        throw new HttpError("the weekly report", response.status, "the weekly report: " + (problem.detail || "HTTP " + response.status));
+      }
+      const page = new Blob([await response.text()], { type: "text/html" });
+      tab.location.href = URL.createObjectURL(page);
+    })
+    .catch((error) => { if (tab) tab.close(); report(error); });
 });
 start();
