@@ -204,7 +204,9 @@ class DelaysOut(BaseModel):
     by_service: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
     by_reason: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
     by_pathway: list[DelayGroup] = Field(description=MOST_DAYS_FIRST)
-    by_band: list[DelayGroup] = Field(description="shortest band first: under 7, 7+, 14+, 21+")
+    by_band: list[DelayGroup] = Field(
+        description="shortest band first, each apart: under 7, 7 to 13, 14 to 20, 21+"
+    )
 
 
 class DelayedPatient(BaseModel):

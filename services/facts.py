@@ -137,11 +137,18 @@ def midnights(start: str, end: str | datetime) -> int:
 
 
 def delay_band(days: int) -> str:
-    """The long-delay band of a delay of `days`: 21+, 14+, 7+ or under 7."""
-    for threshold in LONG_DELAY_BANDS:
-        if days >= threshold:
-            return f"{threshold}+"
-    return "under 7"
+    """The long-delay band of a delay of `days`, each apart from the others: under 7, 7 to 13,
+    14 to 20 or 21+. Named so: the service figures' `delayed_7_plus` and `delayed_14_plus` count
+    every delay of at least so many days, the longer ones too, and a band of 7 to 13 days
+    labelled "7+" beside them read 14 for the system where one service's "7+" read 20."""
+    low, *higher = sorted(LONG_DELAY_BANDS)
+    if days < low:
+        return f"under {low}"
+    for high in higher:
+        if days < high:
+            return f"{low} to {high - 1}"
+        low = high
+    return f"{low}+"
 
 
 #: The long-delay bands as `delay_band` names them, shortest first.

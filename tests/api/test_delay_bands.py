@@ -47,7 +47,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def test_delays_by_band_come_shortest_band_first(client: TestClient) -> None:
     body = client.get("/v1/delays").json()
     bands = [(group["key"], group["count"], group["lost_bed_days"]) for group in body["by_band"]]
-    assert bands == [("under 7", 3, 9), ("7+", 1, 8), ("14+", 1, 15), ("21+", 1, 22)]
+    assert bands == [("under 7", 3, 9), ("7 to 13", 1, 8), ("14 to 20", 1, 15), ("21+", 1, 22)]
 
 
 def test_other_groupings_put_the_most_days_lost_first(client: TestClient) -> None:

@@ -292,4 +292,4 @@ def test_delays_are_grouped_with_their_bands() -> None:
     rows = delay_rows(
         (d for s in city.states() for d in s.delays), utc("2026-10-29T12:00:00+00:00")
     )
-    assert sorted((row.days, row.band) for row in rows) == [(9, "7+"), (28, "21+")]
+    assert sorted((row.days, row.band) for row in rows) == [(9, "7 to 13"), (28, "21+")]
