@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -145,15 +146,26 @@ def dlq_list(
 def dlq_show(
     position: Annotated[str, typer.Argument(help="PARTITION:OFFSET, from `dlq list`.")],
 ) -> None:
-    """One dead letter: every header and the original message."""
+    """One dead letter: every header and the original message (JSON indented; an HL7 v2
+    message one segment a line)."""
     letter = _find_letter(settings_or_exit(), position)
     for name, value in sorted(letter.headers.items()):
-        typer.echo(f"{name}: {value.decode(errors='replace')}")
+        typer.echo(f"{name}: {_for_a_terminal(value.decode(errors='replace'))}")
     typer.echo("")
     try:
         typer.echo(json.dumps(json.loads(letter.value), indent=2, ensure_ascii=False))
     except ValueError:
-        typer.echo(letter.value.decode(errors="replace"))
+        typer.echo(_for_a_terminal(letter.value.decode(errors="replace")))
+
+
+def _for_a_terminal(text: str) -> str:
+    """`text` as lines a terminal shows as they are: split at each line end (an HL7 v2 message's
+    segments end in a bare CR, which sent each back over the one before), every other control
+    character written as an escape (`\\x1b`), so what a sender sent cannot repaint the screen."""
+    return "\n".join(
+        "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
+        for line in re.split(r"\r\n|\r|\n", text.rstrip("\r\n"))
+    )
 
 
 def _find_letter(settings: Settings, position: str) -> DeadLetter:

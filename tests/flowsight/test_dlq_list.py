@@ -62,3 +62,25 @@ def test_each_dead_letter_reads_whole_in_80_columns(monkeypatch: pytest.MonkeyPa
     assert lines[1].strip() == "location 'ED [red]RESUS' matches no rule of the mapping profile"
     assert lines[2].split()[0] == "2:7" and lines[2].endswith("from flowsight.ingest.rr8")
     assert lines[3].strip() == "no service 'lcc-reablment' in the catalogue"
+
+
+def test_an_hl7_dead_letter_shows_one_segment_a_line_and_no_control_character(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Segments end in a bare CR: printed as they were, each went back over the one before.
+    message = b"MSH|^~\\&|PAS|RR8|||20261206114700||ADT^A01|C1|P|2.4\rPID|||RR8123^^^RR8^MR\rPV1||I|\x1b[2JWARD 7\r"
+    letter = DeadLetter(
+        0, 13, datetime(2026, 12, 6, 11, 49, tzinfo=UTC), None, message,
+        {"error.reason": b"hl7_unmapped_location", "error.message": b"ward \x1b]0;owned\x07"},
+    )  # fmt: skip
+    monkeypatch.setattr(kafka, "_dead_letters", lambda _settings: [letter])
+    monkeypatch.setattr(kafka, "settings_or_exit", lambda: None)
+
+    result = CliRunner().invoke(app, ["dlq", "show", "0:13"])
+
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout and "\x07" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split("|")[0] for line in lines[-3:]] == ["MSH", "PID", "PV1"]
+    assert lines[-1] == "PV1||I|\\x1b[2JWARD 7"
+    assert "error.message: ward \\x1b]0;owned\\x07" in lines
