@@ -20,7 +20,7 @@ from flowsight.adapters.yaml_file import yaml_document
 from flowsight.cli.terminal import console, dry_run_settings, fail
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
-from flowsight.settings import Settings, is_loopback, load_settings
+from flowsight.settings import Settings, is_loopback, load_settings, settings_refusal
 
 hl7_app = typer.Typer(help="HL7 v2 ADT over MLLP.", no_args_is_help=True)
 
@@ -249,7 +249,7 @@ def _runtime(*, dry_run: bool = False) -> Any:
     try:
         settings = dry_run_settings() if dry_run else load_settings()
     except ValueError as error:
-        raise fail(f"invalid settings: {error}", 2) from None
+        raise fail(f"invalid settings: {settings_refusal(error)}", 2) from None
     configure_logging(settings, serving=not dry_run)
     try:
         return settings, build_runtime(settings)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flowsight.settings import Settings, load_settings
+from flowsight.settings import Settings, load_settings, settings_refusal
 
 if TYPE_CHECKING:
     from flowsight.context import Runtime
@@ -27,7 +27,7 @@ def settings_or_exit() -> Settings:
         settings = load_settings()
         alert_routes(settings.alert_routes)
     except ValueError as error:
-        console.print(f"[red]Invalid settings:[/red] {escape(str(error))}")
+        console.print(f"[red]Invalid settings:[/red] {escape(settings_refusal(error))}")
         raise typer.Exit(2) from None
     return settings
 

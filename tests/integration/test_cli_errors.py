@@ -66,3 +66,20 @@ def test_invalid_alert_routes_stop_a_process_at_start_naming_the_variable(
     assert "Invalid settings: " in output
     assert "FLOWSIGHT_ALERT_ROUTES is not valid JSON" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "command", [["kafka", "status"], ["hl7", "listen", "--organisation", "RR8"]]
+)
+def test_a_setting_of_the_wrong_type_is_named_by_its_variable_in_words(
+    command: list[str], tmp_path: Path
+) -> None:
+    env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    env["FLOWSIGHT_API_PORT"] = "eight thousand"
+    status, output = flowsight(env, *command)
+    assert status == 2, output
+    flat = " ".join(output.split())
+    assert "FLOWSIGHT_API_PORT: Input should be a valid integer" in flat, output
+    # Not pydantic's own report: its error type, its links, the value given.
+    for pydantics in ("errors.pydantic.dev", "[type=", "eight thousand", "validation error for"):
+        assert pydantics not in output, output
