@@ -21,6 +21,14 @@ _ALERT_NAMESPACE = uuid.UUID("6f1c2a52-52d5-4b7e-9c1e-5b0f9c3e7a41")
 NO_THRESHOLDS = "no thresholds set"
 NO_FIGURES = "no figures yet"
 CATCHING_UP = "scored while the worker catches up on a backlog; no level published yet"
+#: The reason of a scope's first level change: its first score, above level 1.
+FIRST_SCORED = "first scored: level {level}, with no earlier score"
+
+
+def is_first_score(reason: str) -> bool:
+    """Whether an alert of this `reason` is its scope's first score (its `from_level` of 1 was
+    never shown): the dashboard (`dashboard.js`) and the messages say its level alone."""
+    return reason.startswith(FIRST_SCORED.split(":", 1)[0] + ":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +76,16 @@ class Escalation:
             raise ValueError(f"{self.scope}: reading time {at.isoformat()} has no time zone")
         if self.last_at is not None and at < self.last_at:
             return None  # a reading older than one already taken changes nothing
-        self.last_at = at
+        first, self.last_at = self.last_at is None, at
         if level > self.level:
-            change = LevelChange(
-                self.scope, self.level, level, at, f"rose to level {level} from {self.level}"
+            # A first reading escalates from level 1 (its alert is kept), but nothing had been
+            # scored before it: "rose from 1" said a level 1 was shown, and none was.
+            said = (
+                FIRST_SCORED.format(level=level)
+                if first
+                else f"rose to level {level} from {self.level}"
             )
+            change = LevelChange(self.scope, self.level, level, at, said)
             self.level, self.below_since = level, {}
             return change
         for lower in range(1, self.level):

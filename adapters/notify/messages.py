@@ -8,6 +8,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from flowsight.adapters.readmodel.outbox import Alert
+from flowsight.services.escalation import is_first_score
 
 #: Alertmanager severities by OPEL level.
 SEVERITY = {1: "info", 2: "info", 3: "warning", 4: "critical"}
@@ -16,8 +17,16 @@ ALERTNAME = "FlowsightOPEL"
 
 def headline(alert: Alert) -> str:
     """One line: which scope moved, which way, from which level to which."""
+    if is_first_score(alert.reason):
+        return f"{alert.scope} first scored at OPEL {alert.level_to}"
     moved = "escalated" if alert.escalation else "de-escalated"
     return f"{alert.scope} {moved} to OPEL {alert.level_to} (from {alert.level_from})"
+
+
+def _levels(alert: Alert) -> str:
+    if is_first_score(alert.reason):
+        return f"OPEL {alert.level_to} (first score)"
+    return f"OPEL {alert.level_from} → OPEL {alert.level_to}"
 
 
 def evidence_lines(alert: Alert) -> list[str]:
@@ -68,7 +77,7 @@ def webhook_body(alert: Alert, dedupe_key: str) -> bytes:
 def teams_card(alert: Alert, dedupe_key: str) -> dict[str, Any]:
     """A Teams Workflows message carrying one adaptive card."""
     facts = [
-        {"title": "Level", "value": f"OPEL {alert.level_from} → OPEL {alert.level_to}"},
+        {"title": "Level", "value": _levels(alert)},
         {"title": "At", "value": alert.at.isoformat()},
         {"title": "Why", "value": alert.reason},
     ]

@@ -16,6 +16,7 @@ from flowsight.services.escalation import (
     NO_THRESHOLDS,
     Escalation,
     LevelChange,
+    is_first_score,
     not_scored_reason,
 )
 
@@ -47,7 +48,12 @@ def test_a_scope_never_read_has_no_published_level_and_its_first_reading_escalat
     assert not_scored_reason(None, None, thresholds=False) == NO_THRESHOLDS
     change = ucr.observe(3, minutes(0))
     assert change is not None and (change.from_level, change.to_level) == (1, 3)
+    assert change.reason == "first scored: level 3, with no earlier score"  # not "rose from 1"
+    assert is_first_score(change.reason)
     assert ucr.published == 3 and not_scored_reason(ucr.published, 3) is None
+    later = ucr.observe(4, minutes(1))
+    assert later is not None and later.reason == "rose to level 4 from 3"
+    assert not is_first_score(later.reason)
     # Read back as stored, a scope never read is still not published.
     assert Escalation.from_dict(Escalation("lth-ed").to_dict()).published is None
     quiet = Escalation("lcc-home-care")

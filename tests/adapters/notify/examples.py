@@ -25,7 +25,7 @@ def escalation_alert(at: datetime | None = None, minutes_apart: int = 0) -> Aler
     """The ED rising from OPEL 2 to OPEL 3: queue 95 (level 3), breaches 36 % (level 3)."""
     at = at or datetime.now(UTC).replace(microsecond=0)
     at += timedelta(minutes=minutes_apart)
-    escalation = Escalation("lth-ed", level=2)
+    escalation = Escalation("lth-ed", level=2, last_at=at - timedelta(minutes=1))  # read before
     score = score_service(ED, {"queue_length": 95, "four_hour_breach_pct": 36})
     assert score.level is not None
     change = escalation.observe(score.level, at)

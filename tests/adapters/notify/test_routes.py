@@ -16,7 +16,12 @@ from pydantic import Field, ValidationError
 from pydantic_settings import NoDecode
 
 from flowsight.adapters.notify.delivery import RetryPolicy
-from flowsight.adapters.notify.messages import alertmanager_alerts, teams_card, webhook_document
+from flowsight.adapters.notify.messages import (
+    alertmanager_alerts,
+    headline,
+    teams_card,
+    webhook_document,
+)
 from flowsight.adapters.notify.routes import (
     AlertRoutes,
     DeliveryFailed,
@@ -24,8 +29,11 @@ from flowsight.adapters.notify.routes import (
     sign,
     verify_signature,
 )
+from flowsight.adapters.readmodel.outbox import Alert
+from flowsight.services.escalation import Escalation
+from flowsight.services.pressure import score_service
 from flowsight.settings import Settings
-from tests.adapters.notify.examples import escalation_alert
+from tests.adapters.notify.examples import ED, escalation_alert
 from tests.adapters.notify.receivers import Mailbox, self_signed_certificate, server_tls
 from tests.integration.stack import free_port
 
@@ -286,3 +294,18 @@ async def test_a_refused_recipient_fails_permanently_and_a_closed_port_is_retrie
         await deliver(email_route(free_port()))
     assert not closed.value.permanent
     assert mailbox.messages == []
+
+
+def test_a_scope_s_first_score_is_said_as_its_level_not_a_rise_from_1() -> None:
+    # At go-live every scope above level 1 alerts once; none of them was at level 1 before.
+    at = datetime(2026, 12, 6, 13, 30, tzinfo=UTC)
+    score = score_service(ED, {"queue_length": 95, "four_hour_breach_pct": 36})
+    assert score.level == 3
+    change = Escalation("lth-ed").observe(score.level, at)
+    assert change is not None
+    alert = Alert.from_change(change, score)
+
+    assert headline(alert) == "lth-ed first scored at OPEL 3"
+    card = json.dumps(teams_card(alert, "k"))
+    assert "OPEL 3 (first score)" in card and "OPEL 1" not in card
+    assert webhook_document(alert, "k")["reason"] == "first scored: level 3, with no earlier score"

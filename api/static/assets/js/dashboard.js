@@ -116,7 +116,9 @@ async function loadAlerts() {
     const button = el("button", { type: "button", textContent: "Acknowledge" });
     button.setAttribute("aria-label", "Acknowledge: " + scopeName(a.scope) + " OPEL " + a.level_from + " to " + a.level_to + steps);
     button.addEventListener("click", () => acknowledge(group, button));
-    const said = clock(a.at) + " · " + scopeName(a.scope) + ": OPEL " + a.level_from + " → " + a.level_to + " · " + a.reason;
+    // A first score is an alert from level 1, though no level was shown before it: its level alone.
+    const levels = a.reason.startsWith("first scored") ? String(a.level_to) : a.level_from + " → " + a.level_to;
+    const said = clock(a.at) + " · " + scopeName(a.scope) + ": OPEL " + levels + " · " + a.reason;
     const item = el("li", {}, el("span", { title: a.scope }, said, earlier.length ? el("span", { className: "meta", textContent: steps }) : null), button);
     item.dataset.alert = a.id;
     item.dataset.alerts = group.map((g) => g.id).join(" ");
