@@ -106,6 +106,25 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         shown = until(browser, lambda d: _figures(d, labels), 30, "the 2-hour measure")
         assert shown == ("0", "\u2013"), shown  # the page's dash for a rate of nothing
 
+        # The emergency department's page shows its attendances, not stays, referrals or NCTR
+        # delays it has none of ("In the service 0" beside the patients in the department).
+        browser.get(stack.api_url + "/services/lth-ed")
+        until(browser, lambda d: _figure(d, "Attendances"), 30, "the department's figures")
+        rows = [
+            row.find_element(By.TAG_NAME, "th").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "#figures tbody tr")
+        ]
+        assert "4-hour breaches" in rows and "Queue" in rows, rows
+        for meaningless in (
+            "In the service",
+            "Delayed",
+            "Days delayed at home",
+            "Waiting, pathway 1",
+        ):
+            assert meaningless not in rows, rows
+        trends = browser.find_element(By.ID, "trends").text
+        assert "Days delayed at home" not in trends and "In the service" not in trends, trends
+
         # A mistyped service's page says what is wrong in words, not a bare status code.
         browser.get(stack.api_url + "/services/lch-ucx")
         status = until(

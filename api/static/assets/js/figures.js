@@ -56,6 +56,20 @@ export const FIGURES = {
   residential_placements: ["of which residential", "placements", "placements started in the period in residential care"],
   time_to_source_days_mean: ["Time to source", "days", "mean referral → start"],
 };
+// Figures every service has that mean nothing for a kind, shown for it only when they hold
+// something: an emergency department has attendances, not stays, referrals or NCTR delays
+// (its "In the service" read 0 beside 50 patients in the department, its delays read as days
+// delayed at home). docs/metrics.md, "The service page".
+const STAYS_REFERRALS_AND_DELAYS = ["in_service", "starts", "discharges", "los_days_mean", "queue_p0", "queue_p1",
+  "queue_p2", "queue_p3", "delayed_count", "delayed_7_plus", "delayed_14_plus", "delayed_21_plus",
+  "delayed_days_home_based", "period_delayed_days_home_based", "lost_bed_days", "period_lost_bed_days"];
+const ONLY_IF_ANY = { acute_front_door: new Set(STAYS_REFERRALS_AND_DELAYS) };
+// Whether a figure of a service of `kind` is shown, given its values (now, today, this week, or
+// a trend's days).
+export function shown(kind, name, values) {
+  if (!(ONLY_IF_ANY[kind] || new Set()).has(name)) return true;
+  return values.some((v) => typeof v === "number" && v !== 0);
+}
 export const TRENDS = ["queue_length", "delayed_count", "occupancy_pct", "in_service", "lost_bed_days", "delayed_days_home_based", "los_days_mean"];
 export const label = (name) => (FIGURES[name] || [name.replaceAll("_", " ")])[0];
 // A figure with its unit where the label does not say it: "%", hours ("h") and days.

@@ -1,6 +1,6 @@
 // A service's page (`/services/{id}`): its figures, trends, queue by pathway and caseload.
 import { $, el, api, say, read, rereading, clock, wait, report } from "./page.js";
-import { FIGURES, TRENDS, label, fmt, sparkline } from "./figures.js";
+import { FIGURES, TRENDS, label, fmt, shown, sparkline } from "./figures.js";
 import { listen } from "./live.js";
 
 // A service's page.
@@ -12,7 +12,7 @@ export async function startService(id) {
   const reload = async () => {
     const [now, daily, pathways] = await Promise.all([api("/v1/services/" + encodeURIComponent(id)),
       api("/v1/services/" + encodeURIComponent(id) + "/daily?days=28"), api("/v1/services/" + encodeURIComponent(id) + "/pathways")]);
-    drawFigures(now); drawTrends(daily.days); drawPathways(pathways.pathways);
+    drawFigures(now); drawTrends(daily.days, now.service.kind); drawPathways(pathways.pathways);
     say("service-meta", now.service.organisation + " · " + now.service.kind.replaceAll("_", " ") + capacity(now) +
       " · as of " + clock(now.as_of));
   };
@@ -32,7 +32,8 @@ function capacity(detail) {
   return " · " + open + " " + unit + " open (latest capacity report)" + (listed ? ", of " + listed + " in the catalogue" : "");
 }
 function drawFigures(detail) {
-  const names = [...new Set([...Object.keys(detail.current), ...Object.keys(detail.today)])].filter((n) => n in FIGURES);
+  const names = [...new Set([...Object.keys(detail.current), ...Object.keys(detail.today)])].filter((n) => n in FIGURES &&
+    shown(detail.service.kind, n, [detail.current[n], detail.today[n], detail.this_week[n]]));
   $("figures").replaceChildren(el("caption", { className: "sr-only", textContent: "Figures now, today and this week" }),
     el("thead", {}, el("tr", {}, el("th", { scope: "col", textContent: "Figure" }),
       ...["Now / today", "This week"].map((t) => el("th", { scope: "col", className: "num", textContent: t })))),
@@ -40,8 +41,9 @@ function drawFigures(detail) {
       el("td", { className: "num", textContent: fmt(n in detail.current ? detail.current[n] : detail.today[n], FIGURES[n][1]) }),
       el("td", { className: "num", textContent: n in detail.this_week ? fmt(detail.this_week[n], FIGURES[n][1]) : "" })))));
 }
-function drawTrends(rows) {
-  $("trends").replaceChildren(...TRENDS.filter((n) => rows.some((r) => typeof r[n] === "number")).map((n) => {
+function drawTrends(rows, kind) {
+  $("trends").replaceChildren(...TRENDS.filter((n) => rows.some((r) => typeof r[n] === "number") &&
+    shown(kind, n, rows.map((r) => r[n]))).map((n) => {
     const values = rows.map((r) => r[n]).filter((v) => typeof v === "number");
     return el("figure", { className: "trend" }, el("figcaption", {}, el("strong", { textContent: label(n) }),
       " · now " + fmt(values[values.length - 1], FIGURES[n][1]) + " · 28-day range " + fmt(Math.min(...values)) + "–" + fmt(Math.max(...values))),
