@@ -20,14 +20,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flowsight.api.problems import problem_response
 
 NO_STORE = (b"cache-control", b"no-store")
+#: Answers no cache keeps: the API's figures and lists, the FHIR gateway's, and what operations
+#: read (readiness with its checks and lag, the metrics: both as of now, the first shown to the
+#: metrics role only).
+NO_STORE_PATHS = ("/v1/", "/fhir", "/metrics", "/readyz", "/healthz")
 #: Methods whose routes read no body.
 WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SecurityHeaders:
     """Adds `headers` to every HTTP answer that does not set them itself, leaving out the
-    Content Security Policy on `exempt` paths, and `Cache-Control: no-store` on every `/v1/` and
-    `/fhir` answer (replacing any other): a FHIR answer names the episodes it published."""
+    Content Security Policy on `exempt` paths, and `Cache-Control: no-store` on every answer
+    under NO_STORE_PATHS (replacing any other): a FHIR answer names the episodes it published."""
 
     def __init__(
         self, app: ASGIApp, *, headers: dict[str, str], exempt: Iterable[str] = ()
@@ -44,7 +48,7 @@ class SecurityHeaders:
         added = self.headers
         if path in self.exempt:
             added = [header for header in added if header[0] != b"content-security-policy"]
-        no_store = path.startswith(("/v1/", "/fhir"))
+        no_store = path.startswith(NO_STORE_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -76,6 +76,10 @@ def test_patient_level_answers_are_never_cached(production: TestClient) -> None:
     answer = production.post("/fhir/Encounter", headers=bearer(CASELOAD_KEY), content=b"{}")
     assert answer.status_code == 403
     assert answer.headers["Cache-Control"] == "no-store"
+    # Nor what operations read: readiness with its checks and lag, the metrics.
+    for path in ("/readyz", "/metrics", "/healthz"):
+        response = production.get(path, headers=bearer(METRICS_KEY))
+        assert response.headers["Cache-Control"] == "no-store", path
 
 
 def test_the_pages_run_only_scripts_the_api_serves(production: TestClient) -> None:
