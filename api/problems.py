@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowsight.schemas.strict_json import unreadable
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.quoting import cut, quoted
 
@@ -114,7 +114,7 @@ def _unreadable_json(error: StarletteHTTPException) -> str | None:
     if isinstance(cause, UnicodeDecodeError):
         return "the body is not UTF-8"
     if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
-        return f"the JSON holds a number of more than {sys.get_int_max_str_digits()} digits"
+        return f"the JSON {unreadable(cause)}"
     return None
 
 

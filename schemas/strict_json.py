@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 #: The longest key a refusal quotes.
@@ -46,6 +47,19 @@ def _refuse_constant(name: str) -> object:
 
 #: A decoder of strict JSON, for reading values one by one (`raw_decode`).
 DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=each_key_once)
+
+
+def unreadable(error: BaseException) -> str:
+    """Why JSON could not be read, in a sender's words: Python's own messages for a body nested
+    too deeply or a number too long name its internals (its recursion depth, its setting
+    `sys.set_int_max_str_digits`), which tell a sender nothing and a caller what runs here."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(error, ValueError) and "integer string conversion" in str(error):
+        return f"holds a number of more than {sys.get_int_max_str_digits()} digits"
+    return str(error)
 
 
 def loads(body: bytes | str) -> Any:

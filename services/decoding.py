@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 import orjson
 
-from flowsight.schemas.strict_json import RepeatedKey, each_key_once, refuse_lone_surrogates
+from flowsight.schemas.strict_json import (
+    RepeatedKey,
+    each_key_once,
+    refuse_lone_surrogates,
+    unreadable,
+)
 
 #: Beyond this, a number orjson read may have been an integer the standard library keeps exact
 #: (orjson reads integers from -2**63 to 2**64 - 1 exactly, others as floats).
@@ -129,8 +134,6 @@ def _standard_json(raw: bytes) -> object:
         return document
     except RepeatedKey as error:  # which of its values the sender meant is unknowable
         return NotJson(str(error))
-    except (UnicodeDecodeError, ValueError) as error:
-        return NotJson(f"not valid JSON: {error}")
-    except RecursionError:
-        # The decoder's own message would quote nothing, but its traceback holds the body.
-        return NotJson("not valid JSON: nested too deeply")
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # Not the traceback, which holds the body: the reason, in the sender's words.
+        return NotJson(f"not valid JSON: {unreadable(error)}")

@@ -96,7 +96,10 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
             document = strict_json.loads(body)
         except (ValueError, RecursionError) as problem:
             return _bad_body(
-                body, resource_type, MALFORMED_JSON, f"the body is not JSON: {problem}"
+                body,
+                resource_type,
+                MALFORMED_JSON,
+                f"the body is not JSON: {strict_json.unreadable(problem)}",
             )
     if _deeper_than(document, FHIR_MAX_DEPTH):
         message = f"the body nests elements more than {FHIR_MAX_DEPTH} levels deep"

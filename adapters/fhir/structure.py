@@ -88,6 +88,9 @@ def said(found: Any) -> str:
     if kind == "string_pattern_mismatch":
         return f"does not match FHIR's pattern {context.get('pattern')} for it"
     head, _, check = kind.partition("_")
+    if kind == "list_type" and isinstance(found.get("input"), list):
+        # fhir.resources' word for an array holding null, which FHIR's JSON never has.
+        return "must not hold null (JSON FHIR has no null values)"
     if head in _EXPECTED and check in ("type", "parsing"):
         return f"must be {_EXPECTED[head]}, not {sent}"
     message = str(found.get("msg", "")).removeprefix("Value error, ")

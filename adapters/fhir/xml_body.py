@@ -9,6 +9,7 @@ FHIR JSON shape the rest of the gateway reads, so both formats follow one path. 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,13 @@ def safe_parser() -> etree.XMLParser:
     )
 
 
+def _in_words(said: str) -> str:
+    """libxml2's message for a sender: where it stopped kept, its advice to whoever runs the
+    parser ("use XML_PARSE_HUGE option") and the parser's name for the body left out."""
+    said = said.replace(", use XML_PARSE_HUGE option", "")
+    return re.sub(r" \(<string>, line \d+\)$", "", said)
+
+
 def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict[str, Any]:
     """The `resource_type` (Encounter, Bundle or Patient) of an XML body, as FHIR JSON; XmlRefused if not.
 
@@ -70,7 +78,8 @@ def resource_from_xml(body: bytes, resource_type: str, max_entries: int) -> dict
     try:
         root = etree.fromstring(body, parser=safe_parser())
     except etree.XMLSyntaxError as error:
-        raise XmlRefused(400, Rejected(INVALID_FHIR, "", f"the body is not XML: {error}")) from None
+        message = f"the body is not XML: {_in_words(str(error))}"
+        raise XmlRefused(400, Rejected(INVALID_FHIR, "", message)) from None
     if root.getroottree().docinfo.doctype:
         message = "FHIR XML must not declare a DOCTYPE (entities and DTDs are not read)"
         raise XmlRefused(400, Rejected(INVALID_FHIR, "", message))

@@ -23,7 +23,7 @@ from flowsight.api.deps import (
 )
 from flowsight.api.openapi import inline_schema
 from flowsight.api.problems import PROBLEM_JSON, Problem, problem, problem_response
-from flowsight.schemas.strict_json import DECODER, refuse_lone_surrogates
+from flowsight.schemas.strict_json import DECODER, refuse_lone_surrogates, unreadable
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.validation import (
     MALFORMED_JSON,
@@ -218,7 +218,7 @@ async def _accept(
     try:
         items = split_events(body)
     except ValueError as error:
-        message = f"the body is not JSON: {error}"
+        message = f"the body is not JSON: {unreadable(error)}"
         await writer.dead_letter(
             body,
             organisation=min(organisations),

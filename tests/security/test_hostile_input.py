@@ -241,3 +241,27 @@ def test_an_event_with_a_key_twice_is_refused_naming_the_key(
     assert (error["field"], error["reason"]) == ("body", MALFORMED_JSON)
     assert "'open' appears twice" in error["message"]
     assert writer.published == [] and [d["raw"] for d in writer.dead_letters] == [body.encode()]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body", "says"),
+    [
+        ("/v1/events", "application/json", b'{"note": ' + b"9" * 5_000 + b"}", "a number of more than"),
+        ("/fhir/Encounter", "application/fhir+json", b'{"n": ' + b"9" * 5_000 + b"}", "a number of more than"),
+        ("/fhir/Encounter", "application/fhir+json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        ("/fhir/Encounter", "application/fhir+xml", b"<a>" * 300 + b"</a>" * 300, "Excessive depth"),
+    ],
+)  # fmt: skip
+def test_a_gateway_says_why_it_cannot_read_a_body_in_words_not_python_s_or_libxml2_s(
+    client: TestClient, path: str, content_type: str, body: bytes, says: str
+) -> None:
+    response = client.post(
+        path,
+        content=body,
+        headers={"Authorization": f"Bearer {PUBLISHER_KEY}", "Content-Type": content_type},
+    )
+
+    assert response.status_code in (400, 422), response.text
+    assert says in response.text, response.text
+    for internal in ("sys.set_int_max_str_digits", "recursion depth", "XML_PARSE_HUGE", "<string>"):
+        assert internal not in response.text, response.text

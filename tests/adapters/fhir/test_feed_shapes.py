@@ -84,6 +84,16 @@ def test_an_invalid_patient_is_refused_by_element_without_its_values() -> None:
     assert NHS_NUMBER not in answer.dead_letters[0][1].message
 
 
+def test_an_array_holding_null_is_refused_saying_so_not_that_an_array_is_no_array() -> None:
+    document = transaction(entry(encounter()))
+    document["entry"].append(None)
+
+    answer = refusal(document)
+
+    assert answer.issues[0].expression == "Bundle.entry"
+    assert "must not hold null" in answer.issues[0].diagnostics, answer.issues[0].diagnostics
+
+
 # -- times ---------------------------------------------------------------------------------------
 
 
