@@ -264,16 +264,18 @@ class AdtHandler:
             return self._unavailable(message, label, encoding, "the refused message", failure)
         rejected = error.reason in MESSAGE_REJECTIONS or error.reason == TOO_LARGE
         self.metrics.messages.labels(label, "rejected" if rejected else "refused").inc()
-        # The reason and the field only: the message text may quote the field's value.
+        code = "AR" if rejected else "AE"
+        # The reason and the field only: the message text may quote the field's value. The code
+        # is the one the ACK carries (CE and CR in enhanced mode), or none when none is asked.
         logger.warning(
             "HL7 %s %s refused (%s): %s at %s",
             label,
             _shown(control),
-            "AR" if rejected else "AE",
+            acknowledgement_code(message, code) or f"{code}, not sent",
             error.reason,
             error.field or "-",
         )
-        return self._ack(message, encoding, "AR" if rejected else "AE", error)
+        return self._ack(message, encoding, code, error)
 
     def _unavailable(
         self, message: Any, label: str, encoding: str, what: str, failure: BaseException

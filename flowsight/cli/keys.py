@@ -28,8 +28,8 @@ EnvFile = Annotated[
     Path | None,
     typer.Option(
         "--env-file",
-        help=f"Read (and for revoke, rewrite) {VARIABLE} in this .env file instead of the "
-        "settings in force.",
+        help=f"Read {VARIABLE} from this .env file (`revoke` also writes it back there) instead "
+        "of the settings in force.",
     ),
 ]
 

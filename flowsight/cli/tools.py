@@ -43,7 +43,10 @@ def simulate_command(
     history_days: Annotated[
         float | None, typer.Option(help="Days of history to replay first.")
     ] = None,
-    volume: Annotated[float | None, typer.Option(help="Patients per day, 1 = a city.")] = None,
+    volume: Annotated[
+        float | None,
+        typer.Option(help="How busy the city is: 1 = a city (about 2,000 events a day), 0.5 half."),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run on).")
     ] = None,

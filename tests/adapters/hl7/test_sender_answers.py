@@ -176,3 +176,21 @@ def test_an_ack_never_quotes_an_nhs_number_put_where_a_location_goes(tmp_path: P
     assert str(ack.segment("MSA")(1)) == "AE"
     assert "[nhs-number?]" in str(ack.segment("ERR")(8))
     assert "943 476 5919" not in str(ack) and publisher.published == []
+
+
+def test_the_log_names_the_acknowledgement_code_the_sender_was_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Enhanced mode (MSH-15 AL): an error in content is answered CE, and the log said "AE".
+    raw = "\r".join(
+        [
+            "MSH|^~\\&|PAS|RR8|FS|LEEDS|20250601101500||ADT^A01|C9|P|2.5|||AL|NE",
+            "PID|1||9434765918^^^NHS^NH",  # fails its check digit, and no other identifier
+            pv1(f3="WARD7", f4="E", f44="20250601090000"),
+        ]
+    ).encode()
+    caplog.set_level("WARNING", logger="flowsight.hl7")
+    ack, _ = answered(raw, tmp_path)
+    assert str(ack.segment("MSA")(1)) == "CE"
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "refused (CE)" in line, line
