@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +48,9 @@ def upgrade_exclusively(url: str) -> None:
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     private_directory(path.parent)
-    with path.open("a") as handle:
+    # Its owner's alone, as the database beside it is (an empty file, but in a folder that may
+    # be shared, nothing of the read model's is left for others to read).
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # waits for whoever migrates now
         try:
             yield

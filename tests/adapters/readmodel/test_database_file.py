@@ -44,6 +44,9 @@ def test_a_schema_upgrade_on_a_new_data_folder_makes_every_folder_its_owner_s_al
     upgrade_exclusively(f"sqlite+aiosqlite:///{data / 'flowsight.db'}")
     for folder in (tmp_path / "srv", data):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    written = [path for path in data.iterdir() if path.name.startswith("flowsight.db")]
+    assert any(path.name.endswith(".migrating") for path in written), written
+    assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o600}, written
 
 
 def test_a_folder_that_exists_keeps_its_mode_and_its_new_children_are_private(
