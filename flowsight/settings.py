@@ -312,7 +312,11 @@ def settings_refusal(error: ValueError) -> str:
     for problem in error.errors(include_url=False, include_input=False):
         said = problem["msg"].removeprefix("Value error, ")
         names = [str(part) for part in problem["loc"]]
-        lines.append(f"FLOWSIGHT_{names[0].upper()}: {said}" if names else said)
+        if error.title != Settings.__name__:  # a model read from one (the alert routes)
+            where = " ".join([error.title, ".".join(names)]).strip()
+        else:
+            where = f"FLOWSIGHT_{names[0].upper()}" if names else ""
+        lines.append(f"{where}: {said}" if where else said)
     return "\n".join(lines)
 
 

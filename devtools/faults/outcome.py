@@ -3,6 +3,7 @@ table of every fault that `docs/reliability.md` shows."""
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,9 +63,11 @@ class Outcome:
             self.lost += missing
             self.applied_twice += extra
             if missing or extra:
-                self.problems.append(
-                    f"{table}: {missing} row(s) of the uninterrupted run missing, {extra} extra"
-                )
+                said = f"{table}: {missing} row(s) of the uninterrupted run missing, {extra} extra"
+                lost, added = sorted((want - got).elements()), sorted((got - want).elements())
+                if lost and added:  # what the first pair differs in, to find the cause
+                    said += f" (first: {_difference(lost[0], added[0])})"
+                self.problems.append(said)
 
     def check(self, condition: bool, problem: str) -> None:
         """Record `problem` unless `condition` holds."""
@@ -75,6 +78,39 @@ class Outcome:
         """One line for a failing test's message."""
         state = "harmless" if self.harmless else "; ".join(self.problems) or "figures differ"
         return f"{self.fault}: {state} ({'; '.join(self.notes)})"
+
+
+#: The most characters of a differing row a problem quotes.
+DIFFERENCE_CHARS = 600
+
+
+def _difference(lost: Sequence[str], added: Sequence[str]) -> str:
+    """How a row of the uninterrupted run and the row found instead differ: the fields both
+    share first, then each field that differs; a JSON field (a day's figures) by its keys."""
+    same = [a for a, b in zip(lost, added, strict=False) if a == b][:2]
+    changes = []
+    for was, now in zip(lost, added, strict=False):
+        if was == now:
+            continue
+        old, new = _figures(was), _figures(now)
+        if old is not None and new is not None:
+            changes += [
+                f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+                for k in sorted(old.keys() | new.keys())
+                if old.get(k) != new.get(k)
+            ]
+        else:
+            changes.append(f"{was} -> {now}")
+    return (", ".join(same) + ": " + "; ".join(changes))[:DIFFERENCE_CHARS]
+
+
+def _figures(field: str) -> dict[str, Any] | None:
+    """A row's field (its repr) read back as a JSON object, or None."""
+    try:
+        value = ast.literal_eval(field)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _yes_no(value: bool | None) -> str:
