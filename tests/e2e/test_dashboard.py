@@ -132,6 +132,15 @@ def test_the_dashboard_shows_live_queues_in_a_browser(
         )
         assert status == "Cannot load: no service 'lch-ucx' in the catalogue", status
 
+        # Without keys nobody holds the on-call role: acknowledging says how to get it.
+        browser.get(stack.api_url + "/")
+        button = until(
+            browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts li button"), 60, "an alert"
+        )[0]
+        button.click()
+        said = until(browser, lambda d: d.find_element(By.ID, "ack-status").text, 30, "an answer")
+        assert "on-call role" in said and "FLOWSIGHT_API_KEYS" in said, said
+
         # The API's docs draw themselves from what the API serves (no CDN): every operation.
         browser.get(stack.api_url + "/docs")
         path = ".opblock-summary-path[data-path='/v1/pressure']"

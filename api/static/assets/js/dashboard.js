@@ -1,5 +1,5 @@
 // The dashboard (`/`): the system's level, a tile per service, open alerts and delays, live.
-import { $, el, api, headers, say, read, scored, rereading, clock, wait } from "./page.js";
+import { $, KEY, el, api, headers, say, read, scored, rereading, clock, wait } from "./page.js";
 import { FIGURES, fmt, sparkline } from "./figures.js";
 import { opel, notScored, why, whySystem } from "./levels.js";
 import { listen } from "./live.js";
@@ -143,7 +143,8 @@ async function acknowledge(group, button) {
     await loadAlerts();
   } catch (error) {
     button.disabled = false;
-    say("ack-status", error.status === 403 ? "Acknowledging needs the on-call role." : "Could not acknowledge: " + error.message, true);
+    say("ack-status", error.status === 403 ? "Acknowledging needs the on-call role: enter a key that has it" +
+      (sessionStorage.getItem(KEY) ? "." : " (without keys, as in a local trial, nobody has it: set FLOWSIGHT_API_KEYS with an oncall key).") : "Could not acknowledge: " + error.message, true);
   }
 }
 // Queues of services not scored on their queue, and the system total, as the API counts them.
