@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flowsight.schemas.strict_json import unreadable
+from flowsight.schemas.strict_json import beyond_python
 from flowsight.services.pseudonym import without_nhs_numbers
 from flowsight.services.quoting import cut, quoted
 
@@ -108,14 +108,8 @@ def _unreadable_json(error: StarletteHTTPException) -> str | None:
     400 "There was an error parsing the body": those are told as the first are."""
     if error.status_code != 400:
         return None
-    cause = error.__cause__
-    if isinstance(cause, RecursionError):
-        return "the JSON is nested too deeply"
-    if isinstance(cause, UnicodeDecodeError):
-        return "the body is not UTF-8"
-    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
-        return f"the JSON {unreadable(cause)}"
-    return None
+    said = beyond_python(error.__cause__) if error.__cause__ is not None else None
+    return None if said is None else f"the body cannot be read as JSON: {said}"
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -50,16 +50,22 @@ DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=ea
 
 
 def unreadable(error: BaseException) -> str:
-    """Why JSON could not be read, in a sender's words: Python's own messages for a body nested
-    too deeply or a number too long name its internals (its recursion depth, its setting
-    `sys.set_int_max_str_digits`), which tell a sender nothing and a caller what runs here."""
+    """Why JSON could not be read, in a sender's words (`beyond_python`, else the error's own)."""
+    return beyond_python(error) or str(error)
+
+
+def beyond_python(error: BaseException) -> str | None:
+    """Why JSON could not be read when Python's reader, not the JSON, was the limit, or None:
+    its own messages for a body nested too deeply or a number too long name its internals (its
+    recursion depth, its setting `sys.set_int_max_str_digits`), which tell a sender nothing and
+    a caller what runs here."""
     if isinstance(error, RecursionError):
         return "nested too deeply"
     if isinstance(error, UnicodeDecodeError):
         return "not UTF-8"
     if isinstance(error, ValueError) and "integer string conversion" in str(error):
         return f"holds a number of more than {sys.get_int_max_str_digits()} digits"
-    return str(error)
+    return None
 
 
 def loads(body: bytes | str) -> Any:

@@ -68,6 +68,14 @@ def settings(tmp_path: Path, log_format: str) -> Settings:
     )
 
 
+def logged_api(tmp_path: Path, log_format: str) -> FastAPI:
+    """The API of `settings`, its read model made, logging as a served process does."""
+    configured = settings(tmp_path, log_format)
+    upgrade(configured.resolved_database_url)
+    configure_logging(configured)
+    return build_api(configured)
+
+
 def assert_clean(log: str) -> None:
     leaked = [secret for secret in SECRETS if secret in log]
     assert not leaked, f"the log holds {leaked}:\n{log}"
@@ -77,15 +85,12 @@ def assert_clean(log: str) -> None:
 def test_an_api_500_logs_its_traceback_without_locals_secrets_or_nhs_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
 ) -> None:
-    configured = settings(tmp_path, log_format)
-    upgrade(configured.resolved_database_url)
-    configure_logging(configured)
-    app: FastAPI = build_api(configured)
+    app = logged_api(tmp_path, log_format)
 
     @app.get("/v1/fails")
     async def fails() -> None:
         # What a crashing handler has in hand: the caller's key, the key, a raw event.
-        caller_key, key = CALLER_KEY, configured.pseudonym_secret  # noqa: F841
+        caller_key, key = CALLER_KEY, PSEUDONYM_KEY  # noqa: F841
         event = {"patient": {"nhs_number": NHS_NUMBER}}  # noqa: F841
         database = f"postgresql://flowsight:{DATABASE_PASSWORD}@db/flowsight"
         raise RuntimeError(f"lost {NHS_NUMBER} at {database} with {KAFKA_PASSWORD}")
@@ -109,10 +114,7 @@ def test_an_error_on_a_path_a_caller_chose_is_one_short_log_line(
 ) -> None:
     # A read model that is down fails every route, whatever its path (a connection is taken
     # before the caller is checked): a 65 kB path made each of those lines 65 kB.
-    configured = settings(tmp_path, "json")
-    upgrade(configured.resolved_database_url)
-    configure_logging(configured)
-    app: FastAPI = build_api(configured)
+    app = logged_api(tmp_path, "json")
 
     @app.get("/v1/fails/{anything}")
     async def fails(anything: str) -> None:
@@ -291,10 +293,7 @@ def _as_read(line: str) -> str:
 def test_a_number_a_caller_hid_in_a_path_is_blanked_in_the_log_line_that_escapes_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
 ) -> None:
-    configured = settings(tmp_path, log_format)
-    upgrade(configured.resolved_database_url)
-    configure_logging(configured)
-    with TestClient(build_api(configured)) as client:
+    with TestClient(logged_api(tmp_path, log_format)) as client:
         for number in HIDDEN_NUMBERS:
             assert client.get(f"/v1/services/{number}/caseload").status_code == 401
 
