@@ -11,8 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from flowsight.cli.terminal import console, fail, runtime_or_exit, settings_or_exit
-from flowsight.settings import Settings
+from flowsight.cli.terminal import (
+    console,
+    dry_run_settings,
+    fail,
+    runtime_or_exit,
+    settings_or_exit,
+)
+from flowsight.settings import Settings, settings_refusal
 
 if TYPE_CHECKING:
     from flowsight.adapters.kafka.dlq import DeadLetter
@@ -80,7 +86,12 @@ def kafka_status() -> None:
     """Say whether the local broker runs, and where."""
     from flowsight.devtools.local.kafka import LocalKafka
 
-    status = LocalKafka(settings_or_exit()).status()
+    # It reads no event and keys nothing: production's secrets are not asked for.
+    try:
+        settings = dry_run_settings()
+    except ValueError as error:
+        raise fail(f"invalid settings: {settings_refusal(error)}", 2) from None
+    status = LocalKafka(settings).status()
     typer.echo(json.dumps(_plain(status), indent=2, default=str))
 
 

@@ -83,3 +83,13 @@ def test_a_setting_of_the_wrong_type_is_named_by_its_variable_in_words(
     # Not pydantic's own report: its error type, its links, the value given.
     for pydantics in ("errors.pydantic.dev", "[type=", "eight thousand", "validation error for"):
         assert pydantics not in output, output
+
+
+def test_kafka_status_asks_for_no_pseudonym_key(tmp_path: Path) -> None:
+    # It reads no event and keys nothing: run as production without the key, it answers.
+    env = stack_env("127.0.0.1:1", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    env.update(FLOWSIGHT_ENVIRONMENT="production")
+    env.pop("FLOWSIGHT_PSEUDONYM_KEY", None)
+    status, output = flowsight(env, "kafka", "status")
+    assert status == 0, output
+    assert '"running": false' in output and "PSEUDONYM_KEY" not in output
