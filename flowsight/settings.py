@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -300,24 +300,6 @@ def private_directory(path: Path) -> Path:
         except FileExistsError:  # made by a process starting beside this one
             pass
     return path
-
-
-def settings_refusal(error: ValueError) -> str:
-    """What is wrong with the settings, in words: each of pydantic's errors on a line, named by
-    its environment variable, without pydantic's error types and links to its documentation
-    (nor the value given: `hide_input_in_errors`)."""
-    if not isinstance(error, ValidationError):
-        return str(error)
-    lines = []
-    for problem in error.errors(include_url=False, include_input=False):
-        said = problem["msg"].removeprefix("Value error, ")
-        names = [str(part) for part in problem["loc"]]
-        if error.title != Settings.__name__:  # a model read from one (the alert routes)
-            where = " ".join([error.title, ".".join(names)]).strip()
-        else:
-            where = f"FLOWSIGHT_{names[0].upper()}" if names else ""
-        lines.append(f"{where}: {said}" if where else said)
-    return "\n".join(lines)
 
 
 def kept_secret(path: Path) -> str:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowsight.cli.terminal import dry_run_settings, fail, runtime_or_exit
-from flowsight.settings import settings_refusal
+from flowsight.cli.terminal import dry_run_settings, fail, invalid_settings, runtime_or_exit
 
 if TYPE_CHECKING:
     from flowsight.adapters.fhir.intake import Reading
@@ -53,7 +52,7 @@ def check(
     try:
         settings = dry_run_settings()
     except ValueError as error:
-        raise fail(f"invalid settings: {settings_refusal(error)}", 2) from None
+        raise invalid_settings(error) from None
     runtime = runtime_or_exit(settings)
     catalogue = runtime.catalogue
     if organisation is not None and organisation not in catalogue.organisation_codes:

@@ -15,10 +15,11 @@ from flowsight.cli.terminal import (
     console,
     dry_run_settings,
     fail,
+    invalid_settings,
     runtime_or_exit,
     settings_or_exit,
 )
-from flowsight.settings import Settings, settings_refusal
+from flowsight.settings import Settings
 
 if TYPE_CHECKING:
     from flowsight.adapters.kafka.dlq import DeadLetter
@@ -90,7 +91,7 @@ def kafka_status() -> None:
     try:
         settings = dry_run_settings()
     except ValueError as error:
-        raise fail(f"invalid settings: {settings_refusal(error)}", 2) from None
+        raise invalid_settings(error) from None
     status = LocalKafka(settings).status()
     typer.echo(json.dumps(_plain(status), indent=2, default=str))
 

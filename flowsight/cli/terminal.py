@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from flowsight.settings import Settings, load_settings, settings_refusal
+from flowsight.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from flowsight.context import Runtime
@@ -27,9 +28,32 @@ def settings_or_exit() -> Settings:
         settings = load_settings()
         alert_routes(settings.alert_routes)
     except ValueError as error:
-        console.print(f"[red]Invalid settings:[/red] {escape(settings_refusal(error))}")
-        raise typer.Exit(2) from None
+        raise invalid_settings(error) from None
     return settings
+
+
+def invalid_settings(error: ValueError) -> typer.Exit:
+    """Print what is wrong with the settings; raise the returned Exit to leave with 2."""
+    console.print(f"[red]Invalid settings:[/red] {escape(settings_refusal(error))}")
+    return typer.Exit(2)
+
+
+def settings_refusal(error: ValueError) -> str:
+    """What is wrong with the settings, in words: each of pydantic's errors on a line, named by
+    its environment variable, without pydantic's error types and links to its documentation
+    (nor the value given: `hide_input_in_errors`)."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        said = problem["msg"].removeprefix("Value error, ")
+        names = [str(part) for part in problem["loc"]]
+        if error.title != Settings.__name__:  # a model read from one (the alert routes)
+            where = " ".join([error.title, ".".join(names)]).strip()
+        else:
+            where = f"FLOWSIGHT_{names[0].upper()}" if names else ""
+        lines.append(f"{where}: {said}" if where else said)
+    return "\n".join(lines)
 
 
 def dry_run_settings() -> Settings:
