@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowsight.cli.terminal import dry_run_settings, fail, invalid_settings, runtime_or_exit
+from flowsight.cli.terminal import dry_run_settings, fail, runtime_or_exit
 
 if TYPE_CHECKING:
     from flowsight.adapters.fhir.intake import Reading
@@ -49,10 +49,7 @@ def check(
     from flowsight.context import fhir_profiles
     from flowsight.schemas.events import organisation_of
 
-    try:
-        settings = dry_run_settings()
-    except ValueError as error:
-        raise invalid_settings(error) from None
+    settings = dry_run_settings()
     runtime = runtime_or_exit(settings)
     catalogue = runtime.catalogue
     if organisation is not None and organisation not in catalogue.organisation_codes:

@@ -17,10 +17,10 @@ from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
 from flowsight.adapters.yaml_file import yaml_document
-from flowsight.cli.terminal import console, dry_run_settings, fail, invalid_settings
+from flowsight.cli.terminal import console, dry_run_settings, fail, settings_or_exit
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
-from flowsight.settings import Settings, is_loopback, load_settings
+from flowsight.settings import Settings, is_loopback
 
 hl7_app = typer.Typer(help="HL7 v2 ADT over MLLP.", no_args_is_help=True)
 
@@ -246,10 +246,7 @@ def _runtime(*, dry_run: bool = False) -> Any:
     from flowsight.logs import configure_logging
     from flowsight.services.pressure import PressureConfigError
 
-    try:
-        settings = dry_run_settings() if dry_run else load_settings()
-    except ValueError as error:
-        raise invalid_settings(error) from None
+    settings = dry_run_settings() if dry_run else settings_or_exit()
     configure_logging(settings, serving=not dry_run)
     try:
         return settings, build_runtime(settings)

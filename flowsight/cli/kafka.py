@@ -15,7 +15,6 @@ from flowsight.cli.terminal import (
     console,
     dry_run_settings,
     fail,
-    invalid_settings,
     runtime_or_exit,
     settings_or_exit,
 )
@@ -88,11 +87,7 @@ def kafka_status() -> None:
     from flowsight.devtools.local.kafka import LocalKafka
 
     # It reads no event and keys nothing: production's secrets are not asked for.
-    try:
-        settings = dry_run_settings()
-    except ValueError as error:
-        raise invalid_settings(error) from None
-    status = LocalKafka(settings).status()
+    status = LocalKafka(dry_run_settings()).status()
     typer.echo(json.dumps(_plain(status), indent=2, default=str))
 
 

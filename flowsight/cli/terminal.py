@@ -57,16 +57,20 @@ def settings_refusal(error: ValueError) -> str:
 
 
 def dry_run_settings() -> Settings:
-    """The settings for a dry run (`hl7 check`, `fhir check`), which publishes, stores and
-    serves nothing: where production's secrets are not set (an integration engineer's own
-    machine), it runs as a local trial, its pseudonyms keyed with a throwaway key (they are
-    never shown). Raises ValueError as `load_settings` does for anything else."""
+    """The settings for a dry run (`hl7 check`, `fhir check`, `kafka status`), which publishes,
+    stores and serves nothing: where production's secrets are not set (an integration engineer's
+    own machine), it runs as a local trial, its pseudonyms keyed with a throwaway key (they are
+    never shown). Exits 2 naming what is invalid, as `settings_or_exit` does, for anything else."""
     import secrets
 
     try:
         return load_settings()
     except ValueError:
+        pass
+    try:
         return load_settings(environment="local", pseudonym_key=secrets.token_hex(32))
+    except ValueError as error:
+        raise invalid_settings(error) from None
 
 
 def runtime_or_exit(settings: Settings) -> Runtime:
