@@ -9,13 +9,15 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from flowsight.schemas import text
 from flowsight.schemas.events import PatientIdentity
 from flowsight.schemas.nhs_number import is_valid_nhs_number
 
-#: Characters that show nothing: a soft hyphen, zero-width spaces and joiners, direction marks
-#: and overrides, word joiners, the byte-order mark. Between two digits they hide a number from
-#: a pattern while a reader still sees it (`9\u200b434765919`).
-INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+#: Characters that show nothing: those identifiers refuse (`schemas.text`: zero-width spaces,
+#: joiners and marks, word joiners, the byte-order mark), a soft hyphen, and the direction
+#: overrides and isolates. Between two digits they hide a number from a pattern while a reader
+#: still sees it (`9\u200b434765919`).
+INVISIBLE = "\u00ad" + text.INVISIBLE + "\u202a-\u202e\u2066-\u206f"
 #: What people and systems put between an NHS number's digits: any space (a non-breaking one
 #: pasted from a letter included), hyphens and dashes (en, em, minus, full-width), dots, commas,
 #: underscores, slashes and brackets (`(943) 476-5919`), middle dots and bullets (`943·476·5919`).
