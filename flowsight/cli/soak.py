@@ -34,7 +34,11 @@ def soak(
         typer.Option(help="A broker to use (host:port); default: a local one for the run."),
     ] = None,
     report: Annotated[
-        Path, typer.Option(help="Where to write the table of faults (Markdown).")
+        Path,
+        typer.Option(
+            help="Where to write the table of faults (Markdown); its folder must exist. "
+            "Relative paths are from the current folder."
+        ),
     ] = Path("docs/reliability-soak.md"),
 ) -> None:
     """Inject every fault (worker kill -9, duplicates, broker and database outages, poison
@@ -48,6 +52,10 @@ def soak(
     from flowsight.devtools.local.postgres import LocalPostgres, local_password
     from flowsight.settings import LOCAL
 
+    # Where the table goes is settled before the first round, not found wanting an hour later.
+    report = report.resolve()
+    if not report.parent.is_dir():
+        raise fail(f"no folder {report.parent} for the report (--report)", 2)
     # A soak is a trial on one machine: its own broker, topics and throw-away databases.
     os.environ.setdefault("FLOWSIGHT_ENVIRONMENT", LOCAL)
     settings = settings_or_exit()
