@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from flowsight.adapters.kafka.admin import ensure_topics, product_topics
 from flowsight.adapters.readmodel.database import describe
@@ -22,6 +23,11 @@ from flowsight.schemas.catalogue import Catalogue
 from flowsight.settings import LOCAL_PSEUDONYM_KEY_FILE, Settings
 
 STOP_GRACE_SECONDS = 15
+#: A part that exits once everything is running is started again, as a service manager would (a
+#: worker picks up where its group committed; the API and the simulator keep no state), up to
+#: this many times within RESTART_WINDOW_SECONDS; one more exit stops everything.
+RESTARTS = 3
+RESTART_WINDOW_SECONDS = 600.0
 #: What stops the stack: Ctrl-C at its terminal, or a service manager's SIGTERM.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -36,6 +42,10 @@ class Stack:
     use_postgres: bool = False
     simulate: bool = True
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: The environment the parts were started with, to start one again in.
+    env: dict[str, str] = field(default_factory=dict)
+    #: When each part was started again (monotonic seconds).
+    restarts: dict[str, list[float]] = field(default_factory=dict)
     started_kafka: bool = False
     started_postgres: bool = False
 
@@ -74,7 +84,7 @@ class Stack:
             f"kafka      {settings.kafka_bootstrap} ({'started' if self.started_kafka else 'already running'})",
             soft_wrap=True,
         )
-        env = dict(os.environ)
+        env = self.env = dict(os.environ)
         if self.use_postgres:
             env["FLOWSIGHT_DATABASE_URL"] = self._start_postgres()
             # A consumer group of its own: the SQLite runs' group had committed the topics
@@ -153,20 +163,44 @@ class Stack:
             time.sleep(0.5)
         raise RuntimeError(f"the API did not become ready at {url} within {timeout:.0f}s")
 
+    def _exited(self) -> list[tuple[str, int]]:
+        """The parts that have exited, with their status."""
+        codes = ((name, child.poll()) for name, child in self.children.items())
+        return [(name, code) for name, code in codes if code is not None]
+
+    def _ended(self, name: str, code: int) -> str:
+        log = self._log_path(name)
+        return f"`flowsight {name}` exited with status {code}; the end of its log ({log}):\n{_tail(log)}"
+
     def _check_children(self) -> None:
-        for name, child in self.children.items():
-            code = child.poll()
-            if code is not None:
-                log = self._log_path(name)
-                raise RuntimeError(
-                    f"`flowsight {name}` exited with status {code}; the end of its log "
-                    f"({log}):\n{_tail(log)}"
-                )
+        """While starting: a part that exits stops everything (a port taken, a setting wrong)."""
+        for name, code in self._exited():
+            raise RuntimeError(self._ended(name, code))
 
     def _watch(self) -> None:
         while True:
-            self._check_children()
+            self._tend()
             time.sleep(1)
+
+    def _tend(self) -> None:
+        """Start again each part that has exited, unless it has been started again RESTARTS
+        times within RESTART_WINDOW_SECONDS: then stop everything, saying why."""
+        now = time.monotonic()
+        for name, code in self._exited():
+            recent = [t for t in self.restarts.get(name, []) if now - t < RESTART_WINDOW_SECONDS]
+            if len(recent) >= RESTARTS:
+                raise RuntimeError(
+                    f"{self._ended(name, code)}\nIt had been started again {len(recent)} times "
+                    f"in {RESTART_WINDOW_SECONDS / 60:.0f} minutes; stopping everything."
+                )
+            self.console.print(
+                f"[yellow]{escape(self._ended(name, code))}[/yellow]\n"
+                f"starting {name} again ({len(recent) + 1} of {RESTARTS} within "
+                f"{RESTART_WINDOW_SECONDS / 60:.0f} minutes)",
+                soft_wrap=True,
+            )
+            self.restarts[name] = [*recent, now]
+            self._spawn(name, self.env)
 
     def _stop(self) -> None:
         for name in reversed(list(self.children)):
