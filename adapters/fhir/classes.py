@@ -8,8 +8,8 @@ import re
 
 from fhir.resources.R4B.encounter import Encounter, EncounterHospitalization
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE, HL7_ACT_CODE_STU3
 from flowsight.adapters.fhir.elements import Note
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE, HL7_ACT_CODE_STU3
 from flowsight.adapters.profile import STANDARD_PATIENT_CLASSES, MappingProfile, PatientClass
 
 #: Encounter classes (HL7 v3 ActCode) that hold no bed: an ambulatory (outpatient) visit, a

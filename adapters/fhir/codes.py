@@ -1,9 +1,5 @@
-"""The coded elements of an Encounter the FHIR gateway reads, and the contract value of each code.
-
-NHS Data Dictionary codes come from `flowsight.services.nhs_codes`, the tables the HL7 v2 gateway
-reads too; the UK Core CodeSystems carry them under their own system URIs. HL7 FHIR's own
-terminology (admit-source, discharge-disposition, v3 ActCode) is FHIR's alone and lives here.
-Pure: no I/O.
+"""An Encounter's coded elements as the contract's values: its admission method, destination
+and attendance outcome, read with the tables of `adapters.fhir.terminology`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -15,196 +11,26 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.fhir.elements import Note
+from flowsight.adapters.fhir.terminology import (
+    ADMISSION_METHOD_CODES,
+    ADMISSION_METHOD_EXTENSIONS,
+    ADMIT_SOURCE_CODES,
+    ATTENDANCE_OUTCOME_CODES,
+    CLASS_CODES,
+    DISCHARGE_DESTINATION_CODES,
+    DISCHARGE_METHOD_EXTENSIONS,
+    DISCHARGE_METHOD_SYSTEMS,
+    EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSIONS,
+    FLOWSIGHT_DISCHARGE_DESTINATION,
+    HL7_DISCHARGE_DISPOSITION,
+    LEFT_BEFORE_TREATMENT_CODES,
+    PRIORITY_CODES,
+    SNOMED_CT,
+)
 from flowsight.schemas.codes import AdmissionMethod, AttendanceOutcome, DischargeDestination
 from flowsight.services import nhs_codes
 
-ADMISSION_METHOD_EXTENSION = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
-)
-ADMISSION_METHOD_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland"
-SOURCE_OF_ADMISSION_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceOfAdmissionEngland"
-DISCHARGE_DESTINATION_ENGLAND = (
-    "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
-)
-#: UK Core's value sets (UKCore-AdmissionMethod, -SourceOfAdmission, -DischargeDestination) are
-#: England's codes and Wales's, each under its own system; Wales's are not all England's.
-ADMISSION_METHOD_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodWales"
-SOURCE_OF_ADMISSION_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-SourceOfAdmissionWales"
-DISCHARGE_DESTINATION_WALES = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationWales"
-DISCHARGE_METHOD_EXTENSION = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DischargeMethod"
-)
-#: The NHS Data Dictionary DISCHARGE METHOD under UK Core's England, Wales and STU1 systems.
-DISCHARGE_METHOD_SYSTEMS = frozenset(
-    {
-        "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeMethodEngland",
-        "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeMethodWales",
-        "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-DischargeMethod",
-    }
-)
-#: The same NHS codes under the system URI of UK Core's first (STU) releases, still in its examples.
-DISCHARGE_DESTINATION_UK_CORE_STU = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-DischargeDestination"
-#: The NHS Data Dictionary tables under the system URIs of UK Core STU1, still sent (the NHS
-#: England IOPS examples carry them).
-ADMISSION_METHOD_NHS_DD = (
-    "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-AdmissionMethod"
-)
-DISCHARGE_DESTINATION_NHS_DD = (
-    "https://fhir.hl7.org.uk/CodeSystem/NHSDataModelAndDictionary-DischargeDestination"
-)
-SNOMED_CT = "http://snomed.info/sct"
-HL7_ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
-HL7_DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
-HL7_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-#: The same HL7 code systems under their STU3 URIs, still sent by feeds upgraded from STU3: read
-#: as the R4 ones (STU3's codes are R4's, R4 adding only alt-home to the dispositions).
-HL7_ACT_CODE_STU3 = "http://hl7.org/fhir/v3/ActCode"
-HL7_ADMIT_SOURCE_STU3 = "http://hl7.org/fhir/admit-source"
-HL7_DISCHARGE_DISPOSITION_STU3 = "http://hl7.org/fhir/discharge-disposition"
-#: NUBC's Patient Discharge Status (UB-04 form locator 17), which US Core, Synthea and Da Vinci
-#: send, under the three URIs in use: the current code system, the one US Core's examples and
-#: Synthea send, and THO's for the UB-92 codes (the same two digits).
-NUBC_DISCHARGE_STATUS = (
-    "https://www.nubc.org/CodeSystem/PatDischargeStatus",
-    "http://www.nubc.org/patient-discharge",
-    "http://terminology.hl7.org/CodeSystem/nubc-UB92",
-)
-#: Senders may name a contract value directly, with these systems.
-FLOWSIGHT_ADMISSION_METHOD = "urn:flowsight:admission-method"
-FLOWSIGHT_DISCHARGE_DESTINATION = "urn:flowsight:discharge-destination"
-
 _Code = TypeVar("_Code")
-
-
-def _table(system: str, groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
-    """A lookup by (system, code) from `{"space separated codes": value}`."""
-    return {(system, code): value for codes, value in groups.items() for code in codes.split()}
-
-
-def _tables(systems: tuple[str, ...], groups: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
-    """`_table` of each of `systems`, one code system under several URIs."""
-    return {key: value for system in systems for key, value in _table(system, groups).items()}
-
-
-def _in(system: str, codes: Mapping[str, _Code]) -> dict[tuple[str, str], _Code]:
-    """An NHS Data Dictionary table under a UK Core system."""
-    return {(system, code): value for code, value in codes.items()}
-
-
-_A, _D = AdmissionMethod, DischargeDestination
-
-#: Admission method, tried in this order: the UK Core extension, admitSource, then class.
-ADMISSION_METHOD_CODES = {
-    **_in(ADMISSION_METHOD_ENGLAND, nhs_codes.ADMISSION_METHODS),
-    **_in(ADMISSION_METHOD_NHS_DD, nhs_codes.ADMISSION_METHODS),
-    **_in(ADMISSION_METHOD_WALES, nhs_codes.ADMISSION_METHODS_WALES),
-    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
-}
-_ADMIT_SOURCES = {
-    "hosp-trans nursing psych rehab": _A.TRANSFER_IN,
-    "emd gp": _A.EMERGENCY,
-    "outp mp": _A.ELECTIVE,
-}
-ADMIT_SOURCE_CODES = {
-    **_table(HL7_ADMIT_SOURCE, _ADMIT_SOURCES),
-    **_table(HL7_ADMIT_SOURCE_STU3, _ADMIT_SOURCES),
-    **_in(SOURCE_OF_ADMISSION_ENGLAND, nhs_codes.SOURCES_OF_ADMISSION),
-    **_in(SOURCE_OF_ADMISSION_WALES, nhs_codes.SOURCES_OF_ADMISSION_WALES),
-    **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
-}
-_CLASSES = {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE}
-CLASS_CODES = {**_table(HL7_ACT_CODE, _CLASSES), **_table(HL7_ACT_CODE_STU3, _CLASSES)}
-
-_DISPOSITIONS = {
-    "home": _D.USUAL_RESIDENCE,
-    "other-hcf psy": _D.OTHER_HOSPITAL,
-    "hosp": _D.HOSPICE,
-    "long snf": _D.CARE_HOME_NURSING,
-    "rehab": _D.SHORT_TERM_BED,
-    "exp": _D.DIED,
-    "alt-home aadvice oth": _D.OTHER,
-}
-# NUBC's codes; 81 to 95 are 01 to 70 with a readmission planned. 30 (still a patient) and the
-# hospice claims' deaths elsewhere than at home or a facility are read as their words say.
-_NUBC_DISPOSITIONS = {
-    "01 81": _D.USUAL_RESIDENCE,
-    "06 86": _D.USUAL_RESIDENCE_WITH_SUPPORT,  # home with an organised home health service
-    "02 05 43 63 65 66 82 85 88 91 93 94": _D.OTHER_HOSPITAL,
-    "03 64 83 92": _D.CARE_HOME_NURSING,  # skilled nursing, or Medicaid nursing, facility
-    "04 84": _D.CARE_HOME_RESIDENTIAL,  # intermediate care facility: custodial care
-    "61 62 89 90": _D.SHORT_TERM_BED,  # a swing bed, an inpatient rehabilitation facility
-    "50 51": _D.HOSPICE,
-    "20 40 41 42": _D.DIED,
-    "07 09 21 69 70 87 95": _D.OTHER,  # against advice, admitted here, custody, elsewhere
-}
-#: Discharge destination (code list 8.3) from Encounter.hospitalization.dischargeDisposition.
-DISCHARGE_DESTINATION_CODES = {
-    **_in(DISCHARGE_DESTINATION_ENGLAND, nhs_codes.DISCHARGE_DESTINATIONS),
-    **_in(DISCHARGE_DESTINATION_UK_CORE_STU, nhs_codes.DISCHARGE_DESTINATIONS),
-    **_in(DISCHARGE_DESTINATION_NHS_DD, nhs_codes.DISCHARGE_DESTINATIONS),
-    **_in(DISCHARGE_DESTINATION_WALES, nhs_codes.DISCHARGE_DESTINATIONS_WALES),
-    **_table(HL7_DISCHARGE_DISPOSITION, _DISPOSITIONS),
-    **_table(HL7_DISCHARGE_DISPOSITION_STU3, _DISPOSITIONS),
-    **_tables(NUBC_DISCHARGE_STATUS, _NUBC_DISPOSITIONS),
-    # SNOMED CT's discharge procedures, as the Emergency Care Data Set's destinations and the
-    # HL7 FHIR examples ("Discharge to home" on a finished inpatient Encounter) send them.
-    **_table(
-        SNOMED_CT,
-        {
-            "306689006": _D.USUAL_RESIDENCE,
-            "306691003": _D.CARE_HOME_RESIDENTIAL,
-            "306694006": _D.CARE_HOME_NURSING,
-            "19712007": _D.OTHER_HOSPITAL,
-            "183919006": _D.HOSPICE,
-            "305398007": _D.DIED,
-        },
-    ),
-    **_table(FLOWSIGHT_DISCHARGE_DESTINATION, {value.value: value for value in _D}),
-}
-
-_O = AttendanceOutcome
-_NUBC_OUTCOMES = {
-    "09": _O.ADMITTED,
-    "07": _O.LEFT,  # left against medical advice
-    "01 81 06 86 03 64 83 92 04 84 21 87 20 40 41 42": _O.DISCHARGED,
-    "02 05 43 63 65 66 82 85 88 91 93 94 50 51 61 62 89 90 69 70 95": _O.TRANSFERRED,
-}
-#: Where an emergency department's patient went (Encounter.hospitalization.dischargeDisposition):
-#: the Emergency Care Data Set's EMERGENCY CARE DISCHARGE DESTINATION (SNOMED CT), which UK ED
-#: systems send. A ward, short-stay ward or critical care unit of the hospital is an admission;
-#: another hospital or a hospice a transfer; home, a care home, custody, same-day emergency care,
-#: hospital at home and the mortuary leave the department without an admission.
-ATTENDANCE_OUTCOME_CODES = {
-    **_table(
-        SNOMED_CT,
-        {
-            "306706006 1066331000000109 1066361000000104 1066371000000106 1066381000000108 "
-            "1066391000000105 1066401000000108": _O.ADMITTED,
-            "19712007 183919006": _O.TRANSFERRED,
-            "306689006 306691003 306694006 306705005 50861005 1066341000000100 "
-            "1066351000000102 305398007": _O.DISCHARGED,
-        },
-    ),
-    **_table(HL7_DISCHARGE_DISPOSITION, {"aadvice": _O.LEFT}),
-    **_table(HL7_DISCHARGE_DISPOSITION_STU3, {"aadvice": _O.LEFT}),
-    # NUBC: a care home, custody or the mortuary as ECDS's; another hospital, a hospice, a
-    # rehabilitation facility or another institution a transfer; 09, admitted to this hospital.
-    **_tables(NUBC_DISCHARGE_STATUS, _NUBC_OUTCOMES),
-}
-
-#: The UK Core (ECDS) EMERGENCY CARE DISCHARGE STATUS on an emergency department's Encounter:
-#: the codes saying the patient left before their assessment or treatment was completed, which
-#: the destination (home, say) does not tell apart from a completed attendance.
-EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSION = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EmergencyCareDischargeStatus"
-)
-EMERGENCY_CARE_OUTCOME_WALES = (
-    "https://fhir.hl7.org.uk/CodeSystem/UKCore-EmergencyCareOutcomeOfAttendanceWales"
-)
-LEFT_BEFORE_TREATMENT_CODES = {
-    **_table(SNOMED_CT, {"1066301000000103 1066311000000101 1066321000000107": _O.LEFT}),
-    **_table(EMERGENCY_CARE_OUTCOME_WALES, {"09": _O.LEFT}),
-}
 
 _DISPOSITION = "Encounter.hospitalization.dischargeDisposition"
 _ADMIT_SOURCE = "Encounter.hospitalization.admitSource"
@@ -215,8 +41,8 @@ _NONE: Mapping[str, Any] = {}
 def admission_method(
     encounter: Encounter, notes: list[Note], vendor: Mapping[str, AdmissionMethod] = _NONE
 ) -> tuple[AdmissionMethod, str]:
-    """The admission method and the element it was read from: the UK Core extension, then
-    admitSource, then class; `emergency`, with a note, when none tells it (the patient is in a
+    """The admission method and the element it was read from: the UK Core (or Care Connect)
+    extension, then admitSource, then priority (ActPriority: elective or emergency), then class; `emergency`, with a note, when none tells it (the patient is in a
     bed, which is what flow needs; the HL7 v2 gateway does the same for PV1-4).
 
     `vendor` is the sender's mapping profile's admission method codes.
@@ -229,7 +55,7 @@ def admission_method(
         (encounter.extension or [], "extension"),
     ):
         for extension in extensions:
-            if extension.url == ADMISSION_METHOD_EXTENSION:
+            if extension.url in ADMISSION_METHOD_EXTENSIONS:
                 method = lookup(extension.valueCodeableConcept, ADMISSION_METHOD_CODES, vendor)
                 if method is not None:
                     return method, f"Encounter.{element}"
@@ -239,6 +65,11 @@ def admission_method(
         if method is not None:
             return method, _ADMIT_SOURCE
         said.append(hospitalization.admitSource)
+    if encounter.priority is not None:
+        method = lookup(encounter.priority, PRIORITY_CODES, vendor)
+        if method is not None:
+            return method, "Encounter.priority"
+        said.append(encounter.priority)
     method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
     if method is not None:
         return method, "Encounter.class"
@@ -249,8 +80,8 @@ def admission_method(
             _ADMIT_SOURCE,
             f"no admission method{unknown}: taken as emergency; give the UK Core "
             "AdmissionMethod extension, a hospitalization.admitSource meaning a transfer, "
-            "emergency or elective admission, class EMER or HH, or map the code in the mapping "
-            "profile",
+            "emergency or elective admission, an Encounter.priority of v3 ActPriority (EL, EM), "
+            "class EMER or HH, or map the code in the mapping profile",
         )
     )
     return AdmissionMethod.EMERGENCY, _ADMIT_SOURCE
@@ -315,7 +146,7 @@ def _died(encounter: Encounter) -> bool:
         coding.system in DISCHARGE_METHOD_SYSTEMS
         and coding.code in nhs_codes.DISCHARGE_METHODS_DIED
         for extension in extensions
-        if extension.url == DISCHARGE_METHOD_EXTENSION and extension.valueCodeableConcept
+        if extension.url in DISCHARGE_METHOD_EXTENSIONS and extension.valueCodeableConcept
         for coding in extension.valueCodeableConcept.coding or []
     )
 
@@ -327,7 +158,7 @@ def attendance_outcome(encounter: Encounter, notes: list[Note]) -> tuple[Attenda
     discharge destination tables (another hospital is a transfer); discharged when there is no
     disposition, and discharged with a note naming the code when no table knows it."""
     for extension in encounter.extension or []:
-        if extension.url == EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSION:
+        if extension.url in EMERGENCY_CARE_DISCHARGE_STATUS_EXTENSIONS:
             if lookup(extension.valueCodeableConcept, LEFT_BEFORE_TREATMENT_CODES) is not None:
                 return AttendanceOutcome.LEFT, _DISCHARGE_STATUS
     disposition = (

@@ -127,13 +127,3 @@ class Checker:
         self.seen.update(event["event_id"] for event in result.events)
         outcome.events = result.events
         return outcome
-
-
-def describe(event: dict[str, Any]) -> str:
-    """An event in one line: its type and the fields a bed manager would check."""
-    keys = (
-        "service unit arrived_at departed_at outcome admission_method from_service to_service "
-        "to_unit destination cancels_event_id"
-    ).split()
-    shown = " ".join(f"{k}={event[k]}" for k in keys if k in event)
-    return f"{event['event_type']} {event['event_id']} at {event['occurred_at']} {shown}"

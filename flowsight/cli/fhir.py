@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowsight.cli.terminal import dry_run_settings, fail, runtime_or_exit
+from flowsight.cli.terminal import described, dry_run_settings, fail, runtime_or_exit
 
 if TYPE_CHECKING:
     from flowsight.adapters.fhir.intake import Reading
@@ -116,16 +116,7 @@ def _json_type(body: bytes) -> str | None:
 
 def _show_events(examined: Examined) -> None:
     for item in examined.events:
-        event = item.event
-        fields = {
-            name: event[name]
-            for name in ("service", "unit", "to_service", "admission_method", "destination")
-            if name in event
-        }
-        detail = " ".join(f"{name}={value}" for name, value in fields.items())
-        typer.echo(
-            f"  {event['event_type']} {event['event_id']} at {event['occurred_at']} {detail}"
-        )
+        typer.echo(f"  {described(item.event)}")
     for note in examined.notes:
         _show_issue(note.severity, note.expression, note.diagnostics)
 

@@ -17,7 +17,7 @@ from flowsight.adapters.hl7.fields import LocationMap
 from flowsight.adapters.hl7.limits import ConnectionLimits, networks, server_tls
 from flowsight.adapters.profile import MappingProfile
 from flowsight.adapters.yaml_file import yaml_document
-from flowsight.cli.terminal import console, dry_run_settings, fail, settings_or_exit
+from flowsight.cli.terminal import console, described, dry_run_settings, fail, settings_or_exit
 from flowsight.schemas.catalogue import Catalogue
 from flowsight.services.validation import ValidationContext
 from flowsight.settings import Settings, is_loopback
@@ -211,7 +211,7 @@ def check(
     ] = None,
 ) -> None:
     """Dry run: per message, the ACK and the events it becomes, or why it is refused; warnings."""
-    from flowsight.adapters.hl7.check import Checker, describe
+    from flowsight.adapters.hl7.check import Checker
 
     _, runtime = _runtime(dry_run=True)
     mapping = _profile(runtime.catalogue, organisation, profile, None, service)
@@ -227,7 +227,7 @@ def check(
                 f"{path}#{number} {outcome.trigger or '-'} {outcome.control_id}: {_answer(outcome)}"
             )
             for event in outcome.events:
-                typer.echo(f"  event {describe(event)}")
+                typer.echo(f"  event {described(event)}")
             if outcome.ignored:
                 typer.echo(f"  nothing published: {outcome.ignored}")
             if outcome.refusal is not None:

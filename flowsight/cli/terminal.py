@@ -5,7 +5,7 @@ Heavier modules are imported inside the functions, so that `flowsight --help` st
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -89,3 +89,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `message` as an error; raise the returned Exit to leave with `code`."""
     console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
+
+
+def described(event: dict[str, Any]) -> str:
+    """An event a dry run would publish, in one line: its type, id and time, and the fields a
+    bed manager would check (`hl7 check`, `fhir check`)."""
+    keys = (
+        "service unit arrived_at departed_at outcome admission_method from_service to_service "
+        "to_unit destination cancels_event_id"
+    ).split()
+    shown = " ".join(f"{k}={event[k]}" for k in keys if k in event)
+    return f"{event['event_type']} {event['event_id']} at {event['occurred_at']} {shown}"

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE
 from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
 from flowsight.adapters.fhir.outcome import FHIR_JSON
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE
 from flowsight.api.auth import new_api_key
 from flowsight.api.deps import KafkaUnavailable
 from flowsight.settings import Settings

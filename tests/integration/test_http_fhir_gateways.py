@@ -18,8 +18,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE
 from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE
 from flowsight.api.auth import new_api_key
 from tests.integration.stack import TEST_PSEUDONYM_KEY, Stack, running_stack, stack_env
 

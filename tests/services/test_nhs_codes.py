@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowsight.adapters.fhir.codes import (
+from flowsight.adapters.fhir.terminology import (
     ADMISSION_METHOD_ENGLAND,
     ADMISSION_METHOD_EXTENSION,
     DISCHARGE_DESTINATION_ENGLAND,

@@ -10,18 +10,18 @@ from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import (
-    ADMISSION_METHOD_ENGLAND,
-    ADMISSION_METHOD_EXTENSION,
-    DISCHARGE_DESTINATION_ENGLAND,
-    HL7_ACT_CODE,
-)
 from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
 from flowsight.adapters.fhir.mapping import (
     MappedEncounter,
     MappedEvent,
     encounter_events,
     map_encounter,
+)
+from flowsight.adapters.fhir.terminology import (
+    ADMISSION_METHOD_ENGLAND,
+    ADMISSION_METHOD_EXTENSION,
+    DISCHARGE_DESTINATION_ENGLAND,
+    HL7_ACT_CODE,
 )
 from flowsight.services.validation import Rejected
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flowsight.adapters.fhir.codes import DISCHARGE_DESTINATION_ENGLAND
+from flowsight.adapters.fhir.terminology import DISCHARGE_DESTINATION_ENGLAND
 from tests.adapters.fhir.encounters import bodies, finished
 
 DISCHARGE_METHOD_EXTENSION = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flowsight.adapters.fhir.codes import SNOMED_CT
+from flowsight.adapters.fhir.terminology import SNOMED_CT
 from tests.adapters.fhir.test_feed_shapes import in_department
 from tests.adapters.fhir.test_real_feeds import examined
 

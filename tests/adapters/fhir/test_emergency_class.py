@@ -10,9 +10,9 @@ from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE
 from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.adapters.fhir.snapshot import MappedEncounter
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.services.validation import Rejected
 from tests.adapters.fhir.encounters import NOW, encounter, finished

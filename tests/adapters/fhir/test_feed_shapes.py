@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from flowsight.adapters.fhir.codes import SNOMED_CT
 from flowsight.adapters.fhir.intake import FHIR_MAX_DEPTH, resource_of
 from flowsight.adapters.fhir.outcome import Answer
+from flowsight.adapters.fhir.terminology import SNOMED_CT
 from tests.adapters.fhir.encounters import NHS_NUMBER, encounter, finished
 from tests.adapters.fhir.test_real_feeds import (
     NHS,

@@ -10,7 +10,9 @@ import pytest
 from fhir.resources.R4B.encounter import Encounter
 
 from flowsight.adapters.catalogue import load_catalogue
-from flowsight.adapters.fhir.codes import (
+from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
+from flowsight.adapters.fhir.mapping import map_encounter
+from flowsight.adapters.fhir.terminology import (
     ADMISSION_METHOD_ENGLAND,
     ADMISSION_METHOD_EXTENSION,
     DISCHARGE_DESTINATION_ENGLAND,
@@ -21,8 +23,6 @@ from flowsight.adapters.fhir.codes import (
     SNOMED_CT,
     SOURCE_OF_ADMISSION_ENGLAND,
 )
-from flowsight.adapters.fhir.elements import NHS_NUMBER_SYSTEM
-from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.services.validation import Accepted, Rejected, ValidationContext, validate_document
 from flowsight.settings import DEFAULT_CATALOGUE
 from tests.adapters.fhir.encounters import (

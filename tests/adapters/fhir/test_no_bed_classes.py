@@ -13,12 +13,12 @@ from typing import Any
 
 from fhir.resources.R4B.encounter import Encounter
 
-from flowsight.adapters.fhir.codes import (
+from flowsight.adapters.fhir.mapping import map_encounter
+from flowsight.adapters.fhir.terminology import (
     ADMISSION_METHOD_EXTENSION,
     HL7_ACT_CODE,
     HL7_ACT_CODE_STU3,
 )
-from flowsight.adapters.fhir.mapping import map_encounter
 from flowsight.adapters.profile import MappingProfile
 from flowsight.services.validation import Rejected
 from tests.adapters.fhir.encounters import NOW, encounter, events_of, finished

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from flowsight.adapters.fhir.codes import NUBC_DISCHARGE_STATUS
+from flowsight.adapters.fhir.terminology import NUBC_DISCHARGE_STATUS
 from tests.adapters.fhir.encounters import bodies, finished, mapped_of
+from tests.adapters.fhir.test_feed_shapes import in_department
+from tests.adapters.fhir.test_real_feeds import examined
 
 
 @pytest.mark.parametrize("system", NUBC_DISCHARGE_STATUS)
@@ -41,3 +43,25 @@ def test_a_nubc_code_it_does_not_list_is_still_other_with_a_warning() -> None:
     assert [note.element for note in mapped_of(document).notes] == [
         "Encounter.hospitalization.dischargeDisposition"
     ]
+
+
+@pytest.mark.parametrize("system", NUBC_DISCHARGE_STATUS)
+def test_a_nubc_code_without_its_leading_zero_is_the_same_code(system: str) -> None:
+    # Da Vinci's own discharge notification sends `1`, home.
+    document = finished({"coding": [{"system": system, "code": "1"}]})
+
+    assert bodies(document)[-1]["destination"] == "usual_residence"
+    assert mapped_of(document).notes == []
+
+
+def test_an_emergency_patient_who_left_against_advice_left_with_or_without_the_zero() -> None:
+    period = {"start": "2025-03-10T09:40:00+00:00", "end": "2025-03-10T12:00:00+00:00"}
+    outcomes = []
+    for code in ("07", "7"):
+        document = in_department("finished", period=period)
+        document["hospitalization"]["dischargeDisposition"] = {
+            "coding": [{"system": NUBC_DISCHARGE_STATUS[0], "code": code}]
+        }
+        outcomes.append(examined(document).events[-1].event["outcome"])
+
+    assert outcomes == ["left", "left"]

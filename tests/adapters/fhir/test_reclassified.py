@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE
 from flowsight.adapters.profile import LocationRule, MappingProfile
 from flowsight.services.validation import Accepted, validate_document
 from tests.adapters.fhir.encounters import NOW, encounter

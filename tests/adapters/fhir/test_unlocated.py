@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowsight.adapters.fhir.codes import HL7_ACT_CODE
+from flowsight.adapters.fhir.terminology import HL7_ACT_CODE
 from flowsight.adapters.profile import MappingProfile
 from tests.adapters.fhir.encounters import encounter, finished
 from tests.adapters.fhir.test_real_feeds import examined, refusal
