@@ -31,11 +31,13 @@ def record_attendance(attendances: Attendances, event: dict[str, Any]) -> None:
         )
         return
     departed = event.get("departed_at")
-    # The latest word: a departure restates the arrival. But one that gives its own departure as
-    # the arrival is a sender that did not know it (an HL7 A06 or A02 without PV1-44): it keeps
-    # the arrival recorded, else a five-hour stay became a zero-minute one and its breach went.
-    if not (departed and event["arrived_at"] == departed and current.arrived_at < departed):
-        current.arrived_at = event["arrived_at"]
+    # The arrival is the first one said (the Emergency Care Data Set's arrival time): a later
+    # event of the attendance restates it with whatever time its sender had. An HL7 A01 sent
+    # while the patient is still in the department carries the admission's PV1-44, an A06 or
+    # A02 without PV1-44 its own departure: taken as the arrival, a five-hour stay became a
+    # two-hour or a zero-minute one and its breach went. A wrong arrival is corrected by
+    # cancelling the event that said it.
+    current.arrived_at = min(current.arrived_at, event["arrived_at"])
     current.departed_at = departed or current.departed_at
     current.outcome = event.get("outcome") or current.outcome
 
@@ -57,6 +59,27 @@ def left_department(attendances: Attendances, service: str, move: dict[str, Any]
     left = same[0] if same else max(open_here, key=lambda a: a.arrived_at)
     left.departed_at, left.outcome = move["occurred_at"], "admitted"
     return True
+
+
+def left_for(attendances: Attendances, event: dict[str, Any], outcome: str) -> bool:
+    """Whether `event` (an admission, a move or a discharge) ends an attendance of its own
+    episode still open when it happened: the patient has left the department, with `outcome`.
+
+    A source whose messages give the visit's class now, not where the patient was (Epic sets
+    PV1-2 to I once the patient is admitted), sends the move out of the department as a move
+    between wards, and an emergency patient's discharge as one from a ward: without this the
+    attendance stayed open, the patient in the department and past four hours for ever."""
+    at, episode = event["occurred_at"], event["episode_id"]
+    ended = [
+        attendance
+        for attendance in attendances.values()
+        if attendance.episode_id == episode
+        and attendance.departed_at is None
+        and attendance.arrived_at <= at
+    ]
+    for attendance in ended:
+        attendance.departed_at, attendance.outcome = at, outcome
+    return bool(ended)
 
 
 def _departed_for(attendance: Attendance, move: dict[str, Any]) -> bool:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.services.attendances import left_department, record_attendance
+from flowsight.schemas.codes import ServiceKind
+from flowsight.services.attendances import left_department, left_for, record_attendance
 from flowsight.services.cancellations import retracted, unmatched
 from flowsight.services.delays import bed_based
 from flowsight.services.facts import (
@@ -266,6 +267,8 @@ def _referral(fold: _Fold, event: Event) -> None:
 
 
 def _admission(fold: _Fold, event: Event) -> None:
+    if fold.services.kinds.get(event["service"]) != _FRONT_DOOR:
+        left_for(fold.attendances, event, "admitted")  # admitted from the department
     fold.start_stay(event["service"], event, event.get("admission_method"))
 
 
@@ -277,7 +280,9 @@ def _transfer(fold: _Fold, event: Event) -> None:
         return
     referral = fold.referrals.get(target)
     if not fold.end_stay(source, event, "transfer"):
-        if left_department(fold.attendances, source, event):
+        if left_department(fold.attendances, source, event) or left_for(
+            fold.attendances, event, "admitted"
+        ):
             # From the front door: what the gateways send as a departure and an admission.
             fold.start_stay(target, event, "emergency")
             return
@@ -294,7 +299,10 @@ def _transfer(fold: _Fold, event: Event) -> None:
 
 def _discharge(fold: _Fold, event: Event) -> None:
     if not fold.end_stay(event["service"], event, "discharge"):
-        fold.anomaly(event, "discharge_without_admission")
+        # An emergency patient sent home, or elsewhere, from the department.
+        elsewhere = event.get("destination") in _TRANSFERRED_TO
+        if not left_for(fold.attendances, event, "transferred" if elsewhere else "discharged"):
+            fold.anomaly(event, "discharge_without_admission")
     elif event.get("destination") in CARE_HOME_TYPES:
         fold.care_type = CARE_HOME_TYPES[event["destination"]]
     if event.get("destination") == "died":
@@ -353,6 +361,9 @@ def _attendance(fold: _Fold, event: Event) -> None:
 
 
 _NO_SERVICES = ServiceMap()
+_FRONT_DOOR = ServiceKind.ACUTE_FRONT_DOOR.value
+#: Destinations an emergency department's patient is transferred to, as the gateways read them.
+_TRANSFERRED_TO = frozenset({"other_hospital", "hospice"})
 
 _HANDLERS: dict[str, Callable[[_Fold, Event], None]] = {
     "referral": _referral,

@@ -1,0 +1,95 @@
+"""An emergency department's attendance ends when the patient leaves, however the source says it.
+
+Real HL7 feeds (Epic's, as UCLH's public test messages show) give PV1-2 the visit's class now,
+not where the patient was: once admitted it is I, so the move out of the department reads as a
+move between wards and an emergency patient's discharge as a discharge from a ward. Before, the
+attendance stayed open: the patient on the department's board and past four hours for ever. And
+an A01 sent while the patient still waits in the department restates the attendance with the
+admission's time as its arrival: a five-hour wait became a two-hour one, its breach gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowsight.services.facts import Attendance
+from tests.services.test_journey import at, event, state_after
+
+EPISODE = "VISIT-77"
+
+
+def in_episode(event_type: str, event_id: str, hours: float, service: str, **extra: Any) -> Any:
+    return event(event_type, event_id, hours, service, **extra) | {"episode_id": EPISODE}
+
+
+def arrival(hours: float = 0, event_id: str = "att-1") -> Any:
+    return in_episode("attendance", event_id, hours, "lth-ed", arrived_at=at(hours))
+
+
+def the_attendance(*events: Any) -> Attendance:
+    (attendance,) = state_after(*events).attendances
+    return attendance
+
+
+def test_a_move_between_wards_of_the_attendances_episode_takes_the_patient_out() -> None:
+    moved = in_episode(
+        "transfer", "move-1", 5, "lth-wards", from_service="lth-wards", to_service="lth-wards"
+    )
+    state = state_after(arrival(), moved)
+
+    (attendance,) = state.attendances
+    assert (attendance.departed_at, attendance.outcome) == (at(5), "admitted")
+    (stay,) = state.stays
+    assert (stay.service, stay.started_at, stay.admission_method) == (
+        "lth-wards",
+        at(5),
+        "emergency",
+    )
+    assert state.anomalies == []
+
+
+def test_a_discharge_of_the_attendances_episode_ends_it() -> None:
+    home = in_episode("discharge", "dis-1", 3, "lth-wards", destination="usual_residence")
+    away = in_episode("discharge", "dis-1", 3, "lth-wards", destination="other_hospital")
+
+    assert (
+        the_attendance(arrival(), home).departed_at,
+        the_attendance(arrival(), home).outcome,
+    ) == (
+        at(3),
+        "discharged",
+    )
+    assert the_attendance(arrival(), away).outcome == "transferred"
+    assert state_after(arrival(), home).anomalies == []
+
+
+def test_an_admission_of_the_attendances_episode_ends_it_admitted() -> None:
+    admitted = in_episode("admission", "adm-1", 4, "lth-wards", admission_method="emergency")
+
+    attendance = the_attendance(arrival(), admitted)
+
+    assert (attendance.departed_at, attendance.outcome) == (at(4), "admitted")
+
+
+def test_events_of_another_episode_or_from_before_the_arrival_leave_it_open() -> None:
+    other = event("admission", "adm-9", 4, "lth-wards", admission_method="elective")  # EP-lth-wards
+    earlier = in_episode("discharge", "dis-0", -2, "lth-wards", destination="usual_residence")
+
+    assert the_attendance(arrival(), other).departed_at is None
+    assert the_attendance(earlier, arrival()).departed_at is None
+
+
+def test_the_arrival_is_the_first_one_said() -> None:
+    restated = in_episode("attendance", "att-2", 2, "lth-ed", arrived_at=at(2))  # an A01's PV1-44
+    departed = in_episode(
+        "attendance",
+        "dep-1",
+        5,
+        "lth-ed",
+        arrived_at=at(2),
+        departed_at=at(5),
+        outcome="admitted",
+    )
+
+    attendance = the_attendance(arrival(), restated, departed)
+
+    assert (attendance.arrived_at, attendance.departed_at) == (at(0), at(5))
