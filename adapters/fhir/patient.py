@@ -21,7 +21,7 @@ from flowsight.adapters.fhir.nhs_number import untraced
 from flowsight.adapters.fhir.references import BundleIndex, resolve, shown, whereabouts
 from flowsight.schemas.nhs_number import nhs_number_problem, normalise_nhs_number
 from flowsight.services.nhs_number_status import identity
-from flowsight.services.validation import MISSING_FIELD, Refused
+from flowsight.services.validation import INVALID_FIELD, MISSING_FIELD, Refused
 
 
 def patient(
@@ -49,6 +49,7 @@ def patient(
                 notes.append(Note("Encounter.subject.identifier.extension", note))
                 if local is not None:
                     return local, "Encounter.subject.reference"
+            _same_patient(encounter, bundle, str(identifier.value))
             return {"nhs_number": identifier.value}, "Encounter.subject.identifier.value"
         if not identifier.system:
             raise Refused(
@@ -152,6 +153,29 @@ def died_in(encounter: Encounter, bundle: BundleIndex, notes: list[Note]) -> boo
         )
     )
     return False
+
+
+def _same_patient(encounter: Encounter, bundle: BundleIndex, number: str) -> None:
+    """Refuse an Encounter whose subject names an NHS number while the Patient its reference
+    points at (contained, or in the same transaction) has another: R4 prefers the literal
+    reference, the gateway reads the identifier, and which of the two patients is in the bed
+    cannot be told. Neither number is repeated in the refusal."""
+    try:
+        found = resolve(
+            encounter.subject, Patient, encounter, bundle, "Encounter.subject.reference"
+        )
+    except Refused:
+        return
+    referenced = None if found is None else patient_identity(found, "", [])
+    other = (referenced or {}).get("nhs_number")
+    if other is not None and normalise_nhs_number(other) != normalise_nhs_number(number):
+        raise Refused(
+            INVALID_FIELD,
+            "Encounter.subject",
+            "Encounter.subject.identifier names one NHS number and the Patient "
+            "Encounter.subject.reference points at has another: send the patient's identifier "
+            "and reference to the same Patient",
+        )
 
 
 def _referenced_local_id(encounter: Encounter, bundle: BundleIndex) -> dict[str, str] | None:
