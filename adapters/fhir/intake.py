@@ -202,6 +202,7 @@ def _examine_bundle(
     notes: list[Issue] = []
     refusals: list[Answer] = []
     examined_any = False  # an Encounter read (the others ignored or refused)
+    identities: dict[str, int] = {}  # each resource's entry
     for index, entry in enumerate(entries):
         prefix = f"Bundle.entry[{index}].resource"
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -231,7 +232,9 @@ def _examine_bundle(
         if bars:  # the focus too: a validation response's names the assessment's Encounter
             notes.append(replace(a_bars_assessment(index), entry=index))
             continue
-        examined = _examine(resource, raw, prefix, reading, bundle)
+        examined = _once(entry, index, identities, raw, prefix) or _examine(
+            resource, raw, prefix, reading, bundle
+        )
         if isinstance(examined, Answer):
             refusals.append(examined)
         else:
@@ -248,6 +251,30 @@ def _examine_bundle(
         )
         notes.append(Issue("information", "informational", f"{said}: nothing published"))
     return Examined(accepted, notes, envelope)
+
+
+def _once(
+    entry: dict[str, Any], index: int, identities: dict[str, int], raw: bytes, prefix: str
+) -> Answer | None:
+    """The refusal of an entry that is a resource an earlier entry was (the same `fullUrl`, or
+    the same `Encounter/<id>` a PUT names); else None, and its identities are noted. R4's
+    transaction rules (http.html#trules) fail a transaction whose resources overlap, and two
+    versions of one Encounter in a request (say, discharged and not) cannot both be what
+    happened. Business identifiers are not identities: sample data shares them across
+    Encounters (microsoft/fhir-server's US Core transaction does)."""
+    request = entry.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    names = [entry.get("fullUrl"), url if isinstance(url, str) and "/" in url else None]
+    for name in (str(name).partition("?")[0] for name in names if name):
+        first = identities.setdefault(name, index)
+        if first != index:
+            message = (
+                f"Bundle.entry[{index}] is the resource Bundle.entry[{first}] is ({name}): a "
+                "transaction holds each resource once; send each version of an Encounter in a "
+                "request of its own, oldest first"
+            )
+            return refused(raw, Rejected(INVALID_FHIR, "Encounter", message), prefix)
+    return None
 
 
 def _as_json(value: object) -> bytes:
