@@ -138,6 +138,10 @@ class _Reading:
     bedded: Collection[str] = frozenset()
 
 
+#: Encounter.status codes of FHIR R5 that R4 has not (R5 replaced R4's finished, onleave...).
+R5_STATUSES = frozenset({"discharged", "completed", "on-hold", "discontinued"})
+
+
 def _events(
     encounter: Encounter, organisation: str | None, now: datetime, reading: _Reading
 ) -> list[MappedEvent]:
@@ -145,6 +149,13 @@ def _events(
     if status == "planned":  # as the HL7 v2 gateway takes a pre-admission (A05)
         reading.notes.append(Note("Encounter.status", f"status 'planned': {NOT_BEGUN}"))
         return []
+    if status in R5_STATUSES:
+        raise Refused(
+            UNSUPPORTED_ENCOUNTER,
+            "Encounter.status",
+            f"status {status!r} is FHIR R5's, not R4's: flowsight reads FHIR R4 (UK Core), "
+            "where a stay that has ended is 'finished' and one under way 'in-progress'",
+        )
     if status not in ADMITTED_STATUSES | RETRACTED_STATUSES | ARRIVED_STATUSES:
         raise Refused(
             UNSUPPORTED_ENCOUNTER,

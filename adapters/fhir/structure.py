@@ -24,6 +24,9 @@ NO_SUCH_ELEMENT = "FHIR R4 has no such element here (an R5 or misspelt element?)
 _UNKNOWN_TYPE = re.compile(r"^R4\.(\w+)Type$")
 #: fhir.resources' complaint of a primitive: `DateTime value string does not match spec regex.`
 _PRIMITIVE = re.compile(r"^(\w+) value string does not match spec regex")
+#: A date and time without the offset FHIR requires with a time (an ambulance handover's
+#: `2018-11-08T13:10:00`).
+_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 #: fhir.resources' complaint of a required choice left out (MessageHeader.event[x]).
 _ONE_OF = re.compile(r"^Expect any of field value from this list \[(.*)\]")
 
@@ -96,6 +99,9 @@ def said(found: Any) -> str:
     message = str(found.get("msg", "")).removeprefix("Value error, ")
     primitive = _PRIMITIVE.match(message)
     if primitive:
+        value = found.get("input")
+        if isinstance(value, str) and _NO_OFFSET.match(value):
+            return "has a time but no time zone offset: FHIR needs one with a time (e.g. +00:00)"
         return f"is not a valid FHIR {primitive.group(1)[:1].lower()}{primitive.group(1)[1:]}"
     one_of = _ONE_OF.match(message)
     if one_of:
