@@ -11,7 +11,6 @@ body and writes to Kafka; `flowsight fhir check` reads files.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -44,6 +43,7 @@ from flowsight.adapters.fhir.outcome import (
 )
 from flowsight.adapters.fhir.references import NO_BUNDLE, BundleIndex
 from flowsight.adapters.fhir.strict import unreadable
+from flowsight.adapters.fhir.versions import hinted, with_hint, xml_stu3_sign
 from flowsight.adapters.fhir.xml_body import XmlRefused, resource_from_xml
 from flowsight.adapters.profile import MappingProfile
 from flowsight.schemas import strict_json
@@ -92,7 +92,7 @@ def resource_of(body: bytes, resource_type: str, xml: bool = False) -> dict[str,
                 Issue("error", "structure", message, resource_type, INVALID_FHIR)
             ]
             answer = Answer(refusal.status, issues, [(body, refusal.rejected)])
-            return _with_hint(answer, _xml_stu3_sign(body))
+            return with_hint(answer, xml_stu3_sign(body))
     else:
         try:
             document = strict_json.loads(body)
@@ -154,7 +154,7 @@ class Reading:
 
 def examine_encounter(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
     """The events a posted Encounter becomes, or a 422 saying why it cannot become any."""
-    return _hinted(document, _examine(document, body, "Encounter", reading, NO_BUNDLE))
+    return hinted(document, _examine(document, body, "Encounter", reading, NO_BUNDLE))
 
 
 def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
@@ -165,7 +165,7 @@ def examine_bundle(document: dict[str, Any], body: bytes, reading: Reading) -> E
     a failure; the answer says each was ignored. A Patient is read when an Encounter's subject
     refers to it.
     """
-    return _hinted(document, _examine_bundle(document, body, reading, "transaction"))
+    return hinted(document, _examine_bundle(document, body, reading, "transaction"))
 
 
 def examine_message(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
@@ -175,7 +175,7 @@ def examine_message(document: dict[str, Any], body: bytes, reading: Reading) -> 
     them (Patient, Location, Organization, Coverage) are read as a transaction's are. When the
     MessageHeader's focus names what the message is about, an Encounter it does not name is
     not mapped, with a note (`envelope.not_the_focus`): a BaRS referral's is the sender's."""
-    return _hinted(document, _examine_bundle(document, body, reading, "message"))
+    return hinted(document, _examine_bundle(document, body, reading, "message"))
 
 
 def examine_by_type(document: dict[str, Any], body: bytes, reading: Reading) -> Examined | Answer:
@@ -183,57 +183,6 @@ def examine_by_type(document: dict[str, Any], body: bytes, reading: Reading) -> 
     `POST /fhir/$process-message`, any other as `POST /fhir`, which takes transactions."""
     examine = examine_message if document.get("type") == "message" else examine_bundle
     return examine(document, body, reading)
-
-
-def _hinted(document: dict[str, Any], result: Examined | Answer) -> Examined | Answer:
-    """A refusal of FHIR STU3 (Care Connect, ITK3, NEMS: still sent by NHS systems) says so, as
-    well as which R4 element it lacks: "class is required" told its sender nothing to act on."""
-    if isinstance(result, Examined) or not any(i.severity == "error" for i in result.issues):
-        return result
-    return _with_hint(result, stu3_sign(document))
-
-
-def _with_hint(answer: Answer, sign: str | None) -> Answer:
-    if sign is None:
-        return answer
-    hint = Issue(
-        "information",
-        "not-supported",
-        f"this looks like FHIR STU3 ({sign}): flowsight reads FHIR R4 (UK Core); convert it to "
-        "R4, or send the same events as HL7 v2 or contract events",
-    )
-    return replace(answer, issues=[*answer.issues, hint])
-
-
-def _xml_stu3_sign(body: bytes) -> str | None:
-    """`stu3_sign` of an XML body that could not be read as R4: its first STU3 profile."""
-    found = _XML_STU3_PROFILE.search(body[:FHIR_XML_SCAN])
-    return f"the profile {found.group(1)[:200].decode(errors='replace')}" if found else None
-
-
-def stu3_sign(document: object, depth: int = 0) -> str | None:
-    """What in `document` says FHIR STU3: a profile of Care Connect, ITK3 or an STU3 URL, or a
-    MessageHeader with STU3's `event` (R4's is `eventCoding`); None if nothing does."""
-    if depth > FHIR_MAX_DEPTH:
-        return None
-    if isinstance(document, list):
-        return next((s for item in document if (s := stu3_sign(item, depth + 1))), None)
-    if not isinstance(document, dict):
-        return None
-    if document.get("resourceType") == "MessageHeader" and "event" in document:
-        return "MessageHeader.event, where R4 has eventCoding"
-    meta = document.get("meta")
-    for profile in meta.get("profile", []) if isinstance(meta, dict) else []:
-        if isinstance(profile, str) and any(mark in profile for mark in _STU3_MARKS):
-            return f"the profile {profile[:200]}"
-    return next((s for value in document.values() if (s := stu3_sign(value, depth + 1))), None)
-
-
-#: What a profile URL of FHIR STU3 holds: NHS England's STU3 profiles are all under these.
-_STU3_MARKS = ("/STU3/", "CareConnect-", "ITK-")
-_XML_STU3_PROFILE = re.compile(rb'<profile value="([^"]*(?:/STU3/|CareConnect-|ITK-)[^"]*)"')
-#: How much of an XML body is searched for a profile (profiles come in each resource's meta).
-FHIR_XML_SCAN = 1 << 20
 
 
 def _examine_bundle(

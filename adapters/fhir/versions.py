@@ -1,0 +1,65 @@
+"""Which FHIR version a refused body looks like: NHS systems still send STU3 (Care Connect, ITK3
+Transfer of Care, the National Events Management Service), and a refusal that said only which R4
+element was missing gave their senders nothing to act on. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from flowsight.adapters.fhir.outcome import Answer, Examined, Issue
+
+#: How deep a document is searched (the gateway refuses deeper bodies before reading them).
+MAX_DEPTH = 64
+
+
+def hinted(document: dict[str, Any], result: Examined | Answer) -> Examined | Answer:
+    """A refusal of FHIR STU3 (Care Connect, ITK3, NEMS: still sent by NHS systems) says so, as
+    well as which R4 element it lacks: "class is required" told its sender nothing to act on."""
+    if isinstance(result, Examined) or not any(i.severity == "error" for i in result.issues):
+        return result
+    return with_hint(result, stu3_sign(document))
+
+
+def with_hint(answer: Answer, sign: str | None) -> Answer:
+    if sign is None:
+        return answer
+    hint = Issue(
+        "information",
+        "not-supported",
+        f"this looks like FHIR STU3 ({sign}): flowsight reads FHIR R4 (UK Core); convert it to "
+        "R4, or send the same events as HL7 v2 or contract events",
+    )
+    return replace(answer, issues=[*answer.issues, hint])
+
+
+def xml_stu3_sign(body: bytes) -> str | None:
+    """`stu3_sign` of an XML body that could not be read as R4: its first STU3 profile."""
+    found = _XML_STU3_PROFILE.search(body[:FHIR_XML_SCAN])
+    return f"the profile {found.group(1)[:200].decode(errors='replace')}" if found else None
+
+
+def stu3_sign(document: object, depth: int = 0) -> str | None:
+    """What in `document` says FHIR STU3: a profile of Care Connect, ITK3 or an STU3 URL, or a
+    MessageHeader with STU3's `event` (R4's is `eventCoding`); None if nothing does."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(document, list):
+        return next((s for item in document if (s := stu3_sign(item, depth + 1))), None)
+    if not isinstance(document, dict):
+        return None
+    if document.get("resourceType") == "MessageHeader" and "event" in document:
+        return "MessageHeader.event, where R4 has eventCoding"
+    meta = document.get("meta")
+    for profile in meta.get("profile", []) if isinstance(meta, dict) else []:
+        if isinstance(profile, str) and any(mark in profile for mark in _STU3_MARKS):
+            return f"the profile {profile[:200]}"
+    return next((s for value in document.values() if (s := stu3_sign(value, depth + 1))), None)
+
+
+#: What a profile URL of FHIR STU3 holds: NHS England's STU3 profiles are all under these.
+_STU3_MARKS = ("/STU3/", "CareConnect-", "ITK-")
+_XML_STU3_PROFILE = re.compile(rb'<profile value="([^"]*(?:/STU3/|CareConnect-|ITK-)[^"]*)"')
+#: How much of an XML body is searched for a profile (profiles come in each resource's meta).
+FHIR_XML_SCAN = 1 << 20
