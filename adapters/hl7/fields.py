@@ -26,6 +26,7 @@ from flowsight.adapters.hl7.clock import (
 )
 from flowsight.adapters.hl7.parse import INVALID_FIELD, MISSING_FIELD, UNMAPPED_LOCATION, text
 from flowsight.adapters.hl7.patient import patient
+from flowsight.adapters.hl7.units import no_place, unit_warning
 from flowsight.adapters.profile import (
     STANDARD_PATIENT_CLASSES,
     Located,
@@ -149,13 +150,9 @@ class Reading:
     def place(self, number: int, *, required: bool) -> Located:
         """The service and unit of the location in PV1-`number` (3 assigned, 6 prior)."""
         where = f"PV1-{number}"
-        if required and not names_a_place(self.message, number):
-            raise Refused(
-                MISSING_FIELD,
-                where,
-                f"{where} (point of care, or location description) is required",
-            )
         parts = self._location_parts(number)
+        if required and not names_a_place(self.message, number):
+            raise no_place(where, parts)
         located = self._locate(parts)
         if located is None:
             shown = "^".join(value or "" for value in parts.values()).rstrip("^")
@@ -165,6 +162,9 @@ class Reading:
                 f"location {shown!r} matches no rule of the mapping profile and there is no "
                 "default service",
             )
+        warning = unit_warning(self.message, where, parts, located)
+        if warning and warning not in self.warnings:  # places are read more than once
+            self.warnings.append(warning)
         return located
 
     def class_without_a_bed(
