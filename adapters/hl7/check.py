@@ -8,7 +8,7 @@ events of the messages checked before them, so a cancel that would find nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowsight.adapters.hl7.ack import acknowledgement_code, in_hl7_terms
@@ -29,6 +29,7 @@ from flowsight.adapters.hl7.parse import (
     split_messages,
 )
 from flowsight.adapters.profile import MappingProfile
+from flowsight.services.recorded import Journey, Recorded
 from flowsight.services.validation import Rejected, ValidationContext, validate_document
 
 
@@ -60,7 +61,11 @@ class Checker:
     profile: MappingProfile
     context: ValidationContext
     processing_ids: frozenset[str] | None = None
+    #: The tracker's lateness window (setting `lateness_window_days`).
+    lateness: timedelta = timedelta(days=7)
     seen: set[str] = field(default_factory=set)
+    #: Each patient's events as the tracker would record them, to say what it would refuse.
+    journeys: dict[str, Journey] = field(default_factory=dict)
 
     def check_bytes(self, raw: bytes) -> list[Outcome]:
         """Every message in `raw` (a file or a frame), checked in order. A file captured off the
@@ -111,6 +116,7 @@ class Checker:
         return self._validated(outcome, result, received), message
 
     def _validated(self, outcome: Outcome, result: Mapped, now: datetime) -> Outcome:
+        recorded = []
         for event in result.events:
             verdict = validate_document(
                 event, organisation=self.organisation, context=self.context, now=now
@@ -118,6 +124,11 @@ class Checker:
             if isinstance(verdict, Rejected):
                 outcome.ack, outcome.refusal = "AE", in_hl7_terms(verdict, event, result.times)
                 return outcome
+            recorded.append((verdict.key, verdict.event))
+        for key, event in recorded:  # as the tracker records them, after the ACK's AA
+            tracked = self.journeys.setdefault(key, Journey()).record(event, self.lateness)
+            if tracked in _TRACKER_REFUSES:
+                outcome.warnings.append(f"{event['event_id']}: {_TRACKER_REFUSES[tracked]}")
         targets = [e["cancels_event_id"] for e in result.events if "cancels_event_id" in e]
         if targets and not any(target in self.seen for target in targets):
             outcome.warnings.append(
@@ -127,3 +138,17 @@ class Checker:
         self.seen.update(event["event_id"] for event in result.events)
         outcome.events = result.events
         return outcome
+
+
+#: What the tracker does with an event the ACK took (AA) but it refuses (to the dead letters).
+_TRACKER_REFUSES = {
+    Recorded.ID_REUSED: (
+        "the tracker refuses it (event_id_reused): an earlier message gave this id to an event "
+        "with other fields, and the first is kept; correct an admission by cancelling it (A11) "
+        "and sending it again"
+    ),
+    Recorded.TOO_LATE: (
+        "the tracker refuses it (too_late): it is older than the lateness window before the "
+        "patient's newest event"
+    ),
+}

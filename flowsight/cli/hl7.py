@@ -213,9 +213,15 @@ def check(
     """Dry run: per message, the ACK and the events it becomes, or why it is refused; warnings."""
     from flowsight.adapters.hl7.check import Checker
 
-    _, runtime = _runtime(dry_run=True)
+    settings, runtime = _runtime(dry_run=True)
     mapping = _profile(runtime.catalogue, organisation, profile, None, service)
-    checker = Checker(organisation, mapping, runtime.validation, _processing_ids(processing_id))
+    checker = Checker(
+        organisation,
+        mapping,
+        runtime.validation,
+        _processing_ids(processing_id),
+        lateness=settings.lateness_window,
+    )
     refused = 0
     for path in files:
         try:

@@ -2,7 +2,8 @@
 code in the point of care (`RCB^WARD9^BED1^RCB55`) and the ward in the room, and some PAS leave
 the point of care empty. Without a rule naming the room as the unit, the unit was the site (a
 move between two wards of it "a move within RCB") or nothing, without a word; and a move whose
-PV1-6 names only a room was refused as naming no place. Each now says what to map."""
+PV1-6 names only a room was refused as naming no place. Each now says what to map. And
+`hl7 check` says which of its events the tracker would refuse after an AA."""
 
 from __future__ import annotations
 
@@ -60,3 +61,17 @@ def test_an_ordinary_ward_draws_no_warning() -> None:
     _, warnings, _ = moved("WARD7^BAY1^BED2^RR8", "WARD9^BAY3^BED4^RR8")
 
     assert not any("unit" in w for w in warnings)
+
+
+def test_check_says_when_the_tracker_would_refuse_an_id_given_again() -> None:
+    # UCLH's public Epic messages: a second A01 of the visit, same PV1-44, another ward. The ACK
+    # is AA (the message is valid), but the tracker keeps the first: `hl7 check` had shown both
+    # as accepted, without a word.
+    def admitted(ward: str) -> tuple[str, ...]:
+        return (msh("A01"), "EVN|A01|20261123100000", PID, pv1(f3=ward, f44="20261123100000"))
+
+    first, second = checked(admitted("T42E"), admitted("T11E"), profile=DEFAULT_ONLY)
+
+    assert (first.ack, second.ack) == ("AA", "AA")
+    assert not any("event_id_reused" in w for w in first.warnings)
+    assert any("the tracker refuses it (event_id_reused)" in w for w in second.warnings)
