@@ -7,11 +7,11 @@ stops there (nothing after it is read either)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
+from tests.debian import ensure_program
 from tests.integration.feeds import event, nhs_numbers, pseudonym_of, queue_entries
 from tests.integration.stack import Stack
 
@@ -21,8 +21,7 @@ CODECS = ("gzip", "snappy", "lz4", "zstd")
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the consumer's concern
 def test_events_published_with_every_kafka_codec_are_read(stack: Stack) -> None:
-    kcat = shutil.which("kcat")
-    assert kcat is not None, "kcat (Debian's kcat package) is needed to publish as librdkafka does"
+    kcat = ensure_program("kcat", "kcat")  # Debian's package, installed if missing
     settings = stack.settings
     patients = dict(zip(CODECS, nhs_numbers(len(CODECS)), strict=True))
     for codec, nhs_number in patients.items():
