@@ -62,7 +62,7 @@ def left_department(attendances: Attendances, service: str, move: dict[str, Any]
 
 
 def left_for(attendances: Attendances, event: dict[str, Any], outcome: str) -> bool:
-    """Whether `event` (an admission, a move or a discharge) ends an attendance of its own
+    """Whether `event` (a move or a discharge) ends an attendance of its own
     episode still open when it happened: the patient has left the department, with `outcome`.
 
     A source whose messages give the visit's class now, not where the patient was (Epic sets

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowsight.schemas.catalogue import Catalogue
-from flowsight.schemas.codes import ServiceKind
 from flowsight.services.attendances import left_department, left_for, record_attendance
 from flowsight.services.cancellations import retracted, unmatched
 from flowsight.services.delays import bed_based
@@ -267,8 +266,8 @@ def _referral(fold: _Fold, event: Event) -> None:
 
 
 def _admission(fold: _Fold, event: Event) -> None:
-    if fold.services.kinds.get(event["service"]) != _FRONT_DOOR:
-        left_for(fold.attendances, event, "admitted")  # admitted from the department
+    # An admission ends no attendance: NHS patients are often admitted on the PAS while they
+    # still wait in the department for a bed, and its departure says when they left it.
     fold.start_stay(event["service"], event, event.get("admission_method"))
 
 
@@ -361,7 +360,6 @@ def _attendance(fold: _Fold, event: Event) -> None:
 
 
 _NO_SERVICES = ServiceMap()
-_FRONT_DOOR = ServiceKind.ACUTE_FRONT_DOOR.value
 #: Destinations an emergency department's patient is transferred to, as the gateways read them.
 _TRANSFERRED_TO = frozenset({"other_hospital", "hospice"})
 

@@ -62,16 +62,22 @@ def test_a_discharge_of_the_attendances_episode_ends_it() -> None:
     assert state_after(arrival(), home).anomalies == []
 
 
-def test_an_admission_of_the_attendances_episode_ends_it_admitted() -> None:
+def test_an_admission_of_the_attendances_episode_leaves_it_open() -> None:
+    # Admitted on the PAS while still waiting in the department for a bed: the four hours run
+    # on until the departure says the patient left (the twelve-hour trolley wait is this).
     admitted = in_episode("admission", "adm-1", 4, "lth-wards", admission_method="emergency")
+    departed = in_episode(
+        "attendance", "dep-1", 9, "lth-ed", arrived_at=at(0), departed_at=at(9), outcome="admitted"
+    )
 
-    attendance = the_attendance(arrival(), admitted)
-
-    assert (attendance.departed_at, attendance.outcome) == (at(4), "admitted")
+    assert the_attendance(arrival(), admitted).departed_at is None
+    assert the_attendance(arrival(), admitted, departed).departed_at == at(9)
 
 
 def test_events_of_another_episode_or_from_before_the_arrival_leave_it_open() -> None:
-    other = event("admission", "adm-9", 4, "lth-wards", admission_method="elective")  # EP-lth-wards
+    other = event(
+        "discharge", "dis-9", 4, "lth-wards", destination="usual_residence"
+    )  # EP-lth-wards
     earlier = in_episode("discharge", "dis-0", -2, "lth-wards", destination="usual_residence")
 
     assert the_attendance(arrival(), other).departed_at is None
