@@ -170,7 +170,9 @@ def two_hour_standard(referrals: Iterable[Referral], holds: Holds, now: datetime
     A referral not seen whose 2 hours have run by `now` is a breach already, whenever it is
     seen: counted only once seen, a morning of referrals nobody reached read nothing (no rate
     to escalate on) until the first was seen late. One still within its 2 hours is not counted
-    yet; one declined or withdrawn before it was seen is not counted (no care was due)."""
+    yet; one declined or withdrawn within its 2 hours, before it was seen, is not counted (no
+    care was due), but one declined or withdrawn after them stays a breach: it had dropped out,
+    and the rate rose, and pressure fell, just as the response had failed."""
     due = met = 0
     for referral in referrals:
         if not holds(referral.referred_at) or not _two_hour(referral.priority):
@@ -181,6 +183,8 @@ def two_hour_standard(referrals: Iterable[Referral], holds: Holds, now: datetime
             met += parse_timestamp(referral.started_at) - referred <= TWO_HOURS
         elif referral.waiting and now - referred > TWO_HOURS:
             due += 1
+        elif referral.decided_at and parse_timestamp(referral.decided_at) - referred > TWO_HOURS:
+            due += 1  # declined or withdrawn unseen after its 2 hours: still a breach
     return {"ucr_2h_due": due, "ucr_2h_met_pct": percent(met, due)}
 
 

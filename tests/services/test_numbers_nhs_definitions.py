@@ -149,6 +149,36 @@ def test_a_2_hour_referral_not_seen_within_2_hours_is_a_breach_before_it_is_seen
     assert (at_eleven["ucr_2h_due"], at_eleven["ucr_2h_met_pct"]) == (12, 0.0)
 
 
+def test_a_2_hour_referral_withdrawn_unseen_after_its_2_hours_stays_a_breach() -> None:
+    # Two referrals at 09:00: one seen at 09:30, one withdrawn at 13:00, never seen. At noon the
+    # rate read 50 %; at 14:00 it read 100 %: the breach had left the count, and a pressure
+    # indicator fell just as the response failed. One withdrawn within its 2 hours was not due.
+    city = City()
+    for patient in range(3):
+        city.publish(
+            "referral", "lth-ed", "2026-05-05T09:00:00+01:00", patient,
+            to_service="lch-ucr", status="new", priority="2h",
+        )  # fmt: skip
+    city.publish(
+        "admission", "lch-ucr", "2026-05-05T09:30:00+01:00", 0, admission_method="start_of_care"
+    )
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T13:00:00+01:00", 1,
+        to_service="lch-ucr", status="withdrawn", priority="2h",
+    )  # fmt: skip
+    city.publish(
+        "referral", "lth-ed", "2026-05-05T10:00:00+01:00", 2,
+        to_service="lch-ucr", status="withdrawn", priority="2h",
+    )  # fmt: skip
+    day = ("2026-05-05T00:00:00+01:00", "2026-05-06T00:00:00+01:00")
+
+    at_noon = city.figures("lch-ucr", *day, now="2026-05-05T12:00:00+01:00")
+    at_two = city.figures("lch-ucr", *day, now="2026-05-05T14:00:00+01:00")
+
+    assert (at_noon["ucr_2h_due"], at_noon["ucr_2h_met_pct"]) == (2, 50.0)
+    assert (at_two["ucr_2h_due"], at_two["ucr_2h_met_pct"]) == (2, 50.0)
+
+
 def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
     None
 ):
