@@ -237,7 +237,10 @@ class _Fold:
             state.assessments.extend(self.assessments.values())
         if len(state.stays) > 1:  # a readmission needs a stay before it
             state.stays = with_readmissions(
-                state.stays, self.services.acute_inpatient, self.services.care_homes
+                state.stays,
+                self.services.acute_inpatient,
+                self.services.care_homes,
+                self.services.bed_based,
             )
         return state
 

@@ -78,7 +78,10 @@ def care_type(unit: str | None) -> str | None:
 
 
 def with_readmissions(
-    stays: list[Stay], acute: frozenset[str], care_homes: frozenset[str]
+    stays: list[Stay],
+    acute: frozenset[str],
+    care_homes: frozenset[str],
+    beds: frozenset[str],
 ) -> list[Stay]:
     """Mark stays followed by an unplanned acute admission within 30 days: on days 0 to 29
     after the discharge date (`readmission_last_day`), whatever the time of day.
@@ -86,7 +89,9 @@ def with_readmissions(
     An unplanned acute admission is an emergency (or unstated) admission to an acute inpatient
     service, or a transfer into one from a service that is not an acute inpatient service (sent
     in from the emergency department, a community bed or reablement). It may come the same
-    minute as the discharge before it.
+    minute as the discharge before it. From a bed (`beds`, care homes aside) it counts against
+    the last discharge from a bed before it only; a care home's placement and a home-based
+    service's stay count every such admission in their 30 days.
     """
     transferred_out = {
         s.ended_at for s in stays if s.ended_by == "transfer" and s.service not in acute
@@ -102,6 +107,21 @@ def with_readmissions(
     )
     if not admissions:
         return stays
+    # A readmission counts against the last discharge from a bed before it (NHS Digital's
+    # indicator: "the last, previous discharge"), not every discharge of the 30 days before it.
+    # A care home's placement and a home-based service's stay (`beds` has neither) keep theirs.
+    discharged = {id(s) for s in stays if s.service in beds and s.service not in care_homes}
+    latest = {
+        who: max(
+            (
+                s.ended_at
+                for s in stays
+                if id(s) in discharged and s.ended_at and s.ended_at <= t and id(s) != who
+            ),
+            default=None,
+        )
+        for t, who in admissions
+    }
     for stay in stays:
         # From a care home the window runs from the placement's start; elsewhere from discharge.
         anchor = stay.started_at if stay.service in care_homes else stay.ended_at
@@ -112,7 +132,10 @@ def with_readmissions(
             (
                 t
                 for t, who in admissions
-                if anchor <= t and who != id(stay) and london_day(t) <= last
+                if anchor <= t
+                and who != id(stay)
+                and london_day(t) <= last
+                and (id(stay) not in discharged or latest[who] == anchor)
             ),
             None,
         )

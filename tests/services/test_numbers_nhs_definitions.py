@@ -88,6 +88,33 @@ def test_a_readmission_counts_on_days_0_to_29_by_date_and_the_dead_are_not_in_th
     assert beds["readmitted_30d_pct"] == 50.0
 
 
+def test_a_readmission_counts_against_the_last_discharge_before_it_only() -> None:
+    # NHS Digital's indicator: an emergency readmission within 30 days of "the last, previous
+    # discharge". Patient 0 left the community beds on 4 and 8 May and was admitted as an
+    # emergency on 12 May: one readmission, of the 8 May discharge. It had counted against both,
+    # reading 50 % of the week's four discharges where the indicator reads 25 %.
+    city = City()
+    beds = "lch-community-beds"
+    city.publish("admission", beds, "2026-05-01T10:00:00+01:00", 0, admission_method="transfer_in")
+    city.publish("discharge", beds, "2026-05-04T10:00:00+01:00", 0, destination="usual_residence")
+    city.publish("admission", beds, "2026-05-05T10:00:00+01:00", 0, admission_method="transfer_in")
+    city.publish("discharge", beds, "2026-05-08T10:00:00+01:00", 0, destination="usual_residence")
+    city.publish(
+        "admission", "lth-wards", "2026-05-12T10:00:00+01:00", 0, admission_method="emergency"
+    )
+    for patient in (1, 2):
+        city.publish(
+            "admission", beds, "2026-05-01T10:00:00+01:00", patient, admission_method="transfer_in"
+        )
+        city.publish(
+            "discharge", beds, "2026-05-06T10:00:00+01:00", patient, destination="usual_residence"
+        )
+
+    week = city.figures(beds, "2026-05-04T00:00:00+01:00", "2026-05-11T00:00:00+01:00")
+
+    assert (week["discharges"], week["readmitted_30d_pct"]) == (4, 25.0)
+
+
 def test_thirty_day_readmissions_are_not_a_pressure_indicator() -> None:
     # Pressure is scored on the last 24 hours: their discharges' readmissions are still to come.
     assert "readmitted_30d_pct" not in KNOWN_INDICATORS
