@@ -20,6 +20,16 @@ PATHWAYS = ("P0", "P1", "P2", "P3")
 #: A complex discharge: home with new support, or to a bed (pathways 1-3).
 COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})
 HOME = frozenset({"usual_residence", "usual_residence_with_support"})
+CARE_HOMES = frozenset({"care_home_residential", "care_home_nursing"})
+
+
+def went_home(stay: Stay) -> bool:
+    """Whether a stay ended at the patient's usual residence: home, or back to the care home
+    they live in with no new support (pathway 0, as the 2024 discharge guidance counts a
+    return to an existing care home; a new placement is pathway 3)."""
+    return stay.destination in HOME or (stay.destination in CARE_HOMES and stay.pathway == "P0")
+
+
 #: Long stays in a bed (NHS "long-stay patients"): in the bed this many midnights or more.
 LONG_STAY_DAYS = (7, 14, 21)
 #: Delay-length bands of NHS England's discharge delays publication: (name, from, to) days.
@@ -96,7 +106,7 @@ def hospital_discharges(left: Sequence[Stay]) -> Figures:
     figures: Figures = {
         "hospital_discharges": len(left),
         "hospital_discharges_with_pathway": len(recorded),
-        "directly_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),
+        "directly_home_pct": percent(sum(1 for s in left if went_home(s)), len(left)),
         "complex_discharge_pct": percent(
             sum(1 for s in recorded if s.pathway in COMPLEX_PATHWAYS), len(recorded)
         ),
@@ -123,7 +133,7 @@ def no_further_action(left: Sequence[Stay]) -> Figures:
     quiet = [
         s
         for s in discharged
-        if s.destination in HOME
+        if went_home(s)
         and (s.pathway == "P0" or (s.pathway is None and s.destination == "usual_residence"))
     ]
     return {

@@ -290,12 +290,21 @@ def _transfer(fold: _Fold, event: Event) -> None:
             return
         fold.anomaly(event, "transfer_without_admission")
     else:
+        kind = fold.services.kinds.get(target)
+        # Back to the care home whose placement is still open: home, no new support (P0).
+        back = target in fold.stays and target in fold.services.care_homes
         describe_transfer(
             fold.done.stays[-1],
-            fold.services.kinds.get(target),
-            referral.pathway if referral is not None and referral.waiting else None,
+            kind,
+            "P0"
+            if back
+            else referral.pathway
+            if referral is not None and referral.waiting
+            else None,
             care_type(event.get("to_unit")),
         )
+        if back:
+            return  # the placement goes on: no second stay, no anomaly
     fold.start_stay(target, event, "transfer_in")
 
 

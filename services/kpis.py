@@ -24,8 +24,8 @@ from flowsight.services.delays import (
 )
 from flowsight.services.delays import delay_rows as delay_rows
 from flowsight.services.facts import Assessment, Attendance, Delay, Referral, Stay, midnights
+from flowsight.services.flow_figures import Figures as Figures  # one figures type, re-exported
 from flowsight.services.flow_figures import (
-    HOME,
     delays_by_publication_band,
     hidden_delays,
     hospital_discharges,
@@ -36,8 +36,8 @@ from flowsight.services.flow_figures import (
     percent,
     queue_by_pathway,
     two_hour_standard,
+    went_home,
 )
-from flowsight.services.flow_figures import Figures as Figures  # one figures type, re-exported
 from flowsight.services.occupancy import occupancy
 from flowsight.services.timestamps import parse_timestamp, utc_timestamp
 
@@ -232,7 +232,7 @@ def _reablement(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
 def _short_term_beds(facts: ServiceFacts, period: Period, now: datetime) -> Figures:
     left = _ended_in(facts.stays, period)
     return {
-        "discharged_home_pct": percent(sum(1 for s in left if s.destination in HOME), len(left)),
+        "discharged_home_pct": percent(sum(1 for s in left if went_home(s)), len(left)),
         "readmitted_30d_pct": _readmitted_pct(left),
     }
 

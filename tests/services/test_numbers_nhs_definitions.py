@@ -115,6 +115,42 @@ def test_a_readmission_counts_against_the_last_discharge_before_it_only() -> Non
     assert (week["discharges"], week["readmitted_30d_pct"]) == (4, 25.0)
 
 
+def test_a_care_home_resident_going_back_is_pathway_0_and_home() -> None:
+    # The 2024 discharge guidance: pathway 0 is home with no new support, a return to the care
+    # home one lives in included; pathway 3 is a *new* placement. Patient 0 lives at the care
+    # home (placement open since January), patient 1 is placed there from the ward. It read
+    # P3 100 %, complex 100 %, directly home 0 %, and the resident's return was an anomaly.
+    city = City()
+    city.publish(
+        "admission", "lcc-care-homes", "2026-01-10T10:00:00+00:00", 0,
+        admission_method="start_of_care", unit="Oak residential",
+    )  # fmt: skip
+    for patient in (0, 1):
+        city.publish(
+            "admission", "lth-wards", "2026-05-01T10:00:00+01:00", patient,
+            admission_method="emergency",
+        )  # fmt: skip
+        city.publish(
+            "transfer", "lth-wards", "2026-05-06T10:00:00+01:00", patient,
+            from_service="lth-wards", to_service="lcc-care-homes",
+        )  # fmt: skip
+    # Patient 2 goes back to their care home by a discharge the ward records as pathway 0.
+    city.publish(
+        "admission", "lth-wards", "2026-05-01T10:00:00+01:00", 2, admission_method="emergency"
+    )
+    city.publish(
+        "discharge", "lth-wards", "2026-05-06T10:00:00+01:00", 2,
+        destination="care_home_residential", pathway="P0",
+    )  # fmt: skip
+
+    wards = city.figures("lth-wards", *WEEK)
+    homes = city.figures("lcc-care-homes", *WEEK)
+
+    assert (wards["pathway_p0_pct"], wards["pathway_p3_pct"]) == (66.7, 33.3)
+    assert (wards["complex_discharge_pct"], wards["directly_home_pct"]) == (33.3, 66.7)
+    assert (homes["placements_started"], homes["in_service"]) == (1, 2)
+
+
 def test_thirty_day_readmissions_are_not_a_pressure_indicator() -> None:
     # Pressure is scored on the last 24 hours: their discharges' readmissions are still to come.
     assert "readmitted_30d_pct" not in KNOWN_INDICATORS
