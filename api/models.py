@@ -198,6 +198,11 @@ class DelaysOut(BaseModel):
         "ready to move on, in a service without beds; each once, where `by_service` counts a "
         "patient delayed in two services in each"
     )
+    in_beds: int = Field(
+        0,
+        description="of them, the patients delayed in a bed (bed-based services), each once: "
+        "the acute and community discharge sitreps' count; the rest are ready to move on at home",
+    )
     hidden_delays: int = Field(0, description="delays running in services without beds")
     lost_bed_days: int = Field(description=LOST_BED_DAYS)
     delayed_days_home_based: int = Field(0, description=DELAYED_DAYS_HOME_BASED)

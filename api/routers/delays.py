@@ -84,6 +84,7 @@ async def delays(_: Viewer, connection: ConnectionDep, state: StateDep) -> Delay
     return DelaysOut(
         as_of=now,
         count=residents_delayed(running),
+        in_beds=residents_delayed(delay for delay in running if delay.service in beds),
         hidden_delays=sum(1 for row in rows if row.service not in beds),
         lost_bed_days=days.lost_bed_days,
         delayed_days_home_based=days.delayed_days_home_based,

@@ -59,7 +59,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Iterator[
 def test_the_delays_total_of_lost_bed_days_counts_beds_only(client: TestClient) -> None:
     body = client.get("/v1/delays").json()
     # Two delayed; lost bed days are the ward's 3 (it said 8, the reablement days included).
-    assert (body["count"], body["hidden_delays"]) == (2, 1)
+    assert (body["count"], body["in_beds"], body["hidden_delays"]) == (2, 1, 1)
     assert (body["lost_bed_days"], body["delayed_days_home_based"]) == (3, 5)
     assert body["by_service"] == [
         {"key": "lcc-reablement", "count": 1, "lost_bed_days": 0, "delayed_days_home_based": 5},
@@ -96,5 +96,10 @@ def test_the_dashboard_shows_the_days_delayed_at_home_apart(client: TestClient) 
     page = client.get("/").text
     script = client.get("/assets/js/dashboard.js").text
     assert 'id="system-home-days"' in page
+    # The sitreps' count is of patients in beds: the people at home are a figure of their own
+    # (it read "Delayed (no criteria to reside) 2" for one ward patient and one at home).
+    assert "Delayed in a bed (no criteria to reside)" in page
+    assert '$("system-delayed").textContent = delays.in_beds' in script
+    assert '$("system-home-delayed").textContent = delays.hidden_delays' in script
     assert "delays.delayed_days_home_based" in script
     assert "g.delayed_days_home_based" in script
