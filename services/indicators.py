@@ -64,6 +64,8 @@ INDICATORS_BY_KIND: Mapping[ServiceKind, Mapping[str, Indicator]] = {
         ("four_hour_breaches", "patients"),
         ("four_hour_breach_pct", "%", True, "departures"),
         ("in_department_over_4h", "patients"),
+        ("in_department_over_12h", "patients"),
+        ("twelve_hours_from_arrival_pct", "%", True, "departures"),
     ),
     ServiceKind.ACUTE_INPATIENT: _COMMON
     | _BEDS

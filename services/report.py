@@ -26,6 +26,7 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("queues", "queue_length", "Waiting at the end of the week"),
     ("queues", "longest_wait_hours", "Longest wait (hours)"),
     ("queues", "in_department_over_4h", "In the department over 4 hours"),
+    ("queues", "in_department_over_12h", "In the department over 12 hours"),
     ("queues", "open_assessments", "Open assessments"),
     ("queues", "occupancy_pct", "Bed occupancy at the end of the week (%)"),
     ("queues", "delayed_count", "Delayed, no criteria to reside"),

@@ -126,3 +126,24 @@ def test_a_move_to_a_ward_sent_after_the_departments_departure_is_an_emergency_a
     # transfer in, no readmission, and an anomaly).
     assert city.figures("lch-community-beds", *WEEK)["readmitted_30d_pct"] == 100.0
     assert [a.kind for s in city.states() for a in s.anomalies] == []
+
+
+def test_twelve_hours_from_arrival_counts_departures_and_those_still_in_the_department() -> None:
+    # NHS England publishes the patients who spent more than 12 hours in the department from
+    # arrival (ECDS). Three arrive at 08:00: one leaves at 19:59, one at 20:01, one is still
+    # there at 21:00. flowsight had four-hour figures only.
+    city = City()
+    arrived = "2026-05-05T08:00:00+01:00"
+    for patient in range(3):
+        city.publish("attendance", "lth-ed", arrived, patient, arrived_at=arrived)
+    for patient, left in ((0, "2026-05-05T19:59:00+01:00"), (1, "2026-05-05T20:01:00+01:00")):
+        city.publish(
+            "attendance", "lth-ed", left, patient,
+            arrived_at=arrived, departed_at=left, outcome="discharged",
+        )  # fmt: skip
+
+    ed = city.figures("lth-ed", *WEEK, now="2026-05-05T21:00:00+01:00")
+
+    assert (ed["departures"], ed["twelve_hours_from_arrival"]) == (2, 1)
+    assert ed["twelve_hours_from_arrival_pct"] == 50.0
+    assert (ed["in_department_over_4h"], ed["in_department_over_12h"]) == (1, 1)
