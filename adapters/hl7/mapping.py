@@ -179,14 +179,6 @@ def _map_visit(reading: Reading, organisation: str, trigger: str) -> Mapped | No
     untracked = NO_BED_UNTRACKED.get(trigger)
     places = (3, 6) if trigger in MOVES else (3,)
     no_bed = reading.class_without_a_bed(untracked, places) if untracked else None
-    if no_bed is not None and trigger == "A03" and text(reading.message, "PV1", 3, 3):
-        # A bed is freed: a PAS may change the class as it discharges (the NHS ITK
-        # specification's own A03 is of class O at "Bed 3"), and the admitted stay stayed open.
-        reading.warnings.append(
-            f"PV1-2: class {no_bed.value}, but PV1-3 names a bed: taken as the discharge of an "
-            "admitted visit"
-        )
-        no_bed = None
     if no_bed is not None:
         return NoChange(
             f"{trigger} of class {no_bed.value}: no bed", "not_in_a_bed", reading.warnings

@@ -219,30 +219,3 @@ def test_an_a06_from_an_ed_the_profile_places_still_ends_the_attendance() -> Non
         ("attendance", "admitted"),
         ("admission", None),
     ]
-
-
-def test_an_outpatient_discharge_that_names_a_bed_frees_it() -> None:
-    # The NHS ITK ADT specification's A03 is of class O at a maternity ward's "Bed 3": after an
-    # A01 of class I for the same visit, the old code published nothing, and the stay stayed open.
-    ward = "MATWRD^BAY 2^BED 3^RR8"
-    admitted, discharged = checked(
-        (msh("A01"), "EVN|A01|20261123100000", PID, pv1(f2="I", f3=ward, f19="V-2139")),
-        (
-            msh("A03"),
-            "EVN|A03|20261124110000",
-            PID,
-            pv1(f2="O", f3=ward, f19="V-2139", f44="20261123100000", f45="20261124110000"),
-        ),
-    )
-    assert [e["event_type"] for e in admitted.events] == ["admission"]
-    assert [(e["event_type"], e["service"]) for e in discharged.events] == [
-        ("discharge", "lth-wards")
-    ]
-    assert any("PV1-3 names a bed" in warning for warning in discharged.warnings)
-
-
-def test_an_outpatient_discharge_from_a_clinic_still_publishes_nothing() -> None:
-    (outcome,) = checked(
-        (msh("A03"), "EVN|A03|20261124110000", PID, pv1(f2="O", f3=FRACTURES, f19="OP-77")),
-    )
-    assert (outcome.ack, outcome.events) == ("AA", [])
