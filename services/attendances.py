@@ -3,7 +3,7 @@ the department to a bed (services.journey folds them)."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -61,7 +61,12 @@ def left_department(attendances: Attendances, service: str, move: dict[str, Any]
     return True
 
 
-def left_for(attendances: Attendances, event: dict[str, Any], outcome: str) -> bool:
+def left_for(
+    attendances: Attendances,
+    event: dict[str, Any],
+    outcome: str,
+    organisations: Mapping[str, str] | None = None,
+) -> bool:
     """Whether `event` (a move or a discharge) ends an attendance of its own
     episode still open when it happened: the patient has left the department, with `outcome`.
 
@@ -70,12 +75,14 @@ def left_for(attendances: Attendances, event: dict[str, Any], outcome: str) -> b
     between wards, and an emergency patient's discharge as one from a ward: without this the
     attendance stayed open, the patient in the department and past four hours for ever."""
     at, episode = event["occurred_at"], event["episode_id"]
+    own = (organisations or {}).get(event["service"])  # episode ids are a source's own
     ended = [
         attendance
         for attendance in attendances.values()
         if attendance.episode_id == episode
         and attendance.departed_at is None
         and attendance.arrived_at <= at
+        and (own is None or (organisations or {}).get(attendance.service) in (own, None))
     ]
     for attendance in ended:
         attendance.departed_at, attendance.outcome = at, outcome

@@ -27,6 +27,7 @@ from flowsight.services.facts import (
 )
 from flowsight.services.leaving import (
     CARE_HOME_TYPES,
+    back_to_placement,
     care_type,
     close_on_death,
     describe_transfer,
@@ -56,6 +57,8 @@ class ServiceMap:
 
     kinds: Mapping[str, str] = field(default_factory=dict)
     bed_based: frozenset[str] = frozenset()
+    #: Each service's organisation (episode ids are a source's own).
+    organisations: Mapping[str, str] = field(default_factory=dict)
     acute_inpatient: frozenset[str] = field(init=False)
     care_homes: frozenset[str] = field(init=False)
 
@@ -69,6 +72,7 @@ class ServiceMap:
         return cls(
             {s.id: s.kind.value for s in catalogue.services},
             bed_based(catalogue.services),
+            {s.id: s.organisation for s in catalogue.services},
         )
 
     def services_of_kind(self, kind: str) -> frozenset[str]:
@@ -166,7 +170,8 @@ class _Fold:
             event["occurred_at"],
             admission_method=method,
             start_care_hours=event.get("care_hours_per_week"),
-            care_type=care_type(event.get("unit")) or self.care_type,
+            # A move names the unit it goes to as `to_unit`.
+            care_type=care_type(event.get("to_unit") or event.get("unit")) or self.care_type,
         )
         referral = self.referrals.get(service)
         if referral is not None and referral.waiting:
@@ -276,43 +281,47 @@ def _admission(fold: _Fold, event: Event) -> None:
 
 def _transfer(fold: _Fold, event: Event) -> None:
     source, target = event["from_service"], event["to_service"]
+    # A move of the episode takes the patient out of its department if they were still there
+    # (admitted on the PAS while waiting, the A02 out sent as a move between wards).
+    moved_out = left_for(fold.attendances, event, "admitted", fold.services.organisations)
     if source == target and source in fold.stays:
         stay = fold.stays[source]  # a ward move: the stay and any delay go on, the unit changes
         stay.care_type = care_type(event.get("to_unit")) or stay.care_type
         return
     referral = fold.referrals.get(target)
     if not fold.end_stay(source, event, "transfer"):
-        if left_department(fold.attendances, source, event) or left_for(
-            fold.attendances, event, "admitted"
-        ):
+        if moved_out or left_department(fold.attendances, source, event):
             # From the front door: what the gateways send as a departure and an admission.
             fold.start_stay(target, event, "emergency")
             return
         fold.anomaly(event, "transfer_without_admission")
     else:
-        kind = fold.services.kinds.get(target)
-        # Back to the care home whose placement is still open: home, no new support (P0).
-        back = target in fold.stays and target in fold.services.care_homes
+        named = referral.pathway if referral is not None and referral.waiting else None
+        placement = fold.stays.get(target) if target in fold.services.care_homes else None
+        back = back_to_placement(placement, event.get("to_unit"), named)
         describe_transfer(
             fold.done.stays[-1],
-            kind,
-            "P0"
-            if back
-            else referral.pathway
-            if referral is not None and referral.waiting
-            else None,
+            fold.services.kinds.get(target),
+            "P0" if back else named,
             care_type(event.get("to_unit")),
         )
         if back:
             return  # the placement goes on: no second stay, no anomaly
+        if target in fold.stays and target in fold.services.care_homes:
+            fold.end_stay(target, event, "transfer")  # a new placement ends the one before
     fold.start_stay(target, event, "transfer_in")
 
 
 def _discharge(fold: _Fold, event: Event) -> None:
-    if not fold.end_stay(event["service"], event, "discharge"):
-        # An emergency patient sent home, or elsewhere, from the department.
-        elsewhere = event.get("destination") in _TRANSFERRED_TO
-        if not left_for(fold.attendances, event, "transferred" if elsewhere else "discharged"):
+    ended = fold.end_stay(event["service"], event, "discharge")
+    # Out of the department by the discharge at the latest: admitted, if a stay ended; else an
+    # emergency patient sent home, or elsewhere, from the department.
+    outcome = "transferred" if event.get("destination") in _TRANSFERRED_TO else "discharged"
+    left = left_for(
+        fold.attendances, event, "admitted" if ended else outcome, fold.services.organisations
+    )
+    if not ended:
+        if not left:
             fold.anomaly(event, "discharge_without_admission")
     elif event.get("destination") in CARE_HOME_TYPES:
         fold.care_type = CARE_HOME_TYPES[event["destination"]]

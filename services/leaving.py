@@ -52,6 +52,17 @@ def describe_transfer(
     stay.destination, stay.pathway = destination, pathway or implied
 
 
+def back_to_placement(placement: Stay | None, to_unit: str | None, named: str | None) -> bool:
+    """Whether a move into a care home is its resident going back to the `placement` still open
+    there: home with no new support (pathway 0, as the 2024 discharge guidance counts it). A
+    unit of another kind of care (nursing for a residential resident), or a waiting referral
+    naming another pathway, is a new placement."""
+    if placement is None or named not in (None, "P0"):
+        return False
+    kind = care_type(to_unit)
+    return kind is None or kind == placement.care_type
+
+
 def close_on_death(
     referrals: Mapping[str, Referral],
     assessments: dict[tuple[str, str], Assessment],

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowsight.adapters.catalogue import load_catalogue
 from flowsight.services.facts import Attendance
-from tests.services.test_journey import at, event, state_after
+from flowsight.services.journey import JourneyState, ServiceMap, replay
+from flowsight.services.recorded import Journey
+from flowsight.settings import DEFAULT_CATALOGUE
+from tests.services.test_journey import LATENESS, PSEUDONYM, at, event, state_after
+
+SERVICES = ServiceMap.of(load_catalogue(DEFAULT_CATALOGUE))
 
 EPISODE = "VISIT-77"
 
@@ -99,3 +105,73 @@ def test_the_arrival_is_the_first_one_said() -> None:
     attendance = the_attendance(arrival(), restated, departed)
 
     assert (attendance.arrived_at, attendance.departed_at) == (at(0), at(5))
+
+
+def in_the_city(*events: Any) -> JourneyState:
+    """The journey as the worker folds it, with the catalogue's services and organisations."""
+    journey = Journey()
+    for each in events:
+        journey.record(each, LATENESS)
+    return replay(PSEUDONYM, journey.events, SERVICES)
+
+
+def test_admitted_while_waiting_then_moved_out_as_a_ward_move_leaves_the_department() -> None:
+    # Admitted on the PAS at 2 h while still in the department (an A01 of class I), then the A02
+    # out of it at 5 h as a move between wards: it had returned early, the attendance open.
+    admitted = in_episode("admission", "adm-1", 2, "lth-wards", admission_method="emergency")
+    moved = in_episode(
+        "transfer", "move-1", 5, "lth-wards", from_service="lth-wards", to_service="lth-wards"
+    )
+
+    attendance = the_attendance(arrival(), admitted, moved)
+
+    assert (attendance.departed_at, attendance.outcome) == (at(5), "admitted")
+
+
+def test_a_discharge_after_an_admission_of_the_episode_ends_the_attendance_at_the_latest() -> None:
+    admitted = in_episode("admission", "adm-1", 2, "lth-wards", admission_method="emergency")
+    home = in_episode("discharge", "dis-1", 48, "lth-wards", destination="usual_residence")
+
+    state = state_after(arrival(), admitted, home)
+
+    (attendance,) = state.attendances
+    assert (attendance.departed_at, attendance.outcome) == (at(48), "admitted")
+    assert [stay.ended_at for stay in state.stays] == [at(48)]
+
+
+def test_another_organisations_episode_of_the_same_id_ends_nothing() -> None:
+    # Episode ids are a source's own: a community trust's discharge of its episode "VISIT-77"
+    # had ended the acute trust's attendance of the same id.
+    community = in_episode(
+        "discharge", "dis-1", 3, "lch-community-beds", destination="usual_residence"
+    )
+
+    state = in_the_city(arrival(), community)
+
+    assert state.attendances[0].departed_at is None
+    assert [a.kind for a in state.anomalies] == ["discharge_without_admission"]
+
+
+def placed(hours: float, unit: str) -> Any:
+    return event(
+        "admission", "home-1", hours, "lcc-care-homes", source="LCC/mosaic",
+        admission_method="start_of_care", unit=unit,
+    )  # fmt: skip
+
+
+def test_a_resident_moved_to_a_nursing_home_is_a_new_placement_not_a_return() -> None:
+    ward = in_episode("admission", "adm-1", 100, "lth-wards", admission_method="emergency")
+    nursing = in_episode(
+        "transfer", "move-1", 200, "lth-wards",
+        from_service="lth-wards", to_service="lcc-care-homes", to_unit="Elm Nursing Home (nursing)",
+    )  # fmt: skip
+
+    state = in_the_city(placed(0, "Oak residential"), ward, nursing)
+
+    acute = next(stay for stay in state.stays if stay.service == "lth-wards")
+    assert (acute.destination, acute.pathway) == ("care_home_nursing", "P3")
+    homes = [stay for stay in state.stays if stay.service == "lcc-care-homes"]
+    assert [(h.ended_at, h.care_type) for h in homes] == [
+        (at(200), "residential"),
+        (None, "nursing"),
+    ]
