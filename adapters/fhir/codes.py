@@ -42,7 +42,8 @@ def admission_method(
     encounter: Encounter, notes: list[Note], vendor: Mapping[str, AdmissionMethod] = _NONE
 ) -> tuple[AdmissionMethod, str]:
     """The admission method and the element it was read from: the UK Core (or Care Connect)
-    extension, then admitSource, then priority (ActPriority: elective or emergency), then class; `emergency`, with a note, when none tells it (the patient is in a
+    extension, then admitSource, then class (EMER, HH), then priority (ActPriority: elective or
+    emergency); `emergency`, with a note, when none tells it (the patient is in a
     bed, which is what flow needs; the HL7 v2 gateway does the same for PV1-4).
 
     `vendor` is the sender's mapping profile's admission method codes.
@@ -65,14 +66,14 @@ def admission_method(
         if method is not None:
             return method, _ADMIT_SOURCE
         said.append(hospitalization.admitSource)
+    method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
+    if method is not None:
+        return method, "Encounter.class"
     if encounter.priority is not None:
         method = lookup(encounter.priority, PRIORITY_CODES, vendor)
         if method is not None:
             return method, "Encounter.priority"
         said.append(encounter.priority)
-    method = CLASS_CODES.get((encounter.class_fhir.system or "", encounter.class_fhir.code or ""))
-    if method is not None:
-        return method, "Encounter.class"
     # Refusing would leave the bed looking free for the whole stay; the arrival is what counts.
     unknown = f" for {'; '.join(_said(concept) for concept in said)}" if said else ""
     notes.append(

@@ -266,8 +266,9 @@ def _once(
     Encounters (microsoft/fhir-server's US Core transaction does)."""
     request = entry.get("request")
     url = request.get("url") if isinstance(request, dict) else None
-    names = [entry.get("fullUrl"), url if isinstance(url, str) and "/" in url else None]
-    for name in (str(name).partition("?")[0] for name in names if name):
+    # A conditional URL (`Encounter?identifier=...`) names a resource by its whole query.
+    named = isinstance(url, str) and ("?" in url or "/" in url)
+    for name in (str(name) for name in (entry.get("fullUrl"), url if named else None) if name):
         first = identities.setdefault(name, index)
         if first != index:
             message = (

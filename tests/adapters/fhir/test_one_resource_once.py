@@ -32,3 +32,18 @@ def test_encounters_that_share_only_a_business_identifier_are_not_one_resource()
     document = transaction(put(first, "urn:uuid:a"), put(second, "urn:uuid:b"))
 
     assert examined(document).events
+
+
+def test_two_conditional_updates_of_different_encounters_are_two_resources() -> None:
+    # Integration engines PUT by identifier: `Encounter?identifier=<system>|<value>`. Both had
+    # been taken for "Encounter" (the query cut off) and the transaction refused.
+    def conditional(spell: str) -> dict[str, object]:
+        resource = encounter(
+            id=spell, identifier=[{"system": "https://fhir.rr8.example/Id/spell", "value": spell}]
+        )
+        url = f"Encounter?identifier=https://fhir.rr8.example/Id/spell|{spell}"
+        return {"resource": resource, "request": {"method": "PUT", "url": url}}
+
+    assert len(examined(transaction(conditional("S1"), conditional("S2"))).events) == 2
+    refused = refusal(transaction(conditional("S1"), conditional("S1")))
+    assert refused.issues[0].expression == "Bundle.entry[1].resource"
