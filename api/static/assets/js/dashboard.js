@@ -77,7 +77,7 @@ async function loadDaily(id, days) {
 async function loadDelays() {
   const delays = await api("/v1/delays");
   $("system-delayed").textContent = delays.in_beds;
-  $("system-home-delayed").textContent = delays.hidden_delays;
+  $("system-home-delayed").textContent = delays.count - delays.in_beds;  // people, each once
   $("system-lost").textContent = delays.lost_bed_days;
   $("system-home-days").textContent = delays.delayed_days_home_based ?? 0;
   const counts = Object.fromEntries(delays.by_service.map((g) => [g.key, g.count]));
