@@ -74,15 +74,15 @@ def left_for(
     PV1-2 to I once the patient is admitted), sends the move out of the department as a move
     between wards, and an emergency patient's discharge as one from a ward: without this the
     attendance stayed open, the patient in the department and past four hours for ever."""
-    at, episode = event["occurred_at"], event["episode_id"]
-    own = (organisations or {}).get(event["service"])  # episode ids are a source's own
+    at, episode, of = event["occurred_at"], event["episode_id"], organisations or {}
+    own = of.get(event["service"])  # episode ids are a source's own
     ended = [
         attendance
         for attendance in attendances.values()
         if attendance.episode_id == episode
         and attendance.departed_at is None
         and attendance.arrived_at <= at
-        and (own is None or (organisations or {}).get(attendance.service) in (own, None))
+        and of.get(attendance.service, own) == own
     ]
     for attendance in ended:
         attendance.departed_at, attendance.outcome = at, outcome

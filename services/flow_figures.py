@@ -191,7 +191,9 @@ def two_hour_standard(referrals: Iterable[Referral], holds: Holds, now: datetime
         if referral.started_at:
             due += 1
             met += parse_timestamp(referral.started_at) - referred <= TWO_HOURS
-        elif referral.waiting and now - referred > TWO_HOURS:
+        elif now - referred <= TWO_HOURS:
+            continue  # within its 2 hours at `now`: not due yet
+        elif referral.waiting:
             due += 1
         elif referral.decided_at and parse_timestamp(referral.decided_at) - referred > TWO_HOURS:
             due += 1  # declined or withdrawn unseen after its 2 hours: still a breach

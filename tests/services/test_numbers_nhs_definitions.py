@@ -240,6 +240,9 @@ def test_a_2_hour_referral_withdrawn_unseen_after_its_2_hours_stays_a_breach() -
 
     assert (at_noon["ucr_2h_due"], at_noon["ucr_2h_met_pct"]) == (2, 50.0)
     assert (at_two["ucr_2h_due"], at_two["ucr_2h_met_pct"]) == (2, 50.0)
+    # At 10:30 the withdrawn one was still within its 2 hours: not due yet, whatever came later.
+    early = city.figures("lch-ucr", *day, now="2026-05-05T10:30:00+01:00")
+    assert (early["ucr_2h_due"], early["ucr_2h_met_pct"]) == (1, 100.0)
 
 
 def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
