@@ -82,7 +82,7 @@ def left_for(
         if attendance.episode_id == episode
         and attendance.departed_at is None
         and attendance.arrived_at <= at
-        and of.get(attendance.service, own) == own
+        and (own is None or of.get(attendance.service, own) == own)
     ]
     for attendance in ended:
         attendance.departed_at, attendance.outcome = at, outcome

@@ -281,13 +281,15 @@ def _admission(fold: _Fold, event: Event) -> None:
 
 def _transfer(fold: _Fold, event: Event) -> None:
     source, target = event["from_service"], event["to_service"]
-    # A move of the episode takes the patient out of its department if they were still there
-    # (admitted on the PAS while waiting, the A02 out sent as a move between wards).
-    moved_out = left_for(fold.attendances, event, "admitted", fold.services.organisations)
     if source == target and source in fold.stays:
         stay = fold.stays[source]  # a ward move: the stay and any delay go on, the unit changes
         stay.care_type = care_type(event.get("to_unit")) or stay.care_type
         return
+    # A move of the episode between services, or into one from none (Epic's A02 out of the
+    # department sent as a move between wards), takes the patient out of its department. A
+    # move within a service the patient was admitted to (on the PAS, while waiting) may be
+    # one inside the department: their discharge ends the attendance at the latest.
+    moved_out = left_for(fold.attendances, event, "admitted", fold.services.organisations)
     referral = fold.referrals.get(target)
     if not fold.end_stay(source, event, "transfer"):
         if moved_out or left_department(fold.attendances, source, event):

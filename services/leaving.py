@@ -60,7 +60,7 @@ def back_to_placement(placement: Stay | None, to_unit: str | None, named: str | 
     if placement is None or named not in (None, "P0"):
         return False
     kind = care_type(to_unit)
-    return kind is None or kind == placement.care_type
+    return kind is None or placement.care_type in (None, kind)
 
 
 def close_on_death(

@@ -148,9 +148,10 @@ ADMIT_SOURCE_CODES = {
     **_table(FLOWSIGHT_ADMISSION_METHOD, {method.value: method for method in _A}),
 }
 _CLASSES = {"EMER": _A.EMERGENCY, "HH": _A.START_OF_CARE}
-#: Elective; emergency, urgent, stat and as soon as possible. Other priorities (routine, which
-#: is no planned admission, callback, pre-op, as needed...) tell no admission method.
-PRIORITY_CODES = _tables(HL7_ACT_PRIORITY, {"EL": _A.ELECTIVE, "EM UR S A": _A.EMERGENCY})
+#: Elective and routine (a non-urgent admission: read after the class, so an emergency class
+#: wins); emergency, urgent, stat and as soon as possible. Other priorities (callback, pre-op,
+#: as needed...) tell no admission method.
+PRIORITY_CODES = _tables(HL7_ACT_PRIORITY, {"EL R": _A.ELECTIVE, "EM UR S A": _A.EMERGENCY})
 CLASS_CODES = {**_table(HL7_ACT_CODE, _CLASSES), **_table(HL7_ACT_CODE_STU3, _CLASSES)}
 
 _DISPOSITIONS = {

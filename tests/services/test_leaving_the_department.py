@@ -115,17 +115,19 @@ def in_the_city(*events: Any) -> JourneyState:
     return replay(PSEUDONYM, journey.events, SERVICES)
 
 
-def test_admitted_while_waiting_then_moved_out_as_a_ward_move_leaves_the_department() -> None:
-    # Admitted on the PAS at 2 h while still in the department (an A01 of class I), then the A02
-    # out of it at 5 h as a move between wards: it had returned early, the attendance open.
+def test_admitted_while_waiting_a_move_within_the_service_may_be_inside_the_department() -> None:
+    # Admitted on the PAS at 2 h while still in the department (an A01 of class I), then a move
+    # between wards at 5 h: a move between bays of the department reads so too, where only the
+    # class placed the department. It ends nothing (ending it there could hide a breach); the
+    # discharge ends it at the latest.
     admitted = in_episode("admission", "adm-1", 2, "lth-wards", admission_method="emergency")
     moved = in_episode(
         "transfer", "move-1", 5, "lth-wards", from_service="lth-wards", to_service="lth-wards"
     )
+    home = in_episode("discharge", "dis-1", 48, "lth-wards", destination="usual_residence")
 
-    attendance = the_attendance(arrival(), admitted, moved)
-
-    assert (attendance.departed_at, attendance.outcome) == (at(5), "admitted")
+    assert the_attendance(arrival(), admitted, moved).departed_at is None
+    assert the_attendance(arrival(), admitted, moved, home).departed_at == at(48)
 
 
 def test_a_discharge_after_an_admission_of_the_episode_ends_the_attendance_at_the_latest() -> None:
@@ -157,6 +159,20 @@ def placed(hours: float, unit: str) -> Any:
         "admission", "home-1", hours, "lcc-care-homes", source="LCC/mosaic",
         admission_method="start_of_care", unit=unit,
     )  # fmt: skip
+
+
+def test_a_resident_whose_kind_of_care_was_not_known_goes_back_to_the_placement() -> None:
+    ward = in_episode("admission", "adm-1", 100, "lth-wards", admission_method="emergency")
+    back = in_episode(
+        "transfer", "move-1", 200, "lth-wards",
+        from_service="lth-wards", to_service="lcc-care-homes", to_unit="Oak Lodge Nursing Home",
+    )  # fmt: skip
+
+    state = in_the_city(placed(0, "Oak Lodge"), ward, back)
+
+    acute = next(stay for stay in state.stays if stay.service == "lth-wards")
+    assert acute.pathway == "P0"
+    assert [h.ended_at for h in state.stays if h.service == "lcc-care-homes"] == [None]
 
 
 def test_a_resident_moved_to_a_nursing_home_is_a_new_placement_not_a_return() -> None:

@@ -17,6 +17,7 @@ CERNER_SELF = {"coding": [{"system": "https://fhir.cerner.com/abc/codeSet/2", "c
     ("system", "code", "method"),
     [
         (ACT_PRIORITY, "EL", "elective"),
+        (ACT_PRIORITY, "R", "elective"),
         (ACT_PRIORITY, "EM", "emergency"),
         (ACT_PRIORITY, "UR", "emergency"),
         ("http://hl7.org/fhir/v3/ActPriority", "EL", "elective"),  # STU3's URI
@@ -47,18 +48,12 @@ def test_a_priority_that_tells_no_method_is_named_in_the_warning() -> None:
     assert f"{ACT_PRIORITY}|PRN" in note.message
 
 
-def test_routine_tells_no_method_and_the_class_comes_first() -> None:
-    # Routine is no planned admission; an emergency class says more than any priority.
-    routine = encounter(priority={"coding": [{"system": ACT_PRIORITY, "code": "R"}]})
-    routine["hospitalization"] = {"admitSource": CERNER_SELF}
-    emergency = encounter(
+def test_the_class_comes_before_the_priority() -> None:
+    # An emergency or home-health class says more than any priority.
+    document = encounter(
         priority={"coding": [{"system": ACT_PRIORITY, "code": "EL"}]},
         **{"class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH"}},
     )
-    emergency["hospitalization"] = {"admitSource": CERNER_SELF}
+    document["hospitalization"] = {"admitSource": CERNER_SELF}
 
-    assert bodies(routine)[0]["admission_method"] == "emergency"  # the default, with a note
-    assert [note.element for note in mapped_of(routine).notes] == [
-        "Encounter.hospitalization.admitSource"
-    ]
-    assert bodies(emergency)[0]["admission_method"] == "start_of_care"
+    assert bodies(document)[0]["admission_method"] == "start_of_care"
