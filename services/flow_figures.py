@@ -188,13 +188,14 @@ def two_hour_standard(referrals: Iterable[Referral], holds: Holds, now: datetime
         if not holds(referral.referred_at) or not _two_hour(referral.priority):
             continue
         referred = parse_timestamp(referral.referred_at)
-        if referral.started_at:
+        started = parse_timestamp(referral.started_at) if referral.started_at else None
+        if started is not None and started <= now:
             due += 1
-            met += parse_timestamp(referral.started_at) - referred <= TWO_HOURS
+            met += started - referred <= TWO_HOURS
         elif now - referred <= TWO_HOURS:
-            continue  # within its 2 hours at `now`: not due yet
-        elif referral.waiting:
-            due += 1
+            continue  # within its 2 hours at `now`: not due yet (a past day's row too)
+        elif started is not None or referral.waiting:
+            due += 1  # not seen by `now`, its 2 hours run: a breach, whenever seen
         elif referral.decided_at and parse_timestamp(referral.decided_at) - referred > TWO_HOURS:
             due += 1  # declined or withdrawn unseen after its 2 hours: still a breach
     return {"ucr_2h_due": due, "ucr_2h_met_pct": percent(met, due)}

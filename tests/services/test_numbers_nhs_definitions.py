@@ -243,6 +243,9 @@ def test_a_2_hour_referral_withdrawn_unseen_after_its_2_hours_stays_a_breach() -
     # At 10:30 the withdrawn one was still within its 2 hours: not due yet, whatever came later.
     early = city.figures("lch-ucr", *day, now="2026-05-05T10:30:00+01:00")
     assert (early["ucr_2h_due"], early["ucr_2h_met_pct"]) == (1, 100.0)
+    # At 09:15 nobody had been seen and every 2 hours still ran: nothing due, whatever came later.
+    earliest = city.figures("lch-ucr", *day, now="2026-05-05T09:15:00+01:00")
+    assert (earliest["ucr_2h_due"], earliest["ucr_2h_met_pct"]) == (0, None)
 
 
 def test_a_review_repeating_a_ready_date_from_before_the_criteria_were_met_counts_no_night_twice() -> (
