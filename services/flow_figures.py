@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from flowsight.services.facts import Referral, Stay, midnights
+from flowsight.services.leaving import CARE_HOME_TYPES
 from flowsight.services.timestamps import parse_timestamp
 
 Figures = dict[str, float | int | None]
@@ -20,14 +21,15 @@ PATHWAYS = ("P0", "P1", "P2", "P3")
 #: A complex discharge: home with new support, or to a bed (pathways 1-3).
 COMPLEX_PATHWAYS = frozenset({"P1", "P2", "P3"})
 HOME = frozenset({"usual_residence", "usual_residence_with_support"})
-CARE_HOMES = frozenset({"care_home_residential", "care_home_nursing"})
 
 
 def went_home(stay: Stay) -> bool:
     """Whether a stay ended at the patient's usual residence: home, or back to the care home
     they live in with no new support (pathway 0, as the 2024 discharge guidance counts a
     return to an existing care home; a new placement is pathway 3)."""
-    return stay.destination in HOME or (stay.destination in CARE_HOMES and stay.pathway == "P0")
+    return stay.destination in HOME or (
+        stay.destination in CARE_HOME_TYPES and stay.pathway == "P0"
+    )
 
 
 #: Long stays in a bed (NHS "long-stay patients"): in the bed this many midnights or more.

@@ -5,13 +5,11 @@ element was missing gave their senders nothing to act on. Pure: no I/O."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from flowsight.adapters.fhir.outcome import Answer, Examined, Issue
-
-#: How deep a document is searched (the gateway refuses deeper bodies before reading them).
-MAX_DEPTH = 64
 
 
 def hinted(document: dict[str, Any], result: Examined | Answer) -> Examined | Answer:
@@ -40,26 +38,41 @@ def xml_stu3_sign(body: bytes) -> str | None:
     return f"the profile {found.group(1)[:200].decode(errors='replace')}" if found else None
 
 
-def stu3_sign(document: object, depth: int = 0) -> str | None:
-    """What in `document` says FHIR STU3: a profile of Care Connect, ITK3 or an STU3 URL, or a
-    MessageHeader with STU3's `event` (R4's is `eventCoding`); None if nothing does."""
-    if depth > MAX_DEPTH:
-        return None
-    if isinstance(document, list):
-        return next((s for item in document if (s := stu3_sign(item, depth + 1))), None)
+def stu3_sign(document: object) -> str | None:
+    """What in `document` says FHIR STU3: a profile of Care Connect, ITK3 or an STU3 URL on it,
+    an entry's resource or a contained one, or a MessageHeader with STU3's `event` (R4's is
+    `eventCoding`); None if nothing does."""
+    for resource in _resources(document):
+        if resource.get("resourceType") == "MessageHeader" and "event" in resource:
+            return "MessageHeader.event, where R4 has eventCoding"
+        meta = resource.get("meta")
+        for profile in meta.get("profile", []) if isinstance(meta, dict) else []:
+            if isinstance(profile, str) and any(mark in profile for mark in _STU3_MARKS):
+                return f"the profile {profile[:200]}"
+    return None
+
+
+def _resources(document: object) -> Iterator[dict[str, Any]]:
+    """`document`, the resources of its entries and those it contains, and theirs."""
     if not isinstance(document, dict):
-        return None
-    if document.get("resourceType") == "MessageHeader" and "event" in document:
-        return "MessageHeader.event, where R4 has eventCoding"
-    meta = document.get("meta")
-    for profile in meta.get("profile", []) if isinstance(meta, dict) else []:
-        if isinstance(profile, str) and any(mark in profile for mark in _STU3_MARKS):
-            return f"the profile {profile[:200]}"
-    return next((s for value in document.values() if (s := stu3_sign(value, depth + 1))), None)
+        return
+    yield document
+    for entry in _listed(document.get("entry")):
+        yield from _resources(entry.get("resource"))
+    for contained in _listed(document.get("contained")):
+        yield from _resources(contained)
+
+
+def _listed(value: object) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 #: What a profile URL of FHIR STU3 holds: NHS England's STU3 profiles are all under these.
 _STU3_MARKS = ("/STU3/", "CareConnect-", "ITK-")
-_XML_STU3_PROFILE = re.compile(rb'<profile value="([^"]*(?:/STU3/|CareConnect-|ITK-)[^"]*)"')
+_XML_STU3_PROFILE = re.compile(
+    rb'<profile value="([^"]*(?:'
+    + b"|".join(re.escape(mark.encode()) for mark in _STU3_MARKS)
+    + rb')[^"]*)"'
+)
 #: How much of an XML body is searched for a profile (profiles come in each resource's meta).
 FHIR_XML_SCAN = 1 << 20
