@@ -161,14 +161,19 @@ def placed(hours: float, unit: str) -> Any:
     )  # fmt: skip
 
 
-def test_a_resident_whose_kind_of_care_was_not_known_goes_back_to_the_placement() -> None:
+def through_a_ward(placed_unit: str, to_unit: str) -> JourneyState:
+    """A care-home resident (placed at `placed_unit`) admitted to a ward, then moved from it
+    into the care homes' service at `to_unit`."""
     ward = in_episode("admission", "adm-1", 100, "lth-wards", admission_method="emergency")
-    back = in_episode(
+    moved = in_episode(
         "transfer", "move-1", 200, "lth-wards",
-        from_service="lth-wards", to_service="lcc-care-homes", to_unit="Oak Lodge Nursing Home",
+        from_service="lth-wards", to_service="lcc-care-homes", to_unit=to_unit,
     )  # fmt: skip
+    return in_the_city(placed(0, placed_unit), ward, moved)
 
-    state = in_the_city(placed(0, "Oak Lodge"), ward, back)
+
+def test_a_resident_whose_kind_of_care_was_not_known_goes_back_to_the_placement() -> None:
+    state = through_a_ward("Oak Lodge", "Oak Lodge Nursing Home")
 
     acute = next(stay for stay in state.stays if stay.service == "lth-wards")
     assert acute.pathway == "P0"
@@ -176,13 +181,7 @@ def test_a_resident_whose_kind_of_care_was_not_known_goes_back_to_the_placement(
 
 
 def test_a_resident_moved_to_a_nursing_home_is_a_new_placement_not_a_return() -> None:
-    ward = in_episode("admission", "adm-1", 100, "lth-wards", admission_method="emergency")
-    nursing = in_episode(
-        "transfer", "move-1", 200, "lth-wards",
-        from_service="lth-wards", to_service="lcc-care-homes", to_unit="Elm Nursing Home (nursing)",
-    )  # fmt: skip
-
-    state = in_the_city(placed(0, "Oak residential"), ward, nursing)
+    state = through_a_ward("Oak residential", "Elm Nursing Home (nursing)")
 
     acute = next(stay for stay in state.stays if stay.service == "lth-wards")
     assert (acute.destination, acute.pathway) == ("care_home_nursing", "P3")

@@ -186,24 +186,22 @@ def test_the_two_hour_standard_is_of_2_hour_referrals_seen_within_2_hours() -> N
     assert (ucr["ucr_2h_due"], ucr["ucr_2h_met_pct"]) == (3, 66.7)
 
 
+def two_hour_referral(city: City, at: str, patient: int, status: str) -> None:
+    """A 2-hour referral from the emergency department to urgent community response."""
+    city.publish(
+        "referral", "lth-ed", at, patient, to_service="lch-ucr", status=status, priority="2h"
+    )
+
+
 def test_a_2_hour_referral_not_seen_within_2_hours_is_a_breach_before_it_is_seen() -> None:
     # NHS England counts the 2-hour referrals received, each seen within 2 hours or not. Twelve
     # came at 08:00 and nobody was seen by 11:00: the rate read nothing (no referral "started")
     # and could not escalate until the first was seen late.
     city = City()
     for patient in range(12):
-        city.publish(
-            "referral", "lth-ed", "2026-05-05T08:00:00+01:00", patient,
-            to_service="lch-ucr", status="accepted", priority="2h",
-        )  # fmt: skip
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T10:30:00+01:00", 12,
-        to_service="lch-ucr", status="new", priority="2h",
-    )  # fmt: skip
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T08:00:00+01:00", 13,
-        to_service="lch-ucr", status="declined", priority="2h",
-    )  # fmt: skip
+        two_hour_referral(city, "2026-05-05T08:00:00+01:00", patient, "accepted")
+    two_hour_referral(city, "2026-05-05T10:30:00+01:00", 12, "new")
+    two_hour_referral(city, "2026-05-05T08:00:00+01:00", 13, "declined")
     morning = ("2026-05-05T00:00:00+01:00", "2026-05-06T00:00:00+01:00")
 
     at_eleven = city.figures("lch-ucr", *morning, now="2026-05-05T11:00:00+01:00")
@@ -218,21 +216,12 @@ def test_a_2_hour_referral_withdrawn_unseen_after_its_2_hours_stays_a_breach() -
     # indicator fell just as the response failed. One withdrawn within its 2 hours was not due.
     city = City()
     for patient in range(3):
-        city.publish(
-            "referral", "lth-ed", "2026-05-05T09:00:00+01:00", patient,
-            to_service="lch-ucr", status="new", priority="2h",
-        )  # fmt: skip
+        two_hour_referral(city, "2026-05-05T09:00:00+01:00", patient, "new")
     city.publish(
         "admission", "lch-ucr", "2026-05-05T09:30:00+01:00", 0, admission_method="start_of_care"
     )
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T13:00:00+01:00", 1,
-        to_service="lch-ucr", status="withdrawn", priority="2h",
-    )  # fmt: skip
-    city.publish(
-        "referral", "lth-ed", "2026-05-05T10:00:00+01:00", 2,
-        to_service="lch-ucr", status="withdrawn", priority="2h",
-    )  # fmt: skip
+    two_hour_referral(city, "2026-05-05T13:00:00+01:00", 1, "withdrawn")
+    two_hour_referral(city, "2026-05-05T10:00:00+01:00", 2, "withdrawn")
     day = ("2026-05-05T00:00:00+01:00", "2026-05-06T00:00:00+01:00")
 
     at_noon = city.figures("lch-ucr", *day, now="2026-05-05T12:00:00+01:00")
